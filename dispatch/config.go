@@ -1,0 +1,195 @@
+package dispatch
+
+import (
+	"math"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/geo"
+)
+
+// Config holds every weight, interval and limit of the dispatch policy. DefaultConfig documents the defaults;
+// the zero value is not usable (call DefaultConfig and change what you need).
+//
+// Costs are in "seconds-equivalent": one second of courier time with DurationWeight 1.
+type Config struct {
+	// Rules are switches that benchmarks and special fleets need.
+	Rules Rules
+
+	// PickupService and DropoffService are the time spent at a store or a door. Like the MDRP benchmark, half of it
+	// is spent before the hand-over and half after it. Several orders handled in one visit share one service.
+	// Defaults: 4 min and 4 min.
+	PickupService, DropoffService time.Duration
+
+	// Lookahead: an open order becomes a candidate of a round once its ready time is within Lookahead of now (there
+	// is no use sending a courier to a store whose order is ready in an hour). Default 30 min.
+	Lookahead time.Duration
+
+	// CandidateCouriers is how many couriers near the store (k nearest, by true distance) are priced for each bundle.
+	// Default 12.
+	CandidateCouriers int
+	// ReachRadius bounds the search for candidate couriers, in metres of straight-line distance from the store.
+	// Default 8 000 m.
+	ReachRadius float64
+
+	// MaxBundleOrders is the largest number of orders in one bundle (0 or 1: no bundling). Default 3.
+	MaxBundleOrders int
+	// BundleReadyGap: orders are bundled only when their ready times are at most this far apart. Default 8 min.
+	BundleReadyGap time.Duration
+	// BundleDetourRatio: an order joins a bundle only if the bundle's trip grows by at most this share of the order's
+	// own direct trip from its store (0.7: bundling saves at least 30 % of a dedicated trip). Default 0.7.
+	BundleDetourRatio float64
+	// BundleStoreRadius: orders of stores at most this far apart (metres) may share a bundle, unless
+	// Rules.SameStoreBundlesOnly. Default 300 m.
+	BundleStoreRadius float64
+	// BundleProfile is the vehicle assumed when judging a bundle before a courier is chosen. Default bike.
+	BundleProfile geo.Profile
+
+	// Cost weights.
+	// DurationWeight prices one second of courier time (from now to the end of the route). Default 1.
+	DurationWeight float64
+	// DeliveryWeight prices one second of a customer's wait for each order on a route (planned drop-off minus now).
+	// Default 1.
+	DeliveryWeight float64
+	// LateWeight prices each second a drop-off is planned after its promise (the steep part of the soft deadline).
+	// Default 10.
+	LateWeight float64
+	// LateFixed is added once for each order planned late at all. Default 600.
+	LateFixed float64
+
+	// HardLateness: a plan never takes on an order whose drop-off would be more than this after its promise. Orders
+	// already on a route that drift past it stay there (they are priced by LateWeight). Default 30 min.
+	HardLateness time.Duration
+	// MaxRide bounds the time from pick-up to drop-off (food freshness). Default 45 min.
+	MaxRide time.Duration
+	// MaxRouteStops bounds a route's length (at most 64). Default 16.
+	MaxRouteStops int
+
+	// UnassignedCost is the price of leaving one order unassigned for a round. It is far above any insertion cost, so
+	// that the matching first serves as many orders as it can and only then minimises cost. Default 1e6.
+	UnassignedCost float64
+
+	// PostponeSlack and PostponeReadyIn: a bundle whose best plan keeps every promise with at least PostponeSlack to
+	// spare, and whose orders are ready no sooner than PostponeReadyIn from now, waits a round for a better bundle or a
+	// closer courier (0 disables). Defaults 15 min and 10 min.
+	PostponeSlack, PostponeReadyIn time.Duration
+
+	// Reassign lets a round move an assigned, not yet picked up order to another courier when that lowers the cost
+	// by more than ReassignThreshold (the price of churn: a courier app that changes its mind). Ignored under
+	// Rules.NoDiversion. Defaults true and 300.
+	Reassign          bool
+	ReassignThreshold float64
+
+	// ExactSequenceStops: a touched route with at most this many movable stops is re-sequenced exactly (branch and
+	// bound); a longer one by local search. Default 8.
+	ExactSequenceStops int
+
+	// FinishedRetention is how long a delivered, cancelled or failed order stays readable in the engine before it
+	// is forgotten (the daemon keeps its own record). Default 2 h.
+	FinishedRetention time.Duration
+
+	// Workers is how many goroutines price bundles in a round (the result does not depend on it). Default 2.
+	Workers int
+}
+
+// Rules are policy switches.
+type Rules struct {
+	// SameStoreBundlesOnly: bundles only hold orders of one store (MDRP).
+	SameStoreBundlesOnly bool
+	// NoDiversion: a courier executing an assignment is never diverted; new work is appended to the end of its route
+	// and nothing is re-sequenced or re-assigned (MDRP).
+	NoDiversion bool
+	// NoPickupAfterShiftEnd: no pick-up is planned after a courier's shift end; drop-offs still are. Default on.
+	NoPickupAfterShiftEnd bool
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Rules:              Rules{NoPickupAfterShiftEnd: true},
+		PickupService:      4 * time.Minute,
+		DropoffService:     4 * time.Minute,
+		Lookahead:          30 * time.Minute,
+		CandidateCouriers:  12,
+		ReachRadius:        8000,
+		MaxBundleOrders:    3,
+		BundleReadyGap:     8 * time.Minute,
+		BundleDetourRatio:  0.7,
+		BundleStoreRadius:  300,
+		BundleProfile:      geo.Bike,
+		DurationWeight:     1,
+		DeliveryWeight:     1,
+		LateWeight:         10,
+		LateFixed:          600,
+		HardLateness:       30 * time.Minute,
+		MaxRide:            45 * time.Minute,
+		MaxRouteStops:      16,
+		UnassignedCost:     1e6,
+		PostponeSlack:      15 * time.Minute,
+		PostponeReadyIn:    10 * time.Minute,
+		Reassign:           true,
+		ReassignThreshold:  300,
+		ExactSequenceStops: 8,
+		FinishedRetention:  2 * time.Hour,
+		Workers:            2,
+	}
+}
+
+// Validate reports the first setting that is out of range, naming it.
+func (c *Config) Validate() error {
+	nonNeg := func(name string, d time.Duration) error {
+		if d < 0 {
+			return invalid(name, "%s must not be negative, got %s", name, d)
+		}
+		return nil
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"PickupService", c.PickupService}, {"DropoffService", c.DropoffService}, {"Lookahead", c.Lookahead},
+		{"BundleReadyGap", c.BundleReadyGap}, {"HardLateness", c.HardLateness}, {"PostponeSlack", c.PostponeSlack},
+		{"PostponeReadyIn", c.PostponeReadyIn}, {"FinishedRetention", c.FinishedRetention},
+	} {
+		if err := nonNeg(d.name, d.d); err != nil {
+			return err
+		}
+	}
+	finiteNonNeg := func(name string, v float64) error {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return invalid(name, "%s must be a finite number >= 0, got %v", name, v)
+		}
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{
+		{"ReachRadius", c.ReachRadius}, {"BundleDetourRatio", c.BundleDetourRatio},
+		{"BundleStoreRadius", c.BundleStoreRadius}, {"DurationWeight", c.DurationWeight},
+		{"DeliveryWeight", c.DeliveryWeight}, {"LateWeight", c.LateWeight}, {"LateFixed", c.LateFixed},
+		{"UnassignedCost", c.UnassignedCost}, {"ReassignThreshold", c.ReassignThreshold},
+	} {
+		if err := finiteNonNeg(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	switch {
+	case c.MaxRide <= 0:
+		return invalid("MaxRide", "MaxRide must be positive, got %s", c.MaxRide)
+	case c.CandidateCouriers < 1:
+		return invalid("CandidateCouriers", "CandidateCouriers must be at least 1, got %d", c.CandidateCouriers)
+	case c.MaxBundleOrders < 0 || c.MaxBundleOrders > 8:
+		return invalid("MaxBundleOrders", "MaxBundleOrders must be within [0, 8], got %d", c.MaxBundleOrders)
+	case c.MaxRouteStops < 2 || c.MaxRouteStops > 64:
+		return invalid("MaxRouteStops", "MaxRouteStops must be within [2, 64], got %d", c.MaxRouteStops)
+	case c.ExactSequenceStops < 0 || c.ExactSequenceStops > 10:
+		return invalid("ExactSequenceStops", "ExactSequenceStops must be within [0, 10], got %d", c.ExactSequenceStops)
+	case c.Workers < 1 || c.Workers > 256:
+		return invalid("Workers", "Workers must be within [1, 256], got %d", c.Workers)
+	case c.UnassignedCost*float64(max(c.MaxBundleOrders, 1)) > 1e12:
+		return invalid("UnassignedCost", "UnassignedCost too large: %v", c.UnassignedCost)
+	case c.BundleProfile >= geo.NumProfiles:
+		return invalid("BundleProfile", "unknown profile %d", c.BundleProfile)
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package dispatch
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorCode classifies an error so that adapters can map it to a protocol status (the HTTP layer keeps the one
+// table from codes to status codes).
+type ErrorCode string
+
+// Error codes returned by the engine.
+const (
+	// EInvalid: the event is malformed (a missing id, a coordinate out of range, a deadline before creation).
+	EInvalid ErrorCode = "invalid_argument"
+	// ENotFound: the event names a store, courier or order the engine does not know.
+	ENotFound ErrorCode = "not_found"
+	// EConflict: the event is well formed but not allowed in the current state (a second placement of the
+	// same order id, a pick-up of an order that is not assigned to that courier).
+	EConflict ErrorCode = "conflict"
+	// EInternal: a bug; the state is unchanged.
+	EInternal ErrorCode = "internal"
+)
+
+// Error is the engine's application error. An event that returns an Error leaves the state unchanged.
+type Error struct {
+	Code ErrorCode
+	// Field names the offending field of the event, in the API's dotted form ("dropoff.lat"), when one is to blame.
+	Field   string
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("dispatch: %s: %s (%s)", e.Code, e.Message, e.Field)
+	}
+	return fmt.Sprintf("dispatch: %s: %s", e.Code, e.Message)
+}
+
+// ErrorCodeOf returns the code of the first *Error in err's chain, EInternal for any other non-nil error, and ""
+// for nil.
+func ErrorCodeOf(err error) ErrorCode {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+func invalid(field, format string, args ...any) *Error {
+	return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func notFound(field, format string, args ...any) *Error {
+	return &Error{Code: ENotFound, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func conflict(format string, args ...any) *Error {
+	return &Error{Code: EConflict, Message: fmt.Sprintf(format, args...)}
+}

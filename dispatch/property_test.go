@@ -1,0 +1,208 @@
+package dispatch
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/o2o-dispatch/dispatchd/geo"
+)
+
+type timedEvent struct {
+	at time.Time
+	ev Event
+}
+
+// randomDay drives an engine through a random city: stores, couriers that come and go, orders arriving, being
+// cancelled and declined, couriers following their routes (arriving, picking up, delivering, sometimes failing),
+// and dispatch ticks. Every event is checked against the invariants, and the whole log is returned for replay.
+func randomDay(t *testing.T, seed uint64, cfg func(*Config)) ([]timedEvent, [][]Effect) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	e := planarEngine(t, cfg)
+	var log []timedEvent
+	var fxLog [][]Effect
+	now := t0
+	apply := func(ev Event) []Effect {
+		t.Helper()
+		fx, err := e.Apply(now, ev)
+		if err != nil {
+			t.Fatalf("seed %d: %s at %s: %v", seed, ev.EventName(), now.Format(time.TimeOnly), err)
+		}
+		if err := checkInvariants(e); err != nil {
+			t.Fatalf("seed %d: after %s at %s: %v", seed, ev.EventName(), now.Format(time.TimeOnly), err)
+		}
+		log = append(log, timedEvent{now, ev})
+		fxLog = append(fxLog, fx)
+		return fx
+	}
+	city := 6000.0
+	pt := func() orb.Point { return orb.Point{rng.Float64() * city, rng.Float64() * city} }
+	nStores := 3 + rng.IntN(6)
+	for i := range nStores {
+		apply(StoreUpserted{Store{ID: fmt.Sprintf("s%d", i), Location: pt()}})
+	}
+	// Two stores close together, so nearby-store bundles happen.
+	apply(StoreUpserted{Store{ID: "twin", Location: orb.Point{100, 100}}})
+	nCouriers := 2 + rng.IntN(8)
+	skills := []string{"cold", "alcohol"}
+	for i := range nCouriers {
+		spec := CourierSpec{ID: fmt.Sprintf("c%d", i), Vehicle: geo.Profile(rng.IntN(int(geo.NumProfiles))), Capacity: 1 + rng.IntN(5)}
+		if rng.IntN(3) == 0 {
+			spec.Skills = []string{skills[rng.IntN(2)]}
+		}
+		apply(CourierRegistered{spec})
+		var end time.Time
+		if rng.IntN(2) == 0 {
+			end = now.Add(time.Duration(30+rng.IntN(120)) * time.Minute)
+		}
+		apply(CourierOnline{CourierID: spec.ID, Location: pt(), ShiftEnd: end})
+	}
+	courierIDs := func() []string {
+		ids := make([]string, 0, len(e.courierList))
+		for _, c := range e.courierList {
+			ids = append(ids, c.spec.ID)
+		}
+		return ids
+	}
+	onBoard := make(map[string]string) // order -> courier that picked it up
+	nextOrder := 0
+	for step := 0; step < 400; step++ {
+		now = now.Add(time.Duration(5+rng.IntN(60)) * time.Second)
+		switch r := rng.IntN(100); {
+		case r < 30:
+			store := fmt.Sprintf("s%d", rng.IntN(nStores))
+			if rng.IntN(5) == 0 {
+				store = "twin"
+			}
+			spec := OrderSpec{ID: fmt.Sprintf("o%d", nextOrder), StoreID: store, Dropoff: pt(),
+				Ready: now.Add(time.Duration(rng.IntN(20)) * time.Minute), Size: 1 + rng.IntN(2)}
+			spec.DeliverBy = spec.Ready.Add(time.Duration(15+rng.IntN(45)) * time.Minute)
+			if rng.IntN(6) == 0 {
+				spec.Skills = []string{skills[rng.IntN(2)]}
+			}
+			nextOrder++
+			apply(OrderPlaced{spec})
+		case r < 55:
+			apply(DispatchTick{})
+		case r < 60 && nextOrder > 0:
+			id := fmt.Sprintf("o%d", rng.IntN(nextOrder))
+			if o, ok := e.orders[id]; ok && (o.status == StatusPending || o.status == StatusAssigned) {
+				apply(OrderCancelled{OrderID: id, Reason: "customer"})
+			}
+		case r < 64:
+			ids := courierIDs()
+			c := e.couriers[ids[rng.IntN(len(ids))]]
+			for _, s := range c.stops {
+				if s.o.status == StatusAssigned {
+					apply(CourierDeclined{CourierID: c.spec.ID, OrderID: s.o.spec.ID})
+					break
+				}
+			}
+		case r < 67:
+			ids := courierIDs()
+			id := ids[rng.IntN(len(ids))]
+			if e.couriers[id].online {
+				apply(CourierOffline{CourierID: id})
+			} else {
+				apply(CourierOnline{CourierID: id, Location: pt()})
+			}
+		case r < 72:
+			ids := courierIDs()
+			id := ids[rng.IntN(len(ids))]
+			apply(CourierMoved{CourierID: id, Location: pt()})
+		case r < 74:
+			id := fmt.Sprintf("n%d", step)
+			apply(CourierRegistered{CourierSpec{ID: id, Vehicle: geo.Bike, Capacity: 3}})
+			apply(CourierOnline{CourierID: id, Location: pt()})
+		default:
+			// Couriers work their routes: every first stop whose hand-over time has come is done.
+			for _, c := range e.courierList {
+				for guard := 0; guard < 8 && len(c.stops) > 0; guard++ {
+					s := c.stops[0]
+					if s.hand > now.UnixNano() {
+						break
+					}
+					if c.mode == modeMoving && rng.IntN(2) == 0 {
+						apply(CourierArrived{CourierID: c.spec.ID, OrderID: s.o.spec.ID})
+						continue
+					}
+					if s.kind == Pickup {
+						if now.UnixNano() < s.o.ready {
+							t.Fatalf("seed %d: pickup of %s due before it is ready", seed, s.o.spec.ID)
+						}
+						apply(OrderPickedUp{CourierID: c.spec.ID, OrderID: s.o.spec.ID})
+						onBoard[s.o.spec.ID] = c.spec.ID
+					} else if rng.IntN(30) == 0 {
+						apply(OrderFailed{CourierID: c.spec.ID, OrderID: s.o.spec.ID, Reason: "nobody home"})
+					} else {
+						apply(OrderDelivered{CourierID: c.spec.ID, OrderID: s.o.spec.ID})
+					}
+				}
+			}
+		}
+		// Orders on board never move to another courier.
+		for oid, cid := range onBoard {
+			o, ok := e.orders[oid]
+			if !ok || o.status.Final() {
+				delete(onBoard, oid)
+				continue
+			}
+			if o.courier == nil || o.courier.spec.ID != cid {
+				t.Fatalf("seed %d: order %s picked up by %s is now with %v", seed, oid, cid, o.courier)
+			}
+		}
+	}
+	return log, fxLog
+}
+
+func TestPropertyRandomDays(t *testing.T) {
+	variants := map[string]func(*Config){
+		"default": nil,
+		"mdrp-rules": func(c *Config) {
+			c.Rules = Rules{SameStoreBundlesOnly: true, NoDiversion: true, NoPickupAfterShiftEnd: true}
+		},
+		"no-bundles-no-postpone": func(c *Config) {
+			c.MaxBundleOrders = 1
+			c.PostponeSlack = 0
+		},
+		"eager-reassign-short-exact": func(c *Config) {
+			c.ReassignThreshold = 0
+			c.ExactSequenceStops = 3
+			c.Workers = 3
+		},
+	}
+	for name, cfg := range variants {
+		t.Run(name, func(t *testing.T) {
+			for seed := uint64(1); seed <= 12; seed++ {
+				randomDay(t, seed, cfg)
+			}
+		})
+	}
+}
+
+// TestDeterminism replays the event log of a random day into a fresh engine and expects identical effects.
+func TestDeterminism(t *testing.T) {
+	for seed := uint64(100); seed < 106; seed++ {
+		log, want := randomDay(t, seed, nil)
+		e := planarEngine(t, func(c *Config) { c.Workers = 1 }) // worker count must not matter either
+		assigned := 0
+		for i, te := range log {
+			got, err := e.Apply(te.at, te.ev)
+			if err != nil {
+				t.Fatalf("seed %d: replay %d: %v", seed, i, err)
+			}
+			if !reflect.DeepEqual(got, want[i]) {
+				t.Fatalf("seed %d: replay %d (%s): effects differ\n got %+v\nwant %+v", seed, i, te.ev.EventName(), got, want[i])
+			}
+			assigned += len(effectsOf[OrderAssigned](got))
+		}
+		if assigned == 0 {
+			t.Fatalf("seed %d: no order was ever assigned; the log exercises nothing", seed)
+		}
+	}
+}

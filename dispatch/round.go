@@ -1,0 +1,447 @@
+package dispatch
+
+import (
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/paulmach/orb"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/internal/assign"
+)
+
+// row is one line of a round's matching: a bundle of pending orders, or one assigned order that might move to a
+// better courier.
+type row struct {
+	// orders in pick-up order (grouped by store); drops in the bundle's preferred drop-off order.
+	orders, drops []*orderState
+	// from is set for a re-assignment row: the courier that holds the order now; stay is what keeping it there
+	// costs (the cost the order adds to that route).
+	from *courierState
+	stay float64
+
+	loc      orb.Point // where couriers are searched from (the first store)
+	units    int
+	skills   uint64
+	minReady int64
+
+	// candidates are at cands[candFrom:candTo] of the round.
+	candFrom, candTo int
+	// seen counts couriers in reach, before filtering.
+	seen int
+	// outcome of pricing
+	feasible  int
+	bestCost  float64
+	bestSlack int64
+	failLate  int64
+	postponed bool
+}
+
+type edgeResult struct {
+	courier int32
+	insertion
+}
+
+// roundState is the memory a round reuses from one round to the next.
+type roundState struct {
+	plans     []basePlan
+	planStamp []uint64
+	stamp     uint64
+	seqArena  []seqStop
+	pickArena []int64
+
+	rows    []row
+	cands   []edgeResult
+	edges   []assign.Edge
+	unassig []int64
+	scratch []*scratch
+	// storeCouriers lists, per store index, the online couriers whose route visits that store for a pick-up.
+	storeCouriers map[int32][]int32
+	pending       []*orderState
+	touched       []*courierState
+	touchedMark   []uint64
+}
+
+// Stats describes the last round, for metrics and benchmarks.
+type Stats struct {
+	Candidates   int // pending orders considered
+	Reassignable int // assigned orders considered for a better courier
+	Rows         int // bundles and re-assignment candidates priced
+	Pairs        int // (row, courier) pairs priced
+	Postponed    int // bundles left for a later round
+	Assigned     int // orders newly placed on a route
+	Reassigned   int // orders moved to another courier
+}
+
+// LastRound returns the statistics of the last dispatch round.
+func (e *Engine) LastRound() Stats { return e.lastStats }
+
+func (e *Engine) runRound() {
+	e.pruneFinished()
+	e.compactOpen()
+	r := &e.round
+	r.stamp++
+	if len(r.plans) < len(e.courierList) {
+		r.plans = append(r.plans, make([]basePlan, len(e.courierList)-len(r.plans))...)
+		r.planStamp = append(r.planStamp, make([]uint64, len(e.courierList)-len(r.planStamp))...)
+		r.touchedMark = append(r.touchedMark, make([]uint64, len(e.courierList)-len(r.touchedMark))...)
+	}
+	r.seqArena, r.pickArena = r.seqArena[:0], r.pickArena[:0]
+	if r.storeCouriers == nil {
+		r.storeCouriers = make(map[int32][]int32)
+	}
+	for k, v := range r.storeCouriers {
+		r.storeCouriers[k] = v[:0]
+	}
+	stats := Stats{}
+
+	// 1. Price every current route as it stands (this also refreshes every planned time), and note which couriers
+	// are already going to which store.
+	for _, c := range e.courierList {
+		if len(c.stops) == 0 {
+			continue
+		}
+		bp := e.basePlanOf(c)
+		for i := bp.lock; i < len(bp.seq); i++ {
+			if s := bp.seq[i]; s.kind == Pickup && c.online {
+				idx := s.o.store.idx
+				if l := r.storeCouriers[idx]; len(l) == 0 || l[len(l)-1] != c.idx {
+					r.storeCouriers[idx] = append(l, c.idx)
+				}
+			}
+		}
+	}
+
+	// 2. Candidates: pending orders whose store will be ready soon enough; assigned orders not yet picked up, not
+	// accepted and not where the courier is heading, which a better courier might take.
+	r.pending = r.pending[:0]
+	horizon := satAdd(e.now, int64(e.cfg.Lookahead))
+	for _, o := range e.open {
+		if o.status == StatusPending && o.ready <= horizon {
+			r.pending = append(r.pending, o)
+		}
+	}
+	stats.Candidates = len(r.pending)
+	r.rows = e.buildBundles(r.pending, r.rows[:0])
+	if e.cfg.Reassign && !e.cfg.Rules.NoDiversion {
+		for _, o := range e.open {
+			if o.status != StatusAssigned || o.accepted {
+				continue
+			}
+			bp := e.basePlanOf(o.courier)
+			if i := o.courier.stopIndex(o, Pickup); i < bp.lock {
+				continue
+			}
+			stay := e.removalGain(bp, o)
+			r.rows = append(r.rows, row{orders: []*orderState{o}, drops: []*orderState{o}, from: o.courier, stay: stay,
+				loc: o.storeLoc, units: o.size, skills: o.skills, minReady: o.ready})
+			stats.Reassignable++
+		}
+	}
+
+	// 3. Reach and price.
+	r.cands = r.cands[:0]
+	e.findCandidates(0)
+	e.price(0)
+	// A bundle that no courier can take is split, and its orders are tried alone.
+	n := len(r.rows)
+	for i := 0; i < n; i++ {
+		if rw := &r.rows[i]; rw.from == nil && len(rw.orders) > 1 && rw.feasible == 0 {
+			for _, o := range rw.orders {
+				r.rows = append(r.rows, row{orders: []*orderState{o}, drops: []*orderState{o}, loc: o.storeLoc,
+					units: o.size, skills: o.skills, minReady: o.ready})
+			}
+			rw.orders = nil // retired
+		}
+	}
+	if len(r.rows) > n {
+		e.findCandidates(n)
+		e.price(n)
+	}
+
+	// 4. Postpone what can wait; match the rest globally.
+	r.edges, r.unassig = r.edges[:0], r.unassig[:0]
+	for i := range r.rows {
+		rw := &r.rows[i]
+		stats.Pairs += rw.candTo - rw.candFrom
+		if rw.orders == nil {
+			r.unassig = append(r.unassig, 0)
+			continue
+		}
+		stats.Rows++
+		if rw.from == nil {
+			r.unassig = append(r.unassig, toUnits(e.cfg.UnassignedCost*float64(len(rw.orders))))
+			if e.postpone(rw) {
+				rw.postponed = true
+				stats.Postponed++
+				continue
+			}
+		} else {
+			r.unassig = append(r.unassig, toUnits(rw.stay))
+		}
+		for k := rw.candFrom; k < rw.candTo; k++ {
+			if cr := &r.cands[k]; cr.ok {
+				cost := cr.delta
+				if rw.from != nil {
+					cost += e.cfg.ReassignThreshold
+				}
+				if u := toUnits(cost); u < r.unassig[i] {
+					r.edges = append(r.edges, assign.Edge{Row: int32(i), Col: cr.courier, Cost: u})
+				}
+			}
+		}
+	}
+	match, err := e.solver.Solve(len(r.rows), len(e.courierList), r.unassig, r.edges)
+	if err != nil {
+		// Only reachable through a bug in building the problem; dispatching nothing this round is safe.
+		match = nil
+	}
+
+	// 5. Apply: first take moved orders off their old routes, then add every matched row to its courier's route.
+	r.touched = r.touched[:0]
+	for i, col := range match {
+		if rw := &r.rows[i]; col >= 0 && rw.from != nil {
+			e.unassign(rw.orders[0], UnassignReassigned)
+			e.touch(rw.from)
+		}
+	}
+	for i, col := range match {
+		rw := &r.rows[i]
+		if col < 0 {
+			continue
+		}
+		c := e.courierList[col]
+		if e.addToRoute(c, rw.orders, rw.drops, rw.from) {
+			if rw.from != nil {
+				stats.Reassigned++
+			} else {
+				stats.Assigned += len(rw.orders)
+			}
+			continue
+		}
+		if rw.from != nil && !e.addToRoute(rw.from, rw.orders, rw.drops, rw.from) {
+			e.setStatus(rw.orders[0], StatusPending, string(UnassignReassigned))
+		}
+	}
+	// 6. Re-sequence every touched route and publish it.
+	slices.SortFunc(r.touched, func(a, b *courierState) int { return int(a.idx - b.idx) })
+	for _, c := range r.touched {
+		if !e.cfg.Rules.NoDiversion {
+			e.resequenceRoute(c)
+		}
+		e.routeChanged(c)
+	}
+
+	// 7. Tell pending orders why they are still waiting (once per reason).
+	for i := range r.rows {
+		rw := &r.rows[i]
+		if rw.from != nil || rw.orders == nil || rw.postponed || (match != nil && match[i] >= 0) {
+			continue
+		}
+		why, late := UnplacedCouriersTaken, int64(0)
+		switch {
+		case rw.candTo == rw.candFrom && rw.seen == 0:
+			why = UnplacedNoCourier
+		case rw.candTo == rw.candFrom:
+			why = UnplacedCouriersFull
+		case rw.feasible == 0 && rw.failLate != never:
+			why, late = UnplacedWouldBeLate, rw.failLate
+		case rw.feasible == 0:
+			why = UnplacedCouriersFull
+		}
+		for _, o := range rw.orders {
+			if o.status == StatusPending && o.unplaced != why {
+				o.unplaced = why
+				e.emit(OrderUnplaced{OrderID: o.spec.ID, Reason: why, LateBy: durationOf(late)})
+			}
+		}
+	}
+	e.lastStats = stats
+}
+
+func (e *Engine) touch(c *courierState) {
+	r := &e.round
+	if r.touchedMark[c.idx] != r.stamp {
+		r.touchedMark[c.idx] = r.stamp
+		r.touched = append(r.touched, c)
+	}
+}
+
+// toUnits turns a cost into the matching's integer units (thousandths), saturating far below the solver's limit.
+func toUnits(cost float64) int64 {
+	const limit = 1 << 48
+	u := math.Round(cost * 1000)
+	if u > limit || math.IsNaN(u) {
+		return limit
+	}
+	return max(int64(u), 0)
+}
+
+// postpone says whether a bundle may wait for a later round: its best plan keeps every promise with plenty to spare
+// and its orders are not ready soon.
+func (e *Engine) postpone(rw *row) bool {
+	if e.cfg.PostponeSlack <= 0 || rw.feasible == 0 {
+		return false
+	}
+	return rw.minReady-e.now >= int64(e.cfg.PostponeReadyIn) && rw.bestSlack >= int64(e.cfg.PostponeSlack)
+}
+
+// findCandidates finds, for rows[from:], the couriers to price: the nearest that may take the bundle, plus couriers
+// already going to the bundle's store.
+func (e *Engine) findCandidates(from int) {
+	r := &e.round
+	k := e.cfg.CandidateCouriers
+	maxSeen := 8 * k
+	for i := from; i < len(r.rows); i++ {
+		rw := &r.rows[i]
+		rw.candFrom = len(r.cands)
+		if rw.orders == nil {
+			rw.candTo = rw.candFrom
+			continue
+		}
+		accept := func(idx int32) bool {
+			c := e.courierList[idx]
+			if c == rw.from || !c.hasSkills(rw.skills) || c.spec.Capacity < rw.units ||
+				len(c.stops)+2*len(rw.orders) > e.cfg.MaxRouteStops {
+				return false
+			}
+			if e.cfg.Rules.NoPickupAfterShiftEnd && c.shiftEnd != 0 && c.shiftEnd <= e.now {
+				return false
+			}
+			for _, o := range rw.orders {
+				if o.declinedBy(idx) {
+					return false
+				}
+			}
+			return true
+		}
+		e.courierIndex.Within(rw.loc, e.cfg.ReachRadius, func(n neighbor) bool {
+			rw.seen++
+			if accept(n.ID) {
+				r.cands = append(r.cands, edgeResult{courier: n.ID})
+			}
+			return len(r.cands)-rw.candFrom < k && rw.seen < maxSeen
+		})
+		extra := 0
+		for _, o := range rw.orders {
+			for _, idx := range r.storeCouriers[o.store.idx] {
+				if extra >= k/2 {
+					break
+				}
+				if !e.courierList[idx].online || !accept(idx) || slices.ContainsFunc(r.cands[rw.candFrom:], func(x edgeResult) bool { return x.courier == idx }) {
+					continue
+				}
+				r.cands = append(r.cands, edgeResult{courier: idx})
+				extra++
+			}
+		}
+		rw.candTo = len(r.cands)
+		for j := rw.candFrom; j < rw.candTo; j++ {
+			e.basePlanOf(e.courierList[r.cands[j].courier])
+		}
+	}
+}
+
+// price computes the insertion of every row of rows[from:] into each of its candidates' routes, on cfg.Workers
+// goroutines. Each result lands in its own slot, so the outcome does not depend on scheduling.
+func (e *Engine) price(from int) {
+	r := &e.round
+	workers := e.cfg.Workers
+	if len(r.rows)-from < 64 {
+		workers = 1
+	}
+	for len(r.scratch) < workers {
+		r.scratch = append(r.scratch, newScratch(e.cfg.MaxRouteStops))
+	}
+	work := func(w int) {
+		sc := r.scratch[w]
+		var fresh []seqStop
+		for i := from + w; i < len(r.rows); i += workers {
+			rw := &r.rows[i]
+			rw.feasible, rw.bestCost, rw.bestSlack, rw.failLate = 0, math.Inf(1), 0, never
+			for k := rw.candFrom; k < rw.candTo; k++ {
+				cr := &r.cands[k]
+				c := e.courierList[cr.courier]
+				bp := &r.plans[c.idx]
+				fresh = e.plan.freshStops(bp, rw.orders, rw.drops, c.shiftEnd, fresh)
+				cr.insertion = e.plan.insert(bp, fresh, sc, false)
+				if cr.failLate < rw.failLate {
+					rw.failLate = cr.failLate
+				}
+				if cr.ok {
+					rw.feasible++
+					if cr.delta < rw.bestCost {
+						rw.bestCost, rw.bestSlack = cr.delta, cr.minSlack
+					}
+				}
+			}
+		}
+	}
+	if workers == 1 {
+		work(0)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Go(func() { work(w) })
+	}
+	wg.Wait()
+}
+
+// addToRoute inserts orders into c's current route at the cheapest place and marks them assigned. It reports false
+// (changing nothing) when they no longer fit.
+func (e *Engine) addToRoute(c *courierState, orders, drops []*orderState, prev *courierState) bool {
+	var bp basePlan
+	e.makeBasePlan(c, &bp, nil, nil)
+	sc := e.round.scratch[0]
+	fresh := e.plan.freshStops(&bp, orders, drops, c.shiftEnd, nil)
+	if ins := e.plan.insert(&bp, fresh, sc, true); !ins.ok {
+		return false
+	}
+	e.setStops(c, sc.best)
+	for _, o := range orders {
+		o.courier = c
+		o.unplaced = ""
+		prevID := ""
+		if prev != nil {
+			prevID = prev.spec.ID
+		}
+		e.setStatus(o, StatusAssigned, "")
+		e.emit(OrderAssigned{OrderID: o.spec.ID, CourierID: c.spec.ID, Previous: prevID})
+	}
+	e.touch(c)
+	return true
+}
+
+// setStops replaces a courier's stops with a plan's sequence, keeping the mode when the first stop is unchanged.
+func (e *Engine) setStops(c *courierState, seq []seqStop) {
+	firstBefore := (*orderState)(nil)
+	kindBefore := Pickup
+	if len(c.stops) > 0 {
+		firstBefore, kindBefore = c.stops[0].o, c.stops[0].kind
+	}
+	c.stops = c.stops[:0]
+	for _, s := range seq {
+		c.stops = append(c.stops, stop{kind: s.kind, o: s.o})
+	}
+	if len(c.stops) > 0 && (c.stops[0].o != firstBefore || c.stops[0].kind != kindBefore) {
+		// A new first stop: the courier heads there from where it is now.
+		c.mode, c.modeAt = modeMoving, e.now
+	}
+}
+
+// resequenceRoute re-orders a touched route's movable stops when that is cheaper.
+func (e *Engine) resequenceRoute(c *courierState) {
+	var bp basePlan
+	e.makeBasePlan(c, &bp, nil, nil)
+	if len(bp.seq)-bp.lock < 2 {
+		return
+	}
+	sc := e.round.scratch[0]
+	seq := slices.Clone(bp.seq)
+	pick := slices.Clone(bp.pick)
+	cost := e.plan.resequence(&bp.start, seq, bp.lock, pick, sc)
+	if cost < bp.cost-1e-6 {
+		e.setStops(c, seq)
+	}
+}
