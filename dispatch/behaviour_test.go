@@ -386,3 +386,28 @@ func TestLifecycleConflicts(t *testing.T) {
 		t.Fatal("a delivered order outlived FinishedRetention")
 	}
 }
+
+func TestPlanAfterHandoverCountsTheRestOfTheService(t *testing.T) {
+	// Service 4 min: 2 min before the hand-over, 2 after. A courier picking up at t leaves the store at t+2min, so
+	// the drop-off 2 400 m away (10 min at 4 m/s) is reached at t+12min and handed over at t+14min, also when the
+	// route is re-timed while the courier is still inside the store.
+	c := newCity(t, func(cfg *Config) { cfg.PostponeSlack = 0 })
+	c.store("A", 0, 0)
+	c.courier("x", 0, 0, 2)
+	c.order("a", "A", 2400, 0, 0, time.Hour)
+	c.tick(time.Second)
+	now := c.now()
+	mustApply(t, c.e, now, CourierArrived{CourierID: "x", OrderID: "a"})
+	pickAt := now.Add(2 * time.Minute)
+	mustApply(t, c.e, pickAt, OrderPickedUp{CourierID: "x", OrderID: "a"})
+	for _, at := range []time.Time{pickAt, pickAt.Add(time.Minute)} {
+		mustApply(t, c.e, at, DispatchTick{})
+		r, _ := c.e.Route("x")
+		if len(r.Stops) != 1 {
+			t.Fatalf("route %+v", r.Stops)
+		}
+		if got, want := r.Stops[0].Arrive, pickAt.Add(12*time.Minute); !got.Equal(want) {
+			t.Errorf("at %s: drop-off planned at %s, want %s", at.Sub(pickAt), got.Sub(pickAt), want.Sub(pickAt))
+		}
+	}
+}

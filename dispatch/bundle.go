@@ -121,7 +121,7 @@ func (b *bundler) group(cluster []*orderState, rows []row) []row {
 			bestQ, bestAdd, bestDur := -1, math.Inf(1), 0.0
 			var bestDrops []*orderState
 			var bestHands []int64
-			for q := s + 1; q < n && cluster[q].ready-cluster[s].ready <= gap; q++ {
+			for q := s + 1; q < n && max(cluster[q].ready, e.now)-max(cluster[s].ready, e.now) <= gap; q++ {
 				if used[q] {
 					continue
 				}
@@ -192,7 +192,7 @@ func (b *bundler) trip(pickups, drops []*orderState, limited bool) bool {
 	for _, o := range drops {
 		limit := int64(never)
 		if limited {
-			limit = max(o.deliverBy, o.soloHand)
+			limit = max(o.deliverBy, o.soloHand+int64(e.cfg.BundleReadyGap))
 		}
 		slot := int8(slices.Index(pickups, o))
 		b.seq = append(b.seq, seqStop{o: o, kind: Dropoff, slot: slot, limit: limit, rideLimit: int64(e.cfg.MaxRide)})

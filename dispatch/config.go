@@ -12,6 +12,10 @@ import (
 //
 // Costs are in "seconds-equivalent": one second of courier time with DurationWeight 1.
 type Config struct {
+	// Policy chooses how a round assigns work: the engine's optimising round (the default) or the naive baseline
+	// that reports compare it with.
+	Policy Policy
+
 	// Rules are switches that benchmarks and special fleets need.
 	Rules Rules
 
@@ -23,6 +27,12 @@ type Config struct {
 	// Lookahead: an open order becomes a candidate of a round once its ready time is within Lookahead of now (there
 	// is no use sending a courier to a store whose order is ready in an hour). Default 30 min.
 	Lookahead time.Duration
+
+	// AppendHorizon: a courier whose current route ends more than this after now is not offered new work in a
+	// round; its next job is chosen later, when more orders are known and can be bundled (0: no limit). It matters
+	// most under Rules.NoDiversion, where work given to a busy courier is committed to the end of its route.
+	// Default 0.
+	AppendHorizon time.Duration
 
 	// CandidateCouriers is how many couriers near the store (k nearest, by true distance) are priced for each bundle.
 	// Default 12.
@@ -68,6 +78,11 @@ type Config struct {
 	// that the matching first serves as many orders as it can and only then minimises cost. Default 1e6.
 	UnassignedCost float64
 
+	// DeferHorizon prices leaving an order unassigned in a round as if its drop-off slipped by this much (delivery
+	// time, and lateness past the promise at LateWeight and LateFixed). When couriers are scarce, orders about to be
+	// late (or already late) then win them over orders with time to spare. 0 disables. Default 10 min.
+	DeferHorizon time.Duration
+
 	// PostponeSlack and PostponeReadyIn: a bundle whose best plan keeps every promise with at least PostponeSlack to
 	// spare, and whose orders are ready no sooner than PostponeReadyIn from now, waits a round for a better bundle or a
 	// closer courier (0 disables). Defaults 15 min and 10 min.
@@ -89,6 +104,40 @@ type Config struct {
 
 	// Workers is how many goroutines price bundles in a round (the result does not depend on it). Default 2.
 	Workers int
+}
+
+// Policy is a dispatch policy.
+type Policy uint8
+
+// Policies.
+const (
+	// PolicyOptimize is the round described in the package documentation: bundles, insertion into current routes,
+	// global matching, postponement, re-assignment and re-sequencing.
+	PolicyOptimize Policy = iota
+	// PolicyNearestIdle is the naive baseline many dispatch platforms start from: first come first served, each
+	// pending order (oldest first, as soon as it is placed) goes to the nearest idle courier (online, nothing on its
+	// route) that can take it within the rules and the hard promise limit; one order at a time, no bundles, no
+	// re-planning. It exists so that every report can show what the optimising round gains.
+	PolicyNearestIdle
+)
+
+var policyNames = [...]string{"optimize", "nearest-idle"}
+
+func (p Policy) String() string {
+	if int(p) < len(policyNames) {
+		return policyNames[p]
+	}
+	return "unknown"
+}
+
+// ParsePolicy returns the policy with the given name ("optimize", "nearest-idle").
+func ParsePolicy(name string) (Policy, error) {
+	for i, n := range policyNames {
+		if n == name {
+			return Policy(i), nil
+		}
+	}
+	return 0, invalid("policy", "unknown policy %q (want optimize or nearest-idle)", name)
 }
 
 // Rules are policy switches.
@@ -124,6 +173,7 @@ func DefaultConfig() Config {
 		MaxRide:            45 * time.Minute,
 		MaxRouteStops:      16,
 		UnassignedCost:     1e6,
+		DeferHorizon:       10 * time.Minute,
 		PostponeSlack:      15 * time.Minute,
 		PostponeReadyIn:    10 * time.Minute,
 		Reassign:           true,
@@ -147,7 +197,8 @@ func (c *Config) Validate() error {
 		d    time.Duration
 	}{
 		{"PickupService", c.PickupService}, {"DropoffService", c.DropoffService}, {"Lookahead", c.Lookahead},
-		{"BundleReadyGap", c.BundleReadyGap}, {"HardLateness", c.HardLateness}, {"PostponeSlack", c.PostponeSlack},
+		{"BundleReadyGap", c.BundleReadyGap}, {"AppendHorizon", c.AppendHorizon},
+		{"DeferHorizon", c.DeferHorizon}, {"HardLateness", c.HardLateness}, {"PostponeSlack", c.PostponeSlack},
 		{"PostponeReadyIn", c.PostponeReadyIn}, {"FinishedRetention", c.FinishedRetention},
 	} {
 		if err := nonNeg(d.name, d.d); err != nil {
@@ -188,6 +239,8 @@ func (c *Config) Validate() error {
 		return invalid("Workers", "Workers must be within [1, 256], got %d", c.Workers)
 	case c.UnassignedCost*float64(max(c.MaxBundleOrders, 1)) > 1e12:
 		return invalid("UnassignedCost", "UnassignedCost too large: %v", c.UnassignedCost)
+	case int(c.Policy) >= len(policyNames):
+		return invalid("Policy", "unknown policy %d", c.Policy)
 	case c.BundleProfile >= geo.NumProfiles:
 		return invalid("BundleProfile", "unknown profile %d", c.BundleProfile)
 	}

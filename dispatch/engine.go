@@ -531,7 +531,8 @@ func (e *Engine) leftStop(c *courierState, loc orb.Point, kind StopKind) {
 	if len(c.stops) > 0 && c.stops[0].kind == kind && c.stops[0].location() == loc {
 		c.mode, c.modeAt = modeContinuing, e.now
 	} else {
-		c.mode, c.modeAt = modeMoving, e.now
+		// It leaves once the second half of the service is spent (MDRP convention: half before, half after).
+		c.mode, c.modeAt = modeMoving, e.now+e.plan.halfAfter[kind]
 	}
 }
 
@@ -540,8 +541,9 @@ func (e *Engine) removeStops(c *courierState, o *orderState) {
 	first := len(c.stops) > 0 && c.stops[0].o == o
 	c.stops = slices.DeleteFunc(c.stops, func(s stop) bool { return s.o == o })
 	if first {
-		// The courier was heading to (or at) that stop; from here it heads to the new first stop.
-		c.mode, c.modeAt = modeMoving, e.now
+		// The courier was heading to (or at) that stop; from here it heads to the new first stop (once done with
+		// the service of a hand-over it may still be finishing).
+		c.mode, c.modeAt = modeMoving, max(e.now, c.modeAt)
 	}
 }
 

@@ -170,6 +170,7 @@ func TestPropertyRandomDays(t *testing.T) {
 			c.MaxBundleOrders = 1
 			c.PostponeSlack = 0
 		},
+		"nearest-idle-baseline": func(c *Config) { c.Policy = PolicyNearestIdle },
 		"eager-reassign-short-exact": func(c *Config) {
 			c.ReassignThreshold = 0
 			c.ExactSequenceStops = 3

@@ -76,7 +76,8 @@ type Stats struct {
 // LastRound returns the statistics of the last dispatch round.
 func (e *Engine) LastRound() Stats { return e.lastStats }
 
-func (e *Engine) runRound() {
+// beginRound forgets what is past retention and readies the round's reusable memory.
+func (e *Engine) beginRound() *roundState {
 	e.pruneFinished()
 	e.compactOpen()
 	r := &e.round
@@ -87,6 +88,19 @@ func (e *Engine) runRound() {
 		r.touchedMark = append(r.touchedMark, make([]uint64, len(e.courierList)-len(r.touchedMark))...)
 	}
 	r.seqArena, r.pickArena = r.seqArena[:0], r.pickArena[:0]
+	r.touched = r.touched[:0]
+	if len(r.scratch) == 0 {
+		r.scratch = append(r.scratch, newScratch(e.cfg.MaxRouteStops))
+	}
+	return r
+}
+
+func (e *Engine) runRound() {
+	if e.cfg.Policy == PolicyNearestIdle {
+		e.runNearestIdleRound()
+		return
+	}
+	r := e.beginRound()
 	if r.storeCouriers == nil {
 		r.storeCouriers = make(map[int32][]int32)
 	}
@@ -170,7 +184,7 @@ func (e *Engine) runRound() {
 		}
 		stats.Rows++
 		if rw.from == nil {
-			r.unassig = append(r.unassig, toUnits(e.cfg.UnassignedCost*float64(len(rw.orders))))
+			r.unassig = append(r.unassig, toUnits(e.cfg.UnassignedCost*float64(len(rw.orders))+e.deferPrice(rw.orders)))
 			if e.postpone(rw) {
 				rw.postponed = true
 				stats.Postponed++
@@ -198,7 +212,6 @@ func (e *Engine) runRound() {
 	}
 
 	// 5. Apply: first take moved orders off their old routes, then add every matched row to its courier's route.
-	r.touched = r.touched[:0]
 	for i, col := range match {
 		if rw := &r.rows[i]; col >= 0 && rw.from != nil {
 			e.unassign(rw.orders[0], UnassignReassigned)
@@ -250,10 +263,7 @@ func (e *Engine) runRound() {
 			why = UnplacedCouriersFull
 		}
 		for _, o := range rw.orders {
-			if o.status == StatusPending && o.unplaced != why {
-				o.unplaced = why
-				e.emit(OrderUnplaced{OrderID: o.spec.ID, Reason: why, LateBy: durationOf(late)})
-			}
+			e.tellUnplaced(o, why, late)
 		}
 	}
 	e.lastStats = stats
@@ -275,6 +285,28 @@ func toUnits(cost float64) int64 {
 		return limit
 	}
 	return max(int64(u), 0)
+}
+
+// deferPrice is what leaving orders unassigned this round is taken to cost: their drop-offs slip by DeferHorizon,
+// priced like any plan (delivery time, and lateness past the promise). Without it the matching, which pays for an
+// overdue order's lateness when it assigns it but not when it leaves it waiting, would keep handing scarce couriers
+// to fresh orders and let the overdue ones starve.
+func (e *Engine) deferPrice(orders []*orderState) float64 {
+	w := int64(e.cfg.DeferHorizon)
+	if w <= 0 {
+		return 0
+	}
+	price := 0.0
+	for _, o := range orders {
+		price += e.plan.delW * float64(w)
+		if late := min(w, e.now+w-o.deliverBy); late > 0 {
+			price += e.plan.lateW * float64(late)
+			if o.deliverBy > e.now {
+				price += e.cfg.LateFixed
+			}
+		}
+	}
+	return price
 }
 
 // postpone says whether a bundle may wait for a later round: its best plan keeps every promise with plenty to spare
@@ -306,6 +338,9 @@ func (e *Engine) findCandidates(from int) {
 				return false
 			}
 			if e.cfg.Rules.NoPickupAfterShiftEnd && c.shiftEnd != 0 && c.shiftEnd <= e.now {
+				return false
+			}
+			if h := e.cfg.AppendHorizon; h > 0 && len(c.stops) > 0 && c.stops[len(c.stops)-1].depart > e.now+int64(h) {
 				return false
 			}
 			for _, o := range rw.orders {
@@ -425,8 +460,9 @@ func (e *Engine) setStops(c *courierState, seq []seqStop) {
 		c.stops = append(c.stops, stop{kind: s.kind, o: s.o})
 	}
 	if len(c.stops) > 0 && (c.stops[0].o != firstBefore || c.stops[0].kind != kindBefore) {
-		// A new first stop: the courier heads there from where it is now.
-		c.mode, c.modeAt = modeMoving, e.now
+		// A new first stop: the courier heads there from where it is now, or from where it is finishing a
+		// hand-over's service.
+		c.mode, c.modeAt = modeMoving, max(e.now, c.modeAt)
 	}
 }
 

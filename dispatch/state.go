@@ -22,7 +22,8 @@ type storeState struct {
 type courierMode uint8
 
 const (
-	// modeMoving: on the way to stops[0] since modeAt (or idle, when the route is empty).
+	// modeMoving: on the way to stops[0] (or idle, when the route is empty), having left its last position at
+	// modeAt; after a hand-over modeAt is a moment ahead, when the second half of the service is spent.
 	modeMoving courierMode = iota
 	// modeArrived: at the place of stops[0] since modeAt, service not yet spent.
 	modeArrived
