@@ -1,0 +1,26 @@
+// Package report renders the results of a dispatch-sim run as one self-contained HTML document, so that an
+// analyst can compare dispatch policies (the engine against a baseline, say) in any browser.
+//
+// The document shows, for every policy side by side:
+//
+//   - a summary table of the KPIs, policies as columns, with a "Δ vs <second policy>" column coloured better or
+//     worse when exactly two policies are compared;
+//   - a small-multiples bar chart of the headline KPIs (the first four rows of the table);
+//   - the click-to-door distribution: a histogram in 2-minute bins (share of delivered orders) with the
+//     cumulative share on a second axis and a dashed line at the promise (Data.Target);
+//   - the orders waiting for a pick-up over the day, on a clock-time axis;
+//   - busy and online couriers over the day, and a histogram of the couriers' utilisation in 10 % bins.
+//
+// Every chart is an inline SVG drawn here, in Go, by a small internal chart helper (linear scales, axes with
+// "nice" 1/2/5×10^k ticks, polylines, bars, legends), in the colour-blind-safe Okabe–Ito palette.
+//
+// Why no network: the report is opened on analysts' machines that are offline, attached to mails and archived
+// next to the run that produced it. It therefore references nothing outside itself: the CSS is inline, the
+// charts are inline SVG, the fonts are the system's, and there is no JavaScript at all. The only URL in the
+// output is the SVG namespace name, which browsers never fetch.
+//
+// The output is deterministic: the same Data always renders to the same bytes (no clock, no map iteration,
+// numbers printed with fixed precision), so reports can be diffed and checked in. All text taken from Data is
+// escaped (html/template for the page, XML escaping inside the SVGs). Non-finite values (NaN, ±Inf) are left
+// out of charts and shown as "n/a" in the table; empty inputs produce empty, labelled charts rather than errors.
+package report

@@ -1,0 +1,354 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Data is everything the report shows.
+type Data struct {
+	Title    string   // e.g. "dispatch-sim: 0o100t100s2p100"; "dispatch-sim report" when empty
+	Scenario string   // scenario / instance name
+	Notes    []string // free lines shown under the title (seed, config, command line)
+	Target   float64  // click-to-door promise in minutes (drawn as a vertical line on the distribution); <= 0: none
+	Policies []Policy // one per policy, the first is the main one; side by side everywhere
+}
+
+// Policy is one policy's results. Non-finite numbers (NaN, ±Inf) anywhere are left out of the charts.
+type Policy struct {
+	Name string
+	// KPIs are the rows of the summary table, in order. Same rows (by Name) for every policy, the table shows
+	// policies as columns, plus a "Δ vs <second policy>" column when there are exactly two policies. A row only
+	// some policies have is still shown (after the main policy's rows), with "n/a" for the others; a name
+	// repeated within one policy shows its first occurrence.
+	KPIs []KPI
+	// ClickToDoor holds the click-to-door minutes of each delivered order (the distribution chart: histogram
+	// with 2-minute bins, one series per policy, grouped, plus a cumulative share line).
+	ClickToDoor []float64
+	// Waiting is a time series over the day: orders placed but not yet picked up, sampled at regular times.
+	Waiting []Sample
+	// Busy and Online are time series of couriers busy (with a route) and online.
+	Busy, Online []Sample
+	// Utilisation holds each courier's utilisation share in [0,1] (chart: histogram in 10 % bins, per policy;
+	// shares outside [0,1] are counted in the end bins).
+	Utilisation []float64
+}
+
+// KPI is one row of the summary table.
+type KPI struct {
+	Name  string  // "click-to-door mean"
+	Unit  string  // "min", "%", "orders", ""
+	Value float64 // shown as "n/a" when not finite
+	// Better says which direction is good, for colouring the delta: +1 higher is better, -1 lower, 0 neutral.
+	Better int
+}
+
+// Sample is one point of a time series. Minute is minutes from the start of the day. Samples need not be
+// sorted; a non-finite Value leaves a gap in the line.
+type Sample struct {
+	Minute float64
+	Value  float64
+}
+
+// Write renders the report as one HTML document. The same Data always gives the same bytes. The document is
+// rendered in memory first, so w receives either the whole document or, on a template error, nothing.
+func Write(w io.Writer, d *Data) error {
+	var buf bytes.Buffer
+	if err := page.Execute(&buf, build(d)); err != nil {
+		return fmt.Errorf("report: rendering: %w", err)
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("report: writing: %w", err)
+	}
+	return nil
+}
+
+// kpiRow is one KPI across the policies.
+type kpiRow struct {
+	name, unit string
+	better     int
+	values     []float64 // per policy; NaN when the policy lacks the KPI
+}
+
+// kpiRows joins the policies' KPIs by name: the main policy's rows in its order, then rows only later
+// policies have, in order of first appearance. Unit and Better come from the first policy with the row.
+func kpiRows(pols []Policy) []kpiRow {
+	var rows []kpiRow
+	index := map[string]int{} // lookup only; order comes from rows
+	for i, p := range pols {
+		seen := map[string]bool{}
+		for _, k := range p.KPIs {
+			if seen[k.Name] {
+				continue
+			}
+			seen[k.Name] = true
+			j, ok := index[k.Name]
+			if !ok {
+				j = len(rows)
+				index[k.Name] = j
+				vs := make([]float64, len(pols))
+				for n := range vs {
+					vs[n] = math.NaN()
+				}
+				rows = append(rows, kpiRow{name: k.Name, unit: k.Unit, better: k.Better, values: vs})
+			}
+			rows[j].values[i] = k.Value
+		}
+	}
+	return rows
+}
+
+// view is what the page template renders. Every string is plain text; the template escapes it.
+type view struct {
+	Title    string
+	Scenario string
+	Notes    []string
+	Policies []policyView
+	Table    tableView
+	Sections []section
+}
+
+type policyView struct {
+	Name  string
+	Class string // CSS class of the policy's colour chip
+	Main  bool
+}
+
+type tableView struct {
+	DeltaHeader string // "" unless exactly two policies
+	Rows        []tableRow
+}
+
+type tableRow struct {
+	Name      string
+	Unit      string
+	Direction string
+	Cells     []string
+	Delta     string
+	Class     string // good, bad or neutral
+	Verdict   string // better, worse or ""
+}
+
+type section struct {
+	ID      string
+	Heading string
+	Figures []figure
+}
+
+// build turns Data into the view; nil Data is an empty report.
+func build(d *Data) view {
+	if d == nil {
+		d = &Data{}
+	}
+	v := view{Title: sanitize(d.Title), Scenario: sanitize(d.Scenario)}
+	if strings.TrimSpace(v.Title) == "" {
+		v.Title = "dispatch-sim report"
+	}
+	for _, n := range d.Notes {
+		v.Notes = append(v.Notes, sanitize(n))
+	}
+	pols := d.Policies
+	if len(pols) == 0 {
+		return v
+	}
+	for i, p := range pols {
+		v.Policies = append(v.Policies, policyView{
+			Name: sanitize(policyName(p, i)), Class: fmt.Sprintf("c%d", i%len(palette)), Main: i == 0,
+		})
+	}
+	rows := kpiRows(pols)
+	v.Table = table(pols, rows)
+	v.Sections = []section{
+		{ID: "kpis", Heading: "Headline KPIs", Figures: []figure{kpiFigure(pols, rows)}},
+		{ID: "click-to-door", Heading: "Click-to-door", Figures: []figure{clickToDoorFigure(pols, d.Target)}},
+		{ID: "waiting", Heading: "Orders waiting", Figures: []figure{waitingFigure(pols)}},
+		{ID: "couriers", Heading: "Couriers", Figures: []figure{couriersFigure(pols), utilisationFigure(pols)}},
+	}
+	for i := range v.Sections {
+		for j := range v.Sections[i].Figures {
+			f := &v.Sections[i].Figures[j]
+			f.Title, f.Caption = sanitize(f.Title), sanitize(f.Caption)
+		}
+	}
+	return v
+}
+
+// table is the summary table: one column per policy and, with exactly two policies, the difference between
+// the main policy and the second, classed good or bad according to the KPI's Better.
+func table(pols []Policy, rows []kpiRow) tableView {
+	var t tableView
+	two := len(pols) == 2
+	if two {
+		t.DeltaHeader = "Δ vs " + sanitize(policyName(pols[1], 1))
+	}
+	for _, r := range rows {
+		tr := tableRow{Name: sanitize(r.name), Unit: sanitize(r.unit), Direction: direction(r.better), Class: "neutral"}
+		for _, x := range r.values {
+			tr.Cells = append(tr.Cells, formatNumber(x))
+		}
+		if two {
+			a, b := r.values[0], r.values[1]
+			tr.Delta = formatDelta(a, b, r.unit)
+			if d := a - b; finite(d) && d != 0 && r.better != 0 {
+				if (d > 0) == (r.better > 0) {
+					tr.Class, tr.Verdict = "good", "better"
+				} else {
+					tr.Class, tr.Verdict = "bad", "worse"
+				}
+			}
+		}
+		t.Rows = append(t.Rows, tr)
+	}
+	return t
+}
+
+// formatDelta prints a−b with its sign, in percentage points for "%" KPIs and otherwise followed by the
+// relative change when b is not zero: "+1.25 (+3.4 %)".
+func formatDelta(a, b float64, unit string) string {
+	d := a - b
+	if !finite(d) {
+		return "n/a"
+	}
+	if d == 0 {
+		return "0"
+	}
+	s := signed(d)
+	if unit == "%" {
+		return s + " pp"
+	}
+	if b != 0 {
+		if rel := d / math.Abs(b) * 100; finite(rel) {
+			r := strconv.FormatFloat(rel, 'f', 1, 64)
+			if rel > 0 {
+				r = "+" + r
+			}
+			s += " (" + r + " %)"
+		}
+	}
+	return s
+}
+
+// signed is formatNumber with an explicit "+" on positive values.
+func signed(v float64) string {
+	s := formatNumber(v)
+	if v > 0 {
+		return "+" + s
+	}
+	return s
+}
+
+// paletteCSS gives each chip class its policy colour.
+func paletteCSS() string {
+	var b strings.Builder
+	for i, c := range palette {
+		fmt.Fprintf(&b, ".c%d{background:%s}", i, c)
+	}
+	return b.String()
+}
+
+var page = template.Must(template.New("report").Parse(strings.Replace(pageTemplate, "/*PALETTE*/", paletteCSS(), 1)))
+
+// pageTemplate is the document. It is written to be well-formed XML as well as HTML (void elements closed,
+// no named entities) so that it can be checked by an XML parser.
+const pageTemplate = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8"/>
+<meta name="viewport" content="width=device-width, initial-scale=1"/>
+<title>{{.Title}}</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#222;background:#fafafa;margin:0}
+main{max-width:1000px;margin:0 auto;padding:1.5rem 1rem 3rem}
+h1{font-size:1.6rem;margin:0 0 .3rem}
+h2{font-size:1.2rem;margin:2rem 0 .6rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+.scenario{margin:.2rem 0;color:#444}
+.notes{margin:.4rem 0;padding-left:1.2rem;color:#555;font-size:.9rem}
+.notes li{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all}
+nav{margin:.8rem 0;font-size:.9rem}
+nav a{color:#0072B2;margin-right:1rem}
+.chip{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em}
+/*PALETTE*/
+table.kpi{border-collapse:collapse;background:#fff;font-size:.95rem}
+table.kpi th,table.kpi td{border:1px solid #ddd;padding:.3rem .6rem}
+table.kpi thead th{background:#f0f0f0;text-align:center}
+table.kpi tbody th{text-align:left;font-weight:normal}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.unit{color:#666}
+td.good{color:#0072B2;font-weight:bold}
+td.bad{color:#D55E00;font-weight:bold}
+.verdict{font-size:.8em;font-weight:normal}
+.dir{color:#888;font-size:.8em}
+figure{margin:1rem 0;background:#fff;border:1px solid #e4e4e4;padding:.5rem;break-inside:avoid}
+svg.chart{max-width:100%;height:auto;display:block}
+figcaption{font-size:.9rem;color:#444;margin-top:.4rem}
+.empty{background:#fff;border:1px solid #e4e4e4;padding:1rem}
+footer{color:#888;font-size:.8rem;margin-top:2rem}
+</style>
+</head>
+<body>
+<main>
+<header>
+<h1>{{.Title}}</h1>
+{{- if .Scenario}}
+<p class="scenario">Scenario: <strong>{{.Scenario}}</strong></p>
+{{- end}}
+{{- if .Notes}}
+<ul class="notes">
+{{- range .Notes}}
+<li>{{.}}</li>
+{{- end}}
+</ul>
+{{- end}}
+{{- if .Policies}}
+<p class="policies">Policies:
+{{- range $i, $p := .Policies}}{{if $i}},{{end}} <span class="chip {{$p.Class}}"></span>{{$p.Name}}{{if $p.Main}} (main){{end}}{{end}}</p>
+<nav><a href="#summary">Summary</a>{{range .Sections}}<a href="#{{.ID}}">{{.Heading}}</a>{{end}}</nav>
+{{- end}}
+</header>
+{{- if not .Policies}}
+<section class="empty" id="summary">
+<h2>No results</h2>
+<p>The simulation produced no policy results, so there is nothing to summarise or chart.</p>
+</section>
+{{- else}}
+<section id="summary">
+<h2>Summary</h2>
+{{- if .Table.Rows}}
+<table class="kpi">
+<thead><tr><th scope="col">KPI</th><th scope="col">Unit</th>
+{{- range .Policies}}<th scope="col"><span class="chip {{.Class}}"></span>{{.Name}}</th>{{end}}
+{{- if .Table.DeltaHeader}}<th scope="col">{{.Table.DeltaHeader}}</th>{{end}}</tr></thead>
+<tbody>
+{{- range .Table.Rows}}
+<tr><th scope="row">{{.Name}}{{if .Direction}} <span class="dir">({{.Direction}})</span>{{end}}</th><td class="unit">{{.Unit}}</td>
+{{- range .Cells}}<td class="num">{{.}}</td>{{end}}
+{{- if $.Table.DeltaHeader}}<td class="num {{.Class}}">{{.Delta}}{{if .Verdict}} <span class="verdict">{{.Verdict}}</span>{{end}}</td>{{end}}</tr>
+{{- end}}
+</tbody>
+</table>
+{{- else}}
+<p>No KPIs were reported.</p>
+{{- end}}
+</section>
+{{- range .Sections}}
+<section id="{{.ID}}">
+<h2>{{.Heading}}</h2>
+{{- range .Figures}}
+<figure>
+{{.SVG}}
+<figcaption><strong>{{.Title}}.</strong> {{.Caption}}</figcaption>
+</figure>
+{{- end}}
+</section>
+{{- end}}
+{{- end}}
+<footer>Self-contained report: no scripts, fonts, images or styles are loaded from anywhere else.</footer>
+</main>
+</body>
+</html>
+`
