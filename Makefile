@@ -8,7 +8,7 @@ STATICCHECK := $(GOBIN)/staticcheck
 BENCHTIME   ?= 1x
 BENCHCOUNT  ?= 5
 
-.PHONY: all build test vet check fmt-check staticcheck bench bench-round bench-geo tidy
+.PHONY: all build test vet check fmt-check staticcheck bench bench-round bench-geo bench-mdrp tidy
 
 all: build test
 
@@ -36,13 +36,22 @@ staticcheck: $(STATICCHECK)
 check: fmt-check test staticcheck
 
 # Benchmarks (see docs/benchmarks.md for what each figure means).
-bench: bench-geo bench-round
+bench: bench-geo bench-round bench-mdrp
 
 bench-geo:
 	$(GO) test ./geo -run '^$$' -bench . -benchmem -count $(BENCHCOUNT)
 
 bench-round:
 	$(GO) test ./dispatch -run '^$$' -bench BenchmarkRound -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 30m
+
+# The Grubhub MDRP instances are not shipped (see docs/benchmarks.md); point MDRP_DIR at a copy.
+MDRP_DIR ?= ../shared/data/mdrplib
+MDRP_PATTERN ?= *o100t100s2p100
+
+bench-mdrp:
+	@if [ ! -d "$(MDRP_DIR)/public_instances" ]; then \
+		echo "bench-mdrp: skipped, no MDRP instances at $(MDRP_DIR)/public_instances (set MDRP_DIR)"; exit 0; fi; \
+	$(GO) run ./cmd/dispatch-sim bench --mdrp-root "$(MDRP_DIR)/public_instances" --pattern '$(MDRP_PATTERN)'
 
 tidy:
 	$(GO) mod tidy

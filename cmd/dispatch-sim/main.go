@@ -1,0 +1,334 @@
+// Command dispatch-sim replays a day of orders and couriers through the dispatch engine in virtual time: one
+// scenario or MDRP instance (run), both policies side by side (compare), or many MDRP instances (bench).
+//
+//	dispatch-sim run --mdrp <instance dir> --out <dir> [--policy optimize|baseline]
+//	dispatch-sim run --scenario sim/scenarios/city-day.json --seed 1 --out out/
+//	dispatch-sim compare --mdrp <instance dir> --out <dir>
+//	dispatch-sim bench --mdrp-root ../shared/data/mdrplib/public_instances --pattern '*o100t100s2p100'
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/sim"
+	"github.com/o2o-dispatch/dispatchd/sim/mdrp"
+	"github.com/o2o-dispatch/dispatchd/sim/synth"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "dispatch-sim:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `usage:
+  dispatch-sim run     (--mdrp DIR | --scenario FILE [--seed N]) --out DIR [--policy optimize|baseline]
+  dispatch-sim compare (--mdrp DIR | --scenario FILE [--seed N]) --out DIR
+  dispatch-sim bench   --mdrp-root DIR [--pattern GLOB] [--policy optimize|baseline|both] [--out FILE.json]
+
+Policies: "optimize" is the engine's dispatch round (the default); "baseline" is the nearest idle courier, one
+order at a time, first come first served. Outputs of run/compare in --out: summary.json, orders.csv,
+couriers.csv, report.html, and for MDRP instances solution_info_{assignments,orders,couriers}.txt.`
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("%w: a command is required", errUsage)
+	}
+	switch args[0] {
+	case "run":
+		return runOne(args[1:], stdout, stderr, false)
+	case "compare":
+		return runOne(args[1:], stdout, stderr, true)
+	case "bench":
+		return bench(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+}
+
+// parsePolicy accepts the engine's policy names and the short names of the command line.
+func parsePolicy(name string) (dispatch.Policy, error) {
+	switch name {
+	case "baseline":
+		return dispatch.PolicyNearestIdle, nil
+	case "engine", "default":
+		return dispatch.PolicyOptimize, nil
+	}
+	p, err := dispatch.ParsePolicy(name)
+	if err != nil {
+		return 0, fmt.Errorf("%w: --policy %q: want optimize or baseline", errUsage, name)
+	}
+	return p, nil
+}
+
+func policyLabel(p dispatch.Policy) string {
+	if p == dispatch.PolicyNearestIdle {
+		return "baseline"
+	}
+	return p.String()
+}
+
+func runOne(args []string, stdout, stderr io.Writer, compare bool) error {
+	name := "run"
+	if compare {
+		name = "compare"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mdrpDir := fs.String("mdrp", "", "MDRP instance directory")
+	scenario := fs.String("scenario", "", "scenario file (JSON)")
+	seed := fs.Uint64("seed", 1, "seed for a generated scenario")
+	out := fs.String("out", "", "output directory")
+	policyName := fs.String("policy", "optimize", "policy: optimize or baseline")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if (*mdrpDir == "") == (*scenario == "") {
+		return fmt.Errorf("%w: give exactly one of --mdrp and --scenario", errUsage)
+	}
+	if *out == "" {
+		return fmt.Errorf("%w: --out is required", errUsage)
+	}
+	policy, err := parsePolicy(*policyName)
+	if err != nil {
+		return err
+	}
+	policies := []dispatch.Policy{policy}
+	// Every report shows the policy next to the other one; compare leads with the engine's.
+	other := dispatch.PolicyNearestIdle
+	if policy == dispatch.PolicyNearestIdle {
+		other = dispatch.PolicyOptimize
+	}
+	if compare {
+		policies = []dispatch.Policy{dispatch.PolicyOptimize, dispatch.PolicyNearestIdle}
+	} else {
+		policies = append(policies, other)
+	}
+
+	var (
+		in     *mdrp.Instance
+		sc     *sim.Scenario
+		source string
+	)
+	if *mdrpDir != "" {
+		if in, err = mdrp.Load(*mdrpDir); err != nil {
+			return err
+		}
+		sc, source = sim.FromMDRP(in), "MDRP instance "+*mdrpDir
+	} else {
+		spec, err := synth.Load(*scenario)
+		if err != nil {
+			return err
+		}
+		if sc, err = synth.Generate(spec, *seed); err != nil {
+			return err
+		}
+		source = fmt.Sprintf("scenario %s, seed %d", *scenario, *seed)
+	}
+
+	var outs []*sim.Outcome
+	for _, p := range policies {
+		opt := sim.Options{Policy: p}
+		if !*quiet {
+			opt.Progress = progressBar(stderr, policyLabel(p))
+		}
+		var o *sim.Outcome
+		if in != nil {
+			o, err = sim.RunMDRP(in, opt)
+		} else {
+			o, err = sim.RunScenario(sc, opt)
+		}
+		if opt.Progress != nil {
+			opt.Progress(-1)
+		}
+		if err != nil {
+			return err
+		}
+		o.Summary.Policy = policyLabel(p)
+		outs = append(outs, o)
+	}
+	notes := []string{source, fmt.Sprintf("%d orders, %d couriers, %d stores, dispatch every %s",
+		len(sc.Orders), len(sc.Couriers), len(sc.Stores), sc.TickEvery)}
+	if err := sim.WriteOutputs(*out, outs, sc.Target, notes); err != nil {
+		return err
+	}
+	if err := sim.WriteTable(stdout, outs); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwrote %s\n", strings.Join(outputNames(*out, in != nil), ", "))
+	if m := outs[0].MDRP; m != nil && !m.Feasible {
+		return fmt.Errorf("the solution breaks %d MDRP feasibility conditions, first: %s", len(m.Violations), m.Violations[0])
+	}
+	return nil
+}
+
+func outputNames(dir string, mdrpRun bool) []string {
+	names := []string{"summary.json", "orders.csv", "couriers.csv", "report.html"}
+	if mdrpRun {
+		names = append(names, "solution_info_assignments.txt", "solution_info_orders.txt", "solution_info_couriers.txt")
+	}
+	for i, n := range names {
+		names[i] = filepath.Join(dir, n)
+	}
+	return names
+}
+
+// progressBar draws a bar on w when w is a terminal; it returns nil otherwise. A negative value ends the line.
+func progressBar(w io.Writer, label string) func(float64) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return func(done float64) {
+		if done < 0 {
+			fmt.Fprint(w, "\r\033[K")
+			return
+		}
+		const width = 30
+		n := int(done * width)
+		fmt.Fprintf(w, "\r%-10s [%s%s] %3.0f%%", label, strings.Repeat("#", n), strings.Repeat(" ", width-n), 100*done)
+	}
+}
+
+// benchRow is one instance of a bench run.
+type benchRow struct {
+	Instance string        `json:"instance"`
+	Policy   string        `json:"policy"`
+	Orders   int           `json:"orders"`
+	Feasible bool          `json:"feasible"`
+	Summary  sim.Summary   `json:"summary"`
+	Metrics  mdrp.Metrics  `json:"mdrp_metrics"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
+}
+
+func bench(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	root := fs.String("mdrp-root", "", "directory holding MDRP instance directories")
+	pattern := fs.String("pattern", "*", "glob of instance directory names")
+	policyName := fs.String("policy", "both", "optimize, baseline or both")
+	out := fs.String("out", "", "write every row as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *root == "" {
+		return fmt.Errorf("%w: --mdrp-root is required", errUsage)
+	}
+	policies := []dispatch.Policy{dispatch.PolicyOptimize, dispatch.PolicyNearestIdle}
+	if *policyName != "both" {
+		p, err := parsePolicy(*policyName)
+		if err != nil {
+			return err
+		}
+		policies = []dispatch.Policy{p}
+	}
+	dirs, err := filepath.Glob(filepath.Join(*root, *pattern))
+	if err != nil {
+		return fmt.Errorf("%w: --pattern: %v", errUsage, err)
+	}
+	dirs = slices.DeleteFunc(dirs, func(d string) bool {
+		fi, err := os.Stat(filepath.Join(d, mdrp.OrdersFile))
+		return err != nil || fi.IsDir()
+	})
+	if len(dirs) == 0 {
+		return fmt.Errorf("no MDRP instance matches %s", filepath.Join(*root, *pattern))
+	}
+	slices.Sort(dirs)
+	var rows []benchRow
+	fmt.Fprintf(stdout, "%-18s %-9s %6s %8s %9s %8s %8s %8s %8s %9s %8s\n", "instance", "policy", "orders", "feasible",
+		"delivered", "c2d", "c2d p90", "r2p", "ord/bdl", "ord/c-h", "seconds")
+	for _, d := range dirs {
+		in, err := mdrp.Load(d)
+		if err != nil {
+			return err
+		}
+		for _, p := range policies {
+			start := time.Now()
+			o, err := sim.RunMDRP(in, sim.Options{Policy: p})
+			if err != nil {
+				return fmt.Errorf("%s: %w", in.Name, err)
+			}
+			row := benchRow{Instance: in.Name, Policy: policyLabel(p), Orders: len(in.Orders), Feasible: o.MDRP.Feasible,
+				Summary: o.Summary, Metrics: o.MDRP.Metrics, Elapsed: time.Since(start)}
+			row.Summary.Policy = row.Policy
+			rows = append(rows, row)
+			printRow(stdout, row.Instance, row.Policy, row.Orders, row.Feasible, &row.Metrics, row.Elapsed.Seconds())
+		}
+	}
+	for _, p := range policies {
+		var m mdrp.Metrics
+		var secs float64
+		n, feasible, orders := 0, true, 0
+		for _, r := range rows {
+			if r.Policy != policyLabel(p) {
+				continue
+			}
+			n++
+			orders += r.Orders
+			feasible = feasible && r.Feasible
+			m.DeliveredShare += r.Metrics.DeliveredShare
+			m.ClickToDoor.Mean += r.Metrics.ClickToDoor.Mean
+			m.ClickToDoor.P90 += r.Metrics.ClickToDoor.P90
+			m.ReadyToPickup.Mean += r.Metrics.ReadyToPickup.Mean
+			m.OrdersPerBundle.Mean += r.Metrics.OrdersPerBundle.Mean
+			m.OrdersPerHour.Mean += r.Metrics.OrdersPerHour.Mean
+			secs += r.Elapsed.Seconds()
+		}
+		k := float64(n)
+		m.DeliveredShare /= k
+		m.ClickToDoor.Mean /= k
+		m.ClickToDoor.P90 /= k
+		m.ReadyToPickup.Mean /= k
+		m.OrdersPerBundle.Mean /= k
+		m.OrdersPerHour.Mean /= k
+		printRow(stdout, fmt.Sprintf("mean of %d", n), policyLabel(p), orders/n, feasible, &m, secs/k)
+	}
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		if err := writeJSON(f, rows); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	for _, r := range rows {
+		if !r.Feasible {
+			return fmt.Errorf("%s (%s): the solution is not feasible", r.Instance, r.Policy)
+		}
+	}
+	return nil
+}
+
+func printRow(w io.Writer, name, policy string, orders int, feasible bool, m *mdrp.Metrics, secs float64) {
+	fmt.Fprintf(w, "%-18s %-9s %6d %8v %8.2f%% %8.2f %8.2f %8.2f %8.3f %9.3f %8.2f\n", name, policy, orders, feasible,
+		100*m.DeliveredShare, m.ClickToDoor.Mean, m.ClickToDoor.P90, m.ReadyToPickup.Mean, m.OrdersPerBundle.Mean,
+		m.OrdersPerHour.Mean, secs)
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/o2o-dispatch/dispatchd/sim/mdrp"
+)
+
+// writeInstance writes a small random MDRP instance (a town of 5 x 5 km, 6 restaurants, 25 couriers, 120 orders over
+// four hours) in the benchmark's format.
+func writeInstance(t *testing.T, seed uint64) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), fmt.Sprintf("%do10t100s1p100", seed))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, 3))
+	var b strings.Builder
+	write := func(name string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b.Reset()
+	}
+	b.WriteString("meters_per_minute\tpickup service minutes\tdropoff service minutes\ttarget click-to-door\tmaximum click-to-door\tpay per order\tguaranteed pay per hour\n320\t4\t4\t40\t90\t10\t15\n")
+	write(mdrp.ParamsFile)
+	b.WriteString("restaurant\tx\ty\n")
+	for i := 1; i <= 6; i++ {
+		fmt.Fprintf(&b, "r%d\t%d\t%d\n", i, rng.IntN(5000), rng.IntN(5000))
+	}
+	write(mdrp.RestaurantsFile)
+	b.WriteString("courier\tx\ty\ton_time\toff_time\n")
+	for i := 1; i <= 25; i++ {
+		on := 60 * rng.IntN(2)
+		fmt.Fprintf(&b, "c%d\t%d\t%d\t%d\t%d\n", i, rng.IntN(5000), rng.IntN(5000), on, on+180)
+	}
+	write(mdrp.CouriersFile)
+	b.WriteString("order\tx\ty\tplacement_time\trestaurant\tready_time\n")
+	for i := 1; i <= 120; i++ {
+		p := rng.IntN(200)
+		fmt.Fprintf(&b, "o%d\t%d\t%d\t%d\tr%d\t%d\n", i, rng.IntN(5000), rng.IntN(5000), p, 1+rng.IntN(6), p+5+rng.IntN(20))
+	}
+	write(mdrp.OrdersFile)
+	return dir
+}
+
+func TestRunMDRPWritesAValidSolution(t *testing.T) {
+	inst := writeInstance(t, 1)
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"run", "--mdrp", inst, "--out", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	for _, name := range []string{"summary.json", "orders.csv", "couriers.csv", "report.html",
+		"solution_info_assignments.txt", "solution_info_orders.txt", "solution_info_couriers.txt"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("missing output: %v", err)
+		}
+	}
+	// The files on disk, read back, pass the independent validator.
+	in, err := mdrp.Load(inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sol, err := mdrp.ReadSolution(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := mdrp.Validate(in, sol); len(v) > 0 {
+		t.Fatalf("%d violations, first: %v", len(v), v[0])
+	}
+	var sum struct {
+		Policy    string `json:"policy"`
+		Orders    int    `json:"orders"`
+		Delivered int    `json:"delivered"`
+		MDRP      struct {
+			Feasible bool         `json:"feasible"`
+			Metrics  mdrp.Metrics `json:"metrics"`
+		} `json:"mdrp"`
+		Compared []struct {
+			Policy string `json:"policy"`
+		} `json:"compared"`
+	}
+	data, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err := json.Unmarshal(data, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Policy != "optimize" || sum.Orders != 120 || !sum.MDRP.Feasible || len(sum.Compared) != 1 || sum.Compared[0].Policy != "baseline" {
+		t.Fatalf("summary.json: %+v", sum)
+	}
+	if sum.Delivered != len(sol.Orders) || sum.MDRP.Metrics.OrdersDelivered != sum.Delivered {
+		t.Fatalf("summary says %d delivered, the solution has %d, the evaluator %d", sum.Delivered, len(sol.Orders), sum.MDRP.Metrics.OrdersDelivered)
+	}
+	if !strings.Contains(stdout.String(), "click-to-door mean") {
+		t.Fatalf("no table on stdout:\n%s", stdout.String())
+	}
+}
+
+func TestRunIsByteIdentical(t *testing.T) {
+	inst := writeInstance(t, 2)
+	dirs := []string{filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")}
+	for _, d := range dirs {
+		var stdout, stderr bytes.Buffer
+		if err := run([]string{"compare", "--mdrp", inst, "--out", d}, &stdout, &stderr); err != nil {
+			t.Fatalf("compare: %v", err)
+		}
+	}
+	entries, err := os.ReadDir(dirs[0])
+	if err != nil || len(entries) != 7 {
+		t.Fatalf("outputs: %v, %d files", err, len(entries))
+	}
+	for _, e := range entries {
+		a, _ := os.ReadFile(filepath.Join(dirs[0], e.Name()))
+		b, _ := os.ReadFile(filepath.Join(dirs[1], e.Name()))
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs between two runs", e.Name())
+		}
+	}
+}
+
+func TestBaselinePolicyRun(t *testing.T) {
+	inst := writeInstance(t, 3)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"run", "--mdrp", inst, "--out", out, "--policy", "baseline"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := mdrp.Load(inst)
+	sol, err := mdrp.ReadSolution(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := mdrp.Validate(in, sol); len(v) > 0 {
+		t.Fatalf("baseline solution: %v", v[0])
+	}
+	for _, a := range sol.Assignments {
+		if len(a.Orders) != 1 {
+			t.Fatalf("the baseline carries one order at a time, got %v", a)
+		}
+	}
+}
+
+func TestBench(t *testing.T) {
+	root := t.TempDir()
+	for seed := uint64(4); seed <= 5; seed++ {
+		inst := writeInstance(t, seed)
+		if err := os.Rename(inst, filepath.Join(root, filepath.Base(inst))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	jsonOut := filepath.Join(t.TempDir(), "bench.json")
+	if err := run([]string{"bench", "--mdrp-root", root, "--pattern", "*o10t100*", "--out", jsonOut}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	// header, 2 instances x 2 policies, 2 means
+	if len(lines) != 7 || !strings.HasPrefix(lines[5], "mean of 2") {
+		t.Fatalf("bench output:\n%s", stdout.String())
+	}
+	var rows []benchRow
+	data, _ := os.ReadFile(jsonOut)
+	if err := json.Unmarshal(data, &rows); err != nil || len(rows) != 4 {
+		t.Fatalf("bench.json: %v, %d rows", err, len(rows))
+	}
+}
+
+func TestClearErrors(t *testing.T) {
+	inst := writeInstance(t, 6)
+	orders := filepath.Join(inst, mdrp.OrdersFile)
+	data, _ := os.ReadFile(orders)
+	lines := strings.Split(string(data), "\n")
+	lines[3] = "o3\t100\t200\tnoon\tr1\t30"
+	if err := os.WriteFile(orders, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"run", "--mdrp", inst, "--out", t.TempDir()}, []string{"orders.txt", "line 4", "placement_time"}},
+		{[]string{"run", "--mdrp", filepath.Join(t.TempDir(), "nowhere"), "--out", t.TempDir()}, []string{"missing file"}},
+		{[]string{"run", "--out", t.TempDir()}, []string{"--mdrp", "--scenario"}},
+		{[]string{"run", "--mdrp", inst, "--out", t.TempDir(), "--policy", "fastest"}, []string{"fastest"}},
+		{[]string{"frobnicate"}, []string{"unknown command"}},
+	}
+	for _, c := range cases {
+		var stdout, stderr bytes.Buffer
+		err := run(c.args, &stdout, &stderr)
+		if err == nil {
+			t.Errorf("%v: no error", c.args)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q does not mention %q", c.args, err, w)
+			}
+		}
+	}
+}
+
+func TestScenarioRun(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"run", "--scenario", "../../sim/scenarios/small-town.json", "--seed", "3", "--out", out}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	html, err := os.ReadFile(filepath.Join(out, "report.html"))
+	if err != nil || !bytes.Contains(html, []byte("baseline")) {
+		t.Fatalf("report: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "solution_info_orders.txt")); err == nil {
+		t.Fatal("a synthetic scenario has no MDRP solution files")
+	}
+}

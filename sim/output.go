@@ -1,0 +1,273 @@
+package sim
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/sim/mdrp"
+	"github.com/o2o-dispatch/dispatchd/sim/report"
+)
+
+// Outcome is one policy's run of a scenario with everything computed from it.
+type Outcome struct {
+	Result  *Result
+	Summary Summary
+	// MDRP is set for runs of MDRP instances: the solution, the validator's verdict and the evaluator's figures.
+	MDRP *MDRPOutcome
+}
+
+// MDRPOutcome is the benchmark's view of a run.
+type MDRPOutcome struct {
+	Solution   *mdrp.Solution `json:"-"`
+	Feasible   bool           `json:"feasible"`
+	Violations []string       `json:"violations,omitempty"`
+	Metrics    mdrp.Metrics   `json:"metrics"`
+}
+
+// RunScenario runs a scenario under a policy and summarises it.
+func RunScenario(sc *Scenario, opt Options) (*Outcome, error) {
+	r, err := Run(sc, opt)
+	if err != nil {
+		return nil, err
+	}
+	return &Outcome{Result: r, Summary: Summarize(r, sc.PayPerOrder, sc.PayPerHour)}, nil
+}
+
+// RunMDRP runs an MDRP instance under a policy, writes its solution, checks it with the independent validator and
+// evaluates it. An infeasible solution is reported in the outcome, not as an error.
+func RunMDRP(in *mdrp.Instance, opt Options) (*Outcome, error) {
+	out, err := RunScenario(FromMDRP(in), opt)
+	if err != nil {
+		return nil, err
+	}
+	sol, err := MDRPSolution(out.Result)
+	if err != nil {
+		return nil, err
+	}
+	m := &MDRPOutcome{Solution: sol, Metrics: mdrp.Evaluate(in, sol)}
+	for _, v := range mdrp.Validate(in, sol) {
+		m.Violations = append(m.Violations, v.Error())
+	}
+	m.Feasible = len(m.Violations) == 0
+	out.MDRP = m
+	return out, nil
+}
+
+// summaryFile is the layout of summary.json.
+type summaryFile struct {
+	Summary
+	MDRP *MDRPOutcome `json:"mdrp,omitempty"`
+	// Compared holds the other policies run for the report, summarised the same way.
+	Compared []Summary `json:"compared,omitempty"`
+}
+
+// WriteOutputs writes the files of a run into dir: summary.json, orders.csv, couriers.csv, report.html, and for MDRP
+// runs the three solution files. The first outcome is the run's; the others are compared with it in the report and
+// summary. notes are shown under the report's title.
+func WriteOutputs(dir string, outs []*Outcome, target time.Duration, notes []string) error {
+	if len(outs) == 0 {
+		return fmt.Errorf("sim: nothing to write")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("sim: output directory: %w", err)
+	}
+	main := outs[0]
+	sf := summaryFile{Summary: main.Summary, MDRP: main.MDRP}
+	for _, o := range outs[1:] {
+		sf.Compared = append(sf.Compared, o.Summary)
+	}
+	if err := writeFile(filepath.Join(dir, "summary.json"), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sf)
+	}); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "orders.csv"), func(w io.Writer) error { return WriteOrdersCSV(w, main.Result) }); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "couriers.csv"), func(w io.Writer) error { return WriteCouriersCSV(w, main.Result) }); err != nil {
+		return err
+	}
+	if main.MDRP != nil {
+		if err := mdrp.WriteSolution(dir, main.MDRP.Solution); err != nil {
+			return err
+		}
+	}
+	data := ReportData(outs, target, notes)
+	return writeFile(filepath.Join(dir, "report.html"), func(w io.Writer) error { return report.Write(w, data) })
+}
+
+func writeFile(path string, fill func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	if err := fill(w); err != nil {
+		f.Close()
+		return fmt.Errorf("sim: write %s: %w", path, err)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("sim: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("sim: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// midnight is the start of the calendar day of the run: times in files and charts count minutes from it, so that
+// minute 720 is noon whatever time the scenario starts.
+func midnight(r *Result) time.Time {
+	y, m, d := r.Start.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, r.Start.Location())
+}
+
+// clockOf formats a time as minutes from midnight (one decimal), the unit analysts compare.
+func clockOf(r *Result, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return strconv.FormatFloat(t.Sub(midnight(r)).Minutes(), 'f', 1, 64)
+}
+
+// WriteOrdersCSV writes one row per order: its times (minutes from the start of the day), courier and KPIs.
+func WriteOrdersCSV(w io.Writer, r *Result) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"order", "store", "status", "courier", "placed_min", "ready_min", "deliver_by_min",
+		"assigned_min", "picked_up_min", "delivered_min", "click_to_door_min", "late_min", "bundle_size", "reassigned"})
+	for _, o := range r.Orders {
+		c2d, late, size := "", "", ""
+		if o.Status == dispatch.StatusDelivered {
+			c2d = strconv.FormatFloat(o.Delivered.Sub(o.Placed).Minutes(), 'f', 1, 64)
+			late = strconv.FormatFloat(max(0, o.Delivered.Sub(o.DeliverBy).Minutes()), 'f', 1, 64)
+		}
+		if o.Bundle >= 0 {
+			size = strconv.Itoa(len(r.Pickups[o.Bundle].Orders))
+		}
+		_ = cw.Write([]string{o.ID, o.StoreID, o.Status.String(), o.CourierID, clockOf(r, o.Placed), clockOf(r, o.Ready),
+			clockOf(r, o.DeliverBy), clockOf(r, o.Assigned), clockOf(r, o.PickedUp), clockOf(r, o.Delivered), c2d, late,
+			size, strconv.Itoa(o.Reassigned)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteCouriersCSV writes one row per courier shift with its work and utilisation.
+func WriteCouriersCSV(w io.Writer, r *Result) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"courier", "vehicle", "on_min", "off_min", "finished_min", "delivered", "pickups",
+		"driving_min", "service_min", "routed_min", "km", "utilisation", "idle_share"})
+	f1 := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+	for _, c := range r.Couriers {
+		shift := c.Off.Sub(c.On)
+		util := float64(c.Driving+c.Service) / float64(shift)
+		idle := 1 - float64(min(c.Routed, shift))/float64(shift)
+		_ = cw.Write([]string{c.ID, c.Vehicle, clockOf(r, c.On), clockOf(r, c.Off), clockOf(r, c.Finished),
+			strconv.Itoa(c.Delivered), strconv.Itoa(c.Pickups), f1(c.Driving.Minutes()), f1(c.Service.Minutes()),
+			f1(c.Routed.Minutes()), strconv.FormatFloat(c.Metres/1000, 'f', 2, 64),
+			strconv.FormatFloat(util, 'f', 3, 64), strconv.FormatFloat(idle, 'f', 3, 64)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// headline is one row of the stdout table and of the report's KPI table.
+type headline struct {
+	name, unit string
+	better     int
+	value      func(s *Summary) float64
+}
+
+var headlines = []headline{
+	{"click-to-door mean", "min", -1, func(s *Summary) float64 { return s.ClickToDoor.Mean }},
+	{"click-to-door p90", "min", -1, func(s *Summary) float64 { return s.ClickToDoor.P90 }},
+	{"delivered", "%", +1, func(s *Summary) float64 { return 100 * s.DeliveredShare }},
+	{"delivered by the promise", "%", +1, func(s *Summary) float64 { return 100 * s.OnTimeShare }},
+	{"lateness p90", "min", -1, func(s *Summary) float64 { return s.Lateness.P90 }},
+	{"ready-to-pickup mean", "min", -1, func(s *Summary) float64 { return s.ReadyToPickup.Mean }},
+	{"ready-to-door mean", "min", -1, func(s *Summary) float64 { return s.ReadyToDoor.Mean }},
+	{"orders per bundle", "", 0, func(s *Summary) float64 { return s.OrdersPerBundle.Mean }},
+	{"orders per courier-hour", "", +1, func(s *Summary) float64 { return s.OrdersPerCourierHour }},
+	{"km per order", "km", -1, func(s *Summary) float64 { return s.KmPerOrder }},
+	{"courier utilisation", "%", 0, func(s *Summary) float64 { return 100 * s.Utilisation.Mean }},
+	{"courier idle share", "%", 0, func(s *Summary) float64 { return 100 * s.IdleShare.Mean }},
+}
+
+// WriteTable prints the headline KPIs of the outcomes side by side.
+func WriteTable(w io.Writer, outs []*Outcome) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "KPI\t")
+	for _, o := range outs {
+		fmt.Fprintf(tw, "%s\t", o.Summary.Policy)
+	}
+	fmt.Fprintln(tw)
+	for _, h := range headlines {
+		name := h.name
+		if h.unit != "" {
+			name += " (" + h.unit + ")"
+		}
+		fmt.Fprintf(tw, "%s\t", name)
+		for _, o := range outs {
+			fmt.Fprintf(tw, "%.2f\t", h.value(&o.Summary))
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprint(tw, "orders delivered\t")
+	for _, o := range outs {
+		fmt.Fprintf(tw, "%d/%d\t", o.Summary.Delivered, o.Summary.Orders)
+	}
+	fmt.Fprintln(tw)
+	if outs[0].MDRP != nil {
+		fmt.Fprint(tw, "MDRP solution feasible\t")
+		for _, o := range outs {
+			fmt.Fprintf(tw, "%v\t", o.MDRP.Feasible)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// ReportData turns outcomes into the HTML report's input.
+func ReportData(outs []*Outcome, target time.Duration, notes []string) *report.Data {
+	d := &report.Data{Notes: notes, Target: target.Minutes()}
+	if len(outs) > 0 {
+		d.Scenario = outs[0].Result.Scenario
+		d.Title = "dispatch-sim: " + d.Scenario
+	}
+	for _, o := range outs {
+		r := o.Result
+		p := report.Policy{Name: o.Summary.Policy}
+		for _, h := range headlines {
+			p.KPIs = append(p.KPIs, report.KPI{Name: h.name, Unit: h.unit, Value: h.value(&o.Summary), Better: h.better})
+		}
+		for _, ord := range r.Orders {
+			if ord.Status == dispatch.StatusDelivered {
+				p.ClickToDoor = append(p.ClickToDoor, ord.Delivered.Sub(ord.Placed).Minutes())
+			}
+		}
+		for _, s := range r.Samples {
+			m := s.At.Sub(midnight(r)).Minutes()
+			p.Waiting = append(p.Waiting, report.Sample{Minute: m, Value: float64(s.Waiting)})
+			p.Busy = append(p.Busy, report.Sample{Minute: m, Value: float64(s.Busy)})
+			p.Online = append(p.Online, report.Sample{Minute: m, Value: float64(s.Online)})
+		}
+		for _, c := range r.Couriers {
+			shift := c.Off.Sub(c.On)
+			p.Utilisation = append(p.Utilisation, float64(c.Driving+c.Service)/float64(shift))
+		}
+		d.Policies = append(d.Policies, p)
+	}
+	return d
+}
