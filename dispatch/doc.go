@@ -32,12 +32,20 @@
 //  6. Postponement: a bundle whose best plan keeps every promise with Config.PostponeSlack to spare and whose
 //     orders are not ready within Config.PostponeReadyIn waits for a later round.
 //  7. Assignment: one global min-cost matching of bundles to couriers (each courier takes at most one bundle per
-//     round, each bundle may stay unassigned at Config.UnassignedCost per order; a re-assignment candidate stays
-//     where it is unless moving it saves more than Config.ReassignThreshold).
+//     round, each bundle may stay unassigned at Config.UnassignedCost per order plus the price of its orders
+//     slipping by Config.DeferHorizon, so that urgent orders win scarce couriers; a re-assignment candidate stays
+//     where it is unless moving it saves more than Config.ReassignThreshold). A courier whose route ends more than
+//     Config.AppendHorizon from now is not offered new work (when that limit is set).
 //  8. Sequencing: each touched route is re-sequenced, exactly by branch and bound up to
 //     Config.ExactSequenceStops movable stops, by relocation moves beyond.
 //  9. Effects: new routes with a higher version, assignments, and for each order left waiting the reason
 //     (once per change of reason).
+//
+// # Policies
+//
+// Config.Policy selects the round: PolicyOptimize is the round above; PolicyNearestIdle is the naive baseline
+// (oldest order first, each to the nearest idle courier that can take it, one order at a time), kept in the engine
+// so that a comparison of the two measures the policy and nothing else.
 //
 // # Cost
 //

@@ -207,10 +207,19 @@ func TestClearErrors(t *testing.T) {
 }
 
 func TestScenarioRun(t *testing.T) {
-	out := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	if err := run([]string{"run", "--scenario", "../../sim/scenarios/small-town.json", "--seed", "3", "--out", out}, &stdout, &stderr); err != nil {
-		t.Fatal(err)
+	out, again := t.TempDir(), t.TempDir()
+	for _, dir := range []string{out, again} {
+		var stdout, stderr bytes.Buffer
+		if err := run([]string{"run", "--scenario", "../../sim/scenarios/small-town.json", "--seed", "3", "--out", dir}, &stdout, &stderr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"summary.json", "orders.csv", "couriers.csv", "report.html"} {
+		a, _ := os.ReadFile(filepath.Join(out, name))
+		b, _ := os.ReadFile(filepath.Join(again, name))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s: empty, or differs between two runs with the same seed", name)
+		}
 	}
 	html, err := os.ReadFile(filepath.Join(out, "report.html"))
 	if err != nil || !bytes.Contains(html, []byte("baseline")) {
