@@ -235,7 +235,6 @@ func (c *courier) handover() error {
 		o := s.orderBy[st.OrderID]
 		o.delivered, o.status = s.now, dispatch.StatusDelivered
 		c.delivered++
-		s.final++
 		if err := s.apply(dispatch.OrderDelivered{CourierID: c.id(), OrderID: st.OrderID}); err != nil {
 			return err
 		}

@@ -127,7 +127,6 @@ type simulation struct {
 	samples  []Sample
 	rounds   int
 	waiting  int // placed, not yet picked up (nor cancelled)
-	final    int
 	busy     int // couriers with a non-empty route
 	online   int
 }
@@ -194,7 +193,6 @@ func (s *simulation) apply(ev dispatch.Event) error {
 			switch f.Status {
 			case dispatch.StatusCancelled, dispatch.StatusFailed:
 				o.status = f.Status
-				s.final++
 				s.waiting--
 			}
 		}
