@@ -254,9 +254,9 @@ func (c *courier) depart() error {
 	if first := c.route.Stops[0]; first.Location == c.pos && first.Kind == c.visitKind {
 		// More work of the same kind at the same place arrived while the courier was still here: serve it as a
 		// new visit without moving.
-		c.handed, c.arrivedAt = false, s.now
+		// The courier is still at the counter or the door: the first half of the service is as good as spent.
 		before, _ := c.halves(c.visitKind)
-		c.arrivedAt -= before // the courier is still at the counter or the door
+		c.handed, c.arrivedAt = false, s.now-before
 		c.planHandover()
 		return nil
 	}

@@ -170,14 +170,12 @@ func WriteCouriersCSV(w io.Writer, r *Result) error {
 	_ = cw.Write([]string{"courier", "vehicle", "on_min", "off_min", "finished_min", "delivered", "pickups",
 		"driving_min", "service_min", "routed_min", "km", "utilisation", "idle_share"})
 	f1 := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
-	for _, c := range r.Couriers {
-		shift := c.Off.Sub(c.On)
-		util := float64(c.Driving+c.Service) / float64(shift)
-		idle := 1 - float64(min(c.Routed, shift))/float64(shift)
+	for i := range r.Couriers {
+		c := &r.Couriers[i]
 		_ = cw.Write([]string{c.ID, c.Vehicle, clockOf(r, c.On), clockOf(r, c.Off), clockOf(r, c.Finished),
 			strconv.Itoa(c.Delivered), strconv.Itoa(c.Pickups), f1(c.Driving.Minutes()), f1(c.Service.Minutes()),
 			f1(c.Routed.Minutes()), strconv.FormatFloat(c.Metres/1000, 'f', 2, 64),
-			strconv.FormatFloat(util, 'f', 3, 64), strconv.FormatFloat(idle, 'f', 3, 64)})
+			strconv.FormatFloat(c.Utilisation(), 'f', 3, 64), strconv.FormatFloat(c.IdleShare(), 'f', 3, 64)})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -263,9 +261,8 @@ func ReportData(outs []*Outcome, target time.Duration, notes []string) *report.D
 			p.Busy = append(p.Busy, report.Sample{Minute: m, Value: float64(s.Busy)})
 			p.Online = append(p.Online, report.Sample{Minute: m, Value: float64(s.Online)})
 		}
-		for _, c := range r.Couriers {
-			shift := c.Off.Sub(c.On)
-			p.Utilisation = append(p.Utilisation, float64(c.Driving+c.Service)/float64(shift))
+		for i := range r.Couriers {
+			p.Utilisation = append(p.Utilisation, r.Couriers[i].Utilisation())
 		}
 		d.Policies = append(d.Policies, p)
 	}

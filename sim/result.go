@@ -55,6 +55,17 @@ type CourierRecord struct {
 	Moves                    []Move
 }
 
+// Utilisation is the MDRP's courier utilisation: (driving + service) over the shift's length.
+func (c *CourierRecord) Utilisation() float64 {
+	return float64(c.Driving+c.Service) / float64(c.Off.Sub(c.On))
+}
+
+// IdleShare is the share of the shift with nothing on the route (time routed after the shift does not count).
+func (c *CourierRecord) IdleShare() float64 {
+	shift := c.Off.Sub(c.On)
+	return 1 - float64(min(c.Routed, shift))/float64(shift)
+}
+
 // PlaceKind says what a Place is.
 type PlaceKind uint8
 

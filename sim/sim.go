@@ -118,7 +118,6 @@ type simulation struct {
 	courierBy map[string]*courier
 	orders    []*orderTrack
 	orderBy   map[string]*orderTrack
-	stores    map[string]dispatch.Store
 
 	// lastWork is when the last order is placed or the last shift ends: ticks continue until then, and after it
 	// while any route still has stops.
@@ -140,10 +139,6 @@ func (s *simulation) push(at int64, k kind, idx int, token uint64) {
 
 func (s *simulation) init() {
 	sc := s.sc
-	s.stores = make(map[string]dispatch.Store, len(sc.Stores))
-	for _, st := range sc.Stores {
-		s.stores[st.ID] = st
-	}
 	s.courierBy = make(map[string]*courier, len(sc.Couriers))
 	for i := range sc.Couriers {
 		sh := &sc.Couriers[i]
@@ -300,7 +295,7 @@ func (s *simulation) sample() {
 	})
 }
 
-// position interpolates along a straight line; good enough for a location report between two stops.
+// lerp interpolates along a straight line; good enough for a location report between two stops.
 func lerp(a, b orb.Point, f float64) orb.Point {
 	f = min(max(f, 0), 1)
 	return orb.Point{a[0] + (b[0]-a[0])*f, a[1] + (b[1]-a[1])*f}

@@ -83,15 +83,15 @@ func Summarize(r *Result, payPerOrder, payPerHour float64) Summary {
 
 	var oph, bph, util, idle, pay []float64
 	var hours, km float64
-	for _, c := range r.Couriers {
-		shift := c.Off.Sub(c.On)
-		h := shift.Hours()
+	for i := range r.Couriers {
+		c := &r.Couriers[i]
+		h := c.Off.Sub(c.On).Hours()
 		hours += h
 		km += c.Metres / 1000
 		oph = append(oph, float64(c.Delivered)/h)
 		bph = append(bph, float64(c.Pickups)/h)
-		util = append(util, float64(c.Driving+c.Service)/float64(shift))
-		idle = append(idle, 1-float64(min(c.Routed, shift))/float64(shift))
+		util = append(util, c.Utilisation())
+		idle = append(idle, c.IdleShare())
 		pay = append(pay, max(payPerOrder*float64(c.Delivered), payPerHour*h))
 	}
 	if hours > 0 {
