@@ -161,11 +161,14 @@ func (e *Engine) runRound() {
 	n := len(r.rows)
 	for i := 0; i < n; i++ {
 		if rw := &r.rows[i]; rw.from == nil && len(rw.orders) > 1 && rw.feasible == 0 {
-			for _, o := range rw.orders {
+			// Retire the row before appending: an append that grows r.rows moves it, and rw would then point into
+			// the old array (the outcome would depend on the capacity left by earlier rounds).
+			split := rw.orders
+			rw.orders = nil
+			for _, o := range split {
 				r.rows = append(r.rows, row{orders: []*orderState{o}, drops: []*orderState{o}, loc: o.storeLoc,
 					units: o.size, skills: o.skills, minReady: o.ready})
 			}
-			rw.orders = nil // retired
 		}
 	}
 	if len(r.rows) > n {
