@@ -22,9 +22,10 @@ func TestEngineStaysPure(t *testing.T) {
 	}
 	forbiddenCalls := map[string]bool{"time.Now": true, "time.Since": true, "time.Until": true, "time.Sleep": true,
 		"time.After": true, "time.Tick": true, "time.NewTimer": true, "time.NewTicker": true}
+	// The engine and its internal packages; the adapters beside them (daemon, httpapi, journal) do I/O by design.
 	dirs := []string{"."}
-	_ = filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() && path != "." && path != "testdata" {
+	_ = filepath.WalkDir("internal", func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() && filepath.Base(path) != "testdata" {
 			dirs = append(dirs, path)
 		}
 		return nil
