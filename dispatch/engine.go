@@ -312,15 +312,31 @@ func (e *Engine) placeOrder(spec OrderSpec) *Error {
 	if _, dup := e.orders[spec.ID]; dup {
 		return conflict("order %q already exists", spec.ID)
 	}
-	if err := checkID("store_id", spec.StoreID); err != nil {
+	o, err := e.newOrder(spec)
+	if err != nil {
 		return err
+	}
+	e.seq++
+	o.seq = e.seq
+	e.orders[spec.ID] = o
+	e.open = append(e.open, o)
+	o.store.open++
+	e.setStatus(o, StatusPending, "")
+	return nil
+}
+
+// newOrder validates an order's spec against the current state and makes its state, changing nothing in the
+// engine (placement and quotes share it).
+func (e *Engine) newOrder(spec OrderSpec) (*orderState, *Error) {
+	if err := checkID("store_id", spec.StoreID); err != nil {
+		return nil, err
 	}
 	st, ok := e.stores[spec.StoreID]
 	if !ok {
-		return notFound("store_id", "store %q not found", spec.StoreID)
+		return nil, notFound("store_id", "store %q not found", spec.StoreID)
 	}
 	if err := checkPoint(e.space, "dropoff", spec.Dropoff); err != nil {
-		return err
+		return nil, err
 	}
 	if spec.Created.IsZero() {
 		spec.Created = toTime(e.now)
@@ -330,40 +346,34 @@ func (e *Engine) placeOrder(spec OrderSpec) *Error {
 	}
 	switch {
 	case spec.DeliverBy.IsZero():
-		return invalid("deliver_by", "deliver_by is required")
+		return nil, invalid("deliver_by", "deliver_by is required")
 	case !spec.DeliverBy.After(spec.Created):
-		return invalid("deliver_by", "deliver_by must be after the order is created")
+		return nil, invalid("deliver_by", "deliver_by must be after the order is created")
 	case spec.Ready.Before(spec.Created):
-		return invalid("ready_at", "ready_at must not be before the order is created")
+		return nil, invalid("ready_at", "ready_at must not be before the order is created")
 	case spec.Ready.After(spec.DeliverBy):
-		return invalid("ready_at", "ready_at must not be after deliver_by")
+		return nil, invalid("ready_at", "ready_at must not be after deliver_by")
 	}
 	if spec.Size == 0 {
 		spec.Size = 1
 	}
 	if spec.Size < 0 || spec.Size > 1000 {
-		return invalid("size", "size must be within [1, 1000], got %d", spec.Size)
+		return nil, invalid("size", "size must be within [1, 1000], got %d", spec.Size)
 	}
 	mask, err := e.skillMask("skills", spec.Skills, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(spec.Skills) > 0 && mask == 0 {
 		mask = unknownSkill
 	}
 	spec.Skills = slices.Clone(spec.Skills)
-	e.seq++
-	o := &orderState{
-		spec: spec, seq: e.seq, store: st,
+	return &orderState{
+		spec: spec, store: st,
 		storeLoc: st.Location, dropLoc: spec.Dropoff,
 		created: spec.Created.UnixNano(), ready: spec.Ready.UnixNano(), deliverBy: spec.DeliverBy.UnixNano(),
 		size: spec.Size, skills: mask,
-	}
-	e.orders[spec.ID] = o
-	e.open = append(e.open, o)
-	st.open++
-	e.setStatus(o, StatusPending, "")
-	return nil
+	}, nil
 }
 
 // unknownSkill marks an order that needs a skill no courier has: no mask of interned skills contains this bit

@@ -22,12 +22,31 @@ const (
 	EInternal ErrorCode = "internal"
 )
 
+// Error codes the engine never returns but its adapters do (the daemon and its HTTP API share this one error type,
+// so that one table maps every code to a protocol status).
+const (
+	// EUnauthenticated: no credentials, or unknown ones.
+	EUnauthenticated ErrorCode = "unauthenticated"
+	// EPermissionDenied: known credentials whose role may not do this.
+	EPermissionDenied ErrorCode = "permission_denied"
+	// ETooLarge: a request body over the limit.
+	ETooLarge ErrorCode = "payload_too_large"
+	// EIdempotencyMismatch: an idempotency key reused with a different request.
+	EIdempotencyMismatch ErrorCode = "idempotency_mismatch"
+	// EUnservable: well formed, but no store or courier can serve it (Error.Reasons says why).
+	EUnservable ErrorCode = "unservable"
+	// EUnavailable: overloaded, shutting down or not ready; the client should retry later.
+	EUnavailable ErrorCode = "unavailable"
+)
+
 // Error is the engine's application error. An event that returns an Error leaves the state unchanged.
 type Error struct {
 	Code ErrorCode
 	// Field names the offending field of the event, in the API's dotted form ("dropoff.lat"), when one is to blame.
 	Field   string
 	Message string
+	// Reasons lists machine-readable causes (for EUnservable).
+	Reasons []string
 }
 
 func (e *Error) Error() string {
