@@ -1,0 +1,481 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const testAdminToken = "test-admin-token-0123456789"
+
+// client talks JSON to a running daemon.
+type client struct {
+	t    testing.TB
+	base string
+}
+
+func (c *client) do(method, path, token string, body any, hdr ...string) (int, []byte) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// must does a request that must answer want, and decodes the answer into out (when not nil).
+func (c *client) must(want int, method, path, token string, body, out any, hdr ...string) {
+	c.t.Helper()
+	status, b := c.do(method, path, token, body, hdr...)
+	if status != want {
+		c.t.Fatalf("%s %s: %d %s, want %d", method, path, status, b, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+}
+
+type order struct {
+	ID         string `json:"id"`
+	ExternalID string `json:"external_id"`
+	Status     string `json:"status"`
+	CourierID  string `json:"courier_id"`
+	Timeline   []struct {
+		Status string `json:"status"`
+	} `json:"timeline"`
+}
+
+type route struct {
+	Version uint64 `json:"version"`
+	Stops   []struct {
+		Kind    string `json:"kind"`
+		OrderID string `json:"order_id"`
+	} `json:"stops"`
+}
+
+// startMain runs the real program in-process on :0 with a temp data directory.
+func startMain(t *testing.T, dir string, args ...string) (*client, func() error) {
+	t.Helper()
+	m := NewMain(io.Discard)
+	args = append([]string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json"}, args...)
+	env := map[string]string{"DISPATCHD_ADMIN_TOKEN": testAdminToken}
+	if err := m.ParseFlags(args, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	select {
+	case <-m.Started():
+	case err := <-done:
+		t.Fatalf("dispatchd did not start: %v", err)
+	}
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() { stop() })
+	return &client{t: t, base: "http://" + m.ListenAddr().String()}, stop
+}
+
+// sseEvent is one server-sent event.
+type sseEvent struct {
+	id, event, data string
+}
+
+// readEvents reads server-sent events from r into the channel until the stream ends.
+func readEvents(r io.Reader, out chan<- sseEvent) {
+	defer close(out)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var ev sseEvent
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if ev.event != "" || ev.data != "" {
+				out <- ev
+			}
+			ev = sseEvent{}
+		case strings.HasPrefix(line, ":"):
+			out <- sseEvent{event: "comment"}
+		case strings.HasPrefix(line, "id: "):
+			ev.id = strings.TrimPrefix(line, "id: ")
+		case strings.HasPrefix(line, "event: "):
+			ev.event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			ev.data += strings.TrimPrefix(line, "data: ")
+		}
+	}
+}
+
+func openStream(t *testing.T, c *client, token, lastID string) (<-chan sseEvent, func()) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", c.base+"/v1/courier/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	ch := make(chan sseEvent, 64)
+	go readEvents(resp.Body, ch)
+	return ch, func() { cancel(); resp.Body.Close() }
+}
+
+// nextRoute waits for the next route event, skipping heartbeats, until the deadline.
+func nextRoute(t *testing.T, ch <-chan sseEvent, within time.Duration) (route, string) {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatal("stream ended")
+			}
+			if ev.event != "route" {
+				continue
+			}
+			var r route
+			if err := json.Unmarshal([]byte(ev.data), &r); err != nil {
+				t.Fatal(err)
+			}
+			return r, ev.id
+		case <-deadline:
+			t.Fatalf("no route event within %s", within)
+		}
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	const interval = time.Second
+	c, stop := startMain(t, t.TempDir(), "--dispatch-interval", interval.String(), "--stream-heartbeat", "50ms")
+	admin := testAdminToken
+
+	c.must(201, "PUT", "/v1/stores/store-12", admin, map[string]any{"name": "Corner shop", "location": map[string]float64{"lat": 31.2304, "lon": 121.4737}, "prep_seconds": 0}, nil)
+	var courier struct {
+		Token string `json:"token"`
+	}
+	c.must(201, "PUT", "/v1/couriers/rider-1", admin, map[string]any{"name": "Li", "vehicle": "ebike", "capacity": 3}, &courier)
+	if courier.Token == "" {
+		t.Fatal("courier registration returned no token")
+	}
+	var key struct {
+		Key string `json:"key"`
+	}
+	c.must(201, "POST", "/v1/api-keys", admin, map[string]string{"name": "shop-backend"}, &key)
+
+	c.must(200, "POST", "/v1/courier/shift", courier.Token, map[string]string{"status": "online"}, nil)
+	c.must(204, "POST", "/v1/courier/location", courier.Token, map[string]any{"location": map[string]float64{"lat": 31.2310, "lon": 121.4740}, "speed_mps": 4.2, "heading": 90}, nil)
+
+	events, closeStream := openStream(t, c, courier.Token, "")
+	defer closeStream()
+	first, _ := nextRoute(t, events, 5*time.Second)
+	if len(first.Stops) != 0 {
+		t.Fatalf("first event: %+v, want the empty route", first)
+	}
+	// Heartbeats arrive between routes.
+	select {
+	case ev := <-events:
+		if ev.event != "comment" {
+			t.Fatalf("expected a heartbeat, got %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no heartbeat")
+	}
+
+	var placed order
+	c.must(201, "POST", "/v1/orders", key.Key, map[string]any{
+		"external_id": "shop-7781-0042", "store_id": "store-12", "dropoff": map[string]float64{"lat": 31.2401, "lon": 121.4801},
+		"promise_seconds": 1800, "customer": map[string]string{"name": "Wang", "phone": "+86 138 0000 0000"},
+	}, &placed, "Idempotency-Key", "e2e-1")
+	if placed.Status != "pending" || placed.ID == "" {
+		t.Fatalf("placed %+v", placed)
+	}
+	// The next round is at most one interval away; a second interval is margin for a loaded machine.
+	r, id := nextRoute(t, events, 2*interval)
+	if len(r.Stops) != 2 || r.Stops[0].OrderID != placed.ID || r.Stops[0].Kind != "pickup" || r.Stops[1].Kind != "dropoff" {
+		t.Fatalf("route %+v, want the order's pick-up then drop-off", r)
+	}
+	if id != fmt.Sprint(r.Version) {
+		t.Fatalf("event id %s, want the route version %d", id, r.Version)
+	}
+	closeStream()
+	// A reconnect that saw this version gets nothing new; one that saw less gets the current route.
+	again, closeAgain := openStream(t, c, courier.Token, fmt.Sprint(r.Version-1))
+	if r2, _ := nextRoute(t, again, 5*time.Second); r2.Version != r.Version {
+		t.Fatalf("resume from %d: version %d, want %d", r.Version-1, r2.Version, r.Version)
+	}
+	closeAgain()
+
+	for _, action := range []string{"accept", "arrived", "picked_up", "arrived", "delivered"} {
+		c.must(200, "POST", "/v1/courier/orders/"+placed.ID+"/"+action, courier.Token, nil, nil)
+	}
+	var got order
+	c.must(200, "GET", "/v1/orders/"+placed.ID, key.Key, nil, &got)
+	var statuses []string
+	for _, e := range got.Timeline {
+		statuses = append(statuses, e.Status)
+	}
+	if got.Status != "delivered" || strings.Join(statuses, ",") != "pending,assigned,picked_up,delivered" {
+		t.Fatalf("order %+v with timeline %v, want delivered after pending,assigned,picked_up", got, statuses)
+	}
+	status, metrics := c.do("GET", "/metrics", "", nil)
+	if status != 200 {
+		t.Fatalf("metrics: %d", status)
+	}
+	for _, want := range []string{"dispatchd_orders_delivered_total 1", `dispatchd_orders{status="delivered"} 1`, "dispatchd_orders_placed_total 1", `dispatchd_couriers{status="idle"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+}
+
+func TestConfigSources(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/dispatchd.json"
+	os.WriteFile(file, []byte(`{"dispatch-interval": "3s", "queue_size": 77, "addr": ":9999"}`), 0o600)
+	env := map[string]string{"DISPATCHD_CONFIG": file, "DISPATCHD_ADDR": ":7777"}
+	m := NewMain(io.Discard)
+	if err := m.ParseFlags([]string{"--queue-size", "5"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	// Flags beat the environment, which beats the file.
+	if m.QueueSize != 5 || m.Addr != ":7777" || m.DispatchInterval != 3*time.Second || m.DataDir != "./var" {
+		t.Fatalf("queue %d addr %s interval %s data %s", m.QueueSize, m.Addr, m.DispatchInterval, m.DataDir)
+	}
+	os.WriteFile(file, []byte(`{"no-such-flag": 1}`), 0o600)
+	if err := NewMain(io.Discard).ParseFlags(nil, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "no-such-flag") {
+		t.Fatalf("unknown setting in the file: %v", err)
+	}
+	if err := NewMain(io.Discard).ParseFlags([]string{"--policy", "random"}, func(string) string { return "" }); err == nil {
+		t.Fatal("an unknown policy was accepted")
+	}
+}
+
+func TestAdminTokenIsGeneratedOnce(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	m := NewMain(&logs)
+	if err := m.ParseFlags([]string{"--data-dir", dir, "--log-format", "json"}, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := m.logger()
+	tok, err := m.loadAdminToken(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(dir + "/admin.token")
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("admin.token: %v mode %v, want 0600", err, st.Mode().Perm())
+	}
+	if strings.Contains(logs.String(), tok) {
+		t.Fatal("the admin token was logged")
+	}
+	if !strings.Contains(logs.String(), dir+"/admin.token") {
+		t.Fatal("the token's path was not logged")
+	}
+	again, _ := m.loadAdminToken(log)
+	if again != tok {
+		t.Fatal("a second start made a new token")
+	}
+}
+
+// TestHelperProcess is the daemon as a child process, for the kill test. It does nothing in a normal run.
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv("DISPATCHD_TEST_CHILD") != "1" {
+		t.Skip("runs only as the child of TestKillAndRestart")
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	m := NewMain(os.Stderr)
+	if err := m.ParseFlags(args, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if err := m.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// child starts the daemon as a separate process and returns its client once it listens.
+func child(t *testing.T, dir string) (*client, *exec.Cmd) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "--", "--addr", "127.0.0.1:0", "--data-dir", dir,
+		"--log-format", "json", "--dispatch-interval", "200ms")
+	cmd.Env = append(os.Environ(), "DISPATCHD_TEST_CHILD=1", "DISPATCHD_ADMIN_TOKEN="+testAdminToken)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var line struct{ Message, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Message == "listening" {
+				addr <- line.Addr
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return &client{t: t, base: "http://" + a}, cmd
+	case <-time.After(30 * time.Second):
+		t.Fatal("the child daemon did not start")
+	}
+	return nil, nil
+}
+
+func TestKillAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	dir := t.TempDir()
+	c, cmd := child(t, dir)
+	admin := testAdminToken
+	c.must(201, "PUT", "/v1/stores/s1", admin, map[string]any{"location": map[string]float64{"lat": 31.2304, "lon": 121.4737}}, nil)
+	var courier struct {
+		Token string `json:"token"`
+	}
+	c.must(201, "PUT", "/v1/couriers/r1", admin, map[string]any{"vehicle": "ebike", "capacity": 4}, &courier)
+	c.must(200, "POST", "/v1/courier/shift", courier.Token, map[string]any{"status": "online", "location": map[string]float64{"lat": 31.231, "lon": 121.474}}, nil)
+	var key struct {
+		Key string `json:"key"`
+	}
+	c.must(201, "POST", "/v1/api-keys", admin, map[string]string{"name": "shop"}, &key)
+
+	// Orders placed by several clients at once; the process is killed while some are in flight.
+	type ack struct {
+		idem string
+		body []byte
+	}
+	var mu sync.Mutex
+	var acked []ack
+	stopLoad := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stopLoad:
+					return
+				default:
+				}
+				idem := fmt.Sprintf("w%d-%d", w, i)
+				b, _ := json.Marshal(map[string]any{"external_id": "ext-" + idem, "store_id": "s1", "dropoff": map[string]float64{"lat": 31.24, "lon": 121.48}})
+				req, _ := http.NewRequest("POST", c.base+"/v1/orders", bytes.NewReader(b))
+				req.Header.Set("Authorization", "Bearer "+key.Key)
+				req.Header.Set("Idempotency-Key", idem)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					return // the process is gone
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode == 201 {
+					mu.Lock()
+					acked = append(acked, ack{idem, body})
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for {
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 40 {
+			break
+		}
+	}
+	// The courier's route as it stands, read while orders keep coming, then the kill.
+	var before route
+	c.must(200, "GET", "/v1/courier/route", courier.Token, nil, &before)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	close(stopLoad)
+	wg.Wait()
+
+	c2, _ := child(t, dir)
+	var after route
+	c2.must(200, "GET", "/v1/courier/route", courier.Token, nil, &after)
+	if after.Version < before.Version {
+		t.Fatalf("route version %d after restart, below the %d seen before", after.Version, before.Version)
+	}
+	for _, a := range acked {
+		var first order
+		json.Unmarshal(a.body, &first)
+		var got order
+		c2.must(200, "GET", "/v1/orders/"+first.ID, key.Key, nil, &got)
+		if got.ExternalID != "ext-"+a.idem {
+			t.Fatalf("order %s came back as %+v", first.ID, got)
+		}
+		// The key is remembered: a retry answers the same, and no second order appears.
+		status, again := c2.do("POST", "/v1/orders", key.Key, map[string]any{"external_id": "ext-" + a.idem, "store_id": "s1", "dropoff": map[string]float64{"lat": 31.24, "lon": 121.48}}, "Idempotency-Key", a.idem)
+		if status != 201 || !bytes.Equal(bytes.TrimSpace(again), bytes.TrimSpace(a.body)) {
+			t.Fatalf("retry of %s after restart: %d %s, want the first answer %s", a.idem, status, again, a.body)
+		}
+	}
+	// A key made before the kill still works, and the daemon still dispatches.
+	c2.must(200, "GET", "/v1/stores/s1", key.Key, nil, nil)
+	t.Logf("%d acknowledged orders all found after SIGKILL; route version %d → %d", len(acked), before.Version, after.Version)
+}

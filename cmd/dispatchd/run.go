@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/httpapi"
+	"github.com/o2o-dispatch/dispatchd/metrics"
+)
+
+// Main is the program: ParseFlags, then Run until the context ends. Tests run it in-process on :0.
+type Main struct {
+	Addr             string
+	DataDir          string
+	DispatchInterval time.Duration
+	AdminTokenFile   string
+	MetricsAddr      string
+	MetricsAuth      bool
+	LogFormat        string
+	LogLevel         string
+	QueueSize        int
+	DefaultPromise   time.Duration
+	Policy           string
+	ShutdownTimeout  time.Duration
+	Heartbeat        time.Duration
+	ConfigFile       string
+
+	adminToken string
+	stderr     io.Writer
+
+	mu          sync.Mutex
+	addr        net.Addr
+	metricsAddr net.Addr
+	started     chan struct{}
+}
+
+// NewMain returns a Main with the documented defaults, logging to stderr.
+func NewMain(stderr io.Writer) *Main {
+	return &Main{stderr: stderr, started: make(chan struct{})}
+}
+
+// ParseFlags reads flags, then the environment (getenv), then the config file, for every setting.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("dispatchd", flag.ContinueOnError)
+	fs.SetOutput(m.stderr)
+	fs.StringVar(&m.Addr, "addr", ":8080", "address the API listens on")
+	fs.StringVar(&m.DataDir, "data-dir", "./var", "directory of the journal and the generated admin token")
+	fs.DurationVar(&m.DispatchInterval, "dispatch-interval", 10*time.Second, "time between dispatch rounds")
+	fs.StringVar(&m.AdminTokenFile, "admin-token-file", "", "file holding the admin token (else DISPATCHD_ADMIN_TOKEN, else <data-dir>/admin.token, created on first start)")
+	fs.StringVar(&m.MetricsAddr, "metrics-addr", "", "separate address for GET /metrics (empty: served on --addr)")
+	fs.BoolVar(&m.MetricsAuth, "metrics-auth", false, "require the admin token to read /metrics")
+	fs.StringVar(&m.LogFormat, "log-format", "auto", "json, console, or auto (console when stderr is a terminal)")
+	fs.StringVar(&m.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&m.QueueSize, "queue-size", 4096, "requests that may wait for the event loop before the API answers 503")
+	fs.DurationVar(&m.DefaultPromise, "default-promise", 30*time.Minute, "promise of an order that gives neither promise_seconds nor deliver_by")
+	fs.StringVar(&m.Policy, "policy", "optimize", "dispatch policy: optimize or nearest-idle")
+	fs.DurationVar(&m.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long a graceful stop waits for requests in flight")
+	fs.DurationVar(&m.Heartbeat, "stream-heartbeat", 15*time.Second, "interval of the courier stream's heartbeat comments")
+	fs.StringVar(&m.ConfigFile, "config", "", "optional JSON config file whose keys are these flags' names")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("dispatchd: unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	env := func(name string) string {
+		return getenv("DISPATCHD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+	}
+	if !set["config"] {
+		if v := env("config"); v != "" {
+			m.ConfigFile = v
+		}
+	}
+	file := map[string]any{}
+	if m.ConfigFile != "" {
+		b, err := os.ReadFile(m.ConfigFile)
+		if err != nil {
+			return fmt.Errorf("dispatchd: config: %w", err)
+		}
+		if err := json.Unmarshal(b, &file); err != nil {
+			return fmt.Errorf("dispatchd: config %s: %w", m.ConfigFile, err)
+		}
+		for k := range file {
+			if fs.Lookup(strings.ReplaceAll(k, "_", "-")) == nil || k == "config" {
+				return fmt.Errorf("dispatchd: config %s: unknown setting %q", m.ConfigFile, k)
+			}
+		}
+	}
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || set[f.Name] || f.Name == "config" {
+			return
+		}
+		src, val := "", ""
+		if v := env(f.Name); v != "" {
+			src, val = "environment", v
+		} else if v, ok := file[f.Name]; ok {
+			src, val = "config file", fmt.Sprint(v)
+		} else if v, ok := file[strings.ReplaceAll(f.Name, "-", "_")]; ok {
+			src, val = "config file", fmt.Sprint(v)
+		}
+		if src != "" {
+			if e := fs.Set(f.Name, val); e != nil {
+				err = fmt.Errorf("dispatchd: %s: %s: %w", src, f.Name, e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	m.adminToken = getenv("DISPATCHD_ADMIN_TOKEN")
+	switch {
+	case m.DispatchInterval < 100*time.Millisecond:
+		return errors.New("dispatchd: --dispatch-interval must be at least 100ms")
+	case m.QueueSize < 1:
+		return errors.New("dispatchd: --queue-size must be positive")
+	case m.DataDir == "":
+		return errors.New("dispatchd: --data-dir is required")
+	}
+	if _, err := dispatch.ParsePolicy(m.Policy); err != nil {
+		return fmt.Errorf("dispatchd: --policy: %w", err)
+	}
+	return nil
+}
+
+// Addr is the API's listening address once Run has started (nil before).
+func (m *Main) ListenAddr() net.Addr {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.addr
+}
+
+// Started is closed once Run is serving.
+func (m *Main) Started() <-chan struct{} { return m.started }
+
+func (m *Main) logger() (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(m.LogLevel)
+	if err != nil {
+		return zerolog.Logger{}, fmt.Errorf("dispatchd: --log-level: %w", err)
+	}
+	var w io.Writer = m.stderr
+	switch m.LogFormat {
+	case "json":
+	case "console":
+		w = zerolog.ConsoleWriter{Out: m.stderr, TimeFormat: time.TimeOnly}
+	case "auto":
+		if f, ok := m.stderr.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				w = zerolog.ConsoleWriter{Out: m.stderr, TimeFormat: time.TimeOnly}
+			}
+		}
+	default:
+		return zerolog.Logger{}, fmt.Errorf("dispatchd: --log-format must be json, console or auto")
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+// loadAdminToken returns the admin token: from --admin-token-file, DISPATCHD_ADMIN_TOKEN, or <data-dir>/admin.token,
+// which the first start creates (mode 0600). The token is never logged; its file's path is.
+func (m *Main) loadAdminToken(log zerolog.Logger) (string, error) {
+	read := func(path string) (string, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", err
+		}
+		t := strings.TrimSpace(string(b))
+		if len(t) < 16 {
+			return "", fmt.Errorf("dispatchd: admin token in %s is shorter than 16 characters", path)
+		}
+		return t, nil
+	}
+	if m.AdminTokenFile != "" {
+		t, err := read(m.AdminTokenFile)
+		if err != nil {
+			return "", fmt.Errorf("dispatchd: --admin-token-file: %w", err)
+		}
+		return t, nil
+	}
+	if m.adminToken != "" {
+		if len(m.adminToken) < 16 {
+			return "", errors.New("dispatchd: DISPATCHD_ADMIN_TOKEN is shorter than 16 characters")
+		}
+		return m.adminToken, nil
+	}
+	path := filepath.Join(m.DataDir, "admin.token")
+	if t, err := read(path); err == nil {
+		log.Info().Str("path", path).Msg("admin token read from file")
+		return t, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
+		return "", fmt.Errorf("dispatchd: %w", err)
+	}
+	t := daemon.NewToken("da_")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("dispatchd: write admin token: %w", err)
+	}
+	if _, err := f.WriteString(t + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("dispatchd: write admin token: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("dispatchd: write admin token: %w", err)
+	}
+	log.Warn().Str("path", path).Msg("no admin token configured: generated one; read it from this file")
+	return t, nil
+}
+
+// Run starts the daemon and serves until ctx ends, then stops gracefully: stop accepting connections, finish the
+// requests in flight, end the courier streams, drain the loop, write a checkpoint and close the journal.
+func (m *Main) Run(ctx context.Context) (err error) {
+	log, err := m.logger()
+	if err != nil {
+		return err
+	}
+	token, err := m.loadAdminToken(log)
+	if err != nil {
+		return err
+	}
+	policy, _ := dispatch.ParsePolicy(m.Policy)
+	cfg := daemon.DefaultConfig()
+	cfg.DataDir = m.DataDir
+	cfg.DispatchInterval = m.DispatchInterval
+	cfg.QueueSize = m.QueueSize
+	cfg.DefaultPromise = m.DefaultPromise
+	cfg.Engine.Policy = policy
+	cfg.Logger = log
+
+	var d *daemon.Daemon
+	met := metrics.New(func() metrics.Fleet {
+		if d == nil {
+			return metrics.Fleet{}
+		}
+		v := d.View()
+		return metrics.Fleet{
+			OrdersByStatus:      v.OrdersByStatus,
+			CouriersByStatus:    v.CouriersByStatus,
+			Stores:              v.StoreCount(),
+			LastRoundCandidates: v.LastRound.Candidates,
+			LastRoundAssigned:   v.LastRound.Assigned,
+			QueueDepth:          d.QueueDepth(),
+			QueueCapacity:       d.QueueCapacity(),
+			LoopBusyRatio:       d.BusyRatio(),
+			JournalPending:      d.JournalPending(),
+		}
+	})
+	cfg.Observer = met
+	d, err = daemon.Open(cfg)
+	if err != nil {
+		return err
+	}
+
+	apiCfg := httpapi.Config{AdminToken: token, Logger: log, Instrument: met.InstrumentHTTP, Heartbeat: m.Heartbeat}
+	if m.MetricsAddr == "" {
+		apiCfg.Metrics, apiCfg.MetricsNeedAdmin = met.Handler(), m.MetricsAuth
+	}
+	api := httpapi.New(d, apiCfg)
+
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	loopDone := make(chan error, 1)
+	go func() { loopDone <- d.Run(loopCtx) }()
+	defer func() {
+		stopLoop()
+		if lerr := <-loopDone; lerr != nil {
+			err = errors.Join(err, fmt.Errorf("dispatchd: loop: %w", lerr))
+		}
+		log.Info().Msg("stopped")
+	}()
+
+	ln, err := net.Listen("tcp", m.Addr)
+	if err != nil {
+		return fmt.Errorf("dispatchd: listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          nil,
+	}
+	srv.RegisterOnShutdown(d.StopStreams)
+	servers := []*http.Server{srv}
+	listeners := []net.Listener{ln}
+	if m.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", m.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("dispatchd: listen for metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", met.Handler())
+		servers = append(servers, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, mln)
+		m.mu.Lock()
+		m.metricsAddr = mln.Addr()
+		m.mu.Unlock()
+		log.Info().Str("addr", mln.Addr().String()).Msg("metrics listening")
+	}
+	m.mu.Lock()
+	m.addr = ln.Addr()
+	m.mu.Unlock()
+
+	serveErr := make(chan error, len(servers))
+	var wg sync.WaitGroup
+	for i := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := servers[i].Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+			}
+		}()
+	}
+	log.Info().Str("addr", ln.Addr().String()).Str("data_dir", m.DataDir).Dur("dispatch_interval", m.DispatchInterval).Msg("listening")
+	close(m.started)
+
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("stopping: finishing requests in flight")
+	case err = <-serveErr:
+		log.Error().Err(err).Msg("server failed; stopping")
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), m.ShutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if serr := s.Shutdown(shutdownCtx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("dispatchd: shutdown: %w", serr))
+			s.Close()
+		}
+	}
+	wg.Wait()
+	return err
+}

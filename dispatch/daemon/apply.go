@@ -1,0 +1,492 @@
+package daemon
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/geo"
+)
+
+// placed is the result of an order_place record: the answer that is also remembered for its idempotency key.
+type placed struct {
+	status int
+	body   []byte
+	order  *OrderView
+}
+
+func errorf(code dispatch.ErrorCode, field, format string, args ...any) *dispatch.Error {
+	return &dispatch.Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// apply changes the state by one record: the engine first (which validates and changes nothing on error), then the
+// daemon's own state. It is the only writer of state, live and in recovery alike.
+func (d *Daemon) apply(rec *record) (any, error) {
+	s := d.st
+	switch rec.Type {
+	case recStorePut:
+		in := rec.Store
+		if err := d.applyEngine(rec.At, dispatch.StoreUpserted{Store: dispatch.Store{ID: in.ID, Name: in.Name, Location: in.Location.Point()}}); err != nil {
+			return nil, err
+		}
+		v := *in
+		v.CreatedAt, v.UpdatedAt = rec.At, rec.At
+		if old, ok := s.stores.get(in.ID); ok {
+			v.CreatedAt, v.ActiveOrders = old.CreatedAt, old.ActiveOrders
+		}
+		s.stores.set(v.ID, &v)
+		return &v, nil
+
+	case recStoreDelete:
+		if err := d.applyEngine(rec.At, dispatch.StoreRemoved{StoreID: rec.ID}); err != nil {
+			if dispatch.ErrorCodeOf(err) == dispatch.EConflict {
+				return nil, errorf(dispatch.EConflict, "", "store %q has open orders", rec.ID)
+			}
+			return nil, err
+		}
+		s.stores.del(rec.ID)
+		return nil, nil
+
+	case recCourierPut:
+		return d.applyCourierPut(rec)
+
+	case recKeyCreate:
+		k := rec.Key
+		if _, ok := s.keys.get(k.ID); ok {
+			return nil, errorf(dispatch.EConflict, "id", "api key %q exists", k.ID)
+		}
+		key := &APIKey{ID: k.ID, Name: k.Name, Role: RoleOrders, CreatedAt: rec.At, Hash: k.Hash}
+		s.keys.set(k.ID, key)
+		s.principals.set(string(k.Hash), Principal{Role: RoleOrders, ID: k.ID})
+		return key, nil
+
+	case recKeyRevoke:
+		old, ok := s.keys.get(rec.ID)
+		if !ok {
+			return nil, errorf(dispatch.ENotFound, "", "api key %q not found", rec.ID)
+		}
+		if old.RevokedAt == nil {
+			k := *old
+			k.RevokedAt = timePtr(rec.At)
+			s.keys.set(k.ID, &k)
+			s.principals.del(string(k.Hash))
+		}
+		return nil, nil
+
+	case recOrderPlace:
+		return d.applyPlace(rec)
+
+	case recOrderCancel:
+		if err := d.applyEngine(rec.At, dispatch.OrderCancelled{OrderID: rec.ID, Reason: rec.Reason}); err != nil {
+			return nil, d.orderError(err, rec.ID)
+		}
+		o, _ := s.orders.get(rec.ID)
+		return o, nil
+
+	case recShift:
+		return d.applyShift(rec)
+
+	case recAction:
+		return d.applyAction(rec)
+
+	case recLocations:
+		for _, l := range rec.Locations {
+			d.moveCourier(rec.At, l)
+		}
+		return nil, nil
+
+	case recTick:
+		if err := d.applyEngine(rec.At, dispatch.DispatchTick{}); err != nil {
+			return nil, err
+		}
+		// Every route was re-timed: refresh the ETAs that readers see.
+		for id := range s.onRoute {
+			if r, ok := d.eng.Route(id); ok {
+				d.setRoute(r, false)
+			}
+		}
+		return nil, nil
+	}
+	return nil, errorf(dispatch.EInternal, "", "unknown record type %q", rec.Type)
+}
+
+// applyEngine applies one event and takes in its effects.
+func (d *Daemon) applyEngine(at time.Time, ev dispatch.Event) error {
+	fx, err := d.eng.Apply(at, ev)
+	if err != nil {
+		return err
+	}
+	d.absorb(at, fx)
+	return nil
+}
+
+// orderError turns the engine's "not found" for an order the daemon has forgotten into the API's 404 on the path.
+func (d *Daemon) orderError(err error, id string) error {
+	if dispatch.ErrorCodeOf(err) == dispatch.ENotFound {
+		if _, ok := d.st.orders.get(id); !ok {
+			return errorf(dispatch.ENotFound, "", "order %q not found", id)
+		}
+		// The engine forgot a finished order the daemon still shows: nothing can happen to it any more.
+		return errorf(dispatch.EConflict, "", "order %q is finished", id)
+	}
+	return err
+}
+
+func (d *Daemon) applyCourierPut(rec *record) (any, error) {
+	s, in := d.st, rec.Courier
+	vehicle, err := geo.ParseProfile(in.Vehicle)
+	if err != nil {
+		return nil, errorf(dispatch.EInvalid, "vehicle", "vehicle must be one of foot, bike, ebike, scooter, car")
+	}
+	aux, known := s.aux[in.ID]
+	if !known && in.TokenHash == nil {
+		return nil, errorf(dispatch.EInternal, "", "new courier %q without a token", in.ID)
+	}
+	spec := dispatch.CourierSpec{ID: in.ID, Name: in.Name, Vehicle: vehicle, Capacity: in.Capacity, Skills: in.Skills}
+	if err := d.applyEngine(rec.At, dispatch.CourierRegistered{Courier: spec}); err != nil {
+		return nil, err
+	}
+	if !known {
+		aux = &courierAux{}
+		s.aux[in.ID] = aux
+	}
+	if in.TokenHash != nil {
+		if aux.TokenHash != nil {
+			s.principals.del(string(aux.TokenHash))
+		}
+		aux.TokenHash = in.TokenHash
+		s.principals.set(string(in.TokenHash), Principal{Role: RoleCourier, ID: in.ID})
+	}
+	v := d.refreshCourier(in.ID, rec.At)
+	return v, nil
+}
+
+func (d *Daemon) applyShift(rec *record) (any, error) {
+	s, in := d.st, rec.Shift
+	aux, ok := s.aux[in.Courier]
+	if !ok {
+		return nil, errorf(dispatch.ENotFound, "", "courier %q not found", in.Courier)
+	}
+	if !in.Online {
+		if aux.InEngine {
+			if err := d.applyEngine(rec.At, dispatch.CourierOffline{CourierID: in.Courier}); err != nil {
+				return nil, err
+			}
+		}
+		aux.OnShift, aux.InEngine = false, false
+		return d.refreshCourier(in.Courier, rec.At), nil
+	}
+	var end time.Time
+	if in.ShiftEnd != nil {
+		end = *in.ShiftEnd
+	}
+	loc := in.Location
+	if loc == nil && aux.Location != nil && rec.At.Sub(aux.LocAt) <= d.cfg.FreshLocation {
+		loc = aux.Location
+	}
+	if loc != nil {
+		if err := d.applyEngine(rec.At, dispatch.CourierOnline{CourierID: in.Courier, Location: loc.Point(), ShiftEnd: end}); err != nil {
+			return nil, err
+		}
+		aux.InEngine = true
+		if in.Location != nil {
+			aux.Location, aux.LocAt = in.Location, rec.At
+		}
+	}
+	aux.OnShift, aux.ShiftEnd = true, end
+	return d.refreshCourier(in.Courier, rec.At), nil
+}
+
+// moveCourier takes in a position report (live or replayed).
+func (d *Daemon) moveCourier(now time.Time, l locationRecord) {
+	aux, ok := d.st.aux[l.Courier]
+	if !ok || l.At.Before(aux.LocAt) {
+		return
+	}
+	loc := Location{Lat: l.Lat, Lon: l.Lon}
+	aux.Location, aux.LocAt = &loc, l.At
+	if _, err := d.eng.Apply(now, dispatch.CourierMoved{CourierID: l.Courier, Location: loc.Point(), At: l.At}); err != nil {
+		d.log.Warn().Err(err).Str("courier_id", l.Courier).Msg("position refused")
+		return
+	}
+	if old, ok := d.st.couriers.get(l.Courier); ok {
+		v := *old
+		v.Location, v.LocationAt = &loc, timePtr(l.At)
+		d.st.couriers.set(l.Courier, &v)
+	}
+}
+
+func (d *Daemon) applyAction(rec *record) (any, error) {
+	in := rec.Action
+	var ev dispatch.Event
+	switch in.Action {
+	case "accept":
+		ev = dispatch.CourierAccepted{CourierID: in.Courier, OrderID: in.Order}
+	case "decline":
+		ev = dispatch.CourierDeclined{CourierID: in.Courier, OrderID: in.Order, Reason: in.Reason}
+	case "arrived":
+		ev = dispatch.CourierArrived{CourierID: in.Courier, OrderID: in.Order}
+	case "picked_up":
+		ev = dispatch.OrderPickedUp{CourierID: in.Courier, OrderID: in.Order}
+	case "delivered":
+		ev = dispatch.OrderDelivered{CourierID: in.Courier, OrderID: in.Order}
+	case "failed":
+		ev = dispatch.OrderFailed{CourierID: in.Courier, OrderID: in.Order, Reason: in.Reason}
+	default:
+		return nil, errorf(dispatch.EInvalid, "action", "unknown action %q", in.Action)
+	}
+	if err := d.applyEngine(rec.At, ev); err != nil {
+		return nil, d.orderError(err, in.Order)
+	}
+	o, _ := d.st.orders.get(in.Order)
+	return o, nil
+}
+
+func (d *Daemon) applyPlace(rec *record) (any, error) {
+	s, in := d.st, rec.Order
+	if in.ExternalID != "" {
+		if id, dup := s.externalIDs[in.ExternalID]; dup {
+			return nil, errorf(dispatch.EConflict, "external_id", "external_id %q is already order %s", in.ExternalID, id)
+		}
+	}
+	st, ok := s.stores.get(in.StoreID)
+	if !ok {
+		return nil, &dispatch.Error{Code: dispatch.EUnservable, Field: "store_id", Message: fmt.Sprintf("store %q not found", in.StoreID), Reasons: []string{"store_not_found"}}
+	}
+	if st.MaxActiveOrders > 0 && st.ActiveOrders >= st.MaxActiveOrders {
+		return nil, &dispatch.Error{Code: dispatch.EUnservable, Field: "store_id", Message: fmt.Sprintf("store %q has %d active orders, its limit", in.StoreID, st.ActiveOrders), Reasons: []string{"store_at_capacity"}}
+	}
+	view := &OrderView{
+		ID: in.ID, ExternalID: in.ExternalID, Status: "pending", StoreID: in.StoreID, Dropoff: in.Dropoff,
+		CreatedAt: in.CreatedAt, ReadyAt: in.ReadyAt, DeliverBy: in.DeliverBy, Size: max(in.Size, 1),
+		Skills: in.Skills, Customer: in.Customer, Timeline: []TimelineEntry{},
+	}
+	// The daemon's view goes in first so that the engine's "placed" effect finds it.
+	s.orders.set(in.ID, view)
+	spec := dispatch.OrderSpec{ID: in.ID, StoreID: in.StoreID, Dropoff: in.Dropoff.Point(), Created: in.CreatedAt,
+		Ready: in.ReadyAt, DeliverBy: in.DeliverBy, Size: in.Size, Skills: in.Skills}
+	if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {
+		s.orders.del(in.ID)
+		return nil, err
+	}
+	if in.ExternalID != "" {
+		s.externalIDs[in.ExternalID] = in.ID
+	}
+	cp := *st
+	cp.ActiveOrders++
+	s.stores.set(cp.ID, &cp)
+	o, _ := s.orders.get(in.ID)
+	res := placed{status: http.StatusCreated, body: mustJSON(o.LateAt(rec.At)), order: o}
+	if in.IdemKey != "" {
+		k := in.IdemScope + "\x00" + in.IdemKey
+		s.idem[k] = &idemRecord{Hash: in.IdemHash, Status: res.status, Body: res.body, At: rec.At, OrderID: in.ID}
+		s.idemQ = append(s.idemQ, expiry{k, rec.At})
+	}
+	if !d.replaying {
+		d.obs.OrderPlaced()
+	}
+	return res, nil
+}
+
+// absorb takes in an engine step's effects: order views, routes, courier views, counts.
+func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
+	for _, f := range fx {
+		switch f := f.(type) {
+		case dispatch.RouteChanged:
+			d.setRoute(f.Route, true)
+		case dispatch.OrderAssigned:
+			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: "assigned", At: at, CourierID: f.CourierID}, "")
+		case dispatch.OrderUnassigned:
+			if f.Reason != dispatch.UnassignReassigned {
+				d.orderChanged(at, f.OrderID, &TimelineEntry{Status: "pending", At: at, CourierID: f.CourierID, Reason: string(f.Reason)}, "")
+			}
+		case dispatch.OrderStatusChanged:
+			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: f.Status.String(), At: f.At, CourierID: f.CourierID, Reason: f.Reason}, "")
+		case dispatch.OrderUnplaced:
+			d.orderChanged(at, f.OrderID, nil, string(f.Reason))
+		}
+	}
+}
+
+// orderChanged refreshes an order's view from the engine, adding a timeline entry or a waiting reason.
+func (d *Daemon) orderChanged(at time.Time, id string, entry *TimelineEntry, waiting string) {
+	s := d.st
+	old, ok := s.orders.get(id)
+	if !ok {
+		return
+	}
+	o, inEngine := d.eng.Order(id)
+	v := *old
+	if entry != nil {
+		v.Timeline = append(slices.Clip(old.Timeline), *entry)
+	}
+	if waiting != "" {
+		v.WaitingReason = waiting
+	}
+	if inEngine {
+		v.Status = o.Status.String()
+		v.CourierID = o.CourierID
+		if o.Status == dispatch.StatusPending {
+			v.CourierID = "" // the engine remembers who last held it; the API shows the courier of an assigned order
+		}
+		v.PickedUpAt = timePtr(o.PickedUpAt)
+		v.DeliveredAt = timePtr(o.DeliveredAt)
+		v.ETA = nil
+		if !o.Status.Final() && (!o.PickupETA.IsZero() || !o.DropoffETA.IsZero()) {
+			v.ETA = &ETA{PickupAt: timePtr(o.PickupETA), DropoffAt: timePtr(o.DropoffETA)}
+		}
+		if o.Status != dispatch.StatusPending {
+			v.WaitingReason = ""
+		}
+	}
+	if v.Status != old.Status || entry != nil && entry.Status == "pending" && len(old.Timeline) == 0 {
+		d.countStatus(old, &v, at)
+	}
+	s.orders.set(id, &v)
+}
+
+// countStatus keeps the counts by status, the stores' active orders and the finished queue in step with a change.
+func (d *Daemon) countStatus(old, v *OrderView, at time.Time) {
+	s := d.st
+	if len(old.Timeline) > 0 {
+		if st, ok := parseStatus(old.Status); ok {
+			s.byStatus[st]--
+		}
+	}
+	if st, ok := parseStatus(v.Status); ok {
+		s.byStatus[st]++
+	}
+	if v.Final() && !old.Final() {
+		s.finishedQ = append(s.finishedQ, expiry{v.ID, at})
+		if st, ok := s.stores.get(v.StoreID); ok {
+			cp := *st
+			cp.ActiveOrders = max(cp.ActiveOrders-1, 0)
+			s.stores.set(cp.ID, &cp)
+		}
+		if !d.replaying {
+			if v.DeliveredAt != nil {
+				d.obs.OrderDelivered(v.DeliveredAt.Sub(v.CreatedAt), v.DeliveredAt.After(v.DeliverBy))
+			}
+			d.obs.OrderFinished(v.Status)
+		}
+	}
+}
+
+func parseStatus(name string) (dispatch.OrderStatus, bool) {
+	for st := dispatch.StatusPending; st <= dispatch.StatusFailed; st++ {
+		if st.String() == name {
+			return st, true
+		}
+	}
+	return 0, false
+}
+
+// setRoute stores a courier's route view and the ETAs of its orders; versionChanged marks it for the streams.
+func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
+	s := d.st
+	old, had := s.routes.get(r.CourierID)
+	rv := &RouteView{CourierID: r.CourierID, Version: r.Version, Stops: make([]StopView, len(r.Stops))}
+	for i, st := range r.Stops {
+		sv := StopView{Kind: st.Kind.String(), OrderID: st.OrderID, StoreID: st.StoreID, Location: locationOf(st.Location),
+			ETA: st.Handover.UTC(), DeliverBy: st.DeliverBy.UTC()}
+		if o, ok := s.orders.get(st.OrderID); ok && st.Kind == dispatch.Dropoff {
+			sv.Customer = o.Customer
+		}
+		rv.Stops[i] = sv
+	}
+	if had && !versionChanged && routesEqual(old, rv) {
+		return
+	}
+	s.routes.set(r.CourierID, rv)
+	if len(rv.Stops) > 0 {
+		s.onRoute[r.CourierID] = struct{}{}
+	} else {
+		delete(s.onRoute, r.CourierID)
+	}
+	if versionChanged && !d.replaying {
+		d.stepChanged = append(d.stepChanged, r.CourierID)
+	}
+	// The ETAs of the orders on it.
+	for i := range rv.Stops {
+		id := rv.Stops[i].OrderID
+		o, ok := s.orders.get(id)
+		if !ok || o.Final() {
+			continue
+		}
+		eta := ETA{}
+		if o.ETA != nil {
+			eta = *o.ETA
+		}
+		t := rv.Stops[i].ETA
+		if rv.Stops[i].Kind == "pickup" {
+			eta.PickupAt = &t
+		} else {
+			eta.DropoffAt = &t
+		}
+		if o.ETA == nil || !sameTime(o.ETA.PickupAt, eta.PickupAt) || !sameTime(o.ETA.DropoffAt, eta.DropoffAt) {
+			v := *o
+			v.ETA = &eta
+			s.orders.set(id, &v)
+		}
+	}
+	d.refreshCourier(r.CourierID, d.eng.Now())
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func routesEqual(a, b *RouteView) bool {
+	if a.Version != b.Version || len(a.Stops) != len(b.Stops) {
+		return false
+	}
+	for i := range a.Stops {
+		x, y := &a.Stops[i], &b.Stops[i]
+		if x.Kind != y.Kind || x.OrderID != y.OrderID || !x.ETA.Equal(y.ETA) {
+			return false
+		}
+	}
+	return true
+}
+
+// refreshCourier rebuilds a courier's view from the engine, its shift state and its route.
+func (d *Daemon) refreshCourier(id string, at time.Time) *CourierView {
+	s := d.st
+	c, ok := d.eng.Courier(id)
+	aux := s.aux[id]
+	if !ok || aux == nil {
+		return nil
+	}
+	v := &CourierView{ID: id, Name: c.Name, Vehicle: c.Vehicle.String(), Capacity: c.Capacity, Skills: c.Skills,
+		Load: c.Load, CreatedAt: at, UpdatedAt: at, ShiftEnd: timePtr(aux.ShiftEnd)}
+	if old, ok := s.couriers.get(id); ok {
+		v.CreatedAt = old.CreatedAt
+		if old.Name == v.Name && old.Vehicle == v.Vehicle && old.Capacity == v.Capacity && slices.Equal(old.Skills, v.Skills) {
+			v.UpdatedAt = old.UpdatedAt
+		}
+	}
+	if aux.Location != nil {
+		loc := *aux.Location
+		v.Location, v.LocationAt = &loc, timePtr(aux.LocAt)
+	}
+	if r, ok := s.routes.get(id); ok {
+		v.RouteVersion, v.RouteStops = r.Version, len(r.Stops)
+	}
+	switch {
+	case !aux.OnShift:
+		v.Status = CourierOffline
+	case !aux.InEngine:
+		v.Status = CourierAwaitingLocation
+	case v.RouteStops > 0:
+		v.Status = CourierBusy
+	default:
+		v.Status = CourierIdle
+	}
+	s.couriers.set(id, v)
+	return v
+}

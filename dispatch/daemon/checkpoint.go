@@ -1,0 +1,217 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+)
+
+// checkpointVersion is the layout of checkpointData; recovery refuses others rather than misread them.
+const checkpointVersion = 1
+
+// checkpointData is the whole state after some journal record: the engine's state and the daemon's.
+type checkpointData struct {
+	Version  int                    `json:"version"`
+	At       time.Time              `json:"at"`
+	Engine   *dispatch.State        `json:"engine"`
+	Stores   []*StoreView           `json:"stores"`
+	Couriers []checkpointCourier    `json:"couriers"`
+	Orders   []*OrderView           `json:"orders"`
+	Keys     []checkpointKey        `json:"keys"`
+	Idem     map[string]*idemRecord `json:"idem"`
+}
+
+type checkpointCourier struct {
+	View *CourierView `json:"view"`
+	Aux  courierAux   `json:"aux"`
+}
+
+type checkpointKey struct {
+	Key  *APIKey `json:"key"`
+	Hash []byte  `json:"hash"`
+}
+
+// checkpoint writes the state as of the last journal record. The copy is taken on the loop (the views are
+// immutable, so it is a copy of pointers; the engine exports a deep copy) and encoded and written on another
+// goroutine, so the loop does not wait for the disk. final waits for it (shutdown).
+func (d *Daemon) checkpoint(final bool) error {
+	if !final && !d.ckptBusy.CompareAndSwap(false, true) {
+		return nil // the previous one is still being written
+	}
+	if final {
+		d.ckptWG.Wait()
+		d.ckptBusy.Store(true)
+	}
+	if _, err := d.flushLocations(d.lastNow); err != nil {
+		d.ckptBusy.Store(false)
+		return err
+	}
+	s := d.st
+	data := &checkpointData{Version: checkpointVersion, At: d.lastNow, Engine: d.eng.Export(), Idem: make(map[string]*idemRecord, len(s.idem))}
+	for _, k := range s.stores.sortedKeys() {
+		v, _ := s.stores.get(k)
+		data.Stores = append(data.Stores, v)
+	}
+	for _, k := range s.couriers.sortedKeys() {
+		v, _ := s.couriers.get(k)
+		data.Couriers = append(data.Couriers, checkpointCourier{View: v, Aux: *s.aux[k]})
+	}
+	for _, k := range s.orders.sortedKeys() {
+		v, _ := s.orders.get(k)
+		data.Orders = append(data.Orders, v)
+	}
+	for _, k := range s.keys.sortedKeys() {
+		v, _ := s.keys.get(k)
+		data.Keys = append(data.Keys, checkpointKey{Key: v, Hash: v.Hash})
+	}
+	for k, r := range s.idem {
+		data.Idem[k] = r
+	}
+	seq := d.journal.LastSeq()
+	d.sinceCkpt, d.lastCkpt = 0, d.clock()
+	write := func() error {
+		defer d.ckptBusy.Store(false)
+		began := d.clock()
+		b, err := json.Marshal(data)
+		if err != nil {
+			return fmt.Errorf("daemon: encode checkpoint: %w", err)
+		}
+		if err := d.journal.SaveCheckpoint(seq, b); err != nil {
+			return err
+		}
+		d.log.Info().Uint64("seq", seq).Int("bytes", len(b)).Dur("took", d.clock().Sub(began)).Msg("checkpoint written")
+		return nil
+	}
+	if final {
+		return write()
+	}
+	d.ckptWG.Add(1)
+	go func() {
+		defer d.ckptWG.Done()
+		if err := write(); err != nil {
+			d.log.Error().Err(err).Msg("checkpoint failed; the journal keeps everything until the next one")
+		}
+	}()
+	return nil
+}
+
+// recover rebuilds the state: the last checkpoint, then every journal record after it through apply.
+func (d *Daemon) recover() error {
+	d.st = newState()
+	seq, data, err := d.journal.LoadCheckpoint()
+	if err != nil {
+		return err
+	}
+	began := d.clock()
+	if data != nil {
+		if err := d.restoreCheckpoint(data); err != nil {
+			return fmt.Errorf("daemon: checkpoint at record %d: %w", seq, err)
+		}
+	} else {
+		eng, err := dispatch.New(d.cfg.Engine, geoSpace, d.cfg.Travel)
+		if err != nil {
+			return err
+		}
+		d.eng = eng
+	}
+	d.replaying = true
+	replayed, refused := 0, 0
+	err = d.journal.Replay(seq, func(n uint64, b []byte) error {
+		var rec record
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return fmt.Errorf("daemon: journal record %d: %w", n, err)
+		}
+		if rec.At.After(d.lastNow) {
+			d.lastNow = rec.At
+		}
+		if rec.At.Before(d.eng.Now()) {
+			rec.At = d.eng.Now()
+		}
+		if _, err := d.apply(&rec); err != nil {
+			// Only records that were accepted are journaled, so this is a bug; keep going with what can be applied
+			// rather than refuse to start with every other order in it.
+			refused++
+			d.log.Error().Err(err).Uint64("seq", n).Str("type", rec.Type).Msg("journal record refused on replay")
+		}
+		replayed++
+		return nil
+	})
+	d.replaying = false
+	d.stepChanged = nil
+	if err != nil {
+		return err
+	}
+	d.sinceCkpt = replayed
+	d.log.Info().Uint64("checkpoint_seq", seq).Int("replayed", replayed).Int("refused", refused).
+		Int("open_orders", d.st.openOrders()).Dur("took", d.clock().Sub(began)).Msg("state recovered")
+	return nil
+}
+
+func (d *Daemon) restoreCheckpoint(b []byte) error {
+	var data checkpointData
+	if err := json.Unmarshal(b, &data); err != nil {
+		return err
+	}
+	if data.Version != checkpointVersion {
+		return fmt.Errorf("checkpoint version %d, this build reads %d", data.Version, checkpointVersion)
+	}
+	if data.Engine == nil {
+		return fmt.Errorf("checkpoint without engine state")
+	}
+	eng, err := dispatch.Restore(d.cfg.Engine, geoSpace, d.cfg.Travel, data.Engine)
+	if err != nil {
+		return err
+	}
+	d.eng = eng
+	d.lastNow = data.At
+	s := d.st
+	for _, v := range data.Stores {
+		s.stores.set(v.ID, v)
+	}
+	for _, c := range data.Couriers {
+		aux := c.Aux
+		s.aux[c.View.ID] = &aux
+		s.couriers.set(c.View.ID, c.View)
+		if aux.TokenHash != nil {
+			s.principals.set(string(aux.TokenHash), Principal{Role: RoleCourier, ID: c.View.ID})
+		}
+	}
+	var finished []expiry
+	for _, o := range data.Orders {
+		s.orders.set(o.ID, o)
+		if o.ExternalID != "" {
+			s.externalIDs[o.ExternalID] = o.ID
+		}
+		if st, ok := parseStatus(o.Status); ok && len(o.Timeline) > 0 {
+			s.byStatus[st]++
+		}
+		if o.Final() && len(o.Timeline) > 0 {
+			finished = append(finished, expiry{o.ID, o.Timeline[len(o.Timeline)-1].At})
+		}
+	}
+	// Routes last: their drop-off stops carry the orders' customer details.
+	for _, c := range data.Couriers {
+		if r, ok := eng.Route(c.View.ID); ok && (r.Version > 0 || len(r.Stops) > 0) {
+			d.setRoute(r, false)
+		}
+	}
+	slices.SortFunc(finished, func(a, b expiry) int { return a.at.Compare(b.at) })
+	s.finishedQ = finished
+	for _, k := range data.Keys {
+		key := *k.Key
+		key.Hash = k.Hash
+		s.keys.set(key.ID, &key)
+		if key.RevokedAt == nil {
+			s.principals.set(string(key.Hash), Principal{Role: RoleOrders, ID: key.ID})
+		}
+	}
+	for k, r := range data.Idem {
+		s.idem[k] = r
+		s.idemQ = append(s.idemQ, expiry{k, r.At})
+	}
+	slices.SortFunc(s.idemQ, func(a, b expiry) int { return a.at.Compare(b.at) })
+	return nil
+}

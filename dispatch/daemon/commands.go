@@ -1,0 +1,437 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// ValidID reports whether id is a valid client-chosen id of a store or courier.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+var token32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewToken returns a random 256-bit secret with a prefix saying what it is for ("dk_" keys, "dc_" courier tokens).
+func NewToken(prefix string) string {
+	var b [32]byte
+	rand.Read(b[:])
+	return prefix + token32.EncodeToString(b[:])
+}
+
+// newID returns a random id with a prefix ("ord_", "key_"): 80 random bits, enough that ids never collide and cannot
+// be guessed.
+func newID(prefix string) string {
+	var b [10]byte
+	rand.Read(b[:])
+	return prefix + token32.EncodeToString(b[:])
+}
+
+func checkLocation(field string, l Location) error {
+	switch {
+	case math.IsNaN(l.Lat) || l.Lat < -90 || l.Lat > 90:
+		return errorf(dispatch.EInvalid, field+".lat", "%s.lat must be within [-90, 90]", field)
+	case math.IsNaN(l.Lon) || l.Lon < -180 || l.Lon > 180:
+		return errorf(dispatch.EInvalid, field+".lon", "%s.lon must be within [-180, 180]", field)
+	}
+	return nil
+}
+
+// StoreInput is a store as an admin registers it.
+type StoreInput struct {
+	ID              string
+	Name            string
+	Location        Location
+	PrepSeconds     int
+	MaxActiveOrders int
+	Hours           json.RawMessage
+	Timezone        string
+	Inventory       map[string]int
+}
+
+// PutStore creates or replaces a store. created says which.
+func (d *Daemon) PutStore(ctx context.Context, in StoreInput) (*StoreView, bool, error) {
+	switch {
+	case !ValidID(in.ID):
+		return nil, false, errorf(dispatch.EInvalid, "store_id", "store_id must match [A-Za-z0-9._:-]{1,64}")
+	case len(in.Name) > 200:
+		return nil, false, errorf(dispatch.EInvalid, "name", "name is longer than 200 bytes")
+	case in.PrepSeconds < 0 || in.PrepSeconds > 86400:
+		return nil, false, errorf(dispatch.EInvalid, "prep_seconds", "prep_seconds must be within [0, 86400]")
+	case in.MaxActiveOrders < 0:
+		return nil, false, errorf(dispatch.EInvalid, "max_active_orders", "max_active_orders must not be negative")
+	case len(in.Timezone) > 64:
+		return nil, false, errorf(dispatch.EInvalid, "timezone", "timezone is longer than 64 bytes")
+	}
+	if err := checkLocation("location", in.Location); err != nil {
+		return nil, false, err
+	}
+	for sku, n := range in.Inventory {
+		if sku == "" || len(sku) > 128 {
+			return nil, false, errorf(dispatch.EInvalid, "inventory", "a sku is 1 to 128 bytes")
+		}
+		if n < 0 {
+			return nil, false, errorf(dispatch.EInvalid, "inventory."+sku, "stock must not be negative")
+		}
+	}
+	type out struct {
+		v       *StoreView
+		created bool
+	}
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+		_, existed := d.st.stores.get(in.ID)
+		v := &StoreView{ID: in.ID, Name: in.Name, Location: in.Location, PrepSeconds: in.PrepSeconds,
+			MaxActiveOrders: in.MaxActiveOrders, Hours: in.Hours, Timezone: in.Timezone, Inventory: in.Inventory}
+		r, seq, err := d.record(&record{Type: recStorePut, At: now, Store: v})
+		if err != nil {
+			return nil, 0, err
+		}
+		return out{r.(*StoreView), !existed}, seq, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	o := res.(out)
+	return o.v, o.created, nil
+}
+
+// DeleteStore removes a store without open orders.
+func (d *Daemon) DeleteStore(ctx context.Context, id string) error {
+	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+		if _, ok := d.st.stores.get(id); !ok {
+			return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", id)
+		}
+		return d.record(&record{Type: recStoreDelete, At: now, ID: id})
+	})
+	return err
+}
+
+// CourierInput is a courier as an admin registers it.
+type CourierInput struct {
+	ID       string
+	Name     string
+	Vehicle  string
+	Capacity int
+	Skills   []string
+}
+
+// PutCourier creates or replaces a courier's registration. The token is returned on creation and when rotate is
+// set (it is shown once; only its hash is kept).
+func (d *Daemon) PutCourier(ctx context.Context, in CourierInput, rotate bool) (v *CourierView, token string, created bool, err error) {
+	switch {
+	case !ValidID(in.ID):
+		return nil, "", false, errorf(dispatch.EInvalid, "courier_id", "courier_id must match [A-Za-z0-9._:-]{1,64}")
+	case len(in.Name) > 200:
+		return nil, "", false, errorf(dispatch.EInvalid, "name", "name is longer than 200 bytes")
+	case in.Capacity < 1 || in.Capacity > 1000:
+		return nil, "", false, errorf(dispatch.EInvalid, "capacity", "capacity must be within [1, 1000]")
+	}
+	if in.Vehicle == "" {
+		in.Vehicle = "bike"
+	}
+	fresh := NewToken("dc_")
+	type out struct {
+		v       *CourierView
+		created bool
+		token   bool
+	}
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+		_, existed := d.st.aux[in.ID]
+		rec := &courierRecord{ID: in.ID, Name: in.Name, Vehicle: in.Vehicle, Capacity: in.Capacity, Skills: in.Skills}
+		if !existed || rotate {
+			rec.TokenHash = HashToken(fresh)
+		}
+		r, seq, err := d.record(&record{Type: recCourierPut, At: now, Courier: rec})
+		if err != nil {
+			return nil, 0, err
+		}
+		return out{r.(*CourierView), !existed, rec.TokenHash != nil}, seq, nil
+	})
+	if err != nil {
+		return nil, "", false, err
+	}
+	o := res.(out)
+	if o.token {
+		token = fresh
+	}
+	return o.v, token, o.created, nil
+}
+
+// CreateAPIKey makes an order-service key; the key itself is returned once.
+func (d *Daemon) CreateAPIKey(ctx context.Context, name string) (*APIKey, string, error) {
+	if name == "" || len(name) > 200 {
+		return nil, "", errorf(dispatch.EInvalid, "name", "name is required (at most 200 bytes)")
+	}
+	secret := NewToken("dk_")
+	rec := &keyRecord{ID: newID("key_"), Name: name, Hash: HashToken(secret)}
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+		return d.record(&record{Type: recKeyCreate, At: now, Key: rec})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return res.(*APIKey), secret, nil
+}
+
+// RevokeAPIKey revokes an order-service key at once.
+func (d *Daemon) RevokeAPIKey(ctx context.Context, id string) error {
+	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+		return d.record(&record{Type: recKeyRevoke, At: now, ID: id})
+	})
+	return err
+}
+
+// OrderInput is an order (or a quote request) as an order service sends it.
+type OrderInput struct {
+	ExternalID     string
+	StoreID        string
+	Dropoff        Location
+	PrepSeconds    *int
+	ReadyAt        *time.Time
+	PromiseSeconds *int
+	DeliverBy      *time.Time
+	Size           int
+	Skills         []string
+	Customer       json.RawMessage
+}
+
+func (in *OrderInput) check() error {
+	switch {
+	case len(in.ExternalID) > 255:
+		return errorf(dispatch.EInvalid, "external_id", "external_id is longer than 255 bytes")
+	case in.StoreID == "":
+		return errorf(dispatch.EInvalid, "store_id", "store_id is required")
+	case in.PrepSeconds != nil && in.ReadyAt != nil:
+		return errorf(dispatch.EInvalid, "ready_at", "give prep_seconds or ready_at, not both")
+	case in.PromiseSeconds != nil && in.DeliverBy != nil:
+		return errorf(dispatch.EInvalid, "deliver_by", "give promise_seconds or deliver_by, not both")
+	case in.PrepSeconds != nil && (*in.PrepSeconds < 0 || *in.PrepSeconds > 86400):
+		return errorf(dispatch.EInvalid, "prep_seconds", "prep_seconds must be within [0, 86400]")
+	case in.PromiseSeconds != nil && (*in.PromiseSeconds < 60 || *in.PromiseSeconds > 86400):
+		return errorf(dispatch.EInvalid, "promise_seconds", "promise_seconds must be within [60, 86400]")
+	case in.Size < 0 || in.Size > 1000:
+		return errorf(dispatch.EInvalid, "size", "size must be within [1, 1000]")
+	}
+	if len(in.Customer) > 0 && in.Customer[0] != '{' {
+		return errorf(dispatch.EInvalid, "customer", "customer must be an object")
+	}
+	return checkLocation("dropoff", in.Dropoff)
+}
+
+// resolve turns the input's relative times into an order record at now (on the loop: it reads the store's default
+// preparation time).
+func (d *Daemon) resolve(now time.Time, in *OrderInput) (*orderRecord, error) {
+	st, ok := d.st.stores.get(in.StoreID)
+	if !ok {
+		return nil, &dispatch.Error{Code: dispatch.EUnservable, Field: "store_id", Message: fmt.Sprintf("store %q not found", in.StoreID), Reasons: []string{"store_not_found"}}
+	}
+	rec := &orderRecord{ExternalID: in.ExternalID, StoreID: in.StoreID, Dropoff: in.Dropoff, CreatedAt: now,
+		Size: max(in.Size, 1), Skills: in.Skills, Customer: in.Customer}
+	switch {
+	case in.ReadyAt != nil:
+		rec.ReadyAt = in.ReadyAt.UTC()
+		if rec.ReadyAt.Before(now) {
+			rec.ReadyAt = now // ready already
+		}
+	case in.PrepSeconds != nil:
+		rec.ReadyAt = now.Add(time.Duration(*in.PrepSeconds) * time.Second)
+	default:
+		rec.ReadyAt = now.Add(time.Duration(st.PrepSeconds) * time.Second)
+	}
+	switch {
+	case in.DeliverBy != nil:
+		rec.DeliverBy = in.DeliverBy.UTC()
+	case in.PromiseSeconds != nil:
+		rec.DeliverBy = now.Add(time.Duration(*in.PromiseSeconds) * time.Second)
+	default:
+		rec.DeliverBy = now.Add(d.cfg.DefaultPromise)
+	}
+	if !rec.DeliverBy.After(now) {
+		return nil, errorf(dispatch.EInvalid, "deliver_by", "deliver_by must be in the future")
+	}
+	if rec.ReadyAt.After(rec.DeliverBy) {
+		return nil, errorf(dispatch.EInvalid, "ready_at", "the order would be ready after deliver_by")
+	}
+	return rec, nil
+}
+
+// PlaceOrder places an order. With an idempotency key (scoped to the caller), the first answer is remembered:
+// the same key with the same request (reqHash) gets it again, with another request 422. It returns the status
+// and body to answer with; they are durable and readable when it returns.
+func (d *Daemon) PlaceOrder(ctx context.Context, p Principal, idemKey string, reqHash []byte, in OrderInput) (int, []byte, error) {
+	if err := in.check(); err != nil {
+		return 0, nil, err
+	}
+	id := newID("ord_")
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+		k := p.ID + "\x00" + idemKey
+		if idemKey != "" {
+			if r, ok := d.st.idem[k]; ok {
+				if !bytes.Equal(r.Hash, reqHash) {
+					return nil, 0, errorf(dispatch.EIdempotencyMismatch, "Idempotency-Key", "this Idempotency-Key was used with a different request")
+				}
+				return placed{status: r.Status, body: r.Body}, r.seq, nil
+			}
+		}
+		rec, err := d.resolve(now, &in)
+		if err != nil {
+			return nil, 0, err
+		}
+		rec.ID = id
+		if idemKey != "" {
+			rec.IdemScope, rec.IdemKey, rec.IdemHash = p.ID, idemKey, reqHash
+		}
+		r, seq, err := d.record(&record{Type: recOrderPlace, At: now, Order: rec})
+		if err != nil {
+			return nil, 0, err
+		}
+		if idemKey != "" {
+			d.st.idem[k].seq = seq
+		}
+		return r, seq, nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	pl := res.(placed)
+	return pl.status, pl.body, nil
+}
+
+// Quote says whether an order could be delivered and when, changing nothing.
+func (d *Daemon) Quote(ctx context.Context, in OrderInput) (*QuoteView, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+		rec, err := d.resolve(now, &in)
+		if err != nil {
+			if dispatch.ErrorCodeOf(err) == dispatch.EUnservable {
+				return &QuoteView{StoreID: in.StoreID, Reasons: err.(*dispatch.Error).Reasons}, 0, nil
+			}
+			return nil, 0, err
+		}
+		qv := &QuoteView{StoreID: in.StoreID, DeliverBy: rec.DeliverBy, Reasons: []string{}}
+		if st, _ := d.st.stores.get(in.StoreID); st.MaxActiveOrders > 0 && st.ActiveOrders >= st.MaxActiveOrders {
+			qv.Reasons = append(qv.Reasons, "store_at_capacity")
+			return qv, 0, nil
+		}
+		q, err := d.eng.Quote(now, dispatch.OrderSpec{StoreID: rec.StoreID, Dropoff: rec.Dropoff.Point(), Created: now,
+			Ready: rec.ReadyAt, DeliverBy: rec.DeliverBy, Size: rec.Size, Skills: rec.Skills})
+		if err != nil {
+			return nil, 0, err
+		}
+		qv.Feasible = q.Feasible
+		qv.PickupETA, qv.DropoffETA = timePtr(q.PickupETA), timePtr(q.DropoffETA)
+		for _, r := range q.Reasons {
+			qv.Reasons = append(qv.Reasons, string(r))
+		}
+		return qv, 0, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*QuoteView), nil
+}
+
+// CancelOrder cancels an order that is not picked up yet.
+func (d *Daemon) CancelOrder(ctx context.Context, id, reason string) (*OrderView, error) {
+	if len(reason) > 500 {
+		return nil, errorf(dispatch.EInvalid, "reason", "reason is longer than 500 bytes")
+	}
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+		o, ok := d.st.orders.get(id)
+		if !ok {
+			return nil, 0, errorf(dispatch.ENotFound, "", "order %q not found", id)
+		}
+		if o.Status != "pending" && o.Status != "assigned" {
+			return nil, 0, errorf(dispatch.EConflict, "", "order %s is %s; only pending or assigned orders can be cancelled", id, o.Status)
+		}
+		return d.record(&record{Type: recOrderCancel, At: now, ID: id, Reason: reason})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*OrderView), nil
+}
+
+// SetShift puts a courier on or off shift. Going online without a location uses the last reported one if it is
+// fresh; otherwise the courier is dispatched from its first location report.
+func (d *Daemon) SetShift(ctx context.Context, courierID string, online bool, loc *Location, shiftEnd *time.Time) (*CourierView, error) {
+	if loc != nil {
+		if err := checkLocation("location", *loc); err != nil {
+			return nil, err
+		}
+	}
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+		if shiftEnd != nil && !shiftEnd.After(now) {
+			return nil, 0, errorf(dispatch.EInvalid, "shift_end", "shift_end must be in the future")
+		}
+		return d.record(&record{Type: recShift, At: now, Shift: &shiftRecord{Courier: courierID, Online: online, Location: loc, ShiftEnd: shiftEnd}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*CourierView), nil
+}
+
+// ReportLocation takes a courier's position. Positions are applied at once but journaled lazily (see
+// locationRecord): the call returns without waiting for the disk.
+func (d *Daemon) ReportLocation(ctx context.Context, courierID string, loc Location, at time.Time) error {
+	if err := checkLocation("location", loc); err != nil {
+		return err
+	}
+	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+		aux, ok := d.st.aux[courierID]
+		if !ok {
+			return nil, 0, errorf(dispatch.ENotFound, "", "courier %q not found", courierID)
+		}
+		if at.IsZero() || at.After(now) {
+			at = now
+		}
+		if aux.OnShift && !aux.InEngine {
+			// The first position of a courier on shift puts it on the map: that is a journaled change.
+			_, seq, err := d.record(&record{Type: recShift, At: now, Shift: &shiftRecord{Courier: courierID, Online: true, Location: &loc, ShiftEnd: shiftEndPtr(aux.ShiftEnd)}})
+			return nil, seq, err
+		}
+		l := locationRecord{Courier: courierID, Lat: loc.Lat, Lon: loc.Lon, At: at.UTC()}
+		d.moveCourier(now, l)
+		d.st.pendingLocs[courierID] = l
+		return nil, 0, nil
+	})
+	return err
+}
+
+func shiftEndPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// CourierAction records a courier's accept, decline, arrived, picked_up, delivered or failed on one of its orders.
+// An order that is not the courier's is not found (never forbidden: a courier cannot probe other orders).
+func (d *Daemon) CourierAction(ctx context.Context, courierID, orderID, action, reason string) (*OrderView, error) {
+	if len(reason) > 500 {
+		return nil, errorf(dispatch.EInvalid, "reason", "reason is longer than 500 bytes")
+	}
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+		o, ok := d.st.orders.get(orderID)
+		if !ok || o.CourierID != courierID {
+			return nil, 0, errorf(dispatch.ENotFound, "", "order %q not found", orderID)
+		}
+		return d.record(&record{Type: recAction, At: now, Action: &actionRecord{Courier: courierID, Order: orderID, Action: action, Reason: reason}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*OrderView), nil
+}

@@ -1,0 +1,526 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
+	"github.com/o2o-dispatch/dispatchd/geo"
+)
+
+// Observer hears what the daemon does, for metrics. The daemon calls it from its loop and its journal's
+// committer; implementations must be quick and safe for concurrent use. metrics.Metrics implements it.
+type Observer interface {
+	OrderPlaced()
+	OrderDelivered(clickToDoor time.Duration, late bool)
+	OrderFinished(status string)
+	DispatchRound(d time.Duration, candidates, assigned int)
+	JournalSync(d time.Duration, records int)
+	Rejected(reason string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) OrderPlaced()                          {}
+func (nopObserver) OrderDelivered(time.Duration, bool)    {}
+func (nopObserver) OrderFinished(string)                  {}
+func (nopObserver) DispatchRound(time.Duration, int, int) {}
+func (nopObserver) JournalSync(time.Duration, int)        {}
+func (nopObserver) Rejected(string)                       {}
+
+// Config configures a daemon. DefaultConfig documents the defaults.
+type Config struct {
+	// DataDir holds the journal (journal.db). It is created if missing.
+	DataDir string
+	// Engine is the dispatch policy.
+	Engine dispatch.Config
+	// Travel estimates travel times (default: straight line with the default detour and speeds).
+	Travel geo.TravelModel
+	// DispatchInterval is the time between dispatch rounds. Default 10 s.
+	DispatchInterval time.Duration
+	// QueueSize bounds the requests waiting for the loop; beyond it the API answers 503. Default 4096.
+	QueueSize int
+	// DefaultPromise is the promise of an order that gives neither promise_seconds nor deliver_by. Default 30 min.
+	DefaultPromise time.Duration
+	// IdempotencyTTL is how long an Idempotency-Key is remembered (the contract says at least 24 h). Default 24 h.
+	IdempotencyTTL time.Duration
+	// OrderRetention is how long a finished order stays readable. Default 24 h.
+	OrderRetention time.Duration
+	// CheckpointInterval and CheckpointRecords: a checkpoint of the whole state is written when either has passed
+	// since the last one, so that the journal to replay after a crash stays short. Defaults 5 min and 50 000.
+	CheckpointInterval time.Duration
+	CheckpointRecords  int
+	// FreshLocation: going on shift without a location uses the last reported position if it is at most this
+	// old; otherwise the courier waits for its first report. Default 10 min.
+	FreshLocation time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives the daemon's logs (default: none).
+	Logger zerolog.Logger
+	// Observer hears events for metrics (default: none).
+	Observer Observer
+	// FailCommit is a test seam: see journal.Options.FailCommit.
+	FailCommit func() error
+}
+
+// DefaultConfig returns the documented defaults (with the engine's defaults).
+func DefaultConfig() Config {
+	return Config{
+		Engine:             dispatch.DefaultConfig(),
+		DispatchInterval:   10 * time.Second,
+		QueueSize:          4096,
+		DefaultPromise:     30 * time.Minute,
+		IdempotencyTTL:     24 * time.Hour,
+		OrderRetention:     24 * time.Hour,
+		CheckpointInterval: 5 * time.Minute,
+		CheckpointRecords:  50_000,
+		FreshLocation:      10 * time.Minute,
+		Logger:             zerolog.Nop(),
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.DataDir == "":
+		return errors.New("daemon: DataDir is required")
+	case c.DispatchInterval <= 0:
+		return errors.New("daemon: DispatchInterval must be positive")
+	case c.QueueSize <= 0:
+		return errors.New("daemon: QueueSize must be positive")
+	case c.DefaultPromise <= 0:
+		return errors.New("daemon: DefaultPromise must be positive")
+	case c.IdempotencyTTL < 24*time.Hour:
+		return errors.New("daemon: IdempotencyTTL must be at least 24h (the API promises it)")
+	case c.OrderRetention <= 0 || c.CheckpointInterval <= 0 || c.CheckpointRecords <= 0:
+		return errors.New("daemon: OrderRetention, CheckpointInterval and CheckpointRecords must be positive")
+	}
+	return c.Engine.Validate()
+}
+
+// ErrOverloaded is returned when the loop's queue is full: the client should retry shortly.
+var ErrOverloaded = &dispatch.Error{Code: dispatch.EUnavailable, Message: "the dispatcher is overloaded; retry shortly"}
+
+// ErrShutdown is returned once the daemon is stopping.
+var ErrShutdown = &dispatch.Error{Code: dispatch.EUnavailable, Message: "the dispatcher is shutting down"}
+
+type request struct {
+	fn    func(now time.Time) (any, uint64, error)
+	reply chan reply
+}
+
+type reply struct {
+	val any
+	seq uint64
+	err error
+}
+
+// Daemon is dispatchd's core: one goroutine (Run) owns the engine and all state; the API reaches it through Do-style
+// methods that queue a request and wait for the answer, and reads published snapshots (View) without entering it.
+type Daemon struct {
+	cfg      Config
+	log      zerolog.Logger
+	obs      Observer
+	clock    func() time.Time
+	journal  *journal.Journal
+	queue    chan request
+	streams  *broker
+	stopped  chan struct{}
+	running  atomic.Bool
+	busyBits atomic.Uint64 // float64 bits of the loop's busy ratio
+
+	view      atomic.Pointer[View]
+	pubMu     sync.Mutex
+	pending   []*View
+	pubNotify chan struct{}
+
+	// Everything below belongs to the loop (and to Open, before the loop starts).
+	eng         *dispatch.Engine
+	st          *state
+	lastNow     time.Time
+	replaying   bool
+	sinceCkpt   int
+	lastCkpt    time.Time
+	ckptWG      sync.WaitGroup
+	ckptBusy    atomic.Bool
+	stepChanged []string
+	// kill stops the loop at once, with no checkpoint: tests use it to play a crash.
+	kill chan struct{}
+}
+
+// Open opens the data directory, recovers the state (the last checkpoint, then the journal after it) and returns a
+// daemon ready to Run.
+func Open(cfg Config) (*Daemon, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Travel == nil {
+		cfg.Travel = geo.NewStraightLine(geo.Geographic)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	d := &Daemon{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		obs:       cfg.Observer,
+		clock:     cfg.Now,
+		queue:     make(chan request, cfg.QueueSize),
+		streams:   newBroker(),
+		stopped:   make(chan struct{}),
+		pubNotify: make(chan struct{}),
+		kill:      make(chan struct{}),
+	}
+	j, err := journal.Open(filepath.Join(cfg.DataDir, "journal.db"), journal.Options{
+		Now:        cfg.Now,
+		OnSync:     cfg.Observer.JournalSync,
+		OnDurable:  d.onDurable,
+		FailCommit: cfg.FailCommit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.journal = j
+	if err := d.recover(); err != nil {
+		j.Close()
+		return nil, err
+	}
+	d.lastCkpt = d.clock()
+	v := d.buildView()
+	d.view.Store(v)
+	return d, nil
+}
+
+// Run is the event loop. It returns when ctx ends, after answering what was queued, writing a checkpoint and
+// closing the journal (so a graceful stop leaves nothing to replay).
+func (d *Daemon) Run(ctx context.Context) error {
+	if !d.running.CompareAndSwap(false, true) {
+		return errors.New("daemon: Run called twice")
+	}
+	defer close(d.stopped)
+	tick := time.NewTicker(d.cfg.DispatchInterval)
+	defer tick.Stop()
+	ckpt := time.NewTicker(min(d.cfg.CheckpointInterval, time.Minute))
+	defer ckpt.Stop()
+	var window struct {
+		start time.Time
+		busy  time.Duration
+	}
+	window.start = d.clock()
+	account := func(began time.Time) {
+		end := d.clock()
+		window.busy += end.Sub(began)
+		if span := end.Sub(window.start); span >= 5*time.Second {
+			d.busyBits.Store(math.Float64bits(math.Min(1, window.busy.Seconds()/span.Seconds())))
+			window.start, window.busy = end, 0
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return d.shutdown()
+		case <-d.kill:
+			return nil
+		case req := <-d.queue:
+			began := d.clock()
+			d.handle(req)
+		drain:
+			for range 255 {
+				select {
+				case req := <-d.queue:
+					d.handle(req)
+				default:
+					break drain
+				}
+			}
+			d.publish()
+			account(began)
+		case <-tick.C:
+			began := d.clock()
+			d.tick()
+			d.publish()
+			account(began)
+		case <-ckpt.C:
+			if d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
+				d.checkpoint(false)
+			}
+		}
+	}
+}
+
+func (d *Daemon) shutdown() error {
+	for {
+		select {
+		case req := <-d.queue:
+			d.handle(req)
+			continue
+		default:
+		}
+		break
+	}
+	d.publish()
+	var errs []error
+	if d.journal.Err() == nil {
+		if err := d.checkpoint(true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := d.journal.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	d.streams.closeAll()
+	return errors.Join(errs...)
+}
+
+// Done is closed when Run has returned.
+func (d *Daemon) Done() <-chan struct{} { return d.stopped }
+
+// Ready reports whether the daemon serves: recovered, its loop running and its journal healthy.
+func (d *Daemon) Ready() bool {
+	select {
+	case <-d.stopped:
+		return false
+	default:
+	}
+	return d.running.Load() && d.journal.Err() == nil
+}
+
+// View returns the latest published snapshot: everything in it is durable.
+func (d *Daemon) View() *View { return d.view.Load() }
+
+// BusyRatio is the share of wall time the loop spent working over its last 5-second window.
+func (d *Daemon) BusyRatio() float64 { return math.Float64frombits(d.busyBits.Load()) }
+
+// QueueDepth and QueueCapacity describe the loop's request queue.
+func (d *Daemon) QueueDepth() int    { return len(d.queue) }
+func (d *Daemon) QueueCapacity() int { return cap(d.queue) }
+
+// JournalPending is how many records wait for their sync.
+func (d *Daemon) JournalPending() int { return d.journal.Pending() }
+
+// do queues fn for the loop and waits for its answer; when fn wrote a record, it also waits until the record is on
+// disk and a snapshot containing it is published, so that what the caller acknowledges is durable and readable.
+func (d *Daemon) do(ctx context.Context, fn func(now time.Time) (any, uint64, error)) (any, error) {
+	req := request{fn: fn, reply: make(chan reply, 1)}
+	select {
+	case <-d.stopped:
+		return nil, ErrShutdown
+	default:
+	}
+	select {
+	case d.queue <- req:
+	default:
+		d.obs.Rejected("queue_full")
+		return nil, ErrOverloaded
+	}
+	var r reply
+	select {
+	case r = <-req.reply:
+	case <-d.stopped:
+		// The loop answers everything queued before it stops; a reply may still be there.
+		select {
+		case r = <-req.reply:
+		default:
+			return nil, ErrShutdown
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.seq > 0 {
+		if err := d.waitVisible(ctx, r.seq); err != nil {
+			return nil, err
+		}
+	}
+	return r.val, nil
+}
+
+func (d *Daemon) handle(req request) {
+	var r reply
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				d.log.Error().Interface("panic", p).Msg("request panicked in the loop")
+				r = reply{err: &dispatch.Error{Code: dispatch.EInternal, Message: "internal error"}}
+			}
+		}()
+		r.val, r.seq, r.err = req.fn(d.now())
+	}()
+	req.reply <- r
+}
+
+// now is the loop's clock: wall time, never going back (the engine refuses time that goes back, and a journal
+// replayed after a clock step must still be in order).
+func (d *Daemon) now() time.Time {
+	t := d.clock().UTC()
+	if t.Before(d.lastNow) {
+		t = d.lastNow
+	}
+	d.lastNow = t
+	return t
+}
+
+// waitVisible waits until the record seq is durable and a snapshot containing it is published.
+func (d *Daemon) waitVisible(ctx context.Context, seq uint64) error {
+	if err := d.journal.Wait(ctx, seq); err != nil {
+		if errors.Is(err, journal.ErrClosed) {
+			return ErrShutdown
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		d.log.Error().Err(err).Msg("journal failed")
+		return &dispatch.Error{Code: dispatch.EUnavailable, Message: "the journal cannot write; not accepted"}
+	}
+	for {
+		if d.view.Load().Seq >= seq {
+			return nil
+		}
+		d.pubMu.Lock()
+		ch := d.pubNotify
+		d.pubMu.Unlock()
+		if d.view.Load().Seq >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-d.stopped:
+			if d.view.Load().Seq >= seq {
+				return nil
+			}
+			return ErrShutdown
+		}
+	}
+}
+
+// publish makes a snapshot of the loop's state and publishes it as soon as every record it contains is durable.
+func (d *Daemon) publish() {
+	v := d.buildView()
+	d.pubMu.Lock()
+	d.pending = append(d.pending, v)
+	d.publishDurable(d.journal.Durable())
+	d.pubMu.Unlock()
+}
+
+// onDurable runs on the journal's committer after each commit.
+func (d *Daemon) onDurable(seq uint64) {
+	d.pubMu.Lock()
+	d.publishDurable(seq)
+	d.pubMu.Unlock()
+}
+
+// publishDurable publishes the newest pending snapshot whose records are all durable. Callers hold pubMu.
+func (d *Daemon) publishDurable(durable uint64) {
+	k := -1
+	for i, v := range d.pending {
+		if v.Seq <= durable {
+			k = i
+		}
+	}
+	if k < 0 {
+		return
+	}
+	var changed []string
+	for _, v := range d.pending[:k+1] {
+		changed = append(changed, v.changed...)
+	}
+	d.view.Store(d.pending[k])
+	d.pending = append(d.pending[:0], d.pending[k+1:]...)
+	close(d.pubNotify)
+	d.pubNotify = make(chan struct{})
+	d.streams.notify(changed)
+}
+
+// record applies a new record and appends it to the journal, returning the result and its sequence number. Any
+// positions not yet journaled go first, so that the journal replays in the order things happened.
+func (d *Daemon) record(rec *record) (any, uint64, error) {
+	if err := d.journal.Err(); err != nil {
+		return nil, 0, &dispatch.Error{Code: dispatch.EUnavailable, Message: "the journal cannot write; not accepted"}
+	}
+	res, err := d.apply(rec)
+	if err != nil {
+		return nil, 0, err
+	}
+	seq, err := d.appendRecord(rec)
+	if err != nil {
+		return nil, 0, err
+	}
+	return res, seq, nil
+}
+
+func (d *Daemon) appendRecord(rec *record) (uint64, error) {
+	if rec.Type != recLocations {
+		if _, err := d.flushLocations(rec.At); err != nil {
+			return 0, err
+		}
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return 0, fmt.Errorf("daemon: encode %s record: %w", rec.Type, err)
+	}
+	seq, err := d.journal.Append(b)
+	if err != nil {
+		return 0, &dispatch.Error{Code: dispatch.EUnavailable, Message: "the journal cannot write; not accepted"}
+	}
+	d.sinceCkpt++
+	return seq, nil
+}
+
+// flushLocations journals the positions reported since the last record (the latest per courier).
+func (d *Daemon) flushLocations(at time.Time) (uint64, error) {
+	if len(d.st.pendingLocs) == 0 {
+		return 0, nil
+	}
+	rec := &record{Type: recLocations, At: at, Locations: d.st.takeLocations()}
+	return d.appendRecord(rec)
+}
+
+// tick runs a dispatch round when there is anything to dispatch, and forgets what is past retention.
+func (d *Daemon) tick() {
+	now := d.now()
+	d.st.prune(now, d.cfg.IdempotencyTTL, d.cfg.OrderRetention)
+	if d.st.openOrders() == 0 {
+		return
+	}
+	if d.journal.Err() != nil {
+		return
+	}
+	began := d.clock()
+	if _, _, err := d.record(&record{Type: recTick, At: now}); err != nil {
+		d.log.Error().Err(err).Msg("dispatch round")
+		return
+	}
+	stats := d.eng.LastRound()
+	d.obs.DispatchRound(d.clock().Sub(began), stats.Candidates, stats.Assigned)
+	if d.sinceCkpt >= d.cfg.CheckpointRecords {
+		d.checkpoint(false)
+	}
+}
+
+// DispatchNow runs a dispatch round at once (tests and operators; rounds otherwise run on the interval).
+func (d *Daemon) DispatchNow(ctx context.Context) error {
+	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+		return d.record(&record{Type: recTick, At: now})
+	})
+	return err
+}

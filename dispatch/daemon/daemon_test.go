@@ -1,0 +1,526 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+)
+
+// fakeClock is a clock that tests move by hand; it starts at a fixed moment so that runs are comparable.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+func (c *fakeClock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
+
+type harness struct {
+	t     *testing.T
+	d     *Daemon
+	dir   string
+	clock *fakeClock
+	stop  context.CancelFunc
+	done  chan error
+}
+
+// start opens a daemon on dir and runs its loop. Rounds run only when the test asks (the interval is an hour).
+func start(t *testing.T, dir string, clock *fakeClock, mutate func(*Config)) *harness {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
+	cfg.DispatchInterval = time.Hour
+	cfg.Now = clock.Now
+	cfg.Engine.PostponeSlack = 0 // assign at once: the tests want routes
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	d, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, d: d, dir: dir, clock: clock, stop: cancel, done: make(chan error, 1)}
+	go func() { h.done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		select {
+		case <-d.Done():
+		default:
+			cancel()
+			<-h.done // a test that broke the disk gets its error here; it has checked what it needed
+		}
+	})
+	return h
+}
+
+// close stops gracefully.
+func (h *harness) close() {
+	h.t.Helper()
+	h.stop()
+	if err := <-h.done; err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// crash stops the loop with no checkpoint and closes the journal, as a killed process would leave it (what was
+// not yet synced may or may not be there; nothing acknowledged may be missing).
+func (h *harness) crash() {
+	h.t.Helper()
+	close(h.d.kill)
+	<-h.done
+	h.d.journal.Close()
+}
+
+var ctx = context.Background()
+
+func must[T any](t *testing.T) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// city registers two stores, two couriers on shift and an order-service key.
+func (h *harness) city() (keyID string) {
+	t := h.t
+	t.Helper()
+	for i, loc := range []Location{{31.2304, 121.4737}, {31.2404, 121.4837}} {
+		if _, _, err := h.d.PutStore(ctx, StoreInput{ID: fmt.Sprintf("s%d", i), Location: loc, PrepSeconds: 300}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, loc := range []Location{{31.2310, 121.4740}, {31.2400, 121.4830}} {
+		id := fmt.Sprintf("c%d", i)
+		if _, _, _, err := h.d.PutCourier(ctx, CourierInput{ID: id, Vehicle: "ebike", Capacity: 3}, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.d.SetShift(ctx, id, true, &loc, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k, _, err := h.d.CreateAPIKey(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.ID
+}
+
+func orderIn(store string, lat, lon float64) OrderInput {
+	return OrderInput{StoreID: store, Dropoff: Location{lat, lon}, Customer: json.RawMessage(`{"name":"Wang"}`)}
+}
+
+func TestIdempotentPlacement(t *testing.T) {
+	h := start(t, t.TempDir(), newFakeClock(), nil)
+	key := h.city()
+	shop := Principal{Role: RoleOrders, ID: key}
+	in := orderIn("s0", 31.25, 121.49)
+	status, body, err := h.d.PlaceOrder(ctx, shop, "k1", []byte("hash-a"), in)
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("first placement: %d %v", status, err)
+	}
+	h.clock.Advance(time.Minute)
+	status2, body2, err := h.d.PlaceOrder(ctx, shop, "k1", []byte("hash-a"), in)
+	if err != nil || status2 != status || string(body2) != string(body) {
+		t.Fatalf("retry with the same key and body: %d %s %v; want the first answer %d %s", status2, body2, err, status, body)
+	}
+	if n := h.d.View().OrdersByStatus["pending"]; n != 1 {
+		t.Fatalf("%d pending orders after a retry, want 1", n)
+	}
+	_, _, err = h.d.PlaceOrder(ctx, shop, "k1", []byte("hash-b"), orderIn("s1", 31.25, 121.49))
+	if dispatch.ErrorCodeOf(err) != dispatch.EIdempotencyMismatch {
+		t.Fatalf("same key, other body: %v, want %s", err, dispatch.EIdempotencyMismatch)
+	}
+	// Keys belong to their caller: another service's "k1" is its own.
+	if _, _, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: "other"}, "k1", []byte("hash-a"), in); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.d.View().OrdersByStatus["pending"]; n != 2 {
+		t.Fatalf("%d pending orders, want 2", n)
+	}
+}
+
+func TestExternalIDIsUnique(t *testing.T) {
+	h := start(t, t.TempDir(), newFakeClock(), nil)
+	key := h.city()
+	in := orderIn("s0", 31.25, 121.49)
+	in.ExternalID = "shop-1"
+	if _, _, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "a", []byte("x"), in); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "b", []byte("x"), in)
+	var e *dispatch.Error
+	if !errors.As(err, &e) || e.Code != dispatch.EConflict || e.Field != "external_id" {
+		t.Fatalf("duplicate external_id: %v, want conflict on external_id", err)
+	}
+}
+
+func TestPlacementErrors(t *testing.T) {
+	h := start(t, t.TempDir(), newFakeClock(), nil)
+	key := h.city()
+	shop := Principal{Role: RoleOrders, ID: key}
+	ten := 10
+	past := h.clock.Now().Add(-time.Minute)
+	for _, tc := range []struct {
+		name  string
+		in    OrderInput
+		code  dispatch.ErrorCode
+		field string
+	}{
+		{"UnknownStore", orderIn("nowhere", 31.25, 121.49), dispatch.EUnservable, "store_id"},
+		{"LatOutOfRange", orderIn("s0", 91, 121.49), dispatch.EInvalid, "dropoff.lat"},
+		{"PromiseTooShort", func() OrderInput { in := orderIn("s0", 31.25, 121.49); in.PromiseSeconds = &ten; return in }(), dispatch.EInvalid, "promise_seconds"},
+		{"DeliverByInThePast", func() OrderInput { in := orderIn("s0", 31.25, 121.49); in.DeliverBy = &past; return in }(), dispatch.EInvalid, "deliver_by"},
+		{"CustomerNotAnObject", func() OrderInput { in := orderIn("s0", 31.25, 121.49); in.Customer = json.RawMessage(`"x"`); return in }(), dispatch.EInvalid, "customer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := h.d.PlaceOrder(ctx, shop, "", nil, tc.in)
+			var e *dispatch.Error
+			if !errors.As(err, &e) || e.Code != tc.code || e.Field != tc.field {
+				t.Fatalf("got %v, want %s on %s", err, tc.code, tc.field)
+			}
+		})
+	}
+	if n := h.d.View().OrdersByStatus["pending"]; n != 0 {
+		t.Fatalf("%d orders after refused placements, want 0", n)
+	}
+}
+
+func TestStoreCapacity(t *testing.T) {
+	h := start(t, t.TempDir(), newFakeClock(), nil)
+	key := h.city()
+	if _, _, err := h.d.PutStore(ctx, StoreInput{ID: "tiny", Location: Location{31.23, 121.47}, MaxActiveOrders: 1}); err != nil {
+		t.Fatal(err)
+	}
+	shop := Principal{Role: RoleOrders, ID: key}
+	if _, _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("tiny", 31.25, 121.49)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("tiny", 31.25, 121.49))
+	var e *dispatch.Error
+	if !errors.As(err, &e) || e.Code != dispatch.EUnservable || !reflect.DeepEqual(e.Reasons, []string{"store_at_capacity"}) {
+		t.Fatalf("second order at a store limited to one: %v, want unservable store_at_capacity", err)
+	}
+}
+
+// fullLifecycle drives a small day: orders placed, dispatched, accepted, picked up, delivered, failed, cancelled,
+// a decline, positions, a key revoked. It returns the ids of the orders.
+func (h *harness) fullLifecycle(key string) []string {
+	t := h.t
+	t.Helper()
+	shop := Principal{Role: RoleOrders, ID: key}
+	var ids []string
+	for i := range 6 {
+		in := orderIn(fmt.Sprintf("s%d", i%2), 31.235+0.002*float64(i), 121.478+0.002*float64(i))
+		in.ExternalID = fmt.Sprintf("ext-%d", i)
+		_, body, err := h.d.PlaceOrder(ctx, shop, fmt.Sprintf("idem-%d", i), []byte{byte(i)}, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o OrderView
+		json.Unmarshal(body, &o)
+		ids = append(ids, o.ID)
+		h.clock.Advance(10 * time.Second)
+		if err := h.d.ReportLocation(ctx, "c0", Location{31.2312 + 0.0001*float64(i), 121.4741}, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A courier takes one bundle per round: a few rounds place the first orders.
+	for range 3 {
+		if err := h.d.DispatchNow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(time.Second)
+	}
+	act := func(orderID, action, reason string) {
+		t.Helper()
+		o, _ := h.d.View().Order(orderID)
+		if _, err := h.d.CourierAction(ctx, o.CourierID, orderID, action, reason); err != nil {
+			t.Fatalf("%s %s by %s: %v", action, orderID, o.CourierID, err)
+		}
+		h.clock.Advance(30 * time.Second)
+	}
+	for _, id := range ids[:3] {
+		if o, _ := h.d.View().Order(id); o.Status != "assigned" {
+			t.Fatalf("order %s is %s after a round with idle couriers near, want assigned", id, o.Status)
+		}
+	}
+	act(ids[0], "accept", "")
+	act(ids[0], "arrived", "")
+	act(ids[0], "picked_up", "")
+	act(ids[0], "arrived", "")
+	act(ids[0], "delivered", "")
+	act(ids[1], "arrived", "")
+	act(ids[1], "picked_up", "")
+	act(ids[1], "arrived", "")
+	act(ids[1], "failed", "nobody home")
+	act(ids[2], "decline", "flat tyre")
+	if _, err := h.d.CancelOrder(ctx, ids[3], "customer"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.ReportLocation(ctx, "c1", Location{31.2401, 121.4831}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Minute)
+	if err := h.d.DispatchNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k2, _, err := h.d.CreateAPIKey(ctx, "old-shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.RevokeAPIKey(ctx, k2.ID); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// stateOf is everything a reader can see, plus the engine's whole state, as JSON.
+func stateOf(t *testing.T, d *Daemon) string {
+	t.Helper()
+	v := d.View()
+	var orders, couriers, routes []any
+	for _, k := range v.orders.sortedKeys() {
+		o, _ := v.Order(k)
+		orders = append(orders, o)
+	}
+	for _, c := range v.Couriers("") {
+		couriers = append(couriers, c)
+		r, _ := v.Route(c.ID)
+		routes = append(routes, r)
+	}
+	var principals []string
+	for _, k := range v.principals.sortedKeys() {
+		p, _ := v.principals.get(k)
+		principals = append(principals, fmt.Sprintf("%x=%s/%s", k, p.Role, p.ID))
+	}
+	res := make(chan string, 1)
+	d.do(ctx, func(time.Time) (any, uint64, error) {
+		b, _ := json.Marshal(d.eng.Export())
+		res <- string(b)
+		return nil, 0, nil
+	})
+	b, err := json.MarshalIndent(map[string]any{
+		"orders": orders, "couriers": couriers, "routes": routes, "stores": v.Stores(), "keys": v.APIKeys(),
+		"principals": principals, "by_status": v.OrdersByStatus, "couriers_by_status": v.CouriersByStatus,
+		"engine": json.RawMessage(<-res),
+	}, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestRecoveryAfterACrash(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ckpt int
+	}{{"JournalOnly", 1_000_000}, {"CheckpointsOnTheWay", 7}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, clock := t.TempDir(), newFakeClock()
+			h := start(t, dir, clock, func(c *Config) { c.CheckpointRecords = tc.ckpt })
+			key := h.city()
+			ids := h.fullLifecycle(key)
+			// Checkpoints are taken after rounds when enough records piled up.
+			h.d.ckptWG.Wait()
+			want := stateOf(t, h.d)
+			h.crash()
+
+			h2 := start(t, dir, clock, func(c *Config) { c.CheckpointRecords = tc.ckpt })
+			if got := stateOf(t, h2.d); got != want {
+				t.Fatalf("state after recovery differs:\n%s", firstDiff(want, got))
+			}
+			// Idempotency keys survive: the retry of an order placed before the crash gets the same answer.
+			_, body, err := h2.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "idem-4", []byte{4}, OrderInput{StoreID: "s0", Dropoff: Location{31.243, 121.486}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var o OrderView
+			json.Unmarshal(body, &o)
+			if o.ID != ids[4] {
+				t.Fatalf("retry after restart placed %s, want the original %s", o.ID, ids[4])
+			}
+			// And it keeps dispatching.
+			clock.Advance(time.Minute)
+			if err := h2.d.DispatchNow(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestGracefulStopLeavesNothingToReplay(t *testing.T) {
+	dir, clock := t.TempDir(), newFakeClock()
+	h := start(t, dir, clock, nil)
+	h.fullLifecycle(h.city())
+	want := stateOf(t, h.d)
+	h.close()
+	h2 := start(t, dir, clock, nil)
+	if h2.d.sinceCkpt != 0 {
+		t.Fatalf("%d records replayed after a graceful stop, want 0 (the final checkpoint covers them)", h2.d.sinceCkpt)
+	}
+	if got := stateOf(t, h2.d); got != want {
+		t.Fatalf("state after a graceful restart differs:\n%s", firstDiff(want, got))
+	}
+}
+
+func firstDiff(a, b string) string {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			lo := max(i-300, 0)
+			return fmt.Sprintf("want …%s…\ngot  …%s…", a[lo:min(i+200, len(a))], b[lo:min(i+200, len(b))])
+		}
+	}
+	return fmt.Sprintf("lengths %d and %d", len(a), len(b))
+}
+
+func TestQueueFullAnswersOverloaded(t *testing.T) {
+	h := start(t, t.TempDir(), newFakeClock(), func(c *Config) { c.QueueSize = 2 })
+	block, entered := make(chan struct{}), make(chan struct{})
+	go h.d.do(ctx, func(time.Time) (any, uint64, error) {
+		close(entered)
+		<-block
+		return nil, 0, nil
+	})
+	<-entered
+	// The loop is busy: two requests fill the queue, the third is refused at once.
+	for range 2 {
+		go h.d.do(ctx, func(time.Time) (any, uint64, error) { return nil, 0, nil })
+	}
+	for len(h.d.queue) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	_, _, err := h.d.CreateAPIKey(ctx, "x")
+	if !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("request on a full queue: %v, want ErrOverloaded", err)
+	}
+	close(block)
+	for len(h.d.queue) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, _, err := h.d.CreateAPIKey(ctx, "y"); err != nil {
+		t.Fatalf("after the queue drained: %v", err)
+	}
+}
+
+func TestFailedDiskRefusesAndShowsNothingUndurable(t *testing.T) {
+	var broken atomic.Bool
+	h := start(t, t.TempDir(), newFakeClock(), func(c *Config) {
+		c.FailCommit = func() error {
+			if broken.Load() {
+				return errors.New("no space left on device")
+			}
+			return nil
+		}
+	})
+	key := h.city()
+	broken.Store(true)
+	_, _, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.25, 121.49))
+	if dispatch.ErrorCodeOf(err) != dispatch.EUnavailable {
+		t.Fatalf("placement on a failed disk: %v, want unavailable", err)
+	}
+	if n := h.d.View().OrdersByStatus["pending"]; n != 0 {
+		t.Fatalf("a reader sees %d orders that never reached the disk", n)
+	}
+	if h.d.Ready() {
+		t.Fatal("ready with a failed journal")
+	}
+	if _, _, err := h.d.CreateAPIKey(ctx, "later"); dispatch.ErrorCodeOf(err) != dispatch.EUnavailable {
+		t.Fatalf("a write after the disk failed: %v, want unavailable", err)
+	}
+}
+
+func TestCourierWaitsForItsFirstPosition(t *testing.T) {
+	h := start(t, t.TempDir(), newFakeClock(), nil)
+	h.city()
+	if _, _, _, err := h.d.PutCourier(ctx, CourierInput{ID: "new", Capacity: 2}, false); err != nil {
+		t.Fatal(err)
+	}
+	v, err := h.d.SetShift(ctx, "new", true, nil, nil)
+	if err != nil || v.Status != CourierAwaitingLocation {
+		t.Fatalf("online without a position: %+v %v, want %s", v, err, CourierAwaitingLocation)
+	}
+	if err := h.d.ReportLocation(ctx, "new", Location{31.23, 121.47}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := h.d.View().Courier("new"); c.Status != CourierIdle || c.Location == nil {
+		t.Fatalf("after its first position: %+v, want idle with a location", c)
+	}
+	if err := h.d.ReportLocation(ctx, "ghost", Location{31.23, 121.47}, time.Time{}); dispatch.ErrorCodeOf(err) != dispatch.ENotFound {
+		t.Fatalf("position of an unknown courier: %v, want not_found", err)
+	}
+}
+
+func TestCourierActsOnlyOnItsOwnOrders(t *testing.T) {
+	h := start(t, t.TempDir(), newFakeClock(), nil)
+	key := h.city()
+	_, body, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.235, 121.478))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o OrderView
+	json.Unmarshal(body, &o)
+	if err := h.d.DispatchNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := h.d.View().Order(o.ID)
+	other := "c0"
+	if got.CourierID == "c0" {
+		other = "c1"
+	}
+	if _, err := h.d.CourierAction(ctx, other, o.ID, "picked_up", ""); dispatch.ErrorCodeOf(err) != dispatch.ENotFound {
+		t.Fatalf("another courier's order: %v, want not_found", err)
+	}
+	if _, err := h.d.CourierAction(ctx, got.CourierID, o.ID, "delivered", ""); dispatch.ErrorCodeOf(err) != dispatch.EConflict {
+		t.Fatalf("delivered before picked up: %v, want conflict", err)
+	}
+	if _, err := h.d.CourierAction(ctx, got.CourierID, o.ID, "picked_up", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.d.CancelOrder(ctx, o.ID, "customer"); dispatch.ErrorCodeOf(err) != dispatch.EConflict {
+		t.Fatalf("cancel after pick-up: %v, want conflict", err)
+	}
+}
+
+func TestStreamIsWokenByRouteChanges(t *testing.T) {
+	h := start(t, t.TempDir(), newFakeClock(), nil)
+	key := h.city()
+	subs := []*Subscription{h.d.Subscribe("c0"), h.d.Subscribe("c1")}
+	defer subs[0].Close()
+	defer subs[1].Close()
+	if _, _, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.235, 121.478)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.DispatchNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	woken := 0
+	for _, s := range subs {
+		select {
+		case <-s.Wake():
+			woken++
+			r, _ := h.d.View().Route(s.courier)
+			if len(r.Stops) != 2 || r.Version == 0 {
+				t.Fatalf("woken courier %s has route %+v, want the new order's two stops", s.courier, r)
+			}
+		default:
+		}
+	}
+	if woken != 1 {
+		t.Fatalf("%d streams woken, want exactly the courier that got the order", woken)
+	}
+}

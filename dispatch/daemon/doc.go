@@ -1,0 +1,25 @@
+// Package daemon is dispatchd's live driver of the dispatch engine: the event loop that owns the engine and all
+// state, the journal that makes every accepted change durable before it is acknowledged, recovery after a restart,
+// and the immutable snapshots that reads, metrics and courier streams use without entering the loop.
+//
+// # The loop
+//
+// One goroutine (Daemon.Run) owns the engine and the daemon's own state (order views with their customers and
+// external ids, stores, couriers and their tokens, order-service keys, idempotency keys). API calls become
+// requests on a bounded queue (full: ErrOverloaded, which the API answers with 503 and Retry-After); a ticker
+// triggers dispatch rounds. The loop takes requests in batches; each accepted change becomes a record that is
+// applied (engine first, then the views) and appended to the journal. After a batch the loop freezes its
+// copy-on-write maps into a View, which is published once every record in it is on disk, so nothing a reader or a
+// courier stream sees can be lost by a crash. A caller whose request wrote a record is answered when the record is
+// durable and a View containing it is published.
+//
+// # Durability and recovery
+//
+// Records are written by the journal's group commit (one fsync for every record that arrived while the previous
+// one synced). Courier positions are the exception: they are applied at once and journaled lazily, the latest of
+// each courier in one record written just before the next record of any kind, which is all a replay needs to
+// reach the same state. Every few minutes (or records) a checkpoint of the whole state (the engine's exported
+// state and the daemon's views) is written and the records it covers are dropped. Open loads the last checkpoint
+// and replays the journal after it through the very same apply as the live path; the engine is deterministic, so
+// the routes, versions and ETAs come back as they were.
+package daemon

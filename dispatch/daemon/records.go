@@ -1,0 +1,117 @@
+package daemon
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// A record is one accepted change, as the journal keeps it. Everything a replay needs is in it (the time, the
+// server-chosen ids, token hashes), so that applying the same records in the same order rebuilds the same state:
+// the live path and recovery run the very same apply.
+type record struct {
+	Type string    `json:"t"`
+	At   time.Time `json:"at"`
+
+	ID        string           `json:"id,omitempty"`
+	Store     *StoreView       `json:"store,omitempty"`
+	Courier   *courierRecord   `json:"courier,omitempty"`
+	Key       *keyRecord       `json:"key,omitempty"`
+	Order     *orderRecord     `json:"order,omitempty"`
+	Shift     *shiftRecord     `json:"shift,omitempty"`
+	Action    *actionRecord    `json:"action,omitempty"`
+	Locations []locationRecord `json:"locations,omitempty"`
+	Reason    string           `json:"reason,omitempty"`
+}
+
+// Record types.
+const (
+	recStorePut    = "store_put"
+	recStoreDelete = "store_delete"
+	recCourierPut  = "courier_put"
+	recKeyCreate   = "key_create"
+	recKeyRevoke   = "key_revoke"
+	recOrderPlace  = "order_place"
+	recOrderCancel = "order_cancel"
+	recShift       = "shift"
+	recAction      = "action"
+	recLocations   = "locations"
+	recTick        = "tick"
+)
+
+type courierRecord struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name,omitempty"`
+	Vehicle  string   `json:"vehicle"`
+	Capacity int      `json:"capacity"`
+	Skills   []string `json:"skills,omitempty"`
+	// TokenHash replaces the courier's token when set (first registration, rotation).
+	TokenHash []byte `json:"token_hash,omitempty"`
+}
+
+type keyRecord struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Hash []byte `json:"hash"`
+}
+
+type orderRecord struct {
+	ID         string          `json:"id"`
+	ExternalID string          `json:"external_id,omitempty"`
+	StoreID    string          `json:"store_id"`
+	Dropoff    Location        `json:"dropoff"`
+	CreatedAt  time.Time       `json:"created_at"`
+	ReadyAt    time.Time       `json:"ready_at"`
+	DeliverBy  time.Time       `json:"deliver_by"`
+	Size       int             `json:"size"`
+	Skills     []string        `json:"skills,omitempty"`
+	Customer   json.RawMessage `json:"customer,omitempty"`
+	// The idempotency key under which it was placed: scope (the API key's id), key and the request's SHA-256.
+	IdemScope string `json:"idem_scope,omitempty"`
+	IdemKey   string `json:"idem_key,omitempty"`
+	IdemHash  []byte `json:"idem_hash,omitempty"`
+}
+
+type shiftRecord struct {
+	Courier  string     `json:"courier"`
+	Online   bool       `json:"online"`
+	Location *Location  `json:"location,omitempty"`
+	ShiftEnd *time.Time `json:"shift_end,omitempty"`
+}
+
+type actionRecord struct {
+	Courier string `json:"courier"`
+	Order   string `json:"order"`
+	Action  string `json:"action"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// locationRecord is a courier position. Positions are not journaled one by one: the latest of each courier since
+// the last record go into one "locations" record written just before the next record, which is all a replay
+// needs to reach the same state (a position only matters to the events that follow it).
+type locationRecord struct {
+	Courier string    `json:"c"`
+	Lat     float64   `json:"lat"`
+	Lon     float64   `json:"lon"`
+	At      time.Time `json:"at"`
+}
+
+// idemRecord is a remembered answer to an order placed with an Idempotency-Key.
+type idemRecord struct {
+	Hash    []byte    `json:"hash"`
+	Status  int       `json:"status"`
+	Body    []byte    `json:"body"`
+	At      time.Time `json:"at"`
+	OrderID string    `json:"order_id"`
+	// seq is the journal record that made it (in memory only): a retry must not be answered before it is durable.
+	seq uint64
+}
+
+// courierAux is what the loop knows of a courier besides its view: its token and shift state.
+type courierAux struct {
+	TokenHash []byte    `json:"token_hash"`
+	OnShift   bool      `json:"on_shift"`
+	InEngine  bool      `json:"in_engine"` // online in the engine (on shift with a known position)
+	Location  *Location `json:"location,omitempty"`
+	LocAt     time.Time `json:"loc_at"`
+	ShiftEnd  time.Time `json:"shift_end"`
+}

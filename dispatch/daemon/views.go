@@ -1,0 +1,179 @@
+package daemon
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+)
+
+// The views below are what the API shows. The loop never changes a view it has stored: it stores a new one, so
+// that published snapshots (and checkpoints being written) can read them from any goroutine.
+
+// Location is a WGS 84 point as the API writes it.
+type Location struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// Point converts to the engine's lon/lat point.
+func (l Location) Point() orb.Point { return orb.Point{l.Lon, l.Lat} }
+
+func locationOf(p orb.Point) Location { return Location{Lat: p[1], Lon: p[0]} }
+
+// ETA is an order's planned hand-overs on its courier's current route.
+type ETA struct {
+	PickupAt  *time.Time `json:"pickup_at,omitempty"`
+	DropoffAt *time.Time `json:"dropoff_at,omitempty"`
+}
+
+// TimelineEntry is one change of an order's status.
+type TimelineEntry struct {
+	Status    string    `json:"status"`
+	At        time.Time `json:"at"`
+	CourierID string    `json:"courier_id,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// OrderView is an order as the API shows it.
+type OrderView struct {
+	ID         string          `json:"id"`
+	ExternalID string          `json:"external_id,omitempty"`
+	Status     string          `json:"status"`
+	StoreID    string          `json:"store_id"`
+	CourierID  string          `json:"courier_id,omitempty"`
+	Dropoff    Location        `json:"dropoff"`
+	CreatedAt  time.Time       `json:"created_at"`
+	ReadyAt    time.Time       `json:"ready_at"`
+	DeliverBy  time.Time       `json:"deliver_by"`
+	Size       int             `json:"size"`
+	Skills     []string        `json:"skills,omitempty"`
+	Customer   json.RawMessage `json:"customer,omitempty"`
+	ETA        *ETA            `json:"eta,omitempty"`
+	// Late: delivered after deliver_by, or (still open) planned or already past it. Set by LateAt when read.
+	Late        bool       `json:"late"`
+	PickedUpAt  *time.Time `json:"picked_up_at,omitempty"`
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	// WaitingReason says why a pending order is not on a route yet (the last round's reason).
+	WaitingReason string          `json:"waiting_reason,omitempty"`
+	Timeline      []TimelineEntry `json:"timeline"`
+}
+
+// Final reports whether the order has left the dispatcher's hands.
+func (o *OrderView) Final() bool {
+	switch o.Status {
+	case "delivered", "cancelled", "failed":
+		return true
+	}
+	return false
+}
+
+// LateAt returns a copy with Late set as of now: delivered after its promise; or not yet delivered and either
+// planned after its promise or already past it. Cancelled and failed orders are late if they were past the promise
+// when they ended.
+func (o *OrderView) LateAt(now time.Time) OrderView {
+	cp := *o
+	switch {
+	case o.DeliveredAt != nil:
+		cp.Late = o.DeliveredAt.After(o.DeliverBy)
+	case o.Final():
+		end := o.Timeline[len(o.Timeline)-1].At
+		cp.Late = end.After(o.DeliverBy)
+	default:
+		cp.Late = now.After(o.DeliverBy) || (o.ETA != nil && o.ETA.DropoffAt != nil && o.ETA.DropoffAt.After(o.DeliverBy))
+	}
+	return cp
+}
+
+// StoreView is a store as the API shows it.
+type StoreView struct {
+	ID              string          `json:"id"`
+	Name            string          `json:"name,omitempty"`
+	Location        Location        `json:"location"`
+	PrepSeconds     int             `json:"prep_seconds"`
+	MaxActiveOrders int             `json:"max_active_orders,omitempty"`
+	Hours           json.RawMessage `json:"hours,omitempty"`
+	Timezone        string          `json:"timezone,omitempty"`
+	Inventory       map[string]int  `json:"inventory,omitempty"`
+	ActiveOrders    int             `json:"active_orders"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
+}
+
+// Courier statuses as the API shows them.
+const (
+	CourierOffline          = "offline"
+	CourierAwaitingLocation = "awaiting_location" // on shift, but no position known yet: not dispatchable
+	CourierIdle             = "idle"
+	CourierBusy             = "busy"
+)
+
+// CourierView is a courier as the API shows it.
+type CourierView struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name,omitempty"`
+	Vehicle    string     `json:"vehicle"`
+	Capacity   int        `json:"capacity"`
+	Skills     []string   `json:"skills,omitempty"`
+	Status     string     `json:"status"`
+	Location   *Location  `json:"location,omitempty"`
+	LocationAt *time.Time `json:"location_at,omitempty"`
+	ShiftEnd   *time.Time `json:"shift_end,omitempty"`
+	Load       int        `json:"load"`
+	// RouteVersion is the version of the courier's current route (0: never had one).
+	RouteVersion uint64    `json:"route_version"`
+	RouteStops   int       `json:"route_stops"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// StopView is one stop of a courier's route.
+type StopView struct {
+	Kind      string    `json:"kind"`
+	OrderID   string    `json:"order_id"`
+	StoreID   string    `json:"store_id"`
+	Location  Location  `json:"location"`
+	ETA       time.Time `json:"eta"`
+	DeliverBy time.Time `json:"deliver_by"`
+	// Customer is the order's customer details, on drop-off stops only: the courier needs them at the door.
+	Customer json.RawMessage `json:"customer,omitempty"`
+}
+
+// RouteView is a courier's route as the API and the stream show it.
+type RouteView struct {
+	CourierID string     `json:"courier_id"`
+	Version   uint64     `json:"version"`
+	Stops     []StopView `json:"stops"`
+}
+
+// APIKey is an order-service key. Only the SHA-256 of the key is kept.
+type APIKey struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	Hash      []byte     `json:"-"`
+}
+
+// QuoteView is the answer to POST /v1/quotes.
+type QuoteView struct {
+	Feasible   bool       `json:"feasible"`
+	StoreID    string     `json:"store_id"`
+	PickupETA  *time.Time `json:"pickup_eta,omitempty"`
+	DropoffETA *time.Time `json:"dropoff_eta,omitempty"`
+	DeliverBy  time.Time  `json:"deliver_by"`
+	Reasons    []string   `json:"reasons"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func statusName(s dispatch.OrderStatus) string { return s.String() }

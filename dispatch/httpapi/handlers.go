@@ -1,0 +1,455 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+)
+
+// locationBody is a location as sent: pointers, so that a missing coordinate is told apart from 0.
+type locationBody struct {
+	Lat *float64 `json:"lat"`
+	Lon *float64 `json:"lon"`
+}
+
+func (l *locationBody) location(field string) (daemon.Location, error) {
+	if l == nil {
+		return daemon.Location{}, apiError(dispatch.EInvalid, field, "%s is required", field)
+	}
+	if l.Lat == nil {
+		return daemon.Location{}, apiError(dispatch.EInvalid, field+".lat", "%s.lat is required", field)
+	}
+	if l.Lon == nil {
+		return daemon.Location{}, apiError(dispatch.EInvalid, field+".lon", "%s.lon is required", field)
+	}
+	return daemon.Location{Lat: *l.Lat, Lon: *l.Lon}, nil
+}
+
+// parseTime reads an RFC 3339 time of a named field.
+func parseTime(field string, s *string) (*time.Time, error) {
+	if s == nil {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *s)
+	if err != nil {
+		return nil, apiError(dispatch.EInvalid, field, "%s must be an RFC 3339 time such as 2026-11-22T11:30:00Z", field)
+	}
+	t = t.UTC()
+	return &t, nil
+}
+
+type orderBody struct {
+	ExternalID     string          `json:"external_id,omitempty"`
+	StoreID        string          `json:"store_id,omitempty"`
+	Items          json.RawMessage `json:"items,omitempty"`
+	Dropoff        *locationBody   `json:"dropoff,omitempty"`
+	PrepSeconds    *int            `json:"prep_seconds,omitempty"`
+	ReadyAt        *string         `json:"ready_at,omitempty"`
+	PromiseSeconds *int            `json:"promise_seconds,omitempty"`
+	DeliverBy      *string         `json:"deliver_by,omitempty"`
+	Size           *int            `json:"size,omitempty"`
+	Skills         []string        `json:"skills,omitempty"`
+	Customer       json.RawMessage `json:"customer,omitempty"`
+}
+
+func (b *orderBody) input() (daemon.OrderInput, error) {
+	if len(b.Items) > 0 {
+		return daemon.OrderInput{}, apiError(dispatch.EInvalid, "items", "choosing the store from items is not available in this version; give store_id")
+	}
+	drop, err := b.Dropoff.location("dropoff")
+	if err != nil {
+		return daemon.OrderInput{}, err
+	}
+	in := daemon.OrderInput{ExternalID: b.ExternalID, StoreID: b.StoreID, Dropoff: drop, PrepSeconds: b.PrepSeconds,
+		PromiseSeconds: b.PromiseSeconds, Skills: b.Skills, Customer: b.Customer}
+	if in.ReadyAt, err = parseTime("ready_at", b.ReadyAt); err != nil {
+		return in, err
+	}
+	if in.DeliverBy, err = parseTime("deliver_by", b.DeliverBy); err != nil {
+		return in, err
+	}
+	if b.Size != nil {
+		if *b.Size < 1 {
+			return in, apiError(dispatch.EInvalid, "size", "size must be within [1, 1000]")
+		}
+		in.Size = *b.Size
+	}
+	for i, sk := range b.Skills {
+		if sk == "" || len(sk) > 64 {
+			return in, apiError(dispatch.EInvalid, fmt.Sprintf("skills[%d]", i), "a skill is 1 to 64 bytes")
+		}
+	}
+	return in, nil
+}
+
+func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 {
+		return apiError(dispatch.EInvalid, "Idempotency-Key", "Idempotency-Key is longer than 255 characters")
+	}
+	var b orderBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	in, err := b.input()
+	if err != nil {
+		return err
+	}
+	// The request's fingerprint for idempotency is its decoded content re-encoded, so that spacing and field order
+	// do not make "the same body" different.
+	canon, _ := json.Marshal(b)
+	sum := sha256.Sum256(canon)
+	if p.Role == admin {
+		p.ID = "admin"
+	}
+	status, body, err := s.d.PlaceOrder(r.Context(), p, key, sum[:], in)
+	if err != nil {
+		return err
+	}
+	writeRaw(w, status, body)
+	return nil
+}
+
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	o, ok := s.d.View().Order(r.PathValue("id"))
+	if !ok {
+		return apiError(dispatch.ENotFound, "", "order %q not found", r.PathValue("id"))
+	}
+	writeJSON(w, http.StatusOK, o.LateAt(s.cfg.Now()))
+	return nil
+}
+
+type reasonBody struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	var b reasonBody
+	if err := decode(w, r, &b, true); err != nil {
+		return err
+	}
+	o, err := s.d.CancelOrder(r.Context(), r.PathValue("id"), b.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, o.LateAt(s.cfg.Now()))
+	return nil
+}
+
+func (s *Server) quote(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	var b orderBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	in, err := b.input()
+	if err != nil {
+		return err
+	}
+	q, err := s.d.Quote(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, q)
+	return nil
+}
+
+type storeBody struct {
+	Name            string          `json:"name"`
+	Location        *locationBody   `json:"location"`
+	PrepSeconds     int             `json:"prep_seconds"`
+	MaxActiveOrders int             `json:"max_active_orders"`
+	Hours           json.RawMessage `json:"hours,omitempty"`
+	Timezone        string          `json:"timezone"`
+	Inventory       map[string]int  `json:"inventory"`
+}
+
+func (s *Server) putStore(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	var b storeBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	loc, err := b.Location.location("location")
+	if err != nil {
+		return err
+	}
+	v, created, err := s.d.PutStore(r.Context(), daemon.StoreInput{ID: r.PathValue("store_id"), Name: b.Name, Location: loc,
+		PrepSeconds: b.PrepSeconds, MaxActiveOrders: b.MaxActiveOrders, Hours: b.Hours, Timezone: b.Timezone, Inventory: b.Inventory})
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+func (s *Server) getStore(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	v, ok := s.d.View().Store(r.PathValue("store_id"))
+	if !ok {
+		return apiError(dispatch.ENotFound, "", "store %q not found", r.PathValue("store_id"))
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) deleteStore(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	if err := s.d.DeleteStore(r.Context(), r.PathValue("store_id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type storeList struct {
+	Stores []*daemon.StoreView `json:"stores"`
+}
+
+func (s *Server) listStores(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	q := r.URL.Query()
+	near := q.Get("near")
+	if near == "" {
+		if q.Get("radius_m") != "" {
+			return apiError(dispatch.EInvalid, "near", "radius_m needs near=lat,lon")
+		}
+		writeJSON(w, http.StatusOK, storeList{Stores: s.d.View().Stores()})
+		return nil
+	}
+	lat, lon, ok := strings.Cut(near, ",")
+	la, err1 := strconv.ParseFloat(strings.TrimSpace(lat), 64)
+	lo, err2 := strconv.ParseFloat(strings.TrimSpace(lon), 64)
+	if !ok || err1 != nil || err2 != nil || math.IsNaN(la) || math.IsNaN(lo) || la < -90 || la > 90 || lo < -180 || lo > 180 {
+		return apiError(dispatch.EInvalid, "near", "near must be lat,lon within range, such as near=31.23,121.47")
+	}
+	radius := 3000.0
+	if v := q.Get("radius_m"); v != "" {
+		rad, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(rad > 0) || rad > 100_000 {
+			return apiError(dispatch.EInvalid, "radius_m", "radius_m must be a number of metres within (0, 100000]")
+		}
+		radius = rad
+	}
+	writeJSON(w, http.StatusOK, storeList{Stores: s.d.View().StoresNear(daemon.Location{Lat: la, Lon: lo}, radius)})
+	return nil
+}
+
+type courierBody struct {
+	Name     string   `json:"name"`
+	Vehicle  string   `json:"vehicle"`
+	Capacity *int     `json:"capacity"`
+	Skills   []string `json:"skills"`
+}
+
+type courierWithToken struct {
+	*daemon.CourierView
+	Token string `json:"token,omitempty"`
+}
+
+func (s *Server) putCourier(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	var b courierBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	rotate := false
+	if v := r.URL.Query().Get("rotate_token"); v != "" {
+		var err error
+		if rotate, err = strconv.ParseBool(v); err != nil {
+			return apiError(dispatch.EInvalid, "rotate_token", "rotate_token must be true or false")
+		}
+	}
+	capacity := 1
+	if b.Capacity != nil {
+		capacity = *b.Capacity
+	}
+	for i, sk := range b.Skills {
+		if sk == "" || len(sk) > 64 {
+			return apiError(dispatch.EInvalid, fmt.Sprintf("skills[%d]", i), "a skill is 1 to 64 bytes")
+		}
+	}
+	v, token, created, err := s.d.PutCourier(r.Context(), daemon.CourierInput{ID: r.PathValue("courier_id"), Name: b.Name,
+		Vehicle: b.Vehicle, Capacity: capacity, Skills: b.Skills}, rotate)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, courierWithToken{v, token})
+	return nil
+}
+
+func (s *Server) getCourier(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	v, ok := s.d.View().Courier(r.PathValue("courier_id"))
+	if !ok {
+		return apiError(dispatch.ENotFound, "", "courier %q not found", r.PathValue("courier_id"))
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) listCouriers(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	status := r.URL.Query().Get("status")
+	switch status {
+	case "", "online", daemon.CourierOffline, daemon.CourierAwaitingLocation, daemon.CourierIdle, daemon.CourierBusy:
+	default:
+		return apiError(dispatch.EInvalid, "status", "status must be online, offline, awaiting_location, idle or busy")
+	}
+	list := s.d.View().Couriers(status)
+	if list == nil {
+		list = []*daemon.CourierView{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"couriers": list})
+	return nil
+}
+
+type keyBody struct {
+	Name string `json:"name"`
+}
+
+type keyWithSecret struct {
+	*daemon.APIKey
+	Key string `json:"key"`
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	var b keyBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	k, secret, err := s.d.CreateAPIKey(r.Context(), b.Name)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, keyWithSecret{k, secret})
+	return nil
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, _ *http.Request, _ daemon.Principal) error {
+	writeJSON(w, http.StatusOK, map[string]any{"api_keys": s.d.View().APIKeys()})
+	return nil
+}
+
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	if err := s.d.RevokeAPIKey(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type shiftBody struct {
+	Status   string        `json:"status"`
+	Location *locationBody `json:"location,omitempty"`
+	ShiftEnd *string       `json:"shift_end,omitempty"`
+}
+
+func (s *Server) shift(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+	var b shiftBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	var online bool
+	switch b.Status {
+	case "online":
+		online = true
+	case "offline":
+	default:
+		return apiError(dispatch.EInvalid, "status", `status must be "online" or "offline"`)
+	}
+	var loc *daemon.Location
+	if b.Location != nil {
+		l, err := b.Location.location("location")
+		if err != nil {
+			return err
+		}
+		loc = &l
+	}
+	end, err := parseTime("shift_end", b.ShiftEnd)
+	if err != nil {
+		return err
+	}
+	v, err := s.d.SetShift(r.Context(), p.ID, online, loc, end)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+type locationReport struct {
+	Location *locationBody `json:"location"`
+	At       *string       `json:"at,omitempty"`
+	SpeedMPS *float64      `json:"speed_mps,omitempty"`
+	Heading  *float64      `json:"heading,omitempty"`
+	Accuracy *float64      `json:"accuracy_m,omitempty"`
+}
+
+func (s *Server) location(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+	var b locationReport
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	loc, err := b.Location.location("location")
+	if err != nil {
+		return err
+	}
+	at, err := parseTime("at", b.At)
+	if err != nil {
+		return err
+	}
+	if b.SpeedMPS != nil && (*b.SpeedMPS < 0 || *b.SpeedMPS > 100) {
+		return apiError(dispatch.EInvalid, "speed_mps", "speed_mps must be within [0, 100]")
+	}
+	if b.Heading != nil && (*b.Heading < 0 || *b.Heading >= 360) {
+		return apiError(dispatch.EInvalid, "heading", "heading must be within [0, 360)")
+	}
+	var when time.Time
+	if at != nil {
+		when = *at
+	}
+	if err := s.d.ReportLocation(r.Context(), p.ID, loc, when); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) route(w http.ResponseWriter, _ *http.Request, p daemon.Principal) error {
+	rt, ok := s.d.View().Route(p.ID)
+	if !ok {
+		return apiError(dispatch.ENotFound, "", "courier not found")
+	}
+	writeJSON(w, http.StatusOK, rt)
+	return nil
+}
+
+var courierActions = map[string]bool{"accept": true, "decline": true, "arrived": true, "picked_up": true, "delivered": true, "failed": true}
+
+func (s *Server) courierAction(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+	action := r.PathValue("action")
+	if !courierActions[action] {
+		return apiError(dispatch.ENotFound, "", "no such action %q", action)
+	}
+	var b reasonBody
+	if err := decode(w, r, &b, true); err != nil {
+		return err
+	}
+	o, err := s.d.CourierAction(r.Context(), p.ID, r.PathValue("order_id"), action, b.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, o.LateAt(s.cfg.Now()))
+	return nil
+}

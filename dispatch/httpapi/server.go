@@ -1,0 +1,259 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+)
+
+// Instrumenter wraps a route's handler for metrics (metrics.Metrics.InstrumentHTTP).
+type Instrumenter func(route string, h http.Handler) http.Handler
+
+// Config configures the API.
+type Config struct {
+	// AdminToken is the admin's bearer token (required).
+	AdminToken string
+	// Logger receives one line per request (never a body, a token or customer data).
+	Logger zerolog.Logger
+	// Instrument, when set, wraps every route for metrics.
+	Instrument Instrumenter
+	// Metrics, when set, is served at GET /metrics (readable without a token unless MetricsNeedAdmin).
+	Metrics          http.Handler
+	MetricsNeedAdmin bool
+	// Heartbeat is the interval of the courier stream's keep-alive comments. Default 15 s.
+	Heartbeat time.Duration
+	// Now is the clock for "late" on reads (default time.Now).
+	Now func() time.Time
+}
+
+// Server is dispatchd's HTTP API over a daemon.
+type Server struct {
+	d         *daemon.Daemon
+	cfg       Config
+	adminHash []byte
+	mux       *http.ServeMux
+	// patterns lists every route as registered ("METHOD /path"), for the test that holds the OpenAPI document to it.
+	patterns []string
+}
+
+// New makes the API for d.
+func New(d *daemon.Daemon, cfg Config) *Server {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Instrument == nil {
+		cfg.Instrument = func(_ string, h http.Handler) http.Handler { return h }
+	}
+	s := &Server{d: d, cfg: cfg, adminHash: daemon.HashToken(cfg.AdminToken), mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// Handler returns the API's root handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+const (
+	admin   = daemon.RoleAdmin
+	orders  = daemon.RoleOrders
+	courier = daemon.RoleCourier
+	public  = "public"
+)
+
+// handlerFunc is an API handler: it gets the authenticated principal and returns an error to be written.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p daemon.Principal) error
+
+func (s *Server) routes() {
+	s.handle("POST /v1/orders", s.placeOrder, orders, admin)
+	s.handle("GET /v1/orders/{id}", s.getOrder, orders, admin)
+	s.handle("POST /v1/orders/{id}/cancel", s.cancelOrder, orders, admin)
+	s.handle("POST /v1/quotes", s.quote, orders, admin)
+
+	s.handle("PUT /v1/stores/{store_id}", s.putStore, admin)
+	s.handle("GET /v1/stores/{store_id}", s.getStore, admin, orders)
+	s.handle("DELETE /v1/stores/{store_id}", s.deleteStore, admin)
+	s.handle("GET /v1/stores", s.listStores, admin, orders)
+
+	s.handle("PUT /v1/couriers/{courier_id}", s.putCourier, admin)
+	s.handle("GET /v1/couriers/{courier_id}", s.getCourier, admin)
+	s.handle("GET /v1/couriers", s.listCouriers, admin)
+
+	s.handle("POST /v1/api-keys", s.createKey, admin)
+	s.handle("GET /v1/api-keys", s.listKeys, admin)
+	s.handle("DELETE /v1/api-keys/{id}", s.revokeKey, admin)
+
+	s.handle("POST /v1/courier/shift", s.shift, courier)
+	s.handle("POST /v1/courier/location", s.location, courier)
+	s.handle("GET /v1/courier/route", s.route, courier)
+	s.handle("GET /v1/courier/stream", s.stream, courier)
+	s.handle("POST /v1/courier/orders/{order_id}/{action}", s.courierAction, courier)
+
+	s.handle("GET /healthz", s.healthz, public)
+	s.handle("GET /readyz", s.readyz, public)
+	if s.cfg.Metrics != nil {
+		if s.cfg.MetricsNeedAdmin {
+			s.handle("GET /metrics", s.metrics, admin)
+		} else {
+			s.handle("GET /metrics", s.metrics, public)
+		}
+	}
+	s.handle("/", func(http.ResponseWriter, *http.Request, daemon.Principal) error {
+		return apiError(dispatch.ENotFound, "", "no such endpoint")
+	}, public)
+}
+
+// handle registers a route: request id, log line, metrics, authentication and the role check around h.
+func (s *Server) handle(pattern string, h handlerFunc, roles ...string) {
+	s.patterns = append(s.patterns, pattern)
+	route := pattern
+	if pattern == "/" {
+		route = "unmatched"
+	}
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r, roles)
+		if err == nil {
+			setPrincipal(r, p)
+			err = h(w, r, p)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+	s.mux.Handle(pattern, s.logged(route, s.cfg.Instrument(route, inner)))
+}
+
+// authenticate finds who the bearer token belongs to and checks that the role may use the route.
+func (s *Server) authenticate(r *http.Request, roles []string) (daemon.Principal, error) {
+	if slices.Contains(roles, public) {
+		return daemon.Principal{Role: public}, nil
+	}
+	auth := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || token == "" {
+		return daemon.Principal{}, apiError(dispatch.EUnauthenticated, "", "an Authorization: Bearer token is required")
+	}
+	h := daemon.HashToken(token)
+	var p daemon.Principal
+	if subtle.ConstantTimeCompare(h, s.adminHash) == 1 {
+		p = daemon.Principal{Role: admin}
+	} else if p, ok = s.d.View().Authenticate(h); !ok {
+		return daemon.Principal{}, apiError(dispatch.EUnauthenticated, "", "the token is not valid")
+	}
+	if !slices.Contains(roles, p.Role) {
+		return p, apiError(dispatch.EPermissionDenied, "", "the %s role may not use this endpoint", p.Role)
+	}
+	return p, nil
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+type ctxKey int
+
+const (
+	keyLog ctxKey = iota
+	keyPrincipal
+)
+
+// principalBox lets the handler report the principal back to the log line written by the outer middleware.
+type principalBox struct{ p daemon.Principal }
+
+func setPrincipal(r *http.Request, p daemon.Principal) {
+	if b, ok := r.Context().Value(keyPrincipal).(*principalBox); ok {
+		b.p = p
+	}
+}
+
+func logFrom(r *http.Request) *zerolog.Logger {
+	return zerolog.Ctx(r.Context())
+}
+
+// logged gives the request an id (the caller's X-Request-Id when it is sane) and writes one log line when it ends:
+// method, route, status, bytes, duration, role. Never the body, the query, a token or customer data.
+func (s *Server) logged(route string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			id = daemon.NewToken("req_")[:24]
+		}
+		w.Header().Set("X-Request-Id", id)
+		l := s.cfg.Logger.With().Str("request_id", id).Logger()
+		box := &principalBox{}
+		ctx := context.WithValue(l.WithContext(r.Context()), keyPrincipal, box)
+		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rw, r.WithContext(ctx))
+		ev := l.Info()
+		if rw.status >= 500 {
+			ev = l.Error()
+		}
+		ev = ev.Str("method", r.Method).Str("route", route).Int("status", rw.status).Int64("bytes", rw.bytes).
+			Dur("took", time.Since(start))
+		if box.p.Role != "" && box.p.Role != public {
+			ev = ev.Str("role", box.p.Role)
+			if box.p.ID != "" {
+				ev = ev.Str("principal", box.p.ID)
+			}
+		}
+		ev.Msg("request")
+	})
+}
+
+// statusWriter records the status and size of a response. It passes Flush through (the courier stream needs it)
+// and unwraps for http.ResponseController.
+type statusWriter struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ daemon.Principal) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ daemon.Principal) error {
+	if !s.d.Ready() {
+		return apiError(dispatch.EUnavailable, "", "not ready")
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	s.cfg.Metrics.ServeHTTP(w, r)
+	return nil
+}

@@ -1,0 +1,80 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+)
+
+// streamWriteTimeout bounds each write to a courier stream, so that a client that stopped reading does not hold a
+// connection (and its goroutine) forever.
+const streamWriteTimeout = 30 * time.Second
+
+// stream is the courier's server-sent event stream. Every event is the whole route with its version as the event
+// id, so "what was missed" after a reconnect is the current route when its version is above Last-Event-ID: a
+// superseded route is never worth sending. A comment line every heartbeat keeps proxies from closing the stream.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+	var last int64 = -1
+	if h := r.Header.Get("Last-Event-ID"); h != "" {
+		v, err := strconv.ParseUint(h, 10, 63)
+		if err != nil {
+			return apiError(dispatch.EInvalid, "Last-Event-ID", "Last-Event-ID must be a route version (an integer)")
+		}
+		last = int64(v)
+	}
+	if _, ok := s.d.View().Route(p.ID); !ok {
+		return apiError(dispatch.ENotFound, "", "courier not found")
+	}
+	sub := s.d.Subscribe(p.ID)
+	defer sub.Close()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	write := func(b []byte) bool {
+		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	send := func() bool {
+		rt, ok := s.d.View().Route(p.ID)
+		if !ok || int64(rt.Version) <= last && last >= 0 {
+			return true
+		}
+		data, _ := json.Marshal(rt)
+		last = int64(rt.Version)
+		return write(fmt.Appendf(nil, "id: %d\nevent: route\ndata: %s\n\n", rt.Version, data))
+	}
+	// Tell the client how soon to reconnect, then where it stands.
+	if !write([]byte("retry: 2000\n\n")) || !send() {
+		return nil
+	}
+	hb := time.NewTicker(s.cfg.Heartbeat)
+	defer hb.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-sub.Done():
+			return nil
+		case <-sub.Wake():
+			if !send() {
+				return nil
+			}
+		case <-hb.C:
+			if !write([]byte(": heartbeat\n\n")) {
+				return nil
+			}
+		}
+	}
+}
