@@ -1,0 +1,322 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+)
+
+const adminToken = "admin-token-for-tests-0123"
+
+type fixture struct {
+	t      *testing.T
+	srv    *httptest.Server
+	d      *daemon.Daemon
+	key    string // an order-service key
+	riders map[string]string
+	order  string // an order assigned to rider a
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	cfg := daemon.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.DispatchInterval = time.Hour
+	cfg.Engine.PostponeSlack = 0
+	d, err := daemon.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	srv := httptest.NewServer(New(d, Config{AdminToken: adminToken, Metrics: http.NotFoundHandler()}).Handler())
+	t.Cleanup(func() {
+		d.StopStreams()
+		srv.Close()
+		cancel()
+		<-done
+	})
+	f := &fixture{t: t, srv: srv, d: d, riders: map[string]string{}}
+	f.expect(201, "PUT", "/v1/stores/s1", adminToken, `{"location":{"lat":31.2304,"lon":121.4737}}`)
+	for _, id := range []string{"a", "b"} {
+		var c struct{ Token string }
+		json.Unmarshal(f.expect(201, "PUT", "/v1/couriers/"+id, adminToken, `{"capacity":2}`), &c)
+		f.riders[id] = c.Token
+	}
+	f.expect(200, "POST", "/v1/courier/shift", f.riders["a"], `{"status":"online","location":{"lat":31.231,"lon":121.474}}`)
+	var k struct{ Key string }
+	json.Unmarshal(f.expect(201, "POST", "/v1/api-keys", adminToken, `{"name":"shop"}`), &k)
+	f.key = k.Key
+	var o struct{ ID string }
+	json.Unmarshal(f.expect(201, "POST", "/v1/orders", f.key, `{"store_id":"s1","dropoff":{"lat":31.24,"lon":121.48}}`), &o)
+	f.order = o.ID
+	if err := d.DispatchNow(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) call(method, path, token, body string, hdr ...string) (int, []byte) {
+	f.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, f.srv.URL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func (f *fixture) expect(want int, method, path, token, body string, hdr ...string) []byte {
+	f.t.Helper()
+	status, b := f.call(method, path, token, body, hdr...)
+	if status != want {
+		f.t.Fatalf("%s %s: %d %s, want %d", method, path, status, b, want)
+	}
+	return b
+}
+
+// TestRoles calls every endpoint as every role: no token is 401, a role the endpoint is not for is 403, and a role
+// it is for gets past authorisation (anything but 401 and 403).
+func TestRoles(t *testing.T) {
+	f := newFixture(t)
+	tokens := map[string]string{"none": "", "bad": "not-a-token", "admin": adminToken, "orders": f.key, "courier": f.riders["a"]}
+	order := f.order
+	for _, ep := range []struct {
+		method, path, body string
+		allowed            []string
+	}{
+		{"POST", "/v1/orders", `{"store_id":"s1","dropoff":{"lat":31.24,"lon":121.48}}`, []string{"admin", "orders"}},
+		{"GET", "/v1/orders/" + order, "", []string{"admin", "orders"}},
+		{"POST", "/v1/orders/nope/cancel", `{}`, []string{"admin", "orders"}},
+		{"POST", "/v1/quotes", `{"store_id":"s1","dropoff":{"lat":31.24,"lon":121.48}}`, []string{"admin", "orders"}},
+		{"PUT", "/v1/stores/s2", `{"location":{"lat":31.2,"lon":121.4}}`, []string{"admin"}},
+		{"GET", "/v1/stores/s1", "", []string{"admin", "orders"}},
+		{"GET", "/v1/stores?near=31.23,121.47&radius_m=3000", "", []string{"admin", "orders"}},
+		{"DELETE", "/v1/stores/nope", "", []string{"admin"}},
+		{"PUT", "/v1/couriers/c9", `{"capacity":1}`, []string{"admin"}},
+		{"GET", "/v1/couriers/a", "", []string{"admin"}},
+		{"GET", "/v1/couriers?status=online", "", []string{"admin"}},
+		{"POST", "/v1/api-keys", `{"name":"x"}`, []string{"admin"}},
+		{"GET", "/v1/api-keys", "", []string{"admin"}},
+		{"DELETE", "/v1/api-keys/nope", "", []string{"admin"}},
+		{"POST", "/v1/courier/shift", `{"status":"online"}`, []string{"courier"}},
+		{"POST", "/v1/courier/location", `{"location":{"lat":31.231,"lon":121.474}}`, []string{"courier"}},
+		{"GET", "/v1/courier/route", "", []string{"courier"}},
+		{"POST", "/v1/courier/orders/" + order + "/accept", "", []string{"courier"}},
+	} {
+		for role, token := range tokens {
+			status, body := f.call(ep.method, ep.path, token, ep.body)
+			want := "allowed"
+			switch {
+			case role == "none" || role == "bad":
+				want = "401"
+			case !contains(ep.allowed, role):
+				want = "403"
+			}
+			got := "allowed"
+			if status == 401 || status == 403 {
+				got = strconv.Itoa(status)
+			}
+			if got != want {
+				t.Errorf("%s %s as %s: %d %s, want %s", ep.method, ep.path, role, status, body, want)
+			}
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		if status, _ := f.call("GET", path, "", ""); status == 401 || status == 403 {
+			t.Errorf("GET %s needs a token", path)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCourierSeesOnlyItsOwn(t *testing.T) {
+	f := newFixture(t)
+	// Rider b cannot see or touch rider a's order, and cannot tell it exists.
+	for _, action := range []string{"accept", "decline", "arrived", "picked_up", "delivered", "failed"} {
+		status, body := f.call("POST", "/v1/courier/orders/"+f.order+"/"+action, f.riders["b"], "")
+		if status != 404 {
+			t.Errorf("%s of another courier's order: %d %s, want 404", action, status, body)
+		}
+	}
+	if status, _ := f.call("GET", "/v1/orders/"+f.order, f.riders["b"], ""); status != 403 {
+		t.Errorf("a courier reading orders: %d, want 403 (the role, whatever the id)", status)
+	}
+	var r daemon.RouteView
+	json.Unmarshal(f.expect(200, "GET", "/v1/courier/route", f.riders["b"], ""), &r)
+	if len(r.Stops) != 0 || r.CourierID != "b" {
+		t.Errorf("rider b's route: %+v, want its own empty route", r)
+	}
+	// Rider a's actions follow the order's state.
+	f.expect(409, "POST", "/v1/courier/orders/"+f.order+"/delivered", f.riders["a"], "")
+	f.expect(200, "POST", "/v1/courier/orders/"+f.order+"/picked_up", f.riders["a"], "")
+	f.expect(409, "POST", "/v1/orders/"+f.order+"/cancel", f.key, `{"reason":"customer"}`)
+	f.expect(404, "POST", "/v1/courier/orders/"+f.order+"/teleport", f.riders["a"], "")
+}
+
+func TestBadInput(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name, method, path, token, body string
+		status                          int
+		code, field                     string
+	}{
+		{"UnknownField", "POST", "/v1/orders", "orders", `{"store_id":"s1","dropoff":{"lat":1,"lon":2},"colour":"red"}`, 400, "invalid_argument", "colour"},
+		{"MissingLat", "POST", "/v1/orders", "orders", `{"store_id":"s1","dropoff":{"lon":2}}`, 400, "invalid_argument", "dropoff.lat"},
+		{"LatOutOfRange", "POST", "/v1/orders", "orders", `{"store_id":"s1","dropoff":{"lat":91,"lon":2}}`, 400, "invalid_argument", "dropoff.lat"},
+		{"WrongType", "POST", "/v1/orders", "orders", `{"store_id":"s1","dropoff":{"lat":1,"lon":2},"size":"big"}`, 400, "invalid_argument", "size"},
+		{"BadTime", "POST", "/v1/orders", "orders", `{"store_id":"s1","dropoff":{"lat":1,"lon":2},"deliver_by":"tomorrow"}`, 400, "invalid_argument", "deliver_by"},
+		{"Items", "POST", "/v1/orders", "orders", `{"items":[{"sku":"milk","qty":1}],"dropoff":{"lat":1,"lon":2}}`, 400, "invalid_argument", "items"},
+		{"UnknownStore", "POST", "/v1/orders", "orders", `{"store_id":"nope","dropoff":{"lat":31.24,"lon":121.48}}`, 422, "unservable", "store_id"},
+		{"Malformed", "POST", "/v1/orders", "orders", `{"store_id":`, 400, "invalid_argument", ""},
+		{"TrailingData", "POST", "/v1/api-keys", "admin", `{"name":"x"} {"name":"y"}`, 400, "invalid_argument", ""},
+		{"BadStoreID", "PUT", "/v1/stores/has%20space", "admin", `{"location":{"lat":1,"lon":2}}`, 400, "invalid_argument", "store_id"},
+		{"BadVehicle", "PUT", "/v1/couriers/c5", "admin", `{"vehicle":"rocket","capacity":1}`, 400, "invalid_argument", "vehicle"},
+		{"BadShift", "POST", "/v1/courier/shift", "courier", `{"status":"asleep"}`, 400, "invalid_argument", "status"},
+		{"BadNear", "GET", "/v1/stores?near=north", "orders", ``, 400, "invalid_argument", "near"},
+		{"LongIdempotencyKey", "POST", "/v1/orders", "orders", `{"store_id":"s1","dropoff":{"lat":1,"lon":2}}`, 400, "invalid_argument", "Idempotency-Key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			token := map[string]string{"orders": f.key, "admin": adminToken, "courier": f.riders["a"]}[tc.token]
+			var hdr []string
+			if tc.name == "LongIdempotencyKey" {
+				hdr = []string{"Idempotency-Key", strings.Repeat("k", 256)}
+			}
+			status, body := f.call(tc.method, tc.path, token, tc.body, hdr...)
+			var e errorBody
+			json.Unmarshal(body, &e)
+			if status != tc.status || string(e.Error.Code) != tc.code || e.Error.Field != tc.field {
+				t.Fatalf("%d %s, want %d %s on %q", status, body, tc.status, tc.code, tc.field)
+			}
+		})
+	}
+	t.Run("TooLarge", func(t *testing.T) {
+		big := `{"store_id":"s1","dropoff":{"lat":1,"lon":2},"customer":{"note":"` + strings.Repeat("x", 70<<10) + `"}}`
+		status, body := f.call("POST", "/v1/orders", f.key, big)
+		if status != 413 || !bytes.Contains(body, []byte("payload_too_large")) {
+			t.Fatalf("%d %s, want 413 payload_too_large", status, body)
+		}
+	})
+	t.Run("UnknownEndpoint", func(t *testing.T) {
+		status, body := f.call("GET", "/v2/whatever", "", "")
+		if status != 404 || !bytes.Contains(body, []byte("not_found")) {
+			t.Fatalf("%d %s, want a JSON 404", status, body)
+		}
+	})
+}
+
+func TestIdempotencyOverHTTP(t *testing.T) {
+	f := newFixture(t)
+	body := `{"external_id":"x-1","store_id":"s1","dropoff":{"lat":31.24,"lon":121.48},"customer":{"name":"Wang"}}`
+	first := f.expect(201, "POST", "/v1/orders", f.key, body, "Idempotency-Key", "abc")
+	// The same request with other spacing and field order is the same request.
+	same := `{ "dropoff": {"lon":121.48, "lat":31.24}, "store_id":"s1", "customer": {"name": "Wang"}, "external_id":"x-1" }`
+	if again := f.expect(201, "POST", "/v1/orders", f.key, same, "Idempotency-Key", "abc"); !bytes.Equal(first, again) {
+		t.Fatalf("retry answered %s, want %s", again, first)
+	}
+	status, b := f.call("POST", "/v1/orders", f.key, `{"external_id":"x-2","store_id":"s1","dropoff":{"lat":31.24,"lon":121.48}}`, "Idempotency-Key", "abc")
+	if status != 422 || !bytes.Contains(b, []byte("idempotency_mismatch")) {
+		t.Fatalf("same key, other body: %d %s, want 422 idempotency_mismatch", status, b)
+	}
+	if status, _ := f.call("POST", "/v1/orders", f.key, body, "Idempotency-Key", "other"); status != 409 {
+		t.Fatalf("the same external_id under another key: %d, want 409", status)
+	}
+	v := f.d.View()
+	if n := v.OrdersByStatus["pending"] + v.OrdersByStatus["assigned"]; n != 2 {
+		t.Fatalf("%d open orders, want 2 (the fixture's and one placed here)", n)
+	}
+}
+
+func TestRevokedKeyIsRefused(t *testing.T) {
+	f := newFixture(t)
+	var k struct{ ID, Key string }
+	json.Unmarshal(f.expect(201, "POST", "/v1/api-keys", adminToken, `{"name":"temp"}`), &k)
+	f.expect(200, "GET", "/v1/stores/s1", k.Key, "")
+	f.expect(204, "DELETE", "/v1/api-keys/"+k.ID, adminToken, "")
+	f.expect(401, "GET", "/v1/stores/s1", k.Key, "")
+	// Rotating a courier's token retires the old one.
+	var c struct{ Token string }
+	json.Unmarshal(f.expect(200, "PUT", "/v1/couriers/b?rotate_token=true", adminToken, `{"capacity":2}`), &c)
+	if c.Token == "" || c.Token == f.riders["b"] {
+		t.Fatalf("rotation returned %q", c.Token)
+	}
+	f.expect(401, "GET", "/v1/courier/route", f.riders["b"], "")
+	f.expect(200, "GET", "/v1/courier/route", c.Token, "")
+	// A replacement without rotation shows no token.
+	if b := f.expect(200, "PUT", "/v1/couriers/b", adminToken, `{"capacity":3}`); bytes.Contains(b, []byte(`"token"`)) {
+		t.Fatalf("a plain update showed a token: %s", b)
+	}
+}
+
+func TestOverloadedAnswers503WithRetryAfter(t *testing.T) {
+	cfg := daemon.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.QueueSize = 1
+	d, err := daemon.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The loop is not running: the first request waits in the queue, the second finds it full.
+	srv := httptest.NewServer(New(d, Config{AdminToken: adminToken}).Handler())
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan struct{})
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/v1/api-keys", strings.NewReader(`{"name":"a"}`))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		close(first)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-first
+	for d.QueueDepth() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/api-keys", strings.NewReader(`{"name":"b"}`))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("full queue: %d Retry-After %q, want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	cancel()
+	done := make(chan error, 1)
+	runCtx, stop := context.WithCancel(context.Background())
+	go func() { done <- d.Run(runCtx) }()
+	stop()
+	<-done
+}
