@@ -8,12 +8,24 @@ STATICCHECK := $(GOBIN)/staticcheck
 BENCHTIME   ?= 1x
 BENCHCOUNT  ?= 5
 
-.PHONY: all build test vet check fmt-check staticcheck bench bench-round bench-geo bench-mdrp tidy
+.PHONY: all build run test vet check fmt-check staticcheck bench bench-round bench-geo bench-mdrp bench-intake tidy
 
 all: build test
 
 build:
 	$(GO) build ./...
+
+# The daemon on :8080 with its data in ./var. Without DISPATCHD_ADMIN_TOKEN or --admin-token-file the first start
+# writes a random admin token to ./var/admin.token; RUN_ARGS passes more flags (RUN_ARGS='--dispatch-interval 5s').
+DATA_DIR ?= ./var
+RUN_ARGS ?=
+
+run:
+	$(GO) build -o bin/dispatchd ./cmd/dispatchd
+	@echo "dispatchd: API on http://localhost:8080, data in $(DATA_DIR)."
+	@if [ -z "$$DISPATCHD_ADMIN_TOKEN" ]; then echo "dispatchd: the admin token is in $(DATA_DIR)/admin.token (written on the first start)."; \
+		else echo "dispatchd: the admin token is \$$DISPATCHD_ADMIN_TOKEN."; fi
+	exec ./bin/dispatchd --addr :8080 --data-dir $(DATA_DIR) $(RUN_ARGS)
 
 vet:
 	$(GO) vet ./...
