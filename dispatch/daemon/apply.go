@@ -214,7 +214,7 @@ func (d *Daemon) moveCourier(now time.Time, l locationRecord) {
 	if old, ok := d.st.couriers.get(l.Courier); ok {
 		v := *old
 		v.Location, v.LocationAt = &loc, timePtr(l.At)
-		d.st.couriers.set(l.Courier, &v)
+		d.st.setCourier(&v)
 	}
 }
 
@@ -487,6 +487,6 @@ func (d *Daemon) refreshCourier(id string, at time.Time) *CourierView {
 	default:
 		v.Status = CourierIdle
 	}
-	s.couriers.set(id, v)
+	s.setCourier(v)
 	return v
 }

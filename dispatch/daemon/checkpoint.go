@@ -174,7 +174,7 @@ func (d *Daemon) restoreCheckpoint(b []byte) error {
 	for _, c := range data.Couriers {
 		aux := c.Aux
 		s.aux[c.View.ID] = &aux
-		s.couriers.set(c.View.ID, c.View)
+		s.setCourier(c.View)
 		if aux.TokenHash != nil {
 			s.principals.set(string(aux.TokenHash), Principal{Role: RoleCourier, ID: c.View.ID})
 		}

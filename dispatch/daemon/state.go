@@ -53,6 +53,8 @@ type state struct {
 	byStatus [6]int
 	// onRoute is the couriers whose route has stops (their times are refreshed after every round).
 	onRoute map[string]struct{}
+	// courierCounts counts couriers by status, kept as views change (a publish must not walk the fleet).
+	courierCounts map[string]int
 }
 
 type expiry struct {
@@ -62,17 +64,18 @@ type expiry struct {
 
 func newState() *state {
 	return &state{
-		orders:      newCowMap[*OrderView](),
-		stores:      newCowMap[*StoreView](),
-		couriers:    newCowMap[*CourierView](),
-		routes:      newCowMap[*RouteView](),
-		principals:  newCowMap[Principal](),
-		keys:        newCowMap[*APIKey](),
-		aux:         map[string]*courierAux{},
-		externalIDs: map[string]string{},
-		idem:        map[string]*idemRecord{},
-		pendingLocs: map[string]locationRecord{},
-		onRoute:     map[string]struct{}{},
+		orders:        newCowMap[*OrderView](),
+		stores:        newCowMap[*StoreView](),
+		couriers:      newCowMap[*CourierView](),
+		routes:        newCowMap[*RouteView](),
+		principals:    newCowMap[Principal](),
+		keys:          newCowMap[*APIKey](),
+		aux:           map[string]*courierAux{},
+		externalIDs:   map[string]string{},
+		idem:          map[string]*idemRecord{},
+		pendingLocs:   map[string]locationRecord{},
+		onRoute:       map[string]struct{}{},
+		courierCounts: map[string]int{CourierOffline: 0, CourierAwaitingLocation: 0, CourierIdle: 0, CourierBusy: 0},
 	}
 }
 
@@ -157,11 +160,9 @@ func (d *Daemon) buildView() *View {
 	for st, n := range s.byStatus {
 		v.OrdersByStatus[dispatch.OrderStatus(st).String()] = n
 	}
-	v.CouriersByStatus = map[string]int{CourierOffline: 0, CourierAwaitingLocation: 0, CourierIdle: 0, CourierBusy: 0}
-	for _, sh := range v.couriers.shards {
-		for _, c := range sh {
-			v.CouriersByStatus[c.Status]++
-		}
+	v.CouriersByStatus = make(map[string]int, len(s.courierCounts))
+	for k, n := range s.courierCounts {
+		v.CouriersByStatus[k] = n
 	}
 	return v
 }
@@ -265,4 +266,13 @@ func mustJSON(v any) []byte {
 		panic(err) // only plain data is marshalled here
 	}
 	return b
+}
+
+// setCourier stores a courier's view, keeping the counts by status.
+func (s *state) setCourier(v *CourierView) {
+	if old, ok := s.couriers.get(v.ID); ok {
+		s.courierCounts[old.Status]--
+	}
+	s.courierCounts[v.Status]++
+	s.couriers.set(v.ID, v)
 }
