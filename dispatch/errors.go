@@ -35,6 +35,8 @@ const (
 	EIdempotencyMismatch ErrorCode = "idempotency_mismatch"
 	// EUnservable: well formed, but no store or courier can serve it (Error.Reasons says why).
 	EUnservable ErrorCode = "unservable"
+	// ERateLimited: the caller sends too fast; it should retry later.
+	ERateLimited ErrorCode = "rate_limited"
 	// EUnavailable: overloaded, shutting down or not ready; the client should retry later.
 	EUnavailable ErrorCode = "unavailable"
 )

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -308,7 +309,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("dispatchd: listen for metrics: %w", err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", met.Handler())
+		var h http.Handler = met.Handler()
+		if m.MetricsAuth {
+			h = adminOnly(token, h)
+		}
+		mux.Handle("GET /metrics", h)
 		servers = append(servers, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second})
 		listeners = append(listeners, mln)
 		m.mu.Lock()
@@ -350,4 +355,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	wg.Wait()
 	return err
+}
+
+// adminOnly guards the separate metrics listener with the admin token when --metrics-auth is set.
+func adminOnly(token string, h http.Handler) http.Handler {
+	want := daemon.HashToken(token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(daemon.HashToken(strings.TrimSpace(got)), want) != 1 {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":{"code":"unauthenticated","message":"the admin token is required for metrics"}}` + "\n"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

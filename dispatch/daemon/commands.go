@@ -247,14 +247,7 @@ func (d *Daemon) resolve(now time.Time, in *OrderInput) (*orderRecord, error) {
 	default:
 		rec.ReadyAt = now.Add(time.Duration(st.PrepSeconds) * time.Second)
 	}
-	switch {
-	case in.DeliverBy != nil:
-		rec.DeliverBy = in.DeliverBy.UTC()
-	case in.PromiseSeconds != nil:
-		rec.DeliverBy = now.Add(time.Duration(*in.PromiseSeconds) * time.Second)
-	default:
-		rec.DeliverBy = now.Add(d.cfg.DefaultPromise)
-	}
+	rec.DeliverBy = d.promiseOf(now, in)
 	if !rec.DeliverBy.After(now) {
 		return nil, errorf(dispatch.EInvalid, "deliver_by", "deliver_by must be in the future")
 	}
@@ -262,6 +255,17 @@ func (d *Daemon) resolve(now time.Time, in *OrderInput) (*orderRecord, error) {
 		return nil, errorf(dispatch.EInvalid, "ready_at", "the order would be ready after deliver_by")
 	}
 	return rec, nil
+}
+
+// promiseOf is the order's deliver_by: given, or now plus the promise given or the default one.
+func (d *Daemon) promiseOf(now time.Time, in *OrderInput) time.Time {
+	switch {
+	case in.DeliverBy != nil:
+		return in.DeliverBy.UTC()
+	case in.PromiseSeconds != nil:
+		return now.Add(time.Duration(*in.PromiseSeconds) * time.Second)
+	}
+	return now.Add(d.cfg.DefaultPromise)
 }
 
 // PlaceOrder places an order. With an idempotency key (scoped to the caller), the first answer is remembered:
@@ -315,7 +319,7 @@ func (d *Daemon) Quote(ctx context.Context, in OrderInput) (*QuoteView, error) {
 		rec, err := d.resolve(now, &in)
 		if err != nil {
 			if dispatch.ErrorCodeOf(err) == dispatch.EUnservable {
-				return &QuoteView{StoreID: in.StoreID, Reasons: err.(*dispatch.Error).Reasons}, 0, nil
+				return &QuoteView{StoreID: in.StoreID, DeliverBy: d.promiseOf(now, &in), Reasons: err.(*dispatch.Error).Reasons}, 0, nil
 			}
 			return nil, 0, err
 		}

@@ -237,11 +237,12 @@ func TestBadInput(t *testing.T) {
 
 func TestIdempotencyOverHTTP(t *testing.T) {
 	f := newFixture(t)
-	body := `{"external_id":"x-1","store_id":"s1","dropoff":{"lat":31.24,"lon":121.48},"customer":{"name":"Wang"}}`
+	body := `{"external_id":"x-1","store_id":"s1","dropoff":{"lat":31.24,"lon":121.48},"customer":{"name":"Wang","phone":"1"}}`
 	first := f.expect(201, "POST", "/v1/orders", f.key, body, "Idempotency-Key", "abc")
-	// The same request with other spacing and field order is the same request.
-	same := `{ "dropoff": {"lon":121.48, "lat":31.24}, "store_id":"s1", "customer": {"name": "Wang"}, "external_id":"x-1" }`
-	if again := f.expect(201, "POST", "/v1/orders", f.key, same, "Idempotency-Key", "abc"); !bytes.Equal(first, again) {
+	// The same request with other spacing and field order (also inside customer) is the same request; the scheme
+	// of the Authorization header is case-insensitive.
+	same := `{ "dropoff": {"lon":121.48, "lat":31.24}, "store_id":"s1", "customer": {"phone":"1", "name": "Wang"}, "external_id":"x-1" }`
+	if again := f.expect(201, "POST", "/v1/orders", "", same, "Idempotency-Key", "abc", "Authorization", "bearer "+f.key); !bytes.Equal(first, again) {
 		t.Fatalf("retry answered %s, want %s", again, first)
 	}
 	status, b := f.call("POST", "/v1/orders", f.key, `{"external_id":"x-2","store_id":"s1","dropoff":{"lat":31.24,"lon":121.48}}`, "Idempotency-Key", "abc")

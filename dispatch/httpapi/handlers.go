@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
@@ -92,7 +93,7 @@ func (b *orderBody) input() (daemon.OrderInput, error) {
 
 func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
 	key := r.Header.Get("Idempotency-Key")
-	if len(key) > 255 {
+	if utf8.RuneCountInString(key) > 255 {
 		return apiError(dispatch.EInvalid, "Idempotency-Key", "Idempotency-Key is longer than 255 characters")
 	}
 	var b orderBody
@@ -104,8 +105,15 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, p daemon.Pri
 		return err
 	}
 	// The request's fingerprint for idempotency is its decoded content re-encoded, so that spacing and field order
-	// do not make "the same body" different.
-	canon, _ := json.Marshal(b)
+	// (also inside customer, which is re-encoded with sorted keys) do not make "the same body" different.
+	fp := b
+	if len(b.Customer) > 0 {
+		var c any
+		if err := json.Unmarshal(b.Customer, &c); err == nil {
+			fp.Customer, _ = json.Marshal(c)
+		}
+	}
+	canon, _ := json.Marshal(fp)
 	sum := sha256.Sum256(canon)
 	if p.Role == admin {
 		p.ID = "admin"

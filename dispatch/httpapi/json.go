@@ -25,6 +25,7 @@ var statusOf = map[dispatch.ErrorCode]int{
 	dispatch.ETooLarge:            http.StatusRequestEntityTooLarge,
 	dispatch.EIdempotencyMismatch: http.StatusUnprocessableEntity,
 	dispatch.EUnservable:          http.StatusUnprocessableEntity,
+	dispatch.ERateLimited:         http.StatusTooManyRequests,
 	dispatch.EUnavailable:         http.StatusServiceUnavailable,
 	dispatch.EInternal:            http.StatusInternalServerError,
 }
@@ -60,7 +61,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if status == http.StatusServiceUnavailable {
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, errorBody{errorDetail{Code: e.Code, Message: e.Message, Field: e.Field, Reasons: e.Reasons}})

@@ -160,11 +160,57 @@ func TestOpenAPIOperations(t *testing.T) {
 		})
 	}
 	t.Run("RefsResolve", func(t *testing.T) {
+		n := 0
 		walkRefs(doc, "#", func(at, ref string) {
-			if _, err := resolveRef(doc, ref); err != nil {
+			n++
+			if !strings.HasPrefix(ref, "#/components/") {
+				t.Errorf("%s: $ref %q does not point into components", at, ref)
+				return
+			}
+			if v, err := resolveRef(doc, ref); err != nil {
 				t.Errorf("%s: $ref %q: %v", at, ref, err)
+			} else if _, ok := v.(map[string]any); !ok {
+				t.Errorf("%s: $ref %q is not an object", at, ref)
 			}
 		})
+		if n == 0 {
+			t.Error("no $ref found: the walk is broken")
+		}
+	})
+	t.Run("PathParameters", func(t *testing.T) {
+		for _, k := range keys {
+			_, path, _ := strings.Cut(k, " ")
+			var want []string
+			for _, seg := range strings.Split(path, "/") {
+				if name, ok := strings.CutPrefix(seg, "{"); ok {
+					want = append(want, strings.TrimSuffix(name, "}"))
+				}
+			}
+			var got []string
+			params, _ := ops[k]["parameters"].([]any)
+			for _, p := range params {
+				m, _ := p.(map[string]any)
+				if ref, ok := m["$ref"].(string); ok {
+					v, err := resolveRef(doc, ref)
+					if err != nil {
+						continue // reported by RefsResolve
+					}
+					m, _ = v.(map[string]any)
+				}
+				if m["in"] == "path" {
+					name, _ := m["name"].(string)
+					got = append(got, name)
+					if m["required"] != true {
+						t.Errorf("%s: path parameter %q is not required", k, name)
+					}
+				}
+			}
+			sort.Strings(want)
+			sort.Strings(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: path parameters %v, the path has %v", k, got, want)
+			}
+		}
 	})
 }
 
@@ -223,7 +269,8 @@ func resolveRef(doc map[string]any, ref string) (any, error) {
 // jsonFields returns the JSON names of a struct's fields, as encoding/json writes them.
 func jsonFields(t reflect.Type) []string {
 	var out []string
-	for f := range t.Fields() {
+	for i := range t.NumField() {
+		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}
@@ -253,7 +300,8 @@ func jsonFields(t reflect.Type) []string {
 
 // omitted reports whether a struct field's JSON name is left out of the output when empty.
 func omitted(t reflect.Type, name string) bool {
-	for f := range t.Fields() {
+	for i := range t.NumField() {
+		f := t.Field(i)
 		tagName, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if tagName == name {
 			return strings.Contains(","+opts+",", ",omitempty,") || strings.Contains(","+opts+",", ",omitzero,")
@@ -316,4 +364,66 @@ func TestOpenAPIViews(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOpenAPIRequests holds the request schemas to the structs the handlers decode into: the same JSON fields,
+// and additionalProperties false since decode rejects unknown fields. It also holds the Error schema to the error
+// body and its code enum to the table of statuses.
+func TestOpenAPIRequests(t *testing.T) {
+	doc := loadOpenAPI(t)
+	schemas, _ := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	requests := map[string]reflect.Type{
+		"OrderRequest":   reflect.TypeFor[orderBody](),
+		"LocationInput":  reflect.TypeFor[locationBody](),
+		"StoreRequest":   reflect.TypeFor[storeBody](),
+		"CourierRequest": reflect.TypeFor[courierBody](),
+		"APIKeyRequest":  reflect.TypeFor[keyBody](),
+		"ReasonRequest":  reflect.TypeFor[reasonBody](),
+		"ShiftRequest":   reflect.TypeFor[shiftBody](),
+		"LocationReport": reflect.TypeFor[locationReport](),
+	}
+	for name, typ := range requests {
+		t.Run(name, func(t *testing.T) {
+			schema, _ := schemas[name].(map[string]any)
+			if schema == nil {
+				t.Fatalf("no schema %s", name)
+			}
+			if ap, ok := schema["additionalProperties"].(bool); !ok || ap {
+				t.Error("additionalProperties must be false: unknown fields are rejected")
+			}
+			props, _ := schema["properties"].(map[string]any)
+			want := jsonFields(typ)
+			for _, f := range want {
+				if _, ok := props[f]; !ok {
+					t.Errorf("field %q of %s is not documented", f, typ)
+				}
+			}
+			for f := range props {
+				if !slices.Contains(want, f) {
+					t.Errorf("documented field %q is not in %s", f, typ)
+				}
+			}
+		})
+	}
+	t.Run("Error", func(t *testing.T) {
+		errSchema, _ := schemas["Error"].(map[string]any)
+		props, _ := errSchema["properties"].(map[string]any)
+		inner, _ := props["error"].(map[string]any)
+		innerProps, _ := inner["properties"].(map[string]any)
+		var documented []string
+		for f := range innerProps {
+			documented = append(documented, f)
+		}
+		sort.Strings(documented)
+		if want := jsonFields(reflect.TypeFor[errorDetail]()); !slices.Equal(documented, want) {
+			t.Errorf("Error.error has fields %v, the error body %v", documented, want)
+		}
+		code, _ := innerProps["code"].(map[string]any)
+		enum, _ := code["enum"].([]any)
+		for c := range statusOf {
+			if !slices.Contains(enum, any(string(c))) {
+				t.Errorf("error code %q is not in the Error schema's enum", c)
+			}
+		}
+	})
 }

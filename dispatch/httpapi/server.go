@@ -138,9 +138,11 @@ func (s *Server) authenticate(r *http.Request, roles []string) (daemon.Principal
 	if slices.Contains(roles, public) {
 		return daemon.Principal{Role: public}, nil
 	}
+	// The scheme is case-insensitive (RFC 9110); the token is not.
 	auth := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || token == "" {
+	scheme, token, ok := strings.Cut(auth, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return daemon.Principal{}, apiError(dispatch.EUnauthenticated, "", "an Authorization: Bearer token is required")
 	}
 	h := daemon.HashToken(token)
