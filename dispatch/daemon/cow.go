@@ -65,8 +65,6 @@ func (m *cowMap[V]) del(k string) {
 	m.n--
 }
 
-func (m *cowMap[V]) len() int { return m.n }
-
 // freeze returns the current contents as an immutable map; later writes copy before they change a shard.
 func (m *cowMap[V]) freeze() frozenMap[V] {
 	m.owned = [cowShards]bool{}

@@ -85,16 +85,6 @@ func (h *harness) crash() {
 
 var ctx = context.Background()
 
-func must[T any](t *testing.T) func(T, error) T {
-	return func(v T, err error) T {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-}
-
 // city registers two stores, two couriers on shift and an order-service key.
 func (h *harness) city() (keyID string) {
 	t := h.t

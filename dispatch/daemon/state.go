@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"slices"
@@ -257,8 +256,6 @@ func (v *View) Authenticate(tokenHash []byte) (Principal, bool) {
 
 // StoreCount is how many stores there are.
 func (v *View) StoreCount() int { return v.stores.len() }
-
-func equalBytes(a, b []byte) bool { return bytes.Equal(a, b) }
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
-
-	"github.com/o2o-dispatch/dispatchd/dispatch"
 )
 
 // The views below are what the API shows. The loop never changes a view it has stored: it stores a new one, so
@@ -175,5 +173,3 @@ func timePtr(t time.Time) *time.Time {
 	t = t.UTC()
 	return &t
 }
-
-func statusName(s dispatch.OrderStatus) string { return s.String() }
