@@ -101,15 +101,25 @@ func (d *Daemon) apply(rec *record) (any, error) {
 		if err := d.applyEngine(rec.At, dispatch.DispatchTick{}); err != nil {
 			return nil, err
 		}
-		// Every route was re-timed: refresh the ETAs that readers see.
-		for id := range s.onRoute {
-			if r, ok := d.eng.Route(id); ok {
-				d.setRoute(r, false)
-			}
-		}
+		d.lastStats = d.eng.LastRound()
+		d.roundRetimed()
 		return nil, nil
 	}
 	return nil, errorf(dispatch.EInternal, "", "unknown record type %q", rec.Type)
+}
+
+// roundRetimed refreshes the ETAs readers see after a round re-timed every route.
+func (d *Daemon) roundRetimed() {
+	ids := make([]string, 0, len(d.st.onRoute))
+	for id := range d.st.onRoute {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // setRoute changes views; keep the order fixed so live and replay agree
+	for _, id := range ids {
+		if r, ok := d.eng.Route(id); ok {
+			d.setRoute(r, false)
+		}
+	}
 }
 
 // applyEngine applies one event and takes in its effects.
@@ -261,16 +271,20 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	view := &OrderView{
 		ID: in.ID, ExternalID: in.ExternalID, Status: "pending", StoreID: in.StoreID, Dropoff: in.Dropoff,
 		CreatedAt: in.CreatedAt, ReadyAt: in.ReadyAt, DeliverBy: in.DeliverBy, Size: max(in.Size, 1),
-		Skills: in.Skills, Customer: in.Customer, Timeline: []TimelineEntry{},
+		Skills: in.Skills, Customer: in.Customer, Timeline: []TimelineEntry{{Status: "pending", At: rec.At}},
 	}
-	// The daemon's view goes in first so that the engine's "placed" effect finds it.
-	s.orders.set(in.ID, view)
 	spec := dispatch.OrderSpec{ID: in.ID, StoreID: in.StoreID, Dropoff: in.Dropoff.Point(), Created: in.CreatedAt,
 		Ready: in.ReadyAt, DeliverBy: in.DeliverBy, Size: in.Size, Skills: in.Skills}
-	if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {
+	// The daemon's view goes in first so that the engine's effects find it. While a round has the engine, the
+	// placement reaches it when the round ends (the daemon checked everything the engine would).
+	s.orders.set(in.ID, view)
+	if d.roundRunning {
+		d.deferredEngine = append(d.deferredEngine, deferredEvent{rec.At, dispatch.OrderPlaced{Order: spec}})
+	} else if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {
 		s.orders.del(in.ID)
 		return nil, err
 	}
+	s.byStatus[dispatch.StatusPending]++
 	if in.ExternalID != "" {
 		s.externalIDs[in.ExternalID] = in.ID
 	}
@@ -298,11 +312,13 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 			d.setRoute(f.Route, true)
 		case dispatch.OrderAssigned:
 			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: "assigned", At: at, CourierID: f.CourierID}, "")
-		case dispatch.OrderUnassigned:
-			if f.Reason != dispatch.UnassignReassigned {
-				d.orderChanged(at, f.OrderID, &TimelineEntry{Status: "pending", At: at, CourierID: f.CourierID, Reason: string(f.Reason)}, "")
-			}
 		case dispatch.OrderStatusChanged:
+			// Back to pending after a decline or a courier going off shift comes with its reason here (the
+			// OrderUnassigned that precedes it says nothing more); the placement's own "pending" is already in the
+			// view that applyPlace made.
+			if f.Status == dispatch.StatusPending && f.Reason == "" {
+				continue
+			}
 			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: f.Status.String(), At: f.At, CourierID: f.CourierID, Reason: f.Reason}, "")
 		case dispatch.OrderUnplaced:
 			d.orderChanged(at, f.OrderID, nil, string(f.Reason))
@@ -341,7 +357,7 @@ func (d *Daemon) orderChanged(at time.Time, id string, entry *TimelineEntry, wai
 			v.WaitingReason = ""
 		}
 	}
-	if v.Status != old.Status || entry != nil && entry.Status == "pending" && len(old.Timeline) == 0 {
+	if v.Status != old.Status {
 		d.countStatus(old, &v, at)
 	}
 	s.orders.set(id, &v)
@@ -350,10 +366,8 @@ func (d *Daemon) orderChanged(at time.Time, id string, entry *TimelineEntry, wai
 // countStatus keeps the counts by status, the stores' active orders and the finished queue in step with a change.
 func (d *Daemon) countStatus(old, v *OrderView, at time.Time) {
 	s := d.st
-	if len(old.Timeline) > 0 {
-		if st, ok := parseStatus(old.Status); ok {
-			s.byStatus[st]--
-		}
+	if st, ok := parseStatus(old.Status); ok {
+		s.byStatus[st]--
 	}
 	if st, ok := parseStatus(v.Status); ok {
 		s.byStatus[st]++

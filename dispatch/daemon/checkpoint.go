@@ -167,6 +167,7 @@ func (d *Daemon) restoreCheckpoint(b []byte) error {
 	}
 	d.eng = eng
 	d.lastNow = data.At
+	d.lastStats = eng.LastRound()
 	s := d.st
 	for _, v := range data.Stores {
 		s.stores.set(v.ID, v)
@@ -185,7 +186,7 @@ func (d *Daemon) restoreCheckpoint(b []byte) error {
 		if o.ExternalID != "" {
 			s.externalIDs[o.ExternalID] = o.ID
 		}
-		if st, ok := parseStatus(o.Status); ok && len(o.Timeline) > 0 {
+		if st, ok := parseStatus(o.Status); ok {
 			s.byStatus[st]++
 		}
 		if o.Final() && len(o.Timeline) > 0 {

@@ -173,7 +173,7 @@ func (d *Daemon) CreateAPIKey(ctx context.Context, name string) (*APIKey, string
 	}
 	secret := NewToken("dk_")
 	rec := &keyRecord{ID: newID("key_"), Name: name, Hash: HashToken(secret)}
-	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
 		return d.record(&record{Type: recKeyCreate, At: now, Key: rec})
 	})
 	if err != nil {
@@ -184,7 +184,7 @@ func (d *Daemon) CreateAPIKey(ctx context.Context, name string) (*APIKey, string
 
 // RevokeAPIKey revokes an order-service key at once.
 func (d *Daemon) RevokeAPIKey(ctx context.Context, id string) error {
-	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+	_, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
 		return d.record(&record{Type: recKeyRevoke, At: now, ID: id})
 	})
 	return err
@@ -276,7 +276,7 @@ func (d *Daemon) PlaceOrder(ctx context.Context, p Principal, idemKey string, re
 		return 0, nil, err
 	}
 	id := newID("ord_")
-	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
+	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
 		k := p.ID + "\x00" + idemKey
 		if idemKey != "" {
 			if r, ok := d.st.idem[k]; ok {

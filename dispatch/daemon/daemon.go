@@ -117,6 +117,24 @@ var ErrShutdown = &dispatch.Error{Code: dispatch.EUnavailable, Message: "the dis
 type request struct {
 	fn    func(now time.Time) (any, uint64, error)
 	reply chan reply
+	// engineFree requests (order placement, keys) do not read or change the engine, so the loop serves them while a
+	// dispatch round has the engine; the others wait for the round to end.
+	engineFree bool
+}
+
+// deferredEvent is an engine event of a record accepted while a round had the engine, applied when it ends.
+type deferredEvent struct {
+	at time.Time
+	ev dispatch.Event
+}
+
+// roundResult is what a round that ran off the loop hands back.
+type roundResult struct {
+	at    time.Time
+	fx    []dispatch.Effect
+	err   error
+	took  time.Duration
+	stats dispatch.Stats
 }
 
 type reply struct {
@@ -156,6 +174,19 @@ type Daemon struct {
 	stepChanged []string
 	// kill stops the loop at once, with no checkpoint: tests use it to play a crash.
 	kill chan struct{}
+
+	// A dispatch round runs on its own goroutine so that order intake does not wait for it (a round over thousands
+	// of couriers takes a good part of a second). While it runs the engine is the round's: engine-free requests
+	// are served, the others wait in deferredReqs, and the engine events of records accepted meanwhile wait in
+	// deferredEngine; all are applied in journal order when the round ends, so a replay (which runs the round
+	// inline) reaches the same state.
+	roundRunning   bool
+	roundDone      chan roundResult
+	deferredReqs   []request
+	deferredEngine []deferredEvent
+	lastStats      dispatch.Stats
+	// beforeRound, when set, runs on the round's goroutine before the round (tests hold a round open with it).
+	beforeRound func()
 }
 
 // Open opens the data directory, recovers the state (the last checkpoint, then the journal after it) and returns a
@@ -186,6 +217,7 @@ func Open(cfg Config) (*Daemon, error) {
 		stopped:   make(chan struct{}),
 		pubNotify: make(chan struct{}),
 		kill:      make(chan struct{}),
+		roundDone: make(chan roundResult, 1),
 	}
 	j, err := journal.Open(filepath.Join(cfg.DataDir, "journal.db"), journal.Options{
 		Now:        cfg.Now,
@@ -236,7 +268,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return d.shutdown()
 		case <-d.kill:
+			if d.roundRunning {
+				<-d.roundDone
+			}
 			return nil
+		case res := <-d.roundDone:
+			began := d.clock()
+			d.finishRound(res)
+			d.publish()
+			account(began)
 		case req := <-d.queue:
 			began := d.clock()
 			d.handle(req)
@@ -257,7 +297,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.publish()
 			account(began)
 		case <-ckpt.C:
-			if d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
+			if !d.roundRunning && d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
 				d.checkpoint(false)
 			}
 		}
@@ -265,6 +305,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 func (d *Daemon) shutdown() error {
+	if d.roundRunning {
+		d.finishRound(<-d.roundDone)
+	}
 	for {
 		select {
 		case req := <-d.queue:
@@ -317,7 +360,15 @@ func (d *Daemon) JournalPending() int { return d.journal.Pending() }
 // do queues fn for the loop and waits for its answer; when fn wrote a record, it also waits until the record is on
 // disk and a snapshot containing it is published, so that what the caller acknowledges is durable and readable.
 func (d *Daemon) do(ctx context.Context, fn func(now time.Time) (any, uint64, error)) (any, error) {
-	req := request{fn: fn, reply: make(chan reply, 1)}
+	return d.submit(ctx, request{fn: fn, reply: make(chan reply, 1)})
+}
+
+// doEngineFree is do for a request that never touches the engine (see request.engineFree).
+func (d *Daemon) doEngineFree(ctx context.Context, fn func(now time.Time) (any, uint64, error)) (any, error) {
+	return d.submit(ctx, request{fn: fn, reply: make(chan reply, 1), engineFree: true})
+}
+
+func (d *Daemon) submit(ctx context.Context, req request) (any, error) {
 	select {
 	case <-d.stopped:
 		return nil, ErrShutdown
@@ -354,6 +405,15 @@ func (d *Daemon) do(ctx context.Context, fn func(now time.Time) (any, uint64, er
 }
 
 func (d *Daemon) handle(req request) {
+	if d.roundRunning && !req.engineFree {
+		if len(d.deferredReqs) >= cap(d.queue) {
+			d.obs.Rejected("queue_full")
+			req.reply <- reply{err: ErrOverloaded}
+			return
+		}
+		d.deferredReqs = append(d.deferredReqs, req)
+		return
+	}
 	var r reply
 	func() {
 		defer func() {
@@ -495,23 +555,55 @@ func (d *Daemon) flushLocations(at time.Time) (uint64, error) {
 	return d.appendRecord(rec)
 }
 
-// tick runs a dispatch round when there is anything to dispatch, and forgets what is past retention.
+// tick starts a dispatch round when there is anything to dispatch, and forgets what is past retention. The round's
+// record is journaled first, so that what is accepted while it runs comes after it in the journal as in the engine.
 func (d *Daemon) tick() {
+	if d.roundRunning {
+		return // the last one is still running: skip a beat rather than queue rounds
+	}
 	now := d.now()
 	d.st.prune(now, d.cfg.IdempotencyTTL, d.cfg.OrderRetention)
-	if d.st.openOrders() == 0 {
+	if d.st.openOrders() == 0 || d.journal.Err() != nil {
 		return
 	}
-	if d.journal.Err() != nil {
+	if _, err := d.appendRecord(&record{Type: recTick, At: now}); err != nil {
+		d.log.Error().Err(err).Msg("dispatch round not started")
 		return
 	}
-	began := d.clock()
-	if _, _, err := d.record(&record{Type: recTick, At: now}); err != nil {
-		d.log.Error().Err(err).Msg("dispatch round")
-		return
+	d.roundRunning = true
+	eng, began, hook := d.eng, d.clock(), d.beforeRound
+	go func() {
+		if hook != nil {
+			hook()
+		}
+		fx, err := eng.Apply(now, dispatch.DispatchTick{})
+		d.roundDone <- roundResult{at: now, fx: fx, err: err, took: d.clock().Sub(began), stats: eng.LastRound()}
+	}()
+}
+
+// finishRound takes in a round's effects, then applies what waited for it, in order.
+func (d *Daemon) finishRound(res roundResult) {
+	d.roundRunning = false
+	if res.err != nil {
+		d.log.Error().Err(res.err).Msg("dispatch round failed")
+	} else {
+		d.absorb(res.at, res.fx)
+		d.roundRetimed()
 	}
-	stats := d.eng.LastRound()
-	d.obs.DispatchRound(d.clock().Sub(began), stats.Candidates, stats.Assigned)
+	d.lastStats = res.stats
+	d.obs.DispatchRound(res.took, res.stats.Candidates, res.stats.Assigned)
+	for _, de := range d.deferredEngine {
+		if err := d.applyEngine(de.at, de.ev); err != nil {
+			// The daemon validated it against the same state; the engine refusing it is a bug to look at.
+			d.log.Error().Err(err).Str("event", de.ev.EventName()).Msg("engine refused an accepted change")
+		}
+	}
+	d.deferredEngine = d.deferredEngine[:0]
+	reqs := d.deferredReqs
+	d.deferredReqs = nil
+	for _, req := range reqs {
+		d.handle(req)
+	}
 	if d.sinceCkpt >= d.cfg.CheckpointRecords {
 		d.checkpoint(false)
 	}

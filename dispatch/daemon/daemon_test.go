@@ -514,3 +514,76 @@ func TestStreamIsWokenByRouteChanges(t *testing.T) {
 		t.Fatalf("%d streams woken, want exactly the courier that got the order", woken)
 	}
 }
+
+// TestIntakeDuringARound holds a dispatch round open: placements are answered while it runs, a courier's action
+// waits for it, and everything lands in the engine in journal order, so a replay rebuilds the same state.
+func TestIntakeDuringARound(t *testing.T) {
+	dir, clock := t.TempDir(), newFakeClock()
+	h := start(t, dir, clock, nil)
+	key := h.city()
+	shop := Principal{Role: RoleOrders, ID: key}
+	_, body, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.235, 121.478))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first OrderView
+	json.Unmarshal(body, &first)
+	if err := h.d.DispatchNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	courier := func() string { o, _ := h.d.View().Order(first.ID); return o.CourierID }()
+	if courier == "" {
+		t.Fatal("the first order was not assigned")
+	}
+
+	// Start a round on its own goroutine, as the ticker does, and hold it open.
+	entered, release := make(chan struct{}), make(chan struct{})
+	clock.Advance(time.Second)
+	h.d.do(ctx, func(time.Time) (any, uint64, error) {
+		h.d.beforeRound = func() { close(entered); <-release }
+		h.d.tick()
+		h.d.beforeRound = nil
+		return nil, 0, nil
+	})
+	<-entered
+
+	for i := range 3 {
+		_, body, err := h.d.PlaceOrder(ctx, shop, fmt.Sprintf("during-%d", i), []byte{byte(i)}, orderIn("s1", 31.245, 121.488))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o OrderView
+		json.Unmarshal(body, &o)
+		if v, ok := h.d.View().Order(o.ID); !ok || v.Status != "pending" {
+			t.Fatalf("order placed during a round: %+v, want it readable and pending", v)
+		}
+	}
+	acted := make(chan error, 1)
+	go func() {
+		_, err := h.d.CourierAction(ctx, courier, first.ID, "accept", "")
+		acted <- err
+	}()
+	select {
+	case err := <-acted:
+		t.Fatalf("an engine request was served while the round ran (err %v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-acted; err != nil {
+		t.Fatal(err)
+	}
+	// The placements reached the engine after the round: the next round places them.
+	clock.Advance(time.Second)
+	if err := h.d.DispatchNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.d.View().OrdersByStatus["assigned"]; n < 2 {
+		t.Fatalf("%d assigned orders after the next round, want the held orders placed too", n)
+	}
+	want := stateOf(t, h.d)
+	h.crash()
+	h2 := start(t, dir, clock, nil)
+	if got := stateOf(t, h2.d); got != want {
+		t.Fatalf("state after replaying a round that ran beside intake differs:\n%s", firstDiff(want, got))
+	}
+}

@@ -13,6 +13,13 @@
 // courier stream sees can be lost by a crash. A caller whose request wrote a record is answered when the record is
 // durable and a View containing it is published.
 //
+// A dispatch round runs on a goroutine of its own, started by the loop after its record is journaled: a round over
+// thousands of couriers takes a good part of a second, and order intake must not wait for it. While it runs, the
+// loop keeps serving what does not touch the engine (placing orders, which it validates against its own state,
+// and API keys); everything else waits for the round, and the engine events of orders accepted meanwhile are
+// applied when it ends, in journal order. A replay runs the round inline and applies the same events in the same
+// order, so it reaches the same state.
+//
 // # Durability and recovery
 //
 // Records are written by the journal's group commit (one fsync for every record that arrived while the previous

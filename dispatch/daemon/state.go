@@ -151,7 +151,7 @@ func (d *Daemon) buildView() *View {
 		routes:     s.routes.freeze(),
 		principals: s.principals.freeze(),
 		keys:       s.keys.freeze(),
-		LastRound:  d.eng.LastRound(),
+		LastRound:  d.lastStats,
 		changed:    d.stepChanged,
 	}
 	d.stepChanged = nil
