@@ -221,6 +221,11 @@ func (in *OrderInput) check() error {
 	case in.Size < 0 || in.Size > 1000:
 		return errorf(dispatch.EInvalid, "size", "size must be within [1, 1000]")
 	}
+	for i, sk := range in.Skills {
+		if sk == "" || len(sk) > 64 {
+			return errorf(dispatch.EInvalid, fmt.Sprintf("skills[%d]", i), "a skill is 1 to 64 bytes")
+		}
+	}
 	if len(in.Customer) > 0 && in.Customer[0] != '{' {
 		return errorf(dispatch.EInvalid, "customer", "customer must be an object")
 	}
