@@ -411,3 +411,23 @@ func TestPlanAfterHandoverCountsTheRestOfTheService(t *testing.T) {
 		}
 	}
 }
+
+func TestRoundWithNobodyOnShiftTellsWhy(t *testing.T) {
+	c := newCity(t, nil)
+	c.store("s", 0, 0)
+	c.order("o1", "s", 0, 1000, 0, 30*time.Minute)
+	c.order("o2", "s", 0, 1100, 0, 30*time.Minute)
+	fx := c.tick(time.Second)
+	if got := effectsOf[OrderUnplaced](fx); len(got) != 2 || got[0].Reason != UnplacedNoCourier || got[1].Reason != UnplacedNoCourier {
+		t.Fatalf("unplaced effects %+v, want both orders told %s", got, UnplacedNoCourier)
+	}
+	if fx := c.tick(time.Second); len(effectsOf[OrderUnplaced](fx)) != 0 {
+		t.Fatal("the same reason was told twice")
+	}
+	// A courier coming on shift gets them.
+	c.courier("x", 100, 0, 2)
+	c.tick(time.Second)
+	if c.courierOf("o1") != "x" || c.courierOf("o2") != "x" {
+		t.Fatal("orders not assigned once a courier is on shift")
+	}
+}

@@ -136,6 +136,15 @@ func (e *Engine) runRound() {
 		}
 	}
 	stats.Candidates = len(r.pending)
+	if e.courierIndex.Len() == 0 {
+		// Nobody is on shift: nothing can be placed, and bundling a backlog (which grows fastest exactly then) would
+		// cost the most for nothing. Every pending order is told why it waits, as the full round would tell it.
+		for _, o := range r.pending {
+			e.tellUnplaced(o, UnplacedNoCourier, 0)
+		}
+		e.lastStats = stats
+		return
+	}
 	r.rows = e.buildBundles(r.pending, r.rows[:0])
 	if e.cfg.Reassign && !e.cfg.Rules.NoDiversion {
 		for _, o := range e.open {
