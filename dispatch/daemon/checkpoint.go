@@ -1,8 +1,13 @@
 package daemon
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -12,9 +17,15 @@ import (
 // checkpointVersion is the layout of checkpointData; recovery refuses others rather than misread them.
 const checkpointVersion = 1
 
+// checkpointFile is where the checkpoint lives, beside the journal. It is a file of its own, not a bbolt value:
+// bbolt has one writer at a time, and writing a large checkpoint there held every commit, and so every client,
+// for seconds.
+const checkpointFile = "checkpoint.json"
+
 // checkpointData is the whole state after some journal record: the engine's state and the daemon's.
 type checkpointData struct {
 	Version  int                    `json:"version"`
+	Seq      uint64                 `json:"seq"`
 	At       time.Time              `json:"at"`
 	Engine   *dispatch.State        `json:"engine"`
 	Stores   []*StoreView           `json:"stores"`
@@ -72,17 +83,19 @@ func (d *Daemon) checkpoint(final bool) error {
 	}
 	seq := d.journal.LastSeq()
 	d.sinceCkpt, d.lastCkpt = 0, d.clock()
+	data.Seq = seq
 	write := func() error {
 		defer d.ckptBusy.Store(false)
 		began := d.clock()
-		b, err := json.Marshal(data)
+		size, err := writeCheckpoint(d.cfg.DataDir, data)
 		if err != nil {
-			return fmt.Errorf("daemon: encode checkpoint: %w", err)
-		}
-		if err := d.journal.SaveCheckpoint(seq, b); err != nil {
 			return err
 		}
-		d.log.Info().Uint64("seq", seq).Int("bytes", len(b)).Dur("took", d.clock().Sub(began)).Msg("checkpoint written")
+		// Only now that the checkpoint is durable may the records it covers go.
+		if err := d.journal.Truncate(seq); err != nil {
+			return err
+		}
+		d.log.Info().Uint64("seq", seq).Int64("bytes", size).Dur("took", d.clock().Sub(began)).Msg("checkpoint written")
 		return nil
 	}
 	if final {
@@ -98,24 +111,74 @@ func (d *Daemon) checkpoint(final bool) error {
 	return nil
 }
 
-// recover rebuilds the state: the last checkpoint, then every journal record after it through apply.
-func (d *Daemon) recover() error {
-	d.st = newState()
-	seq, data, err := d.journal.LoadCheckpoint()
+// writeCheckpoint writes the checkpoint atomically: a temporary file, synced, renamed over the old one, and the
+// directory synced, so that a crash leaves the old checkpoint or the new one, never a torn one.
+func writeCheckpoint(dir string, data *checkpointData) (int64, error) {
+	tmp := filepath.Join(dir, checkpointFile+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("daemon: checkpoint: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = json.NewEncoder(w).Encode(data)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	size, _ := f.Seek(0, io.SeekCurrent)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, checkpointFile))
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return 0, fmt.Errorf("daemon: checkpoint: %w", err)
+	}
+	return size, nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// recover rebuilds the state: the last checkpoint, then every journal record after it through apply.
+func (d *Daemon) recover() error {
+	d.st = newState()
 	began := d.clock()
-	if data != nil {
-		if err := d.restoreCheckpoint(data); err != nil {
-			return fmt.Errorf("daemon: checkpoint at record %d: %w", seq, err)
+	var seq uint64
+	f, err := os.Open(filepath.Join(d.cfg.DataDir, checkpointFile))
+	switch {
+	case err == nil:
+		seq, err = d.restoreCheckpoint(bufio.NewReaderSize(f, 1<<20))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("daemon: %s: %w", checkpointFile, err)
 		}
-	} else {
+	case errors.Is(err, os.ErrNotExist):
+		// A journal truncated under a checkpoint that is now missing has lost what the checkpoint held: refuse to
+		// start with half a state rather than serve it.
+		if floor, ferr := d.journal.Floor(); ferr != nil || floor > 0 {
+			return fmt.Errorf("daemon: %s is missing but the journal starts after record %d", checkpointFile, floor)
+		}
 		eng, err := dispatch.New(d.cfg.Engine, geoSpace, d.cfg.Travel)
 		if err != nil {
 			return err
 		}
 		d.eng = eng
+	default:
+		return fmt.Errorf("daemon: %w", err)
 	}
 	d.replaying = true
 	replayed, refused := 0, 0
@@ -150,20 +213,20 @@ func (d *Daemon) recover() error {
 	return nil
 }
 
-func (d *Daemon) restoreCheckpoint(b []byte) error {
+func (d *Daemon) restoreCheckpoint(r io.Reader) (uint64, error) {
 	var data checkpointData
-	if err := json.Unmarshal(b, &data); err != nil {
-		return err
+	if err := json.NewDecoder(r).Decode(&data); err != nil {
+		return 0, err
 	}
 	if data.Version != checkpointVersion {
-		return fmt.Errorf("checkpoint version %d, this build reads %d", data.Version, checkpointVersion)
+		return 0, fmt.Errorf("checkpoint version %d, this build reads %d", data.Version, checkpointVersion)
 	}
 	if data.Engine == nil {
-		return fmt.Errorf("checkpoint without engine state")
+		return 0, fmt.Errorf("checkpoint without engine state")
 	}
 	eng, err := dispatch.Restore(d.cfg.Engine, geoSpace, d.cfg.Travel, data.Engine)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	d.eng = eng
 	d.lastNow = data.At
@@ -214,5 +277,5 @@ func (d *Daemon) restoreCheckpoint(b []byte) error {
 		s.idemQ = append(s.idemQ, expiry{k, r.At})
 	}
 	slices.SortFunc(s.idemQ, func(a, b expiry) int { return a.at.Compare(b.at) })
-	return nil
+	return data.Seq, nil
 }

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -585,5 +588,23 @@ func TestIntakeDuringARound(t *testing.T) {
 	h2 := start(t, dir, clock, nil)
 	if got := stateOf(t, h2.d); got != want {
 		t.Fatalf("state after replaying a round that ran beside intake differs:\n%s", firstDiff(want, got))
+	}
+}
+
+func TestRefusesHalfAState(t *testing.T) {
+	dir, clock := t.TempDir(), newFakeClock()
+	h := start(t, dir, clock, nil)
+	h.city()
+	h.close() // a graceful stop writes a checkpoint and truncates the journal under it
+	cfg := DefaultConfig()
+	cfg.DataDir, cfg.Now = dir, clock.Now
+
+	os.WriteFile(filepath.Join(dir, checkpointFile), []byte(`{"version": 1, "engine": {"version": 1`), 0o600)
+	if _, err := Open(cfg); err == nil || !strings.Contains(err.Error(), checkpointFile) {
+		t.Fatalf("open with a torn checkpoint: %v, want an error naming it", err)
+	}
+	os.Remove(filepath.Join(dir, checkpointFile))
+	if _, err := Open(cfg); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("open with the checkpoint gone and the journal truncated: %v, want a refusal", err)
 	}
 }

@@ -7,6 +7,7 @@
 // as many records as arrived while the previous one was syncing, so the number of fsyncs per second stays
 // bounded while every caller still waits for its own record to be durable.
 //
-// A checkpoint is an opaque blob tagged with the sequence number of the last record it includes; saving one
-// deletes the records it covers, so the log stays short.
+// Checkpoints live outside the journal (the daemon writes them to a file of their own, so that writing a large one
+// never holds a commit): once one is durable, Truncate deletes the records it covers, in short transactions, and
+// remembers where the log stopped so that sequence numbers keep growing.
 package journal

@@ -15,8 +15,7 @@ import (
 var (
 	bucketLog  = []byte("log")
 	bucketMeta = []byte("meta")
-	keyCkpt    = []byte("checkpoint")
-	keyCkptSeq = []byte("checkpoint_seq")
+	keyFloor   = []byte("floor")
 )
 
 // ErrClosed is returned by Append and Wait once the journal is closed.
@@ -93,9 +92,9 @@ func Open(path string, opt Options) (*Journal, error) {
 			}
 			j.lastSeq = binary.BigEndian.Uint64(k)
 		}
-		if v := meta.Get(keyCkptSeq); v != nil {
+		if v := meta.Get(keyFloor); v != nil {
 			if len(v) != 8 {
-				return fmt.Errorf("checkpoint sequence of %d bytes", len(v))
+				return fmt.Errorf("floor of %d bytes", len(v))
 			}
 			j.lastSeq = max(j.lastSeq, binary.BigEndian.Uint64(v))
 		}
@@ -269,50 +268,58 @@ func (j *Journal) Replay(after uint64, fn func(seq uint64, rec []byte) error) er
 	})
 }
 
-// SaveCheckpoint stores data as the state after record seq and deletes the records it covers. seq must be a
-// sequence number already appended; records up to it need not be durable yet (a record that lands after the
-// checkpoint that covers it is skipped by replay).
-func (j *Journal) SaveCheckpoint(seq uint64, data []byte) error {
-	err := j.db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		var key [8]byte
-		binary.BigEndian.PutUint64(key[:], seq)
-		if err := meta.Put(keyCkpt, data); err != nil {
-			return err
-		}
-		if err := meta.Put(keyCkptSeq, key[:]); err != nil {
-			return err
-		}
-		c := tx.Bucket(bucketLog).Cursor()
-		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq; k, _ = c.Next() {
-			if err := c.Delete(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("journal: save checkpoint: %w", err)
-	}
-	return nil
-}
+// truncateChunk bounds the records one truncation transaction deletes: bbolt has one writer at a time, and a
+// transaction that deleted a whole day's log would hold every commit (and so every client) waiting.
+const truncateChunk = 5000
 
-// LoadCheckpoint returns the last checkpoint and the sequence number it covers (0 and nil when there is none).
-func (j *Journal) LoadCheckpoint() (seq uint64, data []byte, err error) {
-	err = j.db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		v := meta.Get(keyCkptSeq)
-		if v == nil {
+// Truncate deletes the records up to seq, which a checkpoint kept elsewhere now covers, and remembers seq as the
+// floor of future sequence numbers (so that a log emptied by truncation does not count from 1 again). The caller
+// must have made the checkpoint durable first. Records up to seq need not be durable yet: one that lands after
+// the truncation is skipped by Replay(seq, ...).
+func (j *Journal) Truncate(seq uint64) error {
+	var key [8]byte
+	binary.BigEndian.PutUint64(key[:], seq)
+	for first := true; ; first = false {
+		more := false
+		err := j.db.Update(func(tx *bolt.Tx) error {
+			if first {
+				if err := tx.Bucket(bucketMeta).Put(keyFloor, key[:]); err != nil {
+					return err
+				}
+			}
+			c := tx.Bucket(bucketLog).Cursor()
+			n := 0
+			for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq; k, _ = c.Next() {
+				if n == truncateChunk {
+					more = true
+					return nil
+				}
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("journal: truncate: %w", err)
+		}
+		if !more {
 			return nil
 		}
-		seq = binary.BigEndian.Uint64(v)
-		data = append([]byte(nil), meta.Get(keyCkpt)...)
+	}
+}
+
+// Floor is the sequence number the last Truncate covered (0 if none).
+func (j *Journal) Floor() (uint64, error) {
+	var floor uint64
+	err := j.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyFloor); len(v) == 8 {
+			floor = binary.BigEndian.Uint64(v)
+		}
 		return nil
 	})
-	if err != nil {
-		return 0, nil, fmt.Errorf("journal: load checkpoint: %w", err)
-	}
-	return seq, data, nil
+	return floor, err
 }
 
 // Close writes what is pending, stops the committer and closes the file. Appends after Close fail.

@@ -123,35 +123,34 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
-func TestCheckpointDropsCoveredRecords(t *testing.T) {
+func TestTruncate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "journal.db")
 	j := openTemp(t, path, Options{})
-	for i := range 6 {
+	n := truncateChunk*2 + 10 // more than one truncation transaction
+	for i := range n {
 		j.Append([]byte(fmt.Sprintf("r%d", i)))
 	}
-	if err := j.Wait(context.Background(), 6); err != nil {
+	if err := j.Wait(context.Background(), uint64(n)); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.SaveCheckpoint(4, []byte("state@4")); err != nil {
+	if err := j.Truncate(uint64(n - 2)); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fmt.Sprint(records(t, j, 0)), "[5:r4 6:r5]"; got != want {
-		t.Fatalf("log after checkpoint: %s, want %s", got, want)
+	if got, want := fmt.Sprint(records(t, j, 0)), fmt.Sprintf("[%d:r%d %d:r%d]", n-1, n-2, n, n-1); got != want {
+		t.Fatalf("log after truncation: %s, want %s", got, want)
+	}
+	// A truncation that empties the log must not let sequence numbers start again.
+	if err := j.Truncate(uint64(n)); err != nil {
+		t.Fatal(err)
 	}
 	j.Close()
 	j = openTemp(t, path, Options{})
 	defer j.Close()
-	seq, data, err := j.LoadCheckpoint()
-	if err != nil || seq != 4 || string(data) != "state@4" {
-		t.Fatalf("checkpoint %d %q %v, want 4 state@4", seq, data, err)
+	if floor, _ := j.Floor(); floor != uint64(n) {
+		t.Fatalf("floor %d, want %d", floor, n)
 	}
-	// A checkpoint that covers every record must not let sequence numbers start again.
-	j.SaveCheckpoint(6, []byte("state@6"))
-	j.Close()
-	j = openTemp(t, path, Options{})
-	defer j.Close()
-	if seq, _ := j.Append([]byte("x")); seq != 7 {
-		t.Fatalf("sequence after a full checkpoint %d, want 7", seq)
+	if seq, _ := j.Append([]byte("x")); seq != uint64(n+1) {
+		t.Fatalf("sequence after emptying the log %d, want %d", seq, n+1)
 	}
 }
 
