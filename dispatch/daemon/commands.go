@@ -392,31 +392,65 @@ func (d *Daemon) SetShift(ctx context.Context, courierID string, online bool, lo
 	return res.(*CourierView), nil
 }
 
-// ReportLocation takes a courier's position. Positions are applied at once but journaled lazily (see
-// locationRecord): the call returns without waiting for the disk.
+// ReportLocation takes a courier's position and returns once the loop has applied it (and, for the first position
+// of a courier on shift, once that is durable). Positions are journaled lazily (see locationRecord).
 func (d *Daemon) ReportLocation(ctx context.Context, courierID string, loc Location, at time.Time) error {
 	if err := checkLocation("location", loc); err != nil {
 		return err
 	}
 	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
-		aux, ok := d.st.aux[courierID]
-		if !ok {
+		if _, ok := d.st.aux[courierID]; !ok {
 			return nil, 0, errorf(dispatch.ENotFound, "", "courier %q not found", courierID)
 		}
-		if at.IsZero() || at.After(now) {
-			at = now
-		}
-		if aux.OnShift && !aux.InEngine {
-			// The first position of a courier on shift puts it on the map: that is a journaled change.
-			_, seq, err := d.record(&record{Type: recShift, At: now, Shift: &shiftRecord{Courier: courierID, Online: true, Location: &loc, ShiftEnd: shiftEndPtr(aux.ShiftEnd)}})
-			return nil, seq, err
-		}
-		l := locationRecord{Courier: courierID, Lat: loc.Lat, Lon: loc.Lon, At: at.UTC()}
-		d.moveCourier(now, l)
-		d.st.pendingLocs[courierID] = l
-		return nil, 0, nil
+		seq, err := d.takePing(now, locationRecord{Courier: courierID, Lat: loc.Lat, Lon: loc.Lon, At: at})
+		return nil, seq, err
 	})
 	return err
+}
+
+// QueueLocation hands a courier's position to the loop without waiting: the API's path for the most frequent
+// request there is (thousands a second), whose answer says nothing but "received". The courier must exist (the
+// API only calls it for the courier a token belongs to). A full queue is ErrOverloaded.
+func (d *Daemon) QueueLocation(courierID string, loc Location, at time.Time) error {
+	if err := checkLocation("location", loc); err != nil {
+		return err
+	}
+	select {
+	case <-d.stopped:
+		return ErrShutdown
+	default:
+	}
+	select {
+	case d.pings <- locationRecord{Courier: courierID, Lat: loc.Lat, Lon: loc.Lon, At: at}:
+		return nil
+	default:
+		d.obs.Rejected("queue_full")
+		return ErrOverloaded
+	}
+}
+
+// takePing applies a position on the loop. It returns the sequence number of a record when it wrote one.
+func (d *Daemon) takePing(now time.Time, l locationRecord) (uint64, error) {
+	aux, ok := d.st.aux[l.Courier]
+	if !ok {
+		return 0, nil // only reachable for a courier that never existed; nothing to do
+	}
+	if l.At.IsZero() || l.At.After(now) {
+		l.At = now
+	}
+	l.At = l.At.UTC()
+	if aux.OnShift && !aux.InEngine {
+		// The first position of a courier on shift puts it on the map: that is a journaled change.
+		loc := Location{Lat: l.Lat, Lon: l.Lon}
+		_, seq, err := d.record(&record{Type: recShift, At: now, Shift: &shiftRecord{Courier: l.Courier, Online: true, Location: &loc, ShiftEnd: shiftEndPtr(aux.ShiftEnd)}})
+		if err != nil {
+			d.log.Warn().Err(err).Str("courier_id", l.Courier).Msg("first position not taken")
+		}
+		return seq, err
+	}
+	d.moveCourier(now, l)
+	d.st.pendingLocs[l.Courier] = l
+	return 0, nil
 }
 
 func shiftEndPtr(t time.Time) *time.Time {

@@ -187,6 +187,9 @@ type Daemon struct {
 	lastStats      dispatch.Stats
 	// beforeRound, when set, runs on the round's goroutine before the round (tests hold a round open with it).
 	beforeRound func()
+	// pings carries position reports that need no answer (QueueLocation): the loop takes them in batches, with no
+	// reply channel and no goroutine waiting for each.
+	pings chan locationRecord
 }
 
 // Open opens the data directory, recovers the state (the last checkpoint, then the journal after it) and returns a
@@ -218,6 +221,7 @@ func Open(cfg Config) (*Daemon, error) {
 		pubNotify: make(chan struct{}),
 		kill:      make(chan struct{}),
 		roundDone: make(chan roundResult, 1),
+		pings:     make(chan locationRecord, max(cfg.QueueSize, 1024)),
 	}
 	j, err := journal.Open(filepath.Join(cfg.DataDir, "journal.db"), journal.Options{
 		Now:        cfg.Now,
@@ -264,9 +268,29 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	for {
+		// While a round has the engine, positions wait in their channel (they need the engine).
+		pings := d.pings
+		if d.roundRunning {
+			pings = nil
+		}
 		select {
 		case <-ctx.Done():
 			return d.shutdown()
+		case p := <-pings:
+			began := d.clock()
+			now := d.now()
+			d.takePing(now, p)
+		more:
+			for range 1023 {
+				select {
+				case p := <-d.pings:
+					d.takePing(now, p)
+				default:
+					break more
+				}
+			}
+			d.publish()
+			account(began)
 		case <-d.kill:
 			if d.roundRunning {
 				<-d.roundDone
@@ -307,6 +331,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) shutdown() error {
 	if d.roundRunning {
 		d.finishRound(<-d.roundDone)
+	}
+	for len(d.pings) > 0 {
+		d.takePing(d.now(), <-d.pings)
 	}
 	for {
 		select {

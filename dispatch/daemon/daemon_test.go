@@ -608,3 +608,38 @@ func TestRefusesHalfAState(t *testing.T) {
 		t.Fatalf("open with the checkpoint gone and the journal truncated: %v, want a refusal", err)
 	}
 }
+
+func TestQueuedLocations(t *testing.T) {
+	h := start(t, t.TempDir(), newFakeClock(), nil)
+	h.city()
+	if err := h.d.QueueLocation("c0", Location{91, 0}, time.Time{}); dispatch.ErrorCodeOf(err) != dispatch.EInvalid {
+		t.Fatalf("latitude 91: %v, want invalid_argument", err)
+	}
+	for i := range 100 {
+		if err := h.d.QueueLocation("c0", Location{31.2 + 0.0001*float64(i), 121.47}, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The loop takes them in order: once a request queued after them is answered, the last one is applied.
+	h.d.do(ctx, func(time.Time) (any, uint64, error) { return nil, 0, nil })
+	for len(h.d.pings) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	h.d.do(ctx, func(time.Time) (any, uint64, error) { return nil, 0, nil })
+	if c, _ := h.d.View().Courier("c0"); c.Location == nil || c.Location.Lat != 31.2+0.0001*float64(99) {
+		t.Fatalf("courier after 100 queued positions: %+v, want the last one", c.Location)
+	}
+
+	// With the loop gone, the channel fills and the daemon says so instead of blocking.
+	stopped, _ := Open(func() Config { c := DefaultConfig(); c.DataDir = t.TempDir(); c.QueueSize = 1; return c }())
+	var err error
+	for range 2000 {
+		if err = stopped.QueueLocation("c0", Location{31, 121}, time.Time{}); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("a full position queue: %v, want ErrOverloaded", err)
+	}
+	stopped.journal.Close()
+}

@@ -427,7 +427,7 @@ func (s *Server) location(w http.ResponseWriter, r *http.Request, p daemon.Princ
 	if at != nil {
 		when = *at
 	}
-	if err := s.d.ReportLocation(r.Context(), p.ID, loc, when); err != nil {
+	if err := s.d.QueueLocation(p.ID, loc, when); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

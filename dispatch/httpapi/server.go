@@ -196,7 +196,10 @@ func (s *Server) logged(route string, next http.Handler) http.Handler {
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rw, r.WithContext(ctx))
 		ev := l.Info()
-		if rw.status >= 500 {
+		switch {
+		case rw.status == http.StatusServiceUnavailable || rw.status == http.StatusTooManyRequests:
+			ev = l.Warn() // load shedding: expected under overload, and far too many to be errors
+		case rw.status >= 500:
 			ev = l.Error()
 		}
 		ev = ev.Str("method", r.Method).Str("route", route).Int("status", rw.status).Int64("bytes", rw.bytes).
