@@ -17,9 +17,8 @@ import (
 // checkpointVersion is the layout of checkpointData; recovery refuses others rather than misread them.
 const checkpointVersion = 1
 
-// checkpointFile is where the checkpoint lives, beside the journal. It is a file of its own, not a bbolt value:
-// bbolt has one writer at a time, and writing a large checkpoint there held every commit, and so every client,
-// for seconds.
+// checkpointFile is where the checkpoint lives, beside the journal, written apart from it: a large checkpoint
+// written through the journal's committer held every commit, and so every client, for seconds.
 const checkpointFile = "checkpoint.json"
 
 // checkpointData is the whole state after some journal record: the engine's state and the daemon's.

@@ -7,7 +7,7 @@ import (
 
 // cowShards is how many shards a copy-on-write map has. A publish copies only the shards written since the last
 // one, so the cost of a snapshot follows how much changed, not how big the state is.
-const cowShards = 64
+const cowShards = 256
 
 var cowSeed = maphash.MakeSeed()
 

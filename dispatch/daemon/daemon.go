@@ -41,7 +41,7 @@ func (nopObserver) Rejected(string)                       {}
 
 // Config configures a daemon. DefaultConfig documents the defaults.
 type Config struct {
-	// DataDir holds the journal (journal.db). It is created if missing.
+	// DataDir holds the journal (journal/) and the checkpoint (checkpoint.json). It is created if missing.
 	DataDir string
 	// Engine is the dispatch policy.
 	Engine dispatch.Config
@@ -223,7 +223,7 @@ func Open(cfg Config) (*Daemon, error) {
 		roundDone: make(chan roundResult, 1),
 		pings:     make(chan locationRecord, max(cfg.QueueSize, 1024)),
 	}
-	j, err := journal.Open(filepath.Join(cfg.DataDir, "journal.db"), journal.Options{
+	j, err := journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
 		Now:        cfg.Now,
 		OnSync:     cfg.Observer.JournalSync,
 		OnDurable:  d.onDurable,
@@ -233,6 +233,9 @@ func Open(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d.journal = j
+	if j.Repaired > 0 {
+		d.log.Warn().Int64("bytes", j.Repaired).Msg("journal: cut off a commit torn by a crash (it was never acknowledged)")
+	}
 	if err := d.recover(); err != nil {
 		j.Close()
 		return nil, err

@@ -1,25 +1,43 @@
 package journal
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
-)
-
-var (
-	bucketLog  = []byte("log")
-	bucketMeta = []byte("meta")
-	keyFloor   = []byte("floor")
 )
 
 // ErrClosed is returned by Append and Wait once the journal is closed.
 var ErrClosed = errors.New("journal: closed")
+
+// On disk a journal is a directory of segment files, "seg-<first sequence number>.log", each a run of frames:
+//
+//	length uint32 | crc uint32 (CRC-32C of seq and payload) | seq uint64 | payload
+//
+// little endian. A commit appends the frames of a batch with one write and one fsync. A crash can leave a torn
+// frame only at the end of the last segment; Open cuts it off (it was never acknowledged). A bad frame anywhere
+// else is corruption, and Open refuses the journal rather than replay around it.
+const (
+	frameHeader = 16
+	maxRecord   = 64 << 20
+	floorFile   = "floor"
+)
+
+// segmentLimit: a segment is closed once it is past this size (a variable so that tests can make it small).
+var segmentLimit int64 = 64 << 20
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // Options tune a journal. The zero value is usable.
 type Options struct {
@@ -41,10 +59,15 @@ type pending struct {
 	rec []byte
 }
 
-// Journal is an append-only log of opaque records with group commit. Append, Wait, Durable and LastSeq are safe
-// for concurrent use; Replay and LoadCheckpoint are meant for recovery, before the first Append.
+type segment struct {
+	first uint64
+	path  string
+}
+
+// Journal is an append-only log of opaque records with group commit. Append, Wait, Durable, LastSeq and Pending
+// are safe for concurrent use; Replay is meant for recovery, before the first Append.
 type Journal struct {
-	db  *bolt.DB
+	dir string
 	opt Options
 
 	mu      sync.Mutex
@@ -57,61 +80,245 @@ type Journal struct {
 	// notify is closed (and replaced) after every commit attempt, waking the callers of Wait.
 	notify chan struct{}
 
+	// fileMu guards the segment list and the open segment: the committer holds it while it writes, Truncate
+	// while it rotates and deletes.
+	fileMu   sync.Mutex
+	segments []segment
+	file     *os.File
+	size     int64
+	frame    []byte
+	// written is the last sequence number written to a segment (durable once its fsync returned).
+	written uint64
+
+	// Repaired is how many bytes of a torn last frame Open cut off (0 normally).
+	Repaired int64
+
 	durable atomic.Uint64
 	wake    chan struct{}
 	done    chan struct{}
 }
 
-// Open opens (or creates) the journal file at path and starts its committer.
-func Open(path string, opt Options) (*Journal, error) {
+// Open opens (or creates) the journal in directory dir and starts its committer.
+func Open(dir string, opt Options) (*Journal, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: 2 * time.Second, // another process holding the file lock: fail instead of hanging
-		// The free list is rebuilt on open instead of being written at every commit: commits stay small.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("journal: open %s: %w", path, err)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{db: db, opt: opt, notify: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{})}
-	err = db.Update(func(tx *bolt.Tx) error {
-		log, err := tx.CreateBucketIfNotExists(bucketLog)
-		if err != nil {
-			return err
-		}
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if k, _ := log.Cursor().Last(); k != nil {
-			if len(k) != 8 {
-				return fmt.Errorf("log key of %d bytes", len(k))
-			}
-			j.lastSeq = binary.BigEndian.Uint64(k)
-		}
-		if v := meta.Get(keyFloor); v != nil {
-			if len(v) != 8 {
-				return fmt.Errorf("floor of %d bytes", len(v))
-			}
-			j.lastSeq = max(j.lastSeq, binary.BigEndian.Uint64(v))
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("journal: open %s: %w", path, err)
+	j := &Journal{dir: dir, opt: opt, notify: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if err := j.load(); err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", dir, err)
 	}
 	j.durable.Store(j.lastSeq)
 	go j.commitLoop()
 	return j, nil
 }
 
+// load finds the segments, checks every frame, cuts a torn tail off the last segment, and opens it for appending.
+func (j *Journal) load() error {
+	entries, err := os.ReadDir(j.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, "seg-") || !strings.HasSuffix(name, ".log") {
+			continue
+		}
+		first, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(name, "seg-"), ".log"), 10, 64)
+		if err != nil {
+			return fmt.Errorf("segment name %q", name)
+		}
+		j.segments = append(j.segments, segment{first, filepath.Join(j.dir, name)})
+	}
+	slices.SortFunc(j.segments, func(a, b segment) int { return cmpU64(a.first, b.first) })
+	floor, err := j.Floor()
+	if err != nil {
+		return err
+	}
+	j.lastSeq = floor
+	for i, s := range j.segments {
+		last := i == len(j.segments)-1
+		var good int64
+		err := scan(s.path, func(seq uint64, _ []byte, end int64) error {
+			if seq <= j.lastSeq && seq > floor {
+				return fmt.Errorf("%s: record %d out of order", s.path, seq)
+			}
+			j.lastSeq = max(j.lastSeq, seq)
+			good = end
+			return nil
+		})
+		var torn *tornError
+		switch {
+		case errors.As(err, &torn) && torn.tail && last:
+			// A commit that a crash interrupted: cut it off (its callers were never answered).
+			if err := os.Truncate(s.path, good); err != nil {
+				return err
+			}
+			j.Repaired = torn.size - good
+		case err != nil:
+			return err
+		}
+	}
+	j.written = j.lastSeq
+	if len(j.segments) == 0 {
+		return j.rotate()
+	}
+	cur := j.segments[len(j.segments)-1]
+	f, err := os.OpenFile(cur.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	j.file, j.size = f, st.Size()
+	return nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// tornError reports a frame that ends early or fails its checksum. tail says it is the end of the file (the frame
+// runs to or past the end, or only zeros follow): what a crash in the middle of a commit leaves. A bad frame with
+// data after it is not a torn write but corruption.
+type tornError struct {
+	path     string
+	at, size int64
+	tail     bool
+}
+
+func (e *tornError) Error() string {
+	return fmt.Sprintf("journal: %s: bad frame at byte %d of %d", e.path, e.at, e.size)
+}
+
+// scan reads every frame of a segment; fn gets each record and the offset just after it.
+func scan(path string, fn func(seq uint64, rec []byte, end int64) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	var off int64
+	var hdr [frameHeader]byte
+	size := st.Size()
+	bad := func(end int64) error {
+		tail := end >= size
+		if !tail {
+			tail = zerosFrom(path, off)
+		}
+		return &tornError{path, off, size, tail}
+	}
+	for off < size {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return bad(size)
+		}
+		n := binary.LittleEndian.Uint32(hdr[0:4])
+		sum := binary.LittleEndian.Uint32(hdr[4:8])
+		seq := binary.LittleEndian.Uint64(hdr[8:16])
+		if n > maxRecord || off+frameHeader+int64(n) > size {
+			return bad(size)
+		}
+		rec := make([]byte, n)
+		if _, err := io.ReadFull(r, rec); err != nil {
+			return bad(size)
+		}
+		c := crc32.Update(crc32.Checksum(hdr[8:16], crcTable), crcTable, rec)
+		if c != sum {
+			return bad(off + frameHeader + int64(n))
+		}
+		off += frameHeader + int64(n)
+		if err := fn(seq, rec, off); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// zerosFrom reports whether the file holds only zero bytes from off to its end (blocks a crash left allocated but
+// unwritten).
+func zerosFrom(path string, off int64) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return false
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := f.Read(buf)
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return false
+			}
+		}
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
+// rotate closes the open segment (if any) and starts a new one at the next sequence number. The caller holds fileMu
+// (or is load, before the committer runs).
+func (j *Journal) rotate() error {
+	if j.file != nil {
+		if err := j.file.Close(); err != nil {
+			return err
+		}
+		j.file = nil
+	}
+	next := j.written + 1
+	path := filepath.Join(j.dir, fmt.Sprintf("seg-%020d.log", next))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := syncDir(j.dir); err != nil {
+		f.Close()
+		return err
+	}
+	if n := len(j.segments); n == 0 || j.segments[n-1].path != path {
+		j.segments = append(j.segments, segment{next, path})
+	}
+	j.file, j.size = f, 0
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
 // Append adds a record and returns its sequence number. The record is not durable until Wait(seq) returns nil.
 // The journal keeps rec; the caller must not change it afterwards.
 func (j *Journal) Append(rec []byte) (uint64, error) {
+	if len(rec) > maxRecord {
+		return 0, fmt.Errorf("journal: record of %d bytes is over the %d limit", len(rec), maxRecord)
+	}
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
@@ -218,18 +425,7 @@ func (j *Journal) commit(batch []pending) {
 		err = j.opt.FailCommit()
 	}
 	if err == nil {
-		err = j.db.Update(func(tx *bolt.Tx) error {
-			log := tx.Bucket(bucketLog)
-			log.FillPercent = 1 // keys only ever grow: pack pages full
-			var key [8]byte
-			for _, p := range batch {
-				binary.BigEndian.PutUint64(key[:], p.seq)
-				if err := log.Put(key[:], p.rec); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		err = j.write(batch)
 	}
 	last := batch[len(batch)-1].seq
 	if err == nil {
@@ -250,76 +446,135 @@ func (j *Journal) commit(batch []pending) {
 	j.mu.Unlock()
 }
 
-// Replay calls fn for every record with a sequence number above after, in order. It stops at fn's first error.
-func (j *Journal) Replay(after uint64, fn func(seq uint64, rec []byte) error) error {
-	return j.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketLog).Cursor()
-		var from [8]byte
-		binary.BigEndian.PutUint64(from[:], after+1)
-		for k, v := c.Seek(from[:]); k != nil; k, v = c.Next() {
-			if len(k) != 8 {
-				return fmt.Errorf("journal: log key of %d bytes", len(k))
-			}
-			if err := fn(binary.BigEndian.Uint64(k), v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+// write appends a batch's frames with one write and one fsync.
+func (j *Journal) write(batch []pending) error {
+	j.fileMu.Lock()
+	defer j.fileMu.Unlock()
+	if j.file == nil {
+		return ErrClosed
+	}
+	buf := j.frame[:0]
+	for _, p := range batch {
+		var hdr [frameHeader]byte
+		binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(p.rec)))
+		binary.LittleEndian.PutUint64(hdr[8:16], p.seq)
+		c := crc32.Update(crc32.Checksum(hdr[8:16], crcTable), crcTable, p.rec)
+		binary.LittleEndian.PutUint32(hdr[4:8], c)
+		buf = append(buf, hdr[:]...)
+		buf = append(buf, p.rec...)
+	}
+	if cap(buf) <= 4<<20 {
+		j.frame = buf // keep a buffer of ordinary size for the next commit
+	}
+	if _, err := j.file.Write(buf); err != nil {
+		return err
+	}
+	if err := j.file.Sync(); err != nil {
+		return err
+	}
+	j.size += int64(len(buf))
+	j.written = batch[len(batch)-1].seq
+	if j.size >= segmentLimit {
+		return j.rotate()
+	}
+	return nil
 }
 
-// truncateChunk bounds the records one truncation transaction deletes: bbolt has one writer at a time, and a
-// transaction that deleted a whole day's log would hold every commit (and so every client) waiting.
-const truncateChunk = 5000
+// Replay calls fn for every record with a sequence number above after, in order. It stops at fn's first error.
+func (j *Journal) Replay(after uint64, fn func(seq uint64, rec []byte) error) error {
+	j.fileMu.Lock()
+	segs := slices.Clone(j.segments)
+	j.fileMu.Unlock()
+	for i, s := range segs {
+		if i+1 < len(segs) && segs[i+1].first <= after+1 {
+			continue // every record in it is at or below after
+		}
+		err := scan(s.path, func(seq uint64, rec []byte, _ int64) error {
+			if seq <= after {
+				return nil
+			}
+			return fn(seq, rec)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Truncate deletes the records up to seq, which a checkpoint kept elsewhere now covers, and remembers seq as the
 // floor of future sequence numbers (so that a log emptied by truncation does not count from 1 again). The caller
-// must have made the checkpoint durable first. Records up to seq need not be durable yet: one that lands after
-// the truncation is skipped by Replay(seq, ...).
+// must have made the checkpoint durable first. Whole segments go: the open one is closed and a new one started
+// when every record in it is covered. Records up to seq need not be durable yet: one that lands after the
+// truncation is skipped by Replay(seq, ...).
 func (j *Journal) Truncate(seq uint64) error {
-	var key [8]byte
-	binary.BigEndian.PutUint64(key[:], seq)
-	for first := true; ; first = false {
-		more := false
-		err := j.db.Update(func(tx *bolt.Tx) error {
-			if first {
-				if err := tx.Bucket(bucketMeta).Put(keyFloor, key[:]); err != nil {
-					return err
-				}
-			}
-			c := tx.Bucket(bucketLog).Cursor()
-			n := 0
-			for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq; k, _ = c.Next() {
-				if n == truncateChunk {
-					more = true
-					return nil
-				}
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				n++
-			}
-			return nil
-		})
-		if err != nil {
+	if err := writeFloor(j.dir, seq); err != nil {
+		return fmt.Errorf("journal: truncate: %w", err)
+	}
+	j.fileMu.Lock()
+	defer j.fileMu.Unlock()
+	if j.file != nil && j.size > 0 && j.written <= seq {
+		if err := j.rotate(); err != nil {
 			return fmt.Errorf("journal: truncate: %w", err)
 		}
-		if !more {
-			return nil
-		}
 	}
+	keep := j.segments[:0]
+	for i, s := range j.segments {
+		lastInIt := uint64(0)
+		if i+1 < len(j.segments) {
+			lastInIt = j.segments[i+1].first - 1
+		}
+		if i+1 < len(j.segments) && lastInIt <= seq {
+			if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("journal: truncate: %w", err)
+			}
+			continue
+		}
+		keep = append(keep, s)
+	}
+	j.segments = keep
+	return nil
+}
+
+// writeFloor records the truncation point atomically (temporary file, fsync, rename, directory fsync).
+func writeFloor(dir string, seq uint64) error {
+	tmp := filepath.Join(dir, floorFile+".tmp")
+	var b [12]byte
+	binary.LittleEndian.PutUint64(b[:8], seq)
+	binary.LittleEndian.PutUint32(b[8:], crc32.Checksum(b[:8], crcTable))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b[:])
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, floorFile))
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	return err
 }
 
 // Floor is the sequence number the last Truncate covered (0 if none).
 func (j *Journal) Floor() (uint64, error) {
-	var floor uint64
-	err := j.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyFloor); len(v) == 8 {
-			floor = binary.BigEndian.Uint64(v)
-		}
-		return nil
-	})
-	return floor, err
+	b, err := os.ReadFile(filepath.Join(j.dir, floorFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("journal: floor: %w", err)
+	}
+	if len(b) != 12 || crc32.Checksum(b[:8], crcTable) != binary.LittleEndian.Uint32(b[8:]) {
+		return 0, fmt.Errorf("journal: floor file is damaged")
+	}
+	return binary.LittleEndian.Uint64(b[:8]), nil
 }
 
 // Close writes what is pending, stops the committer and closes the file. Appends after Close fail.
@@ -341,8 +596,14 @@ func (j *Journal) Close() error {
 	j.notify = make(chan struct{})
 	failed := j.failed
 	j.mu.Unlock()
-	if err := j.db.Close(); err != nil {
-		return fmt.Errorf("journal: close: %w", err)
+	j.fileMu.Lock()
+	defer j.fileMu.Unlock()
+	if j.file != nil {
+		err := j.file.Close()
+		j.file = nil
+		if err != nil {
+			return fmt.Errorf("journal: close: %w", err)
+		}
 	}
 	return failed
 }

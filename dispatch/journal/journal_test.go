@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,7 @@ func records(t *testing.T, j *Journal, after uint64) []string {
 }
 
 func TestAppendWaitReplayAcrossReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "journal.db")
+	path := filepath.Join(t.TempDir(), "journal")
 	j := openTemp(t, path, Options{})
 	for i := range 5 {
 		seq, err := j.Append([]byte(fmt.Sprintf("r%d", i)))
@@ -70,7 +71,7 @@ func TestAppendWaitReplayAcrossReopen(t *testing.T) {
 }
 
 func TestCloseFlushesPending(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "journal.db")
+	path := filepath.Join(t.TempDir(), "journal")
 	j := openTemp(t, path, Options{})
 	for i := range 100 {
 		if _, err := j.Append([]byte{byte(i)}); err != nil {
@@ -90,7 +91,7 @@ func TestCloseFlushesPending(t *testing.T) {
 // Many concurrent writers must share commits: that is the point of group commit.
 func TestGroupCommit(t *testing.T) {
 	var commits, synced atomic.Int64
-	j := openTemp(t, filepath.Join(t.TempDir(), "journal.db"), Options{OnSync: func(_ time.Duration, n int) {
+	j := openTemp(t, filepath.Join(t.TempDir(), "journal"), Options{OnSync: func(_ time.Duration, n int) {
 		commits.Add(1)
 		synced.Add(int64(n))
 	}})
@@ -123,41 +124,141 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+func appendN(t *testing.T, j *Journal, from, to int) {
+	t.Helper()
+	var seq uint64
+	for i := from; i <= to; i++ {
+		var err error
+		if seq, err = j.Append([]byte(fmt.Sprintf("r%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Wait(context.Background(), seq); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestTruncate(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "journal.db")
-	j := openTemp(t, path, Options{})
-	n := truncateChunk*2 + 10 // more than one truncation transaction
-	for i := range n {
-		j.Append([]byte(fmt.Sprintf("r%d", i)))
-	}
-	if err := j.Wait(context.Background(), uint64(n)); err != nil {
+	dir := filepath.Join(t.TempDir(), "journal")
+	j := openTemp(t, dir, Options{})
+	appendN(t, j, 1, 10)
+	// Every record is covered: the segment goes, and numbering goes on from the floor.
+	if err := j.Truncate(10); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Truncate(uint64(n - 2)); err != nil {
+	if got := records(t, j, 0); len(got) != 0 {
+		t.Fatalf("records after a truncation that covers all: %v", got)
+	}
+	appendN(t, j, 11, 15)
+	// A truncation inside the open segment keeps it; replay skips what is covered.
+	if err := j.Truncate(12); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fmt.Sprint(records(t, j, 0)), fmt.Sprintf("[%d:r%d %d:r%d]", n-1, n-2, n, n-1); got != want {
-		t.Fatalf("log after truncation: %s, want %s", got, want)
-	}
-	// A truncation that empties the log must not let sequence numbers start again.
-	if err := j.Truncate(uint64(n)); err != nil {
-		t.Fatal(err)
+	if got, want := fmt.Sprint(records(t, j, 12)), "[13:r13 14:r14 15:r15]"; got != want {
+		t.Fatalf("replay after 12: %s, want %s", got, want)
 	}
 	j.Close()
-	j = openTemp(t, path, Options{})
+	j = openTemp(t, dir, Options{})
 	defer j.Close()
-	if floor, _ := j.Floor(); floor != uint64(n) {
-		t.Fatalf("floor %d, want %d", floor, n)
+	if floor, _ := j.Floor(); floor != 12 {
+		t.Fatalf("floor %d, want 12", floor)
 	}
-	if seq, _ := j.Append([]byte("x")); seq != uint64(n+1) {
-		t.Fatalf("sequence after emptying the log %d, want %d", seq, n+1)
+	if seq, _ := j.Append([]byte("x")); seq != 16 {
+		t.Fatalf("sequence after reopening %d, want 16", seq)
+	}
+	j.Close()
+	// Emptied by truncation and reopened: numbering must not start again.
+	j = openTemp(t, dir, Options{})
+	defer j.Close()
+	j.Truncate(16)
+	j.Close()
+	j = openTemp(t, dir, Options{})
+	defer j.Close()
+	if seq, _ := j.Append([]byte("y")); seq != 17 {
+		t.Fatalf("sequence after emptying the log %d, want 17", seq)
+	}
+}
+
+func TestSegmentsRotateAndTruncateWhole(t *testing.T) {
+	old := segmentLimit
+	segmentLimit = 200 // a few records per segment
+	defer func() { segmentLimit = old }()
+	dir := filepath.Join(t.TempDir(), "journal")
+	j := openTemp(t, dir, Options{})
+	for i := 1; i <= 60; i++ {
+		appendN(t, j, i, i) // one commit each, so segments fill and rotate
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	if len(segs) < 5 {
+		t.Fatalf("%d segments for 60 records over a 200-byte limit", len(segs))
+	}
+	if n := len(records(t, j, 0)); n != 60 {
+		t.Fatalf("%d records replayed across segments, want 60", n)
+	}
+	if err := j.Truncate(40); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	if len(after) >= len(segs) {
+		t.Fatalf("truncation deleted no segment (%d before, %d after)", len(segs), len(after))
+	}
+	got := records(t, j, 40)
+	if len(got) != 20 || got[0] != "41:r41" {
+		t.Fatalf("replay after 40: %v", got)
+	}
+	j.Close()
+	j = openTemp(t, dir, Options{})
+	defer j.Close()
+	if got := records(t, j, 40); len(got) != 20 {
+		t.Fatalf("after reopening: %d records past 40, want 20", len(got))
+	}
+}
+
+func TestTornTailIsCutAndCorruptionRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "journal")
+	j := openTemp(t, dir, Options{})
+	appendN(t, j, 1, 5)
+	j.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	last := segs[len(segs)-1]
+	good, _ := os.ReadFile(last)
+	// A crash in the middle of a commit: half a frame at the end.
+	os.WriteFile(last, append(append([]byte{}, good...), 40, 0, 0, 0, 1, 2, 3), 0o600)
+	j = openTemp(t, dir, Options{})
+	if j.Repaired != 7 {
+		t.Fatalf("repaired %d bytes, want the 7 of the torn frame", j.Repaired)
+	}
+	if n := len(records(t, j, 0)); n != 5 {
+		t.Fatalf("%d records after the repair, want 5", n)
+	}
+	appendN(t, j, 6, 6)
+	j.Close()
+	j = openTemp(t, dir, Options{})
+	if n := len(records(t, j, 0)); n != 6 {
+		t.Fatalf("%d records after appending past a repaired tail, want 6", n)
+	}
+	j.Close()
+	// Zeros after the last frame (blocks allocated but never written) are a torn tail too.
+	b, _ := os.ReadFile(last)
+	os.WriteFile(last, append(append([]byte{}, b...), make([]byte, 100)...), 0o600)
+	j = openTemp(t, dir, Options{})
+	if j.Repaired != 100 || len(records(t, j, 0)) != 6 {
+		t.Fatalf("zero tail: repaired %d, %d records; want 100 and 6", j.Repaired, len(records(t, j, 0)))
+	}
+	j.Close()
+	// A flipped byte inside a record with records after it is corruption, not a torn tail.
+	b, _ = os.ReadFile(last)
+	b[frameHeader] ^= 0xff
+	os.WriteFile(last, b, 0o600)
+	if _, err := Open(dir, Options{}); err == nil {
+		t.Fatal("a corrupt record in the middle of the journal was accepted (Open must refuse, not drop what follows)")
 	}
 }
 
 func TestFailedCommitIsReportedAndSticky(t *testing.T) {
 	disk := errors.New("no space left on device")
 	var fail atomic.Bool
-	j := openTemp(t, filepath.Join(t.TempDir(), "journal.db"), Options{FailCommit: func() error {
+	j := openTemp(t, filepath.Join(t.TempDir(), "journal"), Options{FailCommit: func() error {
 		if fail.Load() {
 			return disk
 		}
@@ -179,7 +280,7 @@ func TestFailedCommitIsReportedAndSticky(t *testing.T) {
 }
 
 func TestWaitHonoursContext(t *testing.T) {
-	j := openTemp(t, filepath.Join(t.TempDir(), "journal.db"), Options{})
+	j := openTemp(t, filepath.Join(t.TempDir(), "journal"), Options{})
 	defer j.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -189,7 +290,7 @@ func TestWaitHonoursContext(t *testing.T) {
 }
 
 func BenchmarkAppendWait(b *testing.B) {
-	j, err := Open(filepath.Join(b.TempDir(), "journal.db"), Options{})
+	j, err := Open(filepath.Join(b.TempDir(), "journal"), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
