@@ -22,6 +22,9 @@ var errUsage = errors.New("usage")
 const (
 	modeOrders    = "orders"
 	modeLocations = "locations"
+	// modeBatch sends positions the way a gateway relays them: --batch couriers' positions per request to
+	// POST /v1/courier-locations (admin token). Rates are requests a second; updates are rate × batch.
+	modeBatch = "locations-batch"
 )
 
 // config is the command line, checked.
@@ -35,6 +38,7 @@ type config struct {
 	readyTimeout   time.Duration
 
 	mode     string
+	batch    int
 	rates    []int
 	swept    bool
 	duration time.Duration
@@ -67,7 +71,8 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.Var(&c.daemonArgs, "daemon-arg", "extra flag for the spawned daemon, repeated: --daemon-arg=--dispatch-interval=10s")
 	fs.BoolVar(&c.keepData, "keep-data", false, "keep the spawned daemon's temporary data directory (and its log)")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", 30*time.Second, "how long to wait for GET /readyz = 200")
-	fs.StringVar(&c.mode, "mode", modeOrders, "what to attack: orders (POST /v1/orders) or locations (POST /v1/courier/location)")
+	fs.StringVar(&c.mode, "mode", modeOrders, "what to attack: orders (POST /v1/orders), locations (POST /v1/courier/location) or locations-batch (POST /v1/courier-locations, --batch positions a request)")
+	fs.IntVar(&c.batch, "batch", 100, "positions per request in the locations-batch mode (1 to 1000)")
 	rate := fs.Int("rate", 1000, "requests per second (one step)")
 	sweep := fs.String("sweep", "", "comma-separated increasing rates, one step each, such as 1000,2000,3000")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "length of each step")
@@ -110,8 +115,10 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 		return nil, bad("--admin-token and --admin-token-file are for --target; --spawn generates a token")
 	case c.spawn == "" && (len(c.daemonArgs) > 0 || c.keepData):
 		return nil, bad("--daemon-arg and --keep-data need --spawn")
-	case c.mode != modeOrders && c.mode != modeLocations:
-		return nil, bad("--mode must be orders or locations, not %q", c.mode)
+	case c.mode != modeOrders && c.mode != modeLocations && c.mode != modeBatch:
+		return nil, bad("--mode must be orders, locations or locations-batch, not %q", c.mode)
+	case c.batch < 1 || c.batch > 1000:
+		return nil, bad("--batch must be within [1, 1000]")
 	case set["rate"] && set["sweep"]:
 		return nil, bad("give --rate or --sweep, not both")
 	case c.duration <= 0:
@@ -135,11 +142,11 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 	}
 	if c.couriers < 0 {
 		c.couriers = 0
-		if c.mode == modeLocations {
+		if c.mode == modeLocations || c.mode == modeBatch {
 			c.couriers = 1000
 		}
 	}
-	if c.mode == modeLocations && c.couriers == 0 {
+	if (c.mode == modeLocations || c.mode == modeBatch) && c.couriers == 0 {
 		return nil, bad("the locations mode needs --couriers of at least 1")
 	}
 	if *sweep != "" {
@@ -246,9 +253,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		len(fx.stores), len(fx.couriers), time.Since(setupStart).Round(time.Millisecond), fx.runID)
 
 	var tr vegeta.Targeter
-	if cfg.mode == modeOrders {
+	switch cfg.mode {
+	case modeOrders:
 		tr = newOrderTargeter(target, fx).next
-	} else {
+	case modeBatch:
+		tr = newBatchTargeter(target, token, cfg.batch, newLocationTargeter(target, fx, cfg.center, cfg.areaM)).next
+	default:
 		tr = newLocationTargeter(target, fx, cfg.center, cfg.areaM).next
 	}
 

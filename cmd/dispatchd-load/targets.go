@@ -124,6 +124,7 @@ type locationTargeter struct {
 	center   location
 	maxFromM float64
 	auths    []string
+	ids      []string
 	walks    []courierWalk
 	seq      atomic.Uint64
 	now      func() time.Time
@@ -131,9 +132,10 @@ type locationTargeter struct {
 
 func newLocationTargeter(base string, fx *fixture, center location, areaM float64) *locationTargeter {
 	t := &locationTargeter{url: base + "/v1/courier/location", center: center, maxFromM: areaM / 2, now: time.Now,
-		auths: make([]string, len(fx.couriers)), walks: make([]courierWalk, len(fx.couriers))}
+		auths: make([]string, len(fx.couriers)), ids: make([]string, len(fx.couriers)), walks: make([]courierWalk, len(fx.couriers))}
 	for i, c := range fx.couriers {
 		t.auths[i] = "Bearer " + c.token
+		t.ids[i] = c.id
 		t.walks[i].loc = c.loc
 		t.walks[i].heading = rand.Float64() * 360
 	}
@@ -142,20 +144,7 @@ func newLocationTargeter(base string, fx *fixture, center location, areaM float6
 
 func (t *locationTargeter) next(tgt *vegeta.Target) error {
 	i := int((t.seq.Add(1) - 1) % uint64(len(t.walks)))
-	w := &t.walks[i]
-	w.mu.Lock()
-	// A courier drifts: its heading turns by up to 30° each report and it moves 5 to 40 m. Couriers that leave the
-	// area turn back towards the centre, so the fleet stays where the stores are.
-	w.heading = math.Mod(w.heading+rand.Float64()*60-30+360, 360)
-	if distanceM(t.center, w.loc) > t.maxFromM {
-		w.heading = bearingDeg(w.loc, t.center)
-	}
-	step := 5 + rand.Float64()*35
-	h := w.heading * math.Pi / 180
-	w.loc = offset(w.loc, step*math.Cos(h), step*math.Sin(h))
-	loc, heading := w.loc, w.heading
-	w.mu.Unlock()
-
+	loc, heading, step := t.move(i)
 	body, err := json.Marshal(locationRequest{
 		Location: loc,
 		At:       t.now().UTC().Format(time.RFC3339Nano),
@@ -170,6 +159,65 @@ func (t *locationTargeter) next(tgt *vegeta.Target) error {
 		"Authorization": {t.auths[i]},
 		"Content-Type":  {"application/json"},
 	}
+	return nil
+}
+
+// move advances courier i and returns where it is now, its heading and the step it made (metres).
+func (t *locationTargeter) move(i int) (location, float64, float64) {
+	w := &t.walks[i]
+	w.mu.Lock()
+	// A courier drifts: its heading turns by up to 30° each report and it moves 5 to 40 m. Couriers that leave the
+	// area turn back towards the centre, so the fleet stays where the stores are.
+	w.heading = math.Mod(w.heading+rand.Float64()*60-30+360, 360)
+	if distanceM(t.center, w.loc) > t.maxFromM {
+		w.heading = bearingDeg(w.loc, t.center)
+	}
+	step := 5 + rand.Float64()*35
+	h := w.heading * math.Pi / 180
+	w.loc = offset(w.loc, step*math.Cos(h), step*math.Sin(h))
+	loc, heading := w.loc, w.heading
+	w.mu.Unlock()
+	return loc, heading, step
+}
+
+// batchEntry and batchRequest are the body of POST /v1/courier-locations.
+type batchEntry struct {
+	CourierID string   `json:"courier_id"`
+	Location  location `json:"location"`
+	At        string   `json:"at"`
+}
+
+type batchRequest struct {
+	Locations []batchEntry `json:"locations"`
+}
+
+// batchTargeter makes POST /v1/courier-locations requests with the next size couriers' positions each, as a gateway
+// relaying the fleet's reports would.
+type batchTargeter struct {
+	walk *locationTargeter
+	url  string
+	auth string
+	size int
+}
+
+func newBatchTargeter(base, adminToken string, size int, walk *locationTargeter) *batchTargeter {
+	return &batchTargeter{walk: walk, url: base + "/v1/courier-locations", auth: "Bearer " + adminToken, size: size}
+}
+
+func (t *batchTargeter) next(tgt *vegeta.Target) error {
+	req := batchRequest{Locations: make([]batchEntry, t.size)}
+	at := t.walk.now().UTC().Format(time.RFC3339Nano)
+	for k := range req.Locations {
+		i := int((t.walk.seq.Add(1) - 1) % uint64(len(t.walk.walks)))
+		loc, _, _ := t.walk.move(i)
+		req.Locations[k] = batchEntry{CourierID: t.walk.ids[i], Location: loc, At: at}
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	tgt.Method, tgt.URL, tgt.Body = http.MethodPost, t.url, body
+	tgt.Header = http.Header{"Authorization": {t.auth}, "Content-Type": {"application/json"}}
 	return nil
 }
 

@@ -175,3 +175,49 @@ func TestOffsetAndDistance(t *testing.T) {
 		t.Errorf("bearing east %.2f, want 90", b)
 	}
 }
+
+func TestBatchTargeter(t *testing.T) {
+	const couriers = 7
+	fx := testFixture(5, couriers)
+	walk := newLocationTargeter("http://127.0.0.1:9", fx, shanghai, 5000)
+	tr := newBatchTargeter("http://127.0.0.1:9", "admin-secret", 3, walk)
+	seen := map[string]int{}
+	for range 7 {
+		var tgt vegeta.Target
+		if err := tr.next(&tgt); err != nil {
+			t.Fatal(err)
+		}
+		req, err := tgt.Request()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.Method != "POST" || req.URL.Path != "/v1/courier-locations" || req.Header.Get("Authorization") != "Bearer admin-secret" {
+			t.Fatalf("request %s %s with %q", req.Method, req.URL, req.Header.Get("Authorization"))
+		}
+		var b struct {
+			Locations []struct {
+				CourierID string   `json:"courier_id"`
+				Location  location `json:"location"`
+				At        string   `json:"at"`
+			} `json:"locations"`
+		}
+		if err := decodeStrict(tgt.Body, &b); err != nil {
+			t.Fatalf("body %s: %v", tgt.Body, err)
+		}
+		if len(b.Locations) != 3 {
+			t.Fatalf("%d positions in a batch of 3", len(b.Locations))
+		}
+		for _, e := range b.Locations {
+			if d := distanceM(shanghai, e.Location); d > 2500*1.4143+40 || e.At == "" {
+				t.Fatalf("entry %+v", e)
+			}
+			seen[e.CourierID]++
+		}
+	}
+	// 21 positions over 7 couriers taken in turn: three each.
+	for _, c := range fx.couriers {
+		if seen[c.id] != 3 {
+			t.Fatalf("courier %s reported %d times, want 3 (%v)", c.id, seen[c.id], seen)
+		}
+	}
+}

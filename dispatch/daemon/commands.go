@@ -429,6 +429,49 @@ func (d *Daemon) QueueLocation(courierID string, loc Location, at time.Time) err
 	}
 }
 
+// LocationUpdate is one courier's position in a batch.
+type LocationUpdate struct {
+	CourierID string
+	Location  Location
+	At        time.Time
+}
+
+// MaxLocationBatch bounds a QueueLocations batch.
+const MaxLocationBatch = 1000
+
+// QueueLocations hands many couriers' positions to the loop in one go, without waiting: the path of a gateway
+// that relays the fleet's positions (one request per courier per few seconds is the most frequent traffic a
+// dispatcher has; a batch costs one queue slot). Every entry is checked first; one bad entry refuses the batch,
+// naming it. Unknown couriers are refused too, by index.
+func (d *Daemon) QueueLocations(batch []LocationUpdate) error {
+	if len(batch) == 0 || len(batch) > MaxLocationBatch {
+		return errorf(dispatch.EInvalid, "locations", "a batch holds 1 to %d locations", MaxLocationBatch)
+	}
+	v := d.View()
+	recs := make([]locationRecord, len(batch))
+	for i, u := range batch {
+		if err := checkLocation(fmt.Sprintf("locations[%d].location", i), u.Location); err != nil {
+			return err
+		}
+		if _, ok := v.Courier(u.CourierID); !ok {
+			return errorf(dispatch.EInvalid, fmt.Sprintf("locations[%d].courier_id", i), "courier %q not found", u.CourierID)
+		}
+		recs[i] = locationRecord{Courier: u.CourierID, Lat: u.Location.Lat, Lon: u.Location.Lon, At: u.At}
+	}
+	select {
+	case <-d.stopped:
+		return ErrShutdown
+	default:
+	}
+	select {
+	case d.pingBatches <- recs:
+		return nil
+	default:
+		d.obs.Rejected("queue_full")
+		return ErrOverloaded
+	}
+}
+
 // takePing applies a position on the loop. It returns the sequence number of a record when it wrote one.
 func (d *Daemon) takePing(now time.Time, l locationRecord) (uint64, error) {
 	aux, ok := d.st.aux[l.Courier]

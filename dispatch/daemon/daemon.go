@@ -190,6 +190,8 @@ type Daemon struct {
 	// pings carries position reports that need no answer (QueueLocation): the loop takes them in batches, with no
 	// reply channel and no goroutine waiting for each.
 	pings chan locationRecord
+	// pingBatches carries the batches of QueueLocations (a gateway relaying many couriers' positions at once).
+	pingBatches chan []locationRecord
 }
 
 // Open opens the data directory, recovers the state (the last checkpoint, then the journal after it) and returns a
@@ -221,7 +223,8 @@ func Open(cfg Config) (*Daemon, error) {
 		pubNotify: make(chan struct{}),
 		kill:      make(chan struct{}),
 		roundDone: make(chan roundResult, 1),
-		pings:     make(chan locationRecord, max(cfg.QueueSize, 1024)),
+		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
+		pingBatches: make(chan []locationRecord, 256),
 	}
 	j, err := journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
 		Now:        cfg.Now,
@@ -272,13 +275,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	for {
 		// While a round has the engine, positions wait in their channel (they need the engine).
-		pings := d.pings
+		pings, batches := d.pings, d.pingBatches
 		if d.roundRunning {
-			pings = nil
+			pings, batches = nil, nil
 		}
 		select {
 		case <-ctx.Done():
 			return d.shutdown()
+		case b := <-batches:
+			began := d.clock()
+			now := d.now()
+			for _, p := range b {
+				d.takePing(now, p)
+			}
+			d.publish()
+			account(began)
 		case p := <-pings:
 			began := d.clock()
 			now := d.now()
@@ -337,6 +348,11 @@ func (d *Daemon) shutdown() error {
 	}
 	for len(d.pings) > 0 {
 		d.takePing(d.now(), <-d.pings)
+	}
+	for len(d.pingBatches) > 0 {
+		for _, p := range <-d.pingBatches {
+			d.takePing(d.now(), p)
+		}
 	}
 	for {
 		select {

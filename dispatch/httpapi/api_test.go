@@ -124,6 +124,7 @@ func TestRoles(t *testing.T) {
 		{"POST", "/v1/courier/shift", `{"status":"online"}`, []string{"courier"}},
 		{"POST", "/v1/courier/location", `{"location":{"lat":31.231,"lon":121.474}}`, []string{"courier"}},
 		{"GET", "/v1/courier/route", "", []string{"courier"}},
+		{"POST", "/v1/courier-locations", `{"locations":[{"courier_id":"b","location":{"lat":31.2,"lon":121.4}}]}`, []string{"admin"}},
 		{"POST", "/v1/courier/orders/" + order + "/accept", "", []string{"courier"}},
 	} {
 		for role, token := range tokens {
@@ -320,4 +321,34 @@ func TestOverloadedAnswers503WithRetryAfter(t *testing.T) {
 	go func() { done <- d.Run(runCtx) }()
 	stop()
 	<-done
+}
+
+func TestLocationBatch(t *testing.T) {
+	f := newFixture(t)
+	status, body := f.call("POST", "/v1/courier-locations", adminToken,
+		`{"locations":[{"courier_id":"a","location":{"lat":31.232,"lon":121.475}},{"courier_id":"ghost","location":{"lat":31.2,"lon":121.4}}]}`)
+	var e errorBody
+	json.Unmarshal(body, &e)
+	if status != 400 || e.Error.Field != "locations[1].courier_id" {
+		t.Fatalf("a batch with an unknown courier: %d %s, want 400 on locations[1].courier_id", status, body)
+	}
+	status, body = f.call("POST", "/v1/courier-locations", adminToken, `{"locations":[{"courier_id":"a","location":{"lat":95,"lon":121.4}}]}`)
+	json.Unmarshal(body, &e)
+	if status != 400 || e.Error.Field != "locations[0].location.lat" {
+		t.Fatalf("a batch with a bad latitude: %d %s, want 400 on locations[0].location.lat", status, body)
+	}
+	f.expect(202, "POST", "/v1/courier-locations", adminToken,
+		`{"locations":[{"courier_id":"a","location":{"lat":31.232,"lon":121.475}},{"courier_id":"b","location":{"lat":31.24,"lon":121.48}}]}`)
+	// Queued: the positions show once the loop has taken them.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, _ := f.d.View().Courier("b")
+		if c.Location != nil && c.Location.Lat == 31.24 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("courier b's position never arrived: %+v", c.Location)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -434,6 +434,48 @@ func (s *Server) location(w http.ResponseWriter, r *http.Request, p daemon.Princ
 	return nil
 }
 
+type locationBatchEntry struct {
+	CourierID string        `json:"courier_id"`
+	Location  *locationBody `json:"location"`
+	At        *string       `json:"at,omitempty"`
+}
+
+type locationBatch struct {
+	Locations []locationBatchEntry `json:"locations"`
+}
+
+// locationBatch takes many couriers' positions from a trusted gateway in one request (admin role).
+func (s *Server) locationBatch(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	var b locationBatch
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	batch := make([]daemon.LocationUpdate, len(b.Locations))
+	for i, e := range b.Locations {
+		field := fmt.Sprintf("locations[%d]", i)
+		if e.CourierID == "" {
+			return apiError(dispatch.EInvalid, field+".courier_id", "%s.courier_id is required", field)
+		}
+		loc, err := e.Location.location(field + ".location")
+		if err != nil {
+			return err
+		}
+		at, err := parseTime(field+".at", e.At)
+		if err != nil {
+			return err
+		}
+		batch[i] = daemon.LocationUpdate{CourierID: e.CourierID, Location: loc}
+		if at != nil {
+			batch[i].At = *at
+		}
+	}
+	if err := s.d.QueueLocations(batch); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(batch)})
+	return nil
+}
+
 func (s *Server) route(w http.ResponseWriter, _ *http.Request, p daemon.Principal) error {
 	rt, ok := s.d.View().Route(p.ID)
 	if !ok {

@@ -373,14 +373,16 @@ func TestOpenAPIRequests(t *testing.T) {
 	doc := loadOpenAPI(t)
 	schemas, _ := doc["components"].(map[string]any)["schemas"].(map[string]any)
 	requests := map[string]reflect.Type{
-		"OrderRequest":   reflect.TypeFor[orderBody](),
-		"LocationInput":  reflect.TypeFor[locationBody](),
-		"StoreRequest":   reflect.TypeFor[storeBody](),
-		"CourierRequest": reflect.TypeFor[courierBody](),
-		"APIKeyRequest":  reflect.TypeFor[keyBody](),
-		"ReasonRequest":  reflect.TypeFor[reasonBody](),
-		"ShiftRequest":   reflect.TypeFor[shiftBody](),
-		"LocationReport": reflect.TypeFor[locationReport](),
+		"OrderRequest":       reflect.TypeFor[orderBody](),
+		"LocationInput":      reflect.TypeFor[locationBody](),
+		"StoreRequest":       reflect.TypeFor[storeBody](),
+		"CourierRequest":     reflect.TypeFor[courierBody](),
+		"APIKeyRequest":      reflect.TypeFor[keyBody](),
+		"ReasonRequest":      reflect.TypeFor[reasonBody](),
+		"ShiftRequest":       reflect.TypeFor[shiftBody](),
+		"LocationReport":     reflect.TypeFor[locationReport](),
+		"LocationBatch":      reflect.TypeFor[locationBatch](),
+		"LocationBatchEntry": reflect.TypeFor[locationBatchEntry](),
 	}
 	for name, typ := range requests {
 		t.Run(name, func(t *testing.T) {

@@ -95,6 +95,7 @@ func (s *Server) routes() {
 
 	s.handle("POST /v1/courier/shift", s.shift, courier)
 	s.handle("POST /v1/courier/location", s.location, courier)
+	s.handle("POST /v1/courier-locations", s.locationBatch, admin)
 	s.handle("GET /v1/courier/route", s.route, courier)
 	s.handle("GET /v1/courier/stream", s.stream, courier)
 	s.handle("POST /v1/courier/orders/{order_id}/{action}", s.courierAction, courier)
