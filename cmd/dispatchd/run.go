@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,7 @@ type Main struct {
 	QueueSize        int
 	DefaultPromise   time.Duration
 	Policy           string
+	DispatchWorkers  int
 	ShutdownTimeout  time.Duration
 	Heartbeat        time.Duration
 	ConfigFile       string
@@ -70,6 +72,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&m.QueueSize, "queue-size", 4096, "requests that may wait for the event loop before the API answers 503")
 	fs.DurationVar(&m.DefaultPromise, "default-promise", 30*time.Minute, "promise of an order that gives neither promise_seconds nor deliver_by")
 	fs.StringVar(&m.Policy, "policy", "optimize", "dispatch policy: optimize or nearest-idle")
+	// A round prices on these goroutines while the loop keeps taking orders: by default intake keeps a core.
+	fs.IntVar(&m.DispatchWorkers, "dispatch-workers", max(1, runtime.GOMAXPROCS(0)-1), "goroutines that price a dispatch round (default: one per CPU but one)")
 	fs.DurationVar(&m.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long a graceful stop waits for requests in flight")
 	fs.DurationVar(&m.Heartbeat, "stream-heartbeat", 15*time.Second, "interval of the courier stream's heartbeat comments")
 	fs.StringVar(&m.ConfigFile, "config", "", "optional JSON config file whose keys are these flags' names")
@@ -132,6 +136,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return errors.New("dispatchd: --dispatch-interval must be at least 100ms")
 	case m.QueueSize < 1:
 		return errors.New("dispatchd: --queue-size must be positive")
+	case m.DispatchWorkers < 1 || m.DispatchWorkers > 256:
+		return errors.New("dispatchd: --dispatch-workers must be within [1, 256]")
 	case m.DataDir == "":
 		return errors.New("dispatchd: --data-dir is required")
 	}
@@ -244,6 +250,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	cfg.QueueSize = m.QueueSize
 	cfg.DefaultPromise = m.DefaultPromise
 	cfg.Engine.Policy = policy
+	cfg.Engine.Workers = m.DispatchWorkers
 	cfg.Logger = log
 
 	var d *daemon.Daemon
