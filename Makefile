@@ -48,7 +48,7 @@ staticcheck: $(STATICCHECK)
 check: fmt-check test staticcheck
 
 # Benchmarks (see docs/benchmarks.md for what each figure means).
-bench: bench-geo bench-round bench-mdrp
+bench: bench-geo bench-round bench-mdrp bench-intake
 
 bench-geo:
 	$(GO) test ./geo -run '^$$' -bench . -benchmem -count $(BENCHCOUNT)
@@ -64,6 +64,19 @@ bench-mdrp:
 	@if [ ! -d "$(MDRP_DIR)/public_instances" ]; then \
 		echo "bench-mdrp: skipped, no MDRP instances at $(MDRP_DIR)/public_instances (set MDRP_DIR)"; exit 0; fi; \
 	$(GO) run ./cmd/dispatch-sim bench --mdrp-root "$(MDRP_DIR)/public_instances" --pattern '$(MDRP_PATTERN)'
+
+# Intake and location figures: a load generator (vegeta, constant rate) in a second process against a daemon it
+# starts on a fresh data directory under $$TMPDIR (put that on the disk to measure: every 201 waits for an fsync).
+LOAD := ./bin/dispatchd-load --spawn ./bin/dispatchd
+
+bench-intake:
+	$(GO) build -o bin/dispatchd ./cmd/dispatchd
+	$(GO) build -o bin/dispatchd-load ./cmd/dispatchd-load
+	$(LOAD) --mode orders --rate 1000 --duration 30s
+	$(LOAD) --mode orders --couriers 1000 --rate 1000 --duration 30s
+	$(LOAD) --mode orders --sweep 1000,1500,2000,2500,3000 --duration 10s
+	$(LOAD) --mode locations --couriers 2000 --sweep 4000,8000,10000 --duration 10s
+	$(LOAD) --mode locations-batch --batch 100 --couriers 10000 --sweep 200,400,600,800,1000 --duration 10s
 
 tidy:
 	$(GO) mod tidy
