@@ -213,16 +213,16 @@ func Open(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	d := &Daemon{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		obs:       cfg.Observer,
-		clock:     cfg.Now,
-		queue:     make(chan request, cfg.QueueSize),
-		streams:   newBroker(),
-		stopped:   make(chan struct{}),
-		pubNotify: make(chan struct{}),
-		kill:      make(chan struct{}),
-		roundDone: make(chan roundResult, 1),
+		cfg:         cfg,
+		log:         cfg.Logger,
+		obs:         cfg.Observer,
+		clock:       cfg.Now,
+		queue:       make(chan request, cfg.QueueSize),
+		streams:     newBroker(),
+		stopped:     make(chan struct{}),
+		pubNotify:   make(chan struct{}),
+		kill:        make(chan struct{}),
+		roundDone:   make(chan roundResult, 1),
 		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
 		pingBatches: make(chan []locationRecord, 256),
 	}
