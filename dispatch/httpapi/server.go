@@ -3,8 +3,8 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base32"
 	"crypto/subtle"
+	"encoding/base32"
 	"net/http"
 	"regexp"
 	"slices"
