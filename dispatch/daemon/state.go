@@ -273,3 +273,77 @@ func (s *state) setCourier(v *CourierView) {
 	s.courierCounts[v.Status]++
 	s.couriers.set(v.ID, v)
 }
+
+// OrderFilter selects orders for a listing. Zero fields do not filter.
+type OrderFilter struct {
+	Status    string
+	StoreID   string
+	CourierID string
+	// CreatedSince (inclusive) and CreatedUntil (exclusive) bound the creation time.
+	CreatedSince, CreatedUntil time.Time
+	// After is the cursor of the last order of the previous page: the listing goes on after it.
+	After OrderCursor
+	// Limit is the page size (1 to 500).
+	Limit int
+}
+
+// OrderCursor marks a place in a listing: orders are listed by creation time, then id.
+type OrderCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+func (c OrderCursor) before(o *OrderView) bool {
+	if !c.CreatedAt.Equal(o.CreatedAt) {
+		return c.CreatedAt.Before(o.CreatedAt)
+	}
+	return c.ID < o.ID
+}
+
+// ListOrders returns a page of the orders that match f, oldest first, and whether more follow. It walks every
+// order the daemon keeps (open ones, and finished ones within retention) and keeps only the page, so a page costs
+// one pass, whatever its place in the listing.
+func (v *View) ListOrders(f OrderFilter) (page []*OrderView, more bool) {
+	limit := min(max(f.Limit, 1), 500)
+	// The page is the limit+1 smallest matching orders after the cursor (the extra one says whether more follow).
+	var best []*OrderView
+	less := func(a, b *OrderView) bool {
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.Before(b.CreatedAt)
+		}
+		return a.ID < b.ID
+	}
+	for _, sh := range v.orders.shards {
+		for _, o := range sh {
+			switch {
+			case f.Status != "" && o.Status != f.Status,
+				f.StoreID != "" && o.StoreID != f.StoreID,
+				f.CourierID != "" && o.CourierID != f.CourierID,
+				!f.CreatedSince.IsZero() && o.CreatedAt.Before(f.CreatedSince),
+				!f.CreatedUntil.IsZero() && !o.CreatedAt.Before(f.CreatedUntil),
+				f.After.ID != "" && !f.After.before(o):
+				continue
+			}
+			if len(best) == limit+1 && !less(o, best[limit]) {
+				continue
+			}
+			i, _ := slices.BinarySearchFunc(best, o, func(a, b *OrderView) int {
+				if less(a, b) {
+					return -1
+				}
+				if less(b, a) {
+					return 1
+				}
+				return 0
+			})
+			best = slices.Insert(best, i, o)
+			if len(best) > limit+1 {
+				best = best[:limit+1]
+			}
+		}
+	}
+	if len(best) > limit {
+		return best[:limit], true
+	}
+	return best, false
+}

@@ -109,6 +109,7 @@ func TestRoles(t *testing.T) {
 	}{
 		{"POST", "/v1/orders", `{"store_id":"s1","dropoff":{"lat":31.24,"lon":121.48}}`, []string{"admin", "orders"}},
 		{"GET", "/v1/orders/" + order, "", []string{"admin", "orders"}},
+		{"GET", "/v1/orders?status=pending", "", []string{"admin", "orders"}},
 		{"POST", "/v1/orders/nope/cancel", `{}`, []string{"admin", "orders"}},
 		{"POST", "/v1/quotes", `{"store_id":"s1","dropoff":{"lat":31.24,"lon":121.48}}`, []string{"admin", "orders"}},
 		{"PUT", "/v1/stores/s2", `{"location":{"lat":31.2,"lon":121.4}}`, []string{"admin"}},
@@ -350,5 +351,75 @@ func TestLocationBatch(t *testing.T) {
 			t.Fatalf("courier b's position never arrived: %+v", c.Location)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestListOrders(t *testing.T) {
+	f := newFixture(t)
+	if _, _, err := f.d.PutStore(context.Background(), daemon.StoreInput{ID: "s2", Location: daemon.Location{Lat: 31.25, Lon: 121.49}}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{f.order: true}
+	for i := range 7 {
+		store := "s1"
+		if i%2 == 1 {
+			store = "s2"
+		}
+		var o struct{ ID string }
+		json.Unmarshal(f.expect(201, "POST", "/v1/orders", f.key, `{"store_id":"`+store+`","dropoff":{"lat":31.24,"lon":121.48}}`), &o)
+		want[o.ID] = true
+	}
+	type page struct {
+		Orders []struct {
+			ID, StoreID, Status string
+			CreatedAt           time.Time `json:"created_at"`
+		} `json:"orders"`
+		NextCursor string `json:"next_cursor"`
+	}
+	// Every order exactly once over pages of three, oldest first.
+	seen, cursor, pages := map[string]bool{}, "", 0
+	var last time.Time
+	for {
+		path := "/v1/orders?limit=3"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		var p page
+		json.Unmarshal(f.expect(200, "GET", path, f.key, ""), &p)
+		pages++
+		for _, o := range p.Orders {
+			if seen[o.ID] || o.CreatedAt.Before(last) {
+				t.Fatalf("order %s twice or out of order", o.ID)
+			}
+			seen[o.ID], last = true, o.CreatedAt
+		}
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(seen) != len(want) || pages != 3 {
+		t.Fatalf("%d orders over %d pages, want %d over 3", len(seen), pages, len(want))
+	}
+	var p page
+	json.Unmarshal(f.expect(200, "GET", "/v1/orders?store_id=s2&status=pending", f.key, ""), &p)
+	if len(p.Orders) != 3 {
+		t.Fatalf("%d pending orders of s2, want 3", len(p.Orders))
+	}
+	json.Unmarshal(f.expect(200, "GET", "/v1/orders?status=assigned&courier_id=a", f.key, ""), &p)
+	if len(p.Orders) != 1 || p.Orders[0].ID != f.order {
+		t.Fatalf("rider a's assigned orders: %+v, want the fixture's order", p.Orders)
+	}
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	json.Unmarshal(f.expect(200, "GET", "/v1/orders?created_since="+future, f.key, ""), &p)
+	if len(p.Orders) != 0 {
+		t.Fatalf("orders created in the future: %d", len(p.Orders))
+	}
+	for _, bad := range []struct{ query, field string }{{"status=lost", "status"}, {"limit=0", "limit"}, {"cursor=bm9wZQ", "cursor"}, {"colour=red", "colour"}, {"created_until=noon", "created_until"}} {
+		status, body := f.call("GET", "/v1/orders?"+bad.query, f.key, "")
+		var e errorBody
+		json.Unmarshal(body, &e)
+		if status != 400 || e.Error.Field != bad.field {
+			t.Errorf("?%s: %d %s, want 400 on %s", bad.query, status, body, bad.field)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -133,6 +134,88 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, _ daemon.Princ
 	}
 	writeJSON(w, http.StatusOK, o.LateAt(s.cfg.Now()))
 	return nil
+}
+
+type orderList struct {
+	Orders []daemon.OrderView `json:"orders"`
+	// NextCursor, when set, fetches the next page (pass it as cursor=).
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+var orderStatuses = map[string]bool{"pending": true, "assigned": true, "picked_up": true, "delivered": true, "cancelled": true, "failed": true}
+
+// listOrders is GET /v1/orders: filters on status, store_id, courier_id and the creation time, oldest first, in
+// pages joined by an opaque cursor.
+func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "status", "store_id", "courier_id", "created_since", "created_until", "limit", "cursor":
+		default:
+			return apiError(dispatch.EInvalid, k, "unknown query parameter %q", k)
+		}
+	}
+	f := daemon.OrderFilter{Status: q.Get("status"), StoreID: q.Get("store_id"), CourierID: q.Get("courier_id"), Limit: 100}
+	if f.Status != "" && !orderStatuses[f.Status] {
+		return apiError(dispatch.EInvalid, "status", "status must be pending, assigned, picked_up, delivered, cancelled or failed")
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"created_since", &f.CreatedSince}, {"created_until", &f.CreatedUntil}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := parseTime(p.name, &v)
+			if err != nil {
+				return err
+			}
+			*p.dst = *t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return apiError(dispatch.EInvalid, "limit", "limit must be an integer within [1, 500]")
+		}
+		f.Limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		c, err := decodeCursor(v)
+		if err != nil {
+			return apiError(dispatch.EInvalid, "cursor", "cursor is not one this API gave")
+		}
+		f.After = c
+	}
+	page, more := s.d.View().ListOrders(f)
+	now := s.cfg.Now()
+	out := orderList{Orders: make([]daemon.OrderView, len(page))}
+	for i, o := range page {
+		out.Orders[i] = o.LateAt(now)
+	}
+	if more {
+		last := page[len(page)-1]
+		out.NextCursor = encodeCursor(daemon.OrderCursor{CreatedAt: last.CreatedAt, ID: last.ID})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// A cursor is the creation time (Unix nanoseconds) and id of the last order of a page, base64url-encoded: opaque to
+// clients, and stable across restarts since both are part of the order.
+func encodeCursor(c daemon.OrderCursor) string {
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%s", c.CreatedAt.UnixNano(), c.ID))
+}
+
+func decodeCursor(s string) (daemon.OrderCursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return daemon.OrderCursor{}, err
+	}
+	ns, id, ok := strings.Cut(string(b), ":")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || id == "" {
+		return daemon.OrderCursor{}, fmt.Errorf("bad cursor")
+	}
+	return daemon.OrderCursor{CreatedAt: time.Unix(0, n).UTC(), ID: id}, nil
 }
 
 type reasonBody struct {

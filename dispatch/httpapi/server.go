@@ -78,6 +78,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, p daemon.Principal
 
 func (s *Server) routes() {
 	s.handle("POST /v1/orders", s.placeOrder, orders, admin)
+	s.handle("GET /v1/orders", s.listOrders, orders, admin)
 	s.handle("GET /v1/orders/{id}", s.getOrder, orders, admin)
 	s.handle("POST /v1/orders/{id}/cancel", s.cancelOrder, orders, admin)
 	s.handle("POST /v1/quotes", s.quote, orders, admin)
