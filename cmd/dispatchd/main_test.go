@@ -447,9 +447,16 @@ func TestKillAndRestart(t *testing.T) {
 			break
 		}
 	}
-	// The courier's route as it stands, read while orders keep coming, then the kill.
+	// The courier's route and the first order events as they stand, read while orders keep coming, then the kill.
 	var before route
-	c.must(200, "GET", "/v1/courier/route", courier.Token, nil, &before)
+	for deadline := time.Now().Add(10 * time.Second); before.Version == 0 && time.Now().Before(deadline); {
+		c.must(200, "GET", "/v1/courier/route", courier.Token, nil, &before)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if before.Version == 0 {
+		t.Fatal("no round gave the courier a route")
+	}
+	eventsBefore := readOrderEvents(t, c, key.Key, "0", 30)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	close(stopLoad)
@@ -477,5 +484,89 @@ func TestKillAndRestart(t *testing.T) {
 	}
 	// A key made before the kill still works, and the daemon still dispatches.
 	c2.must(200, "GET", "/v1/stores/s1", key.Key, nil, nil)
+
+	// The event stream: the events seen before the kill come back the same, and every acknowledged order has its
+	// order.created exactly once; a resume from the middle gets exactly the events after it.
+	created := map[string]int{}
+	var all []orderEvent
+	for after := "0"; len(created) < len(acked); {
+		page := readOrderEvents(t, c2, key.Key, after, 200)
+		if len(page) == 0 {
+			t.Fatalf("event stream ended with %d of %d orders created", len(created), len(acked))
+		}
+		for _, ev := range page {
+			if ev.Type == "order.created" {
+				created[ev.Order.ID]++
+			}
+		}
+		all = append(all, page...)
+		after = fmt.Sprint(page[len(page)-1].ID)
+	}
+	for i, ev := range all {
+		if ev.ID != uint64(i+1) {
+			t.Fatalf("event %d has id %d after the restart", i+1, ev.ID)
+		}
+		if i < len(eventsBefore) && (ev.Type != eventsBefore[i].Type || ev.Order.ID != eventsBefore[i].Order.ID) {
+			t.Fatalf("event %d was %s of %s before the kill, %s of %s after", ev.ID, eventsBefore[i].Type, eventsBefore[i].Order.ID, ev.Type, ev.Order.ID)
+		}
+	}
+	for _, a := range acked {
+		var o order
+		json.Unmarshal(a.body, &o)
+		if created[o.ID] != 1 {
+			t.Fatalf("order %s has %d order.created events", o.ID, created[o.ID])
+		}
+	}
+	mid := len(all) / 2
+	resumed := readOrderEvents(t, c2, key.Key, fmt.Sprint(all[mid-1].ID), len(all)-mid)
+	if len(resumed) != len(all)-mid || resumed[0].ID != all[mid].ID {
+		t.Fatalf("resume after %d: %d events from %d, want %d from %d", all[mid-1].ID, len(resumed), resumed[0].ID, len(all)-mid, all[mid].ID)
+	}
 	t.Logf("%d acknowledged orders all found after SIGKILL; route version %d → %d", len(acked), before.Version, after.Version)
+}
+
+type orderEvent struct {
+	ID    uint64 `json:"id"`
+	Type  string `json:"type"`
+	Order struct {
+		ID string `json:"id"`
+	} `json:"order"`
+}
+
+// readOrderEvents reads up to n events of GET /v1/events after the id given, stopping early when none comes for a
+// second (the stream has caught up).
+func readOrderEvents(t *testing.T, c *client, key, after string, n int) []orderEvent {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Last-Event-ID", after)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ch := make(chan sseEvent, 256)
+	go readEvents(resp.Body, ch)
+	var out []orderEvent
+	for len(out) < n {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				return out
+			}
+			if ev.event == "" || ev.event == "comment" {
+				continue
+			}
+			var oe orderEvent
+			if err := json.Unmarshal([]byte(ev.data), &oe); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, oe)
+		case <-time.After(time.Second):
+			return out
+		}
+	}
+	return out
 }

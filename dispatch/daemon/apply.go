@@ -22,8 +22,18 @@ func errorf(code dispatch.ErrorCode, field, format string, args ...any) *dispatc
 }
 
 // apply changes the state by one record: the engine first (which validates and changes nothing on error), then the
-// daemon's own state. It is the only writer of state, live and in recovery alike.
+// daemon's own state, then the record's order events. It is the only writer of state, live and in recovery alike.
 func (d *Daemon) apply(rec *record) (any, error) {
+	res, err := d.applyRecord(rec)
+	if err != nil {
+		d.pendingEvents = d.pendingEvents[:0]
+		return nil, err
+	}
+	d.finishEvents(rec.At, d.roundRunning)
+	return res, nil
+}
+
+func (d *Daemon) applyRecord(rec *record) (any, error) {
 	s := d.st
 	switch rec.Type {
 	case recStorePut:
@@ -298,6 +308,7 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 		s.idem[k] = &idemRecord{Hash: in.IdemHash, Status: res.status, Body: res.body, At: rec.At, OrderID: in.ID}
 		s.idemQ = append(s.idemQ, expiry{k, rec.At})
 	}
+	d.noteEvent(EventCreated, in.ID, rec.At, "", "")
 	if !d.replaying {
 		d.obs.OrderPlaced()
 	}
@@ -312,6 +323,7 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 			d.setRoute(f.Route, true)
 		case dispatch.OrderAssigned:
 			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: "assigned", At: at, CourierID: f.CourierID}, "")
+			d.noteEvent(EventAssigned, f.OrderID, at, f.Previous, "")
 		case dispatch.OrderStatusChanged:
 			// Back to pending after a decline or a courier going off shift comes with its reason here (the
 			// OrderUnassigned that precedes it says nothing more); the placement's own "pending" is already in the
@@ -319,7 +331,14 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 			if f.Status == dispatch.StatusPending && f.Reason == "" {
 				continue
 			}
+			prev := ""
+			if old, ok := d.st.orders.get(f.OrderID); ok && f.Status == dispatch.StatusPending {
+				prev = old.CourierID
+			}
 			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: f.Status.String(), At: f.At, CourierID: f.CourierID, Reason: f.Reason}, "")
+			if typ := statusEvent[f.Status]; typ != "" {
+				d.noteEvent(typ, f.OrderID, f.At, prev, f.Reason)
+			}
 		case dispatch.OrderUnplaced:
 			d.orderChanged(at, f.OrderID, nil, string(f.Reason))
 		}
@@ -373,6 +392,7 @@ func (d *Daemon) countStatus(old, v *OrderView, at time.Time) {
 		s.byStatus[st]++
 	}
 	if v.Final() && !old.Final() {
+		delete(s.announced, v.ID)
 		s.finishedQ = append(s.finishedQ, expiry{v.ID, at})
 		if st, ok := s.stores.get(v.StoreID); ok {
 			cp := *st
@@ -386,6 +406,15 @@ func (d *Daemon) countStatus(old, v *OrderView, at time.Time) {
 			d.obs.OrderFinished(v.Status)
 		}
 	}
+}
+
+// statusEvent is the event of each status change reported by OrderStatusChanged (pending: back from a courier).
+var statusEvent = map[dispatch.OrderStatus]string{
+	dispatch.StatusPending:   EventUnassigned,
+	dispatch.StatusPickedUp:  EventPickedUp,
+	dispatch.StatusDelivered: EventDelivered,
+	dispatch.StatusCancelled: EventCancelled,
+	dispatch.StatusFailed:    EventFailed,
 }
 
 func parseStatus(name string) (dispatch.OrderStatus, bool) {
@@ -444,8 +473,19 @@ func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 			v.ETA = &eta
 			s.orders.set(id, &v)
 		}
+		if rv.Stops[i].Kind == "dropoff" {
+			d.watchETA(id)
+		}
 	}
 	d.refreshCourier(r.CourierID, d.eng.Now())
+}
+
+// watchETA notes that an order's planned drop-off changed; finishEvents decides whether order services hear of it.
+func (d *Daemon) watchETA(id string) {
+	if d.etaTouched == nil {
+		d.etaTouched = map[string]bool{}
+	}
+	d.etaTouched[id] = true
 }
 
 func sameTime(a, b *time.Time) bool {

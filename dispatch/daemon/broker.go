@@ -90,3 +90,6 @@ func (d *Daemon) Subscribe(courierID string) *Subscription { return d.streams.su
 // StopStreams ends every courier stream (an HTTP server's graceful shutdown waits for open requests, and a stream
 // never ends by itself).
 func (d *Daemon) StopStreams() { d.streams.closeAll() }
+
+// StreamsDone is closed when the daemon ends its streams (StopStreams or shutdown).
+func (d *Daemon) StreamsDone() <-chan struct{} { return d.streams.done }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,6 +33,9 @@ type checkpointData struct {
 	Orders   []*OrderView           `json:"orders"`
 	Keys     []checkpointKey        `json:"keys"`
 	Idem     map[string]*idemRecord `json:"idem"`
+	// EventSeq is the last order event; Announced the drop-off ETAs order services last heard of.
+	EventSeq  uint64               `json:"event_seq"`
+	Announced map[string]time.Time `json:"announced"`
 }
 
 type checkpointCourier struct {
@@ -80,12 +84,17 @@ func (d *Daemon) checkpoint(final bool) error {
 	for k, r := range s.idem {
 		data.Idem[k] = r
 	}
+	data.EventSeq, data.Announced = s.eventSeq, maps.Clone(s.announced)
 	seq := d.journal.LastSeq()
 	d.sinceCkpt, d.lastCkpt = 0, d.clock()
 	data.Seq = seq
 	write := func() error {
 		defer d.ckptBusy.Store(false)
 		began := d.clock()
+		// The events up to the checkpoint must be on disk before it is: a replay from it cannot make them again.
+		if err := d.events.waitFor(data.EventSeq); err != nil {
+			return err
+		}
 		size, err := writeCheckpoint(d.cfg.DataDir, data)
 		if err != nil {
 			return err
@@ -203,6 +212,12 @@ func (d *Daemon) recover() error {
 	})
 	d.replaying = false
 	d.stepChanged = nil
+	// The replay made again every event of the records after the checkpoint; the event log has those that were
+	// published before the crash. Write the rest.
+	if err := d.events.catchUp(d.stepEvents); err != nil {
+		return err
+	}
+	d.stepEvents = nil
 	if err != nil {
 		return err
 	}
@@ -270,6 +285,10 @@ func (d *Daemon) restoreCheckpoint(r io.Reader) (uint64, error) {
 		if key.RevokedAt == nil {
 			s.principals.set(string(key.Hash), Principal{Role: RoleOrders, ID: key.ID})
 		}
+	}
+	s.eventSeq = data.EventSeq
+	if data.Announced != nil {
+		s.announced = data.Announced
 	}
 	for k, r := range data.Idem {
 		s.idem[k] = r

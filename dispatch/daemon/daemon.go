@@ -64,6 +64,12 @@ type Config struct {
 	// FreshLocation: going on shift without a location uses the last reported position if it is at most this
 	// old; otherwise the courier waits for its first report. Default 10 min.
 	FreshLocation time.Duration
+	// ETAChangeThreshold: order.eta_changed is sent when an order's planned drop-off moves by more than this from
+	// what order services last heard (0: never). Default 2 min.
+	ETAChangeThreshold time.Duration
+	// EventRetention is how long order events stay in the event log (GET /v1/events resumes within it).
+	// Default 72 h.
+	EventRetention time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives the daemon's logs (default: none).
@@ -86,6 +92,8 @@ func DefaultConfig() Config {
 		CheckpointInterval: 5 * time.Minute,
 		CheckpointRecords:  50_000,
 		FreshLocation:      10 * time.Minute,
+		ETAChangeThreshold: 2 * time.Minute,
+		EventRetention:     72 * time.Hour,
 		Logger:             zerolog.Nop(),
 	}
 }
@@ -185,6 +193,14 @@ type Daemon struct {
 	deferredReqs   []request
 	deferredEngine []deferredEvent
 	lastStats      dispatch.Stats
+	// Order events: noted while a record is applied, numbered when it is complete (held while a round runs, see
+	// events.go), attached to the next View and written to the event log when that View is published.
+	pendingEvents []pendingEvent
+	etaTouched    map[string]bool
+	heldEvents    []OrderEvent
+	stepEvents    []OrderEvent
+	events        *eventLog
+
 	// beforeRound, when set, runs on the round's goroutine before the round (tests hold a round open with it).
 	beforeRound func()
 	// pings carries position reports that need no answer (QueueLocation): the loop takes them in batches, with no
@@ -236,11 +252,18 @@ func Open(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d.journal = j
+	ev, err := openEventLog(filepath.Join(cfg.DataDir, "events"), d.log)
+	if err != nil {
+		j.Close()
+		return nil, err
+	}
+	d.events = ev
 	if j.Repaired > 0 {
 		d.log.Warn().Int64("bytes", j.Repaired).Msg("journal: cut off a commit torn by a crash (it was never acknowledged)")
 	}
 	if err := d.recover(); err != nil {
 		j.Close()
+		ev.close()
 		return nil, err
 	}
 	d.lastCkpt = d.clock()
@@ -335,6 +358,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.publish()
 			account(began)
 		case <-ckpt.C:
+			if err := d.events.prune(d.clock().Add(-d.cfg.EventRetention)); err != nil {
+				d.log.Error().Err(err).Msg("event log compaction")
+			}
 			if !d.roundRunning && d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
 				d.checkpoint(false)
 			}
@@ -371,6 +397,9 @@ func (d *Daemon) shutdown() error {
 		}
 	}
 	if err := d.journal.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := d.events.close(); err != nil {
 		errs = append(errs, err)
 	}
 	d.streams.closeAll()
@@ -549,6 +578,7 @@ func (d *Daemon) publishDurable(durable uint64) {
 	var changed []string
 	for _, v := range d.pending[:k+1] {
 		changed = append(changed, v.changed...)
+		d.events.add(v.events)
 	}
 	d.view.Store(d.pending[k])
 	d.pending = append(d.pending[:0], d.pending[k+1:]...)
@@ -636,6 +666,8 @@ func (d *Daemon) finishRound(res roundResult) {
 		d.absorb(res.at, res.fx)
 		d.roundRetimed()
 	}
+	d.finishEvents(res.at, false)
+	d.releaseHeld()
 	d.lastStats = res.stats
 	d.obs.DispatchRound(res.took, res.stats.Candidates, res.stats.Assigned)
 	for _, de := range d.deferredEngine {
@@ -645,6 +677,7 @@ func (d *Daemon) finishRound(res roundResult) {
 		}
 	}
 	d.deferredEngine = d.deferredEngine[:0]
+	d.finishEvents(d.lastNow, false)
 	reqs := d.deferredReqs
 	d.deferredReqs = nil
 	for _, req := range reqs {

@@ -301,6 +301,18 @@ func stateOf(t *testing.T, d *Daemon) string {
 		p, _ := v.principals.get(k)
 		principals = append(principals, fmt.Sprintf("%x=%s/%s", k, p.Role, p.ID))
 	}
+	var events []OrderEvent
+	for after := uint64(0); ; {
+		page, _, err := d.Events(after, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		events = append(events, page...)
+		after = page[len(page)-1].ID
+	}
 	res := make(chan string, 1)
 	d.do(ctx, func(time.Time) (any, uint64, error) {
 		b, _ := json.Marshal(d.eng.Export())
@@ -310,7 +322,7 @@ func stateOf(t *testing.T, d *Daemon) string {
 	b, err := json.MarshalIndent(map[string]any{
 		"orders": orders, "couriers": couriers, "routes": routes, "stores": v.Stores(), "keys": v.APIKeys(),
 		"principals": principals, "by_status": v.OrdersByStatus, "couriers_by_status": v.CouriersByStatus,
-		"engine": json.RawMessage(<-res),
+		"engine": json.RawMessage(<-res), "events": events,
 	}, "", " ")
 	if err != nil {
 		t.Fatal(err)
@@ -642,4 +654,71 @@ func TestQueuedLocations(t *testing.T) {
 		t.Fatalf("a full position queue: %v, want ErrOverloaded", err)
 	}
 	stopped.journal.Close()
+}
+
+func TestOrderEvents(t *testing.T) {
+	h := start(t, t.TempDir(), newFakeClock(), nil)
+	ids := h.fullLifecycle(h.city())
+	var all []OrderEvent
+	for after := uint64(0); ; {
+		page, _, err := h.d.Events(after, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		all = append(all, page...)
+		after = page[len(page)-1].ID
+	}
+	byOrder := map[string][]string{}
+	for i, ev := range all {
+		if ev.ID != uint64(i+1) {
+			t.Fatalf("event %d has id %d: ids must follow one another", i, ev.ID)
+		}
+		if ev.Type == EventETAChanged {
+			continue // whether the plan moved past the threshold depends on the script's timing; see below
+		}
+		byOrder[ev.Order.ID] = append(byOrder[ev.Order.ID], ev.Type)
+	}
+	want := map[string]string{
+		ids[0]: "order.created order.assigned order.picked_up order.delivered",
+		ids[1]: "order.created order.assigned order.picked_up order.failed",
+		ids[3]: "order.created order.assigned order.cancelled",
+	}
+	for id, w := range want {
+		if got := strings.Join(byOrder[id], " "); got != w {
+			t.Errorf("events of %s: %s, want %s", id, got, w)
+		}
+	}
+	// The decline: back to pending, with the courier it left and the reason.
+	var sawDecline bool
+	for _, ev := range all {
+		if ev.Order.ID == ids[2] && ev.Type == EventUnassigned {
+			sawDecline = ev.Reason == "declined" && ev.PreviousCourierID != "" && ev.Order.Status == "pending"
+		}
+	}
+	if !sawDecline {
+		t.Errorf("no order.unassigned with reason and previous courier for the declined order: %v", byOrder[ids[2]])
+	}
+	// An eta_changed says the drop-off moved by more than the threshold from the last one announced.
+	announced := map[string]time.Time{}
+	for _, ev := range all {
+		if ev.Order.ETA == nil || ev.Order.ETA.DropoffAt == nil {
+			continue
+		}
+		eta := *ev.Order.ETA.DropoffAt
+		switch last, ok := announced[ev.Order.ID]; {
+		case ev.Type == EventETAChanged && ok && eta.Sub(last).Abs() <= 2*time.Minute:
+			t.Errorf("order.eta_changed for a move of %s", eta.Sub(last))
+		case ev.Type == EventAssigned || ev.Type == EventETAChanged:
+			announced[ev.Order.ID] = eta
+		}
+	}
+	// An event carries the order as it stood once its change was complete: the assignment with its plan.
+	for _, ev := range all {
+		if ev.Type == EventAssigned && (ev.Order.ETA == nil || ev.Order.ETA.DropoffAt == nil || ev.Order.Status != "assigned") {
+			t.Fatalf("order.assigned without the plan: %+v", ev.Order)
+		}
+	}
 }

@@ -54,6 +54,9 @@ type state struct {
 	onRoute map[string]struct{}
 	// courierCounts counts couriers by status, kept as views change (a publish must not walk the fleet).
 	courierCounts map[string]int
+	// eventSeq is the id of the last order event; announced the drop-off ETA order services last heard of, by order.
+	eventSeq  uint64
+	announced map[string]time.Time
 }
 
 type expiry struct {
@@ -75,6 +78,7 @@ func newState() *state {
 		pendingLocs:   map[string]locationRecord{},
 		onRoute:       map[string]struct{}{},
 		courierCounts: map[string]int{CourierOffline: 0, CourierAwaitingLocation: 0, CourierIdle: 0, CourierBusy: 0},
+		announced:     map[string]time.Time{},
 	}
 }
 
@@ -138,6 +142,7 @@ type View struct {
 	LastRound        dispatch.Stats
 
 	changed []string
+	events  []OrderEvent
 }
 
 func (d *Daemon) buildView() *View {
@@ -153,8 +158,9 @@ func (d *Daemon) buildView() *View {
 		keys:       s.keys.freeze(),
 		LastRound:  d.lastStats,
 		changed:    d.stepChanged,
+		events:     d.stepEvents,
 	}
-	d.stepChanged = nil
+	d.stepChanged, d.stepEvents = nil, nil
 	v.OrdersByStatus = make(map[string]int, len(s.byStatus))
 	for st, n := range s.byStatus {
 		v.OrdersByStatus[dispatch.OrderStatus(st).String()] = n

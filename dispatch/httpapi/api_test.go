@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -88,6 +89,23 @@ func (f *fixture) call(method, path, token, body string, hdr ...string) (int, []
 	return resp.StatusCode, b
 }
 
+// streamStatus opens a stream, returns its status and closes it.
+func (f *fixture) streamStatus(path, token string) int {
+	f.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func (f *fixture) expect(want int, method, path, token, body string, hdr ...string) []byte {
 	f.t.Helper()
 	status, b := f.call(method, path, token, body, hdr...)
@@ -110,6 +128,8 @@ func TestRoles(t *testing.T) {
 		{"POST", "/v1/orders", `{"store_id":"s1","dropoff":{"lat":31.24,"lon":121.48}}`, []string{"admin", "orders"}},
 		{"GET", "/v1/orders/" + order, "", []string{"admin", "orders"}},
 		{"GET", "/v1/orders?status=pending", "", []string{"admin", "orders"}},
+		{"GET", "/v1/events", "", []string{"admin", "orders"}},
+		{"GET", "/v1/courier/stream", "", []string{"courier"}},
 		{"POST", "/v1/orders/nope/cancel", `{}`, []string{"admin", "orders"}},
 		{"POST", "/v1/quotes", `{"store_id":"s1","dropoff":{"lat":31.24,"lon":121.48}}`, []string{"admin", "orders"}},
 		{"PUT", "/v1/stores/s2", `{"location":{"lat":31.2,"lon":121.4}}`, []string{"admin"}},
@@ -129,7 +149,13 @@ func TestRoles(t *testing.T) {
 		{"POST", "/v1/courier/orders/" + order + "/accept", "", []string{"courier"}},
 	} {
 		for role, token := range tokens {
-			status, body := f.call(ep.method, ep.path, token, ep.body)
+			var status int
+			var body []byte
+			if strings.HasSuffix(ep.path, "/events") || strings.HasSuffix(ep.path, "/stream") {
+				status = f.streamStatus(ep.path, token)
+			} else {
+				status, body = f.call(ep.method, ep.path, token, ep.body)
+			}
 			want := "allowed"
 			switch {
 			case role == "none" || role == "bad":
@@ -421,5 +447,79 @@ func TestListOrders(t *testing.T) {
 		if status != 400 || e.Error.Field != bad.field {
 			t.Errorf("?%s: %d %s, want 400 on %s", bad.query, status, body, bad.field)
 		}
+	}
+}
+
+// readSSE reads events from a stream until it has n of the given type or the deadline passes.
+func readSSE(t *testing.T, body io.Reader, n int) []daemon.OrderEvent {
+	t.Helper()
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var out []daemon.OrderEvent
+	var id string
+	for len(out) < n && sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			id = strings.TrimPrefix(line, "id: ")
+		case strings.HasPrefix(line, "data: "):
+			var ev daemon.OrderEvent
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if id != strconv.FormatUint(ev.ID, 10) {
+				t.Fatalf("event id line %q, data id %d", id, ev.ID)
+			}
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func TestOrderEventStream(t *testing.T) {
+	f := newFixture(t)
+	open := func(last string) (io.ReadCloser, context.CancelFunc) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/v1/events", nil)
+		req.Header.Set("Authorization", "Bearer "+f.key)
+		if last != "" {
+			req.Header.Set("Last-Event-ID", last)
+		}
+		resp, err := f.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		return resp.Body, cancel
+	}
+	// From the start: the fixture's order was created and assigned.
+	body, cancel := open("0")
+	first := readSSE(t, body, 2)
+	cancel()
+	body.Close()
+	if len(first) != 2 || first[0].Type != daemon.EventCreated || first[1].Type != daemon.EventAssigned || first[0].ID != 1 || first[1].ID != 2 {
+		t.Fatalf("first events: %+v", first)
+	}
+	// Live: a stream without Last-Event-ID starts with what comes next.
+	body, cancel = open("")
+	defer cancel()
+	defer body.Close()
+	f.expect(200, "POST", "/v1/courier/orders/"+f.order+"/picked_up", f.riders["a"], "")
+	live := readSSE(t, body, 1)
+	if len(live) != 1 || live[0].Type != daemon.EventPickedUp || live[0].ID != 3 || live[0].Order.Status != "picked_up" {
+		t.Fatalf("live event: %+v", live)
+	}
+	// Resume: exactly the events after the one given.
+	body2, cancel2 := open("1")
+	defer cancel2()
+	defer body2.Close()
+	resumed := readSSE(t, body2, 2)
+	if len(resumed) != 2 || resumed[0].ID != 2 || resumed[1].ID != 3 {
+		t.Fatalf("resumed after 1: %+v", resumed)
+	}
+	if status, _ := f.call("GET", "/v1/events", f.key, "", "Last-Event-ID", "x"); status != 400 {
+		t.Fatalf("Last-Event-ID x: %d, want 400", status)
 	}
 }

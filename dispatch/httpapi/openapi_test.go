@@ -325,6 +325,7 @@ func TestOpenAPIViews(t *testing.T) {
 		"RouteView":     reflect.TypeFor[daemon.RouteView](),
 		"StopView":      reflect.TypeFor[daemon.StopView](),
 		"QuoteView":     reflect.TypeFor[daemon.QuoteView](),
+		"OrderEvent":    reflect.TypeFor[daemon.OrderEvent](),
 		"APIKey":        reflect.TypeFor[daemon.APIKey](),
 		"Location":      reflect.TypeFor[daemon.Location](),
 		"ETA":           reflect.TypeFor[daemon.ETA](),

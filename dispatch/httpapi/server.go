@@ -82,6 +82,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/orders/{id}", s.getOrder, orders, admin)
 	s.handle("POST /v1/orders/{id}/cancel", s.cancelOrder, orders, admin)
 	s.handle("POST /v1/quotes", s.quote, orders, admin)
+	s.handle("GET /v1/events", s.events, orders, admin)
 
 	s.handle("PUT /v1/stores/{store_id}", s.putStore, admin)
 	s.handle("GET /v1/stores/{store_id}", s.getStore, admin, orders)

@@ -78,3 +78,69 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p daemon.Princip
 		}
 	}
 }
+
+// events is the order services' stream of order events (server-sent events): one event per order change, its id
+// the event id. A reconnect with Last-Event-ID gets exactly the events after it, also across a daemon restart,
+// within the event retention; without it the stream starts with the events that come next.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	after := s.d.LastEventID()
+	if h := r.Header.Get("Last-Event-ID"); h != "" {
+		v, err := strconv.ParseUint(h, 10, 63)
+		if err != nil {
+			return apiError(dispatch.EInvalid, "Last-Event-ID", "Last-Event-ID must be an event id (an integer)")
+		}
+		after = v
+	}
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	write := func(b []byte) bool {
+		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !write([]byte("retry: 2000\n\n")) {
+		return nil
+	}
+	hb := time.NewTicker(s.cfg.Heartbeat)
+	defer hb.Stop()
+	done := s.d.Done()
+	stop := s.d.StreamsDone()
+	for {
+		page, more, err := s.d.Events(after, 500)
+		if err != nil {
+			logFrom(r).Error().Err(err).Msg("event stream: reading the event log")
+			return nil
+		}
+		if len(page) > 0 {
+			var buf []byte
+			for _, ev := range page {
+				data, _ := json.Marshal(ev)
+				buf = fmt.Appendf(buf, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, data)
+				after = ev.ID
+			}
+			if !write(buf) {
+				return nil
+			}
+			continue
+		}
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-done:
+			return nil
+		case <-stop:
+			return nil
+		case <-more:
+		case <-hb.C:
+			if !write([]byte(": heartbeat\n\n")) {
+				return nil
+			}
+		}
+	}
+}

@@ -1,0 +1,208 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
+)
+
+// ringSize is how many recent events the event log keeps in memory, so that streams and deliveries that keep up
+// never read the disk.
+const ringSize = 1 << 16
+
+// eventLog is the durable, ordered log of order events: a journal whose sequence numbers are the event ids, a ring
+// of the most recent events, and a wake-up for readers. It is written by the publisher (events appear only once the
+// records that caused them are durable) and read by any goroutine.
+type eventLog struct {
+	j   *journal.Journal
+	log zerolog.Logger
+
+	mu     sync.Mutex
+	ring   []OrderEvent // ring[i%ringSize] holds event ringFirst+i... kept as a slice with a start id
+	first  uint64       // id of ring[0]
+	last   uint64       // last event id added
+	notify chan struct{}
+	// minutes samples (id, time) once a minute, to find where retention cuts.
+	minutes []eventMark
+}
+
+type eventMark struct {
+	id uint64
+	at time.Time
+}
+
+func openEventLog(dir string, log zerolog.Logger) (*eventLog, error) {
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		return nil, err
+	}
+	l := &eventLog{j: j, log: log, notify: make(chan struct{})}
+	if j.Repaired > 0 {
+		log.Warn().Int64("bytes", j.Repaired).Msg("event log: cut off a write torn by a crash (the replay makes those events again)")
+	}
+	// Rebuild the ring and the minute marks from what is on disk.
+	floor, err := j.Floor()
+	if err != nil {
+		j.Close()
+		return nil, err
+	}
+	l.last = floor
+	err = j.Replay(floor, func(seq uint64, rec []byte) error {
+		var ev OrderEvent
+		if err := json.Unmarshal(rec, &ev); err != nil {
+			return fmt.Errorf("event %d: %w", seq, err)
+		}
+		l.keep(ev)
+		return nil
+	})
+	if err != nil {
+		j.Close()
+		return nil, fmt.Errorf("daemon: event log: %w", err)
+	}
+	return l, nil
+}
+
+// keep puts an event in the ring and the minute marks. Callers hold mu (or are openEventLog).
+func (l *eventLog) keep(ev OrderEvent) {
+	if len(l.ring) == 0 {
+		l.first = ev.ID
+	}
+	l.ring = append(l.ring, ev)
+	if len(l.ring) > ringSize {
+		drop := len(l.ring) - ringSize/2
+		l.ring = append(l.ring[:0:0], l.ring[drop:]...)
+		l.first += uint64(drop)
+	}
+	l.last = ev.ID
+	if n := len(l.minutes); n == 0 || ev.At.Sub(l.minutes[n-1].at) >= time.Minute {
+		l.minutes = append(l.minutes, eventMark{ev.ID, ev.At})
+	}
+}
+
+// add appends published events. Their ids must follow the last one; anything else is a bug, logged and skipped
+// (a duplicate after a restart is expected: catchUp handles those).
+func (l *eventLog) add(evs []OrderEvent) {
+	if len(evs) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ev := range evs {
+		if ev.ID <= l.last {
+			continue
+		}
+		if ev.ID != l.last+1 {
+			l.log.Error().Uint64("id", ev.ID).Uint64("last", l.last).Msg("event log: gap in event ids")
+		}
+		b, err := json.Marshal(ev)
+		if err == nil {
+			var seq uint64
+			if seq, err = l.j.Append(b); err == nil && seq != ev.ID {
+				err = fmt.Errorf("journal gave sequence %d to event %d", seq, ev.ID)
+			}
+		}
+		if err != nil {
+			l.log.Error().Err(err).Uint64("id", ev.ID).Msg("event log: append failed")
+			return
+		}
+		l.keep(ev)
+	}
+	close(l.notify)
+	l.notify = make(chan struct{})
+}
+
+// catchUp writes, after a replay, the events the log does not have yet.
+func (l *eventLog) catchUp(evs []OrderEvent) error {
+	l.add(evs)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.j.Wait(context.Background(), l.last)
+}
+
+// waitFor blocks until event id is durable.
+func (l *eventLog) waitFor(id uint64) error {
+	if id == 0 {
+		return nil
+	}
+	return l.j.Wait(context.Background(), id)
+}
+
+// Since returns up to limit events after the id after, oldest first, from memory when it has them and from disk
+// otherwise, and a channel closed when more arrive. Events compacted away are skipped: the first returned is then
+// the oldest kept.
+func (l *eventLog) since(after uint64, limit int) ([]OrderEvent, <-chan struct{}, error) {
+	l.mu.Lock()
+	notify, first, last := l.notify, l.first, l.last
+	if after >= last {
+		l.mu.Unlock()
+		return nil, notify, nil
+	}
+	if len(l.ring) > 0 && after+1 >= first {
+		from := int(after + 1 - first)
+		to := min(len(l.ring), from+limit)
+		out := append([]OrderEvent(nil), l.ring[from:to]...)
+		l.mu.Unlock()
+		return out, notify, nil
+	}
+	l.mu.Unlock()
+	var out []OrderEvent
+	stop := fmt.Errorf("enough")
+	err := l.j.Replay(after, func(seq uint64, rec []byte) error {
+		var ev OrderEvent
+		if err := json.Unmarshal(rec, &ev); err != nil {
+			return fmt.Errorf("event %d: %w", seq, err)
+		}
+		out = append(out, ev)
+		if len(out) == limit {
+			return stop
+		}
+		return nil
+	})
+	if err != nil && err != stop {
+		return nil, notify, err
+	}
+	return out, notify, nil
+}
+
+// lastID is the id of the newest event.
+func (l *eventLog) lastID() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
+}
+
+// prune compacts the log: events older than cutoff go, a whole segment at a time.
+func (l *eventLog) prune(cutoff time.Time) error {
+	l.mu.Lock()
+	var upTo uint64
+	n := 0
+	for n < len(l.minutes)-1 && l.minutes[n+1].at.Before(cutoff) {
+		n++
+	}
+	if n > 0 {
+		upTo = l.minutes[n].id - 1
+		l.minutes = l.minutes[n:]
+	}
+	l.mu.Unlock()
+	if upTo == 0 {
+		return nil
+	}
+	return l.j.Truncate(upTo)
+}
+
+func (l *eventLog) close() error { return l.j.Close() }
+
+// Events returns up to limit order events after the id after (oldest first), and a channel that is closed when
+// newer ones arrive. An id older than the retention resumes at the oldest event kept.
+func (d *Daemon) Events(after uint64, limit int) ([]OrderEvent, <-chan struct{}, error) {
+	return d.events.since(after, min(max(limit, 1), 1000))
+}
+
+// LastEventID is the id of the newest order event.
+func (d *Daemon) LastEventID() uint64 { return d.events.lastID() }

@@ -1,0 +1,119 @@
+package daemon
+
+import (
+	"slices"
+	"time"
+)
+
+// Order event types, as order services see them (GET /v1/events and webhooks).
+const (
+	EventCreated    = "order.created"
+	EventAssigned   = "order.assigned"
+	EventUnassigned = "order.unassigned"
+	EventPickedUp   = "order.picked_up"
+	EventDelivered  = "order.delivered"
+	EventCancelled  = "order.cancelled"
+	EventFailed     = "order.failed"
+	EventETAChanged = "order.eta_changed"
+)
+
+// EventTypes lists every order event type.
+var EventTypes = []string{EventCreated, EventAssigned, EventUnassigned, EventPickedUp, EventDelivered, EventCancelled, EventFailed, EventETAChanged}
+
+// OrderEvent is one change of an order that order services hear about. Ids increase by one with every event, in
+// the order the changes happened; an event carries the order as it stood once the change that caused it was
+// complete.
+type OrderEvent struct {
+	ID    uint64    `json:"id"`
+	Type  string    `json:"type"`
+	At    time.Time `json:"at"`
+	Order OrderView `json:"order"`
+	// PreviousCourierID is the courier an order.assigned took the order from (the dispatcher moved it), or the one
+	// an order.unassigned took it off.
+	PreviousCourierID string `json:"previous_courier_id,omitempty"`
+	Reason            string `json:"reason,omitempty"`
+}
+
+// pendingEvent is an event noted while a record is applied, made into an OrderEvent when the record is complete.
+type pendingEvent struct {
+	typ, orderID, prev, reason string
+	at                         time.Time
+}
+
+// Events are a pure function of the records: they are made as records are applied, live and in a replay alike, so
+// a replay after a crash makes the same events with the same ids. Two rules keep it so:
+//
+//   - an event carries the order as it stands when its record is complete (not half-way through the effects), and
+//   - while a round runs beside intake, the events of records accepted meanwhile wait for the round's own events
+//     to take their ids first, because the round's record comes first in the journal and a replay applies it first.
+func (d *Daemon) noteEvent(typ, orderID string, at time.Time, prev, reason string) {
+	d.pendingEvents = append(d.pendingEvents, pendingEvent{typ: typ, orderID: orderID, prev: prev, reason: reason, at: at})
+}
+
+// finishEvents turns the events noted for a record (applied at at) into OrderEvents, and adds order.eta_changed for
+// the orders whose planned drop-off now differs from the one announced by more than the threshold (judged on the
+// final plan: a record may re-plan a route more than once). held says the ids must wait (a round runs).
+func (d *Daemon) finishEvents(at time.Time, held bool) {
+	s := d.st
+	assigned := map[string]bool{}
+	for _, p := range d.pendingEvents {
+		o, ok := s.orders.get(p.orderID)
+		if !ok {
+			continue
+		}
+		if p.typ == EventAssigned {
+			assigned[p.orderID] = true
+			if o.ETA != nil && o.ETA.DropoffAt != nil {
+				s.announced[p.orderID] = *o.ETA.DropoffAt
+			}
+		}
+		d.emitEvent(OrderEvent{Type: p.typ, At: p.at, Order: o.LateAt(p.at), PreviousCourierID: p.prev, Reason: p.reason}, held)
+	}
+	d.pendingEvents = d.pendingEvents[:0]
+	if len(d.etaTouched) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(d.etaTouched))
+	for id := range d.etaTouched {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // map order must not reach the event ids
+	clear(d.etaTouched)
+	for _, id := range ids {
+		o, ok := s.orders.get(id)
+		if !ok || assigned[id] || o.Final() || o.ETA == nil || o.ETA.DropoffAt == nil {
+			continue
+		}
+		eta := *o.ETA.DropoffAt
+		last, ok := s.announced[id]
+		switch {
+		case !ok:
+			s.announced[id] = eta
+		case d.cfg.ETAChangeThreshold > 0 && eta.Sub(last).Abs() > d.cfg.ETAChangeThreshold:
+			s.announced[id] = eta
+			d.emitEvent(OrderEvent{Type: EventETAChanged, At: at, Order: o.LateAt(at)}, held)
+		}
+	}
+}
+
+func (d *Daemon) emitEvent(ev OrderEvent, held bool) {
+	if held {
+		d.heldEvents = append(d.heldEvents, ev)
+		return
+	}
+	d.numberEvent(ev)
+}
+
+func (d *Daemon) numberEvent(ev OrderEvent) {
+	d.st.eventSeq++
+	ev.ID = d.st.eventSeq
+	d.stepEvents = append(d.stepEvents, ev)
+}
+
+// releaseHeld numbers the events that waited for a round.
+func (d *Daemon) releaseHeld() {
+	for _, ev := range d.heldEvents {
+		d.numberEvent(ev)
+	}
+	d.heldEvents = d.heldEvents[:0]
+}
