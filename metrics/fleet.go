@@ -31,6 +31,8 @@ type Fleet struct {
 	LoopBusyRatio float64
 	// JournalPending is the number of journal records appended but not yet synced.
 	JournalPending int
+	// WebhookBacklog is, by webhook id, how many order events wait for delivery.
+	WebhookBacklog map[string]int
 }
 
 // The statuses every scrape reports, even at zero, so that dashboards and alerts see stable series. The order
@@ -57,6 +59,7 @@ type fleetCollector struct {
 	queueCapacity     *prometheus.Desc
 	busyRatio         *prometheus.Desc
 	journalPending    *prometheus.Desc
+	webhookBacklog    *prometheus.Desc
 	scrapeDuration    *prometheus.Desc
 }
 
@@ -87,6 +90,8 @@ func newFleetCollector(fleet func() Fleet, now func() time.Time) *fleetCollector
 			"Share of wall time the event loop spent working over its last measurement window (0 to 1).", nil, nil),
 		journalPending: prometheus.NewDesc("dispatchd_journal_pending_records",
 			"Journal records appended but not yet synced to disk.", nil, nil),
+		webhookBacklog: prometheus.NewDesc("dispatchd_webhook_backlog",
+			"Order events waiting for delivery, by webhook; one that keeps growing is a failing endpoint.", []string{"webhook"}, nil),
 		scrapeDuration: prometheus.NewDesc("dispatchd_scrape_collector_duration_seconds",
 			"Time a scrape-time collector took to read its snapshot and emit its metrics.", []string{"collector"}, nil),
 	}
@@ -104,6 +109,7 @@ func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.queueCapacity
 	ch <- c.busyRatio
 	ch <- c.journalPending
+	ch <- c.webhookBacklog
 	ch <- c.scrapeDuration
 }
 
@@ -121,6 +127,9 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(ch, c.queueCapacity, float64(f.QueueCapacity))
 	gauge(ch, c.busyRatio, f.LoopBusyRatio)
 	gauge(ch, c.journalPending, float64(f.JournalPending))
+	for id, n := range f.WebhookBacklog {
+		gauge(ch, c.webhookBacklog, float64(n), id)
+	}
 
 	gauge(ch, c.scrapeDuration, c.now().Sub(start).Seconds(), fleetCollectorName)
 }

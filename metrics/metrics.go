@@ -57,6 +57,7 @@ type Metrics struct {
 	journalRecords prometheus.Counter
 
 	rejected *prometheus.CounterVec
+	webhooks *prometheus.CounterVec
 
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
@@ -122,6 +123,10 @@ func New(fleet func() Fleet) *Metrics {
 			Name: "dispatchd_requests_rejected_total",
 			Help: "Requests refused before reaching the event loop, by reason.",
 		}, []string{"reason"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dispatchd_webhook_deliveries_total",
+			Help: "Webhook delivery attempts, by result: ok, failed (retried later) or given_up.",
+		}, []string{"result"}),
 
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dispatchd_http_requests_total",
@@ -140,6 +145,10 @@ func New(fleet func() Fleet) *Metrics {
 		m.rejected.WithLabelValues(r)
 	}
 
+	for _, r := range []string{"ok", "failed", "given_up"} {
+		m.webhooks.WithLabelValues(r) // stable series from the start
+	}
+
 	m.reg.MustRegister(
 		newFleetCollector(fleet, time.Now),
 		collectors.NewGoCollector(),
@@ -147,7 +156,7 @@ func New(fleet func() Fleet) *Metrics {
 		m.ordersPlaced, m.ordersDelivered, m.ordersLate, m.ordersFinished, m.clickToDoor,
 		m.roundDuration, m.roundOrders, m.roundAssigned,
 		m.journalSync, m.journalRecords,
-		m.rejected,
+		m.rejected, m.webhooks,
 		m.httpRequests, m.httpDuration,
 	)
 
@@ -214,3 +223,6 @@ func addCount(c prometheus.Counter, n int) {
 		c.Add(float64(n))
 	}
 }
+
+// WebhookDelivery counts a webhook delivery attempt by result ("ok", "failed", "given_up").
+func (m *Metrics) WebhookDelivery(result string) { m.webhooks.WithLabelValues(result).Inc() }

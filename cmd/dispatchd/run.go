@@ -41,6 +41,11 @@ type Main struct {
 	DispatchWorkers  int
 	ShutdownTimeout  time.Duration
 	Heartbeat        time.Duration
+	EventRetention   time.Duration
+	ETAThreshold     time.Duration
+	WebhookRetryMin  time.Duration
+	WebhookRetryMax  time.Duration
+	WebhookGiveUp    time.Duration
 	ConfigFile       string
 
 	adminToken string
@@ -76,6 +81,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&m.DispatchWorkers, "dispatch-workers", max(1, runtime.GOMAXPROCS(0)-1), "goroutines that price a dispatch round (default: one per CPU but one)")
 	fs.DurationVar(&m.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long a graceful stop waits for requests in flight")
 	fs.DurationVar(&m.Heartbeat, "stream-heartbeat", 15*time.Second, "interval of the courier stream's heartbeat comments")
+	fs.DurationVar(&m.EventRetention, "event-retention", 72*time.Hour, "how long order events stay resumable (GET /v1/events)")
+	fs.DurationVar(&m.ETAThreshold, "eta-change-threshold", 2*time.Minute, "order.eta_changed when the planned drop-off moves by more than this (0: never)")
+	fs.DurationVar(&m.WebhookRetryMin, "webhook-retry-min", time.Second, "first wait before retrying a failed webhook delivery (doubles up to --webhook-retry-max)")
+	fs.DurationVar(&m.WebhookRetryMax, "webhook-retry-max", 5*time.Minute, "longest wait between webhook delivery attempts")
+	fs.DurationVar(&m.WebhookGiveUp, "webhook-give-up", 24*time.Hour, "an event still failing this long after its first attempt is given up on")
 	fs.StringVar(&m.ConfigFile, "config", "", "optional JSON config file whose keys are these flags' names")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -251,6 +261,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	cfg.DefaultPromise = m.DefaultPromise
 	cfg.Engine.Policy = policy
 	cfg.Engine.Workers = m.DispatchWorkers
+	cfg.EventRetention, cfg.ETAChangeThreshold = m.EventRetention, m.ETAThreshold
+	cfg.Webhooks = daemon.WebhookConfig{RetryMin: m.WebhookRetryMin, RetryMax: m.WebhookRetryMax, GiveUpAfter: m.WebhookGiveUp}
 	cfg.Logger = log
 
 	var d *daemon.Daemon
@@ -269,6 +281,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			QueueCapacity:       d.QueueCapacity(),
 			LoopBusyRatio:       d.BusyRatio(),
 			JournalPending:      d.JournalPending(),
+			WebhookBacklog:      d.WebhookBacklogs(),
 		}
 	})
 	cfg.Observer = met

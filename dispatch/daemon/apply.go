@@ -72,6 +72,22 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		s.principals.set(string(k.Hash), Principal{Role: RoleOrders, ID: k.ID})
 		return key, nil
 
+	case recWebhookPut:
+		w := *rec.Webhook
+		w.CreatedAt, w.UpdatedAt, w.FromEvent = rec.At, rec.At, s.eventSeq
+		if old, ok := s.webhooks.get(w.ID); ok {
+			w.CreatedAt, w.FromEvent = old.CreatedAt, old.FromEvent
+		}
+		s.webhooks.set(w.ID, &w)
+		return &w, nil
+
+	case recWebhookDel:
+		if _, ok := s.webhooks.get(rec.ID); !ok {
+			return nil, errorf(dispatch.ENotFound, "", "webhook %q not found", rec.ID)
+		}
+		s.webhooks.del(rec.ID)
+		return nil, nil
+
 	case recKeyRevoke:
 		old, ok := s.keys.get(rec.ID)
 		if !ok {

@@ -35,6 +35,7 @@ type checkpointData struct {
 	Idem     map[string]*idemRecord `json:"idem"`
 	// EventSeq is the last order event; Announced the drop-off ETAs order services last heard of.
 	EventSeq  uint64               `json:"event_seq"`
+	Webhooks  []*Webhook           `json:"webhooks"`
 	Announced map[string]time.Time `json:"announced"`
 }
 
@@ -85,6 +86,10 @@ func (d *Daemon) checkpoint(final bool) error {
 		data.Idem[k] = r
 	}
 	data.EventSeq, data.Announced = s.eventSeq, maps.Clone(s.announced)
+	for _, k := range s.webhooks.sortedKeys() {
+		w, _ := s.webhooks.get(k)
+		data.Webhooks = append(data.Webhooks, w)
+	}
 	seq := d.journal.LastSeq()
 	d.sinceCkpt, d.lastCkpt = 0, d.clock()
 	data.Seq = seq
@@ -287,6 +292,9 @@ func (d *Daemon) restoreCheckpoint(r io.Reader) (uint64, error) {
 		}
 	}
 	s.eventSeq = data.EventSeq
+	for _, w := range data.Webhooks {
+		s.webhooks.set(w.ID, w)
+	}
 	if data.Announced != nil {
 		s.announced = data.Announced
 	}

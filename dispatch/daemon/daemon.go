@@ -28,6 +28,8 @@ type Observer interface {
 	DispatchRound(d time.Duration, candidates, assigned int)
 	JournalSync(d time.Duration, records int)
 	Rejected(reason string)
+	// WebhookDelivery counts an attempt to deliver an event: "ok", "failed" (to be retried) or "given_up".
+	WebhookDelivery(result string)
 }
 
 type nopObserver struct{}
@@ -38,6 +40,7 @@ func (nopObserver) OrderFinished(string)                  {}
 func (nopObserver) DispatchRound(time.Duration, int, int) {}
 func (nopObserver) JournalSync(time.Duration, int)        {}
 func (nopObserver) Rejected(string)                       {}
+func (nopObserver) WebhookDelivery(string)                {}
 
 // Config configures a daemon. DefaultConfig documents the defaults.
 type Config struct {
@@ -70,6 +73,8 @@ type Config struct {
 	// EventRetention is how long order events stay in the event log (GET /v1/events resumes within it).
 	// Default 72 h.
 	EventRetention time.Duration
+	// Webhooks tunes webhook deliveries (zero values: the defaults of WebhookConfig).
+	Webhooks WebhookConfig
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives the daemon's logs (default: none).
@@ -200,6 +205,8 @@ type Daemon struct {
 	heldEvents    []OrderEvent
 	stepEvents    []OrderEvent
 	events        *eventLog
+	hooks         *hookManager
+	stopHooks     func()
 
 	// beforeRound, when set, runs on the round's goroutine before the round (tests hold a round open with it).
 	beforeRound func()
@@ -267,6 +274,7 @@ func Open(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d.lastCkpt = d.clock()
+	d.hooks = newHookManager(d, cfg.Webhooks)
 	v := d.buildView()
 	d.view.Store(v)
 	return d, nil
@@ -279,6 +287,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return errors.New("daemon: Run called twice")
 	}
 	defer close(d.stopped)
+	// Webhook deliveries run beside the loop, reading the event log; they stop before it closes.
+	hctx, stopHooks := context.WithCancel(context.Background())
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		d.hooks.run(hctx)
+	}()
+	defer func() { stopHooks(); <-hooksDone }()
+	d.stopHooks = func() { stopHooks(); <-hooksDone }
 	tick := time.NewTicker(d.cfg.DispatchInterval)
 	defer tick.Stop()
 	ckpt := time.NewTicker(min(d.cfg.CheckpointInterval, time.Minute))
@@ -399,6 +416,7 @@ func (d *Daemon) shutdown() error {
 	if err := d.journal.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	d.stopHooks()
 	if err := d.events.close(); err != nil {
 		errs = append(errs, err)
 	}

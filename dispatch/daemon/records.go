@@ -16,6 +16,7 @@ type record struct {
 	Store     *StoreView       `json:"store,omitempty"`
 	Courier   *courierRecord   `json:"courier,omitempty"`
 	Key       *keyRecord       `json:"key,omitempty"`
+	Webhook   *Webhook         `json:"webhook,omitempty"`
 	Order     *orderRecord     `json:"order,omitempty"`
 	Shift     *shiftRecord     `json:"shift,omitempty"`
 	Action    *actionRecord    `json:"action,omitempty"`
@@ -36,6 +37,8 @@ const (
 	recAction      = "action"
 	recLocations   = "locations"
 	recTick        = "tick"
+	recWebhookPut  = "webhook_put"
+	recWebhookDel  = "webhook_delete"
 )
 
 type courierRecord struct {

@@ -40,6 +40,7 @@ type state struct {
 	routes     *cowMap[*RouteView]
 	principals *cowMap[Principal] // by string(token hash)
 	keys       *cowMap[*APIKey]
+	webhooks   *cowMap[*Webhook]
 
 	aux         map[string]*courierAux
 	externalIDs map[string]string
@@ -72,6 +73,7 @@ func newState() *state {
 		routes:        newCowMap[*RouteView](),
 		principals:    newCowMap[Principal](),
 		keys:          newCowMap[*APIKey](),
+		webhooks:      newCowMap[*Webhook](),
 		aux:           map[string]*courierAux{},
 		externalIDs:   map[string]string{},
 		idem:          map[string]*idemRecord{},
@@ -135,6 +137,7 @@ type View struct {
 	routes     frozenMap[*RouteView]
 	principals frozenMap[Principal]
 	keys       frozenMap[*APIKey]
+	webhooks   frozenMap[*Webhook]
 
 	// OrdersByStatus and CouriersByStatus count orders (open, and finished within retention) and couriers.
 	OrdersByStatus   map[string]int
@@ -156,6 +159,7 @@ func (d *Daemon) buildView() *View {
 		routes:     s.routes.freeze(),
 		principals: s.principals.freeze(),
 		keys:       s.keys.freeze(),
+		webhooks:   s.webhooks.freeze(),
 		LastRound:  d.lastStats,
 		changed:    d.stepChanged,
 		events:     d.stepEvents,
@@ -352,4 +356,17 @@ func (v *View) ListOrders(f OrderFilter) (page []*OrderView, more bool) {
 		return best[:limit], true
 	}
 	return best, false
+}
+
+// Webhook returns a webhook by id.
+func (v *View) Webhook(id string) (*Webhook, bool) { return v.webhooks.get(id) }
+
+// Webhooks returns every webhook, by id.
+func (v *View) Webhooks() []*Webhook {
+	out := make([]*Webhook, 0, v.webhooks.len())
+	for _, k := range v.webhooks.sortedKeys() {
+		w, _ := v.webhooks.get(k)
+		out = append(out, w)
+	}
+	return out
 }

@@ -586,3 +586,48 @@ func (s *Server) courierAction(w http.ResponseWriter, r *http.Request, p daemon.
 	writeJSON(w, http.StatusOK, o.LateAt(s.cfg.Now()))
 	return nil
 }
+
+type webhookBody struct {
+	URL    string   `json:"url"`
+	Secret string   `json:"secret"`
+	Events []string `json:"events,omitempty"`
+}
+
+func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	var b webhookBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	v, created, err := s.d.PutWebhook(r.Context(), daemon.WebhookInput{ID: r.PathValue("webhook_id"), URL: b.URL, Secret: b.Secret, Events: b.Events})
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	v, ok := s.d.WebhookView(r.PathValue("webhook_id"))
+	if !ok {
+		return apiError(dispatch.ENotFound, "", "webhook %q not found", r.PathValue("webhook_id"))
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, _ *http.Request, _ daemon.Principal) error {
+	writeJSON(w, http.StatusOK, map[string]any{"webhooks": s.d.WebhookViews()})
+	return nil
+}
+
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	if err := s.d.DeleteWebhook(r.Context(), r.PathValue("webhook_id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -326,6 +326,7 @@ func TestOpenAPIViews(t *testing.T) {
 		"StopView":      reflect.TypeFor[daemon.StopView](),
 		"QuoteView":     reflect.TypeFor[daemon.QuoteView](),
 		"OrderEvent":    reflect.TypeFor[daemon.OrderEvent](),
+		"WebhookView":   reflect.TypeFor[daemon.WebhookView](),
 		"APIKey":        reflect.TypeFor[daemon.APIKey](),
 		"Location":      reflect.TypeFor[daemon.Location](),
 		"ETA":           reflect.TypeFor[daemon.ETA](),
@@ -383,6 +384,7 @@ func TestOpenAPIRequests(t *testing.T) {
 		"ShiftRequest":       reflect.TypeFor[shiftBody](),
 		"LocationReport":     reflect.TypeFor[locationReport](),
 		"LocationBatch":      reflect.TypeFor[locationBatch](),
+		"WebhookRequest":     reflect.TypeFor[webhookBody](),
 		"LocationBatchEntry": reflect.TypeFor[locationBatchEntry](),
 	}
 	for name, typ := range requests {

@@ -93,6 +93,11 @@ func (s *Server) routes() {
 	s.handle("GET /v1/couriers/{courier_id}", s.getCourier, admin)
 	s.handle("GET /v1/couriers", s.listCouriers, admin)
 
+	s.handle("PUT /v1/webhooks/{webhook_id}", s.putWebhook, admin)
+	s.handle("GET /v1/webhooks/{webhook_id}", s.getWebhook, admin)
+	s.handle("DELETE /v1/webhooks/{webhook_id}", s.deleteWebhook, admin)
+	s.handle("GET /v1/webhooks", s.listWebhooks, admin)
+
 	s.handle("POST /v1/api-keys", s.createKey, admin)
 	s.handle("GET /v1/api-keys", s.listKeys, admin)
 	s.handle("DELETE /v1/api-keys/{id}", s.revokeKey, admin)
