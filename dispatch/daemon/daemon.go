@@ -73,6 +73,8 @@ type Config struct {
 	// EventRetention is how long order events stay in the event log (GET /v1/events resumes within it).
 	// Default 72 h.
 	EventRetention time.Duration
+	// EventSegmentBytes is the size of the event log's files, the grain of its compaction (0: 64 MiB).
+	EventSegmentBytes int64
 	// Webhooks tunes webhook deliveries (zero values: the defaults of WebhookConfig).
 	Webhooks WebhookConfig
 	// Now is the clock (default time.Now).
@@ -259,7 +261,7 @@ func Open(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d.journal = j
-	ev, err := openEventLog(filepath.Join(cfg.DataDir, "events"), d.log)
+	ev, err := openEventLog(filepath.Join(cfg.DataDir, "events"), cfg.EventSegmentBytes, d.log)
 	if err != nil {
 		j.Close()
 		return nil, err

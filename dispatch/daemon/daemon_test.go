@@ -722,3 +722,47 @@ func TestOrderEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestEventRetention(t *testing.T) {
+	clock := newFakeClock()
+	h := start(t, t.TempDir(), clock, func(c *Config) { c.EventSegmentBytes = 4000; c.EventRetention = 3 * time.Hour })
+	key := h.city()
+	shop := Principal{Role: RoleOrders, ID: key}
+	// Ten hours of orders, one every ten minutes: 60 order.created events.
+	for range 60 {
+		if _, _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.25, 121.49)); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(10 * time.Minute)
+	}
+	cutoff := clock.Now().Add(-h.d.cfg.EventRetention)
+	if err := h.d.events.prune(cutoff); err != nil {
+		t.Fatal(err)
+	}
+	// Compaction goes a segment at a time: what is left starts at most a segment before the cutoff, and
+	// everything after the cutoff is there.
+	h.d.events.mu.Lock()
+	h.d.events.ring = nil // read from disk, as a client resuming from an old id would after a restart
+	h.d.events.mu.Unlock()
+	evs, _, err := h.d.Events(0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) == 0 || evs[0].ID == 1 {
+		t.Fatalf("nothing compacted: first event %v of %d", evs[0].ID, len(evs))
+	}
+	for i, ev := range evs {
+		if i > 0 && ev.ID != evs[i-1].ID+1 {
+			t.Fatalf("gap after compaction: %d then %d", evs[i-1].ID, ev.ID)
+		}
+	}
+	if last := evs[len(evs)-1]; last.ID != h.d.LastEventID() {
+		t.Fatalf("last event %d, want %d", last.ID, h.d.LastEventID())
+	}
+	for _, ev := range evs {
+		if !ev.At.Before(cutoff) {
+			return // events from the cutoff on are all there (the loop above found no gap up to the last)
+		}
+	}
+	t.Fatal("no event after the cutoff survived")
+}

@@ -37,8 +37,8 @@ type eventMark struct {
 	at time.Time
 }
 
-func openEventLog(dir string, log zerolog.Logger) (*eventLog, error) {
-	j, err := journal.Open(dir, journal.Options{})
+func openEventLog(dir string, segmentBytes int64, log zerolog.Logger) (*eventLog, error) {
+	j, err := journal.Open(dir, journal.Options{SegmentBytes: segmentBytes})
 	if err != nil {
 		return nil, err
 	}

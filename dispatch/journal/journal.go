@@ -34,8 +34,8 @@ const (
 	floorFile   = "floor"
 )
 
-// segmentLimit: a segment is closed once it is past this size (a variable so that tests can make it small).
-var segmentLimit int64 = 64 << 20
+// defaultSegmentBytes is Options.SegmentBytes when unset.
+const defaultSegmentBytes = 64 << 20
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -52,6 +52,9 @@ type Options struct {
 	// FailCommit, when set, is called before each commit; an error it returns fails that commit as if the disk
 	// had (a test seam for a full or broken disk).
 	FailCommit func() error
+	// SegmentBytes: a segment is closed once it is past this size, and Truncate deletes whole segments, so it is
+	// also the grain of compaction. Default 64 MiB.
+	SegmentBytes int64
 }
 
 type pending struct {
@@ -102,6 +105,9 @@ type Journal struct {
 func Open(dir string, opt Options) (*Journal, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.SegmentBytes <= 0 {
+		opt.SegmentBytes = defaultSegmentBytes
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -474,7 +480,7 @@ func (j *Journal) write(batch []pending) error {
 	}
 	j.size += int64(len(buf))
 	j.written = batch[len(batch)-1].seq
-	if j.size >= segmentLimit {
+	if j.size >= j.opt.SegmentBytes {
 		return j.rotate()
 	}
 	return nil

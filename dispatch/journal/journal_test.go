@@ -180,11 +180,8 @@ func TestTruncate(t *testing.T) {
 }
 
 func TestSegmentsRotateAndTruncateWhole(t *testing.T) {
-	old := segmentLimit
-	segmentLimit = 200 // a few records per segment
-	defer func() { segmentLimit = old }()
 	dir := filepath.Join(t.TempDir(), "journal")
-	j := openTemp(t, dir, Options{})
+	j := openTemp(t, dir, Options{SegmentBytes: 200}) // a few records per segment
 	for i := 1; i <= 60; i++ {
 		appendN(t, j, i, i) // one commit each, so segments fill and rotate
 	}
@@ -207,7 +204,7 @@ func TestSegmentsRotateAndTruncateWhole(t *testing.T) {
 		t.Fatalf("replay after 40: %v", got)
 	}
 	j.Close()
-	j = openTemp(t, dir, Options{})
+	j = openTemp(t, dir, Options{SegmentBytes: 200})
 	defer j.Close()
 	if got := records(t, j, 40); len(got) != 20 {
 		t.Fatalf("after reopening: %d records past 40, want 20", len(got))
