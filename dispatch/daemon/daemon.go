@@ -189,6 +189,8 @@ type Daemon struct {
 	stepChanged []string
 	// kill stops the loop at once, with no checkpoint: tests use it to play a crash.
 	kill chan struct{}
+	// unlock releases the data directory.
+	unlock func()
 
 	// A dispatch round runs on its own goroutine so that order intake does not wait for it (a round over thousands
 	// of couriers takes a good part of a second). While it runs the engine is the round's: engine-free requests
@@ -237,6 +239,10 @@ func Open(cfg Config) (*Daemon, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	d := &Daemon{
 		cfg:         cfg,
 		log:         cfg.Logger,
@@ -247,6 +253,7 @@ func Open(cfg Config) (*Daemon, error) {
 		stopped:     make(chan struct{}),
 		pubNotify:   make(chan struct{}),
 		kill:        make(chan struct{}),
+		unlock:      unlock,
 		roundDone:   make(chan roundResult, 1),
 		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
 		pingBatches: make(chan []locationRecord, 256),
@@ -258,12 +265,14 @@ func Open(cfg Config) (*Daemon, error) {
 		FailCommit: cfg.FailCommit,
 	})
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	d.journal = j
 	ev, err := openEventLog(filepath.Join(cfg.DataDir, "events"), cfg.EventSegmentBytes, d.log)
 	if err != nil {
 		j.Close()
+		unlock()
 		return nil, err
 	}
 	d.events = ev
@@ -273,6 +282,7 @@ func Open(cfg Config) (*Daemon, error) {
 	if err := d.recover(); err != nil {
 		j.Close()
 		ev.close()
+		unlock()
 		return nil, err
 	}
 	d.lastCkpt = d.clock()
@@ -422,6 +432,7 @@ func (d *Daemon) shutdown() error {
 	if err := d.events.close(); err != nil {
 		errs = append(errs, err)
 	}
+	d.unlock()
 	d.streams.closeAll()
 	return errors.Join(errs...)
 }

@@ -84,6 +84,8 @@ func (h *harness) crash() {
 	close(h.d.kill)
 	<-h.done
 	h.d.journal.Close()
+	h.d.events.close()
+	h.d.unlock()
 }
 
 var ctx = context.Background()
@@ -300,6 +302,15 @@ func stateOf(t *testing.T, d *Daemon) string {
 	for _, k := range v.principals.sortedKeys() {
 		p, _ := v.principals.get(k)
 		principals = append(principals, fmt.Sprintf("%x=%s/%s", k, p.Role, p.ID))
+	}
+	// Events reach the log through its writer once the records behind them are durable: wait for all of them.
+	var made uint64
+	d.do(ctx, func(time.Time) (any, uint64, error) { made = d.st.eventSeq; return nil, 0, nil })
+	for deadline := time.Now().Add(5 * time.Second); d.LastEventID() < made; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the event log has %d of %d events", d.LastEventID(), made)
+		}
+		time.Sleep(time.Millisecond)
 	}
 	var events []OrderEvent
 	for after := uint64(0); ; {
@@ -765,4 +776,22 @@ func TestEventRetention(t *testing.T) {
 		}
 	}
 	t.Fatal("no event after the cutoff survived")
+}
+
+func TestOneDaemonPerDataDir(t *testing.T) {
+	dir := t.TempDir()
+	h := start(t, dir, newFakeClock(), nil)
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
+	if _, err := Open(cfg); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("a second daemon on the same data directory: %v, want a refusal", err)
+	}
+	h.close()
+	d, err := Open(cfg)
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	d.journal.Close()
+	d.events.close()
+	d.unlock()
 }

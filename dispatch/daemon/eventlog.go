@@ -23,6 +23,14 @@ type eventLog struct {
 	j   *journal.Journal
 	log zerolog.Logger
 
+	// queue holds published events not yet written; the writer goroutine takes them, so that encoding events
+	// never sits on the record journal's commit path. cond wakes the writer and whoever waits for it.
+	queue   []OrderEvent
+	queued  uint64 // last id queued
+	cond    *sync.Cond
+	closing bool
+	stopped chan struct{}
+
 	mu     sync.Mutex
 	ring   []OrderEvent // ring[i%ringSize] holds event ringFirst+i... kept as a slice with a start id
 	first  uint64       // id of ring[0]
@@ -37,12 +45,15 @@ type eventMark struct {
 	at time.Time
 }
 
+// The event log is written without an fsync per commit: its events can be made again by replaying the record
+// journal, as long as the events a checkpoint covers are synced before the checkpoint is written (waitFor).
 func openEventLog(dir string, segmentBytes int64, log zerolog.Logger) (*eventLog, error) {
-	j, err := journal.Open(dir, journal.Options{SegmentBytes: segmentBytes})
+	j, err := journal.Open(dir, journal.Options{SegmentBytes: segmentBytes, NoSync: true})
 	if err != nil {
 		return nil, err
 	}
-	l := &eventLog{j: j, log: log, notify: make(chan struct{})}
+	l := &eventLog{j: j, log: log, notify: make(chan struct{}), stopped: make(chan struct{})}
+	l.cond = sync.NewCond(&l.mu)
 	if j.Repaired > 0 {
 		log.Warn().Int64("bytes", j.Repaired).Msg("event log: cut off a write torn by a crash (the replay makes those events again)")
 	}
@@ -65,7 +76,46 @@ func openEventLog(dir string, segmentBytes int64, log zerolog.Logger) (*eventLog
 		j.Close()
 		return nil, fmt.Errorf("daemon: event log: %w", err)
 	}
+	l.queued = l.last
+	go l.writer()
 	return l, nil
+}
+
+// writer writes queued events in order until close.
+func (l *eventLog) writer() {
+	defer close(l.stopped)
+	l.mu.Lock()
+	for {
+		for len(l.queue) == 0 && !l.closing {
+			l.cond.Wait()
+		}
+		if len(l.queue) == 0 && l.closing {
+			l.mu.Unlock()
+			return
+		}
+		batch := l.queue
+		l.queue = nil
+		l.mu.Unlock()
+		encoded := make([][]byte, len(batch))
+		for i, ev := range batch {
+			encoded[i], _ = json.Marshal(ev)
+		}
+		l.mu.Lock()
+		for i, ev := range batch {
+			seq, err := l.j.Append(encoded[i])
+			if err == nil && seq != ev.ID {
+				err = fmt.Errorf("journal gave sequence %d to event %d", seq, ev.ID)
+			}
+			if err != nil {
+				l.log.Error().Err(err).Uint64("id", ev.ID).Msg("event log: append failed")
+				break
+			}
+			l.keep(ev)
+		}
+		close(l.notify)
+		l.notify = make(chan struct{})
+		l.cond.Broadcast()
+	}
 }
 
 // keep puts an event in the ring and the minute marks. Callers hold mu (or are openEventLog).
@@ -85,8 +135,8 @@ func (l *eventLog) keep(ev OrderEvent) {
 	}
 }
 
-// add appends published events. Their ids must follow the last one; anything else is a bug, logged and skipped
-// (a duplicate after a restart is expected: catchUp handles those).
+// add queues published events for the writer. Ids the log already has are skipped (after a restart the replay
+// makes events the log kept); a gap is a bug, logged.
 func (l *eventLog) add(evs []OrderEvent) {
 	if len(evs) == 0 {
 		return
@@ -94,43 +144,46 @@ func (l *eventLog) add(evs []OrderEvent) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, ev := range evs {
-		if ev.ID <= l.last {
+		if ev.ID <= l.queued {
 			continue
 		}
-		if ev.ID != l.last+1 {
-			l.log.Error().Uint64("id", ev.ID).Uint64("last", l.last).Msg("event log: gap in event ids")
+		if ev.ID != l.queued+1 {
+			l.log.Error().Uint64("id", ev.ID).Uint64("last", l.queued).Msg("event log: gap in event ids")
 		}
-		b, err := json.Marshal(ev)
-		if err == nil {
-			var seq uint64
-			if seq, err = l.j.Append(b); err == nil && seq != ev.ID {
-				err = fmt.Errorf("journal gave sequence %d to event %d", seq, ev.ID)
-			}
-		}
-		if err != nil {
-			l.log.Error().Err(err).Uint64("id", ev.ID).Msg("event log: append failed")
-			return
-		}
-		l.keep(ev)
+		l.queue = append(l.queue, ev)
+		l.queued = ev.ID
 	}
-	close(l.notify)
-	l.notify = make(chan struct{})
+	l.cond.Broadcast()
+}
+
+// written waits until the writer has taken every event up to id.
+func (l *eventLog) written(id uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.last < id && !l.closing {
+		l.cond.Wait()
+	}
 }
 
 // catchUp writes, after a replay, the events the log does not have yet.
 func (l *eventLog) catchUp(evs []OrderEvent) error {
 	l.add(evs)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.j.Wait(context.Background(), l.last)
+	if len(evs) > 0 {
+		l.written(evs[len(evs)-1].ID)
+	}
+	return nil
 }
 
-// waitFor blocks until event id is durable.
+// waitFor blocks until every event up to id is on disk (the checkpoint that covers them is about to be written).
 func (l *eventLog) waitFor(id uint64) error {
 	if id == 0 {
 		return nil
 	}
-	return l.j.Wait(context.Background(), id)
+	l.written(id)
+	if err := l.j.Wait(context.Background(), id); err != nil {
+		return err
+	}
+	return l.j.Sync()
 }
 
 // Since returns up to limit events after the id after, oldest first, from memory when it has them and from disk
@@ -196,7 +249,15 @@ func (l *eventLog) prune(cutoff time.Time) error {
 	return l.j.Truncate(upTo)
 }
 
-func (l *eventLog) close() error { return l.j.Close() }
+// close writes what is queued, stops the writer and closes the journal (which syncs it).
+func (l *eventLog) close() error {
+	l.mu.Lock()
+	l.closing = true
+	l.cond.Broadcast()
+	l.mu.Unlock()
+	<-l.stopped
+	return l.j.Close()
+}
 
 // Events returns up to limit order events after the id after (oldest first), and a channel that is closed when
 // newer ones arrive. An id older than the retention resumes at the oldest event kept.

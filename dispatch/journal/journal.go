@@ -55,6 +55,10 @@ type Options struct {
 	// SegmentBytes: a segment is closed once it is past this size, and Truncate deletes whole segments, so it is
 	// also the grain of compaction. Default 64 MiB.
 	SegmentBytes int64
+	// NoSync: commits write without an fsync, and Wait means "written" rather than "on disk"; Sync makes what is
+	// written durable. For a log whose content can be made again after a crash (the daemon's event log, rebuilt
+	// by replay), where a second fsync stream beside the record journal would only cost latency.
+	NoSync bool
 }
 
 type pending struct {
@@ -288,6 +292,10 @@ func zerosFrom(path string, off int64) bool {
 // (or is load, before the committer runs).
 func (j *Journal) rotate() error {
 	if j.file != nil {
+		// Whatever NoSync says, a closed segment is synced: only the open one may lose its tail.
+		if err := j.file.Sync(); err != nil {
+			return err
+		}
 		if err := j.file.Close(); err != nil {
 			return err
 		}
@@ -475,8 +483,10 @@ func (j *Journal) write(batch []pending) error {
 	if _, err := j.file.Write(buf); err != nil {
 		return err
 	}
-	if err := j.file.Sync(); err != nil {
-		return err
+	if !j.opt.NoSync {
+		if err := j.file.Sync(); err != nil {
+			return err
+		}
 	}
 	j.size += int64(len(buf))
 	j.written = batch[len(batch)-1].seq
@@ -583,6 +593,16 @@ func (j *Journal) Floor() (uint64, error) {
 	return binary.LittleEndian.Uint64(b[:8]), nil
 }
 
+// Sync makes everything written so far durable (for NoSync journals; a no-op cost otherwise).
+func (j *Journal) Sync() error {
+	j.fileMu.Lock()
+	defer j.fileMu.Unlock()
+	if j.file == nil {
+		return ErrClosed
+	}
+	return j.file.Sync()
+}
+
 // Close writes what is pending, stops the committer and closes the file. Appends after Close fail.
 func (j *Journal) Close() error {
 	j.mu.Lock()
@@ -605,7 +625,10 @@ func (j *Journal) Close() error {
 	j.fileMu.Lock()
 	defer j.fileMu.Unlock()
 	if j.file != nil {
-		err := j.file.Close()
+		err := j.file.Sync()
+		if cerr := j.file.Close(); err == nil {
+			err = cerr
+		}
 		j.file = nil
 		if err != nil {
 			return fmt.Errorf("journal: close: %w", err)
