@@ -14,7 +14,7 @@ import (
 
 // ringSize is how many recent events the event log keeps in memory, so that streams and deliveries that keep up
 // never read the disk.
-const ringSize = 1 << 16
+const ringSize = 1 << 13
 
 // eventLog is the durable, ordered log of order events: a journal whose sequence numbers are the event ids, a ring
 // of the most recent events, and a wake-up for readers. It is written by the publisher (events appear only once the
