@@ -29,6 +29,8 @@ type eventLog struct {
 	queued  uint64 // last id queued
 	cond    *sync.Cond
 	closing bool
+	// failed is the first write error: the log stops taking events, and those waiting for them are released.
+	failed  error
 	stopped chan struct{}
 
 	mu     sync.Mutex
@@ -107,7 +109,9 @@ func (l *eventLog) writer() {
 				err = fmt.Errorf("journal gave sequence %d to event %d", seq, ev.ID)
 			}
 			if err != nil {
-				l.log.Error().Err(err).Uint64("id", ev.ID).Msg("event log: append failed")
+				l.log.Error().Err(err).Uint64("id", ev.ID).Msg("event log: append failed; no more events are written")
+				l.failed = err
+				l.queue = nil
 				break
 			}
 			l.keep(ev)
@@ -143,6 +147,9 @@ func (l *eventLog) add(evs []OrderEvent) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.failed != nil {
+		return
+	}
 	for _, ev := range evs {
 		if ev.ID <= l.queued {
 			continue
@@ -156,20 +163,24 @@ func (l *eventLog) add(evs []OrderEvent) {
 	l.cond.Broadcast()
 }
 
-// written waits until the writer has taken every event up to id.
-func (l *eventLog) written(id uint64) {
+// written waits until the writer has taken every event up to id, and returns its error if it failed.
+func (l *eventLog) written(id uint64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for l.last < id && !l.closing {
+	for l.last < id && !l.closing && l.failed == nil {
 		l.cond.Wait()
 	}
+	if l.failed != nil {
+		return fmt.Errorf("daemon: event log: %w", l.failed)
+	}
+	return nil
 }
 
 // catchUp writes, after a replay, the events the log does not have yet.
 func (l *eventLog) catchUp(evs []OrderEvent) error {
 	l.add(evs)
 	if len(evs) > 0 {
-		l.written(evs[len(evs)-1].ID)
+		return l.written(evs[len(evs)-1].ID)
 	}
 	return nil
 }
@@ -179,7 +190,9 @@ func (l *eventLog) waitFor(id uint64) error {
 	if id == 0 {
 		return nil
 	}
-	l.written(id)
+	if err := l.written(id); err != nil {
+		return err
+	}
 	if err := l.j.Wait(context.Background(), id); err != nil {
 		return err
 	}
