@@ -163,7 +163,17 @@ func openStream(t *testing.T, c *client, token, lastID string) (<-chan sseEvent,
 	}
 	ch := make(chan sseEvent, 64)
 	go readEvents(resp.Body, ch)
-	return ch, func() { cancel(); resp.Body.Close() }
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			cancel()
+			resp.Body.Close()
+			go func() { // the reader ends once the body is closed; take what it still sends so it can
+				for range ch {
+				}
+			}()
+		})
+	}
 }
 
 // nextRoute waits for the next route event, skipping heartbeats, until the deadline.
@@ -551,9 +561,15 @@ func readOrderEvents(t *testing.T, c *client, key, after string, n int) []orderE
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	ch := make(chan sseEvent, 256)
 	go readEvents(resp.Body, ch)
+	defer func() {
+		// Stop the reader: close the stream, then take what it still sends until it closes the channel.
+		cancel()
+		resp.Body.Close()
+		for range ch {
+		}
+	}()
 	var out []orderEvent
 	for len(out) < n {
 		select {

@@ -437,6 +437,16 @@ func (d *Daemon) shutdown() error {
 	return errors.Join(errs...)
 }
 
+// Close releases a daemon that was opened but never run (Run closes everything itself when it returns).
+func (d *Daemon) Close() error {
+	if d.running.Load() {
+		return errors.New("daemon: Close on a running daemon; cancel Run's context instead")
+	}
+	err := errors.Join(d.journal.Close(), d.events.close())
+	d.unlock()
+	return err
+}
+
 // Done is closed when Run has returned.
 func (d *Daemon) Done() <-chan struct{} { return d.stopped }
 

@@ -664,7 +664,7 @@ func TestQueuedLocations(t *testing.T) {
 	if !errors.Is(err, ErrOverloaded) {
 		t.Fatalf("a full position queue: %v, want ErrOverloaded", err)
 	}
-	stopped.journal.Close()
+	stopped.Close()
 }
 
 func TestOrderEvents(t *testing.T) {
@@ -791,7 +791,5 @@ func TestOneDaemonPerDataDir(t *testing.T) {
 	if err != nil {
 		t.Fatalf("after the first stopped: %v", err)
 	}
-	d.journal.Close()
-	d.events.close()
-	d.unlock()
+	d.Close()
 }
