@@ -241,7 +241,12 @@ func newHookManager(d *Daemon, cfg WebhookConfig) *hookManager {
 		cfg.Timeout = 10 * time.Second
 	}
 	return &hookManager{d: d, cfg: cfg, dir: filepath.Join(d.cfg.DataDir, "webhooks"),
-		client: &http.Client{Timeout: cfg.Timeout}, workers: map[string]*hookWorker{}}
+		client: &http.Client{
+			Timeout: cfg.Timeout,
+			// A redirect would turn the POST into a GET without its body: answer 3xx is a failed delivery instead.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		workers: map[string]*hookWorker{}}
 }
 
 func (m *hookManager) status(id string) (hookStatus, bool) {
