@@ -48,6 +48,9 @@ type Main struct {
 	WebhookRetryMax  time.Duration
 	WebhookGiveUp    time.Duration
 	GCPercent        int
+	OrdersRate       float64
+	CourierRate      float64
+	StreamsPerCaller int
 	ConfigFile       string
 
 	adminToken string
@@ -91,6 +94,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	// The daemon's heap is mostly long-lived state (orders, routes, recent events); collecting it half as often
 	// costs memory but takes latency spikes off order intake (p99 at 1 000 orders/s: 10.5 ms at 100, 9.5 ms at 200).
 	fs.IntVar(&m.GCPercent, "gc-percent", 200, "Go GC target percentage, unless the GOGC environment variable is set")
+	fs.Float64Var(&m.OrdersRate, "rate-limit-orders", 5000, "requests a second one order-service key may make (burst twice that; 0: unlimited)")
+	fs.Float64Var(&m.CourierRate, "rate-limit-courier", 50, "requests a second one courier may make (burst twice that; 0: unlimited)")
+	fs.IntVar(&m.StreamsPerCaller, "max-streams", 8, "streams one key or courier may hold open (0: unlimited)")
 	fs.StringVar(&m.ConfigFile, "config", "", "optional JSON config file whose keys are these flags' names")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -298,7 +304,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
-	apiCfg := httpapi.Config{AdminToken: token, Logger: log, Instrument: met.InstrumentHTTP, Heartbeat: m.Heartbeat}
+	limits := httpapi.DefaultLimits()
+	limits.OrdersRate, limits.CourierRate = m.OrdersRate, m.CourierRate
+	limits.OrdersBurst, limits.CourierBurst = max(1, int(2*m.OrdersRate)), max(1, int(2*m.CourierRate))
+	limits.StreamsPerCaller = m.StreamsPerCaller
+	apiCfg := httpapi.Config{AdminToken: token, Logger: log, Instrument: met.InstrumentHTTP, Heartbeat: m.Heartbeat, Limits: limits}
 	if m.MetricsAddr == "" {
 		apiCfg.Metrics, apiCfg.MetricsNeedAdmin = met.Handler(), m.MetricsAuth
 	}

@@ -523,3 +523,63 @@ func TestOrderEventStream(t *testing.T) {
 		t.Fatalf("Last-Event-ID x: %d, want 400", status)
 	}
 }
+
+func TestRateLimitsAndStreamCaps(t *testing.T) {
+	f := newFixture(t)
+	// A server with tight limits over the same daemon.
+	srv := httptest.NewServer(New(f.d, Config{AdminToken: adminToken,
+		Limits: Limits{OrdersRate: 1, OrdersBurst: 3, CourierRate: 1, CourierBurst: 10, StreamsPerCaller: 1}}).Handler())
+	defer srv.Close()
+	get := func(path, token string) *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for i := range 3 {
+		if resp := get("/v1/stores/s1", f.key); resp.StatusCode != 200 {
+			t.Fatalf("request %d within the burst: %d", i, resp.StatusCode)
+		}
+	}
+	resp := get("/v1/stores/s1", f.key)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("past the burst: %d Retry-After %q, want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	// Buckets are per caller: another key and the admin are not held up.
+	var k struct{ Key string }
+	json.Unmarshal(f.expect(201, "POST", "/v1/api-keys", adminToken, `{"name":"other"}`), &k)
+	if resp := get("/v1/stores/s1", k.Key); resp.StatusCode != 200 {
+		t.Fatalf("another key: %d", resp.StatusCode)
+	}
+	for range 10 {
+		if resp := get("/v1/stores/s1", adminToken); resp.StatusCode != 200 {
+			t.Fatalf("the admin was limited: %d", resp.StatusCode)
+		}
+	}
+	// One stream per caller here: a second one is refused while the first is open.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/courier/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+f.riders["a"])
+	first, err := srv.Client().Do(req)
+	if err != nil || first.StatusCode != 200 {
+		t.Fatalf("first stream: %v %v", err, first)
+	}
+	req2, _ := http.NewRequest("GET", srv.URL+"/v1/courier/stream", nil)
+	req2.Header.Set("Authorization", "Bearer "+f.riders["a"])
+	second, err := srv.Client().Do(req2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(second.Body)
+	second.Body.Close()
+	if second.StatusCode != 429 || !bytes.Contains(body, []byte("streams")) {
+		t.Fatalf("second stream of the same courier: %d %s, want 429 for too many streams", second.StatusCode, body)
+	}
+	cancel()
+	first.Body.Close()
+}

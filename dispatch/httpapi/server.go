@@ -35,6 +35,8 @@ type Config struct {
 	Heartbeat time.Duration
 	// Now is the clock for "late" on reads (default time.Now).
 	Now func() time.Time
+	// Limits bound what one caller may do (see DefaultLimits; the zero value limits nothing).
+	Limits Limits
 }
 
 // Server is dispatchd's HTTP API over a daemon.
@@ -43,6 +45,7 @@ type Server struct {
 	cfg       Config
 	adminHash []byte
 	mux       *http.ServeMux
+	limits    *limiter
 	// patterns lists every route as registered ("METHOD /path"), for the test that holds the OpenAPI document to it.
 	patterns []string
 }
@@ -58,7 +61,7 @@ func New(d *daemon.Daemon, cfg Config) *Server {
 	if cfg.Instrument == nil {
 		cfg.Instrument = func(_ string, h http.Handler) http.Handler { return h }
 	}
-	s := &Server{d: d, cfg: cfg, adminHash: daemon.HashToken(cfg.AdminToken), mux: http.NewServeMux()}
+	s := &Server{d: d, cfg: cfg, adminHash: daemon.HashToken(cfg.AdminToken), mux: http.NewServeMux(), limits: newLimiter(cfg.Limits)}
 	s.routes()
 	return s
 }
@@ -134,6 +137,9 @@ func (s *Server) handle(pattern string, h handlerFunc, roles ...string) {
 		p, err := s.authenticate(r, roles)
 		if err == nil {
 			setPrincipal(r, p)
+			err = s.limits.allow(p)
+		}
+		if err == nil {
 			err = h(w, r, p)
 		}
 		if err != nil {

@@ -30,6 +30,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p daemon.Princip
 	if _, ok := s.d.View().Route(p.ID); !ok {
 		return apiError(dispatch.ENotFound, "", "courier not found")
 	}
+	closed, err := s.limits.openStream(p)
+	if err != nil {
+		return err
+	}
+	defer closed()
 	sub := s.d.Subscribe(p.ID)
 	defer sub.Close()
 	rc := http.NewResponseController(w)
@@ -82,7 +87,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p daemon.Princip
 // events is the order services' stream of order events (server-sent events): one event per order change, its id
 // the event id. A reconnect with Last-Event-ID gets exactly the events after it, also across a daemon restart,
 // within the event retention; without it the stream starts with the events that come next.
-func (s *Server) events(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) events(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
 	after := s.d.LastEventID()
 	if h := r.Header.Get("Last-Event-ID"); h != "" {
 		v, err := strconv.ParseUint(h, 10, 63)
@@ -91,6 +96,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ daemon.Princip
 		}
 		after = v
 	}
+	closed, err := s.limits.openStream(p)
+	if err != nil {
+		return err
+	}
+	defer closed()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
