@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -349,7 +348,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		mux := http.NewServeMux()
 		var h http.Handler = met.Handler()
 		if m.MetricsAuth {
-			h = adminOnly(token, h)
+			h = httpapi.RequireAdmin(token, h)
 		}
 		mux.Handle("GET /metrics", h)
 		servers = append(servers, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second})
@@ -393,19 +392,4 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	wg.Wait()
 	return err
-}
-
-// adminOnly guards the separate metrics listener with the admin token when --metrics-auth is set.
-func adminOnly(token string, h http.Handler) http.Handler {
-	want := daemon.HashToken(token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(daemon.HashToken(strings.TrimSpace(got)), want) != 1 {
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":{"code":"unauthenticated","message":"the admin token is required for metrics"}}` + "\n"))
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
 )
+
+// errPageFull stops a replay of the event log once a page is read.
+var errPageFull = errors.New("page full")
 
 // ringSize is how many recent events the event log keeps in memory, so that streams and deliveries that keep up
 // never read the disk.
@@ -218,7 +222,6 @@ func (l *eventLog) since(after uint64, limit int) ([]OrderEvent, <-chan struct{}
 	}
 	l.mu.Unlock()
 	var out []OrderEvent
-	stop := fmt.Errorf("enough")
 	err := l.j.Replay(after, func(seq uint64, rec []byte) error {
 		var ev OrderEvent
 		if err := json.Unmarshal(rec, &ev); err != nil {
@@ -226,11 +229,11 @@ func (l *eventLog) since(after uint64, limit int) ([]OrderEvent, <-chan struct{}
 		}
 		out = append(out, ev)
 		if len(out) == limit {
-			return stop
+			return errPageFull
 		}
 		return nil
 	})
-	if err != nil && err != stop {
+	if err != nil && err != errPageFull {
 		return nil, notify, err
 	}
 	return out, notify, nil

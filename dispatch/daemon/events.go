@@ -55,13 +55,16 @@ func (d *Daemon) noteEvent(typ, orderID string, at time.Time, prev, reason strin
 // final plan: a record may re-plan a route more than once). held says the ids must wait (a round runs).
 func (d *Daemon) finishEvents(at time.Time, held bool) {
 	s := d.st
-	assigned := map[string]bool{}
+	var assigned map[string]bool // made only when a record assigns (most records do not)
 	for _, p := range d.pendingEvents {
 		o, ok := s.orders.get(p.orderID)
 		if !ok {
 			continue
 		}
 		if p.typ == EventAssigned {
+			if assigned == nil {
+				assigned = map[string]bool{}
+			}
 			assigned[p.orderID] = true
 			if o.ETA != nil && o.ETA.DropoffAt != nil {
 				s.announced[p.orderID] = *o.ETA.DropoffAt

@@ -304,8 +304,8 @@ type OrderCursor struct {
 }
 
 func (c OrderCursor) before(o *OrderView) bool {
-	if !c.CreatedAt.Equal(o.CreatedAt) {
-		return c.CreatedAt.Before(o.CreatedAt)
+	if d := c.CreatedAt.Compare(o.CreatedAt); d != 0 {
+		return d < 0
 	}
 	return c.ID < o.ID
 }
@@ -317,11 +317,11 @@ func (v *View) ListOrders(f OrderFilter) (page []*OrderView, more bool) {
 	limit := min(max(f.Limit, 1), 500)
 	// The page is the limit+1 smallest matching orders after the cursor (the extra one says whether more follow).
 	var best []*OrderView
-	less := func(a, b *OrderView) bool {
-		if !a.CreatedAt.Equal(b.CreatedAt) {
-			return a.CreatedAt.Before(b.CreatedAt)
+	byCreation := func(a, b *OrderView) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
 		}
-		return a.ID < b.ID
+		return strings.Compare(a.ID, b.ID)
 	}
 	for _, sh := range v.orders.shards {
 		for _, o := range sh {
@@ -334,18 +334,10 @@ func (v *View) ListOrders(f OrderFilter) (page []*OrderView, more bool) {
 				f.After.ID != "" && !f.After.before(o):
 				continue
 			}
-			if len(best) == limit+1 && !less(o, best[limit]) {
+			if len(best) == limit+1 && byCreation(o, best[limit]) >= 0 {
 				continue
 			}
-			i, _ := slices.BinarySearchFunc(best, o, func(a, b *OrderView) int {
-				if less(a, b) {
-					return -1
-				}
-				if less(b, a) {
-					return 1
-				}
-				return 0
-			})
+			i, _ := slices.BinarySearchFunc(best, o, byCreation)
 			best = slices.Insert(best, i, o)
 			if len(best) > limit+1 {
 				best = best[:limit+1]

@@ -583,3 +583,21 @@ func TestRateLimitsAndStreamCaps(t *testing.T) {
 	cancel()
 	first.Body.Close()
 }
+
+func TestRequireAdmin(t *testing.T) {
+	h := RequireAdmin(adminToken, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{{"", 401}, {"Bearer nope", 401}, {"Basic " + adminToken, 401}, {"Bearer " + adminToken, 200}, {"bearer " + adminToken, 200}} {
+		r := httptest.NewRequest("GET", "/metrics", nil)
+		if tc.auth != "" {
+			r.Header.Set("Authorization", tc.auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("Authorization %q: %d, want %d", tc.auth, w.Code, tc.want)
+		}
+	}
+}

@@ -111,9 +111,6 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
-	if dec.More() {
-		return apiError(dispatch.EInvalid, "", "the body has data after the JSON value")
-	}
 	if _, err := dec.Token(); err != io.EOF {
 		return apiError(dispatch.EInvalid, "", "the body has data after the JSON value")
 	}

@@ -154,11 +154,8 @@ func (s *Server) authenticate(r *http.Request, roles []string) (daemon.Principal
 	if slices.Contains(roles, public) {
 		return daemon.Principal{Role: public}, nil
 	}
-	// The scheme is case-insensitive (RFC 9110); the token is not.
-	auth := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(auth, " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+	token, ok := bearerToken(r)
+	if !ok {
 		return daemon.Principal{}, apiError(dispatch.EUnauthenticated, "", "an Authorization: Bearer token is required")
 	}
 	h := daemon.HashToken(token)
@@ -172,6 +169,27 @@ func (s *Server) authenticate(r *http.Request, roles []string) (daemon.Principal
 		return p, apiError(dispatch.EPermissionDenied, "", "the %s role may not use this endpoint", p.Role)
 	}
 	return p, nil
+}
+
+// bearerToken reads "Authorization: Bearer <token>". The scheme is case-insensitive (RFC 9110); the token is not.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
+}
+
+// RequireAdmin guards a handler served outside the API (the metrics on their own address, with --metrics-auth)
+// with the admin token, answering like the API does.
+func RequireAdmin(adminToken string, h http.Handler) http.Handler {
+	want := daemon.HashToken(adminToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearerToken(r)
+		if !ok || subtle.ConstantTimeCompare(daemon.HashToken(token), want) != 1 {
+			writeJSON(w, http.StatusUnauthorized, errorBody{errorDetail{Code: dispatch.EUnauthenticated, Message: "the admin token is required"}})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)

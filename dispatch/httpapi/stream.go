@@ -15,16 +15,51 @@ import (
 // connection (and its goroutine) forever.
 const streamWriteTimeout = 30 * time.Second
 
+// lastEventID reads the Last-Event-ID header a reconnecting client sends (ok false when there is none).
+func lastEventID(r *http.Request, what string) (id uint64, ok bool, err error) {
+	h := r.Header.Get("Last-Event-ID")
+	if h == "" {
+		return 0, false, nil
+	}
+	v, err := strconv.ParseUint(h, 10, 63)
+	if err != nil {
+		return 0, false, apiError(dispatch.EInvalid, "Last-Event-ID", "Last-Event-ID must be %s (an integer)", what)
+	}
+	return v, true, nil
+}
+
+// startSSE answers 200 with a server-sent event stream and returns how to write to it: each write is flushed at
+// once and bounded by streamWriteTimeout, and false means the client is gone. The first write (of anything, nil
+// included) starts with the retry line that tells the client how soon to reconnect.
+func startSSE(w http.ResponseWriter) func([]byte) bool {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	started := false
+	return func(b []byte) bool {
+		if !started {
+			started = true
+			b = append([]byte("retry: 2000\n\n"), b...)
+		}
+		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+}
+
 // stream is the courier's server-sent event stream. Every event is the whole route with its version as the event
 // id, so "what was missed" after a reconnect is the current route when its version is above Last-Event-ID: a
 // superseded route is never worth sending. A comment line every heartbeat keeps proxies from closing the stream.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
 	var last int64 = -1
-	if h := r.Header.Get("Last-Event-ID"); h != "" {
-		v, err := strconv.ParseUint(h, 10, 63)
-		if err != nil {
-			return apiError(dispatch.EInvalid, "Last-Event-ID", "Last-Event-ID must be a route version (an integer)")
-		}
+	if v, ok, err := lastEventID(r, "a route version"); err != nil {
+		return err
+	} else if ok {
 		last = int64(v)
 	}
 	if _, ok := s.d.View().Route(p.ID); !ok {
@@ -37,20 +72,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p daemon.Princip
 	defer closed()
 	sub := s.d.Subscribe(p.ID)
 	defer sub.Close()
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-
-	write := func(b []byte) bool {
-		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
+	write := startSSE(w)
 	send := func() bool {
 		rt, ok := s.d.View().Route(p.ID)
 		if !ok || int64(rt.Version) <= last && last >= 0 {
@@ -60,8 +82,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p daemon.Princip
 		last = int64(rt.Version)
 		return write(fmt.Appendf(nil, "id: %d\nevent: route\ndata: %s\n\n", rt.Version, data))
 	}
-	// Tell the client how soon to reconnect, then where it stands.
-	if !write([]byte("retry: 2000\n\n")) || !send() {
+	if !write(nil) || !send() {
 		return nil
 	}
 	hb := time.NewTicker(s.cfg.Heartbeat)
@@ -89,11 +110,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p daemon.Princip
 // within the event retention; without it the stream starts with the events that come next.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
 	after := s.d.LastEventID()
-	if h := r.Header.Get("Last-Event-ID"); h != "" {
-		v, err := strconv.ParseUint(h, 10, 63)
-		if err != nil {
-			return apiError(dispatch.EInvalid, "Last-Event-ID", "Last-Event-ID must be an event id (an integer)")
-		}
+	if v, ok, err := lastEventID(r, "an event id"); err != nil {
+		return err
+	} else if ok {
 		after = v
 	}
 	closed, err := s.limits.openStream(p)
@@ -101,20 +120,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, p daemon.Princip
 		return err
 	}
 	defer closed()
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	write := func(b []byte) bool {
-		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
-	if !write([]byte("retry: 2000\n\n")) {
+	write := startSSE(w)
+	if !write(nil) {
 		return nil
 	}
 	hb := time.NewTicker(s.cfg.Heartbeat)
