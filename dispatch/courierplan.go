@@ -95,8 +95,14 @@ func (e *Engine) makeBasePlan(c *courierState, bp *basePlan, seqArena *[]seqStop
 		if s.kind == Dropoff {
 			s.limit = max(satAdd(s.o.deliverBy, hard), hand)
 			s.rideLimit = max(int64(e.cfg.MaxRide), hand-scratchPick[s.slot])
-		} else if e.cfg.Rules.NoPickupAfterShiftEnd && c.shiftEnd != 0 {
-			s.limit = max(c.shiftEnd, hand)
+		} else {
+			limit := s.o.pickupBy
+			if e.cfg.Rules.NoPickupAfterShiftEnd && c.shiftEnd != 0 {
+				limit = min(limit, c.shiftEnd)
+			}
+			if limit != never {
+				s.limit = max(limit, hand)
+			}
 		}
 	}
 }

@@ -353,6 +353,8 @@ func (e *Engine) newOrder(spec OrderSpec) (*orderState, *Error) {
 		return nil, invalid("ready_at", "ready_at must not be before the order is created")
 	case spec.Ready.After(spec.DeliverBy):
 		return nil, invalid("ready_at", "ready_at must not be after deliver_by")
+	case !spec.PickupBy.IsZero() && spec.PickupBy.Before(spec.Ready):
+		return nil, invalid("pickup_by", "pickup_by must not be before ready_at")
 	}
 	if spec.Size == 0 {
 		spec.Size = 1
@@ -372,7 +374,7 @@ func (e *Engine) newOrder(spec OrderSpec) (*orderState, *Error) {
 		spec: spec, store: st,
 		storeLoc: st.Location, dropLoc: spec.Dropoff,
 		created: spec.Created.UnixNano(), ready: spec.Ready.UnixNano(), deliverBy: spec.DeliverBy.UnixNano(),
-		size: spec.Size, skills: mask,
+		pickupBy: pickupLimit(spec.PickupBy), size: spec.Size, skills: mask,
 	}, nil
 }
 

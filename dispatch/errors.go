@@ -49,6 +49,16 @@ type Error struct {
 	Message string
 	// Reasons lists machine-readable causes (for EUnservable).
 	Reasons []string
+	// Candidates says, for an order no store can serve, why each of the stores looked at turned it down.
+	Candidates []StoreRejection
+}
+
+// StoreRejection is why one store cannot serve an order.
+type StoreRejection struct {
+	StoreID string `json:"store_id,omitempty"`
+	// Reason is machine-readable: out_of_stock, closed, store_busy, too_far, store_not_found, no_store_in_reach.
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
 }
 
 func (e *Error) Error() string {

@@ -66,7 +66,7 @@ func (p *planner) freshStops(b *basePlan, pickups, drops []*orderState, shiftEnd
 		return -1
 	}
 	for _, o := range pickups {
-		dst = append(dst, seqStop{o: o, kind: Pickup, fresh: true, slot: slotOf(o), limit: pickLimit})
+		dst = append(dst, seqStop{o: o, kind: Pickup, fresh: true, slot: slotOf(o), limit: min(pickLimit, o.pickupBy)})
 	}
 	for _, o := range drops {
 		dst = append(dst, seqStop{o: o, kind: Dropoff, fresh: true, slot: slotOf(o),

@@ -51,6 +51,9 @@ type OrderSpec struct {
 	Ready time.Time
 	// DeliverBy is the promise to the customer.
 	DeliverBy time.Time
+	// PickupBy, when not zero, is the latest moment a courier may collect the order: the store closes then. The
+	// planner never plans a pick-up after it.
+	PickupBy time.Time
 	// Size in carrying units; zero means 1.
 	Size int
 	// Skills a courier needs to carry this order.

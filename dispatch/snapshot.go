@@ -135,6 +135,7 @@ type SavedOrder struct {
 	Created   time.Time `json:"created"`
 	Ready     time.Time `json:"ready"`
 	DeliverBy time.Time `json:"deliver_by"`
+	PickupBy  time.Time `json:"pickup_by,omitzero"`
 	Size      int       `json:"size"`
 	// Skills as placed; nil and empty are kept apart, as Order reports them.
 	Skills []string `json:"skills"`
@@ -247,7 +248,7 @@ func (e *Engine) Export() *State {
 func (e *Engine) saveOrder(o *orderState) SavedOrder {
 	so := SavedOrder{
 		ID: o.spec.ID, StoreID: o.spec.StoreID, Dropoff: o.spec.Dropoff,
-		Created: o.spec.Created, Ready: o.spec.Ready, DeliverBy: o.spec.DeliverBy,
+		Created: o.spec.Created, Ready: o.spec.Ready, DeliverBy: o.spec.DeliverBy, PickupBy: o.spec.PickupBy,
 		Size: o.spec.Size, Skills: slices.Clone(o.spec.Skills),
 		Seq: o.seq, Store: int(o.store.idx), SkillMask: o.skills,
 		Status: o.status.String(), Accepted: o.accepted,
@@ -470,6 +471,8 @@ func (r *restorer) order(so *SavedOrder, known uint64) (*orderState, error) {
 		return nil, fmt.Errorf("created, ready and deliver_by are required")
 	case !so.DeliverBy.After(so.Created) || so.Ready.Before(so.Created) || so.Ready.After(so.DeliverBy):
 		return nil, fmt.Errorf("times out of order: created %s, ready %s, deliver by %s", so.Created, so.Ready, so.DeliverBy)
+	case !so.PickupBy.IsZero() && so.PickupBy.Before(so.Ready):
+		return nil, fmt.Errorf("pickup_by %s is before ready %s", so.PickupBy, so.Ready)
 	case so.Size < 1 || so.Size > 1000:
 		return nil, fmt.Errorf("size %d is outside [1, 1000]", so.Size)
 	case so.Seq == 0 || so.Seq > r.st.Seq:
@@ -491,10 +494,11 @@ func (r *restorer) order(so *SavedOrder, known uint64) (*orderState, error) {
 	}
 	o := &orderState{
 		spec: OrderSpec{ID: so.ID, StoreID: so.StoreID, Dropoff: so.Dropoff, Created: so.Created, Ready: so.Ready,
-			DeliverBy: so.DeliverBy, Size: so.Size, Skills: slices.Clone(so.Skills)},
+			DeliverBy: so.DeliverBy, PickupBy: so.PickupBy, Size: so.Size, Skills: slices.Clone(so.Skills)},
 		seq: so.Seq, dropLoc: so.Dropoff,
 		created: so.Created.UnixNano(), ready: so.Ready.UnixNano(), deliverBy: so.DeliverBy.UnixNano(),
-		size: so.Size, skills: so.SkillMask,
+		pickupBy: pickupLimit(so.PickupBy),
+		size:     so.Size, skills: so.SkillMask,
 		status: OrderStatus(status), accepted: so.Accepted, pickedUpAt: so.PickedUpAt, finishedAt: so.FinishedAt,
 		unplaced: so.Unplaced,
 	}

@@ -61,8 +61,10 @@ type orderState struct {
 	// copies of the spec in the planner's units
 	storeLoc, dropLoc         orb.Point
 	created, ready, deliverBy int64
-	size                      int
-	skills                    uint64
+	// pickupBy is the latest pick-up (never when the store does not close first).
+	pickupBy int64
+	size     int
+	skills   uint64
 
 	status   OrderStatus
 	courier  *courierState
@@ -87,6 +89,14 @@ func (o *orderState) declinedBy(c int32) bool {
 		}
 	}
 	return false
+}
+
+// pickupLimit is a spec's PickupBy in the planner's units: never when zero.
+func pickupLimit(t time.Time) int64 {
+	if t.IsZero() {
+		return never
+	}
+	return t.UnixNano()
 }
 
 func toTime(ns int64) time.Time {
