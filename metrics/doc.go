@@ -29,7 +29,8 @@
 //
 // Scrape time, from Fleet:
 //
-//	dispatchd_orders{status}                     gauge  pending, assigned, picked_up, delivered, cancelled, failed
+//	dispatchd_orders{status}                     gauge  pending, assigned, picked_up, delivered, cancelled, failed,
+//	                                                    ready_for_pickup, collected (in-store pick-up)
 //	dispatchd_couriers{status}                   gauge  offline, idle, busy, awaiting_location
 //	dispatchd_stores                             gauge
 //	dispatchd_dispatch_last_round_orders         gauge  orders considered in the last round

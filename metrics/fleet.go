@@ -12,7 +12,8 @@ import (
 // Counts for a status missing from a map are reported as zero; keys outside the known statuses are reported
 // too, under their own label, so that a status added to the daemon shows up before this package learns its name.
 type Fleet struct {
-	// OrdersByStatus counts orders by status: pending, assigned, picked_up, delivered, cancelled, failed.
+	// OrdersByStatus counts orders by status: pending, assigned, picked_up, delivered, cancelled, failed,
+	// ready_for_pickup, collected.
 	OrdersByStatus map[string]int
 	// CouriersByStatus counts couriers by status: offline, idle (online, empty route), busy (online with work),
 	// awaiting_location.
@@ -38,7 +39,7 @@ type Fleet struct {
 // The statuses every scrape reports, even at zero, so that dashboards and alerts see stable series. The order
 // lists follow the daemon's API names (dispatch.OrderStatus) and the courier states the daemon derives.
 var (
-	orderStatuses   = []string{"pending", "assigned", "picked_up", "delivered", "cancelled", "failed"}
+	orderStatuses   = []string{"pending", "assigned", "picked_up", "delivered", "cancelled", "failed", "ready_for_pickup", "collected"}
 	courierStatuses = []string{"offline", "idle", "busy", "awaiting_location"}
 )
 

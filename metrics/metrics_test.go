@@ -46,9 +46,11 @@ const sampleFleetExposition = `
 dispatchd_orders{status="assigned"} 3
 dispatchd_orders{status="cancelled"} 0
 dispatchd_orders{status="delivered"} 40
+dispatchd_orders{status="collected"} 0
 dispatchd_orders{status="failed"} 0
 dispatchd_orders{status="pending"} 7
 dispatchd_orders{status="picked_up"} 0
+dispatchd_orders{status="ready_for_pickup"} 0
 dispatchd_orders{status="returned"} 2
 # HELP dispatchd_couriers Couriers by status (offline; idle: online with an empty route; busy: online with work; awaiting_location), from the latest snapshot.
 # TYPE dispatchd_couriers gauge
@@ -101,9 +103,9 @@ dispatchd_scrape_collector_duration_seconds{collector="fleet"} 0.25
 
 func TestFleetCollectorEmptyFleetKeepsStableSeries(t *testing.T) {
 	c := newFleetCollector(func() Fleet { return Fleet{} }, time.Now)
-	// 6 order statuses + 4 courier statuses + 7 scalar gauges + the cost gauge, all present with nothing to count.
-	if n := testutil.CollectAndCount(c); n != 18 {
-		t.Fatalf("empty fleet: %d series, want 18", n)
+	// 8 order statuses + 4 courier statuses + 7 scalar gauges + the cost gauge, all present with nothing to count.
+	if n := testutil.CollectAndCount(c); n != 20 {
+		t.Fatalf("empty fleet: %d series, want 20", n)
 	}
 	if n := testutil.CollectAndCount(c, "dispatchd_orders"); n != len(orderStatuses) {
 		t.Fatalf("dispatchd_orders: %d series, want %d", n, len(orderStatuses))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -38,18 +39,40 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 	switch rec.Type {
 	case recStorePut:
 		in := rec.Store
+		// The network first: it refuses stock below what live orders hold, and then nothing has changed.
+		if err := d.putNetStore(in, in.Inventory); err != nil {
+			return nil, err
+		}
 		if err := d.applyEngine(rec.At, dispatch.StoreUpserted{Store: dispatch.Store{ID: in.ID, Name: in.Name, Location: in.Location.Point()}}); err != nil {
 			return nil, err
 		}
 		v := *in
+		v.Inventory = nil // the stock lives in the network; views show it on demand (withStock)
 		v.CreatedAt, v.UpdatedAt = rec.At, rec.At
 		if old, ok := s.stores.get(in.ID); ok {
 			v.CreatedAt, v.ActiveOrders = old.CreatedAt, old.ActiveOrders
 		}
 		s.stores.set(v.ID, &v)
-		return &v, nil
+		return d.withStock(&v, rec.At), nil
+
+	case recInventory:
+		return d.applyInventory(rec)
+
+	case recStoreAction:
+		return d.applyStoreAction(rec)
 
 	case recStoreDelete:
+		// Open orders (delivery or in-store pick-up) keep a store; checked first, so neither the network nor the
+		// engine changes unless both can.
+		if v, ok := s.stores.get(rec.ID); ok && v.ActiveOrders > 0 {
+			return nil, errorf(dispatch.EConflict, "", "store %q has open orders", rec.ID)
+		}
+		if err := d.net.RemoveStore(rec.ID); err != nil {
+			if dispatch.ErrorCodeOf(err) == dispatch.EConflict {
+				return nil, errorf(dispatch.EConflict, "", "store %q has open orders", rec.ID)
+			}
+			return nil, err
+		}
 		if err := d.applyEngine(rec.At, dispatch.StoreRemoved{StoreID: rec.ID}); err != nil {
 			if dispatch.ErrorCodeOf(err) == dispatch.EConflict {
 				return nil, errorf(dispatch.EConflict, "", "store %q has open orders", rec.ID)
@@ -105,6 +128,9 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		return d.applyPlace(rec)
 
 	case recOrderCancel:
+		if o, ok := s.orders.get(rec.ID); ok && o.Fulfilment == FulfilPickup {
+			return d.cancelPickup(rec, o)
+		}
 		if err := d.applyEngine(rec.At, dispatch.OrderCancelled{OrderID: rec.ID, Reason: rec.Reason}); err != nil {
 			return nil, d.orderError(err, rec.ID)
 		}
@@ -161,7 +187,8 @@ func (d *Daemon) applyEngine(at time.Time, ev dispatch.Event) error {
 // orderError turns the engine's "not found" for an order the daemon has forgotten into the API's 404 on the path.
 func (d *Daemon) orderError(err error, id string) error {
 	if dispatch.ErrorCodeOf(err) == dispatch.ENotFound {
-		if _, ok := d.st.orders.get(id); !ok {
+		if o, ok := d.st.orders.get(id); !ok || o.Fulfilment == FulfilPickup {
+			// An in-store pick-up order is never a courier's: to a courier it does not exist.
 			return errorf(dispatch.ENotFound, "", "order %q not found", id)
 		}
 		// The engine forgot a finished order the daemon still shows: nothing can happen to it any more.
@@ -291,24 +318,34 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	if !ok {
 		return nil, &dispatch.Error{Code: dispatch.EUnservable, Field: "store_id", Message: fmt.Sprintf("store %q not found", in.StoreID), Reasons: []string{"store_not_found"}}
 	}
-	if st.MaxActiveOrders > 0 && st.ActiveOrders >= st.MaxActiveOrders {
-		return nil, &dispatch.Error{Code: dispatch.EUnservable, Field: "store_id", Message: fmt.Sprintf("store %q has %d active orders, its limit", in.StoreID, st.ActiveOrders), Reasons: []string{"store_at_capacity"}}
+	fulfilment := in.Fulfilment
+	if fulfilment == "" {
+		fulfilment = FulfilDelivery // records written before in-store pick-up existed
 	}
 	view := &OrderView{
 		ID: in.ID, ExternalID: in.ExternalID, Status: "pending", StoreID: in.StoreID, Dropoff: in.Dropoff,
 		CreatedAt: in.CreatedAt, ReadyAt: in.ReadyAt, DeliverBy: in.DeliverBy, Size: max(in.Size, 1),
 		Skills: in.Skills, Customer: in.Customer, Timeline: []TimelineEntry{{Status: "pending", At: rec.At}},
+		Fulfilment: fulfilment, Items: in.Items, PickupBy: timePtr(in.PickupBy),
 	}
-	spec := dispatch.OrderSpec{ID: in.ID, StoreID: in.StoreID, Dropoff: in.Dropoff.Point(), Created: in.CreatedAt,
-		Ready: in.ReadyAt, DeliverBy: in.DeliverBy, Size: in.Size, Skills: in.Skills}
-	// The daemon's view goes in first so that the engine's effects find it. While a round has the engine, the
-	// placement reaches it when the round ends (the daemon checked everything the engine would).
-	s.orders.set(in.ID, view)
-	if d.roundRunning {
-		d.deferredEngine = append(d.deferredEngine, deferredEvent{rec.At, dispatch.OrderPlaced{Order: spec}})
-	} else if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {
-		s.orders.del(in.ID)
+	// The stock and the store's queue first: the network refuses (changing nothing) what it cannot hold.
+	if err := d.net.Reserve(in.ID, fulfil.Plan{StoreID: in.StoreID, Ready: in.ReadyAt}, in.Items); err != nil {
 		return nil, err
+	}
+	// The daemon's view goes in before the engine so that the engine's effects find it. While a round has the
+	// engine, the placement reaches it when the round ends (the daemon checked everything the engine would).
+	// In-store pick-up orders never reach the engine: no courier takes them.
+	s.orders.set(in.ID, view)
+	if fulfilment == FulfilDelivery {
+		spec := dispatch.OrderSpec{ID: in.ID, StoreID: in.StoreID, Dropoff: in.Dropoff.Point(), Created: in.CreatedAt,
+			Ready: in.ReadyAt, DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills}
+		if d.roundRunning {
+			d.deferredEngine = append(d.deferredEngine, deferredEvent{rec.At, dispatch.OrderPlaced{Order: spec}})
+		} else if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {
+			s.orders.del(in.ID)
+			d.net.Release(in.ID)
+			return nil, err
+		}
 	}
 	s.byStatus[dispatch.StatusPending]++
 	if in.ExternalID != "" {
@@ -401,11 +438,19 @@ func (d *Daemon) orderChanged(at time.Time, id string, entry *TimelineEntry, wai
 // countStatus keeps the counts by status, the stores' active orders and the finished queue in step with a change.
 func (d *Daemon) countStatus(old, v *OrderView, at time.Time) {
 	s := d.st
-	if st, ok := parseStatus(old.Status); ok {
+	if st, ok := statusIndex(old.Status); ok {
 		s.byStatus[st]--
 	}
-	if st, ok := parseStatus(v.Status); ok {
+	if st, ok := statusIndex(v.Status); ok {
 		s.byStatus[st]++
+	}
+	// The goods leave the store at pick-up or collection (their stock is used up); an order that ends before that
+	// gives its reservation back.
+	switch {
+	case v.Status == "picked_up" || v.Status == StatusCollected:
+		d.net.HandOver(v.ID)
+	case v.Final():
+		d.net.Release(v.ID)
 	}
 	if v.Final() && !old.Final() {
 		delete(s.announced, v.ID)
@@ -431,15 +476,6 @@ var statusEvent = map[dispatch.OrderStatus]string{
 	dispatch.StatusDelivered: EventDelivered,
 	dispatch.StatusCancelled: EventCancelled,
 	dispatch.StatusFailed:    EventFailed,
-}
-
-func parseStatus(name string) (dispatch.OrderStatus, bool) {
-	for st := dispatch.StatusPending; st <= dispatch.StatusFailed; st++ {
-		if st.String() == name {
-			return st, true
-		}
-	}
-	return 0, false
 }
 
 // setRoute stores a courier's route view and the ETAs of its orders; versionChanged marks it for the streams.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 )
 
 // checkpointVersion is the layout of checkpointData; recovery refuses others rather than misread them.
@@ -37,6 +38,10 @@ type checkpointData struct {
 	EventSeq  uint64               `json:"event_seq"`
 	Webhooks  []*Webhook           `json:"webhooks"`
 	Announced map[string]time.Time `json:"announced"`
+	// Stock is each store's stock on hand, by store id (a checkpoint without it, from before stock was kept apart
+	// from the views, has it in each StoreView's Inventory). Reservations and picking queues are not written:
+	// they are the live orders' items and ready times, and are rebuilt from the orders.
+	Stock map[string]map[string]int `json:"stock"`
 }
 
 type checkpointCourier struct {
@@ -66,9 +71,11 @@ func (d *Daemon) checkpoint(final bool) error {
 	}
 	s := d.st
 	data := &checkpointData{Version: checkpointVersion, At: d.lastNow, Engine: d.eng.Export(), Idem: make(map[string]*idemRecord, len(s.idem))}
+	data.Stock = map[string]map[string]int{}
 	for _, k := range s.stores.sortedKeys() {
 		v, _ := s.stores.get(k)
 		data.Stores = append(data.Stores, v)
+		data.Stock[k], _, _ = d.net.Inventory(k)
 	}
 	for _, k := range s.couriers.sortedKeys() {
 		v, _ := s.couriers.get(k)
@@ -169,6 +176,11 @@ func syncDir(dir string) error {
 // recover rebuilds the state: the last checkpoint, then every journal record after it through apply.
 func (d *Daemon) recover() error {
 	d.st = newState()
+	net, err := fulfil.New(geoSpace, d.cfg.Fulfil)
+	if err != nil {
+		return err
+	}
+	d.net = net
 	began := d.clock()
 	var seq uint64
 	f, err := os.Open(filepath.Join(d.cfg.DataDir, checkpointFile))
@@ -251,9 +263,26 @@ func (d *Daemon) restoreCheckpoint(r io.Reader) (uint64, error) {
 	d.lastNow = data.At
 	d.lastStats = eng.LastRound()
 	s := d.st
+	d.replaying = true // stores' hours are read as a replay reads them
 	for _, v := range data.Stores {
+		stock := v.Inventory
+		if data.Stock != nil {
+			stock = data.Stock[v.ID]
+			if stock == nil {
+				stock = map[string]int{}
+			}
+		}
+		if err := d.putNetStore(v, stock); err != nil {
+			return 0, fmt.Errorf("store %s: %w", v.ID, err)
+		}
+		if v.Inventory != nil {
+			cp := *v
+			cp.Inventory = nil
+			v = &cp
+		}
 		s.stores.set(v.ID, v)
 	}
+	d.replaying = false
 	for _, c := range data.Couriers {
 		aux := c.Aux
 		s.aux[c.View.ID] = &aux
@@ -268,11 +297,17 @@ func (d *Daemon) restoreCheckpoint(r io.Reader) (uint64, error) {
 		if o.ExternalID != "" {
 			s.externalIDs[o.ExternalID] = o.ID
 		}
-		if st, ok := parseStatus(o.Status); ok {
+		if st, ok := statusIndex(o.Status); ok {
 			s.byStatus[st]++
 		}
 		if o.Final() && len(o.Timeline) > 0 {
 			finished = append(finished, expiry{o.ID, o.Timeline[len(o.Timeline)-1].At})
+		}
+		if o.Fulfilment == "" {
+			o.Fulfilment = FulfilDelivery
+		}
+		if err := d.reserve(o); err != nil {
+			return 0, fmt.Errorf("order %s: %w", o.ID, err)
 		}
 	}
 	// Routes last: their drop-off stops carry the orders' customer details.

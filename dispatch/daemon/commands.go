@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
@@ -75,13 +76,8 @@ func (d *Daemon) PutStore(ctx context.Context, in StoreInput) (*StoreView, bool,
 	if err := checkLocation("location", in.Location); err != nil {
 		return nil, false, err
 	}
-	for sku, n := range in.Inventory {
-		if sku == "" || len(sku) > 128 {
-			return nil, false, errorf(dispatch.EInvalid, "inventory", "a sku is 1 to 128 bytes")
-		}
-		if n < 0 {
-			return nil, false, errorf(dispatch.EInvalid, "inventory."+sku, "stock must not be negative")
-		}
+	if err := fulfil.CheckInventory("inventory", in.Inventory, false); err != nil {
+		return nil, false, err
 	}
 	type out struct {
 		v       *StoreView
@@ -89,8 +85,15 @@ func (d *Daemon) PutStore(ctx context.Context, in StoreInput) (*StoreView, bool,
 	}
 	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		_, existed := d.st.stores.get(in.ID)
+		hours, err := d.parseHours(in.Hours, in.Timezone)
+		if err != nil {
+			return nil, 0, err
+		}
 		v := &StoreView{ID: in.ID, Name: in.Name, Location: in.Location, PrepSeconds: in.PrepSeconds,
-			MaxActiveOrders: in.MaxActiveOrders, Hours: in.Hours, Timezone: in.Timezone, Inventory: in.Inventory}
+			MaxActiveOrders: in.MaxActiveOrders, Timezone: in.Timezone, Inventory: in.Inventory}
+		if hours != nil {
+			v.Hours = mustJSON(hours.Format()) // the canonical form: days in order, spans sorted
+		}
 		r, seq, err := d.record(&record{Type: recStorePut, At: now, Store: v})
 		if err != nil {
 			return nil, 0, err
@@ -104,7 +107,7 @@ func (d *Daemon) PutStore(ctx context.Context, in StoreInput) (*StoreView, bool,
 	return o.v, o.created, nil
 }
 
-// DeleteStore removes a store without open orders.
+// DeleteStore removes a store without live orders.
 func (d *Daemon) DeleteStore(ctx context.Context, id string) error {
 	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		if _, ok := d.st.stores.get(id); !ok {
@@ -202,14 +205,26 @@ type OrderInput struct {
 	Size           int
 	Skills         []string
 	Customer       json.RawMessage
+	// Items to reserve in the store's stock; without StoreID the daemon chooses the store from them.
+	Items []fulfil.Item
+	// Fulfilment is FulfilDelivery (also when empty) or FulfilPickup (the customer collects in store).
+	Fulfilment string
+	// NoDropoff says the request gave no drop-off (allowed for an in-store pick-up that names its store).
+	NoDropoff bool
 }
 
 func (in *OrderInput) check() error {
 	switch {
 	case len(in.ExternalID) > 255:
 		return errorf(dispatch.EInvalid, "external_id", "external_id is longer than 255 bytes")
-	case in.StoreID == "":
-		return errorf(dispatch.EInvalid, "store_id", "store_id is required")
+	case in.StoreID == "" && len(in.Items) == 0:
+		return errorf(dispatch.EInvalid, "store_id", "give store_id, or items to choose the store from")
+	case in.StoreID != "" && !ValidID(in.StoreID):
+		return errorf(dispatch.EInvalid, "store_id", "store_id must match [A-Za-z0-9._:-]{1,64}")
+	case in.Fulfilment != "" && in.Fulfilment != FulfilDelivery && in.Fulfilment != FulfilPickup:
+		return errorf(dispatch.EInvalid, "fulfilment", "fulfilment must be delivery or pickup")
+	case in.NoDropoff && (in.Fulfilment != FulfilPickup || in.StoreID == ""):
+		return errorf(dispatch.EInvalid, "dropoff", "dropoff is required (for an in-store pick-up without store_id it chooses the store)")
 	case in.PrepSeconds != nil && in.ReadyAt != nil:
 		return errorf(dispatch.EInvalid, "ready_at", "give prep_seconds or ready_at, not both")
 	case in.PromiseSeconds != nil && in.DeliverBy != nil:
@@ -229,36 +244,39 @@ func (in *OrderInput) check() error {
 	if len(in.Customer) > 0 && in.Customer[0] != '{' {
 		return errorf(dispatch.EInvalid, "customer", "customer must be an object")
 	}
+	if in.Fulfilment == "" {
+		in.Fulfilment = FulfilDelivery
+	}
+	items, err := fulfil.NormalizeItems(in.Items)
+	if err != nil {
+		return err
+	}
+	in.Items = items
+	if len(in.Items) == 0 {
+		in.Items = nil
+	}
 	return checkLocation("dropoff", in.Dropoff)
 }
 
-// resolve turns the input's relative times into an order record at now (on the loop: it reads the store's default
-// preparation time).
+// resolve turns the input into an order record at now (on the loop: it reads the stores' stock, hours and queues):
+// the store (named, or chosen from the items), when it will be ready and until when a courier may collect it.
 func (d *Daemon) resolve(now time.Time, in *OrderInput) (*orderRecord, error) {
-	st, ok := d.st.stores.get(in.StoreID)
-	if !ok {
-		return nil, &dispatch.Error{Code: dispatch.EUnservable, Field: "store_id", Message: fmt.Sprintf("store %q not found", in.StoreID), Reasons: []string{"store_not_found"}}
-	}
-	rec := &orderRecord{ExternalID: in.ExternalID, StoreID: in.StoreID, Dropoff: in.Dropoff, CreatedAt: now,
-		Size: max(in.Size, 1), Skills: in.Skills, Customer: in.Customer}
-	switch {
-	case in.ReadyAt != nil:
-		rec.ReadyAt = in.ReadyAt.UTC()
-		if rec.ReadyAt.Before(now) {
-			rec.ReadyAt = now // ready already
-		}
-	case in.PrepSeconds != nil:
-		rec.ReadyAt = now.Add(time.Duration(*in.PrepSeconds) * time.Second)
-	default:
-		rec.ReadyAt = now.Add(time.Duration(st.PrepSeconds) * time.Second)
-	}
+	rec := &orderRecord{ExternalID: in.ExternalID, Dropoff: in.Dropoff, CreatedAt: now,
+		Size: max(in.Size, 1), Skills: in.Skills, Customer: in.Customer, Items: in.Items, Fulfilment: in.Fulfilment}
 	rec.DeliverBy = d.promiseOf(now, in)
 	if !rec.DeliverBy.After(now) {
 		return nil, errorf(dispatch.EInvalid, "deliver_by", "deliver_by must be in the future")
 	}
-	if rec.ReadyAt.After(rec.DeliverBy) {
+	if in.ReadyAt != nil && in.ReadyAt.After(rec.DeliverBy) {
 		return nil, errorf(dispatch.EInvalid, "ready_at", "the order would be ready after deliver_by")
 	}
+	req := fulfilRequest(in, rec.DeliverBy)
+	req.ReadyByPromise = true
+	plan, err := d.net.Choose(now, req)
+	if err != nil {
+		return nil, err
+	}
+	rec.StoreID, rec.ReadyAt, rec.PickupBy = plan.StoreID, plan.Ready, plan.PickupBy
 	return rec, nil
 }
 
@@ -323,18 +341,20 @@ func (d *Daemon) Quote(ctx context.Context, in OrderInput) (*QuoteView, error) {
 	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		rec, err := d.resolve(now, &in)
 		if err != nil {
-			if dispatch.ErrorCodeOf(err) == dispatch.EUnservable {
-				return &QuoteView{StoreID: in.StoreID, DeliverBy: d.promiseOf(now, &in), Reasons: err.(*dispatch.Error).Reasons}, 0, nil
+			if de, ok := err.(*dispatch.Error); ok && de.Code == dispatch.EUnservable {
+				return &QuoteView{StoreID: in.StoreID, Fulfilment: in.Fulfilment, DeliverBy: d.promiseOf(now, &in),
+					Reasons: de.Reasons, Candidates: de.Candidates}, 0, nil
 			}
 			return nil, 0, err
 		}
-		qv := &QuoteView{StoreID: in.StoreID, DeliverBy: rec.DeliverBy, Reasons: []string{}}
-		if st, _ := d.st.stores.get(in.StoreID); st.MaxActiveOrders > 0 && st.ActiveOrders >= st.MaxActiveOrders {
-			qv.Reasons = append(qv.Reasons, "store_at_capacity")
+		qv := &QuoteView{StoreID: rec.StoreID, Fulfilment: rec.Fulfilment, ReadyAt: timePtr(rec.ReadyAt), DeliverBy: rec.DeliverBy, Reasons: []string{}}
+		if rec.Fulfilment == FulfilPickup {
+			// The customer collects: ready in time is all it takes.
+			qv.Feasible, qv.PickupETA = true, timePtr(rec.ReadyAt)
 			return qv, 0, nil
 		}
 		q, err := d.eng.Quote(now, dispatch.OrderSpec{StoreID: rec.StoreID, Dropoff: rec.Dropoff.Point(), Created: now,
-			Ready: rec.ReadyAt, DeliverBy: rec.DeliverBy, Size: rec.Size, Skills: rec.Skills})
+			Ready: rec.ReadyAt, DeliverBy: rec.DeliverBy, PickupBy: rec.PickupBy, Size: rec.Size, Skills: rec.Skills})
 		if err != nil {
 			return nil, 0, err
 		}

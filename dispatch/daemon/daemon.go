@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
@@ -50,6 +51,9 @@ type Config struct {
 	Engine dispatch.Config
 	// Travel estimates travel times (default: straight line with the default detour and speeds).
 	Travel geo.TravelModel
+	// Fulfil tunes store choice and ready-time estimates (zero value: fulfil.DefaultConfig over Travel, with the
+	// engine's bundle vehicle and half its pick-up and drop-off service as the handling time).
+	Fulfil fulfil.Config
 	// DispatchInterval is the time between dispatch rounds. Default 10 s.
 	DispatchInterval time.Duration
 	// QueueSize bounds the requests waiting for the loop; beyond it the API answers 503. Default 4096.
@@ -178,7 +182,11 @@ type Daemon struct {
 	pubNotify chan struct{}
 
 	// Everything below belongs to the loop (and to Open, before the loop starts).
-	eng         *dispatch.Engine
+	eng *dispatch.Engine
+	// net is the stores' stock, hours and picking queues. Rounds never touch it, so orders are placed (and stores
+	// chosen) while a round has the engine.
+	net         *fulfil.Network
+	zones       map[string]*time.Location
 	st          *state
 	lastNow     time.Time
 	replaying   bool
@@ -229,6 +237,12 @@ func Open(cfg Config) (*Daemon, error) {
 	}
 	if cfg.Travel == nil {
 		cfg.Travel = geo.NewStraightLine(geo.Geographic)
+	}
+	if cfg.Fulfil.Travel == nil {
+		fc := fulfil.DefaultConfig(cfg.Travel)
+		fc.Profile = cfg.Engine.BundleProfile
+		fc.Handling = cfg.Engine.PickupService/2 + cfg.Engine.DropoffService/2
+		cfg.Fulfil = fc
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}

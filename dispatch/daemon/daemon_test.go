@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -195,23 +194,6 @@ func TestPlacementErrors(t *testing.T) {
 	}
 }
 
-func TestStoreCapacity(t *testing.T) {
-	h := start(t, t.TempDir(), newFakeClock(), nil)
-	key := h.city()
-	if _, _, err := h.d.PutStore(ctx, StoreInput{ID: "tiny", Location: Location{31.23, 121.47}, MaxActiveOrders: 1}); err != nil {
-		t.Fatal(err)
-	}
-	shop := Principal{Role: RoleOrders, ID: key}
-	if _, _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("tiny", 31.25, 121.49)); err != nil {
-		t.Fatal(err)
-	}
-	_, _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("tiny", 31.25, 121.49))
-	var e *dispatch.Error
-	if !errors.As(err, &e) || e.Code != dispatch.EUnservable || !reflect.DeepEqual(e.Reasons, []string{"store_at_capacity"}) {
-		t.Fatalf("second order at a store limited to one: %v, want unservable store_at_capacity", err)
-	}
-}
-
 // fullLifecycle drives a small day: orders placed, dispatched, accepted, picked up, delivered, failed, cancelled,
 // a decline, positions, a key revoked. It returns the ids of the orders.
 func (h *harness) fullLifecycle(key string) []string {
@@ -303,34 +285,25 @@ func stateOf(t *testing.T, d *Daemon) string {
 		p, _ := v.principals.get(k)
 		principals = append(principals, fmt.Sprintf("%x=%s/%s", k, p.Role, p.ID))
 	}
-	// Events reach the log through its writer once the records behind them are durable: wait for all of them.
-	var made uint64
-	d.do(ctx, func(time.Time) (any, uint64, error) { made = d.st.eventSeq; return nil, 0, nil })
-	for deadline := time.Now().Add(5 * time.Second); d.LastEventID() < made; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the event log has %d of %d events", d.LastEventID(), made)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	var events []OrderEvent
-	for after := uint64(0); ; {
-		page, _, err := d.Events(after, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page) == 0 {
-			break
-		}
-		events = append(events, page...)
-		after = page[len(page)-1].ID
-	}
+	events := allEvents(t, d)
 	res := make(chan string, 1)
 	d.do(ctx, func(time.Time) (any, uint64, error) {
 		b, _ := json.Marshal(d.eng.Export())
 		res <- string(b)
 		return nil, 0, nil
 	})
+	stock := make(chan map[string]*StoreView, 1)
+	d.do(ctx, func(now time.Time) (any, uint64, error) {
+		m := map[string]*StoreView{}
+		for _, k := range d.st.stores.sortedKeys() {
+			sv, _ := d.st.stores.get(k)
+			m[k] = d.withStock(sv, now)
+		}
+		stock <- m
+		return nil, 0, nil
+	})
 	b, err := json.MarshalIndent(map[string]any{
+		"stock":  <-stock,
 		"orders": orders, "couriers": couriers, "routes": routes, "stores": v.Stores(), "keys": v.APIKeys(),
 		"principals": principals, "by_status": v.OrdersByStatus, "couriers_by_status": v.CouriersByStatus,
 		"engine": json.RawMessage(<-res), "events": events,
@@ -792,4 +765,31 @@ func TestOneDaemonPerDataDir(t *testing.T) {
 		t.Fatalf("after the first stopped: %v", err)
 	}
 	d.Close()
+}
+
+// allEvents waits until the event log has every event made so far and returns them all.
+func allEvents(t *testing.T, d *Daemon) []OrderEvent {
+	t.Helper()
+	// Events reach the log through its writer once the records behind them are durable: wait for all of them.
+	var made uint64
+	d.do(ctx, func(time.Time) (any, uint64, error) { made = d.st.eventSeq; return nil, 0, nil })
+	for deadline := time.Now().Add(5 * time.Second); d.LastEventID() < made; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the event log has %d of %d events", d.LastEventID(), made)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var events []OrderEvent
+	for after := uint64(0); ; {
+		page, _, err := d.Events(after, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		events = append(events, page...)
+		after = page[len(page)-1].ID
+	}
+	return events
 }

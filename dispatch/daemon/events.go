@@ -15,6 +15,9 @@ const (
 	EventCancelled  = "order.cancelled"
 	EventFailed     = "order.failed"
 	EventETAChanged = "order.eta_changed"
+	// In-store pick-up orders: the store has it ready; the customer collected it.
+	EventReadyForPickup = "order.ready_for_pickup"
+	EventCollected      = "order.collected"
 )
 
 // EventTypes lists every order event type.

@@ -3,6 +3,8 @@ package daemon
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 )
 
 // A record is one accepted change, as the journal keeps it. Everything a replay needs is in it (the time, the
@@ -22,6 +24,7 @@ type record struct {
 	Action    *actionRecord    `json:"action,omitempty"`
 	Locations []locationRecord `json:"locations,omitempty"`
 	Reason    string           `json:"reason,omitempty"`
+	Inventory *inventoryRecord `json:"inventory,omitempty"`
 }
 
 // Record types.
@@ -39,7 +42,17 @@ const (
 	recTick        = "tick"
 	recWebhookPut  = "webhook_put"
 	recWebhookDel  = "webhook_delete"
+	// recInventory changes a store's stock on hand (ID: the store).
+	recInventory = "inventory"
+	// recStoreAction is a store's step in an in-store pick-up order: "ready" or "collected" (Action).
+	recStoreAction = "store_action"
 )
+
+// inventoryRecord is an admin's change of a store's stock: Set counts first, then Adjust moves.
+type inventoryRecord struct {
+	Set    map[string]int `json:"set,omitempty"`
+	Adjust map[string]int `json:"adjust,omitempty"`
+}
 
 type courierRecord struct {
 	ID       string   `json:"id"`
@@ -68,6 +81,12 @@ type orderRecord struct {
 	Size       int             `json:"size"`
 	Skills     []string        `json:"skills,omitempty"`
 	Customer   json.RawMessage `json:"customer,omitempty"`
+	// Items are reserved in the store's stock (normalized: merged by SKU, sorted). PickupBy is the store's closing
+	// after ReadyAt (zero: none). Fulfilment is "delivery" (empty in records written before pick-up existed) or
+	// "pickup" (the customer collects; no courier).
+	Items      []fulfil.Item `json:"items,omitempty"`
+	PickupBy   time.Time     `json:"pickup_by,omitzero"`
+	Fulfilment string        `json:"fulfilment,omitempty"`
 	// The idempotency key under which it was placed: scope (the API key's id), key and the request's SHA-256.
 	IdemScope string `json:"idem_scope,omitempty"`
 	IdemKey   string `json:"idem_key,omitempty"`
@@ -82,7 +101,8 @@ type shiftRecord struct {
 }
 
 type actionRecord struct {
-	Courier string `json:"courier"`
+	Courier string `json:"courier,omitempty"`
+	Store   string `json:"store,omitempty"` // store actions (recStoreAction)
 	Order   string `json:"order"`
 	Action  string `json:"action"`
 	Reason  string `json:"reason,omitempty"`

@@ -49,8 +49,8 @@ type state struct {
 	finishedQ   []expiry
 	idemQ       []expiry
 	pendingLocs map[string]locationRecord
-	// byStatus counts orders by status (index: dispatch.OrderStatus).
-	byStatus [6]int
+	// byStatus counts orders by status (index: orderStatuses).
+	byStatus [len(orderStatuses)]int
 	// onRoute is the couriers whose route has stops (their times are refreshed after every round).
 	onRoute map[string]struct{}
 	// courierCounts counts couriers by status, kept as views change (a publish must not walk the fleet).
@@ -85,7 +85,8 @@ func newState() *state {
 }
 
 func (s *state) openOrders() int {
-	return s.byStatus[dispatch.StatusPending] + s.byStatus[dispatch.StatusAssigned] + s.byStatus[dispatch.StatusPickedUp]
+	ready, _ := statusIndex(StatusReadyForPickup)
+	return s.byStatus[dispatch.StatusPending] + s.byStatus[dispatch.StatusAssigned] + s.byStatus[dispatch.StatusPickedUp] + s.byStatus[ready]
 }
 
 func (s *state) takeLocations() []locationRecord {
@@ -167,7 +168,7 @@ func (d *Daemon) buildView() *View {
 	d.stepChanged, d.stepEvents = nil, nil
 	v.OrdersByStatus = make(map[string]int, len(s.byStatus))
 	for st, n := range s.byStatus {
-		v.OrdersByStatus[dispatch.OrderStatus(st).String()] = n
+		v.OrdersByStatus[orderStatuses[st]] = n
 	}
 	v.CouriersByStatus = make(map[string]int, len(s.courierCounts))
 	for k, n := range s.courierCounts {

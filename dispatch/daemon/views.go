@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 )
 
 // The views below are what the API shows. The loop never changes a view it has stored: it stores a new one, so
@@ -49,11 +52,21 @@ type OrderView struct {
 	Size       int             `json:"size"`
 	Skills     []string        `json:"skills,omitempty"`
 	Customer   json.RawMessage `json:"customer,omitempty"`
-	ETA        *ETA            `json:"eta,omitempty"`
+	// Fulfilment is "delivery" (a courier takes it to Dropoff) or "pickup" (the customer collects it in store).
+	Fulfilment string `json:"fulfilment"`
+	// Items are the goods reserved in the store's stock for this order.
+	Items []fulfil.Item `json:"items,omitempty"`
+	// PickupBy is when the store closes after the order is ready: no courier is planned to collect it later.
+	PickupBy *time.Time `json:"pickup_by,omitempty"`
+	ETA      *ETA       `json:"eta,omitempty"`
 	// Late: delivered after deliver_by, or (still open) planned or already past it. Set by LateAt when read.
 	Late        bool       `json:"late"`
 	PickedUpAt  *time.Time `json:"picked_up_at,omitempty"`
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	// ReadyForPickupAt and CollectedAt: when the store had an in-store pick-up order ready, and when the
+	// customer collected it.
+	ReadyForPickupAt *time.Time `json:"ready_for_pickup_at,omitempty"`
+	CollectedAt      *time.Time `json:"collected_at,omitempty"`
 	// WaitingReason says why a pending order is not on a route yet (the last round's reason).
 	WaitingReason string          `json:"waiting_reason,omitempty"`
 	Timeline      []TimelineEntry `json:"timeline"`
@@ -62,10 +75,37 @@ type OrderView struct {
 // Final reports whether the order has left the dispatcher's hands.
 func (o *OrderView) Final() bool {
 	switch o.Status {
-	case "delivered", "cancelled", "failed":
+	case "delivered", "cancelled", "failed", StatusCollected:
 		return true
 	}
 	return false
+}
+
+// Fulfilment modes and the statuses of in-store pick-up orders (pending, then ready_for_pickup, then collected;
+// or cancelled). Delivery orders take the engine's statuses.
+const (
+	FulfilDelivery       = "delivery"
+	FulfilPickup         = "pickup"
+	StatusReadyForPickup = "ready_for_pickup"
+	StatusCollected      = "collected"
+)
+
+// orderStatuses lists every status an order view can have; byStatus counts by index in it. The first six are the
+// engine's, in dispatch.OrderStatus order.
+var orderStatuses = [...]string{"pending", "assigned", "picked_up", "delivered", "cancelled", "failed", StatusReadyForPickup, StatusCollected}
+
+func statusIndex(name string) (int, bool) {
+	for i, s := range orderStatuses {
+		if s == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// handedOver reports whether the goods have left the store (a courier picked them up, or the customer collected).
+func (o *OrderView) handedOver() bool {
+	return o.PickedUpAt != nil || o.CollectedAt != nil
 }
 
 // LateAt returns a copy with Late set as of now: delivered after its promise; or not yet delivered and either
@@ -76,6 +116,9 @@ func (o *OrderView) LateAt(now time.Time) OrderView {
 	switch {
 	case o.DeliveredAt != nil:
 		cp.Late = o.DeliveredAt.After(o.DeliverBy)
+	case o.ReadyForPickupAt != nil:
+		// In-store pick-up keeps its promise when the order is ready for the customer by deliver_by.
+		cp.Late = o.ReadyForPickupAt.After(o.DeliverBy)
 	case o.Final():
 		end := o.Timeline[len(o.Timeline)-1].At
 		cp.Late = end.After(o.DeliverBy)
@@ -87,17 +130,24 @@ func (o *OrderView) LateAt(now time.Time) OrderView {
 
 // StoreView is a store as the API shows it.
 type StoreView struct {
-	ID              string          `json:"id"`
-	Name            string          `json:"name,omitempty"`
-	Location        Location        `json:"location"`
-	PrepSeconds     int             `json:"prep_seconds"`
-	MaxActiveOrders int             `json:"max_active_orders,omitempty"`
-	Hours           json.RawMessage `json:"hours,omitempty"`
-	Timezone        string          `json:"timezone,omitempty"`
-	Inventory       map[string]int  `json:"inventory,omitempty"`
-	ActiveOrders    int             `json:"active_orders"`
-	CreatedAt       time.Time       `json:"created_at"`
-	UpdatedAt       time.Time       `json:"updated_at"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name,omitempty"`
+	Location    Location `json:"location"`
+	PrepSeconds int      `json:"prep_seconds"`
+	// MaxActiveOrders is how many orders the store prepares at once (its pickers); more wait in its queue.
+	MaxActiveOrders int `json:"max_active_orders,omitempty"`
+	// Hours are the opening hours as {"mon": ["08:00-22:00"], …} in Timezone (absent: always open).
+	Hours    json.RawMessage `json:"hours,omitempty"`
+	Timezone string          `json:"timezone,omitempty"`
+	// Inventory is the stock on hand, Reserved the part of it held for live orders: shown when one store is read
+	// (GET /v1/stores/{id}), not in listings. In a store_put record, Inventory replaces the stock (nil keeps it).
+	Inventory map[string]int `json:"inventory,omitempty"`
+	Reserved  map[string]int `json:"reserved,omitempty"`
+	// Preparing is how many orders the store is preparing (taken, not yet ready), shown with the inventory.
+	Preparing    *int      `json:"preparing,omitempty"`
+	ActiveOrders int       `json:"active_orders"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // Courier statuses as the API shows them.
@@ -158,12 +208,18 @@ type APIKey struct {
 
 // QuoteView is the answer to POST /v1/quotes.
 type QuoteView struct {
-	Feasible   bool       `json:"feasible"`
-	StoreID    string     `json:"store_id"`
+	Feasible bool `json:"feasible"`
+	// StoreID is the store that would serve the order (chosen from its items when the request names none).
+	StoreID    string `json:"store_id"`
+	Fulfilment string `json:"fulfilment"`
+	// ReadyAt is when the store would have the order ready (its queue and opening hours counted).
+	ReadyAt    *time.Time `json:"ready_at,omitempty"`
 	PickupETA  *time.Time `json:"pickup_eta,omitempty"`
 	DropoffETA *time.Time `json:"dropoff_eta,omitempty"`
 	DeliverBy  time.Time  `json:"deliver_by"`
 	Reasons    []string   `json:"reasons"`
+	// Candidates says why each store looked at cannot serve the order (when no store can).
+	Candidates []dispatch.StoreRejection `json:"candidates,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {

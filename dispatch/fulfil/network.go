@@ -90,6 +90,11 @@ type Request struct {
 	DeliverBy time.Time
 	// Collect: the customer collects the order in the store (no ride).
 	Collect bool
+	// ReadyByPromise checks the promise against the ready time alone, not the estimated drop-off: for an order
+	// that names its store, the order service chose the store and the dispatcher delivers as early as it can; only
+	// a store that cannot have it ready in time (closed, busy) turns it down. Choosing a store by items always
+	// counts the ride.
+	ReadyByPromise bool
 }
 
 // Plan is where and when an order is fulfilled.
@@ -417,8 +422,12 @@ func (n *Network) evaluate(st *storeState, now int64, r *Request, dist float64) 
 	if k := len(st.queue) - firstAfter(st.queue, now); r.ReadyAt.IsZero() && st.Pickers > 0 && k >= st.Pickers {
 		start = max(start, st.queue[len(st.queue)-st.Pickers])
 	}
+	limitRide := ride
+	if r.ReadyByPromise && r.StoreID != "" {
+		limitRide = 0
+	}
 	ready, pickupBy, ok := n.fit(st.Hours, start, int64(prep))
-	if ok && ready+ride <= deliverBy {
+	if ok && ready+limitRide <= deliverBy {
 		p := Plan{StoreID: st.ID, Ready: time.Unix(0, ready).UTC(), Dropoff: time.Unix(0, ready+ride).UTC(), Distance: dist}
 		if pickupBy != 0 {
 			p.PickupBy = time.Unix(0, pickupBy).UTC()
@@ -426,13 +435,13 @@ func (n *Network) evaluate(st *storeState, now int64, r *Request, dist float64) 
 		return p, "", ""
 	}
 	// Say what broke the promise: the preparation and ride alone, else the opening hours, else the queue.
-	if idle+int64(prep)+ride > deliverBy {
+	if idle+int64(prep)+limitRide > deliverBy {
 		return Plan{}, ReasonTooFar, fmt.Sprintf("preparation and ride take %s; the promise leaves %s",
-			time.Duration(int64(prep)+ride).Round(time.Second), time.Duration(deliverBy-now).Round(time.Second))
+			time.Duration(int64(prep)+limitRide).Round(time.Second), time.Duration(deliverBy-now).Round(time.Second))
 	}
 	if idleReady, _, ok := n.fit(st.Hours, idle, int64(prep)); !ok {
 		return Plan{}, ReasonClosed, "the store does not open in the next eight days"
-	} else if idleReady+ride > deliverBy {
+	} else if idleReady+limitRide > deliverBy {
 		return Plan{}, ReasonClosed, fmt.Sprintf("the order could be ready at %s at the earliest, when the store is open; too late for the promise",
 			time.Unix(0, idleReady).UTC().Format(time.RFC3339))
 	}

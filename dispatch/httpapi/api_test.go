@@ -27,12 +27,18 @@ type fixture struct {
 	order  string // an order assigned to rider a
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with a daemon configuration changed by mutate (a fixed clock, say).
+func newFixtureWith(t *testing.T, mutate func(*daemon.Config)) *fixture {
 	t.Helper()
 	cfg := daemon.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.DispatchInterval = time.Hour
 	cfg.Engine.PostponeSlack = 0
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	d, err := daemon.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +230,8 @@ func TestBadInput(t *testing.T) {
 		{"LatOutOfRange", "POST", "/v1/orders", "orders", `{"store_id":"s1","dropoff":{"lat":91,"lon":2}}`, 400, "invalid_argument", "dropoff.lat"},
 		{"WrongType", "POST", "/v1/orders", "orders", `{"store_id":"s1","dropoff":{"lat":1,"lon":2},"size":"big"}`, 400, "invalid_argument", "size"},
 		{"BadTime", "POST", "/v1/orders", "orders", `{"store_id":"s1","dropoff":{"lat":1,"lon":2},"deliver_by":"tomorrow"}`, 400, "invalid_argument", "deliver_by"},
-		{"Items", "POST", "/v1/orders", "orders", `{"items":[{"sku":"milk","qty":1}],"dropoff":{"lat":1,"lon":2}}`, 400, "invalid_argument", "items"},
+		{"ItemQty", "POST", "/v1/orders", "orders", `{"items":[{"sku":"milk","qty":0}],"dropoff":{"lat":1,"lon":2}}`, 400, "invalid_argument", "items[0].qty"},
+		{"Fulfilment", "POST", "/v1/orders", "orders", `{"store_id":"s1","fulfilment":"drone","dropoff":{"lat":1,"lon":2}}`, 400, "invalid_argument", "fulfilment"},
 		{"UnknownStore", "POST", "/v1/orders", "orders", `{"store_id":"nope","dropoff":{"lat":31.24,"lon":121.48}}`, 422, "unservable", "store_id"},
 		{"Malformed", "POST", "/v1/orders", "orders", `{"store_id":`, 400, "invalid_argument", ""},
 		{"TrailingData", "POST", "/v1/api-keys", "admin", `{"name":"x"} {"name":"y"}`, 400, "invalid_argument", ""},

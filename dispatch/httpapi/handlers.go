@@ -14,6 +14,7 @@ import (
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 )
 
 // locationBody is a location as sent: pointers, so that a missing coordinate is told apart from 0.
@@ -51,7 +52,8 @@ func parseTime(field string, s *string) (*time.Time, error) {
 type orderBody struct {
 	ExternalID     string          `json:"external_id,omitempty"`
 	StoreID        string          `json:"store_id,omitempty"`
-	Items          json.RawMessage `json:"items,omitempty"`
+	Items          []fulfil.Item   `json:"items,omitempty"`
+	Fulfilment     string          `json:"fulfilment,omitempty"`
 	Dropoff        *locationBody   `json:"dropoff,omitempty"`
 	PrepSeconds    *int            `json:"prep_seconds,omitempty"`
 	ReadyAt        *string         `json:"ready_at,omitempty"`
@@ -63,15 +65,18 @@ type orderBody struct {
 }
 
 func (b *orderBody) input() (daemon.OrderInput, error) {
-	if len(b.Items) > 0 {
-		return daemon.OrderInput{}, apiError(dispatch.EInvalid, "items", "choosing the store from items is not available in this version; give store_id")
+	in := daemon.OrderInput{ExternalID: b.ExternalID, StoreID: b.StoreID, PrepSeconds: b.PrepSeconds,
+		PromiseSeconds: b.PromiseSeconds, Skills: b.Skills, Customer: b.Customer, Items: b.Items, Fulfilment: b.Fulfilment}
+	if b.Dropoff == nil && b.Fulfilment == daemon.FulfilPickup {
+		in.NoDropoff = true // an in-store pick-up needs no address (the daemon says so if it needs one to choose)
+	} else {
+		drop, err := b.Dropoff.location("dropoff")
+		if err != nil {
+			return in, err
+		}
+		in.Dropoff = drop
 	}
-	drop, err := b.Dropoff.location("dropoff")
-	if err != nil {
-		return daemon.OrderInput{}, err
-	}
-	in := daemon.OrderInput{ExternalID: b.ExternalID, StoreID: b.StoreID, Dropoff: drop, PrepSeconds: b.PrepSeconds,
-		PromiseSeconds: b.PromiseSeconds, Skills: b.Skills, Customer: b.Customer}
+	var err error
 	if in.ReadyAt, err = parseTime("ready_at", b.ReadyAt); err != nil {
 		return in, err
 	}
@@ -285,9 +290,9 @@ func (s *Server) putStore(w http.ResponseWriter, r *http.Request, _ daemon.Princ
 }
 
 func (s *Server) getStore(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
-	v, ok := s.d.View().Store(r.PathValue("store_id"))
-	if !ok {
-		return apiError(dispatch.ENotFound, "", "store %q not found", r.PathValue("store_id"))
+	v, err := s.d.StoreDetail(r.Context(), r.PathValue("store_id"))
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil

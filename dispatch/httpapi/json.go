@@ -41,6 +41,8 @@ type errorDetail struct {
 	Message string             `json:"message"`
 	Field   string             `json:"field,omitempty"`
 	Reasons []string           `json:"reasons,omitempty"`
+	// Candidates: why each store looked at cannot serve the order (unservable orders chosen by items).
+	Candidates []dispatch.StoreRejection `json:"candidates,omitempty"`
 }
 
 func apiError(code dispatch.ErrorCode, field, format string, args ...any) *dispatch.Error {
@@ -70,7 +72,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, status, errorBody{errorDetail{Code: e.Code, Message: e.Message, Field: e.Field, Reasons: e.Reasons}})
+	writeJSON(w, status, errorBody{errorDetail{Code: e.Code, Message: e.Message, Field: e.Field, Reasons: e.Reasons, Candidates: e.Candidates}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -91,6 +91,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/stores/{store_id}", s.getStore, admin, orders)
 	s.handle("DELETE /v1/stores/{store_id}", s.deleteStore, admin)
 	s.handle("GET /v1/stores", s.listStores, admin, orders)
+	s.handle("PATCH /v1/stores/{store_id}/inventory", s.patchInventory, admin)
+	s.handle("POST /v1/stores/{store_id}/orders/{order_id}/{action}", s.storeOrderAction, admin, orders)
 
 	s.handle("PUT /v1/couriers/{courier_id}", s.putCourier, admin)
 	s.handle("GET /v1/couriers/{courier_id}", s.getCourier, admin)

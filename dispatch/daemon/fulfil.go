@@ -1,0 +1,227 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+)
+
+// This file connects the daemon to the stores' side of fulfilment (package fulfil): opening hours and time zones,
+// stock and its changes, and the steps of in-store pick-up orders.
+
+// zone resolves an IANA time zone name ("" is UTC), once per name: loading reads the system's zone database
+// (cmd/dispatchd embeds a copy for machines without one).
+func (d *Daemon) zone(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	if z, ok := d.zones[name]; ok {
+		return z, nil
+	}
+	z, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, errorf(dispatch.EInvalid, "timezone", "unknown time zone %q: use an IANA name such as Asia/Shanghai", name)
+	}
+	if d.zones == nil {
+		d.zones = map[string]*time.Location{}
+	}
+	d.zones[name] = z
+	return z, nil
+}
+
+// parseHours reads a store's hours object in its time zone (nil hours: always open).
+func (d *Daemon) parseHours(raw json.RawMessage, tz string) (*fulfil.Hours, error) {
+	zone, err := d.zone(tz)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var days map[string][]string
+	if err := json.Unmarshal(raw, &days); err != nil {
+		return nil, errorf(dispatch.EInvalid, "hours", `hours must be an object of day to spans, such as {"mon": ["08:00-22:00"]}`)
+	}
+	return fulfil.ParseHours(days, zone)
+}
+
+// netStore is the fulfilment network's idea of a store view.
+func (d *Daemon) netStore(v *StoreView) (fulfil.Store, error) {
+	h, err := d.parseHours(v.Hours, v.Timezone)
+	if err != nil {
+		return fulfil.Store{}, err
+	}
+	return fulfil.Store{ID: v.ID, Location: v.Location.Point(), Prep: time.Duration(v.PrepSeconds) * time.Second,
+		Pickers: v.MaxActiveOrders, Hours: h}, nil
+}
+
+// putNetStore puts a store into the network, replacing its stock when inventory is not nil. Hours that no longer
+// parse (a record written before hours were interpreted) make the store always open rather than refuse a replay.
+func (d *Daemon) putNetStore(v *StoreView, inventory map[string]int) error {
+	ns, err := d.netStore(v)
+	if err != nil {
+		if !d.replaying {
+			return err
+		}
+		d.log.Warn().Err(err).Str("store_id", v.ID).Msg("store hours not understood; the store is taken as always open")
+		ns = fulfil.Store{ID: v.ID, Location: v.Location.Point(), Prep: time.Duration(v.PrepSeconds) * time.Second, Pickers: v.MaxActiveOrders}
+	}
+	return d.net.PutStore(ns, inventory)
+}
+
+// reserve puts a live order's reservation back into the network (recovery from a checkpoint).
+func (d *Daemon) reserve(o *OrderView) error {
+	if o.Final() || o.handedOver() {
+		return nil
+	}
+	return d.net.Reserve(o.ID, fulfil.Plan{StoreID: o.StoreID, Ready: o.ReadyAt}, o.Items)
+}
+
+// StoreDetail returns a store with its stock on hand, the part reserved for live orders and its picking queue. It
+// is read on the loop (stock changes with every order) and answered once what it shows is durable.
+func (d *Daemon) StoreDetail(ctx context.Context, id string) (*StoreView, error) {
+	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
+		v, ok := d.st.stores.get(id)
+		if !ok {
+			return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", id)
+		}
+		return d.withStock(v, now), d.journal.LastSeq(), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*StoreView), nil
+}
+
+func (d *Daemon) withStock(v *StoreView, now time.Time) *StoreView {
+	cp := *v
+	cp.Inventory, cp.Reserved, _ = d.net.Inventory(v.ID)
+	q := d.net.Queue(v.ID, now)
+	cp.Preparing = &q
+	return &cp
+}
+
+// InventoryChange is an admin's change of a store's stock: Set counts first, then Adjust moves (either may be nil).
+type InventoryChange struct {
+	Set, Adjust map[string]int
+}
+
+// PatchInventory changes a store's stock on hand and returns the store with its new stock. A change that would
+// leave less on hand than live orders have reserved is refused whole (409, naming the SKU).
+func (d *Daemon) PatchInventory(ctx context.Context, storeID string, in InventoryChange) (*StoreView, error) {
+	if len(in.Set) == 0 && len(in.Adjust) == 0 {
+		return nil, errorf(dispatch.EInvalid, "set", "give set or adjust (or both)")
+	}
+	if len(in.Set)+len(in.Adjust) > 10_000 {
+		return nil, errorf(dispatch.EInvalid, "set", "at most 10000 SKUs in one change")
+	}
+	if err := fulfil.CheckInventory("set", in.Set, false); err != nil {
+		return nil, err
+	}
+	if err := fulfil.CheckInventory("adjust", in.Adjust, true); err != nil {
+		return nil, err
+	}
+	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
+		if _, ok := d.st.stores.get(storeID); !ok {
+			return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", storeID)
+		}
+		return d.record(&record{Type: recInventory, At: now, ID: storeID, Inventory: &inventoryRecord{Set: in.Set, Adjust: in.Adjust}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*StoreView), nil
+}
+
+func (d *Daemon) applyInventory(rec *record) (any, error) {
+	v, ok := d.st.stores.get(rec.ID)
+	if !ok {
+		return nil, errorf(dispatch.ENotFound, "", "store %q not found", rec.ID)
+	}
+	if _, err := d.net.AdjustInventory(rec.ID, rec.Inventory.Set, rec.Inventory.Adjust); err != nil {
+		return nil, err
+	}
+	cp := *v
+	cp.UpdatedAt = rec.At
+	d.st.stores.set(cp.ID, &cp)
+	return d.withStock(&cp, rec.At), nil
+}
+
+// Store actions on in-store pick-up orders.
+const (
+	StoreActionReady     = "ready"
+	StoreActionCollected = "collected"
+)
+
+// StoreOrderAction records a store's step on one of its in-store pick-up orders: "ready" (pending →
+// ready_for_pickup) or "collected" (ready_for_pickup → collected). Another store's order is not found; a step the
+// order's status does not allow is a conflict.
+func (d *Daemon) StoreOrderAction(ctx context.Context, storeID, orderID, action string) (*OrderView, error) {
+	if action != StoreActionReady && action != StoreActionCollected {
+		return nil, errorf(dispatch.EInvalid, "action", "unknown store action %q", action)
+	}
+	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
+		return d.record(&record{Type: recStoreAction, At: now, Action: &actionRecord{Store: storeID, Order: orderID, Action: action}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*OrderView), nil
+}
+
+func (d *Daemon) applyStoreAction(rec *record) (any, error) {
+	in := rec.Action
+	old, ok := d.st.orders.get(in.Order)
+	if !ok || old.StoreID != in.Store {
+		return nil, errorf(dispatch.ENotFound, "", "order %q not found at store %q", in.Order, in.Store)
+	}
+	if old.Fulfilment != FulfilPickup {
+		return nil, errorf(dispatch.EConflict, "", "order %s is for delivery; a courier collects it", in.Order)
+	}
+	v := *old
+	switch {
+	case in.Action == StoreActionReady && old.Status == "pending":
+		v.Status, v.ReadyForPickupAt = StatusReadyForPickup, timePtr(rec.At)
+	case in.Action == StoreActionCollected && old.Status == StatusReadyForPickup:
+		v.Status, v.CollectedAt = StatusCollected, timePtr(rec.At)
+	default:
+		return nil, errorf(dispatch.EConflict, "", "order %s is %s; %q is not allowed", in.Order, old.Status, in.Action)
+	}
+	v.Timeline = append(old.Timeline[:len(old.Timeline):len(old.Timeline)], TimelineEntry{Status: v.Status, At: rec.At})
+	d.countStatus(old, &v, rec.At)
+	d.st.orders.set(v.ID, &v)
+	typ := EventReadyForPickup
+	if v.Status == StatusCollected {
+		typ = EventCollected
+	}
+	d.noteEvent(typ, v.ID, rec.At, "", "")
+	return &v, nil
+}
+
+// cancelPickup cancels an in-store pick-up order (it never reaches the engine).
+func (d *Daemon) cancelPickup(rec *record, old *OrderView) (any, error) {
+	v := *old
+	v.Status = "cancelled"
+	v.Timeline = append(old.Timeline[:len(old.Timeline):len(old.Timeline)], TimelineEntry{Status: v.Status, At: rec.At, Reason: rec.Reason})
+	d.countStatus(old, &v, rec.At)
+	d.st.orders.set(v.ID, &v)
+	d.noteEvent(EventCancelled, v.ID, rec.At, "", rec.Reason)
+	return &v, nil
+}
+
+// fulfilRequest is the network's view of an order input at now.
+func fulfilRequest(in *OrderInput, deliverBy time.Time) *fulfil.Request {
+	r := &fulfil.Request{StoreID: in.StoreID, Items: in.Items, Dropoff: in.Dropoff.Point(), DeliverBy: deliverBy,
+		Collect: in.Fulfilment == FulfilPickup}
+	if in.PrepSeconds != nil {
+		p := time.Duration(*in.PrepSeconds) * time.Second
+		r.Prep = &p
+	}
+	if in.ReadyAt != nil {
+		r.ReadyAt = *in.ReadyAt
+	}
+	return r
+}
