@@ -8,7 +8,7 @@ STATICCHECK := $(GOBIN)/staticcheck
 BENCHTIME   ?= 1x
 BENCHCOUNT  ?= 5
 
-.PHONY: all build run test vet check fmt-check staticcheck bench bench-round bench-geo bench-mdrp bench-intake tidy
+.PHONY: all build run test vet check fmt-check staticcheck bench bench-round bench-fulfil bench-geo bench-mdrp bench-intake tidy
 
 all: build test
 
@@ -48,10 +48,13 @@ staticcheck: $(STATICCHECK)
 check: fmt-check test staticcheck
 
 # Benchmarks (see docs/benchmarks.md for what each figure means).
-bench: bench-geo bench-round bench-mdrp bench-intake
+bench: bench-geo bench-round bench-fulfil bench-mdrp bench-intake
 
 bench-geo:
 	$(GO) test ./geo -run '^$$' -bench . -benchmem -count $(BENCHCOUNT)
+
+bench-fulfil:
+	$(GO) test ./dispatch/fulfil -run '^$$' -bench BenchmarkChoose5000Stores -benchtime 5000x -count 3
 
 bench-round:
 	$(GO) test ./dispatch -run '^$$' -bench BenchmarkRound -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 30m

@@ -92,7 +92,7 @@ func (d *Daemon) PutStore(ctx context.Context, in StoreInput) (*StoreView, bool,
 		v := &StoreView{ID: in.ID, Name: in.Name, Location: in.Location, PrepSeconds: in.PrepSeconds,
 			MaxActiveOrders: in.MaxActiveOrders, Timezone: in.Timezone, Inventory: in.Inventory}
 		if hours != nil {
-			v.Hours = mustJSON(hours.Format()) // the canonical form: days in order, spans sorted
+			v.Hours = mustJSON(hours.Format()) // the canonical form: spans sorted, past-midnight closings as given
 		}
 		r, seq, err := d.record(&record{Type: recStorePut, At: now, Store: v})
 		if err != nil {

@@ -68,12 +68,15 @@ type Config struct {
 	Candidates int
 	// MaxRejections caps the per-store reasons reported when no store can serve an order.
 	MaxRejections int
+	// MaxScan bounds how many stores one choice looks at, nearest first, so that an order for goods almost no
+	// store has costs a bounded time (0: no bound).
+	MaxScan int
 }
 
 // DefaultConfig returns the daemon's defaults for a travel model.
 func DefaultConfig(travel geo.TravelModel) Config {
 	return Config{Travel: travel, Profile: geo.Bike, Handling: 4 * time.Minute, PickupMargin: 5 * time.Minute,
-		SearchRadius: 15000, Candidates: 8, MaxRejections: 10}
+		SearchRadius: 15000, Candidates: 8, MaxRejections: 10, MaxScan: 1000}
 }
 
 // Request is an order as far as fulfilment goes.
@@ -307,8 +310,9 @@ func (n *Network) AdjustInventory(id string, set, adjust map[string]int) (map[st
 }
 
 // Choose finds where and when an order is fulfilled, changing nothing: the named store, or among the stores
-// within Config.SearchRadius of the drop-off that have every item in stock, nearest first, the one of the first
-// Config.Candidates that gives the earliest drop-off within the promise (ties: the nearer, then the smaller id).
+// within Config.SearchRadius of the drop-off (at most Config.MaxScan of them, nearest first) that have every item
+// in stock, the one of the first Config.Candidates that gives the earliest drop-off within the promise (ties: the
+// nearer, then the smaller id).
 // When no store can, the error is EUnservable with every reason met (Reasons) and the reasons of the nearest
 // stores (Candidates).
 func (n *Network) Choose(now time.Time, r *Request) (Plan, error) {
@@ -328,10 +332,13 @@ func (n *Network) Choose(now time.Time, r *Request) (Plan, error) {
 		return Plan{}, rej.err("store_id", "store %q cannot serve this order: %s", st.ID, detail)
 	}
 	var best Plan
-	found, compared := false, 0
+	found, compared, scanned := false, 0, 0
 	deliverBy := r.DeliverBy.UnixNano()
 	n.index.Within(r.Dropoff, n.cfg.SearchRadius, func(nb geo.Neighbor[int32]) bool {
 		st := n.list[nb.ID]
+		if scanned++; n.cfg.MaxScan > 0 && scanned > n.cfg.MaxScan {
+			return false
+		}
 		if !r.Collect && ns+int64(n.cfg.Travel.TravelTime(st.Location, r.Dropoff, n.cfg.Profile)) > deliverBy {
 			// Farther stores cannot be nearer in time either: the search ends here.
 			rej.add(n.cfg.MaxRejections, st.ID, ReasonTooFar, "the ride alone takes longer than the promise allows")
