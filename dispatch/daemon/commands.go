@@ -190,6 +190,11 @@ func (d *Daemon) RevokeAPIKey(ctx context.Context, id string) error {
 	return err
 }
 
+// timeWindow is how far from now an order's or a shift's times may lie: a promise is at most a day
+// (promise_seconds' own bound), and so is a shift. A time further off is a client's bug (a zero time, a wrong
+// year), and keeping it would plan around nonsense.
+const timeWindow = 24 * time.Hour
+
 // OrderInput is an order (or a quote request) as an order service sends it.
 type OrderInput struct {
 	ExternalID     string
@@ -210,6 +215,8 @@ func (in *OrderInput) check() error {
 		return errorf(dispatch.EInvalid, "external_id", "external_id is longer than 255 bytes")
 	case in.StoreID == "":
 		return errorf(dispatch.EInvalid, "store_id", "store_id is required")
+	case !ValidID(in.StoreID):
+		return errorf(dispatch.EInvalid, "store_id", "store_id must match [A-Za-z0-9._:-]{1,64}")
 	case in.PrepSeconds != nil && in.ReadyAt != nil:
 		return errorf(dispatch.EInvalid, "ready_at", "give prep_seconds or ready_at, not both")
 	case in.PromiseSeconds != nil && in.DeliverBy != nil:
@@ -239,6 +246,9 @@ func (d *Daemon) resolve(now time.Time, in *OrderInput) (*orderRecord, error) {
 	if !ok {
 		return nil, &dispatch.Error{Code: dispatch.EUnservable, Field: "store_id", Message: fmt.Sprintf("store %q not found", in.StoreID), Reasons: []string{"store_not_found"}}
 	}
+	if in.ReadyAt != nil && in.ReadyAt.Before(now.Add(-timeWindow)) {
+		return nil, errorf(dispatch.EInvalid, "ready_at", "ready_at is more than a day in the past")
+	}
 	rec := &orderRecord{ExternalID: in.ExternalID, StoreID: in.StoreID, Dropoff: in.Dropoff, CreatedAt: now,
 		Size: max(in.Size, 1), Skills: in.Skills, Customer: in.Customer}
 	switch {
@@ -255,6 +265,9 @@ func (d *Daemon) resolve(now time.Time, in *OrderInput) (*orderRecord, error) {
 	rec.DeliverBy = d.promiseOf(now, in)
 	if !rec.DeliverBy.After(now) {
 		return nil, errorf(dispatch.EInvalid, "deliver_by", "deliver_by must be in the future")
+	}
+	if rec.DeliverBy.After(now.Add(timeWindow)) {
+		return nil, errorf(dispatch.EInvalid, "deliver_by", "deliver_by must be within a day from now")
 	}
 	if rec.ReadyAt.After(rec.DeliverBy) {
 		return nil, errorf(dispatch.EInvalid, "ready_at", "the order would be ready after deliver_by")
@@ -383,6 +396,9 @@ func (d *Daemon) SetShift(ctx context.Context, courierID string, online bool, lo
 	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		if shiftEnd != nil && !shiftEnd.After(now) {
 			return nil, 0, errorf(dispatch.EInvalid, "shift_end", "shift_end must be in the future")
+		}
+		if shiftEnd != nil && shiftEnd.After(now.Add(timeWindow)) {
+			return nil, 0, errorf(dispatch.EInvalid, "shift_end", "shift_end must be within a day from now")
 		}
 		return d.record(&record{Type: recShift, At: now, Shift: &shiftRecord{Courier: courierID, Online: online, Location: loc, ShiftEnd: shiftEnd}})
 	})
