@@ -215,7 +215,7 @@ func (in *OrderInput) check() error {
 		return errorf(dispatch.EInvalid, "external_id", "external_id is longer than 255 bytes")
 	case in.StoreID == "":
 		return errorf(dispatch.EInvalid, "store_id", "store_id is required")
-	case !ValidID(in.StoreID):
+	case in.StoreID != "" && !ValidID(in.StoreID):
 		return errorf(dispatch.EInvalid, "store_id", "store_id must match [A-Za-z0-9._:-]{1,64}")
 	case in.PrepSeconds != nil && in.ReadyAt != nil:
 		return errorf(dispatch.EInvalid, "ready_at", "give prep_seconds or ready_at, not both")
