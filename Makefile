@@ -34,6 +34,13 @@ vet:
 test: vet
 	$(GO) test -race -count=1 ./...
 
+# The metrics of a running daemon, after traffic that touches them all, linted by `promtool check metrics`
+# (CI installs promtool with .ci/install-promtool, from Debian's prometheus package).
+.PHONY: metrics-check
+metrics-check:
+	@command -v promtool >/dev/null || { echo "metrics-check: promtool is not on PATH (bash .ci/install-promtool)"; exit 1; }
+	DISPATCHD_PROMTOOL=$$(command -v promtool) $(GO) test -count=1 -run '^TestMetricsPassPromtool$$' ./cmd/dispatchd
+
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -50,7 +50,12 @@ type Main struct {
 	OrdersRate       float64
 	CourierRate      float64
 	StreamsPerCaller int
-	ConfigFile       string
+	// Timeouts of the HTTP servers against slow or idle clients (see httpServer).
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ConfigFile        string
 
 	adminToken string
 	stderr     io.Writer
@@ -96,6 +101,10 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.Float64Var(&m.OrdersRate, "rate-limit-orders", 5000, "requests a second one order-service key may make (burst twice that; 0: unlimited)")
 	fs.Float64Var(&m.CourierRate, "rate-limit-courier", 50, "requests a second one courier may make (burst twice that; 0: unlimited)")
 	fs.IntVar(&m.StreamsPerCaller, "max-streams", 8, "streams one key or courier may hold open (0: unlimited)")
+	fs.DurationVar(&m.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+	fs.DurationVar(&m.ReadTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request, body included")
+	fs.DurationVar(&m.WriteTimeout, "write-timeout", 30*time.Second, "how long a response may take to be written (a stream's deadline is renewed at each write)")
+	fs.DurationVar(&m.IdleTimeout, "idle-timeout", 120*time.Second, "how long a kept-alive connection may wait for its next request")
 	fs.StringVar(&m.ConfigFile, "config", "", "optional JSON config file whose keys are these flags' names")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -160,6 +169,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return errors.New("dispatchd: --dispatch-workers must be within [1, 256]")
 	case m.DataDir == "":
 		return errors.New("dispatchd: --data-dir is required")
+	case m.ReadHeaderTimeout <= 0 || m.ReadTimeout <= 0 || m.WriteTimeout <= 0 || m.IdleTimeout <= 0:
+		return errors.New("dispatchd: --read-header-timeout, --read-timeout, --write-timeout and --idle-timeout must be positive")
 	}
 	if _, err := dispatch.ParsePolicy(m.Policy); err != nil {
 		return fmt.Errorf("dispatchd: --policy: %w", err)
@@ -252,6 +263,27 @@ func (m *Main) loadAdminToken(log zerolog.Logger) (string, error) {
 	return t, nil
 }
 
+// maxHeaderBytes bounds a request's headers (and request line): far above what any client of the API sends, far
+// below net/http's default of 1 MiB.
+const maxHeaderBytes = 32 << 10
+
+// httpServer is an HTTP server for h that a slow or idle client cannot hold: the headers must come within
+// --read-header-timeout, the whole request within --read-timeout, the response must be written within
+// --write-timeout, and a kept-alive connection is closed after --idle-timeout without a request. The streams
+// (GET /v1/courier/stream, GET /v1/events) are long responses to short requests: net/http lifts the read deadline
+// once a request is read, and the streams renew the write deadline before each write, so they live as long as
+// their client reads.
+func (m *Main) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: m.ReadHeaderTimeout,
+		ReadTimeout:       m.ReadTimeout,
+		WriteTimeout:      m.WriteTimeout,
+		IdleTimeout:       m.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+	}
+}
+
 // Run starts the daemon and serves until ctx ends, then stops gracefully: stop accepting connections, finish the
 // requests in flight, end the courier streams, drain the loop, write a checkpoint and close the journal.
 func (m *Main) Run(ctx context.Context) (err error) {
@@ -328,14 +360,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("dispatchd: listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          nil,
-	}
+	srv := m.httpServer(api.Handler())
 	srv.RegisterOnShutdown(d.StopStreams)
 	servers := []*http.Server{srv}
 	listeners := []net.Listener{ln}
@@ -351,7 +376,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			h = httpapi.RequireAdmin(token, h)
 		}
 		mux.Handle("GET /metrics", h)
-		servers = append(servers, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second})
+		servers = append(servers, m.httpServer(mux))
 		listeners = append(listeners, mln)
 		m.mu.Lock()
 		m.metricsAddr = mln.Addr()

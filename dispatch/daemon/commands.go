@@ -193,6 +193,11 @@ func (d *Daemon) RevokeAPIKey(ctx context.Context, id string) error {
 	return err
 }
 
+// timeWindow is how far from now an order's or a shift's times may lie: a promise is at most a day
+// (promise_seconds' own bound), and so is a shift. A time further off is a client's bug (a zero time, a wrong
+// year), and keeping it would plan around nonsense.
+const timeWindow = 24 * time.Hour
+
 // OrderInput is an order (or a quote request) as an order service sends it.
 type OrderInput struct {
 	ExternalID     string
@@ -217,6 +222,8 @@ func (in *OrderInput) check() error {
 	switch {
 	case len(in.ExternalID) > 255:
 		return errorf(dispatch.EInvalid, "external_id", "external_id is longer than 255 bytes")
+	case in.Items != nil && len(in.Items) == 0:
+		return errorf(dispatch.EInvalid, "items", "items must list at least one item (or be left out)")
 	case in.StoreID == "" && len(in.Items) == 0:
 		return errorf(dispatch.EInvalid, "store_id", "give store_id, or items to choose the store from")
 	case in.StoreID != "" && !ValidID(in.StoreID):
@@ -261,11 +268,17 @@ func (in *OrderInput) check() error {
 // resolve turns the input into an order record at now (on the loop: it reads the stores' stock, hours and queues):
 // the store (named, or chosen from the items), when it will be ready and until when a courier may collect it.
 func (d *Daemon) resolve(now time.Time, in *OrderInput) (*orderRecord, error) {
+	if in.ReadyAt != nil && in.ReadyAt.Before(now.Add(-timeWindow)) {
+		return nil, errorf(dispatch.EInvalid, "ready_at", "ready_at is more than a day in the past")
+	}
 	rec := &orderRecord{ExternalID: in.ExternalID, Dropoff: in.Dropoff, CreatedAt: now,
 		Size: max(in.Size, 1), Skills: in.Skills, Customer: in.Customer, Items: in.Items, Fulfilment: in.Fulfilment}
 	rec.DeliverBy = d.promiseOf(now, in)
 	if !rec.DeliverBy.After(now) {
 		return nil, errorf(dispatch.EInvalid, "deliver_by", "deliver_by must be in the future")
+	}
+	if rec.DeliverBy.After(now.Add(timeWindow)) {
+		return nil, errorf(dispatch.EInvalid, "deliver_by", "deliver_by must be within a day from now")
 	}
 	if in.ReadyAt != nil && in.ReadyAt.After(rec.DeliverBy) {
 		return nil, errorf(dispatch.EInvalid, "ready_at", "the order would be ready after deliver_by")
@@ -403,6 +416,9 @@ func (d *Daemon) SetShift(ctx context.Context, courierID string, online bool, lo
 	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		if shiftEnd != nil && !shiftEnd.After(now) {
 			return nil, 0, errorf(dispatch.EInvalid, "shift_end", "shift_end must be in the future")
+		}
+		if shiftEnd != nil && shiftEnd.After(now.Add(timeWindow)) {
+			return nil, 0, errorf(dispatch.EInvalid, "shift_end", "shift_end must be within a day from now")
 		}
 		return d.record(&record{Type: recShift, At: now, Shift: &shiftRecord{Courier: courierID, Online: online, Location: loc, ShiftEnd: shiftEnd}})
 	})

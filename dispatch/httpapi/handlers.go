@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +49,18 @@ func parseTime(field string, s *string) (*time.Time, error) {
 	}
 	t = t.UTC()
 	return &t, nil
+}
+
+// pingWindow is how far from now a position's time may lie. Devices that were offline send positions late and
+// clocks drift, but a time a day off is a bug (a zero time, a wrong year), not a position worth keeping.
+const pingWindow = 24 * time.Hour
+
+// checkRecent refuses a position's time (when given) that is not within pingWindow of now.
+func checkRecent(field string, at *time.Time, now time.Time) error {
+	if at != nil && (at.Before(now.Add(-pingWindow)) || at.After(now.Add(pingWindow))) {
+		return apiError(dispatch.EInvalid, field, "%s must be within a day of now", field)
+	}
+	return nil
 }
 
 type orderBody struct {
@@ -101,6 +115,10 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, p daemon.Pri
 	key := r.Header.Get("Idempotency-Key")
 	if utf8.RuneCountInString(key) > 255 {
 		return apiError(dispatch.EInvalid, "Idempotency-Key", "Idempotency-Key is longer than 255 characters")
+	}
+	if !utf8.ValidString(key) {
+		// Kept in the journal as JSON, which would replace the bad bytes: the key would change across a restart.
+		return apiError(dispatch.EInvalid, "Idempotency-Key", "Idempotency-Key is not valid UTF-8")
 	}
 	var b orderBody
 	if err := decode(w, r, &b, false); err != nil {
@@ -310,8 +328,22 @@ type storeList struct {
 	Stores []*daemon.StoreView `json:"stores"`
 }
 
+// onlyParams refuses a query parameter that is not one of names: like an unknown body field, it is a client's
+// mistake (a misspelt filter) that would otherwise pass silently.
+func onlyParams(q url.Values, names ...string) error {
+	for k := range q {
+		if !slices.Contains(names, k) {
+			return apiError(dispatch.EInvalid, k, "unknown query parameter %q", k)
+		}
+	}
+	return nil
+}
+
 func (s *Server) listStores(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
 	q := r.URL.Query()
+	if err := onlyParams(q, "near", "radius_m"); err != nil {
+		return err
+	}
 	near := q.Get("near")
 	if near == "" {
 		if q.Get("radius_m") != "" {
@@ -355,6 +387,9 @@ func (s *Server) putCourier(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
+	if err := onlyParams(r.URL.Query(), "rotate_token"); err != nil {
+		return err
+	}
 	rotate := false
 	if v := r.URL.Query().Get("rotate_token"); v != "" {
 		var err error
@@ -395,6 +430,9 @@ func (s *Server) getCourier(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 }
 
 func (s *Server) listCouriers(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	if err := onlyParams(r.URL.Query(), "status"); err != nil {
+		return err
+	}
 	status := r.URL.Query().Get("status")
 	switch status {
 	case "", "online", daemon.CourierOffline, daemon.CourierAwaitingLocation, daemon.CourierIdle, daemon.CourierBusy:
@@ -511,6 +549,12 @@ func (s *Server) location(w http.ResponseWriter, r *http.Request, p daemon.Princ
 	if b.Heading != nil && (*b.Heading < 0 || *b.Heading >= 360) {
 		return apiError(dispatch.EInvalid, "heading", "heading must be within [0, 360)")
 	}
+	if b.Accuracy != nil && *b.Accuracy < 0 {
+		return apiError(dispatch.EInvalid, "accuracy_m", "accuracy_m must not be negative")
+	}
+	if err := checkRecent("at", at, s.cfg.Now()); err != nil {
+		return err
+	}
 	var when time.Time
 	if at != nil {
 		when = *at
@@ -550,6 +594,9 @@ func (s *Server) locationBatch(w http.ResponseWriter, r *http.Request, _ daemon.
 		}
 		at, err := parseTime(field+".at", e.At)
 		if err != nil {
+			return err
+		}
+		if err := checkRecent(field+".at", at, s.cfg.Now()); err != nil {
 			return err
 		}
 		batch[i] = daemon.LocationUpdate{CourierID: e.CourierID, Location: loc}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -91,8 +92,9 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	w.Write([]byte("\n"))
 }
 
-// decode reads a JSON body into v: at most 64 KiB, no unknown fields, nothing after the value. An empty body is
-// allowed when optional (actions whose body carries only an optional reason).
+// decode reads a JSON body into v: at most 64 KiB, valid UTF-8, no unknown or repeated fields, at most maxDepth
+// levels deep, nothing after the value. An empty body is allowed when optional (actions whose body carries only
+// an optional reason).
 func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
@@ -102,16 +104,24 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 		}
 		return apiError(dispatch.EInvalid, "", "could not read the request body")
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		if optional {
 			return nil
 		}
 		return apiError(dispatch.EInvalid, "", "a JSON body is required")
 	}
+	if trimmed[0] != '{' {
+		// Every body is an object; null would otherwise decode as {} and a PUT would take it.
+		return apiError(dispatch.EInvalid, "", "the body must be a JSON object")
+	}
+	if err := checkShape(body, reflect.TypeOf(v)); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+		return decodeError(err, body, reflect.TypeOf(v))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return apiError(dispatch.EInvalid, "", "the body has data after the JSON value")
@@ -119,15 +129,27 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 	return nil
 }
 
-func decodeError(err error) error {
+// decodeError turns the decoder's error about body (decoded into a value of type t) into the API's.
+func decodeError(err error, body []byte, t reflect.Type) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syntax):
 		return apiError(dispatch.EInvalid, "", "malformed JSON at byte %d", syntax.Offset)
 	case errors.As(err, &typ):
-		return apiError(dispatch.EInvalid, typ.Field, "%s must be %s, not %s", orBody(typ.Field), typeName(typ.Type.String()), typ.Value)
+		field := typ.Field
+		if p := pathAt(body, t, typ.Offset); p != "" {
+			field = p
+		}
+		want := typeName(typ.Type.String())
+		if want == "a number" && strings.HasPrefix(typ.Value, "number") {
+			return apiError(dispatch.EInvalid, field, "%s is out of range (%s)", field, strings.TrimPrefix(typ.Value, "number "))
+		}
+		return apiError(dispatch.EInvalid, field, "%s must be %s, not %s", orBody(field), want, typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		if e := walkCheck(body, t); e != nil {
+			return e // the field with its path
+		}
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return apiError(dispatch.EInvalid, field, "unknown field %q", field)
 	case errors.Is(err, io.ErrUnexpectedEOF):
