@@ -493,38 +493,48 @@ func TestDamagedFloor(t *testing.T) {
 	}
 }
 
-// failingFile is a segment on a disk that fills up: once armed, a write stores half of what it was given and fails
-// with ENOSPC, or the write succeeds and the fsync fails.
+// failingFile is a segment on a disk that is full once: when failWrite is set, the next write stores half of what
+// it was given and fails with ENOSPC; when failSync is set, the next fsync fails. Then there is room again.
 type failingFile struct {
 	File
 	failWrite, failSync *atomic.Bool
 }
 
-var errNoSpace = &os.PathError{Op: "write", Path: "segment", Err: syscall.ENOSPC}
-
 func (f failingFile) Write(p []byte) (int, error) {
-	if f.failWrite.Load() {
+	if f.failWrite.CompareAndSwap(true, false) {
 		n, _ := f.File.Write(p[:len(p)/2])
-		return n, errNoSpace
+		return n, &os.PathError{Op: "write", Path: "segment", Err: syscall.ENOSPC}
 	}
 	return f.File.Write(p)
 }
 
 func (f failingFile) Sync() error {
-	if f.failSync.Load() {
+	if f.failSync.CompareAndSwap(true, false) {
 		return &os.PathError{Op: "sync", Path: "segment", Err: syscall.ENOSPC}
 	}
 	return f.File.Sync()
 }
 
 // A commit that fails on a full disk, by a short write or a failed fsync, is cut off the segment: its records are
-// not there on the next start (their callers were told they failed), and the journal refuses appends meanwhile.
+// not there on the next start (their callers were told they failed). Records queued behind it fail too, even if
+// the disk has room again by their turn, and the journal refuses appends until it is reopened.
 func TestFullDiskLeavesNoFailedRecord(t *testing.T) {
 	for _, mode := range []string{"ShortWrite", "FailedSync"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "journal")
-			var failWrite, failSync atomic.Bool
-			opt := Options{WrapFile: func(f File) File { return failingFile{f, &failWrite, &failSync} }}
+			var failWrite, failSync, hold atomic.Bool
+			held, release := make(chan struct{}), make(chan struct{})
+			opt := Options{
+				WrapFile: func(f File) File { return failingFile{f, &failWrite, &failSync} },
+				// Holds the first failing commit until more records queue behind it.
+				FailCommit: func() error {
+					if hold.CompareAndSwap(true, false) {
+						close(held)
+						<-release
+					}
+					return nil
+				},
+			}
 			j := openTemp(t, dir, opt)
 			appendN(t, j, 1, 5)
 			if mode == "ShortWrite" {
@@ -532,19 +542,28 @@ func TestFullDiskLeavesNoFailedRecord(t *testing.T) {
 			} else {
 				failSync.Store(true)
 			}
-			var last uint64
-			for i := range 4 { // several records, so that a short write leaves whole frames of the batch behind
-				last, _ = j.Append([]byte(fmt.Sprintf("refused-%d", i)))
+			hold.Store(true)
+			var seqs []uint64
+			for i := range 3 { // a batch of several records, so that a short write leaves whole frames of it behind
+				seq, _ := j.Append([]byte(fmt.Sprintf("refused-%d", i)))
+				seqs = append(seqs, seq)
 			}
-			if err := j.Wait(context.Background(), last); !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("wait on a full disk: %v, want ENOSPC", err)
+			<-held
+			for i := range 3 {
+				seq, _ := j.Append([]byte(fmt.Sprintf("queued-%d", i)))
+				seqs = append(seqs, seq)
+			}
+			// The disk has room again once the first commit failed: the records queued behind it must fail anyway.
+			close(release)
+			for _, seq := range seqs {
+				if err := j.Wait(context.Background(), seq); !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("wait for record %d on a full disk: %v, want ENOSPC", seq, err)
+				}
 			}
 			if _, err := j.Append([]byte("later")); !errors.Is(err, syscall.ENOSPC) {
 				t.Fatalf("append after the failure: %v, want the disk error", err)
 			}
 			j.Close()
-			failWrite.Store(false)
-			failSync.Store(false)
 			j = openTemp(t, dir, opt)
 			defer j.Close()
 			if got := records(t, j, 0); len(got) != 5 || j.Recovery().Cut != nil {

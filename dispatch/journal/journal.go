@@ -710,9 +710,13 @@ func (j *Journal) commitLoop() {
 
 func (j *Journal) commit(batch []pending) {
 	start := j.opt.Now()
-	var err error
+	// Once a commit failed nothing after it is written: records appended before the failure but committed after it
+	// would land past a hole in the sequence numbers, and may depend on the records that failed.
+	j.mu.Lock()
+	err := j.failed
+	j.mu.Unlock()
 	durable := false
-	if j.opt.FailCommit != nil {
+	if err == nil && j.opt.FailCommit != nil {
 		err = j.opt.FailCommit()
 	}
 	if err == nil {
