@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -328,9 +329,9 @@ func logRecovery(log zerolog.Logger, what string, r journal.Recovery, torn strin
 	}
 	if s := r.Salvaged; s != nil {
 		log.Error().Str("segment", s.Segment).Int64("offset", s.Offset).Int64("bytes", s.Dropped).Str("reason", s.Reason).
-			Uint64("last_kept", s.LastKept).Int("records_dropped", s.Intact).Uint64("first_dropped", s.IntactFirst).
-			Uint64("last_dropped", s.IntactLast).Str("moved_to", s.MovedTo).
-			Msgf("%s: salvaged: kept the records before the damage; the intact records after it are lost (the damaged segments are in moved_to)", what)
+			Uint64("last_kept", s.LastKept).Int("intact_dropped", s.Intact).Uint64("first_intact_dropped", s.IntactFirst).
+			Uint64("last_intact_dropped", s.IntactLast).Str("moved_to", s.MovedTo).
+			Msgf("%s: salvaged: kept the records up to last_kept, before the damage; the damaged ones and the intact ones after them are lost (the damaged segments are in moved_to)", what)
 	}
 	if r.FloorRebuilt {
 		log.Error().Uint64("floor", r.Floor).Msgf("%s: the floor file was damaged; salvage rebuilt it from the first record", what)
@@ -365,26 +366,32 @@ func (d *Daemon) readCheckpoint(path string) (*checkpointData, error) {
 		d.log.Warn().Str("path", path).Msg("checkpoint: no checksum line (written by an older version); read unchecked")
 	}
 	sum := crc32.New(castagnoli)
-	r := io.TeeReader(io.LimitReader(f, body), sum)
+	r := bufio.NewReaderSize(io.TeeReader(io.LimitReader(f, body), sum), 1<<20)
+	dec := json.NewDecoder(r)
 	var data checkpointData
-	if err := json.NewDecoder(bufio.NewReaderSize(r, 1<<20)).Decode(&data); err != nil {
+	if err := dec.Decode(&data); err != nil {
 		return nil, err
 	}
-	if checked {
-		if _, err := io.Copy(io.Discard, r); err != nil {
-			return nil, err
-		}
-		if got := sum.Sum32(); got != want {
-			return nil, fmt.Errorf("checksum mismatch: the file's bytes give %08x, its last line says %08x", got, want)
-		}
+	// Only the JSON's newline may follow it: anything else is a damaged checksum line, or damage the JSON hid.
+	rest, err := io.ReadAll(io.MultiReader(dec.Buffered(), r))
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return nil, fmt.Errorf("%d unexpected bytes after the state (a damaged checksum line?)", len(rest))
+	}
+	if got := sum.Sum32(); checked && got != want {
+		return nil, fmt.Errorf("checksum mismatch: the file's bytes give %08x, its last line says %08x", got, want)
 	}
 	return &data, nil
 }
 
-// parseChecksumLine reads "crc32c <8 hex digits>\n".
+// parseChecksumLine reads "crc32c <8 lower-case hex digits>\n", exactly as written.
 func parseChecksumLine(line []byte) (uint32, bool) {
 	hex, ok := strings.CutPrefix(string(line), checksumPrefix)
-	if !ok || len(hex) != 9 || hex[8] != '\n' {
+	if !ok || len(hex) != 9 || hex[8] != '\n' || strings.ContainsFunc(hex[:8], func(c rune) bool {
+		return (c < '0' || c > '9') && (c < 'a' || c > 'f')
+	}) {
 		return 0, false
 	}
 	v, err := strconv.ParseUint(hex[:8], 16, 32)
