@@ -50,6 +50,7 @@ type Main struct {
 	OrdersRate       float64
 	CourierRate      float64
 	StreamsPerCaller int
+	JournalSalvage   bool
 	ConfigFile       string
 
 	adminToken string
@@ -96,6 +97,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.Float64Var(&m.OrdersRate, "rate-limit-orders", 5000, "requests a second one order-service key may make (burst twice that; 0: unlimited)")
 	fs.Float64Var(&m.CourierRate, "rate-limit-courier", 50, "requests a second one courier may make (burst twice that; 0: unlimited)")
 	fs.IntVar(&m.StreamsPerCaller, "max-streams", 8, "streams one key or courier may hold open (0: unlimited)")
+	fs.BoolVar(&m.JournalSalvage, "journal-salvage", false, "start on a damaged journal or event log that the daemon refuses, keeping the records before the damage; the damaged segments are moved aside and what is lost is logged (for one start)")
 	fs.StringVar(&m.ConfigFile, "config", "", "optional JSON config file whose keys are these flags' names")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -277,6 +279,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	cfg.EventRetention, cfg.ETAChangeThreshold = m.EventRetention, m.ETAThreshold
 	cfg.Webhooks = daemon.WebhookConfig{RetryMin: m.WebhookRetryMin, RetryMax: m.WebhookRetryMax, GiveUpAfter: m.WebhookGiveUp}
 	cfg.Logger = log
+	cfg.Salvage = m.JournalSalvage
 
 	var d *daemon.Daemon
 	met := metrics.New(func() metrics.Fleet {
@@ -299,8 +302,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	cfg.Observer = met
 	d, err = daemon.Open(cfg)
+	if errors.Is(err, daemon.ErrSalvageable) {
+		return fmt.Errorf("%w\ndispatchd: the data in %s is damaged (above). To start with what is intact before the damage, losing "+
+			"what the error names, start once with --journal-salvage (DISPATCHD_JOURNAL_SALVAGE=true); the damaged "+
+			"segments are moved aside, not deleted, and what was dropped is logged", err, m.DataDir)
+	}
 	if err != nil {
 		return err
+	}
+	if m.JournalSalvage {
+		log.Warn().Msg("--journal-salvage is set: remove it once this start is done, so that new damage is refused again")
 	}
 
 	limits := httpapi.DefaultLimits()
