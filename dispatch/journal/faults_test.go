@@ -617,3 +617,28 @@ func TestSkip(t *testing.T) {
 		t.Fatalf("after reopening: %s, last %d", got, j.LastSeq())
 	}
 }
+
+// A segment wholly under the floor is not read: damage in one that a crash left before Truncate deleted it costs
+// nothing.
+func TestDamageUnderTheFloorIsIgnored(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "journal")
+	l := writeJournal(t, dir, 40, 300, func(int) int { return 50 })
+	// The floor covers the first two segments, as if a crash came between writing it and deleting them.
+	floor := uint64(0)
+	for l.end[floor] <= l.segs[2].first {
+		floor++
+	}
+	if err := writeFloor(dir, floor); err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(dir, l.segs[0].name)
+	b := slices.Clone(l.segs[0].data)
+	b[20] ^= 1
+	os.WriteFile(first, b, 0o600)
+	j := openTemp(t, dir, Options{})
+	defer j.Close()
+	got := records(t, j, floor)
+	if len(got) != len(l.recs)-int(floor) || j.Recovery().Cut != nil {
+		t.Fatalf("%d records past the floor %d, want %d (recovery %+v)", len(got), floor, len(l.recs)-int(floor), j.Recovery())
+	}
+}

@@ -260,6 +260,11 @@ func (j *Journal) load() error {
 	// checkpoint covers, left in a segment that also holds later ones) they need only increase.
 	var prev uint64
 	for i, s := range j.segments {
+		if i+1 < len(j.segments) && j.segments[i+1].first <= floor+1 {
+			// Every record in it is at or below the floor (Truncate deletes such segments; a crash may have
+			// left one): nothing in it is replayed, so damage in it costs nothing.
+			continue
+		}
 		size, err := readFrames(s.path, func(seq uint64, _ []byte, start, _ int64) error {
 			if want := max(prev, floor) + 1; seq > floor && seq != want || seq <= floor && prev > 0 && seq <= prev {
 				return &badFrame{path: s.path, at: start, order: true,
