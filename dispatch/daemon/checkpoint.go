@@ -307,7 +307,7 @@ func (d *Daemon) checkAgainstCheckpoint(seq uint64) error {
 }
 
 // ErrSalvageable marks Open's refusal of damage that Config.Salvage would start on, losing what the error names.
-var ErrSalvageable = errors.New("salvage would start without them")
+var ErrSalvageable = errors.New("salvage can start on what is intact, without the rest")
 
 // salvageable marks a journal's refusal to open that Config.Salvage overrides.
 func salvageable(err error) error {

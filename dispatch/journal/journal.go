@@ -139,11 +139,13 @@ type Damage struct {
 }
 
 // String describes the damage for a log line.
-func (d *Damage) String() string {
-	s := fmt.Sprintf("%s: bad frame at byte %d of %d (%s) after record %d; %d bytes dropped", d.Segment, d.Offset, d.Size,
-		d.Reason, d.LastKept, d.Dropped)
+func (d *Damage) String() string { return d.describe("dropped") }
+
+func (d *Damage) describe(dropped string) string {
+	s := fmt.Sprintf("%s: bad frame at byte %d of %d (%s) after record %d; %d bytes %s", d.Segment, d.Offset, d.Size,
+		d.Reason, d.LastKept, d.Dropped, dropped)
 	if d.Intact > 0 {
-		s += fmt.Sprintf(", with %d intact records after the damage (%d to %d)", d.Intact, d.IntactFirst, d.IntactLast)
+		s += fmt.Sprintf(", with intact records after the damage: %d (%d to %d)", d.Intact, d.IntactFirst, d.IntactLast)
 	}
 	if d.MovedTo != "" {
 		s += "; the damaged segments are in " + d.MovedTo
@@ -159,7 +161,7 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	return "journal: damaged: " + e.Damage.String()
+	return "journal: damaged: " + e.Damage.describe("would be dropped")
 }
 
 // Journal is an append-only log of opaque records with group commit. Append, Wait, Durable, LastSeq and Pending
