@@ -351,7 +351,7 @@ func TestBitFlips(t *testing.T) {
 	cases := []flipCase{{"LastRecord", n - 1}, {"RecordBeforeTheLast", n - 2}, {"FirstOfTheLastSegment", firstOfLast}, {"Middle", mid}}
 	rnd := rand.New(rand.NewPCG(faultSeed, 2))
 	dir := filepath.Join(scratchDir(t), "flip")
-	flips, salvaged := 0, 0
+	flips, cut, salvaged := 0, 0, 0
 	for _, tc := range cases {
 		si := l.segOf(l.start[tc.rec])
 		seg := l.segs[si]
@@ -371,6 +371,7 @@ func TestBitFlips(t *testing.T) {
 					t.Fatalf("%s: %v", what, err)
 				}
 				samePrefix(t, what, readAll(t, j), l.recs, n-1)
+				cut++
 				if c := j.Recovery().Cut; c == nil || c.Offset != from || c.Segment != path || c.LastKept != n-1 {
 					t.Fatalf("%s: recovery reports %+v, want a cut at byte %d after record %d", what, c, from, n-1)
 				}
@@ -424,7 +425,8 @@ func TestBitFlips(t *testing.T) {
 			appendAndReopen(t, what, dir, j, l.recs[:tc.rec], Options{})
 		}
 	}
-	t.Logf("%d bits flipped in %d records (seed %d); %d salvaged", flips, len(cases), faultSeed, salvaged)
+	t.Logf("%d bits flipped in %d records (seed %d): %d in the last record, cut off; %d in the others, refused, and %d of those salvaged",
+		flips, len(cases), faultSeed, cut, flips-cut, salvaged)
 }
 
 // A segment missing from the middle, or the first one missing under the floor, breaks the run of sequence numbers:
