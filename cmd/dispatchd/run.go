@@ -55,6 +55,7 @@ type Main struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
+	JournalSalvage    bool
 	ConfigFile        string
 
 	adminToken string
@@ -105,6 +106,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&m.ReadTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request, body included")
 	fs.DurationVar(&m.WriteTimeout, "write-timeout", 30*time.Second, "how long a response may take to be written (a stream's deadline is renewed at each write)")
 	fs.DurationVar(&m.IdleTimeout, "idle-timeout", 120*time.Second, "how long a kept-alive connection may wait for its next request")
+	fs.BoolVar(&m.JournalSalvage, "journal-salvage", false, "start on a damaged journal or event log that the daemon refuses, keeping the records before the damage; the damaged segments are moved aside and what is lost is logged (for one start)")
 	fs.StringVar(&m.ConfigFile, "config", "", "optional JSON config file whose keys are these flags' names")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -309,6 +311,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	cfg.EventRetention, cfg.ETAChangeThreshold = m.EventRetention, m.ETAThreshold
 	cfg.Webhooks = daemon.WebhookConfig{RetryMin: m.WebhookRetryMin, RetryMax: m.WebhookRetryMax, GiveUpAfter: m.WebhookGiveUp}
 	cfg.Logger = log
+	cfg.Salvage = m.JournalSalvage
 
 	var d *daemon.Daemon
 	met := metrics.New(func() metrics.Fleet {
@@ -331,8 +334,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	cfg.Observer = met
 	d, err = daemon.Open(cfg)
+	if errors.Is(err, daemon.ErrSalvageable) {
+		return fmt.Errorf("%w\ndispatchd: the data in %s is damaged (above). To start with what is intact before the damage, losing "+
+			"what the error names, start once with --journal-salvage (DISPATCHD_JOURNAL_SALVAGE=true); the damaged "+
+			"segments are moved aside, not deleted, and what was dropped is logged", err, m.DataDir)
+	}
 	if err != nil {
 		return err
+	}
+	if m.JournalSalvage {
+		log.Warn().Msg("--journal-salvage is set: remove it once this start is done, so that new damage is refused again")
 	}
 
 	limits := httpapi.DefaultLimits()

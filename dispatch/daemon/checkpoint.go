@@ -2,18 +2,26 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
 )
 
 // checkpointVersion is the layout of checkpointData; recovery refuses others rather than misread them.
@@ -103,6 +111,12 @@ func (d *Daemon) checkpoint(final bool) error {
 	write := func() error {
 		defer d.ckptBusy.Store(false)
 		began := d.clock()
+		// The records it covers must be durable first: a checkpoint of changes whose commit then fails would bring
+		// back on the next start what the clients were told failed, and one written past the end of the journal
+		// would have the records that follow numbered as if it covered them.
+		if err := d.journal.Wait(context.Background(), seq); err != nil {
+			return fmt.Errorf("daemon: checkpoint: %w", err)
+		}
 		// The events up to the checkpoint must be on disk before it is: a replay from it cannot make them again.
 		if err := d.events.waitFor(data.EventSeq); err != nil {
 			return err
@@ -131,6 +145,15 @@ func (d *Daemon) checkpoint(final bool) error {
 	return nil
 }
 
+// A checkpoint file is the JSON of checkpointData and a last line, "crc32c <8 hex digits>\n", the CRC-32C of
+// everything before it: a bit the disk flipped in a number would otherwise still parse, as a wrong state.
+const (
+	checksumPrefix = "crc32c "
+	checksumLine   = len(checksumPrefix) + 8 + 1
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // writeCheckpoint writes the checkpoint atomically: a temporary file, synced, renamed over the old one, and the
 // directory synced, so that a crash leaves the old checkpoint or the new one, never a torn one.
 func writeCheckpoint(dir string, data *checkpointData) (int64, error) {
@@ -140,7 +163,11 @@ func writeCheckpoint(dir string, data *checkpointData) (int64, error) {
 		return 0, fmt.Errorf("daemon: checkpoint: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	err = json.NewEncoder(w).Encode(data)
+	sum := crc32.New(castagnoli)
+	err = json.NewEncoder(io.MultiWriter(w, sum)).Encode(data)
+	if err == nil {
+		_, err = fmt.Fprintf(w, "%s%08x\n", checksumPrefix, sum.Sum32())
+	}
 	if err == nil {
 		err = w.Flush()
 	}
@@ -183,13 +210,14 @@ func (d *Daemon) recover() error {
 	d.net = net
 	began := d.clock()
 	var seq uint64
-	f, err := os.Open(filepath.Join(d.cfg.DataDir, checkpointFile))
+	data, err := d.readCheckpoint(filepath.Join(d.cfg.DataDir, checkpointFile))
 	switch {
 	case err == nil:
-		seq, err = d.restoreCheckpoint(bufio.NewReaderSize(f, 1<<20))
-		f.Close()
-		if err != nil {
+		if seq, err = d.restoreCheckpoint(data); err != nil {
 			return fmt.Errorf("daemon: %s: %w", checkpointFile, err)
+		}
+		if err := d.checkAgainstCheckpoint(seq); err != nil {
+			return err
 		}
 	case errors.Is(err, os.ErrNotExist):
 		// A journal truncated under a checkpoint that is now missing has lost what the checkpoint held: refuse to
@@ -203,7 +231,7 @@ func (d *Daemon) recover() error {
 		}
 		d.eng = eng
 	default:
-		return fmt.Errorf("daemon: %w", err)
+		return fmt.Errorf("daemon: %s: %w", checkpointFile, err)
 	}
 	d.replaying = true
 	replayed, refused := 0, 0
@@ -241,14 +269,148 @@ func (d *Daemon) recover() error {
 	d.sinceCkpt = replayed
 	d.log.Info().Uint64("checkpoint_seq", seq).Int("replayed", replayed).Int("refused", refused).
 		Int("open_orders", d.st.openOrders()).Dur("took", d.clock().Sub(began)).Msg("state recovered")
+	// An event log ahead of the replay holds events of records the journal lost (a damaged last record cut off, or
+	// salvage): they were published, so their ids must not be given again to other events, which readers that
+	// resume after an id would skip. Number on after them, and checkpoint at once so that it holds.
+	if last := d.events.lastID(); last > d.st.eventSeq {
+		d.log.Warn().Uint64("first", d.st.eventSeq+1).Uint64("last", last).
+			Msg("event log: it holds events of records the journal no longer has; new events are numbered after them")
+		d.st.eventSeq = last
+		if err := d.checkpoint(true); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-func (d *Daemon) restoreCheckpoint(r io.Reader) (uint64, error) {
-	var data checkpointData
-	if err := json.NewDecoder(r).Decode(&data); err != nil {
-		return 0, err
+// checkAgainstCheckpoint checks, once the checkpoint of record seq is loaded, that the journal and the event log go
+// on from where it stops, and sets their numbering after it when they stop short of it.
+func (d *Daemon) checkAgainstCheckpoint(seq uint64) error {
+	floor, err := d.journal.Floor()
+	if err != nil {
+		return err
 	}
+	if floor > seq {
+		return fmt.Errorf("daemon: %s covers the records up to %d but the journal was truncated after record %d: "+
+			"records %d to %d are in neither (is the checkpoint an older copy?)", checkpointFile, seq, floor, seq+1, floor)
+	}
+	if last := d.journal.LastSeq(); last < seq {
+		// The checkpoint holds records the journal does not (salvage cut them, or a checkpoint was written before
+		// they were durable): nothing is lost, but the next record must be numbered after the checkpoint, or the
+		// next replay would take it for one the checkpoint covers and skip it.
+		d.log.Warn().Uint64("journal_last", last).Uint64("checkpoint_seq", seq).
+			Msg("journal: it ends before the checkpoint; numbering goes on after the checkpoint")
+		if err := d.journal.Skip(seq); err != nil {
+			return err
+		}
+	}
+	if last, want := d.events.lastID(), d.st.eventSeq; last < want {
+		if !d.cfg.Salvage {
+			return fmt.Errorf("daemon: the event log ends at event %d but %s covers events up to %d: events %d to %d are lost: %w",
+				last, checkpointFile, want, last+1, want, ErrSalvageable)
+		}
+		d.log.Error().Uint64("first", last+1).Uint64("last", want).
+			Msg("event log: salvaged: events the checkpoint covers are lost; new events are numbered after them")
+		if err := d.events.skipTo(want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrSalvageable marks Open's refusal of damage that Config.Salvage would start on, losing what the error names.
+var ErrSalvageable = errors.New("salvage can start on what is intact, without the rest")
+
+// salvageable marks a journal's refusal to open that Config.Salvage overrides.
+func salvageable(err error) error {
+	var ce *journal.CorruptError
+	if errors.As(err, &ce) || errors.Is(err, journal.ErrDamagedFloor) {
+		return fmt.Errorf("%w: %w", err, ErrSalvageable)
+	}
+	return err
+}
+
+// logRecovery logs what opening a journal (the record journal or the event log) found and did: a torn tail cut
+// off (a warning: what a crash leaves, explained by torn), damage salvaged or a floor rebuilt (errors: records the
+// daemon had acknowledged may be lost).
+func logRecovery(log zerolog.Logger, what string, r journal.Recovery, torn string) {
+	if c := r.Cut; c != nil {
+		log.Warn().Str("segment", c.Segment).Int64("offset", c.Offset).Int64("bytes", c.Dropped).Str("reason", c.Reason).
+			Uint64("last_kept", c.LastKept).Int("intact_dropped", c.Intact).
+			Msgf("%s: cut off a torn tail (%s)", what, torn)
+	}
+	if s := r.Salvaged; s != nil {
+		log.Error().Str("segment", s.Segment).Int64("offset", s.Offset).Int64("bytes", s.Dropped).Str("reason", s.Reason).
+			Uint64("last_kept", s.LastKept).Int("intact_dropped", s.Intact).Uint64("first_intact_dropped", s.IntactFirst).
+			Uint64("last_intact_dropped", s.IntactLast).Str("moved_to", s.MovedTo).
+			Msgf("%s: salvaged: kept the records up to last_kept, before the damage; the damaged ones and the intact ones after them are lost (the damaged segments are in moved_to)", what)
+	}
+	if r.FloorRebuilt {
+		log.Error().Uint64("floor", r.Floor).Msgf("%s: the floor file was damaged; salvage rebuilt it from the first record", what)
+	}
+}
+
+// readCheckpoint reads and checks the checkpoint file. One without a checksum line (written before there was one)
+// is read unchecked.
+func (d *Daemon) readCheckpoint(path string) (*checkpointData, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	body := st.Size()
+	var want uint32
+	checked := false
+	if body >= int64(checksumLine) {
+		line := make([]byte, checksumLine)
+		if _, err := f.ReadAt(line, body-int64(checksumLine)); err != nil {
+			return nil, err
+		}
+		if v, ok := parseChecksumLine(line); ok {
+			want, checked, body = v, true, body-int64(checksumLine)
+		}
+	}
+	if !checked {
+		d.log.Warn().Str("path", path).Msg("checkpoint: no checksum line (written by an older version); read unchecked")
+	}
+	sum := crc32.New(castagnoli)
+	r := bufio.NewReaderSize(io.TeeReader(io.LimitReader(f, body), sum), 1<<20)
+	dec := json.NewDecoder(r)
+	var data checkpointData
+	if err := dec.Decode(&data); err != nil {
+		return nil, err
+	}
+	// Only the JSON's newline may follow it: anything else is a damaged checksum line, or damage the JSON hid.
+	rest, err := io.ReadAll(io.MultiReader(dec.Buffered(), r))
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return nil, fmt.Errorf("%d unexpected bytes after the state (a damaged checksum line?)", len(rest))
+	}
+	if got := sum.Sum32(); checked && got != want {
+		return nil, fmt.Errorf("checksum mismatch: the file's bytes give %08x, its last line says %08x", got, want)
+	}
+	return &data, nil
+}
+
+// parseChecksumLine reads "crc32c <8 lower-case hex digits>\n", exactly as written.
+func parseChecksumLine(line []byte) (uint32, bool) {
+	hex, ok := strings.CutPrefix(string(line), checksumPrefix)
+	if !ok || len(hex) != 9 || hex[8] != '\n' || strings.ContainsFunc(hex[:8], func(c rune) bool {
+		return (c < '0' || c > '9') && (c < 'a' || c > 'f')
+	}) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(hex[:8], 16, 32)
+	return uint32(v), err == nil
+}
+
+func (d *Daemon) restoreCheckpoint(data *checkpointData) (uint64, error) {
 	if data.Version != checkpointVersion {
 		return 0, fmt.Errorf("checkpoint version %d, this build reads %d", data.Version, checkpointVersion)
 	}

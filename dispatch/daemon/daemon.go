@@ -87,8 +87,16 @@ type Config struct {
 	Logger zerolog.Logger
 	// Observer hears events for metrics (default: none).
 	Observer Observer
+	// Salvage lets Open start on a damaged journal or event log that it would refuse: a bad frame with intact
+	// records after it (which would be acknowledged records lost), or a floor file or event log that no longer
+	// covers what the checkpoint says. It keeps what comes before the damage, moves the damaged segments aside
+	// (journal/damaged-<time>/, not deleted) and logs, as errors, what was dropped. An operator's decision, for one
+	// start (dispatchd --journal-salvage).
+	Salvage bool
 	// FailCommit is a test seam: see journal.Options.FailCommit.
 	FailCommit func() error
+	// WrapJournalFile is a test seam: see journal.Options.WrapFile (the record journal's segments).
+	WrapJournalFile func(journal.File) journal.File
 }
 
 // DefaultConfig returns the documented defaults (with the engine's defaults).
@@ -277,22 +285,22 @@ func Open(cfg Config) (*Daemon, error) {
 		OnSync:     cfg.Observer.JournalSync,
 		OnDurable:  d.onDurable,
 		FailCommit: cfg.FailCommit,
+		WrapFile:   cfg.WrapJournalFile,
+		Salvage:    cfg.Salvage,
 	})
 	if err != nil {
 		unlock()
-		return nil, err
+		return nil, fmt.Errorf("daemon: record journal: %w", salvageable(err))
 	}
 	d.journal = j
-	ev, err := openEventLog(filepath.Join(cfg.DataDir, "events"), cfg.EventSegmentBytes, d.log)
+	logRecovery(d.log, "journal", j.Recovery(), "a crash during a commit tears it; none of its records was acknowledged")
+	ev, err := openEventLog(filepath.Join(cfg.DataDir, "events"), cfg.EventSegmentBytes, d.log, cfg.Salvage)
 	if err != nil {
 		j.Close()
 		unlock()
 		return nil, err
 	}
 	d.events = ev
-	if j.Repaired > 0 {
-		d.log.Warn().Int64("bytes", j.Repaired).Msg("journal: cut off a commit torn by a crash (it was never acknowledged)")
-	}
 	if err := d.recover(); err != nil {
 		j.Close()
 		ev.close()

@@ -30,6 +30,13 @@
 // and replays the journal after it through the very same apply as the live path; the engine is deterministic, so
 // the routes, versions and ETAs come back as they were.
 //
+// Recovery checks what it reads: a torn tail of the journal or the event log is cut off and logged; damage with
+// intact records after it, a checkpoint that fails its checksum, or a journal or event log that no longer reaches
+// what the checkpoint covers stops Open with an error that names what is wrong (Config.Salvage starts anyway on
+// what is intact, and logs what it lost). A journal commit that fails (a full disk) leaves the daemon read-only:
+// the loop's state is then ahead of the disk, so writes answer unavailable and Ready is false until a restart
+// rebuilds the state from what is on disk.
+//
 // # Order events and webhooks
 //
 // Every order change becomes an OrderEvent (events.go), made as records are applied, so that a replay makes the

@@ -52,17 +52,17 @@ type eventMark struct {
 }
 
 // The event log is written without an fsync per commit: its events can be made again by replaying the record
-// journal, as long as the events a checkpoint covers are synced before the checkpoint is written (waitFor).
-func openEventLog(dir string, segmentBytes int64, log zerolog.Logger) (*eventLog, error) {
-	j, err := journal.Open(dir, journal.Options{SegmentBytes: segmentBytes, NoSync: true})
+// journal, as long as the events a checkpoint covers are synced before the checkpoint is written (waitFor). So
+// Open cuts its last segment at the first bad frame whatever follows (a crash may lose any unsynced part of it),
+// and recover checks that what is left still reaches the checkpoint's events.
+func openEventLog(dir string, segmentBytes int64, log zerolog.Logger, salvage bool) (*eventLog, error) {
+	j, err := journal.Open(dir, journal.Options{SegmentBytes: segmentBytes, NoSync: true, Salvage: salvage})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("daemon: event log: %w", salvageable(err))
 	}
 	l := &eventLog{j: j, log: log, notify: make(chan struct{}), stopped: make(chan struct{})}
 	l.cond = sync.NewCond(&l.mu)
-	if j.Repaired > 0 {
-		log.Warn().Int64("bytes", j.Repaired).Msg("event log: cut off a write torn by a crash (the replay makes those events again)")
-	}
+	logRecovery(log, "event log", j.Recovery(), "a crash loses what was not synced; the replay makes those events again")
 	// Rebuild the ring and the minute marks from what is on disk.
 	floor, err := j.Floor()
 	if err != nil {
@@ -237,6 +237,20 @@ func (l *eventLog) since(after uint64, limit int) ([]OrderEvent, <-chan struct{}
 		return nil, notify, err
 	}
 	return out, notify, nil
+}
+
+// skipTo makes the next event id+1: for an event log that lost events a checkpoint covers (salvage), since the
+// checkpoint fixes the ids of the events that follow. Called by recover, before any event is added.
+func (l *eventLog) skipTo(id uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.j.Skip(id); err != nil {
+		return err
+	}
+	// The ring holds a run of ids ending at last; reads past it go to the disk.
+	l.ring = l.ring[:0]
+	l.last, l.queued = id, id
+	return nil
 }
 
 // lastID is the id of the newest event.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -322,21 +323,53 @@ func (m *hookManager) sync(ctx context.Context) {
 
 func (m *hookManager) cursorPath(id string) string { return filepath.Join(m.dir, id+".cursor") }
 
+// loadCursor returns where a webhook's deliveries resume. A cursor file that is missing, damaged (its checksum
+// fails) or past the last event falls back to the webhook's starting point: events are delivered again, which
+// at-least-once allows, rather than skipped.
 func (m *hookManager) loadCursor(h *Webhook) uint64 {
 	b, err := os.ReadFile(m.cursorPath(h.ID))
-	if err == nil {
-		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && n >= h.FromEvent {
-			return n
+	if errors.Is(err, os.ErrNotExist) {
+		return h.FromEvent
+	}
+	n, ok := parseCursor(b)
+	if err == nil && ok && n <= m.d.LastEventID() {
+		return max(n, h.FromEvent) // a webhook changed to start later starts there
+	}
+	m.d.log.Warn().Err(err).Str("webhook", h.ID).Str("cursor", strings.TrimSpace(string(b))).Uint64("from_event", h.FromEvent).
+		Msg("webhooks: cursor file damaged or past the last event; delivering again from the webhook's start")
+	return h.FromEvent
+}
+
+// A cursor file holds "<event id> <crc32c of the id's digits, 8 hex digits>\n"; one written before the checksum
+// was added holds the id alone.
+func formatCursor(n uint64) []byte {
+	id := strconv.FormatUint(n, 10)
+	return fmt.Appendf(nil, "%s %08x\n", id, crc32.Checksum([]byte(id), castagnoli))
+}
+
+func parseCursor(b []byte) (uint64, bool) {
+	f := strings.Fields(string(b))
+	if len(f) == 0 || len(f) > 2 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(f[0], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if len(f) == 2 {
+		sum, err := strconv.ParseUint(f[1], 16, 32)
+		if err != nil || uint32(sum) != crc32.Checksum([]byte(f[0]), castagnoli) {
+			return 0, false
 		}
 	}
-	return h.FromEvent
+	return n, true
 }
 
 // saveCursor records progress. It is not synced: losing the last writes in a crash only means delivering those
 // events again, which at-least-once allows.
 func (m *hookManager) saveCursor(id string, n uint64) {
 	tmp := m.cursorPath(id) + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(n, 10)), 0o600); err == nil {
+	if err := os.WriteFile(tmp, formatCursor(n), 0o600); err == nil {
 		os.Rename(tmp, m.cursorPath(id))
 	}
 }

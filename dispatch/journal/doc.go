@@ -7,9 +7,19 @@
 // the previous one was syncing, so the number of fsyncs per second stays bounded while every caller still waits
 // for its own record to be durable.
 //
-// On disk the journal is a directory of segment files of checksummed frames. A crash can only tear the last
-// commit, which Open cuts off (nobody was told it was durable); a bad frame anywhere else is corruption, and Open
-// refuses to start on it rather than silently drop acknowledged records.
+// On disk the journal is a directory of segment files of checksummed frames with sequence numbers that run on
+// without a gap. A crash can only tear the end of the last segment (the last commit, whose callers were never
+// answered): Open cuts it off and says so in its Recovery report. A bad frame that intact records follow (found by
+// their checksums), a gap in the sequence numbers, or damage in a segment already synced and closed is not a tear:
+// Open refuses the journal with a CorruptError naming the segment and the byte, rather than silently drop records
+// that were acknowledged. Options.Salvage is the operator's way on: keep what is before the damage, move the
+// damaged segments aside, and report what was dropped.
+//
+// A commit that fails (a full disk: a short write, or a failed fsync) fails the journal for good: the failed
+// commit is cut off its segment, so that records whose callers were told they failed do not come back on the next
+// start, and nothing after it is written. After a failed fsync the kernel may have dropped the dirty pages or
+// marked them clean, so neither retrying the fsync nor reading the page cache says what is on disk; the process
+// must restart and read the journal again.
 //
 // The log is its own format rather than an embedded database because a database commit costs more than the one
 // fsync a log needs: on the machine of docs/benchmarks.md, under 1 000 orders a second, a bbolt commit (data

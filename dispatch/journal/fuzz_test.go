@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,7 +11,7 @@ import (
 
 // FuzzOpenDamagedSegment writes good records, damages the segment with the fuzzer's bytes (appended, or written
 // over part of it), and opens it: Open must never panic, and when it accepts the journal, what it replays is a
-// prefix of what was written, in order, and appending goes on from there.
+// prefix of what was written, in order, that drops no record left intact, and appending goes on from there.
 func FuzzOpenDamagedSegment(f *testing.F) {
 	f.Add(uint16(0), []byte{1, 2, 3}, false)
 	f.Add(uint16(40), []byte{0xff}, true)
@@ -23,11 +24,17 @@ func FuzzOpenDamagedSegment(f *testing.F) {
 		f.Fatal(err)
 	}
 	var want []string
+	var ends []int // where each record's frame ends
 	for i := range 5 {
 		rec := fmt.Sprintf("record-%d", i)
 		seq, _ := j.Append([]byte(rec))
 		j.Wait(context.Background(), seq)
 		want = append(want, rec)
+		if len(ends) == 0 {
+			ends = append(ends, frameHeader+len(rec))
+		} else {
+			ends = append(ends, ends[len(ends)-1]+frameHeader+len(rec))
+		}
 	}
 	j.Close()
 	segs, _ := filepath.Glob(filepath.Join(base, "seg-*.log"))
@@ -48,7 +55,7 @@ func FuzzOpenDamagedSegment(f *testing.F) {
 		}
 		os.WriteFile(filepath.Join(dir, name), b, 0o600)
 
-		j, err := Open(dir, Options{NoSync: true})
+		j, err := Open(dir, Options{})
 		if err != nil {
 			return // refusing a damaged journal is allowed; panicking or inventing records is not
 		}
@@ -70,6 +77,14 @@ func FuzzOpenDamagedSegment(f *testing.F) {
 		for i := range got {
 			if got[i] != want[i] {
 				t.Fatalf("record %d is %q, was %q", i+1, got[i], want[i])
+			}
+		}
+		// A record dropped must have been damaged, and so must every later one: dropping a record left intact
+		// would lose one that was acknowledged.
+		for k := len(got); k < len(want); k++ {
+			start := ends[k] - frameHeader - len(want[k])
+			if ends[k] <= len(b) && bytes.Equal(b[start:ends[k]], good[start:ends[k]]) {
+				t.Fatalf("record %d was left intact but dropped (%d of %d kept)", k+1, len(got), len(want))
 			}
 		}
 		seq, err := j.Append([]byte("after"))

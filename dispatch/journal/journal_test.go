@@ -222,8 +222,8 @@ func TestTornTailIsCutAndCorruptionRefused(t *testing.T) {
 	// A crash in the middle of a commit: half a frame at the end.
 	os.WriteFile(last, append(append([]byte{}, good...), 40, 0, 0, 0, 1, 2, 3), 0o600)
 	j = openTemp(t, dir, Options{})
-	if j.Repaired != 7 {
-		t.Fatalf("repaired %d bytes, want the 7 of the torn frame", j.Repaired)
+	if cut := j.Recovery().Cut; cut == nil || cut.Dropped != 7 || cut.Offset != int64(len(good)) {
+		t.Fatalf("cut %+v, want the 7 bytes of the torn frame at byte %d", cut, len(good))
 	}
 	if n := len(records(t, j, 0)); n != 5 {
 		t.Fatalf("%d records after the repair, want 5", n)
@@ -239,8 +239,8 @@ func TestTornTailIsCutAndCorruptionRefused(t *testing.T) {
 	b, _ := os.ReadFile(last)
 	os.WriteFile(last, append(append([]byte{}, b...), make([]byte, 100)...), 0o600)
 	j = openTemp(t, dir, Options{})
-	if j.Repaired != 100 || len(records(t, j, 0)) != 6 {
-		t.Fatalf("zero tail: repaired %d, %d records; want 100 and 6", j.Repaired, len(records(t, j, 0)))
+	if cut := j.Recovery().Cut; cut == nil || cut.Dropped != 100 || len(records(t, j, 0)) != 6 {
+		t.Fatalf("zero tail: cut %+v, %d records; want 100 bytes and 6", cut, len(records(t, j, 0)))
 	}
 	j.Close()
 	// A flipped byte inside a record with records after it is corruption, not a torn tail.
