@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,16 @@ func (l *locationBody) location(field string) (daemon.Location, error) {
 		return daemon.Location{}, apiError(dispatch.EInvalid, field+".lon", "%s.lon is required", field)
 	}
 	return daemon.Location{Lat: *l.Lat, Lon: *l.Lon}, nil
+}
+
+// query parses the request's query string. One that is not well formed (a bad %-escape, a ';' separator) is a 400:
+// reading around it would drop the parameter it spoils, and a filter the client asked for would silently not apply.
+func query(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, apiError(dispatch.EInvalid, "", "the query string is not well formed: %v", err)
+	}
+	return q, nil
 }
 
 // parseTime reads an RFC 3339 time of a named field.
@@ -147,7 +158,10 @@ var orderStatuses = map[string]bool{"pending": true, "assigned": true, "picked_u
 // listOrders is GET /v1/orders: filters on status, store_id, courier_id and the creation time, oldest first, in
 // pages joined by an opaque cursor.
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return err
+	}
 	for k := range q {
 		switch k {
 		case "status", "store_id", "courier_id", "created_since", "created_until", "limit", "cursor":
@@ -306,7 +320,10 @@ type storeList struct {
 }
 
 func (s *Server) listStores(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return err
+	}
 	near := q.Get("near")
 	if near == "" {
 		if q.Get("radius_m") != "" {
@@ -350,9 +367,12 @@ func (s *Server) putCourier(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
+	q, err := query(r)
+	if err != nil {
+		return err
+	}
 	rotate := false
-	if v := r.URL.Query().Get("rotate_token"); v != "" {
-		var err error
+	if v := q.Get("rotate_token"); v != "" {
 		if rotate, err = strconv.ParseBool(v); err != nil {
 			return apiError(dispatch.EInvalid, "rotate_token", "rotate_token must be true or false")
 		}
@@ -390,7 +410,11 @@ func (s *Server) getCourier(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 }
 
 func (s *Server) listCouriers(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
-	status := r.URL.Query().Get("status")
+	q, err := query(r)
+	if err != nil {
+		return err
+	}
+	status := q.Get("status")
 	switch status {
 	case "", "online", daemon.CourierOffline, daemon.CourierAwaitingLocation, daemon.CourierIdle, daemon.CourierBusy:
 	default:
