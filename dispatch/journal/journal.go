@@ -152,8 +152,15 @@ func (j *Journal) load() error {
 		last := i == len(j.segments)-1
 		var good int64
 		err := scan(s.path, func(seq uint64, _ []byte, end int64) error {
-			if seq <= j.lastSeq && seq > floor {
-				return fmt.Errorf("%s: record %d out of order", s.path, seq)
+			// Records are numbered one by one and a segment is named after its first record, which Replay relies
+			// on to skip segments. The first segment may be named lower (a truncation can leave it named before the
+			// floor); any other that is not, or a number that does not follow the one before, means a segment or
+			// records went missing or were moved: refuse rather than replay around the hole.
+			if good == 0 && i > 0 && seq != s.first {
+				return fmt.Errorf("%s: starts with record %d", s.path, seq)
+			}
+			if seq > floor && seq != j.lastSeq+1 {
+				return fmt.Errorf("%s: record %d follows record %d", s.path, seq, j.lastSeq)
 			}
 			j.lastSeq = max(j.lastSeq, seq)
 			good = end
