@@ -39,6 +39,42 @@ type checkpointData struct {
 	Announced map[string]time.Time `json:"announced"`
 }
 
+// check refuses a checkpoint with a hole the restore would fall into (a null entry, an order without a timeline):
+// the daemon never writes one, but a damaged file may hold it, and it must be an error, not a crash.
+func (c *checkpointData) check() error {
+	for i, v := range c.Stores {
+		if v == nil {
+			return fmt.Errorf("checkpoint: stores[%d] is null", i)
+		}
+	}
+	for i, v := range c.Couriers {
+		if v.View == nil {
+			return fmt.Errorf("checkpoint: couriers[%d] has no view", i)
+		}
+	}
+	for i, v := range c.Orders {
+		if v == nil || len(v.Timeline) == 0 {
+			return fmt.Errorf("checkpoint: orders[%d] is null or has no timeline", i)
+		}
+	}
+	for i, v := range c.Keys {
+		if v.Key == nil {
+			return fmt.Errorf("checkpoint: keys[%d] has no key", i)
+		}
+	}
+	for i, v := range c.Webhooks {
+		if v == nil {
+			return fmt.Errorf("checkpoint: webhooks[%d] is null", i)
+		}
+	}
+	for k, v := range c.Idem {
+		if v == nil {
+			return fmt.Errorf("checkpoint: idempotency key %q is null", k)
+		}
+	}
+	return nil
+}
+
 type checkpointCourier struct {
 	View *CourierView `json:"view"`
 	Aux  courierAux   `json:"aux"`
@@ -179,6 +215,16 @@ func (d *Daemon) recover() error {
 		if err != nil {
 			return fmt.Errorf("daemon: %s: %w", checkpointFile, err)
 		}
+		// An event log that ends before the checkpoint's last event lost files (the journal that made those events
+		// is truncated under the checkpoint, so they cannot be made again). Numbering goes on after the checkpoint's;
+		// left behind, the log would refuse every new event and each checkpoint would wait for it forever.
+		if have := d.events.lastID(); have < d.st.eventSeq {
+			d.log.Warn().Uint64("event_log_ends", have).Uint64("checkpoint_event", d.st.eventSeq).
+				Msg("event log: events up to the checkpoint's are missing; new events are numbered after it")
+			if d.events, err = d.events.skipTo(d.st.eventSeq); err != nil {
+				return err
+			}
+		}
 	case errors.Is(err, os.ErrNotExist):
 		// A journal truncated under a checkpoint that is now missing has lost what the checkpoint held: refuse to
 		// start with half a state rather than serve it.
@@ -242,6 +288,9 @@ func (d *Daemon) restoreCheckpoint(r io.Reader) (uint64, error) {
 	}
 	if data.Engine == nil {
 		return 0, fmt.Errorf("checkpoint without engine state")
+	}
+	if err := data.check(); err != nil {
+		return 0, err
 	}
 	eng, err := dispatch.Restore(d.cfg.Engine, geoSpace, d.cfg.Travel, data.Engine)
 	if err != nil {

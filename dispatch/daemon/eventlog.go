@@ -24,8 +24,10 @@ const ringSize = 1 << 13
 // of the most recent events, and a wake-up for readers. It is written by the publisher (events appear only once the
 // records that caused them are durable) and read by any goroutine.
 type eventLog struct {
-	j   *journal.Journal
-	log zerolog.Logger
+	j            *journal.Journal
+	log          zerolog.Logger
+	dir          string
+	segmentBytes int64
 
 	// queue holds published events not yet written; the writer goroutine takes them, so that encoding events
 	// never sits on the record journal's commit path. cond wakes the writer and whoever waits for it.
@@ -58,7 +60,7 @@ func openEventLog(dir string, segmentBytes int64, log zerolog.Logger) (*eventLog
 	if err != nil {
 		return nil, err
 	}
-	l := &eventLog{j: j, log: log, notify: make(chan struct{}), stopped: make(chan struct{})}
+	l := &eventLog{j: j, log: log, dir: dir, segmentBytes: segmentBytes, notify: make(chan struct{}), stopped: make(chan struct{})}
 	l.cond = sync.NewCond(&l.mu)
 	if j.Repaired > 0 {
 		log.Warn().Int64("bytes", j.Repaired).Msg("event log: cut off a write torn by a crash (the replay makes those events again)")
@@ -75,6 +77,11 @@ func openEventLog(dir string, segmentBytes int64, log zerolog.Logger) (*eventLog
 		if err := json.Unmarshal(rec, &ev); err != nil {
 			return fmt.Errorf("event %d: %w", seq, err)
 		}
+		// Readers find an event by its id as a position in the log: one filed under another number would be served
+		// in the wrong place, and the next one written would fail.
+		if ev.ID != seq {
+			return fmt.Errorf("event %d has id %d", seq, ev.ID)
+		}
 		l.keep(ev)
 		return nil
 	})
@@ -85,6 +92,26 @@ func openEventLog(dir string, segmentBytes int64, log zerolog.Logger) (*eventLog
 	l.queued = l.last
 	go l.writer()
 	return l, nil
+}
+
+// skipTo closes a log that ends before event id and opens it again moved on to id: the next event it takes is
+// id+1. What it held (all before id) goes, as under a compaction.
+func (l *eventLog) skipTo(id uint64) (*eventLog, error) {
+	if err := l.close(); err != nil {
+		return nil, err
+	}
+	j, err := journal.Open(l.dir, journal.Options{SegmentBytes: l.segmentBytes, NoSync: true})
+	if err != nil {
+		return nil, err
+	}
+	err = j.Truncate(id)
+	if cerr := j.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("daemon: event log: %w", err)
+	}
+	return openEventLog(l.dir, l.segmentBytes, l.log)
 }
 
 // writer writes queued events in order until close.
