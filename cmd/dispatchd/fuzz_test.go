@@ -19,10 +19,6 @@ import (
 //
 // Seeds: the settings of the test suite's config file, and near-valid files in testdata.
 func FuzzConfigFile(f *testing.F) {
-	f.Add([]byte(`{"dispatch-interval": "3s", "queue_size": 77, "addr": ":9999"}`))
-	f.Add([]byte(`{"queue-size": 1000000, "rate-limit-orders": 2.5e3, "metrics-auth": true}`))
-	f.Add([]byte(`{"data-dir": null}`))
-	f.Add([]byte(`{"config": "other.json"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file := filepath.Join(t.TempDir(), "dispatchd.json")
 		if err := os.WriteFile(file, data, 0o600); err != nil {
