@@ -8,7 +8,7 @@ STATICCHECK := $(GOBIN)/staticcheck
 BENCHTIME   ?= 1x
 BENCHCOUNT  ?= 5
 
-.PHONY: all build run test vet check fmt-check staticcheck bench bench-round bench-fulfil bench-geo bench-mdrp bench-intake tidy
+.PHONY: all build run test vet check fmt-check staticcheck bench bench-round bench-fulfil bench-geo bench-mdrp bench-intake tidy fuzz-smoke fuzz
 
 all: build test
 
@@ -53,6 +53,13 @@ staticcheck: $(STATICCHECK)
 	$(STATICCHECK) ./...
 
 check: fmt-check test staticcheck
+
+# Fuzzing (see docs/fuzzing.md): every fuzz target for FUZZTIME, one worker each; any finding fails the run and leaves
+# its input in the package's testdata/fuzz. fuzz-smoke is the short pass CI runs, fuzz the longer one.
+fuzz-smoke: FUZZTIME ?= 5s
+fuzz: FUZZTIME ?= 60s
+fuzz-smoke fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) .ci/fuzz
 
 # Benchmarks (see docs/benchmarks.md for what each figure means).
 bench: bench-geo bench-round bench-fulfil bench-mdrp bench-intake

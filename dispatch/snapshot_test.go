@@ -535,7 +535,7 @@ func scribbleState(st *State) {
 // snapshotScenario builds, by hand, an engine whose state has one of everything Restore checks: an order picked
 // up (its drop-off alone on a route), an assigned one (pick-up and drop-off), a pending one declined by a courier
 // and needing a skill nobody has, two finished orders, one of a store since removed, and an offline courier.
-func snapshotScenario(t *testing.T) (*Engine, *State) {
+func snapshotScenario(t testing.TB) (*Engine, *State) {
 	t.Helper()
 	e := planarEngine(t, nil)
 	at := t0

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -124,19 +125,29 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 			m.ConfigFile = v
 		}
 	}
-	file := map[string]any{}
+	file := map[string]string{} // flag name → its value in the config file
 	if m.ConfigFile != "" {
 		b, err := os.ReadFile(m.ConfigFile)
 		if err != nil {
 			return fmt.Errorf("dispatchd: config: %w", err)
 		}
-		if err := json.Unmarshal(b, &file); err != nil {
+		var raw map[string]any
+		if err := json.Unmarshal(b, &raw); err != nil {
 			return fmt.Errorf("dispatchd: config %s: %w", m.ConfigFile, err)
 		}
-		for k := range file {
-			if fs.Lookup(strings.ReplaceAll(k, "_", "-")) == nil || k == "config" {
+		for k, v := range raw {
+			name := strings.ReplaceAll(k, "_", "-")
+			if fs.Lookup(name) == nil || name == "config" {
 				return fmt.Errorf("dispatchd: config %s: unknown setting %q", m.ConfigFile, k)
 			}
+			if _, dup := file[name]; dup {
+				return fmt.Errorf("dispatchd: config %s: %s is set twice", m.ConfigFile, name)
+			}
+			val, err := configValue(v)
+			if err != nil {
+				return fmt.Errorf("dispatchd: config %s: %s: %w", m.ConfigFile, k, err)
+			}
+			file[name] = val
 		}
 	}
 	var err error
@@ -148,9 +159,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		if v := env(f.Name); v != "" {
 			src, val = "environment", v
 		} else if v, ok := file[f.Name]; ok {
-			src, val = "config file", fmt.Sprint(v)
-		} else if v, ok := file[strings.ReplaceAll(f.Name, "-", "_")]; ok {
-			src, val = "config file", fmt.Sprint(v)
+			src, val = "config file", v
 		}
 		if src != "" {
 			if e := fs.Set(f.Name, val); e != nil {
@@ -178,6 +187,21 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return fmt.Errorf("dispatchd: --policy: %w", err)
 	}
 	return nil
+}
+
+// configValue is a config file's value as the flag takes it: a string or true/false as it is, a number in plain
+// decimal (as fmt.Sprint writes 1000000, "1e+06", an integer flag would refuse it). Anything else is refused rather
+// than turned into text such as "<nil>".
+func configValue(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
+	}
+	return "", errors.New("a setting is a string, a number or true/false")
 }
 
 // Addr is the API's listening address once Run has started (nil before).

@@ -35,6 +35,9 @@ func (d *Daemon) apply(rec *record) (any, error) {
 }
 
 func (d *Daemon) applyRecord(rec *record) (any, error) {
+	if err := rec.check(); err != nil {
+		return nil, err
+	}
 	s := d.st
 	switch rec.Type {
 	case recStorePut:

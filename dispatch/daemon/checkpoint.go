@@ -52,6 +52,42 @@ type checkpointData struct {
 	Stock map[string]map[string]int `json:"stock"`
 }
 
+// check refuses a checkpoint with a hole the restore would fall into (a null entry, an order without a timeline):
+// the daemon never writes one, but a damaged file may hold it, and it must be an error, not a crash.
+func (c *checkpointData) check() error {
+	for i, v := range c.Stores {
+		if v == nil {
+			return fmt.Errorf("checkpoint: stores[%d] is null", i)
+		}
+	}
+	for i, v := range c.Couriers {
+		if v.View == nil {
+			return fmt.Errorf("checkpoint: couriers[%d] has no view", i)
+		}
+	}
+	for i, v := range c.Orders {
+		if v == nil || len(v.Timeline) == 0 {
+			return fmt.Errorf("checkpoint: orders[%d] is null or has no timeline", i)
+		}
+	}
+	for i, v := range c.Keys {
+		if v.Key == nil {
+			return fmt.Errorf("checkpoint: keys[%d] has no key", i)
+		}
+	}
+	for i, v := range c.Webhooks {
+		if v == nil {
+			return fmt.Errorf("checkpoint: webhooks[%d] is null", i)
+		}
+	}
+	for k, v := range c.Idem {
+		if v == nil {
+			return fmt.Errorf("checkpoint: idempotency key %q is null", k)
+		}
+	}
+	return nil
+}
+
 type checkpointCourier struct {
 	View *CourierView `json:"view"`
 	Aux  courierAux   `json:"aux"`
@@ -416,6 +452,9 @@ func (d *Daemon) restoreCheckpoint(data *checkpointData) (uint64, error) {
 	}
 	if data.Engine == nil {
 		return 0, fmt.Errorf("checkpoint without engine state")
+	}
+	if err := data.check(); err != nil {
+		return 0, err
 	}
 	eng, err := dispatch.Restore(d.cfg.Engine, geoSpace, d.cfg.Travel, data.Engine)
 	if err != nil {

@@ -24,8 +24,10 @@ const ringSize = 1 << 13
 // of the most recent events, and a wake-up for readers. It is written by the publisher (events appear only once the
 // records that caused them are durable) and read by any goroutine.
 type eventLog struct {
-	j   *journal.Journal
-	log zerolog.Logger
+	j            *journal.Journal
+	log          zerolog.Logger
+	dir          string
+	segmentBytes int64
 
 	// queue holds published events not yet written; the writer goroutine takes them, so that encoding events
 	// never sits on the record journal's commit path. cond wakes the writer and whoever waits for it.
@@ -60,7 +62,7 @@ func openEventLog(dir string, segmentBytes int64, log zerolog.Logger, salvage bo
 	if err != nil {
 		return nil, fmt.Errorf("daemon: event log: %w", salvageable(err))
 	}
-	l := &eventLog{j: j, log: log, notify: make(chan struct{}), stopped: make(chan struct{})}
+	l := &eventLog{j: j, log: log, dir: dir, segmentBytes: segmentBytes, notify: make(chan struct{}), stopped: make(chan struct{})}
 	l.cond = sync.NewCond(&l.mu)
 	logRecovery(log, "event log", j.Recovery(), "a crash loses what was not synced; the replay makes those events again")
 	// Rebuild the ring and the minute marks from what is on disk.
@@ -74,6 +76,11 @@ func openEventLog(dir string, segmentBytes int64, log zerolog.Logger, salvage bo
 		var ev OrderEvent
 		if err := json.Unmarshal(rec, &ev); err != nil {
 			return fmt.Errorf("event %d: %w", seq, err)
+		}
+		// Readers find an event by its id as a position in the log: one filed under another number would be served
+		// in the wrong place, and the next one written would fail.
+		if ev.ID != seq {
+			return fmt.Errorf("event %d has id %d", seq, ev.ID)
 		}
 		l.keep(ev)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 )
 
@@ -52,6 +53,34 @@ const (
 type inventoryRecord struct {
 	Set    map[string]int `json:"set,omitempty"`
 	Adjust map[string]int `json:"adjust,omitempty"`
+}
+
+// check reports a record that lacks the part its type needs. The daemon never writes one, but recovery reads
+// whatever the journal holds, and such a record must be refused like any other it cannot apply, not crash the
+// daemon on every start.
+func (r *record) check() error {
+	var missing string
+	switch {
+	case r.Type == recStorePut && r.Store == nil:
+		missing = "store"
+	case r.Type == recCourierPut && r.Courier == nil:
+		missing = "courier"
+	case r.Type == recKeyCreate && r.Key == nil:
+		missing = "key"
+	case r.Type == recWebhookPut && r.Webhook == nil:
+		missing = "webhook"
+	case r.Type == recOrderPlace && r.Order == nil:
+		missing = "order"
+	case r.Type == recShift && r.Shift == nil:
+		missing = "shift"
+	case (r.Type == recAction || r.Type == recStoreAction) && r.Action == nil:
+		missing = "action"
+	case r.Type == recInventory && r.Inventory == nil:
+		missing = "inventory"
+	default:
+		return nil
+	}
+	return errorf(dispatch.EInternal, "", "%s record without its %s", r.Type, missing)
 }
 
 type courierRecord struct {

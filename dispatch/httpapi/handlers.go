@@ -38,6 +38,16 @@ func (l *locationBody) location(field string) (daemon.Location, error) {
 	return daemon.Location{Lat: *l.Lat, Lon: *l.Lon}, nil
 }
 
+// query parses the request's query string. One that is not well formed (a bad %-escape, a ';' separator) is a 400:
+// reading around it would drop the parameter it spoils, and a filter the client asked for would silently not apply.
+func query(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, apiError(dispatch.EInvalid, "", "the query string is not well formed: %v", err)
+	}
+	return q, nil
+}
+
 // parseTime reads an RFC 3339 time of a named field.
 func parseTime(field string, s *string) (*time.Time, error) {
 	if s == nil {
@@ -170,7 +180,10 @@ var orderStatuses = map[string]bool{"pending": true, "assigned": true, "picked_u
 // listOrders is GET /v1/orders: filters on status, store_id, courier_id and the creation time, oldest first, in
 // pages joined by an opaque cursor.
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return err
+	}
 	for k := range q {
 		switch k {
 		case "status", "store_id", "courier_id", "created_since", "created_until", "limit", "cursor":
@@ -340,7 +353,10 @@ func onlyParams(q url.Values, names ...string) error {
 }
 
 func (s *Server) listStores(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return err
+	}
 	if err := onlyParams(q, "near", "radius_m"); err != nil {
 		return err
 	}
@@ -387,12 +403,15 @@ func (s *Server) putCourier(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	if err := onlyParams(r.URL.Query(), "rotate_token"); err != nil {
+	q, err := query(r)
+	if err != nil {
+		return err
+	}
+	if err := onlyParams(q, "rotate_token"); err != nil {
 		return err
 	}
 	rotate := false
-	if v := r.URL.Query().Get("rotate_token"); v != "" {
-		var err error
+	if v := q.Get("rotate_token"); v != "" {
 		if rotate, err = strconv.ParseBool(v); err != nil {
 			return apiError(dispatch.EInvalid, "rotate_token", "rotate_token must be true or false")
 		}
@@ -430,10 +449,14 @@ func (s *Server) getCourier(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 }
 
 func (s *Server) listCouriers(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
-	if err := onlyParams(r.URL.Query(), "status"); err != nil {
+	q, err := query(r)
+	if err != nil {
 		return err
 	}
-	status := r.URL.Query().Get("status")
+	if err := onlyParams(q, "status"); err != nil {
+		return err
+	}
+	status := q.Get("status")
 	switch status {
 	case "", "online", daemon.CourierOffline, daemon.CourierAwaitingLocation, daemon.CourierIdle, daemon.CourierBusy:
 	default:

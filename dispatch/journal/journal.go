@@ -267,7 +267,15 @@ func (j *Journal) load() error {
 			// left one): nothing in it is replayed, so damage in it costs nothing.
 			continue
 		}
+		inSegment := 0
 		size, err := readFrames(s.path, func(seq uint64, _ []byte, start, _ int64) error {
+			// A segment is named after its first record, and Replay skips segments by their names: a segment
+			// (other than the first, which a truncation may leave named lower) that does not start with its name
+			// was moved or renamed, and replaying around it would lose records.
+			if inSegment++; inSegment == 1 && i > 0 && seq != s.first {
+				return &badFrame{path: s.path, at: start, order: true,
+					reason: fmt.Sprintf("the segment named after record %d starts with record %d", s.first, seq)}
+			}
 			if want := max(prev, floor) + 1; seq > floor && seq != want || seq <= floor && prev > 0 && seq <= prev {
 				return &badFrame{path: s.path, at: start, order: true,
 					reason: fmt.Sprintf("record %d where %d was expected", seq, want)}
