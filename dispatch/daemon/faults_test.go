@@ -599,3 +599,20 @@ func TestDamagedWebhookCursor(t *testing.T) {
 		t.Fatalf("a cursor without a checksum reads %d, want 2", got)
 	}
 }
+
+// A checkpoint older than the journal's floor (a copy restored from an earlier backup) would lose the records
+// between the two: the start is refused.
+func TestOlderCheckpointIsRefused(t *testing.T) {
+	dir, old, _, clock := checkpointRun(t)
+	h := start(t, dir, clock, nil)
+	if _, _, err := h.d.CreateAPIKey(ctx, "later"); err != nil {
+		t.Fatal(err)
+	}
+	h.close() // a newer checkpoint, and the journal truncated under it
+	os.WriteFile(filepath.Join(dir, checkpointFile), old, 0o600)
+	cfg := DefaultConfig()
+	cfg.DataDir, cfg.Now = dir, clock.Now
+	if _, err := Open(cfg); err == nil || !strings.Contains(err.Error(), "the journal was truncated after record") {
+		t.Fatalf("open with an older checkpoint: %v, want a refusal", err)
+	}
+}

@@ -179,6 +179,8 @@ type Journal struct {
 	failed error
 	// notify is closed (and replaced) after every commit attempt, waking the callers of Wait.
 	notify chan struct{}
+	// commitErr is the committer's own copy of failed (it alone sets it), read without the lock.
+	commitErr error
 
 	// fileMu guards the segment list and the open segment: the committer holds it while it writes, Truncate
 	// while it rotates and deletes.
@@ -727,9 +729,7 @@ func (j *Journal) commit(batch []pending) {
 	start := j.opt.Now()
 	// Once a commit failed nothing after it is written: records appended before the failure but committed after it
 	// would land past a hole in the sequence numbers, and may depend on the records that failed.
-	j.mu.Lock()
-	err := j.failed
-	j.mu.Unlock()
+	err := j.commitErr
 	durable := false
 	if err == nil && j.opt.FailCommit != nil {
 		err = j.opt.FailCommit()
@@ -747,9 +747,12 @@ func (j *Journal) commit(batch []pending) {
 			j.opt.OnDurable(last)
 		}
 	}
+	if err != nil && j.commitErr == nil {
+		j.commitErr = fmt.Errorf("journal: commit: %w", err)
+	}
 	j.mu.Lock()
-	if err != nil && j.failed == nil {
-		j.failed = fmt.Errorf("journal: commit: %w", err)
+	if j.failed == nil {
+		j.failed = j.commitErr
 	}
 	close(j.notify)
 	j.notify = make(chan struct{})
