@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -63,8 +64,6 @@ type drive struct {
 	couriers []*simCourier
 	// positions records the location reports (per courier or batched).
 	positions *recorder
-	posSeq    uint64
-	posMu     sync.Mutex
 	started   time.Time
 	crash     *crashReport
 }
@@ -173,6 +172,9 @@ func runDrive(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err e
 	}
 
 	runErr := dr.run(ctx, rep)
+	if ctx.Err() != nil {
+		rep.Interrupted, rep.Held, rep.NotHeld = true, false, nil
+	}
 	transport.CloseIdleConnections()
 	if dr.d != nil {
 		if serr := dr.d.stop(); serr != nil {
@@ -215,6 +217,11 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	defer stopLoad()
 
 	dr.started = time.Now()
+	daemonPID := 0
+	if dr.d != nil && cfg.mode == modeDrive {
+		daemonPID = dr.d.proc().cmd.Process.Pid
+	}
+	cpuStart := takeCPU(daemonPID)
 	var couriers sync.WaitGroup
 	for _, c := range dr.couriers {
 		couriers.Go(func() { dr.fleet.run(courierCtx, c) })
@@ -258,6 +265,7 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	case <-ctx.Done():
 	}
 	loadTime := time.Since(dr.started)
+	rep.CPU = cpuBetween(cpuStart, takeCPU(daemonPID))
 	stopLoad()
 	pacers.Wait()
 	fmt.Fprintf(dr.log, "dispatchd-load: load ended after %s; draining for %s (couriers finish, retries settle)\n",
@@ -268,6 +276,9 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	dr.settle(ctx, 30*time.Second)
 	stopService()
 	service.Wait()
+	// The figures are filled in whatever happens next, so that a failed or interrupted run reports what it
+	// measured.
+	defer dr.fill(rep, orderPace, posPace, loadTime)
 	if crashErr != nil {
 		return crashErr
 	}
@@ -288,10 +299,13 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 		}
 		dr.crash.FinalRestartS = time.Since(start).Seconds()
 	}
-	if err := dr.finalCheck(ctx, rep); err != nil {
-		return err
-	}
+	return dr.finalCheck(ctx, rep)
+}
 
+// fill puts the figures of the run into rep: every class of request, the placements, the hand-overs, the
+// replays, the violations and (drive mode) whether the load held.
+func (dr *drive) fill(rep *driveReport, orderPace, posPace paceStats, loadTime time.Duration) {
+	o := dr.cfg.drive
 	placeStats := dr.orders.place.stats(orderPace.Elapsed)
 	placeStats.Skipped = orderPace.Skipped
 	posStats := dr.positions.stats(posPace.Elapsed)
@@ -299,7 +313,9 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	rep.Classes = []classStats{placeStats, posStats, dr.fleet.actions.stats(loadTime), dr.fleet.routes.stats(loadTime),
 		dr.fleet.connects.stats(loadTime), dr.orders.cancel.stats(loadTime), dr.orders.retry.stats(loadTime), dr.orders.replay.stats(loadTime)}
 	rep.LoadS = loadTime.Seconds()
-	rep.OrdersSentPerS = float64(orderPace.Fired) / orderPace.Elapsed.Seconds()
+	if orderPace.Elapsed > 0 {
+		rep.OrdersSentPerS = float64(orderPace.Fired) / orderPace.Elapsed.Seconds()
+	}
 	if posPace.Elapsed > 0 {
 		rep.PositionsSentPerS = float64(posPace.Fired) * float64(max(o.locationBatch, 1)) / posPace.Elapsed.Seconds()
 	}
@@ -308,10 +324,53 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	rep.Replays, rep.ReplaysSame = dr.orders.replayCounts()
 	rep.Crash = dr.crash
 	rep.Violations = dr.viol.report()
-	if cfg.mode == modeDrive {
-		rep.Held, rep.NotHeld = held(rep, cfg)
+	if dr.cfg.mode == modeDrive {
+		rep.Held, rep.NotHeld = held(rep, dr.cfg)
 	}
-	return nil
+}
+
+// cpuUse is how busy the machine was during the load, in cores (CPU seconds a second), from /proc (Linux).
+type cpuUse struct {
+	LoadGenerator float64 `json:"load_generator_cores"`
+	// Daemon is measured when the load spawned it (and did not kill it); otherwise it is part of Others.
+	Daemon         float64 `json:"daemon_cores"`
+	DaemonMeasured bool    `json:"daemon_measured"`
+	// Others is every other process on the machine; Busy all of them together, out of Cores.
+	Others float64 `json:"other_cores"`
+	Busy   float64 `json:"busy_cores"`
+	Cores  float64 `json:"cores"`
+}
+
+// cpuSample is the CPU time used so far by this process, the daemon (pid; 0: none) and the whole machine.
+type cpuSample struct {
+	at                        time.Time
+	self, daemon, busy, total time.Duration
+	selfOK, daemonOK, machOK  bool
+}
+
+func takeCPU(pid int) cpuSample {
+	s := cpuSample{at: time.Now()}
+	s.self, s.selfOK = processCPU(os.Getpid())
+	if pid > 0 {
+		s.daemon, s.daemonOK = processCPU(pid)
+	}
+	s.busy, s.total, s.machOK = machineCPU()
+	return s
+}
+
+// cpuBetween is the CPU use from a to b, or nil when /proc could not be read.
+func cpuBetween(a, b cpuSample) *cpuUse {
+	wall := b.at.Sub(a.at).Seconds()
+	if !(a.selfOK && b.selfOK && a.machOK && b.machOK) || wall <= 0 {
+		return nil
+	}
+	u := &cpuUse{LoadGenerator: (b.self - a.self).Seconds() / wall, Busy: (b.busy - a.busy).Seconds() / wall,
+		Cores: (b.total - a.total).Seconds() / wall}
+	if a.daemonOK && b.daemonOK {
+		u.Daemon, u.DaemonMeasured = (b.daemon-a.daemon).Seconds()/wall, true
+	}
+	u.Others = max(u.Busy-u.LoadGenerator-u.Daemon, 0)
+	return u
 }
 
 // settle waits, up to limit, until every placement has its final answer (the retry workers are still running).

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -360,3 +363,49 @@ func TestSendDoesNotReplayPosts(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestCPUBetween(t *testing.T) {
+	a := cpuSample{at: t0, self: time.Second, daemon: 2 * time.Second, busy: 10 * time.Second, total: 40 * time.Second,
+		selfOK: true, daemonOK: true, machOK: true}
+	b := cpuSample{at: t0.Add(10 * time.Second), self: 6 * time.Second, daemon: 10 * time.Second, busy: 25 * time.Second,
+		total: 60 * time.Second, selfOK: true, daemonOK: true, machOK: true}
+	got := cpuBetween(a, b)
+	want := &cpuUse{LoadGenerator: 0.5, Daemon: 0.8, DaemonMeasured: true, Others: 0.2, Busy: 1.5, Cores: 2}
+	if got != nil {
+		got.Others = math.Round(got.Others*1000) / 1000
+	}
+	if got == nil || *got != *want {
+		t.Errorf("cpuBetween = %+v, want %+v", got, want)
+	}
+	b.daemonOK = false
+	if got := cpuBetween(a, b); got == nil || got.DaemonMeasured || got.Others != 1 {
+		t.Errorf("without the daemon: %+v, want it counted among the others", got)
+	}
+	b.machOK = false
+	if cpuBetween(a, b) != nil {
+		t.Error("a figure without /proc/stat")
+	}
+}
+
+func TestReadProcCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc is Linux's")
+	}
+	before, ok := processCPU(os.Getpid())
+	busy, total, mok := machineCPU()
+	if !ok || !mok || total <= 0 || busy <= 0 || busy > total {
+		t.Fatalf("self %v %v, machine %v of %v %v", before, ok, busy, total, mok)
+	}
+	// Burn some CPU: the figure may only grow.
+	x := 0
+	for i := range 50_000_000 {
+		x ^= i
+	}
+	after, _ := processCPU(os.Getpid())
+	if after < before || x == 1 {
+		t.Errorf("CPU went from %v to %v", before, after)
+	}
+	if _, ok := processCPU(-1); ok {
+		t.Error("CPU of no process")
+	}
+}

@@ -32,6 +32,8 @@ type driveReport struct {
 	StartedAt      time.Time `json:"started_at"`
 	Host           hostInfo  `json:"host"`
 
+	// CPU is how busy the machine was during the load.
+	CPU *cpuUse `json:"cpu,omitempty"`
 	// OrdersSentPerS and PositionsSentPerS are the rates the pacers reached.
 	OrdersSentPerS    float64      `json:"orders_sent_per_s"`
 	PositionsSentPerS float64      `json:"positions_sent_per_s"`
@@ -51,6 +53,8 @@ type driveReport struct {
 	// Held (drive mode) says whether the daemon held the load; NotHeld says why not.
 	Held    bool     `json:"held"`
 	NotHeld []string `json:"not_held,omitempty"`
+	// Interrupted: the run was stopped (Ctrl-C) and its figures are partial, without the final check.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // printDriveReport writes the drive's figures: one row per class of request, the dispatch outcome, the kills and
@@ -80,6 +84,14 @@ func printDriveReport(w io.Writer, r *driveReport) {
 		}
 	}
 	fmt.Fprintf(w, "\nsent: %.1f orders/s, %.1f positions/s\n", r.OrdersSentPerS, r.PositionsSentPerS)
+	if u := r.CPU; u != nil {
+		daemon := "not measured, among the others"
+		if u.DaemonMeasured {
+			daemon = fmt.Sprintf("%.2f", u.Daemon)
+		}
+		fmt.Fprintf(w, "cpu during the load, in cores of %.0f: load generator %.2f, daemon %s, other processes %.2f (machine busy %.2f)\n",
+			u.Cores, u.LoadGenerator, daemon, u.Others, u.Busy)
+	}
 	o := r.Outcome
 	fmt.Fprintf(w, "outcome (GET /v1/orders at the end): %d placed (201), %d ever assigned, %d picked up, %d delivered (%d late, after deliver_by), %d cancelled, %d failed; still open: %d pending, %d assigned, %d picked up (%d flagged late)",
 		r.Ledger.Acked, o.Assigned, o.PickedUp, o.Delivered, o.Late, o.Cancelled, o.Failed, o.OpenPending, o.OpenAssigned,
@@ -112,7 +124,11 @@ func printDriveReport(w io.Writer, r *driveReport) {
 	}
 	fmt.Fprintf(w, "routes (%s state): %d routes, %d stops, %d violations; replays of acknowledged orders with their key and body: %d, %d answered the same order\n",
 		state, ch.Routes, ch.RouteStops, ch.RouteViolations, r.Replays, r.ReplaysSame)
-	if n := r.Violations.total(); n > 0 {
+	if r.Interrupted {
+		fmt.Fprintln(w, "\ninterrupted: the figures above are partial and the final check did not run")
+	}
+	switch n := r.Violations.total(); {
+	case n > 0:
 		fmt.Fprintf(w, "\nverdict: %d VIOLATIONS\n", n)
 		for _, c := range r.Violations.Counts {
 			fmt.Fprintf(w, "  %7d × %s\n", c.Count, c.Error)
@@ -120,12 +136,13 @@ func printDriveReport(w io.Writer, r *driveReport) {
 		for _, s := range r.Violations.Samples {
 			fmt.Fprintf(w, "  %s\n", s)
 		}
-	} else if l.InFlight+l.Retrying > 0 {
+	case r.Interrupted:
+	case l.InFlight+l.Retrying > 0:
 		fmt.Fprintf(w, "\nverdict: INCOMPLETE: %d placements never got a final answer\n", l.InFlight+l.Retrying)
-	} else {
+	default:
 		fmt.Fprintln(w, "\nverdict: clean (nothing acknowledged was lost, duplicated or taken back)")
 	}
-	if r.Mode == modeDrive {
+	if r.Mode == modeDrive && !r.Interrupted {
 		if r.Held {
 			fmt.Fprintf(w, "load held: yes (no errors, order intake p99 %s under %s, both rates sent in full)\n", fmtMS(r.Classes[0].P99MS), fmtMS(r.P99LimitMS))
 		} else {
