@@ -8,7 +8,7 @@ STATICCHECK := $(GOBIN)/staticcheck
 BENCHTIME   ?= 1x
 BENCHCOUNT  ?= 5
 
-.PHONY: all build run test vet check fmt-check staticcheck bench bench-round bench-fulfil bench-geo bench-mdrp bench-intake tidy fuzz-smoke fuzz
+.PHONY: all build run test vet check fmt-check staticcheck bench bench-round bench-fulfil bench-geo bench-mdrp bench-intake bench-reliability tidy fuzz-smoke fuzz
 
 all: build test
 
@@ -94,6 +94,14 @@ bench-intake:
 	$(LOAD) --mode orders --sweep 1000,1500,2000,2500,3000 --duration 10s
 	$(LOAD) --mode locations --couriers 2000 --sweep 4000,8000,10000 --duration 10s
 	$(LOAD) --mode locations-batch --batch 100 --couriers 10000 --sweep 200,400,600,800,1000 --duration 10s
+
+# Reliability figures (docs/reliability-load.md): order services and working couriers at 1 000 orders and 5 000
+# positions a second for 60 s, then 20 SIGKILLs under load with every acknowledged order checked afterwards.
+bench-reliability:
+	$(GO) build -o bin/dispatchd ./cmd/dispatchd
+	$(GO) build -o bin/dispatchd-load ./cmd/dispatchd-load
+	$(LOAD) --mode drive --rate 1000 --location-rate 5000 --couriers 1000 --duration 60s --p99-limit 10ms
+	$(LOAD) --mode crash --kills 20 --rate 50 --location-rate 1000 --couriers 400 --time-scale 100 --prep-seconds 5 --duration 60s
 
 tidy:
 	$(GO) mod tidy

@@ -138,30 +138,36 @@ func (t *errorTally) list() []errorCount {
 }
 
 // resultError says what went wrong with one request, or "" when it succeeded. Unlike vegeta's own Success, which
-// counts 2xx and 3xx, only a 2xx succeeds: the API never redirects. The API's error code and message are added to
-// the status, since "503 Service Unavailable" alone does not say which limit was hit.
+// counts 2xx and 3xx, only a 2xx succeeds: the API never redirects.
 func resultError(r *vegeta.Result) string {
-	if r.Code == 0 {
-		if r.Error == "" {
+	return answerError(int(r.Code), r.Body, r.Error)
+}
+
+// answerError says what went wrong with one answer (status code 0: none came, errText says why), or "" for a 2xx
+// without error. The API's error code and message are added to the status, since "503 Service Unavailable" alone
+// does not say which limit was hit.
+func answerError(code int, body []byte, errText string) string {
+	if code == 0 {
+		if errText == "" {
 			return "no answer"
 		}
-		return r.Error
+		return errText
 	}
-	if r.Code >= 200 && r.Code < 300 && r.Error == "" {
+	if code >= 200 && code < 300 && errText == "" {
 		return ""
 	}
-	msg := strconv.Itoa(int(r.Code)) + " " + http.StatusText(int(r.Code))
-	var body struct {
+	msg := strconv.Itoa(code) + " " + http.StatusText(code)
+	var b struct {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	if json.Unmarshal(r.Body, &body) == nil && body.Error.Code != "" {
-		msg += ": " + body.Error.Code + ": " + truncate(body.Error.Message, 160)
-	} else if r.Error != "" && r.Error != msg {
+	if json.Unmarshal(body, &b) == nil && b.Error.Code != "" {
+		msg += ": " + b.Error.Code + ": " + truncate(b.Error.Message, 160)
+	} else if errText != "" && errText != msg {
 		// Reading the body failed after the status arrived.
-		msg += ": " + r.Error
+		msg += ": " + errText
 	}
 	return msg
 }

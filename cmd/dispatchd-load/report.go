@@ -92,17 +92,20 @@ type report struct {
 // shownErrors is how many distinct errors per step the table lists; the JSON has up to maxDistinctErrors.
 const shownErrors = 5
 
-func printReport(w io.Writer, r *report) {
-	where := r.Target
-	if r.Spawned {
-		where += " (spawned"
-		if len(r.DaemonArgs) > 0 {
-			where += " with " + strings.Join(r.DaemonArgs, " ")
-		}
-		where += ")"
+// describeTarget is the daemon a report is about: its URL, and whether and how it was started.
+func describeTarget(target string, spawned bool, args []string) string {
+	if !spawned {
+		return target
 	}
+	if len(args) == 0 {
+		return target + " (spawned)"
+	}
+	return target + " (spawned with " + strings.Join(args, " ") + ")"
+}
+
+func printReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "dispatchd-load: %s against %s; %d stores, %d couriers; %s per step; %d CPUs shared with the daemon\n\n",
-		r.Mode, where, r.Stores, r.Couriers, r.StepDuration, r.Host.NumCPU)
+		r.Mode, describeTarget(r.Target, r.Spawned, r.DaemonArgs), r.Stores, r.Couriers, r.StepDuration, r.Host.NumCPU)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "rate/s\tsent/s\tachieved/s\trequests\tsuccess\tp50\tp90\tp99\tmax\tmax sent at\tsustained\t  status codes")
 	for _, s := range r.Steps {
@@ -172,7 +175,7 @@ func fmtCodes(codes map[string]int) string {
 	return strings.Join(parts, " ")
 }
 
-func writeJSON(path string, r *report) error {
+func writeJSON(path string, r any) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -52,6 +54,10 @@ type config struct {
 
 	attack   attackOptions
 	jsonPath string
+
+	// drive holds the flags of the drive and crash modes.
+	drive       driveOptions
+	allowRemote bool
 }
 
 // stringList is a flag that may be repeated.
@@ -71,7 +77,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.Var(&c.daemonArgs, "daemon-arg", "extra flag for the spawned daemon, repeated: --daemon-arg=--dispatch-interval=10s")
 	fs.BoolVar(&c.keepData, "keep-data", false, "keep the spawned daemon's temporary data directory (and its log)")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", 30*time.Second, "how long to wait for GET /readyz = 200")
-	fs.StringVar(&c.mode, "mode", modeOrders, "what to attack: orders (POST /v1/orders), locations (POST /v1/courier/location) or locations-batch (POST /v1/courier-locations, --batch positions a request)")
+	fs.StringVar(&c.mode, "mode", modeOrders, "what to attack: orders (POST /v1/orders), locations (POST /v1/courier/location), locations-batch (POST /v1/courier-locations, --batch positions a request), drive (order services and couriers working) or crash (the drive with --kills SIGKILLs of a spawned daemon, then a check)")
 	fs.IntVar(&c.batch, "batch", 100, "positions per request in the locations-batch mode (1 to 1000)")
 	rate := fs.Int("rate", 1000, "requests per second (one step)")
 	sweep := fs.String("sweep", "", "comma-separated increasing rates, one step each, such as 1000,2000,3000")
@@ -87,6 +93,16 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.IntVar(&c.attack.connections, "connections", 10000, "idle keep-alive connections kept open to the daemon")
 	fs.DurationVar(&c.attack.timeout, "timeout", 10*time.Second, "per-request timeout (a timeout counts as an error)")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the figures as JSON to this file")
+	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow a --target that is not on the loopback interface")
+	fs.IntVar(&c.drive.locationRate, "location-rate", 5000, "drive, crash: positions a second, all couriers together")
+	fs.IntVar(&c.drive.locationBatch, "location-batch", 0, "drive, crash: 0 = each courier posts its own position; N = positions go N a request by POST /v1/courier-locations (admin token)")
+	fs.Float64Var(&c.drive.timeScale, "time-scale", 10, "drive, crash: couriers ride at this many times e-bike speed (5 m/s)")
+	fs.IntVar(&c.drive.prepSeconds, "prep-seconds", 30, "drive, crash: prep_seconds of every order (couriers wait at the store until ready_at)")
+	fs.IntVar(&c.drive.promiseSeconds, "promise-seconds", 1800, "drive, crash: promise_seconds of every order")
+	fs.Float64Var(&c.drive.cancelShare, "cancel-share", 0.02, "drive, crash: share of orders the order service cancels 1 to 10 s after placing them")
+	fs.DurationVar(&c.drive.drain, "drain", 20*time.Second, "drive, crash: after the load, how long the couriers go on working before the check")
+	fs.IntVar(&c.drive.kills, "kills", 20, "crash: how many times to SIGKILL the daemon")
+	fs.Uint64Var(&c.drive.seed, "seed", 0, "crash: seed of the kill schedule (default: random, printed)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: dispatchd-load (--spawn DISPATCHD | --target URL --admin-token-file FILE) [--mode orders|locations] (--rate N | --sweep N,N,...) [flags]")
 		fs.PrintDefaults()
@@ -115,8 +131,8 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 		return nil, bad("--admin-token and --admin-token-file are for --target; --spawn generates a token")
 	case c.spawn == "" && (len(c.daemonArgs) > 0 || c.keepData):
 		return nil, bad("--daemon-arg and --keep-data need --spawn")
-	case c.mode != modeOrders && c.mode != modeLocations && c.mode != modeBatch:
-		return nil, bad("--mode must be orders, locations or locations-batch, not %q", c.mode)
+	case c.mode != modeOrders && c.mode != modeLocations && c.mode != modeBatch && c.mode != modeDrive && c.mode != modeCrash:
+		return nil, bad("--mode must be orders, locations, locations-batch, drive or crash, not %q", c.mode)
 	case c.batch < 1 || c.batch > 1000:
 		return nil, bad("--batch must be within [1, 1000]")
 	case set["rate"] && set["sweep"]:
@@ -142,9 +158,12 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 	}
 	if c.couriers < 0 {
 		c.couriers = 0
-		if c.mode == modeLocations || c.mode == modeBatch {
+		if c.mode == modeLocations || c.mode == modeBatch || c.mode == modeDrive || c.mode == modeCrash {
 			c.couriers = 1000
 		}
+	}
+	if err := c.checkDrive(set, *sweep != ""); err != nil {
+		return nil, err
 	}
 	if (c.mode == modeLocations || c.mode == modeBatch) && c.couriers == 0 {
 		return nil, bad("the locations mode needs --couriers of at least 1")
@@ -171,6 +190,9 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 			return nil, bad("--target must be an http(s) URL such as http://127.0.0.1:8080")
 		}
 		c.target = strings.TrimRight(c.target, "/")
+		if !c.allowRemote && !isLoopback(u.Hostname()) {
+			return nil, bad("--target %s is not on the loopback interface: the load is meant for a daemon on this machine (--allow-remote to aim it elsewhere)", c.target)
+		}
 		switch {
 		case c.adminTokenFile != "":
 			b, err := os.ReadFile(c.adminTokenFile)
@@ -186,6 +208,62 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 		}
 	}
 	return c, nil
+}
+
+// checkDrive checks the flags of the drive and crash modes (set: the flags given; swept: --sweep was given).
+func (c *config) checkDrive(set map[string]bool, swept bool) error {
+	o := &c.drive
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{errUsage}, a...)...)
+	}
+	if c.mode != modeDrive && c.mode != modeCrash {
+		for _, f := range []string{"location-rate", "location-batch", "time-scale", "prep-seconds", "promise-seconds",
+			"cancel-share", "drain", "kills", "seed"} {
+			if set[f] {
+				return bad("--%s is for the drive and crash modes", f)
+			}
+		}
+		return nil
+	}
+	switch {
+	case swept:
+		return bad("the %s mode runs at one --rate, not a --sweep", c.mode)
+	case c.couriers < 1:
+		return bad("the %s mode needs --couriers of at least 1", c.mode)
+	case o.locationRate < 0 || o.locationRate > maxRate:
+		return bad("--location-rate must be within [0, %d]", maxRate)
+	case o.locationBatch < 0 || o.locationBatch > 1000:
+		return bad("--location-batch must be within [0, 1000]")
+	case !(o.timeScale >= 1 && o.timeScale <= 1000):
+		return bad("--time-scale must be within [1, 1000]")
+	case o.prepSeconds < 0 || o.prepSeconds > 86400:
+		return bad("--prep-seconds must be within [0, 86400]")
+	case o.promiseSeconds < 60 || o.promiseSeconds > 86400 || o.promiseSeconds < o.prepSeconds:
+		return bad("--promise-seconds must be within [60, 86400] and at least --prep-seconds")
+	case !(o.cancelShare >= 0 && o.cancelShare <= 1):
+		return bad("--cancel-share must be within [0, 1]")
+	case o.drain < 0:
+		return bad("--drain must not be negative")
+	case c.mode == modeDrive && (set["kills"] || set["seed"]):
+		return bad("--kills and --seed are for the crash mode")
+	case c.mode == modeCrash && c.spawn == "":
+		return bad("the crash mode kills the daemon it starts: give --spawn")
+	case c.mode == modeCrash && (o.kills < 1 || o.kills > 10000):
+		return bad("--kills must be within [1, 10000]")
+	}
+	if c.mode == modeCrash && !set["seed"] {
+		o.seed = rand.Uint64()
+	}
+	return nil
+}
+
+// isLoopback reports whether host (a name or an address) is this machine's loopback interface.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func parseLatLon(s string) (location, error) {
@@ -205,6 +283,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	cfg, err := parseFlags(args, stderr, getenv)
 	if err != nil {
 		return err
+	}
+	if cfg.mode == modeDrive || cfg.mode == modeCrash {
+		return runDrive(ctx, cfg, stdout, stderr)
 	}
 	rep := &report{
 		Mode: cfg.mode, Stores: cfg.stores, Couriers: cfg.couriers, StepDuration: cfg.duration.String(),

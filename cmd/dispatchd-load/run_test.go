@@ -40,6 +40,11 @@ func fakeDaemon(mode string, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if mode == "chatty" {
+		for i := range 50 {
+			fmt.Fprintf(os.Stderr, "fake dispatchd: line %d\n", i+1)
+		}
+	}
 	if mode == "fail" {
 		fmt.Fprintln(os.Stderr, "fake dispatchd: listen: address already in use")
 		return 3
@@ -109,17 +114,18 @@ func (s *syncBuffer) String() string {
 
 func noEnv(string) string { return "" }
 
-func readReport(t *testing.T, path string) *report {
+// readJSON decodes the JSON file at path into a new T.
+func readJSON[T any](t *testing.T, path string) *T {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r report
-	if err := json.Unmarshal(b, &r); err != nil {
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	return &r
+	return &v
 }
 
 // TestRunAgainstFakeAPI runs the whole program, setup, a 1-second attack and the report, against an httptest
@@ -145,7 +151,7 @@ func TestRunAgainstFakeAPI(t *testing.T) {
 			}
 			checkFakeClean(t, fake)
 
-			rep := readReport(t, out)
+			rep := readJSON[report](t, out)
 			if rep.Mode != tc.mode || rep.Target != srv.URL || rep.Spawned || len(rep.Steps) != 1 {
 				t.Fatalf("report %+v", rep)
 			}
@@ -209,7 +215,7 @@ func TestRunInterrupted(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "interrupted") {
 		t.Fatalf("run: %v, want interrupted", err)
 	}
-	rep := readReport(t, out)
+	rep := readJSON[report](t, out)
 	if len(rep.Steps) != 1 || !rep.Steps[0].Interrupted || rep.Steps[0].Sustained || rep.BestRate != 0 {
 		t.Errorf("steps %+v: want the first one, interrupted", rep.Steps)
 	}
@@ -302,6 +308,71 @@ func TestSpawn(t *testing.T) {
 		os.RemoveAll(tmp)
 	})
 
+	// The daemon is SIGKILLed and started again on the same directory, port and token, with more arguments.
+	t.Run("KillAndRestart", func(t *testing.T) {
+		mark, tmp := spawnEnv(t, "ok")
+		var stderr syncBuffer
+		d, err := startDaemon(context.Background(), daemonOptions{bin: self(t), readyTimeout: 30 * time.Second, stderr: &stderr})
+		if err != nil {
+			t.Fatalf("startDaemon: %v", err)
+		}
+		first := d.proc()
+		if err := d.kill(); err != nil {
+			t.Fatalf("kill: %v", err)
+		}
+		if exitErr, gone := d.exitedEarly(); !gone || exitErr == nil || !strings.Contains(exitErr.Error(), "killed") {
+			t.Fatalf("after the kill: %v %v", exitErr, gone)
+		}
+		if _, err := os.Stat(mark); err == nil {
+			t.Fatal("the killed fake had time to record a stop")
+		}
+		if err := d.kill(); err == nil {
+			t.Error("a second kill of a dead process succeeded")
+		}
+		if err := d.restart(context.Background(), 30*time.Second, "--queue-size=3"); err != nil {
+			t.Fatalf("restart: %v\n%s", err, stderr.String())
+		}
+		if d.proc() == first {
+			t.Fatal("restart did not start a new process")
+		}
+		if err := d.restart(context.Background(), 30*time.Second); err == nil {
+			t.Error("restart of a running daemon succeeded")
+		}
+		resp, err := http.Get(d.url + "/readyz")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET /readyz after the restart: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		if err := d.stop(); err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+		got, err := os.ReadFile(mark)
+		if err != nil || !strings.Contains(string(got), "queue-size=3") || !strings.Contains(string(got), "data-dir="+filepath.Join(d.dir, "data")) ||
+			!strings.Contains(string(got), "token="+d.token) {
+			t.Errorf("the restarted fake got %q (%v)", got, err)
+		}
+		checkEmpty(t, tmp)
+	})
+
+	// A long log is not passed on whole: its first lines, and how many there are.
+	t.Run("LogIsSummarised", func(t *testing.T) {
+		_, tmp := spawnEnv(t, "chatty")
+		var stderr syncBuffer
+		d, err := startDaemon(context.Background(), daemonOptions{bin: self(t), readyTimeout: 30 * time.Second, stderr: &stderr})
+		if err != nil {
+			t.Fatalf("startDaemon: %v", err)
+		}
+		if err := d.stop(); err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+		out := stderr.String()
+		if !strings.Contains(out, "fake dispatchd: line 20\n") || strings.Contains(out, "line 21") ||
+			!strings.Contains(out, "the daemon's log has 50 lines") {
+			t.Errorf("stderr:\n%s", out)
+		}
+		checkEmpty(t, tmp)
+	})
+
 	t.Run("ExitsBeforeReady", func(t *testing.T) {
 		_, tmp := spawnEnv(t, "fail")
 		var stderr syncBuffer
@@ -336,7 +407,7 @@ func TestSpawn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("startDaemon: %v", err)
 		}
-		<-d.exited
+		<-d.proc().exited
 		if _, gone := d.exitedEarly(); !gone {
 			t.Fatal("exitedEarly does not see the exit")
 		}
@@ -371,7 +442,7 @@ func TestSpawn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run: %v\n%s", err, stderr.String())
 		}
-		rep := readReport(t, out)
+		rep := readJSON[report](t, out)
 		if !rep.Spawned || len(rep.Steps) != 2 || rep.Steps[0].Rate != 20 || rep.Steps[1].Rate != 40 ||
 			rep.DaemonExit != "stopped cleanly on SIGTERM" || len(rep.DaemonArgs) != 1 {
 			t.Errorf("report %+v", rep)
@@ -386,21 +457,4 @@ func TestSpawn(t *testing.T) {
 		}
 		checkEmpty(t, tmp)
 	})
-}
-
-func TestLineCap(t *testing.T) {
-	var out strings.Builder
-	c := &lineCap{w: &out, left: 3, full: "[full]\n"}
-	// Lines split across writes, and several lines in one write, as a pipe delivers them.
-	for _, chunk := range []string{"one\ntw", "o\n", "three\nfour\nfi", "ve\n", "six\n"} {
-		if n, err := c.Write([]byte(chunk)); n != len(chunk) || err != nil {
-			t.Fatalf("Write(%q) = %d, %v", chunk, n, err)
-		}
-	}
-	if got, want := out.String(), "one\ntwo\nthree\n[full]\n"; got != want {
-		t.Errorf("passed on %q, want %q", got, want)
-	}
-	if c.dropped != 3 {
-		t.Errorf("dropped %d lines, want 3", c.dropped)
-	}
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -34,24 +35,34 @@ type daemonOptions struct {
 	stderr      io.Writer
 }
 
-// daemonProc is a dispatchd started by the load generator.
+// daemonProc is a dispatchd started by the load generator: one data directory, port and admin token, and one
+// process at a time on them (the crash mode kills it and starts another).
 type daemonProc struct {
 	url   string
 	token string
 	dir   string
 
+	bin         string
+	args        []string
 	keep        bool
 	stopTimeout time.Duration
 	stderr      io.Writer
-	cmd         *exec.Cmd
 	log         *os.File
-	echo        *lineCap
-	// exited is closed when the process has ended; waitErr is then its exit status.
-	exited  chan struct{}
-	waitErr error
+
+	// mu guards cur, which a restart replaces.
+	mu  sync.Mutex
+	cur *process
 
 	stopOnce sync.Once
 	stopErr  error
+}
+
+// process is one run of the daemon's binary.
+type process struct {
+	cmd *exec.Cmd
+	// exited is closed when the process has ended; waitErr is then its exit status.
+	exited  chan struct{}
+	waitErr error
 }
 
 // startDaemon starts dispatchd on a free loopback port with a fresh data directory and a generated admin token,
@@ -61,13 +72,17 @@ func startDaemon(ctx context.Context, o daemonOptions) (*daemonProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &daemonProc{dir: dir, keep: o.keep, stopTimeout: o.stopTimeout, stderr: o.stderr, exited: make(chan struct{}),
+	p := &daemonProc{dir: dir, bin: o.bin, keep: o.keep, stopTimeout: o.stopTimeout, stderr: o.stderr,
 		token: "load_" + randomHex(24)}
 	if p.stopTimeout <= 0 {
 		p.stopTimeout = defaultStopTimeout
 	}
 	fail := func(err error) (*daemonProc, error) {
-		if p.cmd != nil {
+		if p.log != nil {
+			// What the daemon said is the likeliest explanation of the failure.
+			p.showLog()
+		}
+		if p.proc() != nil {
 			err = errors.Join(err, p.stop())
 		} else if !p.keep {
 			os.RemoveAll(dir)
@@ -84,38 +99,58 @@ func startDaemon(ctx context.Context, o daemonOptions) (*daemonProc, error) {
 		return fail(err)
 	}
 	// The extra arguments come last: the flag package keeps the last value, so they may override these.
-	args := append([]string{"--addr=" + addr, "--data-dir=" + filepath.Join(dir, "data"), "--log-level=warn"}, o.extra...)
-	cmd := exec.Command(o.bin, args...)
-	cmd.Env = append(os.Environ(), "DISPATCHD_ADMIN_TOKEN="+p.token)
-	p.echo = &lineCap{w: o.stderr, left: echoLines, full: fmt.Sprintf(
-		"dispatchd-load: further daemon output goes only to %s (kept with --keep-data)\n", p.log.Name())}
-	cmd.Stdout = io.MultiWriter(p.echo, p.log)
-	cmd.Stderr = cmd.Stdout
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	p.args = append([]string{"--addr=" + addr, "--data-dir=" + filepath.Join(dir, "data"), "--log-level=warn"}, o.extra...)
+	if err := p.launch(); err != nil {
 		p.log.Close()
-		return fail(fmt.Errorf("start %s: %w", o.bin, err))
+		return fail(err)
 	}
-	p.cmd = cmd
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
 	if err := p.waitReady(ctx, o.readyTimeout); err != nil {
 		return fail(err)
 	}
 	return p, nil
 }
 
+// launch starts the binary on the daemon's directory and port, with more arguments after the usual ones.
+func (p *daemonProc) launch(more ...string) error {
+	cmd := exec.Command(p.bin, append(slices.Clip(p.args), more...)...)
+	cmd.Env = append(os.Environ(), "DISPATCHD_ADMIN_TOKEN="+p.token)
+	// The process writes its log to the file itself, not to a pipe that this program would copy: when the load
+	// generator is short of CPU, a full pipe would block the daemon's every log write, and an overloaded daemon
+	// logs every 503. Every run of the process writes to the same file, one after the other.
+	cmd.Stdout = p.log
+	cmd.Stderr = p.log
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", p.bin, err)
+	}
+	pr := &process{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		pr.waitErr = cmd.Wait()
+		close(pr.exited)
+	}()
+	p.mu.Lock()
+	p.cur = pr
+	p.mu.Unlock()
+	return nil
+}
+
+// proc is the current process (nil before the first start).
+func (p *daemonProc) proc() *process {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cur
+}
+
 // waitReady polls GET /readyz until it answers 200, the process ends, ctx ends or the timeout passes.
 func (p *daemonProc) waitReady(ctx context.Context, timeout time.Duration) error {
+	pr := p.proc()
 	// Its own transport, closed when done, so that no poll's connection is left to delay the daemon's shutdown.
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Timeout: time.Second, Transport: transport}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(50 * time.Millisecond)
+	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	last := "no answer yet"
 	for {
@@ -131,8 +166,8 @@ func (p *daemonProc) waitReady(ctx context.Context, timeout time.Duration) error
 			last = err.Error()
 		}
 		select {
-		case <-p.exited:
-			return fmt.Errorf("dispatchd exited before it was ready: %v", p.waitErr)
+		case <-pr.exited:
+			return fmt.Errorf("dispatchd exited before it was ready: %v", pr.waitErr)
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for dispatchd to be ready: %w", ctx.Err())
 		case <-deadline.C:
@@ -142,46 +177,80 @@ func (p *daemonProc) waitReady(ctx context.Context, timeout time.Duration) error
 	}
 }
 
-// exitedEarly reports whether the process has already ended, and how.
+// exitedEarly reports whether the current process has already ended, and how.
 func (p *daemonProc) exitedEarly() (error, bool) {
+	pr := p.proc()
 	select {
-	case <-p.exited:
-		return p.waitErr, true
+	case <-pr.exited:
+		return pr.waitErr, true
 	default:
 		return nil, false
 	}
 }
 
-// stop sends SIGTERM (SIGKILL after p.stopTimeout), waits for the process and removes the data directory unless it
-// is to be kept. It is safe to call more than once; the later calls return the first one's result. An error says
-// that the daemon had already died, was killed, or exited with a failure status.
+// kill ends the current process with SIGKILL, as a power cut would, and waits for it: nothing it had not yet
+// written to disk survives. It is an error if the process had already ended.
+func (p *daemonProc) kill() error {
+	pr := p.proc()
+	select {
+	case <-pr.exited:
+		return fmt.Errorf("dispatchd had exited before the kill: %v", describeExit(pr.waitErr))
+	default:
+	}
+	if err := pr.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("SIGKILL dispatchd: %w", err)
+	}
+	<-pr.exited
+	return nil
+}
+
+// restart starts the daemon again on the same data directory, port and token (the current process must have
+// ended) and waits until it is ready; more arguments go after the usual ones.
+func (p *daemonProc) restart(ctx context.Context, timeout time.Duration, more ...string) error {
+	if _, gone := p.exitedEarly(); !gone {
+		return errors.New("restart: dispatchd is still running")
+	}
+	if err := p.launch(more...); err != nil {
+		return err
+	}
+	return p.waitReady(ctx, timeout)
+}
+
+// terminate stops the current process with SIGTERM (SIGKILL after p.stopTimeout) and waits for it, keeping the
+// data directory. An error says that it had already died, was killed, or exited with a failure status.
+func (p *daemonProc) terminate() error {
+	pr := p.proc()
+	if err, gone := p.exitedEarly(); gone {
+		return fmt.Errorf("dispatchd had exited before it was stopped: %v", describeExit(err))
+	}
+	start := time.Now()
+	var err error
+	if serr := pr.cmd.Process.Signal(syscall.SIGTERM); serr != nil {
+		err = fmt.Errorf("SIGTERM dispatchd: %w", serr)
+	}
+	t := time.NewTimer(p.stopTimeout)
+	defer t.Stop()
+	select {
+	case <-pr.exited:
+		if pr.waitErr != nil {
+			err = fmt.Errorf("dispatchd exited with %v after SIGTERM", describeExit(pr.waitErr))
+		}
+	case <-t.C:
+		pr.cmd.Process.Kill()
+		<-pr.exited
+		err = fmt.Errorf("dispatchd did not stop within %s of SIGTERM; killed", p.stopTimeout)
+	}
+	fmt.Fprintf(p.stderr, "dispatchd-load: daemon stopped in %s\n", time.Since(start).Round(time.Millisecond))
+	return err
+}
+
+// stop terminates the current process (see terminate) and removes the data directory unless it is to be kept.
+// It is safe to call more than once; the later calls return the first one's result.
 func (p *daemonProc) stop() error {
 	p.stopOnce.Do(func() {
-		if err, gone := p.exitedEarly(); gone {
-			p.stopErr = fmt.Errorf("dispatchd had exited before it was stopped: %v", describeExit(err))
-		} else {
-			start := time.Now()
-			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				p.stopErr = fmt.Errorf("SIGTERM dispatchd: %w", err)
-			}
-			t := time.NewTimer(p.stopTimeout)
-			select {
-			case <-p.exited:
-				if p.waitErr != nil {
-					p.stopErr = fmt.Errorf("dispatchd exited with %v after SIGTERM", describeExit(p.waitErr))
-				}
-			case <-t.C:
-				p.cmd.Process.Kill()
-				<-p.exited
-				p.stopErr = fmt.Errorf("dispatchd did not stop within %s of SIGTERM; killed", p.stopTimeout)
-			}
-			t.Stop()
-			fmt.Fprintf(p.stderr, "dispatchd-load: daemon stopped in %s\n", time.Since(start).Round(time.Millisecond))
-		}
+		p.stopErr = p.terminate()
+		p.showLog()
 		p.log.Close()
-		if p.echo.dropped > 0 {
-			fmt.Fprintf(p.stderr, "dispatchd-load: %d lines of daemon output were not shown\n", p.echo.dropped)
-		}
 		if p.keep {
 			fmt.Fprintf(p.stderr, "dispatchd-load: kept the data directory %s (log: dispatchd.log)\n", p.dir)
 		} else if err := os.RemoveAll(p.dir); err != nil {
@@ -215,33 +284,28 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// echoLines is how many lines of the daemon's output are passed on to stderr. An overloaded daemon logs every 503
-// at error level; thousands of such lines would bury the load generator's own output.
+// echoLines is how many lines of the daemon's log are shown on stderr. An overloaded daemon logs every 503 at
+// warning level; thousands of such lines would bury the load generator's own output.
 const echoLines = 20
 
-// lineCap passes on the first left lines written to it, then says so once (full) and counts the lines it drops.
-// Only the process's output copier writes to it; dropped is read after the process has been waited for.
-type lineCap struct {
-	w       io.Writer
-	left    int
-	full    string
-	dropped int
-}
-
-func (c *lineCap) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 && c.left > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			c.w.Write(p)
-			return n, nil
-		}
-		c.w.Write(p[:i+1])
-		p = p[i+1:]
-		if c.left--; c.left == 0 {
-			io.WriteString(c.w, c.full)
-		}
+// showLog passes on the first echoLines lines of the daemon's log to stderr, and says how many there are.
+func (p *daemonProc) showLog() {
+	f, err := os.Open(p.log.Name())
+	if err != nil {
+		return
 	}
-	c.dropped += bytes.Count(p, []byte{'\n'})
-	return n, nil
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	n := 0
+	for sc.Scan() {
+		if n < echoLines {
+			fmt.Fprintf(p.stderr, "%s\n", sc.Bytes())
+		}
+		n++
+	}
+	if n > echoLines {
+		fmt.Fprintf(p.stderr, "dispatchd-load: the daemon's log has %d lines; the first %d are above (%s, kept with --keep-data)\n",
+			n, echoLines, p.log.Name())
+	}
 }

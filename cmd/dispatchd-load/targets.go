@@ -63,31 +63,22 @@ type orderRequest struct {
 // orderTargeter makes POST /v1/orders requests. Its next is a vegeta.Targeter, which vegeta's workers call
 // concurrently: the only shared state is the atomic sequence number and the read-only fixture.
 type orderTargeter struct {
-	url    string
-	auth   string
-	runID  string
-	stores []storeSite
-	seq    atomic.Uint64
+	url            string
+	auth           string
+	runID          string
+	stores         []storeSite
+	prepSeconds    int
+	promiseSeconds int
+	seq            atomic.Uint64
 }
 
 func newOrderTargeter(base string, fx *fixture) *orderTargeter {
-	return &orderTargeter{url: base + "/v1/orders", auth: "Bearer " + fx.orderKey, runID: fx.runID, stores: fx.stores}
+	return &orderTargeter{url: base + "/v1/orders", auth: "Bearer " + fx.orderKey, runID: fx.runID, stores: fx.stores,
+		prepSeconds: 600, promiseSeconds: 1800}
 }
 
 func (t *orderTargeter) next(tgt *vegeta.Target) error {
-	n := strconv.FormatUint(t.seq.Add(1), 10)
-	store := t.stores[rand.IntN(len(t.stores))]
-	dist := minDropoffM + rand.Float64()*(maxDropoffM-minDropoffM)
-	bearing := rand.Float64() * 2 * math.Pi
-	body, err := json.Marshal(orderRequest{
-		ExternalID:     "load-" + t.runID + "-" + n,
-		StoreID:        store.id,
-		Dropoff:        offset(store.loc, dist*math.Cos(bearing), dist*math.Sin(bearing)),
-		PrepSeconds:    600,
-		PromiseSeconds: 1800,
-		Size:           1,
-		Customer:       customer{Name: "Load Test", Phone: "+86 21 5555 " + n},
-	})
+	key, _, body, err := t.order(t.seq.Add(1))
 	if err != nil {
 		return err
 	}
@@ -96,10 +87,33 @@ func (t *orderTargeter) next(tgt *vegeta.Target) error {
 	tgt.Header = http.Header{
 		"Authorization":   {t.auth},
 		"Content-Type":    {"application/json"},
-		"Idempotency-Key": {t.runID + "-" + n},
+		"Idempotency-Key": {key},
 	}
 	return nil
 }
+
+// order makes the n-th order of the run: its Idempotency-Key, external id and body, from a random store to a
+// drop-off minDropoffM to maxDropoffM away from it.
+func (t *orderTargeter) order(n uint64) (key, externalID string, body []byte, err error) {
+	s := strconv.FormatUint(n, 10)
+	store := t.stores[rand.IntN(len(t.stores))]
+	dist := minDropoffM + rand.Float64()*(maxDropoffM-minDropoffM)
+	bearing := rand.Float64() * 2 * math.Pi
+	externalID = orderExternalPrefix(t.runID) + s
+	body, err = json.Marshal(orderRequest{
+		ExternalID:     externalID,
+		StoreID:        store.id,
+		Dropoff:        offset(store.loc, dist*math.Cos(bearing), dist*math.Sin(bearing)),
+		PrepSeconds:    t.prepSeconds,
+		PromiseSeconds: t.promiseSeconds,
+		Size:           1,
+		Customer:       customer{Name: "Load Test", Phone: "+86 21 5555 " + s},
+	})
+	return t.runID + "-" + s, externalID, body, err
+}
+
+// orderExternalPrefix starts the external id of every order of a run, which tells them from other runs' orders.
+func orderExternalPrefix(runID string) string { return "load-" + runID + "-" }
 
 // locationRequest is the body of POST /v1/courier/location.
 type locationRequest struct {
