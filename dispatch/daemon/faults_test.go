@@ -139,11 +139,15 @@ func recordRun(t *testing.T) *recordedRun {
 	return r
 }
 
-// snap records a step: it waits for the event log to have the step's events, then copies it.
+// snap records a step: it waits for the step's events to be in the event log's file, then copies it.
 func (r *recordedRun) snap(h *harness) {
 	t := h.t
 	t.Helper()
 	st := stateOf(t, h.d)
+	// stateOf waits for the event log to take the events; wait for them to be in its file too.
+	if err := h.d.events.waitFor(h.d.LastEventID()); err != nil {
+		t.Fatal(err)
+	}
 	segs, _ := filepath.Glob(filepath.Join(r.live, "journal", "seg-*.log"))
 	fi, err := os.Stat(segs[len(segs)-1])
 	if err != nil {
