@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	// Scenario files name IANA time zones; the embedded database serves machines that have none installed.
+	_ "time/tzdata"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/sim"
@@ -43,7 +45,8 @@ const usage = `usage:
 
 Policies: "optimize" is the engine's dispatch round (the default); "baseline" is the nearest idle courier, one
 order at a time, first come first served. Outputs of run/compare in --out: summary.json, orders.csv,
-couriers.csv, report.html, and for MDRP instances solution_info_{assignments,orders,couriers}.txt.`
+couriers.csv, report.html, for scenarios with stores' stock, hours or pickers stores.csv, and for MDRP instances
+solution_info_{assignments,orders,couriers}.txt.`
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -169,21 +172,32 @@ func runOne(args []string, stdout, stderr io.Writer, compare bool) error {
 	}
 	notes := []string{source, fmt.Sprintf("%d orders, %d couriers, %d stores, dispatch every %s",
 		len(sc.Orders), len(sc.Couriers), len(sc.Stores), sc.TickEvery)}
+	if f := outs[0].Summary.Fulfilment; f != nil {
+		note := fmt.Sprintf("stores' side modelled: %d orders by items only, %d collected in store, times in %s",
+			f.ByItems, f.Collect.Orders, sc.Start.Location())
+		if op := f.Opening; op != nil {
+			note += fmt.Sprintf("; first opening %s", op.At.Format("2006-01-02 15:04"))
+		}
+		notes = append(notes, note)
+	}
 	if err := sim.WriteOutputs(*out, outs, sc.Target, notes); err != nil {
 		return err
 	}
 	if err := sim.WriteTable(stdout, outs); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nwrote %s\n", strings.Join(outputNames(*out, in != nil), ", "))
+	fmt.Fprintf(stdout, "\nwrote %s\n", strings.Join(outputNames(*out, in != nil, sc.Fulfil != nil), ", "))
 	if m := outs[0].MDRP; m != nil && !m.Feasible {
 		return fmt.Errorf("the solution breaks %d MDRP feasibility conditions, first: %s", len(m.Violations), m.Violations[0])
 	}
 	return nil
 }
 
-func outputNames(dir string, mdrpRun bool) []string {
+func outputNames(dir string, mdrpRun, fulfilRun bool) []string {
 	names := []string{"summary.json", "orders.csv", "couriers.csv", "report.html"}
+	if fulfilRun {
+		names = append(names, "stores.csv")
+	}
 	if mdrpRun {
 		names = append(names, "solution_info_assignments.txt", "solution_info_orders.txt", "solution_info_couriers.txt")
 	}
