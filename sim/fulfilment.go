@@ -36,6 +36,14 @@ func (v *View) Now() time.Time { return time.Unix(0, v.s.now).UTC() }
 // Network is the stores' stock and queues (nil for a scenario without fulfilment). It must not be changed.
 func (v *View) Network() *fulfil.Network { return v.s.net }
 
+// StoreOf is the store serving an order (empty when none does, or not yet).
+func (v *View) StoreOf(orderID string) string {
+	if o, ok := v.s.orderBy[orderID]; ok && o.store >= 0 && v.s.net != nil {
+		return v.s.stores[o.store].id
+	}
+	return ""
+}
+
 // Routes yields every courier's current route as the engine last gave it.
 func (v *View) Routes() iter.Seq[dispatch.Route] {
 	return func(yield func(dispatch.Route) bool) {
@@ -169,7 +177,14 @@ func (s *simulation) placeFulfil(o *orderTrack) error {
 	if set.Collect {
 		st.rec.Collect++
 		s.collecting++
-		s.push(ns(plan.Ready.Add(set.CollectAfter)), evCollected, o.idx, 0)
+		// A customer who comes while the store is closed comes back when it opens.
+		at := plan.Ready.Add(set.CollectAfter)
+		if h := st.setup.Hours; h != nil {
+			if open, _, ok := h.Window(at); ok && open.After(at) {
+				at = open
+			}
+		}
+		s.push(ns(at), evCollected, o.idx, 0)
 		return nil
 	}
 	st.rec.Orders++

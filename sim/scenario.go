@@ -80,7 +80,8 @@ type OrderSetup struct {
 	// Items are the products ordered, normalized (fulfil.NormalizeItems); empty: no stock is taken.
 	Items []fulfil.Item
 	// Collect: the customer collects the order in the store. It never enters the engine; the store has it ready
-	// at the plan's ready time and the customer takes it CollectAfter later.
+	// at the plan's ready time and the customer takes it CollectAfter later (or, if the store is closed then, when
+	// it opens).
 	Collect      bool
 	CollectAfter time.Duration
 	// Later are later promises the customer accepts, in order, when no store can keep OrderSpec.DeliverBy (the
