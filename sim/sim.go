@@ -273,7 +273,9 @@ func (s *simulation) loop() error {
 			}
 		case evSample:
 			s.sample()
-			if s.more() {
+			// With fulfilment, orders no courier will take wait for their store to close: the samples follow the
+			// backlog down to it.
+			if s.more() || (s.net != nil && s.waiting+s.collecting > 0 && s.q.Len() > 0) {
 				s.push(s.now+int64(s.opt.SampleEvery), evSample, 0, 0)
 			}
 		case evTick:
