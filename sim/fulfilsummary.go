@@ -107,9 +107,10 @@ type OpeningSummary struct {
 	OvernightCollectLeft       int       `json:"overnight_collect_left"`
 	OvernightCollectCleared    time.Time `json:"overnight_collect_cleared,omitzero"`
 	OvernightCollectClearedMin float64   `json:"overnight_collect_cleared_after_min"`
-	// Normal is the backlog's normal level: its median over the last hour of orders. BackToNormal is the first
-	// sample after the peak with a backlog within 25 % of it (zero: never), BackToNormalMin minutes after the
-	// opening.
+	// Normal is the backlog's normal level: its median over the last hour of orders, leaving out the orders
+	// waiting for a courier past their promise (a backlog of late orders is not normal). BackToNormal is the first
+	// sample after the peak with a backlog, late orders included, within 25 % of it (zero: never), BackToNormalMin
+	// minutes after the opening.
 	Normal          float64   `json:"normal_backlog"`
 	BackToNormal    time.Time `json:"back_to_normal,omitzero"`
 	BackToNormalMin float64   `json:"back_to_normal_after_min"`
@@ -119,9 +120,11 @@ type OpeningSummary struct {
 type BacklogPoint struct {
 	At time.Time `json:"at"`
 	// Backlog is the orders accepted and not yet picked up or collected, Overnight those of them accepted while
-	// their store was closed, Preparing the orders accepted and not yet ready.
+	// their store was closed, Overdue those waiting for a courier past their promise, Preparing the orders
+	// accepted and not yet ready.
 	Backlog   int `json:"backlog"`
 	Overnight int `json:"overnight"`
+	Overdue   int `json:"overdue"`
 	Preparing int `json:"preparing"`
 }
 
@@ -221,7 +224,7 @@ func summarizeFulfil(r *Result) *FulfilSummary {
 
 	for _, s := range r.Samples {
 		f.Backlog = append(f.Backlog, BacklogPoint{At: s.At.In(loc), Backlog: s.Backlog(), Overnight: s.Overnight,
-			Preparing: s.Preparing})
+			Overdue: s.Overdue, Preparing: s.Preparing})
 	}
 	if !fr.Opening.IsZero() {
 		f.Opening = opening(r)
@@ -257,7 +260,7 @@ func opening(r *Result) *OpeningSummary {
 	var tail []float64
 	for _, s := range r.Samples {
 		if !s.At.Before(fr.End.Add(-time.Hour)) && !s.At.After(fr.End) {
-			tail = append(tail, float64(s.Backlog()))
+			tail = append(tail, float64(s.Backlog()-s.Overdue))
 		}
 	}
 	op.Normal = kpi.Summarize(tail).P50

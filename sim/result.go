@@ -205,8 +205,9 @@ type Sample struct {
 	Busy, Online int
 	// With fulfilment: Collecting counts orders accepted for collection in store and not yet collected (Waiting
 	// plus Collecting is the backlog); Overnight the orders of the backlog accepted while their store was closed;
-	// Preparing the orders accepted and not yet ready.
-	Collecting, Overnight, Preparing int
+	// Overdue the orders of the backlog waiting for a courier past their promise; Preparing the orders accepted and
+	// not yet ready.
+	Collecting, Overnight, Overdue, Preparing int
 }
 
 // Backlog is the orders accepted and not yet picked up or collected.

@@ -338,6 +338,11 @@ func (s *simulation) sample() {
 	}
 	if s.net != nil {
 		sm.Collecting, sm.Overnight, sm.Preparing = s.collecting, s.overnight, s.preparing()
+		for _, o := range s.orders {
+			if o.live && !o.setup.Collect && o.pickedUp == 0 && ns(o.spec.DeliverBy) < s.now {
+				sm.Overdue++
+			}
+		}
 	}
 	s.samples = append(s.samples, sm)
 }
