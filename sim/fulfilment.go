@@ -112,7 +112,7 @@ func nextOpening(h *fulfil.Hours, t time.Time) time.Time {
 	return open
 }
 
-// unservable returns the engine's error for an order no store can serve (nil for any other error).
+// unservable returns the network's error for an order no store can serve (nil for any other error).
 func unservable(err error) *dispatch.Error {
 	var de *dispatch.Error
 	if errors.As(err, &de) && de.Code == dispatch.EUnservable && len(de.Reasons) > 0 {
