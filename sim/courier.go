@@ -222,6 +222,7 @@ func (c *courier) handover() error {
 			o.bundle = len(s.pickups)
 			decided = max(decided, o.lastAssigned)
 			s.waiting--
+			s.finish(o, true)
 			p.Orders = append(p.Orders, st.OrderID)
 			if err := s.apply(dispatch.OrderPickedUp{CourierID: c.id(), OrderID: st.OrderID}); err != nil {
 				return err

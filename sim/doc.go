@@ -13,9 +13,26 @@
 // delivered; and, when the rules allow diverting a courier, its position before each round). Nothing of the
 // dispatch logic is repeated here.
 //
-// The queue orders events by time, then by kind (courier steps, shifts starting, orders, shifts ending, samples,
-// dispatch rounds), then by insertion, so a run is a pure function of its inputs: the same scenario and options
+// The queue orders events by time, then by kind (courier steps, shifts starting, restocks, orders, collections,
+// stores closing, shifts ending, samples, dispatch rounds), then by insertion, so a run is a pure function of its inputs: the same scenario and options
 // give the same Result, and the same output files byte for byte.
+//
+// # The stores' side
+//
+// A scenario with Fulfil also runs the stores of online-to-offline fulfilment beside the engine: a
+// fulfil.Network with each store's stock, opening hours (in its time zone) and picking queue, driven in virtual
+// time as the daemon drives one on its event loop. When an order is placed the network chooses where and when it
+// is fulfilled (the named store, or for an order naming only its items the nearest store with everything in stock
+// that keeps the promise; a customer with a booked slot accepts the later slots in turn) and reserves its items;
+// the engine gets the plan's ready time and latest pick-up, so it never plans a pick-up at a closed store. An order
+// no store can serve is rejected with its reasons (out_of_stock, closed, store_busy, too_far, ...) and never
+// reaches the engine. A courier's pick-up hands the goods over; a failed or cancelled order gives them back; a
+// store closing with an order no courier picked up cancels it. Orders the customer collects in store never enter
+// the engine: they are ready at the plan's ready time and collected a drawn delay later (at the next opening if
+// the store is closed then). Restocks bring the shelves back up. The result then tells, besides the courier
+// KPIs, the rejections by reason, stock-outs, each store's picking queue, the backlog of accepted orders over the
+// day, and for a scenario whose stores open after it starts (a morning after a night of orders) how that opening
+// backlog clears and the share delivered by the promise of the overnight and the daytime orders.
 //
 // # Scenarios
 //
@@ -27,6 +44,7 @@
 // # Results
 //
 // Summarize computes the KPIs (sim/kpi statistics); WriteOutputs writes summary.json, per-order and per-courier
-// CSV, the HTML report (sim/report) and, for MDRP runs, the three solution files, which RunMDRP has already checked
-// with the independent validator.
+// CSV, with fulfilment per-store CSV, the HTML report (sim/report) and, for MDRP runs, the three solution files,
+// which RunMDRP has already checked with the independent validator. Options.Check lets a test look at the state
+// after every event.
 package sim

@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -70,8 +74,8 @@ type summaryFile struct {
 	Compared []Summary `json:"compared,omitempty"`
 }
 
-// WriteOutputs writes the files of a run into dir: summary.json, orders.csv, couriers.csv, report.html, and for MDRP
-// runs the three solution files. The first outcome is the run's; the others are compared with it in the report and
+// WriteOutputs writes the files of a run into dir: summary.json, orders.csv, couriers.csv, report.html, for runs
+// with fulfilment stores.csv, and for MDRP runs the three solution files. The first outcome is the run's; the others are compared with it in the report and
 // summary. notes are shown under the report's title.
 func WriteOutputs(dir string, outs []*Outcome, target time.Duration, notes []string) error {
 	if len(outs) == 0 {
@@ -97,6 +101,11 @@ func WriteOutputs(dir string, outs []*Outcome, target time.Duration, notes []str
 	}
 	if err := writeFile(filepath.Join(dir, "couriers.csv"), func(w io.Writer) error { return WriteCouriersCSV(w, main.Result) }); err != nil {
 		return err
+	}
+	if main.Result.Fulfil != nil {
+		if err := writeFile(filepath.Join(dir, "stores.csv"), func(w io.Writer) error { return WriteStoresCSV(w, main.Result) }); err != nil {
+			return err
+		}
 	}
 	if main.MDRP != nil {
 		if err := mdrp.WriteSolution(dir, main.MDRP.Solution); err != nil {
@@ -142,12 +151,23 @@ func clockOf(r *Result, t time.Time) string {
 	return strconv.FormatFloat(t.Sub(midnight(r)).Minutes(), 'f', 1, 64)
 }
 
-// WriteOrdersCSV writes one row per order: its times (minutes from the start of the day), courier and KPIs.
+// WriteOrdersCSV writes one row per order: its times (minutes from the start of the day), courier and KPIs. With
+// fulfilment the status is the order's stage (rejected, and for orders collected in store pending,
+// ready_for_pickup or collected), and more columns follow: whether the customer collects it, when, whether it named
+// only its items, how many units, the rejection reasons, the later slots taken, whether it was an overnight order,
+// its wait for a picker and whether the store cancelled it at closing.
 func WriteOrdersCSV(w io.Writer, r *Result) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"order", "store", "status", "courier", "placed_min", "ready_min", "deliver_by_min",
-		"assigned_min", "picked_up_min", "delivered_min", "click_to_door_min", "late_min", "bundle_size", "reassigned"})
-	for _, o := range r.Orders {
+	head := []string{"order", "store", "status", "courier", "placed_min", "ready_min", "deliver_by_min",
+		"assigned_min", "picked_up_min", "delivered_min", "click_to_door_min", "late_min", "bundle_size", "reassigned"}
+	if r.Fulfil != nil {
+		head = append(head, "collect", "collected_min", "by_items", "units", "rejected", "reasons", "later_slot",
+			"overnight", "pick_wait_min", "missed_at_closing")
+	}
+	_ = cw.Write(head)
+	end := runEnd(r)
+	for i := range r.Orders {
+		o := &r.Orders[i]
 		c2d, late, size := "", "", ""
 		if o.Status == dispatch.StatusDelivered {
 			c2d = strconv.FormatFloat(o.Delivered.Sub(o.Placed).Minutes(), 'f', 1, 64)
@@ -156,9 +176,60 @@ func WriteOrdersCSV(w io.Writer, r *Result) error {
 		if o.Bundle >= 0 {
 			size = strconv.Itoa(len(r.Pickups[o.Bundle].Orders))
 		}
-		_ = cw.Write([]string{o.ID, o.StoreID, o.Status.String(), o.CourierID, clockOf(r, o.Placed), clockOf(r, o.Ready),
+		status := o.Status.String()
+		if r.Fulfil != nil {
+			status = o.Stage(end)
+		}
+		row := []string{o.ID, o.StoreID, status, o.CourierID, clockOf(r, o.Placed), clockOf(r, o.Ready),
 			clockOf(r, o.DeliverBy), clockOf(r, o.Assigned), clockOf(r, o.PickedUp), clockOf(r, o.Delivered), c2d, late,
-			size, strconv.Itoa(o.Reassigned)})
+			size, strconv.Itoa(o.Reassigned)}
+		if r.Fulfil != nil {
+			row = append(row, strconv.FormatBool(o.Collect), clockOf(r, o.Collected), strconv.FormatBool(o.ByItems),
+				strconv.Itoa(o.Items), o.Rejected, strings.Join(o.Reasons, " "), strconv.Itoa(o.LaterSlot),
+				strconv.FormatBool(o.Overnight), strconv.FormatFloat(o.PickWait.Minutes(), 'f', 1, 64),
+				strconv.FormatBool(o.Missed))
+		}
+		_ = cw.Write(row)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// runEnd is the time of the last sample: the end of the run.
+func runEnd(r *Result) time.Time {
+	if len(r.Samples) == 0 {
+		return r.Start
+	}
+	return r.Samples[len(r.Samples)-1].At
+}
+
+// WriteStoresCSV writes one row per store of a run with fulfilment: its picking capacity, the orders it took and
+// turned away, its longest queue and its orders' waits for a picker, and the products that ran out there.
+func WriteStoresCSV(w io.Writer, r *Result) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"store", "kind", "pickers", "orders", "collect", "turned_away", "peak_queue", "peak_at_min",
+		"pick_wait_mean_min", "pick_wait_max_min", "stock_outs"})
+	outs := map[string]int{}
+	if r.Fulfil == nil {
+		cw.Flush()
+		return cw.Error()
+	}
+	for _, so := range r.Fulfil.StockOuts {
+		outs[so.StoreID]++
+	}
+	f1 := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+	for _, st := range r.Fulfil.Stores {
+		mean := 0.0
+		if n := st.Orders + st.Collect; n > 0 {
+			mean = st.PickWait.Minutes() / float64(n)
+		}
+		peakAt := ""
+		if st.PeakQueue > 0 {
+			peakAt = clockOf(r, st.PeakAt)
+		}
+		_ = cw.Write([]string{st.ID, st.Kind, strconv.Itoa(st.Pickers), strconv.Itoa(st.Orders), strconv.Itoa(st.Collect),
+			strconv.Itoa(st.Turned), strconv.Itoa(st.PeakQueue), peakAt, f1(mean), f1(st.MaxPickWait.Minutes()),
+			strconv.Itoa(outs[st.ID])})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -203,6 +274,46 @@ var headlines = []headline{
 	{"courier idle share", "%", 0, func(s *Summary) float64 { return 100 * s.IdleShare.Mean }},
 }
 
+// fulfilHeadlines are the rows of the store side, for runs with fulfilment. Figures that do not apply (no
+// opening, a backlog that never cleared) are NaN: "n/a".
+var fulfilHeadlines = []headline{
+	{"orders rejected", "%", -1, func(s *Summary) float64 { return 100 * s.Fulfilment.RejectedShare }},
+	{"delivered by the promise, overnight", "%", +1, func(s *Summary) float64 { return 100 * s.Fulfilment.Overnight.OnTimeShare }},
+	{"delivered by the promise, daytime", "%", +1, func(s *Summary) float64 { return 100 * s.Fulfilment.Daytime.OnTimeShare }},
+	{"wait for a picker mean", "min", -1, func(s *Summary) float64 { return s.Fulfilment.PickWait.Mean }},
+	{"stock-outs", "", -1, func(s *Summary) float64 { return float64(s.Fulfilment.StockOuts) }},
+	{"cancelled at closing", "", -1, func(s *Summary) float64 { return float64(s.Fulfilment.Missed) }},
+	{"backlog at opening", "", 0, func(s *Summary) float64 {
+		return openingFigure(s, func(o *OpeningSummary) (float64, bool) { return float64(o.BacklogAtOpening), true })
+	}},
+	{"overnight orders picked up, after opening", "min", -1, func(s *Summary) float64 {
+		return openingFigure(s, func(o *OpeningSummary) (float64, bool) {
+			return o.OvernightClearedMin, !o.OvernightCleared.IsZero()
+		})
+	}},
+	{"backlog back to normal, after opening", "min", -1, func(s *Summary) float64 {
+		return openingFigure(s, func(o *OpeningSummary) (float64, bool) { return o.BackToNormalMin, !o.BackToNormal.IsZero() })
+	}},
+}
+
+// openingFigure is a figure of the first opening, NaN when there is none or the figure does not apply.
+func openingFigure(s *Summary, f func(*OpeningSummary) (float64, bool)) float64 {
+	if o := s.Fulfilment.Opening; o != nil {
+		if v, ok := f(o); ok {
+			return v
+		}
+	}
+	return math.NaN()
+}
+
+// headlinesOf are the rows shown for a run.
+func headlinesOf(s *Summary) []headline {
+	if s.Fulfilment == nil {
+		return headlines
+	}
+	return append(slices.Clone(headlines), fulfilHeadlines...)
+}
+
 // WriteTable prints the headline KPIs of the outcomes side by side.
 func WriteTable(w io.Writer, outs []*Outcome) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -211,14 +322,18 @@ func WriteTable(w io.Writer, outs []*Outcome) error {
 		fmt.Fprintf(tw, "%s\t", o.Summary.Policy)
 	}
 	fmt.Fprintln(tw)
-	for _, h := range headlines {
+	for _, h := range headlinesOf(&outs[0].Summary) {
 		name := h.name
 		if h.unit != "" {
 			name += " (" + h.unit + ")"
 		}
 		fmt.Fprintf(tw, "%s\t", name)
 		for _, o := range outs {
-			fmt.Fprintf(tw, "%.2f\t", h.value(&o.Summary))
+			if v := h.value(&o.Summary); math.IsNaN(v) {
+				fmt.Fprint(tw, "n/a\t")
+			} else {
+				fmt.Fprintf(tw, "%.2f\t", v)
+			}
 		}
 		fmt.Fprintln(tw)
 	}
@@ -247,7 +362,7 @@ func ReportData(outs []*Outcome, target time.Duration, notes []string) *report.D
 	for _, o := range outs {
 		r := o.Result
 		p := report.Policy{Name: o.Summary.Policy}
-		for _, h := range headlines {
+		for _, h := range headlinesOf(&o.Summary) {
 			p.KPIs = append(p.KPIs, report.KPI{Name: h.name, Unit: h.unit, Value: h.value(&o.Summary), Better: h.better})
 		}
 		for _, ord := range r.Orders {
@@ -264,7 +379,29 @@ func ReportData(outs []*Outcome, target time.Duration, notes []string) *report.D
 		for i := range r.Couriers {
 			p.Utilisation = append(p.Utilisation, r.Couriers[i].Utilisation())
 		}
+		if f := o.Summary.Fulfilment; f != nil {
+			p.Fulfilment = reportFulfilment(r, f)
+		}
 		d.Policies = append(d.Policies, p)
 	}
 	return d
+}
+
+// reportFulfilment is the store side of the report.
+func reportFulfilment(r *Result, f *FulfilSummary) *report.Fulfilment {
+	rf := &report.Fulfilment{Opening: math.NaN()}
+	if !r.Fulfil.Opening.IsZero() {
+		rf.Opening = r.Fulfil.Opening.Sub(midnight(r)).Minutes()
+	}
+	for i := range r.Samples {
+		s := &r.Samples[i]
+		m := s.At.Sub(midnight(r)).Minutes()
+		rf.Backlog = append(rf.Backlog, report.Sample{Minute: m, Value: float64(s.Backlog())})
+		rf.Overnight = append(rf.Overnight, report.Sample{Minute: m, Value: float64(s.Overnight)})
+		rf.Preparing = append(rf.Preparing, report.Sample{Minute: m, Value: float64(s.Preparing)})
+	}
+	for _, why := range slices.Sorted(maps.Keys(f.RejectedByReason)) {
+		rf.Rejections = append(rf.Rejections, report.Count{Label: why, N: f.RejectedByReason[why]})
+	}
+	return rf
 }

@@ -21,6 +21,50 @@ type Result struct {
 	Pickups []Pickup
 	// Samples is the state of the day at regular intervals.
 	Samples []Sample
+	// Fulfil is the store side of the day, for scenarios with fulfilment (nil otherwise).
+	Fulfil *FulfilResult
+}
+
+// FulfilResult is what happened at the stores.
+type FulfilResult struct {
+	// Opening is the first time after the start of the day at which a store opens (zero: every store is always
+	// open). Orders accepted while their store was closed are the overnight orders (OrderRecord.Overnight).
+	Opening time.Time
+	// End is when the last order was placed: the order window the normal backlog level is measured against.
+	End    time.Time
+	Stores []StoreRecord
+	// StockOuts are the products that ran out at a store (available stock reached zero), in the order it happened.
+	StockOuts []StockOut
+	// Restocks counts the deliveries made.
+	Restocks int
+	// OvernightLeft counts the overnight orders a courier [0] or a customer [1] never took (still waiting at the end
+	// of the run, or cancelled); when there are none, OvernightCleared is when the last of them was picked up or
+	// collected.
+	OvernightLeft    [2]int
+	OvernightCleared [2]time.Time
+}
+
+// StoreRecord is one store's day.
+type StoreRecord struct {
+	ID, Kind string
+	Pickers  int
+	// Orders counts the orders it accepted for couriers, Collect those the customer collects.
+	Orders, Collect int
+	// Turned counts orders that named this store and that it could not serve.
+	Turned int
+	// PeakQueue is the most orders it had taken and not yet had ready (in preparation or waiting for a picker), at
+	// PeakAt.
+	PeakQueue int
+	PeakAt    time.Time
+	// PickWait is the total and the longest time its orders waited for a picker, from when they could have been
+	// started (placed, or the opening when placed while closed) to when a picker started on them.
+	PickWait, MaxPickWait time.Duration
+}
+
+// StockOut is a product that ran out at a store.
+type StockOut struct {
+	At           time.Time
+	StoreID, SKU string
 }
 
 // OrderRecord is one order's story. Times not reached are zero.
@@ -36,6 +80,55 @@ type OrderRecord struct {
 	// Bundle indexes Result.Pickups: the store visit that collected it (-1 when never picked up).
 	Bundle     int
 	Reassigned int
+
+	// With fulfilment only. StoreID is then the store that served the order (empty when none could). Ready is
+	// when the store had it ready, and DeliverBy the promise kept (a later slot when the first could not be).
+
+	// Rejected is why no store could serve the order (the reason of the nearest store looked at); Reasons every
+	// reason met. A rejected order never reaches the engine.
+	Rejected string
+	Reasons  []string
+	// ByItems: the order named only its items and the network chose the store.
+	ByItems bool
+	// Items counts the units ordered.
+	Items int
+	// LaterSlot counts the slots the promise moved by (0: the first promise was kept).
+	LaterSlot int
+	// Overnight: the order was accepted while its store was closed, to be prepared after the opening.
+	Overnight bool
+	// PickWait is how long it waited for a picker, from when it could have been started (placed, or the opening)
+	// to when a picker started on it.
+	PickWait time.Duration
+	// Missed: the store closed (at its PickupBy) before a courier picked it up, and cancelled it.
+	Missed bool
+	// Collect: the customer collects in store (pending, then ready_for_pickup at Ready, then collected at
+	// Collected); it never enters the engine and Status stays pending.
+	Collect   bool
+	Collected time.Time
+}
+
+// Stage is the order's state at the end of the run in the API's words: the engine status of a courier order,
+// or rejected, or for an order collected in store pending, ready_for_pickup or collected.
+func (o *OrderRecord) Stage(end time.Time) string {
+	switch {
+	case o.Rejected != "":
+		return "rejected"
+	case !o.Collect:
+		return o.Status.String()
+	case !o.Collected.IsZero():
+		return "collected"
+	case !o.Ready.After(end):
+		return "ready_for_pickup"
+	}
+	return "pending"
+}
+
+// Done is when the order left the store: picked up by a courier or collected (zero: not yet).
+func (o *OrderRecord) Done() time.Time {
+	if o.Collect {
+		return o.Collected
+	}
+	return o.PickedUp
 }
 
 // CourierRecord is one courier's day.
@@ -110,7 +203,15 @@ type Sample struct {
 	Waiting int
 	// Busy counts couriers with stops on their route; Online couriers on shift.
 	Busy, Online int
+	// With fulfilment: Collecting counts orders accepted for collection in store and not yet collected (Waiting
+	// plus Collecting is the backlog); Overnight the orders of the backlog accepted while their store was closed;
+	// Overdue the orders of the backlog waiting for a courier past their promise; Preparing the orders accepted and
+	// not yet ready.
+	Collecting, Overnight, Overdue, Preparing int
 }
+
+// Backlog is the orders accepted and not yet picked up or collected.
+func (s *Sample) Backlog() int { return s.Waiting + s.Collecting }
 
 // orderTrack is the simulation's working record of an order.
 type orderTrack struct {
@@ -120,4 +221,18 @@ type orderTrack struct {
 	assigned, lastAssigned int64
 	pickedUp, delivered    int64
 	bundle, reassigned     int
+
+	idx int
+	// With fulfilment.
+	setup     *OrderSetup
+	store     int // index of the serving store; -1 when none
+	rejected  string
+	reasons   []string
+	laterSlot int
+	overnight bool
+	pickWait  time.Duration
+	collected int64
+	missed    bool
+	// live: accepted and not yet picked up, collected, cancelled or failed.
+	live bool
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 )
 
 // Options says how to run a scenario.
@@ -22,6 +23,9 @@ type Options struct {
 	SampleEvery time.Duration
 	// Progress, when set, is called now and then from Run's goroutine with the share of the day simulated (0..1).
 	Progress func(done float64)
+	// Check, when set, is called after every event of the run with a view of its state; an error stops the run
+	// and is returned. It is for tests and invariant checks.
+	Check func(v *View) error
 }
 
 // Run simulates the scenario under the options and returns what happened. It is deterministic: the same scenario
@@ -48,6 +52,11 @@ func Run(sc *Scenario, opt Options) (*Result, error) {
 	}
 	s := &simulation{sc: sc, opt: opt, eng: eng, cfg: cfg}
 	s.init()
+	if sc.Fulfil != nil {
+		if err := s.initFulfil(); err != nil {
+			return nil, err
+		}
+	}
 	for _, st := range sc.Stores {
 		if err := s.apply(dispatch.StoreUpserted{Store: st}); err != nil {
 			return nil, err
@@ -67,7 +76,10 @@ type kind uint8
 const (
 	evCourier kind = iota // a courier's next step (arrival, hand-over, departure)
 	evShiftOn
+	evRestock // a delivery to a store, before the orders of the same moment
 	evOrder
+	evCollected // a customer collecting an order in store
+	evClosing   // a store closing with an order of a courier's not picked up
 	evShiftOff
 	evSample
 	evTick
@@ -128,6 +140,20 @@ type simulation struct {
 	waiting  int // placed, not yet picked up (nor cancelled)
 	busy     int // couriers with a non-empty route
 	online   int
+
+	// With fulfilment (Scenario.Fulfil).
+	net        *fulfil.Network
+	stores     []*storeTrack
+	storeIdx   map[string]int
+	opening    time.Time
+	stockOuts  []StockOut
+	restocks   int
+	collecting int // collect orders accepted, not yet collected
+	overnight  int // overnight orders accepted, not yet picked up or collected
+	// overnightLeft counts the overnight orders of couriers [0] and of collection [1] not yet handed over (in the
+	// backlog, or cancelled); overnightExit is when one of each was last handed over.
+	overnightLeft [2]int
+	overnightExit [2]int64
 }
 
 func ns(t time.Time) int64 { return t.UnixNano() }
@@ -151,7 +177,7 @@ func (s *simulation) init() {
 	}
 	s.orderBy = make(map[string]*orderTrack, len(sc.Orders))
 	for i := range sc.Orders {
-		o := &orderTrack{spec: sc.Orders[i], bundle: -1}
+		o := &orderTrack{spec: sc.Orders[i], bundle: -1, idx: i}
 		s.orders = append(s.orders, o)
 		s.orderBy[o.spec.ID] = o
 		s.push(ns(o.spec.Created), evOrder, i, 0)
@@ -189,6 +215,7 @@ func (s *simulation) apply(ev dispatch.Event) error {
 			case dispatch.StatusCancelled, dispatch.StatusFailed:
 				o.status = f.Status
 				s.waiting--
+				s.finish(o, false)
 			}
 		}
 	}
@@ -224,8 +251,18 @@ func (s *simulation) loop() error {
 			err = s.shiftOn(s.couriers[ev.idx])
 		case evOrder:
 			o := s.orders[ev.idx]
+			if s.net != nil {
+				err = s.placeFulfil(o)
+				break
+			}
 			s.waiting++
 			err = s.apply(dispatch.OrderPlaced{Order: o.spec})
+		case evCollected:
+			s.collected(s.orders[ev.idx])
+		case evClosing:
+			err = s.closing(s.orders[ev.idx])
+		case evRestock:
+			err = s.restock(&s.sc.Fulfil.Restocks[ev.idx])
 		case evShiftOff:
 			c := s.couriers[ev.idx]
 			c.online = false
@@ -236,7 +273,9 @@ func (s *simulation) loop() error {
 			}
 		case evSample:
 			s.sample()
-			if s.more() {
+			// With fulfilment, orders no courier will take wait for their store to close: the samples follow the
+			// backlog down to it.
+			if s.more() || (s.net != nil && s.waiting+s.collecting > 0 && s.q.Len() > 0) {
 				s.push(s.now+int64(s.opt.SampleEvery), evSample, 0, 0)
 			}
 		case evTick:
@@ -244,6 +283,9 @@ func (s *simulation) loop() error {
 			if s.more() {
 				s.push(s.now+tick, evTick, 0, 0)
 			}
+		}
+		if err == nil && s.opt.Check != nil {
+			err = s.opt.Check(&View{s: s})
 		}
 		if err != nil {
 			return err
@@ -253,9 +295,10 @@ func (s *simulation) loop() error {
 	return nil
 }
 
-// more reports whether the day goes on: work is still to come, or a courier still has stops to serve.
+// more reports whether the day goes on: work is still to come, a courier still has stops to serve, or a customer
+// has still to collect an order.
 func (s *simulation) more() bool {
-	return s.now < s.lastWork || s.busy > 0
+	return s.now < s.lastWork || s.busy > 0 || s.collecting > 0
 }
 
 func (s *simulation) shiftOn(c *courier) error {
@@ -287,12 +330,21 @@ func (s *simulation) tick() error {
 }
 
 func (s *simulation) sample() {
-	s.samples = append(s.samples, Sample{
+	sm := Sample{
 		At:      time.Unix(0, s.now).UTC(),
 		Waiting: s.waiting,
 		Busy:    s.busy,
 		Online:  s.online,
-	})
+	}
+	if s.net != nil {
+		sm.Collecting, sm.Overnight, sm.Preparing = s.collecting, s.overnight, s.preparing()
+		for _, o := range s.orders {
+			if o.live && !o.setup.Collect && o.pickedUp == 0 && ns(o.spec.DeliverBy) < s.now {
+				sm.Overdue++
+			}
+		}
+	}
+	s.samples = append(s.samples, sm)
 }
 
 // lerp interpolates along a straight line; good enough for a location report between two stops.
@@ -311,6 +363,9 @@ func (s *simulation) result() *Result {
 		Samples:  s.samples,
 		Pickups:  s.pickups,
 	}
+	if s.net != nil {
+		r.Fulfil = s.fulfilResult()
+	}
 	for _, o := range s.orders {
 		rec := OrderRecord{
 			ID: o.spec.ID, StoreID: o.spec.StoreID, CourierID: o.courier,
@@ -326,6 +381,9 @@ func (s *simulation) result() *Result {
 		}
 		if o.delivered != 0 {
 			rec.Delivered = time.Unix(0, o.delivered).UTC()
+		}
+		if s.net != nil {
+			s.fulfilRecord(o, &rec)
 		}
 		r.Orders = append(r.Orders, rec)
 	}

@@ -43,16 +43,24 @@ type Summary struct {
 	IdleShare kpi.Stats `json:"courier_idle_share"`
 	// Earnings is max(pay per order × orders, pay per hour × shift hours) when the scenario has pay.
 	Earnings *kpi.Stats `json:"courier_compensation,omitempty"`
+
+	// Fulfilment is the store side, for scenarios that model it. The figures above are then over the orders for
+	// couriers only (orders collected in store are counted here), rejected ones included.
+	Fulfilment *FulfilSummary `json:"fulfilment,omitempty"`
 }
 
 func minutes(d time.Duration) float64 { return d.Minutes() }
 
 // Summarize computes the KPIs of a run. payPerOrder and payPerHour are the scenario's compensation (0: none).
 func Summarize(r *Result, payPerOrder, payPerHour float64) Summary {
-	s := Summary{Scenario: r.Scenario, Policy: r.Policy, Rounds: r.Rounds, Orders: len(r.Orders)}
+	s := Summary{Scenario: r.Scenario, Policy: r.Policy, Rounds: r.Rounds}
 	var c2d, over, r2d, r2p, late []float64
 	onTime := 0
 	for _, o := range r.Orders {
+		if o.Collect {
+			continue
+		}
+		s.Orders++
 		if o.Status != dispatch.StatusDelivered {
 			continue
 		}
@@ -105,6 +113,9 @@ func Summarize(r *Result, payPerOrder, payPerHour float64) Summary {
 	if payPerOrder > 0 || payPerHour > 0 {
 		e := kpi.Summarize(pay)
 		s.Earnings = &e
+	}
+	if r.Fulfil != nil {
+		s.Fulfilment = summarizeFulfil(r)
 	}
 	return s
 }

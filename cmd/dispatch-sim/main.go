@@ -16,7 +16,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+	// Scenario files name IANA time zones; the embedded database serves machines that have none installed.
+	_ "time/tzdata"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/sim"
@@ -43,7 +46,8 @@ const usage = `usage:
 
 Policies: "optimize" is the engine's dispatch round (the default); "baseline" is the nearest idle courier, one
 order at a time, first come first served. Outputs of run/compare in --out: summary.json, orders.csv,
-couriers.csv, report.html, and for MDRP instances solution_info_{assignments,orders,couriers}.txt.`
+couriers.csv, report.html, for scenarios with stores' stock, hours or pickers stores.csv, and for MDRP instances
+solution_info_{assignments,orders,couriers}.txt.`
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -146,44 +150,64 @@ func runOne(args []string, stdout, stderr io.Writer, compare bool) error {
 		source = fmt.Sprintf("scenario %s, seed %d", *scenario, *seed)
 	}
 
-	var outs []*sim.Outcome
-	for _, p := range policies {
-		opt := sim.Options{Policy: p}
-		if !*quiet {
-			opt.Progress = progressBar(stderr, policyLabel(p))
+	// The policies run side by side, each on its own engine: a run reads the scenario and never changes it.
+	outs := make([]*sim.Outcome, len(policies))
+	errs := make([]error, len(policies))
+	var bar *sharedBar
+	if !*quiet {
+		labels := make([]string, len(policies))
+		for i, p := range policies {
+			labels[i] = policyLabel(p)
 		}
-		var o *sim.Outcome
-		if in != nil {
-			o, err = sim.RunMDRP(in, opt)
-		} else {
-			o, err = sim.RunScenario(sc, opt)
-		}
-		if opt.Progress != nil {
-			opt.Progress(-1)
-		}
-		if err != nil {
-			return err
-		}
-		o.Summary.Policy = policyLabel(p)
-		outs = append(outs, o)
+		bar = newSharedBar(progressBar(stderr, strings.Join(labels, "+")), len(policies))
+	}
+	var wg sync.WaitGroup
+	for i, p := range policies {
+		wg.Go(func() {
+			opt := sim.Options{Policy: p, Progress: bar.reporter(i)}
+			if in != nil {
+				outs[i], errs[i] = sim.RunMDRP(in, opt)
+			} else {
+				outs[i], errs[i] = sim.RunScenario(sc, opt)
+			}
+		})
+	}
+	wg.Wait()
+	bar.end()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, p := range policies {
+		outs[i].Summary.Policy = policyLabel(p)
 	}
 	notes := []string{source, fmt.Sprintf("%d orders, %d couriers, %d stores, dispatch every %s",
 		len(sc.Orders), len(sc.Couriers), len(sc.Stores), sc.TickEvery)}
+	if f := outs[0].Summary.Fulfilment; f != nil {
+		note := fmt.Sprintf("stores' side modelled: %d orders by items only, %d collected in store, times in %s",
+			f.ByItems, f.Collect.Orders, sc.Start.Location())
+		if op := f.Opening; op != nil {
+			note += fmt.Sprintf("; first opening %s", op.At.Format("2006-01-02 15:04"))
+		}
+		notes = append(notes, note)
+	}
 	if err := sim.WriteOutputs(*out, outs, sc.Target, notes); err != nil {
 		return err
 	}
 	if err := sim.WriteTable(stdout, outs); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nwrote %s\n", strings.Join(outputNames(*out, in != nil), ", "))
+	fmt.Fprintf(stdout, "\nwrote %s\n", strings.Join(outputNames(*out, in != nil, sc.Fulfil != nil), ", "))
 	if m := outs[0].MDRP; m != nil && !m.Feasible {
 		return fmt.Errorf("the solution breaks %d MDRP feasibility conditions, first: %s", len(m.Violations), m.Violations[0])
 	}
 	return nil
 }
 
-func outputNames(dir string, mdrpRun bool) []string {
+func outputNames(dir string, mdrpRun, fulfilRun bool) []string {
 	names := []string{"summary.json", "orders.csv", "couriers.csv", "report.html"}
+	if fulfilRun {
+		names = append(names, "stores.csv")
+	}
 	if mdrpRun {
 		names = append(names, "solution_info_assignments.txt", "solution_info_orders.txt", "solution_info_couriers.txt")
 	}
@@ -191,6 +215,41 @@ func outputNames(dir string, mdrpRun bool) []string {
 		names[i] = filepath.Join(dir, n)
 	}
 	return names
+}
+
+// sharedBar draws one progress bar for runs made at the same time: the share of the slowest.
+type sharedBar struct {
+	mu   sync.Mutex
+	draw func(float64)
+	done []float64
+}
+
+// newSharedBar returns a bar over n runs drawn by draw, or nil (no bar) when draw is nil.
+func newSharedBar(draw func(float64), n int) *sharedBar {
+	if draw == nil {
+		return nil
+	}
+	return &sharedBar{draw: draw, done: make([]float64, n)}
+}
+
+// reporter is the Progress callback of the i-th run (nil for no bar). It is called from that run's goroutine.
+func (b *sharedBar) reporter(i int) func(float64) {
+	if b == nil {
+		return nil
+	}
+	return func(done float64) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.done[i] = done
+		b.draw(slices.Min(b.done))
+	}
+}
+
+// end clears the bar's line.
+func (b *sharedBar) end() {
+	if b != nil {
+		b.draw(-1)
+	}
 }
 
 // progressBar draws a bar on w when w is a terminal; it returns nil otherwise. A negative value ends the line.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/o2o-dispatch/dispatchd/sim/mdrp"
+	"github.com/o2o-dispatch/dispatchd/sim/synth"
 )
 
 // writeInstance writes a small random MDRP instance (a town of 5 x 5 km, 6 restaurants, 25 couriers, 120 orders over
@@ -227,5 +228,68 @@ func TestScenarioRun(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "solution_info_orders.txt")); err == nil {
 		t.Fatal("a synthetic scenario has no MDRP solution files")
+	}
+}
+
+// TestMorningScenarioRun runs a reduced copy of the shipped morning-opening scenario through the command: the store
+// side reaches the table, the summary, stores.csv and the report.
+func TestMorningScenarioRun(t *testing.T) {
+	spec, err := synth.Load("../../sim/scenarios/morning-opening.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Stores.Kinds[0].Count, spec.Stores.Kinds[1].Count = 6, 2
+	spec.Demand.Orders = 150
+	for i, n := range []int{3, 12, 2} {
+		spec.Couriers.Shifts[i].Count = n
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "morning.json")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"run", "--scenario", file, "--seed", "2", "--out", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	for _, row := range []string{"orders rejected (%)", "delivered by the promise, overnight (%)", "backlog at opening",
+		"overnight orders picked up, after opening (min)", "stores.csv"} {
+		if !strings.Contains(stdout.String(), row) {
+			t.Errorf("stdout lacks %q:\n%s", row, stdout.String())
+		}
+	}
+	var summary struct {
+		Fulfilment *struct {
+			Orders  int `json:"orders"`
+			Opening *struct {
+				At      string `json:"at"`
+				Backlog int    `json:"backlog_at_opening"`
+			} `json:"opening"`
+			Backlog []json.RawMessage `json:"backlog"`
+		} `json:"fulfilment"`
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &summary); err != nil {
+		t.Fatal(err)
+	}
+	f := summary.Fulfilment
+	if f == nil || f.Orders < 100 || f.Opening == nil || f.Opening.At != "2026-03-11T08:00:00+08:00" ||
+		f.Opening.Backlog == 0 || len(f.Backlog) < 150 {
+		t.Fatalf("summary.json fulfilment: %s", raw)
+	}
+	stores, err := os.ReadFile(filepath.Join(out, "stores.csv"))
+	if err != nil || bytes.Count(stores, []byte("\n")) != 9 {
+		t.Errorf("stores.csv: %v\n%s", err, stores)
+	}
+	html, err := os.ReadFile(filepath.Join(out, "report.html"))
+	if err != nil || !bytes.Contains(html, []byte("Backlog over the day")) || !bytes.Contains(html, []byte("opening 08:00+1")) {
+		t.Errorf("report.html lacks the backlog chart: %v", err)
 	}
 }

@@ -244,7 +244,8 @@ func clockTicks(lo, hi float64, want int) ticks {
 	return ticks{Values: vs, Step: step}
 }
 
-// clock prints minutes from the start of the day as hh:mm (hours go past 24 on a second day).
+// clock prints minutes from the start of the day as hh:mm; a time on a later day gets the days after the first
+// ("06:30+1" is 06:30 the next morning, for a night that runs past midnight), and 24:00 ends the first day.
 func clock(minute float64) string {
 	if !finite(minute) || math.Abs(minute) > 1e12 {
 		return formatNumber(minute)
@@ -254,7 +255,14 @@ func clock(minute float64) string {
 	if m < 0 {
 		sign, m = "-", -m
 	}
-	return fmt.Sprintf("%s%02d:%02d", sign, m/60, m%60)
+	if m <= 24*60 || sign != "" {
+		return fmt.Sprintf("%s%02d:%02d", sign, m/60, m%60)
+	}
+	day, rest := m/(24*60), m%(24*60)
+	if rest == 0 { // the end of a later day reads as its 24:00
+		day, rest = day-1, 24*60
+	}
+	return fmt.Sprintf("%02d:%02d+%d", rest/60, rest%60, day)
 }
 
 // percentLabel prints a share in [0, 1] as a whole percentage.
@@ -301,6 +309,7 @@ const (
 	markBox    markKind = iota // a filled square: bars
 	markLine                   // a solid line
 	markDashed                 // a dashed line
+	markDotted                 // a dotted line
 )
 
 // legendItem is one entry of a chart legend.
@@ -399,6 +408,8 @@ func (c *chart) legend(x, y, width float64, items []legendItem) float64 {
 			c.line(cx, mid, cx+22, mid, it.colour, 2.5, "")
 		case markDashed:
 			c.line(cx, mid, cx+22, mid, it.colour, 2.5, "6 4")
+		case markDotted:
+			c.line(cx, mid, cx+22, mid, it.colour, 2.5, "2 3")
 		}
 		c.text(cx+28, mid+4, legendText, label)
 		cx += w

@@ -9,7 +9,10 @@
 //   - the click-to-door distribution: a histogram in 2-minute bins (share of delivered orders) with the
 //     cumulative share on a second axis and a dashed line at the promise (Data.Target);
 //   - the orders waiting for a pick-up over the day, on a clock-time axis;
-//   - busy and online couriers over the day, and a histogram of the couriers' utilisation in 10 % bins.
+//   - busy and online couriers over the day, and a histogram of the couriers' utilisation in 10 % bins;
+//   - for runs that model the stores' side (Policy.Fulfilment): the backlog of orders accepted and not yet picked
+//     up or collected over the day, with its overnight part, the orders in preparation and the stores' first
+//     opening, and the orders no store could serve by reason.
 //
 // Every chart is an inline SVG drawn here, in Go, by a small internal chart helper (linear scales, axes with
 // "nice" 1/2/5×10^k ticks, polylines, bars, legends), in the colour-blind-safe Okabe–Ito palette.

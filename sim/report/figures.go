@@ -234,8 +234,14 @@ type timeLine struct {
 // inside a wider one of another colour.
 func policyStroke(i int) float64 { return 2 + 1.5*float64(min(i, 3)) }
 
-// timeChart draws lines over a clock-time x axis and a value y axis that includes zero.
-func timeChart(title, yTitle, empty string, lines []timeLine, legend []legendItem) template.HTML {
+// timeMark is a labelled vertical line of a time-of-day chart.
+type timeMark struct {
+	minute float64
+	label  string
+}
+
+// timeChart draws lines over a clock-time x axis and a value y axis that includes zero, and the marks.
+func timeChart(title, yTitle, empty string, lines []timeLine, legend []legendItem, marks ...timeMark) template.HTML {
 	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), 0.0, math.Inf(-1)
 	for _, l := range lines {
 		for _, pt := range l.pts {
@@ -257,6 +263,9 @@ func timeChart(title, yTitle, empty string, lines []timeLine, legend []legendIte
 	p.xAxis(xt.Values, clock, "time of day (hh:mm)")
 	for _, l := range slices.Backward(lines) {
 		p.polyline(l.pts, p.y, l.colour, policyStroke(l.policy), l.dash)
+	}
+	for _, m := range marks {
+		p.vline(m.minute, inkColour, "6 4", m.label)
 	}
 	if none {
 		p.noData(empty)

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -37,6 +38,26 @@ type Policy struct {
 	// Utilisation holds each courier's utilisation share in [0,1] (chart: histogram in 10 % bins, per policy;
 	// shares outside [0,1] are counted in the end bins).
 	Utilisation []float64
+	// Fulfilment is the store side, for runs that model it; when any policy has it the report gains a
+	// fulfilment section.
+	Fulfilment *Fulfilment
+}
+
+// Fulfilment is one policy's store side: the backlog over the day and the orders no store could serve.
+type Fulfilment struct {
+	// Backlog is the orders accepted and not yet picked up or collected, Overnight those of them accepted while
+	// their store was closed, Preparing the orders accepted and not yet ready; time series like Waiting.
+	Backlog, Overnight, Preparing []Sample
+	// Opening is the minute of the stores' first opening, drawn as a line on the backlog chart (not finite: none).
+	Opening float64
+	// Rejections counts the orders no store could serve, by reason (chart: bars per reason, one per policy).
+	Rejections []Count
+}
+
+// Count is a number of things with a label.
+type Count struct {
+	Label string
+	N     int
 }
 
 // KPI is one row of the summary table.
@@ -168,6 +189,10 @@ func build(d *Data) view {
 		{ID: "click-to-door", Heading: "Click-to-door", Figures: []figure{clickToDoorFigure(pols, d.Target)}},
 		{ID: "waiting", Heading: "Orders waiting", Figures: []figure{waitingFigure(pols)}},
 		{ID: "couriers", Heading: "Couriers", Figures: []figure{couriersFigure(pols), utilisationFigure(pols)}},
+	}
+	if slices.ContainsFunc(pols, func(p Policy) bool { return p.Fulfilment != nil }) {
+		v.Sections = append(v.Sections, section{ID: "fulfilment", Heading: "Fulfilment",
+			Figures: []figure{backlogFigure(pols), rejectionsFigure(pols)}})
 	}
 	for i := range v.Sections {
 		for j := range v.Sections[i].Figures {

@@ -348,7 +348,7 @@ func TestClockTicks(t *testing.T) {
 	for _, c := range []struct {
 		m    float64
 		want string
-	}{{0, "00:00"}, {75, "01:15"}, {1439.6, "24:00"}, {1500, "25:00"}, {-30, "-00:30"}, {math.NaN(), "n/a"}} {
+	}{{0, "00:00"}, {75, "01:15"}, {1439.6, "24:00"}, {1500, "01:00+1"}, {2880, "24:00+1"}, {2890, "00:10+2"}, {-30, "-00:30"}, {math.NaN(), "n/a"}} {
 		if got := clock(c.m); got != c.want {
 			t.Errorf("clock(%v) = %q, want %q", c.m, got, c.want)
 		}

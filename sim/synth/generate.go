@@ -2,8 +2,10 @@ package synth
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/geo"
 	"github.com/o2o-dispatch/dispatchd/sim"
 )
@@ -22,6 +25,10 @@ const (
 	streamStores   = 0x5354_4f52_4553_0001 // "STORES"
 	streamCouriers = 0x434f_5552_4945_0002 // "COURIE"
 	streamOrders   = 0x4f52_4445_5253_0003 // "ORDERS"
+	// The store side has streams of its own, so that a spec without it draws exactly what it always did, and
+	// adding it moves no store, courier or order.
+	streamStock  = 0x5354_4f43_4b00_0004 // "STOCK"
+	streamFulfil = 0x4655_4c46_494c_0005 // "FULFIL": each order's items, collection and slot
 )
 
 // Generate draws the scenario that s describes for seed, after validating s. It is deterministic: the same spec and
@@ -30,8 +37,9 @@ const (
 //
 // Stores get ids prefix1, prefix2, ... per kind, couriers k1, k2, ... in the order of the shift groups, orders
 // o1, o2, ... in order of creation. Orders are created within the day's window at whole seconds; Ready is Created
-// plus the preparation time and DeliverBy is Created plus the promise. The scenario uses the geographic space, the
-// straight-line travel model with its default speeds, and dispatch.DefaultConfig() with the spec's service times.
+// plus the preparation time and DeliverBy is Created plus the promise (or a slot's end, see Spec.Promise). The
+// scenario uses the geographic space, the straight-line travel model with its default speeds, and
+// dispatch.DefaultConfig() with the spec's service times; with fulfilment, Fulfil holds the store side.
 func Generate(s *Spec, seed uint64) (*sim.Scenario, error) {
 	m, errs := s.resolve()
 	if len(errs) > 0 {
@@ -59,6 +67,9 @@ func Generate(s *Spec, seed uint64) (*sim.Scenario, error) {
 	sc.Stores = g.placeStores(rs)
 	sc.Couriers = g.shifts(rand.New(rand.NewPCG(seed, streamCouriers)))
 	sc.Orders = g.orders(rand.New(rand.NewPCG(seed, streamOrders)), sc.Stores)
+	if m.fulfil {
+		sc.Fulfil = g.fulfilment(sc, seed)
+	}
 
 	if err := sc.Validate(); err != nil {
 		return nil, fmt.Errorf("synth: generated an invalid scenario (a bug): %w", err)
@@ -73,6 +84,9 @@ type generator struct {
 	firstStore []int
 	popCum     [][]float64
 	kindCum    []float64
+	// Per store, with stock: the products it carries and their cumulative popularity (the store's own shelf).
+	shelf    [][]string
+	shelfCum [][]float64
 }
 
 func (g *generator) placeDistricts(r *rand.Rand) {
@@ -216,6 +230,9 @@ func (p *prepModel) draw(r *rand.Rand) float64 {
 	return min(max(x, p.lo), p.hi)
 }
 
+// median is the preparation time's median in minutes, within the bounds.
+func (p *prepModel) median() float64 { return min(max(math.Exp(p.mu), p.lo), p.hi) }
+
 // truncatedExp maps u in [0, 1) to an exponential distance with the given mean, truncated to [0, limit), by
 // inverse transform.
 func truncatedExp(u, mean, limit float64) float64 {
@@ -241,4 +258,168 @@ func destination(p orb.Point, d, bearing float64) orb.Point {
 	lon := lon2 * 180 / math.Pi
 	lon = math.Mod(lon+540, 360) - 180 // into [-180, 180)
 	return orb.Point{lon, lat2 * 180 / math.Pi}
+}
+
+// fulfilment draws the store side: each store's setup and opening stock, the restocks, and each order's items,
+// collection and delivery slot. It may change an order's store (empty: the order names only its items) and
+// promise (a slot's end).
+func (g *generator) fulfilment(sc *sim.Scenario, seed uint64) *sim.Fulfilment {
+	m := g.m
+	cfg := fulfil.DefaultConfig(sc.Travel)
+	// A courier waiting at the store hands over half a service after the order is ready and reaches the door half
+	// a service before the drop-off: the ride estimate adds half of each.
+	cfg.Handling = (m.pickupSvc + m.dropoffSvc) / 2
+	if m.searchM > 0 {
+		cfg.SearchRadius = m.searchM
+	}
+	if m.candidates > 0 {
+		cfg.Candidates = m.candidates
+	}
+	f := &sim.Fulfilment{Config: cfg}
+	rs := rand.New(rand.NewPCG(seed, streamStock))
+	kindOf := make([]int, 0, len(sc.Stores))
+	g.shelf, g.shelfCum = make([][]string, len(sc.Stores)), make([][]float64, len(sc.Stores))
+	for ki := range m.kinds {
+		k := &m.kinds[ki]
+		for i := range k.count {
+			idx := g.firstStore[ki] + i
+			kindOf = append(kindOf, ki)
+			setup := sim.StoreSetup{Kind: k.kind, Pickers: k.pickers, Hours: k.hours,
+				Prep: time.Duration(math.Round(k.prep.median()*60)) * time.Second}
+			if k.stock != nil && m.catalogue != nil {
+				setup.Stock = g.stock(rs, k.stock, idx)
+				for _, at := range k.restock {
+					f.Restocks = append(f.Restocks, sim.Restock{At: at, StoreID: sc.Stores[idx].ID, Level: maps.Clone(setup.Stock)})
+				}
+			}
+			f.Stores = append(f.Stores, setup)
+		}
+	}
+	ro := rand.New(rand.NewPCG(seed, streamFulfil))
+	index := make(map[string]int, len(sc.Stores))
+	for i, st := range sc.Stores {
+		index[st.ID] = i
+	}
+	for i := range sc.Orders {
+		o := &sc.Orders[i]
+		store := index[o.StoreID]
+		f.Orders = append(f.Orders, g.orderSide(ro, o, store, &m.kinds[kindOf[store]]))
+	}
+	return f
+}
+
+// stock draws a store's opening stock and remembers its shelf.
+func (g *generator) stock(r *rand.Rand, sm *stockModel, store int) map[string]int {
+	cat := g.m.catalogue
+	stock := make(map[string]int)
+	var sum float64
+	for k, sku := range cat.skus {
+		carried := r.Float64() < sm.assortment
+		z := r.NormFloat64()
+		if !carried {
+			continue
+		}
+		units := math.Round(math.Exp(sm.mu + sm.follow*math.Log(cat.relPop[k]) + sm.sigma*z))
+		if !(units >= 1) {
+			continue
+		}
+		stock[sku] = int(min(units, maxStock))
+		sum += cat.relPop[k]
+		g.shelf[store] = append(g.shelf[store], sku)
+		g.shelfCum[store] = append(g.shelfCum[store], sum)
+	}
+	return stock
+}
+
+// maxStock caps a product's stock at a store.
+const maxStock = 1_000_000
+
+// orderSide draws an order's items (from its store's shelf, or from the catalogue when it names only its items),
+// whether the customer collects it, and the slot booked when its store is closed.
+func (g *generator) orderSide(r *rand.Rand, o *dispatch.OrderSpec, store int, k *kindModel) sim.OrderSetup {
+	m := g.m
+	var side sim.OrderSetup
+	if cat := m.catalogue; cat != nil && k.stock != nil {
+		skus, cum := g.shelf[store], g.shelfCum[store]
+		if r.Float64() < m.byItems {
+			o.StoreID = ""
+			skus, cum = cat.skus, cat.popCum
+		}
+		side.Items = g.items(r, skus, cum)
+	}
+	if c := m.collect; c != nil && r.Float64() < c.share {
+		side.Collect = true
+		side.CollectAfter = time.Duration(math.Round(c.delay.draw(r)*60)) * time.Second
+	}
+	if sl := m.slots; sl != nil && k.hours != nil {
+		if next := nextOpening(k.hours, o.Created, o.DeliverBy); !next.IsZero() && r.Float64() < sl.share {
+			var ends []time.Time
+			for j := 1; j <= sl.count; j++ {
+				if end := next.Add(time.Duration(j) * sl.length); !end.Before(o.Ready) {
+					ends = append(ends, end)
+				}
+			}
+			if len(ends) > 0 {
+				j := r.IntN(len(ends))
+				o.DeliverBy = ends[j]
+				side.Later = slices.Clone(ends[j+1:])
+			}
+		}
+	}
+	return side
+}
+
+// nextOpening is when a customer at created, promised by deliverBy, could be served by a store with hours h that
+// is closed then or closes before the promise: its next opening. It is zero when the store is open for the whole
+// promise, or never opens.
+func nextOpening(h *fulfil.Hours, created, deliverBy time.Time) time.Time {
+	open, close, ok := h.Window(created)
+	switch {
+	case !ok:
+		return time.Time{}
+	case open.After(created):
+		return open
+	case close.IsZero() || !close.Before(deliverBy):
+		return time.Time{}
+	}
+	next, _, ok := h.Window(close)
+	if !ok {
+		return time.Time{}
+	}
+	return next
+}
+
+// items draws an order's lines from products with cumulative popularity cum: 1 + Poisson(lines_mean − 1) lines
+// (at most lines_max), each 1 + Poisson(qty_mean − 1) units (at most qty_max), merged by product. No products: no
+// items.
+func (g *generator) items(r *rand.Rand, skus []string, cum []float64) []fulfil.Item {
+	if len(skus) == 0 {
+		return nil
+	}
+	cat := g.m.catalogue
+	lines := min(cat.linesMax, 1+poisson(r, cat.linesMean-1))
+	out := make([]fulfil.Item, 0, lines)
+	for range lines {
+		out = append(out, fulfil.Item{SKU: skus[pick(cum, r.Float64())], Qty: min(cat.qtyMax, 1+poisson(r, cat.qtyMean-1))})
+	}
+	items, err := fulfil.NormalizeItems(out)
+	if err != nil {
+		panic(fmt.Sprintf("synth: items out of the validated bounds (a bug): %v", err))
+	}
+	return items
+}
+
+// poisson draws a Poisson variate of mean lambda (Knuth's method: the means here are small).
+func poisson(r *rand.Rand, lambda float64) int {
+	if lambda <= 0 {
+		return 0
+	}
+	limit, p, k := math.Exp(-lambda), 1.0, 0
+	for {
+		p *= r.Float64()
+		if p <= limit {
+			return k
+		}
+		k++
+	}
 }

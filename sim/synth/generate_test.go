@@ -14,6 +14,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/geo"
 	"github.com/o2o-dispatch/dispatchd/sim"
 )
@@ -165,13 +166,98 @@ func checkInvariants(t *testing.T, s *Spec, sc *sim.Scenario) {
 			t.Fatalf("order %s created before its predecessor", o.ID)
 		case o.Created.Before(sc.Start) || !o.Created.Before(end) || o.Created.Truncate(time.Second) != o.Created:
 			t.Fatalf("order %s created at %s, outside the day or not at a whole second", o.ID, o.Created)
-		case o.Ready.Before(o.Created) || o.Ready.After(o.DeliverBy) || !o.DeliverBy.Equal(o.Created.Add(sc.Target)):
+		case o.Ready.Before(o.Created) || o.Ready.After(o.DeliverBy):
 			t.Fatalf("order %s: ready %s, deliver by %s", o.ID, o.Ready, o.DeliverBy)
+		case !o.DeliverBy.Equal(o.Created.Add(sc.Target)) && !isSlot(s, sc, o):
+			t.Fatalf("order %s: deliver by %s is neither the promise nor a slot", o.ID, o.DeliverBy)
 		case o.Size < 1 || o.Size > maxCap:
 			t.Fatalf("order %s has size %d", o.ID, o.Size)
 		}
+		if o.StoreID == "" {
+			if sc.Fulfil == nil || len(sc.Fulfil.Orders[i].Items) == 0 {
+				t.Fatalf("order %s names neither a store nor items", o.ID)
+			}
+			if !within(o.Dropoff, s.City.RadiusKm+s.Demand.Dropoff.MaxKm) {
+				t.Fatalf("order %s: drop-off %v out of reach of the city", o.ID, o.Dropoff)
+			}
+			continue
+		}
 		if d := geo.Geographic.Distance(stores[o.StoreID].Location, o.Dropoff); d > s.Demand.Dropoff.MaxKm*1000+1e-6 {
 			t.Fatalf("order %s: drop-off %.1f m from its store, beyond max_km", o.ID, d)
+		}
+	}
+	if sc.Fulfil != nil {
+		checkFulfil(t, s, sc)
+	}
+}
+
+// isSlot reports whether an order's promise is the end of a delivery slot after an opening of a store kind.
+func isSlot(s *Spec, sc *sim.Scenario, o dispatch.OrderSpec) bool {
+	if s.Promise.Slots == nil || sc.Fulfil == nil {
+		return false
+	}
+	slot := time.Duration(s.Promise.Slots.SlotMin * float64(time.Minute))
+	for _, st := range sc.Fulfil.Stores {
+		if st.Hours == nil {
+			continue
+		}
+		next := nextOpening(st.Hours, o.Created, o.Created.Add(sc.Target))
+		if d := o.DeliverBy.Sub(next); !next.IsZero() && d > 0 && d%slot == 0 && d <= time.Duration(s.Promise.Slots.Count)*slot {
+			return true
+		}
+	}
+	return false
+}
+
+// checkFulfil checks the store side of a generated day.
+func checkFulfil(t *testing.T, s *Spec, sc *sim.Scenario) {
+	t.Helper()
+	f := sc.Fulfil
+	if len(f.Stores) != len(sc.Stores) || len(f.Orders) != len(sc.Orders) {
+		t.Fatalf("fulfilment has %d stores and %d orders", len(f.Stores), len(f.Orders))
+	}
+	kinds := map[string]StoreKind{}
+	for _, k := range s.Stores.Kinds {
+		kinds[k.Kind] = k
+	}
+	for i, st := range f.Stores {
+		k := kinds[st.Kind]
+		switch {
+		case st.Pickers != k.Pickers || (st.Hours == nil) != (len(k.Hours) == 0) || (st.Stock == nil) != (k.Stock == nil):
+			t.Fatalf("store %s: %+v does not follow its kind %+v", sc.Stores[i].ID, st, k)
+		case k.Stock != nil && len(st.Stock) == 0:
+			t.Fatalf("store %s of a kind with stock stocks nothing", sc.Stores[i].ID)
+		}
+		for sku, n := range st.Stock {
+			if n < 1 || !strings.HasPrefix(sku, "sku") {
+				t.Fatalf("store %s: %d of %q", sc.Stores[i].ID, n, sku)
+			}
+		}
+	}
+	for _, r := range f.Restocks {
+		if r.At.Before(sc.Start) || len(r.Level) == 0 {
+			t.Fatalf("restock %+v", r)
+		}
+	}
+	for i, side := range f.Orders {
+		o := sc.Orders[i]
+		items, err := fulfil.NormalizeItems(side.Items)
+		if err != nil || !slices.Equal(items, side.Items) {
+			t.Fatalf("order %s: items %v not normalized: %v", o.ID, side.Items, err)
+		}
+		if o.StoreID != "" && len(side.Items) > 0 {
+			stock := f.Stores[slices.IndexFunc(sc.Stores, func(st dispatch.Store) bool { return st.ID == o.StoreID })].Stock
+			for _, it := range side.Items {
+				if stock[it.SKU] == 0 {
+					t.Fatalf("order %s at %s asks for %s, which the store does not carry", o.ID, o.StoreID, it.SKU)
+				}
+			}
+		}
+		if !side.Collect && side.CollectAfter != 0 {
+			t.Fatalf("order %s: a collection delay for a delivery", o.ID)
+		}
+		if s.Catalogue != nil && s.Catalogue.LinesMax > 0 && len(side.Items) > s.Catalogue.LinesMax {
+			t.Fatalf("order %s: %d lines", o.ID, len(side.Items))
 		}
 	}
 }

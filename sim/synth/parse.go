@@ -200,10 +200,14 @@ func (c *checker) value(t reflect.Type, field string) *Error {
 }
 
 func (c *checker) object(t reflect.Type, field string, start int, mismatch func(string) *Error) *Error {
-	if t != nil && t.Kind() != reflect.Struct {
+	if t != nil && t.Kind() != reflect.Struct && t.Kind() != reflect.Map {
 		return mismatch("an object")
 	}
-	fields := jsonFields(t)
+	isMap := t != nil && t.Kind() == reflect.Map
+	var fields map[string]reflect.Type
+	if !isMap {
+		fields = jsonFields(t)
+	}
 	seen := make(map[string]bool)
 	for c.dec.More() {
 		keyAt := c.next()
@@ -217,7 +221,10 @@ func (c *checker) object(t reflect.Type, field string, start int, mismatch func(
 		}
 		seen[key] = true
 		var ft reflect.Type
-		if t != nil {
+		switch {
+		case isMap:
+			ft = t.Elem() // any key: the validation checks it
+		case t != nil:
 			var ok bool
 			if ft, ok = fields[key]; !ok {
 				return c.errAt(keyAt, field, "unknown field %q", key)
@@ -282,7 +289,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 // jsonKind describes the JSON value a Go type takes.
 func jsonKind(t reflect.Type) string {
 	switch t.Kind() {
-	case reflect.Struct:
+	case reflect.Struct, reflect.Map:
 		return "an object"
 	case reflect.Slice:
 		return "an array"

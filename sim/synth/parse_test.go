@@ -111,6 +111,30 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+func TestParseHours(t *testing.T) {
+	kind := `"prep": {"median_min": 4, "p90_min": 7},`
+	ok := mustReplace(t, validJSON, kind, kind+` "hours": {"daily": ["08:00-22:00"], "sun": []}, "pickers": 2,`)
+	s, err := Parse(strings.NewReader(ok), "ok.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stores.Kinds[1].Hours; len(got["daily"]) != 1 || got["sun"] == nil || len(got["sun"]) != 0 {
+		t.Errorf("hours read as %v", got)
+	}
+	for _, c := range []struct{ hours, want string }{
+		{`{"daily": [8]}`, `stores.kinds[1].hours.daily[0]: expected a string, got a number`},
+		{`{"mon": "08:00-22:00"}`, `stores.kinds[1].hours.mon: expected an array, got a string`},
+		{`{"mon": [], "mon": []}`, `stores.kinds[1].hours: duplicate field "mon"`},
+		{`["08:00-22:00"]`, `stores.kinds[1].hours: expected an object, got an array`},
+	} {
+		bad := mustReplace(t, validJSON, kind, kind+` "hours": `+c.hours+`,`)
+		_, err := Parse(strings.NewReader(bad), "bad.json")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("hours %s: error %v, want one ending %q", c.hours, err, c.want)
+		}
+	}
+}
+
 func TestParseReportsEverySemanticError(t *testing.T) {
 	file := mustReplace(t, validJSON, `"width_min": 50`, `"width_min": -5`)
 	file = mustReplace(t, file, `"count": 10`, `"count": -1`)

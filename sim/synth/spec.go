@@ -5,8 +5,18 @@ package synth
 // The JSON form is strict: unknown or duplicate field names (names are case-sensitive) and values of the wrong
 // JSON type are errors. Field names are snake_case; durations are in the unit their name says (_min minutes,
 // _sec seconds, hours), distances in kilometres (_km), clock times are "HH:MM" strings on the day's date (00:00 to
-// 24:00, UTC). A field left out takes its zero value, which for most fields means the documented default; the few
-// fields whose zero is meaningful but not the default are pointers (nil: default).
+// 24:00) in the spec's time zone (UTC by default). A day may run past midnight (day.start plus day.hours after
+// 24:00): its clock times earlier than day.start are then on the next day, so a night from 22:00 to 12:00 has its
+// 07:45 shift on the morning after. A field left out takes its zero value, which for most fields means the
+// documented default; the few fields whose zero is meaningful but not the default are pointers (nil: default).
+//
+// # Fulfilment
+//
+// Stores may have opening hours, a picking capacity and stock, orders may name only their items or be collected
+// in store, and customers of a closed store may book a delivery slot after its opening (Catalogue,
+// StoreKind.Hours, StoreKind.Pickers, StoreKind.Stock, Demand.ByItemsShare, Demand.Collect, Promise.Slots). A spec
+// with any of these gives a sim.Scenario with Fulfil set: the simulator then runs the stores' side (package
+// dispatch/fulfil) beside the engine. A spec with none of them gives the scenario it always did.
 //
 // Shares (stores.kinds[].demand_share, stores.kinds[].sizes[].share) are fractions that must add up to 1 within
 // ±0.01; they are then rescaled to add up to exactly 1. They are not silently normalised, so that a typo such as
@@ -19,8 +29,12 @@ type Spec struct {
 	Name string `json:"name,omitempty"`
 	// Description is free text for the reader of the file.
 	Description string `json:"description,omitempty"`
-	// Date is the calendar day, "YYYY-MM-DD"; all times are on it, in UTC. Default "2026-01-05" (a Monday).
+	// Date is the calendar day, "YYYY-MM-DD"; all clock times are on it (or the next day, for a day past
+	// midnight). Default "2026-01-05" (a Monday).
 	Date string `json:"date,omitempty"`
+	// Timezone is the IANA name of the time zone of the date and every clock time ("Asia/Shanghai"). Default
+	// "UTC".
+	Timezone string `json:"timezone,omitempty"`
 
 	City     City     `json:"city"`
 	Day      Day      `json:"day"`
@@ -30,6 +44,9 @@ type Spec struct {
 	Promise  Promise  `json:"promise"`
 	Dispatch Dispatch `json:"dispatch"`
 	Pay      Pay      `json:"pay"`
+	// Catalogue, when set, is the products the stores stock and the orders name (see StoreKind.Stock). Without
+	// it no stock is tracked.
+	Catalogue *Catalogue `json:"catalogue,omitempty"`
 }
 
 // City is the disc the city covers.
@@ -45,7 +62,8 @@ type City struct {
 type Day struct {
 	// Start is the clock time of the first possible order, "HH:MM". Required.
 	Start string `json:"start"`
-	// Hours is the length of the order window in hours, > 0; the window must end by 24:00.
+	// Hours is the length of the order window in hours, in (0, 24]. A window ending after 24:00 runs into the
+	// next day (see Spec).
 	Hours float64 `json:"hours"`
 }
 
@@ -63,6 +81,11 @@ type Stores struct {
 	SpreadShare float64 `json:"spread_share"`
 	// Kinds lists the kinds of store (at least one, with at least one store in total).
 	Kinds []StoreKind `json:"kinds"`
+	// SearchRadiusKm bounds the search for a store around the drop-off of an order that names only its items, in
+	// km, >= 0. Default (0): 15.
+	SearchRadiusKm float64 `json:"search_radius_km,omitempty"`
+	// Candidates is how many stores with every item in stock are compared for such an order, >= 0. Default (0): 8.
+	Candidates int `json:"candidates,omitempty"`
 }
 
 // StoreKind is one kind of store: restaurants, convenience stores, pharmacies.
@@ -84,6 +107,53 @@ type StoreKind struct {
 	Prep Prep `json:"prep"`
 	// Sizes is the mix of order sizes in carrying units. Default: every order is 1 unit.
 	Sizes []SizeShare `json:"sizes,omitempty"`
+
+	// Hours is the stores' weekly opening schedule in the API's form: a day name ("mon" ... "sun") to a list of
+	// "HH:MM-HH:MM" spans, a span ending at or before its opening running past midnight; the key "daily" gives the
+	// spans of every day not listed. A day left out is closed. Default: always open.
+	Hours map[string][]string `json:"hours,omitempty"`
+	// Timezone is the IANA time zone of the hours. Default: the spec's.
+	Timezone string `json:"timezone,omitempty"`
+	// Pickers is how many orders a store prepares at once (the API's max_active_orders), >= 0; 0: no limit.
+	Pickers int `json:"pickers,omitempty"`
+	// Stock is what each store of the kind has on hand at the start of the day; it needs a catalogue. A kind
+	// without stock takes orders without items.
+	Stock *Stock `json:"stock,omitempty"`
+	// Restock lists clock times at which every store of the kind gets a delivery that brings each product's
+	// available stock back up to its level at the start of the day. Needs stock.
+	Restock []string `json:"restock,omitempty"`
+}
+
+// Catalogue is the products. Their ids are "sku" and the popularity rank (sku001 is the most popular).
+type Catalogue struct {
+	// SKUs is the number of products, in [1, 100 000].
+	SKUs int `json:"skus"`
+	// PopularitySkew is the Zipf exponent of the products' popularity: the k-th is ordered with weight 1/k^skew, in
+	// [0, 5]. Default 0: all alike.
+	PopularitySkew float64 `json:"popularity_skew,omitempty"`
+	// LinesMean is the mean number of products in an order (1 + Poisson), in [1, 50]. Default 1.
+	LinesMean float64 `json:"lines_mean,omitempty"`
+	// LinesMax caps the number of products in an order, in [1, 200]. Default 10.
+	LinesMax int `json:"lines_max,omitempty"`
+	// QtyMean is the mean quantity of a product in an order (1 + Poisson), in [1, 100]. Default 1.
+	QtyMean float64 `json:"qty_mean,omitempty"`
+	// QtyMax caps that quantity, in [1, 500]. Default 5.
+	QtyMax int `json:"qty_max,omitempty"`
+}
+
+// Stock is a kind's opening stock. Each store carries each product independently with probability Assortment;
+// a product carried has a lognormal number of units with median MedianUnits × (popularity / mean popularity) ^
+// FollowPopularity and the same spread as P90Units to MedianUnits, rounded (a product rounded to 0 is not
+// carried).
+type Stock struct {
+	// Assortment is the share of the catalogue a store carries, in (0, 1]. Default (0): 1.
+	Assortment float64 `json:"assortment,omitempty"`
+	// MedianUnits is the median stock of a product of average popularity, > 0.
+	MedianUnits float64 `json:"median_units"`
+	// P90Units is the 90th percentile of that stock, >= MedianUnits.
+	P90Units float64 `json:"p90_units"`
+	// FollowPopularity, in [0, 1], scales a product's stock with its popularity: 0 all alike, 1 in proportion.
+	FollowPopularity float64 `json:"follow_popularity,omitempty"`
 }
 
 // Prep is a preparation-time distribution: lognormal with the given median and 90th percentile (log-scale
@@ -154,6 +224,23 @@ type Demand struct {
 	Surges []Surge `json:"surges,omitempty"`
 	// Dropoff is the distance from the store to the customer.
 	Dropoff Dropoff `json:"dropoff"`
+	// ByItemsShare is the share of orders, in [0, 1], that name only their items and let the network choose the
+	// store (among those within stores.search_radius_km of the drop-off). It applies to kinds with stock. Default 0.
+	ByItemsShare float64 `json:"by_items_share,omitempty"`
+	// Collect, when set, makes a share of the orders ones the customer collects in store.
+	Collect *Collect `json:"collect,omitempty"`
+}
+
+// Collect is the orders the customer collects in store: no courier; the promise is when the order is ready, and
+// the customer comes a lognormal delay after that (median, 90th percentile, truncated to [0, MaxMin]).
+type Collect struct {
+	// Share of the orders, in [0, 1].
+	Share float64 `json:"share"`
+	// DelayMedianMin and DelayP90Min give the delay from ready to collected in minutes, > 0, p90 >= median.
+	DelayMedianMin float64 `json:"delay_median_min"`
+	DelayP90Min    float64 `json:"delay_p90_min"`
+	// DelayMaxMin bounds the delay, >= the median. Default (0): 3 × DelayP90Min.
+	DelayMaxMin float64 `json:"delay_max_min,omitempty"`
 }
 
 // Peak is a Gaussian bump of the arrival rate.
@@ -196,6 +283,21 @@ type Promise struct {
 	// MaxClickToDoorMin is the longest click-to-door in minutes that still counts as a delivery
 	// (sim.Scenario.MaxClickToDoor), 0 (default) for no limit, else >= TargetMin.
 	MaxClickToDoorMin float64 `json:"max_click_to_door_min,omitempty"`
+	// Slots, when set, lets the customers of a store that is closed (or closes within the promise) book a delivery
+	// slot after its next opening instead. Needs store hours.
+	Slots *Slots `json:"slots,omitempty"`
+}
+
+// Slots are the delivery slots booked at a closed store: Count slots of SlotMin minutes from its next opening.
+// A customer who books picks one uniformly (its end is the order's promise) and takes a later one when the stores
+// cannot keep it; a customer who does not book asks for the usual promise, which a closed store cannot keep.
+type Slots struct {
+	// SlotMin is a slot's length in minutes, > 0.
+	SlotMin float64 `json:"slot_min"`
+	// Count is the number of slots, in [1, 96].
+	Count int `json:"count"`
+	// Share is the share of those customers who book, in [0, 1]. Default: 1 (null or left out).
+	Share *float64 `json:"share,omitempty"`
 }
 
 // Dispatch holds the few engine settings a scenario fixes; everything else is dispatch.DefaultConfig().

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/paulmach/orb"
 
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -23,6 +26,7 @@ const (
 	shareTolerance    = 0.01
 	maxOrders         = 1_000_000
 	maxCount          = 100_000 // stores of a kind, couriers of a group
+	maxSKUs           = 100_000
 	maxRadiusKm       = 100
 	maxLatitude       = 85
 	minutesPerDay     = 24 * 60
@@ -46,29 +50,70 @@ func (s *Spec) Validate() error {
 // model is a validated spec in the units Generate works in: times in minutes since the day's start, distances in
 // metres, shares normalised.
 type model struct {
-	name        string
-	start       time.Time // the day's start (scenario minute zero)
-	dayMin      float64
-	centre      orb.Point
-	radiusM     float64
-	districts   int
-	districtR   float64 // metres
-	spread      float64
-	kinds       []kindModel
-	atDistrict  bool // couriers start in a district
-	shifts      []shiftModel
-	curve       curve
-	orders      float64
-	dropMeanM   float64
-	dropMaxM    float64
-	target      time.Duration
-	maxC2D      time.Duration
-	tick        time.Duration
-	pickupSvc   time.Duration
-	dropoffSvc  time.Duration
-	payPerOrder float64
-	payPerHour  float64
-	shiftLabels []string // per shift group, for courier names
+	name string
+	// The day: its date and time zone, the clock minute it starts at, whether it runs past midnight.
+	loc          *time.Location
+	year         int
+	month        time.Month
+	day          int
+	startMin     int
+	pastMidnight bool
+	start        time.Time // the day's start (scenario minute zero)
+	dayMin       float64
+	centre       orb.Point
+	radiusM      float64
+	districts    int
+	districtR    float64 // metres
+	spread       float64
+	kinds        []kindModel
+	atDistrict   bool // couriers start in a district
+	shifts       []shiftModel
+	curve        curve
+	orders       float64
+	dropMeanM    float64
+	dropMaxM     float64
+	target       time.Duration
+	maxC2D       time.Duration
+	tick         time.Duration
+	pickupSvc    time.Duration
+	dropoffSvc   time.Duration
+	payPerOrder  float64
+	payPerHour   float64
+	shiftLabels  []string // per shift group, for courier names
+
+	// Fulfilment (nil or zero when the spec has none of it).
+	fulfil     bool
+	catalogue  *catalogueModel
+	searchM    float64 // 0: the network's default
+	candidates int     // 0: the network's default
+	byItems    float64
+	collect    *collectModel
+	slots      *slotModel
+}
+
+type catalogueModel struct {
+	skus               []string
+	popCum             []float64 // cumulative popularity weights, by rank
+	relPop             []float64 // popularity over the mean popularity, by rank
+	linesMean, qtyMean float64
+	linesMax, qtyMax   int
+}
+
+type stockModel struct {
+	assortment float64
+	mu, sigma  float64 // log-scale, for a product of mean popularity
+	follow     float64
+}
+
+type collectModel struct {
+	share float64
+	delay prepModel // minutes
+}
+
+type slotModel struct {
+	length time.Duration
+	count  int
+	share  float64
 }
 
 type kindModel struct {
@@ -79,6 +124,10 @@ type kindModel struct {
 	prep         prepModel
 	sizes        []int
 	sizeCum      []float64 // cumulative normalised shares; nil: every order is 1 unit
+	hours        *fulfil.Hours
+	pickers      int
+	stock        *stockModel
+	restock      []time.Time
 }
 
 type prepModel struct {
@@ -184,6 +233,8 @@ func (s *Spec) resolve() (*model, []*Error) {
 	if err != nil {
 		v.add("date", "%q is not a date \"YYYY-MM-DD\"", s.Date)
 	}
+	m.loc = v.zone("timezone", s.Timezone, time.UTC)
+	m.year, m.month, m.day = day.Date()
 
 	// City.
 	if v.within("city.lat", s.City.Lat, -maxLatitude, maxLatitude) && v.within("city.lon", s.City.Lon, -180, 180) {
@@ -197,16 +248,18 @@ func (s *Spec) resolve() (*model, []*Error) {
 	dayOK := startOK
 	if v.positive("day.hours", s.Day.Hours) {
 		m.dayMin = s.Day.Hours * 60
-		if startOK && float64(startMin)+m.dayMin > minutesPerDay+1e-9 {
-			v.add("day.hours", "must end the day by 24:00, but %s plus %g h is past midnight", s.Day.Start, s.Day.Hours)
+		if m.dayMin > minutesPerDay+1e-9 {
+			v.add("day.hours", "must be at most 24, got %g", s.Day.Hours)
 			dayOK = false
 		}
 	} else {
 		dayOK = false
 	}
-	m.start = day.Add(time.Duration(startMin) * time.Minute)
+	m.startMin = startMin
+	m.pastMidnight = float64(startMin)+m.dayMin > minutesPerDay+1e-9
+	m.start = m.at(startMin)
 	inDay := func(field string, clockMin int, allowEnd bool) bool {
-		x := float64(clockMin - startMin)
+		x := m.offset(clockMin)
 		if x < 0 || x > m.dayMin || (x == m.dayMin && !allowEnd) {
 			v.add(field, "must be within the day (%s plus %g h), got %s", s.Day.Start, s.Day.Hours, clockString(clockMin))
 			return false
@@ -224,6 +277,8 @@ func (s *Spec) resolve() (*model, []*Error) {
 		}
 		m.maxC2D = minutes(s.Promise.MaxClickToDoorMin)
 	}
+
+	m.catalogue = v.catalogue(s.Catalogue)
 
 	// Stores.
 	st := s.Stores
@@ -295,6 +350,7 @@ func (s *Spec) resolve() (*model, []*Error) {
 				v.add(f+".sizes", "have shares adding up to %g; they must add up to 1 (±%g)", sum, shareTolerance)
 			}
 		}
+		v.storeSide(f, k, &km, m)
 		m.kinds = append(m.kinds, km)
 	}
 	if len(st.Kinds) > 0 && totalStores == 0 {
@@ -329,11 +385,10 @@ func (s *Spec) resolve() (*model, []*Error) {
 		if onOK && dayOK {
 			inDay(f+".start", on, false)
 		}
-		if onOK && offOK && off <= on {
+		sm.on, sm.off = m.at(on), m.at(off)
+		if onOK && offOK && !sm.off.After(sm.on) {
 			v.add(f+".end", "must be after start (%s), got %s", g.Start, g.End)
 		}
-		sm.on = day.Add(time.Duration(on) * time.Minute)
-		sm.off = day.Add(time.Duration(off) * time.Minute)
 		if v.count(f+".count", g.Count, 0, maxCount) {
 			totalCouriers += g.Count
 		}
@@ -377,7 +432,7 @@ func (s *Spec) resolve() (*model, []*Error) {
 		ok = v.positive(f+".width_min", p.WidthMin) && ok
 		ok = v.nonNegative(f+".weight", p.Weight) && ok
 		curveOK = curveOK && ok
-		m.curve.peaks = append(m.curve.peaks, peak{centre: float64(c - startMin), width: p.WidthMin, weight: p.Weight})
+		m.curve.peaks = append(m.curve.peaks, peak{centre: m.offset(c), width: p.WidthMin, weight: p.Weight})
 	}
 	for i, u := range d.Surges {
 		f := fmt.Sprintf("demand.surges[%d]", i)
@@ -390,7 +445,7 @@ func (s *Spec) resolve() (*model, []*Error) {
 		if okB && dayOK {
 			ok = inDay(f+".end", b, true) && ok
 		}
-		if okA && okB && b <= a {
+		if okA && okB && m.offset(b) <= m.offset(a) {
 			v.add(f+".end", "must be after start (%s), got %s", u.Start, u.End)
 			ok = false
 		}
@@ -401,7 +456,7 @@ func (s *Spec) resolve() (*model, []*Error) {
 			ok = false
 		}
 		curveOK = curveOK && ok
-		m.curve.surges = append(m.curve.surges, surge{from: float64(a - startMin), to: float64(b - startMin), mult: u.Multiplier})
+		m.curve.surges = append(m.curve.surges, surge{from: m.offset(a), to: m.offset(b), mult: u.Multiplier})
 	}
 	if curveOK {
 		if total := m.curve.total(); !(total > 1e-9) || math.IsInf(total, 0) {
@@ -414,6 +469,8 @@ func (s *Spec) resolve() (*model, []*Error) {
 	if v.positive("demand.dropoff.max_km", d.Dropoff.MaxKm) && v.within("demand.dropoff.max_km", d.Dropoff.MaxKm, 0, maxRadiusKm) {
 		m.dropMaxM = d.Dropoff.MaxKm * 1000
 	}
+
+	v.fulfilment(s, m)
 
 	// Dispatch and pay.
 	tick := s.Dispatch.TickSec
@@ -506,3 +563,206 @@ func isLowerLetters(s string) bool {
 }
 
 func clockString(min int) string { return fmt.Sprintf("%02d:%02d", min/60, min%60) }
+
+// at is the instant of a clock time (minutes after midnight) of the day: on the date, or on the next day when the
+// day runs past midnight and the time is before its start. Built from the date's fields, it follows daylight
+// saving.
+func (m *model) at(clockMin int) time.Time {
+	if m.pastMidnight && clockMin < m.startMin {
+		clockMin += minutesPerDay
+	}
+	return time.Date(m.year, m.month, m.day, 0, clockMin, 0, 0, m.loc)
+}
+
+// offset is the minutes from the start of the day to a clock time of the day.
+func (m *model) offset(clockMin int) float64 { return m.at(clockMin).Sub(m.start).Minutes() }
+
+// zone loads an IANA time zone; an empty name is def.
+func (v *validator) zone(field, name string, def *time.Location) *time.Location {
+	if name == "" {
+		return def
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		v.add(field, "%q is not a time zone (an IANA name such as \"Asia/Shanghai\")", name)
+		return def
+	}
+	return loc
+}
+
+// catalogue checks the catalogue and works out the products' popularity.
+func (v *validator) catalogue(c *Catalogue) *catalogueModel {
+	if c == nil {
+		return nil
+	}
+	cm := &catalogueModel{linesMean: 1, linesMax: 10, qtyMean: 1, qtyMax: 5}
+	ok := v.count("catalogue.skus", c.SKUs, 1, maxSKUs)
+	ok = v.within("catalogue.popularity_skew", c.PopularitySkew, 0, 5) && ok
+	if c.LinesMean != 0 && v.within("catalogue.lines_mean", c.LinesMean, 1, 50) {
+		cm.linesMean = c.LinesMean
+	}
+	if c.LinesMax != 0 && v.count("catalogue.lines_max", c.LinesMax, 1, fulfil.MaxItems) {
+		cm.linesMax = c.LinesMax
+	}
+	if c.QtyMean != 0 && v.within("catalogue.qty_mean", c.QtyMean, 1, 100) {
+		cm.qtyMean = c.QtyMean
+	}
+	// lines_max × qty_max stays within the API's largest quantity of a product, however the lines merge.
+	if c.QtyMax != 0 && v.count("catalogue.qty_max", c.QtyMax, 1, fulfil.MaxQty/fulfil.MaxItems) {
+		cm.qtyMax = c.QtyMax
+	}
+	if !ok {
+		return cm
+	}
+	width := len(strconv.Itoa(c.SKUs))
+	var sum float64
+	for k := 1; k <= c.SKUs; k++ {
+		w := math.Pow(float64(k), -c.PopularitySkew)
+		sum += w
+		cm.skus = append(cm.skus, fmt.Sprintf("sku%0*d", max(width, 3), k))
+		cm.popCum = append(cm.popCum, sum)
+		cm.relPop = append(cm.relPop, w)
+	}
+	for i := range cm.relPop {
+		cm.relPop[i] *= float64(c.SKUs) / sum
+	}
+	return cm
+}
+
+// storeSide checks a kind's hours, pickers, stock and restocks.
+func (v *validator) storeSide(f string, k StoreKind, km *kindModel, m *model) {
+	if len(k.Hours) > 0 || k.Pickers != 0 || k.Stock != nil || len(k.Restock) > 0 {
+		m.fulfil = true
+	}
+	loc := v.zone(f+".timezone", k.Timezone, m.loc)
+	if len(k.Hours) > 0 {
+		km.hours = v.hours(f+".hours", k.Hours, loc)
+	}
+	if v.count(f+".pickers", k.Pickers, 0, maxCount) {
+		km.pickers = k.Pickers
+	}
+	if st := k.Stock; st != nil {
+		if m.catalogue == nil {
+			v.add(f+".stock", "needs a catalogue (the products to stock)")
+		}
+		sm := &stockModel{assortment: 1, follow: st.FollowPopularity}
+		if st.Assortment != 0 && v.within(f+".stock.assortment", st.Assortment, 0, 1) {
+			sm.assortment = st.Assortment
+		}
+		if v.positive(f+".stock.median_units", st.MedianUnits) && v.positive(f+".stock.p90_units", st.P90Units) {
+			if st.P90Units < st.MedianUnits {
+				v.add(f+".stock.p90_units", "must be at least median_units (%g), got %g", st.MedianUnits, st.P90Units)
+			}
+			sm.mu, sm.sigma = math.Log(st.MedianUnits), math.Log(st.P90Units/st.MedianUnits)/z90
+		}
+		v.within(f+".stock.follow_popularity", st.FollowPopularity, 0, 1)
+		km.stock = sm
+	}
+	if len(k.Restock) > 0 && k.Stock == nil {
+		v.add(f+".restock", "needs stock to restock")
+	}
+	for i, r := range k.Restock {
+		field := fmt.Sprintf("%s.restock[%d]", f, i)
+		if c, ok := v.clock(field, r); ok {
+			if x := m.offset(c); x < 0 || x > m.dayMin {
+				v.add(field, "must be within the day (%s plus %g h), got %s", clockString(m.startMin), m.dayMin/60, r)
+			}
+			km.restock = append(km.restock, m.at(c))
+		}
+	}
+}
+
+// hours reads an opening schedule in the API's form, with "daily" for the days not listed.
+func (v *validator) hours(f string, days map[string][]string, loc *time.Location) *fulfil.Hours {
+	week := make(map[string][]string, 7)
+	for _, d := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
+		if spans, ok := days["daily"]; ok {
+			week[d] = spans
+		}
+	}
+	for d, spans := range days {
+		if d != "daily" {
+			week[d] = spans
+		}
+	}
+	h, err := fulfil.ParseHours(week, loc)
+	if err != nil {
+		field := f
+		var de *dispatch.Error
+		if errors.As(err, &de) {
+			name := strings.TrimPrefix(de.Field, "hours")
+			// A day filled in from "daily" is reported as "daily".
+			if day, _, _ := strings.Cut(strings.TrimPrefix(name, "."), "["); day != "" {
+				if _, listed := days[day]; !listed {
+					name = ".daily" + strings.TrimPrefix(strings.TrimPrefix(name, "."), day)
+				}
+			}
+			field += name
+			err = errors.New(de.Message)
+		}
+		v.add(field, "%v", err)
+		return nil
+	}
+	return h
+}
+
+// fulfilment checks the orders' side: items, collection, slots.
+func (v *validator) fulfilment(s *Spec, m *model) {
+	d := s.Demand
+	if s.Catalogue != nil || d.ByItemsShare != 0 || d.Collect != nil || s.Promise.Slots != nil {
+		m.fulfil = true
+	}
+	if v.within("demand.by_items_share", d.ByItemsShare, 0, 1) {
+		m.byItems = d.ByItemsShare
+		if d.ByItemsShare > 0 && !slices.ContainsFunc(m.kinds, func(k kindModel) bool { return k.stock != nil }) {
+			v.add("demand.by_items_share", "needs a kind of store with stock (orders name items the stores stock)")
+		}
+	}
+	if c := d.Collect; c != nil {
+		cm := &collectModel{}
+		if v.within("demand.collect.share", c.Share, 0, 1) {
+			cm.share = c.Share
+		}
+		ok := v.positive("demand.collect.delay_median_min", c.DelayMedianMin)
+		if v.positive("demand.collect.delay_p90_min", c.DelayP90Min) && ok && c.DelayP90Min < c.DelayMedianMin {
+			v.add("demand.collect.delay_p90_min", "must be at least delay_median_min (%g), got %g", c.DelayMedianMin, c.DelayP90Min)
+			ok = false
+		}
+		hi := c.DelayMaxMin
+		if hi == 0 {
+			hi = defaultPrepMaxP90 * c.DelayP90Min
+		} else if v.positive("demand.collect.delay_max_min", hi) && ok && hi < c.DelayMedianMin {
+			v.add("demand.collect.delay_max_min", "must be at least delay_median_min (%g), got %g", c.DelayMedianMin, hi)
+			ok = false
+		}
+		if ok {
+			cm.delay = prepModel{mu: math.Log(c.DelayMedianMin), sigma: math.Log(c.DelayP90Min/c.DelayMedianMin) / z90, hi: hi}
+		}
+		m.collect = cm
+	}
+	if sl := s.Promise.Slots; sl != nil {
+		sm := &slotModel{share: 1}
+		if v.positive("promise.slots.slot_min", sl.SlotMin) {
+			sm.length = minutes(sl.SlotMin)
+		}
+		if v.count("promise.slots.count", sl.Count, 1, 96) {
+			sm.count = sl.Count
+		}
+		if sl.Share != nil && v.within("promise.slots.share", *sl.Share, 0, 1) {
+			sm.share = *sl.Share
+		}
+		if !slices.ContainsFunc(m.kinds, func(k kindModel) bool { return k.hours != nil }) {
+			v.add("promise.slots", "needs a kind of store with hours (slots are booked at closed stores)")
+		}
+		m.slots = sm
+	}
+	if r := s.Stores.SearchRadiusKm; v.nonNegative("stores.search_radius_km", r) {
+		m.searchM = r * 1000
+		if r > maxRadiusKm {
+			v.add("stores.search_radius_km", "must be at most %d, got %g", maxRadiusKm, r)
+		}
+	}
+	if v.count("stores.candidates", s.Stores.Candidates, 0, 1000) {
+		m.candidates = s.Stores.Candidates
+	}
+}

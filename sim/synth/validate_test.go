@@ -48,7 +48,9 @@ func TestValidate(t *testing.T) {
 		{"missing day start", func(s *Spec) { s.Day.Start = "" }, "day.start"},
 		{"bad clock", func(s *Spec) { s.Day.Start = "25:00" }, "day.start"},
 		{"clock without two-digit minutes", func(s *Spec) { s.Day.Start = "7:5" }, "day.start"},
-		{"day past midnight", func(s *Spec) { s.Day.Hours = 15 }, "day.hours"},
+		{"day longer than 24 h", func(s *Spec) { s.Day.Hours = 25 }, "day.hours"},
+		{"day past midnight", func(s *Spec) { s.Day.Hours = 15 }, ""},
+		{"unknown time zone", func(s *Spec) { s.Timezone = "Mars/Olympus" }, "timezone"},
 		{"negative hours", func(s *Spec) { s.Day.Hours = -1 }, "day.hours"},
 		{"negative districts", func(s *Spec) { s.Stores.Districts = -1 }, "stores.districts"},
 		{"district larger than city", func(s *Spec) { s.Stores.DistrictRadiusKm = 4 }, "stores.district_radius_km"},
@@ -119,6 +121,39 @@ func TestValidate(t *testing.T) {
 		{"negative service", func(s *Spec) { s.Dispatch.PickupServiceMin = ptr(-1) }, "dispatch.pickup_service_min"},
 		{"zero service is allowed", func(s *Spec) { s.Dispatch.DropoffServiceMin = ptr(0) }, ""},
 		{"negative pay", func(s *Spec) { s.Pay.PerHour = -10 }, "pay.per_hour"},
+
+		// The store side.
+		{"fulfilment", withFulfilment, ""},
+		{"bad span", func(s *Spec) {
+			withFulfilment(s)
+			s.Stores.Kinds[1].Hours = map[string][]string{"daily": {"8-22"}}
+		}, "stores.kinds[1].hours.daily[0]"},
+		{"bad span on a listed day", func(s *Spec) {
+			withFulfilment(s)
+			s.Stores.Kinds[1].Hours["sat"] = []string{"25:00-26:00"}
+		}, "stores.kinds[1].hours.sat[0]"},
+		{"not a day", func(s *Spec) {
+			withFulfilment(s)
+			s.Stores.Kinds[1].Hours["monday"] = []string{"08:00-20:00"}
+		}, "stores.kinds[1].hours.monday"},
+		{"unknown zone of a kind", func(s *Spec) { withFulfilment(s); s.Stores.Kinds[1].Timezone = "Nowhere/Else" }, "stores.kinds[1].timezone"},
+		{"negative pickers", func(s *Spec) { withFulfilment(s); s.Stores.Kinds[1].Pickers = -1 }, "stores.kinds[1].pickers"},
+		{"stock without a catalogue", func(s *Spec) { withFulfilment(s); s.Catalogue = nil }, "stores.kinds[1].stock"},
+		{"stock p90 below median", func(s *Spec) { withFulfilment(s); s.Stores.Kinds[1].Stock.P90Units = 2 }, "stores.kinds[1].stock.p90_units"},
+		{"assortment above 1", func(s *Spec) { withFulfilment(s); s.Stores.Kinds[1].Stock.Assortment = 1.5 }, "stores.kinds[1].stock.assortment"},
+		{"follow_popularity above 1", func(s *Spec) { withFulfilment(s); s.Stores.Kinds[1].Stock.FollowPopularity = 2 }, "stores.kinds[1].stock.follow_popularity"},
+		{"restock without stock", func(s *Spec) { withFulfilment(s); s.Stores.Kinds[0].Restock = []string{"12:00"} }, "stores.kinds[0].restock"},
+		{"restock after the day", func(s *Spec) { withFulfilment(s); s.Stores.Kinds[1].Restock = []string{"21:00"} }, "stores.kinds[1].restock[0]"},
+		{"no products", func(s *Spec) { withFulfilment(s); s.Catalogue.SKUs = 0 }, "catalogue.skus"},
+		{"quantities that could merge past the limit", func(s *Spec) { withFulfilment(s); s.Catalogue.QtyMax = 501 }, "catalogue.qty_max"},
+		{"lines_mean below 1", func(s *Spec) { withFulfilment(s); s.Catalogue.LinesMean = 0.5 }, "catalogue.lines_mean"},
+		{"orders by items without stock", func(s *Spec) { withFulfilment(s); s.Stores.Kinds[1].Stock, s.Stores.Kinds[1].Restock = nil, nil }, "demand.by_items_share"},
+		{"collect share above 1", func(s *Spec) { withFulfilment(s); s.Demand.Collect.Share = 1.2 }, "demand.collect.share"},
+		{"collect delay p90 below median", func(s *Spec) { withFulfilment(s); s.Demand.Collect.DelayP90Min = 5 }, "demand.collect.delay_p90_min"},
+		{"slots without hours", func(s *Spec) { withFulfilment(s); s.Stores.Kinds[1].Hours = nil }, "promise.slots"},
+		{"zero slot", func(s *Spec) { withFulfilment(s); s.Promise.Slots.SlotMin = 0 }, "promise.slots.slot_min"},
+		{"too many slots", func(s *Spec) { withFulfilment(s); s.Promise.Slots.Count = 97 }, "promise.slots.count"},
+		{"negative search radius", func(s *Spec) { withFulfilment(s); s.Stores.SearchRadiusKm = -1 }, "stores.search_radius_km"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,4 +196,18 @@ func TestValidateMessage(t *testing.T) {
 	if _, err := Generate(s, 1); err == nil {
 		t.Error("Generate accepted an invalid spec")
 	}
+}
+
+// withFulfilment gives the valid spec a store side: a catalogue, hours, pickers, stock and restocks for the
+// convenience stores, orders by items, collections and slots.
+func withFulfilment(s *Spec) {
+	s.Catalogue = &Catalogue{SKUs: 60, PopularitySkew: 1, LinesMean: 2.5, QtyMean: 1.2}
+	k := &s.Stores.Kinds[1]
+	k.Hours = map[string][]string{"daily": {"11:00-19:00"}, "sun": {"12:00-18:00"}}
+	k.Pickers = 2
+	k.Stock = &Stock{Assortment: 0.8, MedianUnits: 6, P90Units: 12, FollowPopularity: 0.5}
+	k.Restock = []string{"15:00"}
+	s.Demand.ByItemsShare = 0.5
+	s.Demand.Collect = &Collect{Share: 0.2, DelayMedianMin: 10, DelayP90Min: 30}
+	s.Promise.Slots = &Slots{SlotMin: 30, Count: 3}
 }
