@@ -148,20 +148,28 @@ func (j *Journal) load() error {
 		return err
 	}
 	j.lastSeq = floor
+	// Records are numbered one by one from at most the floor + 1 (a truncation deletes whole segments, after writing
+	// the floor), and every segment is named after its first record, which Replay relies on to skip segments; only
+	// the first may be named lower (a truncation can leave it named before the floor). Anything else means that
+	// segments or records went missing or were moved: refuse rather than replay around the hole.
+	var prev uint64
+	seen := false
 	for i, s := range j.segments {
+		if i > 0 && seen && s.first != prev+1 {
+			return fmt.Errorf("%s follows record %d", s.path, prev)
+		}
 		last := i == len(j.segments)-1
 		var good int64
 		err := scan(s.path, func(seq uint64, _ []byte, end int64) error {
-			// Records are numbered one by one and a segment is named after its first record, which Replay relies
-			// on to skip segments. The first segment may be named lower (a truncation can leave it named before the
-			// floor); any other that is not, or a number that does not follow the one before, means a segment or
-			// records went missing or were moved: refuse rather than replay around the hole.
-			if good == 0 && i > 0 && seq != s.first {
+			switch {
+			case !seen && seq > floor+1:
+				return fmt.Errorf("%s: the journal starts at record %d, after the floor %d", s.path, seq, floor)
+			case seen && seq != prev+1:
+				return fmt.Errorf("%s: record %d follows record %d", s.path, seq, prev)
+			case good == 0 && i > 0 && seq != s.first:
 				return fmt.Errorf("%s: starts with record %d", s.path, seq)
 			}
-			if seq > floor && seq != j.lastSeq+1 {
-				return fmt.Errorf("%s: record %d follows record %d", s.path, seq, j.lastSeq)
-			}
+			prev, seen = seq, true
 			j.lastSeq = max(j.lastSeq, seq)
 			good = end
 			return nil
