@@ -750,3 +750,40 @@ func nonZero(stock map[string]int) int {
 }
 
 func hasHours(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
+
+// FuzzInventoryBody sends any PATCH /v1/stores/{id}/inventory body: it is refused with an application error and
+// the stock is unchanged, or accepted, and then every SKU it set or moved has the count the body says.
+func FuzzInventoryBody(f *testing.F) {
+	a := newFuzzAPI(f)
+	u, view := mustURL("/v1/stores/s1/inventory"), mustURL("/v1/stores/s1")
+	f.Fuzz(func(t *testing.T, body string) {
+		seq := a.d.View().Seq
+		_, before := a.get(view)
+		_, resp, e := a.call(t, "PATCH", u, adminToken, body, nil)
+		if e != nil {
+			a.unchanged(t, "PATCH "+u.Path, seq, before, func() []byte { _, b := a.get(view); return b })
+			return
+		}
+		var sent inventoryBody
+		var old, got daemon.StoreView
+		if err := json.Unmarshal([]byte(body), &sent); err != nil {
+			t.Fatalf("accepted %q, which does not decode as a change (%v)", body, err)
+		}
+		json.Unmarshal(before, &old)
+		json.Unmarshal(resp, &got)
+		for sku, n := range sent.Set {
+			if _, moved := sent.Adjust[sku]; !moved && got.Inventory[sku] != n {
+				t.Fatalf("%s: set %s to %d, the store has %d", body, sku, n, got.Inventory[sku])
+			}
+		}
+		for sku, d := range sent.Adjust {
+			base, isSet := sent.Set[sku]
+			if !isSet {
+				base = old.Inventory[sku]
+			}
+			if got.Inventory[sku] != base+d {
+				t.Fatalf("%s: %s from %d by %d, the store has %d", body, sku, base, d, got.Inventory[sku])
+			}
+		}
+	})
+}
