@@ -165,6 +165,22 @@ func timelineProblem(o listedOrder) string {
 	return ""
 }
 
+// historyProblem says how a listed timeline fails to continue the one acknowledged before, or "": a timeline is
+// history, to which a later answer may add entries but in which it may change none.
+func historyProblem(acked, listed []timelineEntry) string {
+	if len(listed) < len(acked) {
+		return fmt.Sprintf("the timeline had %d entries (the last %s at %s) and now has %d", len(acked),
+			acked[len(acked)-1].Status, acked[len(acked)-1].At.Format(time.RFC3339Nano), len(listed))
+	}
+	for i, e := range acked {
+		if l := listed[i]; l.Status != e.Status || !l.At.Equal(e.At) || l.CourierID != e.CourierID {
+			return fmt.Sprintf("timeline entry %d was %s at %s (courier %q) and is now %s at %s (courier %q)", i, e.Status,
+				e.At.Format(time.RFC3339Nano), e.CourierID, l.Status, l.At.Format(time.RFC3339Nano), l.CourierID)
+		}
+	}
+	return ""
+}
+
 // checkOrders compares what the daemon was told with what it shows, adds every contradiction to v and counts.
 func checkOrders(in checkInput, v *violations) checkResult {
 	res := checkResult{Acked: len(in.Acked), Listed: len(in.Listed), Routes: len(in.Routes)}
@@ -205,6 +221,10 @@ func checkOrders(in checkInput, v *violations) checkResult {
 		if statusRank(o.Status) < statusRank(a.Status) || statusRank(a.Status) == 2 && o.Status != a.Status {
 			res.Regressed++
 			v.add("status", "order %s was acknowledged %s and is listed %s", a.ID, a.Status, o.Status)
+		}
+		if p := historyProblem(a.Timeline, o.Timeline); p != "" {
+			res.BadTimelines++
+			v.add("timeline", "order %s: %s", a.ID, p)
 		}
 	}
 	if in.Requested != nil {

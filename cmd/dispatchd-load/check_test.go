@@ -29,8 +29,9 @@ type world struct {
 func cleanWorld() world {
 	w := world{
 		acked: []ackedOrder{
-			{ID: "o1", ExternalID: "e1", Key: "k1", Status: "pending"},
-			{ID: "o2", ExternalID: "e2", Key: "k2", Status: "assigned"},
+			{ID: "o1", ExternalID: "e1", Key: "k1", Status: "pending", Timeline: tl("pending", 0)},
+			// The accept's answer showed the assignment; the timeline may only have grown since.
+			{ID: "o2", ExternalID: "e2", Key: "k2", Status: "assigned", Timeline: tl("pending", 0, "assigned", 5)},
 			{ID: "o3", ExternalID: "e3", Key: "k3", Status: "picked_up"},
 			{ID: "o4", ExternalID: "e4", Key: "k4", Status: "delivered"},
 			{ID: "o5", ExternalID: "e5", Key: "k5", Status: "cancelled"},
@@ -110,6 +111,14 @@ func TestCheckOrdersFindsEachViolation(t *testing.T) {
 			"timeline", func(r checkResult) int { return r.BadTimelines }, "ends with pending but the order is assigned"},
 		{"TimelineEmpty", false, func(w *world) { w.listed[0].Timeline = nil },
 			"timeline", func(r checkResult) int { return r.BadTimelines }, "no timeline"},
+		// A lost dispatch round: the assignment acknowledged to the courier is gone, the order pending again.
+		{"AcknowledgedAssignmentForgotten", false, func(w *world) {
+			w.listed[1].Status, w.listed[1].CourierID, w.listed[1].Timeline = "pending", "", tl("pending", 0)
+			w.routes[0].Stops = nil
+		}, "timeline", func(r checkResult) int { return r.BadTimelines }, "order o2: the timeline had 2 entries (the last assigned at"},
+		{"AcknowledgedHistoryRewritten", false, func(w *world) {
+			w.listed[1].Timeline = tl("pending", 0, "assigned", 6)
+		}, "timeline", func(r checkResult) int { return r.BadTimelines }, "timeline entry 1 was assigned at"},
 		{"UnknownOrder", false, func(w *world) {
 			w.listed = append(w.listed, listedOrder{ID: "o7", ExternalID: "e7", Status: "pending", Timeline: tl("pending", 1)})
 		}, "unknown order", func(r checkResult) int { return r.Unknown }, "order o7 (e7)"},

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,8 +37,10 @@ type simCourier struct {
 	speedMPS float64
 	// routes holds the latest route from the stream, newest wins; only the stream reader sends to it.
 	routes chan routeView
-	// seen is the highest route version this courier has been shown, by the stream or a GET.
-	seen atomic.Uint64
+	// seen is the highest route version this courier has been shown, by the stream or a GET; seenHow says how,
+	// when and what (guarded by mu), for the report of a version that goes back.
+	seen    atomic.Uint64
+	seenHow string
 
 	mu       sync.Mutex
 	from, to location
@@ -82,14 +86,35 @@ func (c *simCourier) halt(now time.Time) {
 	c.from, c.to, c.legDur = here, here, 0
 }
 
-// noteVersion raises the highest route version seen to v.
-func (c *simCourier) noteVersion(v uint64) {
-	for {
-		old := c.seen.Load()
-		if v <= old || c.seen.CompareAndSwap(old, v) {
-			return
-		}
+// noteVersion raises the highest route version seen to r's; how says where it came from.
+func (c *simCourier) noteVersion(r routeView, how string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r.Version > c.seen.Load() {
+		c.seen.Store(r.Version)
+		c.seenHow = how + ", " + describeStops(r.Stops)
 	}
+}
+
+// seenDescription says how the highest version seen was seen.
+func (c *simCourier) seenDescription() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seenHow
+}
+
+// describeStops writes a route's stops as kind:order, in order.
+func describeStops(stops []routeStop) string {
+	var b strings.Builder
+	b.WriteString("stops [")
+	for i, s := range stops {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s.Kind + ":" + s.OrderID)
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // offer hands a route from the stream to the courier's loop, replacing one it has not taken yet.
@@ -112,6 +137,11 @@ type fleet struct {
 	viol    *violations
 
 	actions, routes, connects *recorder
+
+	// epoch counts the kills so far (crash mode), and started is the start of the load: both only describe, in a
+	// violation, when a route was seen.
+	epoch   atomic.Int64
+	started time.Time
 
 	// pickedUp and delivered count the couriers' acknowledged hand-overs.
 	pickedUp  atomic.Int64
@@ -255,12 +285,7 @@ func (f *fleet) act(ctx context.Context, c *simCourier, action, orderID string) 
 	a := f.client.send(ctx, f.actions, http.MethodPost, "/v1/courier/orders/"+orderID+"/"+action, c.token, nil, nil)
 	switch {
 	case a.problem == "":
-		var v struct {
-			Status string `json:"status"`
-		}
-		if json.Unmarshal(a.body, &v) == nil {
-			f.led.observe(orderID, v.Status, time.Now())
-		}
+		f.led.observe(a.body, time.Now())
 		switch action {
 		case "picked_up":
 			f.pickedUp.Add(1)
@@ -285,10 +310,12 @@ func (f *fleet) fetchRoute(ctx context.Context, c *simCourier) (routeView, bool)
 		a := f.client.send(ctx, f.routes, http.MethodGet, "/v1/courier/route", c.token, nil, nil)
 		var r routeView
 		if a.problem == "" && json.Unmarshal(a.body, &r) == nil {
+			how := f.when("GET", sentAt)
 			if r.Version < seenBefore {
-				f.viol.add("route version", "courier %s: route version %d after version %d had been shown", c.id, r.Version, seenBefore)
+				f.viol.add("route version", "courier %s: route version %d (%s, %s) after version %d had been shown (%s)", c.id,
+					r.Version, how, describeStops(r.Stops), seenBefore, c.seenDescription())
 			}
-			c.noteVersion(r.Version)
+			c.noteVersion(r, how)
 			f.checkRoute(c.id, r, sentAt)
 			return r, true
 		}
@@ -296,6 +323,11 @@ func (f *fleet) fetchRoute(ctx context.Context, c *simCourier) (routeView, bool)
 			return routeView{}, false
 		}
 	}
+}
+
+// when describes a route read: how, when since the start of the load, and after how many kills.
+func (f *fleet) when(how string, at time.Time) string {
+	return fmt.Sprintf("%s at +%.3fs after %d kills", how, at.Sub(f.started).Seconds(), f.epoch.Load())
 }
 
 // checkRoute flags the stops of a route read at sentAt that contradict what the daemon had acknowledged before.
@@ -369,7 +401,7 @@ func (f *fleet) readStream(ctx context.Context, c *simCourier) bool {
 			if event == "route" && len(data) > 0 {
 				var r routeView
 				if json.Unmarshal(data, &r) == nil {
-					c.noteVersion(r.Version)
+					c.noteVersion(r, f.when("stream", time.Now()))
 					c.offer(r)
 				}
 			}

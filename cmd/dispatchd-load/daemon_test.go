@@ -67,25 +67,32 @@ func TestAgainstDaemon(t *testing.T) {
 		checkEmpty(t, tmp)
 	})
 
-	// Twenty SIGKILLs under load, each followed by a restart on the same data: nothing acknowledged is lost,
-	// duplicated or taken back, and the placements cut off by a kill end up as exactly one order each.
+	// Twenty SIGKILLs under load (and three graceful stops, whose restarts recover from a checkpoint), each
+	// followed by a restart on the same data: nothing acknowledged is lost, duplicated or taken back, and the
+	// placements cut off by a kill end up as exactly one order each.
 	t.Run("Crash", func(t *testing.T) {
 		tmp := t.TempDir()
 		t.Setenv("TMPDIR", tmp)
 		out := filepath.Join(t.TempDir(), "crash.json")
 		var stdout, stderr syncBuffer
-		args := append([]string{"--mode", "crash", "--kills", "20", "--seed", "1", "--rate", "10", "--duration", "12s", "--drain", "3s",
+		args := append([]string{"--mode", "crash", "--kills", "20", "--graceful", "3", "--seed", "1", "--rate", "10", "--duration", "12s", "--drain", "3s",
 			"--json", out}, common...)
 		if err := run(context.Background(), args, &stdout, &stderr, noEnv); err != nil {
 			t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 		}
 		rep := readJSON[driveReport](t, out)
-		if rep.Crash == nil || len(rep.Crash.Kills) != 20 || rep.Crash.Seed != 1 {
-			t.Fatalf("crash %+v: want 20 kills", rep.Crash)
+		if rep.Crash == nil || len(rep.Crash.Kills) != 23 || rep.Crash.Seed != 1 {
+			t.Fatalf("crash %+v: want 20 kills and 3 graceful stops", rep.Crash)
 		}
-		checked := 0
+		checked, graceful := 0, 0
 		for _, k := range rep.Crash.Kills {
 			checked += k.Checked
+			if k.Graceful {
+				graceful++
+			}
+		}
+		if graceful != 3 {
+			t.Errorf("%d graceful stops, want 3", graceful)
 		}
 		l, c := rep.Ledger, rep.Check
 		if checked == 0 || c.Acked == 0 || c.Acked != l.Acked || l.Acked != l.Requested || l.InFlight+l.Retrying != 0 {

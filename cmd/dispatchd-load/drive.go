@@ -34,6 +34,7 @@ type driveOptions struct {
 	cancelShare    float64
 	drain          time.Duration
 	kills          int
+	graceful       int
 	seed           uint64
 }
 
@@ -217,6 +218,7 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	defer stopLoad()
 
 	dr.started = time.Now()
+	dr.fleet.started = dr.started
 	daemonPID := 0
 	if dr.d != nil && cfg.mode == modeDrive {
 		daemonPID = dr.d.proc().cmd.Process.Pid
@@ -248,8 +250,9 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	var crashErr error
 	killsDone := make(chan struct{})
 	if cfg.mode == modeCrash {
-		dr.crash = &crashReport{Seed: o.seed, KillsAsked: o.kills}
-		fmt.Fprintf(dr.log, "dispatchd-load: crash: %d kills, seed %d (--seed %d repeats the kill schedule)\n", o.kills, o.seed, o.seed)
+		dr.crash = &crashReport{Seed: o.seed, KillsAsked: o.kills, GracefulAsked: o.graceful}
+		fmt.Fprintf(dr.log, "dispatchd-load: crash: %d kills and %d graceful restarts, seed %d (--seed %d repeats the schedule)\n",
+			o.kills, o.graceful, o.seed, o.seed)
 		wg.Go(func() {
 			defer close(killsDone)
 			if crashErr = dr.runKills(loadCtx, cfg.duration); crashErr != nil {

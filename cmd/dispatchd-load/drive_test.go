@@ -132,8 +132,10 @@ func TestLedgerSettle(t *testing.T) {
 	if ready, ok := l.readyAt("o1"); !ok || !ready.Equal(now.Add(time.Minute)) {
 		t.Errorf("readyAt %v %v", ready, ok)
 	}
-	l.observe("o1", "picked_up", now)
-	l.observe("o1", "assigned", now) // a late answer never takes the status back
+	l.observe([]byte(`{"id":"o1","status":"picked_up","timeline":[{"status":"pending"},{"status":"assigned"},{"status":"picked_up"}]}`), now)
+	// A late answer never takes the status back, nor shortens the timeline.
+	l.observe([]byte(`{"id":"o1","status":"assigned","timeline":[{"status":"pending"},{"status":"assigned"}]}`), now)
+	l.observe([]byte(`{"id":"o-unknown","status":"delivered"}`), now)
 	if s, _, _ := l.acknowledgedAt("o1"); s != "picked_up" {
 		t.Errorf("status %q, want picked_up", s)
 	}
@@ -173,7 +175,8 @@ func TestLedgerSettle(t *testing.T) {
 		t.Errorf("counts %+v\nwant   %+v", got, want)
 	}
 	snap := l.snapshot()
-	if len(snap) != 3 || snap[0] != (ackedOrder{ID: "o1", ExternalID: "e1", Key: "k-e1", Status: "picked_up"}) {
+	if len(snap) != 3 || snap[0].ID != "o1" || snap[0].ExternalID != "e1" || snap[0].Key != "k-e1" || snap[0].Status != "picked_up" ||
+		len(snap[0].Timeline) != 3 || snap[0].Timeline[2].Status != "picked_up" {
 		t.Errorf("snapshot %+v", snap)
 	}
 }
@@ -195,12 +198,16 @@ func (w *wrapped) Error() string { return "dial: " + w.err.Error() }
 func (w *wrapped) Unwrap() error { return w.err }
 
 func TestKillUptimes(t *testing.T) {
-	a, b := killUptimes(42, 20, 21*time.Second), killUptimes(42, 20, 21*time.Second)
-	if !slices.Equal(a, b) {
+	a, ga := killUptimes(42, 20, 5, 21*time.Second)
+	b, gb := killUptimes(42, 20, 5, 21*time.Second)
+	if !slices.Equal(a, b) || !slices.Equal(ga, gb) {
 		t.Fatal("the same seed gave two schedules")
 	}
-	if slices.Equal(a, killUptimes(43, 20, 21*time.Second)) {
+	if c, _ := killUptimes(43, 20, 5, 21*time.Second); slices.Equal(a, c) {
 		t.Error("another seed gave the same schedule")
+	}
+	if n := len(slices.DeleteFunc(slices.Clone(ga), func(g bool) bool { return !g })); n != 5 || len(ga) != 20 {
+		t.Errorf("%d graceful stops of %d, want 5 of 20", n, len(ga))
 	}
 	for _, u := range a {
 		if u < 500*time.Millisecond || u > 1500*time.Millisecond {
@@ -231,10 +238,10 @@ func TestCourierMoves(t *testing.T) {
 	if m := distanceM(home, c.position(t0.Add(time.Hour))); m < 240 || m > 260 {
 		t.Errorf("halted at %.0f m, want 250", m)
 	}
-	c.noteVersion(5)
-	c.noteVersion(3)
-	if c.seen.Load() != 5 {
-		t.Errorf("seen %d", c.seen.Load())
+	c.noteVersion(routeView{Version: 5, Stops: []routeStop{{Kind: "pickup", OrderID: "o1"}, {Kind: "dropoff", OrderID: "o1"}}}, "stream")
+	c.noteVersion(routeView{Version: 3}, "GET")
+	if c.seen.Load() != 5 || c.seenDescription() != "stream, stops [pickup:o1 dropoff:o1]" {
+		t.Errorf("seen %d: %q", c.seen.Load(), c.seenDescription())
 	}
 	c.offer(routeView{Version: 6})
 	c.offer(routeView{Version: 7})

@@ -104,11 +104,24 @@ func printDriveReport(w io.Writer, r *driveReport) {
 	fmt.Fprintf(w, "placements: %d asked, %d answered 201, %d refused (4xx), %d without a final answer; %d retries with the same Idempotency-Key and body\n",
 		l.Requested, l.Acked, l.Rejected, l.InFlight+l.Retrying, l.Retries)
 	if c := r.Crash; c != nil {
-		fmt.Fprintf(w, "\ncrash: seed %d; %d of %d kills (SIGKILL), each followed by a restart on the same data directory\n", c.Seed, len(c.Kills), c.KillsAsked)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "kill\tat\tup\tin flight\tready again in\tchecked\tlisted\tviolations\t")
+		kills, graceful := 0, 0
 		for _, k := range c.Kills {
-			fmt.Fprintf(tw, "%d\t+%.2fs\t%.2fs\t%d\t%.0fms\t%d\t%d\t%d\t\n", k.N, k.AtS, k.UpS, k.InFlight, 1000*k.RestartS, k.Checked, k.Listed, k.Violations)
+			if k.Graceful {
+				graceful++
+			} else {
+				kills++
+			}
+		}
+		fmt.Fprintf(w, "\ncrash: seed %d; %d of %d kills (SIGKILL) and %d of %d graceful stops (SIGTERM), each followed by a restart on the same data directory\n",
+			c.Seed, kills, c.KillsAsked, graceful, c.GracefulAsked)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "stop\thow\tat\tup\tin flight\tready again in\tchecked\tlisted\tviolations\t")
+		for _, k := range c.Kills {
+			how := "kill"
+			if k.Graceful {
+				how = "SIGTERM"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t+%.2fs\t%.2fs\t%d\t%.0fms\t%d\t%d\t%d\t\n", k.N, how, k.AtS, k.UpS, k.InFlight, 1000*k.RestartS, k.Checked, k.Listed, k.Violations)
 		}
 		tw.Flush()
 		fmt.Fprintf(w, "placements in flight at a kill whose answer was lost: %d; retried with the same key and answered 201: %d (%d had been journaled before the kill and came back as the same order, %d were created by the retry)\n",

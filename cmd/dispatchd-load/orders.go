@@ -60,6 +60,8 @@ type orderRecord struct {
 	// a courier's action or a cancellation), and statusAt when that answer arrived.
 	status   string
 	statusAt time.Time
+	// timeline is the longest timeline those answers showed: history, which may grow but never change.
+	timeline []timelineEntry
 }
 
 // ledger is every order of the run, by sequence number and by id.
@@ -77,13 +79,15 @@ func (l *ledger) add(r *orderRecord) {
 	l.mu.Unlock()
 }
 
-// placedOrder is the part of the 201's body the ledger keeps.
+// placedOrder is the part of an order in an answer (the 201, a courier's action, a cancellation) that the ledger
+// keeps.
 type placedOrder struct {
-	ID         string    `json:"id"`
-	ExternalID string    `json:"external_id"`
-	Status     string    `json:"status"`
-	CreatedAt  time.Time `json:"created_at"`
-	ReadyAt    time.Time `json:"ready_at"`
+	ID         string          `json:"id"`
+	ExternalID string          `json:"external_id"`
+	Status     string          `json:"status"`
+	CreatedAt  time.Time       `json:"created_at"`
+	ReadyAt    time.Time       `json:"ready_at"`
+	Timeline   []timelineEntry `json:"timeline"`
 }
 
 // ackOutcome is what the ledger made of an answer to a placement.
@@ -110,7 +114,7 @@ func (l *ledger) settle(r *orderRecord, a answer, now time.Time) (ackOutcome, er
 	switch {
 	case a.code == http.StatusCreated && perr == nil:
 		r.state, r.id, r.createdAt, r.readyAt, r.ackedAt = reqAcked, p.ID, p.CreatedAt, p.ReadyAt, now
-		r.status, r.statusAt = p.Status, now
+		r.status, r.statusAt, r.timeline = p.Status, now, p.Timeline
 		l.byID[p.ID] = r
 		return outcomeAcked, nil
 	case a.code == http.StatusCreated:
@@ -132,12 +136,24 @@ func (l *ledger) settle(r *orderRecord, a answer, now time.Time) (ackOutcome, er
 	}
 }
 
-// observe notes a status the daemon acknowledged for order id, when it is further than the one known.
-func (l *ledger) observe(id, status string, now time.Time) {
+// observe notes an order the daemon answered with (decoded from body): its status, when further than the one
+// known, and its timeline, when longer.
+func (l *ledger) observe(body []byte, now time.Time) {
+	var p placedOrder
+	if json.Unmarshal(body, &p) != nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if r := l.byID[id]; r != nil && statusRank(status) >= statusRank(r.status) {
-		r.status, r.statusAt = status, now
+	r := l.byID[p.ID]
+	if r == nil {
+		return
+	}
+	if statusRank(p.Status) >= statusRank(r.status) {
+		r.status, r.statusAt = p.Status, now
+	}
+	if len(p.Timeline) > len(r.timeline) {
+		r.timeline = p.Timeline
 	}
 }
 
@@ -168,8 +184,9 @@ type ackedOrder struct {
 	ID         string
 	ExternalID string
 	Key        string
-	// Status is the furthest status the daemon acknowledged.
-	Status string
+	// Status is the furthest status the daemon acknowledged, and Timeline the longest timeline it showed.
+	Status   string
+	Timeline []timelineEntry
 }
 
 // snapshot is every acknowledged order, with the furthest status acknowledged so far.
@@ -179,7 +196,7 @@ func (l *ledger) snapshot() []ackedOrder {
 	out := make([]ackedOrder, 0, len(l.byID))
 	for _, r := range l.recs {
 		if r.state == reqAcked {
-			out = append(out, ackedOrder{ID: r.id, ExternalID: r.ext, Key: r.key, Status: r.status})
+			out = append(out, ackedOrder{ID: r.id, ExternalID: r.ext, Key: r.key, Status: r.status, Timeline: r.timeline})
 		}
 	}
 	return out
@@ -401,12 +418,7 @@ func (o *orderService) runCancels(ctx context.Context) {
 		}
 		a := o.client.send(ctx, o.cancel, http.MethodPost, "/v1/orders/"+id+"/cancel", o.token, nil, []byte(`{"reason":"customer"}`))
 		if a.code == http.StatusOK {
-			var v struct {
-				Status string `json:"status"`
-			}
-			if json.Unmarshal(a.body, &v) == nil {
-				o.led.observe(id, v.Status, time.Now())
-			}
+			o.led.observe(a.body, time.Now())
 		}
 	}
 }

@@ -102,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.Float64Var(&c.drive.cancelShare, "cancel-share", 0.02, "drive, crash: share of orders the order service cancels 1 to 10 s after placing them")
 	fs.DurationVar(&c.drive.drain, "drain", 20*time.Second, "drive, crash: after the load, how long the couriers go on working before the check")
 	fs.IntVar(&c.drive.kills, "kills", 20, "crash: how many times to SIGKILL the daemon")
+	fs.IntVar(&c.drive.graceful, "graceful", 0, "crash: how many graceful restarts (SIGTERM, so a checkpoint) to mix in among the kills")
 	fs.Uint64Var(&c.drive.seed, "seed", 0, "crash: seed of the kill schedule (default: random, printed)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: dispatchd-load (--spawn DISPATCHD | --target URL --admin-token-file FILE) [--mode orders|locations] (--rate N | --sweep N,N,...) [flags]")
@@ -218,7 +219,7 @@ func (c *config) checkDrive(set map[string]bool, swept bool) error {
 	}
 	if c.mode != modeDrive && c.mode != modeCrash {
 		for _, f := range []string{"location-rate", "location-batch", "time-scale", "prep-seconds", "promise-seconds",
-			"cancel-share", "drain", "kills", "seed"} {
+			"cancel-share", "drain", "kills", "graceful", "seed"} {
 			if set[f] {
 				return bad("--%s is for the drive and crash modes", f)
 			}
@@ -244,12 +245,14 @@ func (c *config) checkDrive(set map[string]bool, swept bool) error {
 		return bad("--cancel-share must be within [0, 1]")
 	case o.drain < 0:
 		return bad("--drain must not be negative")
-	case c.mode == modeDrive && (set["kills"] || set["seed"]):
-		return bad("--kills and --seed are for the crash mode")
+	case c.mode == modeDrive && (set["kills"] || set["graceful"] || set["seed"]):
+		return bad("--kills, --graceful and --seed are for the crash mode")
 	case c.mode == modeCrash && c.spawn == "":
 		return bad("the crash mode kills the daemon it starts: give --spawn")
 	case c.mode == modeCrash && (o.kills < 1 || o.kills > 10000):
 		return bad("--kills must be within [1, 10000]")
+	case o.graceful < 0 || o.graceful > 10000:
+		return bad("--graceful must be within [0, 10000]")
 	}
 	if c.mode == modeCrash && !set["seed"] {
 		o.seed = rand.Uint64()
