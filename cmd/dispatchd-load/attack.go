@@ -178,13 +178,13 @@ func runStep(ctx context.Context, tr vegeta.Targeter, rate int, du time.Duration
 	// A fresh attacker per step (vegeta's cannot be reused after an attack ends) over the run's transport, whose
 	// connections stay open from one step to the next, as in an order service's connection pool.
 	atk := vegeta.NewAttacker(
-		vegeta.Client(&http.Client{Transport: o.transport}), // first: the options below change its transport
+		// The run's transport keeps as many idle connections as there may be requests in flight (set once by
+		// its maker: vegeta's Connections and KeepAlive options would write it at every step while the previous
+		// step's connections still read it), so that connections are reused and not closed and reopened, which
+		// would measure TCP set-up and run the loopback out of ports.
+		vegeta.Client(&http.Client{Transport: o.transport}),
 		vegeta.Workers(o.workers),
 		vegeta.MaxWorkers(o.maxWorkers),
-		// As many idle connections kept as there may be requests in flight, so that connections are reused and
-		// not closed and reopened, which would measure TCP set-up and run the loopback out of ports.
-		vegeta.Connections(o.connections),
-		vegeta.KeepAlive(true),
 		vegeta.Timeout(o.timeout),
 		// Enough of a body for the API's error message; the rest is read and discarded.
 		vegeta.MaxBody(4<<10),

@@ -347,6 +347,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 
 	cfg.attack.transport = newTransport()
+	// Set here, once: an option of vegeta's that sets it writes the shared transport at every step, while the
+	// previous step's connections still read it (a data race).
+	cfg.attack.transport.MaxIdleConnsPerHost = cfg.attack.connections
 	defer cfg.attack.transport.CloseIdleConnections()
 	if err := warmUp(ctx, cfg.attack.transport, target, int(cfg.attack.workers)); err != nil {
 		return fmt.Errorf("open connections: %w", err)
