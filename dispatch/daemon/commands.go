@@ -394,8 +394,10 @@ func (d *Daemon) CancelOrder(ctx context.Context, id, reason string) (*OrderView
 		if !ok {
 			return nil, 0, errorf(dispatch.ENotFound, "", "order %q not found", id)
 		}
-		if o.Status != "pending" && o.Status != "assigned" {
-			return nil, 0, errorf(dispatch.EConflict, "", "order %s is %s; only pending or assigned orders can be cancelled", id, o.Status)
+		// An in-store pick-up order may also be cancelled once ready (the customer never came): its goods go back
+		// on the shelf.
+		if o.Status != "pending" && o.Status != "assigned" && o.Status != StatusReadyForPickup {
+			return nil, 0, errorf(dispatch.EConflict, "", "order %s is %s; only pending, assigned or ready_for_pickup orders can be cancelled", id, o.Status)
 		}
 		return d.record(&record{Type: recOrderCancel, At: now, ID: id, Reason: reason})
 	})

@@ -266,12 +266,15 @@ func TestInStorePickup(t *testing.T) {
 	if n := h.d.View().OrdersByStatus[StatusCollected]; n != 1 {
 		t.Fatalf("%d collected orders counted, want 1", n)
 	}
-	// Cancelling a pick-up order before collection gives its stock back.
+	// Cancelling a pick-up order that is ready but never collected gives its stock back.
 	o2, err := h.place(shop, OrderInput{StoreID: "far", Fulfilment: FulfilPickup, NoDropoff: true, Items: []fulfil.Item{{SKU: "rice", Qty: 4}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.d.CancelOrder(ctx, o2.ID, "customer"); err != nil {
+	if _, err := h.d.StoreOrderAction(ctx, "far", o2.ID, StoreActionReady); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.d.CancelOrder(ctx, o2.ID, "no_show"); err != nil {
 		t.Fatal(err)
 	}
 	if _, res := h.stock("far"); len(res) != 0 {

@@ -175,7 +175,8 @@ type orderList struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-var orderStatuses = map[string]bool{"pending": true, "assigned": true, "picked_up": true, "delivered": true, "cancelled": true, "failed": true}
+var orderStatuses = map[string]bool{"pending": true, "assigned": true, "picked_up": true, "delivered": true, "cancelled": true, "failed": true,
+	daemon.StatusReadyForPickup: true, daemon.StatusCollected: true}
 
 // listOrders is GET /v1/orders: filters on status, store_id, courier_id and the creation time, oldest first, in
 // pages joined by an opaque cursor.
