@@ -400,10 +400,15 @@ func TestEventLogBehindTheCheckpoint(t *testing.T) {
 	if _, _, err := h2.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.25, 121.49)); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); h2.d.LastEventID() <= last && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond) // the event log's writer takes events after the order is published
+	// The event log's writer takes events after the order is published, and after a salvage its first events are
+	// read from its files, which the writer fills asynchronously: poll until the event is readable.
+	var evs []OrderEvent
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if evs, _, err = h2.d.Events(0, 100); err != nil || len(evs) > 0 {
+			break
+		}
 	}
-	evs, _, err := h2.d.Events(0, 100)
 	if err != nil || len(evs) != 1 || evs[0].ID != last+1 || evs[0].Type != EventCreated {
 		t.Fatalf("events after the restart: %+v (%v), want one order.created numbered %d", evs, err, last+1)
 	}
