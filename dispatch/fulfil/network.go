@@ -344,12 +344,13 @@ func (n *Network) Choose(now time.Time, r *Request) (Plan, error) {
 			rej.add(n.cfg.MaxRejections, st.ID, ReasonTooFar, "the ride alone takes longer than the promise allows")
 			return false
 		}
-		if sku, avail, want := st.shortOf(r.Items); sku != "" {
-			rej.add(n.cfg.MaxRejections, st.ID, ReasonOutOfStock, fmt.Sprintf("%s: %d available, %d wanted", sku, avail, want))
+		p, reason, detail := n.evaluate(st, ns, r, nb.Metres)
+		if reason == ReasonOutOfStock {
+			// Not a candidate: the search goes on past it.
+			rej.add(n.cfg.MaxRejections, st.ID, reason, detail)
 			return true
 		}
 		compared++
-		p, reason, detail := n.evaluate(st, ns, r, nb.Metres)
 		switch {
 		case reason != "":
 			rej.add(n.cfg.MaxRejections, st.ID, reason, detail)
