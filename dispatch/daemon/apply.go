@@ -265,23 +265,26 @@ func (d *Daemon) applyShift(rec *record) (any, error) {
 	return d.refreshCourier(in.Courier, rec.At), nil
 }
 
-// moveCourier takes in a position report (live or replayed).
-func (d *Daemon) moveCourier(now time.Time, l locationRecord) {
+// moveCourier applies a position to the engine and the courier's view. It reports whether the position was taken:
+// one older than the courier's last is not, and must not be journaled either (a replay would apply it where the
+// live daemon ignored it, and plan the next round from the wrong place).
+func (d *Daemon) moveCourier(now time.Time, l locationRecord) bool {
 	aux, ok := d.st.aux[l.Courier]
 	if !ok || l.At.Before(aux.LocAt) {
-		return
+		return false
 	}
 	loc := Location{Lat: l.Lat, Lon: l.Lon}
-	aux.Location, aux.LocAt = &loc, l.At
 	if _, err := d.eng.Apply(now, dispatch.CourierMoved{CourierID: l.Courier, Location: loc.Point(), At: l.At}); err != nil {
 		d.log.Warn().Err(err).Str("courier_id", l.Courier).Msg("position refused")
-		return
+		return false
 	}
+	aux.Location, aux.LocAt = &loc, l.At
 	if old, ok := d.st.couriers.get(l.Courier); ok {
 		v := *old
 		v.Location, v.LocationAt = &loc, timePtr(l.At)
 		d.st.setCourier(&v)
 	}
+	return true
 }
 
 func (d *Daemon) applyAction(rec *record) (any, error) {

@@ -102,6 +102,11 @@ type checkpointKey struct {
 // immutable, so it is a copy of pointers; the engine exports a deep copy) and encoded and written on another
 // goroutine, so the loop does not wait for the disk. final waits for it (shutdown).
 func (d *Daemon) checkpoint(final bool) error {
+	if d.roundRunning {
+		// The engine is the round's; its record is journaled, its result not yet in: a checkpoint now would cover
+		// the round's record without its effects.
+		return errors.New("daemon: checkpoint while a round runs")
+	}
 	if !final && !d.ckptBusy.CompareAndSwap(false, true) {
 		return nil // the previous one is still being written
 	}
@@ -109,7 +114,7 @@ func (d *Daemon) checkpoint(final bool) error {
 		d.ckptWG.Wait()
 		d.ckptBusy.Store(true)
 	}
-	if _, err := d.flushLocations(d.lastNow); err != nil {
+	if _, err := d.flushLocations(); err != nil {
 		d.ckptBusy.Store(false)
 		return err
 	}

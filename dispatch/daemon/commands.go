@@ -529,8 +529,10 @@ func (d *Daemon) takePing(now time.Time, l locationRecord) (uint64, error) {
 		}
 		return seq, err
 	}
-	d.moveCourier(now, l)
-	d.st.pendingLocs[l.Courier] = l
+	if d.moveCourier(now, l) {
+		d.st.pendingLocs[l.Courier] = l
+		d.st.pendingLocsAt = now
+	}
 	return 0, nil
 }
 

@@ -669,7 +669,7 @@ func (d *Daemon) record(rec *record) (any, uint64, error) {
 
 func (d *Daemon) appendRecord(rec *record) (uint64, error) {
 	if rec.Type != recLocations {
-		if _, err := d.flushLocations(rec.At); err != nil {
+		if _, err := d.flushLocations(); err != nil {
 			return 0, err
 		}
 	}
@@ -685,12 +685,14 @@ func (d *Daemon) appendRecord(rec *record) (uint64, error) {
 	return seq, nil
 }
 
-// flushLocations journals the positions reported since the last record (the latest per courier).
-func (d *Daemon) flushLocations(at time.Time) (uint64, error) {
+// flushLocations journals the positions taken since the last record (the latest per courier). The record is
+// stamped with the time the last of them reached the engine, so that a replay leaves the engine's clock where the
+// live daemon left it; positions carry their own times.
+func (d *Daemon) flushLocations() (uint64, error) {
 	if len(d.st.pendingLocs) == 0 {
 		return 0, nil
 	}
-	rec := &record{Type: recLocations, At: at, Locations: d.st.takeLocations()}
+	rec := &record{Type: recLocations, At: d.st.pendingLocsAt, Locations: d.st.takeLocations()}
 	return d.appendRecord(rec)
 }
 
@@ -741,13 +743,15 @@ func (d *Daemon) finishRound(res roundResult) {
 	}
 	d.deferredEngine = d.deferredEngine[:0]
 	d.finishEvents(d.lastNow, false)
+	// The checkpoint goes before the requests that waited: one of them may start the next round, and a checkpoint
+	// must never read the engine while a round has it.
+	if d.sinceCkpt >= d.cfg.CheckpointRecords {
+		d.checkpoint(false)
+	}
 	reqs := d.deferredReqs
 	d.deferredReqs = nil
 	for _, req := range reqs {
 		d.handle(req)
-	}
-	if d.sinceCkpt >= d.cfg.CheckpointRecords {
-		d.checkpoint(false)
 	}
 }
 

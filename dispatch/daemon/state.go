@@ -46,9 +46,12 @@ type state struct {
 	externalIDs map[string]string
 	idem        map[string]*idemRecord
 	// finishedQ and idemQ list finished orders and idempotency keys in the order they were made, for pruning.
-	finishedQ   []expiry
-	idemQ       []expiry
-	pendingLocs map[string]locationRecord
+	finishedQ []expiry
+	idemQ     []expiry
+	// pendingLocs is the latest position taken of each courier since the last record, journaled lazily (see
+	// flushLocations); pendingLocsAt is when the last of them reached the engine.
+	pendingLocs   map[string]locationRecord
+	pendingLocsAt time.Time
 	// byStatus counts orders by status (index: orderStatuses).
 	byStatus [len(orderStatuses)]int
 	// onRoute is the couriers whose route has stops (their times are refreshed after every round).

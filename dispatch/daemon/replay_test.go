@@ -1,0 +1,347 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+)
+
+// TestReplayMatchesLive drives random days through a daemon the way the API does, with everything that runs beside
+// the engine in the live daemon: rounds on their own goroutine with placements, positions and courier actions
+// arriving while they run, positions queued without an answer, checkpoints written in the background, and clocks
+// that move in uneven steps. At random moments it crashes the daemon (or stops it gracefully) and requires the
+// recovered state to be exactly the one it had: every order, route (stops, ETAs, versions), courier, event and
+// the engine's whole state. A difference means that something a reader or a courier saw was not what a replay
+// of the journal makes, which after a real crash shows as a route going back a version or an order changing
+// courier.
+func TestReplayMatchesLive(t *testing.T) {
+	seeds := []uint64{1, 2, 3, 4, 5, 6}
+	if testing.Short() {
+		seeds = seeds[:2]
+	}
+	// REPLAY_SEEDS=N runs seeds 1..N instead (a longer search after a change to the loop).
+	if n, err := strconv.Atoi(os.Getenv("REPLAY_SEEDS")); err == nil && n > 0 {
+		seeds = seeds[:0]
+		for s := range n {
+			seeds = append(seeds, uint64(s+1))
+		}
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { replayDay(t, seed) })
+	}
+}
+
+type replayWorld struct {
+	t      *testing.T
+	rng    *rand.Rand
+	h      *harness
+	dir    string
+	clock  *fakeClock
+	mutate func(*Config)
+	shop   Principal
+	orders []string
+	// idem remembers the idempotency key and body hash of some placements, to retry them.
+	idem     map[string]OrderInput
+	couriers []string
+	stores   []string
+}
+
+func replayDay(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	ckptRecords := 5 + rng.IntN(40)
+	w := &replayWorld{
+		t: t, rng: rng, dir: t.TempDir(), clock: newFakeClock(), idem: map[string]OrderInput{},
+		mutate: func(c *Config) {
+			c.CheckpointRecords = ckptRecords
+			c.Engine.PostponeSlack = 0
+		},
+	}
+	w.h = start(t, w.dir, w.clock, w.mutate)
+	w.setUp()
+	restarts := 0
+	for step := range 400 {
+		w.step(step)
+		if rng.IntN(40) == 0 {
+			w.restart(step, rng.IntN(4) == 0)
+			restarts++
+		}
+	}
+	w.restart(400, false)
+	t.Logf("seed %d: %d orders, %d restarts, checkpoint every %d records; %v", seed, len(w.orders), restarts+1,
+		ckptRecords, w.h.d.View().OrdersByStatus)
+}
+
+func (w *replayWorld) must(err error) {
+	w.t.Helper()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *replayWorld) setUp() {
+	d := w.h.d
+	for i := range 4 {
+		id := fmt.Sprintf("s%d", i)
+		_, _, err := d.PutStore(ctx, StoreInput{ID: id, Location: w.near(31.23, 121.47, 0.02), PrepSeconds: 120 + 60*i,
+			MaxActiveOrders: 2 + i, Inventory: map[string]int{"milk": 40, "bread": 25}})
+		w.must(err)
+		w.stores = append(w.stores, id)
+	}
+	for i := range 6 {
+		id := fmt.Sprintf("c%d", i)
+		_, _, _, err := d.PutCourier(ctx, CourierInput{ID: id, Vehicle: "ebike", Capacity: 3}, false)
+		w.must(err)
+		loc := w.near(31.23, 121.47, 0.02)
+		_, err = d.SetShift(ctx, id, true, &loc, nil)
+		w.must(err)
+		w.couriers = append(w.couriers, id)
+	}
+	k, _, err := d.CreateAPIKey(ctx, "shop")
+	w.must(err)
+	w.shop = Principal{Role: RoleOrders, ID: k.ID}
+}
+
+func (w *replayWorld) near(lat, lon, spread float64) Location {
+	return Location{Lat: lat + spread*(2*w.rng.Float64()-1), Lon: lon + spread*(2*w.rng.Float64()-1)}
+}
+
+// place places an order (sometimes by items, sometimes with an idempotency key) and remembers its id. Refusals
+// (no stock, no store in reach) are part of the day.
+func (w *replayWorld) place() {
+	in := orderIn(w.stores[w.rng.IntN(len(w.stores))], 0, 0)
+	in.Dropoff = w.near(31.23, 121.47, 0.03)
+	if w.rng.IntN(3) == 0 {
+		in.StoreID = ""
+		in.Items = []fulfil.Item{{SKU: "milk", Qty: 1 + w.rng.IntN(2)}}
+	}
+	key := ""
+	if w.rng.IntN(2) == 0 {
+		key = fmt.Sprintf("k%d", w.rng.Int64())
+	}
+	_, body, err := w.h.d.PlaceOrder(ctx, w.shop, key, []byte(key), in)
+	if err != nil {
+		return
+	}
+	var o OrderView
+	w.must(json.Unmarshal(body, &o))
+	w.orders = append(w.orders, o.ID)
+	if key != "" {
+		w.idem[key] = in
+	}
+}
+
+// retry repeats an earlier placement with its idempotency key: it must answer the same order.
+func (w *replayWorld) retry() {
+	for key, in := range w.idem {
+		_, body, err := w.h.d.PlaceOrder(ctx, w.shop, key, []byte(key), in)
+		w.must(err)
+		var o OrderView
+		w.must(json.Unmarshal(body, &o))
+		if _, ok := w.h.d.View().Order(o.ID); !ok {
+			w.t.Fatalf("retry of %s answered order %s, which is not there", key, o.ID)
+		}
+		return
+	}
+}
+
+// act moves one of a courier's orders on: accept, arrive, pick up, deliver; now and then a decline or a failure.
+func (w *replayWorld) act() {
+	v := w.h.d.View()
+	c := w.couriers[w.rng.IntN(len(w.couriers))]
+	r, ok := v.Route(c)
+	if !ok || len(r.Stops) == 0 {
+		return
+	}
+	s := r.Stops[0]
+	o, _ := v.Order(s.OrderID)
+	var action, reason string
+	switch {
+	case w.rng.IntN(12) == 0 && o.Status == "assigned":
+		action, reason = "decline", "too far"
+	case w.rng.IntN(15) == 0 && o.Status == "picked_up":
+		action, reason = "failed", "nobody home"
+	case o.Status == "assigned" && w.rng.IntN(2) == 0:
+		action = "accept"
+	case s.Kind == "pickup" && w.rng.IntN(2) == 0:
+		action = "arrived"
+	case s.Kind == "pickup":
+		action = "picked_up"
+	default:
+		action = "delivered"
+	}
+	w.h.d.CourierAction(ctx, c, s.OrderID, action, reason) // refusals (an action out of turn) are part of the day
+}
+
+func (w *replayWorld) move() {
+	c := w.couriers[w.rng.IntN(len(w.couriers))]
+	loc := w.near(31.23, 121.47, 0.03)
+	if w.rng.IntN(2) == 0 {
+		w.h.d.QueueLocation(c, loc, time.Time{})
+	} else {
+		w.must(w.h.d.ReportLocation(ctx, c, loc, w.clock.Now().Add(-time.Duration(w.rng.IntN(5))*time.Second)))
+	}
+}
+
+func (w *replayWorld) step(i int) {
+	d := w.h.d
+	switch n := w.rng.IntN(100); {
+	case n < 30:
+		w.place()
+	case n < 32:
+		w.retry()
+	case n < 50:
+		w.act()
+	case n < 70:
+		w.move()
+	case n < 73 && len(w.orders) > 0:
+		d.CancelOrder(ctx, w.orders[w.rng.IntN(len(w.orders))], "customer")
+	case n < 75:
+		c := w.couriers[w.rng.IntN(len(w.couriers))]
+		cv, _ := d.View().Courier(c)
+		loc := w.near(31.23, 121.47, 0.02)
+		d.SetShift(ctx, c, cv.Status == "offline", &loc, nil)
+	case n < 77:
+		_, err := d.PatchInventory(ctx, w.stores[w.rng.IntN(len(w.stores))], InventoryChange{Adjust: map[string]int{"milk": 5}})
+		w.must(err)
+	case n < 85:
+		w.must(d.DispatchNow(ctx))
+	default:
+		w.roundBesideIntake()
+	}
+	w.clock.Advance(time.Duration(w.rng.IntN(20_000)) * time.Millisecond)
+}
+
+// roundBesideIntake starts a round on its own goroutine, as the ticker does, and sends requests while it runs:
+// placements (served during the round), positions (taken after it) and courier actions (waiting for it).
+func (w *replayWorld) roundBesideIntake() {
+	d := w.h.d
+	entered, release := make(chan struct{}), make(chan struct{})
+	d.do(ctx, func(time.Time) (any, uint64, error) {
+		d.beforeRound = func() { close(entered); <-release }
+		d.tick()
+		if !d.roundRunning {
+			close(entered)
+			close(release)
+		}
+		d.beforeRound = nil
+		return nil, 0, nil
+	})
+	<-entered
+	var wg sync.WaitGroup
+	for range w.rng.IntN(6) {
+		w.clock.Advance(time.Duration(w.rng.IntN(3000)) * time.Millisecond)
+		switch w.rng.IntN(3) {
+		case 0:
+			w.place()
+		case 1:
+			c := w.couriers[w.rng.IntN(len(w.couriers))]
+			w.h.d.QueueLocation(c, w.near(31.23, 121.47, 0.03), time.Time{})
+		default:
+			// An engine request waits for the round: send it from its own goroutine and collect it after.
+			v := d.View()
+			c := w.couriers[w.rng.IntN(len(w.couriers))]
+			if r, ok := v.Route(c); ok && len(r.Stops) > 0 {
+				wg.Add(1)
+				go func(order string) {
+					defer wg.Done()
+					d.CourierAction(ctx, c, order, "accept", "")
+				}(r.Stops[0].OrderID)
+			}
+		}
+	}
+	select {
+	case <-release:
+	default:
+		close(release)
+	}
+	wg.Wait()
+}
+
+// restart crashes the daemon (or stops it) once everything sent has been taken, and requires the state it comes
+// back with to be the one it had.
+func (w *replayWorld) restart(step int, graceful bool) {
+	t, d := w.t, w.h.d
+	// Queued positions are taken by the loop in its own time; wait for them, then journal the last ones (a crash
+	// may lose positions that no record followed: that is the documented price of journaling them lazily, and
+	// no route depends on them).
+	for len(d.pings) > 0 || len(d.pingBatches) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// An engine request waits for a round still running; the one after it for the publication of that batch.
+	d.do(ctx, func(time.Time) (any, uint64, error) {
+		seq, err := d.flushLocations()
+		return nil, seq, err
+	})
+	d.do(ctx, func(time.Time) (any, uint64, error) { return nil, 0, nil })
+	for {
+		d.pubMu.Lock()
+		settled := len(d.pending) == 0 && d.journal.Durable() >= d.journal.LastSeq()
+		d.pubMu.Unlock()
+		if settled {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	d.ckptWG.Wait()
+	want := stateOf(t, d)
+	if graceful {
+		w.h.close()
+	} else {
+		w.h.crash()
+	}
+	w.h = start(t, w.dir, w.clock, w.mutate)
+	if got := stateOf(t, w.h.d); got != want {
+		t.Fatalf("step %d: state after a %s differs from the one before:\n%s", step, map[bool]string{true: "graceful restart", false: "crash"}[graceful], jsonDiff(want, got))
+	}
+}
+
+// jsonDiff lists the paths at which two JSON documents differ (at most 12), with both values.
+func jsonDiff(a, b string) string {
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return firstDiff(a, b)
+	}
+	var out []string
+	var walk func(path string, x, y any)
+	walk = func(path string, x, y any) {
+		if len(out) >= 12 {
+			return
+		}
+		switch xv := x.(type) {
+		case map[string]any:
+			if yv, ok := y.(map[string]any); ok {
+				for k := range xv {
+					walk(path+"."+k, xv[k], yv[k])
+				}
+				for k := range yv {
+					if _, ok := xv[k]; !ok {
+						walk(path+"."+k, nil, yv[k])
+					}
+				}
+				return
+			}
+		case []any:
+			if yv, ok := y.([]any); ok && len(xv) == len(yv) {
+				for i := range xv {
+					walk(fmt.Sprintf("%s[%d]", path, i), xv[i], yv[i])
+				}
+				return
+			}
+		}
+		xb, _ := json.Marshal(x)
+		yb, _ := json.Marshal(y)
+		if string(xb) != string(yb) {
+			out = append(out, fmt.Sprintf("%s:\n  want %.600s\n  got  %.600s", path, xb, yb))
+		}
+	}
+	walk("", x, y)
+	return strings.Join(out, "\n")
+}
