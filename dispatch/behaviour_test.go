@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -284,6 +285,48 @@ func TestUnplacedReasons(t *testing.T) {
 	}
 	if late == nil || late.Reason != UnplacedWouldBeLate || late.LateBy < 30*time.Minute {
 		t.Fatalf("hopeless order: %+v", late)
+	}
+}
+
+// TestRoundBudgetTakesTheMostUrgent: with more pending orders than a round considers, the ones with the earliest
+// promises go in, whatever the order they were placed in; the others are told "backlog" and wait, and they are
+// considered once the urgent ones are placed.
+func TestRoundBudgetTakesTheMostUrgent(t *testing.T) {
+	c := newCity(t, func(cfg *Config) { cfg.PostponeSlack = 0; cfg.MaxRoundOrders = 2; cfg.MaxBundleOrders = 1 })
+	c.store("A", 0, 0)
+	for i := range 4 {
+		c.courier(fmt.Sprintf("k%d", i), 100*float64(i), 0, 1)
+	}
+	// Placed from the least urgent to the most: the round must not take the first two.
+	for i, promise := range []time.Duration{90 * time.Minute, 80 * time.Minute, 40 * time.Minute, 50 * time.Minute} {
+		c.order(fmt.Sprintf("o%d", i), "A", 0, 800+100*float64(i), 0, promise)
+	}
+	fx := c.tick(time.Second)
+	assigned := map[string]bool{}
+	for _, a := range effectsOf[OrderAssigned](fx) {
+		assigned[a.OrderID] = true
+	}
+	if len(assigned) != 2 || !assigned["o2"] || !assigned["o3"] {
+		t.Fatalf("assigned %v, want the two most urgent, o2 and o3", assigned)
+	}
+	backlog := map[string]bool{}
+	for _, u := range effectsOf[OrderUnplaced](fx) {
+		if u.Reason == UnplacedBacklog {
+			backlog[u.OrderID] = true
+		}
+	}
+	if len(backlog) != 2 || !backlog["o0"] || !backlog["o1"] {
+		t.Fatalf("told backlog: %v, want o0 and o1", backlog)
+	}
+	if st := c.e.LastRound(); st.Candidates != 2 || st.Backlog != 2 {
+		t.Fatalf("round stats %+v, want 2 candidates and 2 in the backlog", st)
+	}
+	fx = c.tick(time.Second)
+	for _, a := range effectsOf[OrderAssigned](fx) {
+		delete(backlog, a.OrderID)
+	}
+	if len(backlog) != 0 {
+		t.Fatalf("the next round left %v unassigned with two couriers free", backlog)
 	}
 }
 

@@ -102,6 +102,13 @@ type Config struct {
 	// is forgotten (the daemon keeps its own record). Default 2 h.
 	FinishedRetention time.Duration
 
+	// MaxRoundOrders bounds the pending orders one round considers: when more are waiting, the most urgent go in
+	// (earliest promise first, then the oldest) and the others wait for a later round, told "backlog". A courier
+	// takes at most one bundle a round, so orders far beyond what the fleet can take only make the round slower
+	// (bundling and pricing grow with them) while it assigns the same; and a round that takes seconds delays
+	// everything waiting for the engine. 0: 4 per online courier, at least 1 000. Default 0.
+	MaxRoundOrders int
+
 	// Workers is how many goroutines price bundles in a round (the result does not depend on it). Default 2.
 	Workers int
 }
@@ -235,6 +242,8 @@ func (c *Config) Validate() error {
 		return invalid("MaxRouteStops", "MaxRouteStops must be within [2, 64], got %d", c.MaxRouteStops)
 	case c.ExactSequenceStops < 0 || c.ExactSequenceStops > 10:
 		return invalid("ExactSequenceStops", "ExactSequenceStops must be within [0, 10], got %d", c.ExactSequenceStops)
+	case c.MaxRoundOrders < 0:
+		return invalid("MaxRoundOrders", "MaxRoundOrders must not be negative (0: automatic), got %d", c.MaxRoundOrders)
 	case c.Workers < 1 || c.Workers > 256:
 		return invalid("Workers", "Workers must be within [1, 256], got %d", c.Workers)
 	case c.UnassignedCost*float64(max(c.MaxBundleOrders, 1)) > 1e12:

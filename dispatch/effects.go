@@ -59,6 +59,9 @@ const (
 	UnplacedWouldBeLate Unplaced = "would_be_late"
 	// UnplacedCouriersTaken: the couriers that could take it were given other work this round.
 	UnplacedCouriersTaken Unplaced = "couriers_taken"
+	// UnplacedBacklog: more orders were waiting than a round considers (Config.MaxRoundOrders), and more urgent
+	// ones went first.
+	UnplacedBacklog Unplaced = "backlog"
 )
 
 // OrderUnplaced reports why a pending order stays unassigned after a round. It is emitted when the reason changes,

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sync"
@@ -65,6 +66,7 @@ type roundState struct {
 // Stats describes the last round, for metrics and benchmarks.
 type Stats struct {
 	Candidates   int // pending orders considered
+	Backlog      int // pending orders left for a later round (beyond Config.MaxRoundOrders)
 	Reassignable int // assigned orders considered for a better courier
 	Rows         int // bundles and re-assignment candidates priced
 	Pairs        int // (row, courier) pairs priced
@@ -134,6 +136,21 @@ func (e *Engine) runRound() {
 		if o.status == StatusPending && o.ready <= horizon {
 			r.pending = append(r.pending, o)
 		}
+	}
+	if limit := e.roundOrderLimit(); len(r.pending) > limit {
+		// The most urgent first; the cut is by promise, not by who happened to be placed first.
+		slices.SortFunc(r.pending, func(a, b *orderState) int {
+			return cmp.Or(cmp.Compare(a.deliverBy, b.deliverBy), cmp.Compare(a.seq, b.seq))
+		})
+		stats.Backlog = len(r.pending) - limit
+		if e.courierIndex.Len() > 0 {
+			for _, o := range r.pending[limit:] {
+				e.tellUnplaced(o, UnplacedBacklog, 0)
+			}
+			r.pending = r.pending[:limit]
+		}
+		// Bundling reads the candidates in placement order.
+		slices.SortFunc(r.pending, func(a, b *orderState) int { return cmp.Compare(a.seq, b.seq) })
 	}
 	stats.Candidates = len(r.pending)
 	if e.courierIndex.Len() == 0 {
@@ -279,6 +296,14 @@ func (e *Engine) runRound() {
 		}
 	}
 	e.lastStats = stats
+}
+
+// roundOrderLimit is how many pending orders a round considers (Config.MaxRoundOrders).
+func (e *Engine) roundOrderLimit() int {
+	if e.cfg.MaxRoundOrders > 0 {
+		return e.cfg.MaxRoundOrders
+	}
+	return max(1000, 4*e.courierIndex.Len())
 }
 
 func (e *Engine) touch(c *courierState) {

@@ -173,6 +173,7 @@ type SavedStatusChange struct {
 // SavedStats is a State's copy of Stats (spelled out so that renaming a Stats field cannot change the format).
 type SavedStats struct {
 	Candidates   int `json:"candidates"`
+	Backlog      int `json:"backlog,omitempty"`
 	Reassignable int `json:"reassignable"`
 	Rows         int `json:"rows"`
 	Pairs        int `json:"pairs"`
@@ -517,7 +518,7 @@ func (r *restorer) order(so *SavedOrder, known uint64) (*orderState, error) {
 		o.store.open++
 	}
 	switch so.Unplaced {
-	case "", UnplacedNoCourier, UnplacedCouriersFull, UnplacedWouldBeLate, UnplacedCouriersTaken:
+	case "", UnplacedNoCourier, UnplacedCouriersFull, UnplacedWouldBeLate, UnplacedCouriersTaken, UnplacedBacklog:
 	default:
 		return nil, fmt.Errorf("unknown unplaced reason %q", so.Unplaced)
 	}

@@ -48,7 +48,8 @@ type follower struct {
 // snapCoverage counts, over a whole test, what the restored states held, so that the test can tell it exercised
 // them.
 type snapCoverage struct {
-	restores, removedSlots, finished, unknownSkill, arrived, continuing, declined, accepted, reusedIDs, rejected int
+	restores, removedSlots, finished, unknownSkill, arrived, continuing, declined, accepted, reusedIDs, rejected,
+	backlog int
 }
 
 const snapCity = 6000.0
@@ -330,6 +331,9 @@ func (d *snapDay) cut(step int) {
 		if o.SkillMask == unknownSkill {
 			cov.unknownSkill++
 		}
+		if o.Unplaced == UnplacedBacklog {
+			cov.backlog++
+		}
 		if len(o.DeclinedBy) > 0 {
 			cov.declined++
 		}
@@ -385,6 +389,8 @@ var snapshotVariants = []struct {
 		c.ExactSequenceStops = 3
 		c.Workers = 3
 	}},
+	// Rounds consider few orders, so that restored states hold orders told "backlog".
+	{"small-round-budget", func(c *Config) { c.MaxRoundOrders = 2 }},
 	// Orders are forgotten soon, so that restored states hold forgotten ids reused by new orders.
 	{"short-retention-append-horizon", func(c *Config) {
 		c.FinishedRetention = 20 * time.Minute
@@ -433,7 +439,7 @@ func TestSnapshotRestoreDeterminism(t *testing.T) {
 		"removed store slots": cov.removedSlots, "finished orders": cov.finished,
 		"orders with an unknown skill": cov.unknownSkill, "couriers arrived at their first stop": cov.arrived,
 		"couriers mid-visit": cov.continuing, "declined orders": cov.declined, "accepted orders": cov.accepted,
-		"reused order ids": cov.reusedIDs, "rejected events": cov.rejected,
+		"reused order ids": cov.reusedIDs, "rejected events": cov.rejected, "orders told backlog": cov.backlog,
 	} {
 		if n == 0 {
 			t.Errorf("no checkpoint held any %s: the test does not exercise them", name)
