@@ -520,6 +520,13 @@ func (d *Daemon) takePing(now time.Time, l locationRecord) (uint64, error) {
 		l.At = now
 	}
 	l.At = l.At.UTC()
+	if d.roundRunning {
+		// The engine is the round's: keep the courier's latest position for when it ends (see heldLocs).
+		if old, ok := d.heldLocs[l.Courier]; !ok || !l.At.Before(old.At) {
+			d.heldLocs[l.Courier] = l
+		}
+		return 0, nil
+	}
 	if aux.OnShift && !aux.InEngine {
 		// The first position of a courier on shift puts it on the map: that is a journaled change.
 		loc := Location{Lat: l.Lat, Lon: l.Lon}

@@ -235,6 +235,10 @@ type Daemon struct {
 	pings chan locationRecord
 	// pingBatches carries the batches of QueueLocations (a gateway relaying many couriers' positions at once).
 	pingBatches chan []locationRecord
+	// heldLocs keeps, while a round has the engine, the latest position of each courier that reported one; they
+	// reach the engine when the round ends. Positions keep flowing in (a full channel would refuse them) and the
+	// memory they take is bounded by the fleet, however long the round.
+	heldLocs map[string]locationRecord
 }
 
 // Open opens the data directory, recovers the state (the last checkpoint, then the journal after it) and returns a
@@ -279,6 +283,7 @@ func Open(cfg Config) (*Daemon, error) {
 		roundDone:   make(chan roundResult, 1),
 		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
 		pingBatches: make(chan []locationRecord, 256),
+		heldLocs:    map[string]locationRecord{},
 	}
 	j, err := journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
 		Now:        cfg.Now,
@@ -348,15 +353,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	for {
-		// While a round has the engine, positions wait in their channel (they need the engine).
-		pings, batches := d.pings, d.pingBatches
-		if d.roundRunning {
-			pings, batches = nil, nil
-		}
 		select {
 		case <-ctx.Done():
 			return d.shutdown()
-		case b := <-batches:
+		case b := <-d.pingBatches:
 			began := d.clock()
 			now := d.now()
 			for _, p := range b {
@@ -364,7 +364,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			d.publish()
 			account(began)
-		case p := <-pings:
+		case p := <-d.pings:
 			began := d.clock()
 			now := d.now()
 			d.takePing(now, p)
@@ -743,6 +743,13 @@ func (d *Daemon) finishRound(res roundResult) {
 	}
 	d.deferredEngine = d.deferredEngine[:0]
 	d.finishEvents(d.lastNow, false)
+	if len(d.heldLocs) > 0 {
+		now := d.now()
+		for _, l := range sortedLocations(d.heldLocs) {
+			d.takePing(now, l)
+		}
+		clear(d.heldLocs)
+	}
 	// The checkpoint goes before the requests that waited: one of them may start the next round, and a checkpoint
 	// must never read the engine while a round has it.
 	if d.sinceCkpt >= d.cfg.CheckpointRecords {

@@ -557,6 +557,30 @@ func TestIntakeDuringARound(t *testing.T) {
 			t.Fatalf("order placed during a round: %+v, want it readable and pending", v)
 		}
 	}
+	// Positions keep coming in while the round runs: far more than the position queue holds, none refused.
+	before, _ := h.d.View().Courier("c0")
+	sendStart := time.Now()
+	for i := range 3 * cap(h.d.pings) {
+		c := fmt.Sprintf("c%d", i%2)
+		for {
+			err := h.d.QueueLocation(c, Location{31.2311 + 1e-7*float64(i), 121.474}, time.Time{})
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrOverloaded) {
+				t.Fatal(err)
+			}
+			// The loop drains the queue into its held positions; only a burst faster than that is refused, and
+			// never for long.
+			if time.Since(sendStart) > 10*time.Second {
+				t.Fatal("positions refused for 10 s while a round ran: the loop does not take them")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if c, _ := h.d.View().Courier("c0"); *c.Location != *before.Location {
+		t.Fatalf("a position reached the courier while the round had the engine: %+v", c.Location)
+	}
 	acted := make(chan error, 1)
 	go func() {
 		_, err := h.d.CourierAction(ctx, courier, first.ID, "accept", "")
@@ -570,6 +594,11 @@ func TestIntakeDuringARound(t *testing.T) {
 	close(release)
 	if err := <-acted; err != nil {
 		t.Fatal(err)
+	}
+	// The action waited for the round, and so did the positions: by now the last of each courier is applied.
+	last := 3*cap(h.d.pings) - 2
+	if c, _ := h.d.View().Courier("c0"); c.Location == nil || c.Location.Lat != 31.2311+1e-7*float64(last) {
+		t.Fatalf("c0 after the round: %+v, want its last position held during the round", c.Location)
 	}
 	// The placements reached the engine after the round: the next round places them.
 	clock.Advance(time.Second)

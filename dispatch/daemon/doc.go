@@ -16,9 +16,11 @@
 // A dispatch round runs on a goroutine of its own, started by the loop after its record is journaled: a round over
 // thousands of couriers takes a good part of a second, and order intake must not wait for it. While it runs, the
 // loop keeps serving what does not touch the engine (placing orders, which it validates against its own state,
-// and API keys); everything else waits for the round, and the engine events of orders accepted meanwhile are
-// applied when it ends, in journal order. A replay runs the round inline and applies the same events in the same
-// order, so it reaches the same state.
+// and API keys); positions keep being taken, the latest of each courier held until the round ends; everything
+// else waits for the round, and the engine events of orders accepted meanwhile are applied when it ends, in
+// journal order. A replay runs the round inline and applies the same events in the same order, so it reaches the
+// same state. A round considers at most dispatch.Config.MaxRoundOrders pending orders, the most urgent first, so
+// that a backlog does not make rounds ever longer.
 //
 // # Durability and recovery
 //

@@ -93,12 +93,18 @@ func (s *state) openOrders() int {
 }
 
 func (s *state) takeLocations() []locationRecord {
-	out := make([]locationRecord, 0, len(s.pendingLocs))
-	for _, l := range s.pendingLocs {
+	out := sortedLocations(s.pendingLocs)
+	clear(s.pendingLocs)
+	return out
+}
+
+// sortedLocations lists the positions of a map by courier (a record's content must not depend on map order).
+func sortedLocations(m map[string]locationRecord) []locationRecord {
+	out := make([]locationRecord, 0, len(m))
+	for _, l := range m {
 		out = append(out, l)
 	}
 	slices.SortFunc(out, func(a, b locationRecord) int { return strings.Compare(a.Courier, b.Courier) })
-	clear(s.pendingLocs)
 	return out
 }
 
