@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -34,12 +35,16 @@ type Main struct {
 	AdminTokenFile   string
 	MetricsAddr      string
 	MetricsAuth      bool
+	// Pprof serves the Go runtime's profiles (net/http/pprof) on MetricsAddr, which it requires: never on the API's
+	// address, and behind the admin token when MetricsAuth is set.
+	Pprof            bool
 	LogFormat        string
 	LogLevel         string
 	QueueSize        int
 	DefaultPromise   time.Duration
 	Policy           string
 	DispatchWorkers  int
+	MaxRoundOrders   int
 	ShutdownTimeout  time.Duration
 	Heartbeat        time.Duration
 	EventRetention   time.Duration
@@ -83,12 +88,14 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&m.AdminTokenFile, "admin-token-file", "", "file holding the admin token (else DISPATCHD_ADMIN_TOKEN, else <data-dir>/admin.token, created on first start)")
 	fs.StringVar(&m.MetricsAddr, "metrics-addr", "", "separate address for GET /metrics (empty: served on --addr)")
 	fs.BoolVar(&m.MetricsAuth, "metrics-auth", false, "require the admin token to read /metrics")
+	fs.BoolVar(&m.Pprof, "pprof", false, "also serve Go profiles under /debug/pprof/ on --metrics-addr (which it requires)")
 	fs.StringVar(&m.LogFormat, "log-format", "auto", "json, console, or auto (console when stderr is a terminal)")
 	fs.StringVar(&m.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&m.QueueSize, "queue-size", 4096, "requests that may wait for the event loop before the API answers 503")
 	fs.DurationVar(&m.DefaultPromise, "default-promise", 30*time.Minute, "promise of an order that gives neither promise_seconds nor deliver_by")
 	fs.StringVar(&m.Policy, "policy", "optimize", "dispatch policy: optimize or nearest-idle")
 	// A round prices on these goroutines while the loop keeps taking orders: by default intake keeps a core.
+	fs.IntVar(&m.MaxRoundOrders, "max-round-orders", 0, "pending orders one dispatch round considers, the most urgent first (0: 4 per online courier, at least 1000)")
 	fs.IntVar(&m.DispatchWorkers, "dispatch-workers", max(1, runtime.GOMAXPROCS(0)-1), "goroutines that price a dispatch round (default: one per CPU but one)")
 	fs.DurationVar(&m.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long a graceful stop waits for requests in flight")
 	fs.DurationVar(&m.Heartbeat, "stream-heartbeat", 15*time.Second, "interval of the courier stream's heartbeat comments")
@@ -176,10 +183,14 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return errors.New("dispatchd: --dispatch-interval must be at least 100ms")
 	case m.QueueSize < 1:
 		return errors.New("dispatchd: --queue-size must be positive")
+	case m.MaxRoundOrders < 0:
+		return errors.New("dispatchd: --max-round-orders must not be negative (0: automatic)")
 	case m.DispatchWorkers < 1 || m.DispatchWorkers > 256:
 		return errors.New("dispatchd: --dispatch-workers must be within [1, 256]")
 	case m.DataDir == "":
 		return errors.New("dispatchd: --data-dir is required")
+	case m.Pprof && m.MetricsAddr == "":
+		return errors.New("dispatchd: --pprof needs --metrics-addr (profiles are never served on the API's address)")
 	case m.ReadHeaderTimeout <= 0 || m.ReadTimeout <= 0 || m.WriteTimeout <= 0 || m.IdleTimeout <= 0:
 		return errors.New("dispatchd: --read-header-timeout, --read-timeout, --write-timeout and --idle-timeout must be positive")
 	}
@@ -209,6 +220,13 @@ func (m *Main) ListenAddr() net.Addr {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.addr
+}
+
+// MetricsListenAddr is the metrics listener's address once Run has started (nil without --metrics-addr).
+func (m *Main) MetricsListenAddr() net.Addr {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.metricsAddr
 }
 
 // Started is closed once Run is serving.
@@ -332,6 +350,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	cfg.DefaultPromise = m.DefaultPromise
 	cfg.Engine.Policy = policy
 	cfg.Engine.Workers = m.DispatchWorkers
+	cfg.Engine.MaxRoundOrders = m.MaxRoundOrders
 	cfg.EventRetention, cfg.ETAChangeThreshold = m.EventRetention, m.ETAThreshold
 	cfg.Webhooks = daemon.WebhookConfig{RetryMin: m.WebhookRetryMin, RetryMax: m.WebhookRetryMax, GiveUpAfter: m.WebhookGiveUp}
 	cfg.Logger = log
@@ -411,6 +430,18 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			h = httpapi.RequireAdmin(token, h)
 		}
 		mux.Handle("GET /metrics", h)
+		if m.Pprof {
+			guard := func(h http.Handler) http.Handler {
+				if m.MetricsAuth {
+					return httpapi.RequireAdmin(token, h)
+				}
+				return h
+			}
+			mux.Handle("GET /debug/pprof/", guard(http.HandlerFunc(pprof.Index)))
+			mux.Handle("GET /debug/pprof/profile", guard(http.HandlerFunc(pprof.Profile)))
+			mux.Handle("GET /debug/pprof/trace", guard(http.HandlerFunc(pprof.Trace)))
+			mux.Handle("GET /debug/pprof/symbol", guard(http.HandlerFunc(pprof.Symbol)))
+		}
 		servers = append(servers, m.httpServer(mux))
 		listeners = append(listeners, mln)
 		m.mu.Lock()
