@@ -42,6 +42,10 @@ type simCourier struct {
 	seen    atomic.Uint64
 	seenHow string
 
+	// online is done once the courier's stream is open and its first route read: the measured load starts when
+	// the whole fleet is (see drive.run).
+	online sync.Once
+
 	mu       sync.Mutex
 	from, to location
 	legStart time.Time
@@ -142,6 +146,9 @@ type fleet struct {
 	// violation, when a route was seen.
 	epoch   atomic.Int64
 	started time.Time
+
+	// connected counts down as couriers come online (stream open and first route read).
+	connected sync.WaitGroup
 
 	// pickedUp and delivered count the couriers' acknowledged hand-overs.
 	pickedUp  atomic.Int64
@@ -390,6 +397,7 @@ func (f *fleet) readStream(ctx context.Context, c *simCourier) bool {
 		return false
 	}
 	f.connects.add(start, time.Since(start), resp.StatusCode, "")
+	c.online.Do(f.connected.Done)
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var event string

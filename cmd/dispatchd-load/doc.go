@@ -29,7 +29,8 @@
 // (GET /v1/courier/stream, reconnecting with Last-Event-ID), accepts what is new on its route, rides to the first
 // stop in a straight line at e-bike speed (5 m/s) times --time-scale, arrives, waits until the order's ready_at
 // (from its 201) and picks it up, or hands it over, and reads its route again. The daemon keeps real time, so
-// ready times and promises pass at the normal pace while the couriers ride faster. After --duration the load
+// ready times and promises pass at the normal pace while the couriers ride faster. The order and position loads
+// start once every courier's stream is open (the fleet is online before the day's orders flow). After --duration the load
 // stops, the couriers work on for --drain, and the orders of the run are read back (GET /v1/orders).
 //
 // The report has one row per class of request (orders, positions, courier actions, route reads, stream

@@ -17,7 +17,9 @@ type driveReport struct {
 	DaemonExit string   `json:"daemon_exit,omitempty"`
 	Stores     int      `json:"stores"`
 	Couriers   int      `json:"couriers"`
-	OrderRate  int      `json:"order_rate"`
+	// ConnectS is how long the fleet took to come online (every stream open) before the measured load began.
+	ConnectS  float64 `json:"connect_s"`
+	OrderRate int     `json:"order_rate"`
 	// LocationRate is positions a second; LocationBatch 0 means each courier posts its own, else the positions
 	// go by POST /v1/courier-locations, LocationBatch a request.
 	LocationRate   int       `json:"location_rate"`
