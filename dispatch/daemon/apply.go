@@ -153,9 +153,13 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		return nil, nil
 
 	case recTick:
+		began := d.clock()
 		if err := d.applyEngine(rec.At, dispatch.DispatchTick{}); err != nil {
 			return nil, err
 		}
+		// Rounds run here when replayed and for DispatchNow; they count towards the next checkpoint as the
+		// loop's rounds do (a replay that took long is made short for the next restart).
+		d.roundWork += d.clock().Sub(began)
 		d.lastStats = d.eng.LastRound()
 		d.roundRetimed()
 		return nil, nil

@@ -147,7 +147,7 @@ func (d *Daemon) checkpoint(final bool) error {
 		data.Webhooks = append(data.Webhooks, w)
 	}
 	seq := d.journal.LastSeq()
-	d.sinceCkpt, d.lastCkpt = 0, d.clock()
+	d.sinceCkpt, d.lastCkpt, d.roundWork = 0, d.clock(), 0
 	data.Seq = seq
 	write := func() error {
 		defer d.ckptBusy.Store(false)

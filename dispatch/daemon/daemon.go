@@ -68,6 +68,11 @@ type Config struct {
 	// since the last one, so that the journal to replay after a crash stays short. Defaults 5 min and 50 000.
 	CheckpointInterval time.Duration
 	CheckpointRecords  int
+	// CheckpointRoundWork: a checkpoint is also written once the dispatch rounds since the last one took this
+	// long in all. A restart replays every round since the checkpoint, so this bounds what a backlog of rounds
+	// adds to recovery (rounds every second over thousands of orders would otherwise pile up minutes of replay
+	// within the CheckpointInterval). Default 10 s.
+	CheckpointRoundWork time.Duration
 	// FreshLocation: going on shift without a location uses the last reported position if it is at most this
 	// old; otherwise the courier waits for its first report. Default 10 min.
 	FreshLocation time.Duration
@@ -102,18 +107,19 @@ type Config struct {
 // DefaultConfig returns the documented defaults (with the engine's defaults).
 func DefaultConfig() Config {
 	return Config{
-		Engine:             dispatch.DefaultConfig(),
-		DispatchInterval:   10 * time.Second,
-		QueueSize:          4096,
-		DefaultPromise:     30 * time.Minute,
-		IdempotencyTTL:     24 * time.Hour,
-		OrderRetention:     24 * time.Hour,
-		CheckpointInterval: 5 * time.Minute,
-		CheckpointRecords:  50_000,
-		FreshLocation:      10 * time.Minute,
-		ETAChangeThreshold: 2 * time.Minute,
-		EventRetention:     72 * time.Hour,
-		Logger:             zerolog.Nop(),
+		Engine:              dispatch.DefaultConfig(),
+		DispatchInterval:    10 * time.Second,
+		QueueSize:           4096,
+		DefaultPromise:      30 * time.Minute,
+		IdempotencyTTL:      24 * time.Hour,
+		OrderRetention:      24 * time.Hour,
+		CheckpointInterval:  5 * time.Minute,
+		CheckpointRecords:   50_000,
+		CheckpointRoundWork: 10 * time.Second,
+		FreshLocation:       10 * time.Minute,
+		ETAChangeThreshold:  2 * time.Minute,
+		EventRetention:      72 * time.Hour,
+		Logger:              zerolog.Nop(),
 	}
 }
 
@@ -129,8 +135,8 @@ func (c *Config) validate() error {
 		return errors.New("daemon: DefaultPromise must be positive")
 	case c.IdempotencyTTL < 24*time.Hour:
 		return errors.New("daemon: IdempotencyTTL must be at least 24h (the API promises it)")
-	case c.OrderRetention <= 0 || c.CheckpointInterval <= 0 || c.CheckpointRecords <= 0:
-		return errors.New("daemon: OrderRetention, CheckpointInterval and CheckpointRecords must be positive")
+	case c.OrderRetention <= 0 || c.CheckpointInterval <= 0 || c.CheckpointRecords <= 0 || c.CheckpointRoundWork <= 0:
+		return errors.New("daemon: OrderRetention, CheckpointInterval, CheckpointRecords and CheckpointRoundWork must be positive")
 	}
 	return c.Engine.Validate()
 }
@@ -193,12 +199,14 @@ type Daemon struct {
 	eng *dispatch.Engine
 	// net is the stores' stock, hours and picking queues. Rounds never touch it, so orders are placed (and stores
 	// chosen) while a round has the engine.
-	net         *fulfil.Network
-	zones       map[string]*time.Location
-	st          *state
-	lastNow     time.Time
-	replaying   bool
-	sinceCkpt   int
+	net       *fulfil.Network
+	zones     map[string]*time.Location
+	st        *state
+	lastNow   time.Time
+	replaying bool
+	sinceCkpt int
+	// roundWork is the time the dispatch rounds since the last checkpoint took (see Config.CheckpointRoundWork).
+	roundWork   time.Duration
 	lastCkpt    time.Time
 	ckptWG      sync.WaitGroup
 	ckptBusy    atomic.Bool
@@ -412,7 +420,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if err := d.events.prune(d.clock().Add(-d.cfg.EventRetention)); err != nil {
 				d.log.Error().Err(err).Msg("event log compaction")
 			}
-			if !d.roundRunning && d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
+			due := d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval
+			if !d.roundRunning && (due || d.roundWork >= d.cfg.CheckpointRoundWork) {
 				d.checkpoint(false)
 			}
 		}
@@ -752,7 +761,8 @@ func (d *Daemon) finishRound(res roundResult) {
 	}
 	// The checkpoint goes before the requests that waited: one of them may start the next round, and a checkpoint
 	// must never read the engine while a round has it.
-	if d.sinceCkpt >= d.cfg.CheckpointRecords {
+	d.roundWork += res.took
+	if d.sinceCkpt >= d.cfg.CheckpointRecords || d.roundWork >= d.cfg.CheckpointRoundWork {
 		d.checkpoint(false)
 	}
 	reqs := d.deferredReqs

@@ -822,3 +822,42 @@ func allEvents(t *testing.T, d *Daemon) []OrderEvent {
 	}
 	return events
 }
+
+// TestRoundWorkCheckpoints: rounds that took CheckpointRoundWork in all since the last checkpoint bring the next
+// one forward, however few records they wrote, so that a restart does not replay minutes of rounds.
+func TestRoundWorkCheckpoints(t *testing.T) {
+	dir, clock := t.TempDir(), newFakeClock()
+	h := start(t, dir, clock, nil)
+	key := h.city()
+	if _, _, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.235, 121.478)); err != nil {
+		t.Fatal(err)
+	}
+	round := func(took time.Duration) {
+		t.Helper()
+		entered, release := make(chan struct{}), make(chan struct{})
+		h.d.do(ctx, func(time.Time) (any, uint64, error) {
+			h.d.beforeRound = func() { close(entered); <-release }
+			h.d.tick()
+			h.d.beforeRound = nil
+			return nil, 0, nil
+		})
+		<-entered
+		clock.Advance(took) // the round "takes" this long on the daemon's clock
+		close(release)
+		h.d.do(ctx, func(time.Time) (any, uint64, error) { return nil, 0, nil }) // waits for the round's end
+		h.d.ckptWG.Wait()
+	}
+	since := func() int {
+		n := make(chan int, 1)
+		h.d.do(ctx, func(time.Time) (any, uint64, error) { n <- h.d.sinceCkpt; return nil, 0, nil })
+		return <-n
+	}
+	round(4 * time.Second)
+	if n := since(); n == 0 {
+		t.Fatal("a checkpoint after 4 s of rounds, want none before 10 s")
+	}
+	round(7 * time.Second)
+	if n := since(); n != 0 {
+		t.Fatalf("%d records since the last checkpoint after 11 s of rounds, want a checkpoint (0)", n)
+	}
+}

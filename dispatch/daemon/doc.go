@@ -27,8 +27,9 @@
 // Records are written by the journal's group commit (one fsync for every record that arrived while the previous
 // one synced). Courier positions are the exception: they are applied at once and journaled lazily, the latest of
 // each courier in one record written just before the next record of any kind, which is all a replay needs to
-// reach the same state. Every few minutes (or records) a checkpoint of the whole state (the engine's exported
-// state and the daemon's views) is written and the records it covers are dropped. Open loads the last checkpoint
+// reach the same state. Every few minutes (or records, or seconds of dispatch rounds, which a replay runs again)
+// a checkpoint of the whole state (the engine's exported state and the daemon's views) is written and the records
+// it covers are dropped. Open loads the last checkpoint
 // and replays the journal after it through the very same apply as the live path; the engine is deterministic, so
 // the routes, versions and ETAs come back as they were.
 //
