@@ -118,37 +118,47 @@ func (d *Daemon) checkpoint(final bool) error {
 		d.ckptBusy.Store(false)
 		return err
 	}
+	// What the loop goes on changing is copied here; the views are frozen (their maps are immutable once frozen,
+	// so listing and sorting them can wait for the checkpoint's goroutine).
 	s := d.st
-	data := &checkpointData{Version: checkpointVersion, At: d.lastNow, Engine: d.eng.Export(), Idem: make(map[string]*idemRecord, len(s.idem))}
+	data := &checkpointData{Version: checkpointVersion, At: d.lastNow, Idem: maps.Clone(s.idem)}
+	stores, couriers, orders := s.stores.freeze(), s.couriers.freeze(), s.orders.freeze()
+	keys, webhooks := s.keys.freeze(), s.webhooks.freeze()
 	data.Stock = map[string]map[string]int{}
-	for _, k := range s.stores.sortedKeys() {
-		v, _ := s.stores.get(k)
-		data.Stores = append(data.Stores, v)
+	for _, k := range stores.sortedKeys() {
 		data.Stock[k], _, _ = d.net.Inventory(k)
 	}
-	for _, k := range s.couriers.sortedKeys() {
-		v, _ := s.couriers.get(k)
-		data.Couriers = append(data.Couriers, checkpointCourier{View: v, Aux: *s.aux[k]})
-	}
-	for _, k := range s.orders.sortedKeys() {
-		v, _ := s.orders.get(k)
-		data.Orders = append(data.Orders, v)
-	}
-	for _, k := range s.keys.sortedKeys() {
-		v, _ := s.keys.get(k)
-		data.Keys = append(data.Keys, checkpointKey{Key: v, Hash: v.Hash})
-	}
-	for k, r := range s.idem {
-		data.Idem[k] = r
+	aux := make(map[string]courierAux, couriers.len())
+	for k, a := range s.aux {
+		aux[k] = *a
 	}
 	data.EventSeq, data.Announced = s.eventSeq, maps.Clone(s.announced)
-	for _, k := range s.webhooks.sortedKeys() {
-		w, _ := s.webhooks.get(k)
-		data.Webhooks = append(data.Webhooks, w)
-	}
 	seq := d.journal.LastSeq()
 	d.sinceCkpt, d.lastCkpt, d.roundWork = 0, d.clock(), 0
 	data.Seq = seq
+	assemble := func(eng *dispatch.State) {
+		data.Engine = eng
+		for _, k := range stores.sortedKeys() {
+			v, _ := stores.get(k)
+			data.Stores = append(data.Stores, v)
+		}
+		for _, k := range couriers.sortedKeys() {
+			v, _ := couriers.get(k)
+			data.Couriers = append(data.Couriers, checkpointCourier{View: v, Aux: aux[k]})
+		}
+		for _, k := range orders.sortedKeys() {
+			v, _ := orders.get(k)
+			data.Orders = append(data.Orders, v)
+		}
+		for _, k := range keys.sortedKeys() {
+			v, _ := keys.get(k)
+			data.Keys = append(data.Keys, checkpointKey{Key: v, Hash: v.Hash})
+		}
+		for _, k := range webhooks.sortedKeys() {
+			w, _ := webhooks.get(k)
+			data.Webhooks = append(data.Webhooks, w)
+		}
+	}
 	write := func() error {
 		defer d.ckptBusy.Store(false)
 		began := d.clock()
@@ -174,11 +184,23 @@ func (d *Daemon) checkpoint(final bool) error {
 		return nil
 	}
 	if final {
+		assemble(d.eng.Export())
 		return write()
 	}
+	// The engine's export (a deep copy of every order and route, hundreds of milliseconds with tens of thousands
+	// of orders) is made on the checkpoint's goroutine, the engine lent to it as to a round: orders are placed
+	// meanwhile, and what needs the engine waits for exportDone.
+	d.roundRunning, d.exporting = true, true
+	eng, hook := d.eng, d.beforeExport
 	d.ckptWG.Add(1)
 	go func() {
 		defer d.ckptWG.Done()
+		if hook != nil {
+			hook()
+		}
+		st := eng.Export()
+		d.exportDone <- struct{}{}
+		assemble(st)
 		if err := write(); err != nil {
 			d.log.Error().Err(err).Msg("checkpoint failed; the journal keeps everything until the next one")
 		}

@@ -221,8 +221,12 @@ type Daemon struct {
 	// are served, the others wait in deferredReqs, and the engine events of records accepted meanwhile wait in
 	// deferredEngine; all are applied in journal order when the round ends, so a replay (which runs the round
 	// inline) reaches the same state.
-	roundRunning   bool
-	roundDone      chan roundResult
+	roundRunning bool
+	roundDone    chan roundResult
+	// exporting says the engine is lent to a checkpoint's export rather than to a round (roundRunning is set for
+	// both: the same requests wait); exportDone tells the loop it may have it back.
+	exporting      bool
+	exportDone     chan struct{}
 	deferredReqs   []request
 	deferredEngine []deferredEvent
 	lastStats      dispatch.Stats
@@ -236,8 +240,9 @@ type Daemon struct {
 	hooks         *hookManager
 	stopHooks     func()
 
-	// beforeRound, when set, runs on the round's goroutine before the round (tests hold a round open with it).
-	beforeRound func()
+	// beforeRound, when set, runs on the round's goroutine before the round (tests hold a round open with it);
+	// beforeExport likewise before a checkpoint's export of the engine.
+	beforeRound, beforeExport func()
 	// pings carries position reports that need no answer (QueueLocation): the loop takes them in batches, with no
 	// reply channel and no goroutine waiting for each.
 	pings chan locationRecord
@@ -289,6 +294,7 @@ func Open(cfg Config) (*Daemon, error) {
 		kill:        make(chan struct{}),
 		unlock:      unlock,
 		roundDone:   make(chan roundResult, 1),
+		exportDone:  make(chan struct{}, 1),
 		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
 		pingBatches: make(chan []locationRecord, 256),
 		heldLocs:    map[string]locationRecord{},
@@ -388,13 +394,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.publish()
 			account(began)
 		case <-d.kill:
-			if d.roundRunning {
+			switch {
+			case d.exporting:
+				<-d.exportDone
+			case d.roundRunning:
 				<-d.roundDone
 			}
 			return nil
 		case res := <-d.roundDone:
 			began := d.clock()
 			d.finishRound(res)
+			d.publish()
+			account(began)
+		case <-d.exportDone:
+			began := d.clock()
+			d.exportFinished()
 			d.publish()
 			account(began)
 		case req := <-d.queue:
@@ -429,7 +443,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 func (d *Daemon) shutdown() error {
-	if d.roundRunning {
+	switch {
+	case d.exporting:
+		<-d.exportDone
+		d.exportFinished()
+	case d.roundRunning:
 		d.finishRound(<-d.roundDone)
 	}
 	for len(d.pings) > 0 {
@@ -744,6 +762,20 @@ func (d *Daemon) finishRound(res roundResult) {
 	d.releaseHeld()
 	d.lastStats = res.stats
 	d.obs.DispatchRound(res.took, res.stats.Candidates, res.stats.Assigned)
+	d.roundWork += res.took
+	d.engineBack(d.sinceCkpt >= d.cfg.CheckpointRecords || d.roundWork >= d.cfg.CheckpointRoundWork)
+}
+
+// exportFinished takes the engine back from a checkpoint's export.
+func (d *Daemon) exportFinished() {
+	d.roundRunning, d.exporting = false, false
+	d.releaseHeld()
+	d.engineBack(false)
+}
+
+// engineBack applies, once the engine is the loop's again, what waited for it, in order: the placements accepted
+// meanwhile, the positions held, then (after a checkpoint when one is due) the requests that waited.
+func (d *Daemon) engineBack(checkpoint bool) {
 	for _, de := range d.deferredEngine {
 		if err := d.applyEngine(de.at, de.ev); err != nil {
 			// The daemon validated it against the same state; the engine refusing it is a bug to look at.
@@ -760,9 +792,9 @@ func (d *Daemon) finishRound(res roundResult) {
 		clear(d.heldLocs)
 	}
 	// The checkpoint goes before the requests that waited: one of them may start the next round, and a checkpoint
-	// must never read the engine while a round has it.
-	d.roundWork += res.took
-	if d.sinceCkpt >= d.cfg.CheckpointRecords || d.roundWork >= d.cfg.CheckpointRoundWork {
+	// must never read the engine while a round has it. (The requests that need the engine then wait for its
+	// export too.)
+	if checkpoint {
 		d.checkpoint(false)
 	}
 	reqs := d.deferredReqs
