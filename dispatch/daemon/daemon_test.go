@@ -516,24 +516,31 @@ func TestStreamIsWokenByRouteChanges(t *testing.T) {
 
 // TestIntakeDuringARound holds a dispatch round open: placements are answered while it runs, a courier's action
 // waits for it, and everything lands in the engine in journal order, so a replay rebuilds the same state.
-func TestIntakeDuringARound(t *testing.T) {
-	dir, clock := t.TempDir(), newFakeClock()
-	h := start(t, dir, clock, nil)
-	key := h.city()
-	shop := Principal{Role: RoleOrders, ID: key}
+// firstAssigned sets up the city and places one order, assigned by a round; it returns the order service, the
+// order and its courier.
+func (h *harness) firstAssigned() (Principal, OrderView, string) {
+	h.t.Helper()
+	shop := Principal{Role: RoleOrders, ID: h.city()}
 	_, body, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.235, 121.478))
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
 	var first OrderView
 	json.Unmarshal(body, &first)
 	if err := h.d.DispatchNow(ctx); err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
-	courier := func() string { o, _ := h.d.View().Order(first.ID); return o.CourierID }()
-	if courier == "" {
-		t.Fatal("the first order was not assigned")
+	o, _ := h.d.View().Order(first.ID)
+	if o.CourierID == "" {
+		h.t.Fatal("the first order was not assigned")
 	}
+	return shop, first, o.CourierID
+}
+
+func TestIntakeDuringARound(t *testing.T) {
+	dir, clock := t.TempDir(), newFakeClock()
+	h := start(t, dir, clock, nil)
+	shop, first, courier := h.firstAssigned()
 
 	// Start a round on its own goroutine, as the ticker does, and hold it open.
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -868,18 +875,7 @@ func TestRoundWorkCheckpoints(t *testing.T) {
 func TestIntakeDuringACheckpoint(t *testing.T) {
 	dir, clock := t.TempDir(), newFakeClock()
 	h := start(t, dir, clock, nil)
-	key := h.city()
-	shop := Principal{Role: RoleOrders, ID: key}
-	_, body, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.235, 121.478))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var first OrderView
-	json.Unmarshal(body, &first)
-	if err := h.d.DispatchNow(ctx); err != nil {
-		t.Fatal(err)
-	}
-	courier := func() string { o, _ := h.d.View().Order(first.ID); return o.CourierID }()
+	shop, first, courier := h.firstAssigned()
 
 	entered, release := make(chan struct{}), make(chan struct{})
 	clock.Advance(time.Second)
