@@ -30,8 +30,8 @@
 // stop in a straight line at e-bike speed (5 m/s) times --time-scale, arrives, waits until the order's ready_at
 // (from its 201) and picks it up, or hands it over, and reads its route again. The daemon keeps real time, so
 // ready times and promises pass at the normal pace while the couriers ride faster. The order and position loads
-// start once every courier's stream is open (the fleet is online before the day's orders flow). After --duration the load
-// stops, the couriers work on for --drain, and the orders of the run are read back (GET /v1/orders).
+// start once every courier's stream is open (the fleet is online before the day's orders flow). After --duration
+// the load stops, the couriers work on for --drain, and the orders of the run are read back (GET /v1/orders).
 //
 // The report has one row per class of request (orders, positions, courier actions, route reads, stream
 // connects, cancellations, retries, replays) with p50/p90/p99/max and status codes; the dispatch outcome from the
