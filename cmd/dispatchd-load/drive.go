@@ -242,8 +242,9 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	rep.ConnectS = time.Since(dr.started).Seconds()
 	fmt.Fprintf(dr.log, "dispatchd-load: %d couriers online (streams open) in %s\n", len(dr.couriers),
 		time.Since(dr.started).Round(time.Millisecond))
-	dr.started = time.Now()
-	dr.fleet.started = dr.started
+	// Times in the report (kills, routes seen) stay counted from the start of the run; the load's own length and
+	// the CPU figures from here.
+	loadStart := time.Now()
 	cpuStart := takeCPU(daemonPID)
 	var service sync.WaitGroup
 	service.Go(func() { dr.orders.runRetries(serviceCtx, 16) })
@@ -284,7 +285,7 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	case <-killsDone:
 	case <-ctx.Done():
 	}
-	loadTime := time.Since(dr.started)
+	loadTime := time.Since(loadStart)
 	rep.CPU = cpuBetween(cpuStart, takeCPU(daemonPID))
 	stopLoad()
 	pacers.Wait()
