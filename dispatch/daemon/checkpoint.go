@@ -98,9 +98,10 @@ type checkpointKey struct {
 	Hash []byte  `json:"hash"`
 }
 
-// checkpoint writes the state as of the last journal record. The copy is taken on the loop (the views are
-// immutable, so it is a copy of pointers; the engine exports a deep copy) and encoded and written on another
-// goroutine, so the loop does not wait for the disk. final waits for it (shutdown).
+// checkpoint writes the state as of the last journal record. The loop freezes the views (immutable from then on)
+// and copies what it goes on changing; the engine's deep copy, the encoding and the writing are done on another
+// goroutine, the engine lent to it until its export is made (exportDone), so the loop waits neither for the
+// export nor for the disk. final does it all at once and waits (shutdown, recovery).
 func (d *Daemon) checkpoint(final bool) error {
 	if d.roundRunning {
 		// The engine is the round's; its record is journaled, its result not yet in: a checkpoint now would cover

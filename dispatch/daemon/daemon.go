@@ -303,6 +303,7 @@ func Open(cfg Config) (*Daemon, error) {
 		Now:        cfg.Now,
 		OnSync:     cfg.Observer.JournalSync,
 		OnDurable:  d.onDurable,
+		OnFail:     d.onJournalFailed,
 		FailCommit: cfg.FailCommit,
 		WrapFile:   cfg.WrapJournalFile,
 		Salvage:    cfg.Salvage,
@@ -625,6 +626,12 @@ func (d *Daemon) waitVisible(ctx context.Context, seq uint64) error {
 		if d.view.Load().Seq >= seq {
 			return nil
 		}
+		if d.journal.Err() != nil && seq <= d.journal.Durable() {
+			// The record is on disk, but the snapshot that holds it also holds later changes whose commit failed,
+			// and no snapshot is published after a failed commit. The change stands (a restart shows it): say so
+			// rather than keep the caller waiting for a snapshot that will never come.
+			return nil
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -644,6 +651,15 @@ func (d *Daemon) publish() {
 	d.pubMu.Lock()
 	d.pending = append(d.pending, v)
 	d.publishDurable(d.journal.Durable())
+	d.pubMu.Unlock()
+}
+
+// onJournalFailed runs on the journal's committer when a commit fails: callers waiting for a snapshot are woken to
+// see that none will come (waitVisible).
+func (d *Daemon) onJournalFailed(error) {
+	d.pubMu.Lock()
+	close(d.pubNotify)
+	d.pubNotify = make(chan struct{})
 	d.pubMu.Unlock()
 }
 

@@ -66,6 +66,8 @@ type Options struct {
 	// OnDurable, when set, is called by the committer after every successful commit with the highest durable
 	// sequence number. It must not block for long: the next commit waits for it.
 	OnDurable func(seq uint64)
+	// OnFail, when set, is called by the committer once, when a commit fails and the journal stops writing.
+	OnFail func(err error)
 	// FailCommit, when set, is called before each commit; an error it returns fails that commit as if the disk
 	// had (a test seam for a full or broken disk).
 	FailCommit func() error
@@ -751,12 +753,16 @@ func (j *Journal) commit(batch []pending) {
 		j.commitErr = fmt.Errorf("journal: commit: %w", err)
 	}
 	j.mu.Lock()
+	failedNow := j.failed == nil && j.commitErr != nil
 	if j.failed == nil {
 		j.failed = j.commitErr
 	}
 	close(j.notify)
 	j.notify = make(chan struct{})
 	j.mu.Unlock()
+	if failedNow && j.opt.OnFail != nil {
+		j.opt.OnFail(j.commitErr)
+	}
 }
 
 // write appends a batch's frames with one write and one fsync, and reports whether the batch is durable. When the

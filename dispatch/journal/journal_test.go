@@ -255,11 +255,17 @@ func TestTornTailIsCutAndCorruptionRefused(t *testing.T) {
 func TestFailedCommitIsReportedAndSticky(t *testing.T) {
 	disk := errors.New("no space left on device")
 	var fail atomic.Bool
+	var told atomic.Int32
 	j := openTemp(t, filepath.Join(t.TempDir(), "journal"), Options{FailCommit: func() error {
 		if fail.Load() {
 			return disk
 		}
 		return nil
+	}, OnFail: func(err error) {
+		if !errors.Is(err, disk) {
+			t.Errorf("OnFail(%v), want the disk error", err)
+		}
+		told.Add(1)
 	}})
 	defer j.Close()
 	seq, _ := j.Append([]byte("ok"))
@@ -273,6 +279,9 @@ func TestFailedCommitIsReportedAndSticky(t *testing.T) {
 	}
 	if _, err := j.Append([]byte("after")); !errors.Is(err, disk) {
 		t.Fatalf("append after a failed commit: %v, want the disk error", err)
+	}
+	if n := told.Load(); n != 1 {
+		t.Fatalf("OnFail called %d times, want once (when the journal failed)", n)
 	}
 }
 
