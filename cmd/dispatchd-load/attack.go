@@ -205,7 +205,7 @@ func runStep(ctx context.Context, tr vegeta.Targeter, rate int, du time.Duration
 		errs    errorTally
 		ok      uint64
 		seconds []secondStats
-		maxAt   time.Duration
+		maxTS   time.Time
 	)
 	began := time.Now()
 	for r := range atk.Attack(tr, vegeta.ConstantPacer{Freq: rate, Per: time.Second}, du, name) {
@@ -217,7 +217,7 @@ func runStep(ctx context.Context, tr vegeta.Targeter, rate int, du time.Duration
 		seconds[sec].Requests++
 		seconds[sec].MaxMS = max(seconds[sec].MaxMS, ms(r.Latency))
 		if r.Latency >= m.Latencies.Max {
-			maxAt = r.Timestamp.Sub(began)
+			maxTS = r.Timestamp
 		}
 		if e := resultError(r); e != "" {
 			errs.add(e)
@@ -227,6 +227,12 @@ func runStep(ctx context.Context, tr vegeta.Targeter, rate int, du time.Duration
 		}
 	}
 	m.Close()
+	// When the slowest request was sent, counted like DurationS from the first request sent (which a busy machine
+	// may send a little after the attack began).
+	var maxAt time.Duration
+	if !maxTS.IsZero() {
+		maxAt = maxTS.Sub(m.Earliest)
+	}
 
 	st := stepResult{
 		Rate: rate, Requests: m.Requests, OK: ok, Errors: m.Requests - ok, SentPerS: m.Rate,
