@@ -125,8 +125,9 @@ func (d *Daemon) checkpoint(final bool) error {
 	data := &checkpointData{Version: checkpointVersion, At: d.lastNow, Idem: maps.Clone(s.idem)}
 	stores, couriers, orders := s.stores.freeze(), s.couriers.freeze(), s.orders.freeze()
 	keys, webhooks := s.keys.freeze(), s.webhooks.freeze()
+	storeIDs := stores.sortedKeys()
 	data.Stock = map[string]map[string]int{}
-	for _, k := range stores.sortedKeys() {
+	for _, k := range storeIDs {
 		data.Stock[k], _, _ = d.net.Inventory(k)
 	}
 	aux := make(map[string]courierAux, couriers.len())
@@ -139,7 +140,7 @@ func (d *Daemon) checkpoint(final bool) error {
 	data.Seq = seq
 	assemble := func(eng *dispatch.State) {
 		data.Engine = eng
-		for _, k := range stores.sortedKeys() {
+		for _, k := range storeIDs {
 			v, _ := stores.get(k)
 			data.Stores = append(data.Stores, v)
 		}

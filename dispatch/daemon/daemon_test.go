@@ -537,14 +537,10 @@ func (h *harness) firstAssigned() (Principal, OrderView, string) {
 	return shop, first, o.CourierID
 }
 
-func TestIntakeDuringARound(t *testing.T) {
-	dir, clock := t.TempDir(), newFakeClock()
-	h := start(t, dir, clock, nil)
-	shop, first, courier := h.firstAssigned()
-
-	// Start a round on its own goroutine, as the ticker does, and hold it open.
+// holdRound starts a round on its own goroutine, as the ticker does, and holds it open until release is closed.
+func (h *harness) holdRound() (release chan struct{}) {
+	h.t.Helper()
 	entered, release := make(chan struct{}), make(chan struct{})
-	clock.Advance(time.Second)
 	h.d.do(ctx, func(time.Time) (any, uint64, error) {
 		h.d.beforeRound = func() { close(entered); <-release }
 		h.d.tick()
@@ -552,6 +548,52 @@ func TestIntakeDuringARound(t *testing.T) {
 		return nil, 0, nil
 	})
 	<-entered
+	return release
+}
+
+// holdExport starts a checkpoint and holds its export of the engine open until release is closed.
+func (h *harness) holdExport() (release chan struct{}) {
+	h.t.Helper()
+	entered, release := make(chan struct{}), make(chan struct{})
+	h.d.do(ctx, func(time.Time) (any, uint64, error) {
+		h.d.beforeExport = func() { close(entered); <-release }
+		err := h.d.checkpoint(false)
+		h.d.beforeExport = nil
+		return nil, 0, err
+	})
+	<-entered
+	return release
+}
+
+// acceptWaits sends a courier's accept while the engine is lent (to a round or an export, said by while) and
+// requires that it is not served before release is closed; then it closes release and requires the accept to
+// succeed.
+func (h *harness) acceptWaits(courier, orderID, while string, release chan struct{}) {
+	h.t.Helper()
+	acted := make(chan error, 1)
+	go func() {
+		_, err := h.d.CourierAction(ctx, courier, orderID, "accept", "")
+		acted <- err
+	}()
+	select {
+	case err := <-acted:
+		h.t.Fatalf("an engine request was served while %s (err %v)", while, err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-acted; err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func TestIntakeDuringARound(t *testing.T) {
+	dir, clock := t.TempDir(), newFakeClock()
+	h := start(t, dir, clock, nil)
+	shop, first, courier := h.firstAssigned()
+
+	// Start a round on its own goroutine, as the ticker does, and hold it open.
+	clock.Advance(time.Second)
+	release := h.holdRound()
 
 	for i := range 3 {
 		_, body, err := h.d.PlaceOrder(ctx, shop, fmt.Sprintf("during-%d", i), []byte{byte(i)}, orderIn("s1", 31.245, 121.488))
@@ -588,20 +630,7 @@ func TestIntakeDuringARound(t *testing.T) {
 	if c, _ := h.d.View().Courier("c0"); *c.Location != *before.Location {
 		t.Fatalf("a position reached the courier while the round had the engine: %+v", c.Location)
 	}
-	acted := make(chan error, 1)
-	go func() {
-		_, err := h.d.CourierAction(ctx, courier, first.ID, "accept", "")
-		acted <- err
-	}()
-	select {
-	case err := <-acted:
-		t.Fatalf("an engine request was served while the round ran (err %v)", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	close(release)
-	if err := <-acted; err != nil {
-		t.Fatal(err)
-	}
+	h.acceptWaits(courier, first.ID, "the round ran", release)
 	// The action waited for the round, and so did the positions: by now the last of each courier is applied.
 	last := 3*cap(h.d.pings) - 2
 	if c, _ := h.d.View().Courier("c0"); c.Location == nil || c.Location.Lat != 31.2311+1e-7*float64(last) {
@@ -841,14 +870,7 @@ func TestRoundWorkCheckpoints(t *testing.T) {
 	}
 	round := func(took time.Duration) {
 		t.Helper()
-		entered, release := make(chan struct{}), make(chan struct{})
-		h.d.do(ctx, func(time.Time) (any, uint64, error) {
-			h.d.beforeRound = func() { close(entered); <-release }
-			h.d.tick()
-			h.d.beforeRound = nil
-			return nil, 0, nil
-		})
-		<-entered
+		release := h.holdRound()
 		clock.Advance(took) // the round "takes" this long on the daemon's clock
 		close(release)
 		h.d.do(ctx, func(time.Time) (any, uint64, error) { return nil, 0, nil }) // waits for the round's end
@@ -877,15 +899,8 @@ func TestIntakeDuringACheckpoint(t *testing.T) {
 	h := start(t, dir, clock, nil)
 	shop, first, courier := h.firstAssigned()
 
-	entered, release := make(chan struct{}), make(chan struct{})
 	clock.Advance(time.Second)
-	h.d.do(ctx, func(time.Time) (any, uint64, error) {
-		h.d.beforeExport = func() { close(entered); <-release }
-		err := h.d.checkpoint(false)
-		h.d.beforeExport = nil
-		return nil, 0, err
-	})
-	<-entered
+	release := h.holdExport()
 	var during []string
 	for i := range 3 {
 		clock.Advance(time.Second)
@@ -900,20 +915,7 @@ func TestIntakeDuringACheckpoint(t *testing.T) {
 	if err := h.d.QueueLocation("c1", Location{31.2401, 121.4832}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	acted := make(chan error, 1)
-	go func() {
-		_, err := h.d.CourierAction(ctx, courier, first.ID, "accept", "")
-		acted <- err
-	}()
-	select {
-	case err := <-acted:
-		t.Fatalf("an engine request was served while the engine was being exported (err %v)", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	close(release)
-	if err := <-acted; err != nil {
-		t.Fatal(err)
-	}
+	h.acceptWaits(courier, first.ID, "the engine was being exported", release)
 	h.d.ckptWG.Wait()
 	if err := h.d.DispatchNow(ctx); err != nil {
 		t.Fatal(err)
