@@ -102,6 +102,8 @@ type Config struct {
 	FailCommit func() error
 	// WrapJournalFile is a test seam: see journal.Options.WrapFile (the record journal's segments).
 	WrapJournalFile func(journal.File) journal.File
+	// returnSteps is a test seam: the size of the steps in which the engine is taken back (zero: the defaults).
+	returnSteps stepSizes
 }
 
 // DefaultConfig returns the documented defaults (with the engine's defaults).
@@ -219,8 +221,8 @@ type Daemon struct {
 	// A dispatch round runs on its own goroutine so that order intake does not wait for it (a round over thousands
 	// of couriers takes a good part of a second). While it runs the engine is the round's: engine-free requests
 	// are served, the others wait in deferredReqs, and the engine events of records accepted meanwhile wait in
-	// deferredEngine; all are applied in journal order when the round ends, so a replay (which runs the round
-	// inline) reaches the same state.
+	// deferredEngine; all are applied in journal order when the round ends (in steps, see engineback.go: the flag
+	// stays set until the engine has caught up), so a replay (which runs the round inline) reaches the same state.
 	roundRunning bool
 	roundDone    chan roundResult
 	// exporting says the engine is lent to a checkpoint's export rather than to a round (roundRunning is set for
@@ -229,7 +231,10 @@ type Daemon struct {
 	exportDone     chan struct{}
 	deferredReqs   []request
 	deferredEngine []deferredEvent
-	lastStats      dispatch.Stats
+	// ret is the return of the engine in progress, taken in by the loop in steps (engineback.go); nil when none.
+	ret       *engineReturn
+	steps     stepSizes
+	lastStats dispatch.Stats
 	// Order events: noted while a record is applied, numbered when it is complete (held while a round runs, see
 	// events.go), attached to the next View and written to the event log when that View is published.
 	pendingEvents []pendingEvent
@@ -298,6 +303,7 @@ func Open(cfg Config) (*Daemon, error) {
 		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
 		pingBatches: make(chan []locationRecord, 256),
 		heldLocs:    map[string]locationRecord{},
+		steps:       cfg.returnSteps.withDefaults(),
 	}
 	j, err := journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
 		Now:        cfg.Now,
@@ -368,6 +374,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	for {
+		// While the engine is being taken back, each turn of the loop may do a step of it: select picks at random
+		// among the ready cases, so the queued requests are served between steps.
+		var returnTurn <-chan struct{}
+		if d.ret != nil {
+			returnTurn = alwaysReady
+		}
 		select {
 		case <-ctx.Done():
 			return d.shutdown()
@@ -396,6 +408,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			account(began)
 		case <-d.kill:
 			switch {
+			case d.ret != nil:
 			case d.exporting:
 				<-d.exportDone
 			case d.roundRunning:
@@ -403,13 +416,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			return nil
 		case res := <-d.roundDone:
-			began := d.clock()
-			d.finishRound(res)
-			d.publish()
-			account(began)
+			d.roundReturned(res)
 		case <-d.exportDone:
+			d.exportReturned()
+		case <-returnTurn:
 			began := d.clock()
-			d.exportFinished()
+			d.returnStep()
 			d.publish()
 			account(began)
 		case req := <-d.queue:
@@ -436,7 +448,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.log.Error().Err(err).Msg("event log compaction")
 			}
 			due := d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval
-			if !d.roundRunning && (due || d.roundWork >= d.cfg.CheckpointRoundWork) {
+			if !d.roundRunning && d.ret == nil && (due || d.roundWork >= d.cfg.CheckpointRoundWork) {
 				d.checkpoint(false)
 			}
 		}
@@ -444,12 +456,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 func (d *Daemon) shutdown() error {
-	switch {
-	case d.exporting:
-		<-d.exportDone
-		d.exportFinished()
-	case d.roundRunning:
-		d.finishRound(<-d.roundDone)
+	// Take the engine back from whatever has it, to the end (a return may lend it to a checkpoint's export).
+	for quiet := false; !quiet; {
+		switch {
+		case d.ret != nil:
+			d.finishReturn()
+		case d.exporting:
+			<-d.exportDone
+			d.exportReturned()
+		case d.roundRunning:
+			d.roundReturned(<-d.roundDone)
+		default:
+			quiet = true
+		}
 	}
 	for len(d.pings) > 0 {
 		d.takePing(d.now(), <-d.pings)
@@ -523,6 +542,13 @@ func (d *Daemon) QueueCapacity() int { return cap(d.queue) }
 // JournalPending is how many records wait for their sync.
 func (d *Daemon) JournalPending() int { return d.journal.Pending() }
 
+// alwaysReady is a closed channel: a select case on it is always ready.
+var alwaysReady = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
 // do queues fn for the loop and waits for its answer; when fn wrote a record, it also waits until the record is on
 // disk and a snapshot containing it is published, so that what the caller acknowledges is durable and readable.
 func (d *Daemon) do(ctx context.Context, fn func(now time.Time) (any, uint64, error)) (any, error) {
@@ -571,7 +597,8 @@ func (d *Daemon) submit(ctx context.Context, req request) (any, error) {
 }
 
 func (d *Daemon) handle(req request) {
-	if d.roundRunning && !req.engineFree {
+	if (d.roundRunning || d.ret != nil) && !req.engineFree {
+		// The engine is away, or being taken back with requests that waited for it: this one waits its turn.
 		if len(d.deferredReqs) >= cap(d.queue) {
 			d.obs.Rejected("queue_full")
 			req.reply <- reply{err: ErrOverloaded}
@@ -580,6 +607,11 @@ func (d *Daemon) handle(req request) {
 		d.deferredReqs = append(d.deferredReqs, req)
 		return
 	}
+	d.serve(req)
+}
+
+// serve runs a request on the loop and answers it.
+func (d *Daemon) serve(req request) {
 	var r reply
 	func() {
 		defer func() {
@@ -742,8 +774,8 @@ func (d *Daemon) flushLocations() (uint64, error) {
 // tick starts a dispatch round when there is anything to dispatch, and forgets what is past retention. The round's
 // record is journaled first, so that what is accepted while it runs comes after it in the journal as in the engine.
 func (d *Daemon) tick() {
-	if d.roundRunning {
-		return // the last one is still running: skip a beat rather than queue rounds
+	if d.roundRunning || d.ret != nil {
+		return // the last one is still running or being taken in: skip a beat rather than queue rounds
 	}
 	now := d.now()
 	d.st.prune(now, d.cfg.IdempotencyTTL, d.cfg.OrderRetention)
@@ -763,61 +795,6 @@ func (d *Daemon) tick() {
 		fx, err := eng.Apply(now, dispatch.DispatchTick{})
 		d.roundDone <- roundResult{at: now, fx: fx, err: err, took: d.clock().Sub(began), stats: eng.LastRound()}
 	}()
-}
-
-// finishRound takes in a round's effects, then applies what waited for it, in order.
-func (d *Daemon) finishRound(res roundResult) {
-	d.roundRunning = false
-	if res.err != nil {
-		d.log.Error().Err(res.err).Msg("dispatch round failed")
-	} else {
-		d.absorb(res.at, res.fx)
-		d.roundRetimed()
-	}
-	d.finishEvents(res.at, false)
-	d.releaseHeld()
-	d.lastStats = res.stats
-	d.obs.DispatchRound(res.took, res.stats.Candidates, res.stats.Assigned)
-	d.roundWork += res.took
-	d.engineBack(d.sinceCkpt >= d.cfg.CheckpointRecords || d.roundWork >= d.cfg.CheckpointRoundWork)
-}
-
-// exportFinished takes the engine back from a checkpoint's export.
-func (d *Daemon) exportFinished() {
-	d.roundRunning, d.exporting = false, false
-	d.releaseHeld()
-	d.engineBack(false)
-}
-
-// engineBack applies, once the engine is the loop's again, what waited for it, in order: the placements accepted
-// meanwhile, the positions held, then (after a checkpoint when one is due) the requests that waited.
-func (d *Daemon) engineBack(checkpoint bool) {
-	for _, de := range d.deferredEngine {
-		if err := d.applyEngine(de.at, de.ev); err != nil {
-			// The daemon validated it against the same state; the engine refusing it is a bug to look at.
-			d.log.Error().Err(err).Str("event", de.ev.EventName()).Msg("engine refused an accepted change")
-		}
-	}
-	d.deferredEngine = d.deferredEngine[:0]
-	d.finishEvents(d.lastNow, false)
-	if len(d.heldLocs) > 0 {
-		now := d.now()
-		for _, l := range sortedLocations(d.heldLocs) {
-			d.takePing(now, l)
-		}
-		clear(d.heldLocs)
-	}
-	// The checkpoint goes before the requests that waited: one of them may start the next round, and a checkpoint
-	// must never read the engine while a round has it. (The requests that need the engine then wait for its
-	// export too.)
-	if checkpoint {
-		d.checkpoint(false)
-	}
-	reqs := d.deferredReqs
-	d.deferredReqs = nil
-	for _, req := range reqs {
-		d.handle(req)
-	}
 }
 
 // DispatchNow runs a dispatch round at once (tests and operators; rounds otherwise run on the interval).

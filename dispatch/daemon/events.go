@@ -57,34 +57,53 @@ func (d *Daemon) noteEvent(typ, orderID string, at time.Time, prev, reason strin
 // the orders whose planned drop-off now differs from the one announced by more than the threshold (judged on the
 // final plan: a record may re-plan a route more than once). held says the ids must wait (a round runs).
 func (d *Daemon) finishEvents(at time.Time, held bool) {
+	var assigned map[string]bool
+	d.emitNoted(d.pendingEvents, &assigned, held)
+	d.pendingEvents = d.pendingEvents[:0]
+	d.emitETAChanges(at, d.takeETATouched(), assigned, held)
+}
+
+// emitNoted turns noted events into OrderEvents, in order, and adds the orders they assign to *assigned (made when
+// first needed: most records assign nothing).
+func (d *Daemon) emitNoted(noted []pendingEvent, assigned *map[string]bool, held bool) {
 	s := d.st
-	var assigned map[string]bool // made only when a record assigns (most records do not)
-	for _, p := range d.pendingEvents {
+	for _, p := range noted {
 		o, ok := s.orders.get(p.orderID)
 		if !ok {
 			continue
 		}
 		if p.typ == EventAssigned {
-			if assigned == nil {
-				assigned = map[string]bool{}
+			if *assigned == nil {
+				*assigned = map[string]bool{}
 			}
-			assigned[p.orderID] = true
+			(*assigned)[p.orderID] = true
 			if o.ETA != nil && o.ETA.DropoffAt != nil {
 				s.announced[p.orderID] = *o.ETA.DropoffAt
 			}
 		}
 		d.emitEvent(OrderEvent{Type: p.typ, At: p.at, Order: o.LateAt(p.at), PreviousCourierID: p.prev, Reason: p.reason}, held)
 	}
-	d.pendingEvents = d.pendingEvents[:0]
+}
+
+// takeETATouched returns, sorted, the orders whose planned drop-off changed since the last call (map order must not
+// reach the event ids).
+func (d *Daemon) takeETATouched() []string {
 	if len(d.etaTouched) == 0 {
-		return
+		return nil
 	}
 	ids := make([]string, 0, len(d.etaTouched))
 	for id := range d.etaTouched {
 		ids = append(ids, id)
 	}
-	slices.Sort(ids) // map order must not reach the event ids
+	slices.Sort(ids)
 	clear(d.etaTouched)
+	return ids
+}
+
+// emitETAChanges adds order.eta_changed for the orders of ids (sorted) whose drop-off moved by more than the
+// threshold since order services last heard of it; an order just assigned is announced by its assignment.
+func (d *Daemon) emitETAChanges(at time.Time, ids []string, assigned map[string]bool, held bool) {
+	s := d.st
 	for _, id := range ids {
 		o, ok := s.orders.get(id)
 		if !ok || assigned[id] || o.Final() || o.ETA == nil || o.ETA.DropoffAt == nil {

@@ -1,10 +1,13 @@
 package daemon
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,11 +60,19 @@ type replayWorld struct {
 func replayDay(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	ckptRecords := 5 + rng.IntN(40)
+	// Most days take the engine back in steps of one to three items, so that requests fall between the steps of
+	// every phase; some keep the daemon's own step sizes.
+	var steps stepSizes
+	if rng.IntN(4) > 0 {
+		n := func() int { return 1 + rng.IntN(3) }
+		steps = stepSizes{effects: n(), retimes: n(), events: n(), placed: n(), locs: n(), requests: n()}
+	}
 	w := &replayWorld{
 		t: t, rng: rng, dir: t.TempDir(), clock: newFakeClock(), idem: map[string]OrderInput{},
 		mutate: func(c *Config) {
 			c.CheckpointRecords = ckptRecords
 			c.Engine.PostponeSlack = 0
+			c.returnSteps = steps
 		},
 	}
 	w.h = start(t, w.dir, w.clock, w.mutate)
@@ -262,6 +273,15 @@ func (w *replayWorld) roundBesideIntake() {
 	default:
 		close(release)
 	}
+	// The round's result is now taken in by the loop in steps: what arrives meanwhile falls between them.
+	for range w.rng.IntN(4) {
+		if w.rng.IntN(2) == 0 {
+			w.place()
+		} else {
+			c := w.couriers[w.rng.IntN(len(w.couriers))]
+			w.h.d.QueueLocation(c, w.near(31.23, 121.47, 0.03), time.Time{})
+		}
+	}
 	wg.Wait()
 }
 
@@ -296,6 +316,11 @@ func (w *replayWorld) restart(step int, graceful bool) {
 		w.h.close()
 	} else {
 		w.h.crash()
+		if w.rng.IntN(4) > 0 {
+			// Mostly a machine crash rather than a process crash: the event log's pages after the last checkpoint
+			// were never synced and are lost. The replay must make those events again, the same, under the same ids.
+			loseUnsyncedEvents(t, w.dir)
+		}
 	}
 	w.h = start(t, w.dir, w.clock, w.mutate)
 	if got := stateOf(t, w.h.d); got != want {
@@ -344,4 +369,42 @@ func jsonDiff(a, b string) string {
 	}
 	walk("", x, y)
 	return strings.Join(out, "\n")
+}
+
+// loseUnsyncedEvents cuts the event log after the last event the checkpoint covers (the part a machine crash may
+// lose: only that part is synced before the checkpoint is written).
+func loseUnsyncedEvents(t *testing.T, dir string) {
+	t.Helper()
+	var covered uint64
+	if b, err := os.ReadFile(filepath.Join(dir, checkpointFile)); err == nil {
+		var c struct {
+			EventSeq uint64 `json:"event_seq"`
+		}
+		if err := json.NewDecoder(bytes.NewReader(b)).Decode(&c); err != nil {
+			t.Fatal(err)
+		}
+		covered = c.EventSeq
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "events", "seg-*.log"))
+	for i := len(segs) - 1; i >= 0; i-- {
+		b, err := os.ReadFile(segs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Frames: length, checksum, sequence number (16 bytes), then the event.
+		off := 0
+		for off+16 <= len(b) && binary.LittleEndian.Uint64(b[off+8:]) <= covered {
+			off += 16 + int(binary.LittleEndian.Uint32(b[off:]))
+		}
+		if off > 0 || i == 0 {
+			if err := os.Truncate(segs[i], int64(off)); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		// The whole segment is after the checkpoint's events: it was never synced either.
+		if err := os.Remove(segs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -209,11 +209,9 @@ func (v *View) StoresNear(p Location, radius float64) []*StoreView {
 		d float64
 	}
 	var hits []hit
-	for _, sh := range v.stores.shards {
-		for _, s := range sh {
-			if d := geo.Geographic.Distance(p.Point(), s.Location.Point()); d <= radius {
-				hits = append(hits, hit{s, d})
-			}
+	for _, s := range v.stores.all() {
+		if d := geo.Geographic.Distance(p.Point(), s.Location.Point()); d <= radius {
+			hits = append(hits, hit{s, d})
 		}
 	}
 	slices.SortFunc(hits, func(a, b hit) int {
@@ -333,25 +331,23 @@ func (v *View) ListOrders(f OrderFilter) (page []*OrderView, more bool) {
 		}
 		return strings.Compare(a.ID, b.ID)
 	}
-	for _, sh := range v.orders.shards {
-		for _, o := range sh {
-			switch {
-			case f.Status != "" && o.Status != f.Status,
-				f.StoreID != "" && o.StoreID != f.StoreID,
-				f.CourierID != "" && o.CourierID != f.CourierID,
-				!f.CreatedSince.IsZero() && o.CreatedAt.Before(f.CreatedSince),
-				!f.CreatedUntil.IsZero() && !o.CreatedAt.Before(f.CreatedUntil),
-				f.After.ID != "" && !f.After.before(o):
-				continue
-			}
-			if len(best) == limit+1 && byCreation(o, best[limit]) >= 0 {
-				continue
-			}
-			i, _ := slices.BinarySearchFunc(best, o, byCreation)
-			best = slices.Insert(best, i, o)
-			if len(best) > limit+1 {
-				best = best[:limit+1]
-			}
+	for _, o := range v.orders.all() {
+		switch {
+		case f.Status != "" && o.Status != f.Status,
+			f.StoreID != "" && o.StoreID != f.StoreID,
+			f.CourierID != "" && o.CourierID != f.CourierID,
+			!f.CreatedSince.IsZero() && o.CreatedAt.Before(f.CreatedSince),
+			!f.CreatedUntil.IsZero() && !o.CreatedAt.Before(f.CreatedUntil),
+			f.After.ID != "" && !f.After.before(o):
+			continue
+		}
+		if len(best) == limit+1 && byCreation(o, best[limit]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(best, o, byCreation)
+		best = slices.Insert(best, i, o)
+		if len(best) > limit+1 {
+			best = best[:limit+1]
 		}
 	}
 	if len(best) > limit {

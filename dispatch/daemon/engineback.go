@@ -1,0 +1,245 @@
+package daemon
+
+import (
+	"slices"
+)
+
+// Taking the engine back from a dispatch round or a checkpoint's export is done by the loop in steps, each of a
+// bounded amount of work, with the requests that arrived meanwhile served between them. A round over a backlog
+// returns tens of thousands of effects: taken in at once, they held every placement for 30 to 200 ms, the largest
+// part of the order intake's tail latency under load.
+//
+// Between steps the loop behaves as while the round ran (roundRunning stays set until the engine has caught up with
+// the placements that waited): placements are accepted and their engine events wait in deferredEngine, positions
+// are held, their events are held, and the requests that need the engine wait in deferredReqs, in order. So the
+// journal order is the order in which the engine sees things, and a replay (which runs the round inline) reaches the
+// same state. Readers may see a round's result appear over a few steps; each courier's route is whole in every
+// snapshot, and nothing a snapshot shows is taken back by the next.
+// stepSizes bounds the work of one step, per phase. The defaults keep a step near a millisecond on a 2-core
+// machine; tests make them tiny so that requests fall between the steps of every phase.
+type stepSizes struct {
+	effects  int // effects of a round taken in
+	retimes  int // couriers whose re-timed route is taken in
+	events   int // order events made
+	placed   int // placements that waited for the engine, applied
+	locs     int // positions that waited for the engine, applied
+	requests int // requests that waited for the engine, served
+}
+
+func (s stepSizes) withDefaults() stepSizes {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&s.effects, 256)
+	def(&s.retimes, 64)
+	def(&s.events, 512)
+	def(&s.placed, 256)
+	def(&s.locs, 512)
+	def(&s.requests, 16)
+	return s
+}
+
+// returnPhase is where a return of the engine stands.
+type returnPhase int
+
+const (
+	phaseAbsorb    returnPhase = iota // the round's effects
+	phaseRetime                       // every route the round re-timed
+	phaseEvents                       // the order events the round made
+	phaseETAs                         // order.eta_changed for the drop-offs the round moved
+	phaseHeld                         // the events of records accepted while the round ran
+	phasePlaced                       // the placements accepted while the engine was away
+	phasePositions                    // the positions held meanwhile
+	phaseRequests                     // the requests that waited
+)
+
+// engineReturn is a return of the engine in progress (Daemon.ret).
+type engineReturn struct {
+	round *roundResult // nil after an export
+	phase returnPhase
+	next  int
+	// retime lists the couriers whose routes the round re-timed, sorted (live and replay must agree on the order).
+	retime []string
+	// The round's noted events and touched ETAs, kept apart from those of the records accepted between steps
+	// (theirs are finished per record and held; the round's come first).
+	noted      []pendingEvent
+	etaTouched map[string]bool
+	assigned   map[string]bool
+	etaIDs     []string
+	held       []OrderEvent
+	heldLocs   []locationRecord
+	checkpoint bool
+}
+
+// roundReturned starts taking in a round's result.
+func (d *Daemon) roundReturned(res roundResult) {
+	d.ret = &engineReturn{round: &res}
+	if res.err != nil {
+		d.log.Error().Err(res.err).Msg("dispatch round failed")
+		d.ret.phase = phaseEvents
+	}
+}
+
+// exportReturned starts taking the engine back from a checkpoint's export.
+func (d *Daemon) exportReturned() {
+	d.exporting = false
+	d.ret = &engineReturn{phase: phaseHeld}
+}
+
+// returnStep does one step of the return in progress; the return is over when d.ret is nil again.
+func (d *Daemon) returnStep() {
+	r := d.ret
+	switch r.phase {
+	case phaseAbsorb:
+		fx := r.round.fx
+		end := min(r.next+d.steps.effects, len(fx))
+		d.absorb(r.round.at, fx[r.next:end])
+		r.keepRoundEvents(d)
+		if r.next = end; r.next == len(fx) {
+			r.phase, r.next = phaseRetime, 0
+			r.retime = make([]string, 0, len(d.st.onRoute))
+			for id := range d.st.onRoute {
+				r.retime = append(r.retime, id)
+			}
+			slices.Sort(r.retime)
+		}
+	case phaseRetime:
+		end := min(r.next+d.steps.retimes, len(r.retime))
+		for _, id := range r.retime[r.next:end] {
+			if rt, ok := d.eng.Route(id); ok {
+				d.setRoute(rt, false)
+			}
+		}
+		r.keepRoundEvents(d)
+		if r.next = end; r.next == len(r.retime) {
+			r.phase, r.next = phaseEvents, 0
+		}
+	case phaseEvents:
+		// The round's events are numbered before those of the records accepted while it ran, as in a replay.
+		end := min(r.next+d.steps.events, len(r.noted))
+		d.emitNoted(r.noted[r.next:end], &r.assigned, false)
+		if r.next = end; r.next == len(r.noted) {
+			r.phase, r.next = phaseETAs, 0
+			r.etaIDs = make([]string, 0, len(r.etaTouched))
+			for id := range r.etaTouched {
+				r.etaIDs = append(r.etaIDs, id)
+			}
+			slices.Sort(r.etaIDs)
+		}
+	case phaseETAs:
+		end := min(r.next+d.steps.events, len(r.etaIDs))
+		d.emitETAChanges(r.round.at, r.etaIDs[r.next:end], r.assigned, false)
+		if r.next = end; r.next == len(r.etaIDs) {
+			res := r.round
+			d.lastStats = res.stats
+			d.obs.DispatchRound(res.took, res.stats.Candidates, res.stats.Assigned)
+			d.roundWork += res.took
+			r.checkpoint = d.sinceCkpt >= d.cfg.CheckpointRecords || d.roundWork >= d.cfg.CheckpointRoundWork
+			r.phase, r.next = phaseHeld, 0
+		}
+	case phaseHeld:
+		// The events held so far: those of the records accepted while the engine was away, in order. Records
+		// accepted from here on hold theirs too (roundRunning is still set); they are numbered after the
+		// placements' engine effects, at the end of phasePlaced, as their records follow in the journal.
+		if r.next == 0 {
+			r.held, d.heldEvents = d.heldEvents, nil
+		}
+		end := min(r.next+d.steps.events, len(r.held))
+		for _, ev := range r.held[r.next:end] {
+			d.numberEvent(ev)
+		}
+		if r.next = end; r.next == len(r.held) {
+			r.held = nil
+			r.phase, r.next = phasePlaced, 0
+		}
+	case phasePlaced:
+		// Placements accepted between steps join the end of deferredEngine, so they reach the engine in journal
+		// order; the phase ends when the engine has caught up.
+		end := min(r.next+d.steps.placed, len(d.deferredEngine))
+		for _, de := range d.deferredEngine[r.next:end] {
+			if err := d.applyEngine(de.at, de.ev); err != nil {
+				// The daemon validated it against the same state; the engine refusing it is a bug to look at.
+				d.log.Error().Err(err).Str("event", de.ev.EventName()).Msg("engine refused an accepted change")
+			}
+		}
+		d.finishEvents(d.lastNow, false)
+		if r.next = end; r.next < len(d.deferredEngine) {
+			break
+		}
+		clear(d.deferredEngine)
+		d.deferredEngine = d.deferredEngine[:0]
+		// The engine is the loop's again: what arrives from here on goes to it directly, except the requests,
+		// which keep their turn behind those that waited.
+		d.roundRunning = false
+		d.releaseHeld()
+		r.heldLocs = sortedLocations(d.heldLocs)
+		clear(d.heldLocs)
+		r.phase, r.next = phasePositions, 0
+	case phasePositions:
+		end := min(r.next+d.steps.locs, len(r.heldLocs))
+		if r.next < end {
+			now := d.now()
+			for _, l := range r.heldLocs[r.next:end] {
+				d.takePing(now, l)
+			}
+		}
+		if r.next = end; r.next < len(r.heldLocs) {
+			break
+		}
+		r.heldLocs = nil
+		r.phase, r.next = phaseRequests, 0
+		// The checkpoint goes before the requests that waited: one of them may start the next round, and a
+		// checkpoint must never read the engine while a round has it. Its export lends the engine out again: the
+		// requests then wait for that return, which serves them.
+		if r.checkpoint {
+			d.checkpoint(false)
+			if d.roundRunning {
+				d.ret = nil
+				return
+			}
+		}
+	case phaseRequests:
+		n := 0
+		for len(d.deferredReqs) > 0 && n < d.steps.requests {
+			req := d.deferredReqs[0]
+			d.deferredReqs[0] = request{}
+			d.deferredReqs = d.deferredReqs[1:]
+			d.serve(req)
+			n++
+			if d.roundRunning {
+				// The request lent the engine out (a checkpoint's export): the rest wait for its return.
+				d.ret = nil
+				return
+			}
+		}
+		if len(d.deferredReqs) == 0 {
+			d.deferredReqs = nil
+			d.ret = nil
+		}
+	}
+}
+
+// keepRoundEvents moves the events and ETA changes a step of the round noted aside, so that the records accepted
+// before the next step finish only their own.
+func (r *engineReturn) keepRoundEvents(d *Daemon) {
+	r.noted = append(r.noted, d.pendingEvents...)
+	d.pendingEvents = d.pendingEvents[:0]
+	if len(d.etaTouched) > 0 {
+		if r.etaTouched == nil {
+			r.etaTouched = map[string]bool{}
+		}
+		for id := range d.etaTouched {
+			r.etaTouched[id] = true
+		}
+		clear(d.etaTouched)
+	}
+}
+
+// finishReturn does every step left of a return (shutdown).
+func (d *Daemon) finishReturn() {
+	for d.ret != nil {
+		d.returnStep()
+	}
+}
