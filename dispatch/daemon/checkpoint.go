@@ -227,14 +227,16 @@ func writeCheckpoint(dir string, data *checkpointData) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("daemon: checkpoint: %w", err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
+	pf := &pacedFile{f: f}
 	sum := crc32.New(castagnoli)
-	err = json.NewEncoder(io.MultiWriter(w, sum)).Encode(data)
+	w := bufio.NewWriterSize(io.MultiWriter(pf, sum), pacedChunk)
+	err = writeJSONStreamed(w, data)
 	if err == nil {
-		_, err = fmt.Fprintf(w, "%s%08x\n", checksumPrefix, sum.Sum32())
+		w.WriteByte('\n')
+		err = w.Flush()
 	}
 	if err == nil {
-		err = w.Flush()
+		_, err = fmt.Fprintf(pf, "%s%08x\n", checksumPrefix, sum.Sum32())
 	}
 	if err == nil {
 		err = f.Sync()
