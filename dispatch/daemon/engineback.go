@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"slices"
+	"time"
 )
 
 // Taking the engine back from a dispatch round or a checkpoint's export is done by the loop in steps, each of a
@@ -15,8 +16,8 @@ import (
 // journal order is the order in which the engine sees things, and a replay (which runs the round inline) reaches the
 // same state. Readers may see a round's result appear over a few steps; each courier's route is whole in every
 // snapshot, and nothing a snapshot shows is taken back by the next.
-// stepSizes bounds the work of one step, per phase. The defaults keep a step near a millisecond on a 2-core
-// machine; tests make them tiny so that requests fall between the steps of every phase.
+// stepSizes bounds the number of items of one step, per phase (stepTime bounds its time). Tests make them tiny so
+// that requests fall between the steps of every phase.
 type stepSizes struct {
 	effects  int // effects of a round taken in
 	retimes  int // couriers whose re-timed route is taken in
@@ -88,16 +89,34 @@ func (d *Daemon) exportReturned() {
 	d.ret = &engineReturn{phase: phaseHeld}
 }
 
+// stepTime is the loop time a step aims at: a step ends after its count of items or once it has run this long,
+// whichever comes first. (A count alone does not bound the time: an effect may touch one order or re-plan a route,
+// and the loop may be descheduled in the middle of a step.)
+const stepTime = time.Millisecond
+
+// stepItems does items r.next, r.next+1, ... of a phase of n items, until the step's count or time is used up,
+// and reports whether the phase is done.
+func (d *Daemon) stepItems(r *engineReturn, n, count int, item func(i int)) bool {
+	began, end := d.clock(), min(r.next+count, n)
+	for done := 1; r.next < end; done++ {
+		item(r.next)
+		r.next++
+		if done%8 == 0 && d.clock().Sub(began) >= stepTime {
+			break
+		}
+	}
+	return r.next == n
+}
+
 // returnStep does one step of the return in progress; the return is over when d.ret is nil again.
 func (d *Daemon) returnStep() {
 	r := d.ret
 	switch r.phase {
 	case phaseAbsorb:
 		fx := r.round.fx
-		end := min(r.next+d.steps.effects, len(fx))
-		d.absorb(r.round.at, fx[r.next:end])
+		done := d.stepItems(r, len(fx), d.steps.effects, func(i int) { d.absorb(r.round.at, fx[i:i+1]) })
 		r.keepRoundEvents(d)
-		if r.next = end; r.next == len(fx) {
+		if done {
 			r.phase, r.next = phaseRetime, 0
 			r.retime = make([]string, 0, len(d.st.onRoute))
 			for id := range d.st.onRoute {
@@ -106,21 +125,18 @@ func (d *Daemon) returnStep() {
 			slices.Sort(r.retime)
 		}
 	case phaseRetime:
-		end := min(r.next+d.steps.retimes, len(r.retime))
-		for _, id := range r.retime[r.next:end] {
-			if rt, ok := d.eng.Route(id); ok {
+		done := d.stepItems(r, len(r.retime), d.steps.retimes, func(i int) {
+			if rt, ok := d.eng.Route(r.retime[i]); ok {
 				d.setRoute(rt, false)
 			}
-		}
+		})
 		r.keepRoundEvents(d)
-		if r.next = end; r.next == len(r.retime) {
+		if done {
 			r.phase, r.next = phaseEvents, 0
 		}
 	case phaseEvents:
 		// The round's events are numbered before those of the records accepted while it ran, as in a replay.
-		end := min(r.next+d.steps.events, len(r.noted))
-		d.emitNoted(r.noted[r.next:end], &r.assigned, false)
-		if r.next = end; r.next == len(r.noted) {
+		if d.stepItems(r, len(r.noted), d.steps.events, func(i int) { d.emitNoted(r.noted[i:i+1], &r.assigned, false) }) {
 			r.phase, r.next = phaseETAs, 0
 			r.etaIDs = make([]string, 0, len(r.etaTouched))
 			for id := range r.etaTouched {
@@ -129,9 +145,9 @@ func (d *Daemon) returnStep() {
 			slices.Sort(r.etaIDs)
 		}
 	case phaseETAs:
-		end := min(r.next+d.steps.events, len(r.etaIDs))
-		d.emitETAChanges(r.round.at, r.etaIDs[r.next:end], r.assigned, false)
-		if r.next = end; r.next == len(r.etaIDs) {
+		if d.stepItems(r, len(r.etaIDs), d.steps.events, func(i int) {
+			d.emitETAChanges(r.round.at, r.etaIDs[i:i+1], r.assigned, false)
+		}) {
 			res := r.round
 			d.lastStats = res.stats
 			d.obs.DispatchRound(res.took, res.stats.Candidates, res.stats.Assigned)
@@ -146,26 +162,22 @@ func (d *Daemon) returnStep() {
 		if r.next == 0 {
 			r.held, d.heldEvents = d.heldEvents, nil
 		}
-		end := min(r.next+d.steps.events, len(r.held))
-		for _, ev := range r.held[r.next:end] {
-			d.numberEvent(ev)
-		}
-		if r.next = end; r.next == len(r.held) {
+		if d.stepItems(r, len(r.held), d.steps.events, func(i int) { d.numberEvent(r.held[i]) }) {
 			r.held = nil
 			r.phase, r.next = phasePlaced, 0
 		}
 	case phasePlaced:
 		// Placements accepted between steps join the end of deferredEngine, so they reach the engine in journal
 		// order; the phase ends when the engine has caught up.
-		end := min(r.next+d.steps.placed, len(d.deferredEngine))
-		for _, de := range d.deferredEngine[r.next:end] {
+		done := d.stepItems(r, len(d.deferredEngine), d.steps.placed, func(i int) {
+			de := d.deferredEngine[i]
 			if err := d.applyEngine(de.at, de.ev); err != nil {
 				// The daemon validated it against the same state; the engine refusing it is a bug to look at.
 				d.log.Error().Err(err).Str("event", de.ev.EventName()).Msg("engine refused an accepted change")
 			}
-		}
+		})
 		d.finishEvents(d.lastNow, false)
-		if r.next = end; r.next < len(d.deferredEngine) {
+		if !done {
 			break
 		}
 		clear(d.deferredEngine)
@@ -178,14 +190,8 @@ func (d *Daemon) returnStep() {
 		clear(d.heldLocs)
 		r.phase, r.next = phasePositions, 0
 	case phasePositions:
-		end := min(r.next+d.steps.locs, len(r.heldLocs))
-		if r.next < end {
-			now := d.now()
-			for _, l := range r.heldLocs[r.next:end] {
-				d.takePing(now, l)
-			}
-		}
-		if r.next = end; r.next < len(r.heldLocs) {
+		now := d.now()
+		if !d.stepItems(r, len(r.heldLocs), d.steps.locs, func(i int) { d.takePing(now, r.heldLocs[i]) }) {
 			break
 		}
 		r.heldLocs = nil
@@ -201,17 +207,20 @@ func (d *Daemon) returnStep() {
 			}
 		}
 	case phaseRequests:
-		n := 0
-		for len(d.deferredReqs) > 0 && n < d.steps.requests {
+		// Requests that arrive meanwhile join the end of deferredReqs (handle), so they are served in order.
+		began := d.clock()
+		for n := 1; len(d.deferredReqs) > 0 && n <= d.steps.requests; n++ {
 			req := d.deferredReqs[0]
 			d.deferredReqs[0] = request{}
 			d.deferredReqs = d.deferredReqs[1:]
 			d.serve(req)
-			n++
 			if d.roundRunning {
 				// The request lent the engine out (a checkpoint's export): the rest wait for its return.
 				d.ret = nil
 				return
+			}
+			if d.clock().Sub(began) >= stepTime {
+				break
 			}
 		}
 		if len(d.deferredReqs) == 0 {
