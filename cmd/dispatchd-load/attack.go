@@ -28,9 +28,21 @@ type attackOptions struct {
 // closed at the end (vegeta's would stay open, as it sets no idle timeout, and a connection left open delays the
 // daemon's graceful stop), and so that no proxy is used even when HTTP_PROXY is set: a proxy would be part of the
 // measurement.
+//
+// Its idle connections are closed after idleConnTimeout, below the daemon's --read-header-timeout (10 s): the
+// daemon closes a new connection whose first request has not come within that time, as it would a slow client's.
+// Under a burst the transport dials connections that a freed one makes unneeded; kept idle past the daemon's limit,
+// one of them was now and then picked for a request just as the daemon closed it, and the request failed with EOF
+// or a reset (never retried: the connection had not been used).
 func newTransport() *http.Transport {
-	return &http.Transport{DialContext: (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext}
+	return &http.Transport{
+		DialContext:     (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
+		IdleConnTimeout: idleConnTimeout,
+	}
 }
+
+// idleConnTimeout is how long the load's connections may stay idle (see newTransport).
+const idleConnTimeout = 5 * time.Second
 
 // warmUp opens n connections to the daemon with as many concurrent GET /readyz, so that the first step does
 // not measure TCP connection set-up, which a long-running client with a connection pool does not pay either.

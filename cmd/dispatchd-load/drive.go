@@ -133,9 +133,6 @@ func runDrive(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err e
 
 	transport := newTransport()
 	transport.MaxIdleConnsPerHost = cfg.attack.connections
-	// Shorter than the daemon's idle timeout (120 s), so that the client, not the daemon, closes an idle
-	// connection, and no request is sent on one the daemon is closing.
-	transport.IdleConnTimeout = 60 * time.Second
 	// Closed before the daemon is stopped: see newTransport.
 	defer transport.CloseIdleConnections()
 	dr.api = &apiClient{base: target, http: &http.Client{Timeout: 30 * time.Second, Transport: transport}}

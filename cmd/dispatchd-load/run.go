@@ -318,7 +318,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	rep.Target = target
 
-	api := &apiClient{base: target, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}}
+	api := &apiClient{base: target, http: &http.Client{Timeout: 30 * time.Second, Transport: newTransport()}}
 	// Closed before the daemon is stopped: a connection left open makes its graceful shutdown wait, up to 5 s for
 	// one that was dialled for a request that another connection then served, and so never carried one.
 	defer api.http.CloseIdleConnections()
