@@ -18,9 +18,11 @@
 // loop keeps serving what does not touch the engine (placing orders, which it validates against its own state,
 // and API keys); positions keep being taken, the latest of each courier held until the round ends; everything
 // else waits for the round, and the engine events of orders accepted meanwhile are applied when it ends, in
-// journal order. A replay runs the round inline and applies the same events in the same order, so it reaches the
-// same state. A round considers at most dispatch.Config.MaxRoundOrders pending orders, the most urgent first, so
-// that a backlog does not make rounds ever longer.
+// journal order. The loop takes the round's result back in steps of about a millisecond (its effects, the routes it
+// re-timed, its events, then what waited), serving placements between them as while the round ran. A replay runs
+// the round inline and applies the same events in the same order, so it reaches the same state. A round considers
+// at most dispatch.Config.MaxRoundOrders pending orders, the most urgent first, so that a backlog does not make
+// rounds ever longer.
 //
 // # Durability and recovery
 //
@@ -29,7 +31,8 @@
 // each courier in one record written just before the next record of any kind, which is all a replay needs to
 // reach the same state. Every few minutes (or records, or seconds of dispatch rounds, which a replay runs again)
 // a checkpoint of the whole state (the engine's exported state and the daemon's views) is written and the records
-// it covers are dropped. Open loads the last checkpoint
+// it covers are dropped. It is encoded and written off the loop, streamed, each megabyte handed to the disk before
+// the next, so that the journal's fsyncs do not wait behind it. Open loads the last checkpoint
 // and replays the journal after it through the very same apply as the live path; the engine is deterministic, so
 // the routes, versions and ETAs come back as they were.
 //
