@@ -35,18 +35,13 @@ type cowMap[V any] struct {
 	n          int
 }
 
+// newCowMap returns an empty map. Its shards are nil maps until first written (own makes them), so that an empty
+// state costs 64 small tables rather than 4 096 maps.
 func newCowMap[V any]() *cowMap[V] {
 	m := &cowMap[V]{root: &cowRoot[V]{}, rootOwned: true}
 	for i := range m.root {
-		t := &cowTable[V]{}
-		for j := range t {
-			t[j] = map[string]V{}
-		}
-		m.root[i] = t
+		m.root[i] = &cowTable[V]{}
 		m.tableOwned[i] = true
-	}
-	for i := range m.shardOwned {
-		m.shardOwned[i] = ^uint64(0)
 	}
 	return m
 }

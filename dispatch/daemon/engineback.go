@@ -7,7 +7,7 @@ import (
 
 // Taking the engine back from a dispatch round or a checkpoint's export is done by the loop in steps, each of a
 // bounded amount of work, with the requests that arrived meanwhile served between them. A round over a backlog
-// returns tens of thousands of effects: taken in at once, they held every placement for 30 to 200 ms, the largest
+// returns tens of thousands of effects: taken in at once, they held every placement for 30 to 230 ms, the largest
 // part of the order intake's tail latency under load.
 //
 // Between steps the loop behaves as while the round ran (roundRunning stays set until the engine has caught up with
@@ -16,6 +16,7 @@ import (
 // journal order is the order in which the engine sees things, and a replay (which runs the round inline) reaches the
 // same state. Readers may see a round's result appear over a few steps; each courier's route is whole in every
 // snapshot, and nothing a snapshot shows is taken back by the next.
+
 // stepSizes bounds the number of items of one step, per phase (stepTime bounds its time). Tests make them tiny so
 // that requests fall between the steps of every phase.
 type stepSizes struct {
