@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -175,12 +176,24 @@ func (e *Engine) upsertStore(s Store) *Error {
 		e.stores[s.ID] = st
 		e.storeList = append(e.storeList, st)
 	} else {
+		moved := st.Location != s.Location
 		st.Store = s
-		if st.open > 0 {
+		if st.open > 0 && moved {
+			// A store that moves (its location corrected) moves the pick-ups of its open orders: the routes holding
+			// them are re-timed and shown again, a version up, so that their couriers ride to the new place.
+			var routes []*courierState
 			for _, o := range e.open {
-				if o.store == st {
-					o.storeLoc = s.Location
+				if o.store != st {
+					continue
 				}
+				o.storeLoc = s.Location
+				if o.courier != nil && o.status == StatusAssigned && !slices.Contains(routes, o.courier) {
+					routes = append(routes, o.courier)
+				}
+			}
+			slices.SortFunc(routes, func(a, b *courierState) int { return cmp.Compare(a.idx, b.idx) })
+			for _, c := range routes {
+				e.routeChanged(c)
 			}
 		}
 	}

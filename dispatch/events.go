@@ -13,7 +13,8 @@ type Event interface {
 	EventName() string
 }
 
-// StoreUpserted registers a store or replaces its details.
+// StoreUpserted registers a store or replaces its details. A new location moves the pick-ups of the store's open
+// orders: every route holding one is re-timed and emitted (RouteChanged), a version up.
 type StoreUpserted struct{ Store Store }
 
 // StoreRemoved removes a store. A store with open orders cannot be removed.
