@@ -59,7 +59,11 @@ func streamValue(w *bufio.Writer, v reflect.Value) error {
 
 func writeMarshaled(w *bufio.Writer, v reflect.Value) error {
 	var x any
-	if v.IsValid() {
+	switch {
+	case v.CanAddr():
+		// As encoding/json does for a value it reached through a pointer or a slice: its pointer methods count.
+		x = v.Addr().Interface()
+	case v.IsValid():
 		x = v.Interface()
 	}
 	b, err := json.Marshal(x)

@@ -57,6 +57,12 @@ func (s selfMarshaled) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]int{"self": s.v})
 }
 
+type pointerMarshaled struct{ v int }
+
+func (p *pointerMarshaled) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]int{"ptr": p.v})
+}
+
 type withEmbedded struct {
 	streamInner
 	C int
@@ -79,6 +85,8 @@ type streamCase struct {
 	Bytes      []byte                   `json:"bytes"`
 	Time       time.Time                `json:"time"`
 	Self       selfMarshaled            `json:"self"`
+	PtrSelf    pointerMarshaled         `json:"ptr_self"`
+	PtrSelves  []pointerMarshaled       `json:"ptr_selves"`
 	SelfPtr    *selfMarshaled           `json:"self_ptr"`
 	Embedded   withEmbedded             `json:"embedded"`
 	AsString   int                      `json:"as_string,string"`
@@ -100,7 +108,7 @@ func TestStreamedJSONFollowsEncodingJSON(t *testing.T) {
 	v := &streamCase{
 		Plain: 1, Untagged: "u", Skipped: 2, hidden: 3, Kept: []int{4, 5}, EmptySlice: []string{},
 		Bytes: []byte{0, 1, 2}, Time: time.Date(2026, 11, 23, 9, 30, 0, 5, time.UTC), Self: selfMarshaled{6},
-		SelfPtr: &selfMarshaled{7}, Embedded: withEmbedded{streamInner{8, "e"}, 9}, AsString: 10,
+		SelfPtr: &selfMarshaled{7}, PtrSelf: pointerMarshaled{11}, PtrSelves: []pointerMarshaled{{12}}, Embedded: withEmbedded{streamInner{8, "e"}, 9}, AsString: 10,
 		Nested: &streamInner{B: "<n&>"}, Inners: []streamInner{{1, "x"}, {0, ""}},
 		ByName: map[namedKey]streamInner{"zeta": {B: "z"}, "alpha": {A: 1}, "<k>": {}},
 		ByInt:  map[int]string{10: "ten", 9: "nine"}, HTML: "<script>&</script>\u2028",
