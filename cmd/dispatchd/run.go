@@ -94,8 +94,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&m.QueueSize, "queue-size", 4096, "requests that may wait for the event loop before the API answers 503")
 	fs.DurationVar(&m.DefaultPromise, "default-promise", 30*time.Minute, "promise of an order that gives neither promise_seconds nor deliver_by")
 	fs.StringVar(&m.Policy, "policy", "optimize", "dispatch policy: optimize or nearest-idle")
-	// A round prices on these goroutines while the loop keeps taking orders: by default intake keeps a core.
 	fs.IntVar(&m.MaxRoundOrders, "max-round-orders", 0, "pending orders one dispatch round considers, the most urgent first (0: 4 per online courier, at least 1000)")
+	// A round prices on these goroutines while the loop keeps taking orders: by default intake keeps a core.
 	fs.IntVar(&m.DispatchWorkers, "dispatch-workers", max(1, runtime.GOMAXPROCS(0)-1), "goroutines that price a dispatch round (default: one per CPU but one)")
 	fs.DurationVar(&m.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long a graceful stop waits for requests in flight")
 	fs.DurationVar(&m.Heartbeat, "stream-heartbeat", 15*time.Second, "interval of the courier stream's heartbeat comments")

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -169,15 +170,19 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 
 // roundRetimed refreshes the ETAs readers see after a round re-timed every route.
 func (d *Daemon) roundRetimed() {
-	ids := make([]string, 0, len(d.st.onRoute))
-	for id := range d.st.onRoute {
-		ids = append(ids, id)
+	for _, id := range d.retimedRoutes() {
+		d.retimeRoute(id)
 	}
-	slices.Sort(ids) // setRoute changes views; keep the order fixed so live and replay agree
-	for _, id := range ids {
-		if r, ok := d.eng.Route(id); ok {
-			d.setRoute(r, false)
-		}
+}
+
+// retimedRoutes lists the couriers whose routes a round re-times, sorted: setRoute changes views, so live (in
+// steps, engineback.go) and replay must take them in the same order.
+func (d *Daemon) retimedRoutes() []string { return slices.Sorted(maps.Keys(d.st.onRoute)) }
+
+// retimeRoute refreshes the view of a courier's route after a round re-timed it.
+func (d *Daemon) retimeRoute(id string) {
+	if r, ok := d.eng.Route(id); ok {
+		d.setRoute(r, false)
 	}
 }
 

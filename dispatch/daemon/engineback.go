@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -119,18 +120,10 @@ func (d *Daemon) returnStep() {
 		r.keepRoundEvents(d)
 		if done {
 			r.phase, r.next = phaseRetime, 0
-			r.retime = make([]string, 0, len(d.st.onRoute))
-			for id := range d.st.onRoute {
-				r.retime = append(r.retime, id)
-			}
-			slices.Sort(r.retime)
+			r.retime = d.retimedRoutes()
 		}
 	case phaseRetime:
-		done := d.stepItems(r, len(r.retime), d.steps.retimes, func(i int) {
-			if rt, ok := d.eng.Route(r.retime[i]); ok {
-				d.setRoute(rt, false)
-			}
-		})
+		done := d.stepItems(r, len(r.retime), d.steps.retimes, func(i int) { d.retimeRoute(r.retime[i]) })
 		r.keepRoundEvents(d)
 		if done {
 			r.phase, r.next = phaseEvents, 0
@@ -139,11 +132,7 @@ func (d *Daemon) returnStep() {
 		// The round's events are numbered before those of the records accepted while it ran, as in a replay.
 		if d.stepItems(r, len(r.noted), d.steps.events, func(i int) { d.emitNoted(r.noted[i:i+1], &r.assigned, false) }) {
 			r.phase, r.next = phaseETAs, 0
-			r.etaIDs = make([]string, 0, len(r.etaTouched))
-			for id := range r.etaTouched {
-				r.etaIDs = append(r.etaIDs, id)
-			}
-			slices.Sort(r.etaIDs)
+			r.etaIDs = slices.Sorted(maps.Keys(r.etaTouched))
 		}
 	case phaseETAs:
 		if d.stepItems(r, len(r.etaIDs), d.steps.events, func(i int) {

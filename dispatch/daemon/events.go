@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -91,11 +92,7 @@ func (d *Daemon) takeETATouched() []string {
 	if len(d.etaTouched) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, len(d.etaTouched))
-	for id := range d.etaTouched {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(d.etaTouched))
 	clear(d.etaTouched)
 	return ids
 }
