@@ -203,3 +203,6 @@ func clampFloat(v, lo, hi float64) float64 {
 
 func deg2rad(d float64) float64 { return d * math.Pi / 180 }
 func rad2deg(r float64) float64 { return r * 180 / math.Pi }
+
+// ErrOffRoad is wrapped by the error a [PointChecker] returns for a point too far from every road.
+var ErrOffRoad = errors.New("geo: point is off the road network")
