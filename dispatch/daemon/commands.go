@@ -13,6 +13,7 @@ import (
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
@@ -47,6 +48,32 @@ func checkLocation(field string, l Location) error {
 	return nil
 }
 
+// checkPlace checks a place that a store or an order names: a valid location and, on a road map, near enough to a
+// road (geo.PointChecker). It runs before the request reaches the loop, so a place off the roads is never journaled;
+// a record journaled before the map was loaded still replays, since the engine itself travels from the nearest road.
+func (d *Daemon) checkPlace(field string, l Location) error {
+	if err := checkLocation(field, l); err != nil {
+		return err
+	}
+	if pc, ok := d.cfg.Travel.(geo.PointChecker); ok {
+		if err := pc.CheckPoint(l.Point()); err != nil {
+			return errorf(dispatch.EInvalid, field, "%s is off the road map: %v", field, err)
+		}
+	}
+	return nil
+}
+
+// checkOrder checks an order or a quote's input, its drop-off on the road map included.
+func (d *Daemon) checkOrder(in *OrderInput) error {
+	if err := in.check(); err != nil {
+		return err
+	}
+	if in.NoDropoff {
+		return nil
+	}
+	return d.checkPlace("dropoff", in.Dropoff)
+}
+
 // StoreInput is a store as an admin registers it.
 type StoreInput struct {
 	ID              string
@@ -73,7 +100,7 @@ func (d *Daemon) PutStore(ctx context.Context, in StoreInput) (*StoreView, bool,
 	case len(in.Timezone) > 64:
 		return nil, false, errorf(dispatch.EInvalid, "timezone", "timezone is longer than 64 bytes")
 	}
-	if err := checkLocation("location", in.Location); err != nil {
+	if err := d.checkPlace("location", in.Location); err != nil {
 		return nil, false, err
 	}
 	if err := fulfil.CheckInventory("inventory", in.Inventory, false); err != nil {
@@ -308,7 +335,7 @@ func (d *Daemon) promiseOf(now time.Time, in *OrderInput) time.Time {
 // the same key with the same request (reqHash) gets it again, with another request 422. It returns the status
 // and body to answer with; they are durable and readable when it returns.
 func (d *Daemon) PlaceOrder(ctx context.Context, p Principal, idemKey string, reqHash []byte, in OrderInput) (int, []byte, error) {
-	if err := in.check(); err != nil {
+	if err := d.checkOrder(&in); err != nil {
 		return 0, nil, err
 	}
 	id := newID("ord_")
@@ -348,7 +375,7 @@ func (d *Daemon) PlaceOrder(ctx context.Context, p Principal, idemKey string, re
 
 // Quote says whether an order could be delivered and when, changing nothing.
 func (d *Daemon) Quote(ctx context.Context, in OrderInput) (*QuoteView, error) {
-	if err := in.check(); err != nil {
+	if err := d.checkOrder(&in); err != nil {
 		return nil, err
 	}
 	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
