@@ -15,6 +15,7 @@ import (
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
 // Instrumenter wraps a route's handler for metrics (metrics.Metrics.InstrumentHTTP).
@@ -37,6 +38,8 @@ type Config struct {
 	Now func() time.Time
 	// Limits bound what one caller may do (see DefaultLimits; the zero value limits nothing).
 	Limits Limits
+	// Roads answers POST /v1/travel-times from the road map; nil when no map is loaded (the call answers 503).
+	Roads geo.TableModel
 }
 
 // Server is dispatchd's HTTP API over a daemon.
@@ -85,6 +88,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/orders/{id}", s.getOrder, orders, admin)
 	s.handle("POST /v1/orders/{id}/cancel", s.cancelOrder, orders, admin)
 	s.handle("POST /v1/quotes", s.quote, orders, admin)
+	s.handle("POST /v1/travel-times", s.travelTimes, orders, admin)
 	s.handle("GET /v1/events", s.events, orders, admin)
 
 	s.handle("PUT /v1/stores/{store_id}", s.putStore, admin)
