@@ -181,13 +181,15 @@ type reply struct {
 // Daemon is dispatchd's core: one goroutine (Run) owns the engine and all state; the API reaches it through Do-style
 // methods that queue a request and wait for the answer, and reads published snapshots (View) without entering it.
 type Daemon struct {
-	cfg      Config
-	log      zerolog.Logger
-	obs      Observer
-	clock    func() time.Time
-	journal  *journal.Journal
-	queue    chan request
-	streams  *broker
+	cfg     Config
+	log     zerolog.Logger
+	obs     Observer
+	clock   func() time.Time
+	journal *journal.Journal
+	queue   chan request
+	streams *broker
+	// legs draws routes on the road map when the travel model is one (nil otherwise).
+	legs     *legs
 	stopped  chan struct{}
 	running  atomic.Bool
 	busyBits atomic.Uint64 // float64 bits of the loop's busy ratio
@@ -294,6 +296,7 @@ func Open(cfg Config) (*Daemon, error) {
 		clock:       cfg.Now,
 		queue:       make(chan request, cfg.QueueSize),
 		streams:     newBroker(),
+		legs:        newLegs(cfg.Travel),
 		stopped:     make(chan struct{}),
 		pubNotify:   make(chan struct{}),
 		kill:        make(chan struct{}),

@@ -3,10 +3,12 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/paulmach/orb"
+	"github.com/twpayne/go-polyline"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/geo"
@@ -73,5 +75,77 @@ func TestJournalFromBeforeTheMapReplaysOnIt(t *testing.T) {
 	}
 	if n := h.d.View().OrdersByStatus["pending"]; n != 1 {
 		t.Fatalf("%d pending orders after the restart on the map, want the 1 acknowledged (%s)", n, body)
+	}
+}
+
+// straightPaths is a road map whose every trip is the straight line: its path is the two points.
+type straightPaths struct{ geo.TravelModel }
+
+func (m straightPaths) Path(from, to orb.Point, p geo.Profile) (geo.Path, error) {
+	return geo.Path{Points: orb.LineString{from, to}, Metres: geo.Geographic.Distance(from, to),
+		Duration: m.TravelTime(from, to, p)}, nil
+}
+
+func decodeLeg(t *testing.T, l *LegView) [][]float64 {
+	t.Helper()
+	coords, rest, err := polyline.DecodeCoords([]byte(l.Polyline))
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("polyline %q: %v", l.Polyline, err)
+	}
+	return coords
+}
+
+func TestRoutesCarryTheirLegsOnARoadMap(t *testing.T) {
+	h := start(t, t.TempDir(), newFakeClock(), func(c *Config) { c.Travel = straightPaths{geo.NewStraightLine(geo.Geographic)} })
+	_, order, courier := h.firstAssigned()
+	rt, ok := h.d.CourierRoute(courier)
+	if !ok || len(rt.Stops) != 2 {
+		t.Fatalf("route %+v", rt)
+	}
+	c, _ := h.d.View().Courier(courier)
+	from := *c.Location
+	for i, s := range rt.Stops {
+		if s.Leg == nil {
+			t.Fatalf("stop %d has no leg", i)
+		}
+		coords := decodeLeg(t, s.Leg)
+		want := [][]float64{{from.Lat, from.Lon}, {s.Location.Lat, s.Location.Lon}}
+		for k := range want {
+			if math.Abs(coords[k][0]-want[k][0]) > 1e-5 || math.Abs(coords[k][1]-want[k][1]) > 1e-5 {
+				t.Fatalf("stop %d: leg %v, want from %v to %v at precision 5", i, coords, want[0], want[1])
+			}
+		}
+		if wantM := geo.Geographic.Distance(from.Point(), s.Location.Point()); math.Abs(s.Leg.Metres-wantM) > 0.1 {
+			t.Fatalf("stop %d: %v m, want %v", i, s.Leg.Metres, wantM)
+		}
+		from = s.Location
+	}
+	// The shop sees the ride to its customer only once it is the courier's next stop.
+	o, _ := h.d.View().Order(order.ID)
+	if got := h.d.OrderWithLeg(o); got.ETA == nil || got.ETA.Leg != nil {
+		t.Fatalf("before the pick-up the order shows a leg: %+v", got.ETA)
+	}
+	for _, step := range []string{"accept", "arrived", "picked_up"} {
+		if _, err := h.d.CourierAction(ctx, courier, order.ID, step, ""); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	o, _ = h.d.View().Order(order.ID)
+	got := h.d.OrderWithLeg(o)
+	if got.ETA == nil || got.ETA.Leg == nil {
+		t.Fatalf("on the way to the customer the order shows no leg: %+v", got.ETA)
+	}
+	if coords := decodeLeg(t, got.ETA.Leg); math.Abs(coords[1][0]-o.Dropoff.Lat) > 1e-5 {
+		t.Fatalf("the leg ends at %v, not at the drop-off %v", coords[1], o.Dropoff)
+	}
+
+	// Without a map nothing carries a leg.
+	plain := start(t, t.TempDir(), newFakeClock(), nil)
+	_, _, courier = plain.firstAssigned()
+	rt, _ = plain.d.CourierRoute(courier)
+	for i, s := range rt.Stops {
+		if s.Leg != nil {
+			t.Fatalf("without a map stop %d has a leg", i)
+		}
 	}
 }

@@ -28,6 +28,8 @@ func locationOf(p orb.Point) Location { return Location{Lat: p[1], Lon: p[0]} }
 type ETA struct {
 	PickupAt  *time.Time `json:"pickup_at,omitempty"`
 	DropoffAt *time.Time `json:"dropoff_at,omitempty"`
+	// Leg is the courier's ride to the drop-off on the road map, once the drop-off is its next stop.
+	Leg *LegView `json:"leg,omitempty"`
 }
 
 // TimelineEntry is one change of an order's status.
@@ -187,6 +189,8 @@ type StopView struct {
 	DeliverBy time.Time `json:"deliver_by"`
 	// Customer is the order's customer details, on drop-off stops only: the courier needs them at the door.
 	Customer json.RawMessage `json:"customer,omitempty"`
+	// Leg is the ride to this stop on the road map (none without a map).
+	Leg *LegView `json:"leg,omitempty"`
 }
 
 // RouteView is a courier's route as the API and the stream show it.

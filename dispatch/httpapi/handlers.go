@@ -165,7 +165,7 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, _ daemon.Princ
 	if !ok {
 		return apiError(dispatch.ENotFound, "", "order %q not found", r.PathValue("id"))
 	}
-	writeJSON(w, http.StatusOK, o.LateAt(s.cfg.Now()))
+	writeJSON(w, http.StatusOK, s.d.OrderWithLeg(o).LateAt(s.cfg.Now()))
 	return nil
 }
 
@@ -636,7 +636,7 @@ func (s *Server) locationBatch(w http.ResponseWriter, r *http.Request, _ daemon.
 }
 
 func (s *Server) route(w http.ResponseWriter, _ *http.Request, p daemon.Principal) error {
-	rt, ok := s.d.View().Route(p.ID)
+	rt, ok := s.d.CourierRoute(p.ID)
 	if !ok {
 		return apiError(dispatch.ENotFound, "", "courier not found")
 	}
