@@ -1,0 +1,95 @@
+package ch
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Build contracts the graph of numNodes nodes and the given edges into a hierarchy. It fails, naming the edge and
+// field, when an edge leaves the node range or a weight is [Unreachable]. Self-loops never lie on a fastest path
+// and are dropped; of parallel edges only the cheapest (then the lowest id) is kept.
+func Build(numNodes int, edges []Edge, opt Options) (*Hierarchy, error) {
+	if err := validate(numNodes, edges); err != nil {
+		return nil, err
+	}
+	base := simplify(edges)
+	h := &Hierarchy{numNodes: numNodes, numEdges: len(edges)}
+	h.arcs = make([]arc, len(base))
+	for i, e := range base {
+		h.arcs[i] = arc{a: e.id, b: -1}
+	}
+	contract(h, base, opt)
+	return h, nil
+}
+
+// baseEdge is an edge kept for contraction.
+type baseEdge struct {
+	from, to int32
+	id       int32
+	cost     cost
+}
+
+// simplify drops self-loops and all but the cheapest of parallel edges, and sorts the rest by tail and head.
+func simplify(edges []Edge) []baseEdge {
+	out := make([]baseEdge, 0, len(edges))
+	for i, e := range edges {
+		if e.From == e.To {
+			continue
+		}
+		out = append(out, baseEdge{from: e.From, to: e.To, id: int32(i), cost: pack(e.Weight, e.Length)})
+	}
+	slices.SortFunc(out, func(a, b baseEdge) int {
+		if c := cmp.Compare(a.from, b.from); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.to, b.to); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.cost, b.cost); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	kept := out[:0]
+	for i, e := range out {
+		if i > 0 && e.from == out[i-1].from && e.to == out[i-1].to {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept
+}
+
+// contract orders the nodes and fills h.rankOf, h.nodeOf, h.up, h.down and the shortcuts of h.arcs. Arc i of
+// base is h.arcs[i].
+func contract(h *Hierarchy, base []baseEdge, _ Options) {
+	n := h.numNodes
+	h.rankOf = make([]int32, n)
+	h.nodeOf = make([]int32, n)
+	for v := range n {
+		h.rankOf[v] = int32(v)
+		h.nodeOf[v] = int32(v)
+	}
+	out := make([][]halfEdge, n)
+	in := make([][]halfEdge, n)
+	for i, e := range base {
+		out[e.from] = append(out[e.from], halfEdge{head: e.to, arc: int32(i), cost: e.cost})
+		in[e.to] = append(in[e.to], halfEdge{head: e.from, arc: int32(i), cost: e.cost})
+	}
+	h.up = makeGraph(out)
+	h.down = makeGraph(in)
+}
+
+func makeGraph(lists [][]halfEdge) graph {
+	g := graph{first: make([]int32, len(lists)+1)}
+	total := 0
+	for _, l := range lists {
+		total += len(l)
+	}
+	g.edges = make([]halfEdge, 0, total)
+	for v, l := range lists {
+		g.edges = append(g.edges, l...)
+		g.first[v+1] = int32(len(g.edges))
+	}
+	return g
+}

@@ -1,0 +1,174 @@
+// Package ch answers exact shortest-path queries on a directed graph with integer weights, fast, by contraction
+// hierarchies.
+//
+// The graph is plain: nodes are 0..n-1, each [Edge] has a travel time (the metric minimised) and a length (summed
+// along the chosen path). [Build] contracts the graph once into a [Hierarchy]; a [Query] then answers one-to-one
+// routes ([Query.Route], [Query.Path]), many-to-many tables ([Query.Table]) and search spaces that a caller meets
+// pair by pair ([Query.Forward], [Query.Backward], [Meet]). Every answer equals plain Dijkstra ([Dijkstra]) on
+// the original graph: the weight is the least travel time, and among the fastest paths the length is the least.
+//
+// Searches start and end at sets of [Seed]s, so a point in the middle of a road edge enters as its two ends,
+// each with what is spent reaching it.
+//
+// # Overflow
+//
+// Sums saturate instead of wrapping: a travel time is at most [MaxWeight] and a length at most [MaxLength].
+// [Unreachable] is never a reachable weight.
+//
+// # Concurrency
+//
+// A Hierarchy is read-only after Build or [ReadFrom] and may be shared; a Query holds the buffers of one search
+// at a time and belongs to one goroutine.
+package ch
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+)
+
+// Edge is a directed edge of the input graph; its index in the slice given to [Build] is its id (what
+// [Query.Path] returns).
+type Edge struct {
+	From, To int32
+	// Weight is the metric minimised, a travel time in milliseconds. Zero is allowed.
+	Weight uint32
+	// Length is a second metric summed along the chosen path, in decimetres.
+	Length uint32
+}
+
+// Seed is where a search starts or ends: a node plus what is already spent reaching it from the true start (on
+// the source side) or still to spend from it to the true end (on the target side).
+type Seed struct {
+	Node           int32
+	Weight, Length uint32
+}
+
+const (
+	// Unreachable is the weight (and length) reported where there is no path.
+	Unreachable = ^uint32(0)
+	// MaxWeight is the largest reachable weight: longer travel times saturate to it.
+	MaxWeight = Unreachable - 1
+	// MaxLength is the largest length: longer sums saturate to it.
+	MaxLength = ^uint32(0)
+)
+
+// Options tune [Build]. The zero value is ready to use, and no option changes the answers of the hierarchy.
+type Options struct {
+	// Workers is the number of goroutines that contract in parallel; 0 means 1. The hierarchy built does not
+	// depend on it: Build gives the same bytes for any number of workers.
+	Workers int
+}
+
+// Hierarchy is a contracted graph ready for queries. It is read-only and safe for concurrent use.
+type Hierarchy struct {
+	numNodes int
+	numEdges int
+	// rankOf maps a node to its rank, the index used inside the hierarchy; nodeOf is its inverse.
+	rankOf, nodeOf []int32
+	// up holds, for each rank, the edges to higher ranks; down holds, for each rank, the edges that arrive from
+	// higher ranks, with head the tail of the edge. A forward search climbs up, a backward search climbs down.
+	up, down graph
+	// arcs are the edges of the hierarchy: an original edge or a shortcut of two arcs.
+	arcs []arc
+
+	queries sync.Pool
+}
+
+// graph is an adjacency array: the edges of rank v are edges[first[v]:first[v+1]].
+type graph struct {
+	first []int32
+	edges []halfEdge
+}
+
+// halfEdge is an entry of an adjacency array.
+type halfEdge struct {
+	head int32
+	arc  int32
+	cost cost
+}
+
+// arc is an edge of the hierarchy: the original edge a when b < 0, or the shortcut made of arcs a then b.
+type arc struct {
+	a, b int32
+}
+
+// cost packs a travel time (high 32 bits) and a length (low 32 bits), so that comparing costs compares time first
+// and length second.
+type cost = uint64
+
+const infinite cost = math.MaxUint64
+
+func pack(w, l uint32) cost {
+	if w > MaxWeight {
+		return infinite
+	}
+	return cost(w)<<32 | cost(l)
+}
+
+func unpack(c cost) (w, l uint32) {
+	return uint32(c >> 32), uint32(c)
+}
+
+// add sums two costs, saturating each part; infinite stays infinite.
+func add(a, b cost) cost {
+	if a == infinite || b == infinite {
+		return infinite
+	}
+	w := a>>32 + b>>32
+	l := a&math.MaxUint32 + b&math.MaxUint32
+	if w > cost(MaxWeight) {
+		w = cost(MaxWeight)
+	}
+	if l > math.MaxUint32 {
+		l = math.MaxUint32
+	}
+	return w<<32 | l
+}
+
+// ErrInput is wrapped by every error of Build about its input.
+var ErrInput = errors.New("ch: invalid input")
+
+// maxNodes bounds the node count so that ranks and arc ids fit in int32.
+const maxNodes = math.MaxInt32 - 1
+
+func validate(numNodes int, edges []Edge) error {
+	if numNodes < 0 || numNodes > maxNodes {
+		return fmt.Errorf("%w: numNodes %d out of range [0, %d]", ErrInput, numNodes, maxNodes)
+	}
+	if len(edges) > maxNodes {
+		return fmt.Errorf("%w: %d edges, more than %d", ErrInput, len(edges), maxNodes)
+	}
+	for i, e := range edges {
+		if e.From < 0 || int(e.From) >= numNodes {
+			return fmt.Errorf("%w: edge %d: From %d out of range [0, %d)", ErrInput, i, e.From, numNodes)
+		}
+		if e.To < 0 || int(e.To) >= numNodes {
+			return fmt.Errorf("%w: edge %d: To %d out of range [0, %d)", ErrInput, i, e.To, numNodes)
+		}
+		if e.Weight > MaxWeight {
+			return fmt.Errorf("%w: edge %d: Weight %d above MaxWeight", ErrInput, i, e.Weight)
+		}
+	}
+	return nil
+}
+
+// NumNodes returns the number of nodes of the graph the hierarchy was built from.
+func (h *Hierarchy) NumNodes() int { return h.numNodes }
+
+// NumEdges returns the number of edges of the graph the hierarchy was built from.
+func (h *Hierarchy) NumEdges() int { return h.numEdges }
+
+// NumArcs returns the number of arcs the hierarchy stores, original edges and shortcuts together.
+func (h *Hierarchy) NumArcs() int { return len(h.arcs) }
+
+// CheckSeeds returns an error naming the first seed whose node is out of range. Queries ignore such seeds.
+func (h *Hierarchy) CheckSeeds(seeds []Seed) error {
+	for i, s := range seeds {
+		if s.Node < 0 || int(s.Node) >= h.numNodes {
+			return fmt.Errorf("%w: seed %d: Node %d out of range [0, %d)", ErrInput, i, s.Node, h.numNodes)
+		}
+	}
+	return nil
+}

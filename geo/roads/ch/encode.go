@@ -1,0 +1,249 @@
+package ch
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// The encoding, all integers little-endian:
+//
+//	magic "DCHH", version uint32
+//	numNodes, numEdges, numArcs, numUp, numDown uint32
+//	nodeOf   [numNodes]int32          the node of each rank
+//	up       first [numNodes+1]int32, then numUp × (head int32, arc int32, cost uint64)
+//	down     the same with numDown entries
+//	arcs     numArcs × (a int32, b int32)
+
+var magic = [4]byte{'D', 'C', 'H', 'H'}
+
+const version = 1
+
+// ErrFormat is wrapped by every error of [ReadFrom] about malformed input.
+var ErrFormat = errors.New("ch: malformed hierarchy")
+
+// WriteTo writes the hierarchy in the form [ReadFrom] reads. The bytes depend only on the graph given to [Build].
+func (h *Hierarchy) WriteTo(w io.Writer) (int64, error) {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	cw := &countWriter{w: bw}
+	var buf [16]byte
+	put32 := func(v uint32) {
+		binary.LittleEndian.PutUint32(buf[:4], v)
+		cw.write(buf[:4])
+	}
+	cw.write(magic[:])
+	put32(version)
+	for _, v := range []int{h.numNodes, h.numEdges, len(h.arcs), len(h.up.edges), len(h.down.edges)} {
+		put32(uint32(v))
+	}
+	for _, v := range h.nodeOf {
+		put32(uint32(v))
+	}
+	for _, g := range []*graph{&h.up, &h.down} {
+		for _, v := range g.first {
+			put32(uint32(v))
+		}
+		for _, e := range g.edges {
+			binary.LittleEndian.PutUint32(buf[0:], uint32(e.head))
+			binary.LittleEndian.PutUint32(buf[4:], uint32(e.arc))
+			binary.LittleEndian.PutUint64(buf[8:], e.cost)
+			cw.write(buf[:16])
+		}
+	}
+	for _, a := range h.arcs {
+		binary.LittleEndian.PutUint32(buf[0:], uint32(a.a))
+		binary.LittleEndian.PutUint32(buf[4:], uint32(a.b))
+		cw.write(buf[:8])
+	}
+	if cw.err == nil {
+		cw.err = bw.Flush()
+	}
+	return cw.n, cw.err
+}
+
+type countWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *countWriter) write(p []byte) {
+	if c.err != nil {
+		return
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	c.err = err
+}
+
+// ReadFrom reads a hierarchy written by [Hierarchy.WriteTo]. It checks the whole structure (counts, ranges, the
+// order of ranks and arcs) and returns an error wrapping [ErrFormat] for anything malformed; it allocates in
+// proportion to the bytes actually read, whatever the counts claim.
+func ReadFrom(r io.Reader) (*Hierarchy, error) {
+	d := &decoder{r: bufio.NewReaderSize(r, 1<<16)}
+	var m [4]byte
+	d.read(m[:])
+	if d.err == nil && m != magic {
+		return nil, fmt.Errorf("%w: bad magic %q", ErrFormat, m[:])
+	}
+	if v := d.u32(); d.err == nil && v != version {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrFormat, v, version)
+	}
+	var counts [5]int
+	names := [5]string{"numNodes", "numEdges", "numArcs", "numUp", "numDown"}
+	for i := range counts {
+		v := d.u32()
+		if d.err == nil && v > maxNodes {
+			return nil, fmt.Errorf("%w: %s %d too large", ErrFormat, names[i], v)
+		}
+		counts[i] = int(v)
+	}
+	if d.err != nil {
+		return nil, d.fail("header")
+	}
+	n := counts[0]
+	h := &Hierarchy{numNodes: n, numEdges: counts[1]}
+	numArcs := counts[2]
+
+	h.nodeOf = d.int32s(n)
+	if d.err != nil {
+		return nil, d.fail("node order")
+	}
+	h.rankOf = make([]int32, n)
+	for i := range h.rankOf {
+		h.rankOf[i] = -1
+	}
+	for rank, v := range h.nodeOf {
+		if v < 0 || int(v) >= n || h.rankOf[v] >= 0 {
+			return nil, fmt.Errorf("%w: node order: rank %d holds node %d, not a permutation", ErrFormat, rank, v)
+		}
+		h.rankOf[v] = int32(rank)
+	}
+	for i, g := range []*graph{&h.up, &h.down} {
+		name := [2]string{"up", "down"}[i]
+		var err error
+		if *g, err = d.graph(name, n, counts[3+i], numArcs); err != nil {
+			return nil, err
+		}
+	}
+	h.arcs = make([]arc, 0, min(numArcs, 1<<16))
+	for i := 0; i < numArcs && d.err == nil; i++ {
+		a := arc{a: int32(d.u32()), b: int32(d.u32())}
+		if d.err != nil {
+			break
+		}
+		switch {
+		case a.b < 0:
+			if a.b != -1 || a.a < 0 || int(a.a) >= h.numEdges {
+				return nil, fmt.Errorf("%w: arc %d: original edge %d out of range [0, %d)", ErrFormat, i, a.a, h.numEdges)
+			}
+		case a.a < 0 || int(a.a) >= i || int(a.b) >= i:
+			return nil, fmt.Errorf("%w: arc %d: shortcut of arcs %d and %d, not both earlier", ErrFormat, i, a.a, a.b)
+		}
+		h.arcs = append(h.arcs, a)
+	}
+	if d.err != nil {
+		return nil, d.fail("arcs")
+	}
+	// A shortcut unpacks to more edges than the graph has only in a forged file; refuse it rather than let
+	// Path build a huge slice.
+	edgesOf := make([]int64, len(h.arcs))
+	for i, a := range h.arcs {
+		if a.b < 0 {
+			edgesOf[i] = 1
+			continue
+		}
+		edgesOf[i] = edgesOf[a.a] + edgesOf[a.b]
+		if edgesOf[i] > int64(max(h.numEdges, 1)) {
+			return nil, fmt.Errorf("%w: arc %d: unpacks to more edges than the graph has", ErrFormat, i)
+		}
+	}
+	return h, nil
+}
+
+type decoder struct {
+	r   *bufio.Reader
+	err error
+	buf [16]byte
+}
+
+func (d *decoder) read(p []byte) {
+	if d.err == nil {
+		_, d.err = io.ReadFull(d.r, p)
+	}
+}
+
+func (d *decoder) u32() uint32 {
+	d.read(d.buf[:4])
+	return binary.LittleEndian.Uint32(d.buf[:4])
+}
+
+func (d *decoder) fail(section string) error {
+	if errors.Is(d.err, io.EOF) || errors.Is(d.err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %s: truncated", ErrFormat, section)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrFormat, section, d.err)
+}
+
+// int32s reads n values, growing the slice as bytes arrive rather than trusting n.
+func (d *decoder) int32s(n int) []int32 {
+	out := make([]int32, 0, min(n, 1<<16))
+	for i := 0; i < n && d.err == nil; i++ {
+		v := d.u32()
+		if d.err == nil {
+			out = append(out, int32(v))
+		}
+	}
+	return out
+}
+
+func (d *decoder) graph(name string, n, m, numArcs int) (graph, error) {
+	g := graph{first: d.int32s(n + 1)}
+	if d.err != nil {
+		return g, d.fail(name)
+	}
+	if g.first[0] != 0 || int(g.first[n]) != m {
+		return g, fmt.Errorf("%w: %s: offsets run from %d to %d, want 0 to %d", ErrFormat, name, g.first[0], g.first[n], m)
+	}
+	for v := range n {
+		if g.first[v+1] < g.first[v] {
+			return g, fmt.Errorf("%w: %s: offsets decrease at rank %d", ErrFormat, name, v)
+		}
+	}
+	g.edges = make([]halfEdge, 0, min(m, 1<<16))
+	v := 0
+	for i := 0; i < m && d.err == nil; i++ {
+		d.read(d.buf[:16])
+		if d.err != nil {
+			break
+		}
+		e := halfEdge{
+			head: int32(binary.LittleEndian.Uint32(d.buf[0:])),
+			arc:  int32(binary.LittleEndian.Uint32(d.buf[4:])),
+			cost: binary.LittleEndian.Uint64(d.buf[8:]),
+		}
+		for int(g.first[v+1]) <= i {
+			v++
+		}
+		switch {
+		case e.head < 0 || int(e.head) >= n:
+			return g, fmt.Errorf("%w: %s: edge %d: head %d out of range [0, %d)", ErrFormat, name, i, e.head, n)
+		case int(e.head) <= v && upwardOnly:
+			return g, fmt.Errorf("%w: %s: edge %d: from rank %d to rank %d, not upward", ErrFormat, name, i, v, e.head)
+		case e.arc < 0 || int(e.arc) >= numArcs:
+			return g, fmt.Errorf("%w: %s: edge %d: arc %d out of range [0, %d)", ErrFormat, name, i, e.arc, numArcs)
+		case e.cost>>32 > uint64(MaxWeight):
+			return g, fmt.Errorf("%w: %s: edge %d: weight %d above MaxWeight", ErrFormat, name, i, e.cost>>32)
+		}
+		g.edges = append(g.edges, e)
+	}
+	if d.err != nil {
+		return g, d.fail(name)
+	}
+	return g, nil
+}
+
+// upwardOnly says that every edge of a hierarchy climbs to a higher rank.
+const upwardOnly = false
