@@ -24,6 +24,7 @@ import (
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
 	"github.com/o2o-dispatch/dispatchd/dispatch/httpapi"
+	"github.com/o2o-dispatch/dispatchd/geo"
 	"github.com/o2o-dispatch/dispatchd/metrics"
 )
 
@@ -63,6 +64,8 @@ type Main struct {
 	IdleTimeout       time.Duration
 	JournalSalvage    bool
 	ConfigFile        string
+	// Map is the road map (--map): a prepared map file or a raw OpenStreetMap extract; empty: straight lines.
+	Map string
 
 	adminToken string
 	stderr     io.Writer
@@ -115,6 +118,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&m.WriteTimeout, "write-timeout", 30*time.Second, "how long a response may take to be written (a stream's deadline is renewed at each write)")
 	fs.DurationVar(&m.IdleTimeout, "idle-timeout", 120*time.Second, "how long a kept-alive connection may wait for its next request")
 	fs.BoolVar(&m.JournalSalvage, "journal-salvage", false, "start on a damaged journal or event log that the daemon refuses, keeping the records before the damage; the damaged segments are moved aside and what is lost is logged (for one start)")
+	fs.StringVar(&m.Map, "map", "", "road map to plan on: a file of 'dispatchd map prepare' or a raw OpenStreetMap .osm.pbf extract (empty: straight lines times a detour factor)")
 	fs.StringVar(&m.ConfigFile, "config", "", "optional JSON config file whose keys are these flags' names")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -355,6 +359,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	cfg.Webhooks = daemon.WebhookConfig{RetryMin: m.WebhookRetryMin, RetryMax: m.WebhookRetryMax, GiveUpAfter: m.WebhookGiveUp}
 	cfg.Logger = log
 	cfg.Salvage = m.JournalSalvage
+	var tables geo.TableModel
+	if m.Map != "" {
+		net, err := m.loadMap(ctx, log)
+		if err != nil {
+			return err
+		}
+		cfg.Travel, tables = net, roadTables{net}
+	}
 
 	var d *daemon.Daemon
 	met := metrics.New(func() metrics.Fleet {
@@ -393,7 +405,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	limits.OrdersRate, limits.CourierRate = m.OrdersRate, m.CourierRate
 	limits.OrdersBurst, limits.CourierBurst = max(1, int(2*m.OrdersRate)), max(1, int(2*m.CourierRate))
 	limits.StreamsPerCaller = m.StreamsPerCaller
-	apiCfg := httpapi.Config{AdminToken: token, Logger: log, Instrument: met.InstrumentHTTP, Heartbeat: m.Heartbeat, Limits: limits}
+	apiCfg := httpapi.Config{AdminToken: token, Logger: log, Instrument: met.InstrumentHTTP, Heartbeat: m.Heartbeat, Limits: limits,
+		Roads: tables}
 	if m.MetricsAddr == "" {
 		apiCfg.Metrics, apiCfg.MetricsNeedAdmin = met.Handler(), m.MetricsAuth
 	}
