@@ -40,14 +40,21 @@ func main() {
 var errUsage = errors.New("usage")
 
 const usage = `usage:
-  dispatch-sim run     (--mdrp DIR | --scenario FILE [--seed N]) --out DIR [--policy optimize|baseline]
-  dispatch-sim compare (--mdrp DIR | --scenario FILE [--seed N]) --out DIR
+  dispatch-sim run     (--mdrp DIR | --scenario FILE [--seed N] [--map FILE]) --out DIR [--policy optimize|baseline]
+  dispatch-sim compare (--mdrp DIR | --scenario FILE [--seed N] [--map FILE]) --out DIR
   dispatch-sim bench   --mdrp-root DIR [--pattern GLOB] [--policy optimize|baseline|both] [--out FILE.json]
+  dispatch-sim table   --map FILE --profile P --pairs in.csv --out out.csv
 
 Policies: "optimize" is the engine's dispatch round (the default); "baseline" is the nearest idle courier, one
 order at a time, first come first served. Outputs of run/compare in --out: summary.json, orders.csv,
 couriers.csv, report.html, for scenarios with stores' stock, hours or pickers stores.csv, and for MDRP instances
-solution_info_{assignments,orders,couriers}.txt.`
+solution_info_{assignments,orders,couriers}.txt.
+
+--map (a file of 'dispatchd map prepare', or a raw OpenStreetMap .osm.pbf extract) puts a scenario's stores,
+couriers and drop-offs on the map's roads and runs the day on road travel times; the scenario's city must lie on
+the map. MDRP instances keep their own rule (straight lines in planar metres). table writes the road trip of every
+pair of places of a CSV file (header from_lat,from_lon,to_lat,to_lon; seconds,metres added, empty where no road
+connects them).`
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -61,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runOne(args[1:], stdout, stderr, true)
 	case "bench":
 		return bench(args[1:], stdout, stderr)
+	case "table":
+		return table(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -104,11 +113,15 @@ func runOne(args []string, stdout, stderr io.Writer, compare bool) error {
 	out := fs.String("out", "", "output directory")
 	policyName := fs.String("policy", "optimize", "policy: optimize or baseline")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	mapPath := fs.String("map", "", "road map for a scenario (prepared map file or OpenStreetMap extract)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if (*mdrpDir == "") == (*scenario == "") {
 		return fmt.Errorf("%w: give exactly one of --mdrp and --scenario", errUsage)
+	}
+	if *mapPath != "" && *mdrpDir != "" {
+		return fmt.Errorf("%w: --map is for scenarios; MDRP instances travel by their own rule (straight lines in planar metres)", errUsage)
 	}
 	if *out == "" {
 		return fmt.Errorf("%w: --out is required", errUsage)
@@ -144,10 +157,21 @@ func runOne(args []string, stdout, stderr io.Writer, compare bool) error {
 		if err != nil {
 			return err
 		}
-		if sc, err = synth.Generate(spec, *seed); err != nil {
+		var rd synth.Roads
+		if *mapPath != "" {
+			net, err := openMap(*mapPath, stderr)
+			if err != nil {
+				return err
+			}
+			rd = scenarioRoads{net}
+		}
+		if sc, err = synth.GenerateOn(spec, *seed, rd); err != nil {
 			return err
 		}
 		source = fmt.Sprintf("scenario %s, seed %d", *scenario, *seed)
+		if *mapPath != "" {
+			source += ", on the roads of " + *mapPath
+		}
 	}
 
 	// The policies run side by side, each on its own engine: a run reads the scenario and never changes it.

@@ -3,49 +3,28 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paulmach/orb"
+
+	"github.com/o2o-dispatch/dispatchd/geo/roads/roadstest"
 )
 
-// gridTown writes an OpenStreetMap extract (XML) of a 5 × 5 grid of two-way residential streets, 0.0025° apart,
-// south-west corner at 31.230 N 121.470 E: about 1 km across.
+// gridTown writes a town of 5 × 5 two-way streets 250 m apart around 31.235 N 121.475 E: its corners are 1 km
+// from the centre each way, so a ride corner to corner is 2 km.
 func gridTown(t *testing.T) string {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\" generator=\"dispatchd test\">\n")
-	id := func(i, j int) int { return 1 + i*5 + j }
-	for i := range 5 {
-		for j := range 5 {
-			fmt.Fprintf(&b, "  <node id=\"%d\" version=\"1\" lat=\"%.4f\" lon=\"%.4f\"/>\n", id(i, j), 31.230+0.0025*float64(i), 121.470+0.0025*float64(j))
-		}
-	}
-	way := 100
-	street := func(nodes []int) {
-		way++
-		fmt.Fprintf(&b, "  <way id=\"%d\" version=\"1\">\n", way)
-		for _, n := range nodes {
-			fmt.Fprintf(&b, "    <nd ref=\"%d\"/>\n", n)
-		}
-		b.WriteString("    <tag k=\"highway\" v=\"residential\"/>\n  </way>\n")
-	}
-	for i := range 5 {
-		var row, col []int
-		for j := range 5 {
-			row, col = append(row, id(i, j)), append(col, id(j, i))
-		}
-		street(row)
-		street(col)
-	}
-	b.WriteString("</osm>\n")
-	path := filepath.Join(t.TempDir(), "town.osm")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return roadstest.Grid(t, orb.Point{121.475, 31.235}, 5, 250)
+}
+
+// corner is the south-west (-1, -1) or north-east (1, 1) corner of gridTown, as the API writes places.
+func corner(sign float64) map[string]float64 {
+	dLat := 500 / 111_320.0
+	return map[string]float64{"lat": 31.235 + sign*dLat, "lon": 121.475 + sign*dLat/math.Cos(31.235*math.Pi/180)}
 }
 
 func TestMapPrepareAndServe(t *testing.T) {
@@ -68,23 +47,22 @@ func TestMapPrepareAndServe(t *testing.T) {
 			c, _ := startMain(t, t.TempDir(), "--map", m)
 			var table struct{ Durations, Distances [][]*float64 }
 			c.must(200, "POST", "/v1/travel-times", testAdminToken, map[string]any{"profile": "car",
-				"sources":      []map[string]float64{{"lat": 31.2300, "lon": 121.4700}},
-				"destinations": []map[string]float64{{"lat": 31.2400, "lon": 121.4800}, {"lat": 31.2300, "lon": 121.4700}}}, &table)
+				"sources":      []map[string]float64{corner(-1)},
+				"destinations": []map[string]float64{corner(1), corner(-1)}}, &table)
 			d, m := table.Durations[0][0], table.Distances[0][0]
-			// Corner to corner on the grid: 0.01° north and 0.01° east, about 1 112 + 952 m.
-			if d == nil || m == nil || *m < 2000 || *m > 2100 || *d <= 0 {
+			if d == nil || m == nil || math.Abs(*m-2000) > 2 || *d <= 0 {
 				t.Fatalf("corner to corner: %v s, %v m", d, m)
 			}
 			if z := table.Durations[0][1]; z == nil || *z != 0 {
 				t.Fatalf("a place to itself: %v s", z)
 			}
 			status, body := c.do("POST", "/v1/travel-times", testAdminToken, map[string]any{"profile": "car",
-				"sources":      []map[string]float64{{"lat": 31.2300, "lon": 121.4700}},
+				"sources":      []map[string]float64{corner(-1)},
 				"destinations": []map[string]float64{{"lat": 31.30, "lon": 121.4700}}})
 			if status != 400 || !strings.Contains(string(body), `"field":"destinations[0]"`) {
 				t.Fatalf("a place 7 km from the roads: %d %s", status, body)
 			}
-			c.must(201, "PUT", "/v1/stores/s1", testAdminToken, map[string]any{"location": map[string]float64{"lat": 31.2325, "lon": 121.4725}}, nil)
+			c.must(201, "PUT", "/v1/stores/s1", testAdminToken, map[string]any{"location": map[string]float64{"lat": 31.2355, "lon": 121.4755}}, nil)
 			status, body = c.do("PUT", "/v1/stores/s2", testAdminToken, map[string]any{"location": map[string]float64{"lat": 31.30, "lon": 121.4725}})
 			if status != 400 || !strings.Contains(string(body), `"field":"location"`) {
 				t.Fatalf("a store 7 km from the roads: %d %s", status, body)

@@ -299,9 +299,12 @@ type lazySpace struct {
 }
 
 func (b *batch) space(g int, i int32, source bool) *lazySpace {
-	ls, pt := &b.bwd[g][i], b.dstPts[i]
+	var ls *lazySpace
+	var pt orb.Point
 	if source {
 		ls, pt = &b.fwd[g][i], b.srcPts[i]
+	} else {
+		ls, pt = &b.bwd[g][i], b.dstPts[i]
 	}
 	ls.once.Do(func() {
 		net := b.net
