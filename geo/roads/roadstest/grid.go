@@ -53,3 +53,34 @@ func Grid(t testing.TB, centre orb.Point, n int, spacing float64) string {
 	}
 	return path
 }
+
+// River writes an OSM XML extract of two streets along the banks of a river that runs north from south (lon/lat),
+// width metres apart, length metres long, joined by one bridge at their north end: a place on one bank is a short
+// way across the water from the other bank but a long ride round by the bridge.
+func River(t testing.TB, south orb.Point, width, length float64) string {
+	t.Helper()
+	dLat := length / 111_320 / 10
+	dLon := width / 111_320 / math.Cos(south[1]*math.Pi/180)
+	var b strings.Builder
+	b.WriteString("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\" generator=\"dispatchd test\">\n")
+	for bank := range 2 {
+		for i := range 11 {
+			fmt.Fprintf(&b, "  <node id=\"%d\" version=\"1\" lat=\"%.7f\" lon=\"%.7f\"/>\n", 1+bank*100+i,
+				south[1]+float64(i)*dLat, south[0]+float64(bank)*dLon)
+		}
+	}
+	for bank := range 2 {
+		fmt.Fprintf(&b, "  <way id=\"%d\" version=\"1\">\n", 1000+bank)
+		for i := range 11 {
+			fmt.Fprintf(&b, "    <nd ref=\"%d\"/>\n", 1+bank*100+i)
+		}
+		b.WriteString("    <tag k=\"highway\" v=\"residential\"/>\n  </way>\n")
+	}
+	b.WriteString("  <way id=\"1002\" version=\"1\">\n    <nd ref=\"11\"/>\n    <nd ref=\"111\"/>\n" +
+		"    <tag k=\"highway\" v=\"residential\"/>\n    <tag k=\"bridge\" v=\"yes\"/>\n  </way>\n</osm>\n")
+	path := filepath.Join(t.TempDir(), "river.osm")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
