@@ -136,6 +136,9 @@ func (c *courier) setRoute(r dispatch.Route) {
 func (c *courier) stopHere() {
 	s := c.sim
 	here := c.position(s.now)
+	if n := len(c.moves); n > 0 {
+		c.moves[n-1].ToAt = here
+	}
 	c.metres += s.sc.Space.Distance(c.pos, here)
 	c.driving += s.now - c.departAt
 	c.pos = here
@@ -153,7 +156,7 @@ func (c *courier) travel() {
 	c.target, c.targetPlace = first.Location, placeOf(first)
 	c.arriveAt = c.departAt + int64(s.sc.Travel.TravelTime(c.pos, c.target, c.shift.Courier.Vehicle))
 	c.moves = append(c.moves, Move{Depart: time.Unix(0, c.departAt).UTC(), From: c.place, To: c.targetPlace,
-		Arrive: time.Unix(0, c.arriveAt).UTC()})
+		Arrive: time.Unix(0, c.arriveAt).UTC(), FromAt: c.pos, ToAt: c.target})
 	c.schedule(c.arriveAt)
 }
 

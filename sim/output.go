@@ -16,6 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/sim/mdrp"
 	"github.com/o2o-dispatch/dispatchd/sim/report"
@@ -384,7 +386,34 @@ func ReportData(outs []*Outcome, target time.Duration, notes []string) *report.D
 		}
 		d.Policies = append(d.Policies, p)
 	}
+	if len(outs) > 0 {
+		d.Map = reportMap(&outs[0].Result.Geography)
+	}
 	return d
+}
+
+// reportMap is the report's map of a day.
+func reportMap(g *Geography) *report.Map {
+	pts := func(ps []orb.Point) [][2]float64 {
+		out := make([][2]float64, len(ps))
+		for i, p := range ps {
+			out[i] = p
+		}
+		return out
+	}
+	m := &report.Map{Geographic: g.Geographic, Stores: pts(g.Stores), Dropoffs: pts(g.Dropoffs),
+		Caption: "Stores (squares), drop-offs (dots) and how the busiest couriers rode, as straight lines between stops."}
+	if g.Roads {
+		m.Caption = "Stores (squares), drop-offs (dots) and how the busiest couriers rode, on the roads of the map."
+	}
+	for _, t := range g.Tracks {
+		tr := report.Track{Name: t.CourierID}
+		for _, l := range t.Legs {
+			tr.Legs = append(tr.Legs, pts(l))
+		}
+		m.Tracks = append(m.Tracks, tr)
+	}
+	return m
 }
 
 // reportFulfilment is the store side of the report.

@@ -98,8 +98,12 @@ func TestScenarioOnAMap(t *testing.T) {
 	if bytes.Equal(a, c) {
 		t.Fatal("the day on the map is the day on straight lines")
 	}
-	if html, _ := os.ReadFile(filepath.Join(onMap, "report.html")); !bytes.Contains(html, []byte("on the roads of")) {
+	html, _ := os.ReadFile(filepath.Join(onMap, "report.html"))
+	if !bytes.Contains(html, []byte("on the roads of")) {
 		t.Fatal("the report does not say the day ran on a map")
+	}
+	if !bytes.Contains(html, []byte("rode, on the roads of the map")) {
+		t.Fatal("the report's map does not draw the routes on the roads")
 	}
 	if err := run([]string{"run", "--mdrp", "x", "--map", town, "--out", onMap}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil ||
 		!strings.Contains(err.Error(), "--map is for scenarios") {

@@ -18,6 +18,8 @@ type Data struct {
 	Notes    []string // free lines shown under the title (seed, config, command line)
 	Target   float64  // click-to-door promise in minutes (drawn as a vertical line on the distribution); <= 0: none
 	Policies []Policy // one per policy, the first is the main one; side by side everywhere
+	// Map, when set, is the main policy's day on a map (the section "Routes").
+	Map *Map
 }
 
 // Policy is one policy's results. Non-finite numbers (NaN, ±Inf) anywhere are left out of the charts.
@@ -189,6 +191,9 @@ func build(d *Data) view {
 		{ID: "click-to-door", Heading: "Click-to-door", Figures: []figure{clickToDoorFigure(pols, d.Target)}},
 		{ID: "waiting", Heading: "Orders waiting", Figures: []figure{waitingFigure(pols)}},
 		{ID: "couriers", Heading: "Couriers", Figures: []figure{couriersFigure(pols), utilisationFigure(pols)}},
+	}
+	if d.Map != nil {
+		v.Sections = append(v.Sections, section{ID: "routes", Heading: "Routes", Figures: []figure{mapFigure(d.Map)}})
 	}
 	if slices.ContainsFunc(pols, func(p Policy) bool { return p.Fulfilment != nil }) {
 		v.Sections = append(v.Sections, section{ID: "fulfilment", Heading: "Fulfilment",
