@@ -16,8 +16,14 @@ import (
 // in districts, couriers spread over the city each with 0-3 orders already on board, and open orders waiting.
 func benchCity(tb testing.TB, couriers, openOrders int, seed uint64) *Engine {
 	tb.Helper()
+	return benchCityOn(tb, couriers, openOrders, seed, geo.NewStraightLine(geo.Geographic))
+}
+
+// benchCityOn is benchCity with the engine on the given travel model.
+func benchCityOn(tb testing.TB, couriers, openOrders int, seed uint64, travel geo.TravelModel) *Engine {
+	tb.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
-	e, err := New(DefaultConfig(), geo.Geographic, geo.NewStraightLine(geo.Geographic))
+	e, err := New(DefaultConfig(), geo.Geographic, travel)
 	if err != nil {
 		tb.Fatal(err)
 	}
