@@ -8,7 +8,7 @@ STATICCHECK := $(GOBIN)/staticcheck
 BENCHTIME   ?= 1x
 BENCHCOUNT  ?= 5
 
-.PHONY: all build run test vet check fmt-check staticcheck bench bench-round bench-fulfil bench-geo bench-mdrp bench-intake bench-reliability tidy fuzz-smoke fuzz
+.PHONY: all build run test vet check fmt-check staticcheck bench bench-roads bench-round bench-fulfil bench-geo bench-mdrp bench-intake bench-reliability tidy fuzz-smoke fuzz
 
 all: build test
 
@@ -62,7 +62,7 @@ fuzz-smoke fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) .ci/fuzz
 
 # Benchmarks (see docs/benchmarks.md for what each figure means).
-bench: bench-geo bench-round bench-fulfil bench-mdrp bench-intake
+bench: bench-geo bench-round bench-fulfil bench-mdrp bench-intake bench-roads
 
 bench-geo:
 	$(GO) test ./geo -run '^$$' -bench . -benchmem -count $(BENCHCOUNT)
@@ -71,7 +71,16 @@ bench-fulfil:
 	$(GO) test ./dispatch/fulfil -run '^$$' -bench BenchmarkChoose5000Stores -benchtime 5000x -count 3
 
 bench-round:
-	$(GO) test ./dispatch -run '^$$' -bench BenchmarkRound -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 30m
+	$(GO) test ./dispatch -run '^$$' -bench 'BenchmarkRound$$' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 30m
+
+# Road network figures (docs/benchmarks.md, "Roads"): queries, tables, preparation and loading on a synthetic city of a
+# million junctions (built by the benchmarks: minutes) and on the OpenStreetMap extracts in OSM_DIR when present;
+# then the dispatch round on roads against straight lines in the same run.
+OSM_DIR ?= ../shared/data/osm
+
+bench-roads:
+	OSM_DIR=$(OSM_DIR) $(GO) test ./geo/roads/... -run '^$$' -bench . -benchmem -timeout 60m
+	$(GO) test ./dispatch -run '^$$' -bench BenchmarkRoundRoads -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 60m
 
 # The Grubhub MDRP instances are not shipped (see docs/benchmarks.md); point MDRP_DIR at a copy.
 MDRP_DIR ?= ../shared/data/mdrplib
