@@ -15,7 +15,8 @@ import (
 // FuzzConfigFile reads a made-up --config file. A setting in the file means what the same value given as the flag
 // means: the file is accepted exactly when the flags it spells out are, and then gives the same settings. A JSON
 // number is the flag's value written in plain decimal, a string or true/false as it is; null, an array or an
-// object is refused, as is a name that is not a flag's (in its dashed or underscored spelling) or "config".
+// object is refused, as is a name that is not a flag's (in its dashed or underscored spelling), "config" or "version"
+// (the flags a config file cannot set).
 //
 // Seeds: the settings of the test suite's config file, and near-valid files in testdata.
 func FuzzConfigFile(f *testing.F) {
@@ -47,7 +48,7 @@ func FuzzConfigFile(f *testing.F) {
 }
 
 // flagsOf spells a config file out as flags, or says it cannot be: not a JSON object, two keys for one setting,
-// a value that is not a string, number or bool, "config". (A name that is no flag's is left in: the flags refuse
+// a value that is not a string, number or bool, a flag of the command line only. (A name that is no flag's is left in: the flags refuse
 // it too.)
 func flagsOf(data []byte) ([]string, bool) {
 	var file map[string]any
@@ -58,7 +59,7 @@ func flagsOf(data []byte) ([]string, bool) {
 	seen := map[string]bool{}
 	for k, v := range file {
 		name := strings.ReplaceAll(k, "_", "-")
-		if name == "config" || seen[name] {
+		if commandLineOnly[name] || seen[name] {
 			return nil, false
 		}
 		seen[name] = true

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/o2o-dispatch/dispatchd/cmd/internal/version"
 	// Stores' opening hours are in their own time zones: with the zone database built in, a machine without
 	// /usr/share/zoneinfo (a minimal container) reads them the same.
 	_ "time/tzdata"
@@ -24,6 +26,10 @@ func main() {
 	if err := m.ParseFlags(os.Args[1:], os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	if m.ShowVersion {
+		fmt.Println(version.Line("dispatchd"))
+		return
 	}
 	go func() {
 		// After the first signal a graceful stop begins; a second one means "now".

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/o2o-dispatch/dispatchd/cmd/internal/version"
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
 	"github.com/o2o-dispatch/dispatchd/dispatch/httpapi"
@@ -63,6 +64,8 @@ type Main struct {
 	IdleTimeout       time.Duration
 	JournalSalvage    bool
 	ConfigFile        string
+	// ShowVersion is --version: print the build's version and exit. It is read from the command line only.
+	ShowVersion bool
 
 	adminToken string
 	stderr     io.Writer
@@ -116,11 +119,16 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&m.IdleTimeout, "idle-timeout", 120*time.Second, "how long a kept-alive connection may wait for its next request")
 	fs.BoolVar(&m.JournalSalvage, "journal-salvage", false, "start on a damaged journal or event log that the daemon refuses, keeping the records before the damage; the damaged segments are moved aside and what is lost is logged (for one start)")
 	fs.StringVar(&m.ConfigFile, "config", "", "optional JSON config file whose keys are these flags' names")
+	fs.BoolVar(&m.ShowVersion, "version", false, "print the version and commit of this build and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("dispatchd: unexpected argument %q", fs.Arg(0))
+	}
+	if m.ShowVersion {
+		// Nothing else is read or checked: --version answers even beside a broken config.
+		return nil
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -144,7 +152,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		}
 		for k, v := range raw {
 			name := strings.ReplaceAll(k, "_", "-")
-			if fs.Lookup(name) == nil || name == "config" {
+			if fs.Lookup(name) == nil || commandLineOnly[name] {
 				return fmt.Errorf("dispatchd: config %s: unknown setting %q", m.ConfigFile, k)
 			}
 			if _, dup := file[name]; dup {
@@ -159,7 +167,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || set[f.Name] || f.Name == "config" {
+		if err != nil || set[f.Name] || commandLineOnly[f.Name] {
 			return
 		}
 		src, val := "", ""
@@ -199,6 +207,10 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	return nil
 }
+
+// commandLineOnly are the flags that neither the environment nor a config file sets: the config file's own path
+// (its environment variable is read apart) and --version.
+var commandLineOnly = map[string]bool{"config": true, "version": true}
 
 // configValue is a config file's value as the flag takes it: a string or true/false as it is, a number in plain
 // decimal (as fmt.Sprint writes 1000000, "1e+06", an integer flag would refuse it). Anything else is refused rather
@@ -464,7 +476,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("data_dir", m.DataDir).Dur("dispatch_interval", m.DispatchInterval).Msg("listening")
+	log.Info().Str("addr", ln.Addr().String()).Str("data_dir", m.DataDir).Dur("dispatch_interval", m.DispatchInterval).
+		Str("version", version.Get().Version).Msg("listening")
 	close(m.started)
 
 	select {
