@@ -3,7 +3,8 @@
 //
 // Every flag may also be set by an environment variable (DISPATCHD_ and the flag's name in upper case with
 // underscores: --data-dir is DISPATCHD_DATA_DIR) or by a JSON config file (--config) whose keys are the flag
-// names. Flags win over the environment, which wins over the file. Run dispatchd -h for the list.
+// names; a key starting with "_" is a comment. Flags win over the environment, which wins over the file. Run
+// dispatchd -h for the list; docs/dispatchd.example.json holds every setting at its default, described.
 package main
 
 import (

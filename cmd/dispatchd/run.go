@@ -69,6 +69,8 @@ type Main struct {
 
 	adminToken string
 	stderr     io.Writer
+	// flags is the flag set of the last ParseFlags: the settings a config file may hold (tests list them).
+	flags *flag.FlagSet
 
 	mu          sync.Mutex
 	addr        net.Addr
@@ -99,7 +101,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&m.Policy, "policy", "optimize", "dispatch policy: optimize or nearest-idle")
 	fs.IntVar(&m.MaxRoundOrders, "max-round-orders", 0, "pending orders one dispatch round considers, the most urgent first (0: 4 per online courier, at least 1000)")
 	// A round prices on these goroutines while the loop keeps taking orders: by default intake keeps a core.
-	fs.IntVar(&m.DispatchWorkers, "dispatch-workers", max(1, runtime.GOMAXPROCS(0)-1), "goroutines that price a dispatch round (default: one per CPU but one)")
+	// 0 rather than the figure of this machine, so that a config file carries over to a machine with other CPUs.
+	fs.IntVar(&m.DispatchWorkers, "dispatch-workers", 0, "goroutines that price a dispatch round (0: one per CPU but one, at least 1)")
 	fs.DurationVar(&m.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long a graceful stop waits for requests in flight")
 	fs.DurationVar(&m.Heartbeat, "stream-heartbeat", 15*time.Second, "interval of the courier stream's heartbeat comments")
 	fs.DurationVar(&m.EventRetention, "event-retention", 72*time.Hour, "how long order events stay resumable (GET /v1/events)")
@@ -120,6 +123,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.BoolVar(&m.JournalSalvage, "journal-salvage", false, "start on a damaged journal or event log that the daemon refuses, keeping the records before the damage; the damaged segments are moved aside and what is lost is logged (for one start)")
 	fs.StringVar(&m.ConfigFile, "config", "", "optional JSON config file whose keys are these flags' names")
 	fs.BoolVar(&m.ShowVersion, "version", false, "print the version and commit of this build and exit")
+	m.flags = fs
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -151,6 +155,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 			return fmt.Errorf("dispatchd: config %s: %w", m.ConfigFile, err)
 		}
 		for k, v := range raw {
+			if strings.HasPrefix(k, "_") {
+				continue // a comment (docs/dispatchd.example.json describes each setting so)
+			}
 			name := strings.ReplaceAll(k, "_", "-")
 			if fs.Lookup(name) == nil || commandLineOnly[name] {
 				return fmt.Errorf("dispatchd: config %s: unknown setting %q", m.ConfigFile, k)
@@ -193,8 +200,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return errors.New("dispatchd: --queue-size must be positive")
 	case m.MaxRoundOrders < 0:
 		return errors.New("dispatchd: --max-round-orders must not be negative (0: automatic)")
-	case m.DispatchWorkers < 1 || m.DispatchWorkers > 256:
-		return errors.New("dispatchd: --dispatch-workers must be within [1, 256]")
+	case m.DispatchWorkers < 0 || m.DispatchWorkers > 256:
+		return errors.New("dispatchd: --dispatch-workers must be within [0, 256] (0: one per CPU but one)")
 	case m.DataDir == "":
 		return errors.New("dispatchd: --data-dir is required")
 	case m.Pprof && m.MetricsAddr == "":
@@ -362,6 +369,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	cfg.DefaultPromise = m.DefaultPromise
 	cfg.Engine.Policy = policy
 	cfg.Engine.Workers = m.DispatchWorkers
+	if cfg.Engine.Workers == 0 {
+		cfg.Engine.Workers = max(1, runtime.GOMAXPROCS(0)-1)
+	}
 	cfg.Engine.MaxRoundOrders = m.MaxRoundOrders
 	cfg.EventRetention, cfg.ETAChangeThreshold = m.EventRetention, m.ETAThreshold
 	cfg.Webhooks = daemon.WebhookConfig{RetryMin: m.WebhookRetryMin, RetryMax: m.WebhookRetryMax, GiveUpAfter: m.WebhookGiveUp}
