@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/o2o-dispatch/dispatchd/cmd/internal/version"
 )
 
 // --version answers without reading the environment or a config file, so that it works beside a broken one; and
@@ -36,5 +38,29 @@ func TestVersionFlag(t *testing.T) {
 		return ""
 	}); err != nil || m.ShowVersion {
 		t.Fatalf("DISPATCHD_VERSION=true: err %v, ShowVersion %v; want it ignored", err, m.ShowVersion)
+	}
+}
+
+// /metrics says which build serves, as --version does.
+func TestBuildInfoMetric(t *testing.T) {
+	old := version.Version
+	version.Version = "v0.0.0-build-info-test"
+	t.Cleanup(func() { version.Version = old })
+	c, stop := startMain(t, t.TempDir())
+	status, b := c.do("GET", "/metrics", "", nil)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if status != 200 {
+		t.Fatalf("GET /metrics: %d", status)
+	}
+	var line string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "dispatchd_build_info{") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, `version="v0.0.0-build-info-test"`) || !strings.HasSuffix(line, "} 1") {
+		t.Fatalf("dispatchd_build_info: %q, want the stamped version and the value 1", line)
 	}
 }
