@@ -13,11 +13,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/o2o-dispatch/dispatchd/cmd/internal/version"
 	// Stores' opening hours are in their own time zones: with the zone database built in, a machine without
 	// /usr/share/zoneinfo (a minimal container) reads them the same.
 	_ "time/tzdata"
+
+	"github.com/o2o-dispatch/dispatchd/cmd/internal/version"
 )
 
 func main() {
