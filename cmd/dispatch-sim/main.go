@@ -21,6 +21,7 @@ import (
 	// Scenario files name IANA time zones; the embedded database serves machines that have none installed.
 	_ "time/tzdata"
 
+	"github.com/o2o-dispatch/dispatchd/cmd/internal/version"
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/sim"
 	"github.com/o2o-dispatch/dispatchd/sim/mdrp"
@@ -44,6 +45,7 @@ const usage = `usage:
   dispatch-sim compare (--mdrp DIR | --scenario FILE [--seed N] [--map FILE]) --out DIR
   dispatch-sim bench   --mdrp-root DIR [--pattern GLOB] [--policy optimize|baseline|both] [--out FILE.json]
   dispatch-sim table   --map FILE --profile P --pairs in.csv --out out.csv
+  dispatch-sim --version
 
 Policies: "optimize" is the engine's dispatch round (the default); "baseline" is the nearest idle courier, one
 order at a time, first come first served. Outputs of run/compare in --out: summary.json, orders.csv,
@@ -73,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
+	case "--version", "-version", "version":
+		_, err := fmt.Fprintln(stdout, version.Line("dispatch-sim"))
+		return err
 	}
 	fmt.Fprintln(stderr, usage)
 	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
