@@ -55,8 +55,8 @@ func (net *Network) route(a, b snapped, g int) (weight, length uint32, ok bool) 
 		return 0, 0, false
 	}
 	gr := net.graphs[g]
-	var sb, tb [2]ch.Seed
-	var ss, ts [2]seedSide
+	var sb, tb [4]ch.Seed
+	var ss, ts [4]seedSide
 	src, _ := net.seeds(a, g, true, sb[:0], ss[:0])
 	dst, _ := net.seeds(b, g, false, tb[:0], ts[:0])
 	q := gr.query()
@@ -165,8 +165,8 @@ func (net *Network) Path(from, to orb.Point, p geo.Profile) (geo.Path, error) {
 	g := graphOf(p)
 	gr := net.graphs[g]
 	a, b := net.snap(from, g), net.snap(to, g)
-	var sb, tb [2]ch.Seed
-	var ss, ts [2]seedSide
+	var sb, tb [4]ch.Seed
+	var ss, ts [4]seedSide
 	src, srcSide := net.seeds(a, g, true, sb[:0], ss[:0])
 	dst, dstSide := net.seeds(b, g, false, tb[:0], ts[:0])
 	q := gr.query()
@@ -310,8 +310,8 @@ func (b *batch) space(g int, i int32, source bool) *lazySpace {
 			return
 		}
 		ls.s = net.snap(pt, g)
-		var sb [2]ch.Seed
-		var ss [2]seedSide
+		var sb [4]ch.Seed
+		var ss [4]seedSide
 		seeds, _ := net.seeds(ls.s, g, source, sb[:0], ss[:0])
 		q := gr.query()
 		if source {

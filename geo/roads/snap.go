@@ -91,9 +91,10 @@ const (
 	atFrom                 // the seed is the edge's from node
 )
 
-// seeds returns the hierarchy seeds of a snapped point on graph g: as a source, the nodes it can drive to
-// along its edge with what that costs; as a target, the nodes it can be reached from with what is left.
-// sides[i] says which end seeds[i] is.
+// seeds returns the hierarchy seeds of a snapped point on graph g: as a source, the nodes it can ride to along
+// its edge with what that costs; as a target, the nodes it can be reached from with what is left. A point at an
+// end of its edge (less than half a decimetre from it) is also a seed at that node for nothing, whichever way
+// the edge runs: it stands on every road that meets there. sides[i] says which end seeds[i] is.
 func (net *Network) seeds(s snapped, g int, source bool, buf []ch.Seed, sides []seedSide) ([]ch.Seed, []seedSide) {
 	buf, sides = buf[:0], sides[:0]
 	if !s.ok {
@@ -104,23 +105,37 @@ func (net *Network) seeds(s snapped, g int, source bool, buf []ch.Seed, sides []
 	l := float64(net.lenDM[e])
 	fw, bw := float64(gr.w[0][e]), float64(gr.w[1][e])
 	ahead, behind := 1-s.frac, s.frac
+	add := func(node int32, side seedSide, part, w float64) {
+		seed := ch.Seed{Node: node, Weight: roundU32(part * w), Length: roundU32(part * l)}
+		for i := range buf {
+			if buf[i].Node == node {
+				if seed.Weight < buf[i].Weight {
+					buf[i], sides[i] = seed, side
+				}
+				return
+			}
+		}
+		buf, sides = append(buf, seed), append(sides, side)
+	}
 	if fw > 0 { // the edge runs from → to
 		if source {
-			buf = append(buf, ch.Seed{Node: net.to[e], Weight: roundU32(ahead * fw), Length: roundU32(ahead * l)})
-			sides = append(sides, atTo)
+			add(net.to[e], atTo, ahead, fw)
 		} else {
-			buf = append(buf, ch.Seed{Node: net.from[e], Weight: roundU32(behind * fw), Length: roundU32(behind * l)})
-			sides = append(sides, atFrom)
+			add(net.from[e], atFrom, behind, fw)
 		}
 	}
 	if bw > 0 { // the edge runs to → from
 		if source {
-			buf = append(buf, ch.Seed{Node: net.from[e], Weight: roundU32(behind * bw), Length: roundU32(behind * l)})
-			sides = append(sides, atFrom)
+			add(net.from[e], atFrom, behind, bw)
 		} else {
-			buf = append(buf, ch.Seed{Node: net.to[e], Weight: roundU32(ahead * bw), Length: roundU32(ahead * l)})
-			sides = append(sides, atTo)
+			add(net.to[e], atTo, ahead, bw)
 		}
+	}
+	if roundU32(behind*l) == 0 {
+		add(net.from[e], atFrom, 0, 0)
+	}
+	if roundU32(ahead*l) == 0 {
+		add(net.to[e], atTo, 0, 0)
 	}
 	return buf, sides
 }
