@@ -86,7 +86,7 @@ func sections(t testing.TB, data []byte) (names []string, offs, lens []int) {
 func TestMapDamage(t *testing.T) {
 	good := townMap(t)
 	names, offs, lens := sections(t, good)
-	if len(names) != 4+2*numGraphs {
+	if len(names) != 5+2*numGraphs {
 		t.Fatalf("%d sections: %v", len(names), names)
 	}
 	for i, name := range names {

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/paulmach/orb"
-	"github.com/tidwall/rtree"
 
 	"github.com/o2o-dispatch/dispatchd/geo"
 	"github.com/o2o-dispatch/dispatchd/geo/roads/ch"
@@ -132,8 +131,8 @@ type Network struct {
 	graphs    [numGraphs]*graph
 	bound     orb.Bound
 
-	tree    rtree.RTreeG[int32] // segments: item i is shape[i] → shape[i+1] of edge segEdge[i]
-	segEdge []int32
+	index   segIndex
+	segEdge []int32 // the edge of each segment shape[i] → shape[i+1]
 }
 
 // newNetwork keeps each graph's largest strongly connected component, drops what no graph uses, and builds
@@ -277,17 +276,14 @@ func (net *Network) finish() {
 	}
 	net.segEdge = make([]int32, len(net.shape))
 	for e := range net.from {
-		lo, hi := net.geomOff[e], net.geomOff[e+1]
-		for i := lo; i+1 < hi; i++ {
+		for i := net.geomOff[e]; i < net.geomOff[e+1]; i++ {
 			net.segEdge[i] = int32(e)
-			a, b := net.shape[i], net.shape[i+1]
-			net.tree.Insert([2]float64{math.Min(a[0], b[0]), math.Min(a[1], b[1])},
-				[2]float64{math.Max(a[0], b[0]), math.Max(a[1], b[1])}, int32(i))
-		}
-		if hi > lo {
-			net.segEdge[hi-1] = int32(e)
 		}
 	}
+	if net.index.order == nil {
+		net.index.order = net.hilbertOrder()
+	}
+	net.index.build(net.shape)
 }
 
 // Stats returns the network's figures.

@@ -46,32 +46,12 @@ func (gr *graph) usable(e int32) bool { return gr.w[0][e] > 0 || gr.w[1][e] > 0 
 // the tree's shape.
 func (net *Network) snap(p orb.Point, g int) snapped {
 	gr := net.graphs[g]
-	best := snapped{}
-	bestSeg := int32(-1)
-	net.tree.Nearby(
-		func(min, max [2]float64, seg int32, item bool) float64 {
-			if item {
-				_, _, d := project(p, net.shape[seg], net.shape[seg+1])
-				return d
-			}
-			return geo.Geographic.BoxDistance(p, min, max)
-		},
-		func(_, _ [2]float64, seg int32, d float64) bool {
-			if bestSeg >= 0 && d > best.off {
-				return false
-			}
-			if !gr.usable(net.segEdge[seg]) || (bestSeg >= 0 && seg > bestSeg) {
-				return true
-			}
-			bestSeg = seg
-			best.off = d
-			return true
-		})
+	bestSeg, off := net.index.nearest(p, net.shape, func(seg int32) bool { return gr.usable(net.segEdge[seg]) })
 	if bestSeg < 0 {
-		return best
+		return snapped{}
 	}
 	e := net.segEdge[bestSeg]
-	t, q, d := project(p, net.shape[bestSeg], net.shape[bestSeg+1])
+	t, q, _ := project(p, net.shape[bestSeg], net.shape[bestSeg+1])
 	along := t * geo.Geographic.Distance(net.shape[bestSeg], net.shape[bestSeg+1])
 	for i := net.geomOff[e]; i < uint32(bestSeg); i++ {
 		along += geo.Geographic.Distance(net.shape[i], net.shape[i+1])
@@ -80,7 +60,7 @@ func (net *Network) snap(p orb.Point, g int) snapped {
 	if m := net.metres[e]; m > 0 {
 		f = math.Max(0, math.Min(1, along/m))
 	}
-	return snapped{edge: e, frac: f, pos: q, off: d, ok: true}
+	return snapped{edge: e, frac: f, pos: q, off: off, ok: true}
 }
 
 // seedSide says which end of the snapped edge a seed stands on.
