@@ -122,7 +122,7 @@ func TestBatchEqualsSingle(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, 6))
 			src := randomPoints(net, rng, 25)
 			dst := append(randomPoints(net, rng, 20), src[:10]...) // shared points, some on both sides
-			src = append(src, src[0])                               // a duplicate
+			src = append(src, src[0])                              // a duplicate
 			profiles := []geo.Profile{geo.Foot, geo.EBike, geo.Car}
 			b := net.Batch(src, dst, profiles)
 			outside := randomPoints(net, rng, 5)

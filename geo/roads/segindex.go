@@ -19,7 +19,7 @@ import (
 //
 // A segment is identified by the index in the network's shape of its first point; its edge is segEdge.
 type segIndex struct {
-	order []int32            // every segment, in Hilbert order of its midpoint
+	order []int32             // every segment, in Hilbert order of its midpoint
 	tree  rtree.RTreeG[int32] // item b covers order[b*segmentsPerBucket:][:segmentsPerBucket]
 }
 
