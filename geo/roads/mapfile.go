@@ -104,7 +104,7 @@ func OpenWith(ctx context.Context, path string, opt Options) (*Network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("roads: %s: %w", path, err)
 	}
-	net.snapLimit = opt.snapLimit()
+	net.snapLimit, net.cache = opt.snapLimit(), opt.spaceCache()
 	return net, nil
 }
 

@@ -23,6 +23,19 @@ type Options struct {
 	SnapLimitMetres float64
 	// CH is handed to ch.Build for each graph.
 	CH ch.Options
+	// SpaceCacheEntries bounds how many points' search spaces are kept between batches (see Network.Batch),
+	// twice this at most; 0 means DefaultSpaceCacheEntries and a negative value keeps none.
+	SpaceCacheEntries int
+}
+
+func (o Options) spaceCache() *spaceCache {
+	switch {
+	case o.SpaceCacheEntries < 0:
+		return nil
+	case o.SpaceCacheEntries == 0:
+		return newSpaceCache(DefaultSpaceCacheEntries)
+	}
+	return newSpaceCache(o.SpaceCacheEntries)
 }
 
 func (o Options) snapLimit() float64 {
@@ -133,6 +146,7 @@ type Network struct {
 
 	index   segIndex
 	segEdge []int32 // the edge of each segment shape[i] → shape[i+1]
+	cache   *spaceCache
 }
 
 // newNetwork keeps each graph's largest strongly connected component, drops what no graph uses, and builds
@@ -171,7 +185,7 @@ func newNetwork(b *baseGraph, opt Options) (*Network, error) {
 	}
 
 	// Compact: keep edges some graph uses and the nodes they touch, in their original order.
-	net := &Network{snapLimit: opt.snapLimit()}
+	net := &Network{snapLimit: opt.snapLimit(), cache: opt.spaceCache()}
 	newID := make([]int32, n)
 	for i := range newID {
 		newID[i] = -1
