@@ -22,13 +22,14 @@ import (
 //	table    per section: name (16 bytes, zero-padded), offset from the file's start (u64), length (u64),
 //	         xxhash64 of the section's bytes (u64)
 //	         then xxhash64 of the header and table (u64)
-//	sections meta, nodes, edges, shape, then per graph (foot, bike, scooter, car) arcs.<name> and ch.<name>
+//	sections meta, nodes, edges, shape, index, then per graph (foot, bike, scooter, car) arcs.<name> and ch.<name>
 //
 // meta holds the counts (nodes, edges, shape points) and each graph's dropped nodes as u64; nodes and shape
 // are lon, lat float64 pairs; edges holds from (i32), to (i32), metres (f64), length in decimetres (u32), then
-// the shape offsets (u32, one more than the edges); arcs.<name> holds the weights forwards and backwards (u32 per
-// edge) and the hierarchy's arcs' edges (i32 each, ^e for an edge travelled backwards); ch.<name> is what
-// ch.Hierarchy.WriteTo writes.
+// the shape offsets (u32, one more than the edges); index lists the segments (i32, the shape index of their
+// first point) in the order the segment index buckets them; arcs.<name> holds the weights forwards and
+// backwards (u32 per edge) and the hierarchy's arcs' edges (i32 each, ^e for an edge travelled backwards);
+// ch.<name> is what ch.Hierarchy.WriteTo writes.
 const (
 	mapMagic       = "DSPDMAP\n"
 	mapVersion     = 1
@@ -103,7 +104,7 @@ func OpenWith(ctx context.Context, path string, opt Options) (*Network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("roads: %s: %w", path, err)
 	}
-	net.snapLimit = opt.snapLimit()
+	net.snapLimit, net.cache = opt.snapLimit(), opt.spaceCache()
 	return net, nil
 }
 
@@ -155,6 +156,7 @@ func (net *Network) WriteTo(w io.Writer) (int64, error) {
 	edges = appendU32(edges, net.geomOff)
 	secs = append(secs, section{"edges", edges})
 	secs = append(secs, section{"shape", appendPoints(nil, net.shape)})
+	secs = append(secs, section{"index", appendI32(nil, net.index.order)})
 	for g, gr := range net.graphs {
 		var arcs []byte
 		arcs = appendU32(arcs, gr.w[0])
@@ -383,6 +385,16 @@ func decodeMap(data []byte) (*Network, error) {
 	if err := net.checkArrays(); err != nil {
 		return nil, err
 	}
+	if r, err = get("index"); err != nil {
+		return nil, err
+	}
+	net.index.order = r.i32s(uint64(len(r.b)) / 4)
+	if err := r.done(); err != nil {
+		return nil, err
+	}
+	if err := net.checkIndex(); err != nil {
+		return nil, err
+	}
 	for g, gr := range net.graphs {
 		if r, err = get("arcs." + graphNames[g]); err != nil {
 			return nil, err
@@ -439,6 +451,28 @@ func (net *Network) checkArrays() error {
 	}
 	if len(net.from) > 0 && net.geomOff[len(net.from)] != uint32(len(net.shape)) {
 		return bad("edges: the shape offsets do not end at the shape's end")
+	}
+	return nil
+}
+
+// checkIndex verifies that the index lists every segment once.
+func (net *Network) checkIndex() error {
+	seen := make([]bool, len(net.shape))
+	segs := 0
+	for e := range net.from {
+		segs += int(net.geomOff[e+1]-net.geomOff[e]) - 1
+		for i := net.geomOff[e]; i+1 < net.geomOff[e+1]; i++ {
+			seen[i] = true // a segment start, not yet listed
+		}
+	}
+	if len(net.index.order) != segs {
+		return badMap("section index lists %d segments, the network has %d", len(net.index.order), segs)
+	}
+	for _, s := range net.index.order {
+		if s < 0 || int(s) >= len(seen) || !seen[s] {
+			return badMap("section index lists segment %d twice or out of range", s)
+		}
+		seen[s] = false
 	}
 	return nil
 }

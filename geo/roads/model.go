@@ -55,8 +55,8 @@ func (net *Network) route(a, b snapped, g int) (weight, length uint32, ok bool) 
 		return 0, 0, false
 	}
 	gr := net.graphs[g]
-	var sb, tb [2]ch.Seed
-	var ss, ts [2]seedSide
+	var sb, tb [4]ch.Seed
+	var ss, ts [4]seedSide
 	src, _ := net.seeds(a, g, true, sb[:0], ss[:0])
 	dst, _ := net.seeds(b, g, false, tb[:0], ts[:0])
 	q := gr.query()
@@ -165,8 +165,8 @@ func (net *Network) Path(from, to orb.Point, p geo.Profile) (geo.Path, error) {
 	g := graphOf(p)
 	gr := net.graphs[g]
 	a, b := net.snap(from, g), net.snap(to, g)
-	var sb, tb [2]ch.Seed
-	var ss, ts [2]seedSide
+	var sb, tb [4]ch.Seed
+	var ss, ts [4]seedSide
 	src, srcSide := net.seeds(a, g, true, sb[:0], ss[:0])
 	dst, dstSide := net.seeds(b, g, false, tb[:0], ts[:0])
 	q := gr.query()
@@ -253,8 +253,9 @@ func (net *Network) piece(e int32, f0, f1 float64, line orb.LineString) orb.Line
 
 // Batch prepares the pairs sources × targets for the given profiles (see geo.BatchModel): each distinct point is
 // snapped once per graph, and its search space (forward as a source, backward as a target) is computed the
-// first time a pair asks for it, then shared by every pair it is in. A pair outside the batch is answered by
-// the network itself. The result is safe for concurrent use.
+// first time a pair asks for it, then shared by every pair it is in, and kept in a bounded cache for the batches
+// that follow (see Options.SpaceCacheEntries). A pair outside the batch is answered by the network itself. The
+// result is safe for concurrent use.
 func (net *Network) Batch(sources, targets []orb.Point, profiles []geo.Profile) geo.TravelModel {
 	b := &batch{net: net, src: make(map[orb.Point]int32, len(sources)), dst: make(map[orb.Point]int32, len(targets))}
 	for _, pt := range sources {
@@ -293,12 +294,11 @@ type batch struct {
 
 // lazySpace is a point's snap and search space on one graph, computed on first use.
 type lazySpace struct {
-	once  sync.Once
-	s     snapped
-	space ch.Space
+	once sync.Once
+	e    *spaceEntry
 }
 
-func (b *batch) space(g int, i int32, source bool) *lazySpace {
+func (b *batch) space(g int, i int32, source bool) *spaceEntry {
 	var ls *lazySpace
 	var pt orb.Point
 	if source {
@@ -308,23 +308,29 @@ func (b *batch) space(g int, i int32, source bool) *lazySpace {
 	}
 	ls.once.Do(func() {
 		net := b.net
-		gr := net.graphs[g]
+		key := spaceKey{pt: pt, graph: int8(g), forward: source}
+		if ls.e = net.cache.get(key); ls.e != nil {
+			return
+		}
+		ls.e = &spaceEntry{}
 		if geo.Geographic.Validate(pt) != nil {
 			return
 		}
-		ls.s = net.snap(pt, g)
-		var sb [2]ch.Seed
-		var ss [2]seedSide
-		seeds, _ := net.seeds(ls.s, g, source, sb[:0], ss[:0])
+		gr := net.graphs[g]
+		ls.e.s = net.snap(pt, g)
+		var sb [4]ch.Seed
+		var ss [4]seedSide
+		seeds, _ := net.seeds(ls.e.s, g, source, sb[:0], ss[:0])
 		q := gr.query()
 		if source {
-			ls.space = q.Forward(seeds)
+			ls.e.space = q.Forward(seeds)
 		} else {
-			ls.space = q.Backward(seeds)
+			ls.e.space = q.Backward(seeds)
 		}
 		gr.pool.Put(q)
+		net.cache.put(key, ls.e)
 	})
-	return ls
+	return ls.e
 }
 
 // TravelTime answers a pair of the batch from the two points' search spaces, and any other pair as the network

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/paulmach/orb"
-	"github.com/tidwall/rtree"
 
 	"github.com/o2o-dispatch/dispatchd/geo"
 	"github.com/o2o-dispatch/dispatchd/geo/roads/ch"
@@ -24,6 +23,19 @@ type Options struct {
 	SnapLimitMetres float64
 	// CH is handed to ch.Build for each graph.
 	CH ch.Options
+	// SpaceCacheEntries bounds how many points' search spaces are kept between batches (see Network.Batch),
+	// twice this at most; 0 means DefaultSpaceCacheEntries and a negative value keeps none.
+	SpaceCacheEntries int
+}
+
+func (o Options) spaceCache() *spaceCache {
+	switch {
+	case o.SpaceCacheEntries < 0:
+		return nil
+	case o.SpaceCacheEntries == 0:
+		return newSpaceCache(DefaultSpaceCacheEntries)
+	}
+	return newSpaceCache(o.SpaceCacheEntries)
 }
 
 func (o Options) snapLimit() float64 {
@@ -132,8 +144,9 @@ type Network struct {
 	graphs    [numGraphs]*graph
 	bound     orb.Bound
 
-	tree    rtree.RTreeG[int32] // segments: item i is shape[i] → shape[i+1] of edge segEdge[i]
-	segEdge []int32
+	index   segIndex
+	segEdge []int32 // the edge of each segment shape[i] → shape[i+1]
+	cache   *spaceCache
 }
 
 // newNetwork keeps each graph's largest strongly connected component, drops what no graph uses, and builds
@@ -172,7 +185,7 @@ func newNetwork(b *baseGraph, opt Options) (*Network, error) {
 	}
 
 	// Compact: keep edges some graph uses and the nodes they touch, in their original order.
-	net := &Network{snapLimit: opt.snapLimit()}
+	net := &Network{snapLimit: opt.snapLimit(), cache: opt.spaceCache()}
 	newID := make([]int32, n)
 	for i := range newID {
 		newID[i] = -1
@@ -277,17 +290,14 @@ func (net *Network) finish() {
 	}
 	net.segEdge = make([]int32, len(net.shape))
 	for e := range net.from {
-		lo, hi := net.geomOff[e], net.geomOff[e+1]
-		for i := lo; i+1 < hi; i++ {
+		for i := net.geomOff[e]; i < net.geomOff[e+1]; i++ {
 			net.segEdge[i] = int32(e)
-			a, b := net.shape[i], net.shape[i+1]
-			net.tree.Insert([2]float64{math.Min(a[0], b[0]), math.Min(a[1], b[1])},
-				[2]float64{math.Max(a[0], b[0]), math.Max(a[1], b[1])}, int32(i))
-		}
-		if hi > lo {
-			net.segEdge[hi-1] = int32(e)
 		}
 	}
+	if net.index.order == nil {
+		net.index.order = net.hilbertOrder()
+	}
+	net.index.build(net.shape)
 }
 
 // Stats returns the network's figures.

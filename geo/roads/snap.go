@@ -46,32 +46,12 @@ func (gr *graph) usable(e int32) bool { return gr.w[0][e] > 0 || gr.w[1][e] > 0 
 // the tree's shape.
 func (net *Network) snap(p orb.Point, g int) snapped {
 	gr := net.graphs[g]
-	best := snapped{}
-	bestSeg := int32(-1)
-	net.tree.Nearby(
-		func(min, max [2]float64, seg int32, item bool) float64 {
-			if item {
-				_, _, d := project(p, net.shape[seg], net.shape[seg+1])
-				return d
-			}
-			return geo.Geographic.BoxDistance(p, min, max)
-		},
-		func(_, _ [2]float64, seg int32, d float64) bool {
-			if bestSeg >= 0 && d > best.off {
-				return false
-			}
-			if !gr.usable(net.segEdge[seg]) || (bestSeg >= 0 && seg > bestSeg) {
-				return true
-			}
-			bestSeg = seg
-			best.off = d
-			return true
-		})
+	bestSeg, off := net.index.nearest(p, net.shape, func(seg int32) bool { return gr.usable(net.segEdge[seg]) })
 	if bestSeg < 0 {
-		return best
+		return snapped{}
 	}
 	e := net.segEdge[bestSeg]
-	t, q, d := project(p, net.shape[bestSeg], net.shape[bestSeg+1])
+	t, q, _ := project(p, net.shape[bestSeg], net.shape[bestSeg+1])
 	along := t * geo.Geographic.Distance(net.shape[bestSeg], net.shape[bestSeg+1])
 	for i := net.geomOff[e]; i < uint32(bestSeg); i++ {
 		along += geo.Geographic.Distance(net.shape[i], net.shape[i+1])
@@ -80,7 +60,7 @@ func (net *Network) snap(p orb.Point, g int) snapped {
 	if m := net.metres[e]; m > 0 {
 		f = math.Max(0, math.Min(1, along/m))
 	}
-	return snapped{edge: e, frac: f, pos: q, off: d, ok: true}
+	return snapped{edge: e, frac: f, pos: q, off: off, ok: true}
 }
 
 // seedSide says which end of the snapped edge a seed stands on.
@@ -91,9 +71,10 @@ const (
 	atFrom                 // the seed is the edge's from node
 )
 
-// seeds returns the hierarchy seeds of a snapped point on graph g: as a source, the nodes it can drive to
-// along its edge with what that costs; as a target, the nodes it can be reached from with what is left.
-// sides[i] says which end seeds[i] is.
+// seeds returns the hierarchy seeds of a snapped point on graph g: as a source, the nodes it can ride to along
+// its edge with what that costs; as a target, the nodes it can be reached from with what is left. A point at an
+// end of its edge (less than half a decimetre from it) is also a seed at that node for nothing, whichever way
+// the edge runs: it stands on every road that meets there. sides[i] says which end seeds[i] is.
 func (net *Network) seeds(s snapped, g int, source bool, buf []ch.Seed, sides []seedSide) ([]ch.Seed, []seedSide) {
 	buf, sides = buf[:0], sides[:0]
 	if !s.ok {
@@ -104,23 +85,37 @@ func (net *Network) seeds(s snapped, g int, source bool, buf []ch.Seed, sides []
 	l := float64(net.lenDM[e])
 	fw, bw := float64(gr.w[0][e]), float64(gr.w[1][e])
 	ahead, behind := 1-s.frac, s.frac
+	add := func(node int32, side seedSide, part, w float64) {
+		seed := ch.Seed{Node: node, Weight: roundU32(part * w), Length: roundU32(part * l)}
+		for i := range buf {
+			if buf[i].Node == node {
+				if seed.Weight < buf[i].Weight {
+					buf[i], sides[i] = seed, side
+				}
+				return
+			}
+		}
+		buf, sides = append(buf, seed), append(sides, side)
+	}
 	if fw > 0 { // the edge runs from → to
 		if source {
-			buf = append(buf, ch.Seed{Node: net.to[e], Weight: roundU32(ahead * fw), Length: roundU32(ahead * l)})
-			sides = append(sides, atTo)
+			add(net.to[e], atTo, ahead, fw)
 		} else {
-			buf = append(buf, ch.Seed{Node: net.from[e], Weight: roundU32(behind * fw), Length: roundU32(behind * l)})
-			sides = append(sides, atFrom)
+			add(net.from[e], atFrom, behind, fw)
 		}
 	}
 	if bw > 0 { // the edge runs to → from
 		if source {
-			buf = append(buf, ch.Seed{Node: net.from[e], Weight: roundU32(behind * bw), Length: roundU32(behind * l)})
-			sides = append(sides, atFrom)
+			add(net.from[e], atFrom, behind, bw)
 		} else {
-			buf = append(buf, ch.Seed{Node: net.to[e], Weight: roundU32(ahead * bw), Length: roundU32(ahead * l)})
-			sides = append(sides, atTo)
+			add(net.to[e], atTo, ahead, bw)
 		}
+	}
+	if roundU32(behind*l) == 0 {
+		add(net.from[e], atFrom, 0, 0)
+	}
+	if roundU32(ahead*l) == 0 {
+		add(net.to[e], atTo, 0, 0)
 	}
 	return buf, sides
 }

@@ -329,3 +329,39 @@ func TestTownUnreachable(t *testing.T) {
 		t.Errorf("from an invalid point: %v", got)
 	}
 }
+
+func TestTownSnapProjects(t *testing.T) {
+	net := openTown(t)
+	// 11 m south of the middle street's midpoint: the nearest node of any kept road is 157 m away (5 or 6),
+	// the footway 42 m; the point goes onto the middle street, straight north.
+	pt := townPoint(1, 0.9)
+	for p := geo.Profile(0); p < geo.NumProfiles; p++ {
+		got, ok := net.Snap(pt, p)
+		if !ok || geo.Geographic.Distance(got, townPoint(1, 1)) > 0.05 {
+			t.Errorf("%s: snapped to %v, want the middle street's midpoint %v", p, got, townPoint(1, 1))
+		}
+	}
+	// Past the end of South Street the projection stops at its end, node 1.
+	if got, _ := net.Snap(townPoint(-0.2, -0.05), geo.Car); geo.Geographic.Distance(got, townNode(1)) > 0.01 {
+		t.Errorf("beyond the street's end: snapped to %v, want node 1 %v", got, townNode(1))
+	}
+}
+
+func TestProject(t *testing.T) {
+	a, b := townPoint(0, 0), townPoint(2, 0)
+	for _, c := range []struct {
+		p     orb.Point
+		wantT float64
+	}{{townPoint(1, 1), 0.5}, {townPoint(-1, 1), 0}, {townPoint(3, -1), 1}, {townPoint(0.5, 0), 0.25}} {
+		tt, q, d := project(c.p, a, b)
+		if math.Abs(tt-c.wantT) > 1e-3 {
+			t.Errorf("project(%v): t = %g, want %g", c.p, tt, c.wantT)
+		}
+		if want := geo.Geographic.Distance(c.p, q); d != want {
+			t.Errorf("project(%v): distance %g, want %g to %v", c.p, d, want, q)
+		}
+	}
+	if tt, q, _ := project(townPoint(1, 1), a, a); tt != 0 || q != a {
+		t.Errorf("a segment of one point: t %g, q %v", tt, q)
+	}
+}

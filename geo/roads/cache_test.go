@@ -1,0 +1,68 @@
+package roads
+
+import (
+	"testing"
+
+	"github.com/paulmach/orb"
+
+	"github.com/o2o-dispatch/dispatchd/geo"
+)
+
+func TestSpaceCacheGenerations(t *testing.T) {
+	c := newSpaceCache(2)
+	key := func(i int) spaceKey { return spaceKey{pt: orb.Point{float64(i), 0}} }
+	entries := make([]*spaceEntry, 6)
+	for i := range entries {
+		entries[i] = &spaceEntry{s: snapped{edge: int32(i)}}
+	}
+	c.put(key(0), entries[0])
+	c.put(key(1), entries[1])
+	c.put(key(2), entries[2]) // the generation {0, 1} becomes the previous one
+	if c.get(key(0)) != entries[0] {
+		t.Fatal("0 lost after one turn")
+	}
+	// get promoted 0 into the current generation {2, 0}; 3 turns it over, dropping {1}.
+	c.put(key(3), entries[3])
+	if c.get(key(1)) != nil {
+		t.Error("1 survived two turns without use")
+	}
+	for _, i := range []int{0, 2, 3} {
+		if c.get(key(i)) != entries[i] {
+			t.Errorf("%d lost", i)
+		}
+	}
+	if len(c.cur)+len(c.prev) > 4 {
+		t.Errorf("%d entries, over twice the limit", len(c.cur)+len(c.prev))
+	}
+	var none *spaceCache
+	none.put(key(0), entries[0])
+	if none.get(key(0)) != nil {
+		t.Error("a nil cache answered")
+	}
+}
+
+// TestBatchCacheAcrossBatches asks a second batch with points of the first: cached spaces give the same
+// answers.
+func TestBatchCacheAcrossBatches(t *testing.T) {
+	net := openTown(t)
+	pts := []orb.Point{townNode(1), townPoint(1.2, 0.3), townNode(8), townPoint(0.5, 3)}
+	first := net.Batch(pts[:2], pts[2:], []geo.Profile{geo.Car})
+	for _, a := range pts[:2] {
+		for _, b := range pts[2:] {
+			first.TravelTime(a, b, geo.Car)
+		}
+	}
+	if n := len(net.cache.cur); n != 4 {
+		t.Errorf("%d spaces cached after the first batch, want 4", n)
+	}
+	second := net.Batch(pts, pts, []geo.Profile{geo.Car, geo.Bike})
+	for _, a := range pts {
+		for _, b := range pts {
+			for _, p := range []geo.Profile{geo.Car, geo.Bike} {
+				if x, y := second.TravelTime(a, b, p), net.TravelTime(a, b, p); x != y {
+					t.Errorf("%s %v→%v: batch %v, network %v", p, a, b, x, y)
+				}
+			}
+		}
+	}
+}
