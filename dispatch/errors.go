@@ -39,6 +39,8 @@ const (
 	ERateLimited ErrorCode = "rate_limited"
 	// EUnavailable: overloaded, shutting down or not ready; the client should retry later.
 	EUnavailable ErrorCode = "unavailable"
+	// EMethodNotAllowed: the path exists, but not with this method (the HTTP API lists the allowed ones).
+	EMethodNotAllowed ErrorCode = "method_not_allowed"
 )
 
 // Error is the engine's application error. An event that returns an Error leaves the state unchanged.

@@ -198,6 +198,11 @@ func (d *Daemon) RevokeAPIKey(ctx context.Context, id string) error {
 // year), and keeping it would plan around nonsense.
 const timeWindow = 24 * time.Hour
 
+// MaxCustomerBytes bounds an order's customer object as sent (its JSON, spacing included). It is kept with every
+// order, in the journal and in memory, and shown to couriers: names, a phone and a note fit many times over, while
+// a client that puts a basket or a photo there is told so rather than slowing every checkpoint.
+const MaxCustomerBytes = 2048
+
 // OrderInput is an order (or a quote request) as an order service sends it.
 type OrderInput struct {
 	ExternalID     string
@@ -251,6 +256,9 @@ func (in *OrderInput) check() error {
 	if len(in.Customer) > 0 && in.Customer[0] != '{' {
 		return errorf(dispatch.EInvalid, "customer", "customer must be an object")
 	}
+	if len(in.Customer) > MaxCustomerBytes {
+		return errorf(dispatch.EInvalid, "customer", "customer is %d bytes of JSON; at most %d", len(in.Customer), MaxCustomerBytes)
+	}
 	if in.Fulfilment == "" {
 		in.Fulfilment = FulfilDelivery
 	}
@@ -272,7 +280,8 @@ func (d *Daemon) resolve(now time.Time, in *OrderInput) (*orderRecord, error) {
 		return nil, errorf(dispatch.EInvalid, "ready_at", "ready_at is more than a day in the past")
 	}
 	rec := &orderRecord{ExternalID: in.ExternalID, Dropoff: in.Dropoff, CreatedAt: now,
-		Size: max(in.Size, 1), Skills: in.Skills, Customer: in.Customer, Items: in.Items, Fulfilment: in.Fulfilment}
+		Size: max(in.Size, 1), Skills: in.Skills, Customer: in.Customer, Items: in.Items, Fulfilment: in.Fulfilment,
+		NoDropoff: in.NoDropoff}
 	rec.DeliverBy = d.promiseOf(now, in)
 	if !rec.DeliverBy.After(now) {
 		return nil, errorf(dispatch.EInvalid, "deliver_by", "deliver_by must be in the future")

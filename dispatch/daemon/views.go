@@ -40,18 +40,19 @@ type TimelineEntry struct {
 
 // OrderView is an order as the API shows it.
 type OrderView struct {
-	ID         string          `json:"id"`
-	ExternalID string          `json:"external_id,omitempty"`
-	Status     string          `json:"status"`
-	StoreID    string          `json:"store_id"`
-	CourierID  string          `json:"courier_id,omitempty"`
-	Dropoff    Location        `json:"dropoff"`
-	CreatedAt  time.Time       `json:"created_at"`
-	ReadyAt    time.Time       `json:"ready_at"`
-	DeliverBy  time.Time       `json:"deliver_by"`
-	Size       int             `json:"size"`
-	Skills     []string        `json:"skills,omitempty"`
-	Customer   json.RawMessage `json:"customer,omitempty"`
+	ID         string `json:"id"`
+	ExternalID string `json:"external_id,omitempty"`
+	Status     string `json:"status"`
+	StoreID    string `json:"store_id"`
+	CourierID  string `json:"courier_id,omitempty"`
+	// Dropoff is where a courier takes the order; nil for an in-store pick-up placed without one.
+	Dropoff   *Location       `json:"dropoff,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	ReadyAt   time.Time       `json:"ready_at"`
+	DeliverBy time.Time       `json:"deliver_by"`
+	Size      int             `json:"size"`
+	Skills    []string        `json:"skills,omitempty"`
+	Customer  json.RawMessage `json:"customer,omitempty"`
 	// Fulfilment is "delivery" (a courier takes it to Dropoff) or "pickup" (the customer collects it in store).
 	Fulfilment string `json:"fulfilment"`
 	// Items are the goods reserved in the store's stock for this order.

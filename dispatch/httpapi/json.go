@@ -24,6 +24,7 @@ var statusOf = map[dispatch.ErrorCode]int{
 	dispatch.EUnauthenticated:     http.StatusUnauthorized,
 	dispatch.EPermissionDenied:    http.StatusForbidden,
 	dispatch.ENotFound:            http.StatusNotFound,
+	dispatch.EMethodNotAllowed:    http.StatusMethodNotAllowed,
 	dispatch.EConflict:            http.StatusConflict,
 	dispatch.ETooLarge:            http.StatusRequestEntityTooLarge,
 	dispatch.EIdempotencyMismatch: http.StatusUnprocessableEntity,
