@@ -53,6 +53,8 @@ type Error struct {
 	Reasons []string
 	// Candidates says, for an order no store can serve, why each of the stores looked at turned it down.
 	Candidates []StoreRejection
+	// Reach gives the figures, for an order no vehicle could deliver in time (Reasons holds Reach.Reason).
+	Reach *Reach
 }
 
 // StoreRejection is why one store cannot serve an order.

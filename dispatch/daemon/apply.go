@@ -357,7 +357,8 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	s.orders.set(in.ID, view)
 	if fulfilment == FulfilDelivery {
 		spec := dispatch.OrderSpec{ID: in.ID, StoreID: in.StoreID, Dropoff: in.Dropoff.Point(), Created: in.CreatedAt,
-			Ready: in.ReadyAt, DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills}
+			Ready: in.ReadyAt, DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills,
+			AcceptLate: in.AcceptLate}
 		if d.roundRunning {
 			d.deferredEngine = append(d.deferredEngine, deferredEvent{rec.At, dispatch.OrderPlaced{Order: spec}})
 		} else if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {

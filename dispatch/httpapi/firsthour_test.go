@@ -109,3 +109,75 @@ func TestReadyRefusedWhileStoreClosed(t *testing.T) {
 		t.Fatalf("ready once open: %+v", o)
 	}
 }
+
+type reachReply struct {
+	Feasible bool
+	Reasons  []string
+	Reach    *daemon.ReachView
+	Error    struct {
+		Code, Field string
+		Reasons     []string
+		Reach       *daemon.ReachView
+	}
+}
+
+// TestOrderOutOfReachIs422: a delivery order no vehicle could bring by its promise plus the hard lateness is refused
+// with the reason and the figures, and the quote says the same; accept_late takes it, and a round then plans it
+// late; a ride longer than any courier may carry an order is refused even so.
+func TestOrderOutOfReachIs422(t *testing.T) {
+	f := newFixture(t) // store s1 in Shanghai, courier a online beside it
+	f.expect(200, "PATCH", "/v1/stores/s1/inventory", adminToken, `{"set":{"x":5}}`)
+	const newYork = `{"lat":40.7128,"lon":-74.0060}`
+	// 11.4 km north of s1: 31 minutes by car (8 m/s, detour 1.3), 35 with the hand-overs: more than the 30
+	// minutes of hard lateness an order ready at its promise leaves.
+	const north = `{"lat":31.3334,"lon":121.4737}`
+	order := func(drop, extra string) string {
+		return `{"store_id":"s1","dropoff":` + drop + `,"prep_seconds":600,"promise_seconds":600` + extra + `}`
+	}
+	check := func(what string, r *daemon.ReachView, reasons []string, want string) {
+		t.Helper()
+		if len(reasons) != 1 || reasons[0] != want || r == nil || r.HardLatenessSeconds != 1800 ||
+			r.EarliestDropoff.Sub(r.ReadyAt.Add(time.Duration(r.RideSeconds)*time.Second)).Abs() > time.Second ||
+			!r.LatestDropoff.Equal(r.DeliverBy.Add(30*time.Minute)) || r.Vehicle != "car" {
+			t.Fatalf("%s: reasons %v reach %+v, want %s with consistent figures by car", what, reasons, r, want)
+		}
+	}
+	for _, tc := range []struct{ name, body, reason string }{
+		{"NewYork", order(newYork, ""), "ride_too_long"},
+		{"NewYorkAcceptLate", order(newYork, `,"accept_late":true`), "ride_too_long"},
+		{"North", order(north, ""), "unreachable_in_time"},
+		{"NorthByItems", `{"store_id":"s1","items":[{"sku":"x","qty":1}],"dropoff":` + north + `,"prep_seconds":600,"promise_seconds":600}`, "unreachable_in_time"},
+	} {
+		var q reachReply
+		json.Unmarshal(f.expect(200, "POST", "/v1/quotes", f.key, tc.body), &q)
+		if q.Feasible {
+			t.Fatalf("%s: the quote is feasible", tc.name)
+		}
+		check(tc.name+" quote", q.Reach, q.Reasons, tc.reason)
+		var e reachReply
+		json.Unmarshal(f.expect(422, "POST", "/v1/orders", f.key, tc.body), &e)
+		if e.Error.Code != "unservable" || e.Error.Field != "dropoff" {
+			t.Fatalf("%s: %+v, want unservable on dropoff", tc.name, e.Error)
+		}
+		check(tc.name+" order", e.Error.Reach, e.Error.Reasons, tc.reason)
+	}
+	// A courier by car beside the store (a bike takes 62 minutes, more than a courier may carry an order).
+	var c struct{ Token string }
+	json.Unmarshal(f.expect(201, "PUT", "/v1/couriers/car", adminToken, `{"vehicle":"car","capacity":2}`), &c)
+	f.expect(200, "POST", "/v1/courier/shift", c.Token, `{"status":"online","location":{"lat":31.2305,"lon":121.4738}}`)
+	var q reachReply
+	json.Unmarshal(f.expect(200, "POST", "/v1/quotes", f.key, order(north, `,"accept_late":true`)), &q)
+	if q.Reach != nil || len(q.Reasons) != 0 || !q.Feasible {
+		t.Fatalf("accept_late quote: %+v, want feasible with a courier beside the store", q)
+	}
+	var o struct{ ID string }
+	json.Unmarshal(f.expect(201, "POST", "/v1/orders", f.key, order(north, `,"accept_late":true`)), &o)
+	if err := f.d.DispatchNow(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Status string }
+	json.Unmarshal(f.expect(200, "GET", "/v1/orders/"+o.ID, f.key, ""), &got)
+	if got.Status != "assigned" {
+		t.Fatalf("an accept_late order out of reach is %+v after a round, want assigned", got)
+	}
+}
