@@ -464,7 +464,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("data_dir", m.DataDir).Dur("dispatch_interval", m.DispatchInterval).Msg("listening")
+	log.Info().Str("addr", ln.Addr().String()).Str("data_dir", m.DataDir).Str("dispatch_interval", m.DispatchInterval.String()).Msg("listening")
 	close(m.started)
 
 	select {

@@ -1,12 +1,17 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
 )
@@ -179,5 +184,48 @@ func TestOrderOutOfReachIs422(t *testing.T) {
 	json.Unmarshal(f.expect(200, "GET", "/v1/orders/"+o.ID, f.key, ""), &got)
 	if got.Status != "assigned" {
 		t.Fatalf("an accept_late order out of reach is %+v after a round, want assigned", got)
+	}
+}
+
+// lockedBuffer collects log lines written from the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestRequestLogSaysItsUnit: the request log line gives its duration as took_ms, a number of milliseconds.
+func TestRequestLogSaysItsUnit(t *testing.T) {
+	f := newFixture(t)
+	var logs lockedBuffer
+	srv := httptest.NewServer(New(f.d, Config{AdminToken: adminToken, Logger: zerolog.New(&logs)}).Handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var line map[string]any
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if s := logs.String(); strings.Contains(s, "\n") {
+			if err := json.Unmarshal([]byte(strings.SplitN(s, "\n", 2)[0]), &line); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if _, ok := line["took_ms"].(float64); !ok || line["took"] != nil || line["route"] != "GET /healthz" {
+		t.Fatalf("request log line %v, want a numeric took_ms and no unitless took", line)
 	}
 }

@@ -236,7 +236,7 @@ func logFrom(r *http.Request) *zerolog.Logger {
 }
 
 // logged gives the request an id (the caller's X-Request-Id when it is sane) and writes one log line when it ends:
-// method, route, status, bytes, duration, role. Never the body, the query, a token or customer data.
+// method, route, status, bytes, took_ms (milliseconds), role. Never the body, the query, a token or customer data.
 func (s *Server) logged(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -258,7 +258,7 @@ func (s *Server) logged(route string, next http.Handler) http.Handler {
 			ev = l.Error()
 		}
 		ev = ev.Str("method", r.Method).Str("route", route).Int("status", rw.status).Int64("bytes", rw.bytes).
-			Dur("took", time.Since(start))
+			Float64("took_ms", daemon.Millis(time.Since(start)))
 		if box.p.Role != "" && box.p.Role != public {
 			ev = ev.Str("role", box.p.Role)
 			if box.p.ID != "" {
