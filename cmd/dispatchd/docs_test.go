@@ -36,7 +36,8 @@ func TestDocsCiteOnlyWhatTheRepositoryHas(t *testing.T) {
 			}
 		}
 	}
-	out, err := exec.Command("git", "-C", repoRoot, "grep", "-l", "BENCHMARKS.md", "--", "*.go", "*.md").Output()
+	out, err := exec.Command("git", "-C", repoRoot, "grep", "-l", "BENCHMARKS.md", "--", "*.go", "*.md",
+		":!cmd/dispatchd/docs_test.go").Output()
 	if err != nil && len(out) > 0 {
 		t.Fatal(err)
 	}
