@@ -12,7 +12,7 @@ import (
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
-// benchCity builds the synthetic city of BENCHMARKS.md §2: 30 x 30 km (lon/lat around Shanghai), stores clustered
+// benchCity builds the synthetic city of docs/benchmarks.md ("What each figure must show", dispatch round): 30 x 30 km (lon/lat around Shanghai), stores clustered
 // in districts, couriers spread over the city each with 0-3 orders already on board, and open orders waiting.
 func benchCity(tb testing.TB, couriers, openOrders int, seed uint64) *Engine {
 	tb.Helper()
@@ -89,7 +89,7 @@ func benchCityOn(tb testing.TB, couriers, openOrders int, seed uint64, travel ge
 	return e
 }
 
-// BenchmarkRound measures one dispatch round (BENCHMARKS.md §2). Each iteration builds a fresh city outside the
+// BenchmarkRound measures one dispatch round (docs/benchmarks.md, "Dispatch round"). Each iteration builds a fresh city outside the
 // timer, so every measured round does the same work.
 func BenchmarkRound(b *testing.B) {
 	for _, size := range []struct{ couriers, orders int }{{1000, 300}, {5000, 1500}, {10000, 3000}} {

@@ -31,7 +31,7 @@ func TestTable(t *testing.T) {
 
 	out := filepath.Join(dir, "out.csv")
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"table", "--map", town, "--profile", "bike", "--pairs", pairs, "--out", out}, &stdout, &stderr); err != nil {
+	if err := run(testEnv, []string{"table", "--map", town, "--profile", "bike", "--pairs", pairs, "--out", out}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	f, _ := os.Open(out)
@@ -65,12 +65,12 @@ func TestTable(t *testing.T) {
 		{"from_lat,from_lon,to_lat,to_lon\n" + strings.Join(sw, ",") + ",31.5,121.475\n", "row 2"},
 	} {
 		os.WriteFile(bad, []byte(tc.body), 0o644)
-		err := run([]string{"table", "--map", town, "--profile", "bike", "--pairs", bad, "--out", out}, &stdout, &stderr)
+		err := run(testEnv, []string{"table", "--map", town, "--profile", "bike", "--pairs", bad, "--out", out}, &stdout, &stderr)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Fatalf("%q: %v, want an error naming %q", tc.body, err, tc.want)
 		}
 	}
-	if err := run([]string{"table", "--map", town, "--pairs", pairs, "--out", out}, &stdout, &stderr); err == nil {
+	if err := run(testEnv, []string{"table", "--map", town, "--pairs", pairs, "--out", out}, &stdout, &stderr); err == nil {
 		t.Fatal("table without --profile ran")
 	}
 }
@@ -85,7 +85,7 @@ func TestScenarioOnAMap(t *testing.T) {
 	}{{onMap, []string{"--map", town}}, {again, []string{"--map", town}}, {plain, nil}} {
 		var stdout, stderr bytes.Buffer
 		args := append([]string{"run", "--scenario", "../../sim/scenarios/small-town.json", "--seed", "3", "--out", c.dir, "--quiet"}, c.args...)
-		if err := run(args, &stdout, &stderr); err != nil {
+		if err := run(testEnv, args, &stdout, &stderr); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,7 +105,7 @@ func TestScenarioOnAMap(t *testing.T) {
 	if !bytes.Contains(html, []byte("rode, on the roads of the map")) {
 		t.Fatal("the report's map does not draw the routes on the roads")
 	}
-	if err := run([]string{"run", "--mdrp", "x", "--map", town, "--out", onMap}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil ||
+	if err := run(testEnv, []string{"run", "--mdrp", "x", "--map", town, "--out", onMap}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil ||
 		!strings.Contains(err.Error(), "--map is for scenarios") {
 		t.Fatalf("MDRP with a map: %v", err)
 	}

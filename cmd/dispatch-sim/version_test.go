@@ -9,7 +9,7 @@ import (
 func TestVersion(t *testing.T) {
 	for _, arg := range []string{"--version", "version"} {
 		var stdout, stderr bytes.Buffer
-		if err := run([]string{arg}, &stdout, &stderr); err != nil {
+		if err := run(testEnv, []string{arg}, &stdout, &stderr); err != nil {
 			t.Fatalf("%s: %v", arg, err)
 		}
 		if got := stdout.String(); !strings.HasPrefix(got, "dispatch-sim ") || !strings.Contains(got, "(commit ") {

@@ -515,7 +515,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("data_dir", m.DataDir).Dur("dispatch_interval", m.DispatchInterval).
+	log.Info().Str("addr", ln.Addr().String()).Str("data_dir", m.DataDir).Str("dispatch_interval", m.DispatchInterval.String()).
 		Str("version", version.Get().Version).Msg("listening")
 	close(m.started)
 

@@ -88,7 +88,8 @@ type Config struct {
 	Webhooks WebhookConfig
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Logger receives the daemon's logs (default: none).
+	// Logger receives the daemon's logs (default: none). A field that holds a time span says its unit: took_ms
+	// (milliseconds, see Millis), or a duration written as a string ("10s").
 	Logger zerolog.Logger
 	// Observer hears events for metrics (default: none).
 	Observer Observer
@@ -807,3 +808,6 @@ func (d *Daemon) DispatchNow(ctx context.Context) error {
 	})
 	return err
 }
+
+// Millis is d in milliseconds with microsecond precision: the value of a log field named *_ms.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -156,7 +156,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "GET /metrics", method: "GET", path: fixed("/metrics"), public: true, admin: 200},
 		{pattern: "GET /metrics", method: "GET", path: fixed("/metrics"), metricsAuth: true, admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403},
 		{pattern: "/", method: "GET", path: fixed("/v1/nothing"), public: true, admin: 404},
-		{pattern: "/", method: "PATCH", path: fixed("/v1/orders"), public: true, admin: 404},
+		{pattern: "/", method: "PATCH", path: fixed("/v1/orders"), public: true, admin: 405}, // a known path, another method
 	}
 
 	// Every registered route has a row, and every row goes to the route it claims.

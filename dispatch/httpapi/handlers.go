@@ -86,11 +86,13 @@ type orderBody struct {
 	Size           *int            `json:"size,omitempty"`
 	Skills         []string        `json:"skills,omitempty"`
 	Customer       json.RawMessage `json:"customer,omitempty"`
+	AcceptLate     bool            `json:"accept_late,omitempty"`
 }
 
 func (b *orderBody) input() (daemon.OrderInput, error) {
 	in := daemon.OrderInput{ExternalID: b.ExternalID, StoreID: b.StoreID, PrepSeconds: b.PrepSeconds,
-		PromiseSeconds: b.PromiseSeconds, Skills: b.Skills, Customer: b.Customer, Items: b.Items, Fulfilment: b.Fulfilment}
+		PromiseSeconds: b.PromiseSeconds, Skills: b.Skills, Customer: b.Customer, Items: b.Items, Fulfilment: b.Fulfilment,
+		AcceptLate: b.AcceptLate}
 	if b.Dropoff == nil && b.Fulfilment == daemon.FulfilPickup {
 		in.NoDropoff = true // an in-store pick-up needs no address (the daemon says so if it needs one to choose)
 	} else {
