@@ -39,9 +39,9 @@ func TestPlacesOffTheRoadMapAreRefused(t *testing.T) {
 	}
 	_, _, err := h.d.PutStore(ctx, StoreInput{ID: "in-the-sea", Location: Location{31.5, 121.47}, PrepSeconds: 60})
 	wantField(err, "location")
-	_, _, err = h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.4, 121.47))
+	_, _, err = h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.31, 121.47))
 	wantField(err, "dropoff")
-	_, err = h.d.Quote(ctx, orderIn("s0", 31.4, 121.47))
+	_, err = h.d.Quote(ctx, orderIn("s0", 31.31, 121.47))
 	wantField(err, "dropoff")
 	if _, _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.25, 121.49)); err != nil {
 		t.Fatalf("an order on the roads: %v", err)
@@ -63,7 +63,7 @@ func TestJournalFromBeforeTheMapReplaysOnIt(t *testing.T) {
 	if _, _, err := h.d.PutStore(ctx, StoreInput{ID: "north", Location: Location{31.5, 121.47}, PrepSeconds: 60}); err != nil {
 		t.Fatal(err)
 	}
-	_, body, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.4, 121.47))
+	_, body, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.31, 121.47))
 	if err != nil {
 		t.Fatal(err)
 	}
