@@ -60,26 +60,6 @@ func simplify(edges []Edge) []baseEdge {
 	return kept
 }
 
-// contract orders the nodes and fills h.rankOf, h.nodeOf, h.up, h.down and the shortcuts of h.arcs. Arc i of
-// base is h.arcs[i].
-func contract(h *Hierarchy, base []baseEdge, _ Options) {
-	n := h.numNodes
-	h.rankOf = make([]int32, n)
-	h.nodeOf = make([]int32, n)
-	for v := range n {
-		h.rankOf[v] = int32(v)
-		h.nodeOf[v] = int32(v)
-	}
-	out := make([][]halfEdge, n)
-	in := make([][]halfEdge, n)
-	for i, e := range base {
-		out[e.from] = append(out[e.from], halfEdge{head: e.to, arc: int32(i), cost: e.cost})
-		in[e.to] = append(in[e.to], halfEdge{head: e.from, arc: int32(i), cost: e.cost})
-	}
-	h.up = makeGraph(out)
-	h.down = makeGraph(in)
-}
-
 func makeGraph(lists [][]halfEdge) graph {
 	g := graph{first: make([]int32, len(lists)+1)}
 	total := 0

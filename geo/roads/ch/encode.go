@@ -246,4 +246,4 @@ func (d *decoder) graph(name string, n, m, numArcs int) (graph, error) {
 }
 
 // upwardOnly says that every edge of a hierarchy climbs to a higher rank.
-const upwardOnly = false
+const upwardOnly = true

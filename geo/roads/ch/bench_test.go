@@ -1,0 +1,163 @@
+package ch
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The benchmarks share one synthetic city of about a million nodes ([BenchCity]) and its hierarchy, made once per
+// process. They skip under -short.
+//
+//	go test ./geo/roads/ch -run '^$' -bench 1M -benchtime 1x
+
+var bench struct {
+	once  sync.Once
+	n     int
+	edges []Edge
+	h     *Hierarchy
+	err   error
+}
+
+func benchCity(b *testing.B) (int, []Edge, *Hierarchy) {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("the million-node city is not built under -short")
+	}
+	bench.once.Do(func() {
+		bench.n, bench.edges, _ = SyntheticCity(BenchCity())
+		bench.h, bench.err = Build(bench.n, bench.edges, Options{Workers: runtime.GOMAXPROCS(0)})
+	})
+	if bench.err != nil {
+		b.Fatal(bench.err)
+	}
+	return bench.n, bench.edges, bench.h
+}
+
+func randomNodes(rng *rand.Rand, n, k int) [][]Seed {
+	out := make([][]Seed, k)
+	for i := range out {
+		out[i] = []Seed{{Node: int32(rng.IntN(n))}}
+	}
+	return out
+}
+
+// reportP50 runs f on 2000 items and reports the median duration in µs.
+func reportP50(b *testing.B, name string, f func(i int)) {
+	b.Helper()
+	d := make([]time.Duration, 2000)
+	for i := range d {
+		t0 := time.Now()
+		f(i)
+		d[i] = time.Since(t0)
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Nanoseconds())/1000, name)
+}
+
+func BenchmarkBuild1M(b *testing.B) {
+	n, edges, _ := benchCity(b)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	stop := make(chan struct{})
+	peak := make(chan uint64)
+	go func() { // sampled peak of the heap while building; stopped and waited for below
+		var m runtime.MemStats
+		var top uint64
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&m)
+			top = max(top, m.HeapAlloc)
+			select {
+			case <-stop:
+				peak <- top
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	var h *Hierarchy
+	b.ResetTimer()
+	for b.Loop() {
+		var err error
+		if h, err = Build(n, edges, Options{Workers: runtime.GOMAXPROCS(0)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	b.ReportMetric(float64(<-peak-before.HeapAlloc)/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(h.NumArcs())/float64(len(edges)), "arcs/edge")
+	b.ReportMetric(float64(n), "nodes")
+}
+
+// benchPairs runs query on random pairs of nodes of the city, and reports the median time of one.
+func benchPairs(b *testing.B, seed uint64, query func(q *Query, from, to []Seed)) {
+	n, _, h := benchCity(b)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	pts := randomNodes(rng, n, 4000)
+	q := h.NewQuery()
+	i := 0
+	for b.Loop() {
+		query(q, pts[i%4000], pts[(i+1)%4000])
+		i += 2
+	}
+	reportP50(b, "p50-µs", func(i int) { query(q, pts[2*i], pts[2*i+1]) })
+}
+
+func BenchmarkQuery1M(b *testing.B) {
+	benchPairs(b, 1, func(q *Query, from, to []Seed) { q.Route(from, to) })
+}
+
+func BenchmarkPath1M(b *testing.B) {
+	benchPairs(b, 2, func(q *Query, from, to []Seed) { q.Path(from, to) })
+}
+
+func BenchmarkTable100x100_1M(b *testing.B) {
+	n, _, h := benchCity(b)
+	rng := rand.New(rand.NewPCG(3, 3))
+	from, to := randomNodes(rng, n, 100), randomNodes(rng, n, 100)
+	q := h.NewQuery()
+	for b.Loop() {
+		q.Table(from, to)
+	}
+}
+
+func BenchmarkSpaces1M(b *testing.B) {
+	n, _, h := benchCity(b)
+	rng := rand.New(rand.NewPCG(4, 4))
+	pts := randomNodes(rng, n, 4000)
+	q := h.NewQuery()
+	i := 0
+	var size int
+	for b.Loop() {
+		f := q.Forward(pts[i%4000])
+		bw := q.Backward(pts[i%4000])
+		size += f.Len() + bw.Len()
+		i++
+	}
+	b.ReportMetric(float64(size)/float64(2*i), "nodes/space")
+	reportP50(b, "p50-forward-µs", func(i int) { q.Forward(pts[i]) })
+}
+
+func BenchmarkMeet1M(b *testing.B) {
+	n, _, h := benchCity(b)
+	rng := rand.New(rand.NewPCG(5, 5))
+	pts := randomNodes(rng, n, 200)
+	q := h.NewQuery()
+	fs := make([]Space, len(pts))
+	bs := make([]Space, len(pts))
+	for i, p := range pts {
+		fs[i], bs[i] = q.Forward(p), q.Backward(p)
+	}
+	i := 0
+	for b.Loop() {
+		Meet(&fs[i%200], &bs[(i*7+3)%200])
+		i++
+	}
+}

@@ -1,0 +1,490 @@
+package ch
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Contraction proceeds in rounds. Each round takes the remaining nodes whose priority is lower than that of every
+// node within two hops (an independent set), computes their shortcuts in parallel on the graph as it stands,
+// then removes them one after another in node order and recomputes the priorities of their neighbours. Every
+// parallel step writes only its own node's slot, so the hierarchy does not depend on the number of workers.
+//
+// Nodes of the same round are contracted as if at once, so a witness path may run through another node that
+// leaves in that round. Such a witness is trusted only when strictly cheaper than the shortcut: replacing a
+// removed node's two edges by a witness then either lowers the cost of a path or, with equal cost, lowers the
+// number of removed nodes on it, so every distance between remaining nodes survives the round.
+
+// witnessSettleLimit bounds a witness search; when it is reached the shortcut is added, which is always safe.
+var (
+	contractLimit = searchLimit{settled: 500, hops: 255}
+	simulateLimit = searchLimit{settled: 200, hops: 255}
+)
+
+// cedge is an edge of the graph being contracted.
+type cedge struct {
+	other int32 // the head of an out-edge, the tail of an in-edge
+	arc   int32
+	cost  cost
+}
+
+// shortcut is an edge to add when a node is contracted: from -> to, replacing in -> node -> out.
+type shortcut struct {
+	from, to int32
+	in, out  int32 // arcs
+	cost     cost
+}
+
+type contractor struct {
+	n         int
+	workers   int
+	out, in   [][]cedge
+	arcs      *[]arc
+	hops      []int32 // original edges each arc stands for
+	done      []bool  // contracted
+	inRound   []bool  // contracted in the current round
+	level     []int32
+	prio      []float32
+	searchers []*witness
+}
+
+// witness holds the buffers of one worker's witness searches.
+type witness struct {
+	node    []witnessNode
+	heap    []heapItem // a binary heap with stale entries, skipped when popped
+	touched []int32
+	targets int        // targets not settled yet
+	found   []shortcut // the shortcuts of the node being contracted
+}
+
+// witnessNode is what a witness search knows of a node, kept together for the cache.
+type witnessNode struct {
+	dist   cost
+	hops   uint8
+	via    bool // the best path found runs through a node of the current round
+	target bool // the head of a shortcut searched for
+}
+
+func (c *contractor) parallel(count int, do func(w *witness, i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for _, w := range c.searchers[:min(c.workers, max(1, count/64))] {
+		wg.Go(func() {
+			for {
+				start := int(next.Add(64)) - 64
+				if start >= count {
+					return
+				}
+				for i := start; i < min(start+64, count); i++ {
+					do(w, i)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// contract orders the nodes and fills h.rankOf, h.nodeOf, h.up, h.down and the shortcuts of h.arcs. Arc i of base
+// is h.arcs[i].
+func contract(h *Hierarchy, base []baseEdge, opt Options) {
+	n := h.numNodes
+	c := &contractor{n: n, workers: max(1, opt.Workers), out: make([][]cedge, n), in: make([][]cedge, n),
+		arcs: &h.arcs, done: make([]bool, n), inRound: make([]bool, n), level: make([]int32, n), prio: make([]float32, n)}
+	c.hops = make([]int32, len(base))
+	outDeg := make([]int32, n)
+	inDeg := make([]int32, n)
+	for _, e := range base {
+		outDeg[e.from]++
+		inDeg[e.to]++
+	}
+	for v := range n {
+		c.out[v] = make([]cedge, 0, outDeg[v])
+		c.in[v] = make([]cedge, 0, inDeg[v])
+	}
+	for i, e := range base {
+		c.out[e.from] = append(c.out[e.from], cedge{other: e.to, arc: int32(i), cost: e.cost})
+		c.in[e.to] = append(c.in[e.to], cedge{other: e.from, arc: int32(i), cost: e.cost})
+		c.hops[i] = 1
+	}
+	for range c.workers {
+		w := &witness{node: make([]witnessNode, n)}
+		for i := range w.node {
+			w.node[i].dist = infinite
+		}
+		c.searchers = append(c.searchers, w)
+	}
+
+	remaining := make([]int32, n)
+	for v := range n {
+		remaining[v] = int32(v)
+	}
+	c.parallel(n, func(w *witness, i int) { c.prio[i] = c.priority(w, int32(i)) })
+
+	order := make([]int32, 0, n)
+	upLists := make([][]cedge, n)
+	downLists := make([][]cedge, n)
+	chosen := make([]bool, n)
+	found := make([][]shortcut, n)
+	var touched []int32
+	for len(remaining) > 0 {
+		// The independent set: local minima of the priority within two hops.
+		c.parallel(len(remaining), func(_ *witness, i int) {
+			v := remaining[i]
+			chosen[v] = c.independent(v)
+		})
+		round := remaining[:0:0]
+		rest := remaining[:0]
+		for _, v := range remaining {
+			if chosen[v] {
+				round = append(round, v)
+			} else {
+				rest = append(rest, v)
+			}
+		}
+		for _, v := range round {
+			c.inRound[v] = true
+		}
+		c.parallel(len(round), func(w *witness, i int) {
+			v := round[i]
+			w.found = w.found[:0]
+			c.shortcuts(w, v, contractLimit, true)
+			found[v] = append([]shortcut(nil), w.found...)
+		})
+		touched = touched[:0]
+		for _, v := range round {
+			order = append(order, v)
+			upLists[v] = c.out[v]
+			downLists[v] = c.in[v]
+			for _, e := range c.out[v] {
+				c.in[e.other] = removeEdge(c.in[e.other], v)
+				touched = append(touched, e.other)
+				c.level[e.other] = max(c.level[e.other], c.level[v]+1)
+			}
+			for _, e := range c.in[v] {
+				c.out[e.other] = removeEdge(c.out[e.other], v)
+				touched = append(touched, e.other)
+				c.level[e.other] = max(c.level[e.other], c.level[v]+1)
+			}
+			c.out[v], c.in[v] = nil, nil
+			for _, s := range found[v] {
+				c.addShortcut(s)
+			}
+			found[v] = nil
+			c.done[v] = true
+			c.inRound[v] = false
+			chosen[v] = false
+		}
+		slices.Sort(touched)
+		touched = slices.Compact(touched)
+		c.parallel(len(touched), func(w *witness, i int) {
+			v := touched[i]
+			c.prio[v] = c.priority(w, v)
+		})
+		remaining = rest
+	}
+
+	h.nodeOf = order
+	h.rankOf = make([]int32, n)
+	for r, v := range order {
+		h.rankOf[v] = int32(r)
+	}
+	h.up = rankGraph(h.rankOf, order, upLists)
+	h.down = rankGraph(h.rankOf, order, downLists)
+	compactArcs(h)
+}
+
+// rankGraph makes the adjacency array by rank of lists indexed by node, with heads turned into ranks and sorted.
+func rankGraph(rankOf, order []int32, lists [][]cedge) graph {
+	byRank := make([][]halfEdge, len(order))
+	for r, v := range order {
+		l := make([]halfEdge, len(lists[v]))
+		for i, e := range lists[v] {
+			l[i] = halfEdge{head: rankOf[e.other], arc: e.arc, cost: e.cost}
+		}
+		slices.SortFunc(l, func(a, b halfEdge) int { return cmp.Compare(a.head, b.head) })
+		byRank[r] = l
+		lists[v] = nil
+	}
+	return makeGraph(byRank)
+}
+
+// compactArcs drops the arcs that no edge of the hierarchy reaches (edges replaced by cheaper shortcuts), keeping
+// the order of the rest, so that children still come before their shortcut.
+func compactArcs(h *Hierarchy) {
+	live := make([]bool, len(h.arcs))
+	for _, g := range []*graph{&h.up, &h.down} {
+		for _, e := range g.edges {
+			live[e.arc] = true
+		}
+	}
+	for i := len(h.arcs) - 1; i >= 0; i-- {
+		if a := h.arcs[i]; live[i] && a.b >= 0 {
+			live[a.a], live[a.b] = true, true
+		}
+	}
+	newID := make([]int32, len(h.arcs))
+	kept := h.arcs[:0]
+	for i, a := range h.arcs {
+		if !live[i] {
+			continue
+		}
+		if a.b >= 0 {
+			a.a, a.b = newID[a.a], newID[a.b]
+		}
+		newID[i] = int32(len(kept))
+		kept = append(kept, a)
+	}
+	h.arcs = slices.Clip(kept)
+	for _, g := range []*graph{&h.up, &h.down} {
+		for i := range g.edges {
+			g.edges[i].arc = newID[g.edges[i].arc]
+		}
+	}
+}
+
+func removeEdge(l []cedge, v int32) []cedge {
+	for i := range l {
+		if l[i].other == v {
+			l[i] = l[len(l)-1]
+			return l[:len(l)-1]
+		}
+	}
+	return l
+}
+
+// addShortcut adds s, or lowers the cost of the edge from s.from to s.to if it is dearer.
+func (c *contractor) addShortcut(s shortcut) {
+	id := int32(len(*c.arcs))
+	out := c.out[s.from]
+	for i := range out {
+		if out[i].other != s.to {
+			continue
+		}
+		if out[i].cost <= s.cost {
+			return
+		}
+		*c.arcs = append(*c.arcs, arc{a: s.in, b: s.out})
+		c.hops = append(c.hops, c.hops[s.in]+c.hops[s.out])
+		out[i].cost, out[i].arc = s.cost, id
+		in := c.in[s.to]
+		for j := range in {
+			if in[j].other == s.from {
+				in[j].cost, in[j].arc = s.cost, id
+			}
+		}
+		return
+	}
+	*c.arcs = append(*c.arcs, arc{a: s.in, b: s.out})
+	c.hops = append(c.hops, c.hops[s.in]+c.hops[s.out])
+	c.out[s.from] = append(c.out[s.from], cedge{other: s.to, arc: id, cost: s.cost})
+	c.in[s.to] = append(c.in[s.to], cedge{other: s.from, arc: id, cost: s.cost})
+}
+
+// priority simulates contracting v: the fewer edges (and original edges) it adds for those it removes, and the
+// lower it sits, the sooner it goes.
+func (c *contractor) priority(w *witness, v int32) float32 {
+	w.found = w.found[:0]
+	c.shortcuts(w, v, simulateLimit, false)
+	removed := len(c.out[v]) + len(c.in[v])
+	if removed == 0 {
+		return float32(c.level[v])
+	}
+	var hopsRemoved, hopsAdded int64
+	for _, e := range c.out[v] {
+		hopsRemoved += int64(c.hops[e.arc])
+	}
+	for _, e := range c.in[v] {
+		hopsRemoved += int64(c.hops[e.arc])
+	}
+	for _, s := range w.found {
+		hopsAdded += int64(c.hops[s.in]) + int64(c.hops[s.out])
+	}
+	return 2*float32(len(w.found))/float32(removed) + 4*float32(hopsAdded)/float32(hopsRemoved) + float32(c.level[v])
+}
+
+// independent says whether v's priority is below that of every remaining node within two hops; ties go by a
+// hash of the node ids.
+func (c *contractor) independent(v int32) bool {
+	for _, l := range [2][]cedge{c.out[v], c.in[v]} {
+		for _, e := range l {
+			if !c.before(v, e.other) {
+				return false
+			}
+		}
+	}
+	for _, l := range [2][]cedge{c.out[v], c.in[v]} {
+		for _, e := range l {
+			for _, l2 := range [2][]cedge{c.out[e.other], c.in[e.other]} {
+				for _, e2 := range l2 {
+					if e2.other != v && !c.before(v, e2.other) {
+						return false
+					}
+				}
+			}
+		}
+	}
+	return true
+}
+
+func (c *contractor) before(v, u int32) bool {
+	if c.prio[v] != c.prio[u] {
+		return c.prio[v] < c.prio[u]
+	}
+	hv, hu := mix(uint32(v)), mix(uint32(u))
+	if hv != hu {
+		return hv < hu
+	}
+	return v < u
+}
+
+func mix(x uint32) uint32 {
+	x ^= x >> 16
+	x *= 0x7feb352d
+	x ^= x >> 15
+	x *= 0x846ca68b
+	x ^= x >> 16
+	return x
+}
+
+// shortcuts appends to w.found the shortcuts that contracting v needs: for each pair of an in-edge u -> v and an
+// out-edge v -> x, unless a witness search from u finds a path to x avoiding v that is no dearer (strictly
+// cheaper if it runs through a node of this round, when round is set).
+func (c *contractor) shortcuts(w *witness, v int32, lim searchLimit, round bool) {
+	outs := c.out[v]
+	if len(outs) == 0 {
+		return
+	}
+	for _, ein := range c.in[v] {
+		u := ein.other
+		limit := cost(0)
+		for _, eo := range outs {
+			if x := eo.other; x != u {
+				limit = max(limit, add(ein.cost, eo.cost))
+				if !w.node[x].target {
+					w.node[x].target = true
+					w.targets++
+				}
+			}
+		}
+		if w.targets == 0 {
+			continue
+		}
+		c.witnessSearch(w, u, v, limit, lim, round)
+		for _, eo := range outs {
+			x := eo.other
+			if x == u {
+				continue
+			}
+			sc := add(ein.cost, eo.cost)
+			if d := w.node[x].dist; d < sc || (d == sc && !w.node[x].via) {
+				continue
+			}
+			w.found = append(w.found, shortcut{from: u, to: x, in: ein.arc, out: eo.arc, cost: sc})
+		}
+		for _, eo := range outs {
+			w.node[eo.other].target = false
+		}
+		w.reset()
+	}
+}
+
+func (w *witness) reset() {
+	for _, x := range w.touched {
+		w.node[x] = witnessNode{dist: infinite}
+	}
+	w.touched = w.touched[:0]
+	w.heap = w.heap[:0]
+	w.targets = 0
+}
+
+// searchLimit bounds a witness search; when a bound cuts a witness off the shortcut is added, which is always
+// safe.
+type searchLimit struct {
+	settled int
+	hops    uint8
+}
+
+// witnessSearch runs Dijkstra from u without v up to cost limit, lim.settled settled nodes and paths of lim.hops
+// edges, leaving distances in w.node.
+func (c *contractor) witnessSearch(w *witness, u, v int32, limit cost, lim searchLimit, round bool) {
+	w.node[u].dist = 0
+	w.touched = append(w.touched, u)
+	w.push(u, 0)
+	for settled := 0; len(w.heap) > 0 && settled < lim.settled; {
+		x, d := w.pop()
+		nx := w.node[x]
+		if d > nx.dist {
+			continue // stale
+		}
+		settled++
+		if d > limit {
+			break
+		}
+		if nx.target {
+			if w.targets--; w.targets == 0 {
+				break
+			}
+		}
+		if nx.hops >= lim.hops {
+			continue
+		}
+		via := nx.via || (round && c.inRound[x] && x != u)
+		for _, e := range c.out[x] {
+			y := e.other
+			if y == v {
+				continue
+			}
+			nd := add(d, e.cost)
+			ny := &w.node[y]
+			if nd < ny.dist {
+				if ny.dist == infinite {
+					w.touched = append(w.touched, y)
+				}
+				ny.dist, ny.via, ny.hops = nd, via, nx.hops+1
+				w.push(y, nd)
+			} else if nd == ny.dist && ny.via && !via {
+				ny.via = false
+			}
+		}
+	}
+}
+
+func (w *witness) push(x int32, d cost) {
+	h := append(w.heap, heapItem{key: d, node: x})
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].key <= d {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+	w.heap = h
+}
+
+func (w *witness) pop() (int32, cost) {
+	h := w.heap
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	for i := 0; ; {
+		m, l, r := i, 2*i+1, 2*i+2
+		if l < last && h[l].key < h[m].key {
+			m = l
+		}
+		if r < last && h[r].key < h[m].key {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	w.heap = h
+	return top.node, top.key
+}
