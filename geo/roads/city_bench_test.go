@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -23,12 +24,29 @@ var (
 	cityErr  error
 )
 
-// benchCity builds the benchmark city's network (ch.BenchCity, a million nodes) and its map file once.
+// citySpec is ch.BenchCity, with ROADS_BENCH_CITY_NODES nodes when that variable is set (contracting the four
+// graphs of the million-node city takes many minutes on a shared two-core machine).
+func citySpec(b *testing.B) ch.CitySpec {
+	spec := ch.BenchCity()
+	if v := os.Getenv("ROADS_BENCH_CITY_NODES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 16 {
+			b.Fatalf("ROADS_BENCH_CITY_NODES=%q: want a number of nodes >= 16", v)
+		}
+		spec.Nodes = n
+	}
+	return spec
+}
+
+// cityOptions contracts with every core.
+func cityOptions() Options { return Options{CH: ch.Options{Workers: runtime.GOMAXPROCS(0)}} }
+
+// benchCity builds the benchmark city's network (citySpec) and its map file once.
 func benchCity(b *testing.B) (*Network, []byte) {
 	b.Helper()
 	skipShort(b)
 	cityOnce.Do(func() {
-		cityNet, cityErr = Synthetic(ch.BenchCity(), Options{})
+		cityNet, cityErr = Synthetic(citySpec(b), cityOptions())
 		if cityErr != nil {
 			return
 		}
@@ -46,12 +64,11 @@ func benchCity(b *testing.B) (*Network, []byte) {
 // reporting the live heap it holds once built.
 func BenchmarkPrepareCity(b *testing.B) {
 	skipShort(b)
-	spec := ch.BenchCity()
-	n, edges, coords := ch.SyntheticCity(spec)
+	n, edges, coords := ch.SyntheticCity(citySpec(b))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		net, err := FromGraph(n, edges, coords, Options{})
+		net, err := FromGraph(n, edges, coords, cityOptions())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -68,8 +68,8 @@ func randomPoints(net *Network, rng *rand.Rand, n int) []orb.Point {
 func TestMonacoEqualsDijkstra(t *testing.T) {
 	net := monaco(t)
 	pairs := 2000
-	if testing.Short() {
-		pairs = 200
+	if testing.Short() || raceOn {
+		pairs = 300
 	}
 	rng := rand.New(rand.NewPCG(7, 11))
 	for g, gr := range net.graphs {

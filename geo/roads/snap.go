@@ -19,9 +19,6 @@ type snapped struct {
 	ok   bool      // false when the graph has no road at all
 }
 
-// metresPerDegree is the length of one degree of latitude on geo.Geographic's sphere.
-const metresPerDegree = orb.EarthRadius * math.Pi / 180
-
 // project returns where p projects onto the segment a→b (t in [0, 1] of the way from a) and the great-circle
 // distance from p to there. The projection is taken in a plane tangent at p, which is exact enough for segments
 // of a city street.
