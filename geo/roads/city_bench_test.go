@@ -151,6 +151,13 @@ func BenchmarkBatchCity(b *testing.B) {
 	b.Run("warm", func(b *testing.B) {
 		net.cache = newSpaceCache(DefaultSpaceCacheEntries)
 		round()
+		var entries int
+		for _, e := range net.cache.cur {
+			entries += e.space.Len()
+		}
+		// A space entry is a node (4 bytes) and a cost (8 bytes).
+		b.ReportMetric(float64(entries)/float64(len(net.cache.cur)), "entries/space")
+		b.ReportMetric(float64(entries)*12/(1<<20), "cache-MiB")
 		b.ResetTimer()
 		for b.Loop() {
 			round()
