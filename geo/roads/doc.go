@@ -39,9 +39,9 @@
 //
 // # Points
 //
-// A point travels from its projection onto the nearest edge its profile may use (found with an R-tree of the
-// edges' segments, ranked by true metres), not from the nearest node: it enters the hierarchy as the edge's
-// ends, each with the part of the edge still to ride. The distance from the point to its place on the road is
+// A point travels from its projection onto the nearest edge its profile may use (found with an R-tree over
+// buckets of the edges' segments, ranked by metres in the plane tangent at the point), not from the nearest
+// node: it enters the hierarchy as the edge's ends, each with the part of the edge still to ride. The distance from the point to its place on the road is
 // walked at [WalkKMH] at both ends of a trip (the courier parks and walks). [Network.CheckPoint] refuses points
 // farther than the snap limit from every road a walker may use.
 //

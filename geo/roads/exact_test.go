@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 
@@ -67,8 +68,8 @@ func randomPoints(net *Network, rng *rand.Rand, n int) []orb.Point {
 func TestMonacoEqualsDijkstra(t *testing.T) {
 	net := monaco(t)
 	pairs := 2000
-	if testing.Short() {
-		pairs = 200
+	if testing.Short() || raceOn {
+		pairs = 300
 	}
 	rng := rand.New(rand.NewPCG(7, 11))
 	for g, gr := range net.graphs {
@@ -126,14 +127,15 @@ func TestBatchEqualsSingle(t *testing.T) {
 			profiles := []geo.Profile{geo.Foot, geo.EBike, geo.Car}
 			b := net.Batch(src, dst, profiles)
 			outside := randomPoints(net, rng, 5)
+			froms, tos := slices.Concat(src, outside), slices.Concat(dst, outside)
 			var wg sync.WaitGroup
 			for w := 0; w < 2; w++ {
 				wg.Add(1)
 				go func(w int) {
 					defer wg.Done()
 					for p := geo.Profile(0); p < geo.NumProfiles; p++ {
-						for i, a := range append(src, outside...) {
-							for j, c := range append(dst, outside...) {
+						for i, a := range froms {
+							for j, c := range tos {
 								if (i+j+w)%2 == 0 && p != geo.Car {
 									continue // the two goroutines share the work and meet on cars
 								}

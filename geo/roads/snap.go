@@ -19,9 +19,6 @@ type snapped struct {
 	ok   bool      // false when the graph has no road at all
 }
 
-// metresPerDegree is the length of one degree of latitude on geo.Geographic's sphere.
-const metresPerDegree = orb.EarthRadius * math.Pi / 180
-
 // project returns where p projects onto the segment a→b (t in [0, 1] of the way from a) and the great-circle
 // distance from p to there. The projection is taken in a plane tangent at p, which is exact enough for segments
 // of a city street.
@@ -46,12 +43,12 @@ func (gr *graph) usable(e int32) bool { return gr.w[0][e] > 0 || gr.w[1][e] > 0 
 // the tree's shape.
 func (net *Network) snap(p orb.Point, g int) snapped {
 	gr := net.graphs[g]
-	bestSeg, off := net.index.nearest(p, net.shape, func(seg int32) bool { return gr.usable(net.segEdge[seg]) })
+	bestSeg, _ := net.index.nearest(p, net.shape, func(seg int32) bool { return gr.usable(net.segEdge[seg]) })
 	if bestSeg < 0 {
 		return snapped{}
 	}
 	e := net.segEdge[bestSeg]
-	t, q, _ := project(p, net.shape[bestSeg], net.shape[bestSeg+1])
+	t, q, off := project(p, net.shape[bestSeg], net.shape[bestSeg+1])
 	along := t * geo.Geographic.Distance(net.shape[bestSeg], net.shape[bestSeg+1])
 	for i := net.geomOff[e]; i < uint32(bestSeg); i++ {
 		along += geo.Geographic.Distance(net.shape[i], net.shape[i+1])

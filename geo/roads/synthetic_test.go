@@ -2,6 +2,7 @@ package roads
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -56,5 +57,38 @@ func TestFromGraph(t *testing.T) {
 	}
 	if _, err := FromGraph(4, append(edges, ch.Edge{From: 0, To: 9}), coords, Options{}); err == nil || !strings.Contains(err.Error(), "edges[9]") {
 		t.Errorf("edge out of range: %v", err)
+	}
+}
+
+func TestSyntheticSmallCity(t *testing.T) {
+	spec := ch.BenchCity()
+	spec.Nodes = 3000
+	spec.MaxLon = spec.MinLon + (spec.MaxLon-spec.MinLon)/18
+	spec.MaxLat = spec.MinLat + (spec.MaxLat-spec.MinLat)/18
+	net, err := Synthetic(spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := net.Stats()
+	t.Log(s)
+	// The city is strongly connected for cars, which drive every edge: nothing is dropped.
+	if s.Profiles[geo.Car].Dropped != 0 || s.Profiles[geo.Car].Nodes != s.Nodes {
+		t.Errorf("car: %+v of %d nodes", s.Profiles[geo.Car], s.Nodes)
+	}
+	if s.Nodes < 2000 || s.Nodes > 3500 {
+		t.Errorf("%d nodes for a spec of %d", s.Nodes, spec.Nodes)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pts := randomPoints(net, rng, 60)
+	for p := geo.Profile(0); p < geo.NumProfiles; p++ {
+		for i := 0; i+1 < len(pts); i += 2 {
+			d := net.TravelTime(pts[i], pts[i+1], p)
+			if d <= 0 || d == math.MaxInt64 {
+				t.Errorf("%s %v→%v: %v", p, pts[i], pts[i+1], d)
+			}
+			if pt, ok := net.Snap(pts[i], p); !ok || geo.Geographic.Distance(pt, pts[i]) > 300 {
+				t.Errorf("%s: %v snapped to %v, %v", p, pts[i], pt, ok)
+			}
+		}
 	}
 }

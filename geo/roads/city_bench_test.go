@@ -1,0 +1,166 @@
+package roads
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/paulmach/orb"
+
+	"github.com/o2o-dispatch/dispatchd/geo"
+	"github.com/o2o-dispatch/dispatchd/geo/roads/ch"
+)
+
+var (
+	cityOnce sync.Once
+	cityNet  *Network
+	cityMap  []byte
+	cityErr  error
+)
+
+// citySpec is ch.BenchCity, with ROADS_BENCH_CITY_NODES nodes when that variable is set (contracting the four
+// graphs of the million-node city takes many minutes on a shared two-core machine).
+func citySpec(b *testing.B) ch.CitySpec {
+	spec := ch.BenchCity()
+	if v := os.Getenv("ROADS_BENCH_CITY_NODES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 16 {
+			b.Fatalf("ROADS_BENCH_CITY_NODES=%q: want a number of nodes >= 16", v)
+		}
+		spec.Nodes = n
+	}
+	return spec
+}
+
+// cityOptions contracts with every core.
+func cityOptions() Options { return Options{CH: ch.Options{Workers: runtime.GOMAXPROCS(0)}} }
+
+// benchCity builds the benchmark city's network (citySpec) and its map file once.
+func benchCity(b *testing.B) (*Network, []byte) {
+	b.Helper()
+	skipShort(b)
+	cityOnce.Do(func() {
+		cityNet, cityErr = Synthetic(citySpec(b), cityOptions())
+		if cityErr != nil {
+			return
+		}
+		var buf bytes.Buffer
+		_, cityErr = cityNet.WriteTo(&buf)
+		cityMap = buf.Bytes()
+	})
+	if cityErr != nil {
+		b.Fatal(cityErr)
+	}
+	return cityNet, cityMap
+}
+
+// BenchmarkPrepareCity builds the million-node city's network (four hierarchies) and writes its map file,
+// reporting the live heap it holds once built.
+func BenchmarkPrepareCity(b *testing.B) {
+	skipShort(b)
+	n, edges, coords := ch.SyntheticCity(citySpec(b))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		net, err := FromGraph(n, edges, coords, cityOptions())
+		if err != nil {
+			b.Fatal(err)
+		}
+		size, err := net.WriteTo(io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MiB")
+		b.ReportMetric(float64(size)/(1<<20), "file-MiB")
+		runtime.KeepAlive(net)
+		b.StartTimer()
+	}
+}
+
+func BenchmarkOpenCity(b *testing.B) {
+	_, data := benchCity(b)
+	path := filepath.Join(b.TempDir(), "city.map")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(len(data))/(1<<20), "file-MiB")
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Open(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRouteCity(b *testing.B) {
+	net, _ := benchCity(b)
+	for _, p := range []geo.Profile{geo.Foot, geo.Bike, geo.Car} {
+		b.Run(p.String(), func(b *testing.B) { benchRoute(b, net, p) })
+	}
+}
+
+func BenchmarkTable100City(b *testing.B) {
+	net, _ := benchCity(b)
+	benchTable(b, net, geo.Car)
+}
+
+// BenchmarkBatchCity is a dispatch round's work: Batch over 30 000 distinct points (10 000 sources, 20 000
+// targets), then 100 000 distinct pairs asked from one goroutine. cold starts with an empty space cache; warm
+// asks the same round again, every space cached.
+func BenchmarkBatchCity(b *testing.B) {
+	net, _ := benchCity(b)
+	rng := rand.New(rand.NewPCG(9, 9))
+	pts := randomPoints(net, rng, 30_000)
+	src, dst := pts[:10_000], pts[10_000:]
+	type pair struct{ a, b orb.Point }
+	pairs := make([]pair, 0, 100_000)
+	seen := map[[2]int]bool{}
+	for len(pairs) < cap(pairs) {
+		i, j := rng.IntN(len(src)), rng.IntN(len(dst))
+		if !seen[[2]int{i, j}] {
+			seen[[2]int{i, j}] = true
+			pairs = append(pairs, pair{src[i], dst[j]})
+		}
+	}
+	profiles := []geo.Profile{geo.Scooter}
+	round := func() {
+		m := net.Batch(src, dst, profiles)
+		for _, pr := range pairs {
+			m.TravelTime(pr.a, pr.b, geo.Scooter)
+		}
+	}
+	defer func() { net.cache = newSpaceCache(DefaultSpaceCacheEntries) }()
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			net.cache = newSpaceCache(DefaultSpaceCacheEntries)
+			b.StartTimer()
+			round()
+		}
+	})
+	b.Run("warm", func(b *testing.B) {
+		net.cache = newSpaceCache(DefaultSpaceCacheEntries)
+		round()
+		var entries int
+		for _, e := range net.cache.cur {
+			entries += e.space.Len()
+		}
+		// A space entry is a node (4 bytes) and a cost (8 bytes).
+		b.ReportMetric(float64(entries)/float64(len(net.cache.cur)), "entries/space")
+		b.ReportMetric(float64(entries)*12/(1<<20), "cache-MiB")
+		b.ResetTimer()
+		for b.Loop() {
+			round()
+		}
+	})
+}
