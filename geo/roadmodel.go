@@ -52,10 +52,11 @@ type PointChecker interface {
 // TableModel answers many-to-many tables of road travel times and distances, as the API's travel-times call and the
 // simulator's table command offer them.
 type TableModel interface {
-	// Table returns, row-major (len(sources) × len(targets)), the duration and metres of the trip from each source
-	// to each target for profile p. A pair with no connection has a negative duration. A point that cannot be used
-	// (off the roads) gives a *PointError naming it.
-	Table(sources, targets []orb.Point, p Profile) (durations []time.Duration, metres []float64, err error)
+	// Table returns, row-major (len(sources) × len(destinations)), the duration and metres of the trip from each
+	// source to each destination for profile p. A pair with no connection has the largest duration
+	// (math.MaxInt64). A point that cannot be used (off the roads) gives a *PointError naming it, its list
+	// "sources" or "destinations".
+	Table(sources, destinations []orb.Point, p Profile) (durations []time.Duration, metres []float64, err error)
 }
 
 // PointError says which point of a list could not be used, and why.

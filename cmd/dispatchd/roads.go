@@ -10,10 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/paulmach/orb"
 	"github.com/rs/zerolog"
 
-	"github.com/o2o-dispatch/dispatchd/geo"
 	"github.com/o2o-dispatch/dispatchd/geo/roads"
 )
 
@@ -30,22 +28,6 @@ func (m *Main) loadMap(ctx context.Context, log zerolog.Logger) (*roads.Network,
 	log.Info().Str("path", m.Map).Str("took", time.Since(began).Round(time.Millisecond).String()).
 		Str("roads", st.String()).Msg("road map loaded: travel times, ETAs and routes follow its roads")
 	return net, nil
-}
-
-// roadTables answers the API's travel-times call from the map, naming a refused point as the API's lists do.
-type roadTables struct{ net *roads.Network }
-
-func (t roadTables) Table(src, dst []orb.Point, p geo.Profile) ([]time.Duration, []float64, error) {
-	d, m, err := t.net.Table(src, dst, p)
-	var pe *roads.PointError
-	if errors.As(err, &pe) {
-		list := pe.Side
-		if list == "targets" {
-			list = "destinations"
-		}
-		return nil, nil, &geo.PointError{List: list, Index: pe.Index, Err: pe.Err}
-	}
-	return d, m, err
 }
 
 const mapUsage = `usage: dispatchd map prepare --osm city.osm.pbf --out city.map [--snap-limit 500]

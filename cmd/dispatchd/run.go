@@ -400,7 +400,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		cfg.Travel, tables = net, roadTables{net}
+		cfg.Travel, tables = net, net
 	}
 
 	var d *daemon.Daemon

@@ -99,7 +99,7 @@ func (s *Server) travelTimes(w http.ResponseWriter, r *http.Request, _ daemon.Pr
 		out.Distances[i] = make([]*float64, len(dst))
 		for j := range dst {
 			k := i*len(dst) + j
-			if durs[k] < 0 || durs[k] == math.MaxInt64 {
+			if durs[k] == math.MaxInt64 {
 				continue
 			}
 			sec := math.Round(durs[k].Seconds()*10) / 10

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -37,7 +38,7 @@ func (m *tableRoads) Table(src, dst []orb.Point, p geo.Profile) ([]time.Duration
 	for _, a := range src {
 		for _, b := range dst {
 			if b[1] < 31.0 {
-				durs, metres = append(durs, -1), append(metres, 0)
+				durs, metres = append(durs, math.MaxInt64), append(metres, math.Inf(1))
 				continue
 			}
 			m := (b[1] - a[1]) * 10_000
