@@ -43,6 +43,7 @@ const usage = `usage:
   dispatch-sim run     (--mdrp DIR | --scenario FILE [--seed N]) --out DIR [--policy optimize|baseline]
   dispatch-sim compare (--mdrp DIR | --scenario FILE [--seed N]) --out DIR
   dispatch-sim bench   --mdrp-root DIR [--pattern GLOB] [--policy optimize|baseline|both] [--out FILE.json]
+  dispatch-sim plan    (--lilim FILE [--out FILE.json] | --lilim-dir DIR [--bks FILE]) [--seconds S] [--iterations N] [--seed N] [--workers N]
 
 Policies: "optimize" is the engine's dispatch round (the default); "baseline" is the nearest idle courier, one
 order at a time, first come first served. Outputs of run/compare in --out: summary.json, orders.csv,
@@ -61,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runOne(args[1:], stdout, stderr, true)
 	case "bench":
 		return bench(args[1:], stdout, stderr)
+	case "plan":
+		return planCmd(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -1,0 +1,160 @@
+package planner
+
+import (
+	"math"
+	"slices"
+)
+
+// The distance phase is slack induction by string removals adapted to pickups and deliveries: a ruin removes
+// strings of consecutive stops from a few routes near a random shipment (a stop's shipment leaves with both its
+// stops), and a recreate puts the removed shipments back one by one, in one of several orders, each at its cheapest
+// place with a small chance of passing over a place ("blinks"). The result is accepted by simulated annealing on the
+// cost, never at the price of a shipment left out or of one more vehicle.
+
+const (
+	avgRemoved = 10 // mean number of shipments a ruin removes
+	maxString  = 10 // longest string of stops removed from one route
+	blinkRate  = 0.01
+	// The annealing temperature falls geometrically from startTemp to endTemp times the cost per shipment.
+	startTemp = 0.1
+	endTemp   = 0.001
+)
+
+// lns runs the distance phase on w.cur until the budget ends; w.best holds the best solution seen.
+func (w *worker) lns(b *budget) {
+	in := w.in
+	if in.nShip == 0 || w.cur.vehicles == 0 && len(w.cur.unassigned) == 0 {
+		return
+	}
+	w.work.copyFrom(w.cur)
+	scale := w.cur.cost / float64(max(in.nShip, 1))
+	t0, t1 := startTemp*scale, endTemp*scale
+	bl := &blinker{rng: w.rng, rate: blinkRate}
+	for !b.done() {
+		temp := t0 * math.Pow(t1/t0, min(b.frac, 1))
+		w.ruin(w.work)
+		w.recreate(w.work, bl)
+		accept := better(w.work, w.cur)
+		if !accept && w.work.missW == w.cur.missW && w.work.vehicles == w.cur.vehicles {
+			accept = w.work.cost < w.cur.cost-temp*math.Log(w.rng.float())
+		}
+		if accept {
+			w.commit(w.cur, w.work)
+			if better(w.cur, w.best) {
+				w.best.copyFrom(w.cur)
+			}
+		} else {
+			w.commit(w.work, w.cur)
+		}
+		w.clearTouched()
+	}
+	w.cur.copyFrom(w.best)
+}
+
+// commit copies the touched routes, the removed shipments' places and the totals from src to dst.
+func (w *worker) commit(dst, src *solution) {
+	for _, v := range w.touched {
+		dst.routes[v].copyFrom(&src.routes[v])
+	}
+	for _, s := range w.removed {
+		dst.where[s] = src.where[s]
+	}
+	dst.unassigned = append(dst.unassigned[:0], src.unassigned...)
+	dst.missW, dst.vehicles, dst.cost = src.missW, src.vehicles, src.cost
+}
+
+// ruin removes strings of stops from routes near a random shipment into w.removed, and the shipments left out
+// before, so that the recreate tries them again.
+func (w *worker) ruin(sol *solution) {
+	in := w.in
+	w.removed = w.removed[:0]
+	for _, s := range sol.unassigned {
+		w.removed = append(w.removed, s)
+	}
+	sol.unassigned = sol.unassigned[:0]
+	sol.missW = 0
+	if sol.vehicles == 0 {
+		return
+	}
+	// Mean stops per route, the longest string and the number of strings.
+	stops := 2 * (in.nShip - len(w.removed)) / sol.vehicles
+	lmax := float64(min(maxString, max(stops, 1)))
+	kmax := 4*float64(avgRemoved)/(1+lmax) - 1
+	k := int(w.rng.float()*kmax) + 1
+	seed := w.rng.intn(in.nShip)
+	for sol.where[seed] < 0 {
+		seed = w.rng.intn(in.nShip)
+	}
+	ruined := 0
+	visit := func(s int) {
+		v := int(sol.where[s])
+		if v < 0 || w.ruined[v] {
+			return
+		}
+		w.ruined[v] = true
+		ruined++
+		r := &sol.routes[v]
+		n := len(r.nodes) - 2
+		l := 1 + w.rng.intn(min(int(lmax), n))
+		// A string of l stops containing s's pickup.
+		pos := slices.Index(r.nodes, int32(2*s))
+		lo := max(1, pos-w.rng.intn(l))
+		lo = min(lo, n+1-l)
+		for _, x := range r.nodes[lo : lo+l] {
+			if !w.marked[x/2] {
+				w.marked[x/2] = true
+				w.removed = append(w.removed, x/2)
+			}
+		}
+		w.touch(v)
+	}
+	visit(seed)
+	for _, o := range in.near[seed] {
+		if ruined >= k {
+			break
+		}
+		visit(int(o))
+	}
+	for _, v := range w.touched {
+		w.ruined[v] = false
+		in.removeMarked(sol, v, w.marked)
+	}
+	for _, s := range w.removed {
+		w.marked[s] = false
+	}
+}
+
+// recreate inserts w.removed back in one of several orders.
+func (w *worker) recreate(sol *solution, bl *blinker) {
+	in := w.in
+	list := w.removed
+	// Shuffle first so that the sorts below break ties at random.
+	for i := len(list) - 1; i > 0; i-- {
+		j := w.rng.intn(i + 1)
+		list[i], list[j] = list[j], list[i]
+	}
+	key := func(s int32) float64 { return 0 }
+	switch x := w.rng.intn(13); {
+	case x < 4: // random
+	case x < 8: // largest amount first
+		key = func(s int32) float64 {
+			var a int64
+			for d := range in.dims {
+				a += in.demand[int(2*s)*in.dims+d]
+			}
+			return -float64(a)
+		}
+	case x < 10: // farthest from a vehicle's start first
+		key = func(s int32) float64 { return -in.c(in.startNode(0), 2*s) - in.c(2*s+1, in.endNode(0)) }
+	case x < 11: // closest first
+		key = func(s int32) float64 { return in.c(in.startNode(0), 2*s) + in.c(2*s+1, in.endNode(0)) }
+	default: // tightest pickup window first
+		key = func(s int32) float64 { return in.late[2*s] - in.early[2*s] }
+	}
+	if len(list) > 1 {
+		slices.SortStableFunc(list, func(a, b int32) int { return cmpF(key(a), key(b)) })
+	}
+	// Priority first: a shipment of higher priority is placed before one of lower.
+	slices.SortStableFunc(list, func(a, b int32) int { return in.prio[b] - in.prio[a] })
+	w.insertAll(sol, list, true, bl)
+}
