@@ -15,6 +15,12 @@ const (
 	avgRemoved = 10 // mean number of shipments a ruin removes
 	maxString  = 10 // longest string of stops removed from one route
 	blinkRate  = 0.01
+	// routeRuinRate is the share of ruins that remove a whole route.
+	routeRuinRate = 0.05
+	// polishIters is how many single-route ruins improve a route rebuilt after a whole-route ruin.
+	polishIters = 50
+	// swapRate is the share of iterations that move a route as it is to a vehicle of another kind.
+	swapRate = 0.01
 	// The annealing temperature falls geometrically from startTemp to endTemp times the cost per shipment.
 	startTemp = 0.1
 	endTemp   = 0.001
@@ -32,8 +38,20 @@ func (w *worker) lns(b *budget) {
 	bl := &blinker{rng: w.rng, rate: blinkRate}
 	for !b.done() {
 		temp := t0 * math.Pow(t1/t0, min(b.frac, 1))
-		w.ruin(w.work)
-		w.recreate(w.work, bl)
+		if w.rng.float() < swapRate {
+			w.swap(w.work)
+		} else {
+			whole := w.ruin(w.work)
+			w.openRandom = whole
+			w.recreate(w.work, bl)
+			if whole {
+				// A route rebuilt greedily, perhaps on another vehicle, is first improved on its own so that the
+				// annealing judges the move rather than the greedy order.
+				for _, v := range w.touched {
+					w.polish(w.work, v, polishIters)
+				}
+			}
+		}
 		accept := better(w.work, w.cur)
 		if !accept && w.work.missW == w.cur.missW && w.work.vehicles == w.cur.vehicles {
 			accept = w.work.cost < w.cur.cost-temp*math.Log(w.rng.float())
@@ -64,8 +82,8 @@ func (w *worker) commit(dst, src *solution) {
 }
 
 // ruin removes strings of stops from routes near a random shipment into w.removed, and the shipments left out
-// before, so that the recreate tries them again.
-func (w *worker) ruin(sol *solution) {
+// before, so that the recreate tries them again. It reports whether it removed a whole route.
+func (w *worker) ruin(sol *solution) bool {
 	in := w.in
 	w.removed = w.removed[:0]
 	for _, s := range sol.unassigned {
@@ -74,7 +92,7 @@ func (w *worker) ruin(sol *solution) {
 	sol.unassigned = sol.unassigned[:0]
 	sol.missW = 0
 	if sol.vehicles == 0 {
-		return
+		return false
 	}
 	// Mean stops per route, the longest string and the number of strings.
 	stops := 2 * (in.nShip - len(w.removed)) / sol.vehicles
@@ -84,6 +102,11 @@ func (w *worker) ruin(sol *solution) {
 	seed := w.rng.intn(in.nShip)
 	for sol.where[seed] < 0 {
 		seed = w.rng.intn(in.nShip)
+	}
+	// Now and then the whole route of the seed: its shipments may then go to other routes or another vehicle.
+	whole := w.rng.float() < routeRuinRate
+	if whole {
+		k = 1
 	}
 	ruined := 0
 	visit := func(s int) {
@@ -95,7 +118,10 @@ func (w *worker) ruin(sol *solution) {
 		ruined++
 		r := &sol.routes[v]
 		n := len(r.nodes) - 2
-		l := 1 + w.rng.intn(min(int(lmax), n))
+		l := n
+		if !whole {
+			l = 1 + w.rng.intn(min(int(lmax), n))
+		}
 		// A string of l stops containing s's pickup.
 		pos := slices.Index(r.nodes, int32(2*s))
 		lo := max(1, pos-w.rng.intn(l))
@@ -122,6 +148,7 @@ func (w *worker) ruin(sol *solution) {
 	for _, s := range w.removed {
 		w.marked[s] = false
 	}
+	return whole
 }
 
 // recreate inserts w.removed back in one of several orders.
@@ -157,4 +184,96 @@ func (w *worker) recreate(sol *solution, bl *blinker) {
 	// Priority first: a shipment of higher priority is placed before one of lower.
 	slices.SortStableFunc(list, func(a, b int32) int { return in.prio[b] - in.prio[a] })
 	w.insertAll(sol, list, true, bl)
+}
+
+// polish improves route v on its own: a few shipments leave it and go back at their cheapest places in it, kept
+// only when the route gets cheaper.
+func (w *worker) polish(sol *solution, v, iters int) {
+	in := w.in
+	r := &sol.routes[v]
+	var out [3]int32
+	for range iters {
+		m := r.requests()
+		if m < 2 {
+			return
+		}
+		w.tmp2.copyFrom(r)
+		before := r.cost
+		k := 1 + w.rng.intn(min(3, m))
+		for i := range k {
+			x := r.nodes[1+w.rng.intn(len(r.nodes)-2)]
+			out[i] = x / 2
+			w.marked[x/2] = true
+			in.removeMarked(sol, v, w.marked)
+			w.marked[x/2] = false
+		}
+		ok := true
+		for _, s := range out[:k] {
+			p, found := in.bestInsert(r, v, int(s), inf, nil, &w.tmp)
+			if !found {
+				ok = false
+				break
+			}
+			in.place(sol, int(s), p)
+		}
+		if ok && r.cost < before-1e-9 {
+			continue
+		}
+		for _, s := range out[:k] {
+			sol.where[s] = int32(v)
+		}
+		sol.cost += w.tmp2.cost - r.cost
+		if !r.used {
+			sol.vehicles++
+		}
+		r.copyFrom(&w.tmp2)
+	}
+}
+
+// swap moves a random route, its stops in the same order, to a random empty vehicle of another class that can serve
+// it.
+func (w *worker) swap(sol *solution) {
+	in := w.in
+	w.removed = w.removed[:0]
+	if sol.vehicles == 0 || sol.vehicles == in.nVeh {
+		return
+	}
+	v := w.randomRoute(sol)
+	from := &sol.routes[v]
+	n := w.rng.intn(in.nVeh - sol.vehicles)
+	u := -1
+	for x := range sol.routes {
+		if sol.routes[x].empty() {
+			if n == 0 {
+				u = x
+				break
+			}
+			n--
+		}
+	}
+	if u < 0 || w.class[u] == w.class[v] || w.classUsedEmpty(sol, u) {
+		return
+	}
+	to := &sol.routes[u]
+	to.nodes = append(to.nodes[:1], from.nodes[1:len(from.nodes)-1]...)
+	to.nodes = append(to.nodes, in.endNode(u))
+	ok := true
+	for _, x := range to.nodes[1 : len(to.nodes)-1] {
+		ok = ok && (x%2 == 1 || in.canServe(u, int(x/2)))
+	}
+	w.touch(u)
+	if !ok || !in.refresh(sol, u) {
+		to.nodes = append(to.nodes[:1], in.endNode(u))
+		in.refresh(sol, u)
+		return
+	}
+	for _, x := range to.nodes[1 : len(to.nodes)-1] {
+		if x%2 == 0 {
+			w.removed = append(w.removed, x/2)
+			sol.where[x/2] = int32(u)
+		}
+	}
+	w.touch(v)
+	from.nodes = append(from.nodes[:1], in.endNode(v))
+	in.refresh(sol, v)
 }

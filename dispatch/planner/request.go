@@ -89,6 +89,9 @@ func fieldErr(msg string, format string, a ...any) error {
 	return &FieldError{Field: fmt.Sprintf(format, a...), Msg: msg}
 }
 
+// maxSkills is the most distinct skills a request may name (they are planned as a bit set).
+const maxSkills = 64
+
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // Validate checks the request: sizes, places inside the matrix, finite times with windows that are not empty,
@@ -150,7 +153,25 @@ func (r *Request) Validate() error {
 			}
 		}
 	}
+	skills := map[string]bool{}
+	countSkills := func(names []string, field string, a ...any) error {
+		for _, n := range names {
+			skills[n] = true
+		}
+		if len(skills) > maxSkills {
+			return fieldErr(fmt.Sprintf("more than %d distinct skills in the request", maxSkills), field, a...)
+		}
+		return nil
+	}
+	for i, v := range r.Vehicles {
+		if err := countSkills(v.Skills, "vehicles[%d].skills", i); err != nil {
+			return err
+		}
+	}
 	for i, s := range r.Shipments {
+		if err := countSkills(s.Skills, "shipments[%d].skills", i); err != nil {
+			return err
+		}
 		for k, t := range []*Task{&s.Pickup, &s.Delivery} {
 			name := [2]string{"pickup", "delivery"}[k]
 			if err := checkPlace(t.Place, "shipments[%d].%s.place", i, name); err != nil {

@@ -65,6 +65,9 @@ func (in *instance) update(r *route) bool {
 		a, b := r.nodes[i], r.nodes[i+1]
 		r.lt[i] = min(in.late[a], r.lt[i+1]-in.t(a, b)-in.svc[a])
 	}
+	if n <= 2 {
+		r.cost = 0 // an unused vehicle does not travel
+	}
 	if ok && in.brk[r.v] != nil {
 		ok = in.breakGap(r) >= 0
 	}

@@ -75,6 +75,8 @@ type worker struct {
 	ruined  []bool
 	// penalty counts how often each shipment failed to go back in during fleet minimisation.
 	penalty []int
+	// openRandom makes bestPlacement open a random vehicle rather than the cheapest.
+	openRandom bool
 	// class[v] is the first vehicle identical to v (same places, shift, capacity, skills and break): an empty
 	// route of each class is tried once.
 	class []int
@@ -134,13 +136,28 @@ func (w *worker) bestPlacement(sol *solution, s int, open bool, bl *blinker, ski
 	if found || !open {
 		return best, found
 	}
+	feasible := 0
 	for v := range sol.routes {
 		r := &sol.routes[v]
 		if v == skip || !r.empty() || !in.canServe(v, s) || w.classUsedEmpty(sol, v) {
 			continue
 		}
-		if p, ok := in.bestInsert(r, v, s, best.delta, nil, &w.tmp); ok {
-			best, found = p, true
+		// An empty route costs nothing, but bestInsert prices the trip from its start to its end as removed.
+		back := in.c(in.startNode(v), in.endNode(v))
+		if !w.openRandom {
+			if p, ok := in.bestInsert(r, v, s, best.delta-back, nil, &w.tmp); ok {
+				p.delta += back
+				best, found = p, true
+			}
+			continue
+		}
+		// A vehicle at random among those that can take s (reservoir sampling), so that a route can move to
+		// another kind of vehicle.
+		if p, ok := in.bestInsert(r, v, s, inf, nil, &w.tmp); ok {
+			feasible++
+			if w.rng.intn(feasible) == 0 {
+				best, found = p, true
+			}
 		}
 	}
 	return best, found

@@ -55,11 +55,12 @@ func better(a, b *solution) bool {
 	return a.cost < b.cost-1e-9
 }
 
-// refresh recomputes route v after its nodes changed and keeps the solution's totals.
-func (in *instance) refresh(s *solution, v int) {
+// refresh recomputes route v after its nodes changed and keeps the solution's totals; it reports whether the route
+// is feasible.
+func (in *instance) refresh(s *solution, v int) bool {
 	r := &s.routes[v]
 	s.cost -= r.cost
-	in.update(r)
+	ok := in.update(r)
 	s.cost += r.cost
 	switch {
 	case !r.used && !r.empty():
@@ -68,6 +69,7 @@ func (in *instance) refresh(s *solution, v int) {
 		s.vehicles--
 	}
 	r.used = !r.empty()
+	return ok
 }
 
 // place inserts shipment s (unassigned, not in s.unassigned any more) at p.
