@@ -19,11 +19,14 @@ type instance struct {
 	n      int // matrix size
 	dur    []float64
 	cost   []float64
-	capa   []int64 // [v*dims+d]
-	vskill []uint64
-	sskill []uint64
-	brk    []*Break
-	prio   []int
+	// nodes is the number of nodes; ndur and ncost, when not nil, are the matrices by node rather than by place.
+	nodes       int
+	ndur, ncost []float64
+	capa        []int64 // [v*dims+d]
+	vskill      []uint64
+	sskill      []uint64
+	brk         []*Break
+	prio        []int
 	// near[s] lists the other shipments by the distance between their pickups and s's (for related removals).
 	near [][]int32
 }
@@ -31,8 +34,23 @@ type instance struct {
 func (in *instance) startNode(v int) int32 { return int32(2*in.nShip + 2*v) }
 func (in *instance) endNode(v int) int32   { return int32(2*in.nShip + 2*v + 1) }
 
-func (in *instance) t(a, b int32) float64 { return in.dur[int(in.loc[a])*in.n+int(in.loc[b])] }
-func (in *instance) c(a, b int32) float64 { return in.cost[int(in.loc[a])*in.n+int(in.loc[b])] }
+func (in *instance) t(a, b int32) float64 {
+	if in.ndur != nil {
+		return in.ndur[int(a)*in.nodes+int(b)]
+	}
+	return in.dur[int(in.loc[a])*in.n+int(in.loc[b])]
+}
+
+func (in *instance) c(a, b int32) float64 {
+	if in.ncost != nil {
+		return in.ncost[int(a)*in.nodes+int(b)]
+	}
+	return in.cost[int(in.loc[a])*in.n+int(in.loc[b])]
+}
+
+// maxNodeMatrix is the most nodes for which the matrices are copied node by node (saving a lookup of each node's
+// place in the inner loop); 1500 nodes take 36 MB.
+const maxNodeMatrix = 1500
 
 // compile turns a validated request into an instance. Skills are numbered in order of first appearance; a request
 // with more than 64 distinct skills is refused by Validate.
@@ -90,6 +108,16 @@ func compile(r *Request) *instance {
 		copy(in.capa[v*dims:], veh.Capacity)
 		in.vskill[v] = mask(veh.Skills)
 		in.brk[v] = veh.Break
+	}
+	in.nodes = nodes
+	if nodes <= maxNodeMatrix {
+		in.ndur, in.ncost = make([]float64, nodes*nodes), make([]float64, nodes*nodes)
+		for a := range nodes {
+			for b := range nodes {
+				k := int(in.loc[a])*in.n + int(in.loc[b])
+				in.ndur[a*nodes+b], in.ncost[a*nodes+b] = in.dur[k], in.cost[k]
+			}
+		}
 	}
 	in.near = make([][]int32, P)
 	for s := range P {

@@ -12,7 +12,7 @@ import (
 // cost, never at the price of a shipment left out or of one more vehicle.
 
 const (
-	avgRemoved = 10 // mean number of shipments a ruin removes
+	avgRemoved = 15 // mean number of shipments a ruin removes
 	maxString  = 10 // longest string of stops removed from one route
 	blinkRate  = 0.01
 	// routeRuinRate is the share of ruins that remove a whole route.
@@ -22,8 +22,8 @@ const (
 	// swapRate is the share of iterations that move a route as it is to a vehicle of another kind.
 	swapRate = 0.01
 	// The annealing temperature falls geometrically from startTemp to endTemp times the cost per shipment.
-	startTemp = 0.1
-	endTemp   = 0.001
+	startTemp = 1
+	endTemp   = 0.01
 )
 
 // lns runs the distance phase on w.cur until the budget ends; w.best holds the best solution seen.
@@ -35,6 +35,7 @@ func (w *worker) lns(b *budget) {
 	w.work.copyFrom(w.cur)
 	scale := w.cur.cost / float64(max(in.nShip, 1))
 	t0, t1 := startTemp*scale, endTemp*scale
+
 	bl := &blinker{rng: w.rng, rate: blinkRate}
 	for !b.done() {
 		temp := t0 * math.Pow(t1/t0, min(b.frac, 1))
@@ -44,7 +45,7 @@ func (w *worker) lns(b *budget) {
 			whole := w.ruin(w.work)
 			w.openRandom = whole
 			w.recreate(w.work, bl)
-			if whole {
+			if whole && w.kinds > 1 {
 				// A route rebuilt greedily, perhaps on another vehicle, is first improved on its own so that the
 				// annealing judges the move rather than the greedy order.
 				for _, v := range w.touched {

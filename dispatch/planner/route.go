@@ -13,6 +13,8 @@ type route struct {
 	lt    []float64
 	load  []int64
 	cost  float64
+	// scratch is working memory for bestInsert when the route serves as its tmp.
+	scratch []float64
 	// used is whether the route had stops when the solution's totals were last brought up to date.
 	used bool
 }
@@ -136,24 +138,36 @@ func (in *instance) bestInsert(r *route, ri, s int, bound float64, bl *blinker, 
 	ep, lp, ed, ld := in.early[p], in.late[p], in.early[d], in.late[d]
 	dem := in.demand[int(p)*dims : int(p)*dims+dims]
 	hasBreak := in.brk[r.v] != nil
+	// minDet[j] is the least detour of the delivery alone placed after any of nodes[j..n-2]: with the pickup's
+	// detour it bounds every placement of the delivery from j on, which ends most walks early.
+	minDet := grow(tmp.scratch, n)
+	tmp.scratch = minDet
+	minDet[n-1] = inf
+	for j := n - 2; j >= 0; j-- {
+		b, after := r.nodes[j], r.nodes[j+1]
+		minDet[j] = min(minDet[j+1], in.c(b, d)+in.c(d, after)-in.c(b, after))
+	}
 	for i := 0; i < n-1; i++ {
 		a := r.nodes[i]
 		arrP := r.st[i] + in.svc[a] + in.t(a, p)
 		if arrP > lp+eps {
 			break // later positions only arrive later
 		}
+		next := r.nodes[i+1]
+		cIP := in.c(a, p)
+		pdelta := cIP + in.c(p, next) - in.c(a, next)
+		if pdelta+minDet[i+1] >= best.delta && cIP+in.c(p, d)+in.c(d, next)-in.c(a, next) >= best.delta {
+			continue
+		}
 		if !fits(r.load[i*dims:i*dims+dims], dem, capa) {
 			continue
 		}
 		stP := max(arrP, ep)
-		cIP := in.c(a, p)
 		// Delivery right after the pickup.
-		next := r.nodes[i+1]
-		arrD := stP + sp + in.t(p, d)
-		if stD := max(arrD, ed); stD <= ld+eps {
-			if max(stD+sd+in.t(d, next), in.early[next]) <= r.lt[i+1]+eps {
-				delta := cIP + in.c(p, d) + in.c(d, next) - in.c(a, next)
-				if delta < best.delta && !bl.skip() {
+		if delta := cIP + in.c(p, d) + in.c(d, next) - in.c(a, next); delta < best.delta {
+			arrD := stP + sp + in.t(p, d)
+			if stD := max(arrD, ed); stD <= ld+eps {
+				if max(stD+sd+in.t(d, next), in.early[next]) <= r.lt[i+1]+eps && !bl.skip() {
 					if !hasBreak || in.breakOK(r, ri, s, i, i, tmp) {
 						best, found = placement{r: ri, i: i, j: i, delta: delta}, true
 					}
@@ -163,8 +177,10 @@ func (in *instance) bestInsert(r *route, ri, s int, bound float64, bl *blinker, 
 		// Delivery later: walk the nodes between with the pickup's push.
 		prev := p
 		t := stP
-		pdelta := cIP + in.c(p, next) - in.c(a, next)
 		for j := i + 1; j < n-1; j++ {
+			if pdelta+minDet[j] >= best.delta {
+				break
+			}
 			b := r.nodes[j]
 			t = max(t+in.svc[prev]+in.t(prev, b), in.early[b])
 			if t > in.late[b]+eps {
@@ -174,10 +190,11 @@ func (in *instance) bestInsert(r *route, ri, s int, bound float64, bl *blinker, 
 				break
 			}
 			prev = b
-			if pdelta >= best.delta {
+			after := r.nodes[j+1]
+			delta := pdelta + in.c(b, d) + in.c(d, after) - in.c(b, after)
+			if delta >= best.delta {
 				continue
 			}
-			after := r.nodes[j+1]
 			stD := max(t+in.svc[b]+in.t(b, d), ed)
 			if stD > ld+eps {
 				break
@@ -185,8 +202,7 @@ func (in *instance) bestInsert(r *route, ri, s int, bound float64, bl *blinker, 
 			if max(stD+sd+in.t(d, after), in.early[after]) > r.lt[j+1]+eps {
 				continue
 			}
-			delta := pdelta + in.c(b, d) + in.c(d, after) - in.c(b, after)
-			if delta < best.delta && !bl.skip() {
+			if !bl.skip() {
 				if !hasBreak || in.breakOK(r, ri, s, i, j, tmp) {
 					best, found = placement{r: ri, i: i, j: j, delta: delta}, true
 				}

@@ -20,17 +20,12 @@ type budget struct {
 	stopped  bool
 }
 
-func newBudget(ctx context.Context, iters int, now func() time.Time, limit time.Duration) *budget {
-	b := &budget{ctx: ctx, iters: iters, now: now}
-	if limit > 0 {
-		b.start = now()
-		b.deadline = b.start.Add(limit)
-	}
-	return b
+func newBudget(ctx context.Context, iters int, now func() time.Time, start, deadline time.Time) *budget {
+	return &budget{ctx: ctx, iters: iters, now: now, start: start, deadline: deadline}
 }
 
-// done counts one iteration and reports whether the phase is over. The clock and the context are read every 16
-// iterations.
+// done counts one iteration and reports whether the phase is over. The clock and the context are read at every
+// iteration: an iteration costs far more than reading them.
 func (b *budget) done() bool {
 	if b.stopped {
 		return true
@@ -42,17 +37,15 @@ func (b *budget) done() bool {
 			b.stopped = true
 		}
 	}
-	if b.count%16 == 1 {
-		if b.ctx.Err() != nil {
+	if b.ctx.Err() != nil {
+		b.stopped = true
+	}
+	if !b.deadline.IsZero() {
+		t := b.now()
+		f := float64(t.Sub(b.start)) / float64(b.deadline.Sub(b.start))
+		b.frac = max(b.frac, f)
+		if !t.Before(b.deadline) {
 			b.stopped = true
-		}
-		if !b.deadline.IsZero() {
-			t := b.now()
-			f := float64(t.Sub(b.start)) / float64(b.deadline.Sub(b.start))
-			b.frac = max(b.frac, f)
-			if !t.Before(b.deadline) {
-				b.stopped = true
-			}
 		}
 	}
 	return b.stopped
@@ -80,11 +73,18 @@ type worker struct {
 	// class[v] is the first vehicle identical to v (same places, shift, capacity, skills and break): an empty
 	// route of each class is tried once.
 	class []int
+	// kinds is the number of vehicle classes.
+	kinds int
 }
 
 func newWorker(in *instance, seed uint64) *worker {
 	w := &worker{in: in, rng: newRNG(seed), marked: make([]bool, in.nShip), inTouch: make([]bool, in.nVeh),
 		ruined: make([]bool, in.nVeh), penalty: make([]int, in.nShip), class: vehicleClasses(in)}
+	for v, c := range w.class {
+		if c == v {
+			w.kinds++
+		}
+	}
 	w.cur = in.newSolution()
 	w.work = in.newSolution()
 	w.best = in.newSolution()
@@ -244,7 +244,7 @@ func (w *worker) fleetMin(b *budget, popsPerRoute int) {
 	backup := in.newSolution()
 	failures := 0
 	var pool []int32
-	for !b.stopped && failures < 3 && sol.vehicles > 1 && sol.missW == 0 {
+	for !b.stopped && failures < 2 && sol.vehicles > 1 && sol.missW == 0 {
 		backup.copyFrom(sol)
 		// Remove a random non-empty route, preferring small ones: the smaller of two draws.
 		v := w.randomRoute(sol)

@@ -90,12 +90,16 @@ func Solve(ctx context.Context, r *Request, o Options) (*Plan, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	var start time.Time
+	if o.TimeLimit > 0 {
+		start = o.Now()
+	}
 	in := compile(r)
 	workers := max(o.Workers, 1)
 	best := make([]*solution, workers)
 	var wg sync.WaitGroup
 	for k := range workers {
-		wg.Go(func() { best[k] = search(ctx, in, o, o.Seed*0x9e3779b97f4a7c15+uint64(k)) })
+		wg.Go(func() { best[k] = search(ctx, in, o, o.Seed*0x9e3779b97f4a7c15+uint64(k), start) })
 	}
 	wg.Wait()
 	win := best[0]
@@ -110,25 +114,27 @@ func Solve(ctx context.Context, r *Request, o Options) (*Plan, error) {
 // The fleet phase gets at most this share of the time limit and of the iterations (counted in shipments taken
 // from the pool, each worth several distance iterations).
 const (
-	fleetTimeShare = 0.4
+	fleetTimeShare = 0.3
 	fleetIterShare = 0.1
-	popsPerRemoval = 2000
+	popsPerRemoval = 1000
 )
 
-func search(ctx context.Context, in *instance, o Options, seed uint64) *solution {
+// search is one worker's run. With a time limit, the fleet phase ends by start + fleetTimeShare of it and the
+// distance phase by start + the limit, start being when Solve was called.
+func search(ctx context.Context, in *instance, o Options, seed uint64, start time.Time) *solution {
 	w := newWorker(in, seed)
 	w.construct()
-	start := time.Time{}
+	var fleetEnd, end time.Time
 	if o.TimeLimit > 0 {
-		start = o.Now()
+		fleetEnd = start.Add(time.Duration(float64(o.TimeLimit) * fleetTimeShare))
+		end = start.Add(o.TimeLimit)
 	}
-	fb := newBudget(ctx, int(float64(o.Iterations)*fleetIterShare), o.Now, time.Duration(float64(o.TimeLimit)*fleetTimeShare))
-	w.fleetMin(fb, popsPerRemoval)
-	rest := time.Duration(0)
+	w.fleetMin(newBudget(ctx, int(float64(o.Iterations)*fleetIterShare), o.Now, start, fleetEnd), popsPerRemoval)
+	lnsStart := start
 	if o.TimeLimit > 0 {
-		rest = max(o.TimeLimit-o.Now().Sub(start), time.Millisecond)
+		lnsStart = o.Now()
 	}
-	w.lns(newBudget(ctx, o.Iterations, o.Now, rest))
+	w.lns(newBudget(ctx, o.Iterations, o.Now, lnsStart, end))
 	return w.best
 }
 
