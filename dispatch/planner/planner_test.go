@@ -100,10 +100,10 @@ func checkPlan(t *testing.T, r *planner.Request, p *planner.Plan) {
 		onRoute := map[int]bool{}
 		for i, st := range stops[1:] {
 			prev := stops[i]
-			if brk && rt.BreakAfter == i {
+			if brk && rt.Break != nil && rt.Break.After == i {
 				bs := math.Max(time, v.Break.Earliest)
-				if bs > v.Break.Latest+tol || math.Abs(bs-rt.BreakStart) > tol {
-					t.Fatalf("vehicle %s: break at %.3f, window [%v, %v], plan says %.3f", v.ID, bs, v.Break.Earliest, v.Break.Latest, rt.BreakStart)
+				if bs > v.Break.Latest+tol || math.Abs(bs-rt.Break.Start) > tol {
+					t.Fatalf("vehicle %s: break at %.3f, window [%v, %v], plan says %.3f", v.ID, bs, v.Break.Earliest, v.Break.Latest, rt.Break.Start)
 				}
 				time = bs + v.Break.Duration
 				brk = false
@@ -169,6 +169,9 @@ func checkPlan(t *testing.T, r *planner.Request, p *planner.Plan) {
 		}
 		if brk {
 			t.Fatalf("vehicle %s: has a break the plan does not place", v.ID)
+		}
+		if v.Break == nil && rt.Break != nil {
+			t.Fatalf("vehicle %s: a break placed for a vehicle without one", v.ID)
 		}
 		if math.Abs(routeCost-rt.Cost) > 1e-6 {
 			t.Fatalf("vehicle %s: route cost %.6f, re-computed %.6f", v.ID, rt.Cost, routeCost)

@@ -24,10 +24,14 @@ type Route struct {
 	Cost         float64 `json:"cost"`
 	// Duration is from leaving the start to arriving at the end, waiting included.
 	Duration float64 `json:"duration"`
-	// BreakStart is when the break starts, and BreakAfter the index in Stops of the stop it follows; both are zero
-	// without a break.
-	BreakStart float64 `json:"break_start,omitempty"`
-	BreakAfter int     `json:"break_after,omitempty"`
+	// Break is where the vehicle's break goes, nil without one.
+	Break *BreakTime `json:"break,omitempty"`
+}
+
+// BreakTime places a vehicle's break: it starts at Start, after the stop of index After in the route's Stops.
+type BreakTime struct {
+	Start float64 `json:"start"`
+	After int     `json:"after"`
 }
 
 // StopKind says what a stop is.
@@ -178,7 +182,7 @@ func (in *instance) plan(r *Request, sol *solution) *Plan {
 			st.Depart = st.Start + in.svc[x]
 			t = st.Depart
 			if i == gap {
-				out.BreakStart, out.BreakAfter = brkStart, i
+				out.Break = &BreakTime{Start: brkStart, After: i}
 				t = brkStart + in.brk[v].Duration
 			}
 			out.Stops = append(out.Stops, st)
