@@ -17,6 +17,8 @@ const (
 	blinkRate  = 0.01
 	// routeRuinRate is the share of ruins that remove a whole route.
 	routeRuinRate = 0.05
+	// timeRuinRate is the share of ruins whose routes are chosen by when they serve shipments rather than where.
+	timeRuinRate = 0.3
 	// polishIters is how many single-route ruins improve a route rebuilt after a whole-route ruin.
 	polishIters = 50
 	// swapRate is the share of iterations that move a route as it is to a vehicle of another kind.
@@ -136,7 +138,11 @@ func (w *worker) ruin(sol *solution) bool {
 		w.touch(v)
 	}
 	visit(seed)
-	for _, o := range in.near[seed] {
+	near := in.near[seed]
+	if w.rng.float() < timeRuinRate {
+		near = w.nearInTime(sol, seed)
+	}
+	for _, o := range near {
 		if ruined >= k {
 			break
 		}
@@ -277,4 +283,30 @@ func (w *worker) swap(sol *solution) {
 	w.touch(v)
 	from.nodes = append(from.nodes[:1], in.endNode(v))
 	in.refresh(sol, v)
+}
+
+// nearInTime lists the assigned shipments by how close in time their pickups are served to the seed's, closest
+// first: strings removed from these routes free the same hours in several routes at once.
+func (w *worker) nearInTime(sol *solution, seed int) []int32 {
+	in := w.in
+	w.when = grow(w.when, in.nShip)
+	for v := range sol.routes {
+		r := &sol.routes[v]
+		for i, x := range r.nodes[1 : len(r.nodes)-1] {
+			if x%2 == 0 {
+				w.when[x/2] = r.st[i+1]
+			}
+		}
+	}
+	w.byTime = w.byTime[:0]
+	for s := range in.nShip {
+		if s != seed && sol.where[s] >= 0 {
+			w.byTime = append(w.byTime, int32(s))
+		}
+	}
+	t0 := w.when[seed]
+	slices.SortFunc(w.byTime, func(a, b int32) int {
+		return cmpF(math.Abs(w.when[a]-t0), math.Abs(w.when[b]-t0))
+	})
+	return w.byTime
 }

@@ -73,6 +73,9 @@ type worker struct {
 	// class[v] is the first vehicle identical to v (same places, shift, capacity, skills and break): an empty
 	// route of each class is tried once.
 	class []int
+	// when and byTime are nearInTime's memory.
+	when   []float64
+	byTime []int32
 	// kinds is the number of vehicle classes.
 	kinds int
 }
