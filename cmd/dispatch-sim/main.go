@@ -5,6 +5,7 @@
 //	dispatch-sim run --scenario sim/scenarios/city-day.json --seed 1 --out out/
 //	dispatch-sim compare --mdrp <instance dir> --out <dir>
 //	dispatch-sim bench --mdrp-root ../shared/data/mdrplib/public_instances --pattern '*o100t100s2p100'
+//	dispatch-sim plan --lilim-dir ../shared/data/lilim/pdp_100 --seconds 2    (the route planner on Li & Lim)
 package main
 
 import (

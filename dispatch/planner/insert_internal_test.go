@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -64,7 +63,7 @@ func TestBestInsertMatchesEnumeration(t *testing.T) {
 				tmp.copyFrom(&rt)
 				in.apply(&tmp, s, got.i, got.j)
 				if !in.update(&tmp) || math.Abs(tmp.cost-rt.cost-got.delta) > 1e-9 {
-					t.Fatal(fmt.Sprintf("seed %d shipment %d: the placement returned is not what was priced", seed, s))
+					t.Fatalf("seed %d shipment %d: the placement returned is not what was priced", seed, s)
 				}
 			}
 		}

@@ -88,10 +88,7 @@ func (w *worker) commit(dst, src *solution) {
 // before, so that the recreate tries them again. It reports whether it removed a whole route.
 func (w *worker) ruin(sol *solution) bool {
 	in := w.in
-	w.removed = w.removed[:0]
-	for _, s := range sol.unassigned {
-		w.removed = append(w.removed, s)
-	}
+	w.removed = append(w.removed[:0], sol.unassigned...)
 	sol.unassigned = sol.unassigned[:0]
 	sol.missW = 0
 	if sol.vehicles == 0 {
