@@ -27,7 +27,8 @@ type instance struct {
 	sskill      []uint64
 	brk         []*Break
 	prio        []int
-	// near[s] lists the other shipments by the distance between their pickups and s's (for related removals).
+	// near[s] lists the maxNear other shipments nearest to s, by the distance between their pickups plus the distance
+	// between their deliveries (for related removals).
 	near [][]int32
 }
 
@@ -47,6 +48,10 @@ func (in *instance) c(a, b int32) float64 {
 	}
 	return in.cost[int(in.loc[a])*in.n+int(in.loc[b])]
 }
+
+// maxNear is the length of each shipment's list of neighbours: a ruin visits a few routes, so a long list is
+// memory without use.
+const maxNear = 100
 
 // maxNodeMatrix is the most nodes for which the matrices are copied node by node (saving a lookup of each node's
 // place in the inner loop); 1500 nodes take 36 MB.
@@ -140,7 +145,7 @@ func compile(r *Request) *instance {
 			}
 			return 0
 		})
-		in.near[s] = l
+		in.near[s] = slices.Clip(l[:min(len(l), maxNear)])
 	}
 	return in
 }

@@ -440,3 +440,14 @@ func TestSmallOptimum(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSolve times one worker's whole search (construction, fleet phase, 2 000 distance iterations) on a random
+// request of 50 shipments and 10 vehicles.
+func BenchmarkSolve(b *testing.B) {
+	r := randomRequest(11, genOpts{ships: 50, vehicles: 10, dims: 1})
+	for b.Loop() {
+		if _, err := planner.Solve(context.Background(), r, planner.Options{Seed: 1, Iterations: 2000}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
