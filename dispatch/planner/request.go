@@ -47,8 +47,9 @@ type Shipment struct {
 	Delivery Task     `json:"delivery"`
 	Amount   []int64  `json:"amount"`
 	Skills   []string `json:"skills,omitempty"`
-	// Priority ranks shipments when not all can be served: a shipment of higher priority is left out only to serve
-	// more of higher priority. Zero is the default; negative values are refused.
+	// Priority weighs shipments when not all can be served: leaving a shipment out costs 1 + Priority, and plans
+	// first minimise the total of what they leave out (one shipment of priority 3 weighs as much as four of
+	// priority 0). Zero is the default; negative values are refused.
 	Priority int `json:"priority,omitempty"`
 }
 
