@@ -19,6 +19,9 @@ const (
 	routeRuinRate = 0.05
 	// timeRuinRate is the share of ruins whose routes are chosen by when they serve shipments rather than where.
 	timeRuinRate = 0.3
+	// slackRate is the share of recreates that weigh the delay a placement causes, by slackWeight per unit of time.
+	slackRate   = 0.3
+	slackWeight = 0.2
 	// polishIters is how many single-route ruins improve a route rebuilt after a whole-route ruin.
 	polishIters = 50
 	// swapRate is the share of iterations that move a route as it is to a vehicle of another kind.
@@ -184,6 +187,10 @@ func (w *worker) recreate(sol *solution, bl *blinker) {
 	}
 	if len(list) > 1 {
 		slices.SortStableFunc(list, func(a, b int32) int { return cmpF(key(a), key(b)) })
+	}
+	bl.slack = 0
+	if w.rng.float() < slackRate {
+		bl.slack = slackWeight
 	}
 	// Priority first: a shipment of higher priority is placed before one of lower.
 	slices.SortStableFunc(list, func(a, b int32) int { return in.prio[b] - in.prio[a] })

@@ -121,6 +121,9 @@ type placement struct {
 type blinker struct {
 	rng  *rng
 	rate float64
+	// slack, when positive, adds to a placement's cost this weight times the delay it causes at the stop after
+	// the delivery, so that placements that keep routes loose in time are preferred.
+	slack float64
 }
 
 func (b *blinker) skip() bool { return b != nil && b.rng.float() < b.rate }
@@ -138,6 +141,10 @@ func (in *instance) bestInsert(r *route, ri, s int, bound float64, bl *blinker, 
 	ep, lp, ed, ld := in.early[p], in.late[p], in.early[d], in.late[d]
 	dem := in.demand[int(p)*dims : int(p)*dims+dims]
 	hasBreak := in.brk[r.v] != nil
+	slackW := 0.0
+	if bl != nil {
+		slackW = bl.slack
+	}
 	// minDet[j] is the least detour of the delivery alone placed after any of nodes[j..n-2]: with the pickup's
 	// detour it bounds every placement of the delivery from j on, which ends most walks early.
 	minDet := grow(tmp.scratch, n)
@@ -167,7 +174,9 @@ func (in *instance) bestInsert(r *route, ri, s int, bound float64, bl *blinker, 
 		if delta := cIP + in.c(p, d) + in.c(d, next) - in.c(a, next); delta < best.delta {
 			arrD := stP + sp + in.t(p, d)
 			if stD := max(arrD, ed); stD <= ld+eps {
-				if max(stD+sd+in.t(d, next), in.early[next]) <= r.lt[i+1]+eps && !bl.skip() {
+				stN := max(stD+sd+in.t(d, next), in.early[next])
+				delta += slackW * (stN - r.st[i+1])
+				if stN <= r.lt[i+1]+eps && delta < best.delta && !bl.skip() {
 					if !hasBreak || in.breakOK(r, ri, s, i, i, tmp) {
 						best, found = placement{r: ri, i: i, j: i, delta: delta}, true
 					}
@@ -199,10 +208,12 @@ func (in *instance) bestInsert(r *route, ri, s int, bound float64, bl *blinker, 
 			if stD > ld+eps {
 				break
 			}
-			if max(stD+sd+in.t(d, after), in.early[after]) > r.lt[j+1]+eps {
+			stA := max(stD+sd+in.t(d, after), in.early[after])
+			if stA > r.lt[j+1]+eps {
 				continue
 			}
-			if !bl.skip() {
+			delta += slackW * (stA - r.st[j+1])
+			if delta < best.delta && !bl.skip() {
 				if !hasBreak || in.breakOK(r, ri, s, i, j, tmp) {
 					best, found = placement{r: ri, i: i, j: j, delta: delta}, true
 				}
