@@ -23,13 +23,16 @@
 //     cheapest place, or, when none is left, in place of one or two shipments of a route that are ejected into the
 //     pool. Every failure raises the shipment's penalty and ejections of least total penalty are chosen, so the
 //     hard shipments go in first and stay; a few random relocations shake the solution after each ejection. A
-//     removal whose pool does not empty within its budget is undone.
+//     removal whose pool does not empty within its budget is undone; two in a row end the phase, as does its share
+//     of the time limit or of the iterations.
 //  3. Distance: slack induction by string removals adapted to pickups and deliveries. A ruin removes strings of
-//     consecutive stops from a few routes near a random shipment (a stop's shipment leaves with both its stops),
-//     now and then a whole route; a recreate puts the shipments back one at a time in one of several orders (by
-//     amount, distance, window, at random), each at its cheapest place with a small chance of
-//     passing over a place. Simulated annealing on the cost accepts the result, never at the price of a shipment
-//     left out or of another vehicle. Routes also move as they are between vehicles of different kinds.
+//     consecutive stops from a few routes near a random shipment, near in space or, for a third of the ruins, in
+//     the hours served (a stop's shipment leaves with both its stops), now and then a whole route; a recreate puts
+//     the shipments back one at a time in one of several orders (by amount, distance, window, at random), each at
+//     its cheapest place with a small chance of passing over a place, a third of the time counting the delay a
+//     place causes to the next stop as a cost too, which keeps routes loose in time. Simulated annealing on the
+//     cost accepts the result, never at the price of a shipment left out or of another vehicle. Routes also move
+//     as they are between vehicles of different kinds.
 //
 // The best plan of the workers wins, ties going to the lowest worker.
 //

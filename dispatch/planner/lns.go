@@ -6,10 +6,11 @@ import (
 )
 
 // The distance phase is slack induction by string removals adapted to pickups and deliveries: a ruin removes
-// strings of consecutive stops from a few routes near a random shipment (a stop's shipment leaves with both its
-// stops), and a recreate puts the removed shipments back one by one, in one of several orders, each at its cheapest
-// place with a small chance of passing over a place ("blinks"). The result is accepted by simulated annealing on the
-// cost, never at the price of a shipment left out or of one more vehicle.
+// strings of consecutive stops from a few routes near a random shipment, in space or, for some ruins, in time (a
+// stop's shipment leaves with both its stops), and a recreate puts the removed shipments back one by one, in one of
+// several orders, each at its cheapest place with a small chance of passing over a place ("blinks"); some recreates
+// also weigh the delay a placement causes. The result is accepted by simulated annealing on the cost, never at the
+// price of a shipment left out or of one more vehicle.
 
 const (
 	avgRemoved = 15 // mean number of shipments a ruin removes
@@ -40,7 +41,6 @@ func (w *worker) lns(b *budget) {
 	w.work.copyFrom(w.cur)
 	scale := w.cur.cost / float64(max(in.nShip, 1))
 	t0, t1 := startTemp*scale, endTemp*scale
-
 	bl := &blinker{rng: w.rng, rate: blinkRate}
 	for !b.done() {
 		temp := t0 * math.Pow(t1/t0, min(b.frac, 1))

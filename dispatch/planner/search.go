@@ -239,8 +239,8 @@ func (w *worker) clearTouched() {
 // fleetMin removes routes one at a time, putting their shipments in an ejection pool and reinserting them, ejecting
 // up to two shipments of a route to make room for one that does not fit; a shipment's penalty grows with each
 // failure, and the ejection chosen is the one of least total penalty, so that hard shipments go in first and stay.
-// After each ejection a few random moves shake the solution. A removal that does not empty the pool within its
-// share of the budget is undone.
+// After each ejection a few random moves shake the solution. A removal that does not empty the pool within
+// popsPerRoute is undone, and two such in a row end the phase.
 func (w *worker) fleetMin(b *budget, popsPerRoute int) {
 	in := w.in
 	sol := w.cur
