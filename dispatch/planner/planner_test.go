@@ -451,3 +451,26 @@ func BenchmarkSolve(b *testing.B) {
 		}
 	}
 }
+
+// TestMoreWorkersNeverWorse: worker 0 runs the same search whatever the number of workers, so a plan with more
+// workers is at least as good as with one.
+func TestMoreWorkersNeverWorse(t *testing.T) {
+	for seed := range uint64(4) {
+		r := randomRequest(200+seed, genOpts{ships: 25, vehicles: 5, dims: 1, tight: true})
+		one := solve(t, r, planner.Options{Seed: seed, Iterations: 300, Workers: 1})
+		three := solve(t, r, planner.Options{Seed: seed, Iterations: 300, Workers: 3})
+		checkPlan(t, r, three)
+		key := func(p *planner.Plan) (int, int, float64) {
+			w := 0
+			for _, u := range p.Unassigned {
+				w += 1 + r.Shipments[u.ShipmentIndex].Priority
+			}
+			return w, p.Vehicles, p.Cost
+		}
+		w1, v1, c1 := key(one)
+		w3, v3, c3 := key(three)
+		if w3 > w1 || (w3 == w1 && (v3 > v1 || (v3 == v1 && c3 > c1+1e-9))) {
+			t.Fatalf("seed %d: 3 workers (%d left out, %d vehicles, %.3f) worse than 1 (%d, %d, %.3f)", seed, w3, v3, c3, w1, v1, c1)
+		}
+	}
+}
