@@ -34,7 +34,8 @@
 //     cost accepts the result, never at the price of a shipment left out or of another vehicle. Routes also move
 //     as they are between vehicles of different kinds.
 //
-// The best plan of the workers wins, ties going to the lowest worker.
+// The workers differ in their seeds and, odd against even, in the share of ruins chosen by time (a portfolio: the
+// two kinds fall into different bad basins). The best plan of the workers wins, ties going to the lowest worker.
 //
 // # Determinism
 //

@@ -18,8 +18,10 @@ const (
 	blinkRate  = 0.01
 	// routeRuinRate is the share of ruins that remove a whole route.
 	routeRuinRate = 0.05
-	// timeRuinRate is the share of ruins whose routes are chosen by when they serve shipments rather than where.
-	timeRuinRate = 0.3
+	// timeRuinRate is the share of ruins whose routes are chosen by when they serve shipments rather than where;
+	// odd workers use timeRuinRateOdd, so that a pair of workers explores two ways.
+	timeRuinRate    = 0.3
+	timeRuinRateOdd = 0.5
 	// slackRate is the share of recreates that weigh the delay a placement causes, by slackWeight per unit of time.
 	slackRate   = 0.3
 	slackWeight = 0.2
@@ -139,7 +141,7 @@ func (w *worker) ruin(sol *solution) bool {
 	}
 	visit(seed)
 	near := in.near[seed]
-	if w.rng.float() < timeRuinRate {
+	if w.rng.float() < w.timeRuin {
 		near = w.nearInTime(sol, seed)
 	}
 	for _, o := range near {

@@ -76,13 +76,18 @@ type worker struct {
 	// when and byTime are nearInTime's memory.
 	when   []float64
 	byTime []int32
+	// timeRuin is this worker's share of ruins by time.
+	timeRuin float64
 	// kinds is the number of vehicle classes.
 	kinds int
 }
 
-func newWorker(in *instance, seed uint64) *worker {
-	w := &worker{in: in, rng: newRNG(seed), marked: make([]bool, in.nShip), inTouch: make([]bool, in.nVeh),
+func newWorker(in *instance, seed uint64, odd bool) *worker {
+	w := &worker{in: in, rng: newRNG(seed), timeRuin: timeRuinRate, marked: make([]bool, in.nShip), inTouch: make([]bool, in.nVeh),
 		ruined: make([]bool, in.nVeh), penalty: make([]int, in.nShip), class: vehicleClasses(in)}
+	if odd {
+		w.timeRuin = timeRuinRateOdd
+	}
 	for v, c := range w.class {
 		if c == v {
 			w.kinds++

@@ -103,7 +103,7 @@ func Solve(ctx context.Context, r *Request, o Options) (*Plan, error) {
 	best := make([]*solution, workers)
 	var wg sync.WaitGroup
 	for k := range workers {
-		wg.Go(func() { best[k] = search(ctx, in, o, o.Seed*0x9e3779b97f4a7c15+uint64(k), start) })
+		wg.Go(func() { best[k] = search(ctx, in, o, o.Seed*0x9e3779b97f4a7c15+uint64(k), k%2 == 1, start) })
 	}
 	wg.Wait()
 	win := best[0]
@@ -125,8 +125,8 @@ const (
 
 // search is one worker's run. With a time limit, the fleet phase ends by start + fleetTimeShare of it and the
 // distance phase by start + the limit, start being when Solve was called.
-func search(ctx context.Context, in *instance, o Options, seed uint64, start time.Time) *solution {
-	w := newWorker(in, seed)
+func search(ctx context.Context, in *instance, o Options, seed uint64, odd bool, start time.Time) *solution {
+	w := newWorker(in, seed, odd)
 	w.construct()
 	var fleetEnd, end time.Time
 	if o.TimeLimit > 0 {
