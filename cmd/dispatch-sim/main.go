@@ -6,6 +6,7 @@
 //	dispatch-sim run --scenario sim/scenarios/city-day.json --seed 1 --out out/
 //	dispatch-sim compare --mdrp <instance dir> --out <dir>
 //	dispatch-sim bench --mdrp-root ../shared/data/mdrplib/public_instances --pattern '*o100t100s2p100'
+//	dispatch-sim plan --lilim-dir ../shared/data/lilim/pdp_100 --seconds 2    (the route planner on Li & Lim)
 package main
 
 import (
@@ -53,6 +54,7 @@ const usage = `usage:
   dispatch-sim compare (--mdrp DIR | --scenario FILE [--seed N] [--map FILE]) --out DIR
   dispatch-sim bench   --mdrp-root DIR [--pattern GLOB] [--policy optimize|nearest-idle|both] [--out FILE.json]
   dispatch-sim table   --map FILE --profile P --pairs in.csv --out out.csv
+  dispatch-sim plan    (--lilim FILE [--out FILE.json] | --lilim-dir DIR [--bks FILE]) [--seconds S] [--iterations N] [--seed N] [--workers N]
   dispatch-sim --version
 
 run studies one policy: its outputs (orders.csv, the MDRP solution files) are that policy's, and the report
@@ -86,6 +88,8 @@ func run(e env, args []string, stdout, stderr io.Writer) error {
 		return bench(args[1:], stdout, stderr)
 	case "table":
 		return table(args[1:], stdout, stderr)
+	case "plan":
+		return planCmd(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
