@@ -53,7 +53,7 @@ type contractor struct {
 // witness holds the buffers of one worker's witness searches.
 type witness struct {
 	node    []witnessNode
-	heap    []heapItem // a binary heap with stale entries, skipped when popped
+	heap    []witnessItem // a binary heap with stale entries, skipped when popped
 	touched []int32
 	targets int        // targets not settled yet
 	found   []shortcut // the shortcuts of the node being contracted
@@ -452,7 +452,7 @@ func (c *contractor) witnessSearch(w *witness, u, v int32, limit cost, lim searc
 }
 
 func (w *witness) push(x int32, d cost) {
-	h := append(w.heap, heapItem{key: d, node: x})
+	h := append(w.heap, witnessItem{key: d, node: x})
 	i := len(h) - 1
 	for i > 0 {
 		p := (i - 1) / 2
@@ -487,4 +487,9 @@ func (w *witness) pop() (int32, cost) {
 	}
 	w.heap = h
 	return top.node, top.key
+}
+
+type witnessItem struct {
+	key  cost
+	node int32
 }
