@@ -19,11 +19,12 @@ type Query struct {
 	buckets    []bucket
 }
 
-// side is one direction of a search: it relaxes the edges of g and stalls on the edges of other.
+// side is one direction of a search: forward, it relaxes up edges and stalls on down edges; backward, the
+// reverse.
 type side struct {
-	h        *Hierarchy
-	g, other *graph
-	t        visits
+	h       *Hierarchy
+	forward bool
+	t       visits
 }
 
 type spaceEntry struct {
@@ -38,8 +39,7 @@ type bucket struct {
 
 // NewQuery returns a query on h. Its buffers grow with the searches it runs, not with the graph.
 func (h *Hierarchy) NewQuery() *Query {
-	return &Query{h: h, fwd: side{h: h, g: &h.up, other: &h.down, t: newVisits()},
-		bwd: side{h: h, g: &h.down, other: &h.up, t: newVisits()}}
+	return &Query{h: h, fwd: side{h: h, forward: true, t: newVisits()}, bwd: side{h: h, t: newVisits()}}
 }
 
 func (s *side) init(seeds []Seed) {
@@ -80,14 +80,16 @@ func (s *side) settle() (int32, cost, bool) {
 	t := &s.t
 	slot, d := t.pop()
 	v := t.slots[slot].node
-	o := s.other
-	for _, e := range o.edges[o.first[v]:o.first[v+1]] {
+	relax, stall := s.h.g.lists(v)
+	if !s.forward {
+		relax, stall = stall, relax
+	}
+	for _, e := range stall {
 		if u := t.find(e.head); u >= 0 && add(t.slots[u].dist, e.cost) < d {
 			return v, d, false
 		}
 	}
-	g := s.g
-	for _, e := range g.edges[g.first[v]:g.first[v+1]] {
+	for _, e := range relax {
 		nd := add(d, e.cost)
 		w := t.get(e.head)
 		if x := &t.slots[w]; nd < x.dist {
