@@ -56,8 +56,9 @@ const (
 
 // Options tune [Build]. The zero value is ready to use, and no option changes the answers of the hierarchy.
 type Options struct {
-	// Workers is the number of goroutines that contract in parallel; 0 means 1. The hierarchy built does not
-	// depend on it: Build gives the same bytes for any number of workers.
+	// Workers is the number of goroutines that contract in parallel; 0 means 1. Build starts them and waits
+	// for them before it returns. The hierarchy does not depend on it: Build gives the same bytes for any number
+	// of workers.
 	Workers int
 }
 
