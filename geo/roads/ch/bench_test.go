@@ -10,9 +10,9 @@ import (
 )
 
 // The benchmarks share one synthetic city of about a million nodes ([BenchCity]) and its hierarchy, made once per
-// process. They skip under -short.
+// process (by BenchmarkBuild1M when it runs, which takes minutes). They skip under -short.
 //
-//	go test ./geo/roads/ch -run '^$' -bench 1M -benchtime 1x
+//	go test ./geo/roads/ch -run '^$' -bench 1M -benchtime 1x -timeout 60m
 
 var bench struct {
 	cityOnce sync.Once
