@@ -8,12 +8,19 @@ STATICCHECK := $(GOBIN)/staticcheck
 BENCHTIME   ?= 1x
 BENCHCOUNT  ?= 5
 
-.PHONY: all build run test vet check fmt-check staticcheck bench bench-round bench-fulfil bench-geo bench-mdrp bench-intake bench-reliability tidy fuzz-smoke fuzz
+# Every binary the Makefile builds says what it is (--version): the version is `git describe`, the commit the full
+# hash, both stamped into cmd/internal/version by the linker. Outside a git checkout they fall back to "devel".
+VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
+VERSION_PKG := github.com/o2o-dispatch/dispatchd/cmd/internal/version
+LDFLAGS     := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
+
+.PHONY: all build run test vet check fmt-check staticcheck bench bench-roads bench-round bench-fulfil bench-geo bench-mdrp bench-intake bench-reliability tidy fuzz-smoke fuzz dist dist-check deploy-check
 
 all: build test
 
 build:
-	$(GO) build ./...
+	$(GO) build -ldflags "$(LDFLAGS)" ./...
 
 # The daemon on :8080 with its data in ./var. Without DISPATCHD_ADMIN_TOKEN or --admin-token-file the first start
 # writes a random admin token to ./var/admin.token; RUN_ARGS passes more flags (RUN_ARGS='--dispatch-interval 5s').
@@ -21,7 +28,7 @@ DATA_DIR ?= ./var
 RUN_ARGS ?=
 
 run:
-	$(GO) build -o bin/dispatchd ./cmd/dispatchd
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd ./cmd/dispatchd
 	@echo "dispatchd: API on http://localhost:8080, data in $(DATA_DIR)."
 	@if [ -z "$$DISPATCHD_ADMIN_TOKEN" ]; then echo "dispatchd: the admin token is in $(DATA_DIR)/admin.token (written on the first start)."; \
 		else echo "dispatchd: the admin token is \$$DISPATCHD_ADMIN_TOKEN."; fi
@@ -62,7 +69,7 @@ fuzz-smoke fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) .ci/fuzz
 
 # Benchmarks (see docs/benchmarks.md for what each figure means).
-bench: bench-geo bench-round bench-fulfil bench-mdrp bench-intake
+bench: bench-geo bench-round bench-fulfil bench-mdrp bench-intake bench-roads
 
 bench-geo:
 	$(GO) test ./geo -run '^$$' -bench . -benchmem -count $(BENCHCOUNT)
@@ -71,7 +78,16 @@ bench-fulfil:
 	$(GO) test ./dispatch/fulfil -run '^$$' -bench BenchmarkChoose5000Stores -benchtime 5000x -count 3
 
 bench-round:
-	$(GO) test ./dispatch -run '^$$' -bench BenchmarkRound -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 30m
+	$(GO) test ./dispatch -run '^$$' -bench 'BenchmarkRound$$' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 30m
+
+# Road network figures (docs/benchmarks.md, "Roads"): queries, tables, preparation and loading on a synthetic city of a
+# million junctions (built by the benchmarks: minutes) and on the OpenStreetMap extracts in OSM_DIR when present;
+# then the dispatch round on roads against straight lines in the same run.
+OSM_DIR ?= ../shared/data/osm
+
+bench-roads:
+	OSM_DIR=$(OSM_DIR) $(GO) test ./geo/roads/... -run '^$$' -bench . -benchmem -timeout 60m
+	$(GO) test ./dispatch -run '^$$' -bench BenchmarkRoundRoads -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 60m
 
 # The Grubhub MDRP instances are not shipped (see docs/benchmarks.md); point MDRP_DIR at a copy.
 MDRP_DIR ?= ../shared/data/mdrplib
@@ -87,8 +103,8 @@ bench-mdrp:
 LOAD := ./bin/dispatchd-load --spawn ./bin/dispatchd
 
 bench-intake:
-	$(GO) build -o bin/dispatchd ./cmd/dispatchd
-	$(GO) build -o bin/dispatchd-load ./cmd/dispatchd-load
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd ./cmd/dispatchd
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd-load ./cmd/dispatchd-load
 	$(LOAD) --mode orders --rate 1000 --duration 30s
 	$(LOAD) --mode orders --couriers 1000 --rate 1000 --duration 30s
 	$(LOAD) --mode orders --sweep 1000,1500,2000,2500,3000 --duration 10s
@@ -98,10 +114,33 @@ bench-intake:
 # Reliability figures (docs/reliability-load.md): order services and working couriers at 1 000 orders and 5 000
 # positions a second for 60 s, then 20 SIGKILLs under load with every acknowledged order checked afterwards.
 bench-reliability:
-	$(GO) build -o bin/dispatchd ./cmd/dispatchd
-	$(GO) build -o bin/dispatchd-load ./cmd/dispatchd-load
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd ./cmd/dispatchd
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd-load ./cmd/dispatchd-load
 	$(LOAD) --mode drive --rate 1000 --location-rate 5000 --couriers 1000 --duration 60s --p99-limit 10ms
 	$(LOAD) --mode crash --kills 20 --rate 50 --location-rate 1000 --couriers 400 --time-scale 100 --prep-seconds 5 --duration 60s
+
+# Release binaries: static (no cgo), without the build machine's paths (-trimpath), stamped, for each platform, with
+# their SHA-256 sums in dist/SHA256SUMS (check with `cd dist && sha256sum -c SHA256SUMS`). dist-check builds them and
+# checks the sums, that each is static and stamped, and that the one for this machine runs --version.
+DIST_PLATFORMS := linux/amd64 linux/arm64
+DIST_COMMANDS  := dispatchd dispatch-sim dispatchd-load
+
+dist:
+	rm -rf dist
+	mkdir -p dist
+	@set -e; for p in $(DIST_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; for c in $(DIST_COMMANDS); do \
+		echo "dist: $$c $$os/$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o dist/$$c-$$os-$$arch ./cmd/$$c; \
+	done; done
+	cd dist && sha256sum $(foreach p,$(DIST_PLATFORMS),$(foreach c,$(DIST_COMMANDS),$(c)-$(subst /,-,$(p)))) > SHA256SUMS
+	@echo "dist: $(VERSION) in dist/, sums in dist/SHA256SUMS"
+
+dist-check: dist
+	GO=$(GO) VERSION=$(VERSION) bash .ci/dist-check
+
+# The systemd unit of docs/deploy checked by systemd-analyze verify (CI installs it with .ci/deploy-check).
+deploy-check:
+	bash .ci/deploy-check
 
 tidy:
 	$(GO) mod tidy

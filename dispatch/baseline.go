@@ -10,6 +10,8 @@ import (
 // measures the policy and nothing else.
 func (e *Engine) runNearestIdleRound() {
 	r := e.beginRound()
+	e.beginRoundTravel(func(o *orderState) bool { return o.status == StatusPending })
+	defer e.endRoundTravel()
 	for _, c := range e.courierList {
 		e.retime(c)
 	}

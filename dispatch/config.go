@@ -137,8 +137,12 @@ func (p Policy) String() string {
 	return "unknown"
 }
 
-// ParsePolicy returns the policy with the given name ("optimize", "nearest-idle").
+// ParsePolicy returns the policy with the given name ("optimize", "nearest-idle"). "baseline", the name the
+// simulator once gave nearest-idle, is accepted for it, so that scripts written for either keep working.
 func ParsePolicy(name string) (Policy, error) {
+	if name == "baseline" {
+		return PolicyNearestIdle, nil
+	}
 	for i, n := range policyNames {
 		if n == name {
 			return Policy(i), nil

@@ -87,13 +87,12 @@ func (e *Engine) makeBasePlan(c *courierState, bp *basePlan, seqArena *[]seqStop
 	scratchPick := make([]int64, slots)
 	copy(scratchPick, bp.pick)
 	bp.cost, _, _ = e.plan.eval(&timing, seq, scratchPick, times, math.Inf(1))
-	hard := int64(e.cfg.HardLateness)
 	for i := range seq {
 		s := &seq[i]
 		c.stops[i].stopTimes = times[i]
 		hand := times[i].hand
 		if s.kind == Dropoff {
-			s.limit = max(satAdd(s.o.deliverBy, hard), hand)
+			s.limit = max(s.o.dropLimit(e.cfg.HardLateness), hand)
 			s.rideLimit = max(int64(e.cfg.MaxRide), hand-scratchPick[s.slot])
 		} else {
 			limit := s.o.pickupBy

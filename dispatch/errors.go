@@ -39,6 +39,8 @@ const (
 	ERateLimited ErrorCode = "rate_limited"
 	// EUnavailable: overloaded, shutting down or not ready; the client should retry later.
 	EUnavailable ErrorCode = "unavailable"
+	// EMethodNotAllowed: the path exists, but not with this method (the HTTP API lists the allowed ones).
+	EMethodNotAllowed ErrorCode = "method_not_allowed"
 )
 
 // Error is the engine's application error. An event that returns an Error leaves the state unchanged.
@@ -51,6 +53,8 @@ type Error struct {
 	Reasons []string
 	// Candidates says, for an order no store can serve, why each of the stores looked at turned it down.
 	Candidates []StoreRejection
+	// Reach gives the figures, for an order no vehicle could deliver in time (Reasons holds Reach.Reason).
+	Reach *Reach
 }
 
 // StoreRejection is why one store cannot serve an order.

@@ -70,7 +70,7 @@ func (p *planner) freshStops(b *basePlan, pickups, drops []*orderState, shiftEnd
 	}
 	for _, o := range drops {
 		dst = append(dst, seqStop{o: o, kind: Dropoff, fresh: true, slot: slotOf(o),
-			limit: satAdd(o.deliverBy, int64(p.cfg.HardLateness)), rideLimit: int64(p.cfg.MaxRide)})
+			limit: o.dropLimit(p.cfg.HardLateness), rideLimit: int64(p.cfg.MaxRide)})
 	}
 	return dst
 }

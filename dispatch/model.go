@@ -58,6 +58,9 @@ type OrderSpec struct {
 	Size int
 	// Skills a courier needs to carry this order.
 	Skills []string
+	// AcceptLate: the customer takes a delivery however late, so plans may hand it over past DeliverBy plus
+	// Config.HardLateness (lateness is still priced by LateWeight and LateFixed). Config.MaxRide still applies.
+	AcceptLate bool
 }
 
 // OrderStatus is the life-cycle state of an order.

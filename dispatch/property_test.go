@@ -22,8 +22,22 @@ type timedEvent struct {
 // and dispatch ticks. Every event is checked against the invariants, and the whole log is returned for replay.
 func randomDay(t *testing.T, seed uint64, cfg func(*Config)) ([]timedEvent, [][]Effect) {
 	t.Helper()
+	return randomDayIn(t, seed, cfg, planarWorld)
+}
+
+// world is where a random day happens: its engine, and the point x, y metres east and north of its south-west
+// corner (the city is 6 km square).
+type world struct {
+	engine func(testing.TB, func(*Config)) *Engine
+	at     func(x, y float64) orb.Point
+}
+
+var planarWorld = world{engine: planarEngine, at: func(x, y float64) orb.Point { return orb.Point{x, y} }}
+
+func randomDayIn(t *testing.T, seed uint64, cfg func(*Config), w world) ([]timedEvent, [][]Effect) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	e := planarEngine(t, cfg)
+	e := w.engine(t, cfg)
 	var log []timedEvent
 	var fxLog [][]Effect
 	now := t0
@@ -41,13 +55,13 @@ func randomDay(t *testing.T, seed uint64, cfg func(*Config)) ([]timedEvent, [][]
 		return fx
 	}
 	city := 6000.0
-	pt := func() orb.Point { return orb.Point{rng.Float64() * city, rng.Float64() * city} }
+	pt := func() orb.Point { return w.at(rng.Float64()*city, rng.Float64()*city) }
 	nStores := 3 + rng.IntN(6)
 	for i := range nStores {
 		apply(StoreUpserted{Store{ID: fmt.Sprintf("s%d", i), Location: pt()}})
 	}
 	// Two stores close together, so nearby-store bundles happen.
-	apply(StoreUpserted{Store{ID: "twin", Location: orb.Point{100, 100}}})
+	apply(StoreUpserted{Store{ID: "twin", Location: w.at(100, 100)}})
 	nCouriers := 2 + rng.IntN(8)
 	skills := []string{"cold", "alcohol"}
 	for i := range nCouriers {

@@ -61,6 +61,7 @@ type roundState struct {
 	pending       []*orderState
 	touched       []*courierState
 	touchedMark   []uint64
+	batch         batchBuffers
 }
 
 // Stats describes the last round, for metrics and benchmarks.
@@ -103,6 +104,9 @@ func (e *Engine) runRound() {
 		return
 	}
 	r := e.beginRound()
+	horizon := satAdd(e.now, int64(e.cfg.Lookahead))
+	e.beginRoundTravel(func(o *orderState) bool { return o.status == StatusPending && o.ready <= horizon })
+	defer e.endRoundTravel()
 	if r.storeCouriers == nil {
 		r.storeCouriers = make(map[int32][]int32)
 	}
@@ -131,7 +135,6 @@ func (e *Engine) runRound() {
 	// 2. Candidates: pending orders whose store will be ready soon enough; assigned orders not yet picked up, not
 	// accepted and not where the courier is heading, which a better courier might take.
 	r.pending = r.pending[:0]
-	horizon := satAdd(e.now, int64(e.cfg.Lookahead))
 	for _, o := range e.open {
 		if o.status == StatusPending && o.ready <= horizon {
 			r.pending = append(r.pending, o)

@@ -12,12 +12,18 @@ import (
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
-// benchCity builds the synthetic city of BENCHMARKS.md §2: 30 x 30 km (lon/lat around Shanghai), stores clustered
+// benchCity builds the synthetic city of docs/benchmarks.md ("What each figure must show", dispatch round): 30 x 30 km (lon/lat around Shanghai), stores clustered
 // in districts, couriers spread over the city each with 0-3 orders already on board, and open orders waiting.
 func benchCity(tb testing.TB, couriers, openOrders int, seed uint64) *Engine {
 	tb.Helper()
+	return benchCityOn(tb, couriers, openOrders, seed, geo.NewStraightLine(geo.Geographic))
+}
+
+// benchCityOn is benchCity with the engine on the given travel model.
+func benchCityOn(tb testing.TB, couriers, openOrders int, seed uint64, travel geo.TravelModel) *Engine {
+	tb.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
-	e, err := New(DefaultConfig(), geo.Geographic, geo.NewStraightLine(geo.Geographic))
+	e, err := New(DefaultConfig(), geo.Geographic, travel)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -83,7 +89,7 @@ func benchCity(tb testing.TB, couriers, openOrders int, seed uint64) *Engine {
 	return e
 }
 
-// BenchmarkRound measures one dispatch round (BENCHMARKS.md §2). Each iteration builds a fresh city outside the
+// BenchmarkRound measures one dispatch round (docs/benchmarks.md, "Dispatch round"). Each iteration builds a fresh city outside the
 // timer, so every measured round does the same work.
 func BenchmarkRound(b *testing.B) {
 	for _, size := range []struct{ couriers, orders int }{{1000, 300}, {5000, 1500}, {10000, 3000}} {

@@ -139,6 +139,8 @@ type SavedOrder struct {
 	Size      int       `json:"size"`
 	// Skills as placed; nil and empty are kept apart, as Order reports them.
 	Skills []string `json:"skills"`
+	// AcceptLate as placed (OrderSpec.AcceptLate).
+	AcceptLate bool `json:"accept_late,omitempty"`
 
 	// Seq is the order's placement number (ties in the planner's orderings are broken by it).
 	Seq uint64 `json:"seq"`
@@ -250,7 +252,7 @@ func (e *Engine) saveOrder(o *orderState) SavedOrder {
 	so := SavedOrder{
 		ID: o.spec.ID, StoreID: o.spec.StoreID, Dropoff: o.spec.Dropoff,
 		Created: o.spec.Created, Ready: o.spec.Ready, DeliverBy: o.spec.DeliverBy, PickupBy: o.spec.PickupBy,
-		Size: o.spec.Size, Skills: slices.Clone(o.spec.Skills),
+		Size: o.spec.Size, Skills: slices.Clone(o.spec.Skills), AcceptLate: o.spec.AcceptLate,
 		Seq: o.seq, Store: int(o.store.idx), SkillMask: o.skills,
 		Status: o.status.String(), Accepted: o.accepted,
 		PickedUpAt: o.pickedUpAt, FinishedAt: o.finishedAt,
@@ -495,7 +497,7 @@ func (r *restorer) order(so *SavedOrder, known uint64) (*orderState, error) {
 	}
 	o := &orderState{
 		spec: OrderSpec{ID: so.ID, StoreID: so.StoreID, Dropoff: so.Dropoff, Created: so.Created, Ready: so.Ready,
-			DeliverBy: so.DeliverBy, PickupBy: so.PickupBy, Size: so.Size, Skills: slices.Clone(so.Skills)},
+			DeliverBy: so.DeliverBy, PickupBy: so.PickupBy, Size: so.Size, Skills: slices.Clone(so.Skills), AcceptLate: so.AcceptLate},
 		seq: so.Seq, dropLoc: so.Dropoff,
 		created: so.Created.UnixNano(), ready: so.Ready.UnixNano(), deliverBy: so.DeliverBy.UnixNano(),
 		pickupBy: pickupLimit(so.PickupBy),

@@ -92,6 +92,15 @@ func (o *orderState) declinedBy(c int32) bool {
 }
 
 // pickupLimit is a spec's PickupBy in the planner's units: never when zero.
+// dropLimit is the latest drop-off a plan may take the order on for: its promise plus hard, or never when the
+// customer accepts a late delivery.
+func (o *orderState) dropLimit(hard time.Duration) int64 {
+	if o.spec.AcceptLate {
+		return never
+	}
+	return satAdd(o.deliverBy, int64(hard))
+}
+
 func pickupLimit(t time.Time) int64 {
 	if t.IsZero() {
 		return never

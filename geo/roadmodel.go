@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -47,3 +48,26 @@ type PointChecker interface {
 	// the error wraps [ErrOffRoad].
 	CheckPoint(p orb.Point) error
 }
+
+// TableModel answers many-to-many tables of road travel times and distances, as the API's travel-times call and the
+// simulator's table command offer them.
+type TableModel interface {
+	// Table returns, row-major (len(sources) × len(destinations)), the duration and metres of the trip from each
+	// source to each destination for profile p. A pair with no connection has the largest duration
+	// (math.MaxInt64). A point that cannot be used (off the roads) gives a *PointError naming it, its list
+	// "sources" or "destinations".
+	Table(sources, destinations []orb.Point, p Profile) (durations []time.Duration, metres []float64, err error)
+}
+
+// PointError says which point of a list could not be used, and why.
+type PointError struct {
+	// List names the list ("sources", "destinations") and Index the point's place in it, from 0.
+	List  string
+	Index int
+	Err   error
+}
+
+func (e *PointError) Error() string { return fmt.Sprintf("%s[%d]: %v", e.List, e.Index, e.Err) }
+
+// Unwrap returns the cause (for example an error wrapping [ErrOffRoad]).
+func (e *PointError) Unwrap() error { return e.Err }

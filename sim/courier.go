@@ -1,11 +1,13 @@
 package sim
 
 import (
+	"math"
 	"time"
 
 	"github.com/paulmach/orb"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
 // The simulated world: couriers that follow the routes the engine gives them, at the travel model's speed, spending
@@ -43,6 +45,8 @@ type courier struct {
 	target      orb.Point
 	targetPlace Place
 	arriveAt    int64
+	// legMetres is the length of the leg under way (on the roads, with a road map).
+	legMetres float64
 	// at a stop
 	visitKind dispatch.StopKind
 	arrivedAt int64
@@ -136,7 +140,12 @@ func (c *courier) setRoute(r dispatch.Route) {
 func (c *courier) stopHere() {
 	s := c.sim
 	here := c.position(s.now)
-	c.metres += s.sc.Space.Distance(c.pos, here)
+	if n := len(c.moves); n > 0 {
+		c.moves[n-1].ToAt = here
+	}
+	if c.arriveAt > c.departAt && s.now > c.departAt {
+		c.metres += c.legMetres * min(1, float64(s.now-c.departAt)/float64(c.arriveAt-c.departAt))
+	}
 	c.driving += s.now - c.departAt
 	c.pos = here
 	c.place = Place{Kind: PlaceRoad}
@@ -152,8 +161,9 @@ func (c *courier) travel() {
 	c.departAt = max(s.now, c.departAt)
 	c.target, c.targetPlace = first.Location, placeOf(first)
 	c.arriveAt = c.departAt + int64(s.sc.Travel.TravelTime(c.pos, c.target, c.shift.Courier.Vehicle))
+	c.legMetres = s.legMetres(c.pos, c.target, c.shift.Courier.Vehicle)
 	c.moves = append(c.moves, Move{Depart: time.Unix(0, c.departAt).UTC(), From: c.place, To: c.targetPlace,
-		Arrive: time.Unix(0, c.arriveAt).UTC()})
+		Arrive: time.Unix(0, c.arriveAt).UTC(), FromAt: c.pos, ToAt: c.target})
 	c.schedule(c.arriveAt)
 }
 
@@ -189,7 +199,7 @@ func (c *courier) step() error {
 	s := c.sim
 	switch {
 	case c.phase == phaseTravelling:
-		c.metres += s.sc.Space.Distance(c.pos, c.target)
+		c.metres += c.legMetres
 		c.driving += s.now - c.departAt
 		c.pos, c.place = c.target, c.targetPlace
 		c.phase, c.handed = phaseAtStop, false
@@ -263,4 +273,15 @@ func (c *courier) depart() error {
 	}
 	c.travel()
 	return nil
+}
+
+// legMetres is how far a leg goes: on the roads when the travel model knows them (geo.TableModel), else the
+// straight line. A leg cut short counts the share of it ridden.
+func (s *simulation) legMetres(from, to orb.Point, p geo.Profile) float64 {
+	if tm, ok := s.sc.Travel.(geo.TableModel); ok {
+		if d, m, err := tm.Table([]orb.Point{from}, []orb.Point{to}, p); err == nil && d[0] >= 0 && !math.IsInf(m[0], 0) {
+			return m[0]
+		}
+	}
+	return s.sc.Space.Distance(from, to)
 }

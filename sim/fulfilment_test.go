@@ -239,7 +239,7 @@ func TestFulfilmentRunIsDeterministic(t *testing.T) {
 	}
 	a, b := t.TempDir(), t.TempDir()
 	for dir, out := range map[string]*sim.Outcome{a: first, b: second} {
-		if err := sim.WriteOutputs(dir, []*sim.Outcome{out}, out.Result.Target, nil); err != nil {
+		if err := sim.WriteOutputs(dir, []*sim.Outcome{out}, out.Result.Target, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

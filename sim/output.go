@@ -16,6 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/sim/mdrp"
 	"github.com/o2o-dispatch/dispatchd/sim/report"
@@ -66,8 +68,34 @@ func RunMDRP(in *mdrp.Instance, opt Options) (*Outcome, error) {
 	return out, nil
 }
 
+// Made says when, by which build and from which inputs a run's outputs were made. It is written into
+// summary.json and under the report's title; the caller fills it (the time from its own clock).
+type Made struct {
+	At time.Time `json:"at"`
+	// Version is the build's version and commit ("devel" when the build does not say).
+	Version string `json:"version"`
+	// Command is the dispatch-sim command (run or compare); Input the scenario file or MDRP instance directory.
+	Command string `json:"command"`
+	Input   string `json:"input"`
+	// Seed generated the scenario (nil for MDRP instances, which are read as they are).
+	Seed     *uint64  `json:"seed,omitempty"`
+	Scenario string   `json:"scenario"`
+	Policies []string `json:"policies"`
+}
+
+// String is the line the report shows.
+func (m *Made) String() string {
+	s := fmt.Sprintf("Made %s by dispatch-sim %s (%s) from %s", m.At.UTC().Format("2006-01-02 15:04:05 UTC"),
+		m.Version, m.Command, m.Input)
+	if m.Seed != nil {
+		s += fmt.Sprintf(", seed %d", *m.Seed)
+	}
+	return s + fmt.Sprintf(", scenario %s, policies %s", m.Scenario, strings.Join(m.Policies, " and "))
+}
+
 // summaryFile is the layout of summary.json.
 type summaryFile struct {
+	Made *Made `json:"made,omitempty"`
 	Summary
 	MDRP *MDRPOutcome `json:"mdrp,omitempty"`
 	// Compared holds the other policies run for the report, summarised the same way.
@@ -75,9 +103,10 @@ type summaryFile struct {
 }
 
 // WriteOutputs writes the files of a run into dir: summary.json, orders.csv, couriers.csv, report.html, for runs
-// with fulfilment stores.csv, and for MDRP runs the three solution files. The first outcome is the run's; the others are compared with it in the report and
-// summary. notes are shown under the report's title.
-func WriteOutputs(dir string, outs []*Outcome, target time.Duration, notes []string) error {
+// with fulfilment stores.csv, and for MDRP runs the three solution files. The first outcome is the run's; the
+// others are compared with it in the report and summary. notes are shown under the report's title; made (nil:
+// not said) in summary.json and the report.
+func WriteOutputs(dir string, outs []*Outcome, target time.Duration, notes []string, made *Made) error {
 	if len(outs) == 0 {
 		return fmt.Errorf("sim: nothing to write")
 	}
@@ -85,7 +114,7 @@ func WriteOutputs(dir string, outs []*Outcome, target time.Duration, notes []str
 		return fmt.Errorf("sim: output directory: %w", err)
 	}
 	main := outs[0]
-	sf := summaryFile{Summary: main.Summary, MDRP: main.MDRP}
+	sf := summaryFile{Made: made, Summary: main.Summary, MDRP: main.MDRP}
 	for _, o := range outs[1:] {
 		sf.Compared = append(sf.Compared, o.Summary)
 	}
@@ -113,6 +142,9 @@ func WriteOutputs(dir string, outs []*Outcome, target time.Duration, notes []str
 		}
 	}
 	data := ReportData(outs, target, notes)
+	if made != nil {
+		data.Made = made.String()
+	}
 	return writeFile(filepath.Join(dir, "report.html"), func(w io.Writer) error { return report.Write(w, data) })
 }
 
@@ -257,43 +289,44 @@ type headline struct {
 	name, unit string
 	better     int
 	value      func(s *Summary) float64
+	count      bool // a number of things: printed whole
 }
 
 var headlines = []headline{
-	{"click-to-door mean", "min", -1, func(s *Summary) float64 { return s.ClickToDoor.Mean }},
-	{"click-to-door p90", "min", -1, func(s *Summary) float64 { return s.ClickToDoor.P90 }},
-	{"delivered", "%", +1, func(s *Summary) float64 { return 100 * s.DeliveredShare }},
-	{"delivered by the promise", "%", +1, func(s *Summary) float64 { return 100 * s.OnTimeShare }},
-	{"lateness p90", "min", -1, func(s *Summary) float64 { return s.Lateness.P90 }},
-	{"ready-to-pickup mean", "min", -1, func(s *Summary) float64 { return s.ReadyToPickup.Mean }},
-	{"ready-to-door mean", "min", -1, func(s *Summary) float64 { return s.ReadyToDoor.Mean }},
-	{"orders per bundle", "", 0, func(s *Summary) float64 { return s.OrdersPerBundle.Mean }},
-	{"orders per courier-hour", "", +1, func(s *Summary) float64 { return s.OrdersPerCourierHour }},
-	{"km per order", "km", -1, func(s *Summary) float64 { return s.KmPerOrder }},
-	{"courier utilisation", "%", 0, func(s *Summary) float64 { return 100 * s.Utilisation.Mean }},
-	{"courier idle share", "%", 0, func(s *Summary) float64 { return 100 * s.IdleShare.Mean }},
+	{"click-to-door mean", "min", -1, func(s *Summary) float64 { return s.ClickToDoor.Mean }, false},
+	{"click-to-door p90", "min", -1, func(s *Summary) float64 { return s.ClickToDoor.P90 }, false},
+	{"delivered", "%", +1, func(s *Summary) float64 { return 100 * s.DeliveredShare }, false},
+	{"delivered by the promise", "%", +1, func(s *Summary) float64 { return 100 * s.OnTimeShare }, false},
+	{"lateness p90", "min", -1, func(s *Summary) float64 { return s.Lateness.P90 }, false},
+	{"ready-to-pickup mean", "min", -1, func(s *Summary) float64 { return s.ReadyToPickup.Mean }, false},
+	{"ready-to-door mean", "min", -1, func(s *Summary) float64 { return s.ReadyToDoor.Mean }, false},
+	{"orders per bundle", "", 0, func(s *Summary) float64 { return s.OrdersPerBundle.Mean }, false},
+	{"orders per courier-hour", "", +1, func(s *Summary) float64 { return s.OrdersPerCourierHour }, false},
+	{"km per order", "km", -1, func(s *Summary) float64 { return s.KmPerOrder }, false},
+	{"courier utilisation", "%", 0, func(s *Summary) float64 { return 100 * s.Utilisation.Mean }, false},
+	{"courier idle share", "%", 0, func(s *Summary) float64 { return 100 * s.IdleShare.Mean }, false},
 }
 
 // fulfilHeadlines are the rows of the store side, for runs with fulfilment. Figures that do not apply (no
 // opening, a backlog that never cleared) are NaN: "n/a".
 var fulfilHeadlines = []headline{
-	{"orders rejected", "%", -1, func(s *Summary) float64 { return 100 * s.Fulfilment.RejectedShare }},
-	{"delivered by the promise, overnight", "%", +1, func(s *Summary) float64 { return 100 * s.Fulfilment.Overnight.OnTimeShare }},
-	{"delivered by the promise, daytime", "%", +1, func(s *Summary) float64 { return 100 * s.Fulfilment.Daytime.OnTimeShare }},
-	{"wait for a picker mean", "min", -1, func(s *Summary) float64 { return s.Fulfilment.PickWait.Mean }},
-	{"stock-outs", "", -1, func(s *Summary) float64 { return float64(s.Fulfilment.StockOuts) }},
-	{"cancelled at closing", "", -1, func(s *Summary) float64 { return float64(s.Fulfilment.Missed) }},
+	{"orders rejected", "%", -1, func(s *Summary) float64 { return 100 * s.Fulfilment.RejectedShare }, false},
+	{"delivered by the promise, overnight", "%", +1, func(s *Summary) float64 { return 100 * s.Fulfilment.Overnight.OnTimeShare }, false},
+	{"delivered by the promise, daytime", "%", +1, func(s *Summary) float64 { return 100 * s.Fulfilment.Daytime.OnTimeShare }, false},
+	{"wait for a picker mean", "min", -1, func(s *Summary) float64 { return s.Fulfilment.PickWait.Mean }, false},
+	{"stock-outs", "", -1, func(s *Summary) float64 { return float64(s.Fulfilment.StockOuts) }, true},
+	{"cancelled at closing", "", -1, func(s *Summary) float64 { return float64(s.Fulfilment.Missed) }, true},
 	{"backlog at opening", "", 0, func(s *Summary) float64 {
 		return openingFigure(s, func(o *OpeningSummary) (float64, bool) { return float64(o.BacklogAtOpening), true })
-	}},
+	}, true},
 	{"overnight orders picked up, after opening", "min", -1, func(s *Summary) float64 {
 		return openingFigure(s, func(o *OpeningSummary) (float64, bool) {
 			return o.OvernightClearedMin, !o.OvernightCleared.IsZero()
 		})
-	}},
+	}, false},
 	{"backlog back to normal, after opening", "min", -1, func(s *Summary) float64 {
 		return openingFigure(s, func(o *OpeningSummary) (float64, bool) { return o.BackToNormalMin, !o.BackToNormal.IsZero() })
-	}},
+	}, false},
 }
 
 // openingFigure is a figure of the first opening, NaN when there is none or the figure does not apply.
@@ -329,9 +362,12 @@ func WriteTable(w io.Writer, outs []*Outcome) error {
 		}
 		fmt.Fprintf(tw, "%s\t", name)
 		for _, o := range outs {
-			if v := h.value(&o.Summary); math.IsNaN(v) {
+			switch v := h.value(&o.Summary); {
+			case math.IsNaN(v):
 				fmt.Fprint(tw, "n/a\t")
-			} else {
+			case h.count:
+				fmt.Fprintf(tw, "%.0f\t", v)
+			default:
 				fmt.Fprintf(tw, "%.2f\t", v)
 			}
 		}
@@ -343,7 +379,7 @@ func WriteTable(w io.Writer, outs []*Outcome) error {
 	}
 	fmt.Fprintln(tw)
 	if outs[0].MDRP != nil {
-		fmt.Fprint(tw, "MDRP solution feasible\t")
+		fmt.Fprint(tw, "MDRP validator: solution feasible\t")
 		for _, o := range outs {
 			fmt.Fprintf(tw, "%v\t", o.MDRP.Feasible)
 		}
@@ -358,17 +394,28 @@ func ReportData(outs []*Outcome, target time.Duration, notes []string) *report.D
 	if len(outs) > 0 {
 		d.Scenario = outs[0].Result.Scenario
 		d.Title = "dispatch-sim: " + d.Scenario
+		// An MDRP instance counts minutes from its start, which is no time of day.
+		d.Elapsed = outs[0].MDRP != nil
 	}
 	for _, o := range outs {
 		r := o.Result
-		p := report.Policy{Name: o.Summary.Policy}
+		p := report.Policy{Name: o.Summary.Policy, Orders: o.Summary.Orders}
 		for _, h := range headlinesOf(&o.Summary) {
-			p.KPIs = append(p.KPIs, report.KPI{Name: h.name, Unit: h.unit, Value: h.value(&o.Summary), Better: h.better})
+			p.KPIs = append(p.KPIs, report.KPI{Name: h.name, Unit: h.unit, Value: h.value(&o.Summary), Better: h.better, Count: h.count})
 		}
+		// The orders the summary counts: those for couriers (orders collected in store are counted apart).
 		for _, ord := range r.Orders {
-			if ord.Status == dispatch.StatusDelivered {
+			if ord.Status == dispatch.StatusDelivered && !ord.Collect {
 				p.ClickToDoor = append(p.ClickToDoor, ord.Delivered.Sub(ord.Placed).Minutes())
+				p.Promise = append(p.Promise, ord.DeliverBy.Sub(ord.Placed).Minutes())
 			}
+		}
+		if m := o.MDRP; m != nil {
+			c := report.Check{Label: "MDRP validator (sim/mdrp), " + o.Summary.Policy + "'s solution", OK: m.Feasible}
+			if !m.Feasible {
+				c.Detail = fmt.Sprintf("%d feasibility conditions broken, first: %s", len(m.Violations), m.Violations[0])
+			}
+			d.Checks = append(d.Checks, c)
 		}
 		for _, s := range r.Samples {
 			m := s.At.Sub(midnight(r)).Minutes()
@@ -384,7 +431,34 @@ func ReportData(outs []*Outcome, target time.Duration, notes []string) *report.D
 		}
 		d.Policies = append(d.Policies, p)
 	}
+	if len(outs) > 0 {
+		d.Map = reportMap(&outs[0].Result.Geography)
+	}
 	return d
+}
+
+// reportMap is the report's map of a day.
+func reportMap(g *Geography) *report.Map {
+	pts := func(ps []orb.Point) [][2]float64 {
+		out := make([][2]float64, len(ps))
+		for i, p := range ps {
+			out[i] = p
+		}
+		return out
+	}
+	m := &report.Map{Geographic: g.Geographic, Stores: pts(g.Stores), Dropoffs: pts(g.Dropoffs),
+		Caption: "Stores (squares), drop-offs (dots) and how the busiest couriers rode, as straight lines between stops."}
+	if g.Roads {
+		m.Caption = "Stores (squares), drop-offs (dots) and how the busiest couriers rode, on the roads of the map."
+	}
+	for _, t := range g.Tracks {
+		tr := report.Track{Name: t.CourierID}
+		for _, l := range t.Legs {
+			tr.Legs = append(tr.Legs, pts(l))
+		}
+		m.Tracks = append(m.Tracks, tr)
+	}
+	return m
 }
 
 // reportFulfilment is the store side of the report.

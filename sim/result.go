@@ -3,6 +3,8 @@ package sim
 import (
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 )
 
@@ -23,6 +25,8 @@ type Result struct {
 	Samples []Sample
 	// Fulfil is the store side of the day, for scenarios with fulfilment (nil otherwise).
 	Fulfil *FulfilResult
+	// Geography is the map of the day.
+	Geography Geography
 }
 
 // FulfilResult is what happened at the stores.
@@ -179,10 +183,30 @@ type Place struct {
 	ID   string
 }
 
-// Move is one leg a courier rode.
+// Move is one leg a courier rode: between two places, from one point to another (a leg cut short by a new route
+// ends where the courier had got to, on the straight line between the two points).
 type Move struct {
 	Depart, Arrive time.Time
 	From, To       Place
+	FromAt, ToAt   orb.Point
+}
+
+// Track is the way one courier rode over the day, for the report's map: each move's path on the roads when the run
+// had a road map, else the straight line between its ends.
+type Track struct {
+	CourierID string
+	Legs      []orb.LineString
+}
+
+// Geography is what the report's map draws: the places of the day and the tracks of its busiest couriers.
+type Geography struct {
+	// Geographic: points are lon/lat (else planar metres).
+	Geographic bool
+	// Roads: the tracks follow the roads of a map.
+	Roads    bool
+	Stores   []orb.Point
+	Dropoffs []orb.Point
+	Tracks   []Track
 }
 
 // Pickup is one store visit: the orders handed over together.

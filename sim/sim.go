@@ -1,15 +1,18 @@
 package sim
 
 import (
+	"cmp"
 	"container/heap"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/paulmach/orb"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
 // Options says how to run a scenario.
@@ -399,5 +402,49 @@ func (s *simulation) result() *Result {
 		}
 		r.Couriers = append(r.Couriers, rec)
 	}
+	r.Geography = s.geography(r)
 	return r
+}
+
+// mapTracks is how many couriers' days the report's map draws: the busiest, so that the map shows work, not
+// noise.
+const mapTracks = 8
+
+// geography is the map of the day: every store and drop-off, and the busiest couriers' tracks, on the roads when
+// the travel model knows them (geo.PathModel).
+func (s *simulation) geography(r *Result) Geography {
+	pm, roads := s.sc.Travel.(geo.PathModel)
+	g := Geography{Geographic: s.sc.Space == geo.Geographic, Roads: roads}
+	for _, st := range s.sc.Stores {
+		g.Stores = append(g.Stores, st.Location)
+	}
+	for _, o := range s.sc.Orders {
+		if (o.Dropoff != orb.Point{}) {
+			g.Dropoffs = append(g.Dropoffs, o.Dropoff)
+		}
+	}
+	busiest := make([]int, len(r.Couriers))
+	for i := range busiest {
+		busiest[i] = i
+	}
+	slices.SortStableFunc(busiest, func(a, b int) int { return cmp.Compare(r.Couriers[b].Delivered, r.Couriers[a].Delivered) })
+	for _, i := range busiest[:min(mapTracks, len(busiest))] {
+		c := &r.Couriers[i]
+		if c.Delivered == 0 {
+			break
+		}
+		vehicle, _ := geo.ParseProfile(c.Vehicle)
+		tr := Track{CourierID: c.ID}
+		for _, m := range c.Moves {
+			leg := orb.LineString{m.FromAt, m.ToAt}
+			if roads {
+				if p, err := pm.Path(m.FromAt, m.ToAt, vehicle); err == nil && len(p.Points) > 1 {
+					leg = p.Points
+				}
+			}
+			tr.Legs = append(tr.Legs, leg)
+		}
+		g.Tracks = append(g.Tracks, tr)
+	}
+	return g
 }

@@ -1,10 +1,12 @@
 // Command dispatch-sim replays a day of orders and couriers through the dispatch engine in virtual time: one
-// scenario or MDRP instance (run), both policies side by side (compare), or many MDRP instances (bench).
+// scenario or MDRP instance under one policy (run, which also runs the other policy for the report's comparison
+// column), both policies with the engine's first (compare), or many MDRP instances (bench).
 //
-//	dispatch-sim run --mdrp <instance dir> --out <dir> [--policy optimize|baseline]
+//	dispatch-sim run --mdrp <instance dir> --out <dir> [--policy optimize|nearest-idle]
 //	dispatch-sim run --scenario sim/scenarios/city-day.json --seed 1 --out out/
 //	dispatch-sim compare --mdrp <instance dir> --out <dir>
 //	dispatch-sim bench --mdrp-root ../shared/data/mdrplib/public_instances --pattern '*o100t100s2p100'
+//	dispatch-sim plan --lilim-dir ../shared/data/lilim/pdp_100 --seconds 2    (the route planner on Li & Lim)
 package main
 
 import (
@@ -21,14 +23,22 @@ import (
 	// Scenario files name IANA time zones; the embedded database serves machines that have none installed.
 	_ "time/tzdata"
 
+	"github.com/o2o-dispatch/dispatchd/cmd/internal/version"
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/sim"
 	"github.com/o2o-dispatch/dispatchd/sim/mdrp"
 	"github.com/o2o-dispatch/dispatchd/sim/synth"
 )
 
+// env is what a command takes from the world beside its arguments: the clock that dates its outputs and the
+// build's version. main passes the real ones; tests pass fixed ones.
+type env struct {
+	now     func() time.Time
+	version string
+}
+
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(env{now: time.Now, version: version.Get().String()}, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "dispatch-sim:", err)
 		if errors.Is(err, errUsage) {
 			os.Exit(2)
@@ -40,58 +50,75 @@ func main() {
 var errUsage = errors.New("usage")
 
 const usage = `usage:
-  dispatch-sim run     (--mdrp DIR | --scenario FILE [--seed N]) --out DIR [--policy optimize|baseline]
-  dispatch-sim compare (--mdrp DIR | --scenario FILE [--seed N]) --out DIR
-  dispatch-sim bench   --mdrp-root DIR [--pattern GLOB] [--policy optimize|baseline|both] [--out FILE.json]
+  dispatch-sim run     (--mdrp DIR | --scenario FILE [--seed N] [--map FILE]) --out DIR [--policy optimize|nearest-idle]
+  dispatch-sim compare (--mdrp DIR | --scenario FILE [--seed N] [--map FILE]) --out DIR
+  dispatch-sim bench   --mdrp-root DIR [--pattern GLOB] [--policy optimize|nearest-idle|both] [--out FILE.json]
+  dispatch-sim table   --map FILE --profile P --pairs in.csv --out out.csv
+  dispatch-sim plan    (--lilim FILE [--out FILE.json] | --lilim-dir DIR [--bks FILE]) [--seconds S] [--iterations N] [--seed N] [--workers N]
+  dispatch-sim --version
 
-Policies: "optimize" is the engine's dispatch round (the default); "baseline" is the nearest idle courier, one
-order at a time, first come first served. Outputs of run/compare in --out: summary.json, orders.csv,
-couriers.csv, report.html, for scenarios with stores' stock, hours or pickers stores.csv, and for MDRP instances
-solution_info_{assignments,orders,couriers}.txt.`
+run studies one policy: its outputs (orders.csv, the MDRP solution files) are that policy's, and the report
+compares it with the other one. compare always leads with optimize and writes the optimize run's files, the
+nearest-idle run beside it in the report and summary.json.
 
-func run(args []string, stdout, stderr io.Writer) error {
+--map (a file of 'dispatchd map prepare', or a raw OpenStreetMap .osm.pbf extract) puts a scenario's stores,
+couriers and drop-offs on the map's roads and runs the day on road travel times; the scenario's city must lie on
+the map. MDRP instances keep their own rule (straight lines in planar metres). table writes the road trip of every
+pair of places of a CSV file (header from_lat,from_lon,to_lat,to_lon; seconds,metres added, empty where no road
+connects them).
+
+Policies, named as the daemon's --policy names them: "optimize" is the engine's dispatch round (the default);
+"nearest-idle" is the nearest idle courier, one order at a time, first come first served ("baseline" is
+accepted for it). Outputs of run/compare in --out: summary.json, orders.csv, couriers.csv, report.html, for
+scenarios with stores' stock, hours or pickers stores.csv, and for MDRP instances
+solution_info_{assignments,orders,couriers}.txt. Each report and summary.json says when it was made, by which
+version, from which input, seed, scenario and policies.`
+
+func run(e env, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("%w: a command is required", errUsage)
 	}
 	switch args[0] {
 	case "run":
-		return runOne(args[1:], stdout, stderr, false)
+		return runOne(e, args[1:], stdout, stderr, false)
 	case "compare":
-		return runOne(args[1:], stdout, stderr, true)
+		return runOne(e, args[1:], stdout, stderr, true)
 	case "bench":
 		return bench(args[1:], stdout, stderr)
+	case "table":
+		return table(args[1:], stdout, stderr)
+	case "plan":
+		return planCmd(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
+	case "--version", "-version", "version":
+		_, err := fmt.Fprintln(stdout, version.Line("dispatch-sim"))
+		return err
 	}
 	fmt.Fprintln(stderr, usage)
 	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
 }
 
-// parsePolicy accepts the engine's policy names and the short names of the command line.
+// parsePolicy accepts the engine's policy names (those of the daemon's --policy, and "baseline" for nearest-idle)
+// and the older "engine" and "default" for optimize.
 func parsePolicy(name string) (dispatch.Policy, error) {
 	switch name {
-	case "baseline":
-		return dispatch.PolicyNearestIdle, nil
 	case "engine", "default":
 		return dispatch.PolicyOptimize, nil
 	}
 	p, err := dispatch.ParsePolicy(name)
 	if err != nil {
-		return 0, fmt.Errorf("%w: --policy %q: want optimize or baseline", errUsage, name)
+		return 0, fmt.Errorf("%w: --policy %q: want optimize or nearest-idle", errUsage, name)
 	}
 	return p, nil
 }
 
-func policyLabel(p dispatch.Policy) string {
-	if p == dispatch.PolicyNearestIdle {
-		return "baseline"
-	}
-	return p.String()
-}
+// policyLabel is the policy's name in every output: the engine's, as the daemon's --policy takes it.
+func policyLabel(p dispatch.Policy) string { return p.String() }
 
-func runOne(args []string, stdout, stderr io.Writer, compare bool) error {
+func runOne(e env, args []string, stdout, stderr io.Writer, compare bool) error {
 	name := "run"
 	if compare {
 		name = "compare"
@@ -102,13 +129,17 @@ func runOne(args []string, stdout, stderr io.Writer, compare bool) error {
 	scenario := fs.String("scenario", "", "scenario file (JSON)")
 	seed := fs.Uint64("seed", 1, "seed for a generated scenario")
 	out := fs.String("out", "", "output directory")
-	policyName := fs.String("policy", "optimize", "policy: optimize or baseline")
+	policyName := fs.String("policy", "optimize", "policy: optimize or nearest-idle")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	mapPath := fs.String("map", "", "road map for a scenario (prepared map file or OpenStreetMap extract)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if (*mdrpDir == "") == (*scenario == "") {
 		return fmt.Errorf("%w: give exactly one of --mdrp and --scenario", errUsage)
+	}
+	if *mapPath != "" && *mdrpDir != "" {
+		return fmt.Errorf("%w: --map is for scenarios; MDRP instances travel by their own rule (straight lines in planar metres)", errUsage)
 	}
 	if *out == "" {
 		return fmt.Errorf("%w: --out is required", errUsage)
@@ -134,20 +165,35 @@ func runOne(args []string, stdout, stderr io.Writer, compare bool) error {
 		sc     *sim.Scenario
 		source string
 	)
+	made := &sim.Made{Version: e.version, Command: name}
 	if *mdrpDir != "" {
 		if in, err = mdrp.Load(*mdrpDir); err != nil {
 			return err
 		}
 		sc, source = sim.FromMDRP(in), "MDRP instance "+*mdrpDir
+		made.Input = "MDRP instance " + *mdrpDir
 	} else {
 		spec, err := synth.Load(*scenario)
 		if err != nil {
 			return err
 		}
-		if sc, err = synth.Generate(spec, *seed); err != nil {
+		var rd synth.Roads
+		if *mapPath != "" {
+			net, err := openMap(*mapPath, stderr)
+			if err != nil {
+				return err
+			}
+			rd = scenarioRoads{net}
+		}
+		if sc, err = synth.GenerateOn(spec, *seed, rd); err != nil {
 			return err
 		}
 		source = fmt.Sprintf("scenario %s, seed %d", *scenario, *seed)
+		made.Input, made.Seed = "scenario file "+*scenario, seed
+		if *mapPath != "" {
+			source += ", on the roads of " + *mapPath
+			made.Input += ", on the roads of " + *mapPath
+		}
 	}
 
 	// The policies run side by side, each on its own engine: a run reads the scenario and never changes it.
@@ -179,7 +225,9 @@ func runOne(args []string, stdout, stderr io.Writer, compare bool) error {
 	}
 	for i, p := range policies {
 		outs[i].Summary.Policy = policyLabel(p)
+		made.Policies = append(made.Policies, policyLabel(p))
 	}
+	made.Scenario, made.At = sc.Name, e.now()
 	notes := []string{source, fmt.Sprintf("%d orders, %d couriers, %d stores, dispatch every %s",
 		len(sc.Orders), len(sc.Couriers), len(sc.Stores), sc.TickEvery)}
 	if f := outs[0].Summary.Fulfilment; f != nil {
@@ -190,7 +238,7 @@ func runOne(args []string, stdout, stderr io.Writer, compare bool) error {
 		}
 		notes = append(notes, note)
 	}
-	if err := sim.WriteOutputs(*out, outs, sc.Target, notes); err != nil {
+	if err := sim.WriteOutputs(*out, outs, sc.Target, notes, made); err != nil {
 		return err
 	}
 	if err := sim.WriteTable(stdout, outs); err != nil {
@@ -288,7 +336,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	root := fs.String("mdrp-root", "", "directory holding MDRP instance directories")
 	pattern := fs.String("pattern", "*", "glob of instance directory names")
-	policyName := fs.String("policy", "both", "optimize, baseline or both")
+	policyName := fs.String("policy", "both", "optimize, nearest-idle or both")
 	out := fs.String("out", "", "write every row as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)

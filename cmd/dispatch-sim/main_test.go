@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -56,7 +57,7 @@ func TestRunMDRPWritesAValidSolution(t *testing.T) {
 	inst := writeInstance(t, 1)
 	out := filepath.Join(t.TempDir(), "out")
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"run", "--mdrp", inst, "--out", out}, &stdout, &stderr); err != nil {
+	if err := run(testEnv, []string{"run", "--mdrp", inst, "--out", out}, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
 	for _, name := range []string{"summary.json", "orders.csv", "couriers.csv", "report.html",
@@ -93,7 +94,7 @@ func TestRunMDRPWritesAValidSolution(t *testing.T) {
 	if err := json.Unmarshal(data, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if sum.Policy != "optimize" || sum.Orders != 120 || !sum.MDRP.Feasible || len(sum.Compared) != 1 || sum.Compared[0].Policy != "baseline" {
+	if sum.Policy != "optimize" || sum.Orders != 120 || !sum.MDRP.Feasible || len(sum.Compared) != 1 || sum.Compared[0].Policy != "nearest-idle" {
 		t.Fatalf("summary.json: %+v", sum)
 	}
 	if sum.Delivered != len(sol.Orders) || sum.MDRP.Metrics.OrdersDelivered != sum.Delivered {
@@ -109,7 +110,7 @@ func TestRunIsByteIdentical(t *testing.T) {
 	dirs := []string{filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")}
 	for _, d := range dirs {
 		var stdout, stderr bytes.Buffer
-		if err := run([]string{"compare", "--mdrp", inst, "--out", d}, &stdout, &stderr); err != nil {
+		if err := run(testEnv, []string{"compare", "--mdrp", inst, "--out", d}, &stdout, &stderr); err != nil {
 			t.Fatalf("compare: %v", err)
 		}
 	}
@@ -130,7 +131,7 @@ func TestBaselinePolicyRun(t *testing.T) {
 	inst := writeInstance(t, 3)
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"run", "--mdrp", inst, "--out", out, "--policy", "baseline"}, &stdout, &stderr); err != nil {
+	if err := run(testEnv, []string{"run", "--mdrp", inst, "--out", out, "--policy", "baseline"}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	in, _ := mdrp.Load(inst)
@@ -158,7 +159,7 @@ func TestBench(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	jsonOut := filepath.Join(t.TempDir(), "bench.json")
-	if err := run([]string{"bench", "--mdrp-root", root, "--pattern", "*o10t100*", "--out", jsonOut}, &stdout, &stderr); err != nil {
+	if err := run(testEnv, []string{"bench", "--mdrp-root", root, "--pattern", "*o10t100*", "--out", jsonOut}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -194,7 +195,7 @@ func TestClearErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer
-		err := run(c.args, &stdout, &stderr)
+		err := run(testEnv, c.args, &stdout, &stderr)
 		if err == nil {
 			t.Errorf("%v: no error", c.args)
 			continue
@@ -211,7 +212,7 @@ func TestScenarioRun(t *testing.T) {
 	out, again := t.TempDir(), t.TempDir()
 	for _, dir := range []string{out, again} {
 		var stdout, stderr bytes.Buffer
-		if err := run([]string{"run", "--scenario", "../../sim/scenarios/small-town.json", "--seed", "3", "--out", dir}, &stdout, &stderr); err != nil {
+		if err := run(testEnv, []string{"run", "--scenario", "../../sim/scenarios/small-town.json", "--seed", "3", "--out", dir}, &stdout, &stderr); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -223,7 +224,7 @@ func TestScenarioRun(t *testing.T) {
 		}
 	}
 	html, err := os.ReadFile(filepath.Join(out, "report.html"))
-	if err != nil || !bytes.Contains(html, []byte("baseline")) {
+	if err != nil || !bytes.Contains(html, []byte("nearest-idle")) {
 		t.Fatalf("report: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "solution_info_orders.txt")); err == nil {
@@ -253,7 +254,7 @@ func TestMorningScenarioRun(t *testing.T) {
 	}
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"run", "--scenario", file, "--seed", "2", "--out", out}, &stdout, &stderr); err != nil {
+	if err := run(testEnv, []string{"run", "--scenario", file, "--seed", "2", "--out", out}, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	for _, row := range []string{"orders rejected (%)", "delivered by the promise, overnight (%)", "backlog at opening",
@@ -261,6 +262,10 @@ func TestMorningScenarioRun(t *testing.T) {
 		if !strings.Contains(stdout.String(), row) {
 			t.Errorf("stdout lacks %q:\n%s", row, stdout.String())
 		}
+	}
+	// Counts are whole numbers, not 255.00.
+	if !regexp.MustCompile(`(?m)^ *backlog at opening +\d+ +\d+ *$`).MatchString(stdout.String()) {
+		t.Errorf("the backlog at opening is not printed as a count:\n%s", stdout.String())
 	}
 	var summary struct {
 		Fulfilment *struct {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/o2o-dispatch/dispatchd/cmd/internal/version"
 )
 
 var errUsage = errors.New("usage")
@@ -58,6 +60,9 @@ type config struct {
 	// drive holds the flags of the drive and crash modes.
 	drive       driveOptions
 	allowRemote bool
+
+	// version is --version: print the build and exit, nothing else checked.
+	version bool
 }
 
 // stringList is a flag that may be repeated.
@@ -104,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.IntVar(&c.drive.kills, "kills", 20, "crash: how many times to SIGKILL the daemon")
 	fs.IntVar(&c.drive.graceful, "graceful", 0, "crash: how many graceful restarts (SIGTERM, so a checkpoint) to mix in among the kills")
 	fs.Uint64Var(&c.drive.seed, "seed", 0, "crash: seed of the kill schedule (default: random, printed)")
+	fs.BoolVar(&c.version, "version", false, "print the version and commit of this build and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: dispatchd-load (--spawn DISPATCHD | --target URL --admin-token-file FILE) [--mode orders|locations] (--rate N | --sweep N,N,...) [flags]")
 		fs.PrintDefaults()
@@ -116,6 +122,9 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if c.version {
+		return c, nil
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -285,6 +294,10 @@ func parseLatLon(s string) (location, error) {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) (err error) {
 	cfg, err := parseFlags(args, stderr, getenv)
 	if err != nil {
+		return err
+	}
+	if cfg.version {
+		_, err := fmt.Fprintln(stdout, version.Line("dispatchd-load"))
 		return err
 	}
 	if cfg.mode == modeDrive || cfg.mode == modeCrash {

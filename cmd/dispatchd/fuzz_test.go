@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,7 +16,8 @@ import (
 // FuzzConfigFile reads a made-up --config file. A setting in the file means what the same value given as the flag
 // means: the file is accepted exactly when the flags it spells out are, and then gives the same settings. A JSON
 // number is the flag's value written in plain decimal, a string or true/false as it is; null, an array or an
-// object is refused, as is a name that is not a flag's (in its dashed or underscored spelling) or "config".
+// object is refused (but under a key starting with "_", a comment, anything goes), as is a name that is not a
+// flag's (in its dashed or underscored spelling), "config" or "version" (the flags a config file cannot set).
 //
 // Seeds: the settings of the test suite's config file, and near-valid files in testdata.
 func FuzzConfigFile(f *testing.F) {
@@ -47,7 +49,8 @@ func FuzzConfigFile(f *testing.F) {
 }
 
 // flagsOf spells a config file out as flags, or says it cannot be: not a JSON object, two keys for one setting,
-// a value that is not a string, number or bool, "config". (A name that is no flag's is left in: the flags refuse
+// a value that is not a string, number or bool, a flag of the command line only. A key starting with "_" is a
+// comment and left out. (A name that is no flag's is left in: the flags refuse
 // it too.)
 func flagsOf(data []byte) ([]string, bool) {
 	var file map[string]any
@@ -57,8 +60,11 @@ func flagsOf(data []byte) ([]string, bool) {
 	var args []string
 	seen := map[string]bool{}
 	for k, v := range file {
+		if strings.HasPrefix(k, "_") {
+			continue // a comment
+		}
 		name := strings.ReplaceAll(k, "_", "-")
-		if name == "config" || seen[name] {
+		if commandLineOnly[name] || seen[name] {
 			return nil, false
 		}
 		seen[name] = true
@@ -81,12 +87,18 @@ func flagsOf(data []byte) ([]string, bool) {
 
 // sameSettings compares the settings of two Mains (every exported field but the config file's name).
 func sameSettings(a, b *Main) bool {
+	return len(settingsDiff(a, b)) == 0 && a.adminToken == b.adminToken
+}
+
+// settingsDiff lists the exported fields but the config file's name in which a and b differ, with both values.
+func settingsDiff(a, b *Main) []string {
+	var diff []string
 	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
 	for i := range va.NumField() {
 		f := va.Type().Field(i)
 		if f.IsExported() && f.Name != "ConfigFile" && !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			return false
+			diff = append(diff, fmt.Sprintf("%s: %v, not %v", f.Name, va.Field(i).Interface(), vb.Field(i).Interface()))
 		}
 	}
-	return a.adminToken == b.adminToken
+	return diff
 }

@@ -403,17 +403,7 @@ func TestKillAndRestart(t *testing.T) {
 	}
 	dir := t.TempDir()
 	c, cmd := child(t, dir)
-	admin := testAdminToken
-	c.must(201, "PUT", "/v1/stores/s1", admin, map[string]any{"location": map[string]float64{"lat": 31.2304, "lon": 121.4737}}, nil)
-	var courier struct {
-		Token string `json:"token"`
-	}
-	c.must(201, "PUT", "/v1/couriers/r1", admin, map[string]any{"vehicle": "ebike", "capacity": 4}, &courier)
-	c.must(200, "POST", "/v1/courier/shift", courier.Token, map[string]any{"status": "online", "location": map[string]float64{"lat": 31.231, "lon": 121.474}}, nil)
-	var key struct {
-		Key string `json:"key"`
-	}
-	c.must(201, "POST", "/v1/api-keys", admin, map[string]string{"name": "shop"}, &key)
+	key, courierToken := onlineFleet(c)
 
 	// Orders placed by several clients at once; the process is killed while some are in flight.
 	type ack struct {
@@ -437,7 +427,7 @@ func TestKillAndRestart(t *testing.T) {
 				idem := fmt.Sprintf("w%d-%d", w, i)
 				b, _ := json.Marshal(map[string]any{"external_id": "ext-" + idem, "store_id": "s1", "dropoff": map[string]float64{"lat": 31.24, "lon": 121.48}})
 				req, _ := http.NewRequest("POST", c.base+"/v1/orders", bytes.NewReader(b))
-				req.Header.Set("Authorization", "Bearer "+key.Key)
+				req.Header.Set("Authorization", "Bearer "+key)
 				req.Header.Set("Idempotency-Key", idem)
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
@@ -465,13 +455,13 @@ func TestKillAndRestart(t *testing.T) {
 	// The courier's route and the first order events as they stand, read while orders keep coming, then the kill.
 	var before route
 	for deadline := time.Now().Add(10 * time.Second); before.Version == 0 && time.Now().Before(deadline); {
-		c.must(200, "GET", "/v1/courier/route", courier.Token, nil, &before)
+		c.must(200, "GET", "/v1/courier/route", courierToken, nil, &before)
 		time.Sleep(50 * time.Millisecond)
 	}
 	if before.Version == 0 {
 		t.Fatal("no round gave the courier a route")
 	}
-	eventsBefore := readOrderEvents(t, c, key.Key, "0", 30)
+	eventsBefore := readOrderEvents(t, c, key, "0", 30)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	close(stopLoad)
@@ -479,7 +469,7 @@ func TestKillAndRestart(t *testing.T) {
 
 	c2, _ := child(t, dir)
 	var after route
-	c2.must(200, "GET", "/v1/courier/route", courier.Token, nil, &after)
+	c2.must(200, "GET", "/v1/courier/route", courierToken, nil, &after)
 	if after.Version < before.Version {
 		t.Fatalf("route version %d after restart, below the %d seen before", after.Version, before.Version)
 	}
@@ -487,25 +477,25 @@ func TestKillAndRestart(t *testing.T) {
 		var first order
 		json.Unmarshal(a.body, &first)
 		var got order
-		c2.must(200, "GET", "/v1/orders/"+first.ID, key.Key, nil, &got)
+		c2.must(200, "GET", "/v1/orders/"+first.ID, key, nil, &got)
 		if got.ExternalID != "ext-"+a.idem {
 			t.Fatalf("order %s came back as %+v", first.ID, got)
 		}
 		// The key is remembered: a retry answers the same, and no second order appears.
-		status, again := c2.do("POST", "/v1/orders", key.Key, map[string]any{"external_id": "ext-" + a.idem, "store_id": "s1", "dropoff": map[string]float64{"lat": 31.24, "lon": 121.48}}, "Idempotency-Key", a.idem)
+		status, again := c2.do("POST", "/v1/orders", key, map[string]any{"external_id": "ext-" + a.idem, "store_id": "s1", "dropoff": map[string]float64{"lat": 31.24, "lon": 121.48}}, "Idempotency-Key", a.idem)
 		if status != 201 || !bytes.Equal(bytes.TrimSpace(again), bytes.TrimSpace(a.body)) {
 			t.Fatalf("retry of %s after restart: %d %s, want the first answer %s", a.idem, status, again, a.body)
 		}
 	}
 	// A key made before the kill still works, and the daemon still dispatches.
-	c2.must(200, "GET", "/v1/stores/s1", key.Key, nil, nil)
+	c2.must(200, "GET", "/v1/stores/s1", key, nil, nil)
 
 	// The event stream: the events seen before the kill come back the same, and every acknowledged order has its
 	// order.created exactly once; a resume from the middle gets exactly the events after it.
 	created := map[string]int{}
 	var all []orderEvent
 	for after := "0"; len(created) < len(acked); {
-		page := readOrderEvents(t, c2, key.Key, after, 200)
+		page := readOrderEvents(t, c2, key, after, 200)
 		if len(page) == 0 {
 			t.Fatalf("event stream ended with %d of %d orders created", len(created), len(acked))
 		}
@@ -533,7 +523,7 @@ func TestKillAndRestart(t *testing.T) {
 		}
 	}
 	mid := len(all) / 2
-	resumed := readOrderEvents(t, c2, key.Key, fmt.Sprint(all[mid-1].ID), len(all)-mid)
+	resumed := readOrderEvents(t, c2, key, fmt.Sprint(all[mid-1].ID), len(all)-mid)
 	if len(resumed) != len(all)-mid || resumed[0].ID != all[mid].ID {
 		t.Fatalf("resume after %d: %d events from %d, want %d from %d", all[mid-1].ID, len(resumed), resumed[0].ID, len(all)-mid, all[mid].ID)
 	}
@@ -684,19 +674,10 @@ func TestWebhooksSurviveAKill(t *testing.T) {
 	c, cmd := child(t, dir, "--webhook-retry-min", "20ms", "--webhook-retry-max", "200ms")
 	admin := testAdminToken
 	c.must(201, "PUT", "/v1/webhooks/shop", admin, map[string]any{"url": "http://" + rcv.addr + "/hook", "secret": secret}, nil)
-	c.must(201, "PUT", "/v1/stores/s1", admin, map[string]any{"location": map[string]float64{"lat": 31.2304, "lon": 121.4737}}, nil)
-	var courier struct {
-		Token string `json:"token"`
-	}
-	c.must(201, "PUT", "/v1/couriers/r1", admin, map[string]any{"vehicle": "ebike", "capacity": 4}, &courier)
-	c.must(200, "POST", "/v1/courier/shift", courier.Token, map[string]any{"status": "online", "location": map[string]float64{"lat": 31.231, "lon": 121.474}}, nil)
-	var key struct {
-		Key string `json:"key"`
-	}
-	c.must(201, "POST", "/v1/api-keys", admin, map[string]string{"name": "shop"}, &key)
+	key, _ := onlineFleet(c)
 	place := func(c *client, n int, tag string) {
 		for i := range n {
-			c.must(201, "POST", "/v1/orders", key.Key, map[string]any{"store_id": "s1", "dropoff": map[string]float64{"lat": 31.24, "lon": 121.48}}, nil, "Idempotency-Key", fmt.Sprintf("%s-%d", tag, i))
+			c.must(201, "POST", "/v1/orders", key, map[string]any{"store_id": "s1", "dropoff": map[string]float64{"lat": 31.24, "lon": 121.48}}, nil, "Idempotency-Key", fmt.Sprintf("%s-%d", tag, i))
 		}
 	}
 	place(c, 10, "a")
@@ -716,7 +697,7 @@ func TestWebhooksSurviveAKill(t *testing.T) {
 	for {
 		log = log[:0]
 		for after := "0"; ; {
-			page := readOrderEvents(t, c2, key.Key, after, 500)
+			page := readOrderEvents(t, c2, key, after, 500)
 			if len(page) == 0 {
 				break
 			}

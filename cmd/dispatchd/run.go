@@ -19,11 +19,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/o2o-dispatch/dispatchd/cmd/internal/version"
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
 	"github.com/o2o-dispatch/dispatchd/dispatch/httpapi"
+	"github.com/o2o-dispatch/dispatchd/geo"
 	"github.com/o2o-dispatch/dispatchd/metrics"
 )
 
@@ -63,9 +66,15 @@ type Main struct {
 	IdleTimeout       time.Duration
 	JournalSalvage    bool
 	ConfigFile        string
+	// Map is the road map (--map): a prepared map file or a raw OpenStreetMap extract; empty: straight lines.
+	Map string
+	// ShowVersion is --version: print the build's version and exit. It is read from the command line only.
+	ShowVersion bool
 
 	adminToken string
 	stderr     io.Writer
+	// flags is the flag set of the last ParseFlags: the settings a config file may hold (tests list them).
+	flags *flag.FlagSet
 
 	mu          sync.Mutex
 	addr        net.Addr
@@ -96,7 +105,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&m.Policy, "policy", "optimize", "dispatch policy: optimize or nearest-idle")
 	fs.IntVar(&m.MaxRoundOrders, "max-round-orders", 0, "pending orders one dispatch round considers, the most urgent first (0: 4 per online courier, at least 1000)")
 	// A round prices on these goroutines while the loop keeps taking orders: by default intake keeps a core.
-	fs.IntVar(&m.DispatchWorkers, "dispatch-workers", max(1, runtime.GOMAXPROCS(0)-1), "goroutines that price a dispatch round (default: one per CPU but one)")
+	// 0 rather than the figure of this machine, so that a config file carries over to a machine with other CPUs.
+	fs.IntVar(&m.DispatchWorkers, "dispatch-workers", 0, "goroutines that price a dispatch round (0: one per CPU but one, at least 1)")
 	fs.DurationVar(&m.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long a graceful stop waits for requests in flight")
 	fs.DurationVar(&m.Heartbeat, "stream-heartbeat", 15*time.Second, "interval of the courier stream's heartbeat comments")
 	fs.DurationVar(&m.EventRetention, "event-retention", 72*time.Hour, "how long order events stay resumable (GET /v1/events)")
@@ -115,12 +125,19 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&m.WriteTimeout, "write-timeout", 30*time.Second, "how long a response may take to be written (a stream's deadline is renewed at each write)")
 	fs.DurationVar(&m.IdleTimeout, "idle-timeout", 120*time.Second, "how long a kept-alive connection may wait for its next request")
 	fs.BoolVar(&m.JournalSalvage, "journal-salvage", false, "start on a damaged journal or event log that the daemon refuses, keeping the records before the damage; the damaged segments are moved aside and what is lost is logged (for one start)")
+	fs.StringVar(&m.Map, "map", "", "road map to plan on: a file of 'dispatchd map prepare' or a raw OpenStreetMap .osm.pbf extract (empty: straight lines times a detour factor)")
 	fs.StringVar(&m.ConfigFile, "config", "", "optional JSON config file whose keys are these flags' names")
+	fs.BoolVar(&m.ShowVersion, "version", false, "print the version and commit of this build and exit")
+	m.flags = fs
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("dispatchd: unexpected argument %q", fs.Arg(0))
+	}
+	if m.ShowVersion {
+		// Nothing else is read or checked: --version answers even beside a broken config.
+		return nil
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -143,8 +160,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 			return fmt.Errorf("dispatchd: config %s: %w", m.ConfigFile, err)
 		}
 		for k, v := range raw {
+			if strings.HasPrefix(k, "_") {
+				continue // a comment (docs/dispatchd.example.json describes each setting so)
+			}
 			name := strings.ReplaceAll(k, "_", "-")
-			if fs.Lookup(name) == nil || name == "config" {
+			if fs.Lookup(name) == nil || commandLineOnly[name] {
 				return fmt.Errorf("dispatchd: config %s: unknown setting %q", m.ConfigFile, k)
 			}
 			if _, dup := file[name]; dup {
@@ -159,7 +179,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || set[f.Name] || f.Name == "config" {
+		if err != nil || set[f.Name] || commandLineOnly[f.Name] {
 			return
 		}
 		src, val := "", ""
@@ -185,8 +205,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return errors.New("dispatchd: --queue-size must be positive")
 	case m.MaxRoundOrders < 0:
 		return errors.New("dispatchd: --max-round-orders must not be negative (0: automatic)")
-	case m.DispatchWorkers < 1 || m.DispatchWorkers > 256:
-		return errors.New("dispatchd: --dispatch-workers must be within [1, 256]")
+	case m.DispatchWorkers < 0 || m.DispatchWorkers > 256:
+		return errors.New("dispatchd: --dispatch-workers must be within [0, 256] (0: one per CPU but one)")
 	case m.DataDir == "":
 		return errors.New("dispatchd: --data-dir is required")
 	case m.Pprof && m.MetricsAddr == "":
@@ -199,6 +219,10 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	return nil
 }
+
+// commandLineOnly are the flags that neither the environment nor a config file sets: the config file's own path
+// (its environment variable is read apart) and --version.
+var commandLineOnly = map[string]bool{"config": true, "version": true}
 
 // configValue is a config file's value as the flag takes it: a string or true/false as it is, a number in plain
 // decimal (as fmt.Sprint writes 1000000, "1e+06", an integer flag would refuse it). Anything else is refused rather
@@ -307,6 +331,18 @@ func (m *Main) loadAdminToken(log zerolog.Logger) (string, error) {
 	return t, nil
 }
 
+// buildInfo is dispatchd_build_info, always 1, whose labels say which build serves: what an operator checks after an
+// upgrade, and what a dashboard joins on to mark it.
+func buildInfo(v version.Info) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "dispatchd_build_info",
+		Help:        "The running build: version and commit as stamped at build time (--version), and the Go toolchain. Always 1.",
+		ConstLabels: prometheus.Labels{"version": v.Version, "commit": v.Commit, "goversion": v.GoVersion},
+	})
+	g.Set(1)
+	return g
+}
+
 // maxHeaderBytes bounds a request's headers (and request line): far above what any client of the API sends, far
 // below net/http's default of 1 MiB.
 const maxHeaderBytes = 32 << 10
@@ -350,11 +386,22 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	cfg.DefaultPromise = m.DefaultPromise
 	cfg.Engine.Policy = policy
 	cfg.Engine.Workers = m.DispatchWorkers
+	if cfg.Engine.Workers == 0 {
+		cfg.Engine.Workers = max(1, runtime.GOMAXPROCS(0)-1)
+	}
 	cfg.Engine.MaxRoundOrders = m.MaxRoundOrders
 	cfg.EventRetention, cfg.ETAChangeThreshold = m.EventRetention, m.ETAThreshold
 	cfg.Webhooks = daemon.WebhookConfig{RetryMin: m.WebhookRetryMin, RetryMax: m.WebhookRetryMax, GiveUpAfter: m.WebhookGiveUp}
 	cfg.Logger = log
 	cfg.Salvage = m.JournalSalvage
+	var tables geo.TableModel
+	if m.Map != "" {
+		net, err := m.loadMap(ctx, log)
+		if err != nil {
+			return err
+		}
+		cfg.Travel, tables = net, net
+	}
 
 	var d *daemon.Daemon
 	met := metrics.New(func() metrics.Fleet {
@@ -376,6 +423,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	})
 	cfg.Observer = met
+	if err := met.Registry().Register(buildInfo(version.Get())); err != nil {
+		return fmt.Errorf("dispatchd: metrics: %w", err)
+	}
 	d, err = daemon.Open(cfg)
 	if errors.Is(err, daemon.ErrSalvageable) {
 		return fmt.Errorf("%w\ndispatchd: the data in %s is damaged (above). To start with what is intact before the damage, losing "+
@@ -393,7 +443,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	limits.OrdersRate, limits.CourierRate = m.OrdersRate, m.CourierRate
 	limits.OrdersBurst, limits.CourierBurst = max(1, int(2*m.OrdersRate)), max(1, int(2*m.CourierRate))
 	limits.StreamsPerCaller = m.StreamsPerCaller
-	apiCfg := httpapi.Config{AdminToken: token, Logger: log, Instrument: met.InstrumentHTTP, Heartbeat: m.Heartbeat, Limits: limits}
+	apiCfg := httpapi.Config{AdminToken: token, Logger: log, Instrument: met.InstrumentHTTP, Heartbeat: m.Heartbeat, Limits: limits,
+		Roads: tables}
 	if m.MetricsAddr == "" {
 		apiCfg.Metrics, apiCfg.MetricsNeedAdmin = met.Handler(), m.MetricsAuth
 	}
@@ -464,7 +515,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("data_dir", m.DataDir).Dur("dispatch_interval", m.DispatchInterval).Msg("listening")
+	log.Info().Str("addr", ln.Addr().String()).Str("data_dir", m.DataDir).Str("dispatch_interval", m.DispatchInterval.String()).
+		Str("version", version.Get().Version).Msg("listening")
 	close(m.started)
 
 	select {

@@ -338,10 +338,14 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 		fulfilment = FulfilDelivery // records written before in-store pick-up existed
 	}
 	view := &OrderView{
-		ID: in.ID, ExternalID: in.ExternalID, Status: "pending", StoreID: in.StoreID, Dropoff: in.Dropoff,
+		ID: in.ID, ExternalID: in.ExternalID, Status: "pending", StoreID: in.StoreID,
 		CreatedAt: in.CreatedAt, ReadyAt: in.ReadyAt, DeliverBy: in.DeliverBy, Size: max(in.Size, 1),
 		Skills: in.Skills, Customer: in.Customer, Timeline: []TimelineEntry{{Status: "pending", At: rec.At}},
 		Fulfilment: fulfilment, Items: in.Items, PickupBy: timePtr(in.PickupBy),
+	}
+	if !in.NoDropoff {
+		drop := in.Dropoff
+		view.Dropoff = &drop
 	}
 	// The stock and the store's queue first: the network refuses (changing nothing) what it cannot hold.
 	if err := d.net.Reserve(in.ID, fulfil.Plan{StoreID: in.StoreID, Ready: in.ReadyAt}, in.Items); err != nil {
@@ -353,7 +357,8 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	s.orders.set(in.ID, view)
 	if fulfilment == FulfilDelivery {
 		spec := dispatch.OrderSpec{ID: in.ID, StoreID: in.StoreID, Dropoff: in.Dropoff.Point(), Created: in.CreatedAt,
-			Ready: in.ReadyAt, DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills}
+			Ready: in.ReadyAt, DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills,
+			AcceptLate: in.AcceptLate}
 		if d.roundRunning {
 			d.deferredEngine = append(d.deferredEngine, deferredEvent{rec.At, dispatch.OrderPlaced{Order: spec}})
 		} else if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {

@@ -182,7 +182,7 @@ func (d *Daemon) checkpoint(final bool) error {
 		if err := d.journal.Truncate(seq); err != nil {
 			return err
 		}
-		d.log.Info().Uint64("seq", seq).Int64("bytes", size).Dur("took", d.clock().Sub(began)).Msg("checkpoint written")
+		d.log.Info().Uint64("seq", seq).Int64("bytes", size).Float64("took_ms", Millis(d.clock().Sub(began))).Msg("checkpoint written")
 		return nil
 	}
 	if final {
@@ -335,7 +335,7 @@ func (d *Daemon) recover() error {
 	}
 	d.sinceCkpt = replayed
 	d.log.Info().Uint64("checkpoint_seq", seq).Int("replayed", replayed).Int("refused", refused).
-		Int("open_orders", d.st.openOrders()).Dur("took", d.clock().Sub(began)).Msg("state recovered")
+		Int("open_orders", d.st.openOrders()).Float64("took_ms", Millis(d.clock().Sub(began))).Msg("state recovered")
 	// An event log ahead of the replay holds events of records the journal lost (a damaged last record cut off, or
 	// salvage): they were published, so their ids must not be given again to other events, which readers that
 	// resume after an id would skip. Number on after them, and checkpoint at once so that it holds.

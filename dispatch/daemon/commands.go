@@ -13,6 +13,7 @@ import (
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
@@ -47,6 +48,32 @@ func checkLocation(field string, l Location) error {
 	return nil
 }
 
+// checkPlace checks a place that a store or an order names: a valid location and, on a road map, near enough to a
+// road (geo.PointChecker). It runs before the request reaches the loop, so a place off the roads is never journaled;
+// a record journaled before the map was loaded still replays, since the engine itself travels from the nearest road.
+func (d *Daemon) checkPlace(field string, l Location) error {
+	if err := checkLocation(field, l); err != nil {
+		return err
+	}
+	if pc, ok := d.cfg.Travel.(geo.PointChecker); ok {
+		if err := pc.CheckPoint(l.Point()); err != nil {
+			return errorf(dispatch.EInvalid, field, "%s is off the road map: %v", field, err)
+		}
+	}
+	return nil
+}
+
+// checkOrder checks an order or a quote's input, its drop-off on the road map included.
+func (d *Daemon) checkOrder(in *OrderInput) error {
+	if err := in.check(); err != nil {
+		return err
+	}
+	if in.NoDropoff {
+		return nil
+	}
+	return d.checkPlace("dropoff", in.Dropoff)
+}
+
 // StoreInput is a store as an admin registers it.
 type StoreInput struct {
 	ID              string
@@ -73,7 +100,7 @@ func (d *Daemon) PutStore(ctx context.Context, in StoreInput) (*StoreView, bool,
 	case len(in.Timezone) > 64:
 		return nil, false, errorf(dispatch.EInvalid, "timezone", "timezone is longer than 64 bytes")
 	}
-	if err := checkLocation("location", in.Location); err != nil {
+	if err := d.checkPlace("location", in.Location); err != nil {
 		return nil, false, err
 	}
 	if err := fulfil.CheckInventory("inventory", in.Inventory, false); err != nil {
@@ -198,6 +225,11 @@ func (d *Daemon) RevokeAPIKey(ctx context.Context, id string) error {
 // year), and keeping it would plan around nonsense.
 const timeWindow = 24 * time.Hour
 
+// MaxCustomerBytes bounds an order's customer object as sent (its JSON, spacing included). It is kept with every
+// order, in the journal and in memory, and shown to couriers: names, a phone and a note fit many times over, while
+// a client that puts a basket or a photo there is told so rather than slowing every checkpoint.
+const MaxCustomerBytes = 2048
+
 // OrderInput is an order (or a quote request) as an order service sends it.
 type OrderInput struct {
 	ExternalID     string
@@ -216,6 +248,9 @@ type OrderInput struct {
 	Fulfilment string
 	// NoDropoff says the request gave no drop-off (allowed for an in-store pick-up that names its store).
 	NoDropoff bool
+	// AcceptLate: the caller takes a delivery later than the promise allows. Without it, an order no vehicle could
+	// deliver by the promise plus the engine's hard lateness is refused (see Daemon.PlaceOrder).
+	AcceptLate bool
 }
 
 func (in *OrderInput) check() error {
@@ -251,6 +286,9 @@ func (in *OrderInput) check() error {
 	if len(in.Customer) > 0 && in.Customer[0] != '{' {
 		return errorf(dispatch.EInvalid, "customer", "customer must be an object")
 	}
+	if len(in.Customer) > MaxCustomerBytes {
+		return errorf(dispatch.EInvalid, "customer", "customer is %d bytes of JSON; at most %d", len(in.Customer), MaxCustomerBytes)
+	}
 	if in.Fulfilment == "" {
 		in.Fulfilment = FulfilDelivery
 	}
@@ -272,7 +310,8 @@ func (d *Daemon) resolve(now time.Time, in *OrderInput) (*orderRecord, error) {
 		return nil, errorf(dispatch.EInvalid, "ready_at", "ready_at is more than a day in the past")
 	}
 	rec := &orderRecord{ExternalID: in.ExternalID, Dropoff: in.Dropoff, CreatedAt: now,
-		Size: max(in.Size, 1), Skills: in.Skills, Customer: in.Customer, Items: in.Items, Fulfilment: in.Fulfilment}
+		Size: max(in.Size, 1), Skills: in.Skills, Customer: in.Customer, Items: in.Items, Fulfilment: in.Fulfilment,
+		NoDropoff: in.NoDropoff, AcceptLate: in.AcceptLate}
 	rec.DeliverBy = d.promiseOf(now, in)
 	if !rec.DeliverBy.After(now) {
 		return nil, errorf(dispatch.EInvalid, "deliver_by", "deliver_by must be in the future")
@@ -293,6 +332,27 @@ func (d *Daemon) resolve(now time.Time, in *OrderInput) (*orderRecord, error) {
 	return rec, nil
 }
 
+// reach is the best any courier could do for a delivery order (nil for an in-store pick-up, or a store the daemon
+// does not know). It reads the daemon's own stores, not the engine, so placements need not wait for a round.
+func (d *Daemon) reach(rec *orderRecord) *dispatch.Reach {
+	st, ok := d.st.stores.get(rec.StoreID)
+	if rec.Fulfilment == FulfilPickup || !ok {
+		return nil
+	}
+	r := dispatch.ReachOf(&d.cfg.Engine, d.cfg.Travel, st.Location.Point(), rec.Dropoff.Point(), rec.ReadyAt, rec.DeliverBy, rec.AcceptLate)
+	return &r
+}
+
+// unreachable is the 422 for an order no vehicle could deliver in time (reach.Reason set).
+func unreachable(r *dispatch.Reach) *dispatch.Error {
+	msg := fmt.Sprintf("no vehicle could deliver this order in time: ready at %s, the fastest ride (%s) takes %s, so the earliest drop-off is %s, after the promise plus the hard lateness (%s); send accept_late: true to take it anyway",
+		r.Ready.Format(time.RFC3339), r.Vehicle, r.Ride.Round(time.Second), r.EarliestDropoff.Format(time.RFC3339), r.LatestDropoff.Format(time.RFC3339))
+	if r.Reason == dispatch.ReachRideTooLong {
+		msg = fmt.Sprintf("no vehicle could deliver this order: the fastest ride (%s) takes %s, longer than a courier may carry an order", r.Vehicle, r.Ride.Round(time.Second))
+	}
+	return &dispatch.Error{Code: dispatch.EUnservable, Field: "dropoff", Message: msg, Reasons: []string{r.Reason}, Reach: r}
+}
+
 // promiseOf is the order's deliver_by: given, or now plus the promise given or the default one.
 func (d *Daemon) promiseOf(now time.Time, in *OrderInput) time.Time {
 	switch {
@@ -308,7 +368,7 @@ func (d *Daemon) promiseOf(now time.Time, in *OrderInput) time.Time {
 // the same key with the same request (reqHash) gets it again, with another request 422. It returns the status
 // and body to answer with; they are durable and readable when it returns.
 func (d *Daemon) PlaceOrder(ctx context.Context, p Principal, idemKey string, reqHash []byte, in OrderInput) (int, []byte, error) {
-	if err := in.check(); err != nil {
+	if err := d.checkOrder(&in); err != nil {
 		return 0, nil, err
 	}
 	id := newID("ord_")
@@ -325,6 +385,9 @@ func (d *Daemon) PlaceOrder(ctx context.Context, p Principal, idemKey string, re
 		rec, err := d.resolve(now, &in)
 		if err != nil {
 			return nil, 0, err
+		}
+		if r := d.reach(rec); r != nil && r.Reason != "" {
+			return nil, 0, unreachable(r)
 		}
 		rec.ID = id
 		if idemKey != "" {
@@ -348,7 +411,7 @@ func (d *Daemon) PlaceOrder(ctx context.Context, p Principal, idemKey string, re
 
 // Quote says whether an order could be delivered and when, changing nothing.
 func (d *Daemon) Quote(ctx context.Context, in OrderInput) (*QuoteView, error) {
-	if err := in.check(); err != nil {
+	if err := d.checkOrder(&in); err != nil {
 		return nil, err
 	}
 	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
@@ -366,8 +429,14 @@ func (d *Daemon) Quote(ctx context.Context, in OrderInput) (*QuoteView, error) {
 			qv.Feasible, qv.PickupETA = true, timePtr(rec.ReadyAt)
 			return qv, 0, nil
 		}
+		if r := d.reach(rec); r != nil && r.Reason != "" {
+			// What POST /v1/orders would refuse: no courier's plan can change that.
+			qv.Reasons, qv.Reach = []string{r.Reason}, NewReachView(r)
+			return qv, 0, nil
+		}
 		q, err := d.eng.Quote(now, dispatch.OrderSpec{StoreID: rec.StoreID, Dropoff: rec.Dropoff.Point(), Created: now,
-			Ready: rec.ReadyAt, DeliverBy: rec.DeliverBy, PickupBy: rec.PickupBy, Size: rec.Size, Skills: rec.Skills})
+			Ready: rec.ReadyAt, DeliverBy: rec.DeliverBy, PickupBy: rec.PickupBy, Size: rec.Size, Skills: rec.Skills,
+			AcceptLate: rec.AcceptLate})
 		if err != nil {
 			return nil, 0, err
 		}

@@ -88,7 +88,8 @@ type Config struct {
 	Webhooks WebhookConfig
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Logger receives the daemon's logs (default: none).
+	// Logger receives the daemon's logs (default: none). A field that holds a time span says its unit: took_ms
+	// (milliseconds, see Millis), or a duration written as a string ("10s").
 	Logger zerolog.Logger
 	// Observer hears events for metrics (default: none).
 	Observer Observer
@@ -181,13 +182,15 @@ type reply struct {
 // Daemon is dispatchd's core: one goroutine (Run) owns the engine and all state; the API reaches it through Do-style
 // methods that queue a request and wait for the answer, and reads published snapshots (View) without entering it.
 type Daemon struct {
-	cfg      Config
-	log      zerolog.Logger
-	obs      Observer
-	clock    func() time.Time
-	journal  *journal.Journal
-	queue    chan request
-	streams  *broker
+	cfg     Config
+	log     zerolog.Logger
+	obs     Observer
+	clock   func() time.Time
+	journal *journal.Journal
+	queue   chan request
+	streams *broker
+	// legs draws routes on the road map when the travel model is one (nil otherwise).
+	legs     *legs
 	stopped  chan struct{}
 	running  atomic.Bool
 	busyBits atomic.Uint64 // float64 bits of the loop's busy ratio
@@ -294,6 +297,7 @@ func Open(cfg Config) (*Daemon, error) {
 		clock:       cfg.Now,
 		queue:       make(chan request, cfg.QueueSize),
 		streams:     newBroker(),
+		legs:        newLegs(cfg.Travel),
 		stopped:     make(chan struct{}),
 		pubNotify:   make(chan struct{}),
 		kill:        make(chan struct{}),
@@ -804,3 +808,6 @@ func (d *Daemon) DispatchNow(ctx context.Context) error {
 	})
 	return err
 }
+
+// Millis is d in milliseconds with microsecond precision: the value of a log field named *_ms.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -164,12 +164,40 @@ func (d *Daemon) StoreOrderAction(ctx context.Context, storeID, orderID, action 
 		return nil, errorf(dispatch.EInvalid, "action", "unknown store action %q", action)
 	}
 	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
+		if action == StoreActionReady {
+			if err := d.checkStoreOpen(storeID, orderID, now); err != nil {
+				return nil, 0, err
+			}
+		}
 		return d.record(&record{Type: recStoreAction, At: now, Action: &actionRecord{Store: storeID, Order: orderID, Action: action}})
 	})
 	if err != nil {
 		return nil, err
 	}
 	return res.(*OrderView), nil
+}
+
+// checkStoreOpen refuses (409 conflict) to mark an order ready while its store is closed: nobody is there to
+// prepare it, nor to hand it over, and the order's ready time was counted from an opening. The state, not the
+// request, is at fault (the same request succeeds once the store opens), hence 409 and not 422. It is checked
+// when the step is asked for, not when the journal is replayed: a step recorded before this rule stays valid.
+func (d *Daemon) checkStoreOpen(storeID, orderID string, now time.Time) error {
+	st, ok := d.st.stores.get(storeID)
+	if !ok {
+		return errorf(dispatch.ENotFound, "", "order %q not found at store %q", orderID, storeID)
+	}
+	h, err := d.parseHours(st.Hours, st.Timezone)
+	if err != nil || h == nil {
+		return nil // always open (hours a replay could not read are taken as always open too)
+	}
+	open, _, ok := h.Window(now)
+	switch {
+	case !ok:
+		return errorf(dispatch.EConflict, "", "store %s is closed and does not open in the next eight days; an order is marked ready while the store is open", storeID)
+	case open.After(now):
+		return errorf(dispatch.EConflict, "", "store %s is closed until %s; an order is marked ready while the store is open", storeID, open.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func (d *Daemon) applyStoreAction(rec *record) (any, error) {

@@ -116,6 +116,10 @@ type orderRecord struct {
 	Items      []fulfil.Item `json:"items,omitempty"`
 	PickupBy   time.Time     `json:"pickup_by,omitzero"`
 	Fulfilment string        `json:"fulfilment,omitempty"`
+	// NoDropoff: an in-store pick-up placed without a drop-off (Dropoff is then the zero location, never shown).
+	NoDropoff bool `json:"no_dropoff,omitempty"`
+	// AcceptLate: the caller takes a delivery however late (dispatch.OrderSpec.AcceptLate).
+	AcceptLate bool `json:"accept_late,omitempty"`
 	// The idempotency key under which it was placed: scope (the API key's id), key and the request's SHA-256.
 	IdemScope string `json:"idem_scope,omitempty"`
 	IdemKey   string `json:"idem_key,omitempty"`

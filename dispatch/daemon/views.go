@@ -28,6 +28,8 @@ func locationOf(p orb.Point) Location { return Location{Lat: p[1], Lon: p[0]} }
 type ETA struct {
 	PickupAt  *time.Time `json:"pickup_at,omitempty"`
 	DropoffAt *time.Time `json:"dropoff_at,omitempty"`
+	// Leg is the courier's ride to the drop-off on the road map, once the drop-off is its next stop.
+	Leg *LegView `json:"leg,omitempty"`
 }
 
 // TimelineEntry is one change of an order's status.
@@ -40,18 +42,19 @@ type TimelineEntry struct {
 
 // OrderView is an order as the API shows it.
 type OrderView struct {
-	ID         string          `json:"id"`
-	ExternalID string          `json:"external_id,omitempty"`
-	Status     string          `json:"status"`
-	StoreID    string          `json:"store_id"`
-	CourierID  string          `json:"courier_id,omitempty"`
-	Dropoff    Location        `json:"dropoff"`
-	CreatedAt  time.Time       `json:"created_at"`
-	ReadyAt    time.Time       `json:"ready_at"`
-	DeliverBy  time.Time       `json:"deliver_by"`
-	Size       int             `json:"size"`
-	Skills     []string        `json:"skills,omitempty"`
-	Customer   json.RawMessage `json:"customer,omitempty"`
+	ID         string `json:"id"`
+	ExternalID string `json:"external_id,omitempty"`
+	Status     string `json:"status"`
+	StoreID    string `json:"store_id"`
+	CourierID  string `json:"courier_id,omitempty"`
+	// Dropoff is where a courier takes the order; nil for an in-store pick-up placed without one.
+	Dropoff   *Location       `json:"dropoff,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	ReadyAt   time.Time       `json:"ready_at"`
+	DeliverBy time.Time       `json:"deliver_by"`
+	Size      int             `json:"size"`
+	Skills    []string        `json:"skills,omitempty"`
+	Customer  json.RawMessage `json:"customer,omitempty"`
 	// Fulfilment is "delivery" (a courier takes it to Dropoff) or "pickup" (the customer collects it in store).
 	Fulfilment string `json:"fulfilment"`
 	// Items are the goods reserved in the store's stock for this order.
@@ -187,6 +190,8 @@ type StopView struct {
 	DeliverBy time.Time `json:"deliver_by"`
 	// Customer is the order's customer details, on drop-off stops only: the courier needs them at the door.
 	Customer json.RawMessage `json:"customer,omitempty"`
+	// Leg is the ride to this stop on the road map (none without a map).
+	Leg *LegView `json:"leg,omitempty"`
 }
 
 // RouteView is a courier's route as the API and the stream show it.
@@ -220,6 +225,33 @@ type QuoteView struct {
 	Reasons    []string   `json:"reasons"`
 	// Candidates says why each store looked at cannot serve the order (when no store can).
 	Candidates []dispatch.StoreRejection `json:"candidates,omitempty"`
+	// Reach gives the figures when no vehicle could deliver the order in time (POST /v1/orders would say 422).
+	Reach *ReachView `json:"reach,omitempty"`
+}
+
+// ReachView is dispatch.Reach as the API shows it: the best any courier could do for an order, against the latest
+// drop-off the engine takes an order on for.
+type ReachView struct {
+	// Vehicle is the fastest vehicle profile from the store to the door; RideSeconds its ride, hand-over to
+	// hand-over.
+	Vehicle     string `json:"vehicle"`
+	RideSeconds int64  `json:"ride_seconds"`
+	// ReadyAt plus the ride is EarliestDropoff; DeliverBy plus HardLatenessSeconds is LatestDropoff.
+	ReadyAt             time.Time `json:"ready_at"`
+	EarliestDropoff     time.Time `json:"earliest_dropoff"`
+	DeliverBy           time.Time `json:"deliver_by"`
+	HardLatenessSeconds int64     `json:"hard_lateness_seconds"`
+	LatestDropoff       time.Time `json:"latest_dropoff"`
+}
+
+// NewReachView shows r (nil: nil).
+func NewReachView(r *dispatch.Reach) *ReachView {
+	if r == nil {
+		return nil
+	}
+	return &ReachView{Vehicle: r.Vehicle.String(), RideSeconds: int64(r.Ride.Round(time.Second) / time.Second),
+		ReadyAt: r.Ready, EarliestDropoff: r.EarliestDropoff, DeliverBy: r.DeliverBy,
+		HardLatenessSeconds: int64(r.LatestDropoff.Sub(r.DeliverBy) / time.Second), LatestDropoff: r.LatestDropoff}
 }
 
 func timePtr(t time.Time) *time.Time {

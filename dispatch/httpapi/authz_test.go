@@ -99,6 +99,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "POST /v1/orders/{id}/cancel", method: "POST", path: func(c string) string { return "/v1/orders/" + cmp.Or(toCancel[c], order) + "/cancel" },
 			admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
 		{pattern: "POST /v1/quotes", method: "POST", path: fixed("/v1/quotes"), body: place, admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
+		// The fixture loads no road map: the roles that may ask are told so.
+		{pattern: "POST /v1/travel-times", method: "POST", path: fixed("/v1/travel-times"), body: `{"profile":"bike","sources":[{"lat":31.23,"lon":121.47}],"destinations":[{"lat":31.24,"lon":121.48}]}`,
+			admin: 503, orders: 503, otherKey: 503, courier: 403, otherCourier: 403},
 		{pattern: "GET /v1/events", method: "GET", path: fixed("/v1/events"), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
 
 		{pattern: "PUT /v1/stores/{store_id}", method: "PUT", path: perCaller("/v1/stores/new-"), body: `{"location":{"lat":31.2,"lon":121.4}}`,
@@ -153,7 +156,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "GET /metrics", method: "GET", path: fixed("/metrics"), public: true, admin: 200},
 		{pattern: "GET /metrics", method: "GET", path: fixed("/metrics"), metricsAuth: true, admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403},
 		{pattern: "/", method: "GET", path: fixed("/v1/nothing"), public: true, admin: 404},
-		{pattern: "/", method: "PATCH", path: fixed("/v1/orders"), public: true, admin: 404},
+		{pattern: "/", method: "PATCH", path: fixed("/v1/orders"), public: true, admin: 405}, // a known path, another method
 	}
 
 	// Every registered route has a row, and every row goes to the route it claims.

@@ -86,11 +86,13 @@ type orderBody struct {
 	Size           *int            `json:"size,omitempty"`
 	Skills         []string        `json:"skills,omitempty"`
 	Customer       json.RawMessage `json:"customer,omitempty"`
+	AcceptLate     bool            `json:"accept_late,omitempty"`
 }
 
 func (b *orderBody) input() (daemon.OrderInput, error) {
 	in := daemon.OrderInput{ExternalID: b.ExternalID, StoreID: b.StoreID, PrepSeconds: b.PrepSeconds,
-		PromiseSeconds: b.PromiseSeconds, Skills: b.Skills, Customer: b.Customer, Items: b.Items, Fulfilment: b.Fulfilment}
+		PromiseSeconds: b.PromiseSeconds, Skills: b.Skills, Customer: b.Customer, Items: b.Items, Fulfilment: b.Fulfilment,
+		AcceptLate: b.AcceptLate}
 	if b.Dropoff == nil && b.Fulfilment == daemon.FulfilPickup {
 		in.NoDropoff = true // an in-store pick-up needs no address (the daemon says so if it needs one to choose)
 	} else {
@@ -165,7 +167,7 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, _ daemon.Princ
 	if !ok {
 		return apiError(dispatch.ENotFound, "", "order %q not found", r.PathValue("id"))
 	}
-	writeJSON(w, http.StatusOK, o.LateAt(s.cfg.Now()))
+	writeJSON(w, http.StatusOK, s.d.OrderWithLeg(o).LateAt(s.cfg.Now()))
 	return nil
 }
 
@@ -636,7 +638,7 @@ func (s *Server) locationBatch(w http.ResponseWriter, r *http.Request, _ daemon.
 }
 
 func (s *Server) route(w http.ResponseWriter, _ *http.Request, p daemon.Principal) error {
-	rt, ok := s.d.View().Route(p.ID)
+	rt, ok := s.d.CourierRoute(p.ID)
 	if !ok {
 		return apiError(dispatch.ENotFound, "", "courier not found")
 	}

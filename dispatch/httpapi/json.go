@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
 )
 
 // maxBody is the largest request body the API reads (the contract's 64 KiB).
@@ -24,6 +25,7 @@ var statusOf = map[dispatch.ErrorCode]int{
 	dispatch.EUnauthenticated:     http.StatusUnauthorized,
 	dispatch.EPermissionDenied:    http.StatusForbidden,
 	dispatch.ENotFound:            http.StatusNotFound,
+	dispatch.EMethodNotAllowed:    http.StatusMethodNotAllowed,
 	dispatch.EConflict:            http.StatusConflict,
 	dispatch.ETooLarge:            http.StatusRequestEntityTooLarge,
 	dispatch.EIdempotencyMismatch: http.StatusUnprocessableEntity,
@@ -44,6 +46,8 @@ type errorDetail struct {
 	Reasons []string           `json:"reasons,omitempty"`
 	// Candidates: why each store looked at cannot serve the order (unservable orders chosen by items).
 	Candidates []dispatch.StoreRejection `json:"candidates,omitempty"`
+	// Reach: the figures for an order no vehicle could deliver in time.
+	Reach *daemon.ReachView `json:"reach,omitempty"`
 }
 
 func apiError(code dispatch.ErrorCode, field, format string, args ...any) *dispatch.Error {
@@ -73,7 +77,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, status, errorBody{errorDetail{Code: e.Code, Message: e.Message, Field: e.Field, Reasons: e.Reasons, Candidates: e.Candidates}})
+	writeJSON(w, status, errorBody{errorDetail{Code: e.Code, Message: e.Message, Field: e.Field, Reasons: e.Reasons,
+		Candidates: e.Candidates, Reach: daemon.NewReachView(e.Reach)}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

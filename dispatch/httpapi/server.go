@@ -15,6 +15,7 @@ import (
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
 // Instrumenter wraps a route's handler for metrics (metrics.Metrics.InstrumentHTTP).
@@ -37,6 +38,8 @@ type Config struct {
 	Now func() time.Time
 	// Limits bound what one caller may do (see DefaultLimits; the zero value limits nothing).
 	Limits Limits
+	// Roads answers POST /v1/travel-times from the road map; nil when no map is loaded (the call answers 503).
+	Roads geo.TableModel
 }
 
 // Server is dispatchd's HTTP API over a daemon.
@@ -85,6 +88,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/orders/{id}", s.getOrder, orders, admin)
 	s.handle("POST /v1/orders/{id}/cancel", s.cancelOrder, orders, admin)
 	s.handle("POST /v1/quotes", s.quote, orders, admin)
+	s.handle("POST /v1/travel-times", s.travelTimes, orders, admin)
 	s.handle("GET /v1/events", s.events, orders, admin)
 
 	s.handle("PUT /v1/stores/{store_id}", s.putStore, admin)
@@ -123,9 +127,28 @@ func (s *Server) routes() {
 			s.handle("GET /metrics", s.metrics, public)
 		}
 	}
-	s.handle("/", func(http.ResponseWriter, *http.Request, daemon.Principal) error {
+	s.handle("/", s.unmatched, public)
+}
+
+// routeMethods are the methods a route may be registered with, in the order an Allow header lists them.
+var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// unmatched answers a request no route took: 405 with Allow when the path is a route's with another method (the
+// catch-all "/" matches any method, so the mux's own 405 never happens), else 404. OPTIONS is answered the same
+// way: no route takes it.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+	var allow []string
+	for _, m := range routeMethods {
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
 		return apiError(dispatch.ENotFound, "", "no such endpoint")
-	}, public)
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	return apiError(dispatch.EMethodNotAllowed, "", "%s is not allowed here; use %s", r.Method, strings.Join(allow, ", "))
 }
 
 // handle registers a route: request id, log line, metrics, authentication and the role check around h.
@@ -217,7 +240,7 @@ func logFrom(r *http.Request) *zerolog.Logger {
 }
 
 // logged gives the request an id (the caller's X-Request-Id when it is sane) and writes one log line when it ends:
-// method, route, status, bytes, duration, role. Never the body, the query, a token or customer data.
+// method, route, status, bytes, took_ms (milliseconds), role. Never the body, the query, a token or customer data.
 func (s *Server) logged(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -239,7 +262,7 @@ func (s *Server) logged(route string, next http.Handler) http.Handler {
 			ev = l.Error()
 		}
 		ev = ev.Str("method", r.Method).Str("route", route).Int("status", rw.status).Int64("bytes", rw.bytes).
-			Dur("took", time.Since(start))
+			Float64("took_ms", daemon.Millis(time.Since(start)))
 		if box.p.Role != "" && box.p.Role != public {
 			ev = ev.Str("role", box.p.Role)
 			if box.p.ID != "" {

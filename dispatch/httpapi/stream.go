@@ -74,7 +74,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p daemon.Princip
 	defer sub.Close()
 	write := startSSE(w)
 	send := func() bool {
-		rt, ok := s.d.View().Route(p.ID)
+		rt, ok := s.d.CourierRoute(p.ID)
 		if !ok || int64(rt.Version) <= last && last >= 0 {
 			return true
 		}

@@ -85,35 +85,21 @@ func (net *Network) TravelTime(from, to orb.Point, p geo.Profile) time.Duration 
 	return tripDuration(w, scaleOf(p), a.off+b.off)
 }
 
-// PointError is an error about one point of a call that takes lists of points.
-type PointError struct {
-	// Side names the list ("sources", "targets", "from", "to") and Index the point's place in it.
-	Side  string
-	Index int
-	Err   error
-}
-
-// Error implements error.
-func (e *PointError) Error() string { return fmt.Sprintf("roads: %s[%d]: %v", e.Side, e.Index, e.Err) }
-
-// Unwrap returns the point's own error, which wraps geo.ErrOffRoad or geo.ErrInvalidPoint.
-func (e *PointError) Unwrap() error { return e.Err }
-
 // Table returns the durations and metres of the fastest trips from every source to every target for profile p,
 // row-major (sources[i] → targets[j] at i*len(targets)+j), computed as TravelTime computes one pair. Metres
 // count the ride and both walks. An unreachable pair has the largest duration and +Inf metres. A point that
-// CheckPoint refuses fails the call with a *PointError naming it.
+// CheckPoint refuses fails the call with a *geo.PointError naming it (list "sources" or "destinations").
 func (net *Network) Table(sources, targets []orb.Point, p geo.Profile) ([]time.Duration, []float64, error) {
 	if !p.Valid() {
 		return nil, nil, fmt.Errorf("roads: undefined vehicle profile %d", uint8(p))
 	}
 	g := graphOf(p)
-	snapAll := func(side string, pts []orb.Point, source bool) ([]snapped, [][]ch.Seed, error) {
+	snapAll := func(list string, pts []orb.Point, source bool) ([]snapped, [][]ch.Seed, error) {
 		sn := make([]snapped, len(pts))
 		seeds := make([][]ch.Seed, len(pts))
 		for i, pt := range pts {
 			if err := net.CheckPoint(pt); err != nil {
-				return nil, nil, &PointError{Side: side, Index: i, Err: err}
+				return nil, nil, &geo.PointError{List: list, Index: i, Err: err}
 			}
 			sn[i] = net.snap(pt, g)
 			seeds[i], _ = net.seeds(sn[i], g, source, nil, nil)
@@ -124,7 +110,7 @@ func (net *Network) Table(sources, targets []orb.Point, p geo.Profile) ([]time.D
 	if err != nil {
 		return nil, nil, err
 	}
-	ta, tseeds, err := snapAll("targets", targets, false)
+	ta, tseeds, err := snapAll("destinations", targets, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -152,14 +138,14 @@ func (net *Network) Table(sources, targets []orb.Point, p geo.Profile) ([]time.D
 
 // Path returns the trip from one point to another for profile p: the road geometry from the first point's place
 // on the road to the second's, its duration (as TravelTime) and its metres (the ride and both walks). It fails
-// with a *PointError for a point that CheckPoint refuses and with ErrNoRoute when nothing joins the points.
+// with a *geo.PointError for a point that CheckPoint refuses and with ErrNoRoute when nothing joins the points.
 func (net *Network) Path(from, to orb.Point, p geo.Profile) (geo.Path, error) {
 	if !p.Valid() {
 		return geo.Path{}, fmt.Errorf("roads: undefined vehicle profile %d", uint8(p))
 	}
 	for i, pt := range [2]orb.Point{from, to} {
 		if err := net.CheckPoint(pt); err != nil {
-			return geo.Path{}, &PointError{Side: [2]string{"from", "to"}[i], Index: 0, Err: err}
+			return geo.Path{}, &geo.PointError{List: [2]string{"from", "to"}[i], Index: 0, Err: err}
 		}
 	}
 	g := graphOf(p)
@@ -299,9 +285,12 @@ type lazySpace struct {
 }
 
 func (b *batch) space(g int, i int32, source bool) *spaceEntry {
-	ls, pt := &b.bwd[g][i], b.dstPts[i]
+	var ls *lazySpace
+	var pt orb.Point
 	if source {
 		ls, pt = &b.fwd[g][i], b.srcPts[i]
+	} else {
+		ls, pt = &b.bwd[g][i], b.dstPts[i]
 	}
 	ls.once.Do(func() {
 		net := b.net

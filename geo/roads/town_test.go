@@ -291,9 +291,9 @@ func TestTownTableAndPointError(t *testing.T) {
 		}
 	}
 	_, _, err := net.Table(pts, append(pts[:2:2], townPoint(1, 10)), geo.Car)
-	var pe *PointError
-	if !errors.As(err, &pe) || pe.Side != "targets" || pe.Index != 2 || !errors.Is(err, geo.ErrOffRoad) {
-		t.Errorf("Table with an off-road target = %v, want a *PointError for targets[2] wrapping ErrOffRoad", err)
+	var pe *geo.PointError
+	if !errors.As(err, &pe) || pe.List != "destinations" || pe.Index != 2 || !errors.Is(err, geo.ErrOffRoad) {
+		t.Errorf("Table with an off-road target = %v, want a *geo.PointError for destinations[2] wrapping ErrOffRoad", err)
 	}
 }
 

@@ -1,14 +1,20 @@
 // Package report renders the results of a dispatch-sim run as one self-contained HTML document, so that an
 // analyst can compare dispatch policies (the engine against a baseline, say) in any browser.
 //
-// The document shows, for every policy side by side:
+// Under the title it says how it was made (Data.Made: when, by which build, from which inputs) and the verdicts
+// of checks such as the MDRP validator's (Data.Checks). It then shows, for every policy side by side:
 //
-//   - a summary table of the KPIs, policies as columns, with a "Δ vs <second policy>" column coloured better or
+//   - a summary table of the KPIs, policies as columns (counts as whole numbers, the other rows with the same
+//     decimals for every policy), with a "Δ vs <second policy>" column coloured better or
 //     worse when exactly two policies are compared;
 //   - a small-multiples bar chart of the headline KPIs (the first four rows of the table);
-//   - the click-to-door distribution: a histogram in 2-minute bins (share of delivered orders) with the
-//     cumulative share on a second axis and a dashed line at the promise (Data.Target);
-//   - the orders waiting for a pick-up over the day, on a clock-time axis;
+//   - delivery against each order's own promise (slot promises included): a histogram of drop-off minus promise
+//     with its cumulative share, whose value at zero is the table's "delivered by the promise";
+//   - the click-to-door distribution: a histogram (share of delivered orders) in bins as wide as the span needs to
+//     stay readable (1 to 10 minutes and more), with the cumulative share on a second axis and a dashed line at
+//     the promise (Data.Target) when every order had that one;
+//   - the orders waiting for a pick-up over the day, on a clock-time axis (or minutes since the start of the day,
+//     Data.Elapsed, for MDRP instances);
 //   - busy and online couriers over the day, and a histogram of the couriers' utilisation in 10 % bins;
 //   - for runs that model the stores' side (Policy.Fulfilment): the backlog of orders accepted and not yet picked
 //     up or collected over the day, with its overnight part, the orders in preparation and the stores' first

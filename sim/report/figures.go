@@ -77,21 +77,38 @@ func policyLegend(pols []Policy, mark markKind, suffix func(i int) string) []leg
 	return items
 }
 
-// clickToDoorFigure is the click-to-door histogram: per policy, the share of its delivered orders in each
-// 2-minute bin (grouped bars, left axis), the cumulative share (lines, right axis) and the promise (dashed).
-func clickToDoorFigure(pols []Policy, target float64) figure {
-	const (
-		binWidth = 2.0
-		minBins  = 10  // the axis spans at least this many bins
-		softBins = 90  // beyond this many bins the tail past the 99th percentile goes to the last bin
-		hardBins = 200 // and never more than this
-	)
-	hasTarget := finite(target) && target > 0
-	vals := make([][]float64, len(pols))
+// binWidths are the histogram bin widths in minutes, each easy to read off an axis.
+var binWidths = []float64{1, 2, 5, 10, 15, 20, 30, 60, 120, 240, 480, 1440}
+
+// binning is the x axis of a histogram: nb bins of width from start; values past the last bin are counted in it.
+type binning struct {
+	start, width float64
+	nb           int
+	overflow     bool // some values are past the last bin's end
+}
+
+func (b binning) end() float64 { return b.start + float64(b.nb)*b.width }
+
+// bin is the bin of x (values outside the axis go to the end bins).
+func (b binning) bin(x float64) int {
+	i := (x - b.start) / b.width
+	switch {
+	case !(i >= 0):
+		return 0
+	case i >= float64(b.nb):
+		return b.nb - 1
+	}
+	return int(i)
+}
+
+// binsFor chooses a histogram's axis for sorted samples: it spans them (and mark, when finite), starts at zero
+// when the values are durations that would not waste most of the axis so, counts a long tail (past four times the
+// 99th percentile's distance from the smallest value) in its last bin, and takes the narrowest of binWidths that
+// gives at most maxBins (48) bins, widened to at least minBins.
+func binsFor(vals [][]float64, mark float64, fromZero bool) binning {
+	const minBins, maxBins = 10, 48
 	lo, hi, p99, total := math.Inf(1), math.Inf(-1), math.Inf(-1), 0
-	for i, p := range pols {
-		v := finiteSorted(p.ClickToDoor)
-		vals[i] = v
+	for _, v := range vals {
 		if len(v) > 0 {
 			lo, hi = math.Min(lo, v[0]), math.Max(hi, v[len(v)-1])
 			p99 = math.Max(p99, quantile(v, 0.99))
@@ -100,70 +117,62 @@ func clickToDoorFigure(pols []Policy, target float64) figure {
 	}
 	if total == 0 {
 		lo, hi, p99 = 0, 60, 60
-		if hasTarget {
-			hi = math.Max(hi, 1.5*target)
+	}
+	top := hi
+	if hi-lo > 4*(p99-lo) {
+		top = p99 // a few very long values: they go to the last bin
+	}
+	if finite(mark) {
+		lo, top = math.Min(lo, mark), math.Max(top, mark)
+	}
+	var b binning
+	for _, w := range binWidths {
+		b = binning{start: math.Floor(lo/w) * w, width: w}
+		if fromZero && lo >= 0 && lo <= top/3 {
+			b.start = 0
+		}
+		b.nb = int(math.Floor(top/w)) + 1 - int(math.Round(b.start/w))
+		if b.nb <= maxBins {
+			break
 		}
 	}
-	start := math.Floor(lo/binWidth) * binWidth
-	if lo >= 0 && lo <= hi/3 {
-		start = 0 // durations read best from zero unless that wastes most of the axis
-	}
-	end := math.Floor(hi/binWidth)*binWidth + binWidth
-	if hasTarget {
-		start = math.Min(start, math.Floor(target/binWidth)*binWidth)
-		end = math.Max(end, math.Floor(target/binWidth)*binWidth+binWidth)
-	}
-	if (end-start)/binWidth > softBins {
-		cut := math.Floor(p99/binWidth)*binWidth + binWidth
-		if hasTarget {
-			cut = math.Max(cut, math.Floor(target/binWidth)*binWidth+binWidth)
+	if b.nb < minBins { // a narrow sample: widen the axis around it so bars stay bars
+		pad := (minBins - b.nb) / 2
+		if fromZero && b.start >= 0 {
+			pad = min(pad, int(math.Round(b.start/b.width)))
 		}
-		end = math.Min(end, cut)
+		b.start -= float64(pad) * b.width
+		b.nb = minBins
 	}
-	if (end-start)/binWidth < minBins { // a narrow sample: widen the axis around it so bars stay bars
-		pad := math.Floor((minBins-(end-start)/binWidth)/2) * binWidth
-		if start-pad < 0 && start >= 0 {
-			pad = start
-		}
-		start -= pad
-		end = math.Max(end, start+minBins*binWidth)
-	}
-	nb := int(math.Min(math.Round((end-start)/binWidth), hardBins))
-	nb = max(nb, 1)
-	end = start + float64(nb)*binWidth
-	overflow := hi >= end
+	b.nb = max(min(b.nb, 2*maxBins), 1)
+	b.overflow = hi >= b.end()
+	return b
+}
 
-	// shares[i][b] is the percentage of policy i's orders in bin b; cum[i] the cumulative line.
+// histogram draws grouped bars of each policy's share of values per bin (left axis) and their cumulative share
+// (lines, right axis) on a new chart, with a dashed line at mark when it is finite.
+func histogram(pols []Policy, vals [][]float64, b binning, title, xTitle string, mark float64, markLabel string) *chart {
 	shares := make([][]float64, len(pols))
 	maxShare := 0.0
 	for i, v := range vals {
-		shares[i] = make([]float64, nb)
-		if len(v) == 0 {
-			continue
-		}
+		shares[i] = make([]float64, b.nb)
 		for _, x := range v {
-			b := (x - start) / binWidth
-			switch {
-			case !(b >= 0):
-				b = 0
-			case b >= float64(nb):
-				b = float64(nb - 1)
-			}
-			shares[i][int(b)]++
+			shares[i][b.bin(x)]++
 		}
-		for b := range shares[i] {
-			shares[i][b] *= 100 / float64(len(v))
-			maxShare = math.Max(maxShare, shares[i][b])
+		for k := range shares[i] {
+			if len(v) > 0 {
+				shares[i][k] *= 100 / float64(len(v))
+			}
+			maxShare = math.Max(maxShare, shares[i][k])
 		}
 	}
-
 	legend := policyLegend(pols, markBox, func(i int) string { return fmt.Sprintf(" (n=%d)", len(vals[i])) })
 	legend = append(legend, legendItem{label: "cumulative share (right axis)", colour: keyColour, mark: markLine})
-	if hasTarget {
-		legend = append(legend, legendItem{label: "promise", colour: inkColour, mark: markDashed})
+	if finite(mark) {
+		legend = append(legend, legendItem{label: markLabel, colour: inkColour, mark: markDashed})
 	}
-	title := "Click-to-door distribution"
 	c := newChart(title, chartWidth, 420, legend, twoAxes)
+	start, end := b.start, b.end()
 	yt := niceTicks(0, math.Max(maxShare, 1), 5)
 	xt := niceTicks(start, end, 12)
 	p := c.panel(c.area, start, end, 0, yt.hi())
@@ -172,14 +181,14 @@ func clickToDoorFigure(pols []Policy, target float64) figure {
 	percent := func(t ticks) func(float64) string { return func(v float64) string { return t.Label(v) + " %" } }
 	p.yAxis(p.y, false, yt.Values, percent(yt), "share of orders per bin", true)
 	p.yAxis(y2, true, y2t.Values, percent(y2t), "cumulative share", false)
-	p.xAxis(xt.Values, xt.Label, "click-to-door (minutes)")
+	p.xAxis(xt.Values, xt.Label, xTitle)
 
 	const groupPad = 0.08 // of a bin, on each side of a group of bars
-	barW := binWidth * (1 - 2*groupPad) / float64(max(len(pols), 1))
-	for b := 0; b < nb; b++ {
-		x0 := start + float64(b)*binWidth + binWidth*groupPad
+	barW := b.width * (1 - 2*groupPad) / float64(max(len(pols), 1))
+	for k := 0; k < b.nb; k++ {
+		x0 := start + float64(k)*b.width + b.width*groupPad
 		for i := range pols {
-			if s := shares[i][b]; s > 0 {
+			if s := shares[i][k]; s > 0 {
 				p.bar(p.y, x0+float64(i)*barW, x0+float64(i+1)*barW, 0, s, policyColour(i))
 			}
 		}
@@ -190,33 +199,109 @@ func clickToDoorFigure(pols []Policy, target float64) figure {
 		}
 		pts := []point{{start, 0}}
 		cum := 0.0
-		for b := 0; b < nb; b++ {
-			cum += shares[i][b]
-			pts = append(pts, point{start + float64(b+1)*binWidth, math.Min(cum, 100)})
+		for k := 0; k < b.nb; k++ {
+			cum += shares[i][k]
+			pts = append(pts, point{start + float64(k+1)*b.width, math.Min(cum, 100)})
 		}
 		p.polyline(pts, y2, policyColour(i), policyStroke(i)*0.8, "")
 	}
-	caption := "Share of each policy's delivered orders in each 2-minute click-to-door bin (bars, left axis) " +
-		"and the share delivered within that time (lines, right axis)"
-	if hasTarget {
-		p.vline(target, inkColour, "6 4", "promise "+formatNumber(target)+" min")
-		caption += fmt.Sprintf("; the dashed line is the %s-minute promise", formatNumber(target))
-		var within []string
-		for i, v := range vals {
-			if len(v) > 0 {
-				n, _ := slices.BinarySearch(v, math.Nextafter(target, math.Inf(1)))
-				within = append(within, fmt.Sprintf("%s %.1f %%", policyName(pols[i], i), 100*float64(n)/float64(len(v))))
-			}
-		}
-		if len(within) > 0 {
-			caption += " (on time: " + strings.Join(within, ", ") + ")"
-		}
+	if finite(mark) {
+		p.vline(mark, inkColour, "6 4", markLabel)
 	}
-	if overflow {
-		caption += fmt.Sprintf("; orders taking %s minutes or more are counted in the last bin", formatNumber(end-binWidth))
+	total := 0
+	for _, v := range vals {
+		total += len(v)
 	}
 	if total == 0 {
 		p.noData("no delivered orders")
+	}
+	return c
+}
+
+// binCaption says how wide the bins are and what the last one holds.
+func binCaption(b binning) string {
+	s := fmt.Sprintf("%s-minute bins", formatNumber(b.width))
+	if b.overflow {
+		s += fmt.Sprintf("; the last bin also counts everything from %s minutes on", formatNumber(b.end()-b.width))
+	}
+	return s
+}
+
+// uniformPromise reports whether every delivered order of every policy was promised target minutes after its
+// click (no Promise given counts as yes).
+func uniformPromise(pols []Policy, target float64) bool {
+	for _, p := range pols {
+		for _, m := range p.Promise {
+			if math.Abs(m-target) > 1e-6 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// clickToDoorFigure is the click-to-door histogram: per policy, the share of its delivered orders in each bin
+// (grouped bars, left axis), the cumulative share (lines, right axis) and, when every order has that one promise,
+// the promise (dashed). Bins are as wide as a readable axis needs (10 minutes over 400, say).
+func clickToDoorFigure(pols []Policy, target float64) figure {
+	vals := make([][]float64, len(pols))
+	for i, p := range pols {
+		vals[i] = finiteSorted(p.ClickToDoor)
+	}
+	mark := math.NaN()
+	oneTarget := finite(target) && target > 0 && uniformPromise(pols, target)
+	if oneTarget {
+		mark = target
+	}
+	b := binsFor(vals, mark, true)
+	title := "Click-to-door distribution"
+	c := histogram(pols, vals, b, title, "click-to-door (minutes)", mark, "promise "+formatNumber(target)+" min")
+	caption := "Share of each policy's delivered orders in each click-to-door bin (bars, left axis) and the share " +
+		"delivered within that time (lines, right axis), " + binCaption(b)
+	switch {
+	case oneTarget:
+		caption += fmt.Sprintf("; the dashed line is the %s-minute promise every order had", formatNumber(target))
+	case finite(target) && target > 0:
+		caption += fmt.Sprintf("; orders have promises of their own (the usual one is %s minutes, slots are longer), "+
+			"so whether an order was on time is in the chart above, against its own promise", formatNumber(target))
+	}
+	return figure{Title: title, Caption: caption + ".", SVG: c.svg()}
+}
+
+// promiseFigure is delivery against each order's own promise: the histogram of the minutes between each delivered
+// order's drop-off and its promise (negative: early), with the promise at zero. Its cumulative share at zero is
+// the share delivered by the promise, which the caption gives as the summary table counts it (over all orders).
+func promiseFigure(pols []Policy, target float64) figure {
+	vals := make([][]float64, len(pols))
+	for i, p := range pols {
+		for k, ctd := range p.ClickToDoor {
+			promise := target
+			if k < len(p.Promise) {
+				promise = p.Promise[k]
+			}
+			if d := ctd - promise; finite(d) {
+				vals[i] = append(vals[i], d)
+			}
+		}
+		slices.Sort(vals[i])
+	}
+	b := binsFor(vals, 0, false)
+	title := "Delivered against each order's own promise"
+	c := histogram(pols, vals, b, title, "drop-off minus the order's promise (minutes; below 0: early)", 0, "promise")
+	caption := "Minutes from each delivered order's promise to its drop-off, slot promises included (bars, left axis), " +
+		"and the share delivered by then (lines, right axis), " + binCaption(b)
+	var within []string
+	for i, v := range vals {
+		if len(v) == 0 {
+			continue
+		}
+		n, _ := slices.BinarySearch(v, math.Nextafter(0, math.Inf(1)))
+		all := max(pols[i].Orders, len(v))
+		within = append(within, fmt.Sprintf("%s %.1f %% of all orders (%.1f %% of those delivered)",
+			policyName(pols[i], i), 100*float64(n)/float64(all), 100*float64(n)/float64(len(v))))
+	}
+	if len(within) > 0 {
+		caption += "; delivered by the promise: " + strings.Join(within, ", ")
 	}
 	return figure{Title: title, Caption: caption + ".", SVG: c.svg()}
 }
@@ -240,8 +325,9 @@ type timeMark struct {
 	label  string
 }
 
-// timeChart draws lines over a clock-time x axis and a value y axis that includes zero, and the marks.
-func timeChart(title, yTitle, empty string, lines []timeLine, legend []legendItem, marks ...timeMark) template.HTML {
+// timeChart draws lines over a clock-time x axis (or, elapsed, minutes since the start of the day) and a value y
+// axis that includes zero, and the marks.
+func timeChart(title, yTitle, empty string, elapsed bool, lines []timeLine, legend []legendItem, marks ...timeMark) template.HTML {
 	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), 0.0, math.Inf(-1)
 	for _, l := range lines {
 		for _, pt := range l.pts {
@@ -256,11 +342,15 @@ func timeChart(title, yTitle, empty string, lines []timeLine, legend []legendIte
 		xlo, xhi, ylo, yhi = 0, 1440, 0, 1
 	}
 	c := newChart(title, chartWidth, 380, legend, plainMargins)
-	xt := clockTicks(xlo, xhi, 12)
+	xt, xLabel, xTitle := clockTicks(xlo, xhi, 12), clock, "time of day (hh:mm)"
+	if elapsed {
+		xt = niceTicks(xlo, xhi, 12)
+		xLabel, xTitle = xt.Label, "minutes since the start of the day"
+	}
 	yt := niceTicks(ylo, yhi, 5)
 	p := c.panel(c.area, xt.lo(), xt.hi(), yt.lo(), yt.hi())
 	p.yAxis(p.y, false, yt.Values, yt.Label, yTitle, true)
-	p.xAxis(xt.Values, clock, "time of day (hh:mm)")
+	p.xAxis(xt.Values, xLabel, xTitle)
 	for _, l := range slices.Backward(lines) {
 		p.polyline(l.pts, p.y, l.colour, policyStroke(l.policy), l.dash)
 	}
@@ -274,7 +364,7 @@ func timeChart(title, yTitle, empty string, lines []timeLine, legend []legendIte
 }
 
 // waitingFigure is the number of orders placed but not yet picked up over the day, one line per policy.
-func waitingFigure(pols []Policy) figure {
+func waitingFigure(pols []Policy, elapsed bool) figure {
 	lines := make([]timeLine, len(pols))
 	for i, p := range pols {
 		lines[i] = timeLine{pts: seriesPoints(p.Waiting), colour: policyColour(i), policy: i}
@@ -283,12 +373,12 @@ func waitingFigure(pols []Policy) figure {
 	return figure{
 		Title:   title,
 		Caption: "Orders placed but not yet picked up by a courier, sampled over the day, one line per policy; a lower line means orders leave the queue sooner.",
-		SVG:     timeChart(title, "orders waiting", "no samples", lines, policyLegend(pols, markLine, nil)),
+		SVG:     timeChart(title, "orders waiting", "no samples", elapsed, lines, policyLegend(pols, markLine, nil)),
 	}
 }
 
 // couriersFigure is busy (solid) and online (dashed) couriers over the day, per policy.
-func couriersFigure(pols []Policy) figure {
+func couriersFigure(pols []Policy, elapsed bool) figure {
 	var lines []timeLine
 	for i, p := range pols {
 		lines = append(lines,
@@ -303,7 +393,7 @@ func couriersFigure(pols []Policy) figure {
 	return figure{
 		Title:   title,
 		Caption: "Couriers with a route (solid) and couriers online (dashed), per policy; the gap between a policy's two lines is its idle capacity; where policies coincide, the main one is the thin line on top.",
-		SVG:     timeChart(title, "couriers", "no samples", lines, legend),
+		SVG:     timeChart(title, "couriers", "no samples", elapsed, lines, legend),
 	}
 }
 

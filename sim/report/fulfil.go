@@ -49,7 +49,7 @@ func backlogFigure(pols []Policy) figure {
 		caption += " (peak: " + strings.Join(peaks, ", ") + ")"
 	}
 	return figure{Title: title, Caption: caption + ".",
-		SVG: timeChart(title, "orders", "no fulfilment samples", lines, legend, marks...)}
+		SVG: timeChart(title, "orders", "no fulfilment samples", false, lines, legend, marks...)}
 }
 
 // orZero is v, or minus infinity when v is not finite (so that it never wins a maximum).

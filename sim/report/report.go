@@ -16,8 +16,27 @@ type Data struct {
 	Title    string   // e.g. "dispatch-sim: 0o100t100s2p100"; "dispatch-sim report" when empty
 	Scenario string   // scenario / instance name
 	Notes    []string // free lines shown under the title (seed, config, command line)
-	Target   float64  // click-to-door promise in minutes (drawn as a vertical line on the distribution); <= 0: none
+	// Made says when, by which build and from which inputs the report was made, shown under the title. The caller
+	// writes it (from an injected clock): the report itself reads no clock.
+	Made string
+	// Checks are verdicts shown under the title, such as the MDRP validator's on each policy's solution.
+	Checks []Check
+	// Target is the usual click-to-door promise in minutes (<= 0: none). It is drawn as a line on the click-to-door
+	// distribution only when every order's own promise (Policy.Promise) is this one.
+	Target float64
+	// Elapsed says that the samples' minutes count from the start of the run, not from midnight (MDRP instances):
+	// time axes then read "minutes since the start of the day", not clock times.
+	Elapsed  bool
 	Policies []Policy // one per policy, the first is the main one; side by side everywhere
+	// Map, when set, is the main policy's day on a map (the section "Routes").
+	Map *Map
+}
+
+// Check is one verdict: what was checked, whether it passed, and a detail (the first failure, say).
+type Check struct {
+	Label  string
+	OK     bool
+	Detail string
 }
 
 // Policy is one policy's results. Non-finite numbers (NaN, ±Inf) anywhere are left out of the charts.
@@ -29,8 +48,15 @@ type Policy struct {
 	// repeated within one policy shows its first occurrence.
 	KPIs []KPI
 	// ClickToDoor holds the click-to-door minutes of each delivered order (the distribution chart: histogram
-	// with 2-minute bins, one series per policy, grouped, plus a cumulative share line).
+	// with bins of a width read easily over the span, one series per policy, grouped, plus a cumulative share line).
 	ClickToDoor []float64
+	// Promise holds each delivered order's own promise, in minutes from its click, in the order of ClickToDoor
+	// (nil: every order's promise is Data.Target). Orders with slot promises (placed overnight for the morning,
+	// say) have long ones. The chart of delivery against the promise compares each order with its own.
+	Promise []float64
+	// Orders counts every order the summary table's on-time share is over, delivered or not (0: the delivered
+	// ones), so that the promise chart can quote the table's figure.
+	Orders int
 	// Waiting is a time series over the day: orders placed but not yet picked up, sampled at regular times.
 	Waiting []Sample
 	// Busy and Online are time series of couriers busy (with a route) and online.
@@ -67,6 +93,9 @@ type KPI struct {
 	Value float64 // shown as "n/a" when not finite
 	// Better says which direction is good, for colouring the delta: +1 higher is better, -1 lower, 0 neutral.
 	Better int
+	// Count says the KPI counts things: it is printed as a whole number. Other rows print every policy's value
+	// with the same decimals.
+	Count bool
 }
 
 // Sample is one point of a time series. Minute is minutes from the start of the day. Samples need not be
@@ -93,6 +122,7 @@ func Write(w io.Writer, d *Data) error {
 type kpiRow struct {
 	name, unit string
 	better     int
+	count      bool
 	values     []float64 // per policy; NaN when the policy lacks the KPI
 }
 
@@ -116,7 +146,7 @@ func kpiRows(pols []Policy) []kpiRow {
 				for n := range vs {
 					vs[n] = math.NaN()
 				}
-				rows = append(rows, kpiRow{name: k.Name, unit: k.Unit, better: k.Better, values: vs})
+				rows = append(rows, kpiRow{name: k.Name, unit: k.Unit, better: k.Better, count: k.Count, values: vs})
 			}
 			rows[j].values[i] = k.Value
 		}
@@ -129,9 +159,15 @@ type view struct {
 	Title    string
 	Scenario string
 	Notes    []string
+	Made     string
+	Checks   []checkView
 	Policies []policyView
 	Table    tableView
 	Sections []section
+}
+
+type checkView struct {
+	Label, Verdict, Class, Detail string
 }
 
 type policyView struct {
@@ -173,6 +209,14 @@ func build(d *Data) view {
 	for _, n := range d.Notes {
 		v.Notes = append(v.Notes, sanitize(n))
 	}
+	v.Made = sanitize(d.Made)
+	for _, c := range d.Checks {
+		cv := checkView{Label: sanitize(c.Label), Verdict: "passed", Class: "good", Detail: sanitize(c.Detail)}
+		if !c.OK {
+			cv.Verdict, cv.Class = "FAILED", "bad"
+		}
+		v.Checks = append(v.Checks, cv)
+	}
 	pols := d.Policies
 	if len(pols) == 0 {
 		return v
@@ -186,9 +230,12 @@ func build(d *Data) view {
 	v.Table = table(pols, rows)
 	v.Sections = []section{
 		{ID: "kpis", Heading: "Headline KPIs", Figures: []figure{kpiFigure(pols, rows)}},
-		{ID: "click-to-door", Heading: "Click-to-door", Figures: []figure{clickToDoorFigure(pols, d.Target)}},
-		{ID: "waiting", Heading: "Orders waiting", Figures: []figure{waitingFigure(pols)}},
-		{ID: "couriers", Heading: "Couriers", Figures: []figure{couriersFigure(pols), utilisationFigure(pols)}},
+		{ID: "click-to-door", Heading: "Click-to-door", Figures: []figure{promiseFigure(pols, d.Target), clickToDoorFigure(pols, d.Target)}},
+		{ID: "waiting", Heading: "Orders waiting", Figures: []figure{waitingFigure(pols, d.Elapsed)}},
+		{ID: "couriers", Heading: "Couriers", Figures: []figure{couriersFigure(pols, d.Elapsed), utilisationFigure(pols)}},
+	}
+	if d.Map != nil {
+		v.Sections = append(v.Sections, section{ID: "routes", Heading: "Routes", Figures: []figure{mapFigure(d.Map)}})
 	}
 	if slices.ContainsFunc(pols, func(p Policy) bool { return p.Fulfilment != nil }) {
 		v.Sections = append(v.Sections, section{ID: "fulfilment", Heading: "Fulfilment",
@@ -213,8 +260,12 @@ func table(pols []Policy, rows []kpiRow) tableView {
 	}
 	for _, r := range rows {
 		tr := tableRow{Name: sanitize(r.name), Unit: sanitize(r.unit), Direction: direction(r.better), Class: "neutral"}
+		decimals := rowDecimals(r.values)
+		if r.count {
+			decimals = 0
+		}
 		for _, x := range r.values {
-			tr.Cells = append(tr.Cells, formatNumber(x))
+			tr.Cells = append(tr.Cells, formatFixed(x, decimals))
 		}
 		if two {
 			a, b := r.values[0], r.values[1]
@@ -230,6 +281,34 @@ func table(pols []Policy, rows []kpiRow) tableView {
 		t.Rows = append(t.Rows, tr)
 	}
 	return t
+}
+
+// rowDecimals is the decimals a table row prints all its values with: the most formatNumber would give any of
+// them, so that 1 stands as "1.00" beside 1.14.
+func rowDecimals(values []float64) int {
+	d := 0
+	for _, v := range values {
+		switch a := math.Abs(v); {
+		case !finite(v) || a >= 1e7 || v == math.Trunc(v):
+		case a >= 100:
+			d = max(d, 1)
+		default:
+			d = max(d, 2)
+		}
+	}
+	return d
+}
+
+// formatFixed prints v with the given decimals ("n/a" when not finite; exponent form from 1e7, as formatNumber).
+func formatFixed(v float64, decimals int) string {
+	if !finite(v) || math.Abs(v) >= 1e7 {
+		return formatNumber(v)
+	}
+	s := strconv.FormatFloat(v, 'f', decimals, 64)
+	if strings.Trim(s, "-0.") == "" {
+		s = strings.TrimPrefix(s, "-")
+	}
+	return s
 }
 
 // formatDelta prints a−b with its sign, in percentage points for "%" KPIs and otherwise followed by the
@@ -292,6 +371,10 @@ main{max-width:1000px;margin:0 auto;padding:1.5rem 1rem 3rem}
 h1{font-size:1.6rem;margin:0 0 .3rem}
 h2{font-size:1.2rem;margin:2rem 0 .6rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 .scenario{margin:.2rem 0;color:#444}
+.made{margin:.2rem 0;color:#555;font-size:.9rem}
+.checks{margin:.4rem 0;padding-left:1.2rem}
+.checks .good{color:#0072B2;font-weight:bold}
+.checks .bad{color:#D55E00;font-weight:bold}
 .notes{margin:.4rem 0;padding-left:1.2rem;color:#555;font-size:.9rem}
 .notes li{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all}
 nav{margin:.8rem 0;font-size:.9rem}
@@ -321,6 +404,16 @@ footer{color:#888;font-size:.8rem;margin-top:2rem}
 <h1>{{.Title}}</h1>
 {{- if .Scenario}}
 <p class="scenario">Scenario: <strong>{{.Scenario}}</strong></p>
+{{- end}}
+{{- if .Made}}
+<p class="made">{{.Made}}</p>
+{{- end}}
+{{- if .Checks}}
+<ul class="checks">
+{{- range .Checks}}
+<li><span class="{{.Class}}">{{.Verdict}}</span> {{.Label}}{{if .Detail}}: {{.Detail}}{{end}}</li>
+{{- end}}
+</ul>
 {{- end}}
 {{- if .Notes}}
 <ul class="notes">

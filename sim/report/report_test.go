@@ -106,8 +106,8 @@ func TestWriteTwoPolicies(t *testing.T) {
 	d := sampleData()
 	out := render(t, d)
 	blocks := checkWellFormed(t, out)
-	if len(blocks) != 5 {
-		t.Errorf("%d charts, want 5", len(blocks))
+	if len(blocks) != 6 {
+		t.Errorf("%d charts, want 6", len(blocks))
 	}
 	for _, b := range blocks {
 		for _, name := range []string{"engine", "baseline"} {
@@ -241,13 +241,13 @@ func longTail() []float64 {
 
 func TestLongTailIsCut(t *testing.T) {
 	f := clickToDoorFigure([]Policy{{Name: "a", ClickToDoor: longTail()}}, 40)
-	if !strings.Contains(f.Caption, "counted in the last bin") {
+	if !strings.Contains(f.Caption, "the last bin also counts everything from") {
 		t.Errorf("caption does not mention the cut tail: %s", f.Caption)
 	}
 	if n := strings.Count(string(f.SVG), `<rect x="`); n > 100 {
 		t.Errorf("%d rectangles: the tail was not cut", n)
 	}
-	if !strings.Contains(f.Caption, "on time: a 99.7 %") {
+	if f := promiseFigure([]Policy{{Name: "a", ClickToDoor: longTail()}}, 40); !strings.Contains(f.Caption, "a 99.7 % of all orders") {
 		t.Errorf("caption lacks the on-time share: %s", f.Caption)
 	}
 }
@@ -383,4 +383,75 @@ func equal(a, b []float64) bool {
 		}
 	}
 	return true
+}
+
+// TestBinsReadableOverHundredsOfMinutes: click-to-door spread over 400 minutes (overnight orders) is drawn in bins
+// of a readable width, at most 48 of them, and none is cut.
+func TestBinsReadableOverHundredsOfMinutes(t *testing.T) {
+	var xs []float64
+	for i := range 400 {
+		xs = append(xs, 5+float64(i))
+	}
+	b := binsFor([][]float64{xs}, 40, true)
+	if b.width != 10 || b.nb > 48 || b.start != 0 || b.overflow || b.end() < 404 {
+		t.Fatalf("binning %+v, want 10-minute bins from 0 past 404 without overflow", b)
+	}
+}
+
+// TestPromiseChartMeasuresEachOrdersOwnPromise: with slot promises, on time is counted against each order's own
+// promise (as the table does), over all orders, and the click-to-door chart draws no single promise line.
+func TestPromiseChartMeasuresEachOrdersOwnPromise(t *testing.T) {
+	p := Policy{Name: "a", Orders: 5}
+	for i := range 4 {
+		if i%2 == 0 {
+			p.ClickToDoor, p.Promise = append(p.ClickToDoor, 30), append(p.Promise, 40) // a 40-minute promise, kept
+		} else {
+			p.ClickToDoor, p.Promise = append(p.ClickToDoor, 380), append(p.Promise, 400) // a morning slot, kept
+		}
+	}
+	pols := []Policy{p}
+	f := promiseFigure(pols, 40)
+	if !strings.Contains(f.Caption, "a 80.0 % of all orders (100.0 % of those delivered)") {
+		t.Errorf("promise chart caption: %s", f.Caption)
+	}
+	c := clickToDoorFigure(pols, 40)
+	if strings.Contains(string(c.SVG), "promise 40 min") || !strings.Contains(c.Caption, "promises of their own") {
+		t.Errorf("a single promise line is drawn though orders have their own: %s", c.Caption)
+	}
+	p.Promise = nil // every order the usual 40 minutes: the line is right again
+	if c := clickToDoorFigure([]Policy{p}, 40); !strings.Contains(string(c.SVG), "promise 40 min") {
+		t.Error("no promise line when every order has the usual promise")
+	}
+}
+
+// TestTableCountsAndDecimals: counts print as whole numbers; a row's values share their decimals.
+func TestTableCountsAndDecimals(t *testing.T) {
+	kpis := func(bundle, stockOuts float64) []KPI {
+		return []KPI{{Name: "orders per bundle", Value: bundle}, {Name: "stock-outs", Value: stockOuts, Count: true}}
+	}
+	out := render(t, &Data{Policies: []Policy{{Name: "a", KPIs: kpis(1, 255)}, {Name: "b", KPIs: kpis(1.14, 3)}}})
+	for _, want := range []string{`<td class="num">1.00</td><td class="num">1.14</td>`, `<td class="num">255</td><td class="num">3</td>`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %s", want)
+		}
+	}
+}
+
+// TestMadeChecksAndElapsedAxis: the report says how it was made and the checks' verdicts, and runs counted from
+// their start (MDRP) label their time axes so.
+func TestMadeChecksAndElapsedAxis(t *testing.T) {
+	d := sampleData()
+	d.Made = "made 2026-12-07 01:00 UTC by dispatch-sim v1.2.3 (commit abc), from scenario x.json, seed 1"
+	d.Checks = []Check{{Label: "MDRP validator, engine", OK: true}, {Label: "MDRP validator, baseline", Detail: "order o1 dropped twice"}}
+	d.Elapsed = true
+	out := render(t, d)
+	for _, want := range []string{d.Made, `<span class="good">passed</span> MDRP validator, engine`,
+		`<span class="bad">FAILED</span> MDRP validator, baseline: order o1 dropped twice`, "minutes since the start of the day"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "time of day (hh:mm)") {
+		t.Error("an elapsed-time report labels an axis as the time of day")
+	}
 }

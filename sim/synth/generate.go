@@ -41,6 +41,25 @@ const (
 // scenario uses the geographic space, the straight-line travel model with its default speeds, and
 // dispatch.DefaultConfig() with the spec's service times; with fulfilment, Fulfil holds the store side.
 func Generate(s *Spec, seed uint64) (*sim.Scenario, error) {
+	return GenerateOn(s, seed, nil)
+}
+
+// Roads is what generating a scenario on a road map needs: the map's travel model, and a way to put a drawn point
+// on its roads.
+type Roads interface {
+	geo.TravelModel
+	// OnRoad returns the place on the roads nearest p, or an error when p lies farther than the map allows from
+	// every road (in the sea, say).
+	OnRoad(p orb.Point) (orb.Point, error)
+}
+
+// maxRoadDraws bounds how often a place is drawn again because it fell off the roads.
+const maxRoadDraws = 64
+
+// GenerateOn is Generate on a road map: stores, couriers' starting places and drop-offs are drawn as Generate
+// draws them, then put on the nearest road; a place that falls off the map's roads is drawn again. The scenario
+// then travels on the map. With roads nil it is Generate. The city of the spec must overlap the map's area.
+func GenerateOn(s *Spec, seed uint64, roads Roads) (*sim.Scenario, error) {
 	m, errs := s.resolve()
 	if len(errs) > 0 {
 		return nil, s.Validate()
@@ -61,12 +80,18 @@ func Generate(s *Spec, seed uint64) (*sim.Scenario, error) {
 		PayPerHour:     m.payPerHour,
 	}
 
-	g := &generator{m: m}
+	g := &generator{m: m, roads: roads}
+	if roads != nil {
+		sc.Travel = roads
+	}
 	rs := rand.New(rand.NewPCG(seed, streamStores))
 	g.placeDistricts(rs)
 	sc.Stores = g.placeStores(rs)
 	sc.Couriers = g.shifts(rand.New(rand.NewPCG(seed, streamCouriers)))
 	sc.Orders = g.orders(rand.New(rand.NewPCG(seed, streamOrders)), sc.Stores)
+	if g.offRoad != nil {
+		return nil, g.offRoad
+	}
 	if m.fulfil {
 		sc.Fulfil = g.fulfilment(sc, seed)
 	}
@@ -78,7 +103,10 @@ func Generate(s *Spec, seed uint64) (*sim.Scenario, error) {
 }
 
 type generator struct {
-	m         *model
+	m     *model
+	roads Roads
+	// offRoad is the first place that could not be put on the roads in maxRoadDraws draws.
+	offRoad   error
 	districts []orb.Point
 	// Per kind: the index in the scenario's store list of its first store, and the cumulative popularity weights.
 	firstStore []int
@@ -97,10 +125,35 @@ func (g *generator) placeDistricts(r *rand.Rand) {
 
 // somewhere returns a point uniform in the city, or in a random district when inDistrict.
 func (g *generator) somewhere(r *rand.Rand, inDistrict bool) orb.Point {
-	if inDistrict && len(g.districts) > 0 {
-		return inDisc(r, g.districts[r.IntN(len(g.districts))], g.m.districtR)
+	return g.onRoad(func() orb.Point {
+		if inDistrict && len(g.districts) > 0 {
+			return inDisc(r, g.districts[r.IntN(len(g.districts))], g.m.districtR)
+		}
+		return inDisc(r, g.m.centre, g.m.radiusM)
+	})
+}
+
+// onRoad returns draw() without a map; on a map, the nearest place on the roads to the first drawn point that has
+// one. Draws without a map consume the random stream exactly as before maps existed, so a scenario and seed give
+// the same day they always did.
+func (g *generator) onRoad(draw func() orb.Point) orb.Point {
+	if g.roads == nil {
+		return draw()
 	}
-	return inDisc(r, g.m.centre, g.m.radiusM)
+	var p orb.Point
+	var err error
+	for range maxRoadDraws {
+		p = draw()
+		var on orb.Point
+		if on, err = g.roads.OnRoad(p); err == nil {
+			return on
+		}
+	}
+	if g.offRoad == nil {
+		g.offRoad = fmt.Errorf("synth: no road near the places drawn around %.5f,%.5f (lat,lon) in %d draws: does the map cover the city of the scenario? %w",
+			p[1], p[0], maxRoadDraws, err)
+	}
+	return p
 }
 
 func (g *generator) placeStores(r *rand.Rand) []dispatch.Store {
@@ -183,11 +236,14 @@ func (g *generator) order(r *rand.Rand, stores []dispatch.Store, n int, x float6
 	store := stores[g.firstStore[ki]+pick(g.popCum[ki], r.Float64())]
 	created := g.m.start.Add(time.Duration(math.Floor(x*60)) * time.Second)
 	prep := time.Duration(math.Round(k.prep.draw(r)*60)) * time.Second
-	dist := truncatedExp(r.Float64(), g.m.dropMeanM, g.m.dropMaxM)
+	dropoff := g.onRoad(func() orb.Point {
+		dist := truncatedExp(r.Float64(), g.m.dropMeanM, g.m.dropMaxM)
+		return destination(store.Location, dist, 2*math.Pi*r.Float64())
+	})
 	o := dispatch.OrderSpec{
 		ID:        "o" + strconv.Itoa(n),
 		StoreID:   store.ID,
-		Dropoff:   destination(store.Location, dist, 2*math.Pi*r.Float64()),
+		Dropoff:   dropoff,
 		Created:   created,
 		Ready:     created.Add(min(prep, g.m.target)), // prep <= target but for rounding to the second
 		DeliverBy: created.Add(g.m.target),

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/paulmach/orb"
+
+	"github.com/o2o-dispatch/dispatchd/geo/roads/roadstest"
+)
+
+// gridTown writes a town of 5 × 5 two-way streets 250 m apart around 31.235 N 121.475 E: its corners are 1 km
+// from the centre each way, so a ride corner to corner is 2 km.
+func gridTown(t *testing.T) string {
+	return roadstest.Grid(t, orb.Point{121.475, 31.235}, 5, 250)
+}
+
+// corner is the south-west (-1, -1) or north-east (1, 1) corner of gridTown, as the API writes places.
+func corner(sign float64) map[string]float64 {
+	dLat := 500 / 111_320.0
+	return map[string]float64{"lat": 31.235 + sign*dLat, "lon": 121.475 + sign*dLat/math.Cos(31.235*math.Pi/180)}
+}
+
+func TestMapPrepareAndServe(t *testing.T) {
+	osm := gridTown(t)
+	out := filepath.Join(t.TempDir(), "town.map")
+	var stdout bytes.Buffer
+	if err := runMap(context.Background(), []string{"prepare", "--osm", osm, "--out", out}, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "wrote "+out) {
+		t.Fatalf("prepare said %q", stdout.String())
+	}
+	if left, _ := filepath.Glob(out + ".*.tmp"); len(left) > 0 {
+		t.Fatalf("prepare left %v behind", left)
+	}
+
+	// The prepared file and the raw extract both serve.
+	for _, m := range []string{out, osm} {
+		t.Run(filepath.Ext(m), func(t *testing.T) {
+			c, _ := startMain(t, t.TempDir(), "--map", m)
+			var table struct{ Durations, Distances [][]*float64 }
+			c.must(200, "POST", "/v1/travel-times", testAdminToken, map[string]any{"profile": "car",
+				"sources":      []map[string]float64{corner(-1)},
+				"destinations": []map[string]float64{corner(1), corner(-1)}}, &table)
+			d, m := table.Durations[0][0], table.Distances[0][0]
+			if d == nil || m == nil || math.Abs(*m-2000) > 2 || *d <= 0 {
+				t.Fatalf("corner to corner: %v s, %v m", d, m)
+			}
+			if z := table.Durations[0][1]; z == nil || *z != 0 {
+				t.Fatalf("a place to itself: %v s", z)
+			}
+			status, body := c.do("POST", "/v1/travel-times", testAdminToken, map[string]any{"profile": "car",
+				"sources":      []map[string]float64{corner(-1)},
+				"destinations": []map[string]float64{{"lat": 31.30, "lon": 121.4700}}})
+			if status != 400 || !strings.Contains(string(body), `"field":"destinations[0]"`) {
+				t.Fatalf("a place 7 km from the roads: %d %s", status, body)
+			}
+			c.must(201, "PUT", "/v1/stores/s1", testAdminToken, map[string]any{"location": map[string]float64{"lat": 31.2355, "lon": 121.4755}}, nil)
+			status, body = c.do("PUT", "/v1/stores/s2", testAdminToken, map[string]any{"location": map[string]float64{"lat": 31.30, "lon": 121.4725}})
+			if status != 400 || !strings.Contains(string(body), `"field":"location"`) {
+				t.Fatalf("a store 7 km from the roads: %d %s", status, body)
+			}
+		})
+	}
+}
+
+func TestMapErrors(t *testing.T) {
+	osm := gridTown(t)
+	if err := runMap(context.Background(), []string{"prepare", "--out", "x.map"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--osm is required") {
+		t.Fatalf("prepare without --osm: %v", err)
+	}
+	if err := runMap(context.Background(), []string{"draw"}, io.Discard, io.Discard); err == nil {
+		t.Fatal("an unknown map command was taken")
+	}
+	// A damaged map file is refused at start, saying so.
+	out := filepath.Join(t.TempDir(), "town.map")
+	if err := runMap(context.Background(), []string{"prepare", "--osm", osm, "--out", out}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	b[len(b)/2] ^= 0xff
+	os.WriteFile(out, b, 0o644)
+	foreign := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(foreign, []byte("shopping list: milk, eggs\n"), 0o644)
+	for _, tc := range []struct{ path, want string }{{out, "checksum"}, {foreign, "not a dispatchd map file"}} {
+		m := NewMain(io.Discard)
+		env := map[string]string{"DISPATCHD_ADMIN_TOKEN": testAdminToken}
+		if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--map", tc.path}, func(k string) string { return env[k] }); err != nil {
+			t.Fatal(err)
+		}
+		err := m.Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "--map") || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("--map %s: %v, want an error saying %q", tc.path, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package dispatch
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/geo"
+	"github.com/o2o-dispatch/dispatchd/geo/roads"
+	"github.com/o2o-dispatch/dispatchd/geo/roads/ch"
+)
+
+var benchRoads struct {
+	once sync.Once
+	net  *roads.Network
+	err  error
+	took time.Duration
+}
+
+// benchRoadNetwork builds, once per process, the road network of the benchmark city: ch.BenchCity, about a million
+// junctions on the 30 × 30 km that benchCity fills, or ROADS_BENCH_CITY_NODES junctions when that is set. Only the
+// graphs of benchCity's vehicles are built (bike, which e-bikes share, and scooter).
+func benchRoadNetwork(b *testing.B) *roads.Network {
+	spec := ch.BenchCity()
+	if v := os.Getenv("ROADS_BENCH_CITY_NODES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 16 {
+			b.Fatalf("ROADS_BENCH_CITY_NODES=%q: want a number of junctions >= 16", v)
+		}
+		spec.Nodes = n
+	}
+	benchRoads.once.Do(func() {
+		began := time.Now()
+		benchRoads.net, benchRoads.err = roads.Synthetic(spec, roads.Options{Profiles: []geo.Profile{geo.Bike, geo.EBike, geo.Scooter}})
+		benchRoads.took = time.Since(began)
+		runtime.GC()
+	})
+	if benchRoads.err != nil {
+		b.Fatal(benchRoads.err)
+	}
+	return benchRoads.net
+}
+
+// BenchmarkRoundRoads measures one dispatch round on the benchmark city (BenchmarkRound's) on straight lines and on
+// the roads of the synthetic city, in the same run, so that their ratio is the price of the roads. Each iteration
+// builds a fresh city outside the timer; the road model's caches start cold for every courier's position.
+func BenchmarkRoundRoads(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a road network of a million junctions")
+	}
+	net := benchRoadNetwork(b)
+	b.Logf("road network: %s, built in %s", net.Stats(), benchRoads.took.Round(time.Second))
+	for _, size := range []struct{ couriers, orders int }{{1000, 300}, {10000, 3000}} {
+		for _, travel := range []struct {
+			name  string
+			model geo.TravelModel
+		}{{"straight", geo.NewStraightLine(geo.Geographic)}, {"roads", net}} {
+			b.Run(fmt.Sprintf("couriers=%d/orders=%d/travel=%s", size.couriers, size.orders, travel.name), func(b *testing.B) {
+				b.ReportAllocs()
+				var stats Stats
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					e := benchCityOn(b, size.couriers, size.orders, uint64(i+1), travel.model)
+					b.StartTimer()
+					if _, err := e.Apply(t0.Add(time.Second), DispatchTick{}); err != nil {
+						b.Fatal(err)
+					}
+					stats = e.LastRound()
+				}
+				b.ReportMetric(float64(stats.Assigned), "assigned/op")
+				b.ReportMetric(float64(stats.Pairs), "pairs/op")
+			})
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package dispatch
+
+import (
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/o2o-dispatch/dispatchd/geo"
+)
+
+// batchProbe is a geo.BatchModel over straight lines that checks the round's promise: every pair the planner asks
+// while a batch is in force was handed to the batch (source, target and profile).
+type batchProbe struct {
+	geo.TravelModel
+	mu      sync.Mutex
+	batches int
+	asked   int
+	missed  int
+}
+
+type probeBatch struct {
+	probe    *batchProbe
+	src, dst map[orb.Point]bool
+	profiles map[geo.Profile]bool
+}
+
+func (b *batchProbe) Batch(sources, targets []orb.Point, profiles []geo.Profile) geo.TravelModel {
+	b.mu.Lock()
+	b.batches++
+	b.mu.Unlock()
+	pb := &probeBatch{probe: b, src: map[orb.Point]bool{}, dst: map[orb.Point]bool{}, profiles: map[geo.Profile]bool{}}
+	for _, p := range sources {
+		pb.src[p] = true
+	}
+	for _, p := range targets {
+		pb.dst[p] = true
+	}
+	for _, p := range profiles {
+		pb.profiles[p] = true
+	}
+	return pb
+}
+
+func (pb *probeBatch) TravelTime(from, to orb.Point, p geo.Profile) time.Duration {
+	b := pb.probe
+	b.mu.Lock()
+	b.asked++
+	if !pb.src[from] || !pb.dst[to] || !pb.profiles[p] {
+		b.missed++
+	}
+	b.mu.Unlock()
+	return b.TravelModel.TravelTime(from, to, p)
+}
+
+func TestRoundAsksTravelTimesInOneBatch(t *testing.T) {
+	for _, policy := range []Policy{PolicyOptimize, PolicyNearestIdle} {
+		t.Run(policy.String(), func(t *testing.T) {
+			plain := benchCity(t, 1000, 300, 3)
+			batched := benchCity(t, 1000, 300, 3)
+			plain.cfg.Policy, batched.cfg.Policy = policy, policy
+			probe := &batchProbe{TravelModel: batched.travel}
+			batched.travel, batched.plan.travel = probe, probe
+
+			for i := 1; i <= 3; i++ {
+				now := t0.Add(time.Duration(i) * 10 * time.Second)
+				want, err := plain.Apply(now, DispatchTick{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := batched.Apply(now, DispatchTick{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("round %d: a batched round gave other effects than a pair-by-pair one", i)
+				}
+				if err := checkInvariants(batched); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if probe.batches != 3 {
+				t.Fatalf("%d batches for 3 rounds, want one a round", probe.batches)
+			}
+			if probe.asked == 0 {
+				t.Fatal("no travel time asked through the batch")
+			}
+			if probe.missed > 0 {
+				t.Fatalf("the round asked %d pairs outside its batch (of %d asked)", probe.missed, probe.asked)
+			}
+			// Outside a round the planner asks the model itself.
+			if batched.plan.travel != geo.TravelModel(probe) {
+				t.Fatal("the round's batch outlived the round")
+			}
+		})
+	}
+}
