@@ -123,19 +123,17 @@ func (ix *segIndex) nearest(p orb.Point, shape []orb.Point, accept func(seg int3
 		}
 		return s, math.Sqrt(d2) * metresPerDegree
 	}
+	// Buckets come in order of the distance to their box, a lower bound of their segments' distances: once it
+	// passes the best segment found, no bucket left can hold a nearer one.
 	ix.tree.Nearby(
-		func(min, max [2]float64, b int32, item bool) float64 {
-			if item {
-				_, d := inBucket(b)
-				return d
-			}
+		func(min, max [2]float64, _ int32, _ bool) float64 {
 			return geo.Geographic.BoxDistance(p, min, max)
 		},
-		func(_, _ [2]float64, b int32, d float64) bool {
-			if math.IsInf(d, 1) || d > bestD {
+		func(_, _ [2]float64, b int32, lower float64) bool {
+			if lower > bestD {
 				return false
 			}
-			if s, _ := inBucket(b); d < bestD || s < best {
+			if s, d := inBucket(b); s >= 0 && (d < bestD || (d == bestD && s < best)) {
 				best, bestD = s, d
 			}
 			return true

@@ -43,6 +43,9 @@ func (gr *graph) usable(e int32) bool { return gr.w[0][e] > 0 || gr.w[1][e] > 0 
 // the tree's shape.
 func (net *Network) snap(p orb.Point, g int) snapped {
 	gr := net.graphs[g]
+	if gr.nodes == 0 {
+		return snapped{} // no road at all: spare a search of the whole tree
+	}
 	bestSeg, _ := net.index.nearest(p, net.shape, func(seg int32) bool { return gr.usable(net.segEdge[seg]) })
 	if bestSeg < 0 {
 		return snapped{}
