@@ -2,7 +2,9 @@ package dispatch
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -20,12 +22,20 @@ var benchRoads struct {
 }
 
 // benchRoadNetwork builds, once per process, the road network of the benchmark city: ch.BenchCity, about a million
-// junctions on the 30 × 30 km that benchCity fills.
+// junctions on the 30 × 30 km that benchCity fills, or ROADS_BENCH_CITY_NODES junctions when that is set. Only the
+// graphs of benchCity's vehicles are built (bike, which e-bikes share, and scooter).
 func benchRoadNetwork(b *testing.B) *roads.Network {
+	spec := ch.BenchCity()
+	if v := os.Getenv("ROADS_BENCH_CITY_NODES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 16 {
+			b.Fatalf("ROADS_BENCH_CITY_NODES=%q: want a number of junctions >= 16", v)
+		}
+		spec.Nodes = n
+	}
 	benchRoads.once.Do(func() {
 		began := time.Now()
-		n, edges, coords := ch.SyntheticCity(ch.BenchCity())
-		benchRoads.net, benchRoads.err = roads.FromGraph(n, edges, coords, roads.Options{})
+		benchRoads.net, benchRoads.err = roads.Synthetic(spec, roads.Options{Profiles: []geo.Profile{geo.Bike, geo.EBike, geo.Scooter}})
 		benchRoads.took = time.Since(began)
 		runtime.GC()
 	})

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -38,15 +39,28 @@ func citySpec(b *testing.B) ch.CitySpec {
 	return spec
 }
 
-// cityOptions contracts with every core.
-func cityOptions() Options { return Options{CH: ch.Options{Workers: runtime.GOMAXPROCS(0)}} }
+// cityOptions contracts with every core, and builds only the profiles ROADS_BENCH_CITY_PROFILES lists
+// (comma-separated names) when it is set.
+func cityOptions(b *testing.B) Options {
+	opt := Options{CH: ch.Options{Workers: runtime.GOMAXPROCS(0)}}
+	if v := os.Getenv("ROADS_BENCH_CITY_PROFILES"); v != "" {
+		for _, name := range strings.Split(v, ",") {
+			p, err := geo.ParseProfile(name)
+			if err != nil {
+				b.Fatalf("ROADS_BENCH_CITY_PROFILES: %v", err)
+			}
+			opt.Profiles = append(opt.Profiles, p)
+		}
+	}
+	return opt
+}
 
 // benchCity builds the benchmark city's network (citySpec) and its map file once.
 func benchCity(b *testing.B) (*Network, []byte) {
 	b.Helper()
 	skipShort(b)
 	cityOnce.Do(func() {
-		cityNet, cityErr = Synthetic(citySpec(b), cityOptions())
+		cityNet, cityErr = Synthetic(citySpec(b), cityOptions(b))
 		if cityErr != nil {
 			return
 		}
@@ -68,7 +82,7 @@ func BenchmarkPrepareCity(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		net, err := FromGraph(n, edges, coords, cityOptions())
+		net, err := FromGraph(n, edges, coords, cityOptions(b))
 		if err != nil {
 			b.Fatal(err)
 		}

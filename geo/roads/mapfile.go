@@ -412,7 +412,7 @@ func decodeMap(data []byte) (*Network, error) {
 			return nil, badMap("section %s: %v", r.name, err)
 		}
 		gr.h = h
-		if err := net.checkGraph(g); err != nil {
+		if err := net.checkHierarchy(g); err != nil {
 			return nil, err
 		}
 	}
@@ -477,8 +477,8 @@ func (net *Network) checkIndex() error {
 	return nil
 }
 
-// checkGraph verifies that graph g's hierarchy has the network's nodes and its arcs name real edges.
-func (net *Network) checkGraph(g int) error {
+// checkHierarchy verifies that graph g's hierarchy has the network's nodes and its arcs name real edges.
+func (net *Network) checkHierarchy(g int) error {
 	gr := net.graphs[g]
 	name := "arcs." + graphNames[g]
 	if gr.h.NumNodes() != len(net.nodes) {

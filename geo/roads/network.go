@@ -23,6 +23,10 @@ type Options struct {
 	SnapLimitMetres float64
 	// CH is handed to ch.Build for each graph.
 	CH ch.Options
+	// Profiles lists the profiles to build graphs for; nil means all. A profile left out (and the one it shares
+	// a graph with) has no roads: its trips are unreachable. Leaving out the walkers' graph makes CheckPoint
+	// measure against the most permissive graph built instead.
+	Profiles []geo.Profile
 	// SpaceCacheEntries bounds how many points' search spaces are kept between batches (see Network.Batch),
 	// twice this at most; 0 means DefaultSpaceCacheEntries and a negative value keeps none.
 	SpaceCacheEntries int
@@ -154,6 +158,21 @@ type Network struct {
 func newNetwork(b *baseGraph, opt Options) (*Network, error) {
 	n := len(b.nodes)
 	ne := len(b.from)
+	if opt.Profiles != nil {
+		var keep [numGraphs]bool
+		for _, p := range opt.Profiles {
+			if !p.Valid() {
+				return nil, fmt.Errorf("roads: Options.Profiles: undefined vehicle profile %d", uint8(p))
+			}
+			keep[graphOf(p)] = true
+		}
+		for g := range b.w {
+			if !keep[g] {
+				clear(b.w[g][0])
+				clear(b.w[g][1])
+			}
+		}
+	}
 	var drops [numGraphs]int
 	for g := range b.w {
 		var from, to []int32
@@ -328,6 +347,17 @@ func (s Stats) String() string {
 		out += "\n"
 	}
 	return out
+}
+
+// checkGraph is the graph CheckPoint measures against: the walkers', or the first graph with roads when they
+// have none.
+func (net *Network) checkGraph() int {
+	for g, gr := range net.graphs {
+		if gr.nodes > 0 {
+			return g
+		}
+	}
+	return 0
 }
 
 // query borrows a query of graph g; give it back with gr.pool.Put.

@@ -162,12 +162,13 @@ func (net *Network) Snap(pt orb.Point, p geo.Profile) (orb.Point, bool) {
 }
 
 // CheckPoint refuses, with an error wrapping geo.ErrOffRoad, a point farther than the snap limit from every
-// road of the most permissive graph (foot), or one the geographic space rejects.
+// road of the most permissive graph (foot, unless Options.Profiles left it out), or one the geographic space
+// rejects.
 func (net *Network) CheckPoint(pt orb.Point) error {
 	if err := geo.Geographic.Validate(pt); err != nil {
 		return err
 	}
-	s := net.snap(pt, graphOf(geo.Foot))
+	s := net.snap(pt, net.checkGraph())
 	if !s.ok {
 		return fmt.Errorf("%w: %w", geo.ErrOffRoad, errNoRoads)
 	}

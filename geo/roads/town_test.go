@@ -365,3 +365,30 @@ func TestProject(t *testing.T) {
 		t.Errorf("a segment of one point: t %g, q %v", tt, q)
 	}
 }
+
+func TestTownOnlySomeProfiles(t *testing.T) {
+	net, err := OpenWith(context.Background(), writeTown(t), Options{Profiles: []geo.Profile{geo.Car}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := net.Stats()
+	if s.Profiles[geo.Car].Nodes != 8 || s.Profiles[geo.Foot].Nodes != 0 || s.Profiles[geo.Bike].Edges != 0 {
+		t.Errorf("only cars asked for: %+v", s.Profiles)
+	}
+	if got := net.TravelTime(townNode(1), townNode(3), geo.Foot); got != time.Duration(math.MaxInt64) {
+		t.Errorf("walking without a walkers' graph: %v", got)
+	}
+	if got := net.TravelTime(townNode(6), townNode(5), geo.Car); math.Abs(got.Seconds()-dist(6, 2, 1, 5)/(25/3.6)) > 1 {
+		t.Errorf("car 6→5: %v", got)
+	}
+	// CheckPoint measures against the car graph.
+	if err := net.CheckPoint(townPoint(1, 10)); !errors.Is(err, geo.ErrOffRoad) {
+		t.Errorf("far point: %v", err)
+	}
+	if err := net.CheckPoint(townPoint(1, 0.6)); err != nil {
+		t.Errorf("near point: %v", err)
+	}
+	if _, err := OpenWith(context.Background(), writeTown(t), Options{Profiles: []geo.Profile{9}}); err == nil {
+		t.Error("an undefined profile was accepted")
+	}
+}

@@ -10,31 +10,40 @@ import (
 )
 
 // The benchmarks share one synthetic city of about a million nodes ([BenchCity]) and its hierarchy, made once per
-// process. They skip under -short.
+// process (by BenchmarkBuild1M when it runs, which takes minutes). They skip under -short.
 //
-//	go test ./geo/roads/ch -run '^$' -bench 1M -benchtime 1x
+//	go test ./geo/roads/ch -run '^$' -bench 1M -benchtime 1x -timeout 60m
 
 var bench struct {
-	once  sync.Once
-	n     int
-	edges []Edge
-	h     *Hierarchy
-	err   error
+	cityOnce sync.Once
+	n        int
+	edges    []Edge
+	mu       sync.Mutex
+	h        *Hierarchy // built by the first benchmark that needs it, BenchmarkBuild1M or another
 }
 
-func benchCity(b *testing.B) (int, []Edge, *Hierarchy) {
+func benchGraph(b *testing.B) (int, []Edge) {
 	b.Helper()
 	if testing.Short() {
 		b.Skip("the million-node city is not built under -short")
 	}
-	bench.once.Do(func() {
-		bench.n, bench.edges, _ = SyntheticCity(BenchCity())
-		bench.h, bench.err = Build(bench.n, bench.edges, Options{Workers: runtime.GOMAXPROCS(0)})
-	})
-	if bench.err != nil {
-		b.Fatal(bench.err)
+	bench.cityOnce.Do(func() { bench.n, bench.edges, _ = SyntheticCity(BenchCity()) })
+	return bench.n, bench.edges
+}
+
+func benchCity(b *testing.B) (int, []Edge, *Hierarchy) {
+	b.Helper()
+	n, edges := benchGraph(b)
+	bench.mu.Lock()
+	defer bench.mu.Unlock()
+	if bench.h == nil {
+		h, err := Build(n, edges, Options{Workers: runtime.GOMAXPROCS(0)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bench.h = h
 	}
-	return bench.n, bench.edges, bench.h
+	return n, edges, bench.h
 }
 
 func randomNodes(rng *rand.Rand, n, k int) [][]Seed {
@@ -59,7 +68,7 @@ func reportP50(b *testing.B, name string, f func(i int)) {
 }
 
 func BenchmarkBuild1M(b *testing.B) {
-	n, edges, _ := benchCity(b)
+	n, edges := benchGraph(b)
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -94,6 +103,9 @@ func BenchmarkBuild1M(b *testing.B) {
 	b.ReportMetric(float64(<-peak-before.HeapAlloc)/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(h.NumArcs())/float64(len(edges)), "arcs/edge")
 	b.ReportMetric(float64(n), "nodes")
+	bench.mu.Lock()
+	bench.h = h
+	bench.mu.Unlock()
 }
 
 // benchPairs runs query on random pairs of nodes of the city, and reports the median time of one.

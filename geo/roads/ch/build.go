@@ -60,16 +60,20 @@ func simplify(edges []Edge) []baseEdge {
 	return kept
 }
 
-func makeGraph(lists [][]halfEdge) graph {
-	g := graph{first: make([]int32, len(lists)+1)}
+// makeGraph makes the adjacency array of the up and down lists of each rank.
+func makeGraph(up, down [][]halfEdge) graph {
+	g := graph{index: make([]span, len(up)+1)}
 	total := 0
-	for _, l := range lists {
-		total += len(l)
+	for v := range up {
+		total += len(up[v]) + len(down[v])
 	}
 	g.edges = make([]halfEdge, 0, total)
-	for v, l := range lists {
-		g.edges = append(g.edges, l...)
-		g.first[v+1] = int32(len(g.edges))
+	for v := range up {
+		g.index[v].up = int32(len(g.edges))
+		g.edges = append(g.edges, up[v]...)
+		g.index[v].down = int32(len(g.edges))
+		g.edges = append(g.edges, down[v]...)
 	}
+	g.index[len(up)] = span{up: int32(len(g.edges)), down: int32(len(g.edges))}
 	return g
 }

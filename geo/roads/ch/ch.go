@@ -56,8 +56,9 @@ const (
 
 // Options tune [Build]. The zero value is ready to use, and no option changes the answers of the hierarchy.
 type Options struct {
-	// Workers is the number of goroutines that contract in parallel; 0 means 1. The hierarchy built does not
-	// depend on it: Build gives the same bytes for any number of workers.
+	// Workers is the number of goroutines that contract in parallel; 0 means 1. Build starts them and waits
+	// for them before it returns. The hierarchy does not depend on it: Build gives the same bytes for any number
+	// of workers.
 	Workers int
 }
 
@@ -67,19 +68,29 @@ type Hierarchy struct {
 	numEdges int
 	// rankOf maps a node to its rank, the index used inside the hierarchy; nodeOf is its inverse.
 	rankOf, nodeOf []int32
-	// up holds, for each rank, the edges to higher ranks; down holds, for each rank, the edges that arrive from
-	// higher ranks, with head the tail of the edge. A forward search climbs up, a backward search climbs down.
-	up, down graph
+	// g holds the edges of the hierarchy by rank.
+	g graph
 	// arcs are the edges of the hierarchy: an original edge or a shortcut of two arcs.
 	arcs []arc
 
 	queries sync.Pool
 }
 
-// graph is an adjacency array: the edges of rank v are edges[first[v]:first[v+1]].
+// graph is an adjacency array by rank. The up edges of rank v lead to higher ranks; its down edges arrive from
+// higher ranks, with head the tail of the edge. A forward search climbs up edges and a backward search down
+// edges. Both lists of a rank are stored together, up then down, so that a search reads one place:
+// edges[index[v].up:index[v].down] and edges[index[v].down:index[v+1].up].
 type graph struct {
-	first []int32
+	index []span // numNodes+1 entries; the last has up == down == len(edges)
 	edges []halfEdge
+}
+
+type span struct{ up, down int32 }
+
+// lists returns the up and down edges of rank v.
+func (g *graph) lists(v int32) (up, down []halfEdge) {
+	a, b, c := g.index[v].up, g.index[v].down, g.index[v+1].up
+	return g.edges[a:b:b], g.edges[b:c:c]
 }
 
 // halfEdge is an entry of an adjacency array.

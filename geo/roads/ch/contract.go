@@ -53,7 +53,7 @@ type contractor struct {
 // witness holds the buffers of one worker's witness searches.
 type witness struct {
 	node    []witnessNode
-	heap    []heapItem // a binary heap with stale entries, skipped when popped
+	heap    []witnessItem // a binary heap with stale entries, skipped when popped
 	touched []int32
 	targets int        // targets not settled yet
 	found   []shortcut // the shortcuts of the node being contracted
@@ -86,7 +86,7 @@ func (c *contractor) parallel(count int, do func(w *witness, i int)) {
 	wg.Wait()
 }
 
-// contract orders the nodes and fills h.rankOf, h.nodeOf, h.up, h.down and the shortcuts of h.arcs. Arc i of base
+// contract orders the nodes and fills h.rankOf, h.nodeOf, h.g and the shortcuts of h.arcs. Arc i of base
 // is h.arcs[i].
 func contract(h *Hierarchy, base []baseEdge, opt Options) {
 	n := h.numNodes
@@ -190,13 +190,12 @@ func contract(h *Hierarchy, base []baseEdge, opt Options) {
 	for r, v := range order {
 		h.rankOf[v] = int32(r)
 	}
-	h.up = rankGraph(h.rankOf, order, upLists)
-	h.down = rankGraph(h.rankOf, order, downLists)
+	h.g = makeGraph(byRank(h.rankOf, order, upLists), byRank(h.rankOf, order, downLists))
 	compactArcs(h)
 }
 
-// rankGraph makes the adjacency array by rank of lists indexed by node, with heads turned into ranks and sorted.
-func rankGraph(rankOf, order []int32, lists [][]cedge) graph {
+// byRank returns lists indexed by node as lists indexed by rank, with heads turned into ranks and sorted.
+func byRank(rankOf, order []int32, lists [][]cedge) [][]halfEdge {
 	byRank := make([][]halfEdge, len(order))
 	for r, v := range order {
 		l := make([]halfEdge, len(lists[v]))
@@ -207,17 +206,15 @@ func rankGraph(rankOf, order []int32, lists [][]cedge) graph {
 		byRank[r] = l
 		lists[v] = nil
 	}
-	return makeGraph(byRank)
+	return byRank
 }
 
 // compactArcs drops the arcs that no edge of the hierarchy reaches (edges replaced by cheaper shortcuts), keeping
 // the order of the rest, so that children still come before their shortcut.
 func compactArcs(h *Hierarchy) {
 	live := make([]bool, len(h.arcs))
-	for _, g := range []*graph{&h.up, &h.down} {
-		for _, e := range g.edges {
-			live[e.arc] = true
-		}
+	for _, e := range h.g.edges {
+		live[e.arc] = true
 	}
 	for i := len(h.arcs) - 1; i >= 0; i-- {
 		if a := h.arcs[i]; live[i] && a.b >= 0 {
@@ -237,10 +234,8 @@ func compactArcs(h *Hierarchy) {
 		kept = append(kept, a)
 	}
 	h.arcs = slices.Clip(kept)
-	for _, g := range []*graph{&h.up, &h.down} {
-		for i := range g.edges {
-			g.edges[i].arc = newID[g.edges[i].arc]
-		}
+	for i := range h.g.edges {
+		h.g.edges[i].arc = newID[h.g.edges[i].arc]
 	}
 }
 
@@ -452,7 +447,7 @@ func (c *contractor) witnessSearch(w *witness, u, v int32, limit cost, lim searc
 }
 
 func (w *witness) push(x int32, d cost) {
-	h := append(w.heap, heapItem{key: d, node: x})
+	h := append(w.heap, witnessItem{key: d, node: x})
 	i := len(h) - 1
 	for i > 0 {
 		p := (i - 1) / 2
@@ -487,4 +482,9 @@ func (w *witness) pop() (int32, cost) {
 	}
 	w.heap = h
 	return top.node, top.key
+}
+
+type witnessItem struct {
+	key  cost
+	node int32
 }

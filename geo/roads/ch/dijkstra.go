@@ -24,32 +24,38 @@ func Dijkstra(numNodes int, edges []Edge, from, to []Seed) (weight, length uint3
 			fill[e.From]++
 		}
 	}
-	dist := make([]cost, numNodes)
-	for i := range dist {
-		dist[i] = infinite
-	}
-	hp := newHeap(numNodes)
+	t := newVisits()
 	for _, s := range from {
-		if c := pack(s.Weight, s.Length); inRange(s.Node, numNodes) && c < dist[s.Node] {
-			dist[s.Node] = c
-			hp.push(s.Node, c)
-		}
-	}
-	for !hp.empty() {
-		v, d := hp.pop()
-		for _, e := range adj[first[v]:first[v+1]] {
-			if nd := add(d, e.cost); nd < dist[e.head] {
-				dist[e.head] = nd
-				hp.push(e.head, nd)
+		if c := pack(s.Weight, s.Length); inRange(s.Node, numNodes) && c != infinite {
+			if x := t.get(s.Node); c < t.slots[x].dist {
+				t.slots[x].dist = c
+				t.push(x, c)
 			}
 		}
+	}
+	for len(t.heap) > 0 {
+		slot, d := t.pop()
+		v := t.slots[slot].node
+		for _, e := range adj[first[v]:first[v+1]] {
+			nd := add(d, e.cost)
+			if x := t.get(e.head); nd < t.slots[x].dist {
+				t.slots[x].dist = nd
+				t.push(x, nd)
+			}
+		}
+	}
+	dist := func(v int32) cost {
+		if x := t.find(v); x >= 0 {
+			return t.slots[x].dist
+		}
+		return infinite
 	}
 	best := infinite
 	for _, s := range to {
 		if !inRange(s.Node, numNodes) {
 			continue
 		}
-		if c := add(dist[s.Node], pack(s.Weight, s.Length)); c < best {
+		if c := add(dist(s.Node), pack(s.Weight, s.Length)); c < best {
 			best = c
 		}
 	}

@@ -11,10 +11,10 @@ import (
 // The encoding, all integers little-endian:
 //
 //	magic "DCHH", version uint32
-//	numNodes, numEdges, numArcs, numUp, numDown uint32
-//	nodeOf   [numNodes]int32          the node of each rank
-//	up       first [numNodes+1]int32, then numUp × (head int32, arc int32, cost uint64)
-//	down     the same with numDown entries
+//	numNodes, numEdges, numArcs, numHalf uint32
+//	nodeOf   [numNodes]int32                 the node of each rank
+//	index    [numNodes+1](up, down int32)    where each rank's up and down edges start
+//	edges    numHalf × (head int32, arc int32, cost uint64)
 //	arcs     numArcs × (a int32, b int32)
 
 var magic = [4]byte{'D', 'C', 'H', 'H'}
@@ -35,22 +35,21 @@ func (h *Hierarchy) WriteTo(w io.Writer) (int64, error) {
 	}
 	cw.write(magic[:])
 	put32(version)
-	for _, v := range []int{h.numNodes, h.numEdges, len(h.arcs), len(h.up.edges), len(h.down.edges)} {
+	for _, v := range []int{h.numNodes, h.numEdges, len(h.arcs), len(h.g.edges)} {
 		put32(uint32(v))
 	}
 	for _, v := range h.nodeOf {
 		put32(uint32(v))
 	}
-	for _, g := range []*graph{&h.up, &h.down} {
-		for _, v := range g.first {
-			put32(uint32(v))
-		}
-		for _, e := range g.edges {
-			binary.LittleEndian.PutUint32(buf[0:], uint32(e.head))
-			binary.LittleEndian.PutUint32(buf[4:], uint32(e.arc))
-			binary.LittleEndian.PutUint64(buf[8:], e.cost)
-			cw.write(buf[:16])
-		}
+	for _, s := range h.g.index {
+		put32(uint32(s.up))
+		put32(uint32(s.down))
+	}
+	for _, e := range h.g.edges {
+		binary.LittleEndian.PutUint32(buf[0:], uint32(e.head))
+		binary.LittleEndian.PutUint32(buf[4:], uint32(e.arc))
+		binary.LittleEndian.PutUint64(buf[8:], e.cost)
+		cw.write(buf[:16])
 	}
 	for _, a := range h.arcs {
 		binary.LittleEndian.PutUint32(buf[0:], uint32(a.a))
@@ -91,8 +90,8 @@ func ReadFrom(r io.Reader) (*Hierarchy, error) {
 	if v := d.u32(); d.err == nil && v != version {
 		return nil, fmt.Errorf("%w: version %d, want %d", ErrFormat, v, version)
 	}
-	var counts [5]int
-	names := [5]string{"numNodes", "numEdges", "numArcs", "numUp", "numDown"}
+	var counts [4]int
+	names := [4]string{"numNodes", "numEdges", "numArcs", "numHalf"}
 	for i := range counts {
 		v := d.u32()
 		if d.err == nil && v > maxNodes {
@@ -121,12 +120,9 @@ func ReadFrom(r io.Reader) (*Hierarchy, error) {
 		}
 		h.rankOf[v] = int32(rank)
 	}
-	for i, g := range []*graph{&h.up, &h.down} {
-		name := [2]string{"up", "down"}[i]
-		var err error
-		if *g, err = d.graph(name, n, counts[3+i], numArcs); err != nil {
-			return nil, err
-		}
+	var err error
+	if h.g, err = d.graph(n, counts[3], numArcs); err != nil {
+		return nil, err
 	}
 	h.arcs = make([]arc, 0, min(numArcs, 1<<16))
 	for i := 0; i < numArcs && d.err == nil; i++ {
@@ -199,17 +195,21 @@ func (d *decoder) int32s(n int) []int32 {
 	return out
 }
 
-func (d *decoder) graph(name string, n, m, numArcs int) (graph, error) {
-	g := graph{first: d.int32s(n + 1)}
+func (d *decoder) graph(n, m, numArcs int) (graph, error) {
+	flat := d.int32s(2 * (n + 1))
 	if d.err != nil {
-		return g, d.fail(name)
+		return graph{}, d.fail("index")
 	}
-	if g.first[0] != 0 || int(g.first[n]) != m {
-		return g, fmt.Errorf("%w: %s: offsets run from %d to %d, want 0 to %d", ErrFormat, name, g.first[0], g.first[n], m)
+	g := graph{index: make([]span, n+1)}
+	for v := range g.index {
+		g.index[v] = span{up: flat[2*v], down: flat[2*v+1]}
+	}
+	if g.index[0].up != 0 || int(g.index[n].up) != m || int(g.index[n].down) != m {
+		return g, fmt.Errorf("%w: index: offsets run from %d to %d, want 0 to %d", ErrFormat, g.index[0].up, g.index[n].down, m)
 	}
 	for v := range n {
-		if g.first[v+1] < g.first[v] {
-			return g, fmt.Errorf("%w: %s: offsets decrease at rank %d", ErrFormat, name, v)
+		if s := g.index[v]; s.down < s.up || g.index[v+1].up < s.down {
+			return g, fmt.Errorf("%w: index: offsets decrease at rank %d", ErrFormat, v)
 		}
 	}
 	g.edges = make([]halfEdge, 0, min(m, 1<<16))
@@ -224,26 +224,23 @@ func (d *decoder) graph(name string, n, m, numArcs int) (graph, error) {
 			arc:  int32(binary.LittleEndian.Uint32(d.buf[4:])),
 			cost: binary.LittleEndian.Uint64(d.buf[8:]),
 		}
-		for int(g.first[v+1]) <= i {
+		for int(g.index[v+1].up) <= i {
 			v++
 		}
 		switch {
 		case e.head < 0 || int(e.head) >= n:
-			return g, fmt.Errorf("%w: %s: edge %d: head %d out of range [0, %d)", ErrFormat, name, i, e.head, n)
-		case int(e.head) <= v && upwardOnly:
-			return g, fmt.Errorf("%w: %s: edge %d: from rank %d to rank %d, not upward", ErrFormat, name, i, v, e.head)
+			return g, fmt.Errorf("%w: edges: edge %d: head %d out of range [0, %d)", ErrFormat, i, e.head, n)
+		case int(e.head) <= v:
+			return g, fmt.Errorf("%w: edges: edge %d of rank %d leads to rank %d, not higher", ErrFormat, i, v, e.head)
 		case e.arc < 0 || int(e.arc) >= numArcs:
-			return g, fmt.Errorf("%w: %s: edge %d: arc %d out of range [0, %d)", ErrFormat, name, i, e.arc, numArcs)
+			return g, fmt.Errorf("%w: edges: edge %d: arc %d out of range [0, %d)", ErrFormat, i, e.arc, numArcs)
 		case e.cost>>32 > uint64(MaxWeight):
-			return g, fmt.Errorf("%w: %s: edge %d: weight %d above MaxWeight", ErrFormat, name, i, e.cost>>32)
+			return g, fmt.Errorf("%w: edges: edge %d: weight %d above MaxWeight", ErrFormat, i, e.cost>>32)
 		}
 		g.edges = append(g.edges, e)
 	}
 	if d.err != nil {
-		return g, d.fail(name)
+		return g, d.fail("edges")
 	}
 	return g, nil
 }
-
-// upwardOnly says that every edge of a hierarchy climbs to a higher rank.
-const upwardOnly = true

@@ -19,15 +19,12 @@ type Query struct {
 	buckets    []bucket
 }
 
-// side is one direction of a search: it relaxes the edges of g and stalls on the edges of other.
+// side is one direction of a search: forward, it relaxes up edges and stalls on down edges; backward, the
+// reverse.
 type side struct {
-	h         *Hierarchy
-	g, other  *graph
-	dist      []cost
-	prev, arc []int32 // the rank and arc a node was reached from; for a seed, prev is -1-(seed index), arc is -1
-	stalled   []bool
-	heap      heap
-	touched   []int32
+	h       *Hierarchy
+	forward bool
+	t       visits
 }
 
 type spaceEntry struct {
@@ -40,77 +37,64 @@ type bucket struct {
 	cost         cost
 }
 
-// NewQuery returns a query on h with buffers sized for h's nodes.
+// NewQuery returns a query on h. Its buffers grow with the searches it runs, not with the graph.
 func (h *Hierarchy) NewQuery() *Query {
-	q := &Query{h: h}
-	q.fwd = newSide(h, &h.up, &h.down)
-	q.bwd = newSide(h, &h.down, &h.up)
-	return q
-}
-
-func newSide(h *Hierarchy, g, other *graph) side {
-	n := h.numNodes
-	s := side{h: h, g: g, other: other, dist: make([]cost, n), prev: make([]int32, n), arc: make([]int32, n),
-		stalled: make([]bool, n), heap: newHeap(n)}
-	for i := range s.dist {
-		s.dist[i] = infinite
-	}
-	return s
-}
-
-func (s *side) reset() {
-	for _, v := range s.touched {
-		s.dist[v] = infinite
-		s.stalled[v] = false
-	}
-	s.touched = s.touched[:0]
-	s.heap.clear()
+	return &Query{h: h, fwd: side{h: h, forward: true, t: newVisits()}, bwd: side{h: h, t: newVisits()}}
 }
 
 func (s *side) init(seeds []Seed) {
-	s.reset()
+	s.t.reset()
 	for i, sd := range seeds {
 		if sd.Node < 0 || int(sd.Node) >= s.h.numNodes {
 			continue
 		}
 		c := pack(sd.Weight, sd.Length)
-		v := s.h.rankOf[sd.Node]
-		if c >= s.dist[v] {
+		if c == infinite {
 			continue
 		}
-		if s.dist[v] == infinite {
-			s.touched = append(s.touched, v)
+		slot := s.t.get(s.h.rankOf[sd.Node])
+		x := &s.t.slots[slot]
+		if c >= x.dist {
+			continue
 		}
-		s.dist[v] = c
-		s.prev[v] = int32(-1 - i)
-		s.arc[v] = -1
-		s.heap.push(v, c)
+		x.dist, x.prev, x.arc = c, int32(-1-i), -1
+		s.t.push(slot, c)
 	}
 }
+
+// dist returns the distance at which v was reached, or infinite.
+func (s *side) dist(v int32) cost {
+	if i := s.t.find(v); i >= 0 {
+		return s.t.slots[i].dist
+	}
+	return infinite
+}
+
+func (s *side) empty() bool { return len(s.t.heap) == 0 }
+
+func (s *side) minKey() cost { return s.t.heap[0].key }
 
 // settle takes the next node off the heap and relaxes its edges unless it is stalled: reached better from a higher
 // node, so that no fastest path climbs through it. It reports whether the node was relaxed.
 func (s *side) settle() (int32, cost, bool) {
-	v, d := s.heap.pop()
-	o := s.other
-	for _, e := range o.edges[o.first[v]:o.first[v+1]] {
-		if du := s.dist[e.head]; du != infinite && add(du, e.cost) < d {
-			s.stalled[v] = true
+	t := &s.t
+	slot, d := t.pop()
+	v := t.slots[slot].node
+	relax, stall := s.h.g.lists(v)
+	if !s.forward {
+		relax, stall = stall, relax
+	}
+	for _, e := range stall {
+		if u := t.find(e.head); u >= 0 && add(t.slots[u].dist, e.cost) < d {
 			return v, d, false
 		}
 	}
-	g := s.g
-	for _, e := range g.edges[g.first[v]:g.first[v+1]] {
+	for _, e := range relax {
 		nd := add(d, e.cost)
-		w := e.head
-		if nd < s.dist[w] {
-			if s.dist[w] == infinite {
-				s.touched = append(s.touched, w)
-			}
-			s.dist[w] = nd
-			s.prev[w] = v
-			s.arc[w] = e.arc
-			s.heap.push(w, nd)
+		w := t.get(e.head)
+		if x := &t.slots[w]; nd < x.dist {
+			x.dist, x.prev, x.arc = nd, v, e.arc
+			t.push(w, nd)
 		}
 	}
 	return v, d, true
@@ -124,17 +108,17 @@ func (q *Query) search(from, to []Seed) (cost, int32) {
 	b.init(to)
 	best, meet := infinite, int32(-1)
 	for {
-		fOpen := !f.heap.empty() && f.heap.minKey() < best
-		bOpen := !b.heap.empty() && b.heap.minKey() < best
+		fOpen := !f.empty() && f.minKey() < best
+		bOpen := !b.empty() && b.minKey() < best
 		if !fOpen && !bOpen {
 			break
 		}
 		s, o := f, b
-		if !fOpen || (bOpen && b.heap.minKey() < f.heap.minKey()) {
+		if !fOpen || (bOpen && b.minKey() < f.minKey()) {
 			s, o = b, f
 		}
 		v, d, _ := s.settle()
-		if od := o.dist[v]; od != infinite {
+		if od := o.dist(v); od != infinite {
 			if c := add(d, od); c < best {
 				best, meet = c, v
 			}
@@ -162,27 +146,29 @@ func (q *Query) Path(from, to []Seed) (edges []int32, fromSeed, toSeed int, weig
 	if best == infinite {
 		return nil, -1, -1, Unreachable, Unreachable, false
 	}
-	arcs := q.arcPath[:0]
-	v := meet
-	for q.fwd.arc[v] >= 0 {
-		arcs = append(arcs, q.fwd.arc[v])
-		v = q.fwd.prev[v]
-	}
-	fromSeed = int(-1 - q.fwd.prev[v])
+	arcs, fs := q.fwd.walk(q.arcPath[:0], meet)
 	slices.Reverse(arcs)
-	v = meet
-	for q.bwd.arc[v] >= 0 {
-		arcs = append(arcs, q.bwd.arc[v])
-		v = q.bwd.prev[v]
-	}
-	toSeed = int(-1 - q.bwd.prev[v])
+	arcs, ts := q.bwd.walk(arcs, meet)
 	q.arcPath = arcs
+	fromSeed, toSeed = int(fs), int(ts)
 	edges = []int32{}
 	for _, a := range arcs {
 		edges = q.appendEdges(edges, a)
 	}
 	weight, length = unpack(best)
 	return edges, fromSeed, toSeed, weight, length, true
+}
+
+// walk appends the arcs by which the search reached v, from v back to its seed, and returns the seed's index.
+func (s *side) walk(arcs []int32, v int32) ([]int32, int32) {
+	for {
+		x := &s.t.slots[s.t.find(v)]
+		if x.arc < 0 {
+			return arcs, -1 - x.prev
+		}
+		arcs = append(arcs, x.arc)
+		v = x.prev
+	}
 }
 
 // appendEdges appends the original edges of arc a, in order.
@@ -221,7 +207,7 @@ func (q *Query) Backward(seeds []Seed) Space { return q.space(&q.bwd, seeds) }
 func (q *Query) space(s *side, seeds []Seed) Space {
 	s.init(seeds)
 	ent := q.settled[:0]
-	for !s.heap.empty() {
+	for !s.empty() {
 		if v, d, ok := s.settle(); ok {
 			ent = append(ent, spaceEntry{node: v, cost: d})
 		}
@@ -284,7 +270,7 @@ func (q *Query) Table(from, to [][]Seed) (weights, lengths []uint32) {
 	b := &q.bwd
 	for j, seeds := range to {
 		b.init(seeds)
-		for !b.heap.empty() {
+		for !b.empty() {
 			v, d, ok := b.settle()
 			if !ok {
 				continue
@@ -300,7 +286,7 @@ func (q *Query) Table(from, to [][]Seed) (weights, lengths []uint32) {
 	for i, seeds := range from {
 		row := res[i*nt : (i+1)*nt]
 		f.init(seeds)
-		for !f.heap.empty() {
+		for !f.empty() {
 			v, d, ok := f.settle()
 			if !ok {
 				continue
