@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paulmach/orb"
 
+	"github.com/o2o-dispatch/dispatchd/geo"
 	"github.com/o2o-dispatch/dispatchd/geo/roads/roadstest"
 )
 
@@ -62,12 +64,61 @@ func TestMapPrepareAndServe(t *testing.T) {
 			if status != 400 || !strings.Contains(string(body), `"field":"destinations[0]"`) {
 				t.Fatalf("a place 7 km from the roads: %d %s", status, body)
 			}
+			// A plan on the map: the leg from pickup to delivery takes the road time of the table.
+			ship := func(to map[string]float64) map[string]any {
+				return map[string]any{"start": "2026-12-07T08:00:00Z", "iterations": 20,
+					"vehicles":  []map[string]any{{"id": "v", "profile": "car", "start": corner(-1)}},
+					"shipments": []map[string]any{{"id": "s", "pickup": map[string]any{"location": corner(-1)}, "delivery": map[string]any{"location": to}}}}
+			}
+			var plan struct {
+				Routes []struct {
+					Stops []struct{ Kind, Arrival, Depart string }
+				}
+			}
+			c.must(200, "POST", "/v1/plans", testAdminToken, ship(corner(1)), &plan)
+			if len(plan.Routes) != 1 || len(plan.Routes[0].Stops) != 4 || plan.Routes[0].Stops[1].Kind != "pickup" || plan.Routes[0].Stops[2].Kind != "delivery" {
+				t.Fatalf("plan %+v, want one route start, pickup, delivery, end", plan)
+			}
+			leave, _ := time.Parse(time.RFC3339Nano, plan.Routes[0].Stops[1].Depart)
+			arrive, _ := time.Parse(time.RFC3339Nano, plan.Routes[0].Stops[2].Arrival)
+			if got := arrive.Sub(leave).Seconds(); math.Abs(got-*d) > 0.1 {
+				t.Fatalf("the plan's leg corner to corner takes %v s, the table says %v s", got, *d)
+			}
+			status, body = c.do("POST", "/v1/plans", testAdminToken, ship(map[string]float64{"lat": 31.30, "lon": 121.4700}))
+			if status != 400 || !strings.Contains(string(body), `"field":"shipments[0].delivery.location"`) {
+				t.Fatalf("a plan's place 7 km from the roads: %d %s", status, body)
+			}
 			c.must(201, "PUT", "/v1/stores/s1", testAdminToken, map[string]any{"location": map[string]float64{"lat": 31.2355, "lon": 121.4755}}, nil)
 			status, body = c.do("PUT", "/v1/stores/s2", testAdminToken, map[string]any{"location": map[string]float64{"lat": 31.30, "lon": 121.4725}})
 			if status != 400 || !strings.Contains(string(body), `"field":"location"`) {
 				t.Fatalf("a store 7 km from the roads: %d %s", status, body)
 			}
 		})
+	}
+}
+
+// TestPlanWithoutMap: without --map, plans travel in straight lines, the daemon's own model: a bike covers the
+// 2 km diagonal of gridTown's box (by air, about 1.4 km times the detour) in the time the model gives.
+func TestPlanWithoutMap(t *testing.T) {
+	c, _ := startMain(t, t.TempDir())
+	var plan struct {
+		Routes []struct {
+			Stops []struct{ Kind, Arrival, Depart string }
+		}
+		Unassigned []any
+	}
+	c.must(200, "POST", "/v1/plans", testAdminToken, map[string]any{"start": "2026-12-07T08:00:00Z", "iterations": 20,
+		"vehicles":  []map[string]any{{"id": "v", "profile": "bike", "start": corner(-1)}},
+		"shipments": []map[string]any{{"id": "s", "pickup": map[string]any{"location": corner(-1)}, "delivery": map[string]any{"location": corner(1)}}}}, &plan)
+	if len(plan.Routes) != 1 || len(plan.Routes[0].Stops) != 4 || len(plan.Unassigned) != 0 {
+		t.Fatalf("plan %+v", plan)
+	}
+	leave, _ := time.Parse(time.RFC3339Nano, plan.Routes[0].Stops[1].Depart)
+	arrive, _ := time.Parse(time.RFC3339Nano, plan.Routes[0].Stops[2].Arrival)
+	a, b := corner(-1), corner(1)
+	want := geo.NewStraightLine(geo.Geographic).TravelTime(orb.Point{a["lon"], a["lat"]}, orb.Point{b["lon"], b["lat"]}, geo.Bike)
+	if got := arrive.Sub(leave); got.Round(time.Millisecond) != want.Round(time.Millisecond) {
+		t.Fatalf("the leg takes %s, straight lines say %s", got, want)
 	}
 }
 

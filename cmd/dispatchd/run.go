@@ -401,6 +401,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 		cfg.Travel, tables = net, net
+	} else {
+		cfg.Travel = geo.NewStraightLine(geo.Geographic) // the daemon's default, named here for the API's plans
 	}
 
 	var d *daemon.Daemon
@@ -444,7 +446,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	limits.OrdersBurst, limits.CourierBurst = max(1, int(2*m.OrdersRate)), max(1, int(2*m.CourierRate))
 	limits.StreamsPerCaller = m.StreamsPerCaller
 	apiCfg := httpapi.Config{AdminToken: token, Logger: log, Instrument: met.InstrumentHTTP, Heartbeat: m.Heartbeat, Limits: limits,
-		Roads: tables}
+		Roads: tables, Travel: cfg.Travel}
 	if m.MetricsAddr == "" {
 		apiCfg.Metrics, apiCfg.MetricsNeedAdmin = met.Handler(), m.MetricsAuth
 	}

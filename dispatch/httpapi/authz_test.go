@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
 // The callers of the authorisation matrix. The first five hold no valid credential; "other-key" is a second
@@ -36,7 +38,7 @@ func fixed(p string) func(string) string { return func(string) string { return p
 func TestAuthorizationMatrix(t *testing.T) {
 	f := newFixture(t)
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "# metrics\n") })
-	api := New(f.d, Config{AdminToken: adminToken, Metrics: metrics})
+	api := New(f.d, Config{AdminToken: adminToken, Metrics: metrics, Travel: geo.NewStraightLine(geo.Geographic)})
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
 	guardedAPI := New(f.d, Config{AdminToken: adminToken, Metrics: metrics, MetricsNeedAdmin: true})
@@ -102,6 +104,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// The fixture loads no road map: the roles that may ask are told so.
 		{pattern: "POST /v1/travel-times", method: "POST", path: fixed("/v1/travel-times"), body: `{"profile":"bike","sources":[{"lat":31.23,"lon":121.47}],"destinations":[{"lat":31.24,"lon":121.48}]}`,
 			admin: 503, orders: 503, otherKey: 503, courier: 403, otherCourier: 403},
+		{pattern: "POST /v1/plans", method: "POST", path: fixed("/v1/plans"), body: `{"start":"2026-12-07T08:00:00Z","iterations":5,
+			"vehicles":[{"id":"v","profile":"bike","start":{"lat":31.23,"lon":121.47}}],
+			"shipments":[{"id":"s","pickup":{"location":{"lat":31.23,"lon":121.47}},"delivery":{"location":{"lat":31.24,"lon":121.48}}}]}`,
+			admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
 		{pattern: "GET /v1/events", method: "GET", path: fixed("/v1/events"), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
 
 		{pattern: "PUT /v1/stores/{store_id}", method: "PUT", path: perCaller("/v1/stores/new-"), body: `{"location":{"lat":31.2,"lon":121.4}}`,

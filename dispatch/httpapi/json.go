@@ -101,11 +101,16 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 // levels deep, nothing after the value. An empty body is allowed when optional (actions whose body carries only
 // an optional reason).
 func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	return decodeUpTo(w, r, v, optional, maxBody)
+}
+
+// decodeUpTo is decode with a body of at most limit bytes, for the few routes whose bodies are large by nature.
+func decodeUpTo(w http.ResponseWriter, r *http.Request, v any, optional bool, limit int64) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return apiError(dispatch.ETooLarge, "", "the request body is over %d bytes", maxBody)
+			return apiError(dispatch.ETooLarge, "", "the request body is over %d bytes", limit)
 		}
 		return apiError(dispatch.EInvalid, "", "could not read the request body")
 	}

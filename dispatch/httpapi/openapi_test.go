@@ -319,18 +319,23 @@ func TestOpenAPIViews(t *testing.T) {
 		t.Fatal("the document has no components.schemas")
 	}
 	views := map[string]reflect.Type{
-		"OrderView":     reflect.TypeFor[daemon.OrderView](),
-		"StoreView":     reflect.TypeFor[daemon.StoreView](),
-		"CourierView":   reflect.TypeFor[daemon.CourierView](),
-		"RouteView":     reflect.TypeFor[daemon.RouteView](),
-		"StopView":      reflect.TypeFor[daemon.StopView](),
-		"QuoteView":     reflect.TypeFor[daemon.QuoteView](),
-		"OrderEvent":    reflect.TypeFor[daemon.OrderEvent](),
-		"WebhookView":   reflect.TypeFor[daemon.WebhookView](),
-		"APIKey":        reflect.TypeFor[daemon.APIKey](),
-		"Location":      reflect.TypeFor[daemon.Location](),
-		"ETA":           reflect.TypeFor[daemon.ETA](),
-		"TimelineEntry": reflect.TypeFor[daemon.TimelineEntry](),
+		"OrderView":      reflect.TypeFor[daemon.OrderView](),
+		"StoreView":      reflect.TypeFor[daemon.StoreView](),
+		"CourierView":    reflect.TypeFor[daemon.CourierView](),
+		"RouteView":      reflect.TypeFor[daemon.RouteView](),
+		"StopView":       reflect.TypeFor[daemon.StopView](),
+		"QuoteView":      reflect.TypeFor[daemon.QuoteView](),
+		"OrderEvent":     reflect.TypeFor[daemon.OrderEvent](),
+		"WebhookView":    reflect.TypeFor[daemon.WebhookView](),
+		"APIKey":         reflect.TypeFor[daemon.APIKey](),
+		"Location":       reflect.TypeFor[daemon.Location](),
+		"ETA":            reflect.TypeFor[daemon.ETA](),
+		"TimelineEntry":  reflect.TypeFor[daemon.TimelineEntry](),
+		"Plan":           reflect.TypeFor[planView](),
+		"PlanRoute":      reflect.TypeFor[planRouteView](),
+		"PlanStop":       reflect.TypeFor[planStopView](),
+		"PlanBreakTime":  reflect.TypeFor[planBreakView](),
+		"PlanUnassigned": reflect.TypeFor[planUnassigned](),
 	}
 	for name, typ := range views {
 		t.Run(name, func(t *testing.T) {
@@ -386,6 +391,11 @@ func TestOpenAPIRequests(t *testing.T) {
 		"LocationBatch":      reflect.TypeFor[locationBatch](),
 		"WebhookRequest":     reflect.TypeFor[webhookBody](),
 		"LocationBatchEntry": reflect.TypeFor[locationBatchEntry](),
+		"PlanRequest":        reflect.TypeFor[planBody](),
+		"PlanVehicle":        reflect.TypeFor[planVehicle](),
+		"PlanBreak":          reflect.TypeFor[planBreak](),
+		"PlanShipment":       reflect.TypeFor[planShip](),
+		"PlanTask":           reflect.TypeFor[planTask](),
 	}
 	for name, typ := range requests {
 		t.Run(name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"net/http"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,12 @@ type Config struct {
 	Limits Limits
 	// Roads answers POST /v1/travel-times from the road map; nil when no map is loaded (the call answers 503).
 	Roads geo.TableModel
+	// Travel is the daemon's travel model (straight lines, or the road map), for POST /v1/plans; nil answers 503.
+	// Plans ask it from the request's goroutine, never through the daemon's loop: it must be safe for concurrent
+	// use, as the daemon's models are.
+	Travel geo.TravelModel
+	// MaxPlans bounds the plans made at once (default: one per CPU); a plan beyond it answers 503 with Retry-After.
+	MaxPlans int
 }
 
 // Server is dispatchd's HTTP API over a daemon.
@@ -49,6 +56,7 @@ type Server struct {
 	adminHash []byte
 	mux       *http.ServeMux
 	limits    *limiter
+	planSlots chan struct{}
 	// patterns lists every route as registered ("METHOD /path"), for the test that holds the OpenAPI document to it.
 	patterns []string
 }
@@ -64,7 +72,11 @@ func New(d *daemon.Daemon, cfg Config) *Server {
 	if cfg.Instrument == nil {
 		cfg.Instrument = func(_ string, h http.Handler) http.Handler { return h }
 	}
-	s := &Server{d: d, cfg: cfg, adminHash: daemon.HashToken(cfg.AdminToken), mux: http.NewServeMux(), limits: newLimiter(cfg.Limits)}
+	if cfg.MaxPlans <= 0 {
+		cfg.MaxPlans = runtime.GOMAXPROCS(0)
+	}
+	s := &Server{d: d, cfg: cfg, adminHash: daemon.HashToken(cfg.AdminToken), mux: http.NewServeMux(), limits: newLimiter(cfg.Limits),
+		planSlots: make(chan struct{}, cfg.MaxPlans)}
 	s.routes()
 	return s
 }
@@ -89,6 +101,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/orders/{id}/cancel", s.cancelOrder, orders, admin)
 	s.handle("POST /v1/quotes", s.quote, orders, admin)
 	s.handle("POST /v1/travel-times", s.travelTimes, orders, admin)
+	s.handle("POST /v1/plans", s.plans, orders, admin)
 	s.handle("GET /v1/events", s.events, orders, admin)
 
 	s.handle("PUT /v1/stores/{store_id}", s.putStore, admin)
