@@ -57,8 +57,4 @@ func (e *Engine) beginRoundTravel(pending func(*orderState) bool) {
 }
 
 // endRoundTravel drops the round's batch: outside rounds the planner asks the model pair by pair.
-func (e *Engine) endRoundTravel() {
-	e.plan.travel = e.travel
-	clear(e.round.batch.sources)
-	clear(e.round.batch.targets)
-}
+func (e *Engine) endRoundTravel() { e.plan.travel = e.travel }

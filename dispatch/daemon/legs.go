@@ -90,10 +90,7 @@ func (l *legs) withLegs(rt *RouteView, c *CourierView) *RouteView {
 	out := *rt
 	out.Stops = make([]StopView, len(rt.Stops))
 	copy(out.Stops, rt.Stops)
-	var from *Location
-	if c.Location != nil {
-		from = c.Location
-	}
+	from := c.Location
 	for i := range out.Stops {
 		to := out.Stops[i].Location
 		if from != nil {
