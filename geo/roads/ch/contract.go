@@ -457,17 +457,19 @@ func (c *contractor) witnessSearch(w *witness, u, v int32, limit, last cost, lim
 	}
 }
 
+// push and pop move a hole rather than swapping items; the order of the heap is that of plain swaps.
 func (w *witness) push(x int32, d cost) {
-	h := append(w.heap, witnessItem{key: d, node: x})
+	h := append(w.heap, witnessItem{})
 	i := len(h) - 1
 	for i > 0 {
 		p := (i - 1) / 2
 		if h[p].key <= d {
 			break
 		}
-		h[i], h[p] = h[p], h[i]
+		h[i] = h[p]
 		i = p
 	}
+	h[i] = witnessItem{key: d, node: x}
 	w.heap = h
 }
 
@@ -475,21 +477,26 @@ func (w *witness) pop() (int32, cost) {
 	h := w.heap
 	top := h[0]
 	last := len(h) - 1
-	h[0] = h[last]
+	item := h[last]
 	h = h[:last]
-	for i := 0; ; {
-		m, l, r := i, 2*i+1, 2*i+2
-		if l < last && h[l].key < h[m].key {
-			m = l
+	if last > 0 {
+		i := 0
+		for {
+			m, l, r := i, 2*i+1, 2*i+2
+			key := item.key
+			if l < last && h[l].key < key {
+				m, key = l, h[l].key
+			}
+			if r < last && h[r].key < key {
+				m = r
+			}
+			if m == i {
+				break
+			}
+			h[i] = h[m]
+			i = m
 		}
-		if r < last && h[r].key < h[m].key {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
+		h[i] = item
 	}
 	w.heap = h
 	return top.node, top.key
