@@ -351,6 +351,16 @@ func (c *contractor) shortcuts(w *witness, v int32, lim searchLimit, round bool)
 	if len(outs) == 0 {
 		return
 	}
+	// The last edge of a witness enters a head x of an out-edge from elsewhere than v: a search can stop once
+	// the cheapest such edge no longer fits under its limit.
+	last := infinite
+	for _, eo := range outs {
+		for _, e := range c.in[eo.other] {
+			if e.other != v {
+				last = min(last, e.cost)
+			}
+		}
+	}
 	for _, ein := range c.in[v] {
 		u := ein.other
 		limit := cost(0)
@@ -366,7 +376,7 @@ func (c *contractor) shortcuts(w *witness, v int32, lim searchLimit, round bool)
 		if w.targets == 0 {
 			continue
 		}
-		c.witnessSearch(w, u, v, limit, lim, round)
+		c.witnessSearch(w, u, v, limit, last, lim, round)
 		for _, eo := range outs {
 			x := eo.other
 			if x == u {
@@ -401,9 +411,10 @@ type searchLimit struct {
 	hops    uint8
 }
 
-// witnessSearch runs Dijkstra from u without v up to cost limit, lim.settled settled nodes and paths of lim.hops
-// edges, leaving distances in w.node.
-func (c *contractor) witnessSearch(w *witness, u, v int32, limit cost, lim searchLimit, round bool) {
+// witnessSearch runs Dijkstra from u without v, leaving distances in w.node, until it settles a node from which
+// an edge of cost last would exceed limit, or lim.settled nodes, or every target; it extends paths of at most
+// lim.hops edges.
+func (c *contractor) witnessSearch(w *witness, u, v int32, limit, last cost, lim searchLimit, round bool) {
 	w.node[u].dist = 0
 	w.touched = append(w.touched, u)
 	w.push(u, 0)
@@ -414,7 +425,7 @@ func (c *contractor) witnessSearch(w *witness, u, v int32, limit cost, lim searc
 			continue // stale
 		}
 		settled++
-		if d > limit {
+		if add(d, last) > limit {
 			break
 		}
 		if nx.target {
@@ -446,17 +457,19 @@ func (c *contractor) witnessSearch(w *witness, u, v int32, limit cost, lim searc
 	}
 }
 
+// push and pop move a hole rather than swapping items; the order of the heap is that of plain swaps.
 func (w *witness) push(x int32, d cost) {
-	h := append(w.heap, witnessItem{key: d, node: x})
+	h := append(w.heap, witnessItem{})
 	i := len(h) - 1
 	for i > 0 {
 		p := (i - 1) / 2
 		if h[p].key <= d {
 			break
 		}
-		h[i], h[p] = h[p], h[i]
+		h[i] = h[p]
 		i = p
 	}
+	h[i] = witnessItem{key: d, node: x}
 	w.heap = h
 }
 
@@ -464,21 +477,26 @@ func (w *witness) pop() (int32, cost) {
 	h := w.heap
 	top := h[0]
 	last := len(h) - 1
-	h[0] = h[last]
+	item := h[last]
 	h = h[:last]
-	for i := 0; ; {
-		m, l, r := i, 2*i+1, 2*i+2
-		if l < last && h[l].key < h[m].key {
-			m = l
+	if last > 0 {
+		i := 0
+		for {
+			m, l, r := i, 2*i+1, 2*i+2
+			key := item.key
+			if l < last && h[l].key < key {
+				m, key = l, h[l].key
+			}
+			if r < last && h[r].key < key {
+				m = r
+			}
+			if m == i {
+				break
+			}
+			h[i] = h[m]
+			i = m
 		}
-		if r < last && h[r].key < h[m].key {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
+		h[i] = item
 	}
 	w.heap = h
 	return top.node, top.key
