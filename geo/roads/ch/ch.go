@@ -10,6 +10,16 @@
 // Searches start and end at sets of [Seed]s, so a point in the middle of a road edge enters as its two ends,
 // each with what is spent reaching it.
 //
+// # Why contraction hierarchies
+//
+// A dispatch round asks for tens of thousands of exact travel times among places it knows only then, on a network
+// that changes only when a new map is prepared. Contraction hierarchies suit that: one preparation, then exact
+// one-to-one queries that settle a few hundred junctions, many-to-many tables from one search per place, and
+// per-place search spaces that any two places meet in (what a round's batch shares). Plain Dijkstra or A* settles
+// a city's worth of junctions per query; landmarks (ALT) give less speed for the same exactness; hub labels answer
+// faster but store hundreds of labels per junction, gigabytes for a city; customizable route planning pays off
+// when weights change often (live traffic), which a prepared map does not have.
+//
 // # Overflow
 //
 // Sums saturate instead of wrapping: a travel time is at most [MaxWeight] and a length at most [MaxLength].
