@@ -47,7 +47,8 @@ func benchRoadNetwork(b *testing.B) *roads.Network {
 
 // BenchmarkRoundRoads measures one dispatch round on the benchmark city (BenchmarkRound's) on straight lines and on
 // the roads of the synthetic city, in the same run, so that their ratio is the price of the roads. Each iteration
-// builds a fresh city outside the timer; the road model's caches start cold for every courier's position.
+// builds a fresh city outside the timer. The road network keeps search spaces between rounds, so the first run of
+// a size is the cold round; with -count above 1 the same city comes again and finds them warm.
 func BenchmarkRoundRoads(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds a road network of a million junctions")
