@@ -95,6 +95,25 @@ func (f *fixture) call(method, path, token, body string, hdr ...string) (int, []
 	return resp.StatusCode, b
 }
 
+// request sends one request to srv with a bearer token and an optional body, and returns the response with its body
+// read (for servers the tests start beside the fixture's).
+func request(t *testing.T, srv *httptest.Server, method, path, token, body string) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, srv.URL+path, rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
 // streamStatus opens a stream, returns its status and closes it.
 func (f *fixture) streamStatus(path, token string) int {
 	f.t.Helper()

@@ -102,17 +102,7 @@ func TestStreamCapPerCaller(t *testing.T) {
 func TestRateLimitPerCaller(t *testing.T) {
 	f := newFixture(t)
 	srv := limitedServer(t, f, Limits{OrdersRate: 0.5, OrdersBurst: 2, CourierRate: 0.25, CourierBurst: 3})
-	get := func(path, token string) (*http.Response, []byte) {
-		req, _ := http.NewRequest("GET", srv.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, b
-	}
+	get := func(path, token string) (*http.Response, []byte) { return request(t, srv, "GET", path, token, "") }
 	for _, tc := range []struct {
 		who, path, token, other string
 		burst                   int

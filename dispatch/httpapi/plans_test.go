@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -38,15 +37,7 @@ func planServer(t *testing.T, f *fixture, cfg Config) (*Server, *httptest.Server
 
 func postPlan(t *testing.T, srv *httptest.Server, token, body string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", srv.URL+"/v1/plans", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return request(t, srv, "POST", "/v1/plans", token, body)
 }
 
 var planStart = time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)

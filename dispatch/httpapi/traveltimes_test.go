@@ -3,9 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -61,14 +59,7 @@ func TestTravelTimes(t *testing.T) {
 	srv := httptest.NewServer(New(f.d, Config{AdminToken: adminToken, Roads: roads}).Handler())
 	defer srv.Close()
 	post := func(body string) (int, []byte) {
-		req, _ := http.NewRequest("POST", srv.URL+"/v1/travel-times", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+f.key)
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := request(t, srv, "POST", "/v1/travel-times", f.key, body)
 		return resp.StatusCode, b
 	}
 
