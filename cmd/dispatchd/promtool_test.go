@@ -68,7 +68,8 @@ func TestMetricsPassPromtool(t *testing.T) {
 	// The scrape has what the traffic made, so the lint saw it.
 	for _, want := range []string{`dispatchd_click_to_door_seconds_count 1`, `dispatchd_orders_finished_total{status="cancelled"} 1`,
 		`dispatchd_http_requests_total{code="400",route="POST /v1/orders"} 1`, `dispatchd_webhook_backlog{webhook="w1"}`,
-		`dispatchd_journal_sync_duration_seconds_bucket`, `dispatchd_dispatch_round_duration_seconds_count`} {
+		`dispatchd_journal_sync_duration_seconds_bucket`, `dispatchd_dispatch_round_duration_seconds_count`,
+		`dispatchd_webhook_oldest_pending_age_seconds{webhook="w1"}`, `dispatchd_ready 1`, `dispatchd_data_dir_avail_bytes`} {
 		if !bytes.Contains(scrape, []byte(want)) {
 			t.Errorf("the scrape lacks %s", want)
 		}

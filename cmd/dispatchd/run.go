@@ -406,26 +406,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	var d *daemon.Daemon
-	met := metrics.New(func() metrics.Fleet {
-		if d == nil {
-			return metrics.Fleet{}
-		}
-		v := d.View()
-		return metrics.Fleet{
-			OrdersByStatus:      v.OrdersByStatus,
-			CouriersByStatus:    v.CouriersByStatus,
-			Stores:              v.StoreCount(),
-			LastRoundCandidates: v.LastRound.Candidates,
-			LastRoundAssigned:   v.LastRound.Assigned,
-			QueueDepth:          d.QueueDepth(),
-			QueueCapacity:       d.QueueCapacity(),
-			LoopBusyRatio:       d.BusyRatio(),
-			JournalPending:      d.JournalPending(),
-			WebhookBacklog:      d.WebhookBacklogs(),
-		}
-	})
+	met := metrics.New(func() metrics.Fleet { return fleetOf(d) })
 	cfg.Observer = met
 	if err := met.Registry().Register(buildInfo(version.Get())); err != nil {
+		return fmt.Errorf("dispatchd: metrics: %w", err)
+	}
+	if err := met.Registry().Register(metrics.NewDataDirCollector(m.DataDir)); err != nil {
 		return fmt.Errorf("dispatchd: metrics: %w", err)
 	}
 	d, err = daemon.Open(cfg)
