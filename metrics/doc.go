@@ -69,7 +69,7 @@
 //
 // The registry also serves the standard go_* and process_* metrics, and promhttp_metric_handler_errors_total,
 // which counts scrapes that lost metrics to a collection error (the handler carries on past such errors). The
-// daemon adds dispatchd_build_info{version,commit,goversion}.
+// daemon registers dispatchd_build_info{version,commit,goversion} (NewBuildInfo) beside them.
 //
 // # Rules and dashboard
 //
