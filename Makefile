@@ -48,6 +48,14 @@ metrics-check:
 	@command -v promtool >/dev/null || { echo "metrics-check: promtool is not on PATH (bash .ci/install-promtool)"; exit 1; }
 	DISPATCHD_PROMTOOL=$$(command -v promtool) $(GO) test -count=1 -run '^TestMetricsPassPromtool$$' ./cmd/dispatchd
 
+# The Prometheus files under metrics/ (scrape config, recording and alerting rules) checked by promtool, the
+# alerting rules' unit tests (metrics/alerts_test.yml) run by it, then the rules and the dashboard's queries run by
+# a real Prometheus (on loopback) against a daemon under test traffic; see .ci/alerts-check. The Go side (every
+# metric the rules and the Grafana dashboard use is one the daemon exports) is in `go test ./metrics`.
+.PHONY: alerts-check
+alerts-check:
+	GO=$(GO) bash .ci/alerts-check
+
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
