@@ -19,15 +19,30 @@ LDFLAGS     := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(C
 
 all: build test
 
-build:
+build: console
 	$(GO) build -ldflags "$(LDFLAGS)" ./...
+
+# The operator's console (docs/console.md): npm ci from the committed lock file when it changed, then the bundle
+# into dispatch/httpapi/console/dist/ (git-ignored: it holds Leaflet), which the daemon embeds. Without it the
+# daemon serves a page that says to run this.
+CONSOLE_DIR := dispatch/httpapi/console
+CONSOLE_SRC := $(wildcard $(CONSOLE_DIR)/web/*) $(CONSOLE_DIR)/build.mjs
+
+.PHONY: console
+console: $(CONSOLE_DIR)/dist/index.html
+
+$(CONSOLE_DIR)/node_modules/.package-lock.json: $(CONSOLE_DIR)/package-lock.json $(CONSOLE_DIR)/package.json
+	cd $(CONSOLE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+$(CONSOLE_DIR)/dist/index.html: $(CONSOLE_DIR)/node_modules/.package-lock.json $(CONSOLE_SRC)
+	cd $(CONSOLE_DIR) && npm run --silent build
 
 # The daemon on :8080 with its data in ./var. Without DISPATCHD_ADMIN_TOKEN or --admin-token-file the first start
 # writes a random admin token to ./var/admin.token; RUN_ARGS passes more flags (RUN_ARGS='--dispatch-interval 5s').
 DATA_DIR ?= ./var
 RUN_ARGS ?=
 
-run:
+run: console
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd ./cmd/dispatchd
 	@echo "dispatchd: API on http://localhost:8080, data in $(DATA_DIR)."
 	@if [ -z "$$DISPATCHD_ADMIN_TOKEN" ]; then echo "dispatchd: the admin token is in $(DATA_DIR)/admin.token (written on the first start)."; \
@@ -38,7 +53,7 @@ vet:
 	$(GO) vet ./...
 
 # The test command named in the README and run by CI.
-test: vet
+test: console vet
 	$(GO) test -race -count=1 ./...
 
 # The metrics of a running daemon, after traffic that touches them all, linted by `promtool check metrics`
@@ -125,7 +140,7 @@ bench-reliability:
 DIST_PLATFORMS := linux/amd64 linux/arm64
 DIST_COMMANDS  := dispatchd dispatch-sim dispatchd-load
 
-dist:
+dist: console
 	rm -rf dist
 	mkdir -p dist
 	@set -e; for p in $(DIST_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; for c in $(DIST_COMMANDS); do \
