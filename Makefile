@@ -52,7 +52,9 @@ run: console
 vet:
 	$(GO) vet ./...
 
-# The test command named in the README and run by CI.
+# The test command named in the README and run by CI. The console's browser tests need chromium (they skip without
+# it, unless DISPATCHD_BROWSER=required, as in CI; bash .ci/install-chromium installs it); their screenshots go to
+# $$DISPATCHD_ARTIFACTS when set.
 test: console vet
 	$(GO) test -race -count=1 ./...
 

@@ -514,5 +514,13 @@ document.getElementById('tabs').addEventListener('click', (e) => {
   for (const name of ['orders', 'couriers', 'stores']) document.getElementById('list-' + name).hidden = name !== b.dataset.tab;
 });
 
+// A token pasted into the address bar of an open console replaces the one in use.
+window.addEventListener('hashchange', () => {
+  if (!/(?:^#|&)token=/.test(location.hash)) return;
+  takeFragmentToken();
+  document.getElementById('login').hidden = true;
+  startStream();
+});
+
 takeFragmentToken();
 if (token()) startStream(); else showLogin('');
