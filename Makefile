@@ -49,6 +49,14 @@ run: console
 		else echo "dispatchd: the admin token is \$$DISPATCHD_ADMIN_TOKEN."; fi
 	exec ./bin/dispatchd --addr :8080 --data-dir $(DATA_DIR) $(RUN_ARGS)
 
+# The demo (docs/console.md): the daemon on loopback with a road map and a simulated city driving it, and the
+# console's URL; Ctrl-C stops it. DEMO_ADDR (127.0.0.1:8080), DEMO_COURIERS, DEMO_STORES, DEMO_RATE tune it.
+.PHONY: demo
+demo: console
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd ./cmd/dispatchd
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd-load ./cmd/dispatchd-load
+	OSM_DIR=$(OSM_DIR) bash .ci/demo
+
 vet:
 	$(GO) vet ./...
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -286,5 +285,3 @@ func TestConsoleRoadsInBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, arts, "console-roads.png")
 }
-
-var _ = http.StatusOK
