@@ -162,6 +162,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		if n := evalJS[int](t, ctx, `document.querySelectorAll('#map [data-store-id]').length`); n != 3 {
 			t.Errorf("%d stores on the map, want 3", n)
 		}
+		// The tabs count couriers on shift of all, stores and open orders, the hidden lists' too.
+		counts := evalJS[string](t, ctx, `['orders', 'couriers', 'stores'].map((n) => document.getElementById('count-' + n).textContent).join(' ')`)
+		if counts != "1 4/5 3" {
+			t.Errorf("tab counts %q, want \"1 4/5 3\"", counts)
+		}
 		if h := evalJS[string](t, ctx, `location.hash`); h != "" {
 			t.Errorf("the token is still in the address bar: %q", h)
 		}

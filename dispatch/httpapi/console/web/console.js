@@ -168,11 +168,16 @@ function drawCourier(c) {
     if (m) { courierLayer.removeLayer(m); markers.couriers.delete(c.id); }
   } else if (!m) {
     m = divMarker([c.location.lat, c.location.lon], cls, 'data-courier-id', c.id, courierLayer, () => select('courier', c.id));
+    m.drawnClass = cls;
     markers.couriers.set(c.id, m);
   } else {
-    m.setLatLng([c.location.lat, c.location.lon]);
+    const at = m.getLatLng();
+    if (at.lat !== c.location.lat || at.lng !== c.location.lon) m.setLatLng([c.location.lat, c.location.lon]);
     const el = m.getElement();
-    if (el) el.className = cls + ' leaflet-marker-icon leaflet-interactive';
+    if (el && m.drawnClass !== cls) {
+      el.className = cls + ' leaflet-marker-icon leaflet-interactive';
+      m.drawnClass = cls;
+    }
   }
   const pts = c.status !== 'offline' ? courierRoutePoints(c) : null;
   let line = markers.routes.get(c.id);
@@ -237,6 +242,15 @@ const el = (tag, attrs, ...children) => {
 const clock = (t) => (t ? new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false }) : '–');
 const minutesFrom = (t) => Math.round((new Date(t) - Date.now()) / 60000);
 
+// The tabs' counts: open orders, couriers on shift of all, stores.
+function drawCounts() {
+  let online = 0;
+  for (const c of state.couriers.values()) if (c.status !== 'offline') online++;
+  document.getElementById('count-orders').textContent = state.orders.size;
+  document.getElementById('count-couriers').textContent = `${online}/${state.couriers.size}`;
+  document.getElementById('count-stores').textContent = state.stores.size;
+}
+
 function drawFigures() {
   const f = state.figures;
   const show = {
@@ -260,7 +274,6 @@ const STATUS_ORDER = ['pending', 'assigned', 'picked_up', 'ready_for_pickup'];
 function drawOrderList() {
   const box = document.getElementById('list-orders');
   const orders = [...state.orders.values()];
-  document.getElementById('count-orders').textContent = orders.length;
   const groups = new Map(STATUS_ORDER.map((s) => [s, []]));
   for (const o of orders) {
     if (!groups.has(o.status)) groups.set(o.status, []);
@@ -289,7 +302,6 @@ function drawOrderList() {
 function drawCourierList() {
   const box = document.getElementById('list-couriers');
   const couriers = [...state.couriers.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
-  document.getElementById('count-couriers').textContent = couriers.filter((c) => c.status !== 'offline').length + '/' + couriers.length;
   const frag = document.createDocumentFragment();
   for (const c of couriers.slice(0, LIST_LIMIT)) {
     frag.append(el('div', { class: 'row', 'data-courier-id': c.id, onclick: () => select('courier', c.id) },
@@ -303,7 +315,6 @@ function drawCourierList() {
 function drawStoreList() {
   const box = document.getElementById('list-stores');
   const stores = [...state.stores.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
-  document.getElementById('count-stores').textContent = stores.length;
   const frag = document.createDocumentFragment();
   for (const s of stores.slice(0, LIST_LIMIT)) {
     frag.append(el('div', { class: 'row', 'data-store-id': s.id, onclick: () => select('store', s.id) },
@@ -314,7 +325,9 @@ function drawStoreList() {
   box.replaceChildren(frag);
 }
 
-// Lists are redrawn at most once a frame, and only those whose objects changed.
+// Lists are redrawn at most once a frame, and only those whose objects changed and that are shown.
+const LISTS = { orders: drawOrderList, couriers: drawCourierList, stores: drawStoreList };
+const stale = new Set();
 const dirty = new Set();
 let frameAsked = false;
 function redraw(...what) {
@@ -324,9 +337,12 @@ function redraw(...what) {
   requestAnimationFrame(() => {
     frameAsked = false;
     if (dirty.has('figures')) drawFigures();
-    if (dirty.has('orders')) drawOrderList();
-    if (dirty.has('couriers')) drawCourierList();
-    if (dirty.has('stores')) drawStoreList();
+    if (dirty.size > 1) drawCounts();
+    // A hidden list waits until its tab is shown.
+    for (const [name, draw] of Object.entries(LISTS)) {
+      if (!dirty.has(name)) continue;
+      if (document.getElementById('list-' + name).hidden) stale.add(name); else draw();
+    }
     if (state.selected && dirty.has(state.selected.kind + 's')) drawDetail(false);
     dirty.clear();
   });
@@ -412,9 +428,15 @@ function applySnapshot(s) {
   s.orders.forEach((x) => { state.orders.set(x.id, x); drawOrder(x); });
   state.figures = s.figures;
   redraw('figures', 'orders', 'couriers', 'stores');
+  const probe = window.dispatchdConsole;
+  if (probe.firstRenderMs === undefined) {
+    // The first snapshot is drawn in the next frame; the one after it is on screen.
+    requestAnimationFrame(() => requestAnimationFrame(() => { probe.firstRenderMs = performance.now(); }));
+  }
 }
 
 function applyDelta(d) {
+  const started = performance.now();
   state.figures = d.figures;
   const changed = ['figures'];
   if (d.stores) { d.stores.forEach((x) => { state.stores.set(x.id, x); drawStore(x); }); changed.push('stores'); }
@@ -429,6 +451,7 @@ function applyDelta(d) {
   if (r.orders) changed.push('orders');
   redraw(...changed);
   window.dispatchdConsole.deltas++;
+  window.dispatchdConsole.deltaMs += performance.now() - started;
 }
 
 let streamAbort = null;
@@ -491,8 +514,9 @@ async function startStream() {
 
 // ---- start -----------------------------------------------------------------------------------------------
 
-// Counters for the browser tests and the figures (docs/console.md).
-window.dispatchdConsole = { snapshots: 0, deltas: 0 };
+// Counters for the browser tests and the figures (docs/console.md): events applied, the time spent applying
+// changes, and when the first snapshot was on screen (ms since the page's navigation began).
+window.dispatchdConsole = { snapshots: 0, deltas: 0, deltaMs: 0, firstRenderMs: undefined };
 
 document.getElementById('login-form').addEventListener('submit', (e) => {
   e.preventDefault();
@@ -511,7 +535,8 @@ document.getElementById('tabs').addEventListener('click', (e) => {
   const b = e.target.closest('button[data-tab]');
   if (!b) return;
   for (const t of document.querySelectorAll('#tabs button')) t.setAttribute('aria-selected', String(t === b));
-  for (const name of ['orders', 'couriers', 'stores']) document.getElementById('list-' + name).hidden = name !== b.dataset.tab;
+  for (const name of Object.keys(LISTS)) document.getElementById('list-' + name).hidden = name !== b.dataset.tab;
+  if (stale.delete(b.dataset.tab)) LISTS[b.dataset.tab]();
 });
 
 // A token pasted into the address bar of an open console replaces the one in use.

@@ -1,0 +1,225 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/performance"
+	"github.com/chromedp/chromedp"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+)
+
+// BenchmarkConsoleCity measures the console in headless chromium over a city of 2 000 couriers on shift and 5 000
+// open orders (docs/console.md, "Figures"): the time from navigation to the first snapshot on screen, the frames a
+// second the page draws while every courier moves twice a second, the script time spent applying the stream's
+// changes, and the page's memory. Run it alone, once:
+//
+//	go test ./dispatch/httpapi -run '^$' -bench BenchmarkConsoleCity -benchtime 1x -timeout 20m
+//
+// CONSOLE_COURIERS and CONSOLE_ORDERS are fixed here; the figures depend on the machine (the page renders without
+// a GPU) and are noisy on a shared one.
+func BenchmarkConsoleCity(b *testing.B) {
+	const (
+		couriers = 2000
+		orders   = 5000
+		stores   = 50
+		moveFor  = 15 * time.Second
+		moveTick = 500 * time.Millisecond
+		idleFor  = 5 * time.Second
+	)
+	chromium := browserOrSkip(b)
+	arts := artifactDir(b)
+	cfg := daemon.DefaultConfig()
+	cfg.DataDir = b.TempDir()
+	cfg.DispatchInterval = time.Hour
+	d, err := daemon.Open(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	rounds := daemon.NewRoundTimes(nil)
+	srv := httptest.NewServer(New(d, Config{AdminToken: adminToken, Rounds: rounds}).Handler())
+	b.Cleanup(func() {
+		d.StopStreams()
+		srv.Close()
+		stop()
+		<-done
+	})
+	// call may run on other goroutines than the benchmark's: a failure is an error, and the benchmark stops after
+	// the step that had it.
+	call := func(want int, method, path, token, body string) []byte {
+		req := httptest.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.RequestURI = ""
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			b.Error(err)
+			return nil
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			b.Errorf("%s %s: %d %s", method, path, resp.StatusCode, out)
+		}
+		return out
+	}
+	check := func(step string) {
+		if b.Failed() {
+			b.Fatalf("setting up the city: %s failed", step)
+		}
+	}
+	// The city: stores and couriers spread over 10 km around People's Square, the orders' drop-offs likewise.
+	rng := rand.New(rand.NewPCG(1, 2))
+	centre := [2]float64{31.2304, 121.4737}
+	place := func() (float64, float64) {
+		const km = 1.0 / 111.32
+		return centre[0] + (rng.Float64()-0.5)*10*km, centre[1] + (rng.Float64()-0.5)*10*km/math.Cos(centre[0]*math.Pi/180)
+	}
+	for i := range stores {
+		lat, lon := place()
+		call(201, "PUT", fmt.Sprintf("/v1/stores/s%02d", i), adminToken, fmt.Sprintf(`{"location":{"lat":%f,"lon":%f}}`, lat, lon))
+	}
+	check("stores")
+	pos := make([][2]float64, couriers)
+	tokens := make([]string, couriers)
+	parallel(couriers, func(i int) {
+		var c struct{ Token string }
+		json.Unmarshal(call(201, "PUT", fmt.Sprintf("/v1/couriers/c%04d", i), adminToken, `{"capacity":3}`), &c)
+		tokens[i] = c.Token
+	})
+	for i := range pos {
+		pos[i][0], pos[i][1] = place()
+	}
+	parallel(couriers, func(i int) {
+		call(200, "POST", "/v1/courier/shift", tokens[i], fmt.Sprintf(`{"status":"online","location":{"lat":%f,"lon":%f}}`, pos[i][0], pos[i][1]))
+	})
+	check("couriers")
+	var key struct{ Key string }
+	json.Unmarshal(call(201, "POST", "/v1/api-keys", adminToken, `{"name":"shop"}`), &key)
+	drops := make([][2]float64, orders)
+	for i := range drops {
+		drops[i][0], drops[i][1] = place()
+	}
+	parallel(orders, func(i int) {
+		call(201, "POST", "/v1/orders", key.Key, fmt.Sprintf(`{"store_id":"s%02d","dropoff":{"lat":%f,"lon":%f},"promise_seconds":3600}`, i%stores, drops[i][0], drops[i][1]))
+	})
+	check("orders")
+	if err := d.DispatchNow(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	snapBytes := len(call(200, "GET", "/v1/console/snapshot", adminToken, ""))
+	v := d.View()
+	b.Logf("city: %d couriers (%v), %d open orders (%v), snapshot %d KB", couriers, v.CouriersByStatus, orders, v.OrdersByStatus, snapBytes/1024)
+
+	for range b.N {
+		ctx := newBrowser(b, chromium)
+		within(b, ctx, time.Minute, "the console's page", chromedp.Navigate(srv.URL+"/console/#token="+adminToken))
+		pollCtx, cancelPoll := context.WithTimeout(ctx, 2*time.Minute)
+		_, err := chromedp.Run(pollCtx, chromedp.Poll[bool](`window.dispatchdConsole && window.dispatchdConsole.firstRenderMs !== undefined`,
+			chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(2*time.Minute)))
+		cancelPoll()
+		if err != nil {
+			b.Fatalf("the first snapshot on screen: %v", err)
+		}
+		firstRender := evalJS[float64](b, ctx, `window.dispatchdConsole.firstRenderMs`)
+		if n := evalJS[int](b, ctx, `document.querySelectorAll('#map [data-courier-id]').length`); n != couriers {
+			b.Fatalf("%d courier markers, want %d", n, couriers)
+		}
+		screenshot(b, ctx, arts, "console-2000-couriers.png")
+
+		// The page counts its frames: first for a few seconds with nothing moving, then while every courier moves a
+		// few metres twice a second.
+		evalJS[bool](b, ctx, `(() => { const p = window.dispatchdConsole; p.frames = 0;
+			(function count() { p.frames++; requestAnimationFrame(count); })(); return true; })()`)
+		time.Sleep(idleFor)
+		idleFPS := evalJS[float64](b, ctx, `window.dispatchdConsole.frames`) / idleFor.Seconds()
+		evalJS[bool](b, ctx, `(() => { const p = window.dispatchdConsole; p.frames = 0; p.deltas = 0; p.deltaMs = 0; return true; })()`)
+		started := time.Now()
+		for time.Since(started) < moveFor {
+			tick := time.Now()
+			var batch strings.Builder
+			flush := func() {
+				call(202, "POST", "/v1/courier-locations", adminToken, `{"locations":[`+batch.String()+`]}`)
+				batch.Reset()
+			}
+			for i := range pos {
+				pos[i][0] += (rng.Float64() - 0.5) * 0.0004
+				pos[i][1] += (rng.Float64() - 0.5) * 0.0004
+				if batch.Len() > 0 {
+					batch.WriteByte(',')
+				}
+				fmt.Fprintf(&batch, `{"courier_id":"c%04d","location":{"lat":%f,"lon":%f}}`, i, pos[i][0], pos[i][1])
+				if (i+1)%400 == 0 {
+					flush()
+				}
+			}
+			if batch.Len() > 0 {
+				flush()
+			}
+			check("moving the couriers")
+			time.Sleep(moveTick - time.Since(tick))
+		}
+		elapsed := time.Since(started).Seconds()
+		type probe struct {
+			Frames  float64 `json:"frames"`
+			Deltas  float64 `json:"deltas"`
+			DeltaMS float64 `json:"deltaMs"`
+			Heap    float64 `json:"heap"`
+		}
+		p := evalJS[probe](b, ctx, `(() => { const p = window.dispatchdConsole;
+			return {frames: p.frames, deltas: p.deltas, deltaMs: p.deltaMs, heap: performance.memory.usedJSHeapSize}; })()`)
+		screenshot(b, ctx, arts, "console-2000-couriers-moving.png")
+		if _, err := chromedp.Call(ctx, performance.Enable, performance.EnableParams{}); err != nil {
+			b.Fatal(err)
+		}
+		res, err := chromedp.Call(ctx, performance.GetMetrics, cdp.Empty{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := map[string]float64{}
+		for _, x := range res.Metrics {
+			m[x.Name] = x.Value
+		}
+		b.ReportMetric(firstRender, "first-render-ms")
+		b.ReportMetric(idleFPS, "fps-idle")
+		b.ReportMetric(p.Frames/elapsed, "fps-moving")
+		b.ReportMetric(p.DeltaMS/math.Max(p.Deltas, 1), "ms/delta")
+		b.ReportMetric(p.Heap/(1<<20), "js-heap-MB")
+		b.ReportMetric(m["Nodes"], "dom-nodes")
+		b.Logf("first render %.0f ms; %.1f frames/s idle, %.1f over %.0f s of movement; %.0f deltas applied, %.1f ms of script each; "+
+			"JS heap %.1f MB (CDP JSHeapUsedSize %.1f MB, total %.1f MB); %v DOM nodes; snapshot %d KB",
+			firstRender, idleFPS, p.Frames/elapsed, elapsed, p.Deltas, p.DeltaMS/math.Max(p.Deltas, 1), p.Heap/(1<<20),
+			m["JSHeapUsedSize"]/(1<<20), m["JSHeapTotalSize"]/(1<<20), m["Nodes"], snapBytes/1024)
+	}
+}
+
+// parallel runs fn for 0..n-1 on 16 goroutines and waits for them.
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 16 {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
