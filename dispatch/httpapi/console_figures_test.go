@@ -20,26 +20,28 @@ import (
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
 )
 
-// BenchmarkConsoleCity measures the console in headless chromium over a city of 2 000 couriers on shift and 5 000
-// open orders (docs/console.md, "Figures"): the time from navigation to the first snapshot on screen, the frames a
-// second the page draws while every courier moves twice a second, the script time spent applying the stream's
-// changes, and the page's memory. Run it alone, once:
-//
-//	go test ./dispatch/httpapi -run '^$' -bench BenchmarkConsoleCity -benchtime 1x -timeout 20m
-//
-// CONSOLE_COURIERS and CONSOLE_ORDERS are fixed here; the figures depend on the machine (the page renders without
-// a GPU) and are noisy on a shared one.
-func BenchmarkConsoleCity(b *testing.B) {
-	const (
-		couriers = 2000
-		orders   = 5000
-		stores   = 50
-		moveFor  = 15 * time.Second
-		moveTick = 500 * time.Millisecond
-		idleFor  = 5 * time.Second
-	)
-	chromium := browserOrSkip(b)
-	arts := artifactDir(b)
+// The city of the console's figures: 50 stores, 2 000 couriers on shift and 5 000 open orders spread over 10 km
+// around People's Square, after one dispatch round.
+const (
+	cityCouriers = 2000
+	cityOrders   = 5000
+	cityStores   = 50
+)
+
+// consoleCity is a running daemon holding the figures' city, behind an API server.
+type consoleCity struct {
+	srv  *httptest.Server
+	d    *daemon.Daemon
+	api  *Server
+	pos  [][2]float64 // the couriers' positions, by index (courier c0000 is pos[0])
+	rng  *rand.Rand
+	call func(want int, method, path, token, body string) []byte
+	// snapBytes is the size of the snapshot once the city is built.
+	snapBytes int
+}
+
+func newConsoleCity(b *testing.B) *consoleCity {
+	b.Helper()
 	cfg := daemon.DefaultConfig()
 	cfg.DataDir = b.TempDir()
 	cfg.DispatchInterval = time.Hour
@@ -50,14 +52,15 @@ func BenchmarkConsoleCity(b *testing.B) {
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
-	rounds := daemon.NewRoundTimes(nil)
-	srv := httptest.NewServer(New(d, Config{AdminToken: adminToken, Rounds: rounds}).Handler())
+	api := New(d, Config{AdminToken: adminToken, Rounds: daemon.NewRoundTimes(nil)})
+	srv := httptest.NewServer(api.Handler())
 	b.Cleanup(func() {
 		d.StopStreams()
 		srv.Close()
 		stop()
 		<-done
 	})
+	city := &consoleCity{srv: srv, d: d, api: api, rng: rand.New(rand.NewPCG(1, 2))}
 	// call may run on other goroutines than the benchmark's: a failure is an error, and the benchmark stops after
 	// the step that had it.
 	call := func(want int, method, path, token, body string) []byte {
@@ -82,20 +85,19 @@ func BenchmarkConsoleCity(b *testing.B) {
 		}
 	}
 	// The city: stores and couriers spread over 10 km around People's Square, the orders' drop-offs likewise.
-	rng := rand.New(rand.NewPCG(1, 2))
 	centre := [2]float64{31.2304, 121.4737}
 	place := func() (float64, float64) {
 		const km = 1.0 / 111.32
-		return centre[0] + (rng.Float64()-0.5)*10*km, centre[1] + (rng.Float64()-0.5)*10*km/math.Cos(centre[0]*math.Pi/180)
+		return centre[0] + (city.rng.Float64()-0.5)*10*km, centre[1] + (city.rng.Float64()-0.5)*10*km/math.Cos(centre[0]*math.Pi/180)
 	}
-	for i := range stores {
+	for i := range cityStores {
 		lat, lon := place()
 		call(201, "PUT", fmt.Sprintf("/v1/stores/s%02d", i), adminToken, fmt.Sprintf(`{"location":{"lat":%f,"lon":%f}}`, lat, lon))
 	}
 	check("stores")
-	pos := make([][2]float64, couriers)
-	tokens := make([]string, couriers)
-	parallel(couriers, func(i int) {
+	pos := make([][2]float64, cityCouriers)
+	tokens := make([]string, cityCouriers)
+	parallel(cityCouriers, func(i int) {
 		var c struct{ Token string }
 		json.Unmarshal(call(201, "PUT", fmt.Sprintf("/v1/couriers/c%04d", i), adminToken, `{"capacity":3}`), &c)
 		tokens[i] = c.Token
@@ -103,18 +105,18 @@ func BenchmarkConsoleCity(b *testing.B) {
 	for i := range pos {
 		pos[i][0], pos[i][1] = place()
 	}
-	parallel(couriers, func(i int) {
+	parallel(cityCouriers, func(i int) {
 		call(200, "POST", "/v1/courier/shift", tokens[i], fmt.Sprintf(`{"status":"online","location":{"lat":%f,"lon":%f}}`, pos[i][0], pos[i][1]))
 	})
 	check("couriers")
 	var key struct{ Key string }
 	json.Unmarshal(call(201, "POST", "/v1/api-keys", adminToken, `{"name":"shop"}`), &key)
-	drops := make([][2]float64, orders)
+	drops := make([][2]float64, cityOrders)
 	for i := range drops {
 		drops[i][0], drops[i][1] = place()
 	}
-	parallel(orders, func(i int) {
-		call(201, "POST", "/v1/orders", key.Key, fmt.Sprintf(`{"store_id":"s%02d","dropoff":{"lat":%f,"lon":%f},"promise_seconds":3600}`, i%stores, drops[i][0], drops[i][1]))
+	parallel(cityOrders, func(i int) {
+		call(201, "POST", "/v1/orders", key.Key, fmt.Sprintf(`{"store_id":"s%02d","dropoff":{"lat":%f,"lon":%f},"promise_seconds":3600}`, i%cityStores, drops[i][0], drops[i][1]))
 	})
 	check("orders")
 	if err := d.DispatchNow(context.Background()); err != nil {
@@ -122,8 +124,30 @@ func BenchmarkConsoleCity(b *testing.B) {
 	}
 	snapBytes := len(call(200, "GET", "/v1/console/snapshot", adminToken, ""))
 	v := d.View()
-	b.Logf("city: %d couriers (%v), %d open orders (%v), snapshot %d KB", couriers, v.CouriersByStatus, orders, v.OrdersByStatus, snapBytes/1024)
+	b.Logf("city: %d couriers (%v), %d open orders (%v), snapshot %d KB", cityCouriers, v.CouriersByStatus, cityOrders, v.OrdersByStatus, snapBytes/1024)
 
+	city.pos, city.call, city.snapBytes = pos, call, snapBytes
+	return city
+}
+
+// BenchmarkConsoleCity measures the console in headless chromium over the figures' city (docs/console.md,
+// "Figures"): the time from navigation to the first snapshot on screen, the frames a second the page draws idle and
+// while every courier moves twice a second, the script time spent applying the stream's changes, and the page's
+// memory. Run it alone, once:
+//
+//	go test ./dispatch/httpapi -run '^$' -bench BenchmarkConsoleCity -benchtime 1x -timeout 20m
+//
+// The figures depend on the machine (the page renders without a GPU) and are noisy on a shared one.
+func BenchmarkConsoleCity(b *testing.B) {
+	const (
+		moveFor  = 15 * time.Second
+		moveTick = 500 * time.Millisecond
+		idleFor  = 5 * time.Second
+	)
+	chromium := browserOrSkip(b)
+	arts := artifactDir(b)
+	city := newConsoleCity(b)
+	srv, rng, pos, call, snapBytes := city.srv, city.rng, city.pos, city.call, city.snapBytes
 	for range b.N {
 		ctx := newBrowser(b, chromium)
 		within(b, ctx, time.Minute, "the console's page", chromedp.Navigate(srv.URL+"/console/#token="+adminToken))
@@ -135,8 +159,8 @@ func BenchmarkConsoleCity(b *testing.B) {
 			b.Fatalf("the first snapshot on screen: %v", err)
 		}
 		firstRender := evalJS[float64](b, ctx, `window.dispatchdConsole.firstRenderMs`)
-		if n := evalJS[int](b, ctx, `document.querySelectorAll('#map [data-courier-id]').length`); n != couriers {
-			b.Fatalf("%d courier markers, want %d", n, couriers)
+		if n := evalJS[int](b, ctx, `document.querySelectorAll('#map [data-courier-id]').length`); n != cityCouriers {
+			b.Fatalf("%d courier markers, want %d", n, cityCouriers)
 		}
 		screenshot(b, ctx, arts, "console-2000-couriers.png")
 
@@ -169,7 +193,9 @@ func BenchmarkConsoleCity(b *testing.B) {
 			if batch.Len() > 0 {
 				flush()
 			}
-			check("moving the couriers")
+			if b.Failed() {
+				b.FailNow()
+			}
 			time.Sleep(moveTick - time.Since(tick))
 		}
 		elapsed := time.Since(started).Seconds()
@@ -222,4 +248,40 @@ func parallel(n int, fn func(i int)) {
 	}
 	close(next)
 	wg.Wait()
+}
+
+// BenchmarkConsoleStreamTick measures what the console streams cost the daemon at each tick where the view changed,
+// over the figures' city, after every courier moved (so that 2 000 couriers are sent again): the frame made from the
+// view (once, whatever the number of streams) and one stream's comparison with what it last sent.
+//
+//	go test ./dispatch/httpapi -run '^$' -bench BenchmarkConsoleStreamTick -benchtime 20x
+func BenchmarkConsoleStreamTick(b *testing.B) {
+	city := newConsoleCity(b)
+	st := newConsoleState()
+	st.delta(city.api.consoleFrame(city.d.View()))
+	var batch strings.Builder
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		for i := range city.pos {
+			city.pos[i][0] += 0.0001
+			if batch.Len() > 0 {
+				batch.WriteByte(',')
+			}
+			fmt.Fprintf(&batch, `{"courier_id":"c%04d","location":{"lat":%f,"lon":%f}}`, i, city.pos[i][0], city.pos[i][1])
+			if (i+1)%400 == 0 || i == len(city.pos)-1 {
+				city.call(202, "POST", "/v1/courier-locations", adminToken, `{"locations":[`+batch.String()+`]}`)
+				batch.Reset()
+			}
+		}
+		// The positions are in the view once a read through the loop has been answered.
+		if _, err := city.d.StoreDetail(context.Background(), "s00"); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		d := st.delta(city.api.consoleFrame(city.d.View()))
+		if len(d.Couriers) != cityCouriers {
+			b.Fatalf("%d couriers changed, want %d", len(d.Couriers), cityCouriers)
+		}
+	}
 }

@@ -199,20 +199,26 @@ func TestConsoleStream(t *testing.T) {
 }
 
 func TestConsoleDeltaSendsOnlyChanges(t *testing.T) {
-	st := &consoleState{stores: map[string][]byte{}, couriers: map[string][]byte{}, orders: map[string][]byte{}}
+	st := newConsoleState()
 	loc := &daemon.Location{Lat: 1, Lon: 2}
 	snap := &consoleSnapshot{Couriers: []consoleCourier{{ID: "a", Status: "idle", Location: loc}, {ID: "b", Status: "idle"}},
 		Orders: []consoleOrder{{ID: "o1", Status: "pending"}}}
-	if d := st.delta(snap); len(d.Couriers) != 2 || len(d.Orders) != 1 {
+	f1 := makeFrame(snap, nil)
+	if d := st.delta(f1); len(d.Couriers) != 2 || len(d.Orders) != 1 {
 		t.Fatalf("first delta: %+v", d)
 	}
-	if d := st.delta(snap); !d.empty() {
+	if d := st.delta(f1); !d.empty() {
 		t.Fatalf("a delta of nothing: %+v", d)
 	}
+	// Courier a moved (a new position), b went; the order is the same object and keeps its JSON.
 	moved := &daemon.Location{Lat: 1.001, Lon: 2}
 	snap = &consoleSnapshot{Couriers: []consoleCourier{{ID: "a", Status: "idle", Location: moved}}, Orders: []consoleOrder{{ID: "o1", Status: "pending"}}}
-	d := st.delta(snap)
-	if len(d.Couriers) != 1 || !strings.Contains(string(d.Couriers[0]), `"id":"a"`) || len(d.Orders) != 0 ||
+	f2 := makeFrame(snap, f1)
+	if &f2.orders["o1"].json[0] != &f1.orders["o1"].json[0] {
+		t.Error("an unchanged order was encoded again")
+	}
+	d := st.delta(f2)
+	if len(d.Couriers) != 1 || !strings.Contains(string(d.Couriers[0]), `"lat":1.001`) || len(d.Orders) != 0 ||
 		len(d.Removed.Couriers) != 1 || d.Removed.Couriers[0] != "b" {
 		t.Fatalf("delta after a move and a removal: %+v", d)
 	}

@@ -293,27 +293,98 @@ func (s *Server) consoleSnapshot(w http.ResponseWriter, _ *http.Request, _ daemo
 	return nil
 }
 
+// consoleFrame is the console's picture of one view as of one moment: the snapshot and each object's JSON. It is
+// made once and shared by every stream (consoleFrames), so that more consoles do not mean more encoding.
+type consoleFrame struct {
+	view  *daemon.View
+	built time.Time
+	snap  *consoleSnapshot
+	// Each object's JSON by id; an object that did not change since the frame before keeps the same bytes.
+	stores   map[string]encoded[consoleStore]
+	couriers map[string]encoded[consoleCourier]
+	orders   map[string]encoded[consoleOrder]
+}
+
+// encoded is an object of the console and its JSON. The objects are comparable: their pointers point into the
+// daemon's immutable views (a changed order, courier or position is a new pointer) and drawn routes are kept by
+// version, so an equal object has the same JSON.
+type encoded[T comparable] struct {
+	item T
+	json []byte
+}
+
+// encodeAll encodes items by id, reusing the JSON of prev for the objects that are equal to what it was made from.
+func encodeAll[T comparable](items []T, id func(*T) string, prev map[string]encoded[T]) map[string]encoded[T] {
+	out := make(map[string]encoded[T], len(items))
+	for i := range items {
+		k := id(&items[i])
+		if e, ok := prev[k]; ok && e.item == items[i] {
+			out[k] = e
+			continue
+		}
+		b, _ := json.Marshal(&items[i])
+		out[k] = encoded[T]{items[i], b}
+	}
+	return out
+}
+
+// consoleFrames keeps the latest frame. A stream asks for the frame of the current view; the frame is made again
+// when the view changed, or when it is older than consoleRefresh (the figures move with the clock).
+type consoleFrames struct {
+	mu   sync.Mutex
+	last *consoleFrame
+}
+
+func (s *Server) consoleFrame(v *daemon.View) *consoleFrame {
+	f := &s.frames
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if l := f.last; l != nil && l.view == v && time.Since(l.built) < consoleRefresh {
+		return l
+	}
+	f.last = makeFrame(s.consoleSnapshotOf(v, s.cfg.Now()), f.last)
+	f.last.view, f.last.built = v, time.Now()
+	return f.last
+}
+
+// makeFrame encodes a snapshot's objects, reusing the JSON of the frame before (nil: none) for those unchanged.
+func makeFrame(snap *consoleSnapshot, prev *consoleFrame) *consoleFrame {
+	if prev == nil {
+		prev = &consoleFrame{}
+	}
+	return &consoleFrame{snap: snap,
+		stores:   encodeAll(snap.Stores, func(x *consoleStore) string { return x.ID }, prev.stores),
+		couriers: encodeAll(snap.Couriers, func(x *consoleCourier) string { return x.ID }, prev.couriers),
+		orders:   encodeAll(snap.Orders, func(x *consoleOrder) string { return x.ID }, prev.orders)}
+}
+
 // consoleState is what a stream last sent of each object, as JSON, to find what changed.
 type consoleState struct {
 	stores, couriers, orders map[string][]byte
 }
 
-// diffItems compares the items of a kind with what was sent and returns the changed ones as JSON and the ids gone;
-// sent is updated.
-func diffItems[T any](items []T, id func(*T) string, sent map[string][]byte) (changed []json.RawMessage, gone []string) {
-	seen := make(map[string]struct{}, len(items))
-	for i := range items {
-		k := id(&items[i])
-		seen[k] = struct{}{}
-		b, _ := json.Marshal(&items[i])
-		if old, ok := sent[k]; ok && bytes.Equal(old, b) {
+func newConsoleState() *consoleState {
+	return &consoleState{stores: map[string][]byte{}, couriers: map[string][]byte{}, orders: map[string][]byte{}}
+}
+
+// diffItems compares the objects of a kind with what was sent and returns the changed ones as JSON (by id) and
+// the ids gone; sent is updated.
+func diffItems[T comparable](items map[string]encoded[T], sent map[string][]byte) (changed []json.RawMessage, gone []string) {
+	ids := make([]string, 0, len(items))
+	for k, e := range items {
+		if old, ok := sent[k]; ok && bytes.Equal(old, e.json) {
 			continue
 		}
+		ids = append(ids, k)
+	}
+	slices.Sort(ids)
+	for _, k := range ids {
+		b := items[k].json
 		sent[k] = b
 		changed = append(changed, b)
 	}
 	for k := range sent {
-		if _, ok := seen[k]; !ok {
+		if _, ok := items[k]; !ok {
 			gone = append(gone, k)
 			delete(sent, k)
 		}
@@ -322,12 +393,12 @@ func diffItems[T any](items []T, id func(*T) string, sent map[string][]byte) (ch
 	return changed, gone
 }
 
-// delta returns what changed from the state sent to snap, and takes snap as sent.
-func (st *consoleState) delta(snap *consoleSnapshot) *consoleDelta {
-	d := &consoleDelta{Seq: snap.Seq, At: snap.At, Figures: snap.Figures}
-	d.Stores, d.Removed.Stores = diffItems(snap.Stores, func(x *consoleStore) string { return x.ID }, st.stores)
-	d.Couriers, d.Removed.Couriers = diffItems(snap.Couriers, func(x *consoleCourier) string { return x.ID }, st.couriers)
-	d.Orders, d.Removed.Orders = diffItems(snap.Orders, func(x *consoleOrder) string { return x.ID }, st.orders)
+// delta returns what changed from the state sent to the frame, and takes the frame as sent.
+func (st *consoleState) delta(f *consoleFrame) *consoleDelta {
+	d := &consoleDelta{Seq: f.snap.Seq, At: f.snap.At, Figures: f.snap.Figures}
+	d.Stores, d.Removed.Stores = diffItems(f.stores, st.stores)
+	d.Couriers, d.Removed.Couriers = diffItems(f.couriers, st.couriers)
+	d.Orders, d.Removed.Orders = diffItems(f.orders, st.orders)
 	return d
 }
 
@@ -348,9 +419,10 @@ func (s *Server) consoleStream(w http.ResponseWriter, r *http.Request, p daemon.
 	defer closed()
 	write := startSSE(w)
 	v := s.d.View()
-	snap := s.consoleSnapshotOf(v, s.cfg.Now())
-	st := &consoleState{stores: map[string][]byte{}, couriers: map[string][]byte{}, orders: map[string][]byte{}}
-	st.delta(snap) // takes the snapshot as sent
+	frame := s.consoleFrame(v)
+	snap := frame.snap
+	st := newConsoleState()
+	st.delta(frame) // takes the snapshot as sent
 	data, _ := json.Marshal(snap)
 	if !write(fmt.Appendf(nil, "id: %d\nevent: snapshot\ndata: %s\n\n", snap.Seq, data)) {
 		return nil
@@ -382,15 +454,15 @@ func (s *Server) consoleStream(w http.ResponseWriter, r *http.Request, p daemon.
 			continue
 		}
 		v, lastBuilt = nv, time.Now()
-		snap = s.consoleSnapshotOf(v, s.cfg.Now())
-		d := st.delta(snap)
-		if d.empty() && snap.Figures.equal(lastFigures) {
+		frame = s.consoleFrame(v)
+		d := st.delta(frame)
+		if d.empty() && frame.snap.Figures.equal(lastFigures) {
 			if !heartbeat() {
 				return nil
 			}
 			continue
 		}
-		lastFigures = snap.Figures
+		lastFigures = frame.snap.Figures
 		data, _ := json.Marshal(d)
 		if !write(fmt.Appendf(nil, "id: %d\nevent: delta\ndata: %s\n\n", d.Seq, data)) {
 			return nil

@@ -64,12 +64,14 @@ type Server struct {
 	patterns []string
 
 	// The console (console.go, consolestream.go): its files, the road map of its base layer (nil without one),
-	// road tiles and courier routes once drawn, and stores' opening hours once read.
+	// road tiles and courier routes once drawn, stores' opening hours once read, and the latest frame the streams
+	// share.
 	pages       map[string]*consolePage
 	roadMap     RoadMap
 	tiles       roadTiles
 	drawnRoutes consoleRoutes
 	hours       daemon.OpenHours
+	frames      consoleFrames
 }
 
 // New makes the API for d.
