@@ -179,18 +179,25 @@ function drawCourier(c) {
       m.drawnClass = cls;
     }
   }
-  const pts = c.status !== 'offline' ? courierRoutePoints(c) : null;
+  // A route is drawn again when the dispatcher changes it, not at every position report: it starts where the
+  // courier was when it was planned (as the road legs do), and moving couriers leave the canvas alone.
+  const route = c.status !== 'offline' && c.route ? c.route : null;
   let line = markers.routes.get(c.id);
-  if (!pts) {
+  const colour = ROUTE_COLOURS[c.status] || '#607d8b';
+  if (!route) {
     if (line) { routeLayer.removeLayer(line); markers.routes.delete(c.id); }
-  } else if (!line) {
-    line = L.polyline(pts, { renderer: canvas, color: ROUTE_COLOURS[c.status] || '#607d8b', weight: 2, opacity: 0.55, interactive: false });
-    line.addTo(routeLayer);
-    markers.routes.set(c.id, line);
-  } else {
-    line.setLatLngs(pts);
-    line.setStyle({ color: ROUTE_COLOURS[c.status] || '#607d8b' });
+  } else if (!line || line.drawnVersion !== route.version) {
+    const pts = courierRoutePoints(c);
+    if (!line) {
+      line = L.polyline(pts, { renderer: canvas, color: colour, weight: 2, opacity: 0.55, interactive: false });
+      line.addTo(routeLayer);
+      markers.routes.set(c.id, line);
+    } else {
+      line.setLatLngs(pts);
+    }
+    line.drawnVersion = route.version;
   }
+  if (line && line.options.color !== colour) line.setStyle({ color: colour });
 }
 
 function removeCourier(id) {
