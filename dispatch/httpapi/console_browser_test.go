@@ -67,6 +67,12 @@ func artifactDir(t testing.TB) string {
 // newBrowser starts a headless chromium and returns a tab's context; the browser stops when the test ends.
 func newBrowser(t testing.TB, path string) context.Context {
 	t.Helper()
+	return newBrowserIn(t, path, t.TempDir())
+}
+
+// newBrowserIn is newBrowser with the browser's profile in dir (which names its processes: see browserCPU).
+func newBrowserIn(t testing.TB, path, dir string) context.Context {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox,
@@ -75,7 +81,7 @@ func newBrowser(t testing.TB, path string) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("enable-precise-memory-info", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(1400, 900),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

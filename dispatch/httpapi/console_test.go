@@ -276,3 +276,42 @@ func tileOf(p orb.Point, z int) (x, y int) {
 }
 
 func fmtTile(z, x, y int) string { return fmt.Sprintf("/v1/console/roads/%d/%d/%d", z, x, y) }
+
+// FuzzConsoleRoadTile: GET /v1/console/roads/{z}/{x}/{y}. Any path answers 200 with lines, or 400 naming z, x or
+// y, or 404/405 for a path that is not a tile's, or the mux's redirect to its clean form (dot segments, doubled
+// slashes); never a 5xx.
+func FuzzConsoleRoadTile(f *testing.F) {
+	net, err := roads.Import(context.Background(), roadstest.Grid(f, orb.Point{7.42, 43.73}, 4, 150), roads.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := New(nil, Config{AdminToken: adminToken, Travel: net}).Handler()
+	for _, seed := range []string{"15/17059/11947", "0/0/0", "19/1/1", "20/0/0", "3/8/0", "-1/0/0", "x/y/z", "1/1", "14/99999999999999999999/1"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, tile string) {
+		req, err := http.NewRequest("GET", "http://dispatchd/v1/console/roads/"+tile, nil)
+		if err != nil {
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200:
+			var body struct{ Lines []string }
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Lines == nil {
+				t.Fatalf("%s: 200 %.200s", tile, rec.Body.Bytes())
+			}
+		case 400:
+			var body errorBody
+			json.Unmarshal(rec.Body.Bytes(), &body)
+			if f := body.Error.Field; f != "z" && f != "x" && f != "y" {
+				t.Fatalf("%s: 400 naming %q: %s", tile, f, rec.Body.Bytes())
+			}
+		case 404, 405, 301, 307, 308:
+		default:
+			t.Fatalf("%s: %d %s", tile, rec.Code, rec.Body.Bytes())
+		}
+	})
+}
