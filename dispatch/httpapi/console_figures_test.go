@@ -49,6 +49,8 @@ func newConsoleCity(b *testing.B) *consoleCity {
 	cfg := daemon.DefaultConfig()
 	cfg.DataDir = b.TempDir()
 	cfg.DispatchInterval = time.Hour
+	rounds := daemon.NewRoundTimes(nil)
+	cfg.Observer = rounds
 	d, err := daemon.Open(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -56,7 +58,7 @@ func newConsoleCity(b *testing.B) *consoleCity {
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
-	api := New(d, Config{AdminToken: adminToken, Rounds: daemon.NewRoundTimes(nil)})
+	api := New(d, Config{AdminToken: adminToken, Rounds: rounds})
 	srv := httptest.NewServer(api.Handler())
 	b.Cleanup(func() {
 		d.StopStreams()

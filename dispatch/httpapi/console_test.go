@@ -315,3 +315,29 @@ func FuzzConsoleRoadTile(f *testing.F) {
 		}
 	})
 }
+
+// TestConsoleLastRound: with the daemon's observer wrapped in RoundTimes, the figures carry the last round's
+// duration (none before a round). The observer hears the rounds of the interval (DispatchNow is a record).
+func TestConsoleLastRound(t *testing.T) {
+	rounds := daemon.NewRoundTimes(nil)
+	f := newFixtureWith(t, func(c *daemon.Config) {
+		c.Observer = rounds
+		c.DispatchInterval = 20 * time.Millisecond
+	})
+	for {
+		if _, ok := rounds.Last(); ok {
+			break
+		}
+		time.Sleep(5 * time.Millisecond) // the test's own deadline bounds the wait
+	}
+	srv := newTestServer(t, New(f.d, Config{AdminToken: adminToken, Rounds: rounds}).Handler())
+	_, body := request(t, srv, "GET", "/v1/console/snapshot", adminToken, "")
+	var s consoleSnapshot
+	json.Unmarshal(body, &s)
+	if s.Figures.LastRoundMS == nil || *s.Figures.LastRoundMS <= 0 {
+		t.Errorf("last round %v in the figures", s.Figures.LastRoundMS)
+	}
+	if f.snapshot(adminToken).Figures.LastRoundMS != nil {
+		t.Error("a server without Rounds gives a last round")
+	}
+}
