@@ -196,6 +196,20 @@ func TestConsoleStream(t *testing.T) {
 	if len(d.Removed.Orders) != 1 || d.Removed.Orders[0] != placed.ID || d.Figures.OpenOrders != 1 {
 		t.Fatalf("delta after a cancel: removed %v, figures %+v", d.Removed, d.Figures)
 	}
+	// A reconnect names the last event it had; it starts again from a snapshot of the city as it is now.
+	req2, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/v1/console/stream", nil)
+	req2.Header.Set("Authorization", "Bearer "+op.Key)
+	req2.Header.Set("Last-Event-ID", first.id)
+	resp2, err := f.srv.Client().Do(req2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	again, ok := <-readEvents(resp2.Body)
+	snap = consoleSnapshot{}
+	if !ok || again.name != "snapshot" || json.Unmarshal([]byte(again.data), &snap) != nil || len(snap.Orders) != 1 || snap.Orders[0].ID != f.order {
+		t.Fatalf("after a reconnect: %s %.300s", again.name, again.data)
+	}
 }
 
 func TestConsoleDeltaSendsOnlyChanges(t *testing.T) {
