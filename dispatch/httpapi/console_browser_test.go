@@ -229,7 +229,7 @@ func TestConsoleInBrowser(t *testing.T) {
 }
 
 // TestConsoleRoadsInBrowser: with a road map, the base layer is drawn from the daemon's roads and a courier's route
-// follows them.
+// is drawn (on the roads: see the screenshot).
 func TestConsoleRoadsInBrowser(t *testing.T) {
 	chromium := browserOrSkip(t)
 	arts := artifactDir(t)
@@ -293,6 +293,19 @@ func TestConsoleRoadsInBrowser(t *testing.T) {
 	})()`)
 	if inked == 0 {
 		t.Error("no road drawn on the base layer's tiles")
+	}
+	// The courier's route is on the overlay's canvas, beside the one drop-off: a line of a few hundred metres
+	// inks far more pixels than a dot.
+	routed := evalJS[int](t, ctx, `(() => {
+		let n = 0;
+		for (const c of document.querySelectorAll('#map .leaflet-overlay-pane canvas')) {
+			const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+			for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
+		}
+		return n;
+	})()`)
+	if routed < 500 {
+		t.Errorf("%d pixels inked on the overlay: no route drawn", routed)
 	}
 	screenshot(t, ctx, arts, "console-roads.png")
 }

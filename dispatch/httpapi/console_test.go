@@ -73,13 +73,19 @@ func TestConsoleSnapshot(t *testing.T) {
 	for _, c := range s.Couriers {
 		byID[c.ID] = c
 	}
-	// Courier a has the fixture's order and goes to the store for it; b never went on shift.
+	// Courier a has the fixture's order and goes to the store for it, on the only route; b never went on shift.
 	a, b := byID["a"], byID["b"]
-	if a.Status != consoleToStore || a.Load != 0 || a.Location == nil || a.Route == nil || len(a.Route.Stops) != 2 ||
-		a.Route.Orders[0] != f.order || a.Route.Legs != nil {
-		t.Errorf("courier a: %+v route %+v", a, a.Route)
+	if a.Status != consoleToStore || a.Load != 0 || a.Location == nil || a.RouteVersion == 0 {
+		t.Errorf("courier a: %+v", a)
 	}
-	if b.Status != daemon.CourierOffline || b.Route != nil {
+	if len(s.Routes) != 1 {
+		t.Fatalf("routes: %+v", s.Routes)
+	}
+	if r := s.Routes[0]; r.CourierID != "a" || r.Route == nil || r.Route.Version != a.RouteVersion || len(r.Route.Stops) != 2 ||
+		r.Route.Orders[0] != f.order || r.Route.Legs != nil {
+		t.Errorf("route: %+v %+v", r, r.Route)
+	}
+	if b.Status != daemon.CourierOffline || b.RouteVersion != 0 {
 		t.Errorf("courier b: %+v", b)
 	}
 	if len(s.Orders) != 1 || s.Orders[0].ID != f.order || s.Orders[0].CourierID != "a" || s.Orders[0].DropoffETA == nil {

@@ -41,7 +41,10 @@ type consoleSnapshot struct {
 	Figures  consoleFigures   `json:"figures"`
 	Stores   []consoleStore   `json:"stores"`
 	Couriers []consoleCourier `json:"couriers"`
-	Orders   []consoleOrder   `json:"orders"`
+	// Routes are the routes of the couriers on shift that have one, apart from the couriers: a courier moves at
+	// every position report, its route changes only when the dispatcher changes it.
+	Routes []consoleCourierRoute `json:"routes"`
+	Orders []consoleOrder        `json:"orders"`
 }
 
 // consoleMapInfo says whether a road map is loaded (the base layer is drawn from it) and where the city lies.
@@ -89,7 +92,15 @@ type consoleCourier struct {
 	Location *daemon.Location `json:"location,omitempty"`
 	Load     int              `json:"load"`
 	Capacity int              `json:"capacity"`
-	Route    *consoleRoute    `json:"route,omitempty"`
+	// RouteVersion is the version of the courier's route in Routes (0: none).
+	RouteVersion uint64 `json:"route_version,omitempty"`
+}
+
+// consoleCourierRoute is a courier's route as the console has it. It is comparable (see encoded): the route is
+// kept, by version, by consoleRoutes.
+type consoleCourierRoute struct {
+	CourierID string        `json:"courier_id"`
+	Route     *consoleRoute `json:"route"`
 }
 
 // consoleRoute is a courier's planned stops and, with a road map, the roads between them.
@@ -127,14 +138,17 @@ type consoleDelta struct {
 	Figures  consoleFigures    `json:"figures"`
 	Stores   []json.RawMessage `json:"stores,omitempty"`
 	Couriers []json.RawMessage `json:"couriers,omitempty"`
+	Routes   []json.RawMessage `json:"routes,omitempty"`
 	Orders   []json.RawMessage `json:"orders,omitempty"`
-	// Removed lists the ids of what is gone: couriers and stores deleted, orders finished.
+	// Removed lists the ids of what is gone: couriers and stores deleted, routes ended (by courier), orders
+	// finished.
 	Removed consoleRemoved `json:"removed"`
 }
 
 type consoleRemoved struct {
 	Stores   []string `json:"stores,omitempty"`
 	Couriers []string `json:"couriers,omitempty"`
+	Routes   []string `json:"routes,omitempty"`
 	Orders   []string `json:"orders,omitempty"`
 }
 
@@ -192,7 +206,8 @@ func (c *consoleRoutes) route(d *daemon.Daemon, v *daemon.View, cv *daemon.Couri
 
 // consoleSnapshotOf makes the console's snapshot of a view as of now.
 func (s *Server) consoleSnapshotOf(v *daemon.View, now time.Time) *consoleSnapshot {
-	snap := &consoleSnapshot{Seq: v.Seq, At: v.At, Stores: []consoleStore{}, Couriers: []consoleCourier{}, Orders: []consoleOrder{}}
+	snap := &consoleSnapshot{Seq: v.Seq, At: v.At, Stores: []consoleStore{}, Couriers: []consoleCourier{}, Routes: []consoleCourierRoute{},
+		Orders: []consoleOrder{}}
 	f := &snap.Figures
 	waiting := map[string]int{}
 	hourAgo := now.Add(-time.Hour)
@@ -259,10 +274,15 @@ func (s *Server) consoleSnapshotOf(v *daemon.View, now time.Time) *consoleSnapsh
 		if c.Status == daemon.CourierBusy {
 			f.CouriersBusy++
 		}
+		var route *consoleRoute
 		if c.Status != daemon.CourierOffline {
-			cc.Route = s.drawnRoutes.route(s.d, v, c)
+			route = s.drawnRoutes.route(s.d, v, c)
 		}
-		if c.Status == daemon.CourierBusy && cc.Route != nil {
+		if route != nil {
+			cc.RouteVersion = route.Version
+			snap.Routes = append(snap.Routes, consoleCourierRoute{CourierID: c.ID, Route: route})
+		}
+		if c.Status == daemon.CourierBusy && route != nil {
 			cc.Status = consoleToCustomer
 			if rt, ok := v.Route(c.ID); ok && len(rt.Stops) > 0 && rt.Stops[0].Kind == "pickup" {
 				cc.Status = consoleToStore
@@ -302,6 +322,7 @@ type consoleFrame struct {
 	// Each object's JSON by id; an object that did not change since the frame before keeps the same bytes.
 	stores   map[string]encoded[consoleStore]
 	couriers map[string]encoded[consoleCourier]
+	routes   map[string]encoded[consoleCourierRoute]
 	orders   map[string]encoded[consoleOrder]
 }
 
@@ -355,16 +376,17 @@ func makeFrame(snap *consoleSnapshot, prev *consoleFrame) *consoleFrame {
 	return &consoleFrame{snap: snap,
 		stores:   encodeAll(snap.Stores, func(x *consoleStore) string { return x.ID }, prev.stores),
 		couriers: encodeAll(snap.Couriers, func(x *consoleCourier) string { return x.ID }, prev.couriers),
+		routes:   encodeAll(snap.Routes, func(x *consoleCourierRoute) string { return x.CourierID }, prev.routes),
 		orders:   encodeAll(snap.Orders, func(x *consoleOrder) string { return x.ID }, prev.orders)}
 }
 
 // consoleState is what a stream last sent of each object, as JSON, to find what changed.
 type consoleState struct {
-	stores, couriers, orders map[string][]byte
+	stores, couriers, routes, orders map[string][]byte
 }
 
 func newConsoleState() *consoleState {
-	return &consoleState{stores: map[string][]byte{}, couriers: map[string][]byte{}, orders: map[string][]byte{}}
+	return &consoleState{stores: map[string][]byte{}, couriers: map[string][]byte{}, routes: map[string][]byte{}, orders: map[string][]byte{}}
 }
 
 // diffItems compares the objects of a kind with what was sent and returns the changed ones as JSON (by id) and
@@ -398,12 +420,14 @@ func (st *consoleState) delta(f *consoleFrame) *consoleDelta {
 	d := &consoleDelta{Seq: f.snap.Seq, At: f.snap.At, Figures: f.snap.Figures}
 	d.Stores, d.Removed.Stores = diffItems(f.stores, st.stores)
 	d.Couriers, d.Removed.Couriers = diffItems(f.couriers, st.couriers)
+	d.Routes, d.Removed.Routes = diffItems(f.routes, st.routes)
 	d.Orders, d.Removed.Orders = diffItems(f.orders, st.orders)
 	return d
 }
 
 func (d *consoleDelta) empty() bool {
-	return len(d.Stores)+len(d.Couriers)+len(d.Orders)+len(d.Removed.Stores)+len(d.Removed.Couriers)+len(d.Removed.Orders) == 0
+	return len(d.Stores)+len(d.Couriers)+len(d.Routes)+len(d.Orders)+
+		len(d.Removed.Stores)+len(d.Removed.Couriers)+len(d.Removed.Routes)+len(d.Removed.Orders) == 0
 }
 
 // consoleStream is the console's server-sent event stream. The first event ("snapshot") is the whole snapshot;

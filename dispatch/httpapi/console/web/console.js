@@ -38,7 +38,8 @@ async function api(path) {
 
 // ---- state -----------------------------------------------------------------------------------------------
 
-const state = { stores: new Map(), couriers: new Map(), orders: new Map(), figures: {}, map: null, selected: null };
+// Routes are kept by courier id, apart from the couriers: a courier moves often, its route changes seldom.
+const state = { stores: new Map(), couriers: new Map(), routes: new Map(), orders: new Map(), figures: {}, map: null, selected: null };
 
 // ---- the map ---------------------------------------------------------------------------------------------
 
@@ -145,7 +146,7 @@ function drawStore(s) {
 }
 
 function courierRoutePoints(c) {
-  const r = c.route;
+  const r = state.routes.get(c.id);
   if (!r || !r.stops.length) return null;
   if (r.legs) {
     const pts = [];
@@ -181,7 +182,7 @@ function drawCourier(c) {
   }
   // A route is drawn again when the dispatcher changes it, not at every position report: it starts where the
   // courier was when it was planned (as the road legs do), and moving couriers leave the canvas alone.
-  const route = c.status !== 'offline' && c.route ? c.route : null;
+  const route = c.status !== 'offline' ? state.routes.get(c.id) : null;
   let line = markers.routes.get(c.id);
   const colour = ROUTE_COLOURS[c.status] || '#607d8b';
   if (!route) {
@@ -396,7 +397,8 @@ async function drawDetail(fetchMore) {
   } else if (sel.kind === 'courier') {
     const c = state.couriers.get(sel.id);
     if (!c) { box.replaceChildren(close, el('p', {}, sel.id + ' is gone')); return; }
-    const stops = c.route ? c.route.orders.map((id, i) => el('li', { 'data-order-id': id }, `${id}`)) : [];
+    const route = state.routes.get(c.id);
+    const stops = route ? route.orders.map((id) => el('li', { 'data-order-id': id }, id)) : [];
     box.replaceChildren(close, el('h2', { 'data-courier-id': c.id }, c.id),
       el('dl', {}, el('dt', {}, 'status'), el('dd', {}, c.status.replace(/_/g, ' ')),
         el('dt', {}, 'vehicle'), el('dd', {}, c.vehicle), el('dt', {}, 'load'), el('dd', {}, `${c.load}/${c.capacity}`)),
@@ -429,7 +431,8 @@ function applySnapshot(s) {
   for (const id of [...state.orders.keys()]) removeOrder(id);
   storeLayer.clearLayers();
   markers.stores.clear();
-  state.stores.clear(); state.couriers.clear(); state.orders.clear();
+  state.stores.clear(); state.couriers.clear(); state.routes.clear(); state.orders.clear();
+  s.routes.forEach((x) => state.routes.set(x.courier_id, x.route));
   s.stores.forEach((x) => { state.stores.set(x.id, x); drawStore(x); });
   s.couriers.forEach((x) => { state.couriers.set(x.id, x); drawCourier(x); });
   s.orders.forEach((x) => { state.orders.set(x.id, x); drawOrder(x); });
@@ -447,11 +450,16 @@ function applyDelta(d) {
   state.figures = d.figures;
   const changed = ['figures'];
   if (d.stores) { d.stores.forEach((x) => { state.stores.set(x.id, x); drawStore(x); }); changed.push('stores'); }
-  if (d.couriers) { d.couriers.forEach((x) => { state.couriers.set(x.id, x); drawCourier(x); }); changed.push('couriers'); }
+  // Routes first: a courier drawn below finds its new route; a courier whose route alone changed is drawn again.
+  const rerouted = new Set();
+  (d.routes || []).forEach((x) => { state.routes.set(x.courier_id, x.route); rerouted.add(x.courier_id); });
+  ((d.removed || {}).routes || []).forEach((id) => { state.routes.delete(id); rerouted.add(id); });
+  if (d.couriers) { d.couriers.forEach((x) => { state.couriers.set(x.id, x); rerouted.delete(x.id); drawCourier(x); }); changed.push('couriers'); }
+  for (const id of rerouted) if (state.couriers.has(id)) drawCourier(state.couriers.get(id));
   if (d.orders) { d.orders.forEach((x) => { state.orders.set(x.id, x); drawOrder(x); }); changed.push('orders'); }
   const r = d.removed || {};
   (r.stores || []).forEach((id) => { const m = markers.stores.get(id); if (m) storeLayer.removeLayer(m); markers.stores.delete(id); state.stores.delete(id); });
-  (r.couriers || []).forEach((id) => { removeCourier(id); state.couriers.delete(id); });
+  (r.couriers || []).forEach((id) => { removeCourier(id); state.couriers.delete(id); state.routes.delete(id); });
   (r.orders || []).forEach((id) => { removeOrder(id); state.orders.delete(id); });
   if (r.stores) changed.push('stores');
   if (r.couriers) changed.push('couriers');
