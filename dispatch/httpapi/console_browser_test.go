@@ -122,6 +122,19 @@ func screenshot(t testing.TB, ctx context.Context, dir, name string) {
 	t.Logf("screenshot: %s", path)
 }
 
+// inkedPixels counts the pixels that are not transparent in the canvases that match a CSS selector.
+func inkedPixels(t testing.TB, ctx context.Context, selector string) int {
+	t.Helper()
+	return evalJS[int](t, ctx, fmt.Sprintf(`(() => {
+		let n = 0;
+		for (const c of document.querySelectorAll(%q)) {
+			const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+			for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
+		}
+		return n;
+	})()`, selector))
+}
+
 func evalJS[T any](t testing.TB, ctx context.Context, expr string) T {
 	t.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
@@ -283,29 +296,13 @@ func TestConsoleRoadsInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#map [data-store-id="s1"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#map .leaflet-tile-loaded`)))
 	// A drawn tile has road pixels: some of its pixels are not transparent.
-	inked := evalJS[int](t, ctx, `(() => {
-		let n = 0;
-		for (const c of document.querySelectorAll('#map canvas.leaflet-tile-loaded')) {
-			const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-			for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
-		}
-		return n;
-	})()`)
-	if inked == 0 {
+	if n := inkedPixels(t, ctx, "#map canvas.leaflet-tile-loaded"); n == 0 {
 		t.Error("no road drawn on the base layer's tiles")
 	}
 	// The courier's route is on the overlay's canvas, beside the one drop-off: a line of a few hundred metres
 	// inks far more pixels than a dot.
-	routed := evalJS[int](t, ctx, `(() => {
-		let n = 0;
-		for (const c of document.querySelectorAll('#map .leaflet-overlay-pane canvas')) {
-			const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-			for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
-		}
-		return n;
-	})()`)
-	if routed < 500 {
-		t.Errorf("%d pixels inked on the overlay: no route drawn", routed)
+	if n := inkedPixels(t, ctx, "#map .leaflet-overlay-pane canvas"); n < 500 {
+		t.Errorf("%d pixels inked on the overlay: no route drawn", n)
 	}
 	screenshot(t, ctx, arts, "console-roads.png")
 }
