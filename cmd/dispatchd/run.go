@@ -394,7 +394,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	var d *daemon.Daemon
 	met := metrics.New(func() metrics.Fleet { return fleetOf(d) })
-	cfg.Observer = met
+	rounds := daemon.NewRoundTimes(met) // the last round's duration, for the console
+	cfg.Observer = rounds
 	build := version.Get()
 	if err := met.Registry().Register(metrics.NewBuildInfo(build.Version, build.Commit, build.GoVersion)); err != nil {
 		return fmt.Errorf("dispatchd: metrics: %w", err)
@@ -420,7 +421,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	limits.OrdersBurst, limits.CourierBurst = max(1, int(2*m.OrdersRate)), max(1, int(2*m.CourierRate))
 	limits.StreamsPerCaller = m.StreamsPerCaller
 	apiCfg := httpapi.Config{AdminToken: token, Logger: log, Instrument: met.InstrumentHTTP, Heartbeat: m.Heartbeat, Limits: limits,
-		Roads: tables, Travel: cfg.Travel}
+		Roads: tables, Travel: cfg.Travel, Rounds: rounds}
 	if m.MetricsAddr == "" {
 		apiCfg.Metrics, apiCfg.MetricsNeedAdmin = met.Handler(), m.MetricsAuth
 	}

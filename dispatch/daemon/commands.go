@@ -198,18 +198,7 @@ func (d *Daemon) PutCourier(ctx context.Context, in CourierInput, rotate bool) (
 
 // CreateAPIKey makes an order-service key; the key itself is returned once.
 func (d *Daemon) CreateAPIKey(ctx context.Context, name string) (*APIKey, string, error) {
-	if name == "" || len(name) > 200 {
-		return nil, "", errorf(dispatch.EInvalid, "name", "name is required (at most 200 bytes)")
-	}
-	secret := NewToken("dk_")
-	rec := &keyRecord{ID: newID("key_"), Name: name, Hash: HashToken(secret)}
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
-		return d.record(&record{Type: recKeyCreate, At: now, Key: rec})
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	return res.(*APIKey), secret, nil
+	return d.CreateRoleKey(ctx, name, RoleOrders)
 }
 
 // RevokeAPIKey revokes an order-service key at once.
