@@ -119,10 +119,7 @@ func recordRun(t *testing.T) *recordedRun {
 		t.Fatalf("setup: %d segments, want one", len(segs))
 	}
 	r.segment = filepath.Base(segs[0])
-	var err error
-	if r.data, err = os.ReadFile(segs[0]); err != nil {
-		t.Fatal(err)
-	}
+	r.data = segmentData(t, segs[0])
 	// Frames: length, checksum, sequence number (16 bytes), then the record.
 	for off := int64(0); off < int64(len(r.data)); {
 		end := off + 16 + int64(binary.LittleEndian.Uint32(r.data[off:]))
@@ -149,13 +146,21 @@ func (r *recordedRun) snap(h *harness) {
 		t.Fatal(err)
 	}
 	segs, _ := filepath.Glob(filepath.Join(r.live, "journal", "seg-*.log"))
-	fi, err := os.Stat(segs[len(segs)-1])
+	size := int64(len(segmentData(t, segs[len(segs)-1])))
+	ev := filepath.Join(r.dir, fmt.Sprintf("events-%d", len(r.steps)))
+	copyDir(t, filepath.Join(r.live, "events"), ev)
+	r.steps = append(r.steps, step{size, st, ev})
+}
+
+// segmentData is a journal segment's records, without the zeros of its preallocated tail (a record, JSON, never
+// ends in a zero byte).
+func segmentData(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := filepath.Join(r.dir, fmt.Sprintf("events-%d", len(r.steps)))
-	copyDir(t, filepath.Join(r.live, "events"), ev)
-	r.steps = append(r.steps, step{fi.Size(), st, ev})
+	return bytes.TrimRight(b, "\x00")
 }
 
 // stepAt is the last step whose journal ends at or before byte x: the state acknowledged when a crash tore the
@@ -271,9 +276,11 @@ func TestRestartAfterACutAtEveryOffset(t *testing.T) {
 		if got != want {
 			t.Fatalf("%s: state differs from the records' own:\n%s", what, firstDiff(want, got))
 		}
-		if lastEnd < x {
+		// The journal does not count zeros at the end of what it cuts (a preallocated tail's, or the torn
+		// frame's: it cannot tell them apart), nor reports a cut of zeros alone.
+		if end := max(lastEnd, int64(len(bytes.TrimRight(r.data[:x], "\x00")))); lastEnd < end {
 			l := logs.String()
-			for _, s := range []string{"cut off a torn tail", r.segment, fmt.Sprintf(`"offset":%d`, lastEnd), fmt.Sprintf(`"bytes":%d`, x-lastEnd)} {
+			for _, s := range []string{"cut off a torn tail", r.segment, fmt.Sprintf(`"offset":%d`, lastEnd), fmt.Sprintf(`"bytes":%d`, end-lastEnd)} {
 				if !strings.Contains(l, s) {
 					t.Fatalf("%s: the start's log does not say %q:\n%s", what, s, l)
 				}
@@ -506,7 +513,7 @@ func TestDamagedEventLog(t *testing.T) {
 		r := recordRun(t)
 		last := r.steps[len(r.steps)-1]
 		segs, _ := filepath.Glob(filepath.Join(last.events, "seg-*.log"))
-		b, _ := os.ReadFile(segs[len(segs)-1])
+		b := segmentData(t, segs[len(segs)-1])
 		for i := len(b) / 3; i < len(b)/2; i++ {
 			b[i] = 0 // a page the crash did not write
 		}
@@ -526,7 +533,7 @@ func TestDamagedEventLog(t *testing.T) {
 	t.Run("CoveredByTheCheckpoint", func(t *testing.T) {
 		dir, _, _, clock := checkpointRun(t)
 		segs, _ := filepath.Glob(filepath.Join(dir, "events", "seg-*.log"))
-		b, _ := os.ReadFile(segs[len(segs)-1])
+		b := segmentData(t, segs[len(segs)-1])
 		b[len(b)/2] ^= 1
 		os.WriteFile(segs[len(segs)-1], b, 0o600)
 		cfg := DefaultConfig()

@@ -387,10 +387,7 @@ func loseUnsyncedEvents(t *testing.T, dir string) {
 	}
 	segs, _ := filepath.Glob(filepath.Join(dir, "events", "seg-*.log"))
 	for i := len(segs) - 1; i >= 0; i-- {
-		b, err := os.ReadFile(segs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := segmentData(t, segs[i])
 		// Frames: length, checksum, sequence number (16 bytes), then the event.
 		off := 0
 		for off+16 <= len(b) && binary.LittleEndian.Uint64(b[off+8:]) <= covered {
