@@ -377,13 +377,15 @@ func loseUnsyncedEvents(t *testing.T, dir string) {
 	t.Helper()
 	var covered uint64
 	if b, err := os.ReadFile(filepath.Join(dir, checkpointFile)); err == nil {
-		var c struct {
-			EventSeq uint64 `json:"event_seq"`
+		var c struct { // the header, the checkpoint's first line
+			Header struct {
+				EventSeq uint64 `json:"event_seq"`
+			} `json:"header"`
 		}
 		if err := json.NewDecoder(bytes.NewReader(b)).Decode(&c); err != nil {
 			t.Fatal(err)
 		}
-		covered = c.EventSeq
+		covered = c.Header.EventSeq
 	}
 	segs, _ := filepath.Glob(filepath.Join(dir, "events", "seg-*.log"))
 	for i := len(segs) - 1; i >= 0; i-- {
