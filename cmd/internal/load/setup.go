@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"bytes"
@@ -112,7 +112,7 @@ type shiftRequest struct {
 const setupWorkers = 16
 
 // setup registers the stores, an order-service key and the couriers (put online) through the API.
-func setup(ctx context.Context, api *apiClient, adminToken string, cfg *config) (*fixture, error) {
+func setup(ctx context.Context, api *apiClient, adminToken string, cfg *Config) (*fixture, error) {
 	fx := &fixture{runID: randomHex(4), stores: storeGrid(cfg.center, cfg.areaM, cfg.stores)}
 	err := parallel(ctx, len(fx.stores), func(ctx context.Context, i int) error {
 		s := fx.stores[i]

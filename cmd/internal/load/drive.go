@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"context"
@@ -51,7 +51,7 @@ const frozenDispatchInterval = "--dispatch-interval=1h"
 
 // drive is one run of the drive or crash mode.
 type drive struct {
-	cfg      *config
+	cfg      *Config
 	log      io.Writer
 	d        *daemonProc // nil against --target
 	api      *apiClient
@@ -98,7 +98,7 @@ func (dr *drive) postPosition(ctx context.Context, seq uint64) {
 }
 
 // runDrive is the drive and crash modes, from starting the daemon to the report.
-func runDrive(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err error) {
+func runDrive(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error) {
 	o := cfg.drive
 	rep := &driveReport{
 		Mode: cfg.mode, Stores: cfg.stores, Couriers: cfg.couriers, OrderRate: cfg.rates[0], LocationRate: o.locationRate,
@@ -515,7 +515,7 @@ func outcomeOf(listed []listedOrder, now time.Time) driveOutcome {
 
 // held says whether the daemon held the drive's load: every request of every class answered without error, the
 // order intake's p99 under --p99-limit, and both rates sent in full (98 %); if not, why not.
-func held(rep *driveReport, cfg *config) (bool, []string) {
+func held(rep *driveReport, cfg *Config) (bool, []string) {
 	var why []string
 	for _, c := range rep.Classes {
 		if c.Errors > 0 {

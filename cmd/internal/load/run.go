@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"context"
@@ -21,7 +21,8 @@ import (
 	"github.com/o2o-dispatch/dispatchd/cmd/internal/version"
 )
 
-var errUsage = errors.New("usage")
+// ErrUsage marks ParseFlags' refusal of a command line (the program exits with status 2).
+var ErrUsage = errors.New("usage")
 
 const (
 	modeOrders    = "orders"
@@ -31,8 +32,8 @@ const (
 	modeBatch = "locations-batch"
 )
 
-// config is the command line, checked.
-type config struct {
+// Config is the command line, checked (ParseFlags).
+type Config struct {
 	target         string
 	adminToken     string
 	adminTokenFile string
@@ -71,8 +72,11 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, " ") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*config, error) {
-	c := &config{}
+// ParseFlags reads and checks the command line args (without the program's name), reading the admin token from
+// its file or getenv when the flags say so. Usage goes to stderr; a refusal is an error wrapping ErrUsage, and
+// -h gives flag.ErrHelp.
+func ParseFlags(args []string, stderr io.Writer, getenv func(string) string) (*Config, error) {
+	c := &Config{}
 	fs := flag.NewFlagSet("dispatchd-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.target, "target", "", "URL of a running daemon, such as http://127.0.0.1:8080 (or use --spawn)")
@@ -118,10 +122,10 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		return nil, fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
 	}
 	if c.version {
 		return c, nil
@@ -129,7 +133,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{errUsage}, a...)...)
+		return fmt.Errorf("%w: "+format, append([]any{ErrUsage}, a...)...)
 	}
 
 	switch {
@@ -221,10 +225,10 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (*c
 }
 
 // checkDrive checks the flags of the drive and crash modes (set: the flags given; swept: --sweep was given).
-func (c *config) checkDrive(set map[string]bool, swept bool) error {
+func (c *Config) checkDrive(set map[string]bool, swept bool) error {
 	o := &c.drive
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{errUsage}, a...)...)
+		return fmt.Errorf("%w: "+format, append([]any{ErrUsage}, a...)...)
 	}
 	if c.mode != modeDrive && c.mode != modeCrash {
 		for _, f := range []string{"location-rate", "location-batch", "time-scale", "prep-seconds", "promise-seconds",
@@ -289,13 +293,19 @@ func parseLatLon(s string) (location, error) {
 	return location{Lat: lat, Lon: lon}, nil
 }
 
-// run is the program: it returns an error rather than exiting, so that every deferred clean-up (above all
-// stopping a spawned daemon) runs.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) (err error) {
-	cfg, err := parseFlags(args, stderr, getenv)
+// run is ParseFlags, then Run.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := ParseFlags(args, stderr, getenv)
 	if err != nil {
 		return err
 	}
+	return Run(ctx, cfg, stdout, stderr)
+}
+
+// Run is the program once its flags are read: it returns an error rather than exiting, so that every deferred
+// clean-up (above all stopping a spawned daemon) runs. The report goes to stdout, progress to stderr; ctx ending
+// (the first Ctrl-C) stops the attack, and the steps run so far are reported.
+func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error) {
 	if cfg.version {
 		_, err := fmt.Fprintln(stdout, version.Line("dispatchd-load"))
 		return err

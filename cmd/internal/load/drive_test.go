@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"context"
@@ -275,22 +275,22 @@ func TestCancelQueueOrder(t *testing.T) {
 }
 
 func TestDriveFlags(t *testing.T) {
-	c, err := parseFlags([]string{"--spawn", "d", "--mode", "crash"}, io.Discard, noEnv)
+	c, err := ParseFlags([]string{"--spawn", "d", "--mode", "crash"}, io.Discard, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.couriers != 1000 || c.drive.kills != 20 || c.drive.locationRate != 5000 || c.drive.timeScale != 10 {
 		t.Errorf("crash defaults %+v", c.drive)
 	}
-	c, err = parseFlags([]string{"--spawn", "d", "--mode", "crash", "--seed", "7"}, io.Discard, noEnv)
+	c, err = ParseFlags([]string{"--spawn", "d", "--mode", "crash", "--seed", "7"}, io.Discard, noEnv)
 	if err != nil || c.drive.seed != 7 {
 		t.Errorf("seed: %v %v", c, err)
 	}
-	if _, err := parseFlags([]string{"--target", "http://10.1.2.3:8080", "--admin-token", "x", "--allow-remote"}, io.Discard, noEnv); err != nil {
+	if _, err := ParseFlags([]string{"--target", "http://10.1.2.3:8080", "--admin-token", "x", "--allow-remote"}, io.Discard, noEnv); err != nil {
 		t.Errorf("--allow-remote: %v", err)
 	}
 	for _, target := range []string{"http://localhost:8080", "http://[::1]:8080", "http://127.0.0.2:1"} {
-		if _, err := parseFlags([]string{"--target", target, "--admin-token", "x", "--mode", "drive"}, io.Discard, noEnv); err != nil {
+		if _, err := ParseFlags([]string{"--target", target, "--admin-token", "x", "--mode", "drive"}, io.Discard, noEnv); err != nil {
 			t.Errorf("%s: %v", target, err)
 		}
 	}
@@ -309,7 +309,7 @@ func TestDriveFlags(t *testing.T) {
 		"DriveWithoutCouriers": {"--spawn", "d", "--mode", "drive", "--couriers", "0"},
 	} {
 		t.Run("Rejects"+name, func(t *testing.T) {
-			if c, err := parseFlags(args, io.Discard, noEnv); err == nil || !errors.Is(err, errUsage) {
+			if c, err := ParseFlags(args, io.Discard, noEnv); err == nil || !errors.Is(err, ErrUsage) {
 				t.Errorf("parseFlags(%q) = %+v, %v: want a usage error", args, c, err)
 			}
 		})
@@ -337,7 +337,7 @@ func TestOutcome(t *testing.T) {
 }
 
 func TestHeld(t *testing.T) {
-	cfg := &config{p99Limit: 10 * time.Millisecond}
+	cfg := &Config{p99Limit: 10 * time.Millisecond}
 	rep := &driveReport{OrderRate: 1000, LocationRate: 5000, OrdersSentPerS: 999.9, PositionsSentPerS: 4999,
 		Classes: []classStats{{Name: "orders", P99MS: 9.5}, {Name: "positions", P99MS: 40}}}
 	if ok, why := held(rep, cfg); !ok {

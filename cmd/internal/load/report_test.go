@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"errors"
@@ -171,7 +171,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("Defaults", func(t *testing.T) {
-		c, err := parseFlags([]string{"--spawn", "/bin/dispatchd"}, io.Discard, noEnv)
+		c, err := ParseFlags([]string{"--spawn", "/bin/dispatchd"}, io.Discard, noEnv)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,13 +181,13 @@ func TestParseFlags(t *testing.T) {
 		}
 	})
 	t.Run("LocationsDefaultCouriers", func(t *testing.T) {
-		c, err := parseFlags([]string{"--spawn", "d", "--mode", "locations"}, io.Discard, noEnv)
+		c, err := ParseFlags([]string{"--spawn", "d", "--mode", "locations"}, io.Discard, noEnv)
 		if err != nil || c.couriers != 1000 {
 			t.Fatalf("couriers %v, %v; want 1000", c, err)
 		}
 	})
 	t.Run("TokenFromFile", func(t *testing.T) {
-		c, err := parseFlags([]string{"--target", "http://127.0.0.1:8080/", "--admin-token-file", tokenFile}, io.Discard, noEnv)
+		c, err := ParseFlags([]string{"--target", "http://127.0.0.1:8080/", "--admin-token-file", tokenFile}, io.Discard, noEnv)
 		if err != nil || c.adminToken != "tok-from-file" || c.target != "http://127.0.0.1:8080" {
 			t.Fatalf("%+v, %v", c, err)
 		}
@@ -199,13 +199,13 @@ func TestParseFlags(t *testing.T) {
 			}
 			return ""
 		}
-		c, err := parseFlags([]string{"--target", "http://127.0.0.1:8080"}, io.Discard, env)
+		c, err := ParseFlags([]string{"--target", "http://127.0.0.1:8080"}, io.Discard, env)
 		if err != nil || c.adminToken != "tok-env" {
 			t.Fatalf("%+v, %v", c, err)
 		}
 	})
 	t.Run("Sweep", func(t *testing.T) {
-		c, err := parseFlags([]string{"--spawn", "d", "--sweep", "100,200"}, io.Discard, noEnv)
+		c, err := ParseFlags([]string{"--spawn", "d", "--sweep", "100,200"}, io.Discard, noEnv)
 		if err != nil || !slices.Equal(c.rates, []int{100, 200}) || !c.swept {
 			t.Fatalf("%+v, %v", c, err)
 		}
@@ -234,9 +234,9 @@ func TestParseFlags(t *testing.T) {
 		"KeepDataWithoutIt": {"--target", "http://127.0.0.1:1", "--admin-token", "x", "--keep-data"},
 	} {
 		t.Run("Rejects"+name, func(t *testing.T) {
-			if c, err := parseFlags(args, io.Discard, noEnv); err == nil {
+			if c, err := ParseFlags(args, io.Discard, noEnv); err == nil {
 				t.Errorf("parseFlags(%q) = %+v, want an error", args, c)
-			} else if name != "TokenFileMissing" && !errors.Is(err, errUsage) {
+			} else if name != "TokenFileMissing" && !errors.Is(err, ErrUsage) {
 				t.Errorf("parseFlags(%q): %v, want a usage error", args, err)
 			}
 		})

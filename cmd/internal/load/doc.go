@@ -1,9 +1,10 @@
-// Command dispatchd-load measures dispatchd's order intake and courier location updates at a constant request
-// rate, the way docs/benchmarks.md ("What each figure must show", intake) asks: a bounded load from a second
-// process on loopback, driven by the vegeta library so that a slow answer delays nothing that follows it (the
-// rate is held by the clock, not by the answers), reporting p50/p90/p99/max latency, status codes and errors. Its
-// drive mode runs order services and working couriers against the daemon together, and its crash mode does so
-// while it kills the daemon again and again, then checks that nothing acknowledged was lost.
+// Package load is the logic of dispatchd-load (cmd/dispatchd-load only calls ParseFlags and Run). It measures
+// dispatchd's order intake and courier location updates at a constant request rate, the way docs/benchmarks.md
+// ("What each figure must show", intake) asks: a bounded load from a second process on loopback, driven by the
+// vegeta library so that a slow answer delays nothing that follows it (the rate is held by the clock, not by the
+// answers), reporting p50/p90/p99/max latency, status codes and errors. Its drive mode runs order services and
+// working couriers against the daemon together, and its crash mode does so while it kills the daemon again and
+// again, then checks that nothing acknowledged was lost.
 //
 // It either starts a daemon itself (--spawn: on a free loopback port, with a fresh temporary data directory and a
 // generated admin token, stopped with SIGTERM at the end whatever happens, Ctrl-C included) or attacks one that
@@ -97,4 +98,4 @@
 //
 // Both processes share the machine: on a small one the load generator's own CPU use limits the rates it can
 // drive, and the "sent/s" column falls below the rate asked when it could not keep up.
-package main
+package load
