@@ -2,100 +2,45 @@ package daemon
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/checkpoint"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
 )
 
-// checkpointVersion is the layout of checkpointData; recovery refuses others rather than misread them.
-const checkpointVersion = 1
-
 // checkpointFile is where the checkpoint lives, beside the journal, written apart from it: a large checkpoint
-// written through the journal's committer held every commit, and so every client, for seconds.
+// written through the journal's committer held every commit, and so every client, for seconds. Its format is
+// package checkpoint's; a file of version 1 is read by readCheckpointV1.
 const checkpointFile = "checkpoint.json"
 
-// checkpointData is the whole state after some journal record: the engine's state and the daemon's.
-type checkpointData struct {
-	Version  int                    `json:"version"`
-	Seq      uint64                 `json:"seq"`
-	At       time.Time              `json:"at"`
-	Engine   *dispatch.State        `json:"engine"`
-	Stores   []*StoreView           `json:"stores"`
-	Couriers []checkpointCourier    `json:"couriers"`
-	Orders   []*OrderView           `json:"orders"`
-	Keys     []checkpointKey        `json:"keys"`
-	Idem     map[string]*idemRecord `json:"idem"`
-	// EventSeq is the last order event; Announced the drop-off ETAs order services last heard of.
-	EventSeq  uint64               `json:"event_seq"`
-	Webhooks  []*Webhook           `json:"webhooks"`
-	Announced map[string]time.Time `json:"announced"`
-	// Stock is each store's stock on hand, by store id (a checkpoint without it, from before stock was kept apart
-	// from the views, has it in each StoreView's Inventory). Reservations and picking queues are not written:
-	// they are the live orders' items and ready times, and are rebuilt from the orders.
-	Stock map[string]map[string]int `json:"stock"`
-}
-
-// check refuses a checkpoint with a hole the restore would fall into (a null entry, an order without a timeline):
-// the daemon never writes one, but a damaged file may hold it, and it must be an error, not a crash.
-func (c *checkpointData) check() error {
-	for i, v := range c.Stores {
-		if v == nil {
-			return fmt.Errorf("checkpoint: stores[%d] is null", i)
-		}
-	}
-	for i, v := range c.Couriers {
-		if v.View == nil {
-			return fmt.Errorf("checkpoint: couriers[%d] has no view", i)
-		}
-	}
-	for i, v := range c.Orders {
-		if v == nil || len(v.Timeline) == 0 {
-			return fmt.Errorf("checkpoint: orders[%d] is null or has no timeline", i)
-		}
-	}
-	for i, v := range c.Keys {
-		if v.Key == nil {
-			return fmt.Errorf("checkpoint: keys[%d] has no key", i)
-		}
-	}
-	for i, v := range c.Webhooks {
-		if v == nil {
-			return fmt.Errorf("checkpoint: webhooks[%d] is null", i)
-		}
-	}
-	for k, v := range c.Idem {
-		if v == nil {
-			return fmt.Errorf("checkpoint: idempotency key %q is null", k)
-		}
-	}
-	return nil
-}
-
-type checkpointCourier struct {
-	View *CourierView `json:"view"`
-	Aux  courierAux   `json:"aux"`
-}
-
-type checkpointKey struct {
-	Key  *APIKey `json:"key"`
-	Hash []byte  `json:"hash"`
+// ckptSource is what a checkpoint is written from: what the loop goes on changing, copied; the views, frozen
+// (their maps are immutable once frozen, so listing and sorting them can wait for the checkpoint's goroutine);
+// and the engine's export, once made.
+type ckptSource struct {
+	header    checkpoint.Header
+	engine    *dispatch.State
+	stores    frozenMap[*StoreView]
+	couriers  frozenMap[*CourierView]
+	orders    frozenMap[*OrderView]
+	keys      frozenMap[*APIKey]
+	webhooks  frozenMap[*Webhook]
+	stock     map[string]map[string]int
+	aux       map[string]courierAux
+	announced map[string]time.Time
+	idem      map[string]*idemRecord
 }
 
 // checkpoint writes the state as of the last journal record. The loop freezes the views (immutable from then on)
@@ -119,48 +64,20 @@ func (d *Daemon) checkpoint(final bool) error {
 		d.ckptBusy.Store(false)
 		return err
 	}
-	// What the loop goes on changing is copied here; the views are frozen (their maps are immutable once frozen,
-	// so listing and sorting them can wait for the checkpoint's goroutine).
 	s := d.st
-	data := &checkpointData{Version: checkpointVersion, At: d.lastNow, Idem: maps.Clone(s.idem)}
-	stores, couriers, orders := s.stores.freeze(), s.couriers.freeze(), s.orders.freeze()
-	keys, webhooks := s.keys.freeze(), s.webhooks.freeze()
-	storeIDs := stores.sortedKeys()
-	data.Stock = map[string]map[string]int{}
-	for _, k := range storeIDs {
-		data.Stock[k], _, _ = d.net.Inventory(k)
+	src := &ckptSource{stores: s.stores.freeze(), couriers: s.couriers.freeze(), orders: s.orders.freeze(),
+		keys: s.keys.freeze(), webhooks: s.webhooks.freeze(), idem: maps.Clone(s.idem), announced: maps.Clone(s.announced)}
+	src.stock = map[string]map[string]int{}
+	for _, k := range src.stores.sortedKeys() {
+		src.stock[k], _, _ = d.net.Inventory(k)
 	}
-	aux := make(map[string]courierAux, couriers.len())
+	src.aux = make(map[string]courierAux, src.couriers.len())
 	for k, a := range s.aux {
-		aux[k] = *a
+		src.aux[k] = *a
 	}
-	data.EventSeq, data.Announced = s.eventSeq, maps.Clone(s.announced)
 	seq := d.journal.LastSeq()
+	src.header = checkpoint.Header{Seq: seq, At: d.lastNow, EventSeq: s.eventSeq}
 	d.sinceCkpt, d.lastCkpt, d.roundWork = 0, d.clock(), 0
-	data.Seq = seq
-	assemble := func(eng *dispatch.State) {
-		data.Engine = eng
-		for _, k := range storeIDs {
-			v, _ := stores.get(k)
-			data.Stores = append(data.Stores, v)
-		}
-		for _, k := range couriers.sortedKeys() {
-			v, _ := couriers.get(k)
-			data.Couriers = append(data.Couriers, checkpointCourier{View: v, Aux: aux[k]})
-		}
-		for _, k := range orders.sortedKeys() {
-			v, _ := orders.get(k)
-			data.Orders = append(data.Orders, v)
-		}
-		for _, k := range keys.sortedKeys() {
-			v, _ := keys.get(k)
-			data.Keys = append(data.Keys, checkpointKey{Key: v, Hash: v.Hash})
-		}
-		for _, k := range webhooks.sortedKeys() {
-			w, _ := webhooks.get(k)
-			data.Webhooks = append(data.Webhooks, w)
-		}
-	}
 	write := func() error {
 		defer d.ckptBusy.Store(false)
 		began := d.clock()
@@ -171,10 +88,10 @@ func (d *Daemon) checkpoint(final bool) error {
 			return fmt.Errorf("daemon: checkpoint: %w", err)
 		}
 		// The events up to the checkpoint must be on disk before it is: a replay from it cannot make them again.
-		if err := d.events.waitFor(data.EventSeq); err != nil {
+		if err := d.events.waitFor(src.header.EventSeq); err != nil {
 			return err
 		}
-		size, err := writeCheckpoint(d.cfg.DataDir, data)
+		size, err := writeCheckpoint(d.cfg.DataDir, src)
 		if err != nil {
 			return err
 		}
@@ -186,7 +103,7 @@ func (d *Daemon) checkpoint(final bool) error {
 		return nil
 	}
 	if final {
-		assemble(d.eng.Export())
+		src.engine = d.eng.Export()
 		return write()
 	}
 	// The engine's export (a deep copy of every order and route, hundreds of milliseconds with tens of thousands
@@ -200,9 +117,8 @@ func (d *Daemon) checkpoint(final bool) error {
 		if hook != nil {
 			hook()
 		}
-		st := eng.Export()
+		src.engine = eng.Export()
 		d.exportDone <- struct{}{}
-		assemble(st)
 		if err := write(); err != nil {
 			d.log.Error().Err(err).Msg("checkpoint failed; the journal keeps everything until the next one")
 		}
@@ -210,34 +126,16 @@ func (d *Daemon) checkpoint(final bool) error {
 	return nil
 }
 
-// A checkpoint file is the JSON of checkpointData and a last line, "crc32c <8 hex digits>\n", the CRC-32C of
-// everything before it: a bit the disk flipped in a number would otherwise still parse, as a wrong state.
-const (
-	checksumPrefix = "crc32c "
-	checksumLine   = len(checksumPrefix) + 8 + 1
-)
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // writeCheckpoint writes the checkpoint atomically: a temporary file, synced, renamed over the old one, and the
-// directory synced, so that a crash leaves the old checkpoint or the new one, never a torn one.
-func writeCheckpoint(dir string, data *checkpointData) (int64, error) {
+// directory synced, so that a crash leaves the old checkpoint or the new one, never a torn one. The records are
+// encoded one at a time into a buffer of pacedChunk, which pacedFile hands to the disk as it fills.
+func writeCheckpoint(dir string, src *ckptSource) (int64, error) {
 	tmp := filepath.Join(dir, checkpointFile+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("daemon: checkpoint: %w", err)
 	}
-	pf := &pacedFile{f: f}
-	sum := crc32.New(castagnoli)
-	w := bufio.NewWriterSize(io.MultiWriter(pf, sum), pacedChunk)
-	err = writeJSONStreamed(w, data)
-	if err == nil {
-		w.WriteByte('\n')
-		err = w.Flush()
-	}
-	if err == nil {
-		_, err = fmt.Fprintf(pf, "%s%08x\n", checksumPrefix, sum.Sum32())
-	}
+	err = src.writeTo(&pacedFile{f: f})
 	if err == nil {
 		err = f.Sync()
 	}
@@ -256,6 +154,97 @@ func writeCheckpoint(dir string, data *checkpointData) (int64, error) {
 		return 0, fmt.Errorf("daemon: checkpoint: %w", err)
 	}
 	return size, nil
+}
+
+// writeTo writes the checkpoint's records to w.
+func (src *ckptSource) writeTo(w io.Writer) error {
+	h := src.header
+	e := src.engine
+	h.Counts = checkpoint.Counts{EngineStores: len(e.Stores), EngineCouriers: len(e.Couriers), EngineOrders: len(e.Orders),
+		Stores: src.stores.len(), Couriers: src.couriers.len(), Orders: src.orders.len(), Keys: src.keys.len(),
+		Webhooks: src.webhooks.len(), Announced: len(src.announced), Idem: len(src.idem)}
+	cw := checkpoint.NewWriter(w, pacedChunk, h)
+	put := func(r *checkpoint.Record) error { return cw.Write(r) }
+	if err := engineRecords(e, put); err != nil {
+		return err
+	}
+	for _, k := range src.stores.sortedKeys() {
+		v, _ := src.stores.get(k)
+		if err := put(&checkpoint.Record{K: checkpoint.KindStore, Store: ckptStore(v, src.stock[k])}); err != nil {
+			return err
+		}
+	}
+	for _, k := range src.couriers.sortedKeys() {
+		v, _ := src.couriers.get(k)
+		if err := put(&checkpoint.Record{K: checkpoint.KindCourier, Courier: ckptCourier(v, src.aux[k])}); err != nil {
+			return err
+		}
+	}
+	for _, k := range src.orders.sortedKeys() {
+		v, _ := src.orders.get(k)
+		if err := put(&checkpoint.Record{K: checkpoint.KindOrder, Order: ckptOrder(v)}); err != nil {
+			return err
+		}
+	}
+	for _, k := range src.keys.sortedKeys() {
+		v, _ := src.keys.get(k)
+		if err := put(&checkpoint.Record{K: checkpoint.KindKey, Key: ckptKey(v)}); err != nil {
+			return err
+		}
+	}
+	for _, k := range src.webhooks.sortedKeys() {
+		v, _ := src.webhooks.get(k)
+		if err := put(&checkpoint.Record{K: checkpoint.KindWebhook, Webhook: ckptWebhook(v)}); err != nil {
+			return err
+		}
+	}
+	if err := tailRecords(src.announced, src.idem, put); err != nil {
+		return err
+	}
+	return cw.Close()
+}
+
+// tailRecords hands fn the records of the announced ETAs and the idempotency keys, in key order.
+func tailRecords(announced map[string]time.Time, idem map[string]*idemRecord, fn func(*checkpoint.Record) error) error {
+	for _, k := range slices.Sorted(maps.Keys(announced)) {
+		if err := fn(&checkpoint.Record{K: checkpoint.KindAnnounced, Announced: &checkpoint.Announced{OrderID: k, At: announced[k]}}); err != nil {
+			return err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(idem)) {
+		if err := fn(&checkpoint.Record{K: checkpoint.KindIdem, Idem: ckptIdem(k, idem[k])}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// engineRecords hands the engine's state to fn as records: one for the state without its stores, couriers and
+// orders, then one for each of those. Split so, the largest record is a courier with its route, not the engine
+// whole (tens of megabytes with tens of thousands of orders, which the reader would hold as bytes and as values
+// at once).
+func engineRecords(st *dispatch.State, fn func(*checkpoint.Record) error) error {
+	head := *st
+	head.Stores, head.Couriers, head.Orders = nil, nil, nil
+	if err := fn(&checkpoint.Record{K: checkpoint.KindEngine, Engine: &head}); err != nil {
+		return err
+	}
+	for i := range st.Stores {
+		if err := fn(&checkpoint.Record{K: checkpoint.KindEngineStore, EngineStore: &st.Stores[i]}); err != nil {
+			return err
+		}
+	}
+	for i := range st.Couriers {
+		if err := fn(&checkpoint.Record{K: checkpoint.KindEngineCourier, EngineCourier: &st.Couriers[i]}); err != nil {
+			return err
+		}
+	}
+	for i := range st.Orders {
+		if err := fn(&checkpoint.Record{K: checkpoint.KindEngineOrder, EngineOrder: &st.Orders[i]}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func syncDir(dir string) error {
@@ -277,10 +266,11 @@ func (d *Daemon) recover() error {
 	d.net = net
 	began := d.clock()
 	var seq uint64
-	data, err := d.readCheckpoint(filepath.Join(d.cfg.DataDir, checkpointFile))
+	rs := &restorer{d: d}
+	err = d.readCheckpoint(filepath.Join(d.cfg.DataDir, checkpointFile), rs.add)
 	switch {
 	case err == nil:
-		if seq, err = d.restoreCheckpoint(data); err != nil {
+		if seq, err = rs.finish(); err != nil {
 			return fmt.Errorf("daemon: %s: %w", checkpointFile, err)
 		}
 		if err := d.checkAgainstCheckpoint(seq); err != nil {
@@ -417,114 +407,105 @@ func logRecovery(log zerolog.Logger, what string, r journal.Recovery, torn strin
 	}
 }
 
-// readCheckpoint reads and checks the checkpoint file. One without a checksum line (written before there was one)
-// is read unchecked.
-func (d *Daemon) readCheckpoint(path string) (*checkpointData, error) {
+// readCheckpoint reads the checkpoint file, of the current version or of version 1, and hands fn its header and
+// its records one at a time, in the file's order. Damage is an error naming what is wrong, and may come after fn
+// has had records: the caller must not use what it built from them then.
+func (d *Daemon) readCheckpoint(path string, fn func(*checkpoint.Header, *checkpoint.Record) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	body := st.Size()
-	var want uint32
-	checked := false
-	if body >= int64(checksumLine) {
-		line := make([]byte, checksumLine)
-		if _, err := f.ReadAt(line, body-int64(checksumLine)); err != nil {
-			return nil, err
+	br := bufio.NewReaderSize(f, 1<<20)
+	if b, _ := br.Peek(5); string(b) != `{"k":` {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
 		}
-		if v, ok := parseChecksumLine(line); ok {
-			want, checked, body = v, true, body-int64(checksumLine)
+		return d.readCheckpointV1(f, fn)
+	}
+	r, err := checkpoint.NewReader(br)
+	if err != nil {
+		return err
+	}
+	h := r.Header()
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(&h, rec); err != nil {
+			return err
 		}
 	}
-	if !checked {
-		d.log.Warn().Str("path", path).Msg("checkpoint: no checksum line (written by an older version); read unchecked")
-	}
-	sum := crc32.New(castagnoli)
-	r := bufio.NewReaderSize(io.TeeReader(io.LimitReader(f, body), sum), 1<<20)
-	dec := json.NewDecoder(r)
-	var data checkpointData
-	if err := dec.Decode(&data); err != nil {
-		return nil, err
-	}
-	// Only the JSON's newline may follow it: anything else is a damaged checksum line, or damage the JSON hid.
-	rest, err := io.ReadAll(io.MultiReader(dec.Buffered(), r))
-	if err != nil {
-		return nil, err
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, fmt.Errorf("%d unexpected bytes after the state (a damaged checksum line?)", len(rest))
-	}
-	if got := sum.Sum32(); checked && got != want {
-		return nil, fmt.Errorf("checksum mismatch: the file's bytes give %08x, its last line says %08x", got, want)
-	}
-	return &data, nil
 }
 
-// parseChecksumLine reads "crc32c <8 lower-case hex digits>\n", exactly as written.
-func parseChecksumLine(line []byte) (uint32, bool) {
-	hex, ok := strings.CutPrefix(string(line), checksumPrefix)
-	if !ok || len(hex) != 9 || hex[8] != '\n' || strings.ContainsFunc(hex[:8], func(c rune) bool {
-		return (c < '0' || c > '9') && (c < 'a' || c > 'f')
-	}) {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(hex[:8], 16, 32)
-	return uint32(v), err == nil
+// restorer rebuilds the state from a checkpoint's records, as they come: the engine from its records, then the
+// stores (which the orders' reservations need), couriers, orders, keys, webhooks, ETAs announced and idempotency
+// keys; routes last (their drop-off stops carry the orders' customer details).
+type restorer struct {
+	d        *Daemon
+	header   checkpoint.Header
+	engine   *dispatch.State
+	restored bool
+	couriers []string
+	finished []expiry
+	// eventSeq and announced are set after the routes, which make no events on a restore that count.
+	eventSeq  uint64
+	announced map[string]time.Time
 }
 
-func (d *Daemon) restoreCheckpoint(data *checkpointData) (uint64, error) {
-	if data.Version != checkpointVersion {
-		return 0, fmt.Errorf("checkpoint version %d, this build reads %d", data.Version, checkpointVersion)
-	}
-	if data.Engine == nil {
-		return 0, fmt.Errorf("checkpoint without engine state")
-	}
-	if err := data.check(); err != nil {
-		return 0, err
-	}
-	eng, err := dispatch.Restore(d.cfg.Engine, geoSpace, d.cfg.Travel, data.Engine)
-	if err != nil {
-		return 0, err
-	}
-	d.eng = eng
-	d.lastNow = data.At
-	d.lastStats = eng.LastRound()
-	s := d.st
-	d.replaying = true // stores' hours are read as a replay reads them
-	for _, v := range data.Stores {
-		stock := v.Inventory
-		if data.Stock != nil {
-			stock = data.Stock[v.ID]
-			if stock == nil {
-				stock = map[string]int{}
-			}
+func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
+	d, s := r.d, r.d.st
+	r.header = *h
+	switch rec.K {
+	case checkpoint.KindEngine:
+		if r.engine != nil || r.restored {
+			return fmt.Errorf("a second record of the engine's state")
 		}
-		if err := d.putNetStore(v, stock); err != nil {
-			return 0, fmt.Errorf("store %s: %w", v.ID, err)
+		r.engine = rec.Engine
+		return nil
+	case checkpoint.KindEngineStore, checkpoint.KindEngineCourier, checkpoint.KindEngineOrder:
+		if r.engine == nil {
+			return fmt.Errorf("an engine %s before the engine's record", rec.K)
 		}
-		if v.Inventory != nil {
-			cp := *v
-			cp.Inventory = nil
-			v = &cp
+		switch rec.K {
+		case checkpoint.KindEngineStore:
+			r.engine.Stores = append(r.engine.Stores, *rec.EngineStore)
+		case checkpoint.KindEngineCourier:
+			r.engine.Couriers = append(r.engine.Couriers, *rec.EngineCourier)
+		default:
+			r.engine.Orders = append(r.engine.Orders, *rec.EngineOrder)
+		}
+		return nil
+	}
+	if !r.restored {
+		if err := r.restoreEngine(); err != nil {
+			return err
+		}
+	}
+	switch rec.K {
+	case checkpoint.KindStore:
+		v, stock := storeView(rec.Store)
+		d.replaying = true // stores' hours are read as a replay reads them
+		err := d.putNetStore(v, stock)
+		d.replaying = false
+		if err != nil {
+			return fmt.Errorf("store %s: %w", v.ID, err)
 		}
 		s.stores.set(v.ID, v)
-	}
-	d.replaying = false
-	for _, c := range data.Couriers {
-		aux := c.Aux
-		s.aux[c.View.ID] = &aux
-		s.setCourier(c.View)
+	case checkpoint.KindCourier:
+		v, aux := courierView(rec.Courier)
+		s.aux[v.ID] = &aux
+		s.setCourier(v)
 		if aux.TokenHash != nil {
-			s.principals.set(string(aux.TokenHash), Principal{Role: RoleCourier, ID: c.View.ID})
+			s.principals.set(string(aux.TokenHash), Principal{Role: RoleCourier, ID: v.ID})
 		}
-	}
-	var finished []expiry
-	for _, o := range data.Orders {
+		r.couriers = append(r.couriers, v.ID)
+	case checkpoint.KindOrder:
+		o := orderView(rec.Order)
 		s.orders.set(o.ID, o)
 		if o.ExternalID != "" {
 			s.externalIDs[o.ExternalID] = o.ID
@@ -532,46 +513,71 @@ func (d *Daemon) restoreCheckpoint(data *checkpointData) (uint64, error) {
 		if st, ok := statusIndex(o.Status); ok {
 			s.byStatus[st]++
 		}
-		if o.Final() && len(o.Timeline) > 0 {
-			finished = append(finished, expiry{o.ID, o.Timeline[len(o.Timeline)-1].At})
+		if o.Final() {
+			r.finished = append(r.finished, expiry{o.ID, o.Timeline[len(o.Timeline)-1].At})
 		}
 		if o.Fulfilment == "" {
 			o.Fulfilment = FulfilDelivery
 		}
 		if err := d.reserve(o); err != nil {
-			return 0, fmt.Errorf("order %s: %w", o.ID, err)
+			return fmt.Errorf("order %s: %w", o.ID, err)
 		}
-	}
-	// Routes last: their drop-off stops carry the orders' customer details.
-	for _, c := range data.Couriers {
-		if r, ok := eng.Route(c.View.ID); ok && (r.Version > 0 || len(r.Stops) > 0) {
-			d.setRoute(r, false)
-		}
-	}
-	slices.SortFunc(finished, func(a, b expiry) int { return a.at.Compare(b.at) })
-	s.finishedQ = finished
-	for _, k := range data.Keys {
-		key := *k.Key
-		key.Hash = k.Hash
-		s.keys.set(key.ID, &key)
+	case checkpoint.KindKey:
+		key := keyView(rec.Key)
+		s.keys.set(key.ID, key)
 		if key.RevokedAt == nil {
 			if key.Role, err = keyRole(key.Role); err != nil {
 				return 0, fmt.Errorf("key %s: %w", key.ID, err)
 			}
 			s.principals.set(string(key.Hash), Principal{Role: key.Role, ID: key.ID})
 		}
-	}
-	s.eventSeq = data.EventSeq
-	for _, w := range data.Webhooks {
+	case checkpoint.KindWebhook:
+		w := webhookOf(rec.Webhook)
 		s.webhooks.set(w.ID, w)
+	case checkpoint.KindAnnounced:
+		r.announced[rec.Announced.OrderID] = rec.Announced.At
+	case checkpoint.KindIdem:
+		s.idem[rec.Idem.Key] = idemOf(rec.Idem)
+		s.idemQ = append(s.idemQ, expiry{rec.Idem.Key, rec.Idem.At})
 	}
-	if data.Announced != nil {
-		s.announced = data.Announced
+	return nil
+}
+
+// restoreEngine makes the engine from its records, once they are all in.
+func (r *restorer) restoreEngine() error {
+	if r.engine == nil {
+		return fmt.Errorf("checkpoint without engine state")
 	}
-	for k, r := range data.Idem {
-		s.idem[k] = r
-		s.idemQ = append(s.idemQ, expiry{k, r.At})
+	d := r.d
+	eng, err := dispatch.Restore(d.cfg.Engine, geoSpace, d.cfg.Travel, r.engine)
+	if err != nil {
+		return err
 	}
+	r.engine, r.restored = nil, true
+	d.eng = eng
+	d.lastNow = r.header.At
+	d.lastStats = eng.LastRound()
+	r.eventSeq, r.announced = r.header.EventSeq, map[string]time.Time{}
+	return nil
+}
+
+// finish sets the routes and the expiry queues once every record is in, and returns the checkpoint's journal
+// sequence number.
+func (r *restorer) finish() (uint64, error) {
+	if !r.restored {
+		if err := r.restoreEngine(); err != nil {
+			return 0, err
+		}
+	}
+	d, s := r.d, r.d.st
+	for _, id := range r.couriers {
+		if rt, ok := d.eng.Route(id); ok && (rt.Version > 0 || len(rt.Stops) > 0) {
+			d.setRoute(rt, false)
+		}
+	}
+	slices.SortFunc(r.finished, func(a, b expiry) int { return a.at.Compare(b.at) })
+	s.finishedQ = r.finished
+	s.eventSeq, s.announced = r.eventSeq, r.announced
 	slices.SortFunc(s.idemQ, func(a, b expiry) int { return a.at.Compare(b.at) })
-	return data.Seq, nil
+	return r.header.Seq, nil
 }

@@ -259,8 +259,9 @@ func fuzzCheckpointed(f *testing.F) string {
 	return dir
 }
 
-// FuzzRestoreCheckpoint starts a daemon on a made-up checkpoint.json (beside the event log of the day it was
-// taken from): it refuses with an error or starts, never panics or hangs; and a state it starts with re-exports
+// FuzzRestoreCheckpoint starts a daemon on a made-up checkpoint.json beside the event log of the day it was taken
+// from (seeded with a good one of the current version and damaged ones; the corpus holds some of version 1): it
+// refuses with an error or starts, never panics or hangs; and a state it starts with re-exports
 // identically: the checkpoint a graceful stop writes, restored and checkpointed again, is the same file.
 func FuzzRestoreCheckpoint(f *testing.F) {
 	base := fuzzCheckpointed(f)
@@ -269,6 +270,16 @@ func FuzzRestoreCheckpoint(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(good)
+	// Damage the reader must name: cut in a record, a null entity, a kind it does not know, a record out of place.
+	lines := bytes.SplitAfter(good, []byte("\n"))
+	with := func(i int, line string) []byte {
+		out := append([][]byte{}, lines[:i]...)
+		return bytes.Join(append(append(out, []byte(line+"\n")), lines[i+1:]...), nil)
+	}
+	f.Add(good[:len(good)/2])
+	f.Add(with(len(lines)/2, `{"k":"order","order":null}`))
+	f.Add(with(1, `{"k":"courier_v9","courier_v9":{}}`))
+	f.Add(with(1, `{"k":"idem","idem":{"key":"k"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
 		copyDir(t, base, dir)

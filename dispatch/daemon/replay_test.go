@@ -377,20 +377,19 @@ func loseUnsyncedEvents(t *testing.T, dir string) {
 	t.Helper()
 	var covered uint64
 	if b, err := os.ReadFile(filepath.Join(dir, checkpointFile)); err == nil {
-		var c struct {
-			EventSeq uint64 `json:"event_seq"`
+		var c struct { // the header, the checkpoint's first line
+			Header struct {
+				EventSeq uint64 `json:"event_seq"`
+			} `json:"header"`
 		}
 		if err := json.NewDecoder(bytes.NewReader(b)).Decode(&c); err != nil {
 			t.Fatal(err)
 		}
-		covered = c.EventSeq
+		covered = c.Header.EventSeq
 	}
 	segs, _ := filepath.Glob(filepath.Join(dir, "events", "seg-*.log"))
 	for i := len(segs) - 1; i >= 0; i-- {
-		b, err := os.ReadFile(segs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := segmentData(t, segs[i])
 		// Frames: length, checksum, sequence number (16 bytes), then the event.
 		off := 0
 		for off+16 <= len(b) && binary.LittleEndian.Uint64(b[off+8:]) <= covered {

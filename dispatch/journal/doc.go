@@ -3,9 +3,14 @@
 // the records written after it.
 //
 // Appends are cheap (a copy into memory); one committer goroutine writes everything appended since its last
-// write with one write and one fsync (group commit). Under load, a commit carries as many records as arrived while
+// write with one write and one sync (group commit). Under load, a commit carries as many records as arrived while
 // the previous one was syncing, so the number of fsyncs per second stays bounded while every caller still waits
 // for its own record to be durable.
+//
+// A commit writes into space allocated ahead of it and syncs with fdatasync: segments are preallocated (fallocate
+// on Linux, zeros written elsewhere) and the next one is made ahead of need by a goroutine the journal owns, so a
+// commit changes neither a file's size nor its block map, and its sync writes the data and no inode. A segment's
+// tail of zeros is the end of its records, not damage; a journal written before preallocation is read as it is.
 //
 // On disk the journal is a directory of segment files of checksummed frames with sequence numbers that run on
 // without a gap. A crash can only tear the end of the last segment (the last commit, whose callers were never

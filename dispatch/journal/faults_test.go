@@ -21,6 +21,10 @@ import (
 
 const faultSeed = 20261123
 
+// testSegment is the segment size of the journals the fault tests write and reopen: small, so that they span
+// many segments and each reopening preallocates little.
+const testSegment = 1024
+
 // layout is a journal written by writeJournal, as the tests see it: its records, how they were committed, and where
 // each frame lies, in its segment and in the segments laid end to end.
 type layout struct {
@@ -33,8 +37,9 @@ type layout struct {
 
 type segFile struct {
 	name  string
-	data  []byte
-	first int64 // offset of the segment in the concatenated segments
+	data  []byte // the frames, without the preallocated tail
+	first int64  // offset of the segment in the concatenated segments
+	size  int64  // the file's size, with its preallocated tail
 }
 
 // writeJournal writes n records of varied sizes (some empty, some over the segment size) in commits of one to four
@@ -77,8 +82,15 @@ func writeJournal(t *testing.T, dir string, n int, segmentBytes int64, sizes fun
 		if err != nil {
 			t.Fatal(err)
 		}
-		l.segs = append(l.segs, segFile{filepath.Base(name), b, off})
-		off += int64(len(b))
+		end, err := readFrames(name, func(uint64, []byte, int64, int64) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !allZero(b[end:]) {
+			t.Fatalf("%s: bytes that are not zero after the records", name)
+		}
+		l.segs = append(l.segs, segFile{filepath.Base(name), b[:end], off, int64(len(b))})
+		off += end
 	}
 	for _, r := range l.recs {
 		var s int64
@@ -106,9 +118,12 @@ func (l *layout) segOf(x int64) int {
 
 // writeCut makes dir hold the journal as a crash at offset x of the concatenated segments leaves it: the segments
 // before, the one holding x cut there, none after (or an empty one, emptyNext, when x is where a segment begins:
-// a crash just after rotation). Segments before the one numbered keep are written only if missing (tests change
-// only later ones, and rewriting many files costs a journal commit of the file system each time).
-func (l *layout) writeCut(t *testing.T, dir string, x int64, emptyNext bool, keep int) {
+// a crash just after rotation). With pad, the segment holding x has zeros after the cut up to pad bytes, as a
+// preallocated segment has (and an empty next one is pad bytes of zeros: a crash between preallocation and the
+// first write); without, it ends at x, as a segment written before preallocation does. Segments before the one
+// numbered keep are written only if missing (tests change only later ones, and rewriting many files costs a
+// journal commit of the file system each time).
+func (l *layout) writeCut(t *testing.T, dir string, x int64, emptyNext bool, keep int, pad int64) {
 	t.Helper()
 	os.MkdirAll(dir, 0o700)
 	want := map[string]bool{}
@@ -121,7 +136,11 @@ func (l *layout) writeCut(t *testing.T, dir string, x int64, emptyNext bool, kee
 		if _, err := os.Stat(path); i < keep && err == nil {
 			continue
 		}
-		if err := os.WriteFile(path, s.data[:min(int64(len(s.data)), x-s.first)], 0o600); err != nil {
+		b := s.data[:min(int64(len(s.data)), x-s.first)]
+		if x-s.first <= int64(len(s.data)) && int64(len(b)) < pad {
+			b = append(slices.Clone(b), make([]byte, pad-int64(len(b)))...)
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -264,19 +283,23 @@ func TestCutAtEveryOffset(t *testing.T) {
 	dir := filepath.Join(scratchDir(t), "cut")
 	cuts, withCut := 0, 0
 	for x := from; x <= total; x++ {
-		for _, emptyNext := range []bool{false, true} {
+		for _, v := range []struct {
+			emptyNext bool
+			pad       int64
+		}{{false, 0}, {true, 0}, {false, testSegment}, {true, testSegment}} {
+			emptyNext := v.emptyNext
 			si := l.segOf(x)
 			atBoundary := x == l.segs[si].first && si > 0
 			if emptyNext && !atBoundary {
 				continue
 			}
-			what := fmt.Sprintf("cut at byte %d (segment %s, byte %d), empty next segment %v", x, l.segs[si].name, x-l.segs[si].first, emptyNext)
+			what := fmt.Sprintf("cut at byte %d (segment %s, byte %d), empty next segment %v, zeros to byte %d", x, l.segs[si].name, x-l.segs[si].first, emptyNext, v.pad)
 			if atBoundary && !emptyNext {
 				// The segment before is whole and the one that starts here was never made.
 				si--
 			}
-			l.writeCut(t, dir, x, emptyNext, l.segOf(from))
-			j, err := Open(dir, Options{})
+			l.writeCut(t, dir, x, emptyNext, l.segOf(from), v.pad)
+			j, err := Open(dir, Options{SegmentBytes: testSegment})
 			if err != nil {
 				t.Fatalf("%s: %v", what, err)
 			}
@@ -300,20 +323,26 @@ func TestCutAtEveryOffset(t *testing.T) {
 			if rec.Records != whole || rec.Last != uint64(whole) {
 				t.Fatalf("%s: recovery reports %d records up to %d, want %d", what, rec.Records, rec.Last, whole)
 			}
+			// base is where the kept frames end in the segment cut; end where its bytes end, without zeros at
+			// its end, which are a preallocated tail's or the torn frame's: Open cannot tell them apart, and
+			// does not count them as dropped.
+			segStart := l.segs[si].first
+			base := max(lastEnd, segStart)
+			end := max(segStart+dataEnd(l.segs[si].data[:x-segStart]), base)
 			switch {
-			case lastEnd == x && rec.Cut != nil:
+			case end == base && rec.Cut != nil:
 				t.Fatalf("%s: a cut between frames reported as damage: %+v", what, rec.Cut)
-			case lastEnd < x:
+			case end > base:
 				withCut++
 				c := rec.Cut
 				want := filepath.Join(dir, l.segs[si].name)
-				if c == nil || c.Segment != want || c.Offset != max(lastEnd, l.segs[si].first)-l.segs[si].first ||
-					c.Dropped != x-max(lastEnd, l.segs[si].first) || c.LastKept != uint64(whole) || c.Intact != 0 {
+				if c == nil || c.Segment != want || c.Offset != base-segStart ||
+					c.Dropped != end-base || c.LastKept != uint64(whole) || c.Intact != 0 {
 					t.Fatalf("%s: recovery reports %+v, want %d bytes dropped from byte %d of %s after record %d",
-						what, c, x-max(lastEnd, l.segs[si].first), max(lastEnd, l.segs[si].first)-l.segs[si].first, want, whole)
+						what, c, end-base, base-segStart, want, whole)
 				}
 			}
-			appendAndReopen(t, what, dir, j, l.recs[:whole], Options{})
+			appendAndReopen(t, what, dir, j, l.recs[:whole], Options{SegmentBytes: testSegment})
 		}
 	}
 	t.Logf("%d cuts from byte %d to %d of %d (%d segments, %d commits, the last 3 of %v records; seed %d); %d cut a torn frame",
@@ -359,12 +388,12 @@ func TestBitFlips(t *testing.T) {
 		for bit := from * 8; bit < to*8; bit++ {
 			flips++
 			what := fmt.Sprintf("%s: bit %d of byte %d of %s (record %d)", tc.name, bit%8, bit/8, seg.name, tc.rec+1)
-			l.writeCut(t, dir, l.end[n-1], false, si-1) // a salvage at byte 0 appends to the segment before
+			l.writeCut(t, dir, l.end[n-1], false, si-1, 0) // a salvage at byte 0 appends to the segment before
 			path := filepath.Join(dir, seg.name)
 			damaged := slices.Clone(seg.data)
 			damaged[bit/8] ^= 1 << (bit % 8)
 			os.WriteFile(path, damaged, 0o600)
-			j, err := Open(dir, Options{})
+			j, err := Open(dir, Options{SegmentBytes: testSegment})
 			if tc.rec == n-1 {
 				// The tail: cut and reported.
 				if err != nil {
@@ -376,7 +405,7 @@ func TestBitFlips(t *testing.T) {
 					t.Fatalf("%s: recovery reports %+v, want a cut at byte %d after record %d", what, c, from, n-1)
 				}
 				if bit%61 == 0 {
-					appendAndReopen(t, what, dir, j, l.recs[:n-1], Options{})
+					appendAndReopen(t, what, dir, j, l.recs[:n-1], Options{SegmentBytes: testSegment})
 				} else {
 					j.Close()
 				}
@@ -399,7 +428,7 @@ func TestBitFlips(t *testing.T) {
 				continue
 			}
 			salvaged++
-			opt := Options{Salvage: true}
+			opt := Options{Salvage: true, SegmentBytes: testSegment}
 			j, err = Open(dir, opt)
 			if err != nil {
 				t.Fatalf("%s: salvage: %v", what, err)
@@ -422,7 +451,7 @@ func TestBitFlips(t *testing.T) {
 					t.Fatalf("%s: segment %s was not moved aside whole: %v", what, later.name, err)
 				}
 			}
-			appendAndReopen(t, what, dir, j, l.recs[:tc.rec], Options{})
+			appendAndReopen(t, what, dir, j, l.recs[:tc.rec], Options{SegmentBytes: testSegment})
 		}
 	}
 	t.Logf("%d bits flipped in %d records (seed %d): %d in the last record, cut off; %d in the others, refused, and %d of those salvaged",
@@ -439,12 +468,12 @@ func TestMissingSegmentIsRefused(t *testing.T) {
 	}
 	gone := l.segs[1]
 	os.Remove(filepath.Join(dir, gone.name))
-	_, err := Open(dir, Options{})
+	_, err := Open(dir, Options{SegmentBytes: testSegment})
 	var ce *CorruptError
 	if !errors.As(err, &ce) || ce.Segment != filepath.Join(dir, l.segs[2].name) || ce.Offset != 0 || !strings.Contains(ce.Reason, "expected") {
 		t.Fatalf("open with a segment missing: %v, want a refusal at the start of %s", err, l.segs[2].name)
 	}
-	j, err := Open(dir, Options{Salvage: true})
+	j, err := Open(dir, Options{Salvage: true, SegmentBytes: testSegment})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +482,7 @@ func TestMissingSegmentIsRefused(t *testing.T) {
 		first++
 	}
 	samePrefix(t, "after salvaging a missing segment", readAll(t, j), l.recs, first)
-	appendAndReopen(t, "after salvaging a missing segment", dir, j, l.recs[:first], Options{})
+	appendAndReopen(t, "after salvaging a missing segment", dir, j, l.recs[:first], Options{SegmentBytes: testSegment})
 }
 
 // The floor file is checksummed: a flipped bit is refused (naming it), and salvage rebuilds it from the first

@@ -29,7 +29,9 @@ var ErrDamagedFloor = errors.New("journal: the floor file is damaged")
 //
 //	length uint32 | crc uint32 (CRC-32C of seq and payload) | seq uint64 | payload
 //
-// little endian. A segment's name is at most the sequence number of its first record, and sequence numbers run on
+// little endian, then, in a segment made by preallocation, zeros to its end. No frame starts with 16 zero bytes
+// (sequence numbers start at 1), so a frame header of zeros with nothing but zeros after it is the end of the
+// segment's records; one with anything else after it is a bad frame like any other. A segment's name is at most the sequence number of its first record, and sequence numbers run on
 // without a gap from one record to the next above the floor (the last Truncate). A commit appends the frames of a
 // batch with one write and one fsync, and a segment is synced before the next one is created, so a crash can tear
 // only the end of the last segment. Open cuts a torn tail off (nobody was told it was durable). A bad frame with
@@ -39,6 +41,10 @@ const (
 	frameHeader = 16
 	maxRecord   = 64 << 20
 	floorFile   = "floor"
+	// spareFile is the next segment, preallocated ahead of need: rotation renames it, so that a new segment costs
+	// a rename and not the allocation of SegmentBytes. It holds nothing but zeros, whatever its size, so one left
+	// by a crash is used as it is.
+	spareFile = "spare.seg"
 )
 
 // defaultSegmentBytes is Options.SegmentBytes when unset.
@@ -75,7 +81,9 @@ type Options struct {
 	// writes and syncs fail part way, as a full disk does).
 	WrapFile func(File) File
 	// SegmentBytes: a segment is closed once it is past this size, and Truncate deletes whole segments, so it is
-	// also the grain of compaction. Default 64 MiB.
+	// also the grain of compaction. Default 64 MiB. Segments are preallocated to this size (fallocate on Linux,
+	// zeros written elsewhere), the next one ahead of need, so that a commit writes into allocated space and its
+	// fdatasync has no file size or block map to write; a closed segment is cut back to its records.
 	SegmentBytes int64
 	// NoSync: commits write without an fsync, and Wait means "written" rather than "on disk"; Sync makes what is
 	// written durable. For a log whose content can be made again after a crash (the daemon's event log, rebuilt
@@ -129,7 +137,8 @@ type Damage struct {
 	Reason string
 	// LastKept is the sequence number of the last record before the damage (0 if there is none above the floor).
 	LastKept uint64
-	// Dropped is how many bytes recovery cut off or moved aside: the rest of this segment and every later one.
+	// Dropped is how many bytes recovery cut off or moved aside: the rest of this segment and every later one, not
+	// counting the zeros of a preallocated tail.
 	Dropped int64
 	// Intact is how many intact records Open found after the damage, in this segment and later ones (recognised
 	// by their checksums), IntactFirst and IntactLast their lowest and highest sequence numbers. They are why
@@ -199,6 +208,14 @@ type Journal struct {
 	durable atomic.Uint64
 	wake    chan struct{}
 	done    chan struct{}
+
+	// spareMu guards spareReady, which says spareFile is there to be renamed; the preparer (prepareLoop) makes
+	// it when prep says one was taken, and stops when stop is closed (prepDone then).
+	spareMu    sync.Mutex
+	spareReady bool
+	prep       chan struct{}
+	stop       chan struct{}
+	prepDone   chan struct{}
 }
 
 // Open opens (or creates) the journal in directory dir and starts its committer. A torn tail is cut off (see
@@ -213,7 +230,8 @@ func Open(dir string, opt Options) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{dir: dir, opt: opt, notify: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	j := &Journal{dir: dir, opt: opt, notify: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{}),
+		prep: make(chan struct{}, 1), stop: make(chan struct{}), prepDone: make(chan struct{})}
 	if err := j.load(); err != nil {
 		if j.file != nil {
 			j.file.Close()
@@ -226,7 +244,42 @@ func Open(dir string, opt Options) (*Journal, error) {
 	}
 	j.durable.Store(j.lastSeq)
 	go j.commitLoop()
+	go j.prepareLoop()
+	j.prep <- struct{}{}
 	return j, nil
+}
+
+// prepareLoop makes the spare segment whenever rotation took it, until Close.
+func (j *Journal) prepareLoop() {
+	defer close(j.prepDone)
+	for {
+		select {
+		case <-j.stop:
+			return
+		case <-j.prep:
+			// A failure is not the journal's: rotation makes the segment itself when no spare is ready.
+			j.makeSpare()
+		}
+	}
+}
+
+// makeSpare preallocates spareFile unless it is ready.
+func (j *Journal) makeSpare() error {
+	j.spareMu.Lock()
+	defer j.spareMu.Unlock()
+	if j.spareReady {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(j.dir, spareFile), os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	err = preallocate(f, j.opt.SegmentBytes)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	j.spareReady = err == nil
+	return err
 }
 
 // Recovery returns what Open found and did.
@@ -265,6 +318,8 @@ func (j *Journal) load() error {
 	// prev is the last record read. Above the floor each record must follow it by one; at or below it (records a
 	// checkpoint covers, left in a segment that also holds later ones) they need only increase.
 	var prev uint64
+	// ends[i] is where segment i's records end, once known: what follows is a preallocated tail, or nothing.
+	ends := map[int]int64{}
 	for i, s := range j.segments {
 		if i+1 < len(j.segments) && j.segments[i+1].first <= floor+1 {
 			// Every record in it is at or below the floor (Truncate deletes such segments; a crash may have
@@ -296,11 +351,15 @@ func (j *Journal) load() error {
 			if err := j.damaged(i, size, bf, prev); err != nil {
 				return err
 			}
+			if len(j.segments) == i+1 {
+				ends[i] = bf.at // cut there (salvage may have moved it aside whole instead)
+			}
 			break
 		}
 		if err != nil {
 			return err
 		}
+		ends[i] = size
 	}
 	rec.Last = prev
 	rec.Segments = len(j.segments)
@@ -309,17 +368,25 @@ func (j *Journal) load() error {
 	if len(j.segments) == 0 {
 		return j.rotate()
 	}
-	cur := j.segments[len(j.segments)-1]
-	f, err := os.OpenFile(cur.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	last := len(j.segments) - 1
+	end, ok := ends[last]
+	if !ok {
+		if end, err = readFrames(j.segments[last].path, func(uint64, []byte, int64, int64) error { return nil }); err != nil {
+			return err
+		}
+	}
+	// A segment written before segments were preallocated ends at its last record; it is preallocated now like
+	// any other, and written on from its end.
+	f, err := os.OpenFile(j.segments[last].path, os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	st, err := f.Stat()
-	if err != nil {
+	preallocate(f, j.opt.SegmentBytes) // see newSegment
+	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		f.Close()
 		return err
 	}
-	j.file, j.size = j.wrap(f), st.Size()
+	j.file, j.size = j.wrap(f), end
 	return nil
 }
 
@@ -334,7 +401,7 @@ func (j *Journal) wrap(f *os.File) File {
 // as a torn tail, salvage, or refuse. It leaves j.segments as the segments kept.
 func (j *Journal) damaged(i int, size int64, bf *badFrame, lastKept uint64) error {
 	s := j.segments[i]
-	d := Damage{Segment: s.path, Offset: bf.at, Size: size, Reason: bf.reason, LastKept: lastKept, Dropped: size - bf.at}
+	d := Damage{Segment: s.path, Offset: bf.at, Size: size, Reason: bf.reason, LastKept: lastKept}
 	if err := surveyIntact(j.segments[i:], bf.at, lastKept, &d); err != nil {
 		return err
 	}
@@ -372,7 +439,9 @@ func surveyIntact(segs []segment, from int64, after uint64, d *Damage) error {
 		}
 		if k > 0 {
 			from = 0
-			d.Dropped += int64(len(b))
+			d.Dropped += dataEnd(b)
+		} else {
+			d.Dropped = max(dataEnd(b)-from, 0)
 		}
 		n, first, last := intactFrames(b, from, after)
 		if n > 0 {
@@ -532,8 +601,9 @@ func (e *badFrame) Error() string {
 }
 
 // readFrames reads every frame of a segment; fn gets each record and the offsets where its frame starts and ends.
-// It returns the segment's size, and stops with a *badFrame at the first frame that fails its checks (or the error
-// of fn, which may be a *badFrame too).
+// It returns where the segment's records end (its size, or where its preallocated tail of zeros begins), and stops
+// with a *badFrame at the first frame that fails its checks (or the error of fn, which may be a *badFrame too);
+// the size returned with a bad frame is the file's.
 func readFrames(path string, fn func(seq uint64, rec []byte, start, end int64) error) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -554,9 +624,22 @@ func readFrames(path string, fn func(seq uint64, rec []byte, start, end int64) e
 	for off < size {
 		if n, err := io.ReadFull(r, hdr[:]); err != nil {
 			if err == io.ErrUnexpectedEOF {
+				if allZero(hdr[:n]) {
+					return off, nil // a preallocated tail shorter than a frame header
+				}
 				return size, bad("the file ends %d bytes into a frame header", n)
 			}
 			return size, err
+		}
+		if allZero(hdr[:]) {
+			rest, err := zerosToEnd(r)
+			if err != nil {
+				return size, err
+			}
+			if rest {
+				return off, nil
+			}
+			return size, bad("a frame header of zeros with data after it")
 		}
 		n := binary.LittleEndian.Uint32(hdr[0:4])
 		sum := binary.LittleEndian.Uint32(hdr[4:8])
@@ -583,10 +666,50 @@ func readFrames(path string, fn func(seq uint64, rec []byte, start, end int64) e
 	return size, nil
 }
 
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// zerosToEnd reads r to its end and says whether it held only zeros.
+func zerosToEnd(r io.Reader) (bool, error) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		if !allZero(buf[:n]) {
+			return false, nil
+		}
+		if err == io.EOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
+// dataEnd is where b's last byte that is not zero ends: the records and any torn frame, without a preallocated
+// tail.
+func dataEnd(b []byte) int64 {
+	n := len(b)
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	return int64(n)
+}
+
 // rotate closes the open segment (if any) and starts a new one at the next sequence number. The caller holds fileMu
 // (or is load, before the committer runs).
 func (j *Journal) rotate() error {
 	if j.file != nil {
+		// A segment closed early (by Truncate) gives back the preallocated space it did not use.
+		if err := j.file.Truncate(j.size); err != nil {
+			return err
+		}
 		// Whatever NoSync says, a closed segment is synced: only the open one may lose its tail.
 		if err := j.file.Sync(); err != nil {
 			return err
@@ -598,7 +721,7 @@ func (j *Journal) rotate() error {
 	}
 	next := j.written + 1
 	path := filepath.Join(j.dir, fmt.Sprintf("seg-%020d.log", next))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := j.newSegment(path)
 	if err != nil {
 		return err
 	}
@@ -611,6 +734,59 @@ func (j *Journal) rotate() error {
 	}
 	j.file, j.size = j.wrap(f), 0
 	return nil
+}
+
+// newSegment makes the segment file path, empty and preallocated: the spare renamed when one is ready (and the
+// preparer told to make the next), else made here.
+func (j *Journal) newSegment(path string) (*os.File, error) {
+	j.spareMu.Lock()
+	if _, err := os.Stat(path); j.spareReady && errors.Is(err, os.ErrNotExist) {
+		if err := os.Rename(filepath.Join(j.dir, spareFile), path); err == nil {
+			j.spareReady = false
+			j.spareMu.Unlock()
+			select {
+			case j.prep <- struct{}{}:
+			default:
+			}
+			return os.OpenFile(path, os.O_WRONLY, 0o600)
+		}
+		j.spareReady = false
+	}
+	j.spareMu.Unlock()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	// Preallocation saves the commits work; a segment it failed for (a full disk) is written as one that was never
+	// preallocated, and a commit that finds no room fails as it would have.
+	preallocate(f, j.opt.SegmentBytes)
+	return f, nil
+}
+
+// writeZeros makes f size bytes long, writing zeros from its end (preallocation without fallocate).
+func writeZeros(f *os.File, size int64) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	zeros := make([]byte, min(size, 1<<20))
+	for off := st.Size(); off < size; {
+		n, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
+		if err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	return nil
+}
+
+// syncData makes what was written to f durable: fdatasync for a segment file, the wrapper's Sync for one that
+// Options.WrapFile wrapped.
+func syncData(f File) error {
+	if of, ok := f.(*os.File); ok {
+		return datasync(of)
+	}
+	return f.Sync()
 }
 
 func syncDir(dir string) error {
@@ -793,7 +969,7 @@ func (j *Journal) write(batch []pending) (bool, error) {
 		return false, j.undo(err)
 	}
 	if !j.opt.NoSync {
-		if err := j.file.Sync(); err != nil {
+		if err := syncData(j.file); err != nil {
 			return false, j.undo(err)
 		}
 	}
@@ -942,7 +1118,7 @@ func (j *Journal) Sync() error {
 	if j.file == nil {
 		return ErrClosed
 	}
-	return j.file.Sync()
+	return syncData(j.file)
 }
 
 // Close writes what is pending, stops the committer and closes the file. Appends after Close fail.
@@ -959,6 +1135,8 @@ func (j *Journal) Close() error {
 	default:
 	}
 	<-j.done
+	close(j.stop)
+	<-j.prepDone
 	j.mu.Lock()
 	close(j.notify)
 	j.notify = make(chan struct{})

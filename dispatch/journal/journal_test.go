@@ -218,13 +218,30 @@ func TestTornTailIsCutAndCorruptionRefused(t *testing.T) {
 	j.Close()
 	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
 	last := segs[len(segs)-1]
-	good, _ := os.ReadFile(last)
-	// A crash in the middle of a commit: half a frame at the end.
-	os.WriteFile(last, append(append([]byte{}, good...), 40, 0, 0, 0, 1, 2, 3), 0o600)
-	j = openTemp(t, dir, Options{})
-	if cut := j.Recovery().Cut; cut == nil || cut.Dropped != 7 || cut.Offset != int64(len(good)) {
-		t.Fatalf("cut %+v, want the 7 bytes of the torn frame at byte %d", cut, len(good))
+	file, _ := os.ReadFile(last)
+	if len(file) != defaultSegmentBytes {
+		t.Fatalf("the open segment holds %d bytes, want %d preallocated", len(file), defaultSegmentBytes)
 	}
+	end, err := readFrames(last, func(uint64, []byte, int64, int64) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := file[:end]
+	torn := []byte{40, 0, 0, 0, 1, 2, 3}
+	// A crash in the middle of a commit: half a frame at the end, in a preallocated segment (zeros after it) and
+	// in one that is not (a journal written before preallocation, or a segment past its preallocated size).
+	for _, tail := range []int{defaultSegmentBytes - len(good) - len(torn), 0} {
+		os.WriteFile(last, append(append(append([]byte{}, good...), torn...), make([]byte, tail)...), 0o600)
+		j = openTemp(t, dir, Options{})
+		if cut := j.Recovery().Cut; cut == nil || cut.Dropped != 7 || cut.Offset != int64(len(good)) {
+			t.Fatalf("%d zeros after: cut %+v, want the 7 bytes of the torn frame at byte %d", tail, cut, len(good))
+		}
+		if n := len(records(t, j, 0)); n != 5 {
+			t.Fatalf("%d records after the repair, want 5", n)
+		}
+		j.Close()
+	}
+	j = openTemp(t, dir, Options{})
 	if n := len(records(t, j, 0)); n != 5 {
 		t.Fatalf("%d records after the repair, want 5", n)
 	}
@@ -235,16 +252,23 @@ func TestTornTailIsCutAndCorruptionRefused(t *testing.T) {
 		t.Fatalf("%d records after appending past a repaired tail, want 6", n)
 	}
 	j.Close()
-	// Zeros after the last frame (blocks allocated but never written) are a torn tail too.
-	b, _ := os.ReadFile(last)
-	os.WriteFile(last, append(append([]byte{}, b...), make([]byte, 100)...), 0o600)
-	j = openTemp(t, dir, Options{})
-	if cut := j.Recovery().Cut; cut == nil || cut.Dropped != 100 || len(records(t, j, 0)) != 6 {
-		t.Fatalf("zero tail: cut %+v, %d records; want 100 bytes and 6", cut, len(records(t, j, 0)))
+	// Zeros after the last frame, however many (blocks preallocated, or allocated but never written), are the end
+	// of the records, not damage.
+	for _, zeros := range []int{0, 5, 16, 100} {
+		b, _ := os.ReadFile(last)
+		end, err := readFrames(last, func(uint64, []byte, int64, int64) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(last, append(append([]byte{}, b[:end]...), make([]byte, zeros)...), 0o600)
+		j = openTemp(t, dir, Options{})
+		if cut := j.Recovery().Cut; cut != nil || len(records(t, j, 0)) != 6 {
+			t.Fatalf("%d zeros after the last frame: cut %+v, %d records; want no cut and 6", zeros, cut, len(records(t, j, 0)))
+		}
+		j.Close()
 	}
-	j.Close()
 	// A flipped byte inside a record with records after it is corruption, not a torn tail.
-	b, _ = os.ReadFile(last)
+	b, _ := os.ReadFile(last)
 	b[frameHeader] ^= 0xff
 	os.WriteFile(last, b, 0o600)
 	if _, err := Open(dir, Options{}); err == nil {

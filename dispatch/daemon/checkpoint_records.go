@@ -1,0 +1,136 @@
+package daemon
+
+import (
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/checkpoint"
+	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+)
+
+// The checkpoint holds its own records (package checkpoint), not the API's views: these convert between them.
+
+func ckptLocation(l *Location) *checkpoint.Location {
+	if l == nil {
+		return nil
+	}
+	return &checkpoint.Location{Lat: l.Lat, Lon: l.Lon}
+}
+
+func viewLocation(l *checkpoint.Location) *Location {
+	if l == nil {
+		return nil
+	}
+	return &Location{Lat: l.Lat, Lon: l.Lon}
+}
+
+func ckptStore(v *StoreView, stock map[string]int) *checkpoint.Store {
+	return &checkpoint.Store{ID: v.ID, Name: v.Name, Location: *ckptLocation(&v.Location), PrepSeconds: v.PrepSeconds,
+		MaxActiveOrders: v.MaxActiveOrders, Hours: v.Hours, Timezone: v.Timezone, Stock: stock, Reserved: v.Reserved,
+		Preparing: v.Preparing, ActiveOrders: v.ActiveOrders, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+}
+
+// storeView is the store of a record, and its stock on hand (the view holds none: the network keeps it).
+func storeView(r *checkpoint.Store) (*StoreView, map[string]int) {
+	stock := r.Stock
+	if stock == nil {
+		stock = map[string]int{}
+	}
+	return &StoreView{ID: r.ID, Name: r.Name, Location: *viewLocation(&r.Location), PrepSeconds: r.PrepSeconds,
+		MaxActiveOrders: r.MaxActiveOrders, Hours: r.Hours, Timezone: r.Timezone, Reserved: r.Reserved,
+		Preparing: r.Preparing, ActiveOrders: r.ActiveOrders, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, stock
+}
+
+func ckptCourier(v *CourierView, a courierAux) *checkpoint.Courier {
+	return &checkpoint.Courier{ID: v.ID, Name: v.Name, Vehicle: v.Vehicle, Capacity: v.Capacity, Skills: v.Skills,
+		Status: v.Status, Location: ckptLocation(v.Location), LocationAt: v.LocationAt, ShiftEnd: v.ShiftEnd,
+		Load: v.Load, RouteVersion: v.RouteVersion, RouteStops: v.RouteStops, CreatedAt: v.CreatedAt,
+		UpdatedAt: v.UpdatedAt, TokenHash: a.TokenHash, OnShift: a.OnShift, InEngine: a.InEngine,
+		LastLocation: ckptLocation(a.Location), LastLocAt: a.LocAt, ShiftEndAt: a.ShiftEnd}
+}
+
+func courierView(r *checkpoint.Courier) (*CourierView, courierAux) {
+	return &CourierView{ID: r.ID, Name: r.Name, Vehicle: r.Vehicle, Capacity: r.Capacity, Skills: r.Skills,
+			Status: r.Status, Location: viewLocation(r.Location), LocationAt: r.LocationAt, ShiftEnd: r.ShiftEnd,
+			Load: r.Load, RouteVersion: r.RouteVersion, RouteStops: r.RouteStops, CreatedAt: r.CreatedAt,
+			UpdatedAt: r.UpdatedAt},
+		courierAux{TokenHash: r.TokenHash, OnShift: r.OnShift, InEngine: r.InEngine, Location: viewLocation(r.LastLocation),
+			LocAt: r.LastLocAt, ShiftEnd: r.ShiftEndAt}
+}
+
+func ckptOrder(v *OrderView) *checkpoint.Order {
+	r := &checkpoint.Order{ID: v.ID, ExternalID: v.ExternalID, Status: v.Status, StoreID: v.StoreID,
+		CourierID: v.CourierID, Dropoff: ckptLocation(v.Dropoff), CreatedAt: v.CreatedAt, ReadyAt: v.ReadyAt,
+		DeliverBy: v.DeliverBy, Size: v.Size, Skills: v.Skills, Customer: v.Customer, Fulfilment: v.Fulfilment,
+		PickupBy: v.PickupBy, Late: v.Late, PickedUpAt: v.PickedUpAt, DeliveredAt: v.DeliveredAt,
+		ReadyForPickupAt: v.ReadyForPickupAt, CollectedAt: v.CollectedAt, WaitingReason: v.WaitingReason}
+	if v.Items != nil {
+		r.Items = make([]checkpoint.Item, len(v.Items))
+		for i, it := range v.Items {
+			r.Items[i] = checkpoint.Item{SKU: it.SKU, Qty: it.Qty}
+		}
+	}
+	if e := v.ETA; e != nil {
+		r.ETA = &checkpoint.ETA{PickupAt: e.PickupAt, DropoffAt: e.DropoffAt}
+		if l := e.Leg; l != nil {
+			r.ETA.Leg = &checkpoint.Leg{Polyline: l.Polyline, Metres: l.Metres, Seconds: l.Seconds}
+		}
+	}
+	if v.Timeline != nil {
+		r.Timeline = make([]checkpoint.Step, len(v.Timeline))
+		for i, s := range v.Timeline {
+			r.Timeline[i] = checkpoint.Step{Status: s.Status, At: s.At, CourierID: s.CourierID, Reason: s.Reason}
+		}
+	}
+	return r
+}
+
+func orderView(r *checkpoint.Order) *OrderView {
+	v := &OrderView{ID: r.ID, ExternalID: r.ExternalID, Status: r.Status, StoreID: r.StoreID,
+		CourierID: r.CourierID, Dropoff: viewLocation(r.Dropoff), CreatedAt: r.CreatedAt, ReadyAt: r.ReadyAt,
+		DeliverBy: r.DeliverBy, Size: r.Size, Skills: r.Skills, Customer: r.Customer, Fulfilment: r.Fulfilment,
+		PickupBy: r.PickupBy, Late: r.Late, PickedUpAt: r.PickedUpAt, DeliveredAt: r.DeliveredAt,
+		ReadyForPickupAt: r.ReadyForPickupAt, CollectedAt: r.CollectedAt, WaitingReason: r.WaitingReason}
+	if r.Items != nil {
+		v.Items = make([]fulfil.Item, len(r.Items))
+		for i, it := range r.Items {
+			v.Items[i] = fulfil.Item{SKU: it.SKU, Qty: it.Qty}
+		}
+	}
+	if e := r.ETA; e != nil {
+		v.ETA = &ETA{PickupAt: e.PickupAt, DropoffAt: e.DropoffAt}
+		if l := e.Leg; l != nil {
+			v.ETA.Leg = &LegView{Polyline: l.Polyline, Metres: l.Metres, Seconds: l.Seconds}
+		}
+	}
+	if r.Timeline != nil {
+		v.Timeline = make([]TimelineEntry, len(r.Timeline))
+		for i, s := range r.Timeline {
+			v.Timeline[i] = TimelineEntry{Status: s.Status, At: s.At, CourierID: s.CourierID, Reason: s.Reason}
+		}
+	}
+	return v
+}
+
+func ckptKey(k *APIKey) *checkpoint.Key {
+	return &checkpoint.Key{ID: k.ID, Name: k.Name, Role: k.Role, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, Hash: k.Hash}
+}
+
+func keyView(r *checkpoint.Key) *APIKey {
+	return &APIKey{ID: r.ID, Name: r.Name, Role: r.Role, CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt, Hash: r.Hash}
+}
+
+func ckptWebhook(w *Webhook) *checkpoint.Webhook {
+	return &checkpoint.Webhook{ID: w.ID, URL: w.URL, Secret: w.Secret, Events: w.Events, FromEvent: w.FromEvent,
+		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+}
+
+func webhookOf(r *checkpoint.Webhook) *Webhook {
+	return &Webhook{ID: r.ID, URL: r.URL, Secret: r.Secret, Events: r.Events, FromEvent: r.FromEvent,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+func ckptIdem(key string, r *idemRecord) *checkpoint.Idem {
+	return &checkpoint.Idem{Key: key, Hash: r.Hash, Status: r.Status, Body: r.Body, At: r.At, OrderID: r.OrderID}
+}
+
+func idemOf(r *checkpoint.Idem) *idemRecord {
+	return &idemRecord{Hash: r.Hash, Status: r.Status, Body: r.Body, At: r.At, OrderID: r.OrderID}
+}
