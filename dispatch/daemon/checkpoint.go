@@ -526,9 +526,11 @@ func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
 		key := keyView(rec.Key)
 		s.keys.set(key.ID, key)
 		if key.RevokedAt == nil {
-			if key.Role, err = keyRole(key.Role); err != nil {
-				return 0, fmt.Errorf("key %s: %w", key.ID, err)
+			role, err := keyRole(key.Role)
+			if err != nil {
+				return fmt.Errorf("key %s: %w", key.ID, err)
 			}
+			key.Role = role
 			s.principals.set(string(key.Hash), Principal{Role: key.Role, ID: key.ID})
 		}
 	case checkpoint.KindWebhook:
