@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Decision is what a dispatch round decided, planned on a copy of the engine (Clone, then PlanRound) and applied
+// Decision is what a dispatch round decided, planned on a copy of the engine (Engine.Planner, then Plan) and applied
 // to the engine with ApplyDecision, which checks each part against the state at that moment. A Decision names
 // couriers and orders by id and shares no memory with any engine.
 type Decision struct {
@@ -69,9 +69,9 @@ type DecisionResult struct {
 	Effects []Effect
 }
 
-// PlanRound runs a dispatch round at time now and returns its decision. The round changes e as if the decision were
-// applied: plan on a Clone and apply the decision to the engine it was cloned from (ApplyDecision).
-func (e *Engine) PlanRound(now time.Time) (*Decision, error) {
+// planRound runs a dispatch round at time now on e and returns its decision. The round changes e as if the
+// decision were applied: it runs on a copy (Planner), and the decision is applied to the engine copied from.
+func (e *Engine) planRound(now time.Time) (*Decision, error) {
 	if err := e.advance(now); err != nil {
 		return nil, err
 	}

@@ -113,7 +113,7 @@ func staleCity(t *testing.T) *city {
 func TestApplyDecisionDropsWhatNoLongerHolds(t *testing.T) {
 	c := staleCity(t)
 	now := c.now().Add(time.Second)
-	d, err := c.e.Clone().PlanRound(now)
+	d, err := c.e.Planner().Plan(now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestApplyDecisionTiesReassignedParts(t *testing.T) {
 	}
 	c.courier("near", 10, 0, 3)
 	now := c.now().Add(time.Second)
-	d, err := c.e.Clone().PlanRound(now)
+	d, err := c.e.Planner().Plan(now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,5 +251,34 @@ func TestApplyDecisionRefusesMalformed(t *testing.T) {
 		Moves: []Move{{OrderID: "oa", To: "a"}}})
 	if err != nil || len(res.Dropped) != 1 || len(res.Applied.Routes) != 0 {
 		t.Fatalf("a drop-off before its pick-up: %+v, %v", res, err)
+	}
+}
+
+// TestCloneIsCompleteAndApart: a clone exports the same state, and events applied to the original afterwards
+// leave the clone as it was (and the reverse).
+func TestCloneIsCompleteAndApart(t *testing.T) {
+	log, _ := randomDay(t, 7, nil)
+	e := planarEngine(t, nil)
+	half := len(log) / 2
+	for _, te := range log[:half] {
+		mustApply(t, e, te.at, te.ev)
+	}
+	c := e.Clone()
+	want := e.Export()
+	if got := c.Export(); !reflect.DeepEqual(got, want) {
+		t.Fatal("the clone exports another state")
+	}
+	for _, te := range log[half:] {
+		mustApply(t, e, te.at, te.ev)
+	}
+	if got := c.Export(); !reflect.DeepEqual(got, want) {
+		t.Fatal("events applied to the original changed the clone")
+	}
+	// The clone carries on as the original did.
+	for _, te := range log[half:] {
+		mustApply(t, c, te.at, te.ev)
+	}
+	if !reflect.DeepEqual(c.Export(), e.Export()) {
+		t.Fatal("the clone, given the same events, ended elsewhere")
 	}
 }

@@ -46,7 +46,7 @@ type Engine struct {
 	round     roundState
 	lastStats Stats
 	solver    assign.Solver
-	// rec collects the decision of the round PlanRound runs (nil otherwise).
+	// rec collects the decision of the round planRound runs (nil otherwise).
 	rec *Decision
 }
 
@@ -125,7 +125,7 @@ func (e *Engine) Apply(now time.Time, ev Event) ([]Effect, error) {
 		err = e.handedOver(ev.CourierID, ev.OrderID, StatusFailed, ev.Reason)
 	case DispatchTick:
 		// The round plans on a copy and its decision is applied here, as a driver that plans elsewhere would.
-		d, perr := e.Clone().PlanRound(now)
+		d, perr := e.Planner().Plan(now)
 		if perr != nil {
 			return nil, perr
 		}

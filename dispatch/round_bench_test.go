@@ -155,7 +155,7 @@ func BenchmarkRoundParts(b *testing.B) {
 	})
 	b.Run("apply-decision", func(b *testing.B) {
 		b.ReportAllocs()
-		d, err := e.Clone().PlanRound(now)
+		d, err := e.Planner().Plan(now)
 		if err != nil {
 			b.Fatal(err)
 		}
