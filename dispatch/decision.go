@@ -205,6 +205,11 @@ func (e *Engine) checkDecision(d *Decision) *Error {
 		if err := checkID(fmt.Sprintf("unplaced[%d].order_id", i), u.OrderID); err != nil {
 			return err
 		}
+		switch u.Reason {
+		case UnplacedNoCourier, UnplacedCouriersFull, UnplacedWouldBeLate, UnplacedCouriersTaken, UnplacedBacklog:
+		default:
+			return invalid(fmt.Sprintf("unplaced[%d].reason", i), "unknown reason %q", u.Reason)
+		}
 	}
 	return nil
 }
@@ -229,8 +234,7 @@ func (e *Engine) applyDecision(d *Decision) (*Decision, []Dropped) {
 	for i := range group {
 		group[i] = i
 	}
-	var root func(i int) int
-	root = func(i int) int {
+	root := func(i int) int {
 		for group[i] != i {
 			group[i] = group[group[i]]
 			i = group[i]

@@ -235,6 +235,7 @@ func TestApplyDecisionRefusesMalformed(t *testing.T) {
 		"bad stop kind":  {Routes: []RoutePlan{{CourierID: "a", Stops: []PlannedStop{{Kind: 7, OrderID: "oa"}}}}},
 		"two parts":      {Routes: []RoutePlan{{CourierID: "a"}, {CourierID: "a"}}},
 		"empty order id": {Unplaced: []OrderUnplaced{{Reason: UnplacedBacklog}}},
+		"unknown reason": {Unplaced: []OrderUnplaced{{OrderID: "oa", Reason: "bored"}}},
 	} {
 		before := c.e.Export()
 		_, err := c.e.ApplyDecision(now, d)

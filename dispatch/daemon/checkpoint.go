@@ -99,15 +99,10 @@ type checkpointKey struct {
 }
 
 // checkpoint writes the state as of the last journal record. The loop freezes the views (immutable from then on)
-// and copies what it goes on changing; the engine's deep copy, the encoding and the writing are done on another
-// goroutine, the engine lent to it until its export is made (exportDone), so the loop waits neither for the
-// export nor for the disk. final does it all at once and waits (shutdown, recovery).
+// and copies what it goes on changing (the engine with dispatch.Engine.Clone); the engine's export, the encoding
+// and the writing are done on another goroutine, so the loop waits neither for the export nor for the disk. final
+// does it all at once and waits (shutdown, recovery).
 func (d *Daemon) checkpoint(final bool) error {
-	if d.roundRunning {
-		// The engine is the round's; its record is journaled, its result not yet in: a checkpoint now would cover
-		// the round's record without its effects.
-		return errors.New("daemon: checkpoint while a round runs")
-	}
 	if !final && !d.ckptBusy.CompareAndSwap(false, true) {
 		return nil // the previous one is still being written
 	}
@@ -136,7 +131,7 @@ func (d *Daemon) checkpoint(final bool) error {
 	}
 	data.EventSeq, data.Announced = s.eventSeq, maps.Clone(s.announced)
 	seq := d.journal.LastSeq()
-	d.sinceCkpt, d.lastCkpt, d.roundWork = 0, d.clock(), 0
+	d.sinceCkpt, d.lastCkpt = 0, d.clock()
 	data.Seq = seq
 	assemble := func(eng *dispatch.State) {
 		data.Engine = eng
@@ -189,11 +184,9 @@ func (d *Daemon) checkpoint(final bool) error {
 		assemble(d.eng.Export())
 		return write()
 	}
-	// The engine's export (a deep copy of every order and route, hundreds of milliseconds with tens of thousands
-	// of orders) is made on the checkpoint's goroutine, the engine lent to it as to a round: orders are placed
-	// meanwhile, and what needs the engine waits for exportDone.
-	d.roundRunning, d.exporting = true, true
-	eng, hook := d.eng, d.beforeExport
+	// The engine's export (hundreds of milliseconds with tens of thousands of orders) is made on the checkpoint's
+	// goroutine, from a copy of the engine: nothing on the loop waits for it.
+	eng, hook := d.eng.Clone(), d.beforeExport
 	d.ckptWG.Add(1)
 	go func() {
 		defer d.ckptWG.Done()
@@ -201,7 +194,6 @@ func (d *Daemon) checkpoint(final bool) error {
 			hook()
 		}
 		st := eng.Export()
-		d.exportDone <- struct{}{}
 		assemble(st)
 		if err := write(); err != nil {
 			d.log.Error().Err(err).Msg("checkpoint failed; the journal keeps everything until the next one")

@@ -203,7 +203,7 @@ func (d *Daemon) CreateAPIKey(ctx context.Context, name string) (*APIKey, string
 	}
 	secret := NewToken("dk_")
 	rec := &keyRecord{ID: newID("key_"), Name: name, Hash: HashToken(secret)}
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		return d.record(&record{Type: recKeyCreate, At: now, Key: rec})
 	})
 	if err != nil {
@@ -214,7 +214,7 @@ func (d *Daemon) CreateAPIKey(ctx context.Context, name string) (*APIKey, string
 
 // RevokeAPIKey revokes an order-service key at once.
 func (d *Daemon) RevokeAPIKey(ctx context.Context, id string) error {
-	_, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
+	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		return d.record(&record{Type: recKeyRevoke, At: now, ID: id})
 	})
 	return err
@@ -372,7 +372,7 @@ func (d *Daemon) PlaceOrder(ctx context.Context, p Principal, idemKey string, re
 		return 0, nil, err
 	}
 	id := newID("ord_")
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		k := p.ID + "\x00" + idemKey
 		if idemKey != "" {
 			if r, ok := d.st.idem[k]; ok {
@@ -589,13 +589,6 @@ func (d *Daemon) takePing(now time.Time, l locationRecord) (uint64, error) {
 		l.At = now
 	}
 	l.At = l.At.UTC()
-	if d.roundRunning {
-		// The engine is the round's: keep the courier's latest position for when it ends (see heldLocs).
-		if old, ok := d.heldLocs[l.Courier]; !ok || !l.At.Before(old.At) {
-			d.heldLocs[l.Courier] = l
-		}
-		return 0, nil
-	}
 	if aux.OnShift && !aux.InEngine {
 		// The first position of a courier on shift puts it on the map: that is a journaled change.
 		loc := Location{Lat: l.Lat, Lon: l.Lon}

@@ -83,7 +83,7 @@ func (d *Daemon) reserve(o *OrderView) error {
 // StoreDetail returns a store with its stock on hand, the part reserved for live orders and its picking queue. It
 // is read on the loop (stock changes with every order) and answered once what it shows is durable.
 func (d *Daemon) StoreDetail(ctx context.Context, id string) (*StoreView, error) {
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		v, ok := d.st.stores.get(id)
 		if !ok {
 			return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", id)
@@ -124,7 +124,7 @@ func (d *Daemon) PatchInventory(ctx context.Context, storeID string, in Inventor
 	if err := fulfil.CheckInventory("adjust", in.Adjust, true); err != nil {
 		return nil, err
 	}
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		if _, ok := d.st.stores.get(storeID); !ok {
 			return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", storeID)
 		}
@@ -163,7 +163,7 @@ func (d *Daemon) StoreOrderAction(ctx context.Context, storeID, orderID, action 
 	if action != StoreActionReady && action != StoreActionCollected {
 		return nil, errorf(dispatch.EInvalid, "action", "unknown store action %q", action)
 	}
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		if action == StoreActionReady {
 			if err := d.checkStoreOpen(storeID, orderID, now); err != nil {
 				return nil, 0, err

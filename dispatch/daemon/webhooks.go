@@ -91,7 +91,7 @@ func (d *Daemon) PutWebhook(ctx context.Context, in WebhookInput) (*WebhookView,
 		w       *Webhook
 		created bool
 	}
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
+	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		_, existed := d.st.webhooks.get(in.ID)
 		r, seq, err := d.record(&record{Type: recWebhookPut, At: now, Webhook: &Webhook{ID: in.ID, URL: in.URL, Secret: in.Secret, Events: slices.Clone(in.Events)}})
 		if err != nil {
@@ -108,7 +108,7 @@ func (d *Daemon) PutWebhook(ctx context.Context, in WebhookInput) (*WebhookView,
 
 // DeleteWebhook removes a webhook; deliveries to it stop.
 func (d *Daemon) DeleteWebhook(ctx context.Context, id string) error {
-	_, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
+	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
 		return d.record(&record{Type: recWebhookDel, At: now, ID: id})
 	})
 	return err
