@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -95,6 +96,7 @@ func BenchmarkRestart(b *testing.B) {
 	}{{"normal-day", 1000, 2000, 30}, {"backlog-60k", 1000, 60_000, 10}} {
 		b.Run(sc.name, func(b *testing.B) {
 			dir, cfg := restartScenario(b, sc.couriers, sc.open, sc.rounds)
+			var took []time.Duration
 			b.ResetTimer()
 			for b.Loop() {
 				b.StopTimer()
@@ -104,16 +106,20 @@ func BenchmarkRestart(b *testing.B) {
 				}
 				cfg.DataDir = run
 				b.StartTimer()
+				began := time.Now()
 				d, err := Open(cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
+				took = append(took, time.Since(began))
 				b.StopTimer()
 				if err := d.Close(); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
 			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Milliseconds()), "median-ms")
 		})
 	}
 }

@@ -142,8 +142,9 @@ var ErrOverloaded = &dispatch.Error{Code: dispatch.EUnavailable, Message: "the d
 // ErrShutdown is returned once the daemon is stopping.
 var ErrShutdown = &dispatch.Error{Code: dispatch.EUnavailable, Message: "the dispatcher is shutting down"}
 
+// request is a command queued for the loop (see run).
 type request struct {
-	fn    func(now time.Time) (any, uint64, error)
+	fn    func(now time.Time) (uint64, error)
 	reply chan reply
 }
 
@@ -155,7 +156,6 @@ type roundResult struct {
 }
 
 type reply struct {
-	val any
 	seq uint64
 	err error
 }
@@ -480,23 +480,17 @@ func (d *Daemon) QueueCapacity() int { return cap(d.queue) }
 // JournalPending is how many records wait for their sync.
 func (d *Daemon) JournalPending() int { return d.journal.Pending() }
 
-// do queues fn for the loop and waits for its answer; when fn wrote a record, it also waits until the record is on
-// disk and a snapshot containing it is published, so that what the caller acknowledges is durable and readable.
-func (d *Daemon) do(ctx context.Context, fn func(now time.Time) (any, uint64, error)) (any, error) {
-	return d.submit(ctx, request{fn: fn, reply: make(chan reply, 1)})
-}
-
-func (d *Daemon) submit(ctx context.Context, req request) (any, error) {
+func (d *Daemon) submit(ctx context.Context, req request) error {
 	select {
 	case <-d.stopped:
-		return nil, ErrShutdown
+		return ErrShutdown
 	default:
 	}
 	select {
 	case d.queue <- req:
 	default:
 		d.obs.Rejected("queue_full")
-		return nil, ErrOverloaded
+		return ErrOverloaded
 	}
 	var r reply
 	select {
@@ -506,20 +500,18 @@ func (d *Daemon) submit(ctx context.Context, req request) (any, error) {
 		select {
 		case r = <-req.reply:
 		default:
-			return nil, ErrShutdown
+			return ErrShutdown
 		}
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	if r.err != nil {
-		return nil, r.err
+		return r.err
 	}
 	if r.seq > 0 {
-		if err := d.waitVisible(ctx, r.seq); err != nil {
-			return nil, err
-		}
+		return d.waitVisible(ctx, r.seq)
 	}
-	return r.val, nil
+	return nil
 }
 
 // handle runs a request on the loop and answers it.
@@ -532,7 +524,7 @@ func (d *Daemon) handle(req request) {
 				r = reply{err: &dispatch.Error{Code: dispatch.EInternal, Message: "internal error"}}
 			}
 		}()
-		r.val, r.seq, r.err = req.fn(d.now())
+		r.seq, r.err = req.fn(d.now())
 	}()
 	req.reply <- r
 }
@@ -727,14 +719,20 @@ func (d *Daemon) roundReturned(res roundResult) {
 // DispatchNow runs a dispatch round at once, planned on the loop (tests and operators; rounds otherwise run on the
 // interval, planned off it).
 func (d *Daemon) DispatchNow(ctx context.Context) error {
-	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
-		dec, err := d.eng.Planner().Plan(now)
-		if err != nil {
-			return nil, 0, err
-		}
-		return d.record(&record{Type: recDecision, At: now, Decision: newDecisionRecord(dec)})
-	})
+	_, err := run(ctx, d, dispatchNow{})
 	return err
+}
+
+// dispatchNow plans a round on the loop and applies its decision.
+type dispatchNow struct{}
+
+func (dispatchNow) run(d *Daemon, now time.Time) (struct{}, uint64, error) {
+	dec, err := d.eng.Planner().Plan(now)
+	if err != nil {
+		return struct{}{}, 0, err
+	}
+	_, seq, err := d.record(&record{Type: recDecision, At: now, Decision: newDecisionRecord(dec)})
+	return struct{}{}, seq, err
 }
 
 // Millis is d in milliseconds with microsecond precision: the value of a log field named *_ms.
