@@ -575,12 +575,15 @@ func (h *harness) acceptServed(courier, orderID, while string, release chan stru
 	close(release)
 }
 
-// waitRound waits until no round is planning and the last one's decision is applied.
+// waitRound waits until no round is planning and the last one's decision is applied, durable and published.
 func (h *harness) waitRound() {
 	h.t.Helper()
 	for {
 		planning := make(chan bool, 1)
-		h.d.do(ctx, func(time.Time) (any, uint64, error) { planning <- h.d.planning; return nil, 0, nil })
+		h.d.do(ctx, func(time.Time) (any, uint64, error) {
+			planning <- h.d.planning
+			return nil, h.d.journal.LastSeq(), nil
+		})
 		if !<-planning {
 			return
 		}
