@@ -135,7 +135,8 @@ func TestBenchCityRoundAssigns(t *testing.T) {
 }
 
 // BenchmarkRoundParts measures, on the largest benchmark city, what a driver that plans off its loop pays on the
-// loop: the copy a round plans on (Clone; Export and Restore for comparison) and applying the decision.
+// loop: the copy a round plans on (Planner; Clone, the complete copy a checkpoint exports, and Export with Restore
+// for comparison) and applying the decision.
 func BenchmarkRoundParts(b *testing.B) {
 	e := benchCity(b, 10000, 3000, 1)
 	now := t0.Add(time.Second)
@@ -143,6 +144,12 @@ func BenchmarkRoundParts(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			e.Clone()
+		}
+	})
+	b.Run("planner", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e.Planner()
 		}
 	})
 	b.Run("export-restore", func(b *testing.B) {
