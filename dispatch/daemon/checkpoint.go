@@ -272,6 +272,7 @@ func (d *Daemon) recover() error {
 	data, err := d.readCheckpoint(filepath.Join(d.cfg.DataDir, checkpointFile))
 	switch {
 	case err == nil:
+		d.lastCkpt = data.At
 		if seq, err = d.restoreCheckpoint(data); err != nil {
 			return fmt.Errorf("daemon: %s: %w", checkpointFile, err)
 		}
@@ -302,6 +303,9 @@ func (d *Daemon) recover() error {
 		if rec.At.After(d.lastNow) {
 			d.lastNow = rec.At
 		}
+		if d.lastCkpt.IsZero() {
+			d.lastCkpt = rec.At // no checkpoint yet: the journal is as old as its first record
+		}
 		if rec.At.Before(d.eng.Now()) {
 			rec.At = d.eng.Now()
 		}
@@ -325,7 +329,7 @@ func (d *Daemon) recover() error {
 	if err != nil {
 		return err
 	}
-	d.sinceCkpt = replayed
+	d.sinceCkpt, d.replayed = replayed, replayed
 	d.log.Info().Uint64("checkpoint_seq", seq).Int("replayed", replayed).Int("refused", refused).
 		Int("open_orders", d.st.openOrders()).Float64("took_ms", Millis(d.clock().Sub(began))).Msg("state recovered")
 	// An event log ahead of the replay holds events of records the journal lost (a damaged last record cut off, or

@@ -184,12 +184,14 @@ type Daemon struct {
 	// Everything below belongs to the loop (and to Open, before the loop starts).
 	eng *dispatch.Engine
 	// net is the stores' stock, hours and picking queues (rounds never touch it).
-	net         *fulfil.Network
-	zones       map[string]*time.Location
-	st          *state
-	lastNow     time.Time
-	replaying   bool
-	sinceCkpt   int
+	net       *fulfil.Network
+	zones     map[string]*time.Location
+	st        *state
+	lastNow   time.Time
+	replaying bool
+	sinceCkpt int
+	// replayed is how many journal records Open applied after the checkpoint (set by recovery, then read only).
+	replayed    int
 	lastCkpt    time.Time
 	ckptWG      sync.WaitGroup
 	ckptBusy    atomic.Bool
@@ -296,7 +298,9 @@ func Open(cfg Config) (*Daemon, error) {
 		unlock()
 		return nil, err
 	}
-	d.lastCkpt = d.clock()
+	if d.lastCkpt.IsZero() {
+		d.lastCkpt = d.clock()
+	}
 	d.hooks = newHookManager(d, cfg.Webhooks)
 	v := d.buildView()
 	d.view.Store(v)
@@ -319,6 +323,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	defer func() { stopHooks(); <-hooksDone }()
 	d.stopHooks = func() { stopHooks(); <-hooksDone }
+	// The checkpoint interval runs from the last checkpoint, across restarts: a start that replayed a journal
+	// older than that checkpoints at once (off the loop), or restarts closer together than the interval would
+	// replay an ever longer journal.
+	if d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
+		if err := d.checkpoint(false); err != nil {
+			d.log.Error().Err(err).Msg("checkpoint after recovery")
+		}
+	}
 	tick := time.NewTicker(d.cfg.DispatchInterval)
 	defer tick.Stop()
 	ckpt := time.NewTicker(min(d.cfg.CheckpointInterval, time.Minute))

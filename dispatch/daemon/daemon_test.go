@@ -359,8 +359,8 @@ func TestGracefulStopLeavesNothingToReplay(t *testing.T) {
 	want := stateOf(t, h.d)
 	h.close()
 	h2 := start(t, dir, clock, nil)
-	if h2.d.sinceCkpt != 0 {
-		t.Fatalf("%d records replayed after a graceful stop, want 0 (the final checkpoint covers them)", h2.d.sinceCkpt)
+	if h2.d.replayed != 0 {
+		t.Fatalf("%d records replayed after a graceful stop, want 0 (the final checkpoint covers them)", h2.d.replayed)
 	}
 	if got := stateOf(t, h2.d); got != want {
 		t.Fatalf("state after a graceful restart differs:\n%s", firstDiff(want, got))
@@ -903,7 +903,7 @@ func TestIntakeDuringACheckpoint(t *testing.T) {
 	want := stateOf(t, h.d)
 	h.crash()
 	h2 := start(t, dir, clock, nil)
-	if h2.d.sinceCkpt == 0 {
+	if h2.d.replayed == 0 {
 		t.Fatal("nothing replayed after the checkpoint: the records accepted during the export are missing from the journal")
 	}
 	if got := stateOf(t, h2.d); got != want {

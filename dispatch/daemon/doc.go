@@ -28,7 +28,8 @@
 // one synced). Courier positions are the exception: they are applied at once and journaled lazily, the latest of
 // each courier in one record written just before the next record of any kind, which is all a replay needs to
 // reach the same state. Every few minutes (or records) a checkpoint of the whole state (the engine's exported
-// state and the daemon's views) is written and the records it covers are dropped. The loop copies the engine
+// state and the daemon's views) is written and the records it covers are dropped; the minutes run from the last
+// checkpoint across restarts, so a start that replayed an old journal checkpoints at once. The loop copies the engine
 // (dispatch.Engine.Clone) and freezes the views; the export, the encoding and the writing happen off the loop,
 // streamed, each megabyte handed to the disk before the next, so that the journal's fsyncs do not wait behind it.
 // Open loads the last checkpoint and applies the journal after it through the very same apply as the live path.
