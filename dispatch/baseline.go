@@ -82,6 +82,10 @@ func (e *Engine) runNearestIdleRound() {
 func (e *Engine) tellUnplaced(o *orderState, why Unplaced, late int64) {
 	if o.status == StatusPending && o.unplaced != why {
 		o.unplaced = why
-		e.emit(OrderUnplaced{OrderID: o.spec.ID, Reason: why, LateBy: durationOf(late)})
+		u := OrderUnplaced{OrderID: o.spec.ID, Reason: why, LateBy: durationOf(late)}
+		e.emit(u)
+		if e.rec != nil {
+			e.rec.Unplaced = append(e.rec.Unplaced, u)
+		}
 	}
 }

@@ -46,6 +46,8 @@ type Engine struct {
 	round     roundState
 	lastStats Stats
 	solver    assign.Solver
+	// rec collects the decision of the round planRound runs (nil otherwise).
+	rec *Decision
 }
 
 // New makes an engine. space says how points are read (geo.Geographic for lon/lat, geo.Planar for benchmark
@@ -122,7 +124,12 @@ func (e *Engine) Apply(now time.Time, ev Event) ([]Effect, error) {
 	case OrderFailed:
 		err = e.handedOver(ev.CourierID, ev.OrderID, StatusFailed, ev.Reason)
 	case DispatchTick:
-		e.runRound()
+		// The round plans on a copy and its decision is applied here, as a driver that plans elsewhere would.
+		d, perr := e.Planner().Plan(now)
+		if perr != nil {
+			return nil, perr
+		}
+		e.applyDecision(d)
 	case nil:
 		err = invalid("event", "event is nil")
 	default:
@@ -590,6 +597,9 @@ func (e *Engine) routeChanged(c *courierState) {
 	c.version++
 	e.retime(c)
 	e.emit(RouteChanged{Route: c.route()})
+	if e.rec != nil {
+		e.rec.recordRoute(c)
+	}
 }
 
 func (e *Engine) setStatus(o *orderState, s OrderStatus, reason string) {

@@ -75,7 +75,8 @@ type OrderFailed struct {
 	Reason             string
 }
 
-// DispatchTick runs a dispatch round.
+// DispatchTick runs a dispatch round: planned on a copy of the engine (Engine.Planner) and its decision applied at
+// once (Engine.ApplyDecision), as a driver that plans elsewhere does in two steps.
 type DispatchTick struct{}
 
 // EventName implements Event.

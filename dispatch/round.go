@@ -220,6 +220,11 @@ func (e *Engine) runRound() {
 			if e.postpone(rw) {
 				rw.postponed = true
 				stats.Postponed++
+				if e.rec != nil {
+					for _, o := range rw.orders {
+						e.rec.Postponed = append(e.rec.Postponed, o.spec.ID)
+					}
+				}
 				continue
 			}
 		} else {
@@ -266,6 +271,9 @@ func (e *Engine) runRound() {
 		}
 		if rw.from != nil && !e.addToRoute(rw.from, rw.orders, rw.drops, rw.from) {
 			e.setStatus(rw.orders[0], StatusPending, string(UnassignReassigned))
+			if e.rec != nil {
+				e.rec.Moves = append(e.rec.Moves, Move{OrderID: rw.orders[0].spec.ID, From: rw.from.spec.ID})
+			}
 		}
 	}
 	// 6. Re-sequence every touched route and publish it.
@@ -483,6 +491,9 @@ func (e *Engine) addToRoute(c *courierState, orders, drops []*orderState, prev *
 		}
 		e.setStatus(o, StatusAssigned, "")
 		e.emit(OrderAssigned{OrderID: o.spec.ID, CourierID: c.spec.ID, Previous: prevID})
+		if e.rec != nil {
+			e.rec.Moves = append(e.rec.Moves, Move{OrderID: o.spec.ID, From: prevID, To: c.spec.ID})
+		}
 	}
 	e.touch(c)
 	return true

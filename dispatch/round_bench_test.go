@@ -74,6 +74,7 @@ func benchCityOn(tb testing.TB, couriers, openOrders int, seed uint64, travel ge
 			apply(OrderPlaced{spec})
 			o := e.orders[spec.ID]
 			o.status, o.courier, o.pickedUpAt = StatusPickedUp, c, now.UnixNano()
+			o.timeline = append(o.timeline, StatusChange{Status: StatusPickedUp, At: now})
 			c.stops = append(c.stops, stop{kind: Dropoff, o: o})
 			c.load += o.size
 		}
@@ -131,4 +132,48 @@ func TestBenchCityRoundAssigns(t *testing.T) {
 	if got := len(effectsOf[OrderAssigned](fx)); got != st.Assigned {
 		t.Fatalf("%d OrderAssigned effects, stats say %d", got, st.Assigned)
 	}
+}
+
+// BenchmarkRoundParts measures, on the largest benchmark city, what a driver that plans off its loop pays on the
+// loop: the copy a round plans on (Planner; Clone, the complete copy a checkpoint exports, and Export with Restore
+// for comparison) and applying the decision.
+func BenchmarkRoundParts(b *testing.B) {
+	e := benchCity(b, 10000, 3000, 1)
+	now := t0.Add(time.Second)
+	b.Run("clone", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e.Clone()
+		}
+	})
+	b.Run("planner", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e.Planner()
+		}
+	})
+	b.Run("export-restore", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Restore(e.Config(), geo.Geographic, e.travel, e.Export()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("apply-decision", func(b *testing.B) {
+		b.ReportAllocs()
+		d, err := e.Planner().Plan(now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(d.Routes)), "routes/op")
+		for b.Loop() {
+			b.StopTimer()
+			target := e.Clone()
+			b.StartTimer()
+			if _, err := target.ApplyDecision(now, d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

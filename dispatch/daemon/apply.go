@@ -31,7 +31,7 @@ func (d *Daemon) apply(rec *record) (any, error) {
 		d.pendingEvents = d.pendingEvents[:0]
 		return nil, err
 	}
-	d.finishEvents(rec.At, d.roundRunning)
+	d.finishEvents(rec.At)
 	return res, nil
 }
 
@@ -158,30 +158,47 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		return nil, nil
 
 	case recTick:
-		began := d.clock()
+		// A journal written before rounds were decisions: the round runs here, as it ran then.
 		if err := d.applyEngine(rec.At, dispatch.DispatchTick{}); err != nil {
 			return nil, err
 		}
-		// Rounds run here when replayed and for DispatchNow; they count towards the next checkpoint as the
-		// loop's rounds do (a replay that took long is made short for the next restart).
-		d.roundWork += d.clock().Sub(began)
 		d.lastStats = d.eng.LastRound()
 		d.roundRetimed()
 		return nil, nil
+
+	case recDecision:
+		return d.applyDecision(rec)
 	}
 	return nil, errorf(dispatch.EInternal, "", "unknown record type %q", rec.Type)
 }
 
-// roundRetimed refreshes the ETAs readers see after a round re-timed every route.
+// applyDecision applies a round's decision: what still holds of it goes into the engine, and the record keeps
+// only that (the journal then holds the decision as applied, and a replay applies the same again).
+func (d *Daemon) applyDecision(rec *record) (any, error) {
+	res, err := d.eng.ApplyDecision(rec.At, rec.Decision.decision())
+	if err != nil {
+		return nil, err
+	}
+	d.absorb(rec.At, res.Effects)
+	// The routes the round re-timed without changing them: their ETAs, as readers see them.
+	for _, rp := range res.Applied.Retimed {
+		d.retimeRoute(rp.CourierID)
+	}
+	rec.Decision = newDecisionRecord(res.Applied)
+	d.lastStats = res.Applied.Stats
+	if len(res.Dropped) > 0 && !d.replaying {
+		d.log.Debug().Int("dropped", len(res.Dropped)).Str("first", res.Dropped[0].Reason).Msg("parts of a round no longer held")
+	}
+	return res, nil
+}
+
+// roundRetimed refreshes the ETAs readers see after a round (of an old journal's tick) re-timed routes; sorted,
+// so that the events it makes come in the same order every time.
 func (d *Daemon) roundRetimed() {
-	for _, id := range d.retimedRoutes() {
+	for _, id := range slices.Sorted(maps.Keys(d.st.onRoute)) {
 		d.retimeRoute(id)
 	}
 }
-
-// retimedRoutes lists the couriers whose routes a round re-times, sorted: setRoute changes views, so live (in
-// steps, engineback.go) and replay must take them in the same order.
-func (d *Daemon) retimedRoutes() []string { return slices.Sorted(maps.Keys(d.st.onRoute)) }
 
 // retimeRoute refreshes the view of a courier's route after a round re-timed it.
 func (d *Daemon) retimeRoute(id string) {
@@ -355,17 +372,14 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	if err := d.net.Reserve(in.ID, fulfil.Plan{StoreID: in.StoreID, Ready: in.ReadyAt}, in.Items); err != nil {
 		return nil, err
 	}
-	// The daemon's view goes in before the engine so that the engine's effects find it. While a round has the
-	// engine, the placement reaches it when the round ends (the daemon checked everything the engine would).
-	// In-store pick-up orders never reach the engine: no courier takes them.
+	// The daemon's view goes in before the engine so that the engine's effects find it. In-store pick-up orders
+	// never reach the engine: no courier takes them.
 	s.orders.set(in.ID, view)
 	if fulfilment == FulfilDelivery {
 		spec := dispatch.OrderSpec{ID: in.ID, StoreID: in.StoreID, Dropoff: in.Dropoff.Point(), Created: in.CreatedAt,
 			Ready: in.ReadyAt, DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills,
 			AcceptLate: in.AcceptLate}
-		if d.roundRunning {
-			d.deferredEngine = append(d.deferredEngine, deferredEvent{rec.At, dispatch.OrderPlaced{Order: spec}})
-		} else if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {
+		if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {
 			s.orders.del(in.ID)
 			d.net.Release(in.ID)
 			return nil, err

@@ -44,15 +44,10 @@ type ckptSource struct {
 }
 
 // checkpoint writes the state as of the last journal record. The loop freezes the views (immutable from then on)
-// and copies what it goes on changing; the engine's deep copy, the encoding and the writing are done on another
-// goroutine, the engine lent to it until its export is made (exportDone), so the loop waits neither for the
-// export nor for the disk. final does it all at once and waits (shutdown, recovery).
+// and copies what it goes on changing (the engine with dispatch.Engine.Clone); the engine's export, the encoding
+// and the writing are done on another goroutine, so the loop waits neither for the export nor for the disk. final
+// does it all at once and waits (shutdown, recovery).
 func (d *Daemon) checkpoint(final bool) error {
-	if d.roundRunning {
-		// The engine is the round's; its record is journaled, its result not yet in: a checkpoint now would cover
-		// the round's record without its effects.
-		return errors.New("daemon: checkpoint while a round runs")
-	}
 	if !final && !d.ckptBusy.CompareAndSwap(false, true) {
 		return nil // the previous one is still being written
 	}
@@ -77,7 +72,7 @@ func (d *Daemon) checkpoint(final bool) error {
 	}
 	seq := d.journal.LastSeq()
 	src.header = checkpoint.Header{Seq: seq, At: d.lastNow, EventSeq: s.eventSeq}
-	d.sinceCkpt, d.lastCkpt, d.roundWork = 0, d.clock(), 0
+	d.sinceCkpt, d.lastCkpt = 0, d.clock()
 	write := func() error {
 		defer d.ckptBusy.Store(false)
 		began := d.clock()
@@ -106,11 +101,9 @@ func (d *Daemon) checkpoint(final bool) error {
 		src.engine = d.eng.Export()
 		return write()
 	}
-	// The engine's export (a deep copy of every order and route, hundreds of milliseconds with tens of thousands
-	// of orders) is made on the checkpoint's goroutine, the engine lent to it as to a round: orders are placed
-	// meanwhile, and what needs the engine waits for exportDone.
-	d.roundRunning, d.exporting = true, true
-	eng, hook := d.eng, d.beforeExport
+	// The engine's export (hundreds of milliseconds with tens of thousands of orders) is made on the checkpoint's
+	// goroutine, from a copy of the engine: nothing on the loop waits for it.
+	eng, hook := d.eng.Clone(), d.beforeExport
 	d.ckptWG.Add(1)
 	go func() {
 		defer d.ckptWG.Done()
@@ -118,7 +111,6 @@ func (d *Daemon) checkpoint(final bool) error {
 			hook()
 		}
 		src.engine = eng.Export()
-		d.exportDone <- struct{}{}
 		if err := write(); err != nil {
 			d.log.Error().Err(err).Msg("checkpoint failed; the journal keeps everything until the next one")
 		}
@@ -270,6 +262,7 @@ func (d *Daemon) recover() error {
 	err = d.readCheckpoint(filepath.Join(d.cfg.DataDir, checkpointFile), rs.add)
 	switch {
 	case err == nil:
+		d.lastCkpt = rs.header.At
 		if seq, err = rs.finish(); err != nil {
 			return fmt.Errorf("daemon: %s: %w", checkpointFile, err)
 		}
@@ -300,6 +293,9 @@ func (d *Daemon) recover() error {
 		if rec.At.After(d.lastNow) {
 			d.lastNow = rec.At
 		}
+		if d.lastCkpt.IsZero() {
+			d.lastCkpt = rec.At // no checkpoint yet: the journal is as old as its first record
+		}
 		if rec.At.Before(d.eng.Now()) {
 			rec.At = d.eng.Now()
 		}
@@ -323,7 +319,7 @@ func (d *Daemon) recover() error {
 	if err != nil {
 		return err
 	}
-	d.sinceCkpt = replayed
+	d.sinceCkpt, d.replayed = replayed, replayed
 	d.log.Info().Uint64("checkpoint_seq", seq).Int("replayed", replayed).Int("refused", refused).
 		Int("open_orders", d.st.openOrders()).Float64("took_ms", Millis(d.clock().Sub(began))).Msg("state recovered")
 	// An event log ahead of the replay holds events of records the journal lost (a damaged last record cut off, or

@@ -106,43 +106,49 @@ func (d *Daemon) PutStore(ctx context.Context, in StoreInput) (*StoreView, bool,
 	if err := fulfil.CheckInventory("inventory", in.Inventory, false); err != nil {
 		return nil, false, err
 	}
-	type out struct {
-		v       *StoreView
-		created bool
-	}
-	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
-		_, existed := d.st.stores.get(in.ID)
-		hours, err := d.parseHours(in.Hours, in.Timezone)
-		if err != nil {
-			return nil, 0, err
-		}
-		v := &StoreView{ID: in.ID, Name: in.Name, Location: in.Location, PrepSeconds: in.PrepSeconds,
-			MaxActiveOrders: in.MaxActiveOrders, Timezone: in.Timezone, Inventory: in.Inventory}
-		if hours != nil {
-			v.Hours = mustJSON(hours.Format()) // the canonical form: spans sorted, past-midnight closings as given
-		}
-		r, seq, err := d.record(&record{Type: recStorePut, At: now, Store: v})
-		if err != nil {
-			return nil, 0, err
-		}
-		return out{r.(*StoreView), !existed}, seq, nil
-	})
+	o, err := run(ctx, d, putStore{in})
+	return o.view, o.created, err
+}
+
+// putStore creates or replaces a store.
+type putStore struct{ in StoreInput }
+
+type putStoreReply struct {
+	view    *StoreView
+	created bool
+}
+
+func (c putStore) run(d *Daemon, now time.Time) (putStoreReply, uint64, error) {
+	in := c.in
+	_, existed := d.st.stores.get(in.ID)
+	hours, err := d.parseHours(in.Hours, in.Timezone)
 	if err != nil {
-		return nil, false, err
+		return putStoreReply{}, 0, err
 	}
-	o := res.(out)
-	return o.v, o.created, nil
+	v := &StoreView{ID: in.ID, Name: in.Name, Location: in.Location, PrepSeconds: in.PrepSeconds,
+		MaxActiveOrders: in.MaxActiveOrders, Timezone: in.Timezone, Inventory: in.Inventory}
+	if hours != nil {
+		v.Hours = mustJSON(hours.Format()) // the canonical form: spans sorted, past-midnight closings as given
+	}
+	r, seq, err := recordAs[*StoreView](d, &record{Type: recStorePut, At: now, Store: v})
+	return putStoreReply{r, !existed}, seq, err
 }
 
 // DeleteStore removes a store without live orders.
 func (d *Daemon) DeleteStore(ctx context.Context, id string) error {
-	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
-		if _, ok := d.st.stores.get(id); !ok {
-			return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", id)
-		}
-		return d.record(&record{Type: recStoreDelete, At: now, ID: id})
-	})
+	_, err := run(ctx, d, deleteStore{id})
 	return err
+}
+
+// deleteStore removes a store.
+type deleteStore struct{ id string }
+
+func (c deleteStore) run(d *Daemon, now time.Time) (struct{}, uint64, error) {
+	if _, ok := d.st.stores.get(c.id); !ok {
+		return struct{}{}, 0, errorf(dispatch.ENotFound, "", "store %q not found", c.id)
+	}
+	_, seq, err := d.record(&record{Type: recStoreDelete, At: now, ID: c.id})
+	return struct{}{}, seq, err
 }
 
 // CourierInput is a courier as an admin registers it.
@@ -169,31 +175,38 @@ func (d *Daemon) PutCourier(ctx context.Context, in CourierInput, rotate bool) (
 		in.Vehicle = "bike"
 	}
 	fresh := NewToken("dc_")
-	type out struct {
-		v       *CourierView
-		created bool
-		token   bool
-	}
-	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
-		_, existed := d.st.aux[in.ID]
-		rec := &courierRecord{ID: in.ID, Name: in.Name, Vehicle: in.Vehicle, Capacity: in.Capacity, Skills: in.Skills}
-		if !existed || rotate {
-			rec.TokenHash = HashToken(fresh)
-		}
-		r, seq, err := d.record(&record{Type: recCourierPut, At: now, Courier: rec})
-		if err != nil {
-			return nil, 0, err
-		}
-		return out{r.(*CourierView), !existed, rec.TokenHash != nil}, seq, nil
-	})
+	o, err := run(ctx, d, putCourier{in: in, rotate: rotate, token: fresh})
 	if err != nil {
 		return nil, "", false, err
 	}
-	o := res.(out)
-	if o.token {
+	if o.tokenSet {
 		token = fresh
 	}
-	return o.v, token, o.created, nil
+	return o.view, token, o.created, nil
+}
+
+// putCourier creates or replaces a courier's registration; token becomes its token when it is new or rotate is
+// set.
+type putCourier struct {
+	in     CourierInput
+	rotate bool
+	token  string
+}
+
+type putCourierReply struct {
+	view              *CourierView
+	created, tokenSet bool
+}
+
+func (c putCourier) run(d *Daemon, now time.Time) (putCourierReply, uint64, error) {
+	in := c.in
+	_, existed := d.st.aux[in.ID]
+	rec := &courierRecord{ID: in.ID, Name: in.Name, Vehicle: in.Vehicle, Capacity: in.Capacity, Skills: in.Skills}
+	if !existed || c.rotate {
+		rec.TokenHash = HashToken(c.token)
+	}
+	r, seq, err := recordAs[*CourierView](d, &record{Type: recCourierPut, At: now, Courier: rec})
+	return putCourierReply{r, !existed, rec.TokenHash != nil}, seq, err
 }
 
 // CreateAPIKey makes an order-service key; the key itself is returned once.
@@ -203,9 +216,7 @@ func (d *Daemon) CreateAPIKey(ctx context.Context, name string) (*APIKey, string
 
 // RevokeAPIKey revokes an order-service key at once.
 func (d *Daemon) RevokeAPIKey(ctx context.Context, id string) error {
-	_, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
-		return d.record(&record{Type: recKeyRevoke, At: now, ID: id})
-	})
+	_, err := run(ctx, d, recordCommand[*APIKey]{&record{Type: recKeyRevoke, ID: id}})
 	return err
 }
 
@@ -360,42 +371,53 @@ func (d *Daemon) PlaceOrder(ctx context.Context, p Principal, idemKey string, re
 	if err := d.checkOrder(&in); err != nil {
 		return 0, nil, err
 	}
-	id := newID("ord_")
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
-		k := p.ID + "\x00" + idemKey
-		if idemKey != "" {
-			if r, ok := d.st.idem[k]; ok {
-				if !bytes.Equal(r.Hash, reqHash) {
-					return nil, 0, errorf(dispatch.EIdempotencyMismatch, "Idempotency-Key", "this Idempotency-Key was used with a different request")
-				}
-				return placed{status: r.Status, body: r.Body}, r.seq, nil
-			}
-		}
-		rec, err := d.resolve(now, &in)
-		if err != nil {
-			return nil, 0, err
-		}
-		if r := d.reach(rec); r != nil && r.Reason != "" {
-			return nil, 0, unreachable(r)
-		}
-		rec.ID = id
-		if idemKey != "" {
-			rec.IdemScope, rec.IdemKey, rec.IdemHash = p.ID, idemKey, reqHash
-		}
-		r, seq, err := d.record(&record{Type: recOrderPlace, At: now, Order: rec})
-		if err != nil {
-			return nil, 0, err
-		}
-		if idemKey != "" {
-			d.st.idem[k].seq = seq
-		}
-		return r, seq, nil
-	})
+	pl, err := run(ctx, d, placeOrder{id: newID("ord_"), by: p, idemKey: idemKey, reqHash: reqHash, in: in})
 	if err != nil {
 		return 0, nil, err
 	}
-	pl := res.(placed)
 	return pl.status, pl.body, nil
+}
+
+// placeOrder places an order under the id chosen for it, or answers again what an earlier placement with the
+// same idempotency key answered.
+type placeOrder struct {
+	id      string
+	by      Principal
+	idemKey string
+	reqHash []byte
+	in      OrderInput
+}
+
+func (c placeOrder) run(d *Daemon, now time.Time) (placed, uint64, error) {
+	p, idemKey, reqHash, in := c.by, c.idemKey, c.reqHash, c.in
+	k := p.ID + "\x00" + idemKey
+	if idemKey != "" {
+		if r, ok := d.st.idem[k]; ok {
+			if !bytes.Equal(r.Hash, reqHash) {
+				return placed{}, 0, errorf(dispatch.EIdempotencyMismatch, "Idempotency-Key", "this Idempotency-Key was used with a different request")
+			}
+			return placed{status: r.Status, body: r.Body}, r.seq, nil
+		}
+	}
+	rec, err := d.resolve(now, &in)
+	if err != nil {
+		return placed{}, 0, err
+	}
+	if r := d.reach(rec); r != nil && r.Reason != "" {
+		return placed{}, 0, unreachable(r)
+	}
+	rec.ID = c.id
+	if idemKey != "" {
+		rec.IdemScope, rec.IdemKey, rec.IdemHash = p.ID, idemKey, reqHash
+	}
+	r, seq, err := recordAs[placed](d, &record{Type: recOrderPlace, At: now, Order: rec})
+	if err != nil {
+		return placed{}, 0, err
+	}
+	if idemKey != "" {
+		d.st.idem[k].seq = seq
+	}
+	return r, seq, nil
 }
 
 // Quote says whether an order could be delivered and when, changing nothing.
@@ -403,43 +425,45 @@ func (d *Daemon) Quote(ctx context.Context, in OrderInput) (*QuoteView, error) {
 	if err := d.checkOrder(&in); err != nil {
 		return nil, err
 	}
-	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
-		rec, err := d.resolve(now, &in)
-		if err != nil {
-			if de, ok := err.(*dispatch.Error); ok && de.Code == dispatch.EUnservable {
-				return &QuoteView{StoreID: in.StoreID, Fulfilment: in.Fulfilment, DeliverBy: d.promiseOf(now, &in),
-					Reasons: de.Reasons, Candidates: de.Candidates}, 0, nil
-			}
-			return nil, 0, err
-		}
-		qv := &QuoteView{StoreID: rec.StoreID, Fulfilment: rec.Fulfilment, ReadyAt: timePtr(rec.ReadyAt), DeliverBy: rec.DeliverBy, Reasons: []string{}}
-		if rec.Fulfilment == FulfilPickup {
-			// The customer collects: ready in time is all it takes.
-			qv.Feasible, qv.PickupETA = true, timePtr(rec.ReadyAt)
-			return qv, 0, nil
-		}
-		if r := d.reach(rec); r != nil && r.Reason != "" {
-			// What POST /v1/orders would refuse: no courier's plan can change that.
-			qv.Reasons, qv.Reach = []string{r.Reason}, NewReachView(r)
-			return qv, 0, nil
-		}
-		q, err := d.eng.Quote(now, dispatch.OrderSpec{StoreID: rec.StoreID, Dropoff: rec.Dropoff.Point(), Created: now,
-			Ready: rec.ReadyAt, DeliverBy: rec.DeliverBy, PickupBy: rec.PickupBy, Size: rec.Size, Skills: rec.Skills,
-			AcceptLate: rec.AcceptLate})
-		if err != nil {
-			return nil, 0, err
-		}
-		qv.Feasible = q.Feasible
-		qv.PickupETA, qv.DropoffETA = timePtr(q.PickupETA), timePtr(q.DropoffETA)
-		for _, r := range q.Reasons {
-			qv.Reasons = append(qv.Reasons, string(r))
-		}
-		return qv, 0, nil
-	})
+	return run(ctx, d, quote{in})
+}
+
+// quote answers whether an order could be delivered and when.
+type quote struct{ in OrderInput }
+
+func (c quote) run(d *Daemon, now time.Time) (*QuoteView, uint64, error) {
+	in := c.in
+	rec, err := d.resolve(now, &in)
 	if err != nil {
-		return nil, err
+		if de, ok := err.(*dispatch.Error); ok && de.Code == dispatch.EUnservable {
+			return &QuoteView{StoreID: in.StoreID, Fulfilment: in.Fulfilment, DeliverBy: d.promiseOf(now, &in),
+				Reasons: de.Reasons, Candidates: de.Candidates}, 0, nil
+		}
+		return nil, 0, err
 	}
-	return res.(*QuoteView), nil
+	qv := &QuoteView{StoreID: rec.StoreID, Fulfilment: rec.Fulfilment, ReadyAt: timePtr(rec.ReadyAt), DeliverBy: rec.DeliverBy, Reasons: []string{}}
+	if rec.Fulfilment == FulfilPickup {
+		// The customer collects: ready in time is all it takes.
+		qv.Feasible, qv.PickupETA = true, timePtr(rec.ReadyAt)
+		return qv, 0, nil
+	}
+	if r := d.reach(rec); r != nil && r.Reason != "" {
+		// What POST /v1/orders would refuse: no courier's plan can change that.
+		qv.Reasons, qv.Reach = []string{r.Reason}, NewReachView(r)
+		return qv, 0, nil
+	}
+	q, err := d.eng.Quote(now, dispatch.OrderSpec{StoreID: rec.StoreID, Dropoff: rec.Dropoff.Point(), Created: now,
+		Ready: rec.ReadyAt, DeliverBy: rec.DeliverBy, PickupBy: rec.PickupBy, Size: rec.Size, Skills: rec.Skills,
+		AcceptLate: rec.AcceptLate})
+	if err != nil {
+		return nil, 0, err
+	}
+	qv.Feasible = q.Feasible
+	qv.PickupETA, qv.DropoffETA = timePtr(q.PickupETA), timePtr(q.DropoffETA)
+	for _, r := range q.Reasons {
+		qv.Reasons = append(qv.Reasons, string(r))
+	}
+	return qv, 0, nil
 }
 
 // CancelOrder cancels an order that is not picked up yet.
@@ -447,22 +471,23 @@ func (d *Daemon) CancelOrder(ctx context.Context, id, reason string) (*OrderView
 	if len(reason) > 500 {
 		return nil, errorf(dispatch.EInvalid, "reason", "reason is longer than 500 bytes")
 	}
-	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
-		o, ok := d.st.orders.get(id)
-		if !ok {
-			return nil, 0, errorf(dispatch.ENotFound, "", "order %q not found", id)
-		}
-		// An in-store pick-up order may also be cancelled once ready (the customer never came): its goods go back
-		// on the shelf.
-		if o.Status != "pending" && o.Status != "assigned" && o.Status != StatusReadyForPickup {
-			return nil, 0, errorf(dispatch.EConflict, "", "order %s is %s; only pending, assigned or ready_for_pickup orders can be cancelled", id, o.Status)
-		}
-		return d.record(&record{Type: recOrderCancel, At: now, ID: id, Reason: reason})
-	})
-	if err != nil {
-		return nil, err
+	return run(ctx, d, cancelOrder{id, reason})
+}
+
+// cancelOrder cancels an order that is not picked up yet.
+type cancelOrder struct{ id, reason string }
+
+func (c cancelOrder) run(d *Daemon, now time.Time) (*OrderView, uint64, error) {
+	o, ok := d.st.orders.get(c.id)
+	if !ok {
+		return nil, 0, errorf(dispatch.ENotFound, "", "order %q not found", c.id)
 	}
-	return res.(*OrderView), nil
+	// An in-store pick-up order may also be cancelled once ready (the customer never came): its goods go back on
+	// the shelf.
+	if o.Status != "pending" && o.Status != "assigned" && o.Status != StatusReadyForPickup {
+		return nil, 0, errorf(dispatch.EConflict, "", "order %s is %s; only pending, assigned or ready_for_pickup orders can be cancelled", c.id, o.Status)
+	}
+	return recordAs[*OrderView](d, &record{Type: recOrderCancel, At: now, ID: c.id, Reason: c.reason})
 }
 
 // SetShift puts a courier on or off shift. Going online without a location uses the last reported one if it is
@@ -473,19 +498,25 @@ func (d *Daemon) SetShift(ctx context.Context, courierID string, online bool, lo
 			return nil, err
 		}
 	}
-	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
-		if shiftEnd != nil && !shiftEnd.After(now) {
-			return nil, 0, errorf(dispatch.EInvalid, "shift_end", "shift_end must be in the future")
-		}
-		if shiftEnd != nil && shiftEnd.After(now.Add(timeWindow)) {
-			return nil, 0, errorf(dispatch.EInvalid, "shift_end", "shift_end must be within a day from now")
-		}
-		return d.record(&record{Type: recShift, At: now, Shift: &shiftRecord{Courier: courierID, Online: online, Location: loc, ShiftEnd: shiftEnd}})
-	})
-	if err != nil {
-		return nil, err
+	return run(ctx, d, setShift{courierID, online, loc, shiftEnd})
+}
+
+// setShift puts a courier on or off shift.
+type setShift struct {
+	courierID string
+	online    bool
+	loc       *Location
+	shiftEnd  *time.Time
+}
+
+func (c setShift) run(d *Daemon, now time.Time) (*CourierView, uint64, error) {
+	if c.shiftEnd != nil && !c.shiftEnd.After(now) {
+		return nil, 0, errorf(dispatch.EInvalid, "shift_end", "shift_end must be in the future")
 	}
-	return res.(*CourierView), nil
+	if c.shiftEnd != nil && c.shiftEnd.After(now.Add(timeWindow)) {
+		return nil, 0, errorf(dispatch.EInvalid, "shift_end", "shift_end must be within a day from now")
+	}
+	return recordAs[*CourierView](d, &record{Type: recShift, At: now, Shift: &shiftRecord{Courier: c.courierID, Online: c.online, Location: c.loc, ShiftEnd: c.shiftEnd}})
 }
 
 // ReportLocation takes a courier's position and returns once the loop has applied it (and, for the first position
@@ -494,14 +525,19 @@ func (d *Daemon) ReportLocation(ctx context.Context, courierID string, loc Locat
 	if err := checkLocation("location", loc); err != nil {
 		return err
 	}
-	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
-		if _, ok := d.st.aux[courierID]; !ok {
-			return nil, 0, errorf(dispatch.ENotFound, "", "courier %q not found", courierID)
-		}
-		seq, err := d.takePing(now, locationRecord{Courier: courierID, Lat: loc.Lat, Lon: loc.Lon, At: at})
-		return nil, seq, err
-	})
+	_, err := run(ctx, d, reportLocation{locationRecord{Courier: courierID, Lat: loc.Lat, Lon: loc.Lon, At: at}})
 	return err
+}
+
+// reportLocation takes a courier's position.
+type reportLocation struct{ l locationRecord }
+
+func (c reportLocation) run(d *Daemon, now time.Time) (struct{}, uint64, error) {
+	if _, ok := d.st.aux[c.l.Courier]; !ok {
+		return struct{}{}, 0, errorf(dispatch.ENotFound, "", "courier %q not found", c.l.Courier)
+	}
+	seq, err := d.takePing(now, c.l)
+	return struct{}{}, seq, err
 }
 
 // QueueLocation hands a courier's position to the loop without waiting: the API's path for the most frequent
@@ -578,13 +614,6 @@ func (d *Daemon) takePing(now time.Time, l locationRecord) (uint64, error) {
 		l.At = now
 	}
 	l.At = l.At.UTC()
-	if d.roundRunning {
-		// The engine is the round's: keep the courier's latest position for when it ends (see heldLocs).
-		if old, ok := d.heldLocs[l.Courier]; !ok || !l.At.Before(old.At) {
-			d.heldLocs[l.Courier] = l
-		}
-		return 0, nil
-	}
 	if aux.OnShift && !aux.InEngine {
 		// The first position of a courier on shift puts it on the map: that is a journaled change.
 		loc := Location{Lat: l.Lat, Lon: l.Lon}
@@ -614,15 +643,16 @@ func (d *Daemon) CourierAction(ctx context.Context, courierID, orderID, action, 
 	if len(reason) > 500 {
 		return nil, errorf(dispatch.EInvalid, "reason", "reason is longer than 500 bytes")
 	}
-	res, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
-		o, ok := d.st.orders.get(orderID)
-		if !ok || o.CourierID != courierID {
-			return nil, 0, errorf(dispatch.ENotFound, "", "order %q not found", orderID)
-		}
-		return d.record(&record{Type: recAction, At: now, Action: &actionRecord{Courier: courierID, Order: orderID, Action: action, Reason: reason}})
-	})
-	if err != nil {
-		return nil, err
+	return run(ctx, d, courierAction{&actionRecord{Courier: courierID, Order: orderID, Action: action, Reason: reason}})
+}
+
+// courierAction is a courier's step on one of its orders.
+type courierAction struct{ a *actionRecord }
+
+func (c courierAction) run(d *Daemon, now time.Time) (*OrderView, uint64, error) {
+	o, ok := d.st.orders.get(c.a.Order)
+	if !ok || o.CourierID != c.a.Courier {
+		return nil, 0, errorf(dispatch.ENotFound, "", "order %q not found", c.a.Order)
 	}
-	return res.(*OrderView), nil
+	return recordAs[*OrderView](d, &record{Type: recAction, At: now, Action: c.a})
 }

@@ -42,13 +42,11 @@ func (d *Daemon) CreateRoleKey(ctx context.Context, name, role string) (*APIKey,
 	}
 	secret := NewToken("dk_")
 	rec := &keyRecord{ID: newID("key_"), Name: name, Hash: HashToken(secret), Role: role}
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
-		return d.record(&record{Type: recKeyCreate, At: now, Key: rec})
-	})
+	k, err := run(ctx, d, recordCommand[*APIKey]{&record{Type: recKeyCreate, Key: rec}})
 	if err != nil {
 		return nil, "", err
 	}
-	return res.(*APIKey), secret, nil
+	return k, secret, nil
 }
 
 // EachOrder calls fn with every order the view holds (open ones, and finished ones within retention), in no

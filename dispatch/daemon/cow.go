@@ -10,8 +10,7 @@ import (
 // cowFan shards). A publish freezes the table; the loop's next write to a shard copies that shard, the table above
 // it and the root (each copied at most once per publish). So what a publish costs follows how much changed, not how
 // big the state is: with 60 000 orders a shard holds about 15, and writing one order after a publish copies those
-// and two tables of 64 pointers. (One level of 256 shards copied some 235 orders per write, which made taking in a
-// round's result in steps, each published, copy the whole map at every step.)
+// and two tables of 64 pointers.
 const (
 	cowFan    = 64
 	cowShards = cowFan * cowFan

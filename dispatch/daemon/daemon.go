@@ -68,11 +68,6 @@ type Config struct {
 	// since the last one, so that the journal to replay after a crash stays short. Defaults 5 min and 50 000.
 	CheckpointInterval time.Duration
 	CheckpointRecords  int
-	// CheckpointRoundWork: a checkpoint is also written once the dispatch rounds since the last one took this
-	// long in all. A restart replays every round since the checkpoint, so this bounds what a backlog of rounds
-	// adds to recovery (rounds every second over thousands of orders would otherwise pile up minutes of replay
-	// within the CheckpointInterval). Default 10 s.
-	CheckpointRoundWork time.Duration
 	// FreshLocation: going on shift without a location uses the last reported position if it is at most this
 	// old; otherwise the courier waits for its first report. Default 10 min.
 	FreshLocation time.Duration
@@ -103,26 +98,23 @@ type Config struct {
 	FailCommit func() error
 	// WrapJournalFile is a test seam: see journal.Options.WrapFile (the record journal's segments).
 	WrapJournalFile func(journal.File) journal.File
-	// returnSteps is a test seam: the size of the steps in which the engine is taken back (zero: the defaults).
-	returnSteps stepSizes
 }
 
 // DefaultConfig returns the documented defaults (with the engine's defaults).
 func DefaultConfig() Config {
 	return Config{
-		Engine:              dispatch.DefaultConfig(),
-		DispatchInterval:    10 * time.Second,
-		QueueSize:           4096,
-		DefaultPromise:      30 * time.Minute,
-		IdempotencyTTL:      24 * time.Hour,
-		OrderRetention:      24 * time.Hour,
-		CheckpointInterval:  5 * time.Minute,
-		CheckpointRecords:   50_000,
-		CheckpointRoundWork: 10 * time.Second,
-		FreshLocation:       10 * time.Minute,
-		ETAChangeThreshold:  2 * time.Minute,
-		EventRetention:      72 * time.Hour,
-		Logger:              zerolog.Nop(),
+		Engine:             dispatch.DefaultConfig(),
+		DispatchInterval:   10 * time.Second,
+		QueueSize:          4096,
+		DefaultPromise:     30 * time.Minute,
+		IdempotencyTTL:     24 * time.Hour,
+		OrderRetention:     24 * time.Hour,
+		CheckpointInterval: 5 * time.Minute,
+		CheckpointRecords:  50_000,
+		FreshLocation:      10 * time.Minute,
+		ETAChangeThreshold: 2 * time.Minute,
+		EventRetention:     72 * time.Hour,
+		Logger:             zerolog.Nop(),
 	}
 }
 
@@ -138,8 +130,8 @@ func (c *Config) validate() error {
 		return errors.New("daemon: DefaultPromise must be positive")
 	case c.IdempotencyTTL < 24*time.Hour:
 		return errors.New("daemon: IdempotencyTTL must be at least 24h (the API promises it)")
-	case c.OrderRetention <= 0 || c.CheckpointInterval <= 0 || c.CheckpointRecords <= 0 || c.CheckpointRoundWork <= 0:
-		return errors.New("daemon: OrderRetention, CheckpointInterval, CheckpointRecords and CheckpointRoundWork must be positive")
+	case c.OrderRetention <= 0 || c.CheckpointInterval <= 0 || c.CheckpointRecords <= 0:
+		return errors.New("daemon: OrderRetention, CheckpointInterval and CheckpointRecords must be positive")
 	}
 	return c.Engine.Validate()
 }
@@ -150,31 +142,20 @@ var ErrOverloaded = &dispatch.Error{Code: dispatch.EUnavailable, Message: "the d
 // ErrShutdown is returned once the daemon is stopping.
 var ErrShutdown = &dispatch.Error{Code: dispatch.EUnavailable, Message: "the dispatcher is shutting down"}
 
+// request is a command queued for the loop (see run).
 type request struct {
-	fn    func(now time.Time) (any, uint64, error)
+	fn    func(now time.Time) (uint64, error)
 	reply chan reply
-	// engineFree requests (order placement, keys) do not read or change the engine, so the loop serves them while a
-	// dispatch round has the engine; the others wait for the round to end.
-	engineFree bool
 }
 
-// deferredEvent is an engine event of a record accepted while a round had the engine, applied when it ends.
-type deferredEvent struct {
-	at time.Time
-	ev dispatch.Event
-}
-
-// roundResult is what a round that ran off the loop hands back.
+// roundResult is what a round planned off the loop hands back.
 type roundResult struct {
-	at    time.Time
-	fx    []dispatch.Effect
-	err   error
-	took  time.Duration
-	stats dispatch.Stats
+	decision *dispatch.Decision
+	err      error
+	took     time.Duration
 }
 
 type reply struct {
-	val any
 	seq uint64
 	err error
 }
@@ -202,16 +183,15 @@ type Daemon struct {
 
 	// Everything below belongs to the loop (and to Open, before the loop starts).
 	eng *dispatch.Engine
-	// net is the stores' stock, hours and picking queues. Rounds never touch it, so orders are placed (and stores
-	// chosen) while a round has the engine.
+	// net is the stores' stock, hours and picking queues (rounds never touch it).
 	net       *fulfil.Network
 	zones     map[string]*time.Location
 	st        *state
 	lastNow   time.Time
 	replaying bool
 	sinceCkpt int
-	// roundWork is the time the dispatch rounds since the last checkpoint took (see Config.CheckpointRoundWork).
-	roundWork   time.Duration
+	// replayed is how many journal records Open applied after the checkpoint (set by recovery, then read only).
+	replayed    int
 	lastCkpt    time.Time
 	ckptWG      sync.WaitGroup
 	ckptBusy    atomic.Bool
@@ -221,45 +201,29 @@ type Daemon struct {
 	// unlock releases the data directory.
 	unlock func()
 
-	// A dispatch round runs on its own goroutine so that order intake does not wait for it (a round over thousands
-	// of couriers takes a good part of a second). While it runs the engine is the round's: engine-free requests
-	// are served, the others wait in deferredReqs, and the engine events of records accepted meanwhile wait in
-	// deferredEngine; all are applied in journal order when the round ends (in steps, see engineback.go: the flag
-	// stays set until the engine has caught up), so a replay (which runs the round inline) reaches the same state.
-	roundRunning bool
-	roundDone    chan roundResult
-	// exporting says the engine is lent to a checkpoint's export rather than to a round (roundRunning is set for
-	// both: the same requests wait); exportDone tells the loop it may have it back.
-	exporting      bool
-	exportDone     chan struct{}
-	deferredReqs   []request
-	deferredEngine []deferredEvent
-	// ret is the return of the engine in progress, taken in by the loop in steps (engineback.go); nil when none.
-	ret       *engineReturn
-	steps     stepSizes
+	// A dispatch round plans on its own goroutine, on a copy of the engine (dispatch.Planner), so that nothing
+	// waits for it (a round over thousands of couriers takes a good part of a second); its decision comes back on
+	// roundDone and is applied by the loop like any other change. planning says one is out (one at a time).
+	planning  bool
+	roundDone chan roundResult
 	lastStats dispatch.Stats
-	// Order events: noted while a record is applied, numbered when it is complete (held while a round runs, see
-	// events.go), attached to the next View and written to the event log when that View is published.
+	// Order events: noted while a record is applied, numbered when it is complete (see events.go), attached to the
+	// next View and written to the event log when that View is published.
 	pendingEvents []pendingEvent
 	etaTouched    map[string]bool
-	heldEvents    []OrderEvent
 	stepEvents    []OrderEvent
 	events        *eventLog
 	hooks         *hookManager
 	stopHooks     func()
 
-	// beforeRound, when set, runs on the round's goroutine before the round (tests hold a round open with it);
-	// beforeExport likewise before a checkpoint's export of the engine.
+	// beforeRound, when set, runs on the round's goroutine before it plans (tests hold a round open with it);
+	// beforeExport likewise before a checkpoint's export of its copy of the engine.
 	beforeRound, beforeExport func()
 	// pings carries position reports that need no answer (QueueLocation): the loop takes them in batches, with no
 	// reply channel and no goroutine waiting for each.
 	pings chan locationRecord
 	// pingBatches carries the batches of QueueLocations (a gateway relaying many couriers' positions at once).
 	pingBatches chan []locationRecord
-	// heldLocs keeps, while a round has the engine, the latest position of each courier that reported one; they
-	// reach the engine when the round ends. Positions keep flowing in (a full channel would refuse them) and the
-	// memory they take is bounded by the fleet, however long the round.
-	heldLocs map[string]locationRecord
 }
 
 // Open opens the data directory, recovers the state (the last checkpoint, then the journal after it) and returns a
@@ -303,11 +267,8 @@ func Open(cfg Config) (*Daemon, error) {
 		kill:        make(chan struct{}),
 		unlock:      unlock,
 		roundDone:   make(chan roundResult, 1),
-		exportDone:  make(chan struct{}, 1),
 		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
 		pingBatches: make(chan []locationRecord, 256),
-		heldLocs:    map[string]locationRecord{},
-		steps:       cfg.returnSteps.withDefaults(),
 	}
 	j, err := journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
 		Now:        cfg.Now,
@@ -337,7 +298,9 @@ func Open(cfg Config) (*Daemon, error) {
 		unlock()
 		return nil, err
 	}
-	d.lastCkpt = d.clock()
+	if d.lastCkpt.IsZero() {
+		d.lastCkpt = d.clock()
+	}
 	d.hooks = newHookManager(d, cfg.Webhooks)
 	v := d.buildView()
 	d.view.Store(v)
@@ -360,6 +323,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	defer func() { stopHooks(); <-hooksDone }()
 	d.stopHooks = func() { stopHooks(); <-hooksDone }
+	// The checkpoint interval runs from the last checkpoint, across restarts: a start that replayed a journal
+	// older than that checkpoints at once (off the loop), or restarts closer together than the interval would
+	// replay an ever longer journal.
+	if d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
+		if err := d.checkpoint(false); err != nil {
+			d.log.Error().Err(err).Msg("checkpoint after recovery")
+		}
+	}
 	tick := time.NewTicker(d.cfg.DispatchInterval)
 	defer tick.Stop()
 	ckpt := time.NewTicker(min(d.cfg.CheckpointInterval, time.Minute))
@@ -378,12 +349,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	for {
-		// While the engine is being taken back, each turn of the loop may do a step of it: select picks at random
-		// among the ready cases, so the queued requests are served between steps.
-		var returnTurn <-chan struct{}
-		if d.ret != nil {
-			returnTurn = alwaysReady
-		}
 		select {
 		case <-ctx.Done():
 			return d.shutdown()
@@ -411,21 +376,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.publish()
 			account(began)
 		case <-d.kill:
-			switch {
-			case d.ret != nil:
-			case d.exporting:
-				<-d.exportDone
-			case d.roundRunning:
+			if d.planning {
 				<-d.roundDone
 			}
 			return nil
 		case res := <-d.roundDone:
-			d.roundReturned(res)
-		case <-d.exportDone:
-			d.exportReturned()
-		case <-returnTurn:
 			began := d.clock()
-			d.returnStep()
+			d.roundReturned(res)
 			d.publish()
 			account(began)
 		case req := <-d.queue:
@@ -451,8 +408,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if err := d.events.prune(d.clock().Add(-d.cfg.EventRetention)); err != nil {
 				d.log.Error().Err(err).Msg("event log compaction")
 			}
-			due := d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval
-			if !d.roundRunning && d.ret == nil && (due || d.roundWork >= d.cfg.CheckpointRoundWork) {
+			if d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
 				d.checkpoint(false)
 			}
 		}
@@ -460,19 +416,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 func (d *Daemon) shutdown() error {
-	// Take the engine back from whatever has it, to the end (a return may lend it to a checkpoint's export).
-	for quiet := false; !quiet; {
-		switch {
-		case d.ret != nil:
-			d.finishReturn()
-		case d.exporting:
-			<-d.exportDone
-			d.exportReturned()
-		case d.roundRunning:
-			d.roundReturned(<-d.roundDone)
-		default:
-			quiet = true
-		}
+	// A round still planning is waited for and its decision applied, so that the last checkpoint holds it.
+	if d.planning {
+		d.roundReturned(<-d.roundDone)
 	}
 	for len(d.pings) > 0 {
 		d.takePing(d.now(), <-d.pings)
@@ -549,35 +495,17 @@ func (d *Daemon) QueueCapacity() int { return cap(d.queue) }
 // JournalPending is how many records wait for their sync.
 func (d *Daemon) JournalPending() int { return d.journal.Pending() }
 
-// alwaysReady is a closed channel: a select case on it is always ready.
-var alwaysReady = func() chan struct{} {
-	ch := make(chan struct{})
-	close(ch)
-	return ch
-}()
-
-// do queues fn for the loop and waits for its answer; when fn wrote a record, it also waits until the record is on
-// disk and a snapshot containing it is published, so that what the caller acknowledges is durable and readable.
-func (d *Daemon) do(ctx context.Context, fn func(now time.Time) (any, uint64, error)) (any, error) {
-	return d.submit(ctx, request{fn: fn, reply: make(chan reply, 1)})
-}
-
-// doEngineFree is do for a request that never touches the engine (see request.engineFree).
-func (d *Daemon) doEngineFree(ctx context.Context, fn func(now time.Time) (any, uint64, error)) (any, error) {
-	return d.submit(ctx, request{fn: fn, reply: make(chan reply, 1), engineFree: true})
-}
-
-func (d *Daemon) submit(ctx context.Context, req request) (any, error) {
+func (d *Daemon) submit(ctx context.Context, req request) error {
 	select {
 	case <-d.stopped:
-		return nil, ErrShutdown
+		return ErrShutdown
 	default:
 	}
 	select {
 	case d.queue <- req:
 	default:
 		d.obs.Rejected("queue_full")
-		return nil, ErrOverloaded
+		return ErrOverloaded
 	}
 	var r reply
 	select {
@@ -587,38 +515,22 @@ func (d *Daemon) submit(ctx context.Context, req request) (any, error) {
 		select {
 		case r = <-req.reply:
 		default:
-			return nil, ErrShutdown
+			return ErrShutdown
 		}
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	if r.err != nil {
-		return nil, r.err
+		return r.err
 	}
 	if r.seq > 0 {
-		if err := d.waitVisible(ctx, r.seq); err != nil {
-			return nil, err
-		}
+		return d.waitVisible(ctx, r.seq)
 	}
-	return r.val, nil
+	return nil
 }
 
+// handle runs a request on the loop and answers it.
 func (d *Daemon) handle(req request) {
-	if (d.roundRunning || d.ret != nil) && !req.engineFree {
-		// The engine is away, or being taken back with requests that waited for it: this one waits its turn.
-		if len(d.deferredReqs) >= cap(d.queue) {
-			d.obs.Rejected("queue_full")
-			req.reply <- reply{err: ErrOverloaded}
-			return
-		}
-		d.deferredReqs = append(d.deferredReqs, req)
-		return
-	}
-	d.serve(req)
-}
-
-// serve runs a request on the loop and answers it.
-func (d *Daemon) serve(req request) {
 	var r reply
 	func() {
 		defer func() {
@@ -627,7 +539,7 @@ func (d *Daemon) serve(req request) {
 				r = reply{err: &dispatch.Error{Code: dispatch.EInternal, Message: "internal error"}}
 			}
 		}()
-		r.val, r.seq, r.err = req.fn(d.now())
+		r.seq, r.err = req.fn(d.now())
 	}()
 	req.reply <- r
 }
@@ -778,38 +690,64 @@ func (d *Daemon) flushLocations() (uint64, error) {
 	return d.appendRecord(rec)
 }
 
-// tick starts a dispatch round when there is anything to dispatch, and forgets what is past retention. The round's
-// record is journaled first, so that what is accepted while it runs comes after it in the journal as in the engine.
+// tick starts a dispatch round when there is anything to dispatch, and forgets what is past retention. The round
+// plans on its own goroutine, on a copy of the engine taken here; its decision is applied when it comes back
+// (roundReturned). One round at a time: a tick while one plans is skipped.
 func (d *Daemon) tick() {
-	if d.roundRunning || d.ret != nil {
-		return // the last one is still running or being taken in: skip a beat rather than queue rounds
+	if d.planning {
+		return
 	}
 	now := d.now()
 	d.st.prune(now, d.cfg.IdempotencyTTL, d.cfg.OrderRetention)
 	if d.st.openOrders() == 0 || d.journal.Err() != nil {
 		return
 	}
-	if _, err := d.appendRecord(&record{Type: recTick, At: now}); err != nil {
-		d.log.Error().Err(err).Msg("dispatch round not started")
-		return
-	}
-	d.roundRunning = true
-	eng, began, hook := d.eng, d.clock(), d.beforeRound
+	d.planning = true
+	p, began, hook := d.eng.Planner(), d.clock(), d.beforeRound
 	go func() {
 		if hook != nil {
 			hook()
 		}
-		fx, err := eng.Apply(now, dispatch.DispatchTick{})
-		d.roundDone <- roundResult{at: now, fx: fx, err: err, took: d.clock().Sub(began), stats: eng.LastRound()}
+		dec, err := p.Plan(now)
+		d.roundDone <- roundResult{decision: dec, err: err, took: d.clock().Sub(began)}
 	}()
 }
 
-// DispatchNow runs a dispatch round at once (tests and operators; rounds otherwise run on the interval).
+// roundReturned applies the decision of a round that planned off the loop: what still holds of it is applied and
+// journaled (a decision record).
+func (d *Daemon) roundReturned(res roundResult) {
+	d.planning = false
+	if res.err != nil {
+		d.log.Error().Err(res.err).Msg("dispatch round failed")
+		return
+	}
+	if _, _, err := d.record(&record{Type: recDecision, At: d.now(), Decision: newDecisionRecord(res.decision)}); err != nil {
+		d.log.Error().Err(err).Msg("dispatch round not applied")
+		return
+	}
+	d.obs.DispatchRound(res.took, d.lastStats.Candidates, d.lastStats.Assigned)
+	if d.sinceCkpt >= d.cfg.CheckpointRecords {
+		d.checkpoint(false)
+	}
+}
+
+// DispatchNow runs a dispatch round at once, planned on the loop (tests and operators; rounds otherwise run on the
+// interval, planned off it).
 func (d *Daemon) DispatchNow(ctx context.Context) error {
-	_, err := d.do(ctx, func(now time.Time) (any, uint64, error) {
-		return d.record(&record{Type: recTick, At: now})
-	})
+	_, err := run(ctx, d, dispatchNow{})
 	return err
+}
+
+// dispatchNow plans a round on the loop and applies its decision.
+type dispatchNow struct{}
+
+func (dispatchNow) run(d *Daemon, now time.Time) (struct{}, uint64, error) {
+	dec, err := d.eng.Planner().Plan(now)
+	if err != nil {
+		return struct{}{}, 0, err
+	}
+	_, seq, err := d.record(&record{Type: recDecision, At: now, Decision: newDecisionRecord(dec)})
+	return struct{}{}, seq, err
 }
 
 // Millis is d in milliseconds with microsecond precision: the value of a log field named *_ms.

@@ -359,8 +359,8 @@ func TestGracefulStopLeavesNothingToReplay(t *testing.T) {
 	want := stateOf(t, h.d)
 	h.close()
 	h2 := start(t, dir, clock, nil)
-	if h2.d.sinceCkpt != 0 {
-		t.Fatalf("%d records replayed after a graceful stop, want 0 (the final checkpoint covers them)", h2.d.sinceCkpt)
+	if h2.d.replayed != 0 {
+		t.Fatalf("%d records replayed after a graceful stop, want 0 (the final checkpoint covers them)", h2.d.replayed)
 	}
 	if got := stateOf(t, h2.d); got != want {
 		t.Fatalf("state after a graceful restart differs:\n%s", firstDiff(want, got))
@@ -565,24 +565,29 @@ func (h *harness) holdExport() (release chan struct{}) {
 	return release
 }
 
-// acceptWaits sends a courier's accept while the engine is lent (to a round or an export, said by while) and
-// requires that it is not served before release is closed; then it closes release and requires the accept to
-// succeed.
-func (h *harness) acceptWaits(courier, orderID, while string, release chan struct{}) {
+// acceptServed sends a courier's accept while a round plans or a checkpoint exports (said by while), held open
+// until release is closed, and requires it to be served meanwhile; then it closes release.
+func (h *harness) acceptServed(courier, orderID, while string, release chan struct{}) {
 	h.t.Helper()
-	acted := make(chan error, 1)
-	go func() {
-		_, err := h.d.CourierAction(ctx, courier, orderID, "accept", "")
-		acted <- err
-	}()
-	select {
-	case err := <-acted:
-		h.t.Fatalf("an engine request was served while %s (err %v)", while, err)
-	case <-time.After(50 * time.Millisecond):
+	if _, err := h.d.CourierAction(ctx, courier, orderID, "accept", ""); err != nil {
+		h.t.Fatalf("an accept while %s: %v", while, err)
 	}
 	close(release)
-	if err := <-acted; err != nil {
-		h.t.Fatal(err)
+}
+
+// waitRound waits until no round is planning and the last one's decision is applied, durable and published.
+func (h *harness) waitRound() {
+	h.t.Helper()
+	for {
+		planning := make(chan bool, 1)
+		h.d.do(ctx, func(time.Time) (any, uint64, error) {
+			planning <- h.d.planning
+			return nil, h.d.journal.LastSeq(), nil
+		})
+		if !<-planning {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -627,16 +632,17 @@ func TestIntakeDuringARound(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	if c, _ := h.d.View().Courier("c0"); *c.Location != *before.Location {
-		t.Fatalf("a position reached the courier while the round had the engine: %+v", c.Location)
+	h.acceptServed(courier, first.ID, "the round planned", release)
+	// The positions were taken as they came: once the queue is drained, the last of each courier is applied.
+	for len(h.d.pings) > 0 {
+		time.Sleep(time.Millisecond)
 	}
-	h.acceptWaits(courier, first.ID, "the round ran", release)
-	// The action waited for the round, and so did the positions: by now the last of each courier is applied.
+	h.waitRound()
 	last := 3*cap(h.d.pings) - 2
-	if c, _ := h.d.View().Courier("c0"); c.Location == nil || c.Location.Lat != 31.2311+1e-7*float64(last) {
-		t.Fatalf("c0 after the round: %+v, want its last position held during the round", c.Location)
+	if c, _ := h.d.View().Courier("c0"); c.Location == nil || c.Location.Lat != 31.2311+1e-7*float64(last) || *c.Location == *before.Location {
+		t.Fatalf("c0 after the round: %+v, want its last position, taken while the round planned", c.Location)
 	}
-	// The placements reached the engine after the round: the next round places them.
+	// The placements reached the engine at once, after the round's copy was taken: the next round places them.
 	clock.Advance(time.Second)
 	if err := h.d.DispatchNow(ctx); err != nil {
 		t.Fatal(err)
@@ -859,41 +865,9 @@ func allEvents(t *testing.T, d *Daemon) []OrderEvent {
 	return events
 }
 
-// TestRoundWorkCheckpoints: rounds that took CheckpointRoundWork in all since the last checkpoint bring the next
-// one forward, however few records they wrote, so that a restart does not replay minutes of rounds.
-func TestRoundWorkCheckpoints(t *testing.T) {
-	dir, clock := t.TempDir(), newFakeClock()
-	h := start(t, dir, clock, nil)
-	key := h.city()
-	if _, _, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.235, 121.478)); err != nil {
-		t.Fatal(err)
-	}
-	round := func(took time.Duration) {
-		t.Helper()
-		release := h.holdRound()
-		clock.Advance(took) // the round "takes" this long on the daemon's clock
-		close(release)
-		h.d.do(ctx, func(time.Time) (any, uint64, error) { return nil, 0, nil }) // waits for the round's end
-		h.d.ckptWG.Wait()
-	}
-	since := func() int {
-		n := make(chan int, 1)
-		h.d.do(ctx, func(time.Time) (any, uint64, error) { n <- h.d.sinceCkpt; return nil, 0, nil })
-		return <-n
-	}
-	round(4 * time.Second)
-	if n := since(); n == 0 {
-		t.Fatal("a checkpoint after 4 s of rounds, want none before 10 s")
-	}
-	round(7 * time.Second)
-	if n := since(); n != 0 {
-		t.Fatalf("%d records since the last checkpoint after 11 s of rounds, want a checkpoint (0)", n)
-	}
-}
-
-// TestIntakeDuringACheckpoint: the engine's export for a checkpoint runs off the loop; orders are placed and
-// positions taken meanwhile, what needs the engine waits for it, and a crash afterwards recovers exactly the
-// state that was live (the checkpoint covers what came before the export, the journal what came during it).
+// TestIntakeDuringACheckpoint: the engine's export for a checkpoint runs off the loop, on a copy; orders are placed,
+// positions taken and courier actions served meanwhile, and a crash afterwards recovers exactly the state that was
+// live (the checkpoint covers what came before the export, the journal what came during it).
 func TestIntakeDuringACheckpoint(t *testing.T) {
 	dir, clock := t.TempDir(), newFakeClock()
 	h := start(t, dir, clock, nil)
@@ -915,7 +889,7 @@ func TestIntakeDuringACheckpoint(t *testing.T) {
 	if err := h.d.QueueLocation("c1", Location{31.2401, 121.4832}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	h.acceptWaits(courier, first.ID, "the engine was being exported", release)
+	h.acceptServed(courier, first.ID, "the engine was being exported", release)
 	h.d.ckptWG.Wait()
 	if err := h.d.DispatchNow(ctx); err != nil {
 		t.Fatal(err)
@@ -929,7 +903,7 @@ func TestIntakeDuringACheckpoint(t *testing.T) {
 	want := stateOf(t, h.d)
 	h.crash()
 	h2 := start(t, dir, clock, nil)
-	if h2.d.sinceCkpt == 0 {
+	if h2.d.replayed == 0 {
 		t.Fatal("nothing replayed after the checkpoint: the records accepted during the export are missing from the journal")
 	}
 	if got := stateOf(t, h2.d); got != want {

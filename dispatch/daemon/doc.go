@@ -11,30 +11,29 @@
 // applied (engine first, then the views) and appended to the journal. After a batch the loop freezes its
 // copy-on-write maps into a View, which is published once every record in it is on disk, so nothing a reader or a
 // courier stream sees can be lost by a crash. A caller whose request wrote a record is answered when the record is
-// durable and a View containing it is published.
+// durable and a View containing it is published. Every request is served as it comes: nothing waits for a round.
 //
-// A dispatch round runs on a goroutine of its own, started by the loop after its record is journaled: a round over
-// thousands of couriers takes a good part of a second, and order intake must not wait for it. While it runs, the
-// loop keeps serving what does not touch the engine (placing orders, which it validates against its own state,
-// and API keys); positions keep being taken, the latest of each courier held until the round ends; everything
-// else waits for the round, and the engine events of orders accepted meanwhile are applied when it ends, in
-// journal order. The loop takes the round's result back in steps of about a millisecond (its effects, the routes it
-// re-timed, its events, then what waited), serving placements between them as while the round ran. A replay runs
-// the round inline and applies the same events in the same order, so it reaches the same state. A round considers
-// at most dispatch.Config.MaxRoundOrders pending orders, the most urgent first, so that a backlog does not make
-// rounds ever longer.
+// A dispatch round plans off the loop. At a tick the loop takes a copy of what a round reads (dispatch.Planner)
+// and hands it to a goroutine of its own, one round at a time; the round's dispatch.Decision comes back to the loop,
+// which applies it like any other change: dispatch.Engine.ApplyDecision checks each courier's part against the
+// state now (an order cancelled or picked up meanwhile, a courier gone offline, a route changed since) and applies
+// what holds; the rest waits for the next round. The record journaled is the decision as applied (a "decision"
+// record: the routes, versions and times that held), so a replay applies exactly that and plans nothing. A round
+// considers at most dispatch.Config.MaxRoundOrders pending orders, the most urgent first, so that a backlog does
+// not make rounds ever longer.
 //
 // # Durability and recovery
 //
 // Records are written by the journal's group commit (one fsync for every record that arrived while the previous
 // one synced). Courier positions are the exception: they are applied at once and journaled lazily, the latest of
 // each courier in one record written just before the next record of any kind, which is all a replay needs to
-// reach the same state. Every few minutes (or records, or seconds of dispatch rounds, which a replay runs again)
-// a checkpoint of the whole state (the engine's exported state and the daemon's views) is written and the records
-// it covers are dropped. It is encoded and written off the loop, streamed, each megabyte handed to the disk before
-// the next, so that the journal's fsyncs do not wait behind it. Open loads the last checkpoint
-// and replays the journal after it through the very same apply as the live path; the engine is deterministic, so
-// the routes, versions and ETAs come back as they were.
+// reach the same state. Every few minutes (or records) a checkpoint of the whole state (the engine's exported
+// state and the daemon's views) is written and the records it covers are dropped; the minutes run from the last
+// checkpoint across restarts, so a start that replayed an old journal checkpoints at once. The loop copies the engine
+// (dispatch.Engine.Clone) and freezes the views; the export, the encoding and the writing happen off the loop,
+// streamed, each megabyte handed to the disk before the next, so that the journal's fsyncs do not wait behind it.
+// Open loads the last checkpoint and applies the journal after it through the very same apply as the live path.
+// Journals written before rounds were decisions hold "tick" records instead; a replay runs those as rounds.
 //
 // Recovery checks what it reads: a torn tail of the journal or the event log is cut off and logged; damage with
 // intact records after it, a checkpoint that fails its checksum, or a journal or event log that no longer reaches

@@ -45,28 +45,25 @@ type pendingEvent struct {
 }
 
 // Events are a pure function of the records: they are made as records are applied, live and in a replay alike, so
-// a replay after a crash makes the same events with the same ids. Two rules keep it so:
-//
-//   - an event carries the order as it stands when its record is complete (not half-way through the effects), and
-//   - while a round runs beside intake, the events of records accepted meanwhile wait for the round's own events
-//     to take their ids first, because the round's record comes first in the journal and a replay applies it first.
+// a replay after a crash makes the same events with the same ids. An event carries the order as it stands when
+// its record is complete (not half-way through the effects).
 func (d *Daemon) noteEvent(typ, orderID string, at time.Time, prev, reason string) {
 	d.pendingEvents = append(d.pendingEvents, pendingEvent{typ: typ, orderID: orderID, prev: prev, reason: reason, at: at})
 }
 
 // finishEvents turns the events noted for a record (applied at at) into OrderEvents, and adds order.eta_changed for
 // the orders whose planned drop-off now differs from the one announced by more than the threshold (judged on the
-// final plan: a record may re-plan a route more than once). held says the ids must wait (a round runs).
-func (d *Daemon) finishEvents(at time.Time, held bool) {
+// final plan: a record may re-plan a route more than once).
+func (d *Daemon) finishEvents(at time.Time) {
 	var assigned map[string]bool
-	d.emitNoted(d.pendingEvents, &assigned, held)
+	d.emitNoted(d.pendingEvents, &assigned)
 	d.pendingEvents = d.pendingEvents[:0]
-	d.emitETAChanges(at, d.takeETATouched(), assigned, held)
+	d.emitETAChanges(at, d.takeETATouched(), assigned)
 }
 
 // emitNoted turns noted events into OrderEvents, in order, and adds the orders they assign to *assigned (made when
 // first needed: most records assign nothing).
-func (d *Daemon) emitNoted(noted []pendingEvent, assigned *map[string]bool, held bool) {
+func (d *Daemon) emitNoted(noted []pendingEvent, assigned *map[string]bool) {
 	s := d.st
 	for _, p := range noted {
 		o, ok := s.orders.get(p.orderID)
@@ -82,7 +79,7 @@ func (d *Daemon) emitNoted(noted []pendingEvent, assigned *map[string]bool, held
 				s.announced[p.orderID] = *o.ETA.DropoffAt
 			}
 		}
-		d.emitEvent(OrderEvent{Type: p.typ, At: p.at, Order: o.LateAt(p.at), PreviousCourierID: p.prev, Reason: p.reason}, held)
+		d.numberEvent(OrderEvent{Type: p.typ, At: p.at, Order: o.LateAt(p.at), PreviousCourierID: p.prev, Reason: p.reason})
 	}
 }
 
@@ -99,7 +96,7 @@ func (d *Daemon) takeETATouched() []string {
 
 // emitETAChanges adds order.eta_changed for the orders of ids (sorted) whose drop-off moved by more than the
 // threshold since order services last heard of it; an order just assigned is announced by its assignment.
-func (d *Daemon) emitETAChanges(at time.Time, ids []string, assigned map[string]bool, held bool) {
+func (d *Daemon) emitETAChanges(at time.Time, ids []string, assigned map[string]bool) {
 	s := d.st
 	for _, id := range ids {
 		o, ok := s.orders.get(id)
@@ -113,29 +110,13 @@ func (d *Daemon) emitETAChanges(at time.Time, ids []string, assigned map[string]
 			s.announced[id] = eta
 		case d.cfg.ETAChangeThreshold > 0 && eta.Sub(last).Abs() > d.cfg.ETAChangeThreshold:
 			s.announced[id] = eta
-			d.emitEvent(OrderEvent{Type: EventETAChanged, At: at, Order: o.LateAt(at)}, held)
+			d.numberEvent(OrderEvent{Type: EventETAChanged, At: at, Order: o.LateAt(at)})
 		}
 	}
-}
-
-func (d *Daemon) emitEvent(ev OrderEvent, held bool) {
-	if held {
-		d.heldEvents = append(d.heldEvents, ev)
-		return
-	}
-	d.numberEvent(ev)
 }
 
 func (d *Daemon) numberEvent(ev OrderEvent) {
 	d.st.eventSeq++
 	ev.ID = d.st.eventSeq
 	d.stepEvents = append(d.stepEvents, ev)
-}
-
-// releaseHeld numbers the events that waited for a round.
-func (d *Daemon) releaseHeld() {
-	for _, ev := range d.heldEvents {
-		d.numberEvent(ev)
-	}
-	d.heldEvents = d.heldEvents[:0]
 }

@@ -83,17 +83,18 @@ func (d *Daemon) reserve(o *OrderView) error {
 // StoreDetail returns a store with its stock on hand, the part reserved for live orders and its picking queue. It
 // is read on the loop (stock changes with every order) and answered once what it shows is durable.
 func (d *Daemon) StoreDetail(ctx context.Context, id string) (*StoreView, error) {
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
-		v, ok := d.st.stores.get(id)
-		if !ok {
-			return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", id)
-		}
-		return d.withStock(v, now), d.journal.LastSeq(), nil
-	})
-	if err != nil {
-		return nil, err
+	return run(ctx, d, storeDetail{id})
+}
+
+// storeDetail reads a store with its stock, answered once every record before it is durable.
+type storeDetail struct{ id string }
+
+func (c storeDetail) run(d *Daemon, now time.Time) (*StoreView, uint64, error) {
+	v, ok := d.st.stores.get(c.id)
+	if !ok {
+		return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", c.id)
 	}
-	return res.(*StoreView), nil
+	return d.withStock(v, now), d.journal.LastSeq(), nil
 }
 
 func (d *Daemon) withStock(v *StoreView, now time.Time) *StoreView {
@@ -124,16 +125,20 @@ func (d *Daemon) PatchInventory(ctx context.Context, storeID string, in Inventor
 	if err := fulfil.CheckInventory("adjust", in.Adjust, true); err != nil {
 		return nil, err
 	}
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
-		if _, ok := d.st.stores.get(storeID); !ok {
-			return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", storeID)
-		}
-		return d.record(&record{Type: recInventory, At: now, ID: storeID, Inventory: &inventoryRecord{Set: in.Set, Adjust: in.Adjust}})
-	})
-	if err != nil {
-		return nil, err
+	return run(ctx, d, patchInventory{storeID, &inventoryRecord{Set: in.Set, Adjust: in.Adjust}})
+}
+
+// patchInventory changes a store's stock on hand.
+type patchInventory struct {
+	storeID string
+	change  *inventoryRecord
+}
+
+func (c patchInventory) run(d *Daemon, now time.Time) (*StoreView, uint64, error) {
+	if _, ok := d.st.stores.get(c.storeID); !ok {
+		return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", c.storeID)
 	}
-	return res.(*StoreView), nil
+	return recordAs[*StoreView](d, &record{Type: recInventory, At: now, ID: c.storeID, Inventory: c.change})
 }
 
 func (d *Daemon) applyInventory(rec *record) (any, error) {
@@ -163,18 +168,19 @@ func (d *Daemon) StoreOrderAction(ctx context.Context, storeID, orderID, action 
 	if action != StoreActionReady && action != StoreActionCollected {
 		return nil, errorf(dispatch.EInvalid, "action", "unknown store action %q", action)
 	}
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
-		if action == StoreActionReady {
-			if err := d.checkStoreOpen(storeID, orderID, now); err != nil {
-				return nil, 0, err
-			}
+	return run(ctx, d, storeOrderAction{&actionRecord{Store: storeID, Order: orderID, Action: action}})
+}
+
+// storeOrderAction is a store's step on one of its in-store pick-up orders.
+type storeOrderAction struct{ a *actionRecord }
+
+func (c storeOrderAction) run(d *Daemon, now time.Time) (*OrderView, uint64, error) {
+	if c.a.Action == StoreActionReady {
+		if err := d.checkStoreOpen(c.a.Store, c.a.Order, now); err != nil {
+			return nil, 0, err
 		}
-		return d.record(&record{Type: recStoreAction, At: now, Action: &actionRecord{Store: storeID, Order: orderID, Action: action}})
-	})
-	if err != nil {
-		return nil, err
 	}
-	return res.(*OrderView), nil
+	return recordAs[*OrderView](d, &record{Type: recStoreAction, At: now, Action: c.a})
 }
 
 // checkStoreOpen refuses (409 conflict) to mark an order ready while its store is closed: nobody is there to

@@ -26,6 +26,7 @@ type record struct {
 	Locations []locationRecord `json:"locations,omitempty"`
 	Reason    string           `json:"reason,omitempty"`
 	Inventory *inventoryRecord `json:"inventory,omitempty"`
+	Decision  *decisionRecord  `json:"decision,omitempty"`
 }
 
 // Record types.
@@ -40,9 +41,13 @@ const (
 	recShift       = "shift"
 	recAction      = "action"
 	recLocations   = "locations"
-	recTick        = "tick"
-	recWebhookPut  = "webhook_put"
-	recWebhookDel  = "webhook_delete"
+	// recTick ran a dispatch round on replay: journals written before rounds were decisions hold them, and a
+	// replay still runs them as rounds. The daemon writes recDecision instead.
+	recTick = "tick"
+	// recDecision is a dispatch round's decision as the loop applied it: what held of it (Decision).
+	recDecision   = "decision"
+	recWebhookPut = "webhook_put"
+	recWebhookDel = "webhook_delete"
 	// recInventory changes a store's stock on hand (ID: the store).
 	recInventory = "inventory"
 	// recStoreAction is a store's step in an in-store pick-up order: "ready" or "collected" (Action).
@@ -77,6 +82,8 @@ func (r *record) check() error {
 		missing = "action"
 	case r.Type == recInventory && r.Inventory == nil:
 		missing = "inventory"
+	case r.Type == recDecision && r.Decision == nil:
+		missing = "decision"
 	default:
 		return nil
 	}
@@ -172,4 +179,113 @@ type courierAux struct {
 	Location  *Location `json:"location,omitempty"`
 	LocAt     time.Time `json:"loc_at"`
 	ShiftEnd  time.Time `json:"shift_end"`
+}
+
+// decisionRecord is a dispatch round's decision as the journal keeps it: the part that held when the loop applied
+// it (dispatch.DecisionResult.Applied), so that a replay applies exactly that, planning nothing. Times are Unix
+// nanoseconds (0: none).
+type decisionRecord struct {
+	PlannedAt int64               `json:"planned_at"`
+	Routes    []routePlanRecord   `json:"routes,omitempty"`
+	Retimed   []routePlanRecord   `json:"retimed,omitempty"`
+	Moves     []moveRecord        `json:"moves,omitempty"`
+	Unplaced  []unplacedRecord    `json:"unplaced,omitempty"`
+	Postponed []string            `json:"postponed,omitempty"`
+	Stats     dispatch.SavedStats `json:"stats"`
+}
+
+type routePlanRecord struct {
+	Courier string              `json:"c"`
+	Version uint64              `json:"v"`
+	Stops   []plannedStopRecord `json:"stops,omitempty"`
+}
+
+type plannedStopRecord struct {
+	Order    string `json:"o"`
+	Dropoff  bool   `json:"drop,omitempty"`
+	Arrive   int64  `json:"a"`
+	Handover int64  `json:"h"`
+	Depart   int64  `json:"d"`
+}
+
+type moveRecord struct {
+	Order string `json:"o"`
+	From  string `json:"from,omitempty"`
+	To    string `json:"to,omitempty"`
+}
+
+type unplacedRecord struct {
+	Order  string        `json:"o"`
+	Reason string        `json:"reason"`
+	LateBy time.Duration `json:"late_by,omitempty"`
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+func newRoutePlanRecords(plans []dispatch.RoutePlan) []routePlanRecord {
+	out := make([]routePlanRecord, len(plans))
+	for i, rp := range plans {
+		r := routePlanRecord{Courier: rp.CourierID, Version: rp.Version, Stops: make([]plannedStopRecord, len(rp.Stops))}
+		for k, s := range rp.Stops {
+			r.Stops[k] = plannedStopRecord{Order: s.OrderID, Dropoff: s.Kind == dispatch.Dropoff,
+				Arrive: unixNano(s.Arrive), Handover: unixNano(s.Handover), Depart: unixNano(s.Depart)}
+		}
+		out[i] = r
+	}
+	return out
+}
+
+func routePlans(recs []routePlanRecord) []dispatch.RoutePlan {
+	out := make([]dispatch.RoutePlan, len(recs))
+	for i, r := range recs {
+		rp := dispatch.RoutePlan{CourierID: r.Courier, Version: r.Version, Stops: make([]dispatch.PlannedStop, len(r.Stops))}
+		for k, s := range r.Stops {
+			kind := dispatch.Pickup
+			if s.Dropoff {
+				kind = dispatch.Dropoff
+			}
+			rp.Stops[k] = dispatch.PlannedStop{Kind: kind, OrderID: s.Order,
+				Arrive: fromUnixNano(s.Arrive), Handover: fromUnixNano(s.Handover), Depart: fromUnixNano(s.Depart)}
+		}
+		out[i] = rp
+	}
+	return out
+}
+
+// newDecisionRecord is the journal's shape of a decision.
+func newDecisionRecord(d *dispatch.Decision) *decisionRecord {
+	r := &decisionRecord{PlannedAt: unixNano(d.At), Routes: newRoutePlanRecords(d.Routes), Retimed: newRoutePlanRecords(d.Retimed),
+		Postponed: d.Postponed, Stats: dispatch.SavedStats(d.Stats)}
+	for _, m := range d.Moves {
+		r.Moves = append(r.Moves, moveRecord{Order: m.OrderID, From: m.From, To: m.To})
+	}
+	for _, u := range d.Unplaced {
+		r.Unplaced = append(r.Unplaced, unplacedRecord{Order: u.OrderID, Reason: string(u.Reason), LateBy: u.LateBy})
+	}
+	return r
+}
+
+// decision is the engine's shape of a journaled decision (the engine checks it when it applies it).
+func (r *decisionRecord) decision() *dispatch.Decision {
+	d := &dispatch.Decision{At: fromUnixNano(r.PlannedAt), Routes: routePlans(r.Routes), Retimed: routePlans(r.Retimed),
+		Postponed: r.Postponed, Stats: dispatch.Stats(r.Stats)}
+	for _, m := range r.Moves {
+		d.Moves = append(d.Moves, dispatch.Move{OrderID: m.Order, From: m.From, To: m.To})
+	}
+	for _, u := range r.Unplaced {
+		d.Unplaced = append(d.Unplaced, dispatch.OrderUnplaced{OrderID: u.Order, Reason: dispatch.Unplaced(u.Reason), LateBy: u.LateBy})
+	}
+	return d
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,19 +59,11 @@ type replayWorld struct {
 func replayDay(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	ckptRecords := 5 + rng.IntN(40)
-	// Most days take the engine back in steps of one to three items, so that requests fall between the steps of
-	// every phase; some keep the daemon's own step sizes.
-	var steps stepSizes
-	if rng.IntN(4) > 0 {
-		n := func() int { return 1 + rng.IntN(3) }
-		steps = stepSizes{effects: n(), retimes: n(), events: n(), placed: n(), locs: n(), requests: n()}
-	}
 	w := &replayWorld{
 		t: t, rng: rng, dir: t.TempDir(), clock: newFakeClock(), idem: map[string]OrderInput{},
 		mutate: func(c *Config) {
 			c.CheckpointRecords = ckptRecords
 			c.Engine.PostponeSlack = 0
-			c.returnSteps = steps
 		},
 	}
 	w.h = start(t, w.dir, w.clock, w.mutate)
@@ -201,6 +192,21 @@ func (w *replayWorld) move() {
 	}
 }
 
+// cancel cancels one of the orders placed (refusals, for orders past cancelling, are part of the day).
+func (w *replayWorld) cancel() {
+	if len(w.orders) > 0 {
+		w.h.d.CancelOrder(ctx, w.orders[w.rng.IntN(len(w.orders))], "customer")
+	}
+}
+
+// toggleShift takes a courier off shift, or puts it on.
+func (w *replayWorld) toggleShift() {
+	c := w.couriers[w.rng.IntN(len(w.couriers))]
+	cv, _ := w.h.d.View().Courier(c)
+	loc := w.near(31.23, 121.47, 0.02)
+	w.h.d.SetShift(ctx, c, cv.Status == "offline", &loc, nil)
+}
+
 func (w *replayWorld) step(i int) {
 	d := w.h.d
 	switch n := w.rng.IntN(100); {
@@ -212,13 +218,10 @@ func (w *replayWorld) step(i int) {
 		w.act()
 	case n < 70:
 		w.move()
-	case n < 73 && len(w.orders) > 0:
-		d.CancelOrder(ctx, w.orders[w.rng.IntN(len(w.orders))], "customer")
+	case n < 73:
+		w.cancel()
 	case n < 75:
-		c := w.couriers[w.rng.IntN(len(w.couriers))]
-		cv, _ := d.View().Courier(c)
-		loc := w.near(31.23, 121.47, 0.02)
-		d.SetShift(ctx, c, cv.Status == "offline", &loc, nil)
+		w.toggleShift()
 	case n < 77:
 		_, err := d.PatchInventory(ctx, w.stores[w.rng.IntN(len(w.stores))], InventoryChange{Adjust: map[string]int{"milk": 5}})
 		w.must(err)
@@ -230,15 +233,16 @@ func (w *replayWorld) step(i int) {
 	w.clock.Advance(time.Duration(w.rng.IntN(20_000)) * time.Millisecond)
 }
 
-// roundBesideIntake starts a round on its own goroutine, as the ticker does, and sends requests while it runs:
-// placements (served during the round), positions (taken after it) and courier actions (waiting for it).
+// roundBesideIntake starts a round on its own goroutine, as the ticker does, and sends requests while it plans:
+// placements, positions, courier actions, cancellations and shifts, all served at once. Those that change what the
+// round planned on make parts of its decision stale: the loop drops them when it applies the decision.
 func (w *replayWorld) roundBesideIntake() {
 	d := w.h.d
 	entered, release := make(chan struct{}), make(chan struct{})
 	d.do(ctx, func(time.Time) (any, uint64, error) {
 		d.beforeRound = func() { close(entered); <-release }
 		d.tick()
-		if !d.roundRunning {
+		if !d.planning {
 			close(entered)
 			close(release)
 		}
@@ -246,26 +250,19 @@ func (w *replayWorld) roundBesideIntake() {
 		return nil, 0, nil
 	})
 	<-entered
-	var wg sync.WaitGroup
-	for range w.rng.IntN(6) {
+	for range w.rng.IntN(8) {
 		w.clock.Advance(time.Duration(w.rng.IntN(3000)) * time.Millisecond)
-		switch w.rng.IntN(3) {
-		case 0:
+		switch n := w.rng.IntN(10); {
+		case n < 3:
 			w.place()
-		case 1:
-			c := w.couriers[w.rng.IntN(len(w.couriers))]
-			w.h.d.QueueLocation(c, w.near(31.23, 121.47, 0.03), time.Time{})
+		case n < 5:
+			w.move()
+		case n < 8:
+			w.act()
+		case n < 9:
+			w.cancel()
 		default:
-			// An engine request waits for the round: send it from its own goroutine and collect it after.
-			v := d.View()
-			c := w.couriers[w.rng.IntN(len(w.couriers))]
-			if r, ok := v.Route(c); ok && len(r.Stops) > 0 {
-				wg.Add(1)
-				go func(order string) {
-					defer wg.Done()
-					d.CourierAction(ctx, c, order, "accept", "")
-				}(r.Stops[0].OrderID)
-			}
+			w.toggleShift()
 		}
 	}
 	select {
@@ -273,16 +270,8 @@ func (w *replayWorld) roundBesideIntake() {
 	default:
 		close(release)
 	}
-	// The round's result is now taken in by the loop in steps: what arrives meanwhile falls between them.
-	for range w.rng.IntN(4) {
-		if w.rng.IntN(2) == 0 {
-			w.place()
-		} else {
-			c := w.couriers[w.rng.IntN(len(w.couriers))]
-			w.h.d.QueueLocation(c, w.near(31.23, 121.47, 0.03), time.Time{})
-		}
-	}
-	wg.Wait()
+	// The decision is applied by the loop when it comes back.
+	w.h.waitRound()
 }
 
 // restart crashes the daemon (or stops it) once everything sent has been taken, and requires the state it comes

@@ -87,30 +87,30 @@ func (d *Daemon) PutWebhook(ctx context.Context, in WebhookInput) (*WebhookView,
 			return nil, false, errorf(dispatch.EInvalid, fmt.Sprintf("events[%d]", i), "unknown event type %q", e)
 		}
 	}
-	type out struct {
-		w       *Webhook
-		created bool
-	}
-	res, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
-		_, existed := d.st.webhooks.get(in.ID)
-		r, seq, err := d.record(&record{Type: recWebhookPut, At: now, Webhook: &Webhook{ID: in.ID, URL: in.URL, Secret: in.Secret, Events: slices.Clone(in.Events)}})
-		if err != nil {
-			return nil, 0, err
-		}
-		return out{r.(*Webhook), !existed}, seq, nil
-	})
+	o, err := run(ctx, d, putWebhook{&Webhook{ID: in.ID, URL: in.URL, Secret: in.Secret, Events: slices.Clone(in.Events)}})
 	if err != nil {
 		return nil, false, err
 	}
-	o := res.(out)
-	return d.webhookView(o.w), o.created, nil
+	return d.webhookView(o.hook), o.created, nil
+}
+
+// putWebhook creates or replaces a webhook.
+type putWebhook struct{ w *Webhook }
+
+type putWebhookReply struct {
+	hook    *Webhook
+	created bool
+}
+
+func (c putWebhook) run(d *Daemon, now time.Time) (putWebhookReply, uint64, error) {
+	_, existed := d.st.webhooks.get(c.w.ID)
+	w, seq, err := recordAs[*Webhook](d, &record{Type: recWebhookPut, At: now, Webhook: c.w})
+	return putWebhookReply{w, !existed}, seq, err
 }
 
 // DeleteWebhook removes a webhook; deliveries to it stop.
 func (d *Daemon) DeleteWebhook(ctx context.Context, id string) error {
-	_, err := d.doEngineFree(ctx, func(now time.Time) (any, uint64, error) {
-		return d.record(&record{Type: recWebhookDel, At: now, ID: id})
-	})
+	_, err := run(ctx, d, recordCommand[*Webhook]{&record{Type: recWebhookDel, ID: id}})
 	return err
 }
 
