@@ -8,20 +8,21 @@ import (
 )
 
 // Contraction proceeds in rounds. Each round takes the remaining nodes whose priority is lower than that of every
-// node within two hops (an independent set), computes their shortcuts in parallel on the graph as it stands,
-// then removes them one after another in node order and recomputes the priorities of their neighbours. Every
-// parallel step writes only its own node's slot, so the hierarchy does not depend on the number of workers.
+// node within two hops (an independent set), removes them one after another in node order, adding the shortcuts
+// found when their priority was last computed, and recomputes, in parallel, the priorities (and shortcuts) of
+// their neighbours. Every parallel step writes only its own node's slots, so the hierarchy does not depend on the
+// number of workers.
 //
-// Nodes of the same round are contracted as if at once, so a witness path may run through another node that
-// leaves in that round. Such a witness is trusted only when strictly cheaper than the shortcut: replacing a
-// removed node's two edges by a witness then either lowers the cost of a path or, with equal cost, lowers the
-// number of removed nodes on it, so every distance between remaining nodes survives the round.
+// A shortcut u -> v -> x is left out only when a witness search finds a path from u to x avoiding v that is
+// strictly cheaper. Such a decision stays right while v's own edges do not change (they change only when a
+// neighbour of v is contracted, which recomputes v's shortcuts): contracting other nodes keeps every distance
+// between the remaining ones, so the witness's cost stays available. And it stays right when nodes of the same
+// round, contracted as if at once, lie on the witness: take a fastest path between two remaining nodes with the
+// fewest nodes of the round on it; two of its edges around such a node v form a fastest path, which no strictly
+// cheaper witness beats, so v's shortcut for them exists and the path keeps its cost with one node fewer.
 
-// witnessSettleLimit bounds a witness search; when it is reached the shortcut is added, which is always safe.
-var (
-	contractLimit = searchLimit{settled: 500, hops: 255}
-	simulateLimit = searchLimit{settled: 200, hops: 255}
-)
+// witnessLimit bounds a witness search; when it cuts a witness off the shortcut is added, which is always safe.
+var witnessLimit = searchLimit{settled: 500, hops: 255}
 
 // cedge is an edge of the graph being contracted.
 type cedge struct {
@@ -38,13 +39,14 @@ type shortcut struct {
 }
 
 type contractor struct {
-	n         int
-	workers   int
-	out, in   adjacency
-	arcs      *[]arc
-	hops      []int32 // original edges each arc stands for
-	done      []bool  // contracted
-	inRound   []bool  // contracted in the current round
+	n       int
+	workers int
+	out, in adjacency
+	arcs    *[]arc
+	hops    []int32 // original edges each arc stands for
+	done    []bool  // contracted
+	// shortcuts holds, for each remaining node, the shortcuts its contraction needs, found with its priority.
+	shortcuts [][]shortcut
 	level     []int32
 	prio      []float32
 	searchers []*witness
@@ -63,7 +65,6 @@ type witness struct {
 type witnessNode struct {
 	dist   cost
 	hops   uint8
-	via    bool // the best path found runs through a node of the current round
 	target bool // the head of a shortcut searched for
 }
 
@@ -91,7 +92,7 @@ func (c *contractor) parallel(count int, do func(w *witness, i int)) {
 func contract(h *Hierarchy, base []baseEdge, opt Options) {
 	n := h.numNodes
 	c := &contractor{n: n, workers: max(1, opt.Workers),
-		arcs: &h.arcs, done: make([]bool, n), inRound: make([]bool, n), level: make([]int32, n), prio: make([]float32, n)}
+		arcs: &h.arcs, done: make([]bool, n), shortcuts: make([][]shortcut, n), level: make([]int32, n), prio: make([]float32, n)}
 	c.hops = make([]int32, len(base))
 	outDeg := make([]int32, n)
 	inDeg := make([]int32, n)
@@ -122,7 +123,6 @@ func contract(h *Hierarchy, base []baseEdge, opt Options) {
 	order := make([]int32, 0, n)
 	var upLists, downLists contracted
 	chosen := make([]bool, n)
-	found := make([][]shortcut, n)
 	var touched []int32
 	for len(remaining) > 0 {
 		// The independent set: local minima of the priority within two hops.
@@ -139,15 +139,6 @@ func contract(h *Hierarchy, base []baseEdge, opt Options) {
 				rest = append(rest, v)
 			}
 		}
-		for _, v := range round {
-			c.inRound[v] = true
-		}
-		c.parallel(len(round), func(w *witness, i int) {
-			v := round[i]
-			w.found = w.found[:0]
-			c.shortcuts(w, v, contractLimit, true)
-			found[v] = append([]shortcut(nil), w.found...)
-		})
 		touched = touched[:0]
 		for _, v := range round {
 			order = append(order, v)
@@ -165,12 +156,11 @@ func contract(h *Hierarchy, base []baseEdge, opt Options) {
 			}
 			c.out.clear(v)
 			c.in.clear(v)
-			for _, s := range found[v] {
+			for _, s := range c.shortcuts[v] {
 				c.addShortcut(s)
 			}
-			found[v] = nil
+			c.shortcuts[v] = nil
 			c.done[v] = true
-			c.inRound[v] = false
 			chosen[v] = false
 		}
 		slices.Sort(touched)
@@ -334,11 +324,12 @@ func (c *contractor) addShortcut(s shortcut) {
 	c.in.add(s.to, cedge{other: s.from, arc: id, cost: s.cost})
 }
 
-// priority simulates contracting v: the fewer edges (and original edges) it adds for those it removes, and the
-// lower it sits, the sooner it goes.
+// priority finds the shortcuts that contracting v needs now, keeps them for its contraction, and rates it: the
+// fewer edges (and original edges) it adds for those it removes, and the lower it sits, the sooner it goes.
 func (c *contractor) priority(w *witness, v int32) float32 {
 	w.found = w.found[:0]
-	c.shortcuts(w, v, simulateLimit, false)
+	c.findShortcuts(w, v, witnessLimit)
+	c.shortcuts[v] = append(c.shortcuts[v][:0], w.found...)
 	removed := len(c.out.list(v)) + len(c.in.list(v))
 	if removed == 0 {
 		return float32(c.level[v])
@@ -400,10 +391,9 @@ func mix(x uint32) uint32 {
 	return x
 }
 
-// shortcuts appends to w.found the shortcuts that contracting v needs: for each pair of an in-edge u -> v and an
-// out-edge v -> x, unless a witness search from u finds a path to x avoiding v that is no dearer (strictly
-// cheaper if it runs through a node of this round, when round is set).
-func (c *contractor) shortcuts(w *witness, v int32, lim searchLimit, round bool) {
+// findShortcuts appends to w.found the shortcuts that contracting v needs: for each pair of an in-edge u -> v and
+// an out-edge v -> x, unless a witness search from u finds a path to x avoiding v that is strictly cheaper.
+func (c *contractor) findShortcuts(w *witness, v int32, lim searchLimit) {
 	outs := c.out.list(v)
 	if len(outs) == 0 {
 		return
@@ -433,14 +423,14 @@ func (c *contractor) shortcuts(w *witness, v int32, lim searchLimit, round bool)
 		if w.targets == 0 {
 			continue
 		}
-		c.witnessSearch(w, u, v, limit, last, lim, round)
+		c.witnessSearch(w, u, v, limit, last, lim)
 		for _, eo := range outs {
 			x := eo.other
 			if x == u {
 				continue
 			}
 			sc := add(ein.cost, eo.cost)
-			if d := w.node[x].dist; d < sc || (d == sc && !w.node[x].via) {
+			if w.node[x].dist < sc {
 				continue
 			}
 			w.found = append(w.found, shortcut{from: u, to: x, in: ein.arc, out: eo.arc, cost: sc})
@@ -471,7 +461,7 @@ type searchLimit struct {
 // witnessSearch runs Dijkstra from u without v, leaving distances in w.node, until it settles a node from which
 // an edge of cost last would exceed limit, or lim.settled nodes, or every target; it extends paths of at most
 // lim.hops edges.
-func (c *contractor) witnessSearch(w *witness, u, v int32, limit, last cost, lim searchLimit, round bool) {
+func (c *contractor) witnessSearch(w *witness, u, v int32, limit, last cost, lim searchLimit) {
 	w.node[u].dist = 0
 	w.touched = append(w.touched, u)
 	w.push(u, 0)
@@ -493,7 +483,6 @@ func (c *contractor) witnessSearch(w *witness, u, v int32, limit, last cost, lim
 		if nx.hops >= lim.hops {
 			continue
 		}
-		via := nx.via || (round && c.inRound[x] && x != u)
 		for _, e := range c.out.list(x) {
 			y := e.other
 			if y == v {
@@ -505,10 +494,8 @@ func (c *contractor) witnessSearch(w *witness, u, v int32, limit, last cost, lim
 				if ny.dist == infinite {
 					w.touched = append(w.touched, y)
 				}
-				ny.dist, ny.via, ny.hops = nd, via, nx.hops+1
+				ny.dist, ny.hops = nd, nx.hops+1
 				w.push(y, nd)
-			} else if nd == ny.dist && ny.via && !via {
-				ny.via = false
 			}
 		}
 	}
