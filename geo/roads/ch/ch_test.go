@@ -63,8 +63,29 @@ func graphCases() []graphCase {
 		cases = append(cases, graphCase{name: fmt.Sprintf("random%d", seed), n: n, edges: randomGraph(rng, n, n*3, maxW)})
 	}
 	cases = append(cases, graphCase{name: "empty", n: 0}, graphCase{name: "single", n: 1},
-		graphCase{name: "huge", n: 4, edges: []Edge{{0, 1, MaxWeight, MaxLength}, {1, 2, MaxWeight, MaxLength}, {2, 3, 5, 5}}})
+		graphCase{name: "huge", n: 4, edges: []Edge{{0, 1, MaxWeight, MaxLength}, {1, 2, MaxWeight, MaxLength}, {2, 3, 5, 5}}},
+		graphCase{name: "tiedGrid", n: 12 * 12, edges: tiedGrid(12)})
 	return cases
+}
+
+// tiedGrid returns a k × k street grid whose edges all have the same weight and length, so that most pairs have
+// many fastest paths of exactly the same cost: contraction must keep one of them whichever witnesses it trusts.
+// Every third street is one-way.
+func tiedGrid(k int) []Edge {
+	var edges []Edge
+	road := func(a, b int, oneWay bool) {
+		edges = append(edges, Edge{From: int32(a), To: int32(b), Weight: 10, Length: 100})
+		if !oneWay {
+			edges = append(edges, Edge{From: int32(b), To: int32(a), Weight: 10, Length: 100})
+		}
+	}
+	for j := range k {
+		for i := range k - 1 {
+			road(j*k+i, j*k+i+1, j%3 == 1)
+			road(i*k+j, (i+1)*k+j, j%3 == 2)
+		}
+	}
+	return edges
 }
 
 func checkPath(t *testing.T, edges []Edge, from, to []Seed, path []int32, fs, ts int, w, l uint32) {

@@ -8,20 +8,21 @@ import (
 )
 
 // Contraction proceeds in rounds. Each round takes the remaining nodes whose priority is lower than that of every
-// node within two hops (an independent set), computes their shortcuts in parallel on the graph as it stands,
-// then removes them one after another in node order and recomputes the priorities of their neighbours. Every
-// parallel step writes only its own node's slot, so the hierarchy does not depend on the number of workers.
+// node within two hops (an independent set), removes them one after another in node order, adding the shortcuts
+// found when their priority was last computed, and recomputes, in parallel, the priorities (and shortcuts) of
+// their neighbours. Every parallel step writes only its own node's slots, so the hierarchy does not depend on the
+// number of workers.
 //
-// Nodes of the same round are contracted as if at once, so a witness path may run through another node that
-// leaves in that round. Such a witness is trusted only when strictly cheaper than the shortcut: replacing a
-// removed node's two edges by a witness then either lowers the cost of a path or, with equal cost, lowers the
-// number of removed nodes on it, so every distance between remaining nodes survives the round.
+// A shortcut u -> v -> x is left out only when a witness search finds a path from u to x avoiding v that is
+// strictly cheaper. Such a decision stays right while v's own edges do not change (they change only when a
+// neighbour of v is contracted, which recomputes v's shortcuts): contracting other nodes keeps every distance
+// between the remaining ones, so the witness's cost stays available. And it stays right when nodes of the same
+// round, contracted as if at once, lie on the witness: take a fastest path between two remaining nodes with the
+// fewest nodes of the round on it; two of its edges around such a node v form a fastest path, which no strictly
+// cheaper witness beats, so v's shortcut for them exists and the path keeps its cost with one node fewer.
 
-// witnessSettleLimit bounds a witness search; when it is reached the shortcut is added, which is always safe.
-var (
-	contractLimit = searchLimit{settled: 500, hops: 255}
-	simulateLimit = searchLimit{settled: 200, hops: 255}
-)
+// witnessLimit bounds a witness search; when it cuts a witness off the shortcut is added, which is always safe.
+var witnessLimit = searchLimit{settled: 500, hops: 255}
 
 // cedge is an edge of the graph being contracted.
 type cedge struct {
@@ -38,13 +39,14 @@ type shortcut struct {
 }
 
 type contractor struct {
-	n         int
-	workers   int
-	out, in   [][]cedge
-	arcs      *[]arc
-	hops      []int32 // original edges each arc stands for
-	done      []bool  // contracted
-	inRound   []bool  // contracted in the current round
+	n       int
+	workers int
+	out, in adjacency
+	arcs    *[]arc
+	hops    []int32 // original edges each arc stands for
+	done    []bool  // contracted
+	// shortcuts holds, for each remaining node, the shortcuts its contraction needs, found with its priority.
+	shortcuts [][]shortcut
 	level     []int32
 	prio      []float32
 	searchers []*witness
@@ -63,7 +65,6 @@ type witness struct {
 type witnessNode struct {
 	dist   cost
 	hops   uint8
-	via    bool // the best path found runs through a node of the current round
 	target bool // the head of a shortcut searched for
 }
 
@@ -90,8 +91,8 @@ func (c *contractor) parallel(count int, do func(w *witness, i int)) {
 // is h.arcs[i].
 func contract(h *Hierarchy, base []baseEdge, opt Options) {
 	n := h.numNodes
-	c := &contractor{n: n, workers: max(1, opt.Workers), out: make([][]cedge, n), in: make([][]cedge, n),
-		arcs: &h.arcs, done: make([]bool, n), inRound: make([]bool, n), level: make([]int32, n), prio: make([]float32, n)}
+	c := &contractor{n: n, workers: max(1, opt.Workers),
+		arcs: &h.arcs, done: make([]bool, n), shortcuts: make([][]shortcut, n), level: make([]int32, n), prio: make([]float32, n)}
 	c.hops = make([]int32, len(base))
 	outDeg := make([]int32, n)
 	inDeg := make([]int32, n)
@@ -99,13 +100,10 @@ func contract(h *Hierarchy, base []baseEdge, opt Options) {
 		outDeg[e.from]++
 		inDeg[e.to]++
 	}
-	for v := range n {
-		c.out[v] = make([]cedge, 0, outDeg[v])
-		c.in[v] = make([]cedge, 0, inDeg[v])
-	}
+	c.out, c.in = newAdjacency(outDeg), newAdjacency(inDeg)
 	for i, e := range base {
-		c.out[e.from] = append(c.out[e.from], cedge{other: e.to, arc: int32(i), cost: e.cost})
-		c.in[e.to] = append(c.in[e.to], cedge{other: e.from, arc: int32(i), cost: e.cost})
+		c.out.add(e.from, cedge{other: e.to, arc: int32(i), cost: e.cost})
+		c.in.add(e.to, cedge{other: e.from, arc: int32(i), cost: e.cost})
 		c.hops[i] = 1
 	}
 	for range c.workers {
@@ -123,10 +121,8 @@ func contract(h *Hierarchy, base []baseEdge, opt Options) {
 	c.parallel(n, func(w *witness, i int) { c.prio[i] = c.priority(w, int32(i)) })
 
 	order := make([]int32, 0, n)
-	upLists := make([][]cedge, n)
-	downLists := make([][]cedge, n)
+	var upLists, downLists contracted
 	chosen := make([]bool, n)
-	found := make([][]shortcut, n)
 	var touched []int32
 	for len(remaining) > 0 {
 		// The independent set: local minima of the priority within two hops.
@@ -143,37 +139,28 @@ func contract(h *Hierarchy, base []baseEdge, opt Options) {
 				rest = append(rest, v)
 			}
 		}
-		for _, v := range round {
-			c.inRound[v] = true
-		}
-		c.parallel(len(round), func(w *witness, i int) {
-			v := round[i]
-			w.found = w.found[:0]
-			c.shortcuts(w, v, contractLimit, true)
-			found[v] = append([]shortcut(nil), w.found...)
-		})
 		touched = touched[:0]
 		for _, v := range round {
 			order = append(order, v)
-			upLists[v] = c.out[v]
-			downLists[v] = c.in[v]
-			for _, e := range c.out[v] {
-				c.in[e.other] = removeEdge(c.in[e.other], v)
+			upLists.add(c.out.list(v))
+			downLists.add(c.in.list(v))
+			for _, e := range c.out.list(v) {
+				c.in.remove(e.other, v)
 				touched = append(touched, e.other)
 				c.level[e.other] = max(c.level[e.other], c.level[v]+1)
 			}
-			for _, e := range c.in[v] {
-				c.out[e.other] = removeEdge(c.out[e.other], v)
+			for _, e := range c.in.list(v) {
+				c.out.remove(e.other, v)
 				touched = append(touched, e.other)
 				c.level[e.other] = max(c.level[e.other], c.level[v]+1)
 			}
-			c.out[v], c.in[v] = nil, nil
-			for _, s := range found[v] {
+			c.out.clear(v)
+			c.in.clear(v)
+			for _, s := range c.shortcuts[v] {
 				c.addShortcut(s)
 			}
-			found[v] = nil
+			c.shortcuts[v] = nil
 			c.done[v] = true
-			c.inRound[v] = false
 			chosen[v] = false
 		}
 		slices.Sort(touched)
@@ -190,22 +177,38 @@ func contract(h *Hierarchy, base []baseEdge, opt Options) {
 	for r, v := range order {
 		h.rankOf[v] = int32(r)
 	}
-	h.g = makeGraph(byRank(h.rankOf, order, upLists), byRank(h.rankOf, order, downLists))
+	h.g = makeGraph(byRank(h.rankOf, &upLists), byRank(h.rankOf, &downLists))
 	compactArcs(h)
 }
 
-// byRank returns lists indexed by node as lists indexed by rank, with heads turned into ranks and sorted.
-func byRank(rankOf, order []int32, lists [][]cedge) [][]halfEdge {
-	byRank := make([][]halfEdge, len(order))
-	for r, v := range order {
-		l := make([]halfEdge, len(lists[v]))
-		for i, e := range lists[v] {
-			l[i] = halfEdge{head: rankOf[e.other], arc: e.arc, cost: e.cost}
+// contracted holds the lists of the nodes in the order they were contracted (their ranks), one after another.
+type contracted struct {
+	first []int32
+	edges []cedge
+}
+
+func (l *contracted) add(list []cedge) {
+	l.first = append(l.first, int32(len(l.edges)))
+	l.edges = append(l.edges, list...)
+}
+
+// byRank returns the lists by rank, with heads turned into ranks and sorted, and frees lists.
+func byRank(rankOf []int32, lists *contracted) [][]halfEdge {
+	byRank := make([][]halfEdge, len(lists.first))
+	all := make([]halfEdge, len(lists.edges))
+	for i, e := range lists.edges {
+		all[i] = halfEdge{head: rankOf[e.other], arc: e.arc, cost: e.cost}
+	}
+	for r, start := range lists.first {
+		end := len(all)
+		if r+1 < len(lists.first) {
+			end = int(lists.first[r+1])
 		}
+		l := all[start:end:end]
 		slices.SortFunc(l, func(a, b halfEdge) int { return cmp.Compare(a.head, b.head) })
 		byRank[r] = l
-		lists[v] = nil
 	}
+	*lists = contracted{}
 	return byRank
 }
 
@@ -239,20 +242,64 @@ func compactArcs(h *Hierarchy) {
 	}
 }
 
-func removeEdge(l []cedge, v int32) []cedge {
+// adjacency is the edge lists of the graph being contracted, in one array: the list of node v is
+// edges[first[v]:first[v]+size[v]], within a block of room[v] entries. A list that outgrows its block moves to
+// the end of the array into a block twice as large; the old block is left unused. Lists of nodes with nearby ids
+// start out side by side, so a witness search walking a neighbourhood reads nearby memory.
+type adjacency struct {
+	first, size, room []int32
+	edges             []cedge
+}
+
+// newAdjacency makes empty lists with room for deg[v] edges at v, and a little more.
+func newAdjacency(deg []int32) adjacency {
+	n := len(deg)
+	a := adjacency{first: make([]int32, n), size: make([]int32, n), room: make([]int32, n)}
+	total := 0
+	for v, d := range deg {
+		a.first[v] = int32(total)
+		a.room[v] = d + 2
+		total += int(d) + 2
+	}
+	a.edges = make([]cedge, total, total+total/2)
+	return a
+}
+
+func (a *adjacency) list(v int32) []cedge {
+	f := a.first[v]
+	return a.edges[f : f+a.size[v] : f+a.size[v]]
+}
+
+func (a *adjacency) add(v int32, e cedge) {
+	if a.size[v] == a.room[v] {
+		f, n := a.first[v], a.size[v]
+		a.first[v] = int32(len(a.edges))
+		a.room[v] = max(4, 2*n)
+		a.edges = append(a.edges, a.edges[f:f+n]...)
+		a.edges = append(a.edges, make([]cedge, a.room[v]-n)...)
+	}
+	a.edges[a.first[v]+a.size[v]] = e
+	a.size[v]++
+}
+
+// remove drops the edge to or from u in the list of v.
+func (a *adjacency) remove(v, u int32) {
+	l := a.edges[a.first[v] : a.first[v]+a.size[v]]
 	for i := range l {
-		if l[i].other == v {
+		if l[i].other == u {
 			l[i] = l[len(l)-1]
-			return l[:len(l)-1]
+			a.size[v]--
+			return
 		}
 	}
-	return l
 }
+
+func (a *adjacency) clear(v int32) { a.size[v] = 0 }
 
 // addShortcut adds s, or lowers the cost of the edge from s.from to s.to if it is dearer.
 func (c *contractor) addShortcut(s shortcut) {
 	id := int32(len(*c.arcs))
-	out := c.out[s.from]
+	out := c.out.list(s.from)
 	for i := range out {
 		if out[i].other != s.to {
 			continue
@@ -263,7 +310,7 @@ func (c *contractor) addShortcut(s shortcut) {
 		*c.arcs = append(*c.arcs, arc{a: s.in, b: s.out})
 		c.hops = append(c.hops, c.hops[s.in]+c.hops[s.out])
 		out[i].cost, out[i].arc = s.cost, id
-		in := c.in[s.to]
+		in := c.in.list(s.to)
 		for j := range in {
 			if in[j].other == s.from {
 				in[j].cost, in[j].arc = s.cost, id
@@ -273,24 +320,25 @@ func (c *contractor) addShortcut(s shortcut) {
 	}
 	*c.arcs = append(*c.arcs, arc{a: s.in, b: s.out})
 	c.hops = append(c.hops, c.hops[s.in]+c.hops[s.out])
-	c.out[s.from] = append(c.out[s.from], cedge{other: s.to, arc: id, cost: s.cost})
-	c.in[s.to] = append(c.in[s.to], cedge{other: s.from, arc: id, cost: s.cost})
+	c.out.add(s.from, cedge{other: s.to, arc: id, cost: s.cost})
+	c.in.add(s.to, cedge{other: s.from, arc: id, cost: s.cost})
 }
 
-// priority simulates contracting v: the fewer edges (and original edges) it adds for those it removes, and the
-// lower it sits, the sooner it goes.
+// priority finds the shortcuts that contracting v needs now, keeps them for its contraction, and rates it: the
+// fewer edges (and original edges) it adds for those it removes, and the lower it sits, the sooner it goes.
 func (c *contractor) priority(w *witness, v int32) float32 {
 	w.found = w.found[:0]
-	c.shortcuts(w, v, simulateLimit, false)
-	removed := len(c.out[v]) + len(c.in[v])
+	c.findShortcuts(w, v, witnessLimit)
+	c.shortcuts[v] = append(c.shortcuts[v][:0], w.found...)
+	removed := len(c.out.list(v)) + len(c.in.list(v))
 	if removed == 0 {
 		return float32(c.level[v])
 	}
 	var hopsRemoved, hopsAdded int64
-	for _, e := range c.out[v] {
+	for _, e := range c.out.list(v) {
 		hopsRemoved += int64(c.hops[e.arc])
 	}
-	for _, e := range c.in[v] {
+	for _, e := range c.in.list(v) {
 		hopsRemoved += int64(c.hops[e.arc])
 	}
 	for _, s := range w.found {
@@ -302,16 +350,16 @@ func (c *contractor) priority(w *witness, v int32) float32 {
 // independent says whether v's priority is below that of every remaining node within two hops; ties go by a
 // hash of the node ids.
 func (c *contractor) independent(v int32) bool {
-	for _, l := range [2][]cedge{c.out[v], c.in[v]} {
+	for _, l := range [2][]cedge{c.out.list(v), c.in.list(v)} {
 		for _, e := range l {
 			if !c.before(v, e.other) {
 				return false
 			}
 		}
 	}
-	for _, l := range [2][]cedge{c.out[v], c.in[v]} {
+	for _, l := range [2][]cedge{c.out.list(v), c.in.list(v)} {
 		for _, e := range l {
-			for _, l2 := range [2][]cedge{c.out[e.other], c.in[e.other]} {
+			for _, l2 := range [2][]cedge{c.out.list(e.other), c.in.list(e.other)} {
 				for _, e2 := range l2 {
 					if e2.other != v && !c.before(v, e2.other) {
 						return false
@@ -343,11 +391,10 @@ func mix(x uint32) uint32 {
 	return x
 }
 
-// shortcuts appends to w.found the shortcuts that contracting v needs: for each pair of an in-edge u -> v and an
-// out-edge v -> x, unless a witness search from u finds a path to x avoiding v that is no dearer (strictly
-// cheaper if it runs through a node of this round, when round is set).
-func (c *contractor) shortcuts(w *witness, v int32, lim searchLimit, round bool) {
-	outs := c.out[v]
+// findShortcuts appends to w.found the shortcuts that contracting v needs: for each pair of an in-edge u -> v and
+// an out-edge v -> x, unless a witness search from u finds a path to x avoiding v that is strictly cheaper.
+func (c *contractor) findShortcuts(w *witness, v int32, lim searchLimit) {
+	outs := c.out.list(v)
 	if len(outs) == 0 {
 		return
 	}
@@ -355,13 +402,13 @@ func (c *contractor) shortcuts(w *witness, v int32, lim searchLimit, round bool)
 	// the cheapest such edge no longer fits under its limit.
 	last := infinite
 	for _, eo := range outs {
-		for _, e := range c.in[eo.other] {
+		for _, e := range c.in.list(eo.other) {
 			if e.other != v {
 				last = min(last, e.cost)
 			}
 		}
 	}
-	for _, ein := range c.in[v] {
+	for _, ein := range c.in.list(v) {
 		u := ein.other
 		limit := cost(0)
 		for _, eo := range outs {
@@ -376,14 +423,14 @@ func (c *contractor) shortcuts(w *witness, v int32, lim searchLimit, round bool)
 		if w.targets == 0 {
 			continue
 		}
-		c.witnessSearch(w, u, v, limit, last, lim, round)
+		c.witnessSearch(w, u, v, limit, last, lim)
 		for _, eo := range outs {
 			x := eo.other
 			if x == u {
 				continue
 			}
 			sc := add(ein.cost, eo.cost)
-			if d := w.node[x].dist; d < sc || (d == sc && !w.node[x].via) {
+			if w.node[x].dist < sc {
 				continue
 			}
 			w.found = append(w.found, shortcut{from: u, to: x, in: ein.arc, out: eo.arc, cost: sc})
@@ -414,7 +461,7 @@ type searchLimit struct {
 // witnessSearch runs Dijkstra from u without v, leaving distances in w.node, until it settles a node from which
 // an edge of cost last would exceed limit, or lim.settled nodes, or every target; it extends paths of at most
 // lim.hops edges.
-func (c *contractor) witnessSearch(w *witness, u, v int32, limit, last cost, lim searchLimit, round bool) {
+func (c *contractor) witnessSearch(w *witness, u, v int32, limit, last cost, lim searchLimit) {
 	w.node[u].dist = 0
 	w.touched = append(w.touched, u)
 	w.push(u, 0)
@@ -436,8 +483,7 @@ func (c *contractor) witnessSearch(w *witness, u, v int32, limit, last cost, lim
 		if nx.hops >= lim.hops {
 			continue
 		}
-		via := nx.via || (round && c.inRound[x] && x != u)
-		for _, e := range c.out[x] {
+		for _, e := range c.out.list(x) {
 			y := e.other
 			if y == v {
 				continue
@@ -448,10 +494,8 @@ func (c *contractor) witnessSearch(w *witness, u, v int32, limit, last cost, lim
 				if ny.dist == infinite {
 					w.touched = append(w.touched, y)
 				}
-				ny.dist, ny.via, ny.hops = nd, via, nx.hops+1
+				ny.dist, ny.hops = nd, nx.hops+1
 				w.push(y, nd)
-			} else if nd == ny.dist && ny.via && !via {
-				ny.via = false
 			}
 		}
 	}
