@@ -100,6 +100,12 @@ type stepResult struct {
 	ErrorSamples []errorCount `json:"error_samples,omitempty"`
 	Interrupted  bool         `json:"interrupted,omitempty"`
 	Sustained    bool         `json:"sustained"`
+	// Daemon is what the daemon's own /metrics said of the step (its latency without the generator's share of
+	// the cores, and its CPU); DaemonError why it is missing.
+	Daemon      *daemonStep `json:"daemon,omitempty"`
+	DaemonError string      `json:"daemon_error,omitempty"`
+	// LoadCPUMSPer1000 is the generator's own CPU per thousand requests (Linux only), beside the daemon's.
+	LoadCPUMSPer1000 float64 `json:"load_cpu_ms_per_1000_requests,omitempty"`
 }
 
 type secondStats struct {

@@ -121,6 +121,7 @@ func printReport(w io.Writer, r *report) {
 			fmtCodes(s.StatusCodes))
 	}
 	tw.Flush()
+	printSelfView(w, r.Steps)
 	for _, s := range r.Steps {
 		if len(s.ErrorSamples) == 0 {
 			continue

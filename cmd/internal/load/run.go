@@ -390,7 +390,9 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error)
 			}
 		}
 		fmt.Fprintf(stderr, "dispatchd-load: step %d/%d: %s at %d/s for %s\n", i+1, len(cfg.rates), cfg.mode, rate, cfg.duration)
+		self := beginSelfView(ctx, api.http, target, token, routeOf(cfg.mode))
 		st := runStep(ctx, tr, rate, cfg.duration, cfg.attack, fmt.Sprintf("%s-%d", cfg.mode, rate))
+		self.end(ctx, &st)
 		st.Sustained = sustained(st, cfg.p99Limit)
 		rep.Steps = append(rep.Steps, st)
 		fmt.Fprintf(stderr, "dispatchd-load:   %s\n", st.brief())

@@ -1,0 +1,251 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// The daemon's own view of a step: what its /metrics said before and after. The generator's latencies include
+// its own scheduling on the cores it shares with the daemon; the daemon's request-duration histogram does not,
+// and its CPU counter says what the requests cost it.
+const (
+	durationMetric = "dispatchd_http_request_duration_seconds"
+	cpuMetric      = "process_cpu_seconds_total"
+)
+
+// daemonSample is one scrape: a route's cumulative histogram and the process's CPU seconds.
+type daemonSample struct {
+	buckets []bucket // cumulative, by upper bound; the last is +Inf
+	count   float64
+	cpu     float64
+	hasCPU  bool
+}
+
+type bucket struct {
+	le    float64
+	count float64
+}
+
+// daemonStep is what the daemon says of one step: its latency quantiles for the route, from its histogram's
+// change over the step (interpolated within a bucket, as Prometheus' histogram_quantile does: the bucket bounds
+// are the resolution), and its CPU per thousand requests.
+type daemonStep struct {
+	Route    string  `json:"route"`
+	Requests float64 `json:"requests"`
+	P50MS    float64 `json:"p50_ms"`
+	P99MS    float64 `json:"p99_ms"`
+	// CPUSeconds is the daemon's process CPU over the step (user+system), CPUMSPer1000 per thousand of the step's
+	// requests of every route.
+	CPUSeconds   float64 `json:"cpu_seconds"`
+	CPUMSPer1000 float64 `json:"cpu_ms_per_1000_requests"`
+	// BucketsMS are the histogram's upper bounds around the quantiles, for reading them.
+	BucketsMS []float64 `json:"buckets_ms,omitempty"`
+}
+
+// scrapeDaemon reads the daemon's /metrics (with token when not empty) and returns route's histogram and the CPU.
+func scrapeDaemon(ctx context.Context, client *http.Client, target, token, route string) (daemonSample, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target+"/metrics", nil)
+	if err != nil {
+		return daemonSample{}, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return daemonSample{}, fmt.Errorf("scrape /metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return daemonSample{}, fmt.Errorf("scrape /metrics: %s", resp.Status)
+	}
+	return parseDaemonSample(resp.Body, route)
+}
+
+// parseDaemonSample reads the text exposition format.
+func parseDaemonSample(r io.Reader, route string) (daemonSample, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return daemonSample{}, fmt.Errorf("parse /metrics: %w", err)
+	}
+	var s daemonSample
+	if f := fams[cpuMetric]; f != nil && len(f.Metric) > 0 && f.Metric[0].Counter != nil {
+		s.cpu, s.hasCPU = f.Metric[0].Counter.GetValue(), true
+	}
+	f := fams[durationMetric]
+	if f == nil {
+		return daemonSample{}, fmt.Errorf("parse /metrics: no %s", durationMetric)
+	}
+	for _, m := range f.Metric {
+		if labelValue(m, "route") != route || m.Histogram == nil {
+			continue
+		}
+		for _, b := range m.Histogram.Bucket {
+			s.buckets = append(s.buckets, bucket{le: b.GetUpperBound(), count: float64(b.GetCumulativeCount())})
+		}
+		s.count = float64(m.Histogram.GetSampleCount())
+		if len(s.buckets) == 0 || !math.IsInf(s.buckets[len(s.buckets)-1].le, 1) {
+			s.buckets = append(s.buckets, bucket{le: math.Inf(1), count: s.count})
+		}
+		sort.Slice(s.buckets, func(i, j int) bool { return s.buckets[i].le < s.buckets[j].le })
+		return s, nil
+	}
+	return daemonSample{}, fmt.Errorf("parse /metrics: no %s for route %q", durationMetric, route)
+}
+
+func labelValue(m *dto.Metric, name string) string {
+	for _, l := range m.Label {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// stepOf is the change from before to after; requests counts every request of the step (for the CPU per
+// thousand), whatever its route.
+func stepOf(route string, before, after daemonSample, requests uint64) (*daemonStep, error) {
+	if len(before.buckets) != len(after.buckets) {
+		return nil, fmt.Errorf("the daemon's histogram changed its buckets during the step")
+	}
+	delta := make([]bucket, len(after.buckets))
+	for i := range after.buckets {
+		if after.buckets[i].le != before.buckets[i].le {
+			return nil, fmt.Errorf("the daemon's histogram changed its buckets during the step")
+		}
+		delta[i] = bucket{le: after.buckets[i].le, count: after.buckets[i].count - before.buckets[i].count}
+	}
+	st := &daemonStep{Route: route, Requests: after.count - before.count}
+	st.P50MS = 1000 * histogramQuantile(0.50, delta)
+	st.P99MS = 1000 * histogramQuantile(0.99, delta)
+	if before.hasCPU && after.hasCPU {
+		st.CPUSeconds = after.cpu - before.cpu
+		if requests > 0 {
+			st.CPUMSPer1000 = 1000 * st.CPUSeconds / float64(requests) * 1000
+		}
+	}
+	for _, b := range delta {
+		if !math.IsInf(b.le, 1) {
+			st.BucketsMS = append(st.BucketsMS, 1000*b.le)
+		}
+	}
+	return st, nil
+}
+
+// histogramQuantile is Prometheus' histogram_quantile over cumulative buckets: linear within the bucket the rank falls in,
+// the lowest bucket's lower bound taken as 0, and the highest finite bound when the rank is in +Inf. NaN without
+// observations.
+func histogramQuantile(q float64, bs []bucket) float64 {
+	if len(bs) == 0 {
+		return math.NaN()
+	}
+	total := bs[len(bs)-1].count
+	if total <= 0 {
+		return math.NaN()
+	}
+	rank := q * total
+	i := sort.Search(len(bs), func(i int) bool { return bs[i].count >= rank })
+	if i == len(bs)-1 && math.IsInf(bs[i].le, 1) {
+		if len(bs) < 2 {
+			return math.NaN()
+		}
+		return bs[len(bs)-2].le
+	}
+	lower, below := 0.0, 0.0
+	if i > 0 {
+		lower, below = bs[i-1].le, bs[i-1].count
+	}
+	in := bs[i].count - below
+	if in <= 0 {
+		return bs[i].le
+	}
+	return lower + (bs[i].le-lower)*(rank-below)/in
+}
+
+// routeOf is the daemon's route (its histogram's label) that a mode's requests go to.
+func routeOf(mode string) string {
+	switch mode {
+	case modeOrders:
+		return "POST /v1/orders"
+	case modeBatch:
+		return "POST /v1/courier-locations"
+	default:
+		return "POST /v1/courier/location"
+	}
+}
+
+// selfView is a step's first scrape, kept until the step ends.
+type selfView struct {
+	client        *http.Client
+	target, token string
+	route         string
+	before        daemonSample
+	err           error
+	cpu           time.Duration
+	hasCPU        bool
+}
+
+// beginSelfView scrapes the daemon and notes the generator's CPU before a step.
+func beginSelfView(ctx context.Context, client *http.Client, target, token, route string) *selfView {
+	v := &selfView{client: client, target: target, token: token, route: route}
+	v.before, v.err = scrapeDaemon(ctx, client, target, token, route)
+	v.cpu, v.hasCPU = processCPU(os.Getpid())
+	return v
+}
+
+// end scrapes again and writes the daemon's view of the step, and the generator's CPU, into st.
+func (v *selfView) end(ctx context.Context, st *stepResult) {
+	if cpu, ok := processCPU(os.Getpid()); ok && v.hasCPU && st.Requests > 0 {
+		st.LoadCPUMSPer1000 = float64(cpu-v.cpu) / float64(time.Millisecond) / float64(st.Requests) * 1000
+	}
+	if v.err != nil {
+		st.DaemonError = v.err.Error()
+		return
+	}
+	after, err := scrapeDaemon(ctx, v.client, v.target, v.token, v.route)
+	if err == nil {
+		st.Daemon, err = stepOf(v.route, v.before, after, st.Requests)
+	}
+	if err != nil {
+		st.DaemonError = err.Error()
+	}
+}
+
+// printSelfView is the daemon's own view of each step beside the generator's: its p50 and p99 for the route (from
+// its histogram, so no finer than its buckets), and the CPU each side spent per thousand requests.
+func printSelfView(w io.Writer, steps []stepResult) {
+	shown := false
+	for _, s := range steps {
+		shown = shown || s.Daemon != nil || s.DaemonError != ""
+	}
+	if !shown {
+		return
+	}
+	fmt.Fprintln(w, "\nthe daemon's own view (its /metrics before and after each step):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "rate/s\troute\trequests\tdaemon p50\tdaemon p99\tgenerator p99\tdaemon CPU/1000 req\tgenerator CPU/1000 req\t")
+	for _, s := range steps {
+		if s.Daemon == nil {
+			fmt.Fprintf(tw, "%d\t%s\t\t\t\t\t\t\t\n", s.Rate, s.DaemonError)
+			continue
+		}
+		d := s.Daemon
+		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t%.0f ms\t%.0f ms\t\n", s.Rate, d.Route, d.Requests, fmtMS(d.P50MS),
+			fmtMS(d.P99MS), fmtMS(s.P99MS), d.CPUMSPer1000, s.LoadCPUMSPer1000)
+	}
+	tw.Flush()
+}
