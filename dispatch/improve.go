@@ -24,7 +24,7 @@ type improver struct {
 	routes []basePlan
 	// at maps a courier index to its route in routes, or -1.
 	at []int32
-	// budget is the evaluations left; evals those spent.
+	// budget bounds the evaluations; evals counts those spent.
 	budget, evals int
 	// moveOf maps an order to its Move in the round's decision (index into rec.Moves), when it has one: an order
 	// without one was on its courier before the round.
