@@ -62,6 +62,8 @@ type roundState struct {
 	touched       []*courierState
 	touchedMark   []uint64
 	batch         batchBuffers
+	// improveEvals and improveMoved are what the last round's improvement spent and moved.
+	improveEvals, improveMoved int
 }
 
 // Stats describes the last round, for metrics and benchmarks.
@@ -92,6 +94,7 @@ func (e *Engine) beginRound() *roundState {
 	}
 	r.seqArena, r.pickArena = r.seqArena[:0], r.pickArena[:0]
 	r.touched = r.touched[:0]
+	r.improveEvals, r.improveMoved = 0, 0
 	if len(r.scratch) == 0 {
 		r.scratch = append(r.scratch, newScratch(e.cfg.MaxRouteStops))
 	}
@@ -104,6 +107,12 @@ func (e *Engine) runRound() {
 		return
 	}
 	r := e.beginRound()
+	if e.rec == nil {
+		// The improvement reads what the round decided: a round run outside planRound records into a decision of its
+		// own.
+		e.rec = &Decision{}
+		defer func() { e.rec = nil }()
+	}
 	horizon := satAdd(e.now, int64(e.cfg.Lookahead))
 	e.beginRoundTravel(func(o *orderState) bool { return o.status == StatusPending && o.ready <= horizon })
 	defer e.endRoundTravel()
@@ -276,12 +285,15 @@ func (e *Engine) runRound() {
 			}
 		}
 	}
-	// 6. Re-sequence every touched route and publish it.
+	// 6. Re-sequence every touched route, improve them together, and publish them.
 	slices.SortFunc(r.touched, func(a, b *courierState) int { return int(a.idx - b.idx) })
-	for _, c := range r.touched {
-		if !e.cfg.Rules.NoDiversion {
+	if !e.cfg.Rules.NoDiversion {
+		for _, c := range r.touched {
 			e.resequenceRoute(c)
 		}
+	}
+	r.improveEvals, r.improveMoved = e.improve()
+	for _, c := range r.touched {
 		e.routeChanged(c)
 	}
 

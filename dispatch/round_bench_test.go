@@ -177,3 +177,30 @@ func BenchmarkRoundParts(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRoundImprove measures the largest benchmark round with the improvement off and at the default budget
+// (docs/benchmarks.md, "Dispatch round"): the round is planned on a copy and its decision applied, as Apply does.
+func BenchmarkRoundImprove(b *testing.B) {
+	for _, budget := range []int{0, DefaultConfig().ImproveBudget} {
+		b.Run(fmt.Sprintf("budget=%d", budget), func(b *testing.B) {
+			var evals, moved int
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				e := benchCity(b, 10000, 3000, uint64(i+1))
+				e.cfg.ImproveBudget = budget
+				b.StartTimer()
+				p := e.Planner()
+				d, err := p.Plan(t0.Add(time.Second))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := e.ApplyDecision(t0.Add(time.Second), d); err != nil {
+					b.Fatal(err)
+				}
+				evals, moved = p.e.round.improveEvals, p.e.round.improveMoved
+			}
+			b.ReportMetric(float64(evals), "evals/op")
+			b.ReportMetric(float64(moved), "moved/op")
+		})
+	}
+}

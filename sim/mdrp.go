@@ -37,6 +37,9 @@ func MDRPConfig(p mdrp.Params) dispatch.Config {
 	// Couriers are scarce at peaks: an order left waiting is priced as slipping an hour, so late orders are served
 	// first instead of starving.
 	cfg.DeferHorizon = time.Hour
+	// No postponement: under no-diversion a courier is offered work only when about to be free (AppendHorizon), so
+	// a bundle held back for a better courier or partner mostly waits for nothing, and click-to-door pays for it.
+	cfg.PostponeSlack = 0
 	// Instances are small enough that a second pricing goroutine costs more than it saves.
 	cfg.Workers = 1
 	return cfg
