@@ -933,12 +933,16 @@ func (j *Journal) commit(batch []pending) {
 	if j.failed == nil {
 		j.failed = j.commitErr
 	}
-	close(j.notify)
-	j.notify = make(chan struct{})
 	j.mu.Unlock()
+	// OnFail runs before any waiter hears of the failure, so that whoever a failed Wait answers finds the owner
+	// already told (a daemon already read-only).
 	if failedNow && j.opt.OnFail != nil {
 		j.opt.OnFail(j.commitErr)
 	}
+	j.mu.Lock()
+	close(j.notify)
+	j.notify = make(chan struct{})
+	j.mu.Unlock()
 }
 
 // write appends a batch's frames with one write and one fsync, and reports whether the batch is durable. When the
