@@ -19,26 +19,51 @@ LDFLAGS     := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(C
 
 all: build test
 
-build:
+build: console
 	$(GO) build -ldflags "$(LDFLAGS)" ./...
+
+# The operator's console (docs/console.md): npm ci from the committed lock file when it changed, then the bundle
+# into dispatch/httpapi/console/dist/ (git-ignored: it holds Leaflet), which the daemon embeds. Without it the
+# daemon serves a page that says to run this.
+CONSOLE_DIR := dispatch/httpapi/console
+CONSOLE_SRC := $(wildcard $(CONSOLE_DIR)/web/*) $(CONSOLE_DIR)/build.mjs
+
+.PHONY: console
+console: $(CONSOLE_DIR)/dist/index.html
+
+$(CONSOLE_DIR)/node_modules/.package-lock.json: $(CONSOLE_DIR)/package-lock.json $(CONSOLE_DIR)/package.json
+	cd $(CONSOLE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+$(CONSOLE_DIR)/dist/index.html: $(CONSOLE_DIR)/node_modules/.package-lock.json $(CONSOLE_SRC)
+	cd $(CONSOLE_DIR) && npm run --silent build
 
 # The daemon on :8080 with its data in ./var. Without DISPATCHD_ADMIN_TOKEN or --admin-token-file the first start
 # writes a random admin token to ./var/admin.token; RUN_ARGS passes more flags (RUN_ARGS='--dispatch-interval 5s').
 DATA_DIR ?= ./var
 RUN_ARGS ?=
 
-run:
+run: console
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd ./cmd/dispatchd
 	@echo "dispatchd: API on http://localhost:8080, data in $(DATA_DIR)."
 	@if [ -z "$$DISPATCHD_ADMIN_TOKEN" ]; then echo "dispatchd: the admin token is in $(DATA_DIR)/admin.token (written on the first start)."; \
 		else echo "dispatchd: the admin token is \$$DISPATCHD_ADMIN_TOKEN."; fi
 	exec ./bin/dispatchd --addr :8080 --data-dir $(DATA_DIR) $(RUN_ARGS)
 
+# The demo (docs/console.md): the daemon on loopback with a road map and a simulated city driving it, and the
+# console's URL; Ctrl-C stops it. DEMO_ADDR (127.0.0.1:8080), DEMO_COURIERS, DEMO_STORES, DEMO_RATE tune it.
+.PHONY: demo
+demo: console
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd ./cmd/dispatchd
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd-load ./cmd/dispatchd-load
+	OSM_DIR=$(OSM_DIR) bash .ci/demo
+
 vet:
 	$(GO) vet ./...
 
-# The test command named in the README and run by CI.
-test: vet
+# The test command named in the README and run by CI. The console's browser tests need chromium (they skip without
+# it, unless DISPATCHD_BROWSER=required, as in CI; bash .ci/install-chromium installs it); their screenshots go to
+# $$DISPATCHD_ARTIFACTS when set.
+test: console vet
 	$(GO) test -race -count=1 ./...
 
 # The metrics of a running daemon, after traffic that touches them all, linted by `promtool check metrics`
@@ -47,6 +72,14 @@ test: vet
 metrics-check:
 	@command -v promtool >/dev/null || { echo "metrics-check: promtool is not on PATH (bash .ci/install-promtool)"; exit 1; }
 	DISPATCHD_PROMTOOL=$$(command -v promtool) $(GO) test -count=1 -run '^TestMetricsPassPromtool$$' ./cmd/dispatchd
+
+# The Prometheus files under metrics/ (scrape config, recording and alerting rules) checked by promtool, the
+# alerting rules' unit tests (metrics/alerts_test.yml) run by it, then the rules and the dashboard's queries run by
+# a real Prometheus (on loopback) against a daemon under test traffic; see .ci/alerts-check. The Go side (every
+# metric the rules and the Grafana dashboard use is one the daemon exports) is in `go test ./metrics`.
+.PHONY: alerts-check
+alerts-check:
+	GO=$(GO) bash .ci/alerts-check
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -125,7 +158,7 @@ bench-reliability:
 DIST_PLATFORMS := linux/amd64 linux/arm64
 DIST_COMMANDS  := dispatchd dispatch-sim dispatchd-load
 
-dist:
+dist: console
 	rm -rf dist
 	mkdir -p dist
 	@set -e; for p in $(DIST_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; for c in $(DIST_COMMANDS); do \

@@ -39,7 +39,16 @@
 //	dispatchd_loop_queue_capacity                gauge
 //	dispatchd_loop_busy_ratio                    gauge  0..1
 //	dispatchd_journal_pending_records            gauge
+//	dispatchd_webhook_backlog{webhook}           gauge  order events waiting for delivery
+//	dispatchd_webhook_oldest_pending_age_seconds{webhook}  gauge  age of the oldest of them, 0 when none waits
+//	dispatchd_ready                              gauge  1 when GET /readyz would answer 200
+//	dispatchd_read_only                          gauge  1 after a failed journal commit, until a restart
 //	dispatchd_scrape_collector_duration_seconds{collector}  gauge  the fleet collector's own cost
+//
+// Scrape time, from the file system (NewDataDirCollector, registered by the daemon over its data directory):
+//
+//	dispatchd_data_dir_avail_bytes               gauge  space the daemon may still write
+//	dispatchd_data_dir_size_bytes                gauge
 //
 // Observed as things happen:
 //
@@ -54,9 +63,19 @@
 //	dispatchd_journal_sync_duration_seconds      histogram  100 µs to 1 s (its _count counts syncs)
 //	dispatchd_journal_synced_records_total       counter
 //	dispatchd_requests_rejected_total{reason}    counter  queue_full, ...
+//	dispatchd_webhook_deliveries_total{result}   counter  ok, failed (retried later), given_up
 //	dispatchd_http_requests_total{route,code}    counter
 //	dispatchd_http_request_duration_seconds{route}  histogram  1 ms to 10 s
 //
 // The registry also serves the standard go_* and process_* metrics, and promhttp_metric_handler_errors_total,
-// which counts scrapes that lost metrics to a collection error (the handler carries on past such errors).
+// which counts scrapes that lost metrics to a collection error (the handler carries on past such errors). The
+// daemon registers dispatchd_build_info{version,commit,goversion} (NewBuildInfo) beside them.
+//
+// # Rules and dashboard
+//
+// The files beside this package are for an operator's Prometheus and Grafana: prometheus.yml (a scrape config),
+// rules.yml (recording rules), alerts.yml (alerting rules, with their unit tests in alerts_test.yml) and
+// grafana/dispatchd.json (a dashboard). `make alerts-check` runs promtool over them; the package's tests check that
+// every metric their expressions use is one this package exports, so they cannot drift from the code.
+// docs/operations.md ("Alerts and dashboards") is the runbook of each alert.
 package metrics

@@ -34,6 +34,14 @@ type Fleet struct {
 	JournalPending int
 	// WebhookBacklog is, by webhook id, how many order events wait for delivery.
 	WebhookBacklog map[string]int
+	// WebhookOldestPending is, by webhook id, the time of the oldest event still waiting for delivery (the one its
+	// worker is on). A webhook in WebhookBacklog that is missing here, or has the zero time, has nothing waiting.
+	WebhookOldestPending map[string]time.Time
+	// Ready says whether the daemon serves: recovered, its loop running and its journal healthy (GET /readyz).
+	Ready bool
+	// ReadOnly says whether a failed journal commit has left the daemon read-only: writes are refused until a
+	// restart rebuilds the state from what is on disk.
+	ReadOnly bool
 }
 
 // The statuses every scrape reports, even at zero, so that dashboards and alerts see stable series. The order
@@ -61,6 +69,9 @@ type fleetCollector struct {
 	busyRatio         *prometheus.Desc
 	journalPending    *prometheus.Desc
 	webhookBacklog    *prometheus.Desc
+	webhookOldest     *prometheus.Desc
+	ready             *prometheus.Desc
+	readOnly          *prometheus.Desc
 	scrapeDuration    *prometheus.Desc
 }
 
@@ -93,6 +104,12 @@ func newFleetCollector(fleet func() Fleet, now func() time.Time) *fleetCollector
 			"Journal records appended but not yet synced to disk.", nil, nil),
 		webhookBacklog: prometheus.NewDesc("dispatchd_webhook_backlog",
 			"Order events waiting for delivery, by webhook; one that keeps growing is a failing endpoint.", []string{"webhook"}, nil),
+		webhookOldest: prometheus.NewDesc("dispatchd_webhook_oldest_pending_age_seconds",
+			"Age of the oldest order event waiting for delivery, by webhook (0 when none waits).", []string{"webhook"}, nil),
+		ready: prometheus.NewDesc("dispatchd_ready",
+			"1 when the daemon serves (recovered, loop running, journal healthy: GET /readyz answers 200), else 0.", nil, nil),
+		readOnly: prometheus.NewDesc("dispatchd_read_only",
+			"1 when a failed journal commit has left the daemon read-only until a restart, else 0.", nil, nil),
 		scrapeDuration: prometheus.NewDesc("dispatchd_scrape_collector_duration_seconds",
 			"Time a scrape-time collector took to read its snapshot and emit its metrics.", []string{"collector"}, nil),
 	}
@@ -111,6 +128,9 @@ func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.busyRatio
 	ch <- c.journalPending
 	ch <- c.webhookBacklog
+	ch <- c.webhookOldest
+	ch <- c.ready
+	ch <- c.readOnly
 	ch <- c.scrapeDuration
 }
 
@@ -128,8 +148,17 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(ch, c.queueCapacity, float64(f.QueueCapacity))
 	gauge(ch, c.busyRatio, f.LoopBusyRatio)
 	gauge(ch, c.journalPending, float64(f.JournalPending))
+	gauge(ch, c.ready, boolGauge(f.Ready))
+	gauge(ch, c.readOnly, boolGauge(f.ReadOnly))
 	for id, n := range f.WebhookBacklog {
 		gauge(ch, c.webhookBacklog, float64(n), id)
+		// The age is emitted for every webhook, 0 when nothing waits, so that its series is as stable as the
+		// backlog's. A clock step backwards cannot make it negative.
+		age := 0.0
+		if t := f.WebhookOldestPending[id]; n > 0 && !t.IsZero() {
+			age = max(0, start.Sub(t).Seconds())
+		}
+		gauge(ch, c.webhookOldest, age, id)
 	}
 
 	gauge(ch, c.scrapeDuration, c.now().Sub(start).Seconds(), fleetCollectorName)
@@ -152,6 +181,13 @@ func byStatus(ch chan<- prometheus.Metric, desc *prometheus.Desc, known []string
 	for _, s := range extra {
 		gauge(ch, desc, float64(counts[s]), s)
 	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func gauge(ch chan<- prometheus.Metric, desc *prometheus.Desc, v float64, labels ...string) {

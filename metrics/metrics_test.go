@@ -21,7 +21,7 @@ var fleetNames = []string{
 	"dispatchd_orders", "dispatchd_couriers", "dispatchd_stores",
 	"dispatchd_dispatch_last_round_orders", "dispatchd_dispatch_last_round_assigned",
 	"dispatchd_loop_queue_depth", "dispatchd_loop_queue_capacity", "dispatchd_loop_busy_ratio",
-	"dispatchd_journal_pending_records",
+	"dispatchd_journal_pending_records", "dispatchd_ready", "dispatchd_read_only",
 }
 
 func sampleFleet() Fleet {
@@ -35,6 +35,7 @@ func sampleFleet() Fleet {
 		QueueCapacity:       1024,
 		LoopBusyRatio:       0.25,
 		JournalPending:      3,
+		Ready:               true,
 	}
 }
 
@@ -79,6 +80,12 @@ dispatchd_loop_busy_ratio 0.25
 # HELP dispatchd_journal_pending_records Journal records appended but not yet synced to disk.
 # TYPE dispatchd_journal_pending_records gauge
 dispatchd_journal_pending_records 3
+# HELP dispatchd_ready 1 when the daemon serves (recovered, loop running, journal healthy: GET /readyz answers 200), else 0.
+# TYPE dispatchd_ready gauge
+dispatchd_ready 1
+# HELP dispatchd_read_only 1 when a failed journal commit has left the daemon read-only until a restart, else 0.
+# TYPE dispatchd_read_only gauge
+dispatchd_read_only 0
 `
 
 func TestFleetCollectorEmitsSnapshot(t *testing.T) {
@@ -103,9 +110,20 @@ dispatchd_scrape_collector_duration_seconds{collector="fleet"} 0.25
 
 func TestFleetCollectorEmptyFleetKeepsStableSeries(t *testing.T) {
 	c := newFleetCollector(func() Fleet { return Fleet{} }, time.Now)
-	// 8 order statuses + 4 courier statuses + 7 scalar gauges + the cost gauge, all present with nothing to count.
-	if n := testutil.CollectAndCount(c); n != 20 {
-		t.Fatalf("empty fleet: %d series, want 20", n)
+	// 8 order statuses + 4 courier statuses + 9 scalar gauges + the cost gauge, all present with nothing to count.
+	if n := testutil.CollectAndCount(c); n != 22 {
+		t.Fatalf("empty fleet: %d series, want 22", n)
+	}
+	// The zero Fleet (what the daemon reports before it is open) is neither ready nor read-only.
+	if err := testutil.CollectAndCompare(c, strings.NewReader(`
+# HELP dispatchd_ready 1 when the daemon serves (recovered, loop running, journal healthy: GET /readyz answers 200), else 0.
+# TYPE dispatchd_ready gauge
+dispatchd_ready 0
+# HELP dispatchd_read_only 1 when a failed journal commit has left the daemon read-only until a restart, else 0.
+# TYPE dispatchd_read_only gauge
+dispatchd_read_only 0
+`), "dispatchd_ready", "dispatchd_read_only"); err != nil {
+		t.Fatal(err)
 	}
 	if n := testutil.CollectAndCount(c, "dispatchd_orders"); n != len(orderStatuses) {
 		t.Fatalf("dispatchd_orders: %d series, want %d", n, len(orderStatuses))

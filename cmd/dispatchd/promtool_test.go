@@ -20,10 +20,46 @@ func TestMetricsPassPromtool(t *testing.T) {
 		t.Skip("DISPATCHD_PROMTOOL is not set (make metrics-check sets it)")
 	}
 	c, _ := startMain(t, t.TempDir(), "--dispatch-interval", "200ms")
-	admin := testAdminToken
+	touchEveryMetric(t, c)
 
-	// Traffic: a store, a courier on shift, a webhook whose endpoint refuses (failed deliveries and a backlog by
-	// webhook), orders placed, one delivered (click to door), one cancelled, and refusals.
+	req, _ := http.NewRequest("GET", c.base+"/metrics", nil)
+	req.Header.Set("Accept", "text/plain") // the text format, which promtool reads
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("scrape: %d %s", resp.StatusCode, scrape)
+	}
+	// The scrape has what the traffic made, so the lint saw it.
+	for _, want := range []string{`dispatchd_click_to_door_seconds_count 1`, `dispatchd_orders_finished_total{status="cancelled"} 1`,
+		`dispatchd_http_requests_total{code="400",route="POST /v1/orders"} 1`, `dispatchd_webhook_backlog{webhook="w1"}`,
+		`dispatchd_journal_sync_duration_seconds_bucket`, `dispatchd_dispatch_round_duration_seconds_count`,
+		`dispatchd_webhook_oldest_pending_age_seconds{webhook="w1"}`, `dispatchd_ready 1`, `dispatchd_data_dir_avail_bytes`} {
+		if !bytes.Contains(scrape, []byte(want)) {
+			t.Errorf("the scrape lacks %s", want)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(scrape)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+	if s := strings.TrimSpace(string(out)); s != "" {
+		t.Logf("promtool: %s", s)
+	}
+	t.Logf("promtool check metrics: %d lines clean", bytes.Count(scrape, []byte("\n")))
+}
+
+// touchEveryMetric sends c's daemon the traffic that gives every metric a value: a store, a courier on shift, a
+// webhook whose endpoint refuses (failed deliveries and a backlog by webhook), orders placed, one delivered (click
+// to door), one cancelled, and refusals. The daemon must run rounds often (--dispatch-interval 200ms).
+func touchEveryMetric(t *testing.T, c *client) {
+	t.Helper()
+	admin := testAdminToken
 	c.must(201, "PUT", "/v1/stores/s1", admin, map[string]any{"location": map[string]float64{"lat": 31.2304, "lon": 121.4737}, "prep_seconds": 0}, nil)
 	var courier struct{ Token string }
 	c.must(201, "PUT", "/v1/couriers/r1", admin, map[string]any{"capacity": 3}, &courier)
@@ -53,34 +89,4 @@ func TestMetricsPassPromtool(t *testing.T) {
 	}
 	c.must(400, "POST", "/v1/orders", key.Key, map[string]any{"store_id": "s1"}, nil)
 	c.must(404, "GET", "/v1/nothing", "", nil, nil)
-
-	req, _ := http.NewRequest("GET", c.base+"/metrics", nil)
-	req.Header.Set("Accept", "text/plain") // the text format, which promtool reads
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scrape, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("scrape: %d %s", resp.StatusCode, scrape)
-	}
-	// The scrape has what the traffic made, so the lint saw it.
-	for _, want := range []string{`dispatchd_click_to_door_seconds_count 1`, `dispatchd_orders_finished_total{status="cancelled"} 1`,
-		`dispatchd_http_requests_total{code="400",route="POST /v1/orders"} 1`, `dispatchd_webhook_backlog{webhook="w1"}`,
-		`dispatchd_journal_sync_duration_seconds_bucket`, `dispatchd_dispatch_round_duration_seconds_count`} {
-		if !bytes.Contains(scrape, []byte(want)) {
-			t.Errorf("the scrape lacks %s", want)
-		}
-	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = bytes.NewReader(scrape)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool check metrics: %v\n%s", err, out)
-	}
-	if s := strings.TrimSpace(string(out)); s != "" {
-		t.Logf("promtool: %s", s)
-	}
-	t.Logf("promtool check metrics: %d lines clean", bytes.Count(scrape, []byte("\n")))
 }

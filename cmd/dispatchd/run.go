@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/cmd/internal/version"
@@ -331,18 +330,6 @@ func (m *Main) loadAdminToken(log zerolog.Logger) (string, error) {
 	return t, nil
 }
 
-// buildInfo is dispatchd_build_info, always 1, whose labels say which build serves: what an operator checks after an
-// upgrade, and what a dashboard joins on to mark it.
-func buildInfo(v version.Info) prometheus.Collector {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        "dispatchd_build_info",
-		Help:        "The running build: version and commit as stamped at build time (--version), and the Go toolchain. Always 1.",
-		ConstLabels: prometheus.Labels{"version": v.Version, "commit": v.Commit, "goversion": v.GoVersion},
-	})
-	g.Set(1)
-	return g
-}
-
 // maxHeaderBytes bounds a request's headers (and request line): far above what any client of the API sends, far
 // below net/http's default of 1 MiB.
 const maxHeaderBytes = 32 << 10
@@ -406,26 +393,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	var d *daemon.Daemon
-	met := metrics.New(func() metrics.Fleet {
-		if d == nil {
-			return metrics.Fleet{}
-		}
-		v := d.View()
-		return metrics.Fleet{
-			OrdersByStatus:      v.OrdersByStatus,
-			CouriersByStatus:    v.CouriersByStatus,
-			Stores:              v.StoreCount(),
-			LastRoundCandidates: v.LastRound.Candidates,
-			LastRoundAssigned:   v.LastRound.Assigned,
-			QueueDepth:          d.QueueDepth(),
-			QueueCapacity:       d.QueueCapacity(),
-			LoopBusyRatio:       d.BusyRatio(),
-			JournalPending:      d.JournalPending(),
-			WebhookBacklog:      d.WebhookBacklogs(),
-		}
-	})
-	cfg.Observer = met
-	if err := met.Registry().Register(buildInfo(version.Get())); err != nil {
+	met := metrics.New(func() metrics.Fleet { return fleetOf(d) })
+	rounds := daemon.NewRoundTimes(met) // the last round's duration, for the console
+	cfg.Observer = rounds
+	build := version.Get()
+	if err := met.Registry().Register(metrics.NewBuildInfo(build.Version, build.Commit, build.GoVersion)); err != nil {
+		return fmt.Errorf("dispatchd: metrics: %w", err)
+	}
+	if err := met.Registry().Register(metrics.NewDataDirCollector(m.DataDir)); err != nil {
 		return fmt.Errorf("dispatchd: metrics: %w", err)
 	}
 	d, err = daemon.Open(cfg)
@@ -446,7 +421,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	limits.OrdersBurst, limits.CourierBurst = max(1, int(2*m.OrdersRate)), max(1, int(2*m.CourierRate))
 	limits.StreamsPerCaller = m.StreamsPerCaller
 	apiCfg := httpapi.Config{AdminToken: token, Logger: log, Instrument: met.InstrumentHTTP, Heartbeat: m.Heartbeat, Limits: limits,
-		Roads: tables, Travel: cfg.Travel}
+		Roads: tables, Travel: cfg.Travel, Rounds: rounds}
 	if m.MetricsAddr == "" {
 		apiCfg.Metrics, apiCfg.MetricsNeedAdmin = met.Handler(), m.MetricsAuth
 	}

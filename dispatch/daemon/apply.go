@@ -94,9 +94,13 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		if _, ok := s.keys.get(k.ID); ok {
 			return nil, errorf(dispatch.EConflict, "id", "api key %q exists", k.ID)
 		}
-		key := &APIKey{ID: k.ID, Name: k.Name, Role: RoleOrders, CreatedAt: rec.At, Hash: k.Hash}
+		role, err := keyRole(k.Role)
+		if err != nil {
+			return nil, err
+		}
+		key := &APIKey{ID: k.ID, Name: k.Name, Role: role, CreatedAt: rec.At, Hash: k.Hash}
 		s.keys.set(k.ID, key)
-		s.principals.set(string(k.Hash), Principal{Role: RoleOrders, ID: k.ID})
+		s.principals.set(string(k.Hash), Principal{Role: key.Role, ID: k.ID})
 		return key, nil
 
 	case recWebhookPut:

@@ -547,7 +547,10 @@ func (d *Daemon) restoreCheckpoint(data *checkpointData) (uint64, error) {
 		key.Hash = k.Hash
 		s.keys.set(key.ID, &key)
 		if key.RevokedAt == nil {
-			s.principals.set(string(key.Hash), Principal{Role: RoleOrders, ID: key.ID})
+			if key.Role, err = keyRole(key.Role); err != nil {
+				return 0, fmt.Errorf("key %s: %w", key.ID, err)
+			}
+			s.principals.set(string(key.Hash), Principal{Role: key.Role, ID: key.ID})
 		}
 	}
 	s.eventSeq = data.EventSeq

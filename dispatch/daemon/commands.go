@@ -211,16 +211,7 @@ func (c putCourier) run(d *Daemon, now time.Time) (putCourierReply, uint64, erro
 
 // CreateAPIKey makes an order-service key; the key itself is returned once.
 func (d *Daemon) CreateAPIKey(ctx context.Context, name string) (*APIKey, string, error) {
-	if name == "" || len(name) > 200 {
-		return nil, "", errorf(dispatch.EInvalid, "name", "name is required (at most 200 bytes)")
-	}
-	secret := NewToken("dk_")
-	rec := &keyRecord{ID: newID("key_"), Name: name, Hash: HashToken(secret)}
-	k, err := run(ctx, d, recordCommand[*APIKey]{&record{Type: recKeyCreate, Key: rec}})
-	if err != nil {
-		return nil, "", err
-	}
-	return k, secret, nil
+	return d.CreateRoleKey(ctx, name, RoleOrders)
 }
 
 // RevokeAPIKey revokes an order-service key at once.

@@ -467,6 +467,9 @@ func (d *Daemon) Ready() bool {
 	return d.running.Load() && d.journal.Err() == nil
 }
 
+// ReadOnly reports whether a failed journal commit has left the daemon read-only, until a restart.
+func (d *Daemon) ReadOnly() bool { return d.journal.Err() != nil }
+
 // View returns the latest published snapshot: everything in it is durable.
 func (d *Daemon) View() *View { return d.view.Load() }
 

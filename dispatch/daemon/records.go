@@ -104,6 +104,8 @@ type keyRecord struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Hash []byte `json:"hash"`
+	// Role is the key's role; empty (every key made before roles could be chosen) is RoleOrders.
+	Role string `json:"role,omitempty"`
 }
 
 type orderRecord struct {

@@ -16,6 +16,9 @@ const (
 	RoleAdmin   = "admin"
 	RoleOrders  = "orders"
 	RoleCourier = "courier"
+	// RoleOperator watches the whole city (stores, couriers, orders, events, the console) and manages no key or
+	// webhook.
+	RoleOperator = "operator"
 )
 
 // Principal is who a request acts as: the admin, an order service (ID is its API key's id) or a courier (ID is the

@@ -15,7 +15,7 @@ import (
 
 // The callers of the authorisation matrix. The first five hold no valid credential; "other-key" is a second
 // order-service key and "other-courier" courier b, neither of which placed or carries the fixture's order.
-var matrixCallers = []string{"none", "malformed", "unknown", "revoked-key", "retired-courier", "admin", "orders", "other-key", "courier", "other-courier"}
+var matrixCallers = []string{"none", "malformed", "unknown", "revoked-key", "retired-courier", "admin", "orders", "other-key", "courier", "other-courier", "operator"}
 
 // authzRow is one row of the matrix: a request to a route and the exact status each caller gets. Callers without
 // a valid credential get 401 on every route that is not public; on a public route everyone gets the admin's status.
@@ -28,6 +28,8 @@ type authzRow struct {
 	metricsAuth bool // served by a server started with MetricsNeedAdmin
 	// admin, orders, otherKey, courier, otherCourier are the statuses of the callers with valid credentials.
 	admin, orders, otherKey, courier, otherCourier int
+	// operator is the status of an operator key; zero means 403 (the role reads, and manages nothing).
+	operator int
 }
 
 func fixed(p string) func(string) string { return func(string) string { return p } }
@@ -50,6 +52,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	json.Unmarshal(f.expect(201, "POST", "/v1/api-keys", adminToken, `{"name":"other"}`), &otherKey)
 	json.Unmarshal(f.expect(201, "POST", "/v1/api-keys", adminToken, `{"name":"revoked"}`), &revoked)
 	f.expect(204, "DELETE", "/v1/api-keys/"+revoked.ID, adminToken, "")
+	var operatorKey struct{ Key string }
+	json.Unmarshal(f.expect(201, "POST", "/v1/api-keys", adminToken, `{"name":"console","role":"operator"}`), &operatorKey)
 	var retired, rotated struct{ Token string }
 	json.Unmarshal(f.expect(201, "PUT", "/v1/couriers/c-retired", adminToken, `{"capacity":1}`), &retired)
 	json.Unmarshal(f.expect(200, "PUT", "/v1/couriers/c-retired?rotate_token=true", adminToken, `{"capacity":1}`), &rotated)
@@ -63,6 +67,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"other-key":       "Bearer " + otherKey.Key,
 		"courier":         "Bearer " + f.riders["a"],
 		"other-courier":   "Bearer " + f.riders["b"],
+		"operator":        "Bearer " + operatorKey.Key,
 	}
 
 	// Objects for the callers whose success changes or removes one: an order each to cancel, a store, a webhook
@@ -95,9 +100,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	place := `{"store_id":"s1","dropoff":{"lat":31.24,"lon":121.48}}`
 	rows := []authzRow{
 		{pattern: "POST /v1/orders", method: "POST", path: fixed("/v1/orders"), body: place, admin: 201, orders: 201, otherKey: 201, courier: 403, otherCourier: 403},
-		{pattern: "GET /v1/orders", method: "GET", path: fixed("/v1/orders"), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
-		{pattern: "GET /v1/orders/{id}", method: "GET", path: fixed("/v1/orders/" + order), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
-		{pattern: "GET /v1/orders/{id}", method: "GET", path: fixed("/v1/orders/ord_NOSUCHORDER"), admin: 404, orders: 404, otherKey: 404, courier: 403, otherCourier: 403},
+		{pattern: "GET /v1/orders", method: "GET", path: fixed("/v1/orders"), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403, operator: 200},
+		{pattern: "GET /v1/orders/{id}", method: "GET", path: fixed("/v1/orders/" + order), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403, operator: 200},
+		{pattern: "GET /v1/orders/{id}", method: "GET", path: fixed("/v1/orders/ord_NOSUCHORDER"), admin: 404, orders: 404, otherKey: 404, courier: 403, otherCourier: 403, operator: 404},
 		{pattern: "POST /v1/orders/{id}/cancel", method: "POST", path: func(c string) string { return "/v1/orders/" + cmp.Or(toCancel[c], order) + "/cancel" },
 			admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
 		{pattern: "POST /v1/quotes", method: "POST", path: fixed("/v1/quotes"), body: place, admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
@@ -108,13 +113,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 			"vehicles":[{"id":"v","profile":"bike","start":{"lat":31.23,"lon":121.47}}],
 			"shipments":[{"id":"s","pickup":{"location":{"lat":31.23,"lon":121.47}},"delivery":{"location":{"lat":31.24,"lon":121.48}}}]}`,
 			admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
-		{pattern: "GET /v1/events", method: "GET", path: fixed("/v1/events"), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
+		{pattern: "GET /v1/events", method: "GET", path: fixed("/v1/events"), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403, operator: 200},
 
 		{pattern: "PUT /v1/stores/{store_id}", method: "PUT", path: perCaller("/v1/stores/new-"), body: `{"location":{"lat":31.2,"lon":121.4}}`,
 			admin: 201, orders: 403, otherKey: 403, courier: 403, otherCourier: 403},
-		{pattern: "GET /v1/stores/{store_id}", method: "GET", path: fixed("/v1/stores/s1"), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
+		{pattern: "GET /v1/stores/{store_id}", method: "GET", path: fixed("/v1/stores/s1"), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403, operator: 200},
 		{pattern: "DELETE /v1/stores/{store_id}", method: "DELETE", path: perCaller("/v1/stores/"), admin: 204, orders: 403, otherKey: 403, courier: 403, otherCourier: 403},
-		{pattern: "GET /v1/stores", method: "GET", path: fixed("/v1/stores"), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
+		{pattern: "GET /v1/stores", method: "GET", path: fixed("/v1/stores"), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403, operator: 200},
 		{pattern: "PATCH /v1/stores/{store_id}/inventory", method: "PATCH", path: fixed("/v1/stores/s1/inventory"), body: `{"adjust":{"milk":1}}`,
 			admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403},
 		// The owner: a store's steps on its own pick-up orders; another store's order is not found.
@@ -129,8 +134,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 		{pattern: "PUT /v1/couriers/{courier_id}", method: "PUT", path: perCaller("/v1/couriers/new-"), body: `{"capacity":1}`,
 			admin: 201, orders: 403, otherKey: 403, courier: 403, otherCourier: 403},
-		{pattern: "GET /v1/couriers/{courier_id}", method: "GET", path: fixed("/v1/couriers/a"), admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403},
-		{pattern: "GET /v1/couriers", method: "GET", path: fixed("/v1/couriers"), admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403},
+		{pattern: "GET /v1/couriers/{courier_id}", method: "GET", path: fixed("/v1/couriers/a"), admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
+		{pattern: "GET /v1/couriers", method: "GET", path: fixed("/v1/couriers"), admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
 
 		{pattern: "PUT /v1/webhooks/{webhook_id}", method: "PUT", path: perCaller("/v1/webhooks/new-"), body: hook, admin: 201, orders: 403, otherKey: 403, courier: 403, otherCourier: 403},
 		{pattern: "GET /v1/webhooks/{webhook_id}", method: "GET", path: fixed("/v1/webhooks/wh1"), admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403},
@@ -157,10 +162,17 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "POST /v1/courier/orders/{order_id}/{action}", method: "POST", path: fixed("/v1/courier/orders/ord_NOSUCHORDER/accept"),
 			admin: 403, orders: 403, otherKey: 403, courier: 404, otherCourier: 404},
 
+		// The console's reads: the admin and operators. The fixture loads no road map, so road tiles are 503.
+		{pattern: "GET /v1/console/snapshot", method: "GET", path: fixed("/v1/console/snapshot"), admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
+		{pattern: "GET /v1/console/stream", method: "GET", path: fixed("/v1/console/stream"), admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
+		{pattern: "GET /v1/console/roads/{z}/{x}/{y}", method: "GET", path: fixed("/v1/console/roads/14/8529/5975"), admin: 503, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 503},
+		// The console's page is public: it holds no data.
+		{pattern: "GET /console/", method: "GET", path: fixed("/console/"), public: true, admin: 200},
+
 		{pattern: "GET /healthz", method: "GET", path: fixed("/healthz"), public: true, admin: 200},
 		{pattern: "GET /readyz", method: "GET", path: fixed("/readyz"), public: true, admin: 200},
 		{pattern: "GET /metrics", method: "GET", path: fixed("/metrics"), public: true, admin: 200},
-		{pattern: "GET /metrics", method: "GET", path: fixed("/metrics"), metricsAuth: true, admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403},
+		{pattern: "GET /metrics", method: "GET", path: fixed("/metrics"), metricsAuth: true, admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
 		{pattern: "/", method: "GET", path: fixed("/v1/nothing"), public: true, admin: 404},
 		{pattern: "/", method: "PATCH", path: fixed("/v1/orders"), public: true, admin: 405}, // a known path, another method
 	}
@@ -215,6 +227,8 @@ func (r authzRow) statusFor(caller string) int {
 		return r.courier
 	case "other-courier":
 		return r.otherCourier
+	case "operator":
+		return cmp.Or(r.operator, http.StatusForbidden)
 	}
 	return http.StatusUnauthorized
 }

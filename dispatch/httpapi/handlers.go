@@ -475,6 +475,8 @@ func (s *Server) listCouriers(w http.ResponseWriter, r *http.Request, _ daemon.P
 
 type keyBody struct {
 	Name string `json:"name"`
+	// Role is "orders" (the default) or "operator".
+	Role string `json:"role,omitempty"`
 }
 
 type keyWithSecret struct {
@@ -487,7 +489,10 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, _ daemon.Prin
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	k, secret, err := s.d.CreateAPIKey(r.Context(), b.Name)
+	if b.Role == "" {
+		b.Role = daemon.RoleOrders
+	}
+	k, secret, err := s.d.CreateRoleKey(r.Context(), b.Name, b.Role)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,9 @@ type Config struct {
 	Travel geo.TravelModel
 	// MaxPlans bounds the plans made at once (default: one per CPU); a plan beyond it answers 503 with Retry-After.
 	MaxPlans int
+	// Rounds, when set, gives the console the last dispatch round's duration (the daemon's Observer wrapped by
+	// daemon.NewRoundTimes).
+	Rounds *daemon.RoundTimes
 }
 
 // Server is dispatchd's HTTP API over a daemon.
@@ -59,6 +62,16 @@ type Server struct {
 	planSlots chan struct{}
 	// patterns lists every route as registered ("METHOD /path"), for the test that holds the OpenAPI document to it.
 	patterns []string
+
+	// The console (console.go, consolestream.go): its files, the road map of its base layer (nil without one),
+	// road tiles and courier routes once drawn, stores' opening hours once read, and the latest frame the streams
+	// share.
+	pages       map[string]*consolePage
+	roadMap     RoadMap
+	tiles       roadTiles
+	drawnRoutes consoleRoutes
+	hours       daemon.OpenHours
+	frames      consoleFrames
 }
 
 // New makes the API for d.
@@ -77,6 +90,7 @@ func New(d *daemon.Daemon, cfg Config) *Server {
 	}
 	s := &Server{d: d, cfg: cfg, adminHash: daemon.HashToken(cfg.AdminToken), mux: http.NewServeMux(), limits: newLimiter(cfg.Limits),
 		planSlots: make(chan struct{}, cfg.MaxPlans)}
+	s.roadMap, _ = cfg.Travel.(RoadMap)
 	s.routes()
 	return s
 }
@@ -85,10 +99,11 @@ func New(d *daemon.Daemon, cfg Config) *Server {
 func (s *Server) Handler() http.Handler { return s.mux }
 
 const (
-	admin   = daemon.RoleAdmin
-	orders  = daemon.RoleOrders
-	courier = daemon.RoleCourier
-	public  = "public"
+	admin    = daemon.RoleAdmin
+	orders   = daemon.RoleOrders
+	courier  = daemon.RoleCourier
+	operator = daemon.RoleOperator
+	public   = "public"
 )
 
 // handlerFunc is an API handler: it gets the authenticated principal and returns an error to be written.
@@ -96,24 +111,24 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, p daemon.Principal
 
 func (s *Server) routes() {
 	s.handle("POST /v1/orders", s.placeOrder, orders, admin)
-	s.handle("GET /v1/orders", s.listOrders, orders, admin)
-	s.handle("GET /v1/orders/{id}", s.getOrder, orders, admin)
+	s.handle("GET /v1/orders", s.listOrders, orders, admin, operator)
+	s.handle("GET /v1/orders/{id}", s.getOrder, orders, admin, operator)
 	s.handle("POST /v1/orders/{id}/cancel", s.cancelOrder, orders, admin)
 	s.handle("POST /v1/quotes", s.quote, orders, admin)
 	s.handle("POST /v1/travel-times", s.travelTimes, orders, admin)
 	s.handle("POST /v1/plans", s.plans, orders, admin)
-	s.handle("GET /v1/events", s.events, orders, admin)
+	s.handle("GET /v1/events", s.events, orders, admin, operator)
 
 	s.handle("PUT /v1/stores/{store_id}", s.putStore, admin)
-	s.handle("GET /v1/stores/{store_id}", s.getStore, admin, orders)
+	s.handle("GET /v1/stores/{store_id}", s.getStore, admin, orders, operator)
 	s.handle("DELETE /v1/stores/{store_id}", s.deleteStore, admin)
-	s.handle("GET /v1/stores", s.listStores, admin, orders)
+	s.handle("GET /v1/stores", s.listStores, admin, orders, operator)
 	s.handle("PATCH /v1/stores/{store_id}/inventory", s.patchInventory, admin)
 	s.handle("POST /v1/stores/{store_id}/orders/{order_id}/{action}", s.storeOrderAction, admin, orders)
 
 	s.handle("PUT /v1/couriers/{courier_id}", s.putCourier, admin)
-	s.handle("GET /v1/couriers/{courier_id}", s.getCourier, admin)
-	s.handle("GET /v1/couriers", s.listCouriers, admin)
+	s.handle("GET /v1/couriers/{courier_id}", s.getCourier, admin, operator)
+	s.handle("GET /v1/couriers", s.listCouriers, admin, operator)
 
 	s.handle("PUT /v1/webhooks/{webhook_id}", s.putWebhook, admin)
 	s.handle("GET /v1/webhooks/{webhook_id}", s.getWebhook, admin)
@@ -131,11 +146,13 @@ func (s *Server) routes() {
 	s.handle("GET /v1/courier/stream", s.stream, courier)
 	s.handle("POST /v1/courier/orders/{order_id}/{action}", s.courierAction, courier)
 
+	s.consoleRoutes()
+
 	s.handle("GET /healthz", s.healthz, public)
 	s.handle("GET /readyz", s.readyz, public)
 	if s.cfg.Metrics != nil {
 		if s.cfg.MetricsNeedAdmin {
-			s.handle("GET /metrics", s.metrics, admin)
+			s.handle("GET /metrics", s.metrics, admin, operator)
 		} else {
 			s.handle("GET /metrics", s.metrics, public)
 		}
