@@ -105,7 +105,7 @@ func (e *Engine) runRound() {
 	}
 	r := e.beginRound()
 	horizon := satAdd(e.now, int64(e.cfg.Lookahead))
-	e.beginRoundTravel(func(o *orderState) bool { return o.status == StatusPending && o.ready <= horizon })
+	e.beginRoundTravel(func(o *orderState) bool { return o.status == StatusPending && o.ready <= horizon && !o.waiting() })
 	defer e.endRoundTravel()
 	if r.storeCouriers == nil {
 		r.storeCouriers = make(map[int32][]int32)
@@ -136,7 +136,7 @@ func (e *Engine) runRound() {
 	// accepted and not where the courier is heading, which a better courier might take.
 	r.pending = r.pending[:0]
 	for _, o := range e.open {
-		if o.status == StatusPending && o.ready <= horizon {
+		if o.status == StatusPending && o.ready <= horizon && !o.waiting() {
 			r.pending = append(r.pending, o)
 		}
 	}
@@ -168,7 +168,7 @@ func (e *Engine) runRound() {
 	r.rows = e.buildBundles(r.pending, r.rows[:0])
 	if e.cfg.Reassign && !e.cfg.Rules.NoDiversion {
 		for _, o := range e.open {
-			if o.status != StatusAssigned || o.accepted {
+			if !o.movable() {
 				continue
 			}
 			bp := e.basePlanOf(o.courier)
