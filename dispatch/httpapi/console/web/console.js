@@ -415,6 +415,10 @@ async function drawDetail(fetchMore) {
     const pick = el('select', { id: 'assign-courier', 'data-role': 'assign-courier' },
       ...online.map((c) => el('option', { value: c.id, 'data-courier-id': c.id }, `${c.id} (${c.load}/${c.capacity})`)));
     const lock = el('input', { type: 'checkbox', id: 'assign-lock', 'data-role': 'assign-lock' });
+    // A redraw (every stream frame that touches orders) keeps what the operator was choosing.
+    const before = document.getElementById('assign-courier'), beforeLock = document.getElementById('assign-lock');
+    if (before && state.couriers.has(before.value)) pick.value = before.value;
+    if (beforeLock) lock.checked = beforeLock.checked;
     const enc = encodeURIComponent(sel.id);
     const controls = o ? el('div', { class: 'overrides' },
       el('label', {}, 'Assign to courier… ', pick), el('label', {}, lock, ' lock'),
