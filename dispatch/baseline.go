@@ -10,14 +10,14 @@ import (
 // measures the policy and nothing else.
 func (e *Engine) runNearestIdleRound() {
 	r := e.beginRound()
-	e.beginRoundTravel(func(o *orderState) bool { return o.status == StatusPending })
+	e.beginRoundTravel(func(o *orderState) bool { return o.status == StatusPending && !o.waiting() })
 	defer e.endRoundTravel()
 	for _, c := range e.courierList {
 		e.retime(c)
 	}
 	r.pending = r.pending[:0]
 	for _, o := range e.open {
-		if o.status == StatusPending {
+		if o.status == StatusPending && !o.waiting() {
 			r.pending = append(r.pending, o)
 		}
 	}

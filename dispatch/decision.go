@@ -206,7 +206,7 @@ func (e *Engine) checkDecision(d *Decision) *Error {
 			return err
 		}
 		switch u.Reason {
-		case UnplacedNoCourier, UnplacedCouriersFull, UnplacedWouldBeLate, UnplacedCouriersTaken, UnplacedBacklog:
+		case UnplacedNoCourier, UnplacedCouriersFull, UnplacedWouldBeLate, UnplacedCouriersTaken, UnplacedBacklog, UnplacedStorePaused:
 		default:
 			return invalid(fmt.Sprintf("unplaced[%d].reason", i), "unknown reason %q", u.Reason)
 		}
@@ -272,8 +272,10 @@ func (e *Engine) applyDecision(d *Decision) (*Decision, []Dropped) {
 		if m.From == "" {
 			if o.status != StatusPending || o.courier != nil {
 				fail(at, "order %q is %s, no longer pending", m.OrderID, o.status)
+			} else if o.waiting() {
+				fail(at, "dispatch for the store of order %q is paused", m.OrderID)
 			}
-		} else if o.status != StatusAssigned || o.courier == nil || o.courier.spec.ID != m.From || o.accepted {
+		} else if o.status != StatusAssigned || o.courier == nil || o.courier.spec.ID != m.From || !o.movable() {
 			fail(at, "order %q is no longer an unaccepted order of courier %q", m.OrderID, m.From)
 		}
 		if m.To == m.From {

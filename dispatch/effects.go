@@ -27,6 +27,8 @@ const (
 	UnassignDeclined   UnassignReason = "declined"
 	UnassignOffline    UnassignReason = "courier_offline"
 	UnassignReassigned UnassignReason = "reassigned"
+	// UnassignOperator: an operator took the order off the route (OrderUnassignedByOperator).
+	UnassignOperator UnassignReason = "operator"
 )
 
 // OrderUnassigned: the order left the courier's route before pick-up and is pending again (or, for Reassigned, is
@@ -62,6 +64,8 @@ const (
 	// UnplacedBacklog: more orders were waiting than a round considers (Config.MaxRoundOrders), and more urgent
 	// ones went first.
 	UnplacedBacklog Unplaced = "backlog"
+	// UnplacedStorePaused: an operator paused dispatch for the order's store (StorePaused).
+	UnplacedStorePaused Unplaced = "store_paused"
 )
 
 // OrderUnplaced reports why a pending order stays unassigned after a round. It is emitted when the reason changes,

@@ -133,7 +133,10 @@ func (e *Engine) Apply(now time.Time, ev Event) ([]Effect, error) {
 	case nil:
 		err = invalid("event", "event is nil")
 	default:
-		err = invalid("event", "unknown event %T", ev)
+		var ok bool
+		if err, ok = e.applyOverride(ev); !ok {
+			err = invalid("event", "unknown event %T", ev)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -342,6 +345,9 @@ func (e *Engine) placeOrder(spec OrderSpec) *Error {
 	e.open = append(e.open, o)
 	o.store.open++
 	e.setStatus(o, StatusPending, "")
+	if o.waiting() {
+		e.tellUnplaced(o, UnplacedStorePaused, 0)
+	}
 	return nil
 }
 
@@ -585,6 +591,7 @@ func (e *Engine) unassign(o *orderState, why UnassignReason) {
 	e.removeStops(c, o)
 	o.courier = nil
 	o.accepted = false
+	o.locked = false
 	o.unplaced = ""
 	e.emit(OrderUnassigned{OrderID: o.spec.ID, CourierID: c.spec.ID, Reason: why})
 	if why != UnassignReassigned {
@@ -604,6 +611,9 @@ func (e *Engine) routeChanged(c *courierState) {
 
 func (e *Engine) setStatus(o *orderState, s OrderStatus, reason string) {
 	o.status = s
+	if s != StatusAssigned {
+		o.locked = false // a lock holds an assigned order on its courier, and ends with that
+	}
 	o.timeline = append(o.timeline, StatusChange{Status: s, At: toTime(e.now)})
 	cid := ""
 	if o.courier != nil {

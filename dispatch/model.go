@@ -110,6 +110,8 @@ type Order struct {
 	PickedUpAt            time.Time
 	DeliveredAt           time.Time
 	Timeline              []StatusChange
+	// Locked: an operator locked the order onto its courier (OrderAssignedByOperator); rounds leave it there.
+	Locked bool
 }
 
 // StopKind says whether a stop collects or hands over an order.

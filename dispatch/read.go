@@ -17,6 +17,7 @@ func (o *orderState) public() Order {
 		Status:     o.status,
 		PickedUpAt: toTime(o.pickedUpAt),
 		Timeline:   slices.Clone(o.timeline),
+		Locked:     o.locked,
 	}
 	if o.status == StatusDelivered {
 		out.DeliveredAt = toTime(o.finishedAt)

@@ -114,7 +114,7 @@ func (e *Engine) runRound() {
 		defer func() { e.rec = nil }()
 	}
 	horizon := satAdd(e.now, int64(e.cfg.Lookahead))
-	e.beginRoundTravel(func(o *orderState) bool { return o.status == StatusPending && o.ready <= horizon })
+	e.beginRoundTravel(func(o *orderState) bool { return o.status == StatusPending && o.ready <= horizon && !o.waiting() })
 	defer e.endRoundTravel()
 	if r.storeCouriers == nil {
 		r.storeCouriers = make(map[int32][]int32)
@@ -145,7 +145,7 @@ func (e *Engine) runRound() {
 	// accepted and not where the courier is heading, which a better courier might take.
 	r.pending = r.pending[:0]
 	for _, o := range e.open {
-		if o.status == StatusPending && o.ready <= horizon {
+		if o.status == StatusPending && o.ready <= horizon && !o.waiting() {
 			r.pending = append(r.pending, o)
 		}
 	}
@@ -177,7 +177,7 @@ func (e *Engine) runRound() {
 	r.rows = e.buildBundles(r.pending, r.rows[:0])
 	if e.cfg.Reassign && !e.cfg.Rules.NoDiversion {
 		for _, o := range e.open {
-			if o.status != StatusAssigned || o.accepted {
+			if !o.movable() {
 				continue
 			}
 			bp := e.basePlanOf(o.courier)

@@ -84,6 +84,8 @@ type SavedStore struct {
 	// Removed marks the slot of a removed store; its other fields are then empty (orders that still name the
 	// slot are all final, and nothing reads a final order's store).
 	Removed bool `json:"removed,omitempty"`
+	// Paused: an operator paused dispatch for the store.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // SavedCourier is a courier of a State: its registration, its live state and its route.
@@ -156,6 +158,8 @@ type SavedOrder struct {
 	// CourierID is the courier whose route holds the order, or for a final order the one that last held it.
 	CourierID string `json:"courier_id,omitempty"`
 	Accepted  bool   `json:"accepted,omitempty"`
+	// Locked: an operator locked the order onto its courier (only an assigned order is).
+	Locked bool `json:"locked,omitempty"`
 	// DeclinedBy lists the couriers that declined the order, in the order they did.
 	DeclinedBy []string `json:"declined_by,omitempty"`
 	PickedUpAt int64    `json:"picked_up_at,omitempty"`
@@ -211,7 +215,7 @@ func (e *Engine) Export() *State {
 			st.Stores[i] = SavedStore{Removed: true}
 			continue
 		}
-		st.Stores[i] = SavedStore{ID: s.ID, Name: s.Name, Location: s.Location}
+		st.Stores[i] = SavedStore{ID: s.ID, Name: s.Name, Location: s.Location, Paused: s.paused}
 	}
 	for i, c := range e.courierList {
 		sc := SavedCourier{
@@ -254,7 +258,7 @@ func (e *Engine) saveOrder(o *orderState) SavedOrder {
 		Created: o.spec.Created, Ready: o.spec.Ready, DeliverBy: o.spec.DeliverBy, PickupBy: o.spec.PickupBy,
 		Size: o.spec.Size, Skills: slices.Clone(o.spec.Skills), AcceptLate: o.spec.AcceptLate,
 		Seq: o.seq, Store: int(o.store.idx), SkillMask: o.skills,
-		Status: o.status.String(), Accepted: o.accepted,
+		Status: o.status.String(), Accepted: o.accepted, Locked: o.locked,
 		PickedUpAt: o.pickedUpAt, FinishedAt: o.finishedAt,
 		Timeline: make([]SavedStatusChange, len(o.timeline)),
 		Unplaced: o.unplaced,
@@ -362,7 +366,7 @@ func (r *restorer) stores() error {
 		if _, dup := e.stores[s.ID]; dup {
 			return fmt.Errorf("store %q appears twice", s.ID)
 		}
-		ss := &storeState{Store: Store{ID: s.ID, Name: s.Name, Location: s.Location}, idx: int32(i)}
+		ss := &storeState{Store: Store{ID: s.ID, Name: s.Name, Location: s.Location}, idx: int32(i), paused: s.Paused}
 		r.slots[i] = ss
 		e.storeList[i] = ss
 		e.stores[s.ID] = ss
@@ -502,7 +506,7 @@ func (r *restorer) order(so *SavedOrder, known uint64) (*orderState, error) {
 		created: so.Created.UnixNano(), ready: so.Ready.UnixNano(), deliverBy: so.DeliverBy.UnixNano(),
 		pickupBy: pickupLimit(so.PickupBy),
 		size:     so.Size, skills: so.SkillMask,
-		status: OrderStatus(status), accepted: so.Accepted, pickedUpAt: so.PickedUpAt, finishedAt: so.FinishedAt,
+		status: OrderStatus(status), accepted: so.Accepted, locked: so.Locked, pickedUpAt: so.PickedUpAt, finishedAt: so.FinishedAt,
 		unplaced: so.Unplaced,
 	}
 	final := o.status.Final()
@@ -520,7 +524,7 @@ func (r *restorer) order(so *SavedOrder, known uint64) (*orderState, error) {
 		o.store.open++
 	}
 	switch so.Unplaced {
-	case "", UnplacedNoCourier, UnplacedCouriersFull, UnplacedWouldBeLate, UnplacedCouriersTaken, UnplacedBacklog:
+	case "", UnplacedNoCourier, UnplacedCouriersFull, UnplacedWouldBeLate, UnplacedCouriersTaken, UnplacedBacklog, UnplacedStorePaused:
 	default:
 		return nil, fmt.Errorf("unknown unplaced reason %q", so.Unplaced)
 	}
@@ -536,6 +540,8 @@ func (r *restorer) order(so *SavedOrder, known uint64) (*orderState, error) {
 		return nil, fmt.Errorf("pending, yet held by courier %q", so.CourierID)
 	case (o.status == StatusAssigned || o.status == StatusPickedUp) && o.courier == nil:
 		return nil, fmt.Errorf("%s, yet held by no courier", o.status)
+	case o.locked && o.status != StatusAssigned:
+		return nil, fmt.Errorf("locked, yet %s", o.status)
 	}
 	for _, id := range so.DeclinedBy {
 		c, ok := e.couriers[id]

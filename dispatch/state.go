@@ -16,6 +16,8 @@ type storeState struct {
 	idx int32
 	// open counts orders of this store that are not final; a store with open orders cannot be removed.
 	open int
+	// paused: an operator paused dispatch for the store (StorePaused); rounds leave its pending orders.
+	paused bool
 }
 
 // courierMode says where the courier stands with respect to the first stop of its route.
@@ -69,6 +71,8 @@ type orderState struct {
 	status   OrderStatus
 	courier  *courierState
 	accepted bool
+	// locked: an operator locked the order onto its courier; rounds do not move it.
+	locked bool
 	// declined lists the couriers (by index) that declined the order; they are never offered it again.
 	declined   []int32
 	pickedUpAt int64

@@ -26,6 +26,8 @@ func errorf(code dispatch.ErrorCode, field, format string, args ...any) *dispatc
 // apply changes the state by one record: the engine first (which validates and changes nothing on error), then the
 // daemon's own state, then the record's order events. It is the only writer of state, live and in recovery alike.
 func (d *Daemon) apply(rec *record) (any, error) {
+	d.actor = rec.By
+	defer func() { d.actor = "" }()
 	res, err := d.applyRecord(rec)
 	if err != nil {
 		d.pendingEvents = d.pendingEvents[:0]
@@ -54,7 +56,7 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		v.Inventory = nil // the stock lives in the network; views show it on demand (withStock)
 		v.CreatedAt, v.UpdatedAt = rec.At, rec.At
 		if old, ok := s.stores.get(in.ID); ok {
-			v.CreatedAt, v.ActiveOrders = old.CreatedAt, old.ActiveOrders
+			v.CreatedAt, v.ActiveOrders, v.Paused = old.CreatedAt, old.ActiveOrders, old.Paused
 		}
 		s.stores.set(v.ID, &v)
 		return d.withStock(&v, rec.At), nil
@@ -168,6 +170,9 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 
 	case recDecision:
 		return d.applyDecision(rec)
+
+	case recOverride:
+		return d.applyOverride(rec)
 	}
 	return nil, errorf(dispatch.EInternal, "", "unknown record type %q", rec.Type)
 }
@@ -413,7 +418,7 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 		case dispatch.RouteChanged:
 			d.setRoute(f.Route, true)
 		case dispatch.OrderAssigned:
-			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: "assigned", At: at, CourierID: f.CourierID}, "")
+			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: "assigned", At: at, CourierID: f.CourierID, By: d.actor}, "")
 			d.noteEvent(EventAssigned, f.OrderID, at, f.Previous, "")
 		case dispatch.OrderStatusChanged:
 			// Back to pending after a decline or a courier going off shift comes with its reason here (the
@@ -426,7 +431,7 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 			if old, ok := d.st.orders.get(f.OrderID); ok && f.Status == dispatch.StatusPending {
 				prev = old.CourierID
 			}
-			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: f.Status.String(), At: f.At, CourierID: f.CourierID, Reason: f.Reason}, "")
+			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: f.Status.String(), At: f.At, CourierID: f.CourierID, Reason: f.Reason, By: d.actor}, "")
 			if typ := statusEvent[f.Status]; typ != "" {
 				d.noteEvent(typ, f.OrderID, f.At, prev, f.Reason)
 			}
@@ -457,6 +462,7 @@ func (d *Daemon) orderChanged(at time.Time, id string, entry *TimelineEntry, wai
 		if o.Status == dispatch.StatusPending {
 			v.CourierID = "" // the engine remembers who last held it; the API shows the courier of an assigned order
 		}
+		v.Locked = o.Locked
 		v.PickedUpAt = timePtr(o.PickedUpAt)
 		v.DeliveredAt = timePtr(o.DeliveredAt)
 		v.ETA = nil

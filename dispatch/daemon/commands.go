@@ -471,11 +471,11 @@ func (d *Daemon) CancelOrder(ctx context.Context, id, reason string) (*OrderView
 	if len(reason) > 500 {
 		return nil, errorf(dispatch.EInvalid, "reason", "reason is longer than 500 bytes")
 	}
-	return run(ctx, d, cancelOrder{id, reason})
+	return run(ctx, d, cancelOrder{id, reason, ""})
 }
 
 // cancelOrder cancels an order that is not picked up yet.
-type cancelOrder struct{ id, reason string }
+type cancelOrder struct{ id, reason, by string }
 
 func (c cancelOrder) run(d *Daemon, now time.Time) (*OrderView, uint64, error) {
 	o, ok := d.st.orders.get(c.id)
@@ -487,7 +487,7 @@ func (c cancelOrder) run(d *Daemon, now time.Time) (*OrderView, uint64, error) {
 	if o.Status != "pending" && o.Status != "assigned" && o.Status != StatusReadyForPickup {
 		return nil, 0, errorf(dispatch.EConflict, "", "order %s is %s; only pending, assigned or ready_for_pickup orders can be cancelled", c.id, o.Status)
 	}
-	return recordAs[*OrderView](d, &record{Type: recOrderCancel, At: now, ID: c.id, Reason: c.reason})
+	return recordAs[*OrderView](d, &record{Type: recOrderCancel, At: now, ID: c.id, Reason: c.reason, By: c.by})
 }
 
 // SetShift puts a courier on or off shift. Going online without a location uses the last reported one if it is

@@ -210,11 +210,13 @@ type Daemon struct {
 	// Order events: noted while a record is applied, numbered when it is complete (see events.go), attached to the
 	// next View and written to the event log when that View is published.
 	pendingEvents []pendingEvent
-	etaTouched    map[string]bool
-	stepEvents    []OrderEvent
-	events        *eventLog
-	hooks         *hookManager
-	stopHooks     func()
+	// actor is who made the record being applied (record.By; "" for the daemon's own), for timelines and events.
+	actor      string
+	etaTouched map[string]bool
+	stepEvents []OrderEvent
+	events     *eventLog
+	hooks      *hookManager
+	stopHooks  func()
 
 	// beforeRound, when set, runs on the round's goroutine before it plans (tests hold a round open with it);
 	// beforeExport likewise before a checkpoint's export of its copy of the engine.

@@ -36,19 +36,21 @@ type OrderEvent struct {
 	// an order.unassigned took it off.
 	PreviousCourierID string `json:"previous_courier_id,omitempty"`
 	Reason            string `json:"reason,omitempty"`
+	// By is who caused the event when a person did (an operator's override, a cancellation): a key id or "admin".
+	By string `json:"by,omitempty"`
 }
 
 // pendingEvent is an event noted while a record is applied, made into an OrderEvent when the record is complete.
 type pendingEvent struct {
-	typ, orderID, prev, reason string
-	at                         time.Time
+	typ, orderID, prev, reason, by string
+	at                             time.Time
 }
 
 // Events are a pure function of the records: they are made as records are applied, live and in a replay alike, so
 // a replay after a crash makes the same events with the same ids. An event carries the order as it stands when
 // its record is complete (not half-way through the effects).
 func (d *Daemon) noteEvent(typ, orderID string, at time.Time, prev, reason string) {
-	d.pendingEvents = append(d.pendingEvents, pendingEvent{typ: typ, orderID: orderID, prev: prev, reason: reason, at: at})
+	d.pendingEvents = append(d.pendingEvents, pendingEvent{typ: typ, orderID: orderID, prev: prev, reason: reason, by: d.actor, at: at})
 }
 
 // finishEvents turns the events noted for a record (applied at at) into OrderEvents, and adds order.eta_changed for
@@ -79,7 +81,7 @@ func (d *Daemon) emitNoted(noted []pendingEvent, assigned *map[string]bool) {
 				s.announced[p.orderID] = *o.ETA.DropoffAt
 			}
 		}
-		d.numberEvent(OrderEvent{Type: p.typ, At: p.at, Order: o.LateAt(p.at), PreviousCourierID: p.prev, Reason: p.reason})
+		d.numberEvent(OrderEvent{Type: p.typ, At: p.at, Order: o.LateAt(p.at), PreviousCourierID: p.prev, Reason: p.reason, By: p.by})
 	}
 }
 

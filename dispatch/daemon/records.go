@@ -27,6 +27,9 @@ type record struct {
 	Reason    string           `json:"reason,omitempty"`
 	Inventory *inventoryRecord `json:"inventory,omitempty"`
 	Decision  *decisionRecord  `json:"decision,omitempty"`
+	// By is who made the change (an operator's override, a cancellation): the principal's key id or "admin".
+	By       string          `json:"by,omitempty"`
+	Override *overrideRecord `json:"override,omitempty"`
 }
 
 // Record types.
@@ -84,6 +87,8 @@ func (r *record) check() error {
 		missing = "inventory"
 	case r.Type == recDecision && r.Decision == nil:
 		missing = "decision"
+	case r.Type == recOverride && r.Override == nil:
+		missing = "override"
 	default:
 		return nil
 	}

@@ -38,6 +38,8 @@ type TimelineEntry struct {
 	At        time.Time `json:"at"`
 	CourierID string    `json:"courier_id,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
+	// By is who made the change when a person did (an operator's override, a cancellation): a key id or "admin".
+	By string `json:"by,omitempty"`
 }
 
 // OrderView is an order as the API shows it.
@@ -73,6 +75,8 @@ type OrderView struct {
 	// WaitingReason says why a pending order is not on a route yet (the last round's reason).
 	WaitingReason string          `json:"waiting_reason,omitempty"`
 	Timeline      []TimelineEntry `json:"timeline"`
+	// Locked: an operator locked the order onto its courier; rounds leave it there.
+	Locked bool `json:"locked,omitempty"`
 }
 
 // Final reports whether the order has left the dispatcher's hands.
@@ -147,10 +151,12 @@ type StoreView struct {
 	Inventory map[string]int `json:"inventory,omitempty"`
 	Reserved  map[string]int `json:"reserved,omitempty"`
 	// Preparing is how many orders the store is preparing (taken, not yet ready), shown with the inventory.
-	Preparing    *int      `json:"preparing,omitempty"`
-	ActiveOrders int       `json:"active_orders"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	Preparing    *int `json:"preparing,omitempty"`
+	ActiveOrders int  `json:"active_orders"`
+	// Paused: an operator paused dispatch for the store; its pending orders wait (reason store_paused).
+	Paused    bool      `json:"paused,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Courier statuses as the API shows them.

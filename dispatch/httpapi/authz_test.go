@@ -73,7 +73,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// Objects for the callers whose success changes or removes one: an order each to cancel, a store, a webhook
 	// and a key for the admin to delete.
 	toCancel := map[string]string{}
-	for _, caller := range []string{"admin", "orders", "other-key"} {
+	for _, caller := range []string{"admin", "orders", "other-key", "operator"} {
 		var o struct{ ID string }
 		json.Unmarshal(f.expect(201, "POST", "/v1/orders", f.key, `{"store_id":"s1","dropoff":{"lat":31.24,"lon":121.48}}`), &o)
 		toCancel[caller] = o.ID
@@ -104,7 +104,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "GET /v1/orders/{id}", method: "GET", path: fixed("/v1/orders/" + order), admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403, operator: 200},
 		{pattern: "GET /v1/orders/{id}", method: "GET", path: fixed("/v1/orders/ord_NOSUCHORDER"), admin: 404, orders: 404, otherKey: 404, courier: 403, otherCourier: 403, operator: 404},
 		{pattern: "POST /v1/orders/{id}/cancel", method: "POST", path: func(c string) string { return "/v1/orders/" + cmp.Or(toCancel[c], order) + "/cancel" },
-			admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
+			admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403, operator: 200},
 		{pattern: "POST /v1/quotes", method: "POST", path: fixed("/v1/quotes"), body: place, admin: 200, orders: 200, otherKey: 200, courier: 403, otherCourier: 403},
 		// The fixture loads no road map: the roles that may ask are told so.
 		{pattern: "POST /v1/travel-times", method: "POST", path: fixed("/v1/travel-times"), body: `{"profile":"bike","sources":[{"lat":31.23,"lon":121.47}],"destinations":[{"lat":31.24,"lon":121.48}]}`,
@@ -166,6 +166,22 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{pattern: "GET /v1/console/snapshot", method: "GET", path: fixed("/v1/console/snapshot"), admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
 		{pattern: "GET /v1/console/stream", method: "GET", path: fixed("/v1/console/stream"), admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
 		{pattern: "GET /v1/console/roads/{z}/{x}/{y}", method: "GET", path: fixed("/v1/console/roads/14/8529/5975"), admin: 503, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 503},
+		// The dispatcher's overrides: the admin and operators. The fixture's order is on courier a: assigning it
+		// there again sets its lock; an unknown order is 404 to both.
+		{pattern: "POST /v1/orders/{id}/assign", method: "POST", path: fixed("/v1/orders/" + order + "/assign"), body: `{"courier_id":"a","lock":true}`,
+			admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
+		{pattern: "POST /v1/orders/{id}/unlock", method: "POST", path: fixed("/v1/orders/" + order + "/unlock"),
+			admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
+		{pattern: "POST /v1/orders/{id}/unassign", method: "POST", path: fixed("/v1/orders/ord_NOSUCHORDER/unassign"),
+			admin: 404, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 404},
+		{pattern: "POST /v1/dispatch/moves", method: "POST", path: fixed("/v1/dispatch/moves"), body: `{"courier_id":"a","order_ids":["` + order + `"]}`,
+			admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
+		{pattern: "POST /v1/stores/{store_id}/pause", method: "POST", path: fixed("/v1/stores/other-store/pause"),
+			admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
+		{pattern: "POST /v1/stores/{store_id}/resume", method: "POST", path: fixed("/v1/stores/other-store/resume"),
+			admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
+		{pattern: "POST /v1/couriers/{courier_id}/off-shift", method: "POST", path: fixed("/v1/couriers/c-retired/off-shift"),
+			admin: 200, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 200},
 		// The console's page is public: it holds no data.
 		{pattern: "GET /console/", method: "GET", path: fixed("/console/"), public: true, admin: 200},
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,10 +157,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	for i, loc := range [][2]float64{{31.236, 121.468}, {31.226, 121.482}} {
 		f.expect(201, "PUT", fmt.Sprintf("/v1/stores/s%d", i+2), adminToken, fmt.Sprintf(`{"name":"Store %d","location":{"lat":%v,"lon":%v}}`, i+2, loc[0], loc[1]))
 	}
+	tokens := map[string]string{}
 	for i, loc := range [][2]float64{{31.229, 121.470}, {31.238, 121.479}, {31.233, 121.466}} {
 		id := fmt.Sprintf("c%d", i)
 		var c struct{ Token string }
 		json.Unmarshal(f.expect(201, "PUT", "/v1/couriers/"+id, adminToken, `{"capacity":3}`), &c)
+		tokens[id] = c.Token
 		f.expect(200, "POST", "/v1/courier/shift", c.Token, fmt.Sprintf(`{"status":"online","location":{"lat":%v,"lon":%v}}`, loc[0], loc[1]))
 	}
 	var op struct{ Key string }
@@ -207,17 +211,31 @@ func TestConsoleInBrowser(t *testing.T) {
 		json.Unmarshal(f.expect(201, "POST", "/v1/orders", f.key, `{"store_id":"s2","dropoff":{"lat":31.232,"lon":121.475}}`), &placed)
 		within(t, ctx, 2*time.Second, "the new order in the list",
 			chromedp.WaitVisible(chromedp.CSS(`#list-orders [data-order-id="`+placed.ID+`"]`)))
-		// Its panel shows the timeline read from the API, and the override waits for its API.
+		// Its panel shows the timeline read from the API.
 		within(t, ctx, 5*time.Second, "the order's panel",
 			chromedp.Click(chromedp.CSS(`#list-orders [data-order-id="`+placed.ID+`"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`#detail ol li`)))
 		if txt := evalJS[string](t, ctx, `document.querySelector('#detail ol').textContent`); !strings.Contains(txt, "pending") {
 			t.Errorf("timeline %q", txt)
 		}
-		if !evalJS[bool](t, ctx, `document.querySelector('#detail [data-action="assign"]').disabled`) {
-			t.Error("the assign control is enabled, with no override API behind it")
-		}
 		screenshot(t, ctx, arts, "console-order.png")
+
+		// Assigned to courier c2 in the panel, it reaches c2's stream.
+		stream := courierStream(t, f, tokens["c2"])
+		within(t, ctx, 5*time.Second, "assigning the order to c2",
+			chromedp.SetValue(chromedp.CSS(`#assign-courier`), "c2"),
+			chromedp.Click(chromedp.CSS(`#detail [data-action="assign"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#override-result`)))
+		select {
+		case <-stream.sawOrder(placed.ID):
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the order assigned in the console did not reach c2's stream; the panel says %q",
+				evalJS[string](t, ctx, `document.getElementById('override-result').textContent`))
+		}
+		if v, _ := f.d.View().Order(placed.ID); v.CourierID != "c2" || v.Timeline[len(v.Timeline)-1].By == "" {
+			t.Errorf("the order after the console's assignment: %+v", v)
+		}
+		screenshot(t, ctx, arts, "console-assigned.png")
 	})
 
 	t.Run("BadToken", func(t *testing.T) {
@@ -305,4 +323,64 @@ func TestConsoleRoadsInBrowser(t *testing.T) {
 		t.Errorf("%d pixels inked on the overlay: no route drawn", n)
 	}
 	screenshot(t, ctx, arts, "console-roads.png")
+}
+
+// streamWatch reads a courier's stream in the background.
+type streamWatch struct {
+	mu   sync.Mutex
+	seen string
+	tick chan struct{}
+}
+
+// courierStream opens GET /v1/courier/stream with a courier's token and keeps what it sends; the stream closes with
+// the test.
+func courierStream(t *testing.T, f *fixture, token string) *streamWatch {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/v1/courier/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := f.srv.Client().Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		cancel()
+		t.Fatalf("courier stream: %v %v", err, resp)
+	}
+	w := &streamWatch{tick: make(chan struct{}, 1)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(w.tick) // ends sawOrder's watchers
+		buf := make([]byte, 4096)
+		for {
+			n, err := resp.Body.Read(buf)
+			w.mu.Lock()
+			w.seen += string(buf[:n])
+			w.mu.Unlock()
+			select {
+			case w.tick <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); resp.Body.Close(); <-done })
+	return w
+}
+
+// sawOrder is closed once the stream has mentioned the order.
+func (w *streamWatch) sawOrder(id string) <-chan struct{} {
+	out := make(chan struct{})
+	go func() {
+		for range w.tick {
+			w.mu.Lock()
+			ok := strings.Contains(w.seen, id)
+			w.mu.Unlock()
+			if ok {
+				close(out)
+				return
+			}
+		}
+	}()
+	return out
 }

@@ -261,12 +261,12 @@ type reasonBody struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
 	var b reasonBody
 	if err := decode(w, r, &b, true); err != nil {
 		return err
 	}
-	o, err := s.d.CancelOrder(r.Context(), r.PathValue("id"), b.Reason)
+	o, err := s.d.CancelOrderAs(r.Context(), p.Who(), r.PathValue("id"), b.Reason)
 	if err != nil {
 		return err
 	}

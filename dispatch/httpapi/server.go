@@ -113,7 +113,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/orders", s.placeOrder, orders, admin)
 	s.handle("GET /v1/orders", s.listOrders, orders, admin, operator)
 	s.handle("GET /v1/orders/{id}", s.getOrder, orders, admin, operator)
-	s.handle("POST /v1/orders/{id}/cancel", s.cancelOrder, orders, admin)
+	s.handle("POST /v1/orders/{id}/cancel", s.cancelOrder, orders, admin, operator)
 	s.handle("POST /v1/quotes", s.quote, orders, admin)
 	s.handle("POST /v1/travel-times", s.travelTimes, orders, admin)
 	s.handle("POST /v1/plans", s.plans, orders, admin)
@@ -147,6 +147,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/courier/orders/{order_id}/{action}", s.courierAction, courier)
 
 	s.consoleRoutes()
+	s.overrideRoutes()
 
 	s.handle("GET /healthz", s.healthz, public)
 	s.handle("GET /readyz", s.readyz, public)

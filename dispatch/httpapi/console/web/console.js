@@ -36,6 +36,33 @@ async function api(path) {
   return resp.json();
 }
 
+// post sends an override; it answers the parsed body, or throws an Error whose message is the API's refusal
+// (its rule and field), which the console shows where the action was asked.
+async function post(path, body) {
+  const resp = await fetch(path, { method: 'POST', headers: { Authorization: 'Bearer ' + token(), 'Content-Type': 'application/json' },
+    body: JSON.stringify(body || {}), cache: 'no-store' });
+  if (resp.status === 401 || resp.status === 403) throw new Unauthorized(resp.status);
+  const out = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    const e = out.error || {};
+    const rule = (e.reasons || []).join(', ');
+    throw new Error((e.message || resp.status) + (rule ? ` [${rule}]` : '') + (e.field ? ` (${e.field})` : ''));
+  }
+  return out;
+}
+
+// action makes a button that runs an override and shows its refusal in the panel.
+function action(name, label, run) {
+  return el('button', { type: 'button', 'data-action': name, onclick: async () => {
+    const msg = document.getElementById('override-result');
+    if (msg) { msg.textContent = ''; msg.className = ''; }
+    try { await run(); if (msg) msg.textContent = 'done'; drawDetail(true); } catch (err) {
+      if (err instanceof Unauthorized) { showLogin('The token was refused.'); return; }
+      if (msg) { msg.textContent = 'refused: ' + err.message; msg.className = 'alert'; }
+    }
+  } }, label);
+}
+
 // ---- state -----------------------------------------------------------------------------------------------
 
 // Routes are kept by courier id, apart from the couriers: a courier moves often, its route changes seldom.
@@ -383,15 +410,30 @@ async function drawDetail(fetchMore) {
       el('dt', {}, 'pick-up ETA'), el('dd', {}, clock(o.pickup_eta)),
       el('dt', {}, 'drop-off ETA'), el('dd', {}, clock(o.dropoff_eta)),
       o.reason ? el('dt', {}, 'waiting') : null, o.reason ? el('dd', {}, o.reason) : null) : el('p', {}, 'finished');
-    // Assigning by hand needs the dispatcher's override API, which this daemon does not have yet.
-    const assign = el('button', { type: 'button', disabled: '', title: 'needs the dispatcher overrides (not in this daemon yet)', 'data-action': 'assign' }, 'Assign to courier…');
-    box.replaceChildren(...head, dl, assign);
+    // The dispatcher's overrides: assign to a courier picked from the list (optionally locked), unassign, unlock.
+    const online = [...state.couriers.values()].filter((c) => c.status !== 'offline').sort((a, b) => a.id.localeCompare(b.id));
+    const pick = el('select', { id: 'assign-courier', 'data-role': 'assign-courier' },
+      ...online.map((c) => el('option', { value: c.id, 'data-courier-id': c.id }, `${c.id} (${c.load}/${c.capacity})`)));
+    const lock = el('input', { type: 'checkbox', id: 'assign-lock', 'data-role': 'assign-lock' });
+    // A redraw (every stream frame that touches orders) keeps what the operator was choosing.
+    const before = document.getElementById('assign-courier'), beforeLock = document.getElementById('assign-lock');
+    if (before && state.couriers.has(before.value)) pick.value = before.value;
+    if (beforeLock) lock.checked = beforeLock.checked;
+    const enc = encodeURIComponent(sel.id);
+    const controls = o ? el('div', { class: 'overrides' },
+      el('label', {}, 'Assign to courier… ', pick), el('label', {}, lock, ' lock'),
+      action('assign', 'Assign', () => post(`/v1/orders/${enc}/assign`, { courier_id: pick.value, lock: lock.checked })),
+      action('unassign', 'Unassign', () => post(`/v1/orders/${enc}/unassign`)),
+      action('unlock', 'Unlock', () => post(`/v1/orders/${enc}/unlock`)),
+      action('cancel', 'Cancel', () => post(`/v1/orders/${enc}/cancel`, { reason: 'operator' })),
+      el('p', { id: 'override-result', 'data-role': 'override-result' })) : null;
+    box.replaceChildren(...head, dl, ...(controls ? [controls] : []));
     if (fetchMore) {
       try {
         const full = await api('/v1/orders/' + encodeURIComponent(sel.id));
         if (state.selected !== sel) return;
         box.append(el('h3', {}, 'timeline'), el('ol', {}, ...full.timeline.map((t) =>
-          el('li', {}, `${clock(t.at)} ${t.status}` + (t.courier_id ? ` · ${t.courier_id}` : '') + (t.reason ? ` · ${t.reason}` : '')))));
+          el('li', {}, `${clock(t.at)} ${t.status}` + (t.courier_id ? ` · ${t.courier_id}` : '') + (t.reason ? ` · ${t.reason}` : '') + (t.by ? ` · by ${t.by}` : '')))));
       } catch (err) { if (err instanceof Unauthorized) showLogin('The token was refused.'); }
     }
   } else if (sel.kind === 'courier') {
@@ -402,14 +444,22 @@ async function drawDetail(fetchMore) {
     box.replaceChildren(close, el('h2', { 'data-courier-id': c.id }, c.id),
       el('dl', {}, el('dt', {}, 'status'), el('dd', {}, c.status.replace(/_/g, ' ')),
         el('dt', {}, 'vehicle'), el('dd', {}, c.vehicle), el('dt', {}, 'load'), el('dd', {}, `${c.load}/${c.capacity}`)),
-      stops.length ? el('ol', {}, ...stops) : el('p', {}, 'no route'));
+      stops.length ? el('ol', {}, ...stops) : el('p', {}, 'no route'),
+      action('off-shift', 'Take off shift', async () => {
+        const r = await post(`/v1/couriers/${encodeURIComponent(c.id)}/off-shift`);
+        if (r.on_board && r.on_board.length) throw new Error('off shift; still on board until delivered: ' + r.on_board.join(', '));
+      }),
+      el('p', { id: 'override-result', 'data-role': 'override-result' }));
     if (fetchMore && c.location) map.panTo([c.location.lat, c.location.lon]);
   } else {
     const s = state.stores.get(sel.id);
     if (!s) { box.replaceChildren(close, el('p', {}, sel.id + ' is gone')); return; }
     const head = [close, el('h2', { 'data-store-id': s.id }, s.name || s.id),
       el('dl', {}, el('dt', {}, 'open'), el('dd', {}, s.open ? 'yes' : 'no'), el('dt', {}, 'queue'), el('dd', {}, s.queue),
-        el('dt', {}, 'waiting for a courier'), el('dd', {}, s.waiting))];
+        el('dt', {}, 'waiting for a courier'), el('dd', {}, s.waiting)),
+      action('pause', 'Pause dispatch', () => post(`/v1/stores/${encodeURIComponent(s.id)}/pause`)),
+      action('resume', 'Resume dispatch', () => post(`/v1/stores/${encodeURIComponent(s.id)}/resume`)),
+      el('p', { id: 'override-result', 'data-role': 'override-result' })];
     box.replaceChildren(...head);
     if (fetchMore) {
       try {
