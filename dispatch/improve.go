@@ -190,12 +190,12 @@ func (im *improver) insertInto(bp *basePlan, c *courierState, o *orderState, kee
 	return p.insert(bp, im.fresh, im.sc, keep)
 }
 
-// movable lists the orders of rt the improvement may move: assigned, not accepted, not picked up, and not on the
-// fixed prefix.
+// movable lists the orders of rt the improvement may move: assigned, not accepted, not locked by an operator, not
+// picked up, and not on the fixed prefix.
 func (im *improver) movable(rt *basePlan, dst []*orderState) []*orderState {
 	dst = dst[:0]
 	for i := rt.lock; i < len(rt.seq); i++ {
-		if s := rt.seq[i]; s.kind == Pickup && s.o.status == StatusAssigned && !s.o.accepted && s.o.courier == rt.c {
+		if s := rt.seq[i]; s.kind == Pickup && s.o.movable() && s.o.courier == rt.c {
 			dst = append(dst, s.o)
 		}
 	}

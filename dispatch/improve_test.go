@@ -160,3 +160,53 @@ func TestBlocksHold(t *testing.T) {
 		}
 	}
 }
+
+// TestImproveLeavesLockedOrders locks every assigned order on the planner's copy before each round of random days
+// (as an operator's OrderAssignedByOperator with Lock does) and requires that no plan moves one of them off its courier, with the
+// improvement's budget large enough that it would otherwise move some.
+func TestImproveLeavesLockedOrders(t *testing.T) {
+	cfg := func(c *Config) {
+		c.ImproveBudget = 5000
+		c.ReassignThreshold = 0
+	}
+	rounds := 0
+	for seed := uint64(300); seed < 304; seed++ {
+		log, _ := randomDay(t, seed, cfg)
+		e := planarEngine(t, cfg)
+		for i, te := range log {
+			if _, ok := te.ev.(DispatchTick); !ok {
+				if _, err := e.Apply(te.at, te.ev); err != nil {
+					t.Fatalf("seed %d: event %d: %v", seed, i, err)
+				}
+				continue
+			}
+			// Locked on the planner's copy only, so that the day goes on as its log was made.
+			p := e.Planner()
+			locked := map[string]string{}
+			for _, o := range p.e.open {
+				if o.status == StatusAssigned && o.courier != nil {
+					o.locked = true
+					locked[o.spec.ID] = o.courier.spec.ID
+				}
+			}
+			d, err := p.Plan(te.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range d.Moves {
+				if from, ok := locked[m.OrderID]; ok && m.To != from {
+					t.Fatalf("seed %d: event %d: locked %s moved from %s to %s", seed, i, m.OrderID, from, m.To)
+				}
+			}
+			if len(locked) > 0 {
+				rounds++
+			}
+			if _, err := e.Apply(te.at, te.ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if rounds == 0 {
+		t.Fatal("no round had a locked order: the test proves nothing")
+	}
+}
