@@ -24,7 +24,7 @@ func viewLocation(l *checkpoint.Location) *Location {
 func ckptStore(v *StoreView, stock map[string]int) *checkpoint.Store {
 	return &checkpoint.Store{ID: v.ID, Name: v.Name, Location: *ckptLocation(&v.Location), PrepSeconds: v.PrepSeconds,
 		MaxActiveOrders: v.MaxActiveOrders, Hours: v.Hours, Timezone: v.Timezone, Stock: stock, Reserved: v.Reserved,
-		Preparing: v.Preparing, ActiveOrders: v.ActiveOrders, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+		Preparing: v.Preparing, ActiveOrders: v.ActiveOrders, Paused: v.Paused, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
 }
 
 // storeView is the store of a record, and its stock on hand (the view holds none: the network keeps it).
@@ -35,7 +35,7 @@ func storeView(r *checkpoint.Store) (*StoreView, map[string]int) {
 	}
 	return &StoreView{ID: r.ID, Name: r.Name, Location: *viewLocation(&r.Location), PrepSeconds: r.PrepSeconds,
 		MaxActiveOrders: r.MaxActiveOrders, Hours: r.Hours, Timezone: r.Timezone, Reserved: r.Reserved,
-		Preparing: r.Preparing, ActiveOrders: r.ActiveOrders, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, stock
+		Preparing: r.Preparing, ActiveOrders: r.ActiveOrders, Paused: r.Paused, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, stock
 }
 
 func ckptCourier(v *CourierView, a courierAux) *checkpoint.Courier {
@@ -60,7 +60,7 @@ func ckptOrder(v *OrderView) *checkpoint.Order {
 		CourierID: v.CourierID, Dropoff: ckptLocation(v.Dropoff), CreatedAt: v.CreatedAt, ReadyAt: v.ReadyAt,
 		DeliverBy: v.DeliverBy, Size: v.Size, Skills: v.Skills, Customer: v.Customer, Fulfilment: v.Fulfilment,
 		PickupBy: v.PickupBy, Late: v.Late, PickedUpAt: v.PickedUpAt, DeliveredAt: v.DeliveredAt,
-		ReadyForPickupAt: v.ReadyForPickupAt, CollectedAt: v.CollectedAt, WaitingReason: v.WaitingReason}
+		ReadyForPickupAt: v.ReadyForPickupAt, CollectedAt: v.CollectedAt, WaitingReason: v.WaitingReason, Locked: v.Locked}
 	if v.Items != nil {
 		r.Items = make([]checkpoint.Item, len(v.Items))
 		for i, it := range v.Items {
@@ -76,7 +76,7 @@ func ckptOrder(v *OrderView) *checkpoint.Order {
 	if v.Timeline != nil {
 		r.Timeline = make([]checkpoint.Step, len(v.Timeline))
 		for i, s := range v.Timeline {
-			r.Timeline[i] = checkpoint.Step{Status: s.Status, At: s.At, CourierID: s.CourierID, Reason: s.Reason}
+			r.Timeline[i] = checkpoint.Step{Status: s.Status, At: s.At, CourierID: s.CourierID, Reason: s.Reason, By: s.By}
 		}
 	}
 	return r
@@ -87,7 +87,7 @@ func orderView(r *checkpoint.Order) *OrderView {
 		CourierID: r.CourierID, Dropoff: viewLocation(r.Dropoff), CreatedAt: r.CreatedAt, ReadyAt: r.ReadyAt,
 		DeliverBy: r.DeliverBy, Size: r.Size, Skills: r.Skills, Customer: r.Customer, Fulfilment: r.Fulfilment,
 		PickupBy: r.PickupBy, Late: r.Late, PickedUpAt: r.PickedUpAt, DeliveredAt: r.DeliveredAt,
-		ReadyForPickupAt: r.ReadyForPickupAt, CollectedAt: r.CollectedAt, WaitingReason: r.WaitingReason}
+		ReadyForPickupAt: r.ReadyForPickupAt, CollectedAt: r.CollectedAt, WaitingReason: r.WaitingReason, Locked: r.Locked}
 	if r.Items != nil {
 		v.Items = make([]fulfil.Item, len(r.Items))
 		for i, it := range r.Items {
@@ -103,7 +103,7 @@ func orderView(r *checkpoint.Order) *OrderView {
 	if r.Timeline != nil {
 		v.Timeline = make([]TimelineEntry, len(r.Timeline))
 		for i, s := range r.Timeline {
-			v.Timeline[i] = TimelineEntry{Status: s.Status, At: s.At, CourierID: s.CourierID, Reason: s.Reason}
+			v.Timeline[i] = TimelineEntry{Status: s.Status, At: s.At, CourierID: s.CourierID, Reason: s.Reason, By: s.By}
 		}
 	}
 	return v

@@ -54,6 +54,8 @@ type Config struct {
 	couriers int
 	center   location
 	areaM    float64
+	dropMinM float64
+	dropMaxM float64
 
 	attack   attackOptions
 	jsonPath string
@@ -97,6 +99,8 @@ func ParseFlags(args []string, stderr io.Writer, getenv func(string) string) (*C
 	fs.IntVar(&c.couriers, "couriers", -1, "couriers to register and put online (default 1000 for locations, 0 for orders)")
 	center := fs.String("center", "31.2304,121.4737", "city centre as lat,lon (default Shanghai)")
 	fs.Float64Var(&c.areaM, "area-m", 5000, "side in metres of the square around --center where stores and couriers are placed")
+	fs.Float64Var(&c.dropMinM, "dropoff-min-m", minDropoffM, "an order's drop-off is at least this many metres from its store")
+	fs.Float64Var(&c.dropMaxM, "dropoff-max-m", maxDropoffM, "an order's drop-off is at most this many metres from its store (keep it on the map of a small city)")
 	fs.Uint64Var(&c.attack.workers, "workers", 64, "attack workers to start with (vegeta adds more when all are busy)")
 	fs.Uint64Var(&c.attack.maxWorkers, "max-workers", 10000, "most attack workers, hence requests in flight")
 	fs.IntVar(&c.attack.connections, "connections", 10000, "idle keep-alive connections kept open to the daemon")
@@ -163,6 +167,8 @@ func ParseFlags(args []string, stderr io.Writer, getenv func(string) string) (*C
 		return nil, bad("--couriers must be within [0, 1000000]")
 	case !(c.areaM >= 100 && c.areaM <= 200_000):
 		return nil, bad("--area-m must be within [100, 200000]")
+	case c.dropMinM < 0 || c.dropMaxM < 50 || c.dropMinM > c.dropMaxM || c.dropMaxM > 50000:
+		return nil, bad("--dropoff-min-m and --dropoff-max-m must satisfy 0 <= min <= max, 50 <= max <= 50000")
 	case c.attack.workers < 1 || c.attack.maxWorkers < c.attack.workers:
 		return nil, bad("--workers must be at least 1 and at most --max-workers")
 	case c.attack.connections < 1:

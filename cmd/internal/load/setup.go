@@ -87,6 +87,8 @@ type fixture struct {
 	orderKey string
 	stores   []storeSite
 	couriers []courierSite
+	// dropMinM and dropMaxM bound a drop-off's distance from its store.
+	dropMinM, dropMaxM float64
 }
 
 type storeRequest struct {
@@ -113,7 +115,8 @@ const setupWorkers = 16
 
 // setup registers the stores, an order-service key and the couriers (put online) through the API.
 func setup(ctx context.Context, api *apiClient, adminToken string, cfg *Config) (*fixture, error) {
-	fx := &fixture{runID: randomHex(4), stores: storeGrid(cfg.center, cfg.areaM, cfg.stores)}
+	fx := &fixture{runID: randomHex(4), stores: storeGrid(cfg.center, cfg.areaM, cfg.stores), dropMinM: cfg.dropMinM,
+		dropMaxM: cfg.dropMaxM}
 	err := parallel(ctx, len(fx.stores), func(ctx context.Context, i int) error {
 		s := fx.stores[i]
 		// max_active_orders 0 is "no limit": a busy store must not turn the intake test into 422s.

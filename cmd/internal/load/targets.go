@@ -69,12 +69,18 @@ type orderTargeter struct {
 	stores         []storeSite
 	prepSeconds    int
 	promiseSeconds int
-	seq            atomic.Uint64
+	// dropMinM and dropMaxM bound a drop-off's distance from its store.
+	dropMinM, dropMaxM float64
+	seq                atomic.Uint64
 }
 
 func newOrderTargeter(base string, fx *fixture) *orderTargeter {
-	return &orderTargeter{url: base + "/v1/orders", auth: "Bearer " + fx.orderKey, runID: fx.runID, stores: fx.stores,
-		prepSeconds: 600, promiseSeconds: 1800}
+	t := &orderTargeter{url: base + "/v1/orders", auth: "Bearer " + fx.orderKey, runID: fx.runID, stores: fx.stores,
+		prepSeconds: 600, promiseSeconds: 1800, dropMinM: fx.dropMinM, dropMaxM: fx.dropMaxM}
+	if t.dropMaxM <= 0 {
+		t.dropMinM, t.dropMaxM = minDropoffM, maxDropoffM
+	}
+	return t
 }
 
 func (t *orderTargeter) next(tgt *vegeta.Target) error {
@@ -93,11 +99,11 @@ func (t *orderTargeter) next(tgt *vegeta.Target) error {
 }
 
 // order makes the n-th order of the run: its Idempotency-Key, external id and body, from a random store to a
-// drop-off minDropoffM to maxDropoffM away from it.
+// drop-off dropMinM to dropMaxM away from it (--dropoff-min-m, --dropoff-max-m).
 func (t *orderTargeter) order(n uint64) (key, externalID string, body []byte, err error) {
 	s := strconv.FormatUint(n, 10)
 	store := t.stores[rand.IntN(len(t.stores))]
-	dist := minDropoffM + rand.Float64()*(maxDropoffM-minDropoffM)
+	dist := t.dropMinM + rand.Float64()*(t.dropMaxM-t.dropMinM)
 	bearing := rand.Float64() * 2 * math.Pi
 	externalID = orderExternalPrefix(t.runID) + s
 	body, err = json.Marshal(orderRequest{

@@ -157,8 +157,10 @@ type Store struct {
 	Reserved        map[string]int  `json:"reserved,omitempty"`
 	Preparing       *int            `json:"preparing,omitempty"`
 	ActiveOrders    int             `json:"active_orders"`
-	CreatedAt       time.Time       `json:"created_at"`
-	UpdatedAt       time.Time       `json:"updated_at"`
+	// Paused: an operator paused dispatch for the store.
+	Paused    bool      `json:"paused,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Courier is a courier: what the API shows of it and what only the daemon knows (token, shift, last position).
@@ -206,6 +208,8 @@ type Step struct {
 	At        time.Time `json:"at"`
 	CourierID string    `json:"courier_id,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
+	// By is who made the change when a person did: a key id or "admin".
+	By string `json:"by,omitempty"`
 }
 
 // Item is a line of an order: a stock-keeping unit and a quantity.
@@ -238,7 +242,9 @@ type Order struct {
 	ReadyForPickupAt *time.Time      `json:"ready_for_pickup_at,omitempty"`
 	CollectedAt      *time.Time      `json:"collected_at,omitempty"`
 	WaitingReason    string          `json:"waiting_reason,omitempty"`
-	Timeline         []Step          `json:"timeline"`
+	// Locked: an operator locked the order onto its courier.
+	Locked   bool   `json:"locked,omitempty"`
+	Timeline []Step `json:"timeline"`
 }
 
 // Key is an API key, with the hash of its secret.
