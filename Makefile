@@ -63,8 +63,10 @@ vet:
 # The test command named in the README and run by CI. The console's browser tests need chromium (they skip without
 # it, unless DISPATCHD_BROWSER=required, as in CI; bash .ci/install-chromium installs it); their screenshots go to
 # $$DISPATCHD_ARTIFACTS when set.
+# -timeout: dispatch/daemon's race suite (restarts, replays, fuzz seeds that each open a daemon) takes about 7 minutes on
+# two quiet cores, and go test's default limit of 10 minutes per package is too close under load.
 test: console vet
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
 
 # The metrics of a running daemon, after traffic that touches them all, linted by `promtool check metrics`
 # (CI installs promtool with .ci/install-promtool, from Debian's prometheus package).

@@ -168,7 +168,24 @@ func copyDir(tb testing.TB, src, dst string) {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
+		// A preallocated journal segment is mostly zeros: the copy writes what comes before them and extends the
+		// file to its size, which reads back the same without writing 64 MiB of zeros for every input.
+		n := len(b)
+		for zero := make([]byte, 64<<10); n >= len(zero) && bytes.Equal(b[n-len(zero):n], zero); {
+			n -= len(zero)
+		}
+		f, err := os.OpenFile(filepath.Join(dst, rel), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(b[:n])
+		if err == nil {
+			err = f.Truncate(int64(len(b)))
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
 	})
 	if err != nil {
 		tb.Fatal(err)
