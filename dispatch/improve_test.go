@@ -21,6 +21,23 @@ func routeCosts(e *Engine) float64 {
 	return sum
 }
 
+// eachRound replays seed's random day under cfg: every event but the dispatch ticks is applied, and tick is called
+// at each tick instead, to plan and apply the round as the test needs.
+func eachRound(t *testing.T, seed uint64, cfg func(*Config), tick func(e *Engine, i int, te timedEvent)) {
+	t.Helper()
+	log, _ := randomDay(t, seed, cfg)
+	e := planarEngine(t, cfg)
+	for i, te := range log {
+		if _, ok := te.ev.(DispatchTick); !ok {
+			if _, err := e.Apply(te.at, te.ev); err != nil {
+				t.Fatalf("seed %d: event %d: %v", seed, i, err)
+			}
+			continue
+		}
+		tick(e, i, te)
+	}
+}
+
 // TestImproveOnRandomDays replays random days and, at every round, plans it three times on copies of the engine:
 // without the improvement, with it, and with it again. With it, the copy must keep every invariant, its routes must
 // cost no more than without it, it must have moved only orders that were neither picked up nor accepted nor on the
@@ -46,15 +63,7 @@ func TestImproveOnRandomDays(t *testing.T) {
 			}
 			moved := 0
 			for seed := uint64(200); seed < 204; seed++ {
-				log, _ := randomDay(t, seed, cfg)
-				e := planarEngine(t, cfg)
-				for i, te := range log {
-					if _, ok := te.ev.(DispatchTick); !ok {
-						if _, err := e.Apply(te.at, te.ev); err != nil {
-							t.Fatalf("seed %d: event %d: %v", seed, i, err)
-						}
-						continue
-					}
+				eachRound(t, seed, cfg, func(e *Engine, i int, te timedEvent) {
 					off := e.Planner()
 					off.e.cfg.ImproveBudget = 0
 					if _, err := off.Plan(te.at); err != nil {
@@ -109,7 +118,7 @@ func TestImproveOnRandomDays(t *testing.T) {
 					if err := checkInvariants(e); err != nil {
 						t.Fatalf("seed %d: event %d: after applying: %v", seed, i, err)
 					}
-				}
+				})
 			}
 			if moved == 0 && name != "tiny-budget" {
 				t.Fatal("the improvement never moved an order: the test exercised nothing")
@@ -171,15 +180,7 @@ func TestImproveLeavesLockedOrders(t *testing.T) {
 	}
 	rounds := 0
 	for seed := uint64(300); seed < 304; seed++ {
-		log, _ := randomDay(t, seed, cfg)
-		e := planarEngine(t, cfg)
-		for i, te := range log {
-			if _, ok := te.ev.(DispatchTick); !ok {
-				if _, err := e.Apply(te.at, te.ev); err != nil {
-					t.Fatalf("seed %d: event %d: %v", seed, i, err)
-				}
-				continue
-			}
+		eachRound(t, seed, cfg, func(e *Engine, i int, te timedEvent) {
 			// Locked on the planner's copy only, so that the day goes on as its log was made.
 			p := e.Planner()
 			locked := map[string]string{}
@@ -204,7 +205,7 @@ func TestImproveLeavesLockedOrders(t *testing.T) {
 			if _, err := e.Apply(te.at, te.ev); err != nil {
 				t.Fatal(err)
 			}
-		}
+		})
 	}
 	if rounds == 0 {
 		t.Fatal("no round had a locked order: the test proves nothing")
