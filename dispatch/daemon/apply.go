@@ -3,21 +3,14 @@ package daemon
 import (
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
-
-// placed is the result of an order_place record: the answer that is also remembered for its idempotency key.
-type placed struct {
-	status int
-	body   []byte
-	order  *OrderView
-}
 
 func errorf(code dispatch.ErrorCode, field, format string, args ...any) *dispatch.Error {
 	return &dispatch.Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
@@ -100,9 +93,9 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		key := &APIKey{ID: k.ID, Name: k.Name, Role: role, CreatedAt: rec.At, Hash: k.Hash}
+		key := &service.APIKey{ID: k.ID, Name: k.Name, Role: role, CreatedAt: rec.At, Hash: k.Hash}
 		s.keys.set(k.ID, key)
-		s.principals.set(string(k.Hash), Principal{Role: key.Role, ID: k.ID})
+		s.principals.set(string(k.Hash), service.Principal{Role: key.Role, ID: k.ID})
 		return key, nil
 
 	case recWebhookPut:
@@ -138,7 +131,7 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		return d.applyPlace(rec)
 
 	case recOrderCancel:
-		if o, ok := s.orders.get(rec.ID); ok && o.Fulfilment == FulfilPickup {
+		if o, ok := s.orders.get(rec.ID); ok && o.Fulfilment == service.FulfilPickup {
 			return d.cancelPickup(rec, o)
 		}
 		if err := d.applyEngine(rec.At, dispatch.OrderCancelled{OrderID: rec.ID, Reason: rec.Reason}); err != nil {
@@ -225,7 +218,7 @@ func (d *Daemon) applyEngine(at time.Time, ev dispatch.Event) error {
 // orderError turns the engine's "not found" for an order the daemon has forgotten into the API's 404 on the path.
 func (d *Daemon) orderError(err error, id string) error {
 	if dispatch.ErrorCodeOf(err) == dispatch.ENotFound {
-		if o, ok := d.st.orders.get(id); !ok || o.Fulfilment == FulfilPickup {
+		if o, ok := d.st.orders.get(id); !ok || o.Fulfilment == service.FulfilPickup {
 			// An in-store pick-up order is never a courier's: to a courier it does not exist.
 			return errorf(dispatch.ENotFound, "", "order %q not found", id)
 		}
@@ -258,7 +251,7 @@ func (d *Daemon) applyCourierPut(rec *record) (any, error) {
 			s.principals.del(string(aux.TokenHash))
 		}
 		aux.TokenHash = in.TokenHash
-		s.principals.set(string(in.TokenHash), Principal{Role: RoleCourier, ID: in.ID})
+		s.principals.set(string(in.TokenHash), service.Principal{Role: service.RoleCourier, ID: in.ID})
 	}
 	v := d.refreshCourier(in.ID, rec.At)
 	return v, nil
@@ -308,7 +301,7 @@ func (d *Daemon) moveCourier(now time.Time, l locationRecord) bool {
 	if !ok || l.At.Before(aux.LocAt) {
 		return false
 	}
-	loc := Location{Lat: l.Lat, Lon: l.Lon}
+	loc := service.Location{Lat: l.Lat, Lon: l.Lon}
 	if _, err := d.eng.Apply(now, dispatch.CourierMoved{CourierID: l.Courier, Location: loc.Point(), At: l.At}); err != nil {
 		d.log.Warn().Err(err).Str("courier_id", l.Courier).Msg("position refused")
 		return false
@@ -361,12 +354,12 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	}
 	fulfilment := in.Fulfilment
 	if fulfilment == "" {
-		fulfilment = FulfilDelivery // records written before in-store pick-up existed
+		fulfilment = service.FulfilDelivery // records written before in-store pick-up existed
 	}
-	view := &OrderView{
+	view := &service.Order{
 		ID: in.ID, ExternalID: in.ExternalID, Status: "pending", StoreID: in.StoreID,
 		CreatedAt: in.CreatedAt, ReadyAt: in.ReadyAt, DeliverBy: in.DeliverBy, Size: max(in.Size, 1),
-		Skills: in.Skills, Customer: in.Customer, Timeline: []TimelineEntry{{Status: "pending", At: rec.At}},
+		Skills: in.Skills, Customer: in.Customer, Timeline: []service.TimelineEntry{{Status: "pending", At: rec.At}},
 		Fulfilment: fulfilment, Items: in.Items, PickupBy: timePtr(in.PickupBy),
 	}
 	if !in.NoDropoff {
@@ -380,7 +373,7 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	// The daemon's view goes in before the engine so that the engine's effects find it. In-store pick-up orders
 	// never reach the engine: no courier takes them.
 	s.orders.set(in.ID, view)
-	if fulfilment == FulfilDelivery {
+	if fulfilment == service.FulfilDelivery {
 		spec := dispatch.OrderSpec{ID: in.ID, StoreID: in.StoreID, Dropoff: in.Dropoff.Point(), Created: in.CreatedAt,
 			Ready: in.ReadyAt, DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills,
 			AcceptLate: in.AcceptLate}
@@ -398,17 +391,18 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	cp.ActiveOrders++
 	s.stores.set(cp.ID, &cp)
 	o, _ := s.orders.get(in.ID)
-	res := placed{status: http.StatusCreated, body: mustJSON(o.LateAt(rec.At)), order: o}
+	// The answer is the order as it stands now, Late as of now; an idempotency key remembers it.
+	answer := o.LateAt(rec.At)
 	if in.IdemKey != "" {
 		k := in.IdemScope + "\x00" + in.IdemKey
-		s.idem[k] = &idemRecord{Hash: in.IdemHash, Status: res.status, Body: res.body, At: rec.At, OrderID: in.ID}
+		s.idem[k] = &idemRecord{Hash: in.IdemHash, At: rec.At, OrderID: in.ID, Order: &answer}
 		s.idemQ = append(s.idemQ, expiry{k, rec.At})
 	}
-	d.noteEvent(EventCreated, in.ID, rec.At, "", "")
+	d.noteEvent(service.EventCreated, in.ID, rec.At, "", "")
 	if !d.replaying {
 		d.obs.OrderPlaced()
 	}
-	return res, nil
+	return &answer, nil
 }
 
 // absorb takes in an engine step's effects: order views, routes, courier views, counts.
@@ -418,8 +412,8 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 		case dispatch.RouteChanged:
 			d.setRoute(f.Route, true)
 		case dispatch.OrderAssigned:
-			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: "assigned", At: at, CourierID: f.CourierID, By: d.actor}, "")
-			d.noteEvent(EventAssigned, f.OrderID, at, f.Previous, "")
+			d.orderChanged(at, f.OrderID, &service.TimelineEntry{Status: "assigned", At: at, CourierID: f.CourierID, By: d.actor}, "")
+			d.noteEvent(service.EventAssigned, f.OrderID, at, f.Previous, "")
 		case dispatch.OrderStatusChanged:
 			// Back to pending after a decline or a courier going off shift comes with its reason here (the
 			// OrderUnassigned that precedes it says nothing more); the placement's own "pending" is already in the
@@ -431,7 +425,7 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 			if old, ok := d.st.orders.get(f.OrderID); ok && f.Status == dispatch.StatusPending {
 				prev = old.CourierID
 			}
-			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: f.Status.String(), At: f.At, CourierID: f.CourierID, Reason: f.Reason, By: d.actor}, "")
+			d.orderChanged(at, f.OrderID, &service.TimelineEntry{Status: f.Status.String(), At: f.At, CourierID: f.CourierID, Reason: f.Reason, By: d.actor}, "")
 			if typ := statusEvent[f.Status]; typ != "" {
 				d.noteEvent(typ, f.OrderID, f.At, prev, f.Reason)
 			}
@@ -442,7 +436,7 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 }
 
 // orderChanged refreshes an order's view from the engine, adding a timeline entry or a waiting reason.
-func (d *Daemon) orderChanged(at time.Time, id string, entry *TimelineEntry, waiting string) {
+func (d *Daemon) orderChanged(at time.Time, id string, entry *service.TimelineEntry, waiting string) {
 	s := d.st
 	old, ok := s.orders.get(id)
 	if !ok {
@@ -467,7 +461,7 @@ func (d *Daemon) orderChanged(at time.Time, id string, entry *TimelineEntry, wai
 		v.DeliveredAt = timePtr(o.DeliveredAt)
 		v.ETA = nil
 		if !o.Status.Final() && (!o.PickupETA.IsZero() || !o.DropoffETA.IsZero()) {
-			v.ETA = &ETA{PickupAt: timePtr(o.PickupETA), DropoffAt: timePtr(o.DropoffETA)}
+			v.ETA = &service.ETA{PickupAt: timePtr(o.PickupETA), DropoffAt: timePtr(o.DropoffETA)}
 		}
 		if o.Status != dispatch.StatusPending {
 			v.WaitingReason = ""
@@ -480,7 +474,7 @@ func (d *Daemon) orderChanged(at time.Time, id string, entry *TimelineEntry, wai
 }
 
 // countStatus keeps the counts by status, the stores' active orders and the finished queue in step with a change.
-func (d *Daemon) countStatus(old, v *OrderView, at time.Time) {
+func (d *Daemon) countStatus(old, v *service.Order, at time.Time) {
 	s := d.st
 	if st, ok := statusIndex(old.Status); ok {
 		s.byStatus[st]--
@@ -491,7 +485,7 @@ func (d *Daemon) countStatus(old, v *OrderView, at time.Time) {
 	// The goods leave the store at pick-up or collection (their stock is used up); an order that ends before that
 	// gives its reservation back.
 	switch {
-	case v.Status == "picked_up" || v.Status == StatusCollected:
+	case v.Status == "picked_up" || v.Status == service.StatusCollected:
 		d.net.HandOver(v.ID)
 	case v.Final():
 		d.net.Release(v.ID)
@@ -515,20 +509,20 @@ func (d *Daemon) countStatus(old, v *OrderView, at time.Time) {
 
 // statusEvent is the event of each status change reported by OrderStatusChanged (pending: back from a courier).
 var statusEvent = map[dispatch.OrderStatus]string{
-	dispatch.StatusPending:   EventUnassigned,
-	dispatch.StatusPickedUp:  EventPickedUp,
-	dispatch.StatusDelivered: EventDelivered,
-	dispatch.StatusCancelled: EventCancelled,
-	dispatch.StatusFailed:    EventFailed,
+	dispatch.StatusPending:   service.EventUnassigned,
+	dispatch.StatusPickedUp:  service.EventPickedUp,
+	dispatch.StatusDelivered: service.EventDelivered,
+	dispatch.StatusCancelled: service.EventCancelled,
+	dispatch.StatusFailed:    service.EventFailed,
 }
 
 // setRoute stores a courier's route view and the ETAs of its orders; versionChanged marks it for the streams.
 func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 	s := d.st
 	old, had := s.routes.get(r.CourierID)
-	rv := &RouteView{CourierID: r.CourierID, Version: r.Version, Stops: make([]StopView, len(r.Stops))}
+	rv := &service.Route{CourierID: r.CourierID, Version: r.Version, Stops: make([]service.Stop, len(r.Stops))}
 	for i, st := range r.Stops {
-		sv := StopView{Kind: st.Kind.String(), OrderID: st.OrderID, StoreID: st.StoreID, Location: locationOf(st.Location),
+		sv := service.Stop{Kind: st.Kind.String(), OrderID: st.OrderID, StoreID: st.StoreID, Location: locationOf(st.Location),
 			ETA: st.Handover.UTC(), DeliverBy: st.DeliverBy.UTC()}
 		if o, ok := s.orders.get(st.OrderID); ok && st.Kind == dispatch.Dropoff {
 			sv.Customer = o.Customer
@@ -554,7 +548,7 @@ func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 		if !ok || o.Final() {
 			continue
 		}
-		eta := ETA{}
+		eta := service.ETA{}
 		if o.ETA != nil {
 			eta = *o.ETA
 		}
@@ -591,7 +585,7 @@ func sameTime(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
-func routesEqual(a, b *RouteView) bool {
+func routesEqual(a, b *service.Route) bool {
 	if a.Version != b.Version || len(a.Stops) != len(b.Stops) {
 		return false
 	}
@@ -605,14 +599,14 @@ func routesEqual(a, b *RouteView) bool {
 }
 
 // refreshCourier rebuilds a courier's view from the engine, its shift state and its route.
-func (d *Daemon) refreshCourier(id string, at time.Time) *CourierView {
+func (d *Daemon) refreshCourier(id string, at time.Time) *service.Courier {
 	s := d.st
 	c, ok := d.eng.Courier(id)
 	aux := s.aux[id]
 	if !ok || aux == nil {
 		return nil
 	}
-	v := &CourierView{ID: id, Name: c.Name, Vehicle: c.Vehicle.String(), Capacity: c.Capacity, Skills: c.Skills,
+	v := &service.Courier{ID: id, Name: c.Name, Vehicle: c.Vehicle.String(), Capacity: c.Capacity, Skills: c.Skills,
 		Load: c.Load, CreatedAt: at, UpdatedAt: at, ShiftEnd: timePtr(aux.ShiftEnd)}
 	if old, ok := s.couriers.get(id); ok {
 		v.CreatedAt = old.CreatedAt
@@ -629,13 +623,13 @@ func (d *Daemon) refreshCourier(id string, at time.Time) *CourierView {
 	}
 	switch {
 	case !aux.OnShift:
-		v.Status = CourierOffline
+		v.Status = service.CourierOffline
 	case !aux.InEngine:
-		v.Status = CourierAwaitingLocation
+		v.Status = service.CourierAwaitingLocation
 	case v.RouteStops > 0:
-		v.Status = CourierBusy
+		v.Status = service.CourierBusy
 	default:
-		v.Status = CourierIdle
+		v.Status = service.CourierIdle
 	}
 	s.setCourier(v)
 	return v

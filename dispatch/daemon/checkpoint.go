@@ -19,6 +19,7 @@ import (
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/checkpoint"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // checkpointFile is where the checkpoint lives, beside the journal, written apart from it: a large checkpoint
@@ -32,10 +33,10 @@ const checkpointFile = "checkpoint.json"
 type ckptSource struct {
 	header    checkpoint.Header
 	engine    *dispatch.State
-	stores    frozenMap[*StoreView]
-	couriers  frozenMap[*CourierView]
-	orders    frozenMap[*OrderView]
-	keys      frozenMap[*APIKey]
+	stores    frozenMap[*service.Store]
+	couriers  frozenMap[*service.Courier]
+	orders    frozenMap[*service.Order]
+	keys      frozenMap[*service.APIKey]
 	webhooks  frozenMap[*Webhook]
 	stock     map[string]map[string]int
 	aux       map[string]courierAux
@@ -497,7 +498,7 @@ func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
 		s.aux[v.ID] = &aux
 		s.setCourier(v)
 		if aux.TokenHash != nil {
-			s.principals.set(string(aux.TokenHash), Principal{Role: RoleCourier, ID: v.ID})
+			s.principals.set(string(aux.TokenHash), service.Principal{Role: service.RoleCourier, ID: v.ID})
 		}
 		r.couriers = append(r.couriers, v.ID)
 	case checkpoint.KindOrder:
@@ -513,7 +514,7 @@ func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
 			r.finished = append(r.finished, expiry{o.ID, o.Timeline[len(o.Timeline)-1].At})
 		}
 		if o.Fulfilment == "" {
-			o.Fulfilment = FulfilDelivery
+			o.Fulfilment = service.FulfilDelivery
 		}
 		if err := d.reserve(o); err != nil {
 			return fmt.Errorf("order %s: %w", o.ID, err)
@@ -527,7 +528,7 @@ func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
 				return fmt.Errorf("key %s: %w", key.ID, err)
 			}
 			key.Role = role
-			s.principals.set(string(key.Hash), Principal{Role: key.Role, ID: key.ID})
+			s.principals.set(string(key.Hash), service.Principal{Role: key.Role, ID: key.ID})
 		}
 	case checkpoint.KindWebhook:
 		w := webhookOf(rec.Webhook)
@@ -535,7 +536,11 @@ func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
 	case checkpoint.KindAnnounced:
 		r.announced[rec.Announced.OrderID] = rec.Announced.At
 	case checkpoint.KindIdem:
-		s.idem[rec.Idem.Key] = idemOf(rec.Idem)
+		e, err := idemOf(rec.Idem)
+		if err != nil {
+			return fmt.Errorf("idempotency key %q: %w", rec.Idem.Key, err)
+		}
+		s.idem[rec.Idem.Key] = e
 		s.idemQ = append(s.idemQ, expiry{rec.Idem.Key, rec.Idem.At})
 	}
 	return nil

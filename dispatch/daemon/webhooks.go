@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // Webhook is an order service's endpoint for order events. The secret signs deliveries, so it is kept as given (in
@@ -40,38 +41,8 @@ type Webhook struct {
 
 func (w *Webhook) wants(typ string) bool { return len(w.Events) == 0 || slices.Contains(w.Events, typ) }
 
-// WebhookView is a webhook as the API shows it: its settings (not the secret) and how its deliveries go.
-type WebhookView struct {
-	ID        string    `json:"id"`
-	URL       string    `json:"url"`
-	Events    []string  `json:"events"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	// DeliveredThrough is the last event id dealt with (delivered, skipped by the filter, or given up on).
-	DeliveredThrough uint64 `json:"delivered_through"`
-	// Backlog is how many events came after it.
-	Backlog int64 `json:"backlog"`
-	// Failing: the last attempt failed and the event is being retried.
-	Failing       bool       `json:"failing"`
-	LastError     string     `json:"last_error,omitempty"`
-	LastErrorAt   *time.Time `json:"last_error_at,omitempty"`
-	LastSuccessAt *time.Time `json:"last_success_at,omitempty"`
-	// Delivered, Retries and GivenUp count since the daemon started.
-	Delivered int64 `json:"delivered"`
-	Retries   int64 `json:"retries"`
-	GivenUp   int64 `json:"given_up"`
-}
-
-// WebhookInput is a webhook as an admin sets it.
-type WebhookInput struct {
-	ID     string
-	URL    string
-	Secret string
-	Events []string
-}
-
 // PutWebhook creates or replaces a webhook. created says which.
-func (d *Daemon) PutWebhook(ctx context.Context, in WebhookInput) (*WebhookView, bool, error) {
+func (d *Daemon) PutWebhook(ctx context.Context, in service.WebhookInput) (*service.Webhook, bool, error) {
 	if !ValidID(in.ID) {
 		return nil, false, errorf(dispatch.EInvalid, "webhook_id", "webhook_id must match [A-Za-z0-9._:-]{1,64}")
 	}
@@ -83,7 +54,7 @@ func (d *Daemon) PutWebhook(ctx context.Context, in WebhookInput) (*WebhookView,
 		return nil, false, err
 	}
 	for i, e := range in.Events {
-		if !slices.Contains(EventTypes, e) {
+		if !slices.Contains(service.EventTypes, e) {
 			return nil, false, errorf(dispatch.EInvalid, fmt.Sprintf("events[%d]", i), "unknown event type %q", e)
 		}
 	}
@@ -115,8 +86,8 @@ func (d *Daemon) DeleteWebhook(ctx context.Context, id string) error {
 }
 
 // WebhookView returns a webhook with its delivery state.
-func (d *Daemon) WebhookView(id string) (*WebhookView, bool) {
-	w, ok := d.View().Webhook(id)
+func (d *Daemon) WebhookView(id string) (*service.Webhook, bool) {
+	w, ok := d.view.Load().Webhook(id)
 	if !ok {
 		return nil, false
 	}
@@ -124,17 +95,17 @@ func (d *Daemon) WebhookView(id string) (*WebhookView, bool) {
 }
 
 // WebhookViews returns every webhook with its delivery state.
-func (d *Daemon) WebhookViews() []*WebhookView {
-	hooks := d.View().Webhooks()
-	out := make([]*WebhookView, len(hooks))
+func (d *Daemon) WebhookViews() []*service.Webhook {
+	hooks := d.view.Load().Webhooks()
+	out := make([]*service.Webhook, len(hooks))
 	for i, w := range hooks {
 		out[i] = d.webhookView(w)
 	}
 	return out
 }
 
-func (d *Daemon) webhookView(w *Webhook) *WebhookView {
-	v := &WebhookView{ID: w.ID, URL: w.URL, Events: w.Events, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, DeliveredThrough: w.FromEvent}
+func (d *Daemon) webhookView(w *Webhook) *service.Webhook {
+	v := &service.Webhook{ID: w.ID, URL: w.URL, Events: w.Events, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, DeliveredThrough: w.FromEvent}
 	if v.Events == nil {
 		v.Events = []string{}
 	}
@@ -291,7 +262,7 @@ func (m *hookManager) run(ctx context.Context) {
 
 func (m *hookManager) sync(ctx context.Context) {
 	want := map[string]*Webhook{}
-	for _, h := range m.d.View().Webhooks() {
+	for _, h := range m.d.view.Load().Webhooks() {
 		want[h.ID] = h
 	}
 	m.mu.Lock()
@@ -406,7 +377,7 @@ func (m *hookManager) deliverAll(ctx context.Context, w *hookWorker) {
 }
 
 // deliver sends one event until it is acknowledged or given up on; false when ctx ended first.
-func (m *hookManager) deliver(ctx context.Context, w *hookWorker, ev OrderEvent) bool {
+func (m *hookManager) deliver(ctx context.Context, w *hookWorker, ev service.OrderEvent) bool {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return true
