@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/webhook"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
 	"github.com/o2o-dispatch/dispatchd/dispatch/service"
@@ -216,7 +217,7 @@ type Daemon struct {
 	etaTouched map[string]bool
 	stepEvents []service.OrderEvent
 	events     *eventLog
-	hooks      *hookManager
+	hooks      *webhook.Manager
 	stopHooks  func()
 
 	// beforeRound, when set, runs on the round's goroutine before it plans (tests hold a round open with it);
@@ -304,7 +305,7 @@ func Open(cfg Config) (*Daemon, error) {
 	if d.lastCkpt.IsZero() {
 		d.lastCkpt = d.clock()
 	}
-	d.hooks = newHookManager(d, cfg.Webhooks)
+	d.hooks = webhook.New(d.hookConfig(cfg.Webhooks))
 	v := d.buildView()
 	d.view.Store(v)
 	return d, nil
@@ -322,7 +323,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	hooksDone := make(chan struct{})
 	go func() {
 		defer close(hooksDone)
-		d.hooks.run(hctx)
+		d.hooks.Run(hctx)
 	}()
 	defer func() { stopHooks(); <-hooksDone }()
 	d.stopHooks = func() { stopHooks(); <-hooksDone }

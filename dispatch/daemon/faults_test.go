@@ -622,46 +622,6 @@ func TestDamagedEventLog(t *testing.T) {
 	})
 }
 
-// A webhook's cursor file with any bit flipped resumes at the cursor or at the webhook's start (delivering again),
-// never elsewhere; garbage, an empty file or a cursor past the last event resume at the start too.
-func TestDamagedWebhookCursor(t *testing.T) {
-	h := start(t, t.TempDir(), newFakeClock(), nil)
-	key := h.city()
-	shop := service.Principal{Role: service.RoleOrders, ID: key}
-	for i := range 3 {
-		if _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.235+0.002*float64(i), 121.478)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	last := eventsAfter(h.d, 0, 3)[2].ID
-	m := h.d.hooks
-	os.MkdirAll(m.dir, 0o700)
-	hook := &Webhook{ID: "wh1", FromEvent: 1}
-	m.saveCursor(hook.ID, 2)
-	if got := m.loadCursor(hook); got != 2 {
-		t.Fatalf("cursor saved at 2 reads %d", got)
-	}
-	good, _ := os.ReadFile(m.cursorPath(hook.ID))
-	for bit := range len(good) * 8 {
-		b := slices.Clone(good)
-		b[bit/8] ^= 1 << (bit % 8)
-		os.WriteFile(m.cursorPath(hook.ID), b, 0o600)
-		if got := m.loadCursor(hook); got != 2 && got != hook.FromEvent {
-			t.Fatalf("cursor %q (bit %d flipped) reads %d, want 2 or the webhook's start", b, bit, got)
-		}
-	}
-	for _, content := range []string{"", "garbage", "2 00000000\n", fmt.Sprint(last + 5), string(formatCursor(last + 5))} {
-		os.WriteFile(m.cursorPath(hook.ID), []byte(content), 0o600)
-		if got := m.loadCursor(hook); got != hook.FromEvent {
-			t.Fatalf("cursor file %q reads %d, want the webhook's start %d", content, got, hook.FromEvent)
-		}
-	}
-	os.WriteFile(m.cursorPath(hook.ID), []byte("2\n"), 0o600) // written before cursors had a checksum
-	if got := m.loadCursor(hook); got != 2 {
-		t.Fatalf("a cursor without a checksum reads %d, want 2", got)
-	}
-}
-
 // A checkpoint older than the journal's floor (a copy restored from an earlier backup) would lose the records
 // between the two: the start is refused.
 func TestOlderCheckpointIsRefused(t *testing.T) {

@@ -10,13 +10,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/webhook"
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
 	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
@@ -59,7 +58,9 @@ func runFuzz(cfg Config) (*fuzzDaemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.hooks.client.Transport = noNetwork{}
+	hc := d.hookConfig(cfg.Webhooks)
+	hc.Transport = noNetwork{}
+	d.hooks = webhook.New(hc)
 	ctx, cancel := context.WithCancel(context.Background())
 	fd := &fuzzDaemon{d: d, stop: cancel, done: make(chan error, 1)}
 	go func() { fd.done <- d.Run(ctx) }()
@@ -383,23 +384,6 @@ func FuzzEventLogRecord(f *testing.F) {
 					}
 				}
 			}
-		}
-	})
-}
-
-// FuzzWebhookCursor reads a made-up webhook cursor file: a cursor accepted from it is the number it starts with
-// (never a made-up one), and a cursor the daemon writes is read back exactly. (The first argument is kept from
-// the corpus's earlier form, where it was the webhook's first event.)
-func FuzzWebhookCursor(f *testing.F) {
-	f.Fuzz(func(t *testing.T, content []byte, n uint64) {
-		if got, ok := parseCursor(content); ok {
-			fields := strings.Fields(string(content))
-			if want, err := strconv.ParseUint(fields[0], 10, 64); err != nil || got != want {
-				t.Fatalf("cursor file %q read as %d", content, got)
-			}
-		}
-		if got, ok := parseCursor(formatCursor(n)); !ok || got != n {
-			t.Fatalf("cursor %d written as %q, read back as %d, %v", n, formatCursor(n), got, ok)
 		}
 	})
 }
