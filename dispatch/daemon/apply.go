@@ -48,10 +48,10 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		v := *in
 		v.Inventory = nil // the stock lives in the network; views show it on demand (withStock)
 		v.CreatedAt, v.UpdatedAt = rec.At, rec.At
-		if old, ok := s.stores.get(in.ID); ok {
+		if old, ok := s.stores.Get(in.ID); ok {
 			v.CreatedAt, v.ActiveOrders, v.Paused = old.CreatedAt, old.ActiveOrders, old.Paused
 		}
-		s.stores.set(v.ID, &v)
+		s.stores.Set(v.ID, &v)
 		return d.withStock(&v, rec.At), nil
 
 	case recInventory:
@@ -63,7 +63,7 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 	case recStoreDelete:
 		// Open orders (delivery or in-store pick-up) keep a store; checked first, so neither the network nor the
 		// engine changes unless both can.
-		if v, ok := s.stores.get(rec.ID); ok && v.ActiveOrders > 0 {
+		if v, ok := s.stores.Get(rec.ID); ok && v.ActiveOrders > 0 {
 			return nil, errorf(dispatch.EConflict, "", "store %q has open orders", rec.ID)
 		}
 		if err := d.net.RemoveStore(rec.ID); err != nil {
@@ -78,7 +78,7 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 			}
 			return nil, err
 		}
-		s.stores.del(rec.ID)
+		s.stores.Delete(rec.ID)
 		return nil, nil
 
 	case recCourierPut:
@@ -86,7 +86,7 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 
 	case recKeyCreate:
 		k := rec.Key
-		if _, ok := s.keys.get(k.ID); ok {
+		if _, ok := s.keys.Get(k.ID); ok {
 			return nil, errorf(dispatch.EConflict, "id", "api key %q exists", k.ID)
 		}
 		role, err := keyRole(k.Role)
@@ -94,36 +94,36 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 			return nil, err
 		}
 		key := &service.APIKey{ID: k.ID, Name: k.Name, Role: role, CreatedAt: rec.At, Hash: k.Hash}
-		s.keys.set(k.ID, key)
-		s.principals.set(string(k.Hash), service.Principal{Role: key.Role, ID: k.ID})
+		s.keys.Set(k.ID, key)
+		s.principals.Set(string(k.Hash), service.Principal{Role: key.Role, ID: k.ID})
 		return key, nil
 
 	case recWebhookPut:
 		w := *rec.Webhook
 		w.CreatedAt, w.UpdatedAt, w.FromEvent = rec.At, rec.At, s.eventSeq
-		if old, ok := s.webhooks.get(w.ID); ok {
+		if old, ok := s.webhooks.Get(w.ID); ok {
 			w.CreatedAt, w.FromEvent = old.CreatedAt, old.FromEvent
 		}
-		s.webhooks.set(w.ID, &w)
+		s.webhooks.Set(w.ID, &w)
 		return &w, nil
 
 	case recWebhookDel:
-		if _, ok := s.webhooks.get(rec.ID); !ok {
+		if _, ok := s.webhooks.Get(rec.ID); !ok {
 			return nil, errorf(dispatch.ENotFound, "", "webhook %q not found", rec.ID)
 		}
-		s.webhooks.del(rec.ID)
+		s.webhooks.Delete(rec.ID)
 		return nil, nil
 
 	case recKeyRevoke:
-		old, ok := s.keys.get(rec.ID)
+		old, ok := s.keys.Get(rec.ID)
 		if !ok {
 			return nil, errorf(dispatch.ENotFound, "", "api key %q not found", rec.ID)
 		}
 		if old.RevokedAt == nil {
 			k := *old
 			k.RevokedAt = timePtr(rec.At)
-			s.keys.set(k.ID, &k)
-			s.principals.del(string(k.Hash))
+			s.keys.Set(k.ID, &k)
+			s.principals.Delete(string(k.Hash))
 		}
 		return nil, nil
 
@@ -131,13 +131,13 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		return d.applyPlace(rec)
 
 	case recOrderCancel:
-		if o, ok := s.orders.get(rec.ID); ok && o.Fulfilment == service.FulfilPickup {
+		if o, ok := s.orders.Get(rec.ID); ok && o.Fulfilment == service.FulfilPickup {
 			return d.cancelPickup(rec, o)
 		}
 		if err := d.applyEngine(rec.At, dispatch.OrderCancelled{OrderID: rec.ID, Reason: rec.Reason}); err != nil {
 			return nil, d.orderError(err, rec.ID)
 		}
-		o, _ := s.orders.get(rec.ID)
+		o, _ := s.orders.Get(rec.ID)
 		return o, nil
 
 	case recShift:
@@ -218,7 +218,7 @@ func (d *Daemon) applyEngine(at time.Time, ev dispatch.Event) error {
 // orderError turns the engine's "not found" for an order the daemon has forgotten into the API's 404 on the path.
 func (d *Daemon) orderError(err error, id string) error {
 	if dispatch.ErrorCodeOf(err) == dispatch.ENotFound {
-		if o, ok := d.st.orders.get(id); !ok || o.Fulfilment == service.FulfilPickup {
+		if o, ok := d.st.orders.Get(id); !ok || o.Fulfilment == service.FulfilPickup {
 			// An in-store pick-up order is never a courier's: to a courier it does not exist.
 			return errorf(dispatch.ENotFound, "", "order %q not found", id)
 		}
@@ -248,10 +248,10 @@ func (d *Daemon) applyCourierPut(rec *record) (any, error) {
 	}
 	if in.TokenHash != nil {
 		if aux.TokenHash != nil {
-			s.principals.del(string(aux.TokenHash))
+			s.principals.Delete(string(aux.TokenHash))
 		}
 		aux.TokenHash = in.TokenHash
-		s.principals.set(string(in.TokenHash), service.Principal{Role: service.RoleCourier, ID: in.ID})
+		s.principals.Set(string(in.TokenHash), service.Principal{Role: service.RoleCourier, ID: in.ID})
 	}
 	v := d.refreshCourier(in.ID, rec.At)
 	return v, nil
@@ -307,7 +307,7 @@ func (d *Daemon) moveCourier(now time.Time, l locationRecord) bool {
 		return false
 	}
 	aux.Location, aux.LocAt = &loc, l.At
-	if old, ok := d.st.couriers.get(l.Courier); ok {
+	if old, ok := d.st.couriers.Get(l.Courier); ok {
 		v := *old
 		v.Location, v.LocationAt = &loc, timePtr(l.At)
 		d.st.setCourier(&v)
@@ -337,7 +337,7 @@ func (d *Daemon) applyAction(rec *record) (any, error) {
 	if err := d.applyEngine(rec.At, ev); err != nil {
 		return nil, d.orderError(err, in.Order)
 	}
-	o, _ := d.st.orders.get(in.Order)
+	o, _ := d.st.orders.Get(in.Order)
 	return o, nil
 }
 
@@ -348,7 +348,7 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 			return nil, errorf(dispatch.EConflict, "external_id", "external_id %q is already order %s", in.ExternalID, id)
 		}
 	}
-	st, ok := s.stores.get(in.StoreID)
+	st, ok := s.stores.Get(in.StoreID)
 	if !ok {
 		return nil, &dispatch.Error{Code: dispatch.EUnservable, Field: "store_id", Message: fmt.Sprintf("store %q not found", in.StoreID), Reasons: []string{"store_not_found"}}
 	}
@@ -372,13 +372,13 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	}
 	// The daemon's view goes in before the engine so that the engine's effects find it. In-store pick-up orders
 	// never reach the engine: no courier takes them.
-	s.orders.set(in.ID, view)
+	s.orders.Set(in.ID, view)
 	if fulfilment == service.FulfilDelivery {
 		spec := dispatch.OrderSpec{ID: in.ID, StoreID: in.StoreID, Dropoff: in.Dropoff.Point(), Created: in.CreatedAt,
 			Ready: in.ReadyAt, DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills,
 			AcceptLate: in.AcceptLate}
 		if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {
-			s.orders.del(in.ID)
+			s.orders.Delete(in.ID)
 			d.net.Release(in.ID)
 			return nil, err
 		}
@@ -389,8 +389,8 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	}
 	cp := *st
 	cp.ActiveOrders++
-	s.stores.set(cp.ID, &cp)
-	o, _ := s.orders.get(in.ID)
+	s.stores.Set(cp.ID, &cp)
+	o, _ := s.orders.Get(in.ID)
 	// The answer is the order as it stands now, Late as of now; an idempotency key remembers it.
 	answer := o.LateAt(rec.At)
 	if in.IdemKey != "" {
@@ -422,7 +422,7 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 				continue
 			}
 			prev := ""
-			if old, ok := d.st.orders.get(f.OrderID); ok && f.Status == dispatch.StatusPending {
+			if old, ok := d.st.orders.Get(f.OrderID); ok && f.Status == dispatch.StatusPending {
 				prev = old.CourierID
 			}
 			d.orderChanged(at, f.OrderID, &service.TimelineEntry{Status: f.Status.String(), At: f.At, CourierID: f.CourierID, Reason: f.Reason, By: d.actor}, "")
@@ -438,7 +438,7 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 // orderChanged refreshes an order's view from the engine, adding a timeline entry or a waiting reason.
 func (d *Daemon) orderChanged(at time.Time, id string, entry *service.TimelineEntry, waiting string) {
 	s := d.st
-	old, ok := s.orders.get(id)
+	old, ok := s.orders.Get(id)
 	if !ok {
 		return
 	}
@@ -470,7 +470,7 @@ func (d *Daemon) orderChanged(at time.Time, id string, entry *service.TimelineEn
 	if v.Status != old.Status {
 		d.countStatus(old, &v, at)
 	}
-	s.orders.set(id, &v)
+	s.orders.Set(id, &v)
 }
 
 // countStatus keeps the counts by status, the stores' active orders and the finished queue in step with a change.
@@ -493,10 +493,10 @@ func (d *Daemon) countStatus(old, v *service.Order, at time.Time) {
 	if v.Final() && !old.Final() {
 		delete(s.announced, v.ID)
 		s.finishedQ = append(s.finishedQ, expiry{v.ID, at})
-		if st, ok := s.stores.get(v.StoreID); ok {
+		if st, ok := s.stores.Get(v.StoreID); ok {
 			cp := *st
 			cp.ActiveOrders = max(cp.ActiveOrders-1, 0)
-			s.stores.set(cp.ID, &cp)
+			s.stores.Set(cp.ID, &cp)
 		}
 		if !d.replaying {
 			if v.DeliveredAt != nil {
@@ -519,12 +519,12 @@ var statusEvent = map[dispatch.OrderStatus]string{
 // setRoute stores a courier's route view and the ETAs of its orders; versionChanged marks it for the streams.
 func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 	s := d.st
-	old, had := s.routes.get(r.CourierID)
+	old, had := s.routes.Get(r.CourierID)
 	rv := &service.Route{CourierID: r.CourierID, Version: r.Version, Stops: make([]service.Stop, len(r.Stops))}
 	for i, st := range r.Stops {
 		sv := service.Stop{Kind: st.Kind.String(), OrderID: st.OrderID, StoreID: st.StoreID, Location: locationOf(st.Location),
 			ETA: st.Handover.UTC(), DeliverBy: st.DeliverBy.UTC()}
-		if o, ok := s.orders.get(st.OrderID); ok && st.Kind == dispatch.Dropoff {
+		if o, ok := s.orders.Get(st.OrderID); ok && st.Kind == dispatch.Dropoff {
 			sv.Customer = o.Customer
 		}
 		rv.Stops[i] = sv
@@ -532,7 +532,7 @@ func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 	if had && !versionChanged && routesEqual(old, rv) {
 		return
 	}
-	s.routes.set(r.CourierID, rv)
+	s.routes.Set(r.CourierID, rv)
 	if len(rv.Stops) > 0 {
 		s.onRoute[r.CourierID] = struct{}{}
 	} else {
@@ -544,7 +544,7 @@ func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 	// The ETAs of the orders on it.
 	for i := range rv.Stops {
 		id := rv.Stops[i].OrderID
-		o, ok := s.orders.get(id)
+		o, ok := s.orders.Get(id)
 		if !ok || o.Final() {
 			continue
 		}
@@ -561,7 +561,7 @@ func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 		if o.ETA == nil || !sameTime(o.ETA.PickupAt, eta.PickupAt) || !sameTime(o.ETA.DropoffAt, eta.DropoffAt) {
 			v := *o
 			v.ETA = &eta
-			s.orders.set(id, &v)
+			s.orders.Set(id, &v)
 		}
 		if rv.Stops[i].Kind == "dropoff" {
 			d.watchETA(id)
@@ -608,7 +608,7 @@ func (d *Daemon) refreshCourier(id string, at time.Time) *service.Courier {
 	}
 	v := &service.Courier{ID: id, Name: c.Name, Vehicle: c.Vehicle.String(), Capacity: c.Capacity, Skills: c.Skills,
 		Load: c.Load, CreatedAt: at, UpdatedAt: at, ShiftEnd: timePtr(aux.ShiftEnd)}
-	if old, ok := s.couriers.get(id); ok {
+	if old, ok := s.couriers.Get(id); ok {
 		v.CreatedAt = old.CreatedAt
 		if old.Name == v.Name && old.Vehicle == v.Vehicle && old.Capacity == v.Capacity && slices.Equal(old.Skills, v.Skills) {
 			v.UpdatedAt = old.UpdatedAt
@@ -618,7 +618,7 @@ func (d *Daemon) refreshCourier(id string, at time.Time) *service.Courier {
 		loc := *aux.Location
 		v.Location, v.LocationAt = &loc, timePtr(aux.LocAt)
 	}
-	if r, ok := s.routes.get(id); ok {
+	if r, ok := s.routes.Get(id); ok {
 		v.RouteVersion, v.RouteStops = r.Version, len(r.Stops)
 	}
 	switch {

@@ -108,7 +108,7 @@ type putStoreReply struct {
 
 func (c putStore) run(d *Daemon, now time.Time) (putStoreReply, uint64, error) {
 	in := c.in
-	_, existed := d.st.stores.get(in.ID)
+	_, existed := d.st.stores.Get(in.ID)
 	hours, err := d.parseHours(in.Hours, in.Timezone)
 	if err != nil {
 		return putStoreReply{}, 0, err
@@ -132,7 +132,7 @@ func (d *Daemon) DeleteStore(ctx context.Context, id string) error {
 type deleteStore struct{ id string }
 
 func (c deleteStore) run(d *Daemon, now time.Time) (struct{}, uint64, error) {
-	if _, ok := d.st.stores.get(c.id); !ok {
+	if _, ok := d.st.stores.Get(c.id); !ok {
 		return struct{}{}, 0, errorf(dispatch.ENotFound, "", "store %q not found", c.id)
 	}
 	_, seq, err := d.record(&record{Type: recStoreDelete, At: now, ID: c.id})
@@ -236,7 +236,7 @@ func (d *Daemon) resolve(now time.Time, in *service.OrderInput) (*orderRecord, e
 // reach is the best any courier could do for a delivery order (nil for an in-store pick-up, or a store the daemon
 // does not know). It reads the daemon's own stores, not the engine, so placements need not wait for a round.
 func (d *Daemon) reach(rec *orderRecord) *dispatch.Reach {
-	st, ok := d.st.stores.get(rec.StoreID)
+	st, ok := d.st.stores.Get(rec.StoreID)
 	if rec.Fulfilment == service.FulfilPickup || !ok {
 		return nil
 	}
@@ -375,7 +375,7 @@ func (d *Daemon) CancelOrder(ctx context.Context, id, reason string) (*service.O
 type cancelOrder struct{ id, reason, by string }
 
 func (c cancelOrder) run(d *Daemon, now time.Time) (*service.Order, uint64, error) {
-	o, ok := d.st.orders.get(c.id)
+	o, ok := d.st.orders.Get(c.id)
 	if !ok {
 		return nil, 0, errorf(dispatch.ENotFound, "", "order %q not found", c.id)
 	}
@@ -537,7 +537,7 @@ func (d *Daemon) CourierAction(ctx context.Context, courierID, orderID, action, 
 type courierAction struct{ a *actionRecord }
 
 func (c courierAction) run(d *Daemon, now time.Time) (*service.Order, uint64, error) {
-	o, ok := d.st.orders.get(c.a.Order)
+	o, ok := d.st.orders.Get(c.a.Order)
 	if !ok || o.CourierID != c.a.Courier {
 		return nil, 0, errorf(dispatch.ENotFound, "", "order %q not found", c.a.Order)
 	}

@@ -47,7 +47,7 @@ func (d *Daemon) CreateRoleKey(ctx context.Context, name, role string) (*service
 // EachOrder calls fn with every order the view holds (open ones, and finished ones within retention), in no
 // particular order, until fn returns false. The orders are shared: fn must not change them.
 func (v *View) EachOrder(fn func(*service.Order) bool) {
-	for _, o := range v.orders.all() {
+	for _, o := range v.orders.All() {
 		if !fn(o) {
 			return
 		}

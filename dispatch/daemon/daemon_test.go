@@ -283,7 +283,7 @@ func stateOf(t *testing.T, d *Daemon) string {
 	t.Helper()
 	v := d.view.Load()
 	var orders, couriers, routes []any
-	for _, k := range v.orders.sortedKeys() {
+	for _, k := range v.orders.SortedKeys() {
 		o, _ := v.Order(k)
 		orders = append(orders, o)
 	}
@@ -293,8 +293,8 @@ func stateOf(t *testing.T, d *Daemon) string {
 		routes = append(routes, r)
 	}
 	var principals []string
-	for _, k := range v.principals.sortedKeys() {
-		p, _ := v.principals.get(k)
+	for _, k := range v.principals.SortedKeys() {
+		p, _ := v.principals.Get(k)
 		principals = append(principals, fmt.Sprintf("%x=%s/%s", k, p.Role, p.ID))
 	}
 	events := allEvents(t, d)
@@ -307,8 +307,8 @@ func stateOf(t *testing.T, d *Daemon) string {
 	stock := make(chan map[string]*service.Store, 1)
 	d.do(ctx, func(now time.Time) (any, uint64, error) {
 		m := map[string]*service.Store{}
-		for _, k := range d.st.stores.sortedKeys() {
-			sv, _ := d.st.stores.get(k)
+		for _, k := range d.st.stores.SortedKeys() {
+			sv, _ := d.st.stores.Get(k)
 			m[k] = d.withStock(sv, now)
 		}
 		stock <- m

@@ -36,7 +36,7 @@ func (d *Daemon) finishEvents(at time.Time) {
 func (d *Daemon) emitNoted(noted []pendingEvent, assigned *map[string]bool) {
 	s := d.st
 	for _, p := range noted {
-		o, ok := s.orders.get(p.orderID)
+		o, ok := s.orders.Get(p.orderID)
 		if !ok {
 			continue
 		}
@@ -69,7 +69,7 @@ func (d *Daemon) takeETATouched() []string {
 func (d *Daemon) emitETAChanges(at time.Time, ids []string, assigned map[string]bool) {
 	s := d.st
 	for _, id := range ids {
-		o, ok := s.orders.get(id)
+		o, ok := s.orders.Get(id)
 		if !ok || assigned[id] || o.Final() || o.ETA == nil || o.ETA.DropoffAt == nil {
 			continue
 		}

@@ -252,7 +252,7 @@ func TestRestartAfterACutAtEveryOffset(t *testing.T) {
 		}
 		got := stateOf(t, h.d)
 		v := h.d.view.Load()
-		orders := v.orders.sortedKeys()
+		orders := v.orders.SortedKeys()
 		total := 0
 		for _, c := range v.OrdersByStatus() {
 			total += c
@@ -350,8 +350,8 @@ func TestDamagedJournalRefusedThenSalvaged(t *testing.T) {
 	}
 	// The records before the damage: the step before the damaged order, plus its position record.
 	kept := n - 2
-	if want := ordersPlacedBy(r.frames[:kept]); !slices.Equal(h.d.view.Load().orders.sortedKeys(), want) {
-		t.Fatalf("orders after salvage %v, want %v", h.d.view.Load().orders.sortedKeys(), want)
+	if want := ordersPlacedBy(r.frames[:kept]); !slices.Equal(h.d.view.Load().orders.SortedKeys(), want) {
+		t.Fatalf("orders after salvage %v, want %v", h.d.view.Load().orders.SortedKeys(), want)
 	}
 	l := logs.String()
 	for _, s := range []string{"salvaged", `"intact_dropped":1`, fmt.Sprintf(`"offset":%d`, bad.start), "moved_to", "event log: it holds events"} {
@@ -601,7 +601,7 @@ func TestDamagedEventLog(t *testing.T) {
 			t.Fatalf("salvage does not say what it lost:\n%s", logs.String())
 		}
 		var open string
-		for _, id := range h.d.view.Load().orders.sortedKeys() {
+		for _, id := range h.d.view.Load().orders.SortedKeys() {
 			if o, _ := h.d.View().Order(id); !o.Final() {
 				open = id
 			}

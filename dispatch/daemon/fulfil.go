@@ -91,7 +91,7 @@ func (d *Daemon) StoreDetail(ctx context.Context, id string) (*service.Store, er
 type storeDetail struct{ id string }
 
 func (c storeDetail) run(d *Daemon, now time.Time) (*service.Store, uint64, error) {
-	v, ok := d.st.stores.get(c.id)
+	v, ok := d.st.stores.Get(c.id)
 	if !ok {
 		return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", c.id)
 	}
@@ -131,14 +131,14 @@ type patchInventory struct {
 }
 
 func (c patchInventory) run(d *Daemon, now time.Time) (*service.Store, uint64, error) {
-	if _, ok := d.st.stores.get(c.storeID); !ok {
+	if _, ok := d.st.stores.Get(c.storeID); !ok {
 		return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", c.storeID)
 	}
 	return recordAs[*service.Store](d, &record{Type: recInventory, At: now, ID: c.storeID, Inventory: c.change})
 }
 
 func (d *Daemon) applyInventory(rec *record) (any, error) {
-	v, ok := d.st.stores.get(rec.ID)
+	v, ok := d.st.stores.Get(rec.ID)
 	if !ok {
 		return nil, errorf(dispatch.ENotFound, "", "store %q not found", rec.ID)
 	}
@@ -147,7 +147,7 @@ func (d *Daemon) applyInventory(rec *record) (any, error) {
 	}
 	cp := *v
 	cp.UpdatedAt = rec.At
-	d.st.stores.set(cp.ID, &cp)
+	d.st.stores.Set(cp.ID, &cp)
 	return d.withStock(&cp, rec.At), nil
 }
 
@@ -178,7 +178,7 @@ func (c storeOrderAction) run(d *Daemon, now time.Time) (*service.Order, uint64,
 // request, is at fault (the same request succeeds once the store opens), hence 409 and not 422. It is checked
 // when the step is asked for, not when the journal is replayed: a step recorded before this rule stays valid.
 func (d *Daemon) checkStoreOpen(storeID, orderID string, now time.Time) error {
-	st, ok := d.st.stores.get(storeID)
+	st, ok := d.st.stores.Get(storeID)
 	if !ok {
 		return errorf(dispatch.ENotFound, "", "order %q not found at store %q", orderID, storeID)
 	}
@@ -198,7 +198,7 @@ func (d *Daemon) checkStoreOpen(storeID, orderID string, now time.Time) error {
 
 func (d *Daemon) applyStoreAction(rec *record) (any, error) {
 	in := rec.Action
-	old, ok := d.st.orders.get(in.Order)
+	old, ok := d.st.orders.Get(in.Order)
 	if !ok || old.StoreID != in.Store {
 		return nil, errorf(dispatch.ENotFound, "", "order %q not found at store %q", in.Order, in.Store)
 	}
@@ -216,7 +216,7 @@ func (d *Daemon) applyStoreAction(rec *record) (any, error) {
 	}
 	v.Timeline = append(old.Timeline[:len(old.Timeline):len(old.Timeline)], service.TimelineEntry{Status: v.Status, At: rec.At})
 	d.countStatus(old, &v, rec.At)
-	d.st.orders.set(v.ID, &v)
+	d.st.orders.Set(v.ID, &v)
 	typ := service.EventReadyForPickup
 	if v.Status == service.StatusCollected {
 		typ = service.EventCollected
@@ -231,7 +231,7 @@ func (d *Daemon) cancelPickup(rec *record, old *service.Order) (any, error) {
 	v.Status = "cancelled"
 	v.Timeline = append(old.Timeline[:len(old.Timeline):len(old.Timeline)], service.TimelineEntry{Status: v.Status, At: rec.At, Reason: rec.Reason})
 	d.countStatus(old, &v, rec.At)
-	d.st.orders.set(v.ID, &v)
+	d.st.orders.Set(v.ID, &v)
 	d.noteEvent(service.EventCancelled, v.ID, rec.At, "", rec.Reason)
 	return &v, nil
 }

@@ -126,7 +126,7 @@ func (d *Daemon) applyOverride(rec *record) (any, error) {
 	orderViews := func() ([]*service.Order, error) {
 		out := make([]*service.Order, 0, len(in.Orders))
 		for _, id := range in.Orders {
-			v, ok := s.orders.get(id)
+			v, ok := s.orders.Get(id)
 			if !ok {
 				return nil, errorf(dispatch.EInternal, "", "order %q has no view", id)
 			}
@@ -150,7 +150,7 @@ func (d *Daemon) applyOverride(rec *record) (any, error) {
 			return nil, errorf(dispatch.EInvalid, "order_id", "an assignment names one order")
 		}
 		for i, id := range in.Orders {
-			if o, ok := s.orders.get(id); ok && o.Fulfilment == service.FulfilPickup {
+			if o, ok := s.orders.Get(id); ok && o.Fulfilment == service.FulfilPickup {
 				return nil, errorf(dispatch.EConflict, fmt.Sprintf("order_ids[%d]", i), "order %q is collected in store, never by a courier", id)
 			}
 		}
@@ -195,7 +195,7 @@ func (d *Daemon) applyOverride(rec *record) (any, error) {
 		return orderViews()
 	case OverridePause, OverrideResume:
 		pause := in.Action == OverridePause
-		v, ok := s.stores.get(in.Store)
+		v, ok := s.stores.Get(in.Store)
 		if !ok {
 			return nil, errorf(dispatch.ENotFound, "", "store %q not found", in.Store)
 		}
@@ -208,7 +208,7 @@ func (d *Daemon) applyOverride(rec *record) (any, error) {
 		}
 		cp := *v
 		cp.Paused, cp.UpdatedAt = pause, rec.At
-		s.stores.set(cp.ID, &cp)
+		s.stores.Set(cp.ID, &cp)
 		return d.withStock(&cp, rec.At), nil
 	case OverrideOffShift:
 		aux, ok := s.aux[in.Courier]
@@ -239,7 +239,7 @@ func (d *Daemon) applyOverride(rec *record) (any, error) {
 
 // lockChanged notes in an order's timeline that its lock was set or lifted (no status changed).
 func (d *Daemon) lockChanged(at time.Time, id string, locked bool) {
-	o, ok := d.st.orders.get(id)
+	o, ok := d.st.orders.Get(id)
 	if !ok {
 		return
 	}

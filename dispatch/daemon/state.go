@@ -7,19 +7,20 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/cow"
 	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
 // state is everything the loop owns besides the engine.
 type state struct {
-	orders     *cowMap[*service.Order]
-	stores     *cowMap[*service.Store]
-	couriers   *cowMap[*service.Courier]
-	routes     *cowMap[*service.Route]
-	principals *cowMap[service.Principal] // by string(token hash)
-	keys       *cowMap[*service.APIKey]
-	webhooks   *cowMap[*Webhook]
+	orders     *cow.Map[*service.Order]
+	stores     *cow.Map[*service.Store]
+	couriers   *cow.Map[*service.Courier]
+	routes     *cow.Map[*service.Route]
+	principals *cow.Map[service.Principal] // by string(token hash)
+	keys       *cow.Map[*service.APIKey]
+	webhooks   *cow.Map[*Webhook]
 
 	aux         map[string]*courierAux
 	externalIDs map[string]string
@@ -49,13 +50,13 @@ type expiry struct {
 
 func newState() *state {
 	return &state{
-		orders:        newCowMap[*service.Order](),
-		stores:        newCowMap[*service.Store](),
-		couriers:      newCowMap[*service.Courier](),
-		routes:        newCowMap[*service.Route](),
-		principals:    newCowMap[service.Principal](),
-		keys:          newCowMap[*service.APIKey](),
-		webhooks:      newCowMap[*Webhook](),
+		orders:        cow.New[*service.Order](),
+		stores:        cow.New[*service.Store](),
+		couriers:      cow.New[*service.Courier](),
+		routes:        cow.New[*service.Route](),
+		principals:    cow.New[service.Principal](),
+		keys:          cow.New[*service.APIKey](),
+		webhooks:      cow.New[*Webhook](),
 		aux:           map[string]*courierAux{},
 		externalIDs:   map[string]string{},
 		idem:          map[string]*idemRecord{},
@@ -101,8 +102,8 @@ func (s *state) prune(now time.Time, idemTTL, retention time.Duration) {
 	n = 0
 	for n < len(s.finishedQ) && now.Sub(s.finishedQ[n].at) > retention {
 		id := s.finishedQ[n].key
-		if o, ok := s.orders.get(id); ok && o.Final() {
-			s.orders.del(id)
+		if o, ok := s.orders.Get(id); ok && o.Final() {
+			s.orders.Delete(id)
 			if o.ExternalID != "" && s.externalIDs[o.ExternalID] == id {
 				delete(s.externalIDs, o.ExternalID)
 			}
@@ -119,13 +120,13 @@ type View struct {
 	seq uint64
 	at  time.Time
 
-	orders     frozenMap[*service.Order]
-	stores     frozenMap[*service.Store]
-	couriers   frozenMap[*service.Courier]
-	routes     frozenMap[*service.Route]
-	principals frozenMap[service.Principal]
-	keys       frozenMap[*service.APIKey]
-	webhooks   frozenMap[*Webhook]
+	orders     cow.Frozen[*service.Order]
+	stores     cow.Frozen[*service.Store]
+	couriers   cow.Frozen[*service.Courier]
+	routes     cow.Frozen[*service.Route]
+	principals cow.Frozen[service.Principal]
+	keys       cow.Frozen[*service.APIKey]
+	webhooks   cow.Frozen[*Webhook]
 
 	// ordersByStatus and couriersByStatus count orders (open, and finished within retention) and couriers.
 	ordersByStatus   map[string]int
@@ -141,13 +142,13 @@ func (d *Daemon) buildView() *View {
 	v := &View{
 		seq:        d.journal.LastSeq(),
 		at:         d.lastNow,
-		orders:     s.orders.freeze(),
-		stores:     s.stores.freeze(),
-		couriers:   s.couriers.freeze(),
-		routes:     s.routes.freeze(),
-		principals: s.principals.freeze(),
-		keys:       s.keys.freeze(),
-		webhooks:   s.webhooks.freeze(),
+		orders:     s.orders.Freeze(),
+		stores:     s.stores.Freeze(),
+		couriers:   s.couriers.Freeze(),
+		routes:     s.routes.Freeze(),
+		principals: s.principals.Freeze(),
+		keys:       s.keys.Freeze(),
+		webhooks:   s.webhooks.Freeze(),
 		lastRound:  d.lastStats,
 		changed:    d.stepChanged,
 		events:     d.stepEvents,
@@ -182,16 +183,16 @@ func (v *View) CouriersByStatus() map[string]int { return v.couriersByStatus }
 func (v *View) LastRound() dispatch.Stats { return v.lastRound }
 
 // Order returns an order by id.
-func (v *View) Order(id string) (*service.Order, bool) { return v.orders.get(id) }
+func (v *View) Order(id string) (*service.Order, bool) { return v.orders.Get(id) }
 
 // Store returns a store by id.
-func (v *View) Store(id string) (*service.Store, bool) { return v.stores.get(id) }
+func (v *View) Store(id string) (*service.Store, bool) { return v.stores.Get(id) }
 
 // Stores returns every store, by id.
 func (v *View) Stores() []*service.Store {
-	out := make([]*service.Store, 0, v.stores.len())
-	for _, k := range v.stores.sortedKeys() {
-		s, _ := v.stores.get(k)
+	out := make([]*service.Store, 0, v.stores.Len())
+	for _, k := range v.stores.SortedKeys() {
+		s, _ := v.stores.Get(k)
 		out = append(out, s)
 	}
 	return out
@@ -204,7 +205,7 @@ func (v *View) StoresNear(p service.Location, radius float64) []*service.Store {
 		d float64
 	}
 	var hits []hit
-	for _, s := range v.stores.all() {
+	for _, s := range v.stores.All() {
 		if d := geo.Geographic.Distance(p.Point(), s.Location.Point()); d <= radius {
 			hits = append(hits, hit{s, d})
 		}
@@ -226,13 +227,13 @@ func (v *View) StoresNear(p service.Location, radius float64) []*service.Store {
 }
 
 // Courier returns a courier by id.
-func (v *View) Courier(id string) (*service.Courier, bool) { return v.couriers.get(id) }
+func (v *View) Courier(id string) (*service.Courier, bool) { return v.couriers.Get(id) }
 
 // Couriers returns the couriers with the given status ("" for all), by id.
 func (v *View) Couriers(status string) []*service.Courier {
 	var out []*service.Courier
-	for _, k := range v.couriers.sortedKeys() {
-		c, _ := v.couriers.get(k)
+	for _, k := range v.couriers.SortedKeys() {
+		c, _ := v.couriers.Get(k)
 		if status == "" || c.Status == status || (status == "online" && c.Status != service.CourierOffline) {
 			out = append(out, c)
 		}
@@ -242,10 +243,10 @@ func (v *View) Couriers(status string) []*service.Courier {
 
 // Route returns a courier's route (an empty route of version 0 for a known courier that never had one).
 func (v *View) Route(courierID string) (*service.Route, bool) {
-	if r, ok := v.routes.get(courierID); ok {
+	if r, ok := v.routes.Get(courierID); ok {
 		return r, true
 	}
-	if _, ok := v.couriers.get(courierID); ok {
+	if _, ok := v.couriers.Get(courierID); ok {
 		return &service.Route{CourierID: courierID, Stops: []service.Stop{}}, true
 	}
 	return nil, false
@@ -253,9 +254,9 @@ func (v *View) Route(courierID string) (*service.Route, bool) {
 
 // APIKeys returns the order-service keys, by id.
 func (v *View) APIKeys() []*service.APIKey {
-	out := make([]*service.APIKey, 0, v.keys.len())
-	for _, k := range v.keys.sortedKeys() {
-		key, _ := v.keys.get(k)
+	out := make([]*service.APIKey, 0, v.keys.Len())
+	for _, k := range v.keys.SortedKeys() {
+		key, _ := v.keys.Get(k)
 		out = append(out, key)
 	}
 	return out
@@ -264,11 +265,11 @@ func (v *View) APIKeys() []*service.APIKey {
 // Authenticate returns who holds the token (by its hash), if anyone: an order-service key or a courier token. The
 // admin token is checked by the caller.
 func (v *View) Authenticate(tokenHash []byte) (service.Principal, bool) {
-	return v.principals.get(string(tokenHash))
+	return v.principals.Get(string(tokenHash))
 }
 
 // StoreCount is how many stores there are.
-func (v *View) StoreCount() int { return v.stores.len() }
+func (v *View) StoreCount() int { return v.stores.Len() }
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
@@ -280,11 +281,11 @@ func mustJSON(v any) []byte {
 
 // setCourier stores a courier's view, keeping the counts by status.
 func (s *state) setCourier(v *service.Courier) {
-	if old, ok := s.couriers.get(v.ID); ok {
+	if old, ok := s.couriers.Get(v.ID); ok {
 		s.courierCounts[old.Status]--
 	}
 	s.courierCounts[v.Status]++
-	s.couriers.set(v.ID, v)
+	s.couriers.Set(v.ID, v)
 }
 
 // ListOrders returns a page of the orders that match f, oldest first, and whether more follow. It walks every
@@ -300,7 +301,7 @@ func (v *View) ListOrders(f service.OrderFilter) (page []*service.Order, more bo
 		}
 		return strings.Compare(a.ID, b.ID)
 	}
-	for _, o := range v.orders.all() {
+	for _, o := range v.orders.All() {
 		switch {
 		case f.Status != "" && o.Status != f.Status,
 			f.StoreID != "" && o.StoreID != f.StoreID,
@@ -326,13 +327,13 @@ func (v *View) ListOrders(f service.OrderFilter) (page []*service.Order, more bo
 }
 
 // Webhook returns a webhook by id.
-func (v *View) Webhook(id string) (*Webhook, bool) { return v.webhooks.get(id) }
+func (v *View) Webhook(id string) (*Webhook, bool) { return v.webhooks.Get(id) }
 
 // Webhooks returns every webhook, by id.
 func (v *View) Webhooks() []*Webhook {
-	out := make([]*Webhook, 0, v.webhooks.len())
-	for _, k := range v.webhooks.sortedKeys() {
-		w, _ := v.webhooks.get(k)
+	out := make([]*Webhook, 0, v.webhooks.Len())
+	for _, k := range v.webhooks.SortedKeys() {
+		w, _ := v.webhooks.Get(k)
 		out = append(out, w)
 	}
 	return out
