@@ -305,7 +305,7 @@ func Open(cfg Config) (*Daemon, error) {
 	if d.lastCkpt.IsZero() {
 		d.lastCkpt = d.clock()
 	}
-	d.hooks = webhook.New(d.hookConfig(cfg.Webhooks))
+	d.hooks = webhook.New(hookConfig(d, cfg.Webhooks))
 	v := d.buildView()
 	d.view.Store(v)
 	return d, nil

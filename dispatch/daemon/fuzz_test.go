@@ -58,7 +58,7 @@ func runFuzz(cfg Config) (*fuzzDaemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := d.hookConfig(cfg.Webhooks)
+	hc := hookConfig(d, cfg.Webhooks)
 	hc.Transport = noNetwork{}
 	d.hooks = webhook.New(hc)
 	ctx, cancel := context.WithCancel(context.Background())

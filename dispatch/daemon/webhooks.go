@@ -127,7 +127,7 @@ type WebhookConfig struct {
 
 // hookConfig is how the daemon's webhooks are delivered (internal/webhook): from the event log, to the webhooks of
 // the published view, with cursors in the data directory's webhooks/.
-func (d *Daemon) hookConfig(cfg WebhookConfig) webhook.Config {
+func hookConfig(d *Daemon, cfg WebhookConfig) webhook.Config {
 	return webhook.Config{Dir: filepath.Join(d.cfg.DataDir, "webhooks"),
 		RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, GiveUpAfter: cfg.GiveUpAfter, Timeout: cfg.Timeout,
 		Endpoints: func() []webhook.Endpoint {

@@ -54,6 +54,7 @@ type Config struct {
 
 // RoundTimer reports how long the last dispatch round took (false before the first).
 type RoundTimer interface {
+	// Last is the last round's duration; false before the first round.
 	Last() (time.Duration, bool)
 }
 

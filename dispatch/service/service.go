@@ -37,8 +37,9 @@ type Reader interface {
 // View is an immutable snapshot of the dispatcher's state after one journal record. It may be read from any
 // goroutine; what it returns is shared and must not be changed.
 type View interface {
-	// Seq is the last journal record the snapshot contains; At the dispatcher's clock when it was made.
+	// Seq is the last journal record the snapshot contains.
 	Seq() uint64
+	// At is the dispatcher's clock when the snapshot was made.
 	At() time.Time
 	// Order returns an order by id (open, or finished within retention).
 	Order(id string) (*Order, bool)
@@ -46,19 +47,23 @@ type View interface {
 	ListOrders(f OrderFilter) (page []*Order, more bool)
 	// EachOrder calls fn with every order, in no particular order, until fn returns false.
 	EachOrder(fn func(*Order) bool)
-	// OrdersByStatus and CouriersByStatus count orders and couriers by status.
+	// OrdersByStatus counts the orders (open, and finished within retention) by status.
 	OrdersByStatus() map[string]int
+	// CouriersByStatus counts the couriers by status.
 	CouriersByStatus() map[string]int
 	// LastRound is the last dispatch round's figures.
 	LastRound() dispatch.Stats
-	// Store returns a store by id; Stores every store, by id; StoreCount how many there are; StoresNear those within radius metres of p,
-	// nearest first.
+	// Store returns a store by id.
 	Store(id string) (*Store, bool)
+	// Stores returns every store, by id.
 	Stores() []*Store
+	// StoreCount is how many stores there are.
 	StoreCount() int
+	// StoresNear returns the stores within radius metres of p, nearest first.
 	StoresNear(p Location, radius float64) []*Store
-	// Courier returns a courier by id; Couriers every courier of a status ("" for all), by id.
+	// Courier returns a courier by id.
 	Courier(id string) (*Courier, bool)
+	// Couriers returns the couriers of a status ("" for all), by id.
 	Couriers(status string) []*Courier
 	// Route returns a courier's current route (false when it has none).
 	Route(courierID string) (*Route, bool)
@@ -104,11 +109,13 @@ type Couriers interface {
 	PutCourier(ctx context.Context, in CourierInput, rotate bool) (c *Courier, token string, created bool, err error)
 	// SetShift starts (online) or ends a courier's shift.
 	SetShift(ctx context.Context, courierID string, online bool, loc *Location, shiftEnd *time.Time) (*Courier, error)
-	// QueueLocation and QueueLocations take position reports that need no answer: they are checked, then applied
-	// in batches.
+	// QueueLocation takes a courier's position report without waiting for it to be applied (it needs no answer
+	// but "received"); an overloaded dispatcher refuses it as unavailable.
 	QueueLocation(courierID string, loc Location, at time.Time) error
+	// QueueLocations takes many couriers' positions at once, likewise; one bad entry refuses the batch, naming it.
 	QueueLocations(batch []LocationUpdate) error
-	// CourierAction records a courier's step on one of its orders (picked_up, delivered, failed).
+	// CourierAction records a courier's accept, decline, arrived, picked_up, delivered or failed on one of its
+	// orders; an order that is not the courier's is not found.
 	CourierAction(ctx context.Context, courierID, orderID, action, reason string) (*Order, error)
 	// CourierRoute returns a courier's route with its legs drawn on the road map (when there is one).
 	CourierRoute(courierID string) (*Route, bool)
@@ -140,9 +147,11 @@ type Keys interface {
 type Webhooks interface {
 	// PutWebhook creates or replaces a webhook; created says which.
 	PutWebhook(ctx context.Context, in WebhookInput) (w *Webhook, created bool, err error)
+	// DeleteWebhook removes a webhook; deliveries to it stop.
 	DeleteWebhook(ctx context.Context, id string) error
-	// WebhookView returns a webhook with how its deliveries go; WebhookViews every webhook, by id.
+	// WebhookView returns a webhook with how its deliveries go.
 	WebhookView(id string) (*Webhook, bool)
+	// WebhookViews returns every webhook with how its deliveries go, by id.
 	WebhookViews() []*Webhook
 }
 
@@ -159,11 +168,11 @@ type Events interface {
 type Overrides interface {
 	// AssignOrder puts an order on a courier's route (locked: rounds leave it there).
 	AssignOrder(ctx context.Context, who, orderID, courierID string, lock bool) (*Order, error)
-	// UnassignOrder takes an order off its courier's route, back to the pool.
+	// UnassignOrder takes an assigned order off its courier's route, back to the pool.
 	UnassignOrder(ctx context.Context, who, orderID string) (*Order, error)
-	// UnlockOrder lets rounds move a locked order again.
+	// UnlockOrder lets rounds move an order again.
 	UnlockOrder(ctx context.Context, who, orderID string) (*Order, error)
-	// MoveOrders puts orders on a courier's route, all or none.
+	// MoveOrders puts several orders on one courier's route, all or nothing, and returns them in the order given.
 	MoveOrders(ctx context.Context, who, courierID string, orderIDs []string, lock bool) ([]*Order, error)
 	// PauseStore pauses (or resumes) dispatch for a store's orders.
 	PauseStore(ctx context.Context, who, storeID string, pause bool) (*Store, error)
