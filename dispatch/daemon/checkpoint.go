@@ -83,7 +83,7 @@ func (d *Daemon) checkpoint(final bool) error {
 			return fmt.Errorf("daemon: checkpoint: %w", err)
 		}
 		// The events up to the checkpoint must be on disk before it is: a replay from it cannot make them again.
-		if err := d.events.waitFor(src.header.EventSeq); err != nil {
+		if err := d.events.WaitFor(src.header.EventSeq); err != nil {
 			return err
 		}
 		size, err := writeCheckpoint(d.cfg.DataDir, src)
@@ -312,7 +312,7 @@ func (d *Daemon) recover() error {
 	d.stepChanged = nil
 	// The replay made again every event of the records after the checkpoint; the event log has those that were
 	// published before the crash. Write the rest.
-	if err := d.events.catchUp(d.stepEvents); err != nil {
+	if err := d.events.CatchUp(d.stepEvents); err != nil {
 		return err
 	}
 	d.stepEvents = nil
@@ -325,7 +325,7 @@ func (d *Daemon) recover() error {
 	// An event log ahead of the replay holds events of records the journal lost (a damaged last record cut off, or
 	// salvage): they were published, so their ids must not be given again to other events, which readers that
 	// resume after an id would skip. Number on after them, and checkpoint at once so that it holds.
-	if last := d.events.lastID(); last > d.st.eventSeq {
+	if last := d.events.LastID(); last > d.st.eventSeq {
 		d.log.Warn().Uint64("first", d.st.eventSeq+1).Uint64("last", last).
 			Msg("event log: it holds events of records the journal no longer has; new events are numbered after them")
 		d.st.eventSeq = last
@@ -357,14 +357,14 @@ func (d *Daemon) checkAgainstCheckpoint(seq uint64) error {
 			return err
 		}
 	}
-	if last, want := d.events.lastID(), d.st.eventSeq; last < want {
+	if last, want := d.events.LastID(), d.st.eventSeq; last < want {
 		if !d.cfg.Salvage {
 			return fmt.Errorf("daemon: the event log ends at event %d but %s covers events up to %d: events %d to %d are lost: %w",
 				last, checkpointFile, want, last+1, want, ErrSalvageable)
 		}
 		d.log.Error().Uint64("first", last+1).Uint64("last", want).
 			Msg("event log: salvaged: events the checkpoint covers are lost; new events are numbered after them")
-		if err := d.events.skipTo(want); err != nil {
+		if err := d.events.SkipTo(want); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/eventlog"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
 	"github.com/o2o-dispatch/dispatchd/geo"
@@ -214,7 +215,7 @@ type Daemon struct {
 	actor      string
 	etaTouched map[string]bool
 	stepEvents []OrderEvent
-	events     *eventLog
+	events     *eventlog.Log[OrderEvent]
 	hooks      *hookManager
 	stopHooks  func()
 
@@ -296,7 +297,7 @@ func Open(cfg Config) (*Daemon, error) {
 	d.events = ev
 	if err := d.recover(); err != nil {
 		j.Close()
-		ev.close()
+		ev.Close()
 		unlock()
 		return nil, err
 	}
@@ -407,7 +408,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.publish()
 			account(began)
 		case <-ckpt.C:
-			if err := d.events.prune(d.clock().Add(-d.cfg.EventRetention)); err != nil {
+			if err := d.events.Prune(d.clock().Add(-d.cfg.EventRetention)); err != nil {
 				d.log.Error().Err(err).Msg("event log compaction")
 			}
 			if d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
@@ -450,7 +451,7 @@ func (d *Daemon) shutdown() error {
 		errs = append(errs, err)
 	}
 	d.stopHooks()
-	if err := d.events.close(); err != nil {
+	if err := d.events.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	d.unlock()
@@ -463,7 +464,7 @@ func (d *Daemon) Close() error {
 	if d.running.Load() {
 		return errors.New("daemon: Close on a running daemon; cancel Run's context instead")
 	}
-	err := errors.Join(d.journal.Close(), d.events.close())
+	err := errors.Join(d.journal.Close(), d.events.Close())
 	d.unlock()
 	return err
 }
@@ -637,7 +638,7 @@ func (d *Daemon) publishDurable(durable uint64) {
 	var changed []string
 	for _, v := range d.pending[:k+1] {
 		changed = append(changed, v.changed...)
-		d.events.add(v.events)
+		d.events.Add(v.events)
 	}
 	d.view.Store(d.pending[k])
 	d.pending = append(d.pending[:0], d.pending[k+1:]...)
