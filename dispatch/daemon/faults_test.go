@@ -523,22 +523,7 @@ func TestDamagedCheckpoint(t *testing.T) {
 // document of the API's views), written by that version: the daemon starts on it with the state that version
 // had (testdata/checkpoint-v1.state), and its next checkpoint is of the current version and gives the same state.
 func TestCheckpointV1IsRead(t *testing.T) {
-	dir := t.TempDir()
-	copyDir(t, filepath.Join("testdata", "checkpoint-v1"), dir)
-	want, err := os.ReadFile(filepath.Join("testdata", "checkpoint-v1.state"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	at, err := os.ReadFile(filepath.Join("testdata", "checkpoint-v1.clock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := newFakeClock()
-	when, err := time.Parse(time.RFC3339Nano, string(at))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock.Set(when)
+	dir, want, clock := dataDirFixture(t, "checkpoint-v1")
 	for _, version := range []string{"1", "2"} {
 		h := start(t, dir, clock, nil)
 		if got := stateOf(t, h.d); got != string(want) {
@@ -759,4 +744,27 @@ func TestEventIDsAcrossRestarts(t *testing.T) {
 		t.Fatalf("no new events after the torn restart (%d)", len(got))
 	}
 	h.close()
+}
+
+// dataDirFixture copies the data directory testdata/<name> to a temporary one, and returns it, the state it holds
+// (testdata/<name>.state) and a clock set to when it was written (testdata/<name>.clock).
+func dataDirFixture(t *testing.T, name string) (dir string, state []byte, clock *fakeClock) {
+	t.Helper()
+	dir = t.TempDir()
+	copyDir(t, filepath.Join("testdata", name), dir)
+	state, err := os.ReadFile(filepath.Join("testdata", name+".state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := os.ReadFile(filepath.Join("testdata", name+".clock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	when, err := time.Parse(time.RFC3339Nano, string(at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = newFakeClock()
+	clock.Set(when)
+	return dir, state, clock
 }

@@ -5,7 +5,51 @@ import (
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 )
 
-// The checkpoint holds its own records (package checkpoint), not the API's views: these convert between them.
+// The journal's records (records.go) and the checkpoint's (package checkpoint) are types of their own, not the
+// API's views: every conversion between them and the API's types is in this file.
+
+// Journal records.
+
+func newLatLon(l Location) latLon { return latLon{Lat: l.Lat, Lon: l.Lon} }
+
+func (l latLon) location() Location { return Location{Lat: l.Lat, Lon: l.Lon} }
+
+func newLatLonPtr(l *Location) *latLon {
+	if l == nil {
+		return nil
+	}
+	return &latLon{Lat: l.Lat, Lon: l.Lon}
+}
+
+func (l *latLon) locationPtr() *Location {
+	if l == nil {
+		return nil
+	}
+	return &Location{Lat: l.Lat, Lon: l.Lon}
+}
+
+// newStoreRecord is a store_put record's store: the settings of v and the stock it sets (v.Inventory).
+func newStoreRecord(v *StoreView) *storeRecord {
+	return &storeRecord{ID: v.ID, Name: v.Name, Location: newLatLon(v.Location), PrepSeconds: v.PrepSeconds,
+		MaxActiveOrders: v.MaxActiveOrders, Hours: v.Hours, Timezone: v.Timezone, Inventory: v.Inventory}
+}
+
+// view is the store of a store_put record, before the apply sets what the state knows (times, active orders).
+func (r *storeRecord) view() *StoreView {
+	return &StoreView{ID: r.ID, Name: r.Name, Location: r.Location.location(), PrepSeconds: r.PrepSeconds,
+		MaxActiveOrders: r.MaxActiveOrders, Hours: r.Hours, Timezone: r.Timezone, Inventory: r.Inventory}
+}
+
+func newWebhookRecord(w *Webhook) *webhookRecord {
+	return &webhookRecord{ID: w.ID, URL: w.URL, Secret: w.Secret, Events: w.Events}
+}
+
+// webhook is the webhook of a webhook_put record, before the apply sets its times and first event.
+func (r *webhookRecord) webhook() *Webhook {
+	return &Webhook{ID: r.ID, URL: r.URL, Secret: r.Secret, Events: r.Events}
+}
+
+// Checkpoint records.
 
 func ckptLocation(l *Location) *checkpoint.Location {
 	if l == nil {
