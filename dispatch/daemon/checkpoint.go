@@ -285,11 +285,7 @@ func (d *Daemon) recover() error {
 	}
 	d.replaying = true
 	replayed, refused := 0, 0
-	err = d.journal.Replay(seq, func(n uint64, b []byte) error {
-		var rec record
-		if err := json.Unmarshal(b, &rec); err != nil {
-			return fmt.Errorf("daemon: journal record %d: %w", n, err)
-		}
+	err = d.replayJournal(seq, func(n uint64, rec *record) error {
 		if rec.At.After(d.lastNow) {
 			d.lastNow = rec.At
 		}
@@ -299,7 +295,7 @@ func (d *Daemon) recover() error {
 		if rec.At.Before(d.eng.Now()) {
 			rec.At = d.eng.Now()
 		}
-		if _, err := d.apply(&rec); err != nil {
+		if _, err := d.apply(rec); err != nil {
 			// Only records that were accepted are journaled, so this is a bug; keep going with what can be applied
 			// rather than refuse to start with every other order in it.
 			refused++
@@ -334,6 +330,51 @@ func (d *Daemon) recover() error {
 		}
 	}
 	return nil
+}
+
+// errReplayStopped ends the reading of the journal when its apply stopped.
+var errReplayStopped = errors.New("replay stopped")
+
+// replayJournal hands fn the journal's records after seq, in order. They are read and decoded on a goroutine of
+// its own, ahead of fn (which applies them, one at a time), and waited for before it returns.
+func (d *Daemon) replayJournal(seq uint64, fn func(n uint64, rec *record) error) error {
+	type decoded struct {
+		n   uint64
+		rec *record
+		err error
+	}
+	out, stop, done := make(chan decoded, 256), make(chan struct{}), make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(done)
+		defer close(out)
+		readErr = d.journal.Replay(seq, func(n uint64, b []byte) error {
+			rec := new(record)
+			var err error
+			if err = json.Unmarshal(b, rec); err != nil {
+				err = fmt.Errorf("daemon: journal record %d: %w", n, err)
+			}
+			select {
+			case out <- decoded{n, rec, err}:
+				return err
+			case <-stop:
+				return errReplayStopped
+			}
+		})
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	for x := range out {
+		if x.err != nil {
+			return x.err
+		}
+		if err := fn(x.n, x.rec); err != nil {
+			return err
+		}
+	}
+	return readErr
 }
 
 // checkAgainstCheckpoint checks, once the checkpoint of record seq is loaded, that the journal and the event log go
@@ -423,6 +464,7 @@ func (d *Daemon) readCheckpoint(path string, fn func(*checkpoint.Header, *checkp
 	if err != nil {
 		return err
 	}
+	defer r.Close()
 	h := r.Header()
 	for {
 		rec, err := r.Next()
@@ -453,6 +495,9 @@ type restorer struct {
 	announced map[string]time.Time
 }
 
+// maxPresize bounds what a checkpoint's header may have allocated before its records are read.
+const maxPresize = 1 << 20
+
 func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
 	d, s := r.d, r.d.st
 	r.header = *h
@@ -462,6 +507,11 @@ func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
 			return fmt.Errorf("a second record of the engine's state")
 		}
 		r.engine = rec.Engine
+		// Sized from the header's counts (which the trailer checks), within reason should they be damaged.
+		c := h.Counts
+		r.engine.Stores = make([]dispatch.SavedStore, 0, min(c.EngineStores, maxPresize))
+		r.engine.Couriers = make([]dispatch.SavedCourier, 0, min(c.EngineCouriers, maxPresize))
+		r.engine.Orders = make([]dispatch.SavedOrder, 0, min(c.EngineOrders, maxPresize))
 		return nil
 	case checkpoint.KindEngineStore, checkpoint.KindEngineCourier, checkpoint.KindEngineOrder:
 		if r.engine == nil {
