@@ -301,6 +301,9 @@ func Open(cfg Config) (*Daemon, error) {
 		unlock()
 		return nil, err
 	}
+	// The event log's ring and retention index are read from its files now that recovery, which wants every core,
+	// is done (reads go to the disk until then).
+	ev.BuildIndex()
 	if d.lastCkpt.IsZero() {
 		d.lastCkpt = d.clock()
 	}

@@ -6,7 +6,7 @@
 //
 // Open reads no event. Opening the journal checks every frame (checksums, a torn tail cut off, the run of
 // sequence numbers), which tells the log where its ids stand; the ring of recent events and the index of times
-// that retention cuts by are filled by a goroutine of the log's own after Open has returned. Until they are,
+// that retention cuts by are filled by a goroutine of the log's own, started by BuildIndex. Until they are,
 // readers are served from the disk and Prune does nothing. Building them in the background rather than
 // persisting an index keeps one source of truth: no index file to keep in step with the segments, nothing to
 // repair after a crash between the two.
@@ -61,9 +61,13 @@ type Log[E any] struct {
 	// failed is the first write error: the log stops taking events, and those waiting for them are released.
 	failed  error
 	stopped chan struct{}
-	// indexDone is closed when the background index has finished (or given up); stop asks it to give up.
+	// indexDone is closed when the background index has finished (or given up, or was never started); stop asks
+	// it to give up. opened is the journal's floor and last id at Open, what the index reads.
 	indexDone chan struct{}
 	stop      chan struct{}
+	indexOnce sync.Once
+	openFloor uint64
+	openLast  uint64
 
 	mu     sync.Mutex
 	ring   []E    // a run of events with consecutive ids, ring[0] having id first
@@ -106,9 +110,16 @@ func Open[E any](dir string, opt Options[E]) (*Log[E], error) {
 	// The journal checked that its sequence numbers run on from the floor without a gap: its last is the last id.
 	l.last = j.LastSeq()
 	l.queued = l.last
+	l.openFloor, l.openLast = floor, l.last
 	go l.writer()
-	go l.index(floor, l.last)
 	return l, nil
+}
+
+// BuildIndex starts filling the ring and the minute marks from the events found at Open, in the background (see
+// the package comment). The caller chooses when: the daemon starts it once recovery, which wants both cores, is
+// done. Calls after the first do nothing.
+func (l *Log[E]) BuildIndex() {
+	l.indexOnce.Do(func() { go l.index(l.openFloor, l.openLast) })
 }
 
 // Recovery is what opening the journal found and did about damage.
@@ -456,7 +467,8 @@ func (l *Log[E]) Prune(cutoff time.Time) error {
 	return l.j.Truncate(upTo)
 }
 
-// Indexed returns a channel closed once the background index has finished (or given up).
+// Indexed returns a channel closed once the background index has finished (or given up, or Close found it not
+// started).
 func (l *Log[E]) Indexed() <-chan struct{} { return l.indexDone }
 
 // Close stops the background index, writes what is queued, stops the writer and closes the journal (which syncs
@@ -471,6 +483,7 @@ func (l *Log[E]) Close() error {
 		return nil
 	}
 	close(l.stop)
+	l.indexOnce.Do(func() { close(l.indexDone) }) // never started
 	<-l.indexDone
 	<-l.stopped
 	return l.j.Close()

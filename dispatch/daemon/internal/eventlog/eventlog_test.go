@@ -32,6 +32,7 @@ func open(tb testing.TB, dir string, segmentBytes int64) *Log[event] {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	l.BuildIndex()
 	return l
 }
 
@@ -241,6 +242,23 @@ func TestSkipTo(t *testing.T) {
 	if got := all(t, l, 25); len(got) != 3 || got[0].ID != 26 {
 		t.Fatalf("events after the skip: %+v", got)
 	}
+}
+
+// A log closed before its index was started closes, and says the index is done.
+func TestCloseWithoutIndex(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, 0)
+	l.CatchUp(events(1, 3))
+	l.Close()
+	l, err := Open(dir, Options[event]{ID: func(e *event) uint64 { return e.ID }, At: func(e *event) time.Time { return e.At }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-l.Indexed()
+	l.BuildIndex() // after Close: nothing to do
 }
 
 // An event on disk whose id is not its place is never served: the read fails naming it.
