@@ -10,22 +10,24 @@ import (
 
 // Journal records.
 
-func newLatLon(l Location) latLon { return latLon{Lat: l.Lat, Lon: l.Lon} }
+func newLatLon(l Location) latLon { return latLon(l) }
 
-func (l latLon) location() Location { return Location{Lat: l.Lat, Lon: l.Lon} }
+func (l latLon) location() Location { return Location(l) }
 
 func newLatLonPtr(l *Location) *latLon {
 	if l == nil {
 		return nil
 	}
-	return &latLon{Lat: l.Lat, Lon: l.Lon}
+	ll := latLon(*l)
+	return &ll
 }
 
 func (l *latLon) locationPtr() *Location {
 	if l == nil {
 		return nil
 	}
-	return &Location{Lat: l.Lat, Lon: l.Lon}
+	loc := Location(*l)
+	return &loc
 }
 
 // newStoreRecord is a store_put record's store: the settings of v and the stock it sets (v.Inventory).
@@ -62,7 +64,8 @@ func viewLocation(l *checkpoint.Location) *Location {
 	if l == nil {
 		return nil
 	}
-	return &Location{Lat: l.Lat, Lon: l.Lon}
+	loc := Location(*l)
+	return &loc
 }
 
 func ckptStore(v *StoreView, stock map[string]int) *checkpoint.Store {
