@@ -45,7 +45,7 @@
 // # Order events and webhooks
 //
 // Every order change becomes an OrderEvent (events.go), made as records are applied, so that a replay makes the
-// same events with the same ids. Events go to the event log (eventlog.go) when the View that carries them is
+// same events with the same ids. Events go to the event log (package eventlog) when the View that carries them is
 // published, and from there to GET /v1/events and to the webhook workers (webhooks.go), which read the log and
 // never the loop: a receiver that is down or slow cannot slow dispatching.
 package daemon
