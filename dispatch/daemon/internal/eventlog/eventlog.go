@@ -155,12 +155,9 @@ func (l *Log[E]) index(from, to uint64) {
 			marks = append(marks, mark{id, at})
 		}
 		if seq > ringFrom {
-			var ev E
-			if err := json.Unmarshal(rec, &ev); err != nil {
-				return fmt.Errorf("event %d: %w", seq, err)
-			}
-			if id := l.opt.ID(&ev); id != seq {
-				return fmt.Errorf("event %d has id %d", seq, id)
+			ev, err := l.decode(seq, rec)
+			if err != nil {
+				return err
 			}
 			tail = append(tail, ev)
 		}
@@ -194,6 +191,19 @@ func (l *Log[E]) index(from, to uint64) {
 	}
 	l.minutes = append(kept, l.minutes...)
 	l.indexed = true
+}
+
+// decode decodes the event of sequence number seq, which must carry seq as its id: one filed under another number
+// would be served in the wrong place.
+func (l *Log[E]) decode(seq uint64, rec []byte) (E, error) {
+	var ev E
+	if err := json.Unmarshal(rec, &ev); err != nil {
+		return ev, fmt.Errorf("event %d: %w", seq, err)
+	}
+	if id := l.opt.ID(&ev); id != seq {
+		return ev, fmt.Errorf("event %d has id %d", seq, id)
+	}
+	return ev, nil
 }
 
 // stamp reads an event's "id" and "at". Events as encoding/json writes them open with the id and have "at"
@@ -399,12 +409,9 @@ func (l *Log[E]) Since(after uint64, limit int) ([]E, <-chan struct{}, error) {
 	l.mu.Unlock()
 	var out []E
 	err := l.j.Replay(after, func(seq uint64, rec []byte) error {
-		var ev E
-		if err := json.Unmarshal(rec, &ev); err != nil {
-			return fmt.Errorf("event %d: %w", seq, err)
-		}
-		if id := l.opt.ID(&ev); id != seq {
-			return fmt.Errorf("event %d has id %d", seq, id)
+		ev, err := l.decode(seq, rec)
+		if err != nil {
+			return err
 		}
 		out = append(out, ev)
 		if len(out) == limit || seq >= last {

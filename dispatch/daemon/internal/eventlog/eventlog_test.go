@@ -46,6 +46,17 @@ func events(from, to uint64) []event {
 	return out
 }
 
+// put adds the events from..to and waits until they are in the log's files (for the reads from disk).
+func put(t *testing.T, l *Log[event], from, to uint64) {
+	t.Helper()
+	if err := l.CatchUp(events(from, to)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitFor(to); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // all reads every event after after, a page at a time, and checks that the ids run on by one (from the first
 // returned, which is the oldest kept when after is older).
 func all(t *testing.T, l *Log[event], after uint64) []event {
@@ -96,12 +107,7 @@ func TestIDsContinueAfterARestart(t *testing.T) {
 		t.Fatalf("%d events before the index, want 40", len(got))
 	}
 	// A replay makes again events 31 to 40, then new ones.
-	if err := l.CatchUp(events(31, 55)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.WaitFor(55); err != nil { // in the files, for the reads from disk
-		t.Fatal(err)
-	}
+	put(t, l, 31, 55)
 	<-l.Indexed()
 	for _, from := range []string{"memory", "disk"} {
 		if from == "disk" {
@@ -126,12 +132,7 @@ func TestIDsContinueAfterACrashMidWay(t *testing.T) {
 	if err := l.WaitFor(0); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.CatchUp(events(1, 30)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.WaitFor(30); err != nil {
-		t.Fatal(err)
-	}
+	put(t, l, 1, 30)
 	l.Close()
 	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
 	last := segs[len(segs)-1]
@@ -165,12 +166,7 @@ func TestIDsContinueAfterACrashMidWay(t *testing.T) {
 	if got := l.LastID(); got != 20 {
 		t.Fatalf("last id after the crash %d, want 20", got)
 	}
-	if err := l.CatchUp(events(15, 35)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.WaitFor(35); err != nil {
-		t.Fatal(err)
-	}
+	put(t, l, 15, 35)
 	<-l.Indexed()
 	if got := all(t, l, 0); len(got) != 35 {
 		t.Fatalf("%d events after the crash, want 35", len(got))
@@ -228,12 +224,7 @@ func TestSkipTo(t *testing.T) {
 	if err := l.SkipTo(25); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.CatchUp(events(26, 28)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.WaitFor(28); err != nil {
-		t.Fatal(err)
-	}
+	put(t, l, 26, 28)
 	<-l.Indexed()
 	// A reader from before the skip gets what is left, then the events after the skip.
 	if got, _, err := l.Since(5, 10); err != nil || len(got) != 8 || got[4].ID != 10 || got[5].ID != 26 {
