@@ -441,6 +441,9 @@ func (r *restorer) ordersOf() error {
 	e, st := r.e, r.st
 	seqs := make(map[uint64]bool, len(st.Orders))
 	r.orders = make([]*orderState, 0, len(st.Orders))
+	if len(e.orders) == 0 {
+		e.orders = make(map[string]*orderState, len(st.Orders)) // sized once, not grown by doubling
+	}
 	known := uint64(1)<<uint(len(e.skillBits)) - 1 // (1<<64)-1 wraps to all ones, as wanted
 	for i := range st.Orders {
 		so := &st.Orders[i]

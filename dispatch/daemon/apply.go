@@ -37,7 +37,7 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 	s := d.st
 	switch rec.Type {
 	case recStorePut:
-		in := rec.Store
+		in := rec.Store.view()
 		// The network first: it refuses stock below what live orders hold, and then nothing has changed.
 		if err := d.putNetStore(in, in.Inventory); err != nil {
 			return nil, err
@@ -99,7 +99,7 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		return key, nil
 
 	case recWebhookPut:
-		w := *rec.Webhook
+		w := *rec.Webhook.webhook()
 		w.CreatedAt, w.UpdatedAt, w.FromEvent = rec.At, rec.At, s.eventSeq
 		if old, ok := s.webhooks.Get(w.ID); ok {
 			w.CreatedAt, w.FromEvent = old.CreatedAt, old.FromEvent
@@ -276,7 +276,7 @@ func (d *Daemon) applyShift(rec *record) (any, error) {
 	if in.ShiftEnd != nil {
 		end = *in.ShiftEnd
 	}
-	loc := in.Location
+	loc := in.Location.locationPtr()
 	if loc == nil && aux.Location != nil && rec.At.Sub(aux.LocAt) <= d.cfg.FreshLocation {
 		loc = aux.Location
 	}
@@ -286,7 +286,7 @@ func (d *Daemon) applyShift(rec *record) (any, error) {
 		}
 		aux.InEngine = true
 		if in.Location != nil {
-			aux.Location, aux.LocAt = in.Location, rec.At
+			aux.Location, aux.LocAt = in.Location.locationPtr(), rec.At
 		}
 	}
 	aux.OnShift, aux.ShiftEnd = true, end
@@ -363,7 +363,7 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 		Fulfilment: fulfilment, Items: in.Items, PickupBy: timePtr(in.PickupBy),
 	}
 	if !in.NoDropoff {
-		drop := in.Dropoff
+		drop := in.Dropoff.location()
 		view.Dropoff = &drop
 	}
 	// The stock and the store's queue first: the network refuses (changing nothing) what it cannot hold.

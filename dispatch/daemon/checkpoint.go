@@ -85,7 +85,7 @@ func (d *Daemon) checkpoint(final bool) error {
 			return fmt.Errorf("daemon: checkpoint: %w", err)
 		}
 		// The events up to the checkpoint must be on disk before it is: a replay from it cannot make them again.
-		if err := d.events.waitFor(src.header.EventSeq); err != nil {
+		if err := d.events.WaitFor(src.header.EventSeq); err != nil {
 			return err
 		}
 		size, err := writeCheckpoint(d.cfg.DataDir, src)
@@ -287,11 +287,7 @@ func (d *Daemon) recover() error {
 	}
 	d.replaying = true
 	replayed, refused := 0, 0
-	err = d.journal.Replay(seq, func(n uint64, b []byte) error {
-		var rec record
-		if err := json.Unmarshal(b, &rec); err != nil {
-			return fmt.Errorf("daemon: journal record %d: %w", n, err)
-		}
+	err = d.replayJournal(seq, func(n uint64, rec *record) error {
 		if rec.At.After(d.lastNow) {
 			d.lastNow = rec.At
 		}
@@ -301,7 +297,7 @@ func (d *Daemon) recover() error {
 		if rec.At.Before(d.eng.Now()) {
 			rec.At = d.eng.Now()
 		}
-		if _, err := d.apply(&rec); err != nil {
+		if _, err := d.apply(rec); err != nil {
 			// Only records that were accepted are journaled, so this is a bug; keep going with what can be applied
 			// rather than refuse to start with every other order in it.
 			refused++
@@ -314,7 +310,7 @@ func (d *Daemon) recover() error {
 	d.stepChanged = nil
 	// The replay made again every event of the records after the checkpoint; the event log has those that were
 	// published before the crash. Write the rest.
-	if err := d.events.catchUp(d.stepEvents); err != nil {
+	if err := d.events.CatchUp(d.stepEvents); err != nil {
 		return err
 	}
 	d.stepEvents = nil
@@ -327,7 +323,7 @@ func (d *Daemon) recover() error {
 	// An event log ahead of the replay holds events of records the journal lost (a damaged last record cut off, or
 	// salvage): they were published, so their ids must not be given again to other events, which readers that
 	// resume after an id would skip. Number on after them, and checkpoint at once so that it holds.
-	if last := d.events.lastID(); last > d.st.eventSeq {
+	if last := d.events.LastID(); last > d.st.eventSeq {
 		d.log.Warn().Uint64("first", d.st.eventSeq+1).Uint64("last", last).
 			Msg("event log: it holds events of records the journal no longer has; new events are numbered after them")
 		d.st.eventSeq = last
@@ -336,6 +332,51 @@ func (d *Daemon) recover() error {
 		}
 	}
 	return nil
+}
+
+// errReplayStopped ends the reading of the journal when its apply stopped.
+var errReplayStopped = errors.New("replay stopped")
+
+// replayJournal hands fn the journal's records after seq, in order. They are read and decoded on a goroutine of
+// its own, ahead of fn (which applies them, one at a time), and waited for before it returns.
+func (d *Daemon) replayJournal(seq uint64, fn func(n uint64, rec *record) error) error {
+	type decoded struct {
+		n   uint64
+		rec *record
+		err error
+	}
+	out, stop, done := make(chan decoded, 256), make(chan struct{}), make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(done)
+		defer close(out)
+		readErr = d.journal.Replay(seq, func(n uint64, b []byte) error {
+			rec := new(record)
+			var err error
+			if err = json.Unmarshal(b, rec); err != nil {
+				err = fmt.Errorf("daemon: journal record %d: %w", n, err)
+			}
+			select {
+			case out <- decoded{n, rec, err}:
+				return err
+			case <-stop:
+				return errReplayStopped
+			}
+		})
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	for x := range out {
+		if x.err != nil {
+			return x.err
+		}
+		if err := fn(x.n, x.rec); err != nil {
+			return err
+		}
+	}
+	return readErr
 }
 
 // checkAgainstCheckpoint checks, once the checkpoint of record seq is loaded, that the journal and the event log go
@@ -359,14 +400,14 @@ func (d *Daemon) checkAgainstCheckpoint(seq uint64) error {
 			return err
 		}
 	}
-	if last, want := d.events.lastID(), d.st.eventSeq; last < want {
+	if last, want := d.events.LastID(), d.st.eventSeq; last < want {
 		if !d.cfg.Salvage {
 			return fmt.Errorf("daemon: the event log ends at event %d but %s covers events up to %d: events %d to %d are lost: %w",
 				last, checkpointFile, want, last+1, want, ErrSalvageable)
 		}
 		d.log.Error().Uint64("first", last+1).Uint64("last", want).
 			Msg("event log: salvaged: events the checkpoint covers are lost; new events are numbered after them")
-		if err := d.events.skipTo(want); err != nil {
+		if err := d.events.SkipTo(want); err != nil {
 			return err
 		}
 	}
@@ -425,6 +466,7 @@ func (d *Daemon) readCheckpoint(path string, fn func(*checkpoint.Header, *checkp
 	if err != nil {
 		return err
 	}
+	defer r.Close()
 	h := r.Header()
 	for {
 		rec, err := r.Next()
@@ -455,6 +497,9 @@ type restorer struct {
 	announced map[string]time.Time
 }
 
+// maxPresize bounds what a checkpoint's header may have allocated before its records are read.
+const maxPresize = 1 << 20
+
 func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
 	d, s := r.d, r.d.st
 	r.header = *h
@@ -464,6 +509,11 @@ func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
 			return fmt.Errorf("a second record of the engine's state")
 		}
 		r.engine = rec.Engine
+		// Sized from the header's counts (which the trailer checks), within reason should they be damaged.
+		c := h.Counts
+		r.engine.Stores = make([]dispatch.SavedStore, 0, min(c.EngineStores, maxPresize))
+		r.engine.Couriers = make([]dispatch.SavedCourier, 0, min(c.EngineCouriers, maxPresize))
+		r.engine.Orders = make([]dispatch.SavedOrder, 0, min(c.EngineOrders, maxPresize))
 		return nil
 	case checkpoint.KindEngineStore, checkpoint.KindEngineCourier, checkpoint.KindEngineOrder:
 		if r.engine == nil {

@@ -7,14 +7,15 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/checkpoint"
-	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // A checkpoint of version 1 is one JSON document of the API's views (checkpointV1) and a last line,
@@ -28,30 +29,49 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// checkpointV1 is the whole state after some journal record, as version 1 wrote it.
+// checkpointV1 is the whole state after some journal record, as version 1 wrote it. Its parts are read into the
+// current version's records where the JSON names are the same (they are for orders, webhooks and idempotency
+// keys, and for the view parts of stores, couriers and keys), and into types of this file for the rest.
 type checkpointV1 struct {
-	Version   int                       `json:"version"`
-	Seq       uint64                    `json:"seq"`
-	At        time.Time                 `json:"at"`
-	Engine    *dispatch.State           `json:"engine"`
-	Stores    []*service.Store          `json:"stores"`
-	Couriers  []checkpointV1Courier     `json:"couriers"`
-	Orders    []*service.Order          `json:"orders"`
-	Keys      []checkpointV1Key         `json:"keys"`
-	Idem      map[string]*idemRecord    `json:"idem"`
-	EventSeq  uint64                    `json:"event_seq"`
-	Webhooks  []*Webhook                `json:"webhooks"`
-	Announced map[string]time.Time      `json:"announced"`
-	Stock     map[string]map[string]int `json:"stock"`
+	Version   int                         `json:"version"`
+	Seq       uint64                      `json:"seq"`
+	At        time.Time                   `json:"at"`
+	Engine    *dispatch.State             `json:"engine"`
+	Stores    []*checkpointV1Store        `json:"stores"`
+	Couriers  []checkpointV1Courier       `json:"couriers"`
+	Orders    []*checkpoint.Order         `json:"orders"`
+	Keys      []checkpointV1Key           `json:"keys"`
+	Idem      map[string]*checkpoint.Idem `json:"idem"`
+	EventSeq  uint64                      `json:"event_seq"`
+	Webhooks  []*checkpoint.Webhook       `json:"webhooks"`
+	Announced map[string]time.Time        `json:"announced"`
+	Stock     map[string]map[string]int   `json:"stock"`
+}
+
+// checkpointV1Store is a store as version 1 kept it: its view, with the stock on hand in Inventory when the
+// checkpoint has no Stock.
+type checkpointV1Store struct {
+	checkpoint.Store
+	Inventory map[string]int `json:"inventory,omitempty"`
 }
 
 type checkpointV1Courier struct {
-	View *service.Courier `json:"view"`
-	Aux  courierAux       `json:"aux"`
+	View *checkpoint.Courier `json:"view"` // the view's fields only; the rest is in Aux
+	Aux  checkpointV1Aux     `json:"aux"`
+}
+
+// checkpointV1Aux is what version 1 kept of a courier besides its view.
+type checkpointV1Aux struct {
+	TokenHash []byte               `json:"token_hash"`
+	OnShift   bool                 `json:"on_shift"`
+	InEngine  bool                 `json:"in_engine"`
+	Location  *checkpoint.Location `json:"location,omitempty"`
+	LocAt     time.Time            `json:"loc_at"`
+	ShiftEnd  time.Time            `json:"shift_end"`
 }
 
 type checkpointV1Key struct {
-	Key  *service.APIKey `json:"key"`
+	Key  *checkpoint.Key `json:"key"` // without its hash, which is Hash
 	Hash []byte          `json:"hash"`
 }
 
@@ -151,37 +171,52 @@ func (c *checkpointV1) records(fn func(*checkpoint.Record) error) error {
 	for _, v := range c.Stores {
 		// Stock is each store's stock on hand; a checkpoint without it, from before stock was kept apart from the
 		// views, has it in each view's Inventory.
-		stock := v.Inventory
+		r := v.Store
+		r.Stock = v.Inventory
 		if c.Stock != nil {
-			stock = c.Stock[v.ID]
+			r.Stock = c.Stock[v.ID]
 		}
-		if err := fn(&checkpoint.Record{K: checkpoint.KindStore, Store: ckptStore(v, stock)}); err != nil {
+		if err := fn(&checkpoint.Record{K: checkpoint.KindStore, Store: &r}); err != nil {
 			return err
 		}
 	}
 	for _, v := range c.Couriers {
-		if err := fn(&checkpoint.Record{K: checkpoint.KindCourier, Courier: ckptCourier(v.View, v.Aux)}); err != nil {
+		r, a := *v.View, v.Aux
+		r.TokenHash, r.OnShift, r.InEngine, r.LastLocation, r.LastLocAt, r.ShiftEndAt = a.TokenHash, a.OnShift, a.InEngine, a.Location, a.LocAt, a.ShiftEnd
+		if err := fn(&checkpoint.Record{K: checkpoint.KindCourier, Courier: &r}); err != nil {
 			return err
 		}
 	}
 	for _, v := range c.Orders {
-		if err := fn(&checkpoint.Record{K: checkpoint.KindOrder, Order: ckptOrder(v)}); err != nil {
+		if err := fn(&checkpoint.Record{K: checkpoint.KindOrder, Order: v}); err != nil {
 			return err
 		}
 	}
 	for _, v := range c.Keys {
-		k := ckptKey(v.Key)
+		k := *v.Key
 		k.Hash = v.Hash
-		if err := fn(&checkpoint.Record{K: checkpoint.KindKey, Key: k}); err != nil {
+		if err := fn(&checkpoint.Record{K: checkpoint.KindKey, Key: &k}); err != nil {
 			return err
 		}
 	}
 	for _, v := range c.Webhooks {
-		if err := fn(&checkpoint.Record{K: checkpoint.KindWebhook, Webhook: ckptWebhook(v)}); err != nil {
+		if err := fn(&checkpoint.Record{K: checkpoint.KindWebhook, Webhook: v}); err != nil {
 			return err
 		}
 	}
-	return tailRecords(c.Announced, c.Idem, fn)
+	for _, k := range slices.Sorted(maps.Keys(c.Announced)) {
+		if err := fn(&checkpoint.Record{K: checkpoint.KindAnnounced, Announced: &checkpoint.Announced{OrderID: k, At: c.Announced[k]}}); err != nil {
+			return err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Idem)) {
+		r := *c.Idem[k]
+		r.Key = k
+		if err := fn(&checkpoint.Record{K: checkpoint.KindIdem, Idem: &r}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // parseChecksumLine reads "crc32c <8 lower-case hex digits>\n", exactly as written.

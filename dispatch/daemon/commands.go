@@ -118,7 +118,7 @@ func (c putStore) run(d *Daemon, now time.Time) (putStoreReply, uint64, error) {
 	if hours != nil {
 		v.Hours = mustJSON(hours.Format()) // the canonical form: spans sorted, past-midnight closings as given
 	}
-	r, seq, err := recordAs[*service.Store](d, &record{Type: recStorePut, At: now, Store: v})
+	r, seq, err := recordAs[*service.Store](d, &record{Type: recStorePut, At: now, Store: newStoreRecord(v)})
 	return putStoreReply{r, !existed}, seq, err
 }
 
@@ -210,7 +210,7 @@ func (d *Daemon) resolve(now time.Time, in *service.OrderInput) (*orderRecord, e
 	if in.ReadyAt != nil && in.ReadyAt.Before(now.Add(-timeWindow)) {
 		return nil, errorf(dispatch.EInvalid, "ready_at", "ready_at is more than a day in the past")
 	}
-	rec := &orderRecord{ExternalID: in.ExternalID, Dropoff: in.Dropoff, CreatedAt: now,
+	rec := &orderRecord{ExternalID: in.ExternalID, Dropoff: newLatLon(in.Dropoff), CreatedAt: now,
 		Size: max(in.Size, 1), Skills: in.Skills, Customer: in.Customer, Items: in.Items, Fulfilment: in.Fulfilment,
 		NoDropoff: in.NoDropoff, AcceptLate: in.AcceptLate}
 	rec.DeliverBy = d.promiseOf(now, in)
@@ -413,7 +413,7 @@ func (c setShift) run(d *Daemon, now time.Time) (*service.Courier, uint64, error
 	if c.shiftEnd != nil && c.shiftEnd.After(now.Add(timeWindow)) {
 		return nil, 0, errorf(dispatch.EInvalid, "shift_end", "shift_end must be within a day from now")
 	}
-	return recordAs[*service.Courier](d, &record{Type: recShift, At: now, Shift: &shiftRecord{Courier: c.courierID, Online: c.online, Location: c.loc, ShiftEnd: c.shiftEnd}})
+	return recordAs[*service.Courier](d, &record{Type: recShift, At: now, Shift: &shiftRecord{Courier: c.courierID, Online: c.online, Location: newLatLonPtr(c.loc), ShiftEnd: c.shiftEnd}})
 }
 
 // ReportLocation takes a courier's position and returns once the loop has applied it (and, for the first position
@@ -504,7 +504,7 @@ func (d *Daemon) takePing(now time.Time, l locationRecord) (uint64, error) {
 	if aux.OnShift && !aux.InEngine {
 		// The first position of a courier on shift puts it on the map: that is a journaled change.
 		loc := service.Location{Lat: l.Lat, Lon: l.Lon}
-		_, seq, err := d.record(&record{Type: recShift, At: now, Shift: &shiftRecord{Courier: l.Courier, Online: true, Location: &loc, ShiftEnd: shiftEndPtr(aux.ShiftEnd)}})
+		_, seq, err := d.record(&record{Type: recShift, At: now, Shift: &shiftRecord{Courier: l.Courier, Online: true, Location: newLatLonPtr(&loc), ShiftEnd: shiftEndPtr(aux.ShiftEnd)}})
 		if err != nil {
 			d.log.Warn().Err(err).Str("courier_id", l.Courier).Msg("first position not taken")
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/eventlog"
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/webhook"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
@@ -216,7 +217,7 @@ type Daemon struct {
 	actor      string
 	etaTouched map[string]bool
 	stepEvents []service.OrderEvent
-	events     *eventLog
+	events     *eventlog.Log[service.OrderEvent]
 	hooks      *webhook.Manager
 	stopHooks  func()
 
@@ -298,10 +299,13 @@ func Open(cfg Config) (*Daemon, error) {
 	d.events = ev
 	if err := d.recover(); err != nil {
 		j.Close()
-		ev.close()
+		ev.Close()
 		unlock()
 		return nil, err
 	}
+	// The event log's ring and retention index are read from its files now that recovery, which wants every core,
+	// is done (reads go to the disk until then).
+	ev.BuildIndex()
 	if d.lastCkpt.IsZero() {
 		d.lastCkpt = d.clock()
 	}
@@ -409,7 +413,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.publish()
 			account(began)
 		case <-ckpt.C:
-			if err := d.events.prune(d.clock().Add(-d.cfg.EventRetention)); err != nil {
+			if err := d.events.Prune(d.clock().Add(-d.cfg.EventRetention)); err != nil {
 				d.log.Error().Err(err).Msg("event log compaction")
 			}
 			if d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
@@ -452,7 +456,7 @@ func (d *Daemon) shutdown() error {
 		errs = append(errs, err)
 	}
 	d.stopHooks()
-	if err := d.events.close(); err != nil {
+	if err := d.events.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	d.unlock()
@@ -465,7 +469,7 @@ func (d *Daemon) Close() error {
 	if d.running.Load() {
 		return errors.New("daemon: Close on a running daemon; cancel Run's context instead")
 	}
-	err := errors.Join(d.journal.Close(), d.events.close())
+	err := errors.Join(d.journal.Close(), d.events.Close())
 	d.unlock()
 	return err
 }
@@ -639,7 +643,7 @@ func (d *Daemon) publishDurable(durable uint64) {
 	var changed []string
 	for _, v := range d.pending[:k+1] {
 		changed = append(changed, v.changed...)
-		d.events.add(v.events)
+		d.events.Add(v.events)
 	}
 	d.view.Store(d.pending[k])
 	d.pending = append(d.pending[:0], d.pending[k+1:]...)

@@ -83,7 +83,7 @@ func (h *harness) crash() {
 	close(h.d.kill)
 	<-h.done
 	h.d.journal.Close()
-	h.d.events.close()
+	h.d.events.Close()
 	h.d.unlock()
 }
 
@@ -792,7 +792,8 @@ func TestOrderEvents(t *testing.T) {
 
 func TestEventRetention(t *testing.T) {
 	clock := newFakeClock()
-	h := start(t, t.TempDir(), clock, func(c *Config) { c.EventSegmentBytes = 4000; c.EventRetention = 3 * time.Hour })
+	dir, mutate := t.TempDir(), func(c *Config) { c.EventSegmentBytes = 4000; c.EventRetention = 3 * time.Hour }
+	h := start(t, dir, clock, mutate)
 	key := h.city()
 	shop := service.Principal{Role: service.RoleOrders, ID: key}
 	// Ten hours of orders, one every ten minutes: 60 order.created events.
@@ -803,14 +804,14 @@ func TestEventRetention(t *testing.T) {
 		clock.Advance(10 * time.Minute)
 	}
 	cutoff := clock.Now().Add(-h.d.cfg.EventRetention)
-	if err := h.d.events.prune(cutoff); err != nil {
+	<-h.d.events.Indexed() // retention cuts by the index of times, built in the background at the start
+	if err := h.d.events.Prune(cutoff); err != nil {
 		t.Fatal(err)
 	}
 	// Compaction goes a segment at a time: what is left starts at most a segment before the cutoff, and
-	// everything after the cutoff is there.
-	h.d.events.mu.Lock()
-	h.d.events.ring = nil // read from disk, as a client resuming from an old id would after a restart
-	h.d.events.mu.Unlock()
+	// everything after the cutoff is there, after a restart too.
+	h.close()
+	h = start(t, dir, clock, mutate)
 	evs, _, err := h.d.Events(0, 1000)
 	if err != nil {
 		t.Fatal(err)

@@ -50,7 +50,7 @@
 // # Order events and webhooks
 //
 // Every order change becomes a service.OrderEvent (events.go), made as records are applied, so that a replay makes
-// the same events with the same ids. Events go to the event log (eventlog.go) when the View that carries them is
+// the same events with the same ids. Events go to the event log (internal/eventlog) when the View that carries them is
 // published, and from there to GET /v1/events and to the webhook workers (internal/webhook, configured in
 // webhooks.go), which read the log through an interface of their own and never the loop: a receiver that is down or
 // slow cannot slow dispatching.

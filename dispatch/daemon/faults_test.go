@@ -145,7 +145,7 @@ func (r *recordedRun) snap(h *harness) {
 	t.Helper()
 	st := stateOf(t, h.d)
 	// stateOf waits for the event log to take the events; wait for them to be in its file too.
-	if err := h.d.events.waitFor(h.d.LastEventID()); err != nil {
+	if err := h.d.events.WaitFor(h.d.LastEventID()); err != nil {
 		t.Fatal(err)
 	}
 	segs, _ := filepath.Glob(filepath.Join(r.live, "journal", "seg-*.log"))
@@ -524,22 +524,7 @@ func TestDamagedCheckpoint(t *testing.T) {
 // document of the API's views), written by that version: the daemon starts on it with the state that version
 // had (testdata/checkpoint-v1.state), and its next checkpoint is of the current version and gives the same state.
 func TestCheckpointV1IsRead(t *testing.T) {
-	dir := t.TempDir()
-	copyDir(t, filepath.Join("testdata", "checkpoint-v1"), dir)
-	want, err := os.ReadFile(filepath.Join("testdata", "checkpoint-v1.state"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	at, err := os.ReadFile(filepath.Join("testdata", "checkpoint-v1.clock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := newFakeClock()
-	when, err := time.Parse(time.RFC3339Nano, string(at))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock.Set(when)
+	dir, want, clock := dataDirFixture(t, "checkpoint-v1")
 	for _, version := range []string{"1", "2"} {
 		h := start(t, dir, clock, nil)
 		if got := stateOf(t, h.d); got != string(want) {
@@ -637,4 +622,110 @@ func TestOlderCheckpointIsRefused(t *testing.T) {
 	if _, err := Open(cfg); err == nil || !strings.Contains(err.Error(), "the journal was truncated after record") {
 		t.Fatalf("open with an older checkpoint: %v, want a refusal", err)
 	}
+}
+
+// Event ids go on across restarts with no gap and no duplicate: after a graceful stop, after a crash, and after a
+// crash that tore the event log mid-way (the replay makes the lost events again, under the same ids).
+func TestEventIDsAcrossRestarts(t *testing.T) {
+	dir, clock := t.TempDir(), newFakeClock()
+	h := start(t, dir, clock, nil)
+	key := h.city()
+	shop := service.Principal{Role: service.RoleOrders, ID: key}
+	var seen []service.OrderEvent // every event, as first read
+	readAll := func() []service.OrderEvent {
+		t.Helper()
+		evs := eventsAfter(h.d, 0, int(h.d.LastEventID()))
+		for len(evs) < int(h.d.LastEventID()) {
+			more := eventsAfter(h.d, evs[len(evs)-1].ID, 1)
+			if len(more) == 0 {
+				t.Fatalf("events stop at %d of %d", evs[len(evs)-1].ID, h.d.LastEventID())
+			}
+			evs = append(evs, more...)
+		}
+		type what struct {
+			typ, order, status, courier string
+			at                          time.Time
+		}
+		made := map[what]uint64{}
+		for i, ev := range evs {
+			w := what{ev.Type, ev.Order.ID, ev.Order.Status, ev.Order.CourierID, ev.At}
+			if id, ok := made[w]; ok {
+				t.Fatalf("events %d and %d are the same %+v", id, ev.ID, w)
+			}
+			made[w] = ev.ID
+			if ev.ID != uint64(i+1) {
+				t.Fatalf("event #%d has id %d", i, ev.ID)
+			}
+			if i < len(seen) && (ev.Type != seen[i].Type || ev.Order.ID != seen[i].Order.ID || !ev.At.Equal(seen[i].At)) {
+				t.Fatalf("event %d is %s %s, was %s %s before the restart", ev.ID, ev.Type, ev.Order.ID, seen[i].Type, seen[i].Order.ID)
+			}
+		}
+		return evs
+	}
+	place := func(n int) {
+		t.Helper()
+		for i := range n {
+			if _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn(fmt.Sprintf("s%d", i%2), 31.24, 121.48)); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(5 * time.Second)
+		}
+		if err := h.d.DispatchNow(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	place(5)
+	seen = readAll()
+	h.close()
+	h = start(t, dir, clock, nil)
+	place(5)
+	seen = readAll()
+	h.crash()
+	h = start(t, dir, clock, nil)
+	place(5)
+	seen = readAll()
+	if err := h.d.events.WaitFor(h.d.LastEventID()); err != nil {
+		t.Fatal(err)
+	}
+	h.crash()
+	// The crash wrote only the first half of the event log's last segment.
+	segs, _ := filepath.Glob(filepath.Join(dir, "events", "seg-*.log"))
+	b := segmentData(t, segs[len(segs)-1])
+	full, _ := os.ReadFile(segs[len(segs)-1])
+	clear(full[len(b)/2:])
+	if err := os.WriteFile(segs[len(segs)-1], full, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h = start(t, dir, clock, nil)
+	if got := readAll(); len(got) < len(seen) {
+		t.Fatalf("%d events after the torn restart, want at least the %d made before it", len(got), len(seen))
+	}
+	place(3)
+	if got := readAll(); len(got) <= len(seen) {
+		t.Fatalf("no new events after the torn restart (%d)", len(got))
+	}
+	h.close()
+}
+
+// dataDirFixture copies the data directory testdata/<name> to a temporary one, and returns it, the state it holds
+// (testdata/<name>.state) and a clock set to when it was written (testdata/<name>.clock).
+func dataDirFixture(t *testing.T, name string) (dir string, state []byte, clock *fakeClock) {
+	t.Helper()
+	dir = t.TempDir()
+	copyDir(t, filepath.Join("testdata", name), dir)
+	state, err := os.ReadFile(filepath.Join("testdata", name+".state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := os.ReadFile(filepath.Join("testdata", name+".clock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	when, err := time.Parse(time.RFC3339Nano, string(at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = newFakeClock()
+	clock.Set(when)
+	return dir, state, clock
 }

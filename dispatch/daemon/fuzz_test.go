@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/webhook"
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
 	"github.com/o2o-dispatch/dispatchd/dispatch/service"
@@ -86,7 +84,7 @@ func (fd *fuzzDaemon) crash() {
 	close(fd.d.kill)
 	<-fd.done
 	fd.d.journal.Close()
-	fd.d.events.close()
+	fd.d.events.Close()
 	fd.d.unlock()
 }
 
@@ -324,66 +322,6 @@ func FuzzRestoreCheckpoint(f *testing.F) {
 		}
 		if !bytes.Equal(written[0], written[1]) {
 			t.Fatalf("restored and checkpointed again, the checkpoint differs:\n%s", firstDiff(string(written[0]), string(written[1])))
-		}
-	})
-}
-
-// FuzzEventLogRecord appends one record to the event log of a small day and opens it: a record it cannot read is
-// refused with an error, never a panic; an event log it opens serves, after any id, exactly the events that follow
-// it, in order, each with the id it was written under.
-func FuzzEventLogRecord(f *testing.F) {
-	base := filepath.Join(f.TempDir(), "day")
-	fuzzDay(f, base)
-	events := journalRecords(f, filepath.Join(base, "events"))
-	for _, rec := range events {
-		f.Add(rec) // an event again, under the wrong id
-	}
-	var next service.OrderEvent
-	if err := json.Unmarshal(events[len(events)-1], &next); err != nil {
-		f.Fatal(err)
-	}
-	next.ID = uint64(len(events)) + 1
-	f.Add(mustJSON(next)) // the event that would come next
-	f.Fuzz(func(t *testing.T, rec []byte) {
-		dir := filepath.Join(t.TempDir(), "events")
-		copyDir(t, filepath.Join(base, "events"), dir)
-		j, err := journal.Open(dir, journal.Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		seq, _ := j.Append(rec)
-		j.Wait(ctx, seq)
-		j.Close()
-		l, err := openEventLog(dir, 0, zerolog.Nop(), false)
-		if err != nil {
-			return // refused, with an error that says why: allowed
-		}
-		defer l.close()
-		last := l.lastID()
-		if last != seq {
-			t.Fatalf("the log holds %d records, its last event id is %d", seq, last)
-		}
-		// From memory, then from disk (as after a restart, for a reader far behind).
-		for _, from := range []string{"memory", "disk"} {
-			if from == "disk" {
-				l.mu.Lock()
-				l.ring = nil
-				l.mu.Unlock()
-			}
-			for after := uint64(0); after <= last; after++ {
-				page, _, err := l.since(after, 1000)
-				if err != nil {
-					t.Fatalf("events after %d from %s: %v", after, from, err)
-				}
-				if uint64(len(page)) != last-after {
-					t.Fatalf("%d events after %d of %d from %s", len(page), after, last, from)
-				}
-				for i, ev := range page {
-					if ev.ID != after+1+uint64(i) {
-						t.Fatalf("events after %d from %s: #%d has id %d", after, from, i, ev.ID)
-					}
-				}
-			}
 		}
 	})
 }

@@ -128,3 +128,30 @@ func TestDecisionJournaledAsApplied(t *testing.T) {
 		t.Fatalf("the replay of a decision journaled as applied reaches another state:\n%s", firstDiff(want, got))
 	}
 }
+
+// testdata/main-v2 is a data directory written by the daemon before journal records had types of their own (they
+// held the API's store and webhook views and locations): a checkpoint of version 2, then a journal of store_put,
+// webhook_put, shift (with a position), order_place and decision records after it, and its event log, as a crash
+// left them. The daemon starts on it with the state that version showed (testdata/main-v2.state: stateOf and the
+// webhooks), and again after its own checkpoint.
+func TestDataDirOfRecordsWithViewsIsRead(t *testing.T) {
+	dir, want, clock := dataDirFixture(t, "main-v2")
+	for _, start := range []string{"replaying the old records", "from its own checkpoint"} {
+		h := startAt(t, dir, clock)
+		webhooks, _ := json.MarshalIndent(h.d.view.Load().Webhooks(), "", " ")
+		if got := stateOf(t, h.d) + "\n" + string(webhooks); got != string(want) {
+			t.Fatalf("state %s differs from the one the old version showed:\n%s", start, firstDiff(string(want), got))
+		}
+		h.close()
+	}
+}
+
+// startAt starts a daemon on dir with the configuration the fixtures were written with.
+func startAt(t *testing.T, dir string, clock *fakeClock) *harness {
+	t.Helper()
+	return start(t, dir, clock, func(c *Config) {
+		c.CheckpointRecords = 1 << 30
+		c.CheckpointInterval = 24 * time.Hour
+		c.EventSegmentBytes = 1 << 16
+	})
+}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/dispatch/service"
@@ -17,10 +19,10 @@ type record struct {
 	At   time.Time `json:"at"`
 
 	ID        string           `json:"id,omitempty"`
-	Store     *service.Store   `json:"store,omitempty"`
+	Store     *storeRecord     `json:"store,omitempty"`
 	Courier   *courierRecord   `json:"courier,omitempty"`
 	Key       *keyRecord       `json:"key,omitempty"`
-	Webhook   *Webhook         `json:"webhook,omitempty"`
+	Webhook   *webhookRecord   `json:"webhook,omitempty"`
 	Order     *orderRecord     `json:"order,omitempty"`
 	Shift     *shiftRecord     `json:"shift,omitempty"`
 	Action    *actionRecord    `json:"action,omitempty"`
@@ -96,6 +98,40 @@ func (r *record) check() error {
 	return errorf(dispatch.EInternal, "", "%s record without its %s", r.Type, missing)
 }
 
+// The records hold their own types, not the API's (records_convert.go converts): their fields and JSON names are
+// the journal's format, which journals already written fix.
+
+// latLon is a point on the map.
+type latLon struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// Point converts to the engine's lon/lat point.
+func (l latLon) Point() orb.Point { return orb.Point{l.Lon, l.Lat} }
+
+// storeRecord is a store as given (store_put): what the record's apply takes from it. Journals written before
+// records had their own types hold the whole store view, whose other fields the apply never read.
+type storeRecord struct {
+	ID              string          `json:"id"`
+	Name            string          `json:"name,omitempty"`
+	Location        latLon          `json:"location"`
+	PrepSeconds     int             `json:"prep_seconds"`
+	MaxActiveOrders int             `json:"max_active_orders,omitempty"`
+	Hours           json.RawMessage `json:"hours,omitempty"`
+	Timezone        string          `json:"timezone,omitempty"`
+	// Inventory replaces the stock on hand (nil keeps it).
+	Inventory map[string]int `json:"inventory,omitempty"`
+}
+
+// webhookRecord is a webhook as given (webhook_put). Its times and first event are the record's, set by the apply.
+type webhookRecord struct {
+	ID     string   `json:"id"`
+	URL    string   `json:"url"`
+	Secret string   `json:"secret"`
+	Events []string `json:"events"`
+}
+
 type courierRecord struct {
 	ID       string   `json:"id"`
 	Name     string   `json:"name,omitempty"`
@@ -115,16 +151,16 @@ type keyRecord struct {
 }
 
 type orderRecord struct {
-	ID         string           `json:"id"`
-	ExternalID string           `json:"external_id,omitempty"`
-	StoreID    string           `json:"store_id"`
-	Dropoff    service.Location `json:"dropoff"`
-	CreatedAt  time.Time        `json:"created_at"`
-	ReadyAt    time.Time        `json:"ready_at"`
-	DeliverBy  time.Time        `json:"deliver_by"`
-	Size       int              `json:"size"`
-	Skills     []string         `json:"skills,omitempty"`
-	Customer   json.RawMessage  `json:"customer,omitempty"`
+	ID         string          `json:"id"`
+	ExternalID string          `json:"external_id,omitempty"`
+	StoreID    string          `json:"store_id"`
+	Dropoff    latLon          `json:"dropoff"`
+	CreatedAt  time.Time       `json:"created_at"`
+	ReadyAt    time.Time       `json:"ready_at"`
+	DeliverBy  time.Time       `json:"deliver_by"`
+	Size       int             `json:"size"`
+	Skills     []string        `json:"skills,omitempty"`
+	Customer   json.RawMessage `json:"customer,omitempty"`
 	// Items are reserved in the store's stock (normalized: merged by SKU, sorted). PickupBy is the store's closing
 	// after ReadyAt (zero: none). Fulfilment is "delivery" (empty in records written before pick-up existed) or
 	// "pickup" (the customer collects; no courier).
@@ -142,10 +178,10 @@ type orderRecord struct {
 }
 
 type shiftRecord struct {
-	Courier  string            `json:"courier"`
-	Online   bool              `json:"online"`
-	Location *service.Location `json:"location,omitempty"`
-	ShiftEnd *time.Time        `json:"shift_end,omitempty"`
+	Courier  string     `json:"courier"`
+	Online   bool       `json:"online"`
+	Location *latLon    `json:"location,omitempty"`
+	ShiftEnd *time.Time `json:"shift_end,omitempty"`
 }
 
 type actionRecord struct {
@@ -166,14 +202,15 @@ type locationRecord struct {
 	At      time.Time `json:"at"`
 }
 
-// courierAux is what the loop knows of a courier besides its view: its token and shift state.
+// courierAux is what the loop knows of a courier besides its view: its token and shift state. It is state, not a
+// stored form: the checkpoint keeps it in its courier record (records_convert.go).
 type courierAux struct {
-	TokenHash []byte            `json:"token_hash"`
-	OnShift   bool              `json:"on_shift"`
-	InEngine  bool              `json:"in_engine"` // online in the engine (on shift with a known position)
-	Location  *service.Location `json:"location,omitempty"`
-	LocAt     time.Time         `json:"loc_at"`
-	ShiftEnd  time.Time         `json:"shift_end"`
+	TokenHash []byte
+	OnShift   bool
+	InEngine  bool // online in the engine (on shift with a known position)
+	Location  *service.Location
+	LocAt     time.Time
+	ShiftEnd  time.Time
 }
 
 // decisionRecord is a dispatch round's decision as the journal keeps it: the part that held when the loop applied

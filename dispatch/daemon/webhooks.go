@@ -60,7 +60,7 @@ type putWebhookReply struct {
 
 func (c putWebhook) run(d *Daemon, now time.Time) (putWebhookReply, uint64, error) {
 	_, existed := d.st.webhooks.Get(c.w.ID)
-	w, seq, err := recordAs[*Webhook](d, &record{Type: recWebhookPut, At: now, Webhook: c.w})
+	w, seq, err := recordAs[*Webhook](d, &record{Type: recWebhookPut, At: now, Webhook: newWebhookRecord(c.w)})
 	return putWebhookReply{w, !existed}, seq, err
 }
 

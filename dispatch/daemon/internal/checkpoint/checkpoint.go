@@ -20,9 +20,7 @@ package checkpoint
 
 import (
 	"bufio"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -342,97 +340,6 @@ func (w *Writer) Close() error {
 	return w.err
 }
 
-// Reader reads a checkpoint one record at a time.
-type Reader struct {
-	dec     *json.Decoder
-	sum     *xxhash.Digest
-	header  Header
-	seen    Counts
-	last    string
-	records int
-	done    bool
-}
-
-// ErrNotThisFormat is NewReader's answer to a file that does not start with a header record (a checkpoint of
-// version 1, a single JSON document, for one).
-var ErrNotThisFormat = errors.New("checkpoint: not a stream of records (no header line)")
-
-// NewReader reads the header of the checkpoint r and checks its version.
-func NewReader(r io.Reader) (*Reader, error) {
-	cr := &Reader{dec: json.NewDecoder(r), sum: xxhash.New()}
-	rec, err := cr.next()
-	if err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: %w", ErrNotThisFormat, err)
-		}
-		return nil, err
-	}
-	if rec.K != KindHeader || rec.Header == nil {
-		return nil, fmt.Errorf("%w: the first record is of kind %q", ErrNotThisFormat, rec.K)
-	}
-	if rec.Header.Version != Version {
-		return nil, fmt.Errorf("checkpoint: version %d, this build reads %d (and 1)", rec.Header.Version, Version)
-	}
-	cr.header, cr.last = *rec.Header, KindHeader
-	return cr, nil
-}
-
-// Header is the checkpoint's header.
-func (r *Reader) Header() Header { return r.header }
-
-// next decodes the next line and adds its bytes to the checksum.
-func (r *Reader) next() (*Record, error) {
-	var raw json.RawMessage
-	if err := r.dec.Decode(&raw); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	var rec Record
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return nil, fmt.Errorf("record %d: %w", r.records+1, err)
-	}
-	if rec.K != KindEnd {
-		r.sum.Write(raw)
-		r.sum.Write([]byte{'\n'})
-		r.records++
-	}
-	return &rec, nil
-}
-
-// Next returns the next record after the header, and io.EOF after the last, once the trailer's count and checksum
-// hold and nothing follows it. Any damage is an error naming the record and what is wrong with it.
-func (r *Reader) Next() (*Record, error) {
-	if r.done {
-		return nil, io.EOF
-	}
-	n := r.records + 1
-	rec, err := r.next()
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("checkpoint: cut short after record %d, before its trailer", r.records)
-		}
-		return nil, fmt.Errorf("checkpoint: record %d: %w", n, err)
-	}
-	rank, ok := kindRank[rec.K]
-	switch {
-	case !ok:
-		return nil, fmt.Errorf("checkpoint: record %d is of an unknown kind %q", n, rec.K)
-	case rec.K == KindHeader || rank < kindRank[r.last]:
-		return nil, fmt.Errorf("checkpoint: record %d, of kind %q, comes after one of kind %q", n, rec.K, r.last)
-	case !rec.entity():
-		return nil, fmt.Errorf("checkpoint: record %d, of kind %q, has no %s (or an order without a timeline)", n, rec.K, rec.K)
-	}
-	r.last = rec.K
-	if rec.K == KindEnd {
-		return nil, r.end(rec.End)
-	}
-	r.count(rec.K)
-	return rec, nil
-}
-
 func (r *Reader) count(k string) {
 	c := &r.seen
 	switch k {
@@ -457,27 +364,4 @@ func (r *Reader) count(k string) {
 	case KindIdem:
 		c.Idem++
 	}
-}
-
-// end checks the trailer: the records before it, their checksum, the header's counts, and nothing after it.
-func (r *Reader) end(e *End) error {
-	if e.Records != r.records {
-		return fmt.Errorf("checkpoint: the trailer counts %d records, the file holds %d", e.Records, r.records)
-	}
-	want, err := hex.DecodeString(e.XXHash)
-	if err != nil || len(want) != 8 {
-		return fmt.Errorf("checkpoint: the trailer's xxhash %q is not 16 hex digits", e.XXHash)
-	}
-	if got := fmt.Sprintf("%016x", r.sum.Sum64()); got != e.XXHash {
-		return fmt.Errorf("checkpoint: checksum mismatch: the records give %s, the trailer says %s", got, e.XXHash)
-	}
-	if r.seen != r.header.Counts {
-		return fmt.Errorf("checkpoint: the header counts %+v, the file holds %+v", r.header.Counts, r.seen)
-	}
-	var extra json.RawMessage
-	if err := r.dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("checkpoint: data after the trailer")
-	}
-	r.done = true
-	return io.EOF
 }

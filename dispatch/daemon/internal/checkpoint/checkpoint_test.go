@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -194,4 +195,64 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("written again, read back other records")
 		}
 	})
+}
+
+// big writes a checkpoint of n orders, many batches of lines.
+func big(t testing.TB, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := NewWriter(&buf, 1<<16, Header{Seq: 1, Counts: Counts{Orders: n}})
+	w.Write(&Record{K: KindEngine, Engine: &dispatch.State{Version: 1}})
+	for i := range n {
+		o := &Order{ID: fmt.Sprintf("o%06d", i), Status: "pending", StoreID: "s0", Timeline: []Step{{Status: "pending", At: at}}}
+		if err := w.Write(&Record{K: KindOrder, Order: o}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Records decoded ahead, in batches on several goroutines, come out in the file's order, and damage far into the
+// file is named by its record's number.
+func TestManyBatchesInOrder(t *testing.T) {
+	const n = 20*batchLines + 7
+	b := big(t, n)
+	_, recs, err := readAll(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != n+1 {
+		t.Fatalf("%d records, want %d", len(recs), n+1)
+	}
+	for i, r := range recs[1:] {
+		if want := fmt.Sprintf("o%06d", i); r.Order.ID != want {
+			t.Fatalf("record %d is order %s, want %s", i+2, r.Order.ID, want)
+		}
+	}
+	// Line 3000 (from 0: the header is line 0, record 1) made unreadable.
+	bad := replaceLine(b, 3000, `{"k":"order","order":{"id":`)
+	if _, _, err := readAll(bad); err == nil || !strings.Contains(err.Error(), "record 3001:") {
+		t.Fatalf("%v, want record 3001 named", err)
+	}
+}
+
+// A reader abandoned after a few records stops its goroutines on Close.
+func TestCloseAbandoned(t *testing.T) {
+	r, err := NewReader(bytes.NewReader(big(t, 10*batchLines)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	r.Close()
+	if _, err := r.Next(); err == nil {
+		t.Fatal("Next after Close returned a record")
+	}
 }

@@ -81,3 +81,22 @@ func TestCheckpointRecordsKeepEveryField(t *testing.T) {
 		t.Errorf("courier through its checkpoint record:\n got %+v %+v\nwant %+v %+v", gotC, gotA, &c, a)
 	}
 }
+
+// Every field of the journal's store and webhook records reaches the apply: a field added to a record without its
+// conversion would be written and never read.
+func TestJournalRecordsKeepEveryField(t *testing.T) {
+	var s storeRecord
+	fill(t, reflect.ValueOf(&s).Elem())
+	if got := newStoreRecord(s.view()); !reflect.DeepEqual(got, &s) {
+		t.Errorf("store record through its view:\n got %+v\nwant %+v", got, &s)
+	}
+	var w webhookRecord
+	fill(t, reflect.ValueOf(&w).Elem())
+	if got := newWebhookRecord(w.webhook()); !reflect.DeepEqual(got, &w) {
+		t.Errorf("webhook record through its view:\n got %+v\nwant %+v", got, &w)
+	}
+	l := &latLon{Lat: 31.2, Lon: 121.4}
+	if got := newLatLonPtr(l.locationPtr()); *got != *l || newLatLon(l.location()) != *l {
+		t.Errorf("location through its view: %+v, want %+v", got, l)
+	}
+}

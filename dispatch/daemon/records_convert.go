@@ -6,7 +6,53 @@ import (
 	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
-// The checkpoint holds its own records (package checkpoint), not the API's views: these convert between them.
+// The journal's records (records.go) and the checkpoint's (package checkpoint) are types of their own, not the
+// API's views: every conversion between them and the API's types is in this file.
+
+// Journal records.
+
+func newLatLon(l service.Location) latLon { return latLon(l) }
+
+func (l latLon) location() service.Location { return service.Location(l) }
+
+func newLatLonPtr(l *service.Location) *latLon {
+	if l == nil {
+		return nil
+	}
+	ll := latLon(*l)
+	return &ll
+}
+
+func (l *latLon) locationPtr() *service.Location {
+	if l == nil {
+		return nil
+	}
+	loc := service.Location(*l)
+	return &loc
+}
+
+// newStoreRecord is a store_put record's store: the settings of v and the stock it sets (v.Inventory).
+func newStoreRecord(v *service.Store) *storeRecord {
+	return &storeRecord{ID: v.ID, Name: v.Name, Location: newLatLon(v.Location), PrepSeconds: v.PrepSeconds,
+		MaxActiveOrders: v.MaxActiveOrders, Hours: v.Hours, Timezone: v.Timezone, Inventory: v.Inventory}
+}
+
+// view is the store of a store_put record, before the apply sets what the state knows (times, active orders).
+func (r *storeRecord) view() *service.Store {
+	return &service.Store{ID: r.ID, Name: r.Name, Location: r.Location.location(), PrepSeconds: r.PrepSeconds,
+		MaxActiveOrders: r.MaxActiveOrders, Hours: r.Hours, Timezone: r.Timezone, Inventory: r.Inventory}
+}
+
+func newWebhookRecord(w *Webhook) *webhookRecord {
+	return &webhookRecord{ID: w.ID, URL: w.URL, Secret: w.Secret, Events: w.Events}
+}
+
+// webhook is the webhook of a webhook_put record, before the apply sets its times and first event.
+func (r *webhookRecord) webhook() *Webhook {
+	return &Webhook{ID: r.ID, URL: r.URL, Secret: r.Secret, Events: r.Events}
+}
+
+// Checkpoint records.
 
 func ckptLocation(l *service.Location) *checkpoint.Location {
 	if l == nil {
@@ -19,7 +65,8 @@ func viewLocation(l *checkpoint.Location) *service.Location {
 	if l == nil {
 		return nil
 	}
-	return &service.Location{Lat: l.Lat, Lon: l.Lon}
+	loc := service.Location(*l)
+	return &loc
 }
 
 func ckptStore(v *service.Store, stock map[string]int) *checkpoint.Store {
