@@ -5,8 +5,10 @@
 package clustertest
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Cluster is a running test cluster. Its methods fail the test (t.Fatal) on error and are safe for concurrent
@@ -34,11 +37,22 @@ type node struct {
 	clusterPort int
 }
 
+// Timeout bounds every wait of a test on the cluster: long, since the machine may be busy. Tests never assert a
+// duration.
+const Timeout = 60 * time.Second
+
+// Context is a context that ends after Timeout or with the test.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // startTimeout bounds how long Start and Restart wait for a server to take connections and for JetStream to
 // have a leader.
 const startTimeout = 30 * time.Second
 
-// Start starts n servers (3 when n is 0) in one cluster and waits until JetStream has a meta leader. The
+// Start starts n servers (3 when n is 0) in one cluster and waits until they are ready (WaitReady). The
 // servers stop when the test ends.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
@@ -56,7 +70,7 @@ func Start(t testing.TB, n int) *Cluster {
 	for i := range c.nodes {
 		c.start(i)
 	}
-	c.WaitLeader()
+	c.WaitReady()
 	return c
 }
 
@@ -86,7 +100,7 @@ func (c *Cluster) options(i int) *server.Options {
 		ServerName: nd.name,
 		Host:       "127.0.0.1",
 		Port:       port,
-		NoLog:      true,
+		NoLog:      os.Getenv("CLUSTERTEST_LOG") == "",
 		NoSigs:     true,
 		JetStream:  true,
 		StoreDir:   nd.dir,
@@ -106,6 +120,9 @@ func (c *Cluster) start(i int) {
 	s, err := server.NewServer(c.options(i))
 	if err != nil {
 		c.t.Fatalf("clustertest: server %s: %v", c.nodes[i].name, err)
+	}
+	if os.Getenv("CLUSTERTEST_LOG") != "" {
+		s.ConfigureLogger()
 	}
 	s.Start()
 	if !s.ReadyForConnections(startTimeout) {
@@ -183,17 +200,97 @@ func (c *Cluster) Stop(i int) {
 	}
 }
 
-// Restart starts server i again, stopped or not, on its ports and store, and waits until JetStream has a
-// leader and server i is current with it.
+// Restart starts server i again, stopped or not, on its ports and store, and waits until the cluster is ready
+// (WaitReady).
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
 	c.Stop(i)
 	c.start(i)
-	c.WaitLeader()
+	c.WaitReady()
+}
+
+// StartServer starts server i, which must be stopped, on its ports and store, without waiting for JetStream (to
+// start several after all were stopped: a lone server has no quorum). WaitReady waits for them.
+func (c *Cluster) StartServer(i int) {
+	c.t.Helper()
+	if c.Server(i) != nil {
+		c.t.Fatalf("clustertest: server %s is running", c.nodes[i].name)
+	}
+	c.start(i)
+}
+
+// WaitReady waits until JetStream has a meta leader that counts every running server as a current peer, and
+// every running server is current with it: then streams can be placed on all of them.
+func (c *Cluster) WaitReady() {
+	c.t.Helper()
 	c.waitFor(func() bool {
-		s := c.Server(i)
-		return s != nil && s.JetStreamIsCurrent()
-	}, "server "+c.nodes[i].name+" to catch up with the JetStream meta leader")
+		l := c.Leader()
+		if l < 0 {
+			return false
+		}
+		info, err := c.Server(l).Jsz(nil)
+		if err != nil || info.Meta == nil {
+			return false
+		}
+		current := 0
+		for _, p := range info.Meta.Replicas {
+			if p.Current && !p.Offline {
+				current++
+			}
+		}
+		running := 0
+		for i := range c.nodes {
+			if s := c.Server(i); s != nil {
+				running++
+				if !s.JetStreamIsCurrent() {
+					return false
+				}
+			}
+		}
+		return current == running-1
+	}, "JetStream meta leader with every running server current")
+	if c.running() == len(c.nodes) {
+		c.probePlacement()
+	}
+}
+
+func (c *Cluster) running() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, s := range c.servers {
+		if s != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// probePlacement waits until a stream replicated on every server can be made: the meta leader places streams
+// by what it last heard of each server's resources, a few seconds after the server came back.
+func (c *Cluster) probePlacement() {
+	c.t.Helper()
+	nc, err := nats.Connect(c.URLs())
+	if err != nil {
+		c.t.Fatalf("clustertest: connect: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		c.t.Fatalf("clustertest: %v", err)
+	}
+	var last error
+	c.waitFor(func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, last = js.CreateStream(ctx, jetstream.StreamConfig{Name: "clustertest-probe", Subjects: []string{"clustertest.probe"},
+			Replicas: len(c.nodes), Storage: jetstream.MemoryStorage})
+		if last != nil {
+			return false
+		}
+		last = js.DeleteStream(ctx, "clustertest-probe")
+		return last == nil
+	}, "stream placed on every server")
 }
 
 // WaitLeader waits until a running server is the JetStream meta leader.
