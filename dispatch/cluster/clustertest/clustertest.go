@@ -24,6 +24,7 @@ import (
 type Cluster struct {
 	t    testing.TB
 	name string
+	opt  Options
 
 	mu      sync.Mutex
 	servers []*server.Server // nil while stopped
@@ -52,14 +53,30 @@ func Context(t testing.TB) context.Context {
 // have a leader.
 const startTimeout = 30 * time.Second
 
+// Options change how StartWith runs the cluster.
+type Options struct {
+	// Servers is how many (default 3).
+	Servers int
+	// LazySync runs the servers with JetStream's default of syncing to disk every two minutes instead of after
+	// every write: for measuring what the sync costs, never for a test of durability.
+	LazySync bool
+}
+
 // Start starts n servers (3 when n is 0) in one cluster and waits until they are ready (WaitReady). The
 // servers stop when the test ends.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return StartWith(t, Options{Servers: n})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opt Options) *Cluster {
+	t.Helper()
+	n := opt.Servers
 	if n <= 0 {
 		n = 3
 	}
-	c := &Cluster{t: t, name: "dispatchd-test", servers: make([]*server.Server, n), nodes: make([]node, n)}
+	c := &Cluster{t: t, name: "dispatchd-test", opt: opt, servers: make([]*server.Server, n), nodes: make([]node, n)}
 	// The route ports must be known before any server starts (each names the others), so they are reserved by
 	// listening on port 0 and closing: another process could take one in between, which a test run survives by
 	// failing with a clear error rather than hanging.
@@ -105,7 +122,7 @@ func (c *Cluster) options(i int) *server.Options {
 		JetStream:  true,
 		StoreDir:   nd.dir,
 		// Every write to a stream's replicated log is on disk before the server acknowledges it: docs/cluster.md.
-		SyncAlways: true,
+		SyncAlways: !c.opt.LazySync,
 		Cluster: server.ClusterOpts{
 			Name: c.name,
 			Host: "127.0.0.1",
