@@ -11,7 +11,6 @@ import (
 	"github.com/o2o-dispatch/dispatchd/dispatch/cluster/clustertest"
 )
 
-
 var ctxT = clustertest.Context
 
 func payload(seed uint64, n int) []byte {
