@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -94,7 +93,7 @@ func (f *Follower) Run(ctx context.Context, fn func(seq uint64, rec []byte) erro
 		}
 		f.pos.Store(seq)
 		return true, nil
-	}, followIdle, 0)
+	}, 0)
 	if ferr != nil {
 		return ferr
 	}
@@ -103,7 +102,3 @@ func (f *Follower) Run(ctx context.Context, fn func(seq uint64, rec []byte) erro
 	}
 	return err
 }
-
-// followIdle is how long a follower's read waits for a message before it waits again (no message is lost in
-// between: the consumer keeps its place).
-const followIdle = 5 * time.Second

@@ -35,7 +35,7 @@
 //
 // # Reading
 //
-// Replay reads the records in order (skipping takeover markers); Follow does the same for a standby, from a
+// Replay reads the records in order (skipping takeover markers); a Follower does the same for a standby, from a
 // position, as records arrive. Truncate purges what a checkpoint covers.
 package jsjournal
 
@@ -347,8 +347,8 @@ func retry[T any](ctx context.Context, each time.Duration, fn func(context.Conte
 	}
 }
 
-// replayMaxIdle is how many AckTimeouts in a row Replay waits for the next message before it gives up.
-const replayMaxIdle = 6
+// replayMaxIdle is how long Replay waits for the next message before it gives up.
+const replayMaxIdle = time.Minute
 
 // retryWait is the pause before a record is sent again.
 const retryWait = 50 * time.Millisecond
@@ -638,7 +638,7 @@ func (j *Journal) Wait(ctx context.Context, seq uint64) error {
 }
 
 // Replay calls fn for every record above after, up to LastSeq, in order; takeover markers are not records and are
-// skipped. It stops at fn's first error, and fails when the stream sends nothing for replayMaxIdle AckTimeouts.
+// skipped. It stops at fn's first error, and fails when the stream sends nothing for replayMaxIdle.
 func (j *Journal) Replay(after uint64, fn func(seq uint64, rec []byte) error) error {
 	last := j.LastSeq()
 	if after >= last {
@@ -656,7 +656,7 @@ func (j *Journal) Replay(after uint64, fn func(seq uint64, rec []byte) error) er
 			}
 		}
 		return seq < last, nil
-	}, j.cfg.AckTimeout, replayMaxIdle)
+	}, replayMaxIdle)
 }
 
 // Truncate purges the records up to seq, which a durable checkpoint covers. seq must be acknowledged (Wait for
