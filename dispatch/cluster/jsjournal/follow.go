@@ -93,7 +93,7 @@ func (f *Follower) Run(ctx context.Context, fn func(seq uint64, rec []byte) erro
 		}
 		f.pos.Store(seq)
 		return true, nil
-	}, 0)
+	}, followRestart, 0)
 	if ferr != nil {
 		return ferr
 	}

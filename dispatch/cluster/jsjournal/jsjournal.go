@@ -656,7 +656,7 @@ func (j *Journal) Replay(after uint64, fn func(seq uint64, rec []byte) error) er
 			}
 		}
 		return seq < last, nil
-	}, replayMaxIdle)
+	}, readRestart, replayMaxIdle)
 }
 
 // Truncate purges the records up to seq, which a durable checkpoint covers. seq must be acknowledged (Wait for

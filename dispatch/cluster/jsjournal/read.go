@@ -12,24 +12,27 @@ import (
 // Reading uses an ordered consumer, which starts again where it stopped when it misses a message or a heartbeat.
 // Its pulls are short (readExpiry, with heartbeats every readHeartbeat), so that a pull lost with a server is
 // noticed within seconds rather than the client's default of half a minute. A consumer that still delivers
-// nothing for readRestart (on a busy cluster, right after a server restarted) is made again from the position
-// reached: after a stream leader moved, an ordered consumer was seen to sit idle for good.
+// nothing for a while (Replay's readRestart, which knows messages are there; a follower's followRestart, which
+// may just be waiting for the next record) is made again from the position reached: on a busy cluster, after a
+// stream leader moved, an ordered consumer was seen to sit idle for good.
 const (
 	readExpiry    = 2 * time.Second
 	readHeartbeat = 500 * time.Millisecond
 	readIdle      = readExpiry
 	readRestart   = 3 * readIdle
+	followRestart = time.Minute
 )
 
 // read delivers the stream's messages after after, in order, to fn until fn says no more (or fails), or ctx ends.
-// Waiting for a message is only a pause, unless maxIdle is not 0 and that long passed without one: then it gives
-// up with an error (Replay, which knows what it waits for, bounds it; a follower waits for ever).
+// A consumer that delivers nothing for restart is replaced. Waiting for a message is only a pause, unless maxIdle
+// is not 0 and that long passed without one: then it gives up with an error (Replay, which knows what it waits
+// for, bounds it; a follower waits for ever).
 func read(ctx context.Context, stream jetstream.Stream, after uint64,
-	fn func(seq uint64, m jetstream.Msg) (more bool, err error), maxIdle time.Duration) error {
+	fn func(seq uint64, m jetstream.Msg) (more bool, err error), restart, maxIdle time.Duration) error {
 	pos := after
 	var idleSince time.Time
 	for {
-		more, got, err := readFrom(ctx, stream, pos, fn)
+		more, got, err := readFrom(ctx, stream, pos, fn, restart)
 		if err != nil || !more {
 			return err
 		}
@@ -43,10 +46,10 @@ func read(ctx context.Context, stream jetstream.Stream, after uint64,
 	}
 }
 
-// readFrom reads with one consumer from after+1 until fn says no more (more false), an error, or readRestart
-// without a message (more true, to make a new consumer from got, the last message passed).
+// readFrom reads with one consumer from after+1 until fn says no more (more false), an error, or restart without
+// a message (more true, to make a new consumer from got, the last message passed).
 func readFrom(ctx context.Context, stream jetstream.Stream, after uint64,
-	fn func(seq uint64, m jetstream.Msg) (bool, error)) (more bool, got uint64, err error) {
+	fn func(seq uint64, m jetstream.Msg) (bool, error), restart time.Duration) (more bool, got uint64, err error) {
 	got = after
 	cctx, cancel := context.WithTimeout(ctx, readRestart)
 	cons, err := stream.OrderedConsumer(cctx, jetstream.OrderedConsumerConfig{
@@ -75,7 +78,7 @@ func readFrom(ctx context.Context, stream jetstream.Stream, after uint64,
 				return false, got, ctx.Err()
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
-				if time.Since(last) >= readRestart {
+				if time.Since(last) >= restart {
 					return true, got, nil
 				}
 				continue
