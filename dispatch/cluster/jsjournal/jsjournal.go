@@ -47,6 +47,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -249,7 +250,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jsjournal: %w", err)
 	}
-	stream, err := ensureStream(ctx, js, StreamConfig(cfg.Region, cfg.Epoch, cfg.Replicas, cfg.Duplicates), cfg.AckTimeout)
+	stream, err := ensureStream(ctx, js, StreamConfig(cfg.Region, cfg.Epoch, cfg.Replicas, cfg.Duplicates), cfg.Epoch, cfg.AckTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("jsjournal: region %s: stream: %w", cfg.Region, err)
 	}
@@ -311,8 +312,9 @@ func (j *Journal) takeOver(ctx context.Context) (uint64, error) {
 }
 
 // ensureStream returns the stream cfg names, created when it does not exist and updated when its subjects,
-// replicas or duplicate window differ. A request that gets no answer (a meta leader election) is made again until ctx ends.
-func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, each time.Duration) (jetstream.Stream, error) {
+// replicas or duplicate window differ; it refuses (*StaleEpochError) to take the stream from a writer of a later
+// epoch than epoch. A request that gets no answer (a meta leader election) is made again until ctx ends.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, epoch uint64, each time.Duration) (jetstream.Stream, error) {
 	return retry(ctx, each, func(ctx context.Context) (jetstream.Stream, error) {
 		st, err := js.Stream(ctx, cfg.Name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -322,11 +324,37 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 			return nil, err
 		}
 		have := st.CachedInfo().Config
+		for _, subj := range have.Subjects {
+			if e, ok := subjectEpoch(subj); ok && e > epoch {
+				return nil, &StaleEpochError{Stream: cfg.Name, Epoch: epoch, Current: e}
+			}
+		}
 		if !slices.Equal(have.Subjects, cfg.Subjects) || have.Replicas != cfg.Replicas || have.Duplicates != cfg.Duplicates {
 			return js.UpdateStream(ctx, cfg)
 		}
 		return st, nil
 	})
+}
+
+// StaleEpochError is Open's refusal when the stream already belongs to a writer of a later epoch: this writer's
+// lease is older than the one that took the region since, so it must not fence that writer off.
+type StaleEpochError struct {
+	Stream         string
+	Epoch, Current uint64
+}
+
+func (e *StaleEpochError) Error() string {
+	return fmt.Sprintf("jsjournal: Epoch: %d is behind the writer of epoch %d that %s belongs to", e.Epoch, e.Current, e.Stream)
+}
+
+// subjectEpoch is the epoch a subject made by Subject names.
+func subjectEpoch(subject string) (uint64, bool) {
+	i := strings.LastIndexByte(subject, '.')
+	if i < 0 || !strings.HasPrefix(subject, "dispatchd.journal.") {
+		return 0, false
+	}
+	e, err := strconv.ParseUint(subject[i+1:], 10, 64)
+	return e, err == nil
 }
 
 // retry calls fn with a context that ends after each (or with ctx) until it succeeds, fails with an error that
@@ -366,10 +394,12 @@ func isWrongLast(err error) bool {
 }
 
 // Codes of the server's answers that the client has no constants for: JSClusterNoPeersErrF ("no suitable peers for
-// placement") and JSInsufficientResourcesErr.
+// placement"), JSInsufficientResourcesErr, and JSStreamDuplicateMessageConflict ("duplicate message id is in
+// process").
 const (
 	jsErrCodeClusterNoPeers        jetstream.ErrorCode = 10005
 	jsErrCodeInsufficientResources jetstream.ErrorCode = 10023
+	jsErrCodeDuplicateInProcess    jetstream.ErrorCode = 10158
 )
 
 // isTransient says whether a publish that failed with err may succeed when sent again: no answer in time, no
@@ -379,8 +409,10 @@ func isTransient(err error) bool {
 	if errors.As(err, &apiErr) {
 		// The stream has no leader for the moment (an election), the server timed out on its peers, or the
 		// meta leader has not yet heard from enough servers to place a stream (a cluster starting).
+		// A resend whose first send the leader still has in flight is refused until that one is stored; sent again
+		// then, it is answered as a duplicate with its sequence number.
 		return apiErr.Code == 503 || apiErr.Code == 408 || apiErr.ErrorCode == jsErrCodeInsufficientResources ||
-			apiErr.ErrorCode == jsErrCodeClusterNoPeers
+			apiErr.ErrorCode == jsErrCodeClusterNoPeers || apiErr.ErrorCode == jsErrCodeDuplicateInProcess
 	}
 	for _, t := range transientErrs {
 		if errors.Is(err, t) {

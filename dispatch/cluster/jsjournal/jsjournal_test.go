@@ -259,6 +259,25 @@ func TestAStaleWriterIsFenced(t *testing.T) {
 	}
 }
 
+// A writer whose lease is older than the stream's writer's (a node that slept through its lease and took no new
+// one) is refused at Open and does not fence the newer writer off.
+func TestAnOlderEpochCannotTakeTheStream(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	newer := open(t, c.Connect(), "bay", "n2", 5)
+	_, err := Open(ctxT(t), c.Connect(), Config{Region: "bay", Owner: "n1", Epoch: 4})
+	var stale *StaleEpochError
+	if !errors.As(err, &stale) || stale.Epoch != 4 || stale.Current != 5 {
+		t.Fatalf("open in an older epoch: %v, want a *StaleEpochError", err)
+	}
+	seq, err := newer.Append(rec(0))
+	if err == nil {
+		err = newer.Wait(ctxT(t), seq)
+	}
+	if err != nil {
+		t.Fatalf("the newer writer after the refused open: %v", err)
+	}
+}
+
 // A writer whose connection is gone fails (its records cannot be acknowledged) rather than wait for ever.
 func TestAWriterCutOffFails(t *testing.T) {
 	c := clustertest.Start(t, 3)
