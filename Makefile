@@ -57,6 +57,12 @@ demo: console
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd-load ./cmd/dispatchd-load
 	OSM_DIR=$(OSM_DIR) bash .ci/demo
 
+# nats-server in ./bin at the release go.mod pins (the one the cluster tests embed), for running a JetStream cluster
+# by hand (docs/cluster.md); nothing is done when it is already there.
+.PHONY: install-nats-server
+install-nats-server:
+	GO=$(GO) bash .ci/install-nats-server
+
 vet:
 	$(GO) vet ./...
 
