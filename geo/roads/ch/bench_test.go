@@ -201,3 +201,33 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkNumbering1M compares the query on the hierarchy as Build numbers it with the same hierarchy numbered
+// by rank, in one process, alternating blocks of 100 queries so that the load of a shared machine falls on both
+// alike: p50-µs-built and p50-µs-rank.
+func BenchmarkNumbering1M(b *testing.B) {
+	n, _, h := benchCity(b)
+	byRank := &Hierarchy{numNodes: h.numNodes, numEdges: h.numEdges, arcs: h.arcs, g: h.g,
+		idOf: slices.Clone(h.idOf), nodeOf: slices.Clone(h.nodeOf), rank: slices.Clone(h.rank)}
+	permute(byRank, h.rank)
+	rng := rand.New(rand.NewPCG(6, 6))
+	pts := randomNodes(rng, n, 4000)
+	qs := [2]*Query{h.NewQuery(), byRank.NewQuery()}
+	var lat [2][]time.Duration
+	i := 0
+	for b.Loop() {
+		for k, q := range qs {
+			for j := range 100 {
+				p := (i + j) % 2000
+				t0 := time.Now()
+				q.Route(pts[2*p], pts[2*p+1])
+				lat[k] = append(lat[k], time.Since(t0))
+			}
+		}
+		i += 100
+	}
+	for k, name := range [2]string{"p50-µs-built", "p50-µs-rank"} {
+		slices.Sort(lat[k])
+		b.ReportMetric(float64(lat[k][len(lat[k])/2].Nanoseconds())/1000, name)
+	}
+}

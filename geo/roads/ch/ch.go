@@ -76,9 +76,11 @@ type Options struct {
 type Hierarchy struct {
 	numNodes int
 	numEdges int
-	// rankOf maps a node to its rank, the index used inside the hierarchy; nodeOf is its inverse.
-	rankOf, nodeOf []int32
-	// g holds the edges of the hierarchy by rank.
+	// idOf maps a node to its id inside the hierarchy; nodeOf is its inverse. Ids are numbered for the memory
+	// searches read (see renumber); rank is each id's place in the contraction order, up edges lead to higher
+	// ranks.
+	idOf, nodeOf, rank []int32
+	// g holds the edges of the hierarchy by id.
 	g graph
 	// arcs are the edges of the hierarchy: an original edge or a shortcut of two arcs.
 	arcs []arc
@@ -86,9 +88,9 @@ type Hierarchy struct {
 	queries sync.Pool
 }
 
-// graph is an adjacency array by rank. The up edges of rank v lead to higher ranks; its down edges arrive from
-// higher ranks, with head the tail of the edge. A forward search climbs up edges and a backward search down
-// edges. Both lists of a rank are stored together, up then down, so that a search reads one place:
+// graph is an adjacency array by id. The up edges of v lead to nodes of higher rank; its down edges arrive from
+// nodes of higher rank, with head the tail of the edge. A forward search climbs up edges and a backward search down
+// edges. Both lists of a node are stored together, up then down, so that a search reads one place:
 // edges[index[v].up:index[v].down] and edges[index[v].down:index[v+1].up].
 type graph struct {
 	index []span // numNodes+1 entries; the last has up == down == len(edges)
@@ -97,7 +99,7 @@ type graph struct {
 
 type span struct{ up, down int32 }
 
-// lists returns the up and down edges of rank v.
+// lists returns the up and down edges of v.
 func (g *graph) lists(v int32) (up, down []halfEdge) {
 	a, b, c := g.index[v].up, g.index[v].down, g.index[v+1].up
 	return g.edges[a:b:b], g.edges[b:c:c]

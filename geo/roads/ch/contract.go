@@ -87,7 +87,7 @@ func (c *contractor) parallel(count int, do func(w *witness, i int)) {
 	wg.Wait()
 }
 
-// contract orders the nodes and fills h.rankOf, h.nodeOf, h.g and the shortcuts of h.arcs. Arc i of base
+// contract orders the nodes and fills h.idOf, h.nodeOf, h.rank, h.g and the shortcuts of h.arcs. Arc i of base
 // is h.arcs[i].
 func contract(h *Hierarchy, base []baseEdge, opt Options) {
 	n := h.numNodes
@@ -173,12 +173,13 @@ func contract(h *Hierarchy, base []baseEdge, opt Options) {
 	}
 
 	h.nodeOf = order
-	h.rankOf = make([]int32, n)
+	h.idOf = make([]int32, n) // ids are ranks until renumber
 	for r, v := range order {
-		h.rankOf[v] = int32(r)
+		h.idOf[v] = int32(r)
 	}
-	h.g = makeGraph(byRank(h.rankOf, &upLists), byRank(h.rankOf, &downLists))
+	h.g = makeGraph(byRank(h.idOf, &upLists), byRank(h.idOf, &downLists))
 	compactArcs(h)
+	renumber(h)
 }
 
 // contracted holds the lists of the nodes in the order they were contracted (their ranks), one after another.

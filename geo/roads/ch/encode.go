@@ -12,17 +12,24 @@ import (
 //
 //	magic "DCHH", version uint32
 //	numNodes, numEdges, numArcs, numHalf uint32
-//	nodeOf   [numNodes]int32                 the node of each rank
-//	index    [numNodes+1](up, down int32)    where each rank's up and down edges start
+//	nodeOf   [numNodes]int32                 the node of each id
+//	rank     [numNodes]int32                 the contraction rank of each id (up edges lead to higher ranks)
+//	index    [numNodes+1](up, down int32)    where each id's up and down edges start
 //	edges    numHalf × (head int32, arc int32, cost uint64)
 //	arcs     numArcs × (a int32, b int32)
 
 var magic = [4]byte{'D', 'C', 'H', 'H'}
 
-const version = 1
+// version 2 numbers the nodes depth first from the top (see renumber) and stores their ranks; version 1 used
+// the ranks as ids.
+const version = 2
 
 // ErrFormat is wrapped by every error of [ReadFrom] about malformed input.
 var ErrFormat = errors.New("ch: malformed hierarchy")
+
+// ErrVersion is wrapped, besides [ErrFormat], by the error of [ReadFrom] for a hierarchy written in another
+// version of the encoding: one to build again rather than a damaged one.
+var ErrVersion = errors.New("ch: encoding of another version")
 
 // WriteTo writes the hierarchy in the form [ReadFrom] reads. The bytes depend only on the graph given to [Build].
 func (h *Hierarchy) WriteTo(w io.Writer) (int64, error) {
@@ -40,6 +47,9 @@ func (h *Hierarchy) WriteTo(w io.Writer) (int64, error) {
 	}
 	for _, v := range h.nodeOf {
 		put32(uint32(v))
+	}
+	for _, r := range h.rank {
+		put32(uint32(r))
 	}
 	for _, s := range h.g.index {
 		put32(uint32(s.up))
@@ -88,7 +98,7 @@ func ReadFrom(r io.Reader) (*Hierarchy, error) {
 		return nil, fmt.Errorf("%w: bad magic %q", ErrFormat, m[:])
 	}
 	if v := d.u32(); d.err == nil && v != version {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrFormat, v, version)
+		return nil, fmt.Errorf("%w: version %d, want %d: %w", ErrFormat, v, version, ErrVersion)
 	}
 	var counts [4]int
 	names := [4]string{"numNodes", "numEdges", "numArcs", "numHalf"}
@@ -110,18 +120,30 @@ func ReadFrom(r io.Reader) (*Hierarchy, error) {
 	if d.err != nil {
 		return nil, d.fail("node order")
 	}
-	h.rankOf = make([]int32, n)
-	for i := range h.rankOf {
-		h.rankOf[i] = -1
+	h.idOf = make([]int32, n)
+	for i := range h.idOf {
+		h.idOf[i] = -1
 	}
 	for rank, v := range h.nodeOf {
-		if v < 0 || int(v) >= n || h.rankOf[v] >= 0 {
-			return nil, fmt.Errorf("%w: node order: rank %d holds node %d, not a permutation", ErrFormat, rank, v)
+		if v < 0 || int(v) >= n || h.idOf[v] >= 0 {
+			return nil, fmt.Errorf("%w: node order: id %d holds node %d, not a permutation", ErrFormat, rank, v)
 		}
-		h.rankOf[v] = int32(rank)
+		h.idOf[v] = int32(rank)
 	}
+	h.rank = d.int32s(n)
+	if d.err != nil {
+		return nil, d.fail("ranks")
+	}
+	seen := make([]bool, n)
+	for id, r := range h.rank {
+		if r < 0 || int(r) >= n || seen[r] {
+			return nil, fmt.Errorf("%w: ranks: id %d has rank %d, not a permutation", ErrFormat, id, r)
+		}
+		seen[r] = true
+	}
+	seen = nil
 	var err error
-	if h.g, err = d.graph(n, counts[3], numArcs); err != nil {
+	if h.g, err = d.graph(h.rank, counts[3], numArcs); err != nil {
 		return nil, err
 	}
 	h.arcs = make([]arc, 0, min(numArcs, 1<<16))
@@ -195,7 +217,8 @@ func (d *decoder) int32s(n int) []int32 {
 	return out
 }
 
-func (d *decoder) graph(n, m, numArcs int) (graph, error) {
+func (d *decoder) graph(rank []int32, m, numArcs int) (graph, error) {
+	n := len(rank)
 	flat := d.int32s(2 * (n + 1))
 	if d.err != nil {
 		return graph{}, d.fail("index")
@@ -209,7 +232,7 @@ func (d *decoder) graph(n, m, numArcs int) (graph, error) {
 	}
 	for v := range n {
 		if s := g.index[v]; s.down < s.up || g.index[v+1].up < s.down {
-			return g, fmt.Errorf("%w: index: offsets decrease at rank %d", ErrFormat, v)
+			return g, fmt.Errorf("%w: index: offsets decrease at id %d", ErrFormat, v)
 		}
 	}
 	g.edges = make([]halfEdge, 0, min(m, 1<<16))
@@ -230,8 +253,8 @@ func (d *decoder) graph(n, m, numArcs int) (graph, error) {
 		switch {
 		case e.head < 0 || int(e.head) >= n:
 			return g, fmt.Errorf("%w: edges: edge %d: head %d out of range [0, %d)", ErrFormat, i, e.head, n)
-		case int(e.head) <= v:
-			return g, fmt.Errorf("%w: edges: edge %d of rank %d leads to rank %d, not higher", ErrFormat, i, v, e.head)
+		case rank[e.head] <= rank[v]:
+			return g, fmt.Errorf("%w: edges: edge %d of id %d (rank %d) leads to id %d (rank %d), not higher", ErrFormat, i, v, rank[v], e.head, rank[e.head])
 		case e.arc < 0 || int(e.arc) >= numArcs:
 			return g, fmt.Errorf("%w: edges: edge %d: arc %d out of range [0, %d)", ErrFormat, i, e.arc, numArcs)
 		case e.cost>>32 > uint64(MaxWeight):

@@ -52,7 +52,7 @@ func (s *side) init(seeds []Seed) {
 		if c == infinite {
 			continue
 		}
-		slot := s.t.get(s.h.rankOf[sd.Node])
+		slot := s.t.get(s.h.idOf[sd.Node])
 		x := &s.t.slots[slot]
 		if c >= x.dist {
 			continue
@@ -100,7 +100,7 @@ func (s *side) settle() (int32, cost, bool) {
 	return v, d, true
 }
 
-// search runs the bidirectional search and returns the best cost and the rank where the two halves meet (-1 if
+// search runs the bidirectional search and returns the best cost and the id where the two halves meet (-1 if
 // none).
 func (q *Query) search(from, to []Seed) (cost, int32) {
 	f, b := &q.fwd, &q.bwd
@@ -191,7 +191,7 @@ func (q *Query) appendEdges(dst []int32, a int32) []int32 {
 // with the cost of reaching it, sorted by node. A forward space of a source and a backward space of a target
 // meet ([Meet]) at the answer to [Query.Route]. A Space is immutable and may be shared.
 type Space struct {
-	nodes []int32 // ranks, ascending
+	nodes []int32 // ids, ascending
 	costs []cost
 }
 
