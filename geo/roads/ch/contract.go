@@ -194,11 +194,11 @@ func (l *contracted) add(list []cedge) {
 }
 
 // byRank returns the lists by rank, with heads turned into ranks and sorted, and frees lists.
-func byRank(rankOf []int32, lists *contracted) [][]halfEdge {
-	byRank := make([][]halfEdge, len(lists.first))
-	all := make([]halfEdge, len(lists.edges))
+func byRank(rankOf []int32, lists *contracted) [][]listEdge {
+	byRank := make([][]listEdge, len(lists.first))
+	all := make([]listEdge, len(lists.edges))
 	for i, e := range lists.edges {
-		all[i] = halfEdge{head: rankOf[e.other], arc: e.arc, cost: e.cost}
+		all[i] = listEdge{head: rankOf[e.other], arc: e.arc, cost: e.cost}
 	}
 	for r, start := range lists.first {
 		end := len(all)
@@ -206,7 +206,7 @@ func byRank(rankOf []int32, lists *contracted) [][]halfEdge {
 			end = int(lists.first[r+1])
 		}
 		l := all[start:end:end]
-		slices.SortFunc(l, func(a, b halfEdge) int { return cmp.Compare(a.head, b.head) })
+		slices.SortFunc(l, func(a, b listEdge) int { return cmp.Compare(a.head, b.head) })
 		byRank[r] = l
 	}
 	*lists = contracted{}
@@ -217,8 +217,8 @@ func byRank(rankOf []int32, lists *contracted) [][]halfEdge {
 // the order of the rest, so that children still come before their shortcut.
 func compactArcs(h *Hierarchy) {
 	live := make([]bool, len(h.arcs))
-	for _, e := range h.g.edges {
-		live[e.arc] = true
+	for _, a := range h.g.arcOf {
+		live[a] = true
 	}
 	for i := len(h.arcs) - 1; i >= 0; i-- {
 		if a := h.arcs[i]; live[i] && a.b >= 0 {
@@ -238,8 +238,8 @@ func compactArcs(h *Hierarchy) {
 		kept = append(kept, a)
 	}
 	h.arcs = slices.Clip(kept)
-	for i := range h.g.edges {
-		h.g.edges[i].arc = newID[h.g.edges[i].arc]
+	for i, a := range h.g.arcOf {
+		h.g.arcOf[i] = newID[a]
 	}
 }
 

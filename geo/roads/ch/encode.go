@@ -55,10 +55,10 @@ func (h *Hierarchy) WriteTo(w io.Writer) (int64, error) {
 		put32(uint32(s.up))
 		put32(uint32(s.down))
 	}
-	for _, e := range h.g.edges {
+	for i, e := range h.g.edges {
 		binary.LittleEndian.PutUint32(buf[0:], uint32(e.head))
-		binary.LittleEndian.PutUint32(buf[4:], uint32(e.arc))
-		binary.LittleEndian.PutUint64(buf[8:], e.cost)
+		binary.LittleEndian.PutUint32(buf[4:], uint32(h.g.arcOf[i]))
+		binary.LittleEndian.PutUint64(buf[8:], e.cost())
 		cw.write(buf[:16])
 	}
 	for _, a := range h.arcs {
@@ -236,13 +236,14 @@ func (d *decoder) graph(rank []int32, m, numArcs int) (graph, error) {
 		}
 	}
 	g.edges = make([]halfEdge, 0, min(m, 1<<16))
+	g.arcOf = make([]int32, 0, min(m, 1<<16))
 	v := 0
 	for i := 0; i < m && d.err == nil; i++ {
 		d.read(d.buf[:16])
 		if d.err != nil {
 			break
 		}
-		e := halfEdge{
+		e := listEdge{
 			head: int32(binary.LittleEndian.Uint32(d.buf[0:])),
 			arc:  int32(binary.LittleEndian.Uint32(d.buf[4:])),
 			cost: binary.LittleEndian.Uint64(d.buf[8:]),
@@ -260,7 +261,7 @@ func (d *decoder) graph(rank []int32, m, numArcs int) (graph, error) {
 		case e.cost>>32 > uint64(MaxWeight):
 			return g, fmt.Errorf("%w: edges: edge %d: weight %d above MaxWeight", ErrFormat, i, e.cost>>32)
 		}
-		g.edges = append(g.edges, e)
+		g.appendList([]listEdge{e})
 	}
 	if d.err != nil {
 		return g, d.fail("edges")

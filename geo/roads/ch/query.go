@@ -80,20 +80,23 @@ func (s *side) settle() (int32, cost, bool) {
 	t := &s.t
 	slot, d := t.pop()
 	v := t.slots[slot].node
-	relax, stall := s.h.g.lists(v)
+	g := &s.h.g
+	up, down, end := g.index[v].up, g.index[v].down, g.index[v+1].up
+	relax, stall := up, down // offsets in g.edges of the lists to relax and to stall on
+	relaxEnd, stallEnd := down, end
 	if !s.forward {
-		relax, stall = stall, relax
+		relax, stall, relaxEnd, stallEnd = down, up, end, down
 	}
-	for _, e := range stall {
-		if u := t.find(e.head); u >= 0 && add(t.slots[u].dist, e.cost) < d {
+	for _, e := range g.edges[stall:stallEnd] {
+		if u := t.find(e.head); u >= 0 && add(t.slots[u].dist, e.cost()) < d {
 			return v, d, false
 		}
 	}
-	for _, e := range relax {
-		nd := add(d, e.cost)
+	for i, e := range g.edges[relax:relaxEnd] {
+		nd := add(d, e.cost())
 		w := t.get(e.head)
 		if x := &t.slots[w]; nd < x.dist {
-			x.dist, x.prev, x.arc = nd, v, e.arc
+			x.dist, x.prev, x.arc = nd, v, relax+int32(i)
 			t.push(w, nd)
 		}
 	}
@@ -166,7 +169,7 @@ func (s *side) walk(arcs []int32, v int32) ([]int32, int32) {
 		if x.arc < 0 {
 			return arcs, -1 - x.prev
 		}
-		arcs = append(arcs, x.arc)
+		arcs = append(arcs, s.h.g.arcOf[x.arc])
 		v = x.prev
 	}
 }

@@ -76,13 +76,16 @@ func permute(h *Hierarchy, newID []int32) {
 		rankAt[id] = h.rank[v]
 		oldAt[id] = int32(v)
 	}
-	ng := graph{index: make([]span, n+1), edges: make([]halfEdge, 0, len(g.edges))}
+	ng := graph{index: make([]span, n+1), edges: make([]halfEdge, 0, len(g.edges)), arcOf: make([]int32, 0, len(g.edges))}
+	var buf []listEdge
 	for id, v := range oldAt {
+		s := g.index[v]
 		ng.index[id].up = int32(len(ng.edges))
-		up, down := g.lists(v)
-		ng.edges = appendRenumbered(ng.edges, up, newID)
+		buf = renumbered(g.list(buf[:0], s.up, s.down), newID)
+		ng.appendList(buf)
 		ng.index[id].down = int32(len(ng.edges))
-		ng.edges = appendRenumbered(ng.edges, down, newID)
+		buf = renumbered(g.list(buf[:0], s.down, g.index[v+1].up), newID)
+		ng.appendList(buf)
 	}
 	ng.index[n] = span{up: int32(len(ng.edges)), down: int32(len(ng.edges))}
 	nodeOf := make([]int32, n)
@@ -93,13 +96,11 @@ func permute(h *Hierarchy, newID []int32) {
 	h.nodeOf, h.rank, h.g = nodeOf, rankAt, ng
 }
 
-// appendRenumbered appends list with its heads renumbered, sorted by head.
-func appendRenumbered(dst, list []halfEdge, newID []int32) []halfEdge {
-	start := len(dst)
-	for _, e := range list {
-		e.head = newID[e.head]
-		dst = append(dst, e)
+// renumbered renumbers the heads of list and sorts it by head.
+func renumbered(list []listEdge, newID []int32) []listEdge {
+	for i := range list {
+		list[i].head = newID[list[i].head]
 	}
-	slices.SortFunc(dst[start:], func(a, b halfEdge) int { return cmp.Compare(a.head, b.head) })
-	return dst
+	slices.SortFunc(list, func(a, b listEdge) int { return cmp.Compare(a.head, b.head) })
+	return list
 }
