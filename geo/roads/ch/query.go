@@ -2,7 +2,10 @@ package ch
 
 import (
 	"cmp"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // Query runs searches on one hierarchy. It keeps its buffers between searches, so that a search in steady state
@@ -254,13 +257,40 @@ func Meet(f, b *Space) (weight, length uint32, ok bool) {
 // Table returns the answers of [Query.Route] for every source of from and target of to, row by row:
 // weights[i*len(to)+j] is from[i] to to[j], [Unreachable] (in both slices) where there is no path. It runs one
 // backward search per target, leaving its costs in buckets at the nodes it settles, then one forward search per
-// source that reads the buckets.
+// source that reads the buckets: len(from)+len(to) searches, whatever the table's size.
 func (q *Query) Table(from, to [][]Seed) (weights, lengths []uint32) {
+	return table([]*Query{q}, from, to)
+}
+
+// Table is [Query.Table] with queries taken from a pool kept by h; it is safe for concurrent use. A large table
+// runs its searches on up to GOMAXPROCS goroutines (one per 16 sources and targets), which it waits for; the
+// answers are the same.
+func (h *Hierarchy) Table(from, to [][]Seed) (weights, lengths []uint32) {
+	qs := make([]*Query, max(1, min(runtime.GOMAXPROCS(0), (len(from)+len(to))/16)))
+	for i := range qs {
+		if qs[i], _ = h.queries.Get().(*Query); qs[i] == nil {
+			qs[i] = h.NewQuery()
+		}
+	}
+	defer func() {
+		for _, q := range qs {
+			h.queries.Put(q)
+		}
+	}()
+	return table(qs, from, to)
+}
+
+// table answers a table with the queries of qs, one goroutine each when there are several; qs[0] keeps the
+// buckets.
+func table(qs []*Query, from, to [][]Seed) (weights, lengths []uint32) {
 	nt := len(to)
 	res := make([]cost, len(from)*nt)
 	for i := range res {
 		res[i] = infinite
 	}
+	spaces := make([]Space, nt)
+	each(qs, nt, func(q *Query, j int) { spaces[j] = q.Backward(to[j]) })
+	q := qs[0]
 	if q.bucketHead == nil {
 		q.bucketHead = make([]int32, q.h.numNodes)
 		for i := range q.bucketHead {
@@ -270,37 +300,16 @@ func (q *Query) Table(from, to [][]Seed) (weights, lengths []uint32) {
 	head := q.bucketHead
 	bk := q.buckets[:0]
 	used := q.bucketUsed[:0]
-	b := &q.bwd
-	for j, seeds := range to {
-		b.init(seeds)
-		for !b.empty() {
-			v, d, ok := b.settle()
-			if !ok {
-				continue
-			}
+	for j, sp := range spaces {
+		for k, v := range sp.nodes {
 			if head[v] < 0 {
 				used = append(used, v)
 			}
-			bk = append(bk, bucket{target: int32(j), next: head[v], cost: d})
+			bk = append(bk, bucket{target: int32(j), next: head[v], cost: sp.costs[k]})
 			head[v] = int32(len(bk) - 1)
 		}
 	}
-	f := &q.fwd
-	for i, seeds := range from {
-		row := res[i*nt : (i+1)*nt]
-		f.init(seeds)
-		for !f.empty() {
-			v, d, ok := f.settle()
-			if !ok {
-				continue
-			}
-			for k := head[v]; k >= 0; k = bk[k].next {
-				if c := add(d, bk[k].cost); c < row[bk[k].target] {
-					row[bk[k].target] = c
-				}
-			}
-		}
-	}
+	each(qs, len(from), func(q *Query, i int) { q.scan(from[i], head, bk, res[i*nt:(i+1)*nt]) })
 	for _, v := range used {
 		head[v] = -1
 	}
@@ -317,12 +326,40 @@ func (q *Query) Table(from, to [][]Seed) (weights, lengths []uint32) {
 	return weights, lengths
 }
 
-// Table is [Query.Table] with a query taken from a pool kept by h; it is safe for concurrent use.
-func (h *Hierarchy) Table(from, to [][]Seed) (weights, lengths []uint32) {
-	q, _ := h.queries.Get().(*Query)
-	if q == nil {
-		q = h.NewQuery()
+// scan runs the forward search of a source and lowers row[j] to the best meeting with target j in the buckets.
+func (q *Query) scan(seeds []Seed, head []int32, bk []bucket, row []cost) {
+	f := &q.fwd
+	f.init(seeds)
+	for !f.empty() {
+		v, d, ok := f.settle()
+		if !ok {
+			continue
+		}
+		for k := head[v]; k >= 0; k = bk[k].next {
+			if c := add(d, bk[k].cost); c < row[bk[k].target] {
+				row[bk[k].target] = c
+			}
+		}
 	}
-	defer h.queries.Put(q)
-	return q.Table(from, to)
+}
+
+// each calls do(q, i) for i in [0, n), spread over the queries of qs, one goroutine each when there are
+// several, and returns when every call has.
+func each(qs []*Query, n int, do func(q *Query, i int)) {
+	if len(qs) == 1 {
+		for i := range n {
+			do(qs[0], i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for _, q := range qs {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				do(q, i)
+			}
+		})
+	}
+	wg.Wait()
 }
