@@ -1,6 +1,7 @@
 package ch
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -45,43 +46,52 @@ func benchGraph(b *testing.B) (int, []Edge) {
 	return bench.n, bench.edges
 }
 
+// benchCity returns the city and its hierarchy. CH_BENCH_HIERARCHY names a file that keeps the hierarchy between
+// runs: read from it when it exists (for the same city), written to it after a build otherwise.
 func benchCity(b *testing.B) (int, []Edge, *Hierarchy) {
 	b.Helper()
 	n, edges := benchGraph(b)
 	bench.mu.Lock()
 	defer bench.mu.Unlock()
 	if bench.h == nil {
+		if path := os.Getenv("CH_BENCH_HIERARCHY"); path != "" {
+			if f, err := os.Open(path); err == nil {
+				h, err := ReadFrom(f)
+				f.Close()
+				if err != nil || h.NumNodes() != n || h.NumEdges() != len(edges) {
+					b.Fatalf("CH_BENCH_HIERARCHY=%s: not this city's hierarchy (%v)", path, err)
+				}
+				bench.h = h
+				return n, edges, h
+			}
+		}
 		h, err := Build(n, edges, Options{Workers: runtime.GOMAXPROCS(0)})
 		if err != nil {
 			b.Fatal(err)
 		}
 		bench.h = h
+		saveBenchHierarchy(b, h)
 	}
 	return n, edges, bench.h
 }
 
-func randomNodes(rng *rand.Rand, n, k int) [][]Seed {
-	out := make([][]Seed, k)
-	for i := range out {
-		out[i] = []Seed{{Node: int32(rng.IntN(n))}}
+// saveBenchHierarchy writes h to CH_BENCH_HIERARCHY when it is set.
+func saveBenchHierarchy(b *testing.B, h *Hierarchy) {
+	path := os.Getenv("CH_BENCH_HIERARCHY")
+	if path == "" {
+		return
 	}
-	return out
-}
-
-// reportP50 runs f on 2000 items and reports the median duration in µs, and the mean CPU time of the process per
-// item (cpu-µs, which a loaded machine inflates less than the durations).
-func reportP50(b *testing.B, name string, f func(i int)) {
-	b.Helper()
-	d := make([]time.Duration, 2000)
-	cpu0 := cpuTime()
-	for i := range d {
-		t0 := time.Now()
-		f(i)
-		d[i] = time.Since(t0)
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/1000/float64(len(d)), "cpu-µs")
-	slices.Sort(d)
-	b.ReportMetric(float64(d[len(d)/2].Nanoseconds())/1000, name)
+	if _, err := h.WriteTo(f); err != nil {
+		f.Close()
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 func BenchmarkBuild1M(b *testing.B) {
@@ -125,6 +135,7 @@ func BenchmarkBuild1M(b *testing.B) {
 	bench.mu.Lock()
 	bench.h = h
 	bench.mu.Unlock()
+	saveBenchHierarchy(b, h)
 }
 
 // benchPairs runs query on random pairs of nodes of the city, and reports the median time of one.
@@ -241,4 +252,43 @@ func BenchmarkNumbering1M(b *testing.B) {
 		slices.Sort(lat[k])
 		b.ReportMetric(float64(lat[k][len(lat[k])/2].Nanoseconds())/1000, name)
 	}
+}
+
+// BenchmarkReadFrom1M measures reading the city's hierarchy back from its encoding (in memory).
+func BenchmarkReadFrom1M(b *testing.B) {
+	_, _, h := benchCity(b)
+	var buf bytes.Buffer
+	if _, err := h.WriteTo(&buf); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := ReadFrom(bytes.NewReader(buf.Bytes())); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len())/(1<<20), "MiB")
+}
+
+func randomNodes(rng *rand.Rand, n, k int) [][]Seed {
+	out := make([][]Seed, k)
+	for i := range out {
+		out[i] = []Seed{{Node: int32(rng.IntN(n))}}
+	}
+	return out
+}
+
+// reportP50 runs f on 2000 items and reports the median duration in µs, and the mean CPU time of the process per
+// item (cpu-µs, which a loaded machine inflates less than the durations).
+func reportP50(b *testing.B, name string, f func(i int)) {
+	b.Helper()
+	d := make([]time.Duration, 2000)
+	cpu0 := cpuTime()
+	for i := range d {
+		t0 := time.Now()
+		f(i)
+		d[i] = time.Since(t0)
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/1000/float64(len(d)), "cpu-µs")
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Nanoseconds())/1000, name)
 }
