@@ -147,24 +147,40 @@ func ReadFrom(r io.Reader) (*Hierarchy, error) {
 		return nil, err
 	}
 	h.arcs = make([]arc, 0, min(numArcs, 1<<16))
-	for i := 0; i < numArcs && d.err == nil; i++ {
-		a := arc{a: int32(d.u32()), b: int32(d.u32())}
-		if d.err != nil {
-			break
-		}
-		switch {
-		case a.b < 0:
-			if a.b != -1 || a.a < 0 || int(a.a) >= h.numEdges {
-				return nil, fmt.Errorf("%w: arc %d: original edge %d out of range [0, %d)", ErrFormat, i, a.a, h.numEdges)
+	for len(h.arcs) < numArcs && d.err == nil {
+		b := d.next(numArcs-len(h.arcs), 8)
+		for ; len(b) >= 8; b = b[8:] {
+			if err := h.appendArc(arc{a: int32(binary.LittleEndian.Uint32(b)), b: int32(binary.LittleEndian.Uint32(b[4:]))}); err != nil {
+				return nil, err
 			}
-		case a.a < 0 || int(a.a) >= i || int(a.b) >= i:
-			return nil, fmt.Errorf("%w: arc %d: shortcut of arcs %d and %d, not both earlier", ErrFormat, i, a.a, a.b)
 		}
-		h.arcs = append(h.arcs, a)
 	}
 	if d.err != nil {
 		return nil, d.fail("arcs")
 	}
+	if err := h.checkUnpacking(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// appendArc appends a read arc after checking it.
+func (h *Hierarchy) appendArc(a arc) error {
+	i := len(h.arcs)
+	switch {
+	case a.b < 0:
+		if a.b != -1 || a.a < 0 || int(a.a) >= h.numEdges {
+			return fmt.Errorf("%w: arc %d: original edge %d out of range [0, %d)", ErrFormat, i, a.a, h.numEdges)
+		}
+	case a.a < 0 || int(a.a) >= i || int(a.b) >= i:
+		return fmt.Errorf("%w: arc %d: shortcut of arcs %d and %d, not both earlier", ErrFormat, i, a.a, a.b)
+	}
+	h.arcs = append(h.arcs, a)
+	return nil
+}
+
+// checkUnpacking refuses arcs that unpack to more edges than the graph has.
+func (h *Hierarchy) checkUnpacking() error {
 	// A shortcut unpacks to more edges than the graph has only in a forged file; refuse it rather than let
 	// Path build a huge slice.
 	edgesOf := make([]int64, len(h.arcs))
@@ -175,16 +191,32 @@ func ReadFrom(r io.Reader) (*Hierarchy, error) {
 		}
 		edgesOf[i] = edgesOf[a.a] + edgesOf[a.b]
 		if edgesOf[i] > int64(max(h.numEdges, 1)) {
-			return nil, fmt.Errorf("%w: arc %d: unpacks to more edges than the graph has", ErrFormat, i)
+			return fmt.Errorf("%w: arc %d: unpacks to more edges than the graph has", ErrFormat, i)
 		}
 	}
-	return h, nil
+	return nil
 }
 
 type decoder struct {
-	r   *bufio.Reader
-	err error
-	buf [16]byte
+	r     *bufio.Reader
+	err   error
+	buf   [16]byte
+	chunk []byte
+}
+
+// next reads the next records of size bytes, as many of the count left as a chunk of 64 KiB holds, and returns
+// their bytes (nil after an error). Arrays are read this way so that the bytes read, not the counts a file
+// claims, decide what is allocated.
+func (d *decoder) next(count, size int) []byte {
+	if d.chunk == nil {
+		d.chunk = make([]byte, 1<<16)
+	}
+	b := d.chunk[:min(count, len(d.chunk)/size)*size]
+	d.read(b)
+	if d.err != nil {
+		return nil
+	}
+	return b
 }
 
 func (d *decoder) read(p []byte) {
@@ -208,10 +240,9 @@ func (d *decoder) fail(section string) error {
 // int32s reads n values, growing the slice as bytes arrive rather than trusting n.
 func (d *decoder) int32s(n int) []int32 {
 	out := make([]int32, 0, min(n, 1<<16))
-	for i := 0; i < n && d.err == nil; i++ {
-		v := d.u32()
-		if d.err == nil {
-			out = append(out, int32(v))
+	for len(out) < n && d.err == nil {
+		for b := d.next(n-len(out), 4); len(b) >= 4; b = b[4:] {
+			out = append(out, int32(binary.LittleEndian.Uint32(b)))
 		}
 	}
 	return out
@@ -238,33 +269,42 @@ func (d *decoder) graph(rank []int32, m, numArcs int) (graph, error) {
 	g.edges = make([]halfEdge, 0, min(m, 1<<16))
 	g.arcOf = make([]int32, 0, min(m, 1<<16))
 	v := 0
-	for i := 0; i < m && d.err == nil; i++ {
-		d.read(d.buf[:16])
-		if d.err != nil {
-			break
+	for len(g.edges) < m && d.err == nil {
+		for b := d.next(m-len(g.edges), 16); len(b) >= 16; b = b[16:] {
+			if err := g.appendRead(rank, &v, numArcs, listEdge{
+				head: int32(binary.LittleEndian.Uint32(b[0:])),
+				arc:  int32(binary.LittleEndian.Uint32(b[4:])),
+				cost: binary.LittleEndian.Uint64(b[8:]),
+			}); err != nil {
+				return g, err
+			}
 		}
-		e := listEdge{
-			head: int32(binary.LittleEndian.Uint32(d.buf[0:])),
-			arc:  int32(binary.LittleEndian.Uint32(d.buf[4:])),
-			cost: binary.LittleEndian.Uint64(d.buf[8:]),
-		}
-		for int(g.index[v+1].up) <= i {
-			v++
-		}
-		switch {
-		case e.head < 0 || int(e.head) >= n:
-			return g, fmt.Errorf("%w: edges: edge %d: head %d out of range [0, %d)", ErrFormat, i, e.head, n)
-		case rank[e.head] <= rank[v]:
-			return g, fmt.Errorf("%w: edges: edge %d of id %d (rank %d) leads to id %d (rank %d), not higher", ErrFormat, i, v, rank[v], e.head, rank[e.head])
-		case e.arc < 0 || int(e.arc) >= numArcs:
-			return g, fmt.Errorf("%w: edges: edge %d: arc %d out of range [0, %d)", ErrFormat, i, e.arc, numArcs)
-		case e.cost>>32 > uint64(MaxWeight):
-			return g, fmt.Errorf("%w: edges: edge %d: weight %d above MaxWeight", ErrFormat, i, e.cost>>32)
-		}
-		g.appendList([]listEdge{e})
 	}
 	if d.err != nil {
 		return g, d.fail("edges")
 	}
 	return g, nil
+}
+
+// appendRead appends a read edge after checking it; *v is the id whose lists it is in, advanced as the edges
+// pass the index's offsets.
+func (g *graph) appendRead(rank []int32, v *int, numArcs int, e listEdge) error {
+	n, i := len(rank), len(g.edges)
+	for int(g.index[*v+1].up) <= i {
+		*v++
+	}
+	switch {
+	case e.head < 0 || int(e.head) >= n:
+		return fmt.Errorf("%w: edges: edge %d: head %d out of range [0, %d)", ErrFormat, i, e.head, n)
+	case rank[e.head] <= rank[*v]:
+		return fmt.Errorf("%w: edges: edge %d of id %d (rank %d) leads to id %d (rank %d), not higher", ErrFormat, i, *v, rank[*v], e.head, rank[e.head])
+	case e.arc < 0 || int(e.arc) >= numArcs:
+		return fmt.Errorf("%w: edges: edge %d: arc %d out of range [0, %d)", ErrFormat, i, e.arc, numArcs)
+	case e.cost>>32 > uint64(MaxWeight):
+		return fmt.Errorf("%w: edges: edge %d: weight %d above MaxWeight", ErrFormat, i, e.cost>>32)
+	}
+	w, l := unpack(e.cost)
+	g.edges = append(g.edges, halfEdge{head: e.head, weight: w, length: l})
+	g.arcOf = append(g.arcOf, e.arc)
+	return nil
 }
