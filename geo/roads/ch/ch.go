@@ -89,8 +89,8 @@ type Hierarchy struct {
 }
 
 // graph is an adjacency array by id. The up edges of v lead to nodes of higher rank; its down edges arrive from
-// nodes of higher rank, with head the tail of the edge. A forward search climbs up edges and a backward search down
-// edges. Both lists of a node are stored together, up then down, so that a search reads one place:
+// nodes of higher rank, with head the tail of the edge. A forward search climbs up edges and a backward search
+// down edges. Both lists of a node are stored together, up then down, so that a search reads one place:
 // edges[index[v].up:index[v].down] and edges[index[v].down:index[v+1].up].
 //
 // The arc of edges[i] is arcOf[i], kept apart: a search reads the arc of an edge only when it reaches a node
