@@ -32,7 +32,7 @@ import (
 // ch.<name> is what ch.Hierarchy.WriteTo writes.
 const (
 	mapMagic       = "DSPDMAP\n"
-	mapVersion     = 1
+	mapVersion     = 2 // 2: the hierarchies number their nodes depth first from the top
 	sectionNameLen = 16
 	tableEntryLen  = sectionNameLen + 24
 	maxSections    = 64
@@ -305,7 +305,10 @@ func decodeMap(data []byte) (*Network, error) {
 		return nil, badMap("truncated in the header")
 	}
 	version := binary.LittleEndian.Uint32(data[len(mapMagic):])
-	if version != mapVersion {
+	switch {
+	case version < mapVersion:
+		return nil, badMap("format version %d, older than this build's %d: prepare the map again (dispatchd map prepare)", version, mapVersion)
+	case version > mapVersion:
 		return nil, badMap("format version %d, this build reads %d", version, mapVersion)
 	}
 	count := binary.LittleEndian.Uint32(data[len(mapMagic)+4:])

@@ -124,7 +124,16 @@ func TestMapDamage(t *testing.T) {
 		bad := slices.Clone(good)
 		binary.LittleEndian.PutUint32(bad[len(mapMagic):], 3)
 		_, err := Open(writeFile(t, "city.map", bad))
-		if err == nil || !strings.HasSuffix(err.Error(), "city.map: format version 3, this build reads 1") {
+		if err == nil || !strings.HasSuffix(err.Error(), "city.map: format version 3, this build reads 2") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("older version", func(t *testing.T) {
+		bad := slices.Clone(good)
+		binary.LittleEndian.PutUint32(bad[len(mapMagic):], 1)
+		_, err := Open(writeFile(t, "city.map", bad))
+		if !errors.Is(err, ErrMapFormat) || !strings.HasSuffix(err.Error(),
+			"city.map: format version 1, older than this build's 2: prepare the map again (dispatchd map prepare)") {
 			t.Errorf("got %v", err)
 		}
 	})

@@ -97,11 +97,16 @@ func (net *Network) Table(sources, targets []orb.Point, p geo.Profile) ([]time.D
 	snapAll := func(list string, pts []orb.Point, source bool) ([]snapped, [][]ch.Seed, error) {
 		sn := make([]snapped, len(pts))
 		seeds := make([][]ch.Seed, len(pts))
+		check := net.checkGraph()
 		for i, pt := range pts {
-			if err := net.CheckPoint(pt); err != nil {
+			s, err := net.checkSnap(pt)
+			if err != nil {
 				return nil, nil, &geo.PointError{List: list, Index: i, Err: err}
 			}
-			sn[i] = net.snap(pt, g)
+			if g != check {
+				s = net.snap(pt, g)
+			}
+			sn[i] = s
 			seeds[i], _ = net.seeds(sn[i], g, source, nil, nil)
 		}
 		return sn, seeds, nil

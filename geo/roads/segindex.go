@@ -7,8 +7,6 @@ import (
 
 	"github.com/paulmach/orb"
 	"github.com/tidwall/rtree"
-
-	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
 // segIndex finds the road segment nearest to a point. It is a tidwall/rtree over buckets of segmentsPerBucket
@@ -107,38 +105,69 @@ func (ix *segIndex) bucket(b int32) []int32 {
 // nearest returns the segment nearest to p among those accept takes, and its distance in metres; the
 // lowest-numbered of equally near segments, so the answer does not depend on the tree's shape; -1 when accept
 // takes none. Distances are measured in the plane tangent to the sphere at p, which is within a millionth of
-// the great-circle distance over a city's few kilometres and spares a haversine per segment looked at.
+// the great-circle distance over a city's few kilometres and spares a haversine per segment looked at; boxes
+// are measured in the same plane, so a box's distance is a true lower bound of its segments'.
+//
+// The tree is searched in a square around p that grows fourfold until it holds a segment, then once more in
+// the square whose half side is that segment's distance: every segment at least as near lies, at its nearest
+// point, in that square, so its bucket was looked at. A box search reads a few nodes of the tree; a search by distance would rank every entry of each
+// node it opens.
 func (ix *segIndex) nearest(p orb.Point, shape []orb.Point, accept func(seg int32) bool) (int32, float64) {
-	best, bestD := int32(-1), math.Inf(1)
+	best, bestD2 := int32(-1), math.Inf(1)
 	kx := math.Cos(p[1] * math.Pi / 180)
-	inBucket := func(b int32) (int32, float64) {
-		s, d2 := int32(-1), math.Inf(1)
+	scan := func(min, max [2]float64, b int32) bool {
+		if planeBoxDist2(p, kx, min, max) > bestD2 {
+			return true
+		}
 		for _, seg := range ix.bucket(b) {
 			if !accept(seg) {
 				continue
 			}
-			if dd := planeDist2(p, kx, shape[seg], shape[seg+1]); dd < d2 || (dd == d2 && seg < s) {
-				s, d2 = seg, dd
+			if dd := planeDist2(p, kx, shape[seg], shape[seg+1]); dd < bestD2 || (dd == bestD2 && seg < best) {
+				best, bestD2 = seg, dd
 			}
 		}
-		return s, math.Sqrt(d2) * metresPerDegree
+		return true
 	}
-	// Buckets come in order of the distance to their box, a lower bound of their segments' distances: once it
-	// passes the best segment found, no bucket left can hold a nearer one.
-	ix.tree.Nearby(
-		func(min, max [2]float64, _ int32, _ bool) float64 {
-			return geo.Geographic.BoxDistance(p, min, max)
-		},
-		func(_, _ [2]float64, b int32, lower float64) bool {
-			if lower > bestD {
-				return false
-			}
-			if s, d := inBucket(b); s >= 0 && (d < bestD || (d == bestD && s < best)) {
-				best, bestD = s, d
-			}
-			return true
-		})
-	return best, bestD
+	tmin, tmax := ix.tree.Bounds()
+	for r := firstSnapRadius / metresPerDegree; ; {
+		rx := r / kx // the half side in degrees of longitude
+		min, max := [2]float64{p[0] - rx, p[1] - r}, [2]float64{p[0] + rx, p[1] + r}
+		ix.tree.Search(min, max, scan)
+		covered := min[0] <= tmin[0] && min[1] <= tmin[1] && max[0] >= tmax[0] && max[1] >= tmax[1]
+		if bestD2 <= r*r || covered || math.IsInf(r, 0) {
+			break
+		}
+		if best >= 0 {
+			r = math.Nextafter(math.Sqrt(bestD2), math.Inf(1)) // the next square holds every nearer segment
+		} else {
+			r *= 4
+		}
+	}
+	return best, math.Sqrt(bestD2) * metresPerDegree
+}
+
+// firstSnapRadius, in metres, is the half side of the first square nearest searches: most points to snap lie on
+// or beside a street.
+const firstSnapRadius = 32
+
+// planeBoxDist2 is the squared distance, in degrees of latitude, from p to the box [min, max] in the plane
+// tangent at p (see planeDist2); 0 inside the box.
+func planeBoxDist2(p orb.Point, kx float64, min, max [2]float64) float64 {
+	var dx, dy float64
+	switch {
+	case p[0] < min[0]:
+		dx = (min[0] - p[0]) * kx
+	case p[0] > max[0]:
+		dx = (p[0] - max[0]) * kx
+	}
+	switch {
+	case p[1] < min[1]:
+		dy = min[1] - p[1]
+	case p[1] > max[1]:
+		dy = p[1] - max[1]
+	}
+	return dx*dx + dy*dy
 }
 
 // metresPerDegree is the length of a degree of a great circle on geo.Geographic's sphere.

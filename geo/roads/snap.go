@@ -168,15 +168,21 @@ func (net *Network) Snap(pt orb.Point, p geo.Profile) (orb.Point, bool) {
 // road of the most permissive graph (foot, unless Options.Profiles left it out), or one the geographic space
 // rejects.
 func (net *Network) CheckPoint(pt orb.Point) error {
+	_, err := net.checkSnap(pt)
+	return err
+}
+
+// checkSnap is CheckPoint that also returns the point's place on the graph it measures against (checkGraph).
+func (net *Network) checkSnap(pt orb.Point) (snapped, error) {
 	if err := geo.Geographic.Validate(pt); err != nil {
-		return err
+		return snapped{}, err
 	}
 	s := net.snap(pt, net.checkGraph())
 	if !s.ok {
-		return fmt.Errorf("%w: %w", geo.ErrOffRoad, errNoRoads)
+		return s, fmt.Errorf("%w: %w", geo.ErrOffRoad, errNoRoads)
 	}
 	if s.off > net.snapLimit {
-		return fmt.Errorf("%w: %.0f m from the nearest road, over the limit of %.0f m", geo.ErrOffRoad, s.off, net.snapLimit)
+		return s, fmt.Errorf("%w: %.0f m from the nearest road, over the limit of %.0f m", geo.ErrOffRoad, s.off, net.snapLimit)
 	}
-	return nil
+	return s, nil
 }

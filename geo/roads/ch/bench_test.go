@@ -1,6 +1,7 @@
 package ch
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -45,43 +46,52 @@ func benchGraph(b *testing.B) (int, []Edge) {
 	return bench.n, bench.edges
 }
 
+// benchCity returns the city and its hierarchy. CH_BENCH_HIERARCHY names a file that keeps the hierarchy between
+// runs: read from it when it exists (for the same city), written to it after a build otherwise.
 func benchCity(b *testing.B) (int, []Edge, *Hierarchy) {
 	b.Helper()
 	n, edges := benchGraph(b)
 	bench.mu.Lock()
 	defer bench.mu.Unlock()
 	if bench.h == nil {
+		if path := os.Getenv("CH_BENCH_HIERARCHY"); path != "" {
+			if f, err := os.Open(path); err == nil {
+				h, err := ReadFrom(f)
+				f.Close()
+				if err != nil || h.NumNodes() != n || h.NumEdges() != len(edges) {
+					b.Fatalf("CH_BENCH_HIERARCHY=%s: not this city's hierarchy (%v)", path, err)
+				}
+				bench.h = h
+				return n, edges, h
+			}
+		}
 		h, err := Build(n, edges, Options{Workers: runtime.GOMAXPROCS(0)})
 		if err != nil {
 			b.Fatal(err)
 		}
 		bench.h = h
+		saveBenchHierarchy(b, h)
 	}
 	return n, edges, bench.h
 }
 
-func randomNodes(rng *rand.Rand, n, k int) [][]Seed {
-	out := make([][]Seed, k)
-	for i := range out {
-		out[i] = []Seed{{Node: int32(rng.IntN(n))}}
+// saveBenchHierarchy writes h to CH_BENCH_HIERARCHY when it is set.
+func saveBenchHierarchy(b *testing.B, h *Hierarchy) {
+	path := os.Getenv("CH_BENCH_HIERARCHY")
+	if path == "" {
+		return
 	}
-	return out
-}
-
-// reportP50 runs f on 2000 items and reports the median duration in µs, and the mean CPU time of the process per
-// item (cpu-µs, which a loaded machine inflates less than the durations).
-func reportP50(b *testing.B, name string, f func(i int)) {
-	b.Helper()
-	d := make([]time.Duration, 2000)
-	cpu0 := cpuTime()
-	for i := range d {
-		t0 := time.Now()
-		f(i)
-		d[i] = time.Since(t0)
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/1000/float64(len(d)), "cpu-µs")
-	slices.Sort(d)
-	b.ReportMetric(float64(d[len(d)/2].Nanoseconds())/1000, name)
+	if _, err := h.WriteTo(f); err != nil {
+		f.Close()
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 func BenchmarkBuild1M(b *testing.B) {
@@ -125,6 +135,7 @@ func BenchmarkBuild1M(b *testing.B) {
 	bench.mu.Lock()
 	bench.h = h
 	bench.mu.Unlock()
+	saveBenchHierarchy(b, h)
 }
 
 // benchPairs runs query on random pairs of nodes of the city, and reports the median time of one.
@@ -149,13 +160,24 @@ func BenchmarkPath1M(b *testing.B) {
 	benchPairs(b, 2, func(q *Query, from, to []Seed) { q.Path(from, to) })
 }
 
+// BenchmarkTable100x100_1M measures a 100 × 100 table as Hierarchy.Table runs it (on GOMAXPROCS goroutines)
+// and on one query, with the processor time per table besides.
 func BenchmarkTable100x100_1M(b *testing.B) {
 	n, _, h := benchCity(b)
 	rng := rand.New(rand.NewPCG(3, 3))
 	from, to := randomNodes(rng, n, 100), randomNodes(rng, n, 100)
 	q := h.NewQuery()
-	for b.Loop() {
-		q.Table(from, to)
+	for _, c := range []struct {
+		name  string
+		table func(from, to [][]Seed) ([]uint32, []uint32)
+	}{{"pooled", h.Table}, {"one-query", q.Table}} {
+		b.Run(c.name, func(b *testing.B) {
+			cpu0 := cpuTime()
+			for b.Loop() {
+				c.table(from, to)
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+		})
 	}
 }
 
@@ -200,4 +222,73 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkNumbering1M compares the query on the hierarchy as Build numbers it with the same hierarchy numbered
+// by rank, in one process, alternating blocks of 100 queries so that the load of a shared machine falls on both
+// alike: p50-µs-built and p50-µs-rank.
+func BenchmarkNumbering1M(b *testing.B) {
+	n, _, h := benchCity(b)
+	byRank := &Hierarchy{numNodes: h.numNodes, numEdges: h.numEdges, arcs: h.arcs, g: h.g,
+		idOf: slices.Clone(h.idOf), nodeOf: slices.Clone(h.nodeOf), rank: slices.Clone(h.rank)}
+	permute(byRank, h.rank)
+	rng := rand.New(rand.NewPCG(6, 6))
+	pts := randomNodes(rng, n, 4000)
+	qs := [2]*Query{h.NewQuery(), byRank.NewQuery()}
+	var lat [2][]time.Duration
+	i := 0
+	for b.Loop() {
+		for k, q := range qs {
+			for j := range 100 {
+				p := (i + j) % 2000
+				t0 := time.Now()
+				q.Route(pts[2*p], pts[2*p+1])
+				lat[k] = append(lat[k], time.Since(t0))
+			}
+		}
+		i += 100
+	}
+	for k, name := range [2]string{"p50-µs-built", "p50-µs-rank"} {
+		slices.Sort(lat[k])
+		b.ReportMetric(float64(lat[k][len(lat[k])/2].Nanoseconds())/1000, name)
+	}
+}
+
+// BenchmarkReadFrom1M measures reading the city's hierarchy back from its encoding (in memory).
+func BenchmarkReadFrom1M(b *testing.B) {
+	_, _, h := benchCity(b)
+	var buf bytes.Buffer
+	if _, err := h.WriteTo(&buf); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := ReadFrom(bytes.NewReader(buf.Bytes())); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len())/(1<<20), "MiB")
+}
+
+func randomNodes(rng *rand.Rand, n, k int) [][]Seed {
+	out := make([][]Seed, k)
+	for i := range out {
+		out[i] = []Seed{{Node: int32(rng.IntN(n))}}
+	}
+	return out
+}
+
+// reportP50 runs f on 2000 items and reports the median duration in µs, and the mean CPU time of the process per
+// item (cpu-µs, which a loaded machine inflates less than the durations).
+func reportP50(b *testing.B, name string, f func(i int)) {
+	b.Helper()
+	d := make([]time.Duration, 2000)
+	cpu0 := cpuTime()
+	for i := range d {
+		t0 := time.Now()
+		f(i)
+		d[i] = time.Since(t0)
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/1000/float64(len(d)), "cpu-µs")
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Nanoseconds())/1000, name)
 }

@@ -61,18 +61,19 @@ func simplify(edges []Edge) []baseEdge {
 }
 
 // makeGraph makes the adjacency array of the up and down lists of each rank.
-func makeGraph(up, down [][]halfEdge) graph {
+func makeGraph(up, down [][]listEdge) graph {
 	g := graph{index: make([]span, len(up)+1)}
 	total := 0
 	for v := range up {
 		total += len(up[v]) + len(down[v])
 	}
 	g.edges = make([]halfEdge, 0, total)
+	g.arcOf = make([]int32, 0, total)
 	for v := range up {
 		g.index[v].up = int32(len(g.edges))
-		g.edges = append(g.edges, up[v]...)
+		g.appendList(up[v])
 		g.index[v].down = int32(len(g.edges))
-		g.edges = append(g.edges, down[v]...)
+		g.appendList(down[v])
 	}
 	g.index[len(up)] = span{up: int32(len(g.edges)), down: int32(len(g.edges))}
 	return g

@@ -76,9 +76,11 @@ type Options struct {
 type Hierarchy struct {
 	numNodes int
 	numEdges int
-	// rankOf maps a node to its rank, the index used inside the hierarchy; nodeOf is its inverse.
-	rankOf, nodeOf []int32
-	// g holds the edges of the hierarchy by rank.
+	// idOf maps a node to its id inside the hierarchy; nodeOf is its inverse. Ids are numbered for the memory
+	// searches read (see renumber); rank is each id's place in the contraction order, up edges lead to higher
+	// ranks.
+	idOf, nodeOf, rank []int32
+	// g holds the edges of the hierarchy by id.
 	g graph
 	// arcs are the edges of the hierarchy: an original edge or a shortcut of two arcs.
 	arcs []arc
@@ -86,28 +88,57 @@ type Hierarchy struct {
 	queries sync.Pool
 }
 
-// graph is an adjacency array by rank. The up edges of rank v lead to higher ranks; its down edges arrive from
-// higher ranks, with head the tail of the edge. A forward search climbs up edges and a backward search down
-// edges. Both lists of a rank are stored together, up then down, so that a search reads one place:
+// graph is an adjacency array by id. The up edges of v lead to nodes of higher rank; its down edges arrive from
+// nodes of higher rank, with head the tail of the edge. A forward search climbs up edges and a backward search
+// down edges. Both lists of a node are stored together, up then down, so that a search reads one place:
 // edges[index[v].up:index[v].down] and edges[index[v].down:index[v+1].up].
+//
+// The arc of edges[i] is arcOf[i], kept apart: a search reads the arc of an edge only when it reaches a node
+// better by it, and 12-byte edges put more of a node's lists in each line of cache.
 type graph struct {
 	index []span // numNodes+1 entries; the last has up == down == len(edges)
 	edges []halfEdge
+	arcOf []int32
 }
 
 type span struct{ up, down int32 }
 
-// lists returns the up and down edges of rank v.
+// lists returns the up and down edges of v.
 func (g *graph) lists(v int32) (up, down []halfEdge) {
 	a, b, c := g.index[v].up, g.index[v].down, g.index[v+1].up
 	return g.edges[a:b:b], g.edges[b:c:c]
 }
 
-// halfEdge is an entry of an adjacency array.
+// halfEdge is an entry of an adjacency array: the head and the cost (see pack) in two halves.
 type halfEdge struct {
+	head           int32
+	weight, length uint32
+}
+
+func (e halfEdge) cost() cost { return cost(e.weight)<<32 | cost(e.length) }
+
+// listEdge is an edge of a list while the graph is put together: a halfEdge with its arc.
+type listEdge struct {
 	head int32
 	arc  int32
 	cost cost
+}
+
+// appendList appends list to g's edges and arcs.
+func (g *graph) appendList(list []listEdge) {
+	for _, e := range list {
+		w, l := unpack(e.cost)
+		g.edges = append(g.edges, halfEdge{head: e.head, weight: w, length: l})
+		g.arcOf = append(g.arcOf, e.arc)
+	}
+}
+
+// list returns the edges of g from a to b with their arcs.
+func (g *graph) list(dst []listEdge, a, b int32) []listEdge {
+	for i := a; i < b; i++ {
+		dst = append(dst, listEdge{head: g.edges[i].head, arc: g.arcOf[i], cost: g.edges[i].cost()})
+	}
+	return dst
 }
 
 // arc is an edge of the hierarchy: the original edge a when b < 0, or the shortcut made of arcs a then b.

@@ -8,14 +8,17 @@ import (
 )
 
 // Contraction proceeds in rounds. Each round takes the remaining nodes whose priority is lower than that of every
-// node within two hops (an independent set), removes them one after another in node order, adding the shortcuts
-// found when their priority was last computed, and recomputes, in parallel, the priorities (and shortcuts) of
-// their neighbours. Every parallel step writes only its own node's slots, so the hierarchy does not depend on the
-// number of workers.
+// node within two hops (an independent set), rates again those of them whose neighbours were contracted since
+// they were last rated (in parallel) and keeps those still lower than every node within two hops, removes them
+// one after another in node order, adding the shortcuts found when they were rated, and marks their neighbours'
+// ratings stale. A neighbour is rated again only when it is chosen: most nodes lose several neighbours before
+// their turn, and rating one (its witness searches) is nearly all the work. Every parallel step writes only its
+// own node's slots, so the hierarchy does not depend on the number of workers.
 //
 // A shortcut u -> v -> x is left out only when a witness search finds a path from u to x avoiding v that is
 // strictly cheaper. Such a decision stays right while v's own edges do not change (they change only when a
-// neighbour of v is contracted, which recomputes v's shortcuts): contracting other nodes keeps every distance
+// neighbour of v is contracted, which makes v's rating stale, so it is rated again before v is contracted):
+// contracting other nodes keeps every distance
 // between the remaining ones, so the witness's cost stays available. And it stays right when nodes of the same
 // round, contracted as if at once, lie on the witness: take a fastest path between two remaining nodes with the
 // fewest nodes of the round on it; two of its edges around such a node v form a fastest path, which no strictly
@@ -87,7 +90,7 @@ func (c *contractor) parallel(count int, do func(w *witness, i int)) {
 	wg.Wait()
 }
 
-// contract orders the nodes and fills h.rankOf, h.nodeOf, h.g and the shortcuts of h.arcs. Arc i of base
+// contract orders the nodes and fills h.idOf, h.nodeOf, h.rank, h.g and the shortcuts of h.arcs. Arc i of base
 // is h.arcs[i].
 func contract(h *Hierarchy, base []baseEdge, opt Options) {
 	n := h.numNodes
@@ -123,11 +126,26 @@ func contract(h *Hierarchy, base []baseEdge, opt Options) {
 	order := make([]int32, 0, n)
 	var upLists, downLists contracted
 	chosen := make([]bool, n)
-	var touched []int32
+	stale := make([]bool, n)
+	var touched, redo []int32
 	for len(remaining) > 0 {
 		// The independent set: local minima of the priority within two hops.
 		c.parallel(len(remaining), func(_ *witness, i int) {
 			v := remaining[i]
+			chosen[v] = c.independent(v)
+		})
+		// Chosen nodes whose priority is stale are rated again (two chosen nodes are at least three hops apart,
+		// so each writes only its own slots and reads no other's priority), and stay chosen if still minima.
+		redo = redo[:0]
+		for _, v := range remaining {
+			if chosen[v] && stale[v] {
+				redo = append(redo, v)
+			}
+		}
+		c.parallel(len(redo), func(w *witness, i int) {
+			v := redo[i]
+			c.prio[v] = c.priority(w, v)
+			stale[v] = false
 			chosen[v] = c.independent(v)
 		})
 		round := remaining[:0:0]
@@ -163,22 +181,20 @@ func contract(h *Hierarchy, base []baseEdge, opt Options) {
 			c.done[v] = true
 			chosen[v] = false
 		}
-		slices.Sort(touched)
-		touched = slices.Compact(touched)
-		c.parallel(len(touched), func(w *witness, i int) {
-			v := touched[i]
-			c.prio[v] = c.priority(w, v)
-		})
+		for _, v := range touched {
+			stale[v] = true
+		}
 		remaining = rest
 	}
 
 	h.nodeOf = order
-	h.rankOf = make([]int32, n)
+	h.idOf = make([]int32, n) // ids are ranks until renumber
 	for r, v := range order {
-		h.rankOf[v] = int32(r)
+		h.idOf[v] = int32(r)
 	}
-	h.g = makeGraph(byRank(h.rankOf, &upLists), byRank(h.rankOf, &downLists))
+	h.g = makeGraph(byRank(h.idOf, &upLists), byRank(h.idOf, &downLists))
 	compactArcs(h)
+	renumber(h)
 }
 
 // contracted holds the lists of the nodes in the order they were contracted (their ranks), one after another.
@@ -193,11 +209,11 @@ func (l *contracted) add(list []cedge) {
 }
 
 // byRank returns the lists by rank, with heads turned into ranks and sorted, and frees lists.
-func byRank(rankOf []int32, lists *contracted) [][]halfEdge {
-	byRank := make([][]halfEdge, len(lists.first))
-	all := make([]halfEdge, len(lists.edges))
+func byRank(rankOf []int32, lists *contracted) [][]listEdge {
+	byRank := make([][]listEdge, len(lists.first))
+	all := make([]listEdge, len(lists.edges))
 	for i, e := range lists.edges {
-		all[i] = halfEdge{head: rankOf[e.other], arc: e.arc, cost: e.cost}
+		all[i] = listEdge{head: rankOf[e.other], arc: e.arc, cost: e.cost}
 	}
 	for r, start := range lists.first {
 		end := len(all)
@@ -205,7 +221,7 @@ func byRank(rankOf []int32, lists *contracted) [][]halfEdge {
 			end = int(lists.first[r+1])
 		}
 		l := all[start:end:end]
-		slices.SortFunc(l, func(a, b halfEdge) int { return cmp.Compare(a.head, b.head) })
+		slices.SortFunc(l, func(a, b listEdge) int { return cmp.Compare(a.head, b.head) })
 		byRank[r] = l
 	}
 	*lists = contracted{}
@@ -216,8 +232,8 @@ func byRank(rankOf []int32, lists *contracted) [][]halfEdge {
 // the order of the rest, so that children still come before their shortcut.
 func compactArcs(h *Hierarchy) {
 	live := make([]bool, len(h.arcs))
-	for _, e := range h.g.edges {
-		live[e.arc] = true
+	for _, a := range h.g.arcOf {
+		live[a] = true
 	}
 	for i := len(h.arcs) - 1; i >= 0; i-- {
 		if a := h.arcs[i]; live[i] && a.b >= 0 {
@@ -237,8 +253,8 @@ func compactArcs(h *Hierarchy) {
 		kept = append(kept, a)
 	}
 	h.arcs = slices.Clip(kept)
-	for i := range h.g.edges {
-		h.g.edges[i].arc = newID[h.g.edges[i].arc]
+	for i, a := range h.g.arcOf {
+		h.g.arcOf[i] = newID[a]
 	}
 }
 

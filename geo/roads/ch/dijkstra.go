@@ -16,11 +16,11 @@ func Dijkstra(numNodes int, edges []Edge, from, to []Seed) (weight, length uint3
 	for v := range numNodes {
 		first[v+1] += first[v]
 	}
-	adj := make([]halfEdge, first[numNodes])
+	adj := make([]listEdge, first[numNodes])
 	fill := append([]int32(nil), first[:numNodes]...)
 	for _, e := range edges {
 		if inRange(e.From, numNodes) && inRange(e.To, numNodes) {
-			adj[fill[e.From]] = halfEdge{head: e.To, cost: pack(e.Weight, e.Length)}
+			adj[fill[e.From]] = listEdge{head: e.To, cost: pack(e.Weight, e.Length)}
 			fill[e.From]++
 		}
 	}

@@ -2,7 +2,10 @@ package ch
 
 import (
 	"cmp"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // Query runs searches on one hierarchy. It keeps its buffers between searches, so that a search in steady state
@@ -52,7 +55,7 @@ func (s *side) init(seeds []Seed) {
 		if c == infinite {
 			continue
 		}
-		slot := s.t.get(s.h.rankOf[sd.Node])
+		slot := s.t.get(s.h.idOf[sd.Node])
 		x := &s.t.slots[slot]
 		if c >= x.dist {
 			continue
@@ -80,27 +83,30 @@ func (s *side) settle() (int32, cost, bool) {
 	t := &s.t
 	slot, d := t.pop()
 	v := t.slots[slot].node
-	relax, stall := s.h.g.lists(v)
+	g := &s.h.g
+	up, down, end := g.index[v].up, g.index[v].down, g.index[v+1].up
+	relax, stall := up, down // offsets in g.edges of the lists to relax and to stall on
+	relaxEnd, stallEnd := down, end
 	if !s.forward {
-		relax, stall = stall, relax
+		relax, stall, relaxEnd, stallEnd = down, up, end, down
 	}
-	for _, e := range stall {
-		if u := t.find(e.head); u >= 0 && add(t.slots[u].dist, e.cost) < d {
+	for _, e := range g.edges[stall:stallEnd] {
+		if u := t.find(e.head); u >= 0 && add(t.slots[u].dist, e.cost()) < d {
 			return v, d, false
 		}
 	}
-	for _, e := range relax {
-		nd := add(d, e.cost)
+	for i, e := range g.edges[relax:relaxEnd] {
+		nd := add(d, e.cost())
 		w := t.get(e.head)
 		if x := &t.slots[w]; nd < x.dist {
-			x.dist, x.prev, x.arc = nd, v, e.arc
+			x.dist, x.prev, x.arc = nd, v, relax+int32(i)
 			t.push(w, nd)
 		}
 	}
 	return v, d, true
 }
 
-// search runs the bidirectional search and returns the best cost and the rank where the two halves meet (-1 if
+// search runs the bidirectional search and returns the best cost and the id where the two halves meet (-1 if
 // none).
 func (q *Query) search(from, to []Seed) (cost, int32) {
 	f, b := &q.fwd, &q.bwd
@@ -166,7 +172,7 @@ func (s *side) walk(arcs []int32, v int32) ([]int32, int32) {
 		if x.arc < 0 {
 			return arcs, -1 - x.prev
 		}
-		arcs = append(arcs, x.arc)
+		arcs = append(arcs, s.h.g.arcOf[x.arc])
 		v = x.prev
 	}
 }
@@ -191,7 +197,7 @@ func (q *Query) appendEdges(dst []int32, a int32) []int32 {
 // with the cost of reaching it, sorted by node. A forward space of a source and a backward space of a target
 // meet ([Meet]) at the answer to [Query.Route]. A Space is immutable and may be shared.
 type Space struct {
-	nodes []int32 // ranks, ascending
+	nodes []int32 // ids, ascending
 	costs []cost
 }
 
@@ -251,13 +257,40 @@ func Meet(f, b *Space) (weight, length uint32, ok bool) {
 // Table returns the answers of [Query.Route] for every source of from and target of to, row by row:
 // weights[i*len(to)+j] is from[i] to to[j], [Unreachable] (in both slices) where there is no path. It runs one
 // backward search per target, leaving its costs in buckets at the nodes it settles, then one forward search per
-// source that reads the buckets.
+// source that reads the buckets: len(from)+len(to) searches, whatever the table's size.
 func (q *Query) Table(from, to [][]Seed) (weights, lengths []uint32) {
+	return table([]*Query{q}, from, to)
+}
+
+// Table is [Query.Table] with queries taken from a pool kept by h; it is safe for concurrent use. A large table
+// runs its searches on up to GOMAXPROCS goroutines (one per 16 sources and targets), which it waits for; the
+// answers are the same.
+func (h *Hierarchy) Table(from, to [][]Seed) (weights, lengths []uint32) {
+	qs := make([]*Query, max(1, min(runtime.GOMAXPROCS(0), (len(from)+len(to))/16)))
+	for i := range qs {
+		if qs[i], _ = h.queries.Get().(*Query); qs[i] == nil {
+			qs[i] = h.NewQuery()
+		}
+	}
+	defer func() {
+		for _, q := range qs {
+			h.queries.Put(q)
+		}
+	}()
+	return table(qs, from, to)
+}
+
+// table answers a table with the queries of qs, one goroutine each when there are several; qs[0] keeps the
+// buckets.
+func table(qs []*Query, from, to [][]Seed) (weights, lengths []uint32) {
 	nt := len(to)
 	res := make([]cost, len(from)*nt)
 	for i := range res {
 		res[i] = infinite
 	}
+	spaces := make([]Space, nt)
+	each(qs, nt, func(q *Query, j int) { spaces[j] = q.Backward(to[j]) })
+	q := qs[0]
 	if q.bucketHead == nil {
 		q.bucketHead = make([]int32, q.h.numNodes)
 		for i := range q.bucketHead {
@@ -267,37 +300,16 @@ func (q *Query) Table(from, to [][]Seed) (weights, lengths []uint32) {
 	head := q.bucketHead
 	bk := q.buckets[:0]
 	used := q.bucketUsed[:0]
-	b := &q.bwd
-	for j, seeds := range to {
-		b.init(seeds)
-		for !b.empty() {
-			v, d, ok := b.settle()
-			if !ok {
-				continue
-			}
+	for j, sp := range spaces {
+		for k, v := range sp.nodes {
 			if head[v] < 0 {
 				used = append(used, v)
 			}
-			bk = append(bk, bucket{target: int32(j), next: head[v], cost: d})
+			bk = append(bk, bucket{target: int32(j), next: head[v], cost: sp.costs[k]})
 			head[v] = int32(len(bk) - 1)
 		}
 	}
-	f := &q.fwd
-	for i, seeds := range from {
-		row := res[i*nt : (i+1)*nt]
-		f.init(seeds)
-		for !f.empty() {
-			v, d, ok := f.settle()
-			if !ok {
-				continue
-			}
-			for k := head[v]; k >= 0; k = bk[k].next {
-				if c := add(d, bk[k].cost); c < row[bk[k].target] {
-					row[bk[k].target] = c
-				}
-			}
-		}
-	}
+	each(qs, len(from), func(q *Query, i int) { q.scan(from[i], head, bk, res[i*nt:(i+1)*nt]) })
 	for _, v := range used {
 		head[v] = -1
 	}
@@ -314,12 +326,40 @@ func (q *Query) Table(from, to [][]Seed) (weights, lengths []uint32) {
 	return weights, lengths
 }
 
-// Table is [Query.Table] with a query taken from a pool kept by h; it is safe for concurrent use.
-func (h *Hierarchy) Table(from, to [][]Seed) (weights, lengths []uint32) {
-	q, _ := h.queries.Get().(*Query)
-	if q == nil {
-		q = h.NewQuery()
+// scan runs the forward search of a source and lowers row[j] to the best meeting with target j in the buckets.
+func (q *Query) scan(seeds []Seed, head []int32, bk []bucket, row []cost) {
+	f := &q.fwd
+	f.init(seeds)
+	for !f.empty() {
+		v, d, ok := f.settle()
+		if !ok {
+			continue
+		}
+		for k := head[v]; k >= 0; k = bk[k].next {
+			if c := add(d, bk[k].cost); c < row[bk[k].target] {
+				row[bk[k].target] = c
+			}
+		}
 	}
-	defer h.queries.Put(q)
-	return q.Table(from, to)
+}
+
+// each calls do(q, i) for i in [0, n), spread over the queries of qs, one goroutine each when there are
+// several, and returns when every call has.
+func each(qs []*Query, n int, do func(q *Query, i int)) {
+	if len(qs) == 1 {
+		for i := range n {
+			do(qs[0], i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for _, q := range qs {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				do(q, i)
+			}
+		})
+	}
+	wg.Wait()
 }

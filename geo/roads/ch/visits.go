@@ -16,8 +16,8 @@ type visit struct {
 	node int32
 	gen  uint32
 	dist cost
-	prev int32 // the rank the node was reached from, or -1-(seed index) for a seed
-	arc  int32 // the arc it was reached by, -1 for a seed
+	prev int32 // the id the node was reached from, or -1-(seed index) for a seed
+	arc  int32 // the edge it was reached by (its index in the graph's edges), -1 for a seed
 	pos  int32 // its place in the heap, -1 once settled
 }
 
