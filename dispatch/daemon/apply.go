@@ -141,6 +141,9 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		if o, ok := s.orders.get(rec.ID); ok && o.Fulfilment == FulfilPickup {
 			return d.cancelPickup(rec, o)
 		}
+		if _, ok := s.book[rec.ID]; ok {
+			return d.cancelScheduled(rec)
+		}
 		if err := d.applyEngine(rec.At, dispatch.OrderCancelled{OrderID: rec.ID, Reason: rec.Reason}); err != nil {
 			return nil, d.orderError(err, rec.ID)
 		}
@@ -152,6 +155,12 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 
 	case recAction:
 		return d.applyAction(rec)
+
+	case recSchedulePlan:
+		return nil, d.applySchedulePlan(rec)
+
+	case recScheduleRelease:
+		return nil, d.applyRelease(rec)
 
 	case recLocations:
 		for _, l := range rec.Locations {
@@ -373,6 +382,7 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 		drop := in.Dropoff
 		view.Dropoff = &drop
 	}
+	scheduled := d.scheduleView(rec.At, in, view)
 	// The stock and the store's queue first: the network refuses (changing nothing) what it cannot hold.
 	if err := d.net.Reserve(in.ID, fulfil.Plan{StoreID: in.StoreID, Ready: in.ReadyAt}, in.Items); err != nil {
 		return nil, err
@@ -380,9 +390,9 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	// The daemon's view goes in before the engine so that the engine's effects find it. In-store pick-up orders
 	// never reach the engine: no courier takes them.
 	s.orders.set(in.ID, view)
-	if fulfilment == FulfilDelivery {
+	if fulfilment == FulfilDelivery && !scheduled {
 		spec := dispatch.OrderSpec{ID: in.ID, StoreID: in.StoreID, Dropoff: in.Dropoff.Point(), Created: in.CreatedAt,
-			Ready: in.ReadyAt, DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills,
+			Ready: in.engineReady(), DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills,
 			AcceptLate: in.AcceptLate}
 		if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {
 			s.orders.del(in.ID)
@@ -390,7 +400,12 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 			return nil, err
 		}
 	}
-	s.byStatus[dispatch.StatusPending]++
+	if scheduled {
+		d.book(in)
+	}
+	if st, ok := statusIndex(view.Status); ok {
+		s.byStatus[st]++
+	}
 	if in.ExternalID != "" {
 		s.externalIDs[in.ExternalID] = in.ID
 	}
@@ -405,6 +420,9 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 		s.idemQ = append(s.idemQ, expiry{k, rec.At})
 	}
 	d.noteEvent(EventCreated, in.ID, rec.At, "", "")
+	if scheduled {
+		d.noteEvent(EventScheduled, in.ID, rec.At, "", "")
+	}
 	if !d.replaying {
 		d.obs.OrderPlaced()
 	}

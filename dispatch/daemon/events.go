@@ -22,7 +22,8 @@ const (
 )
 
 // EventTypes lists every order event type.
-var EventTypes = []string{EventCreated, EventAssigned, EventUnassigned, EventPickedUp, EventDelivered, EventCancelled, EventFailed, EventETAChanged}
+var EventTypes = []string{EventCreated, EventAssigned, EventUnassigned, EventPickedUp, EventDelivered, EventCancelled, EventFailed, EventETAChanged,
+	EventScheduled, EventPlanned, EventReleased}
 
 // OrderEvent is one change of an order that order services hear about. Ids increase by one with every event, in
 // the order the changes happened; an event carries the order as it stood once the change that caused it was

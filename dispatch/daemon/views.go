@@ -77,6 +77,10 @@ type OrderView struct {
 	Timeline      []TimelineEntry `json:"timeline"`
 	// Locked: an operator locked the order onto its courier; rounds leave it there.
 	Locked bool `json:"locked,omitempty"`
+	// DeliverAfter opens the delivery window: no drop-off before it. Schedule is what the scheduled book planned
+	// for an order placed ahead (see schedule.go).
+	DeliverAfter *time.Time    `json:"deliver_after,omitempty"`
+	Schedule     *ScheduleView `json:"schedule,omitempty"`
 }
 
 // Final reports whether the order has left the dispatcher's hands.
@@ -99,7 +103,7 @@ const (
 
 // orderStatuses lists every status an order view can have; byStatus counts by index in it. The first six are the
 // engine's, in dispatch.OrderStatus order.
-var orderStatuses = [...]string{"pending", "assigned", "picked_up", "delivered", "cancelled", "failed", StatusReadyForPickup, StatusCollected}
+var orderStatuses = [...]string{"pending", "assigned", "picked_up", "delivered", "cancelled", "failed", StatusReadyForPickup, StatusCollected, StatusScheduled}
 
 func statusIndex(name string) (int, bool) {
 	for i, s := range orderStatuses {
