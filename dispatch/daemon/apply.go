@@ -233,6 +233,9 @@ func (d *Daemon) applyEngine(at time.Time, ev dispatch.Event) error {
 
 // orderError turns the engine's "not found" for an order the daemon has forgotten into the API's 404 on the path.
 func (d *Daemon) orderError(err error, id string) error {
+	if serr := d.scheduledError(id); serr != nil {
+		return serr
+	}
 	if dispatch.ErrorCodeOf(err) == dispatch.ENotFound {
 		if o, ok := d.st.orders.get(id); !ok || o.Fulfilment == FulfilPickup {
 			// An in-store pick-up order is never a courier's: to a courier it does not exist.

@@ -459,6 +459,8 @@ type scheduler struct {
 	// again: it begins unequal).
 	gen, plannedGen uint64
 	lastPlan        time.Time
+	// hold, when set, runs on the plan's goroutine before it plans (tests hold a plan open with it).
+	hold func(context.Context)
 }
 
 func newScheduler() scheduler {
@@ -497,7 +499,13 @@ func (d *Daemon) scheduleTick() {
 	job := d.scheduleJob(now)
 	ctx, cancel := context.WithCancel(context.Background())
 	d.sched.planning, d.sched.cancel, d.sched.lastPlan = true, cancel, now
-	go func() { d.sched.done <- job.solve(ctx) }()
+	hold := d.sched.hold
+	go func() {
+		if hold != nil {
+			hold(ctx)
+		}
+		d.sched.done <- job.solve(ctx)
+	}()
 }
 
 // scheduleReturned journals and applies a plan of the book made off the loop, for the orders still in it.
@@ -749,4 +757,15 @@ func orderScheduleView(r *checkpoint.OrderSchedule) *ScheduleView {
 	}
 	return &ScheduleView{CourierID: r.CourierID, ReleaseAt: r.ReleaseAt, PlannedAt: r.PlannedAt,
 		ReleasedAt: r.ReleasedAt, Unplanned: r.Unplanned}
+}
+
+// scheduledError is the conflict of a step the engine cannot take on an order of the book (nil for another order):
+// until its release no courier or dispatcher acts on it, only a cancel.
+func (d *Daemon) scheduledError(id string) error {
+	b, ok := d.st.book[id]
+	if !ok {
+		return nil
+	}
+	return errorf(dispatch.EConflict, "", "order %s is scheduled: it goes to the live rounds at %s; until then it can only be cancelled",
+		id, b.ReleaseAt.Format(time.RFC3339))
 }

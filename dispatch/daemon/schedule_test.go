@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -455,5 +456,55 @@ func TestScheduledReleaseFallsBackToTheRounds(t *testing.T) {
 	r := h.order(o.ID)
 	if r.Status != "assigned" || r.CourierID != "c9" || r.ETA.DropoffAt.Before(*r.DeliverAfter) {
 		t.Fatalf("after a round: %s on %q, drop-off %v", r.Status, r.CourierID, r.ETA)
+	}
+}
+
+// TestScheduleOffTheLoop: at the ticks, the book is planned on a goroutine of its own while the loop serves
+// requests, and the plan comes back as a journaled record; a plan still running when the daemon stops is
+// cancelled and waited for, and the next start plans again.
+func TestScheduleOffTheLoop(t *testing.T) {
+	dir, clock := t.TempDir(), newFakeClock()
+	fast := func(c *Config) { c.DispatchInterval = 5 * time.Millisecond; c.Schedule.Replan = time.Nanosecond }
+	h := start(t, dir, clock, fast)
+	shop := h.schedCity(map[string]int{"c0": 3})
+	now := clock.Now()
+	started := make(chan struct{}, 1)
+	h.d.do(ctx, func(time.Time) (any, uint64, error) {
+		h.d.sched.hold = func(ctx context.Context) {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			<-ctx.Done() // held until the daemon stops
+		}
+		return nil, 0, nil
+	})
+	a := h.placeWindow(shop, "a", 31.2404, 121.4837, now.Add(3*time.Hour), now.Add(4*time.Hour))
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no plan of the book started at the ticks")
+	}
+	// The loop serves while the plan runs.
+	b := h.placeWindow(shop, "b", 31.2204, 121.4637, now.Add(3*time.Hour), now.Add(4*time.Hour))
+	if _, err := h.d.AssignOrder(ctx, "admin", a.ID, "c0", false); dispatch.ErrorCodeOf(err) != dispatch.EConflict {
+		t.Fatalf("an operator's assignment of a scheduled order: %v, want a conflict", err)
+	}
+	h.close() // must not wait for the held plan: the stop cancels it
+	if o := h.order(a.ID); o.Schedule.PlannedAt != nil {
+		t.Fatalf("a plan cancelled by the stop was applied: %+v", o.Schedule)
+	}
+	h = start(t, dir, clock, fast)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		pa, pb := h.order(a.ID), h.order(b.ID)
+		if pa.Schedule.PlannedAt != nil && pb.Schedule.PlannedAt != nil {
+			if pa.Schedule.CourierID != "c0" || pb.Schedule.CourierID != "c0" {
+				t.Fatalf("planned off the loop: a on %q, b on %q, want c0", pa.Schedule.CourierID, pb.Schedule.CourierID)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the book was not planned after the restart")
+		}
 	}
 }
