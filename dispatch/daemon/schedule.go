@@ -607,7 +607,10 @@ func (d *Daemon) scheduleJob(now time.Time) *scheduleJob {
 			continue
 		}
 		c := jobCourier{id: id, at: aux.Location.Point(), capacity: v.Capacity, skills: v.Skills}
-		if aux.OnShift {
+		if aux.OnShift && !aux.ShiftEnd.IsZero() {
+			if !aux.ShiftEnd.After(now) {
+				continue // its shift is over
+			}
 			c.shiftEnd = aux.ShiftEnd
 		}
 		job.couriers = append(job.couriers, c)
@@ -681,7 +684,7 @@ func (job *scheduleJob) solve(ctx context.Context) scheduleResult {
 	req.Matrix = &planner.Matrix{N: n, Durations: dur}
 	for i, c := range job.couriers {
 		v := planner.Vehicle{ID: c.id, Start: i, End: end, Capacity: []int64{int64(c.capacity)}, Skills: c.skills}
-		if !c.shiftEnd.IsZero() && c.shiftEnd.After(job.at) {
+		if !c.shiftEnd.IsZero() {
 			v.ShiftEnd = sec(c.shiftEnd)
 		}
 		req.Vehicles = append(req.Vehicles, v)
