@@ -70,6 +70,9 @@ type ScheduleConfig struct {
 	// Iterations bounds the planner's search for one plan of the book (deterministic for a given book). Default
 	// 2000.
 	Iterations int
+	// TimeLimit bounds one plan by the daemon's clock as well (a large book then plans fewer iterations, the same
+	// book no longer always the same plan). Default 5 s.
+	TimeLimit time.Duration
 	// MaxVehicles bounds the couriers one plan considers: those nearest the book's stores. Default 200.
 	MaxVehicles int
 }
@@ -92,6 +95,9 @@ func (c ScheduleConfig) withDefaults(eng *dispatch.Config) ScheduleConfig {
 	}
 	if c.Iterations <= 0 {
 		c.Iterations = 2000
+	}
+	if c.TimeLimit <= 0 {
+		c.TimeLimit = 5 * time.Second
 	}
 	if c.MaxVehicles <= 0 {
 		c.MaxVehicles = 200
@@ -579,6 +585,7 @@ type scheduleJob struct {
 	cfg      ScheduleConfig
 	engine   dispatch.Config
 	travel   geo.TravelModel
+	clock    func() time.Time
 }
 
 type jobCourier struct {
@@ -592,7 +599,7 @@ type jobCourier struct {
 func (d *Daemon) scheduleJob(now time.Time) *scheduleJob {
 	s := d.st
 	job := &scheduleJob{at: now, gen: d.sched.gen, stores: map[string]orb.Point{}, cfg: d.cfg.Schedule.withDefaults(&d.cfg.Engine),
-		engine: d.cfg.Engine, travel: d.cfg.Travel}
+		engine: d.cfg.Engine, travel: d.cfg.Travel, clock: d.clock}
 	for _, id := range slices.Sorted(maps.Keys(s.book)) {
 		b := s.book[id]
 		job.orders = append(job.orders, b)
@@ -689,7 +696,11 @@ func (job *scheduleJob) solve(ctx context.Context) scheduleResult {
 		}
 		req.Vehicles = append(req.Vehicles, v)
 	}
-	plan, err := planner.Solve(ctx, req, planner.Options{Seed: 1, Workers: 1, Iterations: job.cfg.Iterations})
+	opts := planner.Options{Seed: 1, Workers: 1, Iterations: job.cfg.Iterations}
+	if job.clock != nil {
+		opts.TimeLimit, opts.Now = job.cfg.TimeLimit, job.clock
+	}
+	plan, err := planner.Solve(ctx, req, opts)
 	if err != nil {
 		res.err = err
 		return res

@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
 func tp(t time.Time) *time.Time { return &t }
@@ -506,5 +509,49 @@ func TestScheduleOffTheLoop(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the book was not planned after the restart")
 		}
+	}
+}
+
+// BenchmarkSchedulePlan times one plan of a book (off the loop, so it holds no request up): orders from 10 stores
+// over a 5 km square with two-hour windows through the afternoon, couriers spread over it, the default iterations.
+// go test -run '^$' -bench SchedulePlan -benchtime 1x ./dispatch/daemon/
+func BenchmarkSchedulePlan(b *testing.B) {
+	for _, size := range []struct{ orders, couriers int }{{100, 30}, {400, 100}} {
+		b.Run(fmt.Sprintf("orders=%d/couriers=%d", size.orders, size.couriers), func(b *testing.B) {
+			at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+			cfg := DefaultConfig()
+			job := &scheduleJob{at: at, stores: map[string]orb.Point{}, cfg: cfg.Schedule.withDefaults(&cfg.Engine),
+				engine: cfg.Engine, travel: geo.NewStraightLine(geo.Geographic), clock: time.Now}
+			r := uint64(1)
+			rnd := func() float64 { r = r*6364136223846793005 + 1442695040888963407; return float64(r>>11) / (1 << 53) }
+			place := func() orb.Point { return orb.Point{121.45 + 0.05*rnd(), 31.20 + 0.045*rnd()} }
+			for i := range 10 {
+				job.stores[fmt.Sprintf("s%d", i)] = place()
+			}
+			for i := range size.couriers {
+				job.couriers = append(job.couriers, jobCourier{id: fmt.Sprintf("c%03d", i), at: place(), capacity: 3})
+			}
+			for i := range size.orders {
+				p := place()
+				after := at.Add(3*time.Hour + time.Duration(rnd()*float64(4*time.Hour)))
+				job.orders = append(job.orders, &booked{ID: fmt.Sprintf("o%04d", i), StoreID: fmt.Sprintf("s%d", i%10),
+					Dropoff: Location{Lat: p[1], Lon: p[0]}, ReadyAt: at.Add(10 * time.Minute), PickupFrom: after.Add(-10 * time.Minute),
+					DeliverAfter: after, DeliverBy: after.Add(2 * time.Hour), Size: 1})
+			}
+			planned := 0
+			for b.Loop() {
+				res := job.solve(ctx)
+				if res.err != nil {
+					b.Fatal(res.err)
+				}
+				planned = 0
+				for _, p := range res.plans {
+					if p.Courier != "" {
+						planned++
+					}
+				}
+			}
+			b.ReportMetric(float64(planned), "planned")
+		})
 	}
 }
