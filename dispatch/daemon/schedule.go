@@ -313,6 +313,9 @@ type schedulePlanRecord struct {
 	PickupSeq  int    `json:"ps,omitempty"`
 	DropoffSeq int    `json:"ds,omitempty"`
 	Unplanned  string `json:"u,omitempty"`
+	// Release is the release time this plan gives the order, worked out when the record was made (a replay under
+	// other settings releases it as the live daemon did).
+	Release int64 `json:"r,omitempty"`
 }
 
 // applySchedulePlan takes in a plan of the book: each order still in it gets its tentative courier, times and
@@ -328,7 +331,9 @@ func (d *Daemon) applySchedulePlan(rec *record) error {
 		nb := *b
 		nb.Courier, nb.PickupAt, nb.DropoffAt = p.Courier, fromUnixNano(p.Pickup), fromUnixNano(p.Dropoff)
 		nb.PickupSeq, nb.DropoffSeq, nb.Unplanned, nb.PlannedAt = p.PickupSeq, p.DropoffSeq, p.Unplanned, rec.At
-		nb.ReleaseAt = sc.releaseAt(&nb)
+		if nb.ReleaseAt = fromUnixNano(p.Release); p.Release == 0 {
+			nb.ReleaseAt = sc.releaseAt(&nb)
+		}
 		s.book[p.Order] = &nb
 		changed := nb.Courier != b.Courier ||
 			(nb.Courier != "" && nb.DropoffAt.Sub(b.DropoffAt).Abs() > d.cfg.ETAChangeThreshold)
@@ -529,9 +534,13 @@ func (d *Daemon) scheduleReturned(res scheduleResult) {
 
 func (d *Daemon) recordPlan(now time.Time, res scheduleResult) (uint64, error) {
 	d.sched.plannedGen = res.gen
+	sc := d.cfg.Schedule.withDefaults(&d.cfg.Engine)
 	var plans []schedulePlanRecord
 	for _, p := range res.plans {
-		if _, ok := d.st.book[p.Order]; ok {
+		if b, ok := d.st.book[p.Order]; ok {
+			nb := *b
+			nb.Courier, nb.PickupAt = p.Courier, fromUnixNano(p.Pickup)
+			p.Release = unixNano(sc.releaseAt(&nb))
 			plans = append(plans, p)
 		}
 	}
