@@ -559,8 +559,9 @@ func (d *Daemon) recordPlan(now time.Time, res scheduleResult) (uint64, error) {
 	return seq, nil
 }
 
-// PlanScheduleNow releases the scheduled orders that are due and plans the rest of the book at once, on the loop
-// (tests and operators; otherwise this happens at the dispatch ticks, the plan off the loop).
+// PlanScheduleNow releases the scheduled orders that are due and plans the rest of the book at once, on the loop,
+// which waits for the plan (up to ScheduleConfig.TimeLimit): for tests and operators. Otherwise this happens at
+// the dispatch ticks, the plan off the loop.
 func (d *Daemon) PlanScheduleNow(ctx context.Context) error {
 	_, err := run(ctx, d, planScheduleNow{})
 	return err
