@@ -403,16 +403,12 @@ func (d *Daemon) applyRelease(rec *record) error {
 	return nil
 }
 
-// releaseDue writes the release of every order of the book whose release time has come, with the tentative route
-// of each courier's released orders proposed after the stops it has now. It returns the record's sequence number
-// (0: nothing was due).
+// releaseDue writes the release of every order of the book whose release time has come, together with the orders
+// of the same trips of its tentative route (a trip runs from a pick-up with nothing on board to the next drop-off
+// that empties the courier: its orders are one bundle), with each courier's released stops proposed, in the
+// planned order, after the stops it has now. It returns the record's sequence number (0: nothing was due).
 func (d *Daemon) releaseDue(now time.Time) (uint64, error) {
-	var due []*booked
-	for _, b := range d.st.book {
-		if !b.ReleaseAt.After(now) {
-			due = append(due, b)
-		}
-	}
+	due := d.dueTrips(now)
 	if len(due) == 0 {
 		return 0, nil
 	}
@@ -458,6 +454,62 @@ func (d *Daemon) releaseDue(now time.Time) (uint64, error) {
 		d.log.Error().Err(err).Int("orders", len(sr.Release)).Msg("release of scheduled orders failed")
 	}
 	return seq, err
+}
+
+// dueTrips lists the orders of the book to release at now: those due, and the orders sharing a trip with one of
+// them in their courier's tentative route.
+func (d *Daemon) dueTrips(now time.Time) []*booked {
+	release := map[string]bool{}
+	byCourier := map[string][]*booked{}
+	for id, b := range d.st.book {
+		if !b.ReleaseAt.After(now) {
+			release[id] = true
+		}
+		if b.Courier != "" {
+			byCourier[b.Courier] = append(byCourier[b.Courier], b)
+		}
+	}
+	if len(release) == 0 {
+		return nil
+	}
+	type stop struct {
+		seq  int
+		id   string
+		drop bool
+	}
+	for _, orders := range byCourier {
+		var stops []stop
+		for _, b := range orders {
+			stops = append(stops, stop{b.PickupSeq, b.ID, false}, stop{b.DropoffSeq, b.ID, true})
+		}
+		slices.SortFunc(stops, func(a, b stop) int { return cmp.Or(cmp.Compare(a.seq, b.seq), strings.Compare(a.id, b.id)) })
+		var trip []string
+		onBoard, hasDue := 0, false
+		for _, s := range stops {
+			if s.drop {
+				onBoard--
+			} else {
+				onBoard++
+				trip = append(trip, s.id)
+				hasDue = hasDue || release[s.id]
+			}
+			if onBoard <= 0 {
+				for _, id := range trip {
+					if hasDue {
+						release[id] = true
+					}
+				}
+				trip, onBoard, hasDue = trip[:0], 0, false
+			}
+		}
+	}
+	var due []*booked
+	for id, r := range release {
+		if r {
+			due = append(due, d.st.book[id])
+		}
+	}
+	return due
 }
 
 // scheduler runs the plans of the book off the loop, one at a time. Its goroutine is owned by the loop: stop

@@ -555,3 +555,54 @@ func BenchmarkSchedulePlan(b *testing.B) {
 		})
 	}
 }
+
+// TestScheduledOrdersReleasedTogether: two orders the plan gave one courier, released at one time, go onto its
+// route together in the planned order, with no drop-off before its window.
+func TestScheduledOrdersReleasedTogether(t *testing.T) {
+	clock := newFakeClock()
+	h := start(t, t.TempDir(), clock, nil)
+	shop := h.schedCity(map[string]int{"c0": 3})
+	now := clock.Now()
+	after, by := now.Add(3*time.Hour), now.Add(3*time.Hour+40*time.Minute)
+	a := h.placeWindow(shop, "a", 31.2404, 121.4837, after, by)
+	b := h.placeWindow(shop, "b", 31.2414, 121.4847, after, by)
+	h.planSchedule()
+	pa, pb := h.order(a.ID), h.order(b.ID)
+	if pa.Schedule.CourierID != "c0" || pb.Schedule.CourierID != "c0" {
+		t.Fatalf("planned on %q and %q, want both on c0", pa.Schedule.CourierID, pb.Schedule.CourierID)
+	}
+	release := pa.Schedule.ReleaseAt
+	if pb.Schedule.ReleaseAt.Before(release) {
+		release = pb.Schedule.ReleaseAt
+	}
+	clock.Set(release)
+	h.planSchedule()
+	var released []string
+	for _, id := range []string{a.ID, b.ID} {
+		if o := h.order(id); o.Schedule.ReleasedAt != nil {
+			released = append(released, id)
+		}
+	}
+	if len(released) != 2 {
+		t.Fatalf("%d of the two orders of one trip released at the first one's release time, want both", len(released))
+	}
+	r, _ := h.d.View().Route("c0")
+	seen := map[string]bool{}
+	for _, s := range r.Stops {
+		if s.Kind == "dropoff" && !seen[s.OrderID] {
+			t.Fatalf("route %+v drops %s off before picking it up", r.Stops, s.OrderID)
+		}
+		seen[s.OrderID] = true
+		if s.Kind == "dropoff" && s.ETA.Before(after) {
+			t.Fatalf("drop-off of %s planned at %s, before its window opens at %s", s.OrderID, s.ETA, after)
+		}
+	}
+	if len(r.Stops) != 2*len(released) {
+		t.Fatalf("c0's route has %d stops for %d released orders: %+v", len(r.Stops), len(released), r.Stops)
+	}
+	for _, id := range released {
+		if o := h.order(id); o.Status != "assigned" || o.CourierID != "c0" {
+			t.Fatalf("released order %s is %s on %q", id, o.Status, o.CourierID)
+		}
+	}
+}
