@@ -16,11 +16,11 @@ func fleetOf(d *daemon.Daemon) metrics.Fleet {
 	}
 	v := d.View()
 	f := metrics.Fleet{
-		OrdersByStatus:       v.OrdersByStatus,
-		CouriersByStatus:     v.CouriersByStatus,
+		OrdersByStatus:       v.OrdersByStatus(),
+		CouriersByStatus:     v.CouriersByStatus(),
 		Stores:               v.StoreCount(),
-		LastRoundCandidates:  v.LastRound.Candidates,
-		LastRoundAssigned:    v.LastRound.Assigned,
+		LastRoundCandidates:  v.LastRound().Candidates,
+		LastRoundAssigned:    v.LastRound().Assigned,
 		QueueDepth:           d.QueueDepth(),
 		QueueCapacity:        d.QueueCapacity(),
 		LoopBusyRatio:        d.BusyRatio(),

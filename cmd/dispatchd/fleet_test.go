@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 func TestFleetOfBeforeOpen(t *testing.T) {
@@ -53,7 +54,7 @@ func TestFleetOfReadOnlyAfterFailedCommit(t *testing.T) {
 		t.Fatalf("healthy daemon: ready %v, read-only %v", f.Ready, f.ReadOnly)
 	}
 	fail.Store(true)
-	store := daemon.StoreInput{ID: "s1", Location: daemon.Location{Lat: 31.23, Lon: 121.47}}
+	store := service.StoreInput{ID: "s1", Location: service.Location{Lat: 31.23, Lon: 121.47}}
 	if _, _, err := d.PutStore(ctx, store); err == nil {
 		t.Fatal("a write whose commit fails was acknowledged")
 	}

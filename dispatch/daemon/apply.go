@@ -3,21 +3,14 @@ package daemon
 import (
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
-
-// placed is the result of an order_place record: the answer that is also remembered for its idempotency key.
-type placed struct {
-	status int
-	body   []byte
-	order  *OrderView
-}
 
 func errorf(code dispatch.ErrorCode, field, format string, args ...any) *dispatch.Error {
 	return &dispatch.Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
@@ -55,10 +48,10 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		v := *in
 		v.Inventory = nil // the stock lives in the network; views show it on demand (withStock)
 		v.CreatedAt, v.UpdatedAt = rec.At, rec.At
-		if old, ok := s.stores.get(in.ID); ok {
+		if old, ok := s.stores.Get(in.ID); ok {
 			v.CreatedAt, v.ActiveOrders, v.Paused = old.CreatedAt, old.ActiveOrders, old.Paused
 		}
-		s.stores.set(v.ID, &v)
+		s.stores.Set(v.ID, &v)
 		return d.withStock(&v, rec.At), nil
 
 	case recInventory:
@@ -70,7 +63,7 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 	case recStoreDelete:
 		// Open orders (delivery or in-store pick-up) keep a store; checked first, so neither the network nor the
 		// engine changes unless both can.
-		if v, ok := s.stores.get(rec.ID); ok && v.ActiveOrders > 0 {
+		if v, ok := s.stores.Get(rec.ID); ok && v.ActiveOrders > 0 {
 			return nil, errorf(dispatch.EConflict, "", "store %q has open orders", rec.ID)
 		}
 		if err := d.net.RemoveStore(rec.ID); err != nil {
@@ -85,7 +78,7 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 			}
 			return nil, err
 		}
-		s.stores.del(rec.ID)
+		s.stores.Delete(rec.ID)
 		return nil, nil
 
 	case recCourierPut:
@@ -93,44 +86,44 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 
 	case recKeyCreate:
 		k := rec.Key
-		if _, ok := s.keys.get(k.ID); ok {
+		if _, ok := s.keys.Get(k.ID); ok {
 			return nil, errorf(dispatch.EConflict, "id", "api key %q exists", k.ID)
 		}
 		role, err := keyRole(k.Role)
 		if err != nil {
 			return nil, err
 		}
-		key := &APIKey{ID: k.ID, Name: k.Name, Role: role, CreatedAt: rec.At, Hash: k.Hash}
-		s.keys.set(k.ID, key)
-		s.principals.set(string(k.Hash), Principal{Role: key.Role, ID: k.ID})
+		key := &service.APIKey{ID: k.ID, Name: k.Name, Role: role, CreatedAt: rec.At, Hash: k.Hash}
+		s.keys.Set(k.ID, key)
+		s.principals.Set(string(k.Hash), service.Principal{Role: key.Role, ID: k.ID})
 		return key, nil
 
 	case recWebhookPut:
 		w := *rec.Webhook
 		w.CreatedAt, w.UpdatedAt, w.FromEvent = rec.At, rec.At, s.eventSeq
-		if old, ok := s.webhooks.get(w.ID); ok {
+		if old, ok := s.webhooks.Get(w.ID); ok {
 			w.CreatedAt, w.FromEvent = old.CreatedAt, old.FromEvent
 		}
-		s.webhooks.set(w.ID, &w)
+		s.webhooks.Set(w.ID, &w)
 		return &w, nil
 
 	case recWebhookDel:
-		if _, ok := s.webhooks.get(rec.ID); !ok {
+		if _, ok := s.webhooks.Get(rec.ID); !ok {
 			return nil, errorf(dispatch.ENotFound, "", "webhook %q not found", rec.ID)
 		}
-		s.webhooks.del(rec.ID)
+		s.webhooks.Delete(rec.ID)
 		return nil, nil
 
 	case recKeyRevoke:
-		old, ok := s.keys.get(rec.ID)
+		old, ok := s.keys.Get(rec.ID)
 		if !ok {
 			return nil, errorf(dispatch.ENotFound, "", "api key %q not found", rec.ID)
 		}
 		if old.RevokedAt == nil {
 			k := *old
 			k.RevokedAt = timePtr(rec.At)
-			s.keys.set(k.ID, &k)
-			s.principals.del(string(k.Hash))
+			s.keys.Set(k.ID, &k)
+			s.principals.Delete(string(k.Hash))
 		}
 		return nil, nil
 
@@ -138,7 +131,7 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		return d.applyPlace(rec)
 
 	case recOrderCancel:
-		if o, ok := s.orders.get(rec.ID); ok && o.Fulfilment == FulfilPickup {
+		if o, ok := s.orders.Get(rec.ID); ok && o.Fulfilment == service.FulfilPickup {
 			return d.cancelPickup(rec, o)
 		}
 		if _, ok := s.book[rec.ID]; ok {
@@ -147,7 +140,7 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		if err := d.applyEngine(rec.At, dispatch.OrderCancelled{OrderID: rec.ID, Reason: rec.Reason}); err != nil {
 			return nil, d.orderError(err, rec.ID)
 		}
-		o, _ := s.orders.get(rec.ID)
+		o, _ := s.orders.Get(rec.ID)
 		return o, nil
 
 	case recShift:
@@ -237,7 +230,7 @@ func (d *Daemon) orderError(err error, id string) error {
 		return serr
 	}
 	if dispatch.ErrorCodeOf(err) == dispatch.ENotFound {
-		if o, ok := d.st.orders.get(id); !ok || o.Fulfilment == FulfilPickup {
+		if o, ok := d.st.orders.Get(id); !ok || o.Fulfilment == service.FulfilPickup {
 			// An in-store pick-up order is never a courier's: to a courier it does not exist.
 			return errorf(dispatch.ENotFound, "", "order %q not found", id)
 		}
@@ -267,10 +260,10 @@ func (d *Daemon) applyCourierPut(rec *record) (any, error) {
 	}
 	if in.TokenHash != nil {
 		if aux.TokenHash != nil {
-			s.principals.del(string(aux.TokenHash))
+			s.principals.Delete(string(aux.TokenHash))
 		}
 		aux.TokenHash = in.TokenHash
-		s.principals.set(string(in.TokenHash), Principal{Role: RoleCourier, ID: in.ID})
+		s.principals.Set(string(in.TokenHash), service.Principal{Role: service.RoleCourier, ID: in.ID})
 	}
 	v := d.refreshCourier(in.ID, rec.At)
 	return v, nil
@@ -320,13 +313,13 @@ func (d *Daemon) moveCourier(now time.Time, l locationRecord) bool {
 	if !ok || l.At.Before(aux.LocAt) {
 		return false
 	}
-	loc := Location{Lat: l.Lat, Lon: l.Lon}
+	loc := service.Location{Lat: l.Lat, Lon: l.Lon}
 	if _, err := d.eng.Apply(now, dispatch.CourierMoved{CourierID: l.Courier, Location: loc.Point(), At: l.At}); err != nil {
 		d.log.Warn().Err(err).Str("courier_id", l.Courier).Msg("position refused")
 		return false
 	}
 	aux.Location, aux.LocAt = &loc, l.At
-	if old, ok := d.st.couriers.get(l.Courier); ok {
+	if old, ok := d.st.couriers.Get(l.Courier); ok {
 		v := *old
 		v.Location, v.LocationAt = &loc, timePtr(l.At)
 		d.st.setCourier(&v)
@@ -356,7 +349,7 @@ func (d *Daemon) applyAction(rec *record) (any, error) {
 	if err := d.applyEngine(rec.At, ev); err != nil {
 		return nil, d.orderError(err, in.Order)
 	}
-	o, _ := d.st.orders.get(in.Order)
+	o, _ := d.st.orders.Get(in.Order)
 	return o, nil
 }
 
@@ -367,18 +360,18 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 			return nil, errorf(dispatch.EConflict, "external_id", "external_id %q is already order %s", in.ExternalID, id)
 		}
 	}
-	st, ok := s.stores.get(in.StoreID)
+	st, ok := s.stores.Get(in.StoreID)
 	if !ok {
 		return nil, &dispatch.Error{Code: dispatch.EUnservable, Field: "store_id", Message: fmt.Sprintf("store %q not found", in.StoreID), Reasons: []string{"store_not_found"}}
 	}
 	fulfilment := in.Fulfilment
 	if fulfilment == "" {
-		fulfilment = FulfilDelivery // records written before in-store pick-up existed
+		fulfilment = service.FulfilDelivery // records written before in-store pick-up existed
 	}
-	view := &OrderView{
+	view := &service.Order{
 		ID: in.ID, ExternalID: in.ExternalID, Status: "pending", StoreID: in.StoreID,
 		CreatedAt: in.CreatedAt, ReadyAt: in.ReadyAt, DeliverBy: in.DeliverBy, Size: max(in.Size, 1),
-		Skills: in.Skills, Customer: in.Customer, Timeline: []TimelineEntry{{Status: "pending", At: rec.At}},
+		Skills: in.Skills, Customer: in.Customer, Timeline: []service.TimelineEntry{{Status: "pending", At: rec.At}},
 		Fulfilment: fulfilment, Items: in.Items, PickupBy: timePtr(in.PickupBy),
 	}
 	if !in.NoDropoff {
@@ -392,13 +385,13 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	}
 	// The daemon's view goes in before the engine so that the engine's effects find it. In-store pick-up orders
 	// never reach the engine: no courier takes them.
-	s.orders.set(in.ID, view)
-	if fulfilment == FulfilDelivery && !scheduled {
+	s.orders.Set(in.ID, view)
+	if fulfilment == service.FulfilDelivery && !scheduled {
 		spec := dispatch.OrderSpec{ID: in.ID, StoreID: in.StoreID, Dropoff: in.Dropoff.Point(), Created: in.CreatedAt,
 			Ready: in.engineReady(), DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills,
 			AcceptLate: in.AcceptLate}
 		if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {
-			s.orders.del(in.ID)
+			s.orders.Delete(in.ID)
 			d.net.Release(in.ID)
 			return nil, err
 		}
@@ -414,22 +407,23 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	}
 	cp := *st
 	cp.ActiveOrders++
-	s.stores.set(cp.ID, &cp)
-	o, _ := s.orders.get(in.ID)
-	res := placed{status: http.StatusCreated, body: mustJSON(o.LateAt(rec.At)), order: o}
+	s.stores.Set(cp.ID, &cp)
+	o, _ := s.orders.Get(in.ID)
+	// The answer is the order as it stands now, Late as of now; an idempotency key remembers it.
+	answer := o.LateAt(rec.At)
 	if in.IdemKey != "" {
 		k := in.IdemScope + "\x00" + in.IdemKey
-		s.idem[k] = &idemRecord{Hash: in.IdemHash, Status: res.status, Body: res.body, At: rec.At, OrderID: in.ID}
+		s.idem[k] = &idemRecord{Hash: in.IdemHash, At: rec.At, OrderID: in.ID, Order: &answer}
 		s.idemQ = append(s.idemQ, expiry{k, rec.At})
 	}
-	d.noteEvent(EventCreated, in.ID, rec.At, "", "")
+	d.noteEvent(service.EventCreated, in.ID, rec.At, "", "")
 	if scheduled {
-		d.noteEvent(EventScheduled, in.ID, rec.At, "", "")
+		d.noteEvent(service.EventScheduled, in.ID, rec.At, "", "")
 	}
 	if !d.replaying {
 		d.obs.OrderPlaced()
 	}
-	return res, nil
+	return &answer, nil
 }
 
 // absorb takes in an engine step's effects: order views, routes, courier views, counts.
@@ -439,8 +433,8 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 		case dispatch.RouteChanged:
 			d.setRoute(f.Route, true)
 		case dispatch.OrderAssigned:
-			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: "assigned", At: at, CourierID: f.CourierID, By: d.actor}, "")
-			d.noteEvent(EventAssigned, f.OrderID, at, f.Previous, "")
+			d.orderChanged(at, f.OrderID, &service.TimelineEntry{Status: "assigned", At: at, CourierID: f.CourierID, By: d.actor}, "")
+			d.noteEvent(service.EventAssigned, f.OrderID, at, f.Previous, "")
 		case dispatch.OrderStatusChanged:
 			// Back to pending after a decline or a courier going off shift comes with its reason here (the
 			// OrderUnassigned that precedes it says nothing more); the placement's own "pending" is already in the
@@ -449,10 +443,10 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 				continue
 			}
 			prev := ""
-			if old, ok := d.st.orders.get(f.OrderID); ok && f.Status == dispatch.StatusPending {
+			if old, ok := d.st.orders.Get(f.OrderID); ok && f.Status == dispatch.StatusPending {
 				prev = old.CourierID
 			}
-			d.orderChanged(at, f.OrderID, &TimelineEntry{Status: f.Status.String(), At: f.At, CourierID: f.CourierID, Reason: f.Reason, By: d.actor}, "")
+			d.orderChanged(at, f.OrderID, &service.TimelineEntry{Status: f.Status.String(), At: f.At, CourierID: f.CourierID, Reason: f.Reason, By: d.actor}, "")
 			if typ := statusEvent[f.Status]; typ != "" {
 				d.noteEvent(typ, f.OrderID, f.At, prev, f.Reason)
 			}
@@ -463,9 +457,9 @@ func (d *Daemon) absorb(at time.Time, fx []dispatch.Effect) {
 }
 
 // orderChanged refreshes an order's view from the engine, adding a timeline entry or a waiting reason.
-func (d *Daemon) orderChanged(at time.Time, id string, entry *TimelineEntry, waiting string) {
+func (d *Daemon) orderChanged(at time.Time, id string, entry *service.TimelineEntry, waiting string) {
 	s := d.st
-	old, ok := s.orders.get(id)
+	old, ok := s.orders.Get(id)
 	if !ok {
 		return
 	}
@@ -488,7 +482,7 @@ func (d *Daemon) orderChanged(at time.Time, id string, entry *TimelineEntry, wai
 		v.DeliveredAt = timePtr(o.DeliveredAt)
 		v.ETA = nil
 		if !o.Status.Final() && (!o.PickupETA.IsZero() || !o.DropoffETA.IsZero()) {
-			v.ETA = &ETA{PickupAt: timePtr(o.PickupETA), DropoffAt: timePtr(o.DropoffETA)}
+			v.ETA = &service.ETA{PickupAt: timePtr(o.PickupETA), DropoffAt: timePtr(o.DropoffETA)}
 		}
 		if o.Status != dispatch.StatusPending {
 			v.WaitingReason = ""
@@ -497,11 +491,11 @@ func (d *Daemon) orderChanged(at time.Time, id string, entry *TimelineEntry, wai
 	if v.Status != old.Status {
 		d.countStatus(old, &v, at)
 	}
-	s.orders.set(id, &v)
+	s.orders.Set(id, &v)
 }
 
 // countStatus keeps the counts by status, the stores' active orders and the finished queue in step with a change.
-func (d *Daemon) countStatus(old, v *OrderView, at time.Time) {
+func (d *Daemon) countStatus(old, v *service.Order, at time.Time) {
 	s := d.st
 	if st, ok := statusIndex(old.Status); ok {
 		s.byStatus[st]--
@@ -512,7 +506,7 @@ func (d *Daemon) countStatus(old, v *OrderView, at time.Time) {
 	// The goods leave the store at pick-up or collection (their stock is used up); an order that ends before that
 	// gives its reservation back.
 	switch {
-	case v.Status == "picked_up" || v.Status == StatusCollected:
+	case v.Status == "picked_up" || v.Status == service.StatusCollected:
 		d.net.HandOver(v.ID)
 	case v.Final():
 		d.net.Release(v.ID)
@@ -520,10 +514,10 @@ func (d *Daemon) countStatus(old, v *OrderView, at time.Time) {
 	if v.Final() && !old.Final() {
 		delete(s.announced, v.ID)
 		s.finishedQ = append(s.finishedQ, expiry{v.ID, at})
-		if st, ok := s.stores.get(v.StoreID); ok {
+		if st, ok := s.stores.Get(v.StoreID); ok {
 			cp := *st
 			cp.ActiveOrders = max(cp.ActiveOrders-1, 0)
-			s.stores.set(cp.ID, &cp)
+			s.stores.Set(cp.ID, &cp)
 		}
 		if !d.replaying {
 			if v.DeliveredAt != nil {
@@ -536,22 +530,22 @@ func (d *Daemon) countStatus(old, v *OrderView, at time.Time) {
 
 // statusEvent is the event of each status change reported by OrderStatusChanged (pending: back from a courier).
 var statusEvent = map[dispatch.OrderStatus]string{
-	dispatch.StatusPending:   EventUnassigned,
-	dispatch.StatusPickedUp:  EventPickedUp,
-	dispatch.StatusDelivered: EventDelivered,
-	dispatch.StatusCancelled: EventCancelled,
-	dispatch.StatusFailed:    EventFailed,
+	dispatch.StatusPending:   service.EventUnassigned,
+	dispatch.StatusPickedUp:  service.EventPickedUp,
+	dispatch.StatusDelivered: service.EventDelivered,
+	dispatch.StatusCancelled: service.EventCancelled,
+	dispatch.StatusFailed:    service.EventFailed,
 }
 
 // setRoute stores a courier's route view and the ETAs of its orders; versionChanged marks it for the streams.
 func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 	s := d.st
-	old, had := s.routes.get(r.CourierID)
-	rv := &RouteView{CourierID: r.CourierID, Version: r.Version, Stops: make([]StopView, len(r.Stops))}
+	old, had := s.routes.Get(r.CourierID)
+	rv := &service.Route{CourierID: r.CourierID, Version: r.Version, Stops: make([]service.Stop, len(r.Stops))}
 	for i, st := range r.Stops {
-		sv := StopView{Kind: st.Kind.String(), OrderID: st.OrderID, StoreID: st.StoreID, Location: locationOf(st.Location),
+		sv := service.Stop{Kind: st.Kind.String(), OrderID: st.OrderID, StoreID: st.StoreID, Location: locationOf(st.Location),
 			ETA: st.Handover.UTC(), DeliverBy: st.DeliverBy.UTC()}
-		if o, ok := s.orders.get(st.OrderID); ok && st.Kind == dispatch.Dropoff {
+		if o, ok := s.orders.Get(st.OrderID); ok && st.Kind == dispatch.Dropoff {
 			sv.Customer = o.Customer
 		}
 		rv.Stops[i] = sv
@@ -559,7 +553,7 @@ func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 	if had && !versionChanged && routesEqual(old, rv) {
 		return
 	}
-	s.routes.set(r.CourierID, rv)
+	s.routes.Set(r.CourierID, rv)
 	if len(rv.Stops) > 0 {
 		s.onRoute[r.CourierID] = struct{}{}
 	} else {
@@ -571,11 +565,11 @@ func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 	// The ETAs of the orders on it.
 	for i := range rv.Stops {
 		id := rv.Stops[i].OrderID
-		o, ok := s.orders.get(id)
+		o, ok := s.orders.Get(id)
 		if !ok || o.Final() {
 			continue
 		}
-		eta := ETA{}
+		eta := service.ETA{}
 		if o.ETA != nil {
 			eta = *o.ETA
 		}
@@ -588,7 +582,7 @@ func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 		if o.ETA == nil || !sameTime(o.ETA.PickupAt, eta.PickupAt) || !sameTime(o.ETA.DropoffAt, eta.DropoffAt) {
 			v := *o
 			v.ETA = &eta
-			s.orders.set(id, &v)
+			s.orders.Set(id, &v)
 		}
 		if rv.Stops[i].Kind == "dropoff" {
 			d.watchETA(id)
@@ -612,7 +606,7 @@ func sameTime(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
-func routesEqual(a, b *RouteView) bool {
+func routesEqual(a, b *service.Route) bool {
 	if a.Version != b.Version || len(a.Stops) != len(b.Stops) {
 		return false
 	}
@@ -626,16 +620,16 @@ func routesEqual(a, b *RouteView) bool {
 }
 
 // refreshCourier rebuilds a courier's view from the engine, its shift state and its route.
-func (d *Daemon) refreshCourier(id string, at time.Time) *CourierView {
+func (d *Daemon) refreshCourier(id string, at time.Time) *service.Courier {
 	s := d.st
 	c, ok := d.eng.Courier(id)
 	aux := s.aux[id]
 	if !ok || aux == nil {
 		return nil
 	}
-	v := &CourierView{ID: id, Name: c.Name, Vehicle: c.Vehicle.String(), Capacity: c.Capacity, Skills: c.Skills,
+	v := &service.Courier{ID: id, Name: c.Name, Vehicle: c.Vehicle.String(), Capacity: c.Capacity, Skills: c.Skills,
 		Load: c.Load, CreatedAt: at, UpdatedAt: at, ShiftEnd: timePtr(aux.ShiftEnd)}
-	if old, ok := s.couriers.get(id); ok {
+	if old, ok := s.couriers.Get(id); ok {
 		v.CreatedAt = old.CreatedAt
 		if old.Name == v.Name && old.Vehicle == v.Vehicle && old.Capacity == v.Capacity && slices.Equal(old.Skills, v.Skills) {
 			v.UpdatedAt = old.UpdatedAt
@@ -645,18 +639,18 @@ func (d *Daemon) refreshCourier(id string, at time.Time) *CourierView {
 		loc := *aux.Location
 		v.Location, v.LocationAt = &loc, timePtr(aux.LocAt)
 	}
-	if r, ok := s.routes.get(id); ok {
+	if r, ok := s.routes.Get(id); ok {
 		v.RouteVersion, v.RouteStops = r.Version, len(r.Stops)
 	}
 	switch {
 	case !aux.OnShift:
-		v.Status = CourierOffline
+		v.Status = service.CourierOffline
 	case !aux.InEngine:
-		v.Status = CourierAwaitingLocation
+		v.Status = service.CourierAwaitingLocation
 	case v.RouteStops > 0:
-		v.Status = CourierBusy
+		v.Status = service.CourierBusy
 	default:
-		v.Status = CourierIdle
+		v.Status = service.CourierIdle
 	}
 	s.setCourier(v)
 	return v

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // benchDaemon is a daemon with 50 stores and n couriers on shift, on a real journal in a temp directory.
@@ -17,8 +19,8 @@ func benchDaemon(b *testing.B, couriers int) (*harness, string) {
 	h := start(t, b.TempDir(), newFakeClock(), nil)
 	h.t = t
 	for i := range 50 {
-		loc := Location{31.20 + 0.01*float64(i%7), 121.44 + 0.01*float64(i/7)}
-		if _, _, err := h.d.PutStore(ctx, StoreInput{ID: fmt.Sprintf("s%d", i), Location: loc}); err != nil {
+		loc := service.Location{Lat: 31.20 + 0.01*float64(i%7), Lon: 121.44 + 0.01*float64(i/7)}
+		if _, _, err := h.d.PutStore(ctx, service.StoreInput{ID: fmt.Sprintf("s%d", i), Location: loc}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -28,11 +30,11 @@ func benchDaemon(b *testing.B, couriers int) (*harness, string) {
 		wg.Go(func() {
 			for i := w; i < couriers; i += 16 {
 				id := fmt.Sprintf("c%d", i)
-				if _, _, _, err := h.d.PutCourier(ctx, CourierInput{ID: id, Capacity: 3}, false); err != nil {
+				if _, _, _, err := h.d.PutCourier(ctx, service.CourierInput{ID: id, Capacity: 3}, false); err != nil {
 					b.Error(err)
 					return
 				}
-				loc := Location{31.20 + 0.0001*float64(i%500), 121.44 + 0.0001*float64(i/500)}
+				loc := service.Location{Lat: 31.20 + 0.0001*float64(i%500), Lon: 121.44 + 0.0001*float64(i/500)}
 				if _, err := h.d.SetShift(ctx, id, true, &loc, nil); err != nil {
 					b.Error(err)
 					return
@@ -53,14 +55,14 @@ func benchDaemon(b *testing.B, couriers int) (*harness, string) {
 // shared by group commit), without HTTP. Run with -cpu and -benchtime to vary concurrency.
 func BenchmarkPlaceOrder(b *testing.B) {
 	h, key := benchDaemon(b, 100)
-	shop := Principal{Role: RoleOrders, ID: key}
+	shop := service.Principal{Role: service.RoleOrders, ID: key}
 	b.SetParallelism(32) // many clients at once, as a busy order service would be
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		rng := rand.New(rand.NewPCG(rand.Uint64(), 1))
 		for pb.Next() {
 			in := orderIn(fmt.Sprintf("s%d", rng.IntN(50)), 31.20+0.05*rng.Float64(), 121.44+0.05*rng.Float64())
-			if _, _, err := h.d.PlaceOrder(ctx, shop, "", nil, in); err != nil {
+			if _, err := h.d.PlaceOrder(ctx, shop, "", nil, in); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -77,7 +79,7 @@ func BenchmarkReportLocation(b *testing.B) {
 		rng := rand.New(rand.NewPCG(rand.Uint64(), 2))
 		for pb.Next() {
 			i := rng.IntN(n)
-			loc := Location{31.20 + 0.05*rng.Float64(), 121.44 + 0.05*rng.Float64()}
+			loc := service.Location{Lat: 31.20 + 0.05*rng.Float64(), Lon: 121.44 + 0.05*rng.Float64()}
 			if err := h.d.ReportLocation(ctx, fmt.Sprintf("c%d", i), loc, time.Time{}); err != nil {
 				b.Fatal(err)
 			}
@@ -136,8 +138,8 @@ func restartScenario(b *testing.B, couriers, open, rounds int) (string, Config) 
 	h := start(t, dir, clock, mutate)
 	h.t = t
 	for i := range 50 {
-		loc := Location{31.20 + 0.01*float64(i%7), 121.44 + 0.01*float64(i/7)}
-		if _, _, err := h.d.PutStore(ctx, StoreInput{ID: fmt.Sprintf("s%d", i), Location: loc}); err != nil {
+		loc := service.Location{Lat: 31.20 + 0.01*float64(i%7), Lon: 121.44 + 0.01*float64(i/7)}
+		if _, _, err := h.d.PutStore(ctx, service.StoreInput{ID: fmt.Sprintf("s%d", i), Location: loc}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -145,7 +147,7 @@ func restartScenario(b *testing.B, couriers, open, rounds int) (string, Config) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	shop := Principal{Role: RoleOrders, ID: k.ID}
+	shop := service.Principal{Role: service.RoleOrders, ID: k.ID}
 	parallel := func(n int, fn func(i int) error) {
 		var wg sync.WaitGroup
 		for w := range 16 {
@@ -165,10 +167,10 @@ func restartScenario(b *testing.B, couriers, open, rounds int) (string, Config) 
 	}
 	parallel(couriers, func(i int) error {
 		id := fmt.Sprintf("c%d", i)
-		if _, _, _, err := h.d.PutCourier(ctx, CourierInput{ID: id, Capacity: 3}, false); err != nil {
+		if _, _, _, err := h.d.PutCourier(ctx, service.CourierInput{ID: id, Capacity: 3}, false); err != nil {
 			return err
 		}
-		loc := Location{31.20 + 0.0001*float64(i%500), 121.44 + 0.0001*float64(i/500)}
+		loc := service.Location{Lat: 31.20 + 0.0001*float64(i%500), Lon: 121.44 + 0.0001*float64(i/500)}
 		_, err := h.d.SetShift(ctx, id, true, &loc, nil)
 		return err
 	})
@@ -180,7 +182,7 @@ func restartScenario(b *testing.B, couriers, open, rounds int) (string, Config) 
 		mu.Unlock()
 		promise := 4 * 3600 // a backlog that waits, not one that expires
 		in.PromiseSeconds = &promise
-		_, _, err := h.d.PlaceOrder(ctx, shop, "", nil, in)
+		_, err := h.d.PlaceOrder(ctx, shop, "", nil, in)
 		return err
 	}
 	parallel(open, place)

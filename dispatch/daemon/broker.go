@@ -3,6 +3,7 @@ package daemon
 import (
 	"sync"
 
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -85,7 +86,9 @@ func (b *broker) closeAll() {
 }
 
 // Subscribe registers a stream for a courier's route changes. Close it when the stream ends.
-func (d *Daemon) Subscribe(courierID string) *Subscription { return d.streams.subscribe(courierID) }
+func (d *Daemon) Subscribe(courierID string) service.Subscription {
+	return d.streams.subscribe(courierID)
+}
 
 // StopStreams ends every courier stream (an HTTP server's graceful shutdown waits for open requests, and a stream
 // never ends by itself).

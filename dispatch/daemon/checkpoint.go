@@ -17,8 +17,10 @@ import (
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/checkpoint"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/cow"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // checkpointFile is where the checkpoint lives, beside the journal, written apart from it: a large checkpoint
@@ -32,11 +34,11 @@ const checkpointFile = "checkpoint.json"
 type ckptSource struct {
 	header    checkpoint.Header
 	engine    *dispatch.State
-	stores    frozenMap[*StoreView]
-	couriers  frozenMap[*CourierView]
-	orders    frozenMap[*OrderView]
-	keys      frozenMap[*APIKey]
-	webhooks  frozenMap[*Webhook]
+	stores    cow.Frozen[*service.Store]
+	couriers  cow.Frozen[*service.Courier]
+	orders    cow.Frozen[*service.Order]
+	keys      cow.Frozen[*service.APIKey]
+	webhooks  cow.Frozen[*Webhook]
 	stock     map[string]map[string]int
 	aux       map[string]courierAux
 	announced map[string]time.Time
@@ -62,14 +64,14 @@ func (d *Daemon) checkpoint(final bool) error {
 		return err
 	}
 	s := d.st
-	src := &ckptSource{stores: s.stores.freeze(), couriers: s.couriers.freeze(), orders: s.orders.freeze(),
-		keys: s.keys.freeze(), webhooks: s.webhooks.freeze(), idem: maps.Clone(s.idem), announced: maps.Clone(s.announced)}
+	src := &ckptSource{stores: s.stores.Freeze(), couriers: s.couriers.Freeze(), orders: s.orders.Freeze(),
+		keys: s.keys.Freeze(), webhooks: s.webhooks.Freeze(), idem: maps.Clone(s.idem), announced: maps.Clone(s.announced)}
 	src.stock = map[string]map[string]int{}
-	for _, k := range src.stores.sortedKeys() {
+	for _, k := range src.stores.SortedKeys() {
 		src.stock[k], _, _ = d.net.Inventory(k)
 	}
 	src.book = bookEntries(s.book)
-	src.aux = make(map[string]courierAux, src.couriers.len())
+	src.aux = make(map[string]courierAux, src.couriers.Len())
 	for k, a := range s.aux {
 		src.aux[k] = *a
 	}
@@ -156,39 +158,39 @@ func (src *ckptSource) writeTo(w io.Writer) error {
 	h := src.header
 	e := src.engine
 	h.Counts = checkpoint.Counts{EngineStores: len(e.Stores), EngineCouriers: len(e.Couriers), EngineOrders: len(e.Orders),
-		Stores: src.stores.len(), Couriers: src.couriers.len(), Orders: src.orders.len(), Keys: src.keys.len(),
-		Webhooks: src.webhooks.len(), Announced: len(src.announced), Idem: len(src.idem), Scheduled: len(src.book)}
+		Stores: src.stores.Len(), Couriers: src.couriers.Len(), Orders: src.orders.Len(), Keys: src.keys.Len(),
+		Webhooks: src.webhooks.Len(), Announced: len(src.announced), Idem: len(src.idem), Scheduled: len(src.book)}
 	cw := checkpoint.NewWriter(w, pacedChunk, h)
 	put := func(r *checkpoint.Record) error { return cw.Write(r) }
 	if err := engineRecords(e, put); err != nil {
 		return err
 	}
-	for _, k := range src.stores.sortedKeys() {
-		v, _ := src.stores.get(k)
+	for _, k := range src.stores.SortedKeys() {
+		v, _ := src.stores.Get(k)
 		if err := put(&checkpoint.Record{K: checkpoint.KindStore, Store: ckptStore(v, src.stock[k])}); err != nil {
 			return err
 		}
 	}
-	for _, k := range src.couriers.sortedKeys() {
-		v, _ := src.couriers.get(k)
+	for _, k := range src.couriers.SortedKeys() {
+		v, _ := src.couriers.Get(k)
 		if err := put(&checkpoint.Record{K: checkpoint.KindCourier, Courier: ckptCourier(v, src.aux[k])}); err != nil {
 			return err
 		}
 	}
-	for _, k := range src.orders.sortedKeys() {
-		v, _ := src.orders.get(k)
+	for _, k := range src.orders.SortedKeys() {
+		v, _ := src.orders.Get(k)
 		if err := put(&checkpoint.Record{K: checkpoint.KindOrder, Order: ckptOrder(v)}); err != nil {
 			return err
 		}
 	}
-	for _, k := range src.keys.sortedKeys() {
-		v, _ := src.keys.get(k)
+	for _, k := range src.keys.SortedKeys() {
+		v, _ := src.keys.Get(k)
 		if err := put(&checkpoint.Record{K: checkpoint.KindKey, Key: ckptKey(v)}); err != nil {
 			return err
 		}
 	}
-	for _, k := range src.webhooks.sortedKeys() {
-		v, _ := src.webhooks.get(k)
+	for _, k := range src.webhooks.SortedKeys() {
+		v, _ := src.webhooks.Get(k)
 		if err := put(&checkpoint.Record{K: checkpoint.KindWebhook, Webhook: ckptWebhook(v)}); err != nil {
 			return err
 		}
@@ -499,18 +501,18 @@ func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
 		if err != nil {
 			return fmt.Errorf("store %s: %w", v.ID, err)
 		}
-		s.stores.set(v.ID, v)
+		s.stores.Set(v.ID, v)
 	case checkpoint.KindCourier:
 		v, aux := courierView(rec.Courier)
 		s.aux[v.ID] = &aux
 		s.setCourier(v)
 		if aux.TokenHash != nil {
-			s.principals.set(string(aux.TokenHash), Principal{Role: RoleCourier, ID: v.ID})
+			s.principals.Set(string(aux.TokenHash), service.Principal{Role: service.RoleCourier, ID: v.ID})
 		}
 		r.couriers = append(r.couriers, v.ID)
 	case checkpoint.KindOrder:
 		o := orderView(rec.Order)
-		s.orders.set(o.ID, o)
+		s.orders.Set(o.ID, o)
 		if o.ExternalID != "" {
 			s.externalIDs[o.ExternalID] = o.ID
 		}
@@ -521,29 +523,33 @@ func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
 			r.finished = append(r.finished, expiry{o.ID, o.Timeline[len(o.Timeline)-1].At})
 		}
 		if o.Fulfilment == "" {
-			o.Fulfilment = FulfilDelivery
+			o.Fulfilment = service.FulfilDelivery
 		}
 		if err := d.reserve(o); err != nil {
 			return fmt.Errorf("order %s: %w", o.ID, err)
 		}
 	case checkpoint.KindKey:
 		key := keyView(rec.Key)
-		s.keys.set(key.ID, key)
+		s.keys.Set(key.ID, key)
 		if key.RevokedAt == nil {
 			role, err := keyRole(key.Role)
 			if err != nil {
 				return fmt.Errorf("key %s: %w", key.ID, err)
 			}
 			key.Role = role
-			s.principals.set(string(key.Hash), Principal{Role: key.Role, ID: key.ID})
+			s.principals.Set(string(key.Hash), service.Principal{Role: key.Role, ID: key.ID})
 		}
 	case checkpoint.KindWebhook:
 		w := webhookOf(rec.Webhook)
-		s.webhooks.set(w.ID, w)
+		s.webhooks.Set(w.ID, w)
 	case checkpoint.KindAnnounced:
 		r.announced[rec.Announced.OrderID] = rec.Announced.At
 	case checkpoint.KindIdem:
-		s.idem[rec.Idem.Key] = idemOf(rec.Idem)
+		e, err := idemOf(rec.Idem)
+		if err != nil {
+			return fmt.Errorf("idempotency key %q: %w", rec.Idem.Key, err)
+		}
+		s.idem[rec.Idem.Key] = e
 		s.idemQ = append(s.idemQ, expiry{rec.Idem.Key, rec.Idem.At})
 	case checkpoint.KindScheduled:
 		b := bookedOfCkpt(rec.Scheduled)

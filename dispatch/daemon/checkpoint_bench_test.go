@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // heapPeak runs fn and reports the bytes it allocated in all and the most the heap held at once beyond what it held
@@ -48,14 +50,14 @@ func heapPeak(fn func()) (alloc, peak uint64) {
 func BenchmarkCheckpoint60k(b *testing.B) {
 	const orders = 60_000
 	h, key := benchDaemon(b, 100)
-	shop := Principal{Role: RoleOrders, ID: key}
+	shop := service.Principal{Role: service.RoleOrders, ID: key}
 	var wg sync.WaitGroup
 	for w := range 32 {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 1))
 			for i := w; i < orders; i += 32 {
 				in := orderIn(fmt.Sprintf("s%d", rng.IntN(50)), 31.20+0.05*rng.Float64(), 121.44+0.05*rng.Float64())
-				if _, _, err := h.d.PlaceOrder(ctx, shop, "", nil, in); err != nil {
+				if _, err := h.d.PlaceOrder(ctx, shop, "", nil, in); err != nil {
 					b.Error(err)
 					return
 				}

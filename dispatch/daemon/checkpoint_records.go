@@ -3,42 +3,43 @@ package daemon
 import (
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/checkpoint"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // The checkpoint holds its own records (package checkpoint), not the API's views: these convert between them.
 
-func ckptLocation(l *Location) *checkpoint.Location {
+func ckptLocation(l *service.Location) *checkpoint.Location {
 	if l == nil {
 		return nil
 	}
 	return &checkpoint.Location{Lat: l.Lat, Lon: l.Lon}
 }
 
-func viewLocation(l *checkpoint.Location) *Location {
+func viewLocation(l *checkpoint.Location) *service.Location {
 	if l == nil {
 		return nil
 	}
-	return &Location{Lat: l.Lat, Lon: l.Lon}
+	return &service.Location{Lat: l.Lat, Lon: l.Lon}
 }
 
-func ckptStore(v *StoreView, stock map[string]int) *checkpoint.Store {
+func ckptStore(v *service.Store, stock map[string]int) *checkpoint.Store {
 	return &checkpoint.Store{ID: v.ID, Name: v.Name, Location: *ckptLocation(&v.Location), PrepSeconds: v.PrepSeconds,
 		MaxActiveOrders: v.MaxActiveOrders, Hours: v.Hours, Timezone: v.Timezone, Stock: stock, Reserved: v.Reserved,
 		Preparing: v.Preparing, ActiveOrders: v.ActiveOrders, Paused: v.Paused, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
 }
 
 // storeView is the store of a record, and its stock on hand (the view holds none: the network keeps it).
-func storeView(r *checkpoint.Store) (*StoreView, map[string]int) {
+func storeView(r *checkpoint.Store) (*service.Store, map[string]int) {
 	stock := r.Stock
 	if stock == nil {
 		stock = map[string]int{}
 	}
-	return &StoreView{ID: r.ID, Name: r.Name, Location: *viewLocation(&r.Location), PrepSeconds: r.PrepSeconds,
+	return &service.Store{ID: r.ID, Name: r.Name, Location: *viewLocation(&r.Location), PrepSeconds: r.PrepSeconds,
 		MaxActiveOrders: r.MaxActiveOrders, Hours: r.Hours, Timezone: r.Timezone, Reserved: r.Reserved,
 		Preparing: r.Preparing, ActiveOrders: r.ActiveOrders, Paused: r.Paused, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, stock
 }
 
-func ckptCourier(v *CourierView, a courierAux) *checkpoint.Courier {
+func ckptCourier(v *service.Courier, a courierAux) *checkpoint.Courier {
 	return &checkpoint.Courier{ID: v.ID, Name: v.Name, Vehicle: v.Vehicle, Capacity: v.Capacity, Skills: v.Skills,
 		Status: v.Status, Location: ckptLocation(v.Location), LocationAt: v.LocationAt, ShiftEnd: v.ShiftEnd,
 		Load: v.Load, RouteVersion: v.RouteVersion, RouteStops: v.RouteStops, CreatedAt: v.CreatedAt,
@@ -46,8 +47,8 @@ func ckptCourier(v *CourierView, a courierAux) *checkpoint.Courier {
 		LastLocation: ckptLocation(a.Location), LastLocAt: a.LocAt, ShiftEndAt: a.ShiftEnd}
 }
 
-func courierView(r *checkpoint.Courier) (*CourierView, courierAux) {
-	return &CourierView{ID: r.ID, Name: r.Name, Vehicle: r.Vehicle, Capacity: r.Capacity, Skills: r.Skills,
+func courierView(r *checkpoint.Courier) (*service.Courier, courierAux) {
+	return &service.Courier{ID: r.ID, Name: r.Name, Vehicle: r.Vehicle, Capacity: r.Capacity, Skills: r.Skills,
 			Status: r.Status, Location: viewLocation(r.Location), LocationAt: r.LocationAt, ShiftEnd: r.ShiftEnd,
 			Load: r.Load, RouteVersion: r.RouteVersion, RouteStops: r.RouteStops, CreatedAt: r.CreatedAt,
 			UpdatedAt: r.UpdatedAt},
@@ -55,7 +56,7 @@ func courierView(r *checkpoint.Courier) (*CourierView, courierAux) {
 			LocAt: r.LastLocAt, ShiftEnd: r.ShiftEndAt}
 }
 
-func ckptOrder(v *OrderView) *checkpoint.Order {
+func ckptOrder(v *service.Order) *checkpoint.Order {
 	r := &checkpoint.Order{ID: v.ID, ExternalID: v.ExternalID, Status: v.Status, StoreID: v.StoreID,
 		CourierID: v.CourierID, Dropoff: ckptLocation(v.Dropoff), CreatedAt: v.CreatedAt, ReadyAt: v.ReadyAt,
 		DeliverBy: v.DeliverBy, Size: v.Size, Skills: v.Skills, Customer: v.Customer, Fulfilment: v.Fulfilment,
@@ -83,8 +84,8 @@ func ckptOrder(v *OrderView) *checkpoint.Order {
 	return r
 }
 
-func orderView(r *checkpoint.Order) *OrderView {
-	v := &OrderView{ID: r.ID, ExternalID: r.ExternalID, Status: r.Status, StoreID: r.StoreID,
+func orderView(r *checkpoint.Order) *service.Order {
+	v := &service.Order{ID: r.ID, ExternalID: r.ExternalID, Status: r.Status, StoreID: r.StoreID,
 		CourierID: r.CourierID, Dropoff: viewLocation(r.Dropoff), CreatedAt: r.CreatedAt, ReadyAt: r.ReadyAt,
 		DeliverBy: r.DeliverBy, Size: r.Size, Skills: r.Skills, Customer: r.Customer, Fulfilment: r.Fulfilment,
 		PickupBy: r.PickupBy, Late: r.Late, PickedUpAt: r.PickedUpAt, DeliveredAt: r.DeliveredAt,
@@ -97,26 +98,26 @@ func orderView(r *checkpoint.Order) *OrderView {
 		}
 	}
 	if e := r.ETA; e != nil {
-		v.ETA = &ETA{PickupAt: e.PickupAt, DropoffAt: e.DropoffAt}
+		v.ETA = &service.ETA{PickupAt: e.PickupAt, DropoffAt: e.DropoffAt}
 		if l := e.Leg; l != nil {
-			v.ETA.Leg = &LegView{Polyline: l.Polyline, Metres: l.Metres, Seconds: l.Seconds}
+			v.ETA.Leg = &service.Leg{Polyline: l.Polyline, Metres: l.Metres, Seconds: l.Seconds}
 		}
 	}
 	if r.Timeline != nil {
-		v.Timeline = make([]TimelineEntry, len(r.Timeline))
+		v.Timeline = make([]service.TimelineEntry, len(r.Timeline))
 		for i, s := range r.Timeline {
-			v.Timeline[i] = TimelineEntry{Status: s.Status, At: s.At, CourierID: s.CourierID, Reason: s.Reason, By: s.By}
+			v.Timeline[i] = service.TimelineEntry{Status: s.Status, At: s.At, CourierID: s.CourierID, Reason: s.Reason, By: s.By}
 		}
 	}
 	return v
 }
 
-func ckptKey(k *APIKey) *checkpoint.Key {
+func ckptKey(k *service.APIKey) *checkpoint.Key {
 	return &checkpoint.Key{ID: k.ID, Name: k.Name, Role: k.Role, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, Hash: k.Hash}
 }
 
-func keyView(r *checkpoint.Key) *APIKey {
-	return &APIKey{ID: r.ID, Name: r.Name, Role: r.Role, CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt, Hash: r.Hash}
+func keyView(r *checkpoint.Key) *service.APIKey {
+	return &service.APIKey{ID: r.ID, Name: r.Name, Role: r.Role, CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt, Hash: r.Hash}
 }
 
 func ckptWebhook(w *Webhook) *checkpoint.Webhook {
@@ -130,9 +131,10 @@ func webhookOf(r *checkpoint.Webhook) *Webhook {
 }
 
 func ckptIdem(key string, r *idemRecord) *checkpoint.Idem {
-	return &checkpoint.Idem{Key: key, Hash: r.Hash, Status: r.Status, Body: r.Body, At: r.At, OrderID: r.OrderID}
+	status, body := r.stored()
+	return &checkpoint.Idem{Key: key, Hash: r.Hash, Status: status, Body: body, At: r.At, OrderID: r.OrderID}
 }
 
-func idemOf(r *checkpoint.Idem) *idemRecord {
-	return &idemRecord{Hash: r.Hash, Status: r.Status, Body: r.Body, At: r.At, OrderID: r.OrderID}
+func idemOf(r *checkpoint.Idem) (*idemRecord, error) {
+	return idemFromStored(r.Hash, r.At, r.OrderID, r.Status, r.Body)
 }

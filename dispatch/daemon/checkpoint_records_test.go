@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // fill sets every field of the struct v points to, recursively, to a value that is not its zero, so that a
@@ -57,12 +59,12 @@ func fill(t *testing.T, v reflect.Value) {
 // Every field of the views a checkpoint keeps survives the checkpoint's own records: a field added to a view
 // without its record would otherwise be lost at the first restart from a checkpoint.
 func TestCheckpointRecordsKeepEveryField(t *testing.T) {
-	var o OrderView
+	var o service.Order
 	fill(t, reflect.ValueOf(&o).Elem())
 	if got := orderView(ckptOrder(&o)); !reflect.DeepEqual(got, &o) {
 		t.Errorf("order through its checkpoint record:\n got %+v\nwant %+v", got, &o)
 	}
-	var s StoreView
+	var s service.Store
 	fill(t, reflect.ValueOf(&s).Elem())
 	s.Inventory = nil // the stock is kept apart (the network holds it), not in the view
 	stock := map[string]int{"sku": 3}
@@ -70,9 +72,9 @@ func TestCheckpointRecordsKeepEveryField(t *testing.T) {
 	if !reflect.DeepEqual(got, &s) || !reflect.DeepEqual(gotStock, stock) {
 		t.Errorf("store through its checkpoint record:\n got %+v %v\nwant %+v %v", got, gotStock, &s, stock)
 	}
-	var c CourierView
+	var c service.Courier
 	fill(t, reflect.ValueOf(&c).Elem())
-	a := courierAux{TokenHash: []byte("h"), OnShift: true, InEngine: true, Location: &Location{Lat: 1, Lon: 2},
+	a := courierAux{TokenHash: []byte("h"), OnShift: true, InEngine: true, Location: &service.Location{Lat: 1, Lon: 2},
 		LocAt: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC), ShiftEnd: time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC)}
 	gotC, gotA := courierView(ckptCourier(&c, a))
 	if !reflect.DeepEqual(gotC, &c) || !reflect.DeepEqual(gotA, a) {

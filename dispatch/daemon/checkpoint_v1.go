@@ -14,6 +14,7 @@ import (
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/checkpoint"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // A checkpoint of version 1 is one JSON document of the API's views (checkpointV1) and a last line,
@@ -33,9 +34,9 @@ type checkpointV1 struct {
 	Seq       uint64                    `json:"seq"`
 	At        time.Time                 `json:"at"`
 	Engine    *dispatch.State           `json:"engine"`
-	Stores    []*StoreView              `json:"stores"`
+	Stores    []*service.Store          `json:"stores"`
 	Couriers  []checkpointV1Courier     `json:"couriers"`
-	Orders    []*OrderView              `json:"orders"`
+	Orders    []*service.Order          `json:"orders"`
 	Keys      []checkpointV1Key         `json:"keys"`
 	Idem      map[string]*idemRecord    `json:"idem"`
 	EventSeq  uint64                    `json:"event_seq"`
@@ -45,13 +46,13 @@ type checkpointV1 struct {
 }
 
 type checkpointV1Courier struct {
-	View *CourierView `json:"view"`
-	Aux  courierAux   `json:"aux"`
+	View *service.Courier `json:"view"`
+	Aux  courierAux       `json:"aux"`
 }
 
 type checkpointV1Key struct {
-	Key  *APIKey `json:"key"`
-	Hash []byte  `json:"hash"`
+	Key  *service.APIKey `json:"key"`
+	Hash []byte          `json:"hash"`
 }
 
 // readCheckpointV1 reads and checks a version 1 checkpoint and hands it to fn as the records the current version

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -38,7 +38,7 @@ func newID(prefix string) string {
 	return prefix + token32.EncodeToString(b[:])
 }
 
-func checkLocation(field string, l Location) error {
+func checkLocation(field string, l service.Location) error {
 	switch {
 	case math.IsNaN(l.Lat) || l.Lat < -90 || l.Lat > 90:
 		return errorf(dispatch.EInvalid, field+".lat", "%s.lat must be within [-90, 90]", field)
@@ -51,7 +51,7 @@ func checkLocation(field string, l Location) error {
 // checkPlace checks a place that a store or an order names: a valid location and, on a road map, near enough to a
 // road (geo.PointChecker). It runs before the request reaches the loop, so a place off the roads is never journaled;
 // a record journaled before the map was loaded still replays, since the engine itself travels from the nearest road.
-func (d *Daemon) checkPlace(field string, l Location) error {
+func (d *Daemon) checkPlace(field string, l service.Location) error {
 	if err := checkLocation(field, l); err != nil {
 		return err
 	}
@@ -64,8 +64,8 @@ func (d *Daemon) checkPlace(field string, l Location) error {
 }
 
 // checkOrder checks an order or a quote's input, its drop-off on the road map included.
-func (d *Daemon) checkOrder(in *OrderInput) error {
-	if err := in.check(); err != nil {
+func (d *Daemon) checkOrder(in *service.OrderInput) error {
+	if err := checkOrderInput(in); err != nil {
 		return err
 	}
 	if in.NoDropoff {
@@ -74,20 +74,8 @@ func (d *Daemon) checkOrder(in *OrderInput) error {
 	return d.checkPlace("dropoff", in.Dropoff)
 }
 
-// StoreInput is a store as an admin registers it.
-type StoreInput struct {
-	ID              string
-	Name            string
-	Location        Location
-	PrepSeconds     int
-	MaxActiveOrders int
-	Hours           json.RawMessage
-	Timezone        string
-	Inventory       map[string]int
-}
-
 // PutStore creates or replaces a store. created says which.
-func (d *Daemon) PutStore(ctx context.Context, in StoreInput) (*StoreView, bool, error) {
+func (d *Daemon) PutStore(ctx context.Context, in service.StoreInput) (*service.Store, bool, error) {
 	switch {
 	case !ValidID(in.ID):
 		return nil, false, errorf(dispatch.EInvalid, "store_id", "store_id must match [A-Za-z0-9._:-]{1,64}")
@@ -111,26 +99,26 @@ func (d *Daemon) PutStore(ctx context.Context, in StoreInput) (*StoreView, bool,
 }
 
 // putStore creates or replaces a store.
-type putStore struct{ in StoreInput }
+type putStore struct{ in service.StoreInput }
 
 type putStoreReply struct {
-	view    *StoreView
+	view    *service.Store
 	created bool
 }
 
 func (c putStore) run(d *Daemon, now time.Time) (putStoreReply, uint64, error) {
 	in := c.in
-	_, existed := d.st.stores.get(in.ID)
+	_, existed := d.st.stores.Get(in.ID)
 	hours, err := d.parseHours(in.Hours, in.Timezone)
 	if err != nil {
 		return putStoreReply{}, 0, err
 	}
-	v := &StoreView{ID: in.ID, Name: in.Name, Location: in.Location, PrepSeconds: in.PrepSeconds,
+	v := &service.Store{ID: in.ID, Name: in.Name, Location: in.Location, PrepSeconds: in.PrepSeconds,
 		MaxActiveOrders: in.MaxActiveOrders, Timezone: in.Timezone, Inventory: in.Inventory}
 	if hours != nil {
 		v.Hours = mustJSON(hours.Format()) // the canonical form: spans sorted, past-midnight closings as given
 	}
-	r, seq, err := recordAs[*StoreView](d, &record{Type: recStorePut, At: now, Store: v})
+	r, seq, err := recordAs[*service.Store](d, &record{Type: recStorePut, At: now, Store: v})
 	return putStoreReply{r, !existed}, seq, err
 }
 
@@ -144,25 +132,16 @@ func (d *Daemon) DeleteStore(ctx context.Context, id string) error {
 type deleteStore struct{ id string }
 
 func (c deleteStore) run(d *Daemon, now time.Time) (struct{}, uint64, error) {
-	if _, ok := d.st.stores.get(c.id); !ok {
+	if _, ok := d.st.stores.Get(c.id); !ok {
 		return struct{}{}, 0, errorf(dispatch.ENotFound, "", "store %q not found", c.id)
 	}
 	_, seq, err := d.record(&record{Type: recStoreDelete, At: now, ID: c.id})
 	return struct{}{}, seq, err
 }
 
-// CourierInput is a courier as an admin registers it.
-type CourierInput struct {
-	ID       string
-	Name     string
-	Vehicle  string
-	Capacity int
-	Skills   []string
-}
-
 // PutCourier creates or replaces a courier's registration. The token is returned on creation and when rotate is
 // set (it is shown once; only its hash is kept).
-func (d *Daemon) PutCourier(ctx context.Context, in CourierInput, rotate bool) (v *CourierView, token string, created bool, err error) {
+func (d *Daemon) PutCourier(ctx context.Context, in service.CourierInput, rotate bool) (v *service.Courier, token string, created bool, err error) {
 	switch {
 	case !ValidID(in.ID):
 		return nil, "", false, errorf(dispatch.EInvalid, "courier_id", "courier_id must match [A-Za-z0-9._:-]{1,64}")
@@ -188,13 +167,13 @@ func (d *Daemon) PutCourier(ctx context.Context, in CourierInput, rotate bool) (
 // putCourier creates or replaces a courier's registration; token becomes its token when it is new or rotate is
 // set.
 type putCourier struct {
-	in     CourierInput
+	in     service.CourierInput
 	rotate bool
 	token  string
 }
 
 type putCourierReply struct {
-	view              *CourierView
+	view              *service.Courier
 	created, tokenSet bool
 }
 
@@ -203,20 +182,20 @@ func (c putCourier) run(d *Daemon, now time.Time) (putCourierReply, uint64, erro
 	_, existed := d.st.aux[in.ID]
 	rec := &courierRecord{ID: in.ID, Name: in.Name, Vehicle: in.Vehicle, Capacity: in.Capacity, Skills: in.Skills}
 	if !existed || c.rotate {
-		rec.TokenHash = HashToken(c.token)
+		rec.TokenHash = service.HashToken(c.token)
 	}
-	r, seq, err := recordAs[*CourierView](d, &record{Type: recCourierPut, At: now, Courier: rec})
+	r, seq, err := recordAs[*service.Courier](d, &record{Type: recCourierPut, At: now, Courier: rec})
 	return putCourierReply{r, !existed, rec.TokenHash != nil}, seq, err
 }
 
 // CreateAPIKey makes an order-service key; the key itself is returned once.
-func (d *Daemon) CreateAPIKey(ctx context.Context, name string) (*APIKey, string, error) {
-	return d.CreateRoleKey(ctx, name, RoleOrders)
+func (d *Daemon) CreateAPIKey(ctx context.Context, name string) (*service.APIKey, string, error) {
+	return d.CreateRoleKey(ctx, name, service.RoleOrders)
 }
 
 // RevokeAPIKey revokes an order-service key at once.
 func (d *Daemon) RevokeAPIKey(ctx context.Context, id string) error {
-	_, err := run(ctx, d, recordCommand[*APIKey]{&record{Type: recKeyRevoke, ID: id}})
+	_, err := run(ctx, d, recordCommand[*service.APIKey]{&record{Type: recKeyRevoke, ID: id}})
 	return err
 }
 
@@ -225,90 +204,9 @@ func (d *Daemon) RevokeAPIKey(ctx context.Context, id string) error {
 // year), and keeping it would plan around nonsense.
 const timeWindow = 24 * time.Hour
 
-// MaxCustomerBytes bounds an order's customer object as sent (its JSON, spacing included). It is kept with every
-// order, in the journal and in memory, and shown to couriers: names, a phone and a note fit many times over, while
-// a client that puts a basket or a photo there is told so rather than slowing every checkpoint.
-const MaxCustomerBytes = 2048
-
-// OrderInput is an order (or a quote request) as an order service sends it.
-type OrderInput struct {
-	ExternalID     string
-	StoreID        string
-	Dropoff        Location
-	PrepSeconds    *int
-	ReadyAt        *time.Time
-	PromiseSeconds *int
-	DeliverBy      *time.Time
-	Size           int
-	Skills         []string
-	Customer       json.RawMessage
-	// Items to reserve in the store's stock; without StoreID the daemon chooses the store from them.
-	Items []fulfil.Item
-	// Fulfilment is FulfilDelivery (also when empty) or FulfilPickup (the customer collects in store).
-	Fulfilment string
-	// NoDropoff says the request gave no drop-off (allowed for an in-store pick-up that names its store).
-	NoDropoff bool
-	// AcceptLate: the caller takes a delivery later than the promise allows. Without it, an order no vehicle could
-	// deliver by the promise plus the engine's hard lateness is refused (see Daemon.PlaceOrder).
-	AcceptLate bool
-	// DeliverAfter opens a delivery window: no drop-off before it. An order whose window starts more than the
-	// schedule's horizon ahead is scheduled (see schedule.go).
-	DeliverAfter *time.Time
-}
-
-func (in *OrderInput) check() error {
-	switch {
-	case len(in.ExternalID) > 255:
-		return errorf(dispatch.EInvalid, "external_id", "external_id is longer than 255 bytes")
-	case in.Items != nil && len(in.Items) == 0:
-		return errorf(dispatch.EInvalid, "items", "items must list at least one item (or be left out)")
-	case in.StoreID == "" && len(in.Items) == 0:
-		return errorf(dispatch.EInvalid, "store_id", "give store_id, or items to choose the store from")
-	case in.StoreID != "" && !ValidID(in.StoreID):
-		return errorf(dispatch.EInvalid, "store_id", "store_id must match [A-Za-z0-9._:-]{1,64}")
-	case in.Fulfilment != "" && in.Fulfilment != FulfilDelivery && in.Fulfilment != FulfilPickup:
-		return errorf(dispatch.EInvalid, "fulfilment", "fulfilment must be delivery or pickup")
-	case in.NoDropoff && (in.Fulfilment != FulfilPickup || in.StoreID == ""):
-		return errorf(dispatch.EInvalid, "dropoff", "dropoff is required (for an in-store pick-up without store_id it chooses the store)")
-	case in.PrepSeconds != nil && in.ReadyAt != nil:
-		return errorf(dispatch.EInvalid, "ready_at", "give prep_seconds or ready_at, not both")
-	case in.PromiseSeconds != nil && in.DeliverBy != nil:
-		return errorf(dispatch.EInvalid, "deliver_by", "give promise_seconds or deliver_by, not both")
-	case in.PrepSeconds != nil && (*in.PrepSeconds < 0 || *in.PrepSeconds > 86400):
-		return errorf(dispatch.EInvalid, "prep_seconds", "prep_seconds must be within [0, 86400]")
-	case in.PromiseSeconds != nil && (*in.PromiseSeconds < 60 || *in.PromiseSeconds > 86400):
-		return errorf(dispatch.EInvalid, "promise_seconds", "promise_seconds must be within [60, 86400]")
-	case in.Size < 0 || in.Size > 1000:
-		return errorf(dispatch.EInvalid, "size", "size must be within [1, 1000]")
-	}
-	for i, sk := range in.Skills {
-		if sk == "" || len(sk) > 64 {
-			return errorf(dispatch.EInvalid, fmt.Sprintf("skills[%d]", i), "a skill is 1 to 64 bytes")
-		}
-	}
-	if len(in.Customer) > 0 && in.Customer[0] != '{' {
-		return errorf(dispatch.EInvalid, "customer", "customer must be an object")
-	}
-	if len(in.Customer) > MaxCustomerBytes {
-		return errorf(dispatch.EInvalid, "customer", "customer is %d bytes of JSON; at most %d", len(in.Customer), MaxCustomerBytes)
-	}
-	if in.Fulfilment == "" {
-		in.Fulfilment = FulfilDelivery
-	}
-	items, err := fulfil.NormalizeItems(in.Items)
-	if err != nil {
-		return err
-	}
-	in.Items = items
-	if len(in.Items) == 0 {
-		in.Items = nil
-	}
-	return checkLocation("dropoff", in.Dropoff)
-}
-
 // resolve turns the input into an order record at now (on the loop: it reads the stores' stock, hours and queues):
 // the store (named, or chosen from the items), when it will be ready and until when a courier may collect it.
-func (d *Daemon) resolve(now time.Time, in *OrderInput) (*orderRecord, error) {
+func (d *Daemon) resolve(now time.Time, in *service.OrderInput) (*orderRecord, error) {
 	if in.ReadyAt != nil && in.ReadyAt.Before(now.Add(-timeWindow)) {
 		return nil, errorf(dispatch.EInvalid, "ready_at", "ready_at is more than a day in the past")
 	}
@@ -344,8 +242,8 @@ func (d *Daemon) resolve(now time.Time, in *OrderInput) (*orderRecord, error) {
 // reach is the best any courier could do for a delivery order (nil for an in-store pick-up, or a store the daemon
 // does not know). It reads the daemon's own stores, not the engine, so placements need not wait for a round.
 func (d *Daemon) reach(rec *orderRecord) *dispatch.Reach {
-	st, ok := d.st.stores.get(rec.StoreID)
-	if rec.Fulfilment == FulfilPickup || !ok {
+	st, ok := d.st.stores.Get(rec.StoreID)
+	if rec.Fulfilment == service.FulfilPickup || !ok {
 		return nil
 	}
 	r := dispatch.ReachOf(&d.cfg.Engine, d.cfg.Travel, st.Location.Point(), rec.Dropoff.Point(), rec.ReadyAt, rec.DeliverBy, rec.AcceptLate)
@@ -363,7 +261,7 @@ func unreachable(r *dispatch.Reach) *dispatch.Error {
 }
 
 // promiseOf is the order's deliver_by: given, or now plus the promise given or the default one.
-func (d *Daemon) promiseOf(now time.Time, in *OrderInput) time.Time {
+func (d *Daemon) promiseOf(now time.Time, in *service.OrderInput) time.Time {
 	switch {
 	case in.DeliverBy != nil:
 		return in.DeliverBy.UTC()
@@ -374,63 +272,59 @@ func (d *Daemon) promiseOf(now time.Time, in *OrderInput) time.Time {
 }
 
 // PlaceOrder places an order. With an idempotency key (scoped to the caller), the first answer is remembered:
-// the same key with the same request (reqHash) gets it again, with another request 422. It returns the status
-// and body to answer with; they are durable and readable when it returns.
-func (d *Daemon) PlaceOrder(ctx context.Context, p Principal, idemKey string, reqHash []byte, in OrderInput) (int, []byte, error) {
+// the same key with the same request (reqHash) gets it again, with another request 422. It returns the order as
+// it stood when placed; it is durable and readable when PlaceOrder returns.
+func (d *Daemon) PlaceOrder(ctx context.Context, p service.Principal, idemKey string, reqHash []byte, in service.OrderInput) (*service.Order, error) {
 	if err := d.checkOrder(&in); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	pl, err := run(ctx, d, placeOrder{id: newID("ord_"), by: p, idemKey: idemKey, reqHash: reqHash, in: in})
-	if err != nil {
-		return 0, nil, err
-	}
-	return pl.status, pl.body, nil
+	return run(ctx, d, placeOrder{id: newID("ord_"), by: p, idemKey: idemKey, reqHash: reqHash, in: in})
 }
 
 // placeOrder places an order under the id chosen for it, or answers again what an earlier placement with the
 // same idempotency key answered.
 type placeOrder struct {
 	id      string
-	by      Principal
+	by      service.Principal
 	idemKey string
 	reqHash []byte
-	in      OrderInput
+	in      service.OrderInput
 }
 
-func (c placeOrder) run(d *Daemon, now time.Time) (placed, uint64, error) {
+func (c placeOrder) run(d *Daemon, now time.Time) (*service.Order, uint64, error) {
 	p, idemKey, reqHash, in := c.by, c.idemKey, c.reqHash, c.in
 	k := p.ID + "\x00" + idemKey
 	if idemKey != "" {
 		if r, ok := d.st.idem[k]; ok {
 			if !bytes.Equal(r.Hash, reqHash) {
-				return placed{}, 0, errorf(dispatch.EIdempotencyMismatch, "Idempotency-Key", "this Idempotency-Key was used with a different request")
+				return nil, 0, errorf(dispatch.EIdempotencyMismatch, "Idempotency-Key", "this Idempotency-Key was used with a different request")
 			}
-			return placed{status: r.Status, body: r.Body}, r.seq, nil
+			return r.Order, r.seq, nil
 		}
 	}
 	rec, err := d.resolve(now, &in)
 	if err != nil {
-		return placed{}, 0, err
+		return nil, 0, err
 	}
 	if r := d.reach(rec); r != nil && r.Reason != "" {
-		return placed{}, 0, unreachable(r)
+		return nil, 0, unreachable(r)
 	}
 	rec.ID = c.id
 	if idemKey != "" {
 		rec.IdemScope, rec.IdemKey, rec.IdemHash = p.ID, idemKey, reqHash
 	}
-	r, seq, err := recordAs[placed](d, &record{Type: recOrderPlace, At: now, Order: rec})
+	o, seq, err := recordAs[*service.Order](d, &record{Type: recOrderPlace, At: now, Order: rec})
 	if err != nil {
-		return placed{}, 0, err
+		return nil, 0, err
 	}
 	if idemKey != "" {
 		d.st.idem[k].seq = seq
 	}
-	return r, seq, nil
+	return o, seq, nil
 }
 
 // Quote says whether an order could be delivered and when, changing nothing.
-func (d *Daemon) Quote(ctx context.Context, in OrderInput) (*QuoteView, error) {
+func (d *Daemon) Quote(ctx context.Context, in service.OrderInput) (*service.Quote, error) {
 	if err := d.checkOrder(&in); err != nil {
 		return nil, err
 	}
@@ -438,27 +332,27 @@ func (d *Daemon) Quote(ctx context.Context, in OrderInput) (*QuoteView, error) {
 }
 
 // quote answers whether an order could be delivered and when.
-type quote struct{ in OrderInput }
+type quote struct{ in service.OrderInput }
 
-func (c quote) run(d *Daemon, now time.Time) (*QuoteView, uint64, error) {
+func (c quote) run(d *Daemon, now time.Time) (*service.Quote, uint64, error) {
 	in := c.in
 	rec, err := d.resolve(now, &in)
 	if err != nil {
 		if de, ok := err.(*dispatch.Error); ok && de.Code == dispatch.EUnservable {
-			return &QuoteView{StoreID: in.StoreID, Fulfilment: in.Fulfilment, DeliverBy: d.promiseOf(now, &in),
+			return &service.Quote{StoreID: in.StoreID, Fulfilment: in.Fulfilment, DeliverBy: d.promiseOf(now, &in),
 				Reasons: de.Reasons, Candidates: de.Candidates}, 0, nil
 		}
 		return nil, 0, err
 	}
-	qv := &QuoteView{StoreID: rec.StoreID, Fulfilment: rec.Fulfilment, ReadyAt: timePtr(rec.ReadyAt), DeliverBy: rec.DeliverBy, Reasons: []string{}}
-	if rec.Fulfilment == FulfilPickup {
+	qv := &service.Quote{StoreID: rec.StoreID, Fulfilment: rec.Fulfilment, ReadyAt: timePtr(rec.ReadyAt), DeliverBy: rec.DeliverBy, Reasons: []string{}}
+	if rec.Fulfilment == service.FulfilPickup {
 		// The customer collects: ready in time is all it takes.
 		qv.Feasible, qv.PickupETA = true, timePtr(rec.ReadyAt)
 		return qv, 0, nil
 	}
 	if r := d.reach(rec); r != nil && r.Reason != "" {
 		// What POST /v1/orders would refuse: no courier's plan can change that.
-		qv.Reasons, qv.Reach = []string{r.Reason}, NewReachView(r)
+		qv.Reasons, qv.Reach = []string{r.Reason}, service.NewReach(r)
 		return qv, 0, nil
 	}
 	q, err := d.eng.Quote(now, dispatch.OrderSpec{StoreID: rec.StoreID, Dropoff: rec.Dropoff.Point(), Created: now,
@@ -476,7 +370,7 @@ func (c quote) run(d *Daemon, now time.Time) (*QuoteView, uint64, error) {
 }
 
 // CancelOrder cancels an order that is not picked up yet.
-func (d *Daemon) CancelOrder(ctx context.Context, id, reason string) (*OrderView, error) {
+func (d *Daemon) CancelOrder(ctx context.Context, id, reason string) (*service.Order, error) {
 	if len(reason) > 500 {
 		return nil, errorf(dispatch.EInvalid, "reason", "reason is longer than 500 bytes")
 	}
@@ -486,22 +380,22 @@ func (d *Daemon) CancelOrder(ctx context.Context, id, reason string) (*OrderView
 // cancelOrder cancels an order that is not picked up yet.
 type cancelOrder struct{ id, reason, by string }
 
-func (c cancelOrder) run(d *Daemon, now time.Time) (*OrderView, uint64, error) {
-	o, ok := d.st.orders.get(c.id)
+func (c cancelOrder) run(d *Daemon, now time.Time) (*service.Order, uint64, error) {
+	o, ok := d.st.orders.Get(c.id)
 	if !ok {
 		return nil, 0, errorf(dispatch.ENotFound, "", "order %q not found", c.id)
 	}
 	// An in-store pick-up order may also be cancelled once ready (the customer never came): its goods go back on
 	// the shelf.
-	if o.Status != "pending" && o.Status != "assigned" && o.Status != StatusReadyForPickup && o.Status != StatusScheduled {
+	if o.Status != "pending" && o.Status != "assigned" && o.Status != service.StatusReadyForPickup && o.Status != service.StatusScheduled {
 		return nil, 0, errorf(dispatch.EConflict, "", "order %s is %s; only scheduled, pending, assigned or ready_for_pickup orders can be cancelled", c.id, o.Status)
 	}
-	return recordAs[*OrderView](d, &record{Type: recOrderCancel, At: now, ID: c.id, Reason: c.reason, By: c.by})
+	return recordAs[*service.Order](d, &record{Type: recOrderCancel, At: now, ID: c.id, Reason: c.reason, By: c.by})
 }
 
 // SetShift puts a courier on or off shift. Going online without a location uses the last reported one if it is
 // fresh; otherwise the courier is dispatched from its first location report.
-func (d *Daemon) SetShift(ctx context.Context, courierID string, online bool, loc *Location, shiftEnd *time.Time) (*CourierView, error) {
+func (d *Daemon) SetShift(ctx context.Context, courierID string, online bool, loc *service.Location, shiftEnd *time.Time) (*service.Courier, error) {
 	if loc != nil {
 		if err := checkLocation("location", *loc); err != nil {
 			return nil, err
@@ -514,23 +408,23 @@ func (d *Daemon) SetShift(ctx context.Context, courierID string, online bool, lo
 type setShift struct {
 	courierID string
 	online    bool
-	loc       *Location
+	loc       *service.Location
 	shiftEnd  *time.Time
 }
 
-func (c setShift) run(d *Daemon, now time.Time) (*CourierView, uint64, error) {
+func (c setShift) run(d *Daemon, now time.Time) (*service.Courier, uint64, error) {
 	if c.shiftEnd != nil && !c.shiftEnd.After(now) {
 		return nil, 0, errorf(dispatch.EInvalid, "shift_end", "shift_end must be in the future")
 	}
 	if c.shiftEnd != nil && c.shiftEnd.After(now.Add(timeWindow)) {
 		return nil, 0, errorf(dispatch.EInvalid, "shift_end", "shift_end must be within a day from now")
 	}
-	return recordAs[*CourierView](d, &record{Type: recShift, At: now, Shift: &shiftRecord{Courier: c.courierID, Online: c.online, Location: c.loc, ShiftEnd: c.shiftEnd}})
+	return recordAs[*service.Courier](d, &record{Type: recShift, At: now, Shift: &shiftRecord{Courier: c.courierID, Online: c.online, Location: c.loc, ShiftEnd: c.shiftEnd}})
 }
 
 // ReportLocation takes a courier's position and returns once the loop has applied it (and, for the first position
 // of a courier on shift, once that is durable). Positions are journaled lazily (see locationRecord).
-func (d *Daemon) ReportLocation(ctx context.Context, courierID string, loc Location, at time.Time) error {
+func (d *Daemon) ReportLocation(ctx context.Context, courierID string, loc service.Location, at time.Time) error {
 	if err := checkLocation("location", loc); err != nil {
 		return err
 	}
@@ -552,7 +446,7 @@ func (c reportLocation) run(d *Daemon, now time.Time) (struct{}, uint64, error) 
 // QueueLocation hands a courier's position to the loop without waiting: the API's path for the most frequent
 // request there is (thousands a second), whose answer says nothing but "received". The courier must exist (the
 // API only calls it for the courier a token belongs to). A full queue is ErrOverloaded.
-func (d *Daemon) QueueLocation(courierID string, loc Location, at time.Time) error {
+func (d *Daemon) QueueLocation(courierID string, loc service.Location, at time.Time) error {
 	if err := checkLocation("location", loc); err != nil {
 		return err
 	}
@@ -570,23 +464,13 @@ func (d *Daemon) QueueLocation(courierID string, loc Location, at time.Time) err
 	}
 }
 
-// LocationUpdate is one courier's position in a batch.
-type LocationUpdate struct {
-	CourierID string
-	Location  Location
-	At        time.Time
-}
-
-// MaxLocationBatch bounds a QueueLocations batch.
-const MaxLocationBatch = 1000
-
 // QueueLocations hands many couriers' positions to the loop in one go, without waiting: the path of a gateway
 // that relays the fleet's positions (one request per courier per few seconds is the most frequent traffic a
 // dispatcher has; a batch costs one queue slot). Every entry is checked first; one bad entry refuses the batch,
 // naming it. Unknown couriers are refused too, by index.
-func (d *Daemon) QueueLocations(batch []LocationUpdate) error {
-	if len(batch) == 0 || len(batch) > MaxLocationBatch {
-		return errorf(dispatch.EInvalid, "locations", "a batch holds 1 to %d locations", MaxLocationBatch)
+func (d *Daemon) QueueLocations(batch []service.LocationUpdate) error {
+	if len(batch) == 0 || len(batch) > service.MaxLocationBatch {
+		return errorf(dispatch.EInvalid, "locations", "a batch holds 1 to %d locations", service.MaxLocationBatch)
 	}
 	v := d.View()
 	recs := make([]locationRecord, len(batch))
@@ -625,7 +509,7 @@ func (d *Daemon) takePing(now time.Time, l locationRecord) (uint64, error) {
 	l.At = l.At.UTC()
 	if aux.OnShift && !aux.InEngine {
 		// The first position of a courier on shift puts it on the map: that is a journaled change.
-		loc := Location{Lat: l.Lat, Lon: l.Lon}
+		loc := service.Location{Lat: l.Lat, Lon: l.Lon}
 		_, seq, err := d.record(&record{Type: recShift, At: now, Shift: &shiftRecord{Courier: l.Courier, Online: true, Location: &loc, ShiftEnd: shiftEndPtr(aux.ShiftEnd)}})
 		if err != nil {
 			d.log.Warn().Err(err).Str("courier_id", l.Courier).Msg("first position not taken")
@@ -648,7 +532,7 @@ func shiftEndPtr(t time.Time) *time.Time {
 
 // CourierAction records a courier's accept, decline, arrived, picked_up, delivered or failed on one of its orders.
 // An order that is not the courier's is not found (never forbidden: a courier cannot probe other orders).
-func (d *Daemon) CourierAction(ctx context.Context, courierID, orderID, action, reason string) (*OrderView, error) {
+func (d *Daemon) CourierAction(ctx context.Context, courierID, orderID, action, reason string) (*service.Order, error) {
 	if len(reason) > 500 {
 		return nil, errorf(dispatch.EInvalid, "reason", "reason is longer than 500 bytes")
 	}
@@ -658,10 +542,62 @@ func (d *Daemon) CourierAction(ctx context.Context, courierID, orderID, action, 
 // courierAction is a courier's step on one of its orders.
 type courierAction struct{ a *actionRecord }
 
-func (c courierAction) run(d *Daemon, now time.Time) (*OrderView, uint64, error) {
-	o, ok := d.st.orders.get(c.a.Order)
+func (c courierAction) run(d *Daemon, now time.Time) (*service.Order, uint64, error) {
+	o, ok := d.st.orders.Get(c.a.Order)
 	if !ok || o.CourierID != c.a.Courier {
 		return nil, 0, errorf(dispatch.ENotFound, "", "order %q not found", c.a.Order)
 	}
-	return recordAs[*OrderView](d, &record{Type: recAction, At: now, Action: c.a})
+	return recordAs[*service.Order](d, &record{Type: recAction, At: now, Action: c.a})
+}
+
+// checkOrderInput checks an order (or quote) request, filling in the defaults it leaves out (fulfilment, items
+// normalised).
+func checkOrderInput(in *service.OrderInput) error {
+	switch {
+	case len(in.ExternalID) > 255:
+		return errorf(dispatch.EInvalid, "external_id", "external_id is longer than 255 bytes")
+	case in.Items != nil && len(in.Items) == 0:
+		return errorf(dispatch.EInvalid, "items", "items must list at least one item (or be left out)")
+	case in.StoreID == "" && len(in.Items) == 0:
+		return errorf(dispatch.EInvalid, "store_id", "give store_id, or items to choose the store from")
+	case in.StoreID != "" && !ValidID(in.StoreID):
+		return errorf(dispatch.EInvalid, "store_id", "store_id must match [A-Za-z0-9._:-]{1,64}")
+	case in.Fulfilment != "" && in.Fulfilment != service.FulfilDelivery && in.Fulfilment != service.FulfilPickup:
+		return errorf(dispatch.EInvalid, "fulfilment", "fulfilment must be delivery or pickup")
+	case in.NoDropoff && (in.Fulfilment != service.FulfilPickup || in.StoreID == ""):
+		return errorf(dispatch.EInvalid, "dropoff", "dropoff is required (for an in-store pick-up without store_id it chooses the store)")
+	case in.PrepSeconds != nil && in.ReadyAt != nil:
+		return errorf(dispatch.EInvalid, "ready_at", "give prep_seconds or ready_at, not both")
+	case in.PromiseSeconds != nil && in.DeliverBy != nil:
+		return errorf(dispatch.EInvalid, "deliver_by", "give promise_seconds or deliver_by, not both")
+	case in.PrepSeconds != nil && (*in.PrepSeconds < 0 || *in.PrepSeconds > 86400):
+		return errorf(dispatch.EInvalid, "prep_seconds", "prep_seconds must be within [0, 86400]")
+	case in.PromiseSeconds != nil && (*in.PromiseSeconds < 60 || *in.PromiseSeconds > 86400):
+		return errorf(dispatch.EInvalid, "promise_seconds", "promise_seconds must be within [60, 86400]")
+	case in.Size < 0 || in.Size > 1000:
+		return errorf(dispatch.EInvalid, "size", "size must be within [1, 1000]")
+	}
+	for i, sk := range in.Skills {
+		if sk == "" || len(sk) > 64 {
+			return errorf(dispatch.EInvalid, fmt.Sprintf("skills[%d]", i), "a skill is 1 to 64 bytes")
+		}
+	}
+	if len(in.Customer) > 0 && in.Customer[0] != '{' {
+		return errorf(dispatch.EInvalid, "customer", "customer must be an object")
+	}
+	if len(in.Customer) > service.MaxCustomerBytes {
+		return errorf(dispatch.EInvalid, "customer", "customer is %d bytes of JSON; at most %d", len(in.Customer), service.MaxCustomerBytes)
+	}
+	if in.Fulfilment == "" {
+		in.Fulfilment = service.FulfilDelivery
+	}
+	items, err := fulfil.NormalizeItems(in.Items)
+	if err != nil {
+		return err
+	}
+	in.Items = items
+	if len(in.Items) == 0 {
+		in.Items = nil
+	}
+	return checkLocation("dropoff", in.Dropoff)
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // TestOperatorKeySurvivesRestarts: an operator key keeps its role through a replay of the journal (a crash) and
@@ -12,7 +14,7 @@ func TestOperatorKeySurvivesRestarts(t *testing.T) {
 	dir := t.TempDir()
 	clock := newFakeClock()
 	h := start(t, dir, clock, nil)
-	op, opSecret, err := h.d.CreateRoleKey(ctx, "console", RoleOperator)
+	op, opSecret, err := h.d.CreateRoleKey(ctx, "console", service.RoleOperator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,10 +22,10 @@ func TestOperatorKeySurvivesRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if op.Role != RoleOperator {
+	if op.Role != service.RoleOperator {
 		t.Fatalf("made a key of role %q", op.Role)
 	}
-	if _, _, err := h.d.CreateRoleKey(ctx, "x", RoleAdmin); err == nil {
+	if _, _, err := h.d.CreateRoleKey(ctx, "x", service.RoleAdmin); err == nil {
 		t.Fatal("made a key of role admin")
 	}
 	if _, _, err := h.d.CreateRoleKey(ctx, "x", ""); err == nil {
@@ -31,10 +33,10 @@ func TestOperatorKeySurvivesRestarts(t *testing.T) {
 	}
 	check := func(when string, d *Daemon) {
 		t.Helper()
-		if p, ok := d.View().Authenticate(HashToken(opSecret)); !ok || p.Role != RoleOperator || p.ID != op.ID {
+		if p, ok := d.View().Authenticate(service.HashToken(opSecret)); !ok || p.Role != service.RoleOperator || p.ID != op.ID {
 			t.Errorf("%s: the operator key authenticates as %+v %v", when, p, ok)
 		}
-		if p, ok := d.View().Authenticate(HashToken(ordersSecret)); !ok || p.Role != RoleOrders {
+		if p, ok := d.View().Authenticate(service.HashToken(ordersSecret)); !ok || p.Role != service.RoleOrders {
 			t.Errorf("%s: the orders key authenticates as %+v %v", when, p, ok)
 		}
 	}
@@ -53,7 +55,7 @@ func TestKeyRecordRoles(t *testing.T) {
 	for _, c := range []struct {
 		role, want string
 		ok         bool
-	}{{"", RoleOrders, true}, {RoleOrders, RoleOrders, true}, {RoleOperator, RoleOperator, true}, {RoleAdmin, "", false}, {RoleCourier, "", false}} {
+	}{{"", service.RoleOrders, true}, {service.RoleOrders, service.RoleOrders, true}, {service.RoleOperator, service.RoleOperator, true}, {service.RoleAdmin, "", false}, {service.RoleCourier, "", false}} {
 		got, err := keyRole(c.role)
 		if (err == nil) != c.ok || got != c.want {
 			t.Errorf("keyRole(%q) = %q, %v", c.role, got, err)
@@ -62,9 +64,9 @@ func TestKeyRecordRoles(t *testing.T) {
 }
 
 func TestOpenHours(t *testing.T) {
-	var oh OpenHours
+	var oh service.OpenHours
 	hours, _ := json.Marshal(map[string][]string{"mon": {"08:00-12:00"}})
-	s := &StoreView{ID: "s", Hours: hours, Timezone: "UTC"}
+	s := &service.Store{ID: "s", Hours: hours, Timezone: "UTC"}
 	monday := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC) // a Monday
 	for _, c := range []struct {
 		at   time.Duration
@@ -74,7 +76,7 @@ func TestOpenHours(t *testing.T) {
 			t.Errorf("open at %v: %v, want %v", monday.Add(c.at), got, c.open)
 		}
 	}
-	if !oh.Open(&StoreView{ID: "always"}, monday) {
+	if !oh.Open(&service.Store{ID: "always"}, monday) {
 		t.Error("a store without hours is closed")
 	}
 }

@@ -15,8 +15,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/webhook"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -215,9 +217,9 @@ type Daemon struct {
 	// actor is who made the record being applied (record.By; "" for the daemon's own), for timelines and events.
 	actor      string
 	etaTouched map[string]bool
-	stepEvents []OrderEvent
+	stepEvents []service.OrderEvent
 	events     *eventLog
-	hooks      *hookManager
+	hooks      *webhook.Manager
 	stopHooks  func()
 
 	// beforeRound, when set, runs on the round's goroutine before it plans (tests hold a round open with it);
@@ -308,7 +310,7 @@ func Open(cfg Config) (*Daemon, error) {
 	if d.lastCkpt.IsZero() {
 		d.lastCkpt = d.clock()
 	}
-	d.hooks = newHookManager(d, cfg.Webhooks)
+	d.hooks = webhook.New(hookConfig(d, cfg.Webhooks))
 	v := d.buildView()
 	d.view.Store(v)
 	return d, nil
@@ -326,7 +328,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	hooksDone := make(chan struct{})
 	go func() {
 		defer close(hooksDone)
-		d.hooks.run(hctx)
+		d.hooks.Run(hctx)
 	}()
 	defer func() { stopHooks(); <-hooksDone }()
 	d.stopHooks = func() { stopHooks(); <-hooksDone }
@@ -503,7 +505,7 @@ func (d *Daemon) Ready() bool {
 func (d *Daemon) ReadOnly() bool { return d.journal.Err() != nil }
 
 // View returns the latest published snapshot: everything in it is durable.
-func (d *Daemon) View() *View { return d.view.Load() }
+func (d *Daemon) View() service.View { return d.view.Load() }
 
 // BusyRatio is the share of wall time the loop spent working over its last 5-second window.
 func (d *Daemon) BusyRatio() float64 { return math.Float64frombits(d.busyBits.Load()) }
@@ -588,13 +590,13 @@ func (d *Daemon) waitVisible(ctx context.Context, seq uint64) error {
 		return &dispatch.Error{Code: dispatch.EUnavailable, Message: "the journal cannot write; not accepted"}
 	}
 	for {
-		if d.view.Load().Seq >= seq {
+		if d.view.Load().seq >= seq {
 			return nil
 		}
 		d.pubMu.Lock()
 		ch := d.pubNotify
 		d.pubMu.Unlock()
-		if d.view.Load().Seq >= seq {
+		if d.view.Load().seq >= seq {
 			return nil
 		}
 		if d.journal.Err() != nil && seq <= d.journal.Durable() {
@@ -608,7 +610,7 @@ func (d *Daemon) waitVisible(ctx context.Context, seq uint64) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-d.stopped:
-			if d.view.Load().Seq >= seq {
+			if d.view.Load().seq >= seq {
 				return nil
 			}
 			return ErrShutdown
@@ -645,7 +647,7 @@ func (d *Daemon) onDurable(seq uint64) {
 func (d *Daemon) publishDurable(durable uint64) {
 	k := -1
 	for i, v := range d.pending {
-		if v.Seq <= durable {
+		if v.seq <= durable {
 			k = i
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // fakeClock is a clock that tests move by hand; it starts at a fixed moment so that runs are comparable.
@@ -93,14 +93,14 @@ var ctx = context.Background()
 func (h *harness) city() (keyID string) {
 	t := h.t
 	t.Helper()
-	for i, loc := range []Location{{31.2304, 121.4737}, {31.2404, 121.4837}} {
-		if _, _, err := h.d.PutStore(ctx, StoreInput{ID: fmt.Sprintf("s%d", i), Location: loc, PrepSeconds: 300}); err != nil {
+	for i, loc := range []service.Location{{Lat: 31.2304, Lon: 121.4737}, {Lat: 31.2404, Lon: 121.4837}} {
+		if _, _, err := h.d.PutStore(ctx, service.StoreInput{ID: fmt.Sprintf("s%d", i), Location: loc, PrepSeconds: 300}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i, loc := range []Location{{31.2310, 121.4740}, {31.2400, 121.4830}} {
+	for i, loc := range []service.Location{{Lat: 31.2310, Lon: 121.4740}, {Lat: 31.2400, Lon: 121.4830}} {
 		id := fmt.Sprintf("c%d", i)
-		if _, _, _, err := h.d.PutCourier(ctx, CourierInput{ID: id, Vehicle: "ebike", Capacity: 3}, false); err != nil {
+		if _, _, _, err := h.d.PutCourier(ctx, service.CourierInput{ID: id, Vehicle: "ebike", Capacity: 3}, false); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := h.d.SetShift(ctx, id, true, &loc, nil); err != nil {
@@ -114,36 +114,36 @@ func (h *harness) city() (keyID string) {
 	return k.ID
 }
 
-func orderIn(store string, lat, lon float64) OrderInput {
-	return OrderInput{StoreID: store, Dropoff: Location{lat, lon}, Customer: json.RawMessage(`{"name":"Wang"}`)}
+func orderIn(store string, lat, lon float64) service.OrderInput {
+	return service.OrderInput{StoreID: store, Dropoff: service.Location{Lat: lat, Lon: lon}, Customer: json.RawMessage(`{"name":"Wang"}`)}
 }
 
 func TestIdempotentPlacement(t *testing.T) {
 	h := start(t, t.TempDir(), newFakeClock(), nil)
 	key := h.city()
-	shop := Principal{Role: RoleOrders, ID: key}
+	shop := service.Principal{Role: service.RoleOrders, ID: key}
 	in := orderIn("s0", 31.25, 121.49)
-	status, body, err := h.d.PlaceOrder(ctx, shop, "k1", []byte("hash-a"), in)
-	if err != nil || status != http.StatusCreated {
-		t.Fatalf("first placement: %d %v", status, err)
+	body, err := orderJSON(h.d.PlaceOrder(ctx, shop, "k1", []byte("hash-a"), in))
+	if err != nil {
+		t.Fatalf("first placement: %v", err)
 	}
 	h.clock.Advance(time.Minute)
-	status2, body2, err := h.d.PlaceOrder(ctx, shop, "k1", []byte("hash-a"), in)
-	if err != nil || status2 != status || string(body2) != string(body) {
-		t.Fatalf("retry with the same key and body: %d %s %v; want the first answer %d %s", status2, body2, err, status, body)
+	body2, err := orderJSON(h.d.PlaceOrder(ctx, shop, "k1", []byte("hash-a"), in))
+	if err != nil || string(body2) != string(body) {
+		t.Fatalf("retry with the same key and body: %s %v; want the first answer %s", body2, err, body)
 	}
-	if n := h.d.View().OrdersByStatus["pending"]; n != 1 {
+	if n := h.d.View().OrdersByStatus()["pending"]; n != 1 {
 		t.Fatalf("%d pending orders after a retry, want 1", n)
 	}
-	_, _, err = h.d.PlaceOrder(ctx, shop, "k1", []byte("hash-b"), orderIn("s1", 31.25, 121.49))
+	_, err = h.d.PlaceOrder(ctx, shop, "k1", []byte("hash-b"), orderIn("s1", 31.25, 121.49))
 	if dispatch.ErrorCodeOf(err) != dispatch.EIdempotencyMismatch {
 		t.Fatalf("same key, other body: %v, want %s", err, dispatch.EIdempotencyMismatch)
 	}
 	// Keys belong to their caller: another service's "k1" is its own.
-	if _, _, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: "other"}, "k1", []byte("hash-a"), in); err != nil {
+	if _, err := h.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: "other"}, "k1", []byte("hash-a"), in); err != nil {
 		t.Fatal(err)
 	}
-	if n := h.d.View().OrdersByStatus["pending"]; n != 2 {
+	if n := h.d.View().OrdersByStatus()["pending"]; n != 2 {
 		t.Fatalf("%d pending orders, want 2", n)
 	}
 }
@@ -153,10 +153,10 @@ func TestExternalIDIsUnique(t *testing.T) {
 	key := h.city()
 	in := orderIn("s0", 31.25, 121.49)
 	in.ExternalID = "shop-1"
-	if _, _, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "a", []byte("x"), in); err != nil {
+	if _, err := h.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: key}, "a", []byte("x"), in); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "b", []byte("x"), in)
+	_, err := h.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: key}, "b", []byte("x"), in)
 	var e *dispatch.Error
 	if !errors.As(err, &e) || e.Code != dispatch.EConflict || e.Field != "external_id" {
 		t.Fatalf("duplicate external_id: %v, want conflict on external_id", err)
@@ -166,30 +166,34 @@ func TestExternalIDIsUnique(t *testing.T) {
 func TestPlacementErrors(t *testing.T) {
 	h := start(t, t.TempDir(), newFakeClock(), nil)
 	key := h.city()
-	shop := Principal{Role: RoleOrders, ID: key}
+	shop := service.Principal{Role: service.RoleOrders, ID: key}
 	ten := 10
 	past := h.clock.Now().Add(-time.Minute)
 	for _, tc := range []struct {
 		name  string
-		in    OrderInput
+		in    service.OrderInput
 		code  dispatch.ErrorCode
 		field string
 	}{
 		{"UnknownStore", orderIn("nowhere", 31.25, 121.49), dispatch.EUnservable, "store_id"},
 		{"LatOutOfRange", orderIn("s0", 91, 121.49), dispatch.EInvalid, "dropoff.lat"},
-		{"PromiseTooShort", func() OrderInput { in := orderIn("s0", 31.25, 121.49); in.PromiseSeconds = &ten; return in }(), dispatch.EInvalid, "promise_seconds"},
-		{"DeliverByInThePast", func() OrderInput { in := orderIn("s0", 31.25, 121.49); in.DeliverBy = &past; return in }(), dispatch.EInvalid, "deliver_by"},
-		{"CustomerNotAnObject", func() OrderInput { in := orderIn("s0", 31.25, 121.49); in.Customer = json.RawMessage(`"x"`); return in }(), dispatch.EInvalid, "customer"},
+		{"PromiseTooShort", func() service.OrderInput { in := orderIn("s0", 31.25, 121.49); in.PromiseSeconds = &ten; return in }(), dispatch.EInvalid, "promise_seconds"},
+		{"DeliverByInThePast", func() service.OrderInput { in := orderIn("s0", 31.25, 121.49); in.DeliverBy = &past; return in }(), dispatch.EInvalid, "deliver_by"},
+		{"CustomerNotAnObject", func() service.OrderInput {
+			in := orderIn("s0", 31.25, 121.49)
+			in.Customer = json.RawMessage(`"x"`)
+			return in
+		}(), dispatch.EInvalid, "customer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := h.d.PlaceOrder(ctx, shop, "", nil, tc.in)
+			_, err := h.d.PlaceOrder(ctx, shop, "", nil, tc.in)
 			var e *dispatch.Error
 			if !errors.As(err, &e) || e.Code != tc.code || e.Field != tc.field {
 				t.Fatalf("got %v, want %s on %s", err, tc.code, tc.field)
 			}
 		})
 	}
-	if n := h.d.View().OrdersByStatus["pending"]; n != 0 {
+	if n := h.d.View().OrdersByStatus()["pending"]; n != 0 {
 		t.Fatalf("%d orders after refused placements, want 0", n)
 	}
 }
@@ -199,20 +203,20 @@ func TestPlacementErrors(t *testing.T) {
 func (h *harness) fullLifecycle(key string) []string {
 	t := h.t
 	t.Helper()
-	shop := Principal{Role: RoleOrders, ID: key}
+	shop := service.Principal{Role: service.RoleOrders, ID: key}
 	var ids []string
 	for i := range 6 {
 		in := orderIn(fmt.Sprintf("s%d", i%2), 31.235+0.002*float64(i), 121.478+0.002*float64(i))
 		in.ExternalID = fmt.Sprintf("ext-%d", i)
-		_, body, err := h.d.PlaceOrder(ctx, shop, fmt.Sprintf("idem-%d", i), []byte{byte(i)}, in)
+		body, err := orderJSON(h.d.PlaceOrder(ctx, shop, fmt.Sprintf("idem-%d", i), []byte{byte(i)}, in))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var o OrderView
+		var o service.Order
 		json.Unmarshal(body, &o)
 		ids = append(ids, o.ID)
 		h.clock.Advance(10 * time.Second)
-		if err := h.d.ReportLocation(ctx, "c0", Location{31.2312 + 0.0001*float64(i), 121.4741}, time.Time{}); err != nil {
+		if err := h.d.ReportLocation(ctx, "c0", service.Location{Lat: 31.2312 + 0.0001*float64(i), Lon: 121.4741}, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -249,7 +253,7 @@ func (h *harness) fullLifecycle(key string) []string {
 	if _, err := h.d.CancelOrder(ctx, ids[3], "customer"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.d.ReportLocation(ctx, "c1", Location{31.2401, 121.4831}, time.Time{}); err != nil {
+	if err := h.d.ReportLocation(ctx, "c1", service.Location{Lat: 31.2401, Lon: 121.4831}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Advance(time.Minute)
@@ -267,11 +271,19 @@ func (h *harness) fullLifecycle(key string) []string {
 }
 
 // stateOf is everything a reader can see, plus the engine's whole state, as JSON.
+// orderJSON is the order a placement answered, as the API writes it.
+func orderJSON(o *service.Order, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(o)
+}
+
 func stateOf(t *testing.T, d *Daemon) string {
 	t.Helper()
-	v := d.View()
+	v := d.view.Load()
 	var orders, couriers, routes []any
-	for _, k := range v.orders.sortedKeys() {
+	for _, k := range v.orders.SortedKeys() {
 		o, _ := v.Order(k)
 		orders = append(orders, o)
 	}
@@ -281,8 +293,8 @@ func stateOf(t *testing.T, d *Daemon) string {
 		routes = append(routes, r)
 	}
 	var principals []string
-	for _, k := range v.principals.sortedKeys() {
-		p, _ := v.principals.get(k)
+	for _, k := range v.principals.SortedKeys() {
+		p, _ := v.principals.Get(k)
 		principals = append(principals, fmt.Sprintf("%x=%s/%s", k, p.Role, p.ID))
 	}
 	events := allEvents(t, d)
@@ -292,11 +304,11 @@ func stateOf(t *testing.T, d *Daemon) string {
 		res <- string(b)
 		return nil, 0, nil
 	})
-	stock := make(chan map[string]*StoreView, 1)
+	stock := make(chan map[string]*service.Store, 1)
 	d.do(ctx, func(now time.Time) (any, uint64, error) {
-		m := map[string]*StoreView{}
-		for _, k := range d.st.stores.sortedKeys() {
-			sv, _ := d.st.stores.get(k)
+		m := map[string]*service.Store{}
+		for _, k := range d.st.stores.SortedKeys() {
+			sv, _ := d.st.stores.Get(k)
 			m[k] = d.withStock(sv, now)
 		}
 		stock <- m
@@ -305,7 +317,7 @@ func stateOf(t *testing.T, d *Daemon) string {
 	b, err := json.MarshalIndent(map[string]any{
 		"stock":  <-stock,
 		"orders": orders, "couriers": couriers, "routes": routes, "stores": v.Stores(), "keys": v.APIKeys(),
-		"principals": principals, "by_status": v.OrdersByStatus, "couriers_by_status": v.CouriersByStatus,
+		"principals": principals, "by_status": v.OrdersByStatus(), "couriers_by_status": v.CouriersByStatus(),
 		"engine": json.RawMessage(<-res), "events": events,
 	}, "", " ")
 	if err != nil {
@@ -334,11 +346,11 @@ func TestRecoveryAfterACrash(t *testing.T) {
 				t.Fatalf("state after recovery differs:\n%s", firstDiff(want, got))
 			}
 			// Idempotency keys survive: the retry of an order placed before the crash gets the same answer.
-			_, body, err := h2.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "idem-4", []byte{4}, OrderInput{StoreID: "s0", Dropoff: Location{31.243, 121.486}})
+			body, err := orderJSON(h2.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: key}, "idem-4", []byte{4}, service.OrderInput{StoreID: "s0", Dropoff: service.Location{Lat: 31.243, Lon: 121.486}}))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var o OrderView
+			var o service.Order
 			json.Unmarshal(body, &o)
 			if o.ID != ids[4] {
 				t.Fatalf("retry after restart placed %s, want the original %s", o.ID, ids[4])
@@ -418,11 +430,11 @@ func TestFailedDiskRefusesAndShowsNothingUndurable(t *testing.T) {
 	})
 	key := h.city()
 	broken.Store(true)
-	_, _, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.25, 121.49))
+	_, err := h.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: key}, "", nil, orderIn("s0", 31.25, 121.49))
 	if dispatch.ErrorCodeOf(err) != dispatch.EUnavailable {
 		t.Fatalf("placement on a failed disk: %v, want unavailable", err)
 	}
-	if n := h.d.View().OrdersByStatus["pending"]; n != 0 {
+	if n := h.d.View().OrdersByStatus()["pending"]; n != 0 {
 		t.Fatalf("a reader sees %d orders that never reached the disk", n)
 	}
 	if h.d.Ready() {
@@ -436,20 +448,20 @@ func TestFailedDiskRefusesAndShowsNothingUndurable(t *testing.T) {
 func TestCourierWaitsForItsFirstPosition(t *testing.T) {
 	h := start(t, t.TempDir(), newFakeClock(), nil)
 	h.city()
-	if _, _, _, err := h.d.PutCourier(ctx, CourierInput{ID: "new", Capacity: 2}, false); err != nil {
+	if _, _, _, err := h.d.PutCourier(ctx, service.CourierInput{ID: "new", Capacity: 2}, false); err != nil {
 		t.Fatal(err)
 	}
 	v, err := h.d.SetShift(ctx, "new", true, nil, nil)
-	if err != nil || v.Status != CourierAwaitingLocation {
-		t.Fatalf("online without a position: %+v %v, want %s", v, err, CourierAwaitingLocation)
+	if err != nil || v.Status != service.CourierAwaitingLocation {
+		t.Fatalf("online without a position: %+v %v, want %s", v, err, service.CourierAwaitingLocation)
 	}
-	if err := h.d.ReportLocation(ctx, "new", Location{31.23, 121.47}, time.Time{}); err != nil {
+	if err := h.d.ReportLocation(ctx, "new", service.Location{Lat: 31.23, Lon: 121.47}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := h.d.View().Courier("new"); c.Status != CourierIdle || c.Location == nil {
+	if c, _ := h.d.View().Courier("new"); c.Status != service.CourierIdle || c.Location == nil {
 		t.Fatalf("after its first position: %+v, want idle with a location", c)
 	}
-	if err := h.d.ReportLocation(ctx, "ghost", Location{31.23, 121.47}, time.Time{}); dispatch.ErrorCodeOf(err) != dispatch.ENotFound {
+	if err := h.d.ReportLocation(ctx, "ghost", service.Location{Lat: 31.23, Lon: 121.47}, time.Time{}); dispatch.ErrorCodeOf(err) != dispatch.ENotFound {
 		t.Fatalf("position of an unknown courier: %v, want not_found", err)
 	}
 }
@@ -457,11 +469,11 @@ func TestCourierWaitsForItsFirstPosition(t *testing.T) {
 func TestCourierActsOnlyOnItsOwnOrders(t *testing.T) {
 	h := start(t, t.TempDir(), newFakeClock(), nil)
 	key := h.city()
-	_, body, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.235, 121.478))
+	body, err := orderJSON(h.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: key}, "", nil, orderIn("s0", 31.235, 121.478)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var o OrderView
+	var o service.Order
 	json.Unmarshal(body, &o)
 	if err := h.d.DispatchNow(ctx); err != nil {
 		t.Fatal(err)
@@ -488,10 +500,10 @@ func TestCourierActsOnlyOnItsOwnOrders(t *testing.T) {
 func TestStreamIsWokenByRouteChanges(t *testing.T) {
 	h := start(t, t.TempDir(), newFakeClock(), nil)
 	key := h.city()
-	subs := []*Subscription{h.d.Subscribe("c0"), h.d.Subscribe("c1")}
+	subs := []*Subscription{h.d.streams.subscribe("c0"), h.d.streams.subscribe("c1")}
 	defer subs[0].Close()
 	defer subs[1].Close()
-	if _, _, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.235, 121.478)); err != nil {
+	if _, err := h.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: key}, "", nil, orderIn("s0", 31.235, 121.478)); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.d.DispatchNow(ctx); err != nil {
@@ -518,14 +530,14 @@ func TestStreamIsWokenByRouteChanges(t *testing.T) {
 // waits for it, and everything lands in the engine in journal order, so a replay rebuilds the same state.
 // firstAssigned sets up the city and places one order, assigned by a round; it returns the order service, the
 // order and its courier.
-func (h *harness) firstAssigned() (Principal, OrderView, string) {
+func (h *harness) firstAssigned() (service.Principal, service.Order, string) {
 	h.t.Helper()
-	shop := Principal{Role: RoleOrders, ID: h.city()}
-	_, body, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.235, 121.478))
+	shop := service.Principal{Role: service.RoleOrders, ID: h.city()}
+	body, err := orderJSON(h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.235, 121.478)))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var first OrderView
+	var first service.Order
 	json.Unmarshal(body, &first)
 	if err := h.d.DispatchNow(ctx); err != nil {
 		h.t.Fatal(err)
@@ -601,11 +613,11 @@ func TestIntakeDuringARound(t *testing.T) {
 	release := h.holdRound()
 
 	for i := range 3 {
-		_, body, err := h.d.PlaceOrder(ctx, shop, fmt.Sprintf("during-%d", i), []byte{byte(i)}, orderIn("s1", 31.245, 121.488))
+		body, err := orderJSON(h.d.PlaceOrder(ctx, shop, fmt.Sprintf("during-%d", i), []byte{byte(i)}, orderIn("s1", 31.245, 121.488)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var o OrderView
+		var o service.Order
 		json.Unmarshal(body, &o)
 		if v, ok := h.d.View().Order(o.ID); !ok || v.Status != "pending" {
 			t.Fatalf("order placed during a round: %+v, want it readable and pending", v)
@@ -617,7 +629,7 @@ func TestIntakeDuringARound(t *testing.T) {
 	for i := range 3 * cap(h.d.pings) {
 		c := fmt.Sprintf("c%d", i%2)
 		for {
-			err := h.d.QueueLocation(c, Location{31.2311 + 1e-7*float64(i), 121.474}, time.Time{})
+			err := h.d.QueueLocation(c, service.Location{Lat: 31.2311 + 1e-7*float64(i), Lon: 121.474}, time.Time{})
 			if err == nil {
 				break
 			}
@@ -647,7 +659,7 @@ func TestIntakeDuringARound(t *testing.T) {
 	if err := h.d.DispatchNow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := h.d.View().OrdersByStatus["assigned"]; n < 2 {
+	if n := h.d.View().OrdersByStatus()["assigned"]; n < 2 {
 		t.Fatalf("%d assigned orders after the next round, want the held orders placed too", n)
 	}
 	want := stateOf(t, h.d)
@@ -679,11 +691,11 @@ func TestRefusesHalfAState(t *testing.T) {
 func TestQueuedLocations(t *testing.T) {
 	h := start(t, t.TempDir(), newFakeClock(), nil)
 	h.city()
-	if err := h.d.QueueLocation("c0", Location{91, 0}, time.Time{}); dispatch.ErrorCodeOf(err) != dispatch.EInvalid {
+	if err := h.d.QueueLocation("c0", service.Location{Lat: 91, Lon: 0}, time.Time{}); dispatch.ErrorCodeOf(err) != dispatch.EInvalid {
 		t.Fatalf("latitude 91: %v, want invalid_argument", err)
 	}
 	for i := range 100 {
-		if err := h.d.QueueLocation("c0", Location{31.2 + 0.0001*float64(i), 121.47}, time.Time{}); err != nil {
+		if err := h.d.QueueLocation("c0", service.Location{Lat: 31.2 + 0.0001*float64(i), Lon: 121.47}, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -701,7 +713,7 @@ func TestQueuedLocations(t *testing.T) {
 	stopped, _ := Open(func() Config { c := DefaultConfig(); c.DataDir = t.TempDir(); c.QueueSize = 1; return c }())
 	var err error
 	for range 2000 {
-		if err = stopped.QueueLocation("c0", Location{31, 121}, time.Time{}); err != nil {
+		if err = stopped.QueueLocation("c0", service.Location{Lat: 31, Lon: 121}, time.Time{}); err != nil {
 			break
 		}
 	}
@@ -714,7 +726,7 @@ func TestQueuedLocations(t *testing.T) {
 func TestOrderEvents(t *testing.T) {
 	h := start(t, t.TempDir(), newFakeClock(), nil)
 	ids := h.fullLifecycle(h.city())
-	var all []OrderEvent
+	var all []service.OrderEvent
 	for after := uint64(0); ; {
 		page, _, err := h.d.Events(after, 7)
 		if err != nil {
@@ -731,7 +743,7 @@ func TestOrderEvents(t *testing.T) {
 		if ev.ID != uint64(i+1) {
 			t.Fatalf("event %d has id %d: ids must follow one another", i, ev.ID)
 		}
-		if ev.Type == EventETAChanged {
+		if ev.Type == service.EventETAChanged {
 			continue // whether the plan moved past the threshold depends on the script's timing; see below
 		}
 		byOrder[ev.Order.ID] = append(byOrder[ev.Order.ID], ev.Type)
@@ -749,7 +761,7 @@ func TestOrderEvents(t *testing.T) {
 	// The decline: back to pending, with the courier it left and the reason.
 	var sawDecline bool
 	for _, ev := range all {
-		if ev.Order.ID == ids[2] && ev.Type == EventUnassigned {
+		if ev.Order.ID == ids[2] && ev.Type == service.EventUnassigned {
 			sawDecline = ev.Reason == "declined" && ev.PreviousCourierID != "" && ev.Order.Status == "pending"
 		}
 	}
@@ -764,15 +776,15 @@ func TestOrderEvents(t *testing.T) {
 		}
 		eta := *ev.Order.ETA.DropoffAt
 		switch last, ok := announced[ev.Order.ID]; {
-		case ev.Type == EventETAChanged && ok && eta.Sub(last).Abs() <= 2*time.Minute:
+		case ev.Type == service.EventETAChanged && ok && eta.Sub(last).Abs() <= 2*time.Minute:
 			t.Errorf("order.eta_changed for a move of %s", eta.Sub(last))
-		case ev.Type == EventAssigned || ev.Type == EventETAChanged:
+		case ev.Type == service.EventAssigned || ev.Type == service.EventETAChanged:
 			announced[ev.Order.ID] = eta
 		}
 	}
 	// An event carries the order as it stood once its change was complete: the assignment with its plan.
 	for _, ev := range all {
-		if ev.Type == EventAssigned && (ev.Order.ETA == nil || ev.Order.ETA.DropoffAt == nil || ev.Order.Status != "assigned") {
+		if ev.Type == service.EventAssigned && (ev.Order.ETA == nil || ev.Order.ETA.DropoffAt == nil || ev.Order.Status != "assigned") {
 			t.Fatalf("order.assigned without the plan: %+v", ev.Order)
 		}
 	}
@@ -782,10 +794,10 @@ func TestEventRetention(t *testing.T) {
 	clock := newFakeClock()
 	h := start(t, t.TempDir(), clock, func(c *Config) { c.EventSegmentBytes = 4000; c.EventRetention = 3 * time.Hour })
 	key := h.city()
-	shop := Principal{Role: RoleOrders, ID: key}
+	shop := service.Principal{Role: service.RoleOrders, ID: key}
 	// Ten hours of orders, one every ten minutes: 60 order.created events.
 	for range 60 {
-		if _, _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.25, 121.49)); err != nil {
+		if _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.25, 121.49)); err != nil {
 			t.Fatal(err)
 		}
 		clock.Advance(10 * time.Minute)
@@ -839,7 +851,7 @@ func TestOneDaemonPerDataDir(t *testing.T) {
 }
 
 // allEvents waits until the event log has every event made so far and returns them all.
-func allEvents(t *testing.T, d *Daemon) []OrderEvent {
+func allEvents(t *testing.T, d *Daemon) []service.OrderEvent {
 	t.Helper()
 	// Events reach the log through its writer once the records behind them are durable: wait for all of them.
 	var made uint64
@@ -850,7 +862,7 @@ func allEvents(t *testing.T, d *Daemon) []OrderEvent {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	var events []OrderEvent
+	var events []service.OrderEvent
 	for after := uint64(0); ; {
 		page, _, err := d.Events(after, 100)
 		if err != nil {
@@ -878,15 +890,15 @@ func TestIntakeDuringACheckpoint(t *testing.T) {
 	var during []string
 	for i := range 3 {
 		clock.Advance(time.Second)
-		_, body, err := h.d.PlaceOrder(ctx, shop, fmt.Sprintf("during-%d", i), []byte{byte(i)}, orderIn("s1", 31.245, 121.488))
+		body, err := orderJSON(h.d.PlaceOrder(ctx, shop, fmt.Sprintf("during-%d", i), []byte{byte(i)}, orderIn("s1", 31.245, 121.488)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var o OrderView
+		var o service.Order
 		json.Unmarshal(body, &o)
 		during = append(during, o.ID)
 	}
-	if err := h.d.QueueLocation("c1", Location{31.2401, 121.4832}, time.Time{}); err != nil {
+	if err := h.d.QueueLocation("c1", service.Location{Lat: 31.2401, Lon: 121.4832}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	h.acceptServed(courier, first.ID, "the engine was being exported", release)

@@ -2,14 +2,19 @@
 // state, the journal that makes every accepted change durable before it is acknowledged, recovery after a restart,
 // and the immutable snapshots that reads, metrics and courier streams use without entering the loop.
 //
+// A *Daemon is the dispatcher's service.Service: the types it takes and shows are dispatch/service's, and the HTTP
+// API is written against that interface, never against this package. Its answers are domain values and
+// *dispatch.Error, never HTTP: an idempotency key remembers the order as first answered (idempotency.go), and the
+// API writes the first answer and every retry alike.
+//
 // # The loop
 //
 // One goroutine (Daemon.Run) owns the engine and the daemon's own state (order views with their customers and
-// external ids, stores, couriers and their tokens, order-service keys, idempotency keys). API calls become
-// requests on a bounded queue (full: ErrOverloaded, which the API answers with 503 and Retry-After); a ticker
-// triggers dispatch rounds. The loop takes requests in batches; each accepted change becomes a record that is
-// applied (engine first, then the views) and appended to the journal. After a batch the loop freezes its
-// copy-on-write maps into a View, which is published once every record in it is on disk, so nothing a reader or a
+// external ids, stores, couriers and their tokens, order-service keys, idempotency keys). API calls become requests
+// on a bounded queue (full: ErrOverloaded, which the API answers with 503 and Retry-After); a ticker triggers
+// dispatch rounds. The loop takes requests in batches; each accepted change becomes a record that is applied
+// (engine first, then the views) and appended to the journal. After a batch the loop freezes its copy-on-write maps
+// (internal/cow) into a View, which is published once every record in it is on disk, so nothing a reader or a
 // courier stream sees can be lost by a crash. A caller whose request wrote a record is answered when the record is
 // durable and a View containing it is published. Every request is served as it comes: nothing waits for a round.
 //
@@ -44,8 +49,9 @@
 //
 // # Order events and webhooks
 //
-// Every order change becomes an OrderEvent (events.go), made as records are applied, so that a replay makes the
-// same events with the same ids. Events go to the event log (eventlog.go) when the View that carries them is
-// published, and from there to GET /v1/events and to the webhook workers (webhooks.go), which read the log and
-// never the loop: a receiver that is down or slow cannot slow dispatching.
+// Every order change becomes a service.OrderEvent (events.go), made as records are applied, so that a replay makes
+// the same events with the same ids. Events go to the event log (eventlog.go) when the View that carries them is
+// published, and from there to GET /v1/events and to the webhook workers (internal/webhook, configured in
+// webhooks.go), which read the log through an interface of their own and never the loop: a receiver that is down or
+// slow cannot slow dispatching.
 package daemon

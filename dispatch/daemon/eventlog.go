@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // errPageFull stops a replay of the event log once a page is read.
@@ -31,7 +32,7 @@ type eventLog struct {
 
 	// queue holds published events not yet written; the writer goroutine takes them, so that encoding events
 	// never sits on the record journal's commit path. cond wakes the writer and whoever waits for it.
-	queue   []OrderEvent
+	queue   []service.OrderEvent
 	queued  uint64 // last id queued
 	cond    *sync.Cond
 	closing bool
@@ -40,9 +41,9 @@ type eventLog struct {
 	stopped chan struct{}
 
 	mu     sync.Mutex
-	ring   []OrderEvent // ring[i%ringSize] holds event ringFirst+i... kept as a slice with a start id
-	first  uint64       // id of ring[0]
-	last   uint64       // last event id added
+	ring   []service.OrderEvent // ring[i%ringSize] holds event ringFirst+i... kept as a slice with a start id
+	first  uint64               // id of ring[0]
+	last   uint64               // last event id added
 	notify chan struct{}
 	// minutes samples (id, time) once a minute, to find where retention cuts.
 	minutes []eventMark
@@ -73,7 +74,7 @@ func openEventLog(dir string, segmentBytes int64, log zerolog.Logger, salvage bo
 	}
 	l.last = floor
 	err = j.Replay(floor, func(seq uint64, rec []byte) error {
-		var ev OrderEvent
+		var ev service.OrderEvent
 		if err := json.Unmarshal(rec, &ev); err != nil {
 			return fmt.Errorf("event %d: %w", seq, err)
 		}
@@ -134,7 +135,7 @@ func (l *eventLog) writer() {
 }
 
 // keep puts an event in the ring and the minute marks. Callers hold mu (or are openEventLog).
-func (l *eventLog) keep(ev OrderEvent) {
+func (l *eventLog) keep(ev service.OrderEvent) {
 	if len(l.ring) == 0 {
 		l.first = ev.ID
 	}
@@ -152,7 +153,7 @@ func (l *eventLog) keep(ev OrderEvent) {
 
 // add queues published events for the writer. Ids the log already has are skipped (after a restart the replay
 // makes events the log kept); a gap is a bug, logged.
-func (l *eventLog) add(evs []OrderEvent) {
+func (l *eventLog) add(evs []service.OrderEvent) {
 	if len(evs) == 0 {
 		return
 	}
@@ -188,7 +189,7 @@ func (l *eventLog) written(id uint64) error {
 }
 
 // catchUp writes, after a replay, the events the log does not have yet.
-func (l *eventLog) catchUp(evs []OrderEvent) error {
+func (l *eventLog) catchUp(evs []service.OrderEvent) error {
 	l.add(evs)
 	if len(evs) > 0 {
 		return l.written(evs[len(evs)-1].ID)
@@ -213,7 +214,7 @@ func (l *eventLog) waitFor(id uint64) error {
 // Since returns up to limit events after the id after, oldest first, from memory when it has them and from disk
 // otherwise, and a channel closed when more arrive. Events compacted away are skipped: the first returned is then
 // the oldest kept.
-func (l *eventLog) since(after uint64, limit int) ([]OrderEvent, <-chan struct{}, error) {
+func (l *eventLog) since(after uint64, limit int) ([]service.OrderEvent, <-chan struct{}, error) {
 	l.mu.Lock()
 	notify, first, last := l.notify, l.first, l.last
 	if after >= last {
@@ -223,14 +224,14 @@ func (l *eventLog) since(after uint64, limit int) ([]OrderEvent, <-chan struct{}
 	if len(l.ring) > 0 && after+1 >= first {
 		from := int(after + 1 - first)
 		to := min(len(l.ring), from+limit)
-		out := append([]OrderEvent(nil), l.ring[from:to]...)
+		out := append([]service.OrderEvent(nil), l.ring[from:to]...)
 		l.mu.Unlock()
 		return out, notify, nil
 	}
 	l.mu.Unlock()
-	var out []OrderEvent
+	var out []service.OrderEvent
 	err := l.j.Replay(after, func(seq uint64, rec []byte) error {
-		var ev OrderEvent
+		var ev service.OrderEvent
 		if err := json.Unmarshal(rec, &ev); err != nil {
 			return fmt.Errorf("event %d: %w", seq, err)
 		}
@@ -298,7 +299,7 @@ func (l *eventLog) close() error {
 
 // Events returns up to limit order events after the id after (oldest first), and a channel that is closed when
 // newer ones arrive. An id older than the retention resumes at the oldest event kept.
-func (d *Daemon) Events(after uint64, limit int) ([]OrderEvent, <-chan struct{}, error) {
+func (d *Daemon) Events(after uint64, limit int) ([]service.OrderEvent, <-chan struct{}, error) {
 	return d.events.since(after, min(max(limit, 1), 1000))
 }
 

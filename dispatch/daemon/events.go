@@ -4,42 +4,9 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
-
-// Order event types, as order services see them (GET /v1/events and webhooks).
-const (
-	EventCreated    = "order.created"
-	EventAssigned   = "order.assigned"
-	EventUnassigned = "order.unassigned"
-	EventPickedUp   = "order.picked_up"
-	EventDelivered  = "order.delivered"
-	EventCancelled  = "order.cancelled"
-	EventFailed     = "order.failed"
-	EventETAChanged = "order.eta_changed"
-	// In-store pick-up orders: the store has it ready; the customer collected it.
-	EventReadyForPickup = "order.ready_for_pickup"
-	EventCollected      = "order.collected"
-)
-
-// EventTypes lists every order event type.
-var EventTypes = []string{EventCreated, EventAssigned, EventUnassigned, EventPickedUp, EventDelivered, EventCancelled, EventFailed, EventETAChanged,
-	EventScheduled, EventPlanned, EventReleased}
-
-// OrderEvent is one change of an order that order services hear about. Ids increase by one with every event, in
-// the order the changes happened; an event carries the order as it stood once the change that caused it was
-// complete.
-type OrderEvent struct {
-	ID    uint64    `json:"id"`
-	Type  string    `json:"type"`
-	At    time.Time `json:"at"`
-	Order OrderView `json:"order"`
-	// PreviousCourierID is the courier an order.assigned took the order from (the dispatcher moved it), or the one
-	// an order.unassigned took it off.
-	PreviousCourierID string `json:"previous_courier_id,omitempty"`
-	Reason            string `json:"reason,omitempty"`
-	// By is who caused the event when a person did (an operator's override, a cancellation): a key id or "admin".
-	By string `json:"by,omitempty"`
-}
 
 // pendingEvent is an event noted while a record is applied, made into an OrderEvent when the record is complete.
 type pendingEvent struct {
@@ -69,11 +36,11 @@ func (d *Daemon) finishEvents(at time.Time) {
 func (d *Daemon) emitNoted(noted []pendingEvent, assigned *map[string]bool) {
 	s := d.st
 	for _, p := range noted {
-		o, ok := s.orders.get(p.orderID)
+		o, ok := s.orders.Get(p.orderID)
 		if !ok {
 			continue
 		}
-		if p.typ == EventAssigned {
+		if p.typ == service.EventAssigned {
 			if *assigned == nil {
 				*assigned = map[string]bool{}
 			}
@@ -82,7 +49,7 @@ func (d *Daemon) emitNoted(noted []pendingEvent, assigned *map[string]bool) {
 				s.announced[p.orderID] = *o.ETA.DropoffAt
 			}
 		}
-		d.numberEvent(OrderEvent{Type: p.typ, At: p.at, Order: o.LateAt(p.at), PreviousCourierID: p.prev, Reason: p.reason, By: p.by})
+		d.numberEvent(service.OrderEvent{Type: p.typ, At: p.at, Order: o.LateAt(p.at), PreviousCourierID: p.prev, Reason: p.reason, By: p.by})
 	}
 }
 
@@ -102,7 +69,7 @@ func (d *Daemon) takeETATouched() []string {
 func (d *Daemon) emitETAChanges(at time.Time, ids []string, assigned map[string]bool) {
 	s := d.st
 	for _, id := range ids {
-		o, ok := s.orders.get(id)
+		o, ok := s.orders.Get(id)
 		if !ok || assigned[id] || o.Final() || o.ETA == nil || o.ETA.DropoffAt == nil {
 			continue
 		}
@@ -113,12 +80,12 @@ func (d *Daemon) emitETAChanges(at time.Time, ids []string, assigned map[string]
 			s.announced[id] = eta
 		case d.cfg.ETAChangeThreshold > 0 && eta.Sub(last).Abs() > d.cfg.ETAChangeThreshold:
 			s.announced[id] = eta
-			d.numberEvent(OrderEvent{Type: EventETAChanged, At: at, Order: o.LateAt(at)})
+			d.numberEvent(service.OrderEvent{Type: service.EventETAChanged, At: at, Order: o.LateAt(at)})
 		}
 	}
 }
 
-func (d *Daemon) numberEvent(ev OrderEvent) {
+func (d *Daemon) numberEvent(ev service.OrderEvent) {
 	d.st.eventSeq++
 	ev.ID = d.st.eventSeq
 	d.stepEvents = append(d.stepEvents, ev)

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/checkpoint"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // The tests here damage a daemon's data directory the ways a crash or a bad disk does and restart it: what comes
@@ -88,12 +89,12 @@ func recordRun(t *testing.T) *recordedRun {
 	r := &recordedRun{dir: scratchDir(t), clock: newFakeClock()}
 	r.live = filepath.Join(r.dir, "live")
 	h := start(t, r.live, r.clock, nil)
-	shop := Principal{Role: RoleOrders, ID: h.city()}
+	shop := service.Principal{Role: service.RoleOrders, ID: h.city()}
 	r.snap(h)
 	place := func(i int) {
 		in := orderIn(fmt.Sprintf("s%d", i%2), 31.235+0.002*float64(i), 121.478+0.002*float64(i))
 		in.Customer = json.RawMessage(`{"name":"W"}`)
-		if _, _, err := h.d.PlaceOrder(ctx, shop, fmt.Sprintf("k%d", i), []byte{byte(i)}, in); err != nil {
+		if _, err := h.d.PlaceOrder(ctx, shop, fmt.Sprintf("k%d", i), []byte{byte(i)}, in); err != nil {
 			t.Fatal(err)
 		}
 		r.clock.Advance(10 * time.Second)
@@ -108,7 +109,7 @@ func recordRun(t *testing.T) *recordedRun {
 	r.snap(h)
 	place(4)
 	r.snap(h)
-	if err := h.d.ReportLocation(ctx, "c1", Location{31.2401, 121.4831}, time.Time{}); err != nil {
+	if err := h.d.ReportLocation(ctx, "c1", service.Location{Lat: 31.2401, Lon: 121.4831}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	place(5) // the position goes into the journal just before this order
@@ -250,10 +251,10 @@ func TestRestartAfterACutAtEveryOffset(t *testing.T) {
 			t.Fatalf("cut at byte %d: %v", x, err)
 		}
 		got := stateOf(t, h.d)
-		v := h.d.View()
-		orders := v.orders.sortedKeys()
+		v := h.d.view.Load()
+		orders := v.orders.SortedKeys()
 		total := 0
-		for _, c := range v.OrdersByStatus {
+		for _, c := range v.OrdersByStatus() {
 			total += c
 		}
 		h.crash()
@@ -295,7 +296,7 @@ func TestRestartAfterACutAtEveryOffset(t *testing.T) {
 
 // eventsAfter returns the events after id once there are at least n (the event log's writer runs behind the
 // answers), or what there is after 5 s.
-func eventsAfter(d *Daemon, id uint64, n int) []OrderEvent {
+func eventsAfter(d *Daemon, id uint64, n int) []service.OrderEvent {
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		evs, _, _ := d.Events(id, 100)
 		if len(evs) >= n || time.Now().After(deadline) {
@@ -349,8 +350,8 @@ func TestDamagedJournalRefusedThenSalvaged(t *testing.T) {
 	}
 	// The records before the damage: the step before the damaged order, plus its position record.
 	kept := n - 2
-	if want := ordersPlacedBy(r.frames[:kept]); !slices.Equal(h.d.View().orders.sortedKeys(), want) {
-		t.Fatalf("orders after salvage %v, want %v", h.d.View().orders.sortedKeys(), want)
+	if want := ordersPlacedBy(r.frames[:kept]); !slices.Equal(h.d.view.Load().orders.SortedKeys(), want) {
+		t.Fatalf("orders after salvage %v, want %v", h.d.view.Load().orders.SortedKeys(), want)
 	}
 	l := logs.String()
 	for _, s := range []string{"salvaged", `"intact_dropped":1`, fmt.Sprintf(`"offset":%d`, bad.start), "moved_to", "event log: it holds events"} {
@@ -360,7 +361,7 @@ func TestDamagedJournalRefusedThenSalvaged(t *testing.T) {
 	}
 	// Events already published stay; the next ones come after them.
 	published := last.state
-	var lastStep struct{ Events []OrderEvent }
+	var lastStep struct{ Events []service.OrderEvent }
 	json.Unmarshal([]byte(published), &lastStep)
 	maxID := lastStep.Events[len(lastStep.Events)-1].ID
 	if _, err := h.d.CancelOrder(ctx, r.frames[n-4].rec.Order.ID, "customer"); err != nil {
@@ -600,7 +601,7 @@ func TestDamagedEventLog(t *testing.T) {
 			t.Fatalf("salvage does not say what it lost:\n%s", logs.String())
 		}
 		var open string
-		for _, id := range h.d.View().orders.sortedKeys() {
+		for _, id := range h.d.view.Load().orders.SortedKeys() {
 			if o, _ := h.d.View().Order(id); !o.Final() {
 				open = id
 			}
@@ -609,56 +610,16 @@ func TestDamagedEventLog(t *testing.T) {
 			t.Fatal(err)
 		}
 		evs := eventsAfter(h.d, covered, 1)
-		if len(evs) == 0 || evs[0].ID != covered+1 || evs[0].Type != EventCancelled {
+		if len(evs) == 0 || evs[0].ID != covered+1 || evs[0].Type != service.EventCancelled {
 			t.Fatalf("events after salvage: %+v, want the cancellation numbered %d", evs, covered+1)
 		}
 		h.close()
 		h = start(t, dir, clock, nil)
-		if again, _, _ := h.d.Events(covered, 10); len(again) != len(evs) || again[0].ID != covered+1 || again[0].Type != EventCancelled {
+		if again, _, _ := h.d.Events(covered, 10); len(again) != len(evs) || again[0].ID != covered+1 || again[0].Type != service.EventCancelled {
 			t.Fatalf("events after the next start: %+v, want %d from %d", again, len(evs), covered+1)
 		}
 		h.close()
 	})
-}
-
-// A webhook's cursor file with any bit flipped resumes at the cursor or at the webhook's start (delivering again),
-// never elsewhere; garbage, an empty file or a cursor past the last event resume at the start too.
-func TestDamagedWebhookCursor(t *testing.T) {
-	h := start(t, t.TempDir(), newFakeClock(), nil)
-	key := h.city()
-	shop := Principal{Role: RoleOrders, ID: key}
-	for i := range 3 {
-		if _, _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.235+0.002*float64(i), 121.478)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	last := eventsAfter(h.d, 0, 3)[2].ID
-	m := h.d.hooks
-	os.MkdirAll(m.dir, 0o700)
-	hook := &Webhook{ID: "wh1", FromEvent: 1}
-	m.saveCursor(hook.ID, 2)
-	if got := m.loadCursor(hook); got != 2 {
-		t.Fatalf("cursor saved at 2 reads %d", got)
-	}
-	good, _ := os.ReadFile(m.cursorPath(hook.ID))
-	for bit := range len(good) * 8 {
-		b := slices.Clone(good)
-		b[bit/8] ^= 1 << (bit % 8)
-		os.WriteFile(m.cursorPath(hook.ID), b, 0o600)
-		if got := m.loadCursor(hook); got != 2 && got != hook.FromEvent {
-			t.Fatalf("cursor %q (bit %d flipped) reads %d, want 2 or the webhook's start", b, bit, got)
-		}
-	}
-	for _, content := range []string{"", "garbage", "2 00000000\n", fmt.Sprint(last + 5), string(formatCursor(last + 5))} {
-		os.WriteFile(m.cursorPath(hook.ID), []byte(content), 0o600)
-		if got := m.loadCursor(hook); got != hook.FromEvent {
-			t.Fatalf("cursor file %q reads %d, want the webhook's start %d", content, got, hook.FromEvent)
-		}
-	}
-	os.WriteFile(m.cursorPath(hook.ID), []byte("2\n"), 0o600) // written before cursors had a checksum
-	if got := m.loadCursor(hook); got != 2 {
-		t.Fatalf("a cursor without a checksum reads %d, want 2", got)
-	}
 }
 
 // A checkpoint older than the journal's floor (a copy restored from an earlier backup) would lose the records

@@ -7,6 +7,7 @@ import (
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // This file connects the daemon to the stores' side of fulfilment (package fulfil): opening hours and time zones,
@@ -49,7 +50,7 @@ func (d *Daemon) parseHours(raw json.RawMessage, tz string) (*fulfil.Hours, erro
 }
 
 // netStore is the fulfilment network's idea of a store view.
-func (d *Daemon) netStore(v *StoreView) (fulfil.Store, error) {
+func (d *Daemon) netStore(v *service.Store) (fulfil.Store, error) {
 	h, err := d.parseHours(v.Hours, v.Timezone)
 	if err != nil {
 		return fulfil.Store{}, err
@@ -60,7 +61,7 @@ func (d *Daemon) netStore(v *StoreView) (fulfil.Store, error) {
 
 // putNetStore puts a store into the network, replacing its stock when inventory is not nil. Hours that no longer
 // parse (a record written before hours were interpreted) make the store always open rather than refuse a replay.
-func (d *Daemon) putNetStore(v *StoreView, inventory map[string]int) error {
+func (d *Daemon) putNetStore(v *service.Store, inventory map[string]int) error {
 	ns, err := d.netStore(v)
 	if err != nil {
 		if !d.replaying {
@@ -73,8 +74,8 @@ func (d *Daemon) putNetStore(v *StoreView, inventory map[string]int) error {
 }
 
 // reserve puts a live order's reservation back into the network (recovery from a checkpoint).
-func (d *Daemon) reserve(o *OrderView) error {
-	if o.Final() || o.handedOver() {
+func (d *Daemon) reserve(o *service.Order) error {
+	if o.Final() || handedOver(o) {
 		return nil
 	}
 	return d.net.Reserve(o.ID, fulfil.Plan{StoreID: o.StoreID, Ready: o.ReadyAt}, o.Items)
@@ -82,22 +83,22 @@ func (d *Daemon) reserve(o *OrderView) error {
 
 // StoreDetail returns a store with its stock on hand, the part reserved for live orders and its picking queue. It
 // is read on the loop (stock changes with every order) and answered once what it shows is durable.
-func (d *Daemon) StoreDetail(ctx context.Context, id string) (*StoreView, error) {
+func (d *Daemon) StoreDetail(ctx context.Context, id string) (*service.Store, error) {
 	return run(ctx, d, storeDetail{id})
 }
 
 // storeDetail reads a store with its stock, answered once every record before it is durable.
 type storeDetail struct{ id string }
 
-func (c storeDetail) run(d *Daemon, now time.Time) (*StoreView, uint64, error) {
-	v, ok := d.st.stores.get(c.id)
+func (c storeDetail) run(d *Daemon, now time.Time) (*service.Store, uint64, error) {
+	v, ok := d.st.stores.Get(c.id)
 	if !ok {
 		return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", c.id)
 	}
 	return d.withStock(v, now), d.journal.LastSeq(), nil
 }
 
-func (d *Daemon) withStock(v *StoreView, now time.Time) *StoreView {
+func (d *Daemon) withStock(v *service.Store, now time.Time) *service.Store {
 	cp := *v
 	cp.Inventory, cp.Reserved, _ = d.net.Inventory(v.ID)
 	q := d.net.Queue(v.ID, now)
@@ -105,14 +106,9 @@ func (d *Daemon) withStock(v *StoreView, now time.Time) *StoreView {
 	return &cp
 }
 
-// InventoryChange is an admin's change of a store's stock: Set counts first, then Adjust moves (either may be nil).
-type InventoryChange struct {
-	Set, Adjust map[string]int
-}
-
 // PatchInventory changes a store's stock on hand and returns the store with its new stock. A change that would
 // leave less on hand than live orders have reserved is refused whole (409, naming the SKU).
-func (d *Daemon) PatchInventory(ctx context.Context, storeID string, in InventoryChange) (*StoreView, error) {
+func (d *Daemon) PatchInventory(ctx context.Context, storeID string, in service.InventoryChange) (*service.Store, error) {
 	if len(in.Set) == 0 && len(in.Adjust) == 0 {
 		return nil, errorf(dispatch.EInvalid, "set", "give set or adjust (or both)")
 	}
@@ -134,15 +130,15 @@ type patchInventory struct {
 	change  *inventoryRecord
 }
 
-func (c patchInventory) run(d *Daemon, now time.Time) (*StoreView, uint64, error) {
-	if _, ok := d.st.stores.get(c.storeID); !ok {
+func (c patchInventory) run(d *Daemon, now time.Time) (*service.Store, uint64, error) {
+	if _, ok := d.st.stores.Get(c.storeID); !ok {
 		return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", c.storeID)
 	}
-	return recordAs[*StoreView](d, &record{Type: recInventory, At: now, ID: c.storeID, Inventory: c.change})
+	return recordAs[*service.Store](d, &record{Type: recInventory, At: now, ID: c.storeID, Inventory: c.change})
 }
 
 func (d *Daemon) applyInventory(rec *record) (any, error) {
-	v, ok := d.st.stores.get(rec.ID)
+	v, ok := d.st.stores.Get(rec.ID)
 	if !ok {
 		return nil, errorf(dispatch.ENotFound, "", "store %q not found", rec.ID)
 	}
@@ -151,21 +147,15 @@ func (d *Daemon) applyInventory(rec *record) (any, error) {
 	}
 	cp := *v
 	cp.UpdatedAt = rec.At
-	d.st.stores.set(cp.ID, &cp)
+	d.st.stores.Set(cp.ID, &cp)
 	return d.withStock(&cp, rec.At), nil
 }
-
-// Store actions on in-store pick-up orders.
-const (
-	StoreActionReady     = "ready"
-	StoreActionCollected = "collected"
-)
 
 // StoreOrderAction records a store's step on one of its in-store pick-up orders: "ready" (pending →
 // ready_for_pickup) or "collected" (ready_for_pickup → collected). Another store's order is not found; a step the
 // order's status does not allow is a conflict.
-func (d *Daemon) StoreOrderAction(ctx context.Context, storeID, orderID, action string) (*OrderView, error) {
-	if action != StoreActionReady && action != StoreActionCollected {
+func (d *Daemon) StoreOrderAction(ctx context.Context, storeID, orderID, action string) (*service.Order, error) {
+	if action != service.StoreActionReady && action != service.StoreActionCollected {
 		return nil, errorf(dispatch.EInvalid, "action", "unknown store action %q", action)
 	}
 	return run(ctx, d, storeOrderAction{&actionRecord{Store: storeID, Order: orderID, Action: action}})
@@ -174,13 +164,13 @@ func (d *Daemon) StoreOrderAction(ctx context.Context, storeID, orderID, action 
 // storeOrderAction is a store's step on one of its in-store pick-up orders.
 type storeOrderAction struct{ a *actionRecord }
 
-func (c storeOrderAction) run(d *Daemon, now time.Time) (*OrderView, uint64, error) {
-	if c.a.Action == StoreActionReady {
+func (c storeOrderAction) run(d *Daemon, now time.Time) (*service.Order, uint64, error) {
+	if c.a.Action == service.StoreActionReady {
 		if err := d.checkStoreOpen(c.a.Store, c.a.Order, now); err != nil {
 			return nil, 0, err
 		}
 	}
-	return recordAs[*OrderView](d, &record{Type: recStoreAction, At: now, Action: c.a})
+	return recordAs[*service.Order](d, &record{Type: recStoreAction, At: now, Action: c.a})
 }
 
 // checkStoreOpen refuses (409 conflict) to mark an order ready while its store is closed: nobody is there to
@@ -188,7 +178,7 @@ func (c storeOrderAction) run(d *Daemon, now time.Time) (*OrderView, uint64, err
 // request, is at fault (the same request succeeds once the store opens), hence 409 and not 422. It is checked
 // when the step is asked for, not when the journal is replayed: a step recorded before this rule stays valid.
 func (d *Daemon) checkStoreOpen(storeID, orderID string, now time.Time) error {
-	st, ok := d.st.stores.get(storeID)
+	st, ok := d.st.stores.Get(storeID)
 	if !ok {
 		return errorf(dispatch.ENotFound, "", "order %q not found at store %q", orderID, storeID)
 	}
@@ -208,48 +198,48 @@ func (d *Daemon) checkStoreOpen(storeID, orderID string, now time.Time) error {
 
 func (d *Daemon) applyStoreAction(rec *record) (any, error) {
 	in := rec.Action
-	old, ok := d.st.orders.get(in.Order)
+	old, ok := d.st.orders.Get(in.Order)
 	if !ok || old.StoreID != in.Store {
 		return nil, errorf(dispatch.ENotFound, "", "order %q not found at store %q", in.Order, in.Store)
 	}
-	if old.Fulfilment != FulfilPickup {
+	if old.Fulfilment != service.FulfilPickup {
 		return nil, errorf(dispatch.EConflict, "", "order %s is for delivery; a courier collects it", in.Order)
 	}
 	v := *old
 	switch {
-	case in.Action == StoreActionReady && old.Status == "pending":
-		v.Status, v.ReadyForPickupAt = StatusReadyForPickup, timePtr(rec.At)
-	case in.Action == StoreActionCollected && old.Status == StatusReadyForPickup:
-		v.Status, v.CollectedAt = StatusCollected, timePtr(rec.At)
+	case in.Action == service.StoreActionReady && old.Status == "pending":
+		v.Status, v.ReadyForPickupAt = service.StatusReadyForPickup, timePtr(rec.At)
+	case in.Action == service.StoreActionCollected && old.Status == service.StatusReadyForPickup:
+		v.Status, v.CollectedAt = service.StatusCollected, timePtr(rec.At)
 	default:
 		return nil, errorf(dispatch.EConflict, "", "order %s is %s; %q is not allowed", in.Order, old.Status, in.Action)
 	}
-	v.Timeline = append(old.Timeline[:len(old.Timeline):len(old.Timeline)], TimelineEntry{Status: v.Status, At: rec.At})
+	v.Timeline = append(old.Timeline[:len(old.Timeline):len(old.Timeline)], service.TimelineEntry{Status: v.Status, At: rec.At})
 	d.countStatus(old, &v, rec.At)
-	d.st.orders.set(v.ID, &v)
-	typ := EventReadyForPickup
-	if v.Status == StatusCollected {
-		typ = EventCollected
+	d.st.orders.Set(v.ID, &v)
+	typ := service.EventReadyForPickup
+	if v.Status == service.StatusCollected {
+		typ = service.EventCollected
 	}
 	d.noteEvent(typ, v.ID, rec.At, "", "")
 	return &v, nil
 }
 
 // cancelPickup cancels an in-store pick-up order (it never reaches the engine).
-func (d *Daemon) cancelPickup(rec *record, old *OrderView) (any, error) {
+func (d *Daemon) cancelPickup(rec *record, old *service.Order) (any, error) {
 	v := *old
 	v.Status = "cancelled"
-	v.Timeline = append(old.Timeline[:len(old.Timeline):len(old.Timeline)], TimelineEntry{Status: v.Status, At: rec.At, Reason: rec.Reason})
+	v.Timeline = append(old.Timeline[:len(old.Timeline):len(old.Timeline)], service.TimelineEntry{Status: v.Status, At: rec.At, Reason: rec.Reason})
 	d.countStatus(old, &v, rec.At)
-	d.st.orders.set(v.ID, &v)
-	d.noteEvent(EventCancelled, v.ID, rec.At, "", rec.Reason)
+	d.st.orders.Set(v.ID, &v)
+	d.noteEvent(service.EventCancelled, v.ID, rec.At, "", rec.Reason)
 	return &v, nil
 }
 
 // fulfilRequest is the network's view of an order input at now.
-func fulfilRequest(in *OrderInput, deliverBy time.Time) *fulfil.Request {
+func fulfilRequest(in *service.OrderInput, deliverBy time.Time) *fulfil.Request {
 	r := &fulfil.Request{StoreID: in.StoreID, Items: in.Items, Dropoff: in.Dropoff.Point(), DeliverBy: deliverBy,
-		Collect: in.Fulfilment == FulfilPickup}
+		Collect: in.Fulfilment == service.FulfilPickup}
 	if in.PrepSeconds != nil {
 		p := time.Duration(*in.PrepSeconds) * time.Second
 		r.Prep = &p
@@ -258,4 +248,9 @@ func fulfilRequest(in *OrderInput, deliverBy time.Time) *fulfil.Request {
 		r.ReadyAt = *in.ReadyAt
 	}
 	return r
+}
+
+// handedOver reports whether the goods have left the store (a courier picked them up, or the customer collected).
+func handedOver(o *service.Order) bool {
+	return o.PickedUpAt != nil || o.CollectedAt != nil
 }

@@ -10,14 +10,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/webhook"
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // The fuzz targets of this file feed made-up content to what the daemon reads from its data directory: journal
@@ -58,7 +58,9 @@ func runFuzz(cfg Config) (*fuzzDaemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.hooks.client.Transport = noNetwork{}
+	hc := hookConfig(d, cfg.Webhooks)
+	hc.Transport = noNetwork{}
+	d.hooks = webhook.New(hc)
 	ctx, cancel := context.WithCancel(context.Background())
 	fd := &fuzzDaemon{d: d, stop: cancel, done: make(chan error, 1)}
 	go func() { fd.done <- d.Run(ctx) }()
@@ -105,13 +107,13 @@ func fuzzDay(tb testing.TB, dir string) {
 			tb.Fatal(err)
 		}
 	}
-	for i, loc := range []Location{{31.2304, 121.4737}, {31.2404, 121.4837}} {
-		_, _, err := d.PutStore(ctx, StoreInput{ID: fmt.Sprintf("s%d", i), Location: loc, PrepSeconds: 300, Inventory: map[string]int{"milk": 3}})
+	for i, loc := range []service.Location{{Lat: 31.2304, Lon: 121.4737}, {Lat: 31.2404, Lon: 121.4837}} {
+		_, _, err := d.PutStore(ctx, service.StoreInput{ID: fmt.Sprintf("s%d", i), Location: loc, PrepSeconds: 300, Inventory: map[string]int{"milk": 3}})
 		must(err)
 	}
-	for i, loc := range []Location{{31.2310, 121.4740}, {31.2400, 121.4830}} {
+	for i, loc := range []service.Location{{Lat: 31.2310, Lon: 121.4740}, {Lat: 31.2400, Lon: 121.4830}} {
 		id := fmt.Sprintf("c%d", i)
-		_, _, _, err := d.PutCourier(ctx, CourierInput{ID: id, Vehicle: "ebike", Capacity: 3, Skills: []string{"cold"}}, false)
+		_, _, _, err := d.PutCourier(ctx, service.CourierInput{ID: id, Vehicle: "ebike", Capacity: 3, Skills: []string{"cold"}}, false)
 		must(err)
 		_, err = d.SetShift(ctx, id, true, &loc, nil)
 		must(err)
@@ -121,16 +123,16 @@ func fuzzDay(tb testing.TB, dir string) {
 	old, _, err := d.CreateAPIKey(ctx, "old")
 	must(err)
 	must(d.RevokeAPIKey(ctx, old.ID))
-	_, _, err = d.PutWebhook(ctx, WebhookInput{ID: "w1", URL: "http://127.0.0.1:9/hook", Secret: "0123456789abcdef"})
+	_, _, err = d.PutWebhook(ctx, service.WebhookInput{ID: "w1", URL: "http://127.0.0.1:9/hook", Secret: "0123456789abcdef"})
 	must(err)
-	shop := Principal{Role: RoleOrders, ID: k.ID}
+	shop := service.Principal{Role: service.RoleOrders, ID: k.ID}
 	var ids []string
 	for i := range 3 {
 		in := orderIn(fmt.Sprintf("s%d", i%2), 31.235+0.002*float64(i), 121.478)
 		in.ExternalID = fmt.Sprintf("ext-%d", i)
-		_, body, err := d.PlaceOrder(ctx, shop, fmt.Sprintf("idem-%d", i), []byte{byte(i)}, in)
+		body, err := orderJSON(d.PlaceOrder(ctx, shop, fmt.Sprintf("idem-%d", i), []byte{byte(i)}, in))
 		must(err)
-		var o OrderView
+		var o service.Order
 		must(json.Unmarshal(body, &o))
 		ids = append(ids, o.ID)
 		clock.Advance(10 * time.Second)
@@ -143,7 +145,7 @@ func fuzzDay(tb testing.TB, dir string) {
 			break
 		}
 	}
-	must(d.ReportLocation(ctx, "c1", Location{31.2401, 121.4831}, time.Time{}))
+	must(d.ReportLocation(ctx, "c1", service.Location{Lat: 31.2401, Lon: 121.4831}, time.Time{}))
 	clock.Advance(time.Minute)
 	_, err = d.CancelOrder(ctx, ids[2], "customer")
 	must(err)
@@ -336,7 +338,7 @@ func FuzzEventLogRecord(f *testing.F) {
 	for _, rec := range events {
 		f.Add(rec) // an event again, under the wrong id
 	}
-	var next OrderEvent
+	var next service.OrderEvent
 	if err := json.Unmarshal(events[len(events)-1], &next); err != nil {
 		f.Fatal(err)
 	}
@@ -386,23 +388,6 @@ func FuzzEventLogRecord(f *testing.F) {
 	})
 }
 
-// FuzzWebhookCursor reads a made-up webhook cursor file: a cursor accepted from it is the number it starts with
-// (never a made-up one), and a cursor the daemon writes is read back exactly. (The first argument is kept from
-// the corpus's earlier form, where it was the webhook's first event.)
-func FuzzWebhookCursor(f *testing.F) {
-	f.Fuzz(func(t *testing.T, content []byte, n uint64) {
-		if got, ok := parseCursor(content); ok {
-			fields := strings.Fields(string(content))
-			if want, err := strconv.ParseUint(fields[0], 10, 64); err != nil || got != want {
-				t.Fatalf("cursor file %q read as %d", content, got)
-			}
-		}
-		if got, ok := parseCursor(formatCursor(n)); !ok || got != n {
-			t.Fatalf("cursor %d written as %q, read back as %d, %v", n, formatCursor(n), got, ok)
-		}
-	})
-}
-
 // TestEventLogBehindTheCheckpoint: a data directory whose event log lost its files (found by FuzzRestoreCheckpoint,
 // where it hung every checkpoint and the shutdown) is refused, saying which events are lost; with salvage it
 // starts, numbers new events after the checkpoint's last one, serves them, and stops.
@@ -425,19 +410,19 @@ func TestEventLogBehindTheCheckpoint(t *testing.T) {
 		t.Fatalf("a lost event log: %v, want a refusal that salvage would override", err)
 	}
 	h2 := start(t, dir, clock, func(c *Config) { c.Salvage = true })
-	if _, _, err := h2.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.25, 121.49)); err != nil {
+	if _, err := h2.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: key}, "", nil, orderIn("s0", 31.25, 121.49)); err != nil {
 		t.Fatal(err)
 	}
 	// The event log's writer takes events after the order is published, and after a salvage its first events are
 	// read from its files, which the writer fills asynchronously: poll until the event is readable.
-	var evs []OrderEvent
+	var evs []service.OrderEvent
 	var err error
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if evs, _, err = h2.d.Events(0, 100); err != nil || len(evs) > 0 {
 			break
 		}
 	}
-	if err != nil || len(evs) != 1 || evs[0].ID != last+1 || evs[0].Type != EventCreated {
+	if err != nil || len(evs) != 1 || evs[0].ID != last+1 || evs[0].Type != service.EventCreated {
 		t.Fatalf("events after the restart: %+v (%v), want one order.created numbered %d", evs, err, last+1)
 	}
 	h2.close()

@@ -6,19 +6,9 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/twpayne/go-polyline"
 
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
-
-// LegView is how a courier rides to a stop on the road map: from the stop before it, or for the first stop from
-// where the courier is.
-type LegView struct {
-	// Polyline is the road path in Google's encoded-polyline format at precision 5 (coordinates × 1e5, latitude
-	// first), from the start's place on the road to the stop's.
-	Polyline string `json:"polyline"`
-	// Metres and Seconds are the length and the riding time of the path, as the dispatcher plans them.
-	Metres  float64 `json:"metres"`
-	Seconds float64 `json:"seconds"`
-}
 
 // maxLegs bounds the legs kept: a city's routes change every round, so older legs are rarely asked again.
 const maxLegs = 1 << 16
@@ -29,7 +19,7 @@ const maxLegs = 1 << 16
 type legs struct {
 	model geo.PathModel
 	mu    sync.Mutex
-	kept  map[legKey]*LegView
+	kept  map[legKey]*service.Leg
 }
 
 type legKey struct {
@@ -43,11 +33,11 @@ func newLegs(m geo.TravelModel) *legs {
 	if !ok {
 		return nil
 	}
-	return &legs{model: pm, kept: make(map[legKey]*LegView)}
+	return &legs{model: pm, kept: make(map[legKey]*service.Leg)}
 }
 
 // leg returns the leg from one place to another for a vehicle, or nil when the map has no path between them.
-func (l *legs) leg(from, to orb.Point, p geo.Profile) *LegView {
+func (l *legs) leg(from, to orb.Point, p geo.Profile) *service.Leg {
 	k := legKey{from, to, p}
 	l.mu.Lock()
 	v, ok := l.kept[k]
@@ -61,7 +51,7 @@ func (l *legs) leg(from, to orb.Point, p geo.Profile) *LegView {
 		for i, pt := range path.Points {
 			coords[i] = []float64{pt[1], pt[0]}
 		}
-		v = &LegView{Polyline: string(polyline.EncodeCoords(coords)), Metres: round1(path.Metres), Seconds: round1(path.Duration.Seconds())}
+		v = &service.Leg{Polyline: string(polyline.EncodeCoords(coords)), Metres: round1(path.Metres), Seconds: round1(path.Duration.Seconds())}
 	}
 	l.mu.Lock()
 	if len(l.kept) >= maxLegs {
@@ -79,7 +69,7 @@ func round1(v float64) float64 {
 // withLegs returns a copy of the route whose stops carry their legs, the first from the courier's position (or,
 // without one, the first stop has none). A stop at the same place as the one before it (several orders of one
 // store) has an empty leg.
-func (l *legs) withLegs(rt *RouteView, c *CourierView) *RouteView {
+func (l *legs) withLegs(rt *service.Route, c *service.Courier) *service.Route {
 	if l == nil || c == nil || len(rt.Stops) == 0 {
 		return rt
 	}
@@ -88,7 +78,7 @@ func (l *legs) withLegs(rt *RouteView, c *CourierView) *RouteView {
 		return rt
 	}
 	out := *rt
-	out.Stops = make([]StopView, len(rt.Stops))
+	out.Stops = make([]service.Stop, len(rt.Stops))
 	copy(out.Stops, rt.Stops)
 	from := c.Location
 	for i := range out.Stops {
@@ -103,7 +93,7 @@ func (l *legs) withLegs(rt *RouteView, c *CourierView) *RouteView {
 
 // CourierRoute is the courier's current route as the API and the stream show it: with a road map, each stop
 // carries its leg (LegView). The second result is false for an unknown courier.
-func (d *Daemon) CourierRoute(courierID string) (*RouteView, bool) {
+func (d *Daemon) CourierRoute(courierID string) (*service.Route, bool) {
 	v := d.View()
 	rt, ok := v.Route(courierID)
 	if !ok {
@@ -116,7 +106,7 @@ func (d *Daemon) CourierRoute(courierID string) (*RouteView, bool) {
 // OrderWithLeg returns the order with, on a road map and once its courier's next stop is its drop-off, the leg
 // the courier rides to the customer (ETA.Leg). Earlier legs pass other customers' doors, so they are not shown to
 // the order's service.
-func (d *Daemon) OrderWithLeg(o *OrderView) *OrderView {
+func (d *Daemon) OrderWithLeg(o *service.Order) *service.Order {
 	if d.legs == nil || o.CourierID == "" || o.ETA == nil || o.Final() {
 		return o
 	}

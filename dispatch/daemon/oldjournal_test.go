@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // TestJournalWithTickRecordsStillOpens: journals written before rounds were decisions hold "tick" records, which
@@ -15,8 +17,8 @@ import (
 func TestJournalWithTickRecordsStillOpens(t *testing.T) {
 	dir, clock := t.TempDir(), newFakeClock()
 	h := start(t, dir, clock, nil)
-	shop := Principal{Role: RoleOrders, ID: h.city()}
-	_, body, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.235, 121.478))
+	shop := service.Principal{Role: service.RoleOrders, ID: h.city()}
+	body, err := orderJSON(h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.235, 121.478)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +28,7 @@ func TestJournalWithTickRecordsStillOpens(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n := h.d.View().OrdersByStatus["assigned"]; n != 1 {
+	if n := h.d.View().OrdersByStatus()["assigned"]; n != 1 {
 		t.Fatalf("%d orders assigned by the tick, want 1 (%s)", n, body)
 	}
 	want := stateOf(t, h.d)
@@ -46,7 +48,7 @@ func TestJournalWithTickRecordsStillOpens(t *testing.T) {
 		t.Fatalf("a journal with a tick record replays to another state:\n%s", firstDiff(want, got))
 	}
 	// And on from there with decisions.
-	if _, _, err := h2.d.PlaceOrder(ctx, shop, "", nil, orderIn("s1", 31.245, 121.488)); err != nil {
+	if _, err := h2.d.PlaceOrder(ctx, shop, "", nil, orderIn("s1", 31.245, 121.488)); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Second)
@@ -68,14 +70,14 @@ func TestDecisionJournaledAsApplied(t *testing.T) {
 	dir, clock := t.TempDir(), newFakeClock()
 	noBundles := func(c *Config) { c.Engine.MaxBundleOrders = 1 }
 	h := start(t, dir, clock, noBundles)
-	shop := Principal{Role: RoleOrders, ID: h.city()}
+	shop := service.Principal{Role: service.RoleOrders, ID: h.city()}
 	var ids []string
 	for i, s := range []string{"s0", "s1"} {
-		_, body, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn(s, 31.235+0.01*float64(i), 121.478+0.01*float64(i)))
+		body, err := orderJSON(h.d.PlaceOrder(ctx, shop, "", nil, orderIn(s, 31.235+0.01*float64(i), 121.478+0.01*float64(i))))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var o OrderView
+		var o service.Order
 		if err := json.Unmarshal(body, &o); err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // Operator overrides: a dispatcher's steps into what the rounds decide. Each is a command that writes one
@@ -37,23 +38,6 @@ type overrideRecord struct {
 	Lock    bool     `json:"lock,omitempty"`
 }
 
-// Who names a principal in timelines and events: its key id (an order-service or operator key), its courier id,
-// or its role (the admin token).
-func (p Principal) Who() string {
-	if p.ID != "" {
-		return p.ID
-	}
-	return p.Role
-}
-
-// OffShiftResult is what taking a courier off shift did: its view, the orders that went back to the pool and
-// those on board, which stay on its route until delivered (they cannot be handed to anyone else).
-type OffShiftResult struct {
-	Courier  *CourierView `json:"courier"`
-	Returned []string     `json:"returned"`
-	OnBoard  []string     `json:"on_board"`
-}
-
 // override is the command of every override: it writes its record.
 type override struct {
 	by  string
@@ -67,26 +51,26 @@ func (c override) run(d *Daemon, now time.Time) (any, uint64, error) {
 
 // AssignOrder puts an order on a courier's route (locked: rounds leave it there). who is the principal's name
 // (Principal.Who). A refusal is a conflict naming the rule (dispatch.Error.Reasons) and the field.
-func (d *Daemon) AssignOrder(ctx context.Context, who, orderID, courierID string, lock bool) (*OrderView, error) {
+func (d *Daemon) AssignOrder(ctx context.Context, who, orderID, courierID string, lock bool) (*service.Order, error) {
 	return overrideOrder(ctx, d, who, overrideRecord{Action: OverrideAssign, Orders: []string{orderID}, Courier: courierID, Lock: lock})
 }
 
 // UnassignOrder takes an assigned order off its courier's route, back to the pool.
-func (d *Daemon) UnassignOrder(ctx context.Context, who, orderID string) (*OrderView, error) {
+func (d *Daemon) UnassignOrder(ctx context.Context, who, orderID string) (*service.Order, error) {
 	return overrideOrder(ctx, d, who, overrideRecord{Action: OverrideUnassign, Orders: []string{orderID}})
 }
 
 // UnlockOrder lets rounds move an order again.
-func (d *Daemon) UnlockOrder(ctx context.Context, who, orderID string) (*OrderView, error) {
+func (d *Daemon) UnlockOrder(ctx context.Context, who, orderID string) (*service.Order, error) {
 	return overrideOrder(ctx, d, who, overrideRecord{Action: OverrideUnlock, Orders: []string{orderID}})
 }
 
-func overrideOrder(ctx context.Context, d *Daemon, who string, rec overrideRecord) (*OrderView, error) {
+func overrideOrder(ctx context.Context, d *Daemon, who string, rec overrideRecord) (*service.Order, error) {
 	res, err := run(ctx, d, override{by: who, rec: rec})
 	if err != nil {
 		return nil, err
 	}
-	views, _ := res.([]*OrderView)
+	views, _ := res.([]*service.Order)
 	if len(views) != 1 {
 		return nil, errorf(dispatch.EInternal, "", "an override of one order answered %d", len(views))
 	}
@@ -94,17 +78,17 @@ func overrideOrder(ctx context.Context, d *Daemon, who string, rec overrideRecor
 }
 
 // MoveOrders assigns several orders to one courier, all or nothing, and returns their views in the order given.
-func (d *Daemon) MoveOrders(ctx context.Context, who, courierID string, orderIDs []string, lock bool) ([]*OrderView, error) {
+func (d *Daemon) MoveOrders(ctx context.Context, who, courierID string, orderIDs []string, lock bool) ([]*service.Order, error) {
 	res, err := run(ctx, d, override{by: who, rec: overrideRecord{Action: OverrideMove, Orders: slices.Clone(orderIDs), Courier: courierID, Lock: lock}})
 	if err != nil {
 		return nil, err
 	}
-	views, _ := res.([]*OrderView)
+	views, _ := res.([]*service.Order)
 	return views, nil
 }
 
 // PauseStore pauses (or resumes) dispatch for a store: its pending orders wait, reason store_paused.
-func (d *Daemon) PauseStore(ctx context.Context, who, storeID string, pause bool) (*StoreView, error) {
+func (d *Daemon) PauseStore(ctx context.Context, who, storeID string, pause bool) (*service.Store, error) {
 	action := OverrideResume
 	if pause {
 		action = OverridePause
@@ -113,23 +97,23 @@ func (d *Daemon) PauseStore(ctx context.Context, who, storeID string, pause bool
 	if err != nil {
 		return nil, err
 	}
-	v, _ := res.(*StoreView)
+	v, _ := res.(*service.Store)
 	return v, nil
 }
 
 // OffShift takes a courier off shift: its orders not picked up go back to the pool; those on board stay on its
 // route until delivered, and the result names them.
-func (d *Daemon) OffShift(ctx context.Context, who, courierID string) (*OffShiftResult, error) {
+func (d *Daemon) OffShift(ctx context.Context, who, courierID string) (*service.OffShiftResult, error) {
 	res, err := run(ctx, d, override{by: who, rec: overrideRecord{Action: OverrideOffShift, Courier: courierID}})
 	if err != nil {
 		return nil, err
 	}
-	v, _ := res.(*OffShiftResult)
+	v, _ := res.(*service.OffShiftResult)
 	return v, nil
 }
 
 // CancelOrderAs cancels an order as CancelOrder does, naming who did it in the timeline and the event.
-func (d *Daemon) CancelOrderAs(ctx context.Context, who, id, reason string) (*OrderView, error) {
+func (d *Daemon) CancelOrderAs(ctx context.Context, who, id, reason string) (*service.Order, error) {
 	if len(reason) > 500 {
 		return nil, errorf(dispatch.EInvalid, "reason", "reason is longer than 500 bytes")
 	}
@@ -139,10 +123,10 @@ func (d *Daemon) CancelOrderAs(ctx context.Context, who, id, reason string) (*Or
 // applyOverride applies an override record: the engine's event, then the views it touches.
 func (d *Daemon) applyOverride(rec *record) (any, error) {
 	s, in := d.st, rec.Override
-	orderViews := func() ([]*OrderView, error) {
-		out := make([]*OrderView, 0, len(in.Orders))
+	orderViews := func() ([]*service.Order, error) {
+		out := make([]*service.Order, 0, len(in.Orders))
 		for _, id := range in.Orders {
-			v, ok := s.orders.get(id)
+			v, ok := s.orders.Get(id)
 			if !ok {
 				return nil, errorf(dispatch.EInternal, "", "order %q has no view", id)
 			}
@@ -166,7 +150,7 @@ func (d *Daemon) applyOverride(rec *record) (any, error) {
 			return nil, errorf(dispatch.EInvalid, "order_id", "an assignment names one order")
 		}
 		for i, id := range in.Orders {
-			if o, ok := s.orders.get(id); ok && o.Fulfilment == FulfilPickup {
+			if o, ok := s.orders.Get(id); ok && o.Fulfilment == service.FulfilPickup {
 				return nil, errorf(dispatch.EConflict, fmt.Sprintf("order_ids[%d]", i), "order %q is collected in store, never by a courier", id)
 			}
 		}
@@ -211,7 +195,7 @@ func (d *Daemon) applyOverride(rec *record) (any, error) {
 		return orderViews()
 	case OverridePause, OverrideResume:
 		pause := in.Action == OverridePause
-		v, ok := s.stores.get(in.Store)
+		v, ok := s.stores.Get(in.Store)
 		if !ok {
 			return nil, errorf(dispatch.ENotFound, "", "store %q not found", in.Store)
 		}
@@ -224,14 +208,14 @@ func (d *Daemon) applyOverride(rec *record) (any, error) {
 		}
 		cp := *v
 		cp.Paused, cp.UpdatedAt = pause, rec.At
-		s.stores.set(cp.ID, &cp)
+		s.stores.Set(cp.ID, &cp)
 		return d.withStock(&cp, rec.At), nil
 	case OverrideOffShift:
 		aux, ok := s.aux[in.Courier]
 		if !ok {
 			return nil, errorf(dispatch.ENotFound, "", "courier %q not found", in.Courier)
 		}
-		res := &OffShiftResult{Returned: []string{}, OnBoard: []string{}}
+		res := &service.OffShiftResult{Returned: []string{}, OnBoard: []string{}}
 		if r, ok := d.eng.Route(in.Courier); ok && aux.InEngine {
 			for _, st := range r.Stops {
 				o, _ := d.eng.Order(st.OrderID)
@@ -247,7 +231,7 @@ func (d *Daemon) applyOverride(rec *record) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.Courier, _ = v.(*CourierView)
+		res.Courier, _ = v.(*service.Courier)
 		return res, nil
 	}
 	return nil, errorf(dispatch.EInternal, "", "unknown override %q", in.Action)
@@ -255,7 +239,7 @@ func (d *Daemon) applyOverride(rec *record) (any, error) {
 
 // lockChanged notes in an order's timeline that its lock was set or lifted (no status changed).
 func (d *Daemon) lockChanged(at time.Time, id string, locked bool) {
-	o, ok := d.st.orders.get(id)
+	o, ok := d.st.orders.Get(id)
 	if !ok {
 		return
 	}
@@ -263,5 +247,5 @@ func (d *Daemon) lockChanged(at time.Time, id string, locked bool) {
 	if locked {
 		reason = "locked"
 	}
-	d.orderChanged(at, id, &TimelineEntry{Status: o.Status, At: at, CourierID: o.CourierID, Reason: reason, By: d.actor}, "")
+	d.orderChanged(at, id, &service.TimelineEntry{Status: o.Status, At: at, CourierID: o.CourierID, Reason: reason, By: d.actor}, "")
 }

@@ -9,16 +9,17 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 func (h *harness) placeAt(key, store string, i int) string {
 	h.t.Helper()
 	in := orderIn(store, 31.235+0.002*float64(i), 121.478+0.002*float64(i))
-	_, body, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, in)
+	body, err := orderJSON(h.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: key}, "", nil, in))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var o OrderView
+	var o service.Order
 	json.Unmarshal(body, &o)
 	return o.ID
 }
@@ -32,7 +33,7 @@ func (h *harness) round() {
 	h.waitRound()
 }
 
-func lastEntry(t *testing.T, d *Daemon, id string) TimelineEntry {
+func lastEntry(t *testing.T, d *Daemon, id string) service.TimelineEntry {
 	t.Helper()
 	o, ok := d.View().Order(id)
 	if !ok || len(o.Timeline) == 0 {
@@ -94,8 +95,8 @@ func TestOverridesAcrossRestarts(t *testing.T) {
 			}
 			var sawAssign, sawUnassign bool
 			for _, ev := range allEvents(t, h.d) {
-				sawAssign = sawAssign || ev.Type == EventAssigned && ev.Order.ID == a && ev.By == "key_ops"
-				sawUnassign = sawUnassign || ev.Type == EventUnassigned && ev.Order.ID == b && ev.By == "key_ops"
+				sawAssign = sawAssign || ev.Type == service.EventAssigned && ev.Order.ID == a && ev.By == "key_ops"
+				sawUnassign = sawUnassign || ev.Type == service.EventUnassigned && ev.Order.ID == b && ev.By == "key_ops"
 			}
 			if !sawAssign || !sawUnassign {
 				t.Fatalf("events with who: assigned %v, unassigned %v", sawAssign, sawUnassign)
@@ -171,7 +172,7 @@ func TestOverrideRefusalsAndOffShift(t *testing.T) {
 	slices.Sort(res.Returned)
 	want := []string{b, c}
 	slices.Sort(want)
-	if fmt.Sprint(res.OnBoard) != fmt.Sprint([]string{a}) || fmt.Sprint(res.Returned) != fmt.Sprint(want) || res.Courier.Status != CourierOffline {
+	if fmt.Sprint(res.OnBoard) != fmt.Sprint([]string{a}) || fmt.Sprint(res.Returned) != fmt.Sprint(want) || res.Courier.Status != service.CourierOffline {
 		t.Fatalf("off shift: %+v, want %s on board, %v returned", res, a, want)
 	}
 	if e := lastEntry(t, h.d, b); e.Status != "pending" || e.By != "admin" || e.Reason != string(dispatch.UnassignOffline) {

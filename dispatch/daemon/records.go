@@ -6,6 +6,7 @@ import (
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // A record is one accepted change, as the journal keeps it. Everything a replay needs is in it (the time, the
@@ -16,7 +17,7 @@ type record struct {
 	At   time.Time `json:"at"`
 
 	ID        string           `json:"id,omitempty"`
-	Store     *StoreView       `json:"store,omitempty"`
+	Store     *service.Store   `json:"store,omitempty"`
 	Courier   *courierRecord   `json:"courier,omitempty"`
 	Key       *keyRecord       `json:"key,omitempty"`
 	Webhook   *Webhook         `json:"webhook,omitempty"`
@@ -118,16 +119,16 @@ type keyRecord struct {
 }
 
 type orderRecord struct {
-	ID         string          `json:"id"`
-	ExternalID string          `json:"external_id,omitempty"`
-	StoreID    string          `json:"store_id"`
-	Dropoff    Location        `json:"dropoff"`
-	CreatedAt  time.Time       `json:"created_at"`
-	ReadyAt    time.Time       `json:"ready_at"`
-	DeliverBy  time.Time       `json:"deliver_by"`
-	Size       int             `json:"size"`
-	Skills     []string        `json:"skills,omitempty"`
-	Customer   json.RawMessage `json:"customer,omitempty"`
+	ID         string           `json:"id"`
+	ExternalID string           `json:"external_id,omitempty"`
+	StoreID    string           `json:"store_id"`
+	Dropoff    service.Location `json:"dropoff"`
+	CreatedAt  time.Time        `json:"created_at"`
+	ReadyAt    time.Time        `json:"ready_at"`
+	DeliverBy  time.Time        `json:"deliver_by"`
+	Size       int              `json:"size"`
+	Skills     []string         `json:"skills,omitempty"`
+	Customer   json.RawMessage  `json:"customer,omitempty"`
 	// Items are reserved in the store's stock (normalized: merged by SKU, sorted). PickupBy is the store's closing
 	// after ReadyAt (zero: none). Fulfilment is "delivery" (empty in records written before pick-up existed) or
 	// "pickup" (the customer collects; no courier).
@@ -151,10 +152,10 @@ type orderRecord struct {
 }
 
 type shiftRecord struct {
-	Courier  string     `json:"courier"`
-	Online   bool       `json:"online"`
-	Location *Location  `json:"location,omitempty"`
-	ShiftEnd *time.Time `json:"shift_end,omitempty"`
+	Courier  string            `json:"courier"`
+	Online   bool              `json:"online"`
+	Location *service.Location `json:"location,omitempty"`
+	ShiftEnd *time.Time        `json:"shift_end,omitempty"`
 }
 
 type actionRecord struct {
@@ -175,25 +176,14 @@ type locationRecord struct {
 	At      time.Time `json:"at"`
 }
 
-// idemRecord is a remembered answer to an order placed with an Idempotency-Key.
-type idemRecord struct {
-	Hash    []byte    `json:"hash"`
-	Status  int       `json:"status"`
-	Body    []byte    `json:"body"`
-	At      time.Time `json:"at"`
-	OrderID string    `json:"order_id"`
-	// seq is the journal record that made it (in memory only): a retry must not be answered before it is durable.
-	seq uint64
-}
-
 // courierAux is what the loop knows of a courier besides its view: its token and shift state.
 type courierAux struct {
-	TokenHash []byte    `json:"token_hash"`
-	OnShift   bool      `json:"on_shift"`
-	InEngine  bool      `json:"in_engine"` // online in the engine (on shift with a known position)
-	Location  *Location `json:"location,omitempty"`
-	LocAt     time.Time `json:"loc_at"`
-	ShiftEnd  time.Time `json:"shift_end"`
+	TokenHash []byte            `json:"token_hash"`
+	OnShift   bool              `json:"on_shift"`
+	InEngine  bool              `json:"in_engine"` // online in the engine (on shift with a known position)
+	Location  *service.Location `json:"location,omitempty"`
+	LocAt     time.Time         `json:"loc_at"`
+	ShiftEnd  time.Time         `json:"shift_end"`
 }
 
 // decisionRecord is a dispatch round's decision as the journal keeps it: the part that held when the loop applied

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // TestReplayMatchesLive drives random days through a daemon the way the API does, with everything that runs beside
@@ -48,10 +49,10 @@ type replayWorld struct {
 	dir    string
 	clock  *fakeClock
 	mutate func(*Config)
-	shop   Principal
+	shop   service.Principal
 	orders []string
 	// idem remembers the idempotency key and body hash of some placements, to retry them.
-	idem     map[string]OrderInput
+	idem     map[string]service.OrderInput
 	couriers []string
 	stores   []string
 }
@@ -60,7 +61,7 @@ func replayDay(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	ckptRecords := 5 + rng.IntN(40)
 	w := &replayWorld{
-		t: t, rng: rng, dir: t.TempDir(), clock: newFakeClock(), idem: map[string]OrderInput{},
+		t: t, rng: rng, dir: t.TempDir(), clock: newFakeClock(), idem: map[string]service.OrderInput{},
 		mutate: func(c *Config) {
 			c.CheckpointRecords = ckptRecords
 			c.Engine.PostponeSlack = 0
@@ -84,7 +85,7 @@ func replayDay(t *testing.T, seed uint64) {
 		}
 	}
 	t.Logf("seed %d: %d orders (%d scheduled orders released), %d restarts, checkpoint every %d records; %v", seed,
-		len(w.orders), released, restarts+1, ckptRecords, w.h.d.View().OrdersByStatus)
+		len(w.orders), released, restarts+1, ckptRecords, w.h.d.View().OrdersByStatus())
 }
 
 func (w *replayWorld) must(err error) {
@@ -98,14 +99,14 @@ func (w *replayWorld) setUp() {
 	d := w.h.d
 	for i := range 4 {
 		id := fmt.Sprintf("s%d", i)
-		_, _, err := d.PutStore(ctx, StoreInput{ID: id, Location: w.near(31.23, 121.47, 0.02), PrepSeconds: 120 + 60*i,
+		_, _, err := d.PutStore(ctx, service.StoreInput{ID: id, Location: w.near(31.23, 121.47, 0.02), PrepSeconds: 120 + 60*i,
 			MaxActiveOrders: 2 + i, Inventory: map[string]int{"milk": 40, "bread": 25}})
 		w.must(err)
 		w.stores = append(w.stores, id)
 	}
 	for i := range 6 {
 		id := fmt.Sprintf("c%d", i)
-		_, _, _, err := d.PutCourier(ctx, CourierInput{ID: id, Vehicle: "ebike", Capacity: 3}, false)
+		_, _, _, err := d.PutCourier(ctx, service.CourierInput{ID: id, Vehicle: "ebike", Capacity: 3}, false)
 		w.must(err)
 		loc := w.near(31.23, 121.47, 0.02)
 		_, err = d.SetShift(ctx, id, true, &loc, nil)
@@ -114,11 +115,11 @@ func (w *replayWorld) setUp() {
 	}
 	k, _, err := d.CreateAPIKey(ctx, "shop")
 	w.must(err)
-	w.shop = Principal{Role: RoleOrders, ID: k.ID}
+	w.shop = service.Principal{Role: service.RoleOrders, ID: k.ID}
 }
 
-func (w *replayWorld) near(lat, lon, spread float64) Location {
-	return Location{Lat: lat + spread*(2*w.rng.Float64()-1), Lon: lon + spread*(2*w.rng.Float64()-1)}
+func (w *replayWorld) near(lat, lon, spread float64) service.Location {
+	return service.Location{Lat: lat + spread*(2*w.rng.Float64()-1), Lon: lon + spread*(2*w.rng.Float64()-1)}
 }
 
 // place places an order (sometimes by items, sometimes with an idempotency key) and remembers its id. Refusals
@@ -140,11 +141,11 @@ func (w *replayWorld) place() {
 		by := after.Add(time.Hour)
 		in.DeliverAfter, in.DeliverBy = &after, &by
 	}
-	_, body, err := w.h.d.PlaceOrder(ctx, w.shop, key, []byte(key), in)
+	body, err := orderJSON(w.h.d.PlaceOrder(ctx, w.shop, key, []byte(key), in))
 	if err != nil {
 		return
 	}
-	var o OrderView
+	var o service.Order
 	w.must(json.Unmarshal(body, &o))
 	w.orders = append(w.orders, o.ID)
 	if key != "" {
@@ -155,9 +156,9 @@ func (w *replayWorld) place() {
 // retry repeats an earlier placement with its idempotency key: it must answer the same order.
 func (w *replayWorld) retry() {
 	for key, in := range w.idem {
-		_, body, err := w.h.d.PlaceOrder(ctx, w.shop, key, []byte(key), in)
+		body, err := orderJSON(w.h.d.PlaceOrder(ctx, w.shop, key, []byte(key), in))
 		w.must(err)
-		var o OrderView
+		var o service.Order
 		w.must(json.Unmarshal(body, &o))
 		if _, ok := w.h.d.View().Order(o.ID); !ok {
 			w.t.Fatalf("retry of %s answered order %s, which is not there", key, o.ID)
@@ -235,7 +236,7 @@ func (w *replayWorld) step(i int) {
 	case n < 75:
 		w.toggleShift()
 	case n < 77:
-		_, err := d.PatchInventory(ctx, w.stores[w.rng.IntN(len(w.stores))], InventoryChange{Adjust: map[string]int{"milk": 5}})
+		_, err := d.PatchInventory(ctx, w.stores[w.rng.IntN(len(w.stores))], service.InventoryChange{Adjust: map[string]int{"milk": 5}})
 		w.must(err)
 	case n < 83:
 		w.must(d.DispatchNow(ctx))

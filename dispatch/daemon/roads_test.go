@@ -11,6 +11,7 @@ import (
 	"github.com/twpayne/go-polyline"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -29,7 +30,7 @@ func withRoads(cfg *Config) { cfg.Travel = northOffRoad{geo.NewStraightLine(geo.
 func TestPlacesOffTheRoadMapAreRefused(t *testing.T) {
 	h := start(t, t.TempDir(), newFakeClock(), withRoads)
 	key := h.city()
-	shop := Principal{Role: RoleOrders, ID: key}
+	shop := service.Principal{Role: service.RoleOrders, ID: key}
 	wantField := func(err error, field string) {
 		t.Helper()
 		var e *dispatch.Error
@@ -37,19 +38,19 @@ func TestPlacesOffTheRoadMapAreRefused(t *testing.T) {
 			t.Fatalf("got %v, want invalid_argument on %s saying it is off the road map", err, field)
 		}
 	}
-	_, _, err := h.d.PutStore(ctx, StoreInput{ID: "in-the-sea", Location: Location{31.5, 121.47}, PrepSeconds: 60})
+	_, _, err := h.d.PutStore(ctx, service.StoreInput{ID: "in-the-sea", Location: service.Location{Lat: 31.5, Lon: 121.47}, PrepSeconds: 60})
 	wantField(err, "location")
-	_, _, err = h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.31, 121.47))
+	_, err = h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.31, 121.47))
 	wantField(err, "dropoff")
 	_, err = h.d.Quote(ctx, orderIn("s0", 31.31, 121.47))
 	wantField(err, "dropoff")
-	if _, _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.25, 121.49)); err != nil {
+	if _, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.25, 121.49)); err != nil {
 		t.Fatalf("an order on the roads: %v", err)
 	}
 	if _, ok := h.d.View().Store("in-the-sea"); ok {
 		t.Fatal("a store off the roads was registered")
 	}
-	if n := h.d.View().OrdersByStatus["pending"]; n != 1 {
+	if n := h.d.View().OrdersByStatus()["pending"]; n != 1 {
 		t.Fatalf("%d pending orders, want only the one on the roads", n)
 	}
 }
@@ -60,10 +61,10 @@ func TestJournalFromBeforeTheMapReplaysOnIt(t *testing.T) {
 	clock := newFakeClock()
 	h := start(t, dir, clock, nil)
 	key := h.city()
-	if _, _, err := h.d.PutStore(ctx, StoreInput{ID: "north", Location: Location{31.5, 121.47}, PrepSeconds: 60}); err != nil {
+	if _, _, err := h.d.PutStore(ctx, service.StoreInput{ID: "north", Location: service.Location{Lat: 31.5, Lon: 121.47}, PrepSeconds: 60}); err != nil {
 		t.Fatal(err)
 	}
-	_, body, err := h.d.PlaceOrder(ctx, Principal{Role: RoleOrders, ID: key}, "", nil, orderIn("s0", 31.31, 121.47))
+	body, err := orderJSON(h.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: key}, "", nil, orderIn("s0", 31.31, 121.47)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestJournalFromBeforeTheMapReplaysOnIt(t *testing.T) {
 	if _, ok := h.d.View().Store("north"); !ok {
 		t.Fatal("the store registered before the map is gone")
 	}
-	if n := h.d.View().OrdersByStatus["pending"]; n != 1 {
+	if n := h.d.View().OrdersByStatus()["pending"]; n != 1 {
 		t.Fatalf("%d pending orders after the restart on the map, want the 1 acknowledged (%s)", n, body)
 	}
 }
@@ -86,7 +87,7 @@ func (m straightPaths) Path(from, to orb.Point, p geo.Profile) (geo.Path, error)
 		Duration: m.TravelTime(from, to, p)}, nil
 }
 
-func decodeLeg(t *testing.T, l *LegView) [][]float64 {
+func decodeLeg(t *testing.T, l *service.Leg) [][]float64 {
 	t.Helper()
 	coords, rest, err := polyline.DecodeCoords([]byte(l.Polyline))
 	if err != nil || len(rest) != 0 {

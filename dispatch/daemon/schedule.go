@@ -15,6 +15,7 @@ import (
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/checkpoint"
 	"github.com/o2o-dispatch/dispatchd/dispatch/planner"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -32,17 +33,6 @@ import (
 // No drop-off comes before deliver_after: the engine is given the order with a ready time no earlier than
 // deliver_after minus the fastest possible ride from the store (PickupFrom), and every plan's drop-off is at least
 // that ride after its pick-up.
-
-// StatusScheduled is the status of an order in the scheduled book (before its release to the live rounds).
-const StatusScheduled = "scheduled"
-
-// The scheduled book's events: an order placed into it; its tentative plan (courier or drop-off time) changed; it
-// was handed to the live rounds.
-const (
-	EventScheduled = "order.scheduled"
-	EventPlanned   = "order.planned"
-	EventReleased  = "order.released"
-)
 
 // Record types of the scheduled book.
 const (
@@ -107,24 +97,11 @@ func (c ScheduleConfig) withDefaults(eng *dispatch.Config) ScheduleConfig {
 
 func (c ScheduleConfig) enabled() bool { return c.Horizon >= 0 }
 
-// ScheduleView is what an order's view shows of the scheduled book.
-type ScheduleView struct {
-	// CourierID is the tentative courier of the last plan (empty: not planned yet, or no courier could take it).
-	CourierID string `json:"courier_id,omitempty"`
-	// ReleaseAt is when the order goes (or went) to the live rounds.
-	ReleaseAt time.Time `json:"release_at"`
-	// PlannedAt is when the book was last planned with the order; ReleasedAt when it went to the live rounds.
-	PlannedAt  *time.Time `json:"planned_at,omitempty"`
-	ReleasedAt *time.Time `json:"released_at,omitempty"`
-	// Unplanned says why the last plan found no courier for the order ("fleet_full", "time_windows", ...).
-	Unplanned string `json:"unplanned,omitempty"`
-}
-
 // booked is an order of the scheduled book. A stored booked is never changed (a change stores a new one), so that a
 // plan running off the loop and a checkpoint being written can read the entries they were given.
 type booked struct {
 	ID, StoreID                                             string
-	Dropoff                                                 Location
+	Dropoff                                                 service.Location
 	CreatedAt, ReadyAt, PickupFrom, DeliverAfter, DeliverBy time.Time
 	PickupBy                                                time.Time
 	Size                                                    int
@@ -173,9 +150,9 @@ func (c ScheduleConfig) releaseAt(b *booked) time.Time {
 // checkWindow checks deliver_after against the rest of the order (resolve calls it once deliver_by is known),
 // bounds deliver_by, and marks a scheduled order (finishWindow sets its release). It returns when the store's
 // preparation may start: now, or for an order scheduled with deliver_after, the horizon before its window.
-func (d *Daemon) checkWindow(now time.Time, in *OrderInput, rec *orderRecord) (time.Time, error) {
+func (d *Daemon) checkWindow(now time.Time, in *service.OrderInput, rec *orderRecord) (time.Time, error) {
 	sc := d.cfg.Schedule.withDefaults(&d.cfg.Engine)
-	delivery := in.Fulfilment != FulfilPickup
+	delivery := in.Fulfilment != service.FulfilPickup
 	if in.DeliverAfter != nil {
 		after := in.DeliverAfter.UTC()
 		switch {
@@ -238,7 +215,7 @@ func fmtDays(d time.Duration) string {
 // drop-off at or after deliver_after, and a scheduled order's release.
 func (d *Daemon) finishWindow(now time.Time, rec *orderRecord) error {
 	if !rec.DeliverAfter.IsZero() {
-		if st, ok := d.st.stores.get(rec.StoreID); ok {
+		if st, ok := d.st.stores.Get(rec.StoreID); ok {
 			r := dispatch.ReachOf(&d.cfg.Engine, d.cfg.Travel, st.Location.Point(), rec.Dropoff.Point(), rec.ReadyAt, rec.DeliverBy, rec.AcceptLate)
 			if from := rec.DeliverAfter.Add(-r.Ride); from.After(rec.ReadyAt) {
 				rec.PickupFrom = from
@@ -257,16 +234,16 @@ func (d *Daemon) finishWindow(now time.Time, rec *orderRecord) error {
 }
 
 // scheduleView sets what a placement shows of its window and the book, and reports whether the order is scheduled.
-func (d *Daemon) scheduleView(at time.Time, in *orderRecord, v *OrderView) bool {
+func (d *Daemon) scheduleView(at time.Time, in *orderRecord, v *service.Order) bool {
 	if !in.DeliverAfter.IsZero() {
 		v.DeliverAfter = timePtr(in.DeliverAfter)
 	}
-	if in.ReleaseAt.IsZero() || in.Fulfilment == FulfilPickup {
+	if in.ReleaseAt.IsZero() || in.Fulfilment == service.FulfilPickup {
 		return false
 	}
-	v.Status = StatusScheduled
-	v.Timeline = []TimelineEntry{{Status: StatusScheduled, At: at}}
-	v.Schedule = &ScheduleView{ReleaseAt: in.ReleaseAt}
+	v.Status = service.StatusScheduled
+	v.Timeline = []service.TimelineEntry{{Status: service.StatusScheduled, At: at}}
+	v.Schedule = &service.Schedule{ReleaseAt: in.ReleaseAt}
 	return true
 }
 
@@ -278,20 +255,20 @@ func (d *Daemon) book(in *orderRecord) {
 
 // cancelScheduled cancels an order of the book: it leaves the book (no release will come) and its stock is given
 // back.
-func (d *Daemon) cancelScheduled(rec *record) (*OrderView, error) {
+func (d *Daemon) cancelScheduled(rec *record) (*service.Order, error) {
 	s := d.st
 	delete(s.book, rec.ID)
 	d.sched.gen++
-	old, ok := s.orders.get(rec.ID)
+	old, ok := s.orders.Get(rec.ID)
 	if !ok {
 		return nil, errorf(dispatch.ENotFound, "", "order %q not found", rec.ID)
 	}
 	v := *old
 	v.Status, v.ETA = "cancelled", nil
-	v.Timeline = append(slices.Clip(old.Timeline), TimelineEntry{Status: "cancelled", At: rec.At, Reason: rec.Reason, By: d.actor})
+	v.Timeline = append(slices.Clip(old.Timeline), service.TimelineEntry{Status: "cancelled", At: rec.At, Reason: rec.Reason, By: d.actor})
 	d.countStatus(old, &v, rec.At)
-	s.orders.set(v.ID, &v)
-	d.noteEvent(EventCancelled, rec.ID, rec.At, "", rec.Reason)
+	s.orders.Set(v.ID, &v)
+	d.noteEvent(service.EventCancelled, rec.ID, rec.At, "", rec.Reason)
 	return &v, nil
 }
 
@@ -337,17 +314,17 @@ func (d *Daemon) applySchedulePlan(rec *record) error {
 		s.book[p.Order] = &nb
 		changed := nb.Courier != b.Courier ||
 			(nb.Courier != "" && nb.DropoffAt.Sub(b.DropoffAt).Abs() > d.cfg.ETAChangeThreshold)
-		if old, ok := s.orders.get(p.Order); ok {
+		if old, ok := s.orders.Get(p.Order); ok {
 			v := *old
-			v.Schedule = &ScheduleView{CourierID: nb.Courier, ReleaseAt: nb.ReleaseAt, PlannedAt: timePtr(rec.At), Unplanned: nb.Unplanned}
+			v.Schedule = &service.Schedule{CourierID: nb.Courier, ReleaseAt: nb.ReleaseAt, PlannedAt: timePtr(rec.At), Unplanned: nb.Unplanned}
 			v.ETA = nil
 			if nb.Courier != "" {
-				v.ETA = &ETA{PickupAt: timePtr(nb.PickupAt), DropoffAt: timePtr(nb.DropoffAt)}
+				v.ETA = &service.ETA{PickupAt: timePtr(nb.PickupAt), DropoffAt: timePtr(nb.DropoffAt)}
 			}
-			s.orders.set(v.ID, &v)
+			s.orders.Set(v.ID, &v)
 		}
 		if changed {
-			d.noteEvent(EventPlanned, p.Order, rec.At, b.Courier, nb.Unplanned)
+			d.noteEvent(service.EventPlanned, p.Order, rec.At, b.Courier, nb.Unplanned)
 		}
 	}
 	return nil
@@ -369,22 +346,22 @@ func (d *Daemon) applyRelease(rec *record) error {
 			return err
 		}
 		delete(s.book, id)
-		old, ok := s.orders.get(id)
+		old, ok := s.orders.Get(id)
 		if !ok {
 			continue
 		}
 		v := *old
 		v.Status, v.ETA = "pending", nil
-		v.Timeline = append(slices.Clip(old.Timeline), TimelineEntry{Status: "pending", At: rec.At, Reason: "released"})
-		sv := ScheduleView{ReleaseAt: rec.At}
+		v.Timeline = append(slices.Clip(old.Timeline), service.TimelineEntry{Status: "pending", At: rec.At, Reason: "released"})
+		sv := service.Schedule{ReleaseAt: rec.At}
 		if old.Schedule != nil {
 			sv = *old.Schedule
 		}
 		sv.ReleasedAt = timePtr(rec.At)
 		v.Schedule = &sv
 		d.countStatus(old, &v, rec.At)
-		s.orders.set(id, &v)
-		d.noteEvent(EventReleased, id, rec.At, "", "")
+		s.orders.Set(id, &v)
+		d.noteEvent(service.EventReleased, id, rec.At, "", "")
 	}
 	if len(sr.Routes) == 0 {
 		return nil
@@ -665,13 +642,13 @@ func (d *Daemon) scheduleJob(now time.Time) *scheduleJob {
 	for _, id := range slices.Sorted(maps.Keys(s.book)) {
 		b := s.book[id]
 		job.orders = append(job.orders, b)
-		if st, ok := s.stores.get(b.StoreID); ok {
+		if st, ok := s.stores.Get(b.StoreID); ok {
 			job.stores[b.StoreID] = st.Location.Point()
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.aux)) {
 		aux := s.aux[id]
-		v, ok := s.couriers.get(id)
+		v, ok := s.couriers.Get(id)
 		if !ok || aux.Location == nil {
 			continue
 		}
@@ -819,7 +796,7 @@ func bookedOfCkpt(r *checkpoint.Scheduled) *booked {
 		DropoffSeq: r.DropoffSeq, PlannedAt: r.PlannedAt, Unplanned: r.Unplanned}
 }
 
-func ckptOrderSchedule(v *ScheduleView) *checkpoint.OrderSchedule {
+func ckptOrderSchedule(v *service.Schedule) *checkpoint.OrderSchedule {
 	if v == nil {
 		return nil
 	}
@@ -827,11 +804,11 @@ func ckptOrderSchedule(v *ScheduleView) *checkpoint.OrderSchedule {
 		ReleasedAt: v.ReleasedAt, Unplanned: v.Unplanned}
 }
 
-func orderScheduleView(r *checkpoint.OrderSchedule) *ScheduleView {
+func orderScheduleView(r *checkpoint.OrderSchedule) *service.Schedule {
 	if r == nil {
 		return nil
 	}
-	return &ScheduleView{CourierID: r.CourierID, ReleaseAt: r.ReleaseAt, PlannedAt: r.PlannedAt,
+	return &service.Schedule{CourierID: r.CourierID, ReleaseAt: r.ReleaseAt, PlannedAt: r.PlannedAt,
 		ReleasedAt: r.ReleasedAt, Unplanned: r.Unplanned}
 }
 

@@ -14,25 +14,26 @@ import (
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
 func tp(t time.Time) *time.Time { return &t }
 
 // schedCity registers one store with stock, the couriers given (id -> capacity) on shift beside it, and a key.
-func (h *harness) schedCity(couriers map[string]int) Principal {
+func (h *harness) schedCity(couriers map[string]int) service.Principal {
 	t := h.t
 	t.Helper()
-	if _, _, err := h.d.PutStore(ctx, StoreInput{ID: "s0", Location: Location{31.2304, 121.4737}, PrepSeconds: 300,
+	if _, _, err := h.d.PutStore(ctx, service.StoreInput{ID: "s0", Location: service.Location{Lat: 31.2304, Lon: 121.4737}, PrepSeconds: 300,
 		Inventory: map[string]int{"rice": 5}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range slices.Sorted(maps.Keys(couriers)) {
 		capacity := couriers[id]
-		if _, _, _, err := h.d.PutCourier(ctx, CourierInput{ID: id, Vehicle: "ebike", Capacity: capacity}, false); err != nil {
+		if _, _, _, err := h.d.PutCourier(ctx, service.CourierInput{ID: id, Vehicle: "ebike", Capacity: capacity}, false); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.d.SetShift(ctx, id, true, &Location{31.2310, 121.4740}, nil); err != nil {
+		if _, err := h.d.SetShift(ctx, id, true, &service.Location{Lat: 31.2310, Lon: 121.4740}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -40,29 +41,29 @@ func (h *harness) schedCity(couriers map[string]int) Principal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Principal{Role: RoleOrders, ID: k.ID}
+	return service.Principal{Role: service.RoleOrders, ID: k.ID}
 }
 
 // placeWindow places an order from s0 to (lat, lon) to be delivered within [after, by] (after may be zero).
-func (h *harness) placeWindow(shop Principal, idem string, lat, lon float64, after, by time.Time) *OrderView {
+func (h *harness) placeWindow(shop service.Principal, idem string, lat, lon float64, after, by time.Time) *service.Order {
 	h.t.Helper()
 	in := orderIn("s0", lat, lon)
 	if !after.IsZero() {
 		in.DeliverAfter = tp(after)
 	}
 	in.DeliverBy = tp(by)
-	_, body, err := h.d.PlaceOrder(ctx, shop, idem, []byte(idem), in)
+	body, err := orderJSON(h.d.PlaceOrder(ctx, shop, idem, []byte(idem), in))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var o OrderView
+	var o service.Order
 	if err := json.Unmarshal(body, &o); err != nil {
 		h.t.Fatal(err)
 	}
 	return &o
 }
 
-func (h *harness) order(id string) *OrderView {
+func (h *harness) order(id string) *service.Order {
 	h.t.Helper()
 	o, ok := h.d.View().Order(id)
 	if !ok {
@@ -135,9 +136,9 @@ func TestScheduleValidation(t *testing.T) {
 			in := orderIn("s0", 31.24, 121.48)
 			in.DeliverAfter, in.DeliverBy, in.PromiseSeconds = c.after, c.by, c.promise
 			if c.pickup {
-				in.Fulfilment = FulfilPickup
+				in.Fulfilment = service.FulfilPickup
 			}
-			_, _, err := h.d.PlaceOrder(ctx, shop, "", nil, in)
+			_, err := h.d.PlaceOrder(ctx, shop, "", nil, in)
 			de, ok := err.(*dispatch.Error)
 			if !ok || de.Code != dispatch.EInvalid || de.Field != c.field {
 				t.Fatalf("got %v, want invalid_argument on %s", err, c.field)
@@ -150,7 +151,7 @@ func TestScheduleValidation(t *testing.T) {
 	shop = h2.schedCity(map[string]int{"c0": 3})
 	in := orderIn("s0", 31.24, 121.48)
 	in.DeliverBy = tp(now.Add(2 * 24 * time.Hour))
-	if _, _, err := h2.d.PlaceOrder(ctx, shop, "", nil, in); dispatch.ErrorCodeOf(err) != dispatch.EInvalid || !strings.Contains(err.Error(), "within a day") {
+	if _, err := h2.d.PlaceOrder(ctx, shop, "", nil, in); dispatch.ErrorCodeOf(err) != dispatch.EInvalid || !strings.Contains(err.Error(), "within a day") {
 		t.Fatalf("without the book, a deliver_by two days ahead: %v, want refused as beyond a day", err)
 	}
 }
@@ -200,7 +201,7 @@ func TestScheduledOrderLifecycle(t *testing.T) {
 	now := clock.Now()
 	after, by := now.Add(3*time.Hour), now.Add(4*time.Hour)
 	o := h.placeWindow(shop, "a", 31.2404, 121.4837, after, by)
-	if o.Status != StatusScheduled || o.Schedule == nil || o.Schedule.ReleaseAt.IsZero() {
+	if o.Status != service.StatusScheduled || o.Schedule == nil || o.Schedule.ReleaseAt.IsZero() {
 		t.Fatalf("placed %+v, want scheduled with a release time", o)
 	}
 	if h.inEngine(o.ID) {
@@ -209,7 +210,7 @@ func TestScheduledOrderLifecycle(t *testing.T) {
 	if err := h.d.DispatchNow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if o := h.order(o.ID); o.Status != StatusScheduled || o.CourierID != "" {
+	if o := h.order(o.ID); o.Status != service.StatusScheduled || o.CourierID != "" {
 		t.Fatalf("after a live round the scheduled order is %s (courier %q)", o.Status, o.CourierID)
 	}
 	h.planSchedule()
@@ -227,7 +228,7 @@ func TestScheduledOrderLifecycle(t *testing.T) {
 	// Not yet.
 	clock.Set(release.Add(-time.Second))
 	h.planSchedule()
-	if o := h.order(o.ID); o.Status != StatusScheduled || h.inEngine(o.ID) {
+	if o := h.order(o.ID); o.Status != service.StatusScheduled || h.inEngine(o.ID) {
 		t.Fatalf("a second before its release the order is %s", o.Status)
 	}
 	// Released onto its tentative courier, the proposal checked and applied.
@@ -292,7 +293,7 @@ func TestScheduleReplansAsOrdersCome(t *testing.T) {
 	if got := strings.Join(eventTypes(t, h.d, a.ID), " "); got != "order.created order.scheduled order.planned order.planned" {
 		t.Fatalf("first order's events: %s, want a second order.planned for the re-plan", got)
 	}
-	var last OrderEvent
+	var last service.OrderEvent
 	for _, ev := range allEvents(t, h.d) {
 		if ev.Order.ID == a.ID {
 			last = ev
@@ -318,11 +319,11 @@ func TestCancelScheduledOrder(t *testing.T) {
 	in := orderIn("s0", 31.2404, 121.4837)
 	in.Items = []fulfil.Item{{SKU: "rice", Qty: 2}}
 	in.DeliverAfter, in.DeliverBy = tp(now.Add(3*time.Hour)), tp(now.Add(4*time.Hour))
-	_, body, err := h.d.PlaceOrder(ctx, shop, "", nil, in)
+	body, err := orderJSON(h.d.PlaceOrder(ctx, shop, "", nil, in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var o OrderView
+	var o service.Order
 	json.Unmarshal(body, &o)
 	h.planSchedule()
 	if s, _ := h.d.StoreDetail(ctx, "s0"); s.Reserved["rice"] != 2 {
@@ -412,7 +413,7 @@ func TestScheduleAcrossRestarts(t *testing.T) {
 			if ra.Status != "assigned" || ra.Schedule.ReleasedAt == nil || !ra.Schedule.ReleasedAt.After(release) {
 				t.Fatalf("a due while the daemon was down is %s (released %v) after the start", ra.Status, ra.Schedule.ReleasedAt)
 			}
-			if ob := h.order(b.ID); ob.Status != StatusScheduled {
+			if ob := h.order(b.ID); ob.Status != service.StatusScheduled {
 				t.Fatalf("b, not yet due, is %s", ob.Status)
 			}
 			restart() // across the release
@@ -442,11 +443,11 @@ func TestScheduledReleaseFallsBackToTheRounds(t *testing.T) {
 	if _, err := h.d.SetShift(ctx, "c0", false, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := h.d.PutCourier(ctx, CourierInput{ID: "c9", Vehicle: "ebike", Capacity: 3}, false); err != nil {
+	if _, _, _, err := h.d.PutCourier(ctx, service.CourierInput{ID: "c9", Vehicle: "ebike", Capacity: 3}, false); err != nil {
 		t.Fatal(err)
 	}
 	clock.Set(release)
-	if _, err := h.d.SetShift(ctx, "c9", true, &Location{31.2300, 121.4730}, nil); err != nil {
+	if _, err := h.d.SetShift(ctx, "c9", true, &service.Location{Lat: 31.2300, Lon: 121.4730}, nil); err != nil {
 		t.Fatal(err)
 	}
 	h.d.do(ctx, func(now time.Time) (any, uint64, error) { seq, err := h.d.releaseDue(now); return nil, seq, err })
@@ -535,7 +536,7 @@ func BenchmarkSchedulePlan(b *testing.B) {
 				p := place()
 				after := at.Add(3*time.Hour + time.Duration(rnd()*float64(4*time.Hour)))
 				job.orders = append(job.orders, &booked{ID: fmt.Sprintf("o%04d", i), StoreID: fmt.Sprintf("s%d", i%10),
-					Dropoff: Location{Lat: p[1], Lon: p[0]}, ReadyAt: at.Add(10 * time.Minute), PickupFrom: after.Add(-10 * time.Minute),
+					Dropoff: service.Location{Lat: p[1], Lon: p[0]}, ReadyAt: at.Add(10 * time.Minute), PickupFrom: after.Add(-10 * time.Minute),
 					DeliverAfter: after, DeliverBy: after.Add(2 * time.Hour), Size: 1})
 			}
 			planned := 0

@@ -1,49 +1,26 @@
 package daemon
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/cow"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
-// Roles of a Principal.
-const (
-	RoleAdmin   = "admin"
-	RoleOrders  = "orders"
-	RoleCourier = "courier"
-	// RoleOperator watches the whole city (stores, couriers, orders, events, the console) and manages no key or
-	// webhook.
-	RoleOperator = "operator"
-)
-
-// Principal is who a request acts as: the admin, an order service (ID is its API key's id) or a courier (ID is the
-// courier's id).
-type Principal struct {
-	Role string
-	ID   string
-}
-
-// HashToken is how tokens are kept: SHA-256. Tokens are 256-bit random values, so a fast hash is enough (there is
-// nothing to brute-force), and a lookup by hash compares no secret byte by byte.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
-
 // state is everything the loop owns besides the engine.
 type state struct {
-	orders     *cowMap[*OrderView]
-	stores     *cowMap[*StoreView]
-	couriers   *cowMap[*CourierView]
-	routes     *cowMap[*RouteView]
-	principals *cowMap[Principal] // by string(token hash)
-	keys       *cowMap[*APIKey]
-	webhooks   *cowMap[*Webhook]
+	orders     *cow.Map[*service.Order]
+	stores     *cow.Map[*service.Store]
+	couriers   *cow.Map[*service.Courier]
+	routes     *cow.Map[*service.Route]
+	principals *cow.Map[service.Principal] // by string(token hash)
+	keys       *cow.Map[*service.APIKey]
+	webhooks   *cow.Map[*Webhook]
 
 	aux         map[string]*courierAux
 	externalIDs map[string]string
@@ -75,26 +52,26 @@ type expiry struct {
 
 func newState() *state {
 	return &state{
-		orders:        newCowMap[*OrderView](),
-		stores:        newCowMap[*StoreView](),
-		couriers:      newCowMap[*CourierView](),
-		routes:        newCowMap[*RouteView](),
-		principals:    newCowMap[Principal](),
-		keys:          newCowMap[*APIKey](),
-		webhooks:      newCowMap[*Webhook](),
+		orders:        cow.New[*service.Order](),
+		stores:        cow.New[*service.Store](),
+		couriers:      cow.New[*service.Courier](),
+		routes:        cow.New[*service.Route](),
+		principals:    cow.New[service.Principal](),
+		keys:          cow.New[*service.APIKey](),
+		webhooks:      cow.New[*Webhook](),
 		aux:           map[string]*courierAux{},
 		externalIDs:   map[string]string{},
 		idem:          map[string]*idemRecord{},
 		pendingLocs:   map[string]locationRecord{},
 		onRoute:       map[string]struct{}{},
-		courierCounts: map[string]int{CourierOffline: 0, CourierAwaitingLocation: 0, CourierIdle: 0, CourierBusy: 0},
+		courierCounts: map[string]int{service.CourierOffline: 0, service.CourierAwaitingLocation: 0, service.CourierIdle: 0, service.CourierBusy: 0},
 		announced:     map[string]time.Time{},
 		book:          map[string]*booked{},
 	}
 }
 
 func (s *state) openOrders() int {
-	ready, _ := statusIndex(StatusReadyForPickup)
+	ready, _ := statusIndex(service.StatusReadyForPickup)
 	return s.byStatus[dispatch.StatusPending] + s.byStatus[dispatch.StatusAssigned] + s.byStatus[dispatch.StatusPickedUp] + s.byStatus[ready]
 }
 
@@ -128,8 +105,8 @@ func (s *state) prune(now time.Time, idemTTL, retention time.Duration) {
 	n = 0
 	for n < len(s.finishedQ) && now.Sub(s.finishedQ[n].at) > retention {
 		id := s.finishedQ[n].key
-		if o, ok := s.orders.get(id); ok && o.Final() {
-			s.orders.del(id)
+		if o, ok := s.orders.Get(id); ok && o.Final() {
+			s.orders.Delete(id)
 			if o.ExternalID != "" && s.externalIDs[o.ExternalID] == id {
 				delete(s.externalIDs, o.ExternalID)
 			}
@@ -142,80 +119,96 @@ func (s *state) prune(now time.Time, idemTTL, retention time.Duration) {
 // View is an immutable snapshot of the daemon's state, published after every step of the loop once everything in
 // it is durable. Reads, metrics and courier streams use it without entering the loop.
 type View struct {
-	// Seq is the last journal record it contains.
-	Seq uint64
-	// At is the loop's clock when it was made.
-	At time.Time
+	// seq is the last journal record it contains; at the loop's clock when it was made.
+	seq uint64
+	at  time.Time
 
-	orders     frozenMap[*OrderView]
-	stores     frozenMap[*StoreView]
-	couriers   frozenMap[*CourierView]
-	routes     frozenMap[*RouteView]
-	principals frozenMap[Principal]
-	keys       frozenMap[*APIKey]
-	webhooks   frozenMap[*Webhook]
+	orders     cow.Frozen[*service.Order]
+	stores     cow.Frozen[*service.Store]
+	couriers   cow.Frozen[*service.Courier]
+	routes     cow.Frozen[*service.Route]
+	principals cow.Frozen[service.Principal]
+	keys       cow.Frozen[*service.APIKey]
+	webhooks   cow.Frozen[*Webhook]
 
-	// OrdersByStatus and CouriersByStatus count orders (open, and finished within retention) and couriers.
-	OrdersByStatus   map[string]int
-	CouriersByStatus map[string]int
-	LastRound        dispatch.Stats
+	// ordersByStatus and couriersByStatus count orders (open, and finished within retention) and couriers.
+	ordersByStatus   map[string]int
+	couriersByStatus map[string]int
+	lastRound        dispatch.Stats
 
 	changed []string
-	events  []OrderEvent
+	events  []service.OrderEvent
 }
 
 func (d *Daemon) buildView() *View {
 	s := d.st
 	v := &View{
-		Seq:        d.journal.LastSeq(),
-		At:         d.lastNow,
-		orders:     s.orders.freeze(),
-		stores:     s.stores.freeze(),
-		couriers:   s.couriers.freeze(),
-		routes:     s.routes.freeze(),
-		principals: s.principals.freeze(),
-		keys:       s.keys.freeze(),
-		webhooks:   s.webhooks.freeze(),
-		LastRound:  d.lastStats,
+		seq:        d.journal.LastSeq(),
+		at:         d.lastNow,
+		orders:     s.orders.Freeze(),
+		stores:     s.stores.Freeze(),
+		couriers:   s.couriers.Freeze(),
+		routes:     s.routes.Freeze(),
+		principals: s.principals.Freeze(),
+		keys:       s.keys.Freeze(),
+		webhooks:   s.webhooks.Freeze(),
+		lastRound:  d.lastStats,
 		changed:    d.stepChanged,
 		events:     d.stepEvents,
 	}
 	d.stepChanged, d.stepEvents = nil, nil
-	v.OrdersByStatus = make(map[string]int, len(s.byStatus))
+	v.ordersByStatus = make(map[string]int, len(s.byStatus))
 	for st, n := range s.byStatus {
-		v.OrdersByStatus[orderStatuses[st]] = n
+		v.ordersByStatus[orderStatuses[st]] = n
 	}
-	v.CouriersByStatus = make(map[string]int, len(s.courierCounts))
+	v.couriersByStatus = make(map[string]int, len(s.courierCounts))
 	for k, n := range s.courierCounts {
-		v.CouriersByStatus[k] = n
+		v.couriersByStatus[k] = n
 	}
 	return v
 }
 
+var _ service.View = (*View)(nil)
+
+// Seq is the last journal record the view contains.
+func (v *View) Seq() uint64 { return v.seq }
+
+// At is the loop's clock when the view was made.
+func (v *View) At() time.Time { return v.at }
+
+// OrdersByStatus counts the orders (open, and finished within retention) by status.
+func (v *View) OrdersByStatus() map[string]int { return v.ordersByStatus }
+
+// CouriersByStatus counts the couriers by status.
+func (v *View) CouriersByStatus() map[string]int { return v.couriersByStatus }
+
+// LastRound is the last dispatch round's figures.
+func (v *View) LastRound() dispatch.Stats { return v.lastRound }
+
 // Order returns an order by id.
-func (v *View) Order(id string) (*OrderView, bool) { return v.orders.get(id) }
+func (v *View) Order(id string) (*service.Order, bool) { return v.orders.Get(id) }
 
 // Store returns a store by id.
-func (v *View) Store(id string) (*StoreView, bool) { return v.stores.get(id) }
+func (v *View) Store(id string) (*service.Store, bool) { return v.stores.Get(id) }
 
 // Stores returns every store, by id.
-func (v *View) Stores() []*StoreView {
-	out := make([]*StoreView, 0, v.stores.len())
-	for _, k := range v.stores.sortedKeys() {
-		s, _ := v.stores.get(k)
+func (v *View) Stores() []*service.Store {
+	out := make([]*service.Store, 0, v.stores.Len())
+	for _, k := range v.stores.SortedKeys() {
+		s, _ := v.stores.Get(k)
 		out = append(out, s)
 	}
 	return out
 }
 
 // StoresNear returns the stores within radius metres of p, nearest first.
-func (v *View) StoresNear(p Location, radius float64) []*StoreView {
+func (v *View) StoresNear(p service.Location, radius float64) []*service.Store {
 	type hit struct {
-		s *StoreView
+		s *service.Store
 		d float64
 	}
 	var hits []hit
-	for _, s := range v.stores.all() {
+	for _, s := range v.stores.All() {
 		if d := geo.Geographic.Distance(p.Point(), s.Location.Point()); d <= radius {
 			hits = append(hits, hit{s, d})
 		}
@@ -229,7 +222,7 @@ func (v *View) StoresNear(p Location, radius float64) []*StoreView {
 		}
 		return strings.Compare(a.s.ID, b.s.ID)
 	})
-	out := make([]*StoreView, len(hits))
+	out := make([]*service.Store, len(hits))
 	for i, h := range hits {
 		out[i] = h.s
 	}
@@ -237,14 +230,14 @@ func (v *View) StoresNear(p Location, radius float64) []*StoreView {
 }
 
 // Courier returns a courier by id.
-func (v *View) Courier(id string) (*CourierView, bool) { return v.couriers.get(id) }
+func (v *View) Courier(id string) (*service.Courier, bool) { return v.couriers.Get(id) }
 
 // Couriers returns the couriers with the given status ("" for all), by id.
-func (v *View) Couriers(status string) []*CourierView {
-	var out []*CourierView
-	for _, k := range v.couriers.sortedKeys() {
-		c, _ := v.couriers.get(k)
-		if status == "" || c.Status == status || (status == "online" && c.Status != CourierOffline) {
+func (v *View) Couriers(status string) []*service.Courier {
+	var out []*service.Courier
+	for _, k := range v.couriers.SortedKeys() {
+		c, _ := v.couriers.Get(k)
+		if status == "" || c.Status == status || (status == "online" && c.Status != service.CourierOffline) {
 			out = append(out, c)
 		}
 	}
@@ -252,21 +245,21 @@ func (v *View) Couriers(status string) []*CourierView {
 }
 
 // Route returns a courier's route (an empty route of version 0 for a known courier that never had one).
-func (v *View) Route(courierID string) (*RouteView, bool) {
-	if r, ok := v.routes.get(courierID); ok {
+func (v *View) Route(courierID string) (*service.Route, bool) {
+	if r, ok := v.routes.Get(courierID); ok {
 		return r, true
 	}
-	if _, ok := v.couriers.get(courierID); ok {
-		return &RouteView{CourierID: courierID, Stops: []StopView{}}, true
+	if _, ok := v.couriers.Get(courierID); ok {
+		return &service.Route{CourierID: courierID, Stops: []service.Stop{}}, true
 	}
 	return nil, false
 }
 
 // APIKeys returns the order-service keys, by id.
-func (v *View) APIKeys() []*APIKey {
-	out := make([]*APIKey, 0, v.keys.len())
-	for _, k := range v.keys.sortedKeys() {
-		key, _ := v.keys.get(k)
+func (v *View) APIKeys() []*service.APIKey {
+	out := make([]*service.APIKey, 0, v.keys.Len())
+	for _, k := range v.keys.SortedKeys() {
+		key, _ := v.keys.Get(k)
 		out = append(out, key)
 	}
 	return out
@@ -274,12 +267,12 @@ func (v *View) APIKeys() []*APIKey {
 
 // Authenticate returns who holds the token (by its hash), if anyone: an order-service key or a courier token. The
 // admin token is checked by the caller.
-func (v *View) Authenticate(tokenHash []byte) (Principal, bool) {
-	return v.principals.get(string(tokenHash))
+func (v *View) Authenticate(tokenHash []byte) (service.Principal, bool) {
+	return v.principals.Get(string(tokenHash))
 }
 
 // StoreCount is how many stores there are.
-func (v *View) StoreCount() int { return v.stores.len() }
+func (v *View) StoreCount() int { return v.stores.Len() }
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
@@ -290,61 +283,35 @@ func mustJSON(v any) []byte {
 }
 
 // setCourier stores a courier's view, keeping the counts by status.
-func (s *state) setCourier(v *CourierView) {
-	if old, ok := s.couriers.get(v.ID); ok {
+func (s *state) setCourier(v *service.Courier) {
+	if old, ok := s.couriers.Get(v.ID); ok {
 		s.courierCounts[old.Status]--
 	}
 	s.courierCounts[v.Status]++
-	s.couriers.set(v.ID, v)
-}
-
-// OrderFilter selects orders for a listing. Zero fields do not filter.
-type OrderFilter struct {
-	Status    string
-	StoreID   string
-	CourierID string
-	// CreatedSince (inclusive) and CreatedUntil (exclusive) bound the creation time.
-	CreatedSince, CreatedUntil time.Time
-	// After is the cursor of the last order of the previous page: the listing goes on after it.
-	After OrderCursor
-	// Limit is the page size (1 to 500).
-	Limit int
-}
-
-// OrderCursor marks a place in a listing: orders are listed by creation time, then id.
-type OrderCursor struct {
-	CreatedAt time.Time
-	ID        string
-}
-
-func (c OrderCursor) before(o *OrderView) bool {
-	if d := c.CreatedAt.Compare(o.CreatedAt); d != 0 {
-		return d < 0
-	}
-	return c.ID < o.ID
+	s.couriers.Set(v.ID, v)
 }
 
 // ListOrders returns a page of the orders that match f, oldest first, and whether more follow. It walks every
 // order the daemon keeps (open ones, and finished ones within retention) and keeps only the page, so a page costs
 // one pass, whatever its place in the listing.
-func (v *View) ListOrders(f OrderFilter) (page []*OrderView, more bool) {
+func (v *View) ListOrders(f service.OrderFilter) (page []*service.Order, more bool) {
 	limit := min(max(f.Limit, 1), 500)
 	// The page is the limit+1 smallest matching orders after the cursor (the extra one says whether more follow).
-	var best []*OrderView
-	byCreation := func(a, b *OrderView) int {
+	var best []*service.Order
+	byCreation := func(a, b *service.Order) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	}
-	for _, o := range v.orders.all() {
+	for _, o := range v.orders.All() {
 		switch {
 		case f.Status != "" && o.Status != f.Status,
 			f.StoreID != "" && o.StoreID != f.StoreID,
 			f.CourierID != "" && o.CourierID != f.CourierID,
 			!f.CreatedSince.IsZero() && o.CreatedAt.Before(f.CreatedSince),
 			!f.CreatedUntil.IsZero() && !o.CreatedAt.Before(f.CreatedUntil),
-			f.After.ID != "" && !f.After.before(o):
+			f.After.ID != "" && !cursorBefore(f.After, o):
 			continue
 		}
 		if len(best) == limit+1 && byCreation(o, best[limit]) >= 0 {
@@ -363,14 +330,22 @@ func (v *View) ListOrders(f OrderFilter) (page []*OrderView, more bool) {
 }
 
 // Webhook returns a webhook by id.
-func (v *View) Webhook(id string) (*Webhook, bool) { return v.webhooks.get(id) }
+func (v *View) Webhook(id string) (*Webhook, bool) { return v.webhooks.Get(id) }
 
 // Webhooks returns every webhook, by id.
 func (v *View) Webhooks() []*Webhook {
-	out := make([]*Webhook, 0, v.webhooks.len())
-	for _, k := range v.webhooks.sortedKeys() {
-		w, _ := v.webhooks.get(k)
+	out := make([]*Webhook, 0, v.webhooks.Len())
+	for _, k := range v.webhooks.SortedKeys() {
+		w, _ := v.webhooks.Get(k)
 		out = append(out, w)
 	}
 	return out
+}
+
+// cursorBefore reports whether c comes before o in a listing (by creation time, then id).
+func cursorBefore(c service.OrderCursor, o *service.Order) bool {
+	if d := c.CreatedAt.Compare(o.CreatedAt); d != 0 {
+		return d < 0
+	}
+	return c.ID < o.ID
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 const adminToken = "admin-token-for-tests-0123"
@@ -225,7 +226,7 @@ func TestCourierSeesOnlyItsOwn(t *testing.T) {
 	if status, _ := f.call("GET", "/v1/orders/"+f.order, f.riders["b"], ""); status != 403 {
 		t.Errorf("a courier reading orders: %d, want 403 (the role, whatever the id)", status)
 	}
-	var r daemon.RouteView
+	var r service.Route
 	json.Unmarshal(f.expect(200, "GET", "/v1/courier/route", f.riders["b"], ""), &r)
 	if len(r.Stops) != 0 || r.CourierID != "b" {
 		t.Errorf("rider b's route: %+v, want its own empty route", r)
@@ -307,7 +308,7 @@ func TestIdempotencyOverHTTP(t *testing.T) {
 		t.Fatalf("the same external_id under another key: %d, want 409", status)
 	}
 	v := f.d.View()
-	if n := v.OrdersByStatus["pending"] + v.OrdersByStatus["assigned"]; n != 2 {
+	if n := v.OrdersByStatus()["pending"] + v.OrdersByStatus()["assigned"]; n != 2 {
 		t.Fatalf("%d open orders, want 2 (the fixture's and one placed here)", n)
 	}
 }
@@ -408,7 +409,7 @@ func TestLocationBatch(t *testing.T) {
 
 func TestListOrders(t *testing.T) {
 	f := newFixture(t)
-	if _, _, err := f.d.PutStore(context.Background(), daemon.StoreInput{ID: "s2", Location: daemon.Location{Lat: 31.25, Lon: 121.49}}); err != nil {
+	if _, _, err := f.d.PutStore(context.Background(), service.StoreInput{ID: "s2", Location: service.Location{Lat: 31.25, Lon: 121.49}}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]bool{f.order: true}
@@ -477,11 +478,11 @@ func TestListOrders(t *testing.T) {
 }
 
 // readSSE reads events from a stream until it has n of the given type or the deadline passes.
-func readSSE(t *testing.T, body io.Reader, n int) []daemon.OrderEvent {
+func readSSE(t *testing.T, body io.Reader, n int) []service.OrderEvent {
 	t.Helper()
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var out []daemon.OrderEvent
+	var out []service.OrderEvent
 	var id string
 	for len(out) < n && sc.Scan() {
 		line := sc.Text()
@@ -489,7 +490,7 @@ func readSSE(t *testing.T, body io.Reader, n int) []daemon.OrderEvent {
 		case strings.HasPrefix(line, "id: "):
 			id = strings.TrimPrefix(line, "id: ")
 		case strings.HasPrefix(line, "data: "):
-			var ev daemon.OrderEvent
+			var ev service.OrderEvent
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev); err != nil {
 				t.Fatal(err)
 			}
@@ -525,7 +526,7 @@ func TestOrderEventStream(t *testing.T) {
 	first := readSSE(t, body, 2)
 	cancel()
 	body.Close()
-	if len(first) != 2 || first[0].Type != daemon.EventCreated || first[1].Type != daemon.EventAssigned || first[0].ID != 1 || first[1].ID != 2 {
+	if len(first) != 2 || first[0].Type != service.EventCreated || first[1].Type != service.EventAssigned || first[0].ID != 1 || first[1].ID != 2 {
 		t.Fatalf("first events: %+v", first)
 	}
 	// Live: a stream without Last-Event-ID starts with what comes next.
@@ -534,7 +535,7 @@ func TestOrderEventStream(t *testing.T) {
 	defer body.Close()
 	f.expect(200, "POST", "/v1/courier/orders/"+f.order+"/picked_up", f.riders["a"], "")
 	live := readSSE(t, body, 1)
-	if len(live) != 1 || live[0].Type != daemon.EventPickedUp || live[0].ID != 3 || live[0].Order.Status != "picked_up" {
+	if len(live) != 1 || live[0].Type != service.EventPickedUp || live[0].ID != 3 || live[0].Order.Status != "picked_up" {
 		t.Fatalf("live event: %+v", live)
 	}
 	// Resume: exactly the events after the one given.

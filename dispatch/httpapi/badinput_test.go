@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // badCase is one entry of the bad-input catalogue: a request and the refusal it must get. Every case is sent to the
@@ -488,29 +489,29 @@ func TestBadInputCatalogue(t *testing.T) {
 func stateOf(t *testing.T, d *daemon.Daemon) string {
 	t.Helper()
 	for range 3 {
-		if _, err := d.Quote(context.Background(), daemon.OrderInput{StoreID: "no-such-store", Dropoff: daemon.Location{Lat: 1, Lon: 1}}); err != nil {
+		if _, err := d.Quote(context.Background(), service.OrderInput{StoreID: "no-such-store", Dropoff: service.Location{Lat: 1, Lon: 1}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	v := d.View()
-	var orders []*daemon.OrderView
-	for f := (daemon.OrderFilter{Limit: 500}); ; {
+	var orders []*service.Order
+	for f := (service.OrderFilter{Limit: 500}); ; {
 		page, more := v.ListOrders(f)
 		orders = append(orders, page...)
 		if !more {
 			break
 		}
-		f.After = daemon.OrderCursor{CreatedAt: page[len(page)-1].CreatedAt, ID: page[len(page)-1].ID}
+		f.After = service.OrderCursor{CreatedAt: page[len(page)-1].CreatedAt, ID: page[len(page)-1].ID}
 	}
 	couriers := v.Couriers("")
-	routes := map[string]*daemon.RouteView{}
+	routes := map[string]*service.Route{}
 	for _, c := range couriers {
 		routes[c.ID], _ = v.Route(c.ID)
 	}
 	b, err := json.Marshal(map[string]any{
-		"seq": v.Seq, "last_event": d.LastEventID(), "orders": orders, "stores": v.Stores(), "couriers": couriers,
-		"routes": routes, "keys": v.APIKeys(), "webhooks": v.Webhooks(), "orders_by_status": v.OrdersByStatus,
-		"couriers_by_status": v.CouriersByStatus,
+		"seq": v.Seq(), "last_event": d.LastEventID(), "orders": orders, "stores": v.Stores(), "couriers": couriers,
+		"routes": routes, "keys": v.APIKeys(), "webhooks": v.(*daemon.View).Webhooks(), "orders_by_status": v.OrdersByStatus(),
+		"couriers_by_status": v.CouriersByStatus(),
 	})
 	if err != nil {
 		t.Fatal(err)

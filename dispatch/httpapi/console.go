@@ -16,8 +16,8 @@ import (
 	"github.com/twpayne/go-polyline"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
 	"github.com/o2o-dispatch/dispatchd/dispatch/httpapi/console"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // RoadMap is what the console's base layer draws: the road map's extent and its roads in a box (roads.Network).
@@ -146,7 +146,7 @@ func tileBound(z, x, y int) orb.Bound {
 
 // consoleRoads answers a tile of the base layer: {"lines": [encoded polyline, …]} (precision 5, latitude first).
 // Zooms below minRoadZoom answer no lines (a whole region is too much to draw; the page asks no such tile).
-func (s *Server) consoleRoads(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) consoleRoads(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	if s.roadMap == nil {
 		return apiError(dispatch.EUnavailable, "", "no road map is loaded (dispatchd --map)")
 	}

@@ -130,7 +130,7 @@ func newConsoleCity(b *testing.B) *consoleCity {
 	}
 	snapBytes := len(call(200, "GET", "/v1/console/snapshot", adminToken, ""))
 	v := d.View()
-	b.Logf("city: %d couriers (%v), %d open orders (%v), snapshot %d KB", cityCouriers, v.CouriersByStatus, cityOrders, v.OrdersByStatus, snapBytes/1024)
+	b.Logf("city: %d couriers (%v), %d open orders (%v), snapshot %d KB", cityCouriers, v.CouriersByStatus(), cityOrders, v.OrdersByStatus(), snapBytes/1024)
 
 	city.pos, city.call, city.snapBytes = pos, call, snapBytes
 	return city

@@ -16,6 +16,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo/roads"
 	"github.com/o2o-dispatch/dispatchd/geo/roads/roadstest"
 )
@@ -85,7 +86,7 @@ func TestConsoleSnapshot(t *testing.T) {
 		r.Route.Orders[0] != f.order || r.Route.Legs != nil {
 		t.Errorf("route: %+v %+v", r, r.Route)
 	}
-	if b.Status != daemon.CourierOffline || b.RouteVersion != 0 {
+	if b.Status != service.CourierOffline || b.RouteVersion != 0 {
 		t.Errorf("courier b: %+v", b)
 	}
 	if len(s.Orders) != 1 || s.Orders[0].ID != f.order || s.Orders[0].CourierID != "a" || s.Orders[0].DropoffETA == nil {
@@ -220,7 +221,7 @@ func TestConsoleStream(t *testing.T) {
 
 func TestConsoleDeltaSendsOnlyChanges(t *testing.T) {
 	st := newConsoleState()
-	loc := &daemon.Location{Lat: 1, Lon: 2}
+	loc := &service.Location{Lat: 1, Lon: 2}
 	snap := &consoleSnapshot{Couriers: []consoleCourier{{ID: "a", Status: "idle", Location: loc}, {ID: "b", Status: "idle"}},
 		Orders: []consoleOrder{{ID: "o1", Status: "pending"}}}
 	f1 := makeFrame(snap, nil)
@@ -231,7 +232,7 @@ func TestConsoleDeltaSendsOnlyChanges(t *testing.T) {
 		t.Fatalf("a delta of nothing: %+v", d)
 	}
 	// Courier a moved (a new position), b went; the order is the same object and keeps its JSON.
-	moved := &daemon.Location{Lat: 1.001, Lon: 2}
+	moved := &service.Location{Lat: 1.001, Lon: 2}
 	snap = &consoleSnapshot{Couriers: []consoleCourier{{ID: "a", Status: "idle", Location: moved}}, Orders: []consoleOrder{{ID: "o1", Status: "pending"}}}
 	f2 := makeFrame(snap, f1)
 	if &f2.orders["o1"].json[0] != &f1.orders["o1"].json[0] {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // The console's reads: GET /v1/console/snapshot is the whole city as the console draws it, and GET
@@ -74,10 +74,10 @@ type consoleFigures struct {
 }
 
 type consoleStore struct {
-	ID       string          `json:"id"`
-	Name     string          `json:"name,omitempty"`
-	Location daemon.Location `json:"location"`
-	Open     bool            `json:"open"`
+	ID       string           `json:"id"`
+	Name     string           `json:"name,omitempty"`
+	Location service.Location `json:"location"`
+	Open     bool             `json:"open"`
 	// Queue is how many of its orders the store is working on (active_orders); Waiting how many of them no courier
 	// has yet.
 	Queue   int `json:"queue"`
@@ -85,13 +85,13 @@ type consoleStore struct {
 }
 
 type consoleCourier struct {
-	ID       string           `json:"id"`
-	Name     string           `json:"name,omitempty"`
-	Vehicle  string           `json:"vehicle"`
-	Status   string           `json:"status"`
-	Location *daemon.Location `json:"location,omitempty"`
-	Load     int              `json:"load"`
-	Capacity int              `json:"capacity"`
+	ID       string            `json:"id"`
+	Name     string            `json:"name,omitempty"`
+	Vehicle  string            `json:"vehicle"`
+	Status   string            `json:"status"`
+	Location *service.Location `json:"location,omitempty"`
+	Load     int               `json:"load"`
+	Capacity int               `json:"capacity"`
 	// RouteVersion is the version of the courier's route in Routes (0: none).
 	RouteVersion uint64 `json:"route_version,omitempty"`
 }
@@ -110,23 +110,23 @@ type consoleRoute struct {
 	Stops [][2]float64 `json:"stops"`
 	// Orders are the order of each stop.
 	Orders []string `json:"orders"`
-	// Legs are the roads to each stop, encoded polylines at precision 5 (see daemon.LegView), the first from where
+	// Legs are the roads to each stop, encoded polylines at precision 5 (see service.Leg), the first from where
 	// the courier was when the route was planned; absent without a road map.
 	Legs []string `json:"legs,omitempty"`
 }
 
 type consoleOrder struct {
-	ID         string           `json:"id"`
-	Status     string           `json:"status"`
-	StoreID    string           `json:"store_id"`
-	CourierID  string           `json:"courier_id,omitempty"`
-	Fulfilment string           `json:"fulfilment"`
-	Dropoff    *daemon.Location `json:"dropoff,omitempty"`
-	CreatedAt  time.Time        `json:"created_at"`
-	DeliverBy  time.Time        `json:"deliver_by"`
-	PickupETA  *time.Time       `json:"pickup_eta,omitempty"`
-	DropoffETA *time.Time       `json:"dropoff_eta,omitempty"`
-	Late       bool             `json:"late"`
+	ID         string            `json:"id"`
+	Status     string            `json:"status"`
+	StoreID    string            `json:"store_id"`
+	CourierID  string            `json:"courier_id,omitempty"`
+	Fulfilment string            `json:"fulfilment"`
+	Dropoff    *service.Location `json:"dropoff,omitempty"`
+	CreatedAt  time.Time         `json:"created_at"`
+	DeliverBy  time.Time         `json:"deliver_by"`
+	PickupETA  *time.Time        `json:"pickup_eta,omitempty"`
+	DropoffETA *time.Time        `json:"dropoff_eta,omitempty"`
+	Late       bool              `json:"late"`
 	// Reason is why a pending order waits (the dispatcher's last reason).
 	Reason string `json:"reason,omitempty"`
 }
@@ -163,7 +163,7 @@ type consoleRoutes struct {
 // maxConsoleRoutes bounds the routes kept (one per courier of a large fleet, with room).
 const maxConsoleRoutes = 1 << 15
 
-func (c *consoleRoutes) route(d *daemon.Daemon, v *daemon.View, cv *daemon.CourierView) *consoleRoute {
+func (c *consoleRoutes) route(d service.Couriers, v service.View, cv *service.Courier) *consoleRoute {
 	if cv.RouteStops == 0 {
 		return nil
 	}
@@ -205,14 +205,14 @@ func (c *consoleRoutes) route(d *daemon.Daemon, v *daemon.View, cv *daemon.Couri
 }
 
 // consoleSnapshotOf makes the console's snapshot of a view as of now.
-func (s *Server) consoleSnapshotOf(v *daemon.View, now time.Time) *consoleSnapshot {
-	snap := &consoleSnapshot{Seq: v.Seq, At: v.At, Stores: []consoleStore{}, Couriers: []consoleCourier{}, Routes: []consoleCourierRoute{},
+func (s *Server) consoleSnapshotOf(v service.View, now time.Time) *consoleSnapshot {
+	snap := &consoleSnapshot{Seq: v.Seq(), At: v.At(), Stores: []consoleStore{}, Couriers: []consoleCourier{}, Routes: []consoleCourierRoute{},
 		Orders: []consoleOrder{}}
 	f := &snap.Figures
 	waiting := map[string]int{}
 	hourAgo := now.Add(-time.Hour)
 	onTime := 0
-	v.EachOrder(func(o *daemon.OrderView) bool {
+	v.EachOrder(func(o *service.Order) bool {
 		if !o.CreatedAt.Before(hourAgo) {
 			f.OrdersLastHour++
 		}
@@ -248,12 +248,12 @@ func (s *Server) consoleSnapshotOf(v *daemon.View, now time.Time) *consoleSnapsh
 	}
 	if s.cfg.Rounds != nil {
 		if d, ok := s.cfg.Rounds.Last(); ok {
-			ms := daemon.Millis(d)
+			ms := millis(d)
 			f.LastRoundMS = &ms
 		}
 	}
 	var box *[4]float64
-	extend := func(l daemon.Location) {
+	extend := func(l service.Location) {
 		if box == nil {
 			box = &[4]float64{l.Lat, l.Lon, l.Lat, l.Lon}
 			return
@@ -268,21 +268,21 @@ func (s *Server) consoleSnapshotOf(v *daemon.View, now time.Time) *consoleSnapsh
 	}
 	for _, c := range v.Couriers("") {
 		cc := consoleCourier{ID: c.ID, Name: c.Name, Vehicle: c.Vehicle, Status: c.Status, Location: c.Location, Load: c.Load, Capacity: c.Capacity}
-		if c.Status != daemon.CourierOffline {
+		if c.Status != service.CourierOffline {
 			f.CouriersOnline++
 		}
-		if c.Status == daemon.CourierBusy {
+		if c.Status == service.CourierBusy {
 			f.CouriersBusy++
 		}
 		var route *consoleRoute
-		if c.Status != daemon.CourierOffline {
+		if c.Status != service.CourierOffline {
 			route = s.drawnRoutes.route(s.d, v, c)
 		}
 		if route != nil {
 			cc.RouteVersion = route.Version
 			snap.Routes = append(snap.Routes, consoleCourierRoute{CourierID: c.ID, Route: route})
 		}
-		if c.Status == daemon.CourierBusy && route != nil {
+		if c.Status == service.CourierBusy && route != nil {
 			cc.Status = consoleToCustomer
 			if rt, ok := v.Route(c.ID); ok && len(rt.Stops) > 0 && rt.Stops[0].Kind == "pickup" {
 				cc.Status = consoleToStore
@@ -307,7 +307,7 @@ func (s *Server) consoleSnapshotOf(v *daemon.View, now time.Time) *consoleSnapsh
 	return snap
 }
 
-func (s *Server) consoleSnapshot(w http.ResponseWriter, _ *http.Request, _ daemon.Principal) error {
+func (s *Server) consoleSnapshot(w http.ResponseWriter, _ *http.Request, _ service.Principal) error {
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, s.consoleSnapshotOf(s.d.View(), s.cfg.Now()))
 	return nil
@@ -316,7 +316,7 @@ func (s *Server) consoleSnapshot(w http.ResponseWriter, _ *http.Request, _ daemo
 // consoleFrame is the console's picture of one view as of one moment: the snapshot and each object's JSON. It is
 // made once and shared by every stream (consoleFrames), so that more consoles do not mean more encoding.
 type consoleFrame struct {
-	view  *daemon.View
+	view  service.View
 	built time.Time
 	snap  *consoleSnapshot
 	// Each object's JSON by id; an object that did not change since the frame before keeps the same bytes.
@@ -356,7 +356,7 @@ type consoleFrames struct {
 	last *consoleFrame
 }
 
-func (s *Server) consoleFrame(v *daemon.View) *consoleFrame {
+func (s *Server) consoleFrame(v service.View) *consoleFrame {
 	f := &s.frames
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -435,7 +435,7 @@ func (d *consoleDelta) empty() bool {
 // most one every consoleInterval and only when something did change. Event ids are the snapshot's seq. A
 // reconnecting client (with Last-Event-ID or not) starts again from a fresh snapshot: the stream keeps no
 // history, and a snapshot is what the client would rebuild anyway.
-func (s *Server) consoleStream(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) consoleStream(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	closed, err := s.limits.openStream(p)
 	if err != nil {
 		return err

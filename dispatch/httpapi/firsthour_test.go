@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // TestWrongMethodIs405WithAllow: a known path with a method it does not take is 405 with the methods it takes in
@@ -81,9 +82,9 @@ func TestCustomerSizeLimit(t *testing.T) {
 	order := func(c string) string {
 		return `{"store_id":"s1","dropoff":{"lat":31.24,"lon":121.48},"customer":` + c + `}`
 	}
-	f.expect(201, "POST", "/v1/orders", f.key, order(customer(daemon.MaxCustomerBytes)))
+	f.expect(201, "POST", "/v1/orders", f.key, order(customer(service.MaxCustomerBytes)))
 	for _, path := range []string{"/v1/orders", "/v1/quotes"} {
-		status, body := f.call("POST", path, f.key, order(customer(daemon.MaxCustomerBytes+1)))
+		status, body := f.call("POST", path, f.key, order(customer(service.MaxCustomerBytes+1)))
 		var e errorBody
 		json.Unmarshal(body, &e)
 		if status != 400 || e.Error.Field != "customer" {
@@ -118,11 +119,11 @@ func TestReadyRefusedWhileStoreClosed(t *testing.T) {
 type reachReply struct {
 	Feasible bool
 	Reasons  []string
-	Reach    *daemon.ReachView
+	Reach    *service.Reach
 	Error    struct {
 		Code, Field string
 		Reasons     []string
-		Reach       *daemon.ReachView
+		Reach       *service.Reach
 	}
 }
 
@@ -139,7 +140,7 @@ func TestOrderOutOfReachIs422(t *testing.T) {
 	order := func(drop, extra string) string {
 		return `{"store_id":"s1","dropoff":` + drop + `,"prep_seconds":600,"promise_seconds":600` + extra + `}`
 	}
-	check := func(what string, r *daemon.ReachView, reasons []string, want string) {
+	check := func(what string, r *service.Reach, reasons []string, want string) {
 		t.Helper()
 		if len(reasons) != 1 || reasons[0] != want || r == nil || r.HardLatenessSeconds != 1800 ||
 			r.EarliestDropoff.Sub(r.ReadyAt.Add(time.Duration(r.RideSeconds)*time.Second)).Abs() > time.Second ||

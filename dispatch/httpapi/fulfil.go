@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 type inventoryBody struct {
@@ -13,12 +13,12 @@ type inventoryBody struct {
 }
 
 // patchInventory changes a store's stock: PATCH /v1/stores/{store_id}/inventory {"set": {…}, "adjust": {…}}.
-func (s *Server) patchInventory(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) patchInventory(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	var b inventoryBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	v, err := s.d.PatchInventory(r.Context(), r.PathValue("store_id"), daemon.InventoryChange{Set: b.Set, Adjust: b.Adjust})
+	v, err := s.d.PatchInventory(r.Context(), r.PathValue("store_id"), service.InventoryChange{Set: b.Set, Adjust: b.Adjust})
 	if err != nil {
 		return err
 	}
@@ -27,11 +27,11 @@ func (s *Server) patchInventory(w http.ResponseWriter, r *http.Request, _ daemon
 }
 
 // storeActions are the steps a store takes on its in-store pick-up orders, by path segment.
-var storeActions = map[string]string{"ready": daemon.StoreActionReady, "collected": daemon.StoreActionCollected}
+var storeActions = map[string]string{"ready": service.StoreActionReady, "collected": service.StoreActionCollected}
 
 // storeOrderAction: POST /v1/stores/{store_id}/orders/{order_id}/ready and /collected. Order services relay what
 // the store's staff do (and admins may); another store's order is 404.
-func (s *Server) storeOrderAction(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) storeOrderAction(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	action, ok := storeActions[r.PathValue("action")]
 	if !ok {
 		return apiError(dispatch.ENotFound, "", "no such store action %q", r.PathValue("action"))

@@ -17,7 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -32,7 +32,7 @@ func (a *fuzzAPI) placeOrders(f *testing.F, n int) []string {
 	var ids []string
 	for i := range n {
 		body := fmt.Sprintf(`{"store_id":"s%d","dropoff":{"lat":31.23%d,"lon":121.47%d},"external_id":"ext-%d"}`, i%2+1, i, i, i)
-		var o daemon.OrderView
+		var o service.Order
 		json.Unmarshal(a.setup(f, 201, "POST", "/v1/orders", a.key, body), &o)
 		ids = append(ids, o.ID)
 		a.advance(time.Minute)
@@ -52,12 +52,12 @@ func (a *fuzzAPI) placeOrders(f *testing.F, n int) []string {
 
 // orderQuery is what the oracle makes of a GET /v1/orders query: the filters, or the fields that are wrong.
 type orderQuery struct {
-	filter daemon.OrderFilter
+	filter service.OrderFilter
 	bad    map[string]bool // the fields a 400 may name ("" for a query string that is not well formed)
 }
 
 func parseOrderQuery(raw string) orderQuery {
-	q := orderQuery{filter: daemon.OrderFilter{Limit: 100}, bad: map[string]bool{}}
+	q := orderQuery{filter: service.OrderFilter{Limit: 100}, bad: map[string]bool{}}
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
 		q.bad[""] = true
@@ -112,7 +112,7 @@ func asJSON(s string) string {
 }
 
 // matches says whether an order passes the filter's conditions (the cursor and the limit aside).
-func (q *orderQuery) matches(o *daemon.OrderView) bool {
+func (q *orderQuery) matches(o *service.Order) bool {
 	f := &q.filter
 	return (f.Status == "" || o.Status == f.Status) && (f.StoreID == "" || o.StoreID == f.StoreID) &&
 		(f.CourierID == "" || o.CourierID == f.CourierID) &&
@@ -120,7 +120,7 @@ func (q *orderQuery) matches(o *daemon.OrderView) bool {
 		(f.CreatedUntil.IsZero() || o.CreatedAt.Before(f.CreatedUntil))
 }
 
-func byCreation(a, b *daemon.OrderView) int {
+func byCreation(a, b *service.Order) int {
 	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 }
 
@@ -145,9 +145,9 @@ func FuzzListOrdersQuery(f *testing.F) {
 				t.Fatalf("cursor %+v re-encodes to %+v (%v)", c, back, err)
 			}
 		}
-		var want []*daemon.OrderView
+		var want []*service.Order
 		for _, id := range ids {
-			if o, ok := a.d.View().Order(id); ok && q.matches(o) && (q.filter.After.ID == "" || byCreation(&daemon.OrderView{CreatedAt: q.filter.After.CreatedAt, ID: q.filter.After.ID}, o) < 0) {
+			if o, ok := a.d.View().Order(id); ok && q.matches(o) && (q.filter.After.ID == "" || byCreation(&service.Order{CreatedAt: q.filter.After.CreatedAt, ID: q.filter.After.ID}, o) < 0) {
 				want = append(want, o)
 			}
 		}
@@ -190,7 +190,7 @@ func FuzzListStoresQuery(f *testing.F) {
 		status, body, e := a.call(t, "GET", &url.URL{Path: "/v1/stores", RawQuery: raw}, a.key, "", nil)
 		vals, err := url.ParseQuery(raw)
 		bad := ""
-		var near daemon.Location
+		var near service.Location
 		radius := 3000.0
 		unknown := unknownParams(vals, "near", "radius_m")
 		switch {
@@ -204,7 +204,7 @@ func FuzzListStoresQuery(f *testing.F) {
 			lat, lon, ok := strings.Cut(vals.Get("near"), ",")
 			la, err1 := strconv.ParseFloat(strings.TrimSpace(lat), 64)
 			lo, err2 := strconv.ParseFloat(strings.TrimSpace(lon), 64)
-			near = daemon.Location{Lat: la, Lon: lo}
+			near = service.Location{Lat: la, Lon: lo}
 			if !ok || err1 != nil || err2 != nil || !(la >= -90 && la <= 90) || !(lo >= -180 && lo <= 180) {
 				bad = "near"
 				break
@@ -235,7 +235,7 @@ func FuzzListStoresQuery(f *testing.F) {
 			}
 			return
 		}
-		distance := func(s *daemon.StoreView) float64 { return geo.Geographic.Distance(near.Point(), s.Location.Point()) }
+		distance := func(s *service.Store) float64 { return geo.Geographic.Distance(near.Point(), s.Location.Point()) }
 		var want []string
 		for _, s := range all {
 			if distance(s) <= radius {
@@ -276,14 +276,14 @@ func FuzzListCouriersQuery(f *testing.F) {
 			}
 			return
 		}
-		var got struct{ Couriers []daemon.CourierView }
+		var got struct{ Couriers []service.Courier }
 		if err := json.Unmarshal(body, &got); err != nil {
 			t.Fatal(err)
 		}
 		var want, gotIDs []string
 		for _, id := range []string{"a", "b", "c"} {
 			v, _ := a.d.View().Courier(id)
-			if st == "" || v.Status == st || st == "online" && v.Status != daemon.CourierOffline {
+			if st == "" || v.Status == st || st == "online" && v.Status != service.CourierOffline {
 				want = append(want, id)
 			}
 		}
@@ -435,7 +435,7 @@ func FuzzIdempotencyKey(f *testing.F) {
 			t.Fatalf("key %q: %d %s", key, s1, b1)
 		}
 		s2, b2, _ := a.call(t, "POST", u, a.key, body, hdr)
-		var o1, o2 daemon.OrderView
+		var o1, o2 service.Order
 		json.Unmarshal(b1, &o1)
 		json.Unmarshal(b2, &o2)
 		if key == "" {

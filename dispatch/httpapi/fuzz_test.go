@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -170,7 +171,7 @@ func mustURL(s string) *url.URL {
 // unchanged fails when a refused request left a mark: a journal record, or a different reading of what it named.
 func (a *fuzzAPI) unchanged(t *testing.T, what string, seq uint64, before []byte, read func() []byte) {
 	t.Helper()
-	if now := a.d.View().Seq; now != seq {
+	if now := a.d.View().Seq(); now != seq {
 		t.Fatalf("%s was refused, yet the journal went from record %d to %d", what, seq, now)
 	}
 	if read != nil {
@@ -214,7 +215,7 @@ func sameList(a, b []string) bool { return len(a) == 0 && len(b) == 0 || slices.
 // and ends there (ok false); an acceptance is 201 exactly when the resource (read at view) was not there before.
 func (a *fuzzAPI) put(t *testing.T, u, view *url.URL, body string) (created bool, resp []byte, ok bool) {
 	t.Helper()
-	seq := a.d.View().Seq
+	seq := a.d.View().Seq()
 	statusBefore, before := a.get(view)
 	status, resp, e := a.call(t, "PUT", u, adminToken, body, nil)
 	if e != nil {
@@ -244,7 +245,7 @@ func FuzzStoreBody(f *testing.F) {
 			t.Fatalf("the store reads\n%s\nbut the PUT answered\n%s", after, resp)
 		}
 		var sent storeBody
-		var got daemon.StoreView
+		var got service.Store
 		if err := json.Unmarshal([]byte(body), &sent); err != nil || sent.Location == nil {
 			t.Fatalf("accepted %q, which does not decode as a store with a location (%v)", body, err)
 		}
@@ -290,7 +291,7 @@ func FuzzCourierBody(f *testing.F) {
 		if err := json.Unmarshal([]byte(body), &sent); err != nil {
 			t.Fatalf("accepted %q, which does not decode as a courier (%v)", body, err)
 		}
-		if err := json.Unmarshal(resp, &got); err != nil || got.CourierView == nil {
+		if err := json.Unmarshal(resp, &got); err != nil || got.Courier == nil {
 			t.Fatalf("answer %s: %v", resp, err)
 		}
 		wantCap, wantVehicle := 1, "bike"
@@ -307,7 +308,7 @@ func FuzzCourierBody(f *testing.F) {
 		if got.ID != id || got.Name != sent.Name || got.Vehicle != wantVehicle || got.Capacity != wantCap || !sameList(got.Skills, sent.Skills) {
 			t.Fatalf("sent %s, the courier is %s", body, resp)
 		}
-		if _, after := a.get(view); !sameJSON(after, mustJSON(t, got.CourierView)) {
+		if _, after := a.get(view); !sameJSON(after, mustJSON(t, got.Courier)) {
 			t.Fatalf("the courier reads\n%s\nbut the PUT answered\n%s", after, resp)
 		}
 		rotated, _ := strconv.ParseBool(rotate)
@@ -318,7 +319,7 @@ func FuzzCourierBody(f *testing.F) {
 			return
 		}
 		routeStatus, route, _ := a.call(t, "GET", mustURL("/v1/courier/route"), got.Token, "", nil)
-		var r daemon.RouteView
+		var r service.Route
 		if json.Unmarshal(route, &r); routeStatus != 200 || r.CourierID != id {
 			t.Fatalf("the new token of %q reads route %d %s", id, routeStatus, route)
 		}
@@ -341,10 +342,10 @@ func mustJSON(t *testing.T, v any) []byte {
 }
 
 // courierAt reads courier a's position from the published view.
-func (a *fuzzAPI) courierAt(id string) (daemon.Location, time.Time) {
+func (a *fuzzAPI) courierAt(id string) (service.Location, time.Time) {
 	c, ok := a.d.View().Courier(id)
 	if !ok || c.Location == nil || c.LocationAt == nil {
-		return daemon.Location{}, time.Time{}
+		return service.Location{}, time.Time{}
 	}
 	return *c.Location, *c.LocationAt
 }
@@ -371,7 +372,7 @@ func FuzzLocationBody(f *testing.F) {
 	a := newFuzzAPI(f)
 	u := mustURL("/v1/courier/location")
 	f.Fuzz(func(t *testing.T, body string) {
-		seq := a.d.View().Seq
+		seq := a.d.View().Seq()
 		_, last := a.courierAt("a")
 		_, _, e := a.call(t, "POST", u, a.tokens["a"], body, nil)
 		if e != nil {
@@ -385,13 +386,13 @@ func FuzzLocationBody(f *testing.F) {
 		if _, taken := expectPosition(a.now(), last, sent.At); !taken {
 			return
 		}
-		want := daemon.Location{Lat: *sent.Location.Lat, Lon: *sent.Location.Lon}
+		want := service.Location{Lat: *sent.Location.Lat, Lon: *sent.Location.Lon}
 		eventually(t, fmt.Sprintf("courier a at %v after %s", want, body), func() bool {
 			loc, _ := a.courierAt("a")
 			return loc == want
 		})
 		// The position moves the courier: it is journaled lazily, never as a record of its own.
-		if now := a.d.View().Seq; now != seq {
+		if now := a.d.View().Seq(); now != seq {
 			t.Fatalf("a position wrote journal records %d to %d", seq, now)
 		}
 	})
@@ -403,9 +404,9 @@ func FuzzLocationBatchBody(f *testing.F) {
 	a := newFuzzAPI(f)
 	u := mustURL("/v1/courier-locations")
 	f.Fuzz(func(t *testing.T, body string) {
-		seq := a.d.View().Seq
+		seq := a.d.View().Seq()
 		type pos struct {
-			loc daemon.Location
+			loc service.Location
 			at  time.Time
 		}
 		before := map[string]pos{}
@@ -433,7 +434,7 @@ func FuzzLocationBatchBody(f *testing.F) {
 				t.Fatalf("accepted a position of unknown courier %q", l.CourierID)
 			}
 			if when, taken := expectPosition(a.now(), p.at, l.At); taken {
-				want[l.CourierID] = pos{daemon.Location{Lat: *l.Location.Lat, Lon: *l.Location.Lon}, when}
+				want[l.CourierID] = pos{service.Location{Lat: *l.Location.Lat, Lon: *l.Location.Lon}, when}
 			}
 		}
 		for id, p := range want {
@@ -451,7 +452,7 @@ func FuzzShiftBody(f *testing.F) {
 	a := newFuzzAPI(f)
 	u, view := mustURL("/v1/courier/shift"), mustURL("/v1/couriers/b")
 	f.Fuzz(func(t *testing.T, body string) {
-		seq := a.d.View().Seq
+		seq := a.d.View().Seq()
 		_, before := a.get(view)
 		status, resp, e := a.call(t, "POST", u, a.tokens["b"], body, nil)
 		if e != nil {
@@ -459,7 +460,7 @@ func FuzzShiftBody(f *testing.F) {
 			return
 		}
 		var sent shiftBody
-		var got daemon.CourierView
+		var got service.Courier
 		if err := json.Unmarshal([]byte(body), &sent); err != nil {
 			t.Fatalf("accepted %q, which does not decode as a shift (%v)", body, err)
 		}
@@ -471,11 +472,11 @@ func FuzzShiftBody(f *testing.F) {
 		}
 		switch sent.Status {
 		case "offline":
-			if got.Status != daemon.CourierOffline {
+			if got.Status != service.CourierOffline {
 				t.Fatalf("went offline, status %q", got.Status)
 			}
 		case "online":
-			if got.Status == daemon.CourierOffline {
+			if got.Status == service.CourierOffline {
 				t.Fatalf("went online, status %q", got.Status)
 			}
 			if sent.Location != nil && (got.Location == nil || got.Location.Lat != *sent.Location.Lat || got.Location.Lon != *sent.Location.Lon) {
@@ -498,7 +499,7 @@ func (a *fuzzAPI) orderOf(t *testing.T, status string) string {
 		return o.ID
 	}
 	w := a.serve(context.Background(), "POST", mustURL("/v1/orders"), a.key, `{"store_id":"s1","dropoff":{"lat":31.235,"lon":121.478}}`, nil)
-	var o daemon.OrderView
+	var o service.Order
 	if json.Unmarshal(w.Body.Bytes(), &o); w.Code != 201 {
 		t.Fatalf("placing an order: %d %s", w.Code, w.Body)
 	}
@@ -541,7 +542,7 @@ func FuzzReasonBody(f *testing.F) {
 			u, want = mustURL("/v1/courier/orders/"+id+"/failed"), "failed"
 		}
 		view := mustURL("/v1/orders/" + id)
-		seq := a.d.View().Seq
+		seq := a.d.View().Seq()
 		_, before := a.get(view)
 		_, resp, e := a.call(t, "POST", u, token, body, nil)
 		if e != nil {
@@ -558,7 +559,7 @@ func FuzzReasonBody(f *testing.F) {
 				t.Fatalf("accepted %q, which does not decode as a reason (%v)", body, err)
 			}
 		}
-		var got daemon.OrderView
+		var got service.Order
 		if err := json.Unmarshal(resp, &got); err != nil {
 			t.Fatal(err)
 		}
@@ -580,7 +581,7 @@ func FuzzAPIKeyBody(f *testing.F) {
 	a := newFuzzAPI(f)
 	u, list := mustURL("/v1/api-keys"), mustURL("/v1/api-keys")
 	f.Fuzz(func(t *testing.T, body string) {
-		seq := a.d.View().Seq
+		seq := a.d.View().Seq()
 		_, before := a.get(list)
 		status, resp, e := a.call(t, "POST", u, adminToken, body, nil)
 		if e != nil {
@@ -599,11 +600,11 @@ func FuzzAPIKeyBody(f *testing.F) {
 			t.Fatalf("sent %s, made %s", body, resp)
 		}
 		var keys struct {
-			APIKeys []daemon.APIKey `json:"api_keys"`
+			APIKeys []service.APIKey `json:"api_keys"`
 		}
 		_, listed := a.get(list)
 		json.Unmarshal(listed, &keys)
-		if !slices.ContainsFunc(keys.APIKeys, func(k daemon.APIKey) bool { return k.ID == got.ID && k.Name == sent.Name }) {
+		if !slices.ContainsFunc(keys.APIKeys, func(k service.APIKey) bool { return k.ID == got.ID && k.Name == sent.Name }) {
 			t.Fatalf("key %s is not listed: %s", got.ID, listed)
 		}
 		if status, _, _ := a.call(t, "GET", mustURL("/v1/stores"), got.Key, "", nil); status != 200 {
@@ -627,7 +628,7 @@ func FuzzWebhookBody(f *testing.F) {
 			return
 		}
 		var sent webhookBody
-		var got daemon.WebhookView
+		var got service.Webhook
 		if err := json.Unmarshal([]byte(body), &sent); err != nil {
 			t.Fatalf("accepted %q, which does not decode as a webhook (%v)", body, err)
 		}
@@ -656,7 +657,7 @@ func FuzzQuoteBody(f *testing.F) {
 	a := newFuzzAPI(f)
 	u, courier := mustURL("/v1/quotes"), mustURL("/v1/couriers/a")
 	f.Fuzz(func(t *testing.T, body string) {
-		seq := a.d.View().Seq
+		seq := a.d.View().Seq()
 		_, before := a.get(courier)
 		status, resp, e := a.call(t, "POST", u, a.key, body, nil)
 		a.unchanged(t, "a quote", seq, before, func() []byte { _, b := a.get(courier); return b })
@@ -664,7 +665,7 @@ func FuzzQuoteBody(f *testing.F) {
 			return
 		}
 		var sent orderBody
-		var got daemon.QuoteView
+		var got service.Quote
 		if err := json.Unmarshal([]byte(body), &sent); err != nil {
 			t.Fatalf("accepted %q, which does not decode as an order (%v)", body, err)
 		}
@@ -685,14 +686,14 @@ func FuzzOrderBody(f *testing.F) {
 	a := newFuzzAPI(f)
 	u := mustURL("/v1/orders")
 	f.Fuzz(func(t *testing.T, body string) {
-		seq := a.d.View().Seq
+		seq := a.d.View().Seq()
 		status, resp, e := a.call(t, "POST", u, a.key, body, nil)
 		if e != nil {
 			a.unchanged(t, "POST /v1/orders", seq, nil, nil)
 			return
 		}
 		var sent orderBody
-		var got daemon.OrderView
+		var got service.Order
 		if err := json.Unmarshal([]byte(body), &sent); err != nil || sent.Dropoff == nil || sent.Dropoff.Lat == nil || sent.Dropoff.Lon == nil {
 			t.Fatalf("accepted %q, which does not decode as an order with a drop-off (%v)", body, err)
 		}
@@ -774,7 +775,7 @@ func FuzzInventoryBody(f *testing.F) {
 	a := newFuzzAPI(f)
 	u, view := mustURL("/v1/stores/s1/inventory"), mustURL("/v1/stores/s1")
 	f.Fuzz(func(t *testing.T, body string) {
-		seq := a.d.View().Seq
+		seq := a.d.View().Seq()
 		_, before := a.get(view)
 		_, resp, e := a.call(t, "PATCH", u, adminToken, body, nil)
 		if e != nil {
@@ -782,7 +783,7 @@ func FuzzInventoryBody(f *testing.F) {
 			return
 		}
 		var sent inventoryBody
-		var old, got daemon.StoreView
+		var old, got service.Store
 		if err := json.Unmarshal([]byte(body), &sent); err != nil {
 			t.Fatalf("accepted %q, which does not decode as a change (%v)", body, err)
 		}

@@ -15,8 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
 	"github.com/o2o-dispatch/dispatchd/dispatch/fulfil"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // locationBody is a location as sent: pointers, so that a missing coordinate is told apart from 0.
@@ -25,17 +25,17 @@ type locationBody struct {
 	Lon *float64 `json:"lon"`
 }
 
-func (l *locationBody) location(field string) (daemon.Location, error) {
+func (l *locationBody) location(field string) (service.Location, error) {
 	if l == nil {
-		return daemon.Location{}, apiError(dispatch.EInvalid, field, "%s is required", field)
+		return service.Location{}, apiError(dispatch.EInvalid, field, "%s is required", field)
 	}
 	if l.Lat == nil {
-		return daemon.Location{}, apiError(dispatch.EInvalid, field+".lat", "%s.lat is required", field)
+		return service.Location{}, apiError(dispatch.EInvalid, field+".lat", "%s.lat is required", field)
 	}
 	if l.Lon == nil {
-		return daemon.Location{}, apiError(dispatch.EInvalid, field+".lon", "%s.lon is required", field)
+		return service.Location{}, apiError(dispatch.EInvalid, field+".lon", "%s.lon is required", field)
 	}
-	return daemon.Location{Lat: *l.Lat, Lon: *l.Lon}, nil
+	return service.Location{Lat: *l.Lat, Lon: *l.Lon}, nil
 }
 
 // query parses the request's query string. One that is not well formed (a bad %-escape, a ';' separator) is a 400:
@@ -90,11 +90,11 @@ type orderBody struct {
 	DeliverAfter   *string         `json:"deliver_after,omitempty"`
 }
 
-func (b *orderBody) input() (daemon.OrderInput, error) {
-	in := daemon.OrderInput{ExternalID: b.ExternalID, StoreID: b.StoreID, PrepSeconds: b.PrepSeconds,
+func (b *orderBody) input() (service.OrderInput, error) {
+	in := service.OrderInput{ExternalID: b.ExternalID, StoreID: b.StoreID, PrepSeconds: b.PrepSeconds,
 		PromiseSeconds: b.PromiseSeconds, Skills: b.Skills, Customer: b.Customer, Items: b.Items, Fulfilment: b.Fulfilment,
 		AcceptLate: b.AcceptLate}
-	if b.Dropoff == nil && b.Fulfilment == daemon.FulfilPickup {
+	if b.Dropoff == nil && b.Fulfilment == service.FulfilPickup {
 		in.NoDropoff = true // an in-store pick-up needs no address (the daemon says so if it needs one to choose)
 	} else {
 		drop, err := b.Dropoff.location("dropoff")
@@ -127,7 +127,7 @@ func (b *orderBody) input() (daemon.OrderInput, error) {
 	return in, nil
 }
 
-func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	key := r.Header.Get("Idempotency-Key")
 	if utf8.RuneCountInString(key) > 255 {
 		return apiError(dispatch.EInvalid, "Idempotency-Key", "Idempotency-Key is longer than 255 characters")
@@ -158,15 +158,16 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, p daemon.Pri
 	if p.Role == admin {
 		p.ID = "admin"
 	}
-	status, body, err := s.d.PlaceOrder(r.Context(), p, key, sum[:], in)
+	o, err := s.d.PlaceOrder(r.Context(), p, key, sum[:], in)
 	if err != nil {
 		return err
 	}
-	writeRaw(w, status, body)
+	// A retry with the same key gets the same order, written the same way: the same bytes.
+	writeJSON(w, http.StatusCreated, o)
 	return nil
 }
 
-func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	o, ok := s.d.View().Order(r.PathValue("id"))
 	if !ok {
 		return apiError(dispatch.ENotFound, "", "order %q not found", r.PathValue("id"))
@@ -176,17 +177,17 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, _ daemon.Princ
 }
 
 type orderList struct {
-	Orders []daemon.OrderView `json:"orders"`
+	Orders []service.Order `json:"orders"`
 	// NextCursor, when set, fetches the next page (pass it as cursor=).
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 var orderStatuses = map[string]bool{"pending": true, "assigned": true, "picked_up": true, "delivered": true, "cancelled": true, "failed": true,
-	daemon.StatusReadyForPickup: true, daemon.StatusCollected: true, daemon.StatusScheduled: true}
+	service.StatusReadyForPickup: true, service.StatusCollected: true, service.StatusScheduled: true}
 
 // listOrders is GET /v1/orders: filters on status, store_id, courier_id and the creation time, oldest first, in
 // pages joined by an opaque cursor.
-func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	q, err := query(r)
 	if err != nil {
 		return err
@@ -198,7 +199,7 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 			return apiError(dispatch.EInvalid, k, "unknown query parameter %q", k)
 		}
 	}
-	f := daemon.OrderFilter{Status: q.Get("status"), StoreID: q.Get("store_id"), CourierID: q.Get("courier_id"), Limit: 100}
+	f := service.OrderFilter{Status: q.Get("status"), StoreID: q.Get("store_id"), CourierID: q.Get("courier_id"), Limit: 100}
 	if f.Status != "" && !orderStatuses[f.Status] {
 		return apiError(dispatch.EInvalid, "status", "status must be scheduled, pending, assigned, picked_up, delivered, cancelled, failed, ready_for_pickup or collected")
 	}
@@ -230,13 +231,13 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 	}
 	page, more := s.d.View().ListOrders(f)
 	now := s.cfg.Now()
-	out := orderList{Orders: make([]daemon.OrderView, len(page))}
+	out := orderList{Orders: make([]service.Order, len(page))}
 	for i, o := range page {
 		out.Orders[i] = o.LateAt(now)
 	}
 	if more {
 		last := page[len(page)-1]
-		out.NextCursor = encodeCursor(daemon.OrderCursor{CreatedAt: last.CreatedAt, ID: last.ID})
+		out.NextCursor = encodeCursor(service.OrderCursor{CreatedAt: last.CreatedAt, ID: last.ID})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -244,28 +245,28 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 
 // A cursor is the creation time (Unix nanoseconds) and id of the last order of a page, base64url-encoded: opaque to
 // clients, and stable across restarts since both are part of the order.
-func encodeCursor(c daemon.OrderCursor) string {
+func encodeCursor(c service.OrderCursor) string {
 	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%s", c.CreatedAt.UnixNano(), c.ID))
 }
 
-func decodeCursor(s string) (daemon.OrderCursor, error) {
+func decodeCursor(s string) (service.OrderCursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return daemon.OrderCursor{}, err
+		return service.OrderCursor{}, err
 	}
 	ns, id, ok := strings.Cut(string(b), ":")
 	n, err := strconv.ParseInt(ns, 10, 64)
 	if !ok || err != nil || id == "" {
-		return daemon.OrderCursor{}, fmt.Errorf("bad cursor")
+		return service.OrderCursor{}, fmt.Errorf("bad cursor")
 	}
-	return daemon.OrderCursor{CreatedAt: time.Unix(0, n).UTC(), ID: id}, nil
+	return service.OrderCursor{CreatedAt: time.Unix(0, n).UTC(), ID: id}, nil
 }
 
 type reasonBody struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	var b reasonBody
 	if err := decode(w, r, &b, true); err != nil {
 		return err
@@ -278,7 +279,7 @@ func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request, p daemon.Pr
 	return nil
 }
 
-func (s *Server) quote(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) quote(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	var b orderBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
@@ -305,7 +306,7 @@ type storeBody struct {
 	Inventory       map[string]int  `json:"inventory"`
 }
 
-func (s *Server) putStore(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) putStore(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	var b storeBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
@@ -314,7 +315,7 @@ func (s *Server) putStore(w http.ResponseWriter, r *http.Request, _ daemon.Princ
 	if err != nil {
 		return err
 	}
-	v, created, err := s.d.PutStore(r.Context(), daemon.StoreInput{ID: r.PathValue("store_id"), Name: b.Name, Location: loc,
+	v, created, err := s.d.PutStore(r.Context(), service.StoreInput{ID: r.PathValue("store_id"), Name: b.Name, Location: loc,
 		PrepSeconds: b.PrepSeconds, MaxActiveOrders: b.MaxActiveOrders, Hours: b.Hours, Timezone: b.Timezone, Inventory: b.Inventory})
 	if err != nil {
 		return err
@@ -327,7 +328,7 @@ func (s *Server) putStore(w http.ResponseWriter, r *http.Request, _ daemon.Princ
 	return nil
 }
 
-func (s *Server) getStore(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) getStore(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	v, err := s.d.StoreDetail(r.Context(), r.PathValue("store_id"))
 	if err != nil {
 		return err
@@ -336,7 +337,7 @@ func (s *Server) getStore(w http.ResponseWriter, r *http.Request, _ daemon.Princ
 	return nil
 }
 
-func (s *Server) deleteStore(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) deleteStore(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	if err := s.d.DeleteStore(r.Context(), r.PathValue("store_id")); err != nil {
 		return err
 	}
@@ -345,7 +346,7 @@ func (s *Server) deleteStore(w http.ResponseWriter, r *http.Request, _ daemon.Pr
 }
 
 type storeList struct {
-	Stores []*daemon.StoreView `json:"stores"`
+	Stores []*service.Store `json:"stores"`
 }
 
 // onlyParams refuses a query parameter that is not one of names: like an unknown body field, it is a client's
@@ -359,7 +360,7 @@ func onlyParams(q url.Values, names ...string) error {
 	return nil
 }
 
-func (s *Server) listStores(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) listStores(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	q, err := query(r)
 	if err != nil {
 		return err
@@ -389,7 +390,7 @@ func (s *Server) listStores(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 		}
 		radius = rad
 	}
-	writeJSON(w, http.StatusOK, storeList{Stores: s.d.View().StoresNear(daemon.Location{Lat: la, Lon: lo}, radius)})
+	writeJSON(w, http.StatusOK, storeList{Stores: s.d.View().StoresNear(service.Location{Lat: la, Lon: lo}, radius)})
 	return nil
 }
 
@@ -401,11 +402,11 @@ type courierBody struct {
 }
 
 type courierWithToken struct {
-	*daemon.CourierView
+	*service.Courier
 	Token string `json:"token,omitempty"`
 }
 
-func (s *Server) putCourier(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) putCourier(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	var b courierBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
@@ -432,7 +433,7 @@ func (s *Server) putCourier(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 			return apiError(dispatch.EInvalid, fmt.Sprintf("skills[%d]", i), "a skill is 1 to 64 bytes")
 		}
 	}
-	v, token, created, err := s.d.PutCourier(r.Context(), daemon.CourierInput{ID: r.PathValue("courier_id"), Name: b.Name,
+	v, token, created, err := s.d.PutCourier(r.Context(), service.CourierInput{ID: r.PathValue("courier_id"), Name: b.Name,
 		Vehicle: b.Vehicle, Capacity: capacity, Skills: b.Skills}, rotate)
 	if err != nil {
 		return err
@@ -446,7 +447,7 @@ func (s *Server) putCourier(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 	return nil
 }
 
-func (s *Server) getCourier(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) getCourier(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	v, ok := s.d.View().Courier(r.PathValue("courier_id"))
 	if !ok {
 		return apiError(dispatch.ENotFound, "", "courier %q not found", r.PathValue("courier_id"))
@@ -455,7 +456,7 @@ func (s *Server) getCourier(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 	return nil
 }
 
-func (s *Server) listCouriers(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) listCouriers(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	q, err := query(r)
 	if err != nil {
 		return err
@@ -465,13 +466,13 @@ func (s *Server) listCouriers(w http.ResponseWriter, r *http.Request, _ daemon.P
 	}
 	status := q.Get("status")
 	switch status {
-	case "", "online", daemon.CourierOffline, daemon.CourierAwaitingLocation, daemon.CourierIdle, daemon.CourierBusy:
+	case "", "online", service.CourierOffline, service.CourierAwaitingLocation, service.CourierIdle, service.CourierBusy:
 	default:
 		return apiError(dispatch.EInvalid, "status", "status must be online, offline, awaiting_location, idle or busy")
 	}
 	list := s.d.View().Couriers(status)
 	if list == nil {
-		list = []*daemon.CourierView{}
+		list = []*service.Courier{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"couriers": list})
 	return nil
@@ -484,17 +485,17 @@ type keyBody struct {
 }
 
 type keyWithSecret struct {
-	*daemon.APIKey
+	*service.APIKey
 	Key string `json:"key"`
 }
 
-func (s *Server) createKey(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	var b keyBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
 	if b.Role == "" {
-		b.Role = daemon.RoleOrders
+		b.Role = service.RoleOrders
 	}
 	k, secret, err := s.d.CreateRoleKey(r.Context(), b.Name, b.Role)
 	if err != nil {
@@ -505,12 +506,12 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, _ daemon.Prin
 	return nil
 }
 
-func (s *Server) listKeys(w http.ResponseWriter, _ *http.Request, _ daemon.Principal) error {
+func (s *Server) listKeys(w http.ResponseWriter, _ *http.Request, _ service.Principal) error {
 	writeJSON(w, http.StatusOK, map[string]any{"api_keys": s.d.View().APIKeys()})
 	return nil
 }
 
-func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	if err := s.d.RevokeAPIKey(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -524,7 +525,7 @@ type shiftBody struct {
 	ShiftEnd *string       `json:"shift_end,omitempty"`
 }
 
-func (s *Server) shift(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) shift(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	var b shiftBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
@@ -537,7 +538,7 @@ func (s *Server) shift(w http.ResponseWriter, r *http.Request, p daemon.Principa
 	default:
 		return apiError(dispatch.EInvalid, "status", `status must be "online" or "offline"`)
 	}
-	var loc *daemon.Location
+	var loc *service.Location
 	if b.Location != nil {
 		l, err := b.Location.location("location")
 		if err != nil {
@@ -565,7 +566,7 @@ type locationReport struct {
 	Accuracy *float64      `json:"accuracy_m,omitempty"`
 }
 
-func (s *Server) location(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) location(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	var b locationReport
 	if err := decode(w, r, &b, false); err != nil {
 		return err
@@ -612,12 +613,12 @@ type locationBatch struct {
 }
 
 // locationBatch takes many couriers' positions from a trusted gateway in one request (admin role).
-func (s *Server) locationBatch(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) locationBatch(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	var b locationBatch
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	batch := make([]daemon.LocationUpdate, len(b.Locations))
+	batch := make([]service.LocationUpdate, len(b.Locations))
 	for i, e := range b.Locations {
 		field := fmt.Sprintf("locations[%d]", i)
 		if e.CourierID == "" {
@@ -634,7 +635,7 @@ func (s *Server) locationBatch(w http.ResponseWriter, r *http.Request, _ daemon.
 		if err := checkRecent(field+".at", at, s.cfg.Now()); err != nil {
 			return err
 		}
-		batch[i] = daemon.LocationUpdate{CourierID: e.CourierID, Location: loc}
+		batch[i] = service.LocationUpdate{CourierID: e.CourierID, Location: loc}
 		if at != nil {
 			batch[i].At = *at
 		}
@@ -646,7 +647,7 @@ func (s *Server) locationBatch(w http.ResponseWriter, r *http.Request, _ daemon.
 	return nil
 }
 
-func (s *Server) route(w http.ResponseWriter, _ *http.Request, p daemon.Principal) error {
+func (s *Server) route(w http.ResponseWriter, _ *http.Request, p service.Principal) error {
 	rt, ok := s.d.CourierRoute(p.ID)
 	if !ok {
 		return apiError(dispatch.ENotFound, "", "courier not found")
@@ -657,7 +658,7 @@ func (s *Server) route(w http.ResponseWriter, _ *http.Request, p daemon.Principa
 
 var courierActions = map[string]bool{"accept": true, "decline": true, "arrived": true, "picked_up": true, "delivered": true, "failed": true}
 
-func (s *Server) courierAction(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) courierAction(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	action := r.PathValue("action")
 	if !courierActions[action] {
 		return apiError(dispatch.ENotFound, "", "no such action %q", action)
@@ -680,12 +681,12 @@ type webhookBody struct {
 	Events []string `json:"events,omitempty"`
 }
 
-func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	var b webhookBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	v, created, err := s.d.PutWebhook(r.Context(), daemon.WebhookInput{ID: r.PathValue("webhook_id"), URL: b.URL, Secret: b.Secret, Events: b.Events})
+	v, created, err := s.d.PutWebhook(r.Context(), service.WebhookInput{ID: r.PathValue("webhook_id"), URL: b.URL, Secret: b.Secret, Events: b.Events})
 	if err != nil {
 		return err
 	}
@@ -697,7 +698,7 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 	return nil
 }
 
-func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	v, ok := s.d.WebhookView(r.PathValue("webhook_id"))
 	if !ok {
 		return apiError(dispatch.ENotFound, "", "webhook %q not found", r.PathValue("webhook_id"))
@@ -706,12 +707,12 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, _ daemon.Pri
 	return nil
 }
 
-func (s *Server) listWebhooks(w http.ResponseWriter, _ *http.Request, _ daemon.Principal) error {
+func (s *Server) listWebhooks(w http.ResponseWriter, _ *http.Request, _ service.Principal) error {
 	writeJSON(w, http.StatusOK, map[string]any{"webhooks": s.d.WebhookViews()})
 	return nil
 }
 
-func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	if err := s.d.DeleteWebhook(r.Context(), r.PathValue("webhook_id")); err != nil {
 		return err
 	}

@@ -11,9 +11,10 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // maxBody is the largest request body the API reads (the contract's 64 KiB).
@@ -47,7 +48,7 @@ type errorDetail struct {
 	// Candidates: why each store looked at cannot serve the order (unservable orders chosen by items).
 	Candidates []dispatch.StoreRejection `json:"candidates,omitempty"`
 	// Reach: the figures for an order no vehicle could deliver in time.
-	Reach *daemon.ReachView `json:"reach,omitempty"`
+	Reach *service.Reach `json:"reach,omitempty"`
 }
 
 func apiError(code dispatch.ErrorCode, field, format string, args ...any) *dispatch.Error {
@@ -78,8 +79,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, errorBody{errorDetail{Code: e.Code, Message: e.Message, Field: e.Field, Reasons: e.Reasons,
-		Candidates: e.Candidates, Reach: daemon.NewReachView(e.Reach)}})
+		Candidates: e.Candidates, Reach: service.NewReach(e.Reach)}})
 }
+
+// millis is a duration in milliseconds, to the microsecond, as logs and the console show durations.
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // Limits protect the daemon from one caller: a token bucket per order-service key and per courier (the admin is
@@ -35,17 +35,17 @@ type limiter struct {
 	cfg Limits
 
 	mu      sync.Mutex
-	buckets map[daemon.Principal]*rate.Limiter
-	streams map[daemon.Principal]int
+	buckets map[service.Principal]*rate.Limiter
+	streams map[service.Principal]int
 }
 
 func newLimiter(cfg Limits) *limiter {
-	return &limiter{cfg: cfg, buckets: map[daemon.Principal]*rate.Limiter{}, streams: map[daemon.Principal]int{}}
+	return &limiter{cfg: cfg, buckets: map[service.Principal]*rate.Limiter{}, streams: map[service.Principal]int{}}
 }
 
 // allow takes a token for the caller, or returns the 429 to answer. The buckets live as long as the daemon:
 // there is one per key or courier, and those are few.
-func (l *limiter) allow(p daemon.Principal) error {
+func (l *limiter) allow(p service.Principal) error {
 	var r float64
 	var burst int
 	switch p.Role {
@@ -71,7 +71,7 @@ func (l *limiter) allow(p daemon.Principal) error {
 }
 
 // openStream counts a stream the caller opens; done must be called when it ends.
-func (l *limiter) openStream(p daemon.Principal) (done func(), err error) {
+func (l *limiter) openStream(p service.Principal) (done func(), err error) {
 	if l.cfg.StreamsPerCaller <= 0 || p.Role == admin {
 		return func() {}, nil
 	}

@@ -13,7 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // openAPIPath is the API's OpenAPI document, relative to this package.
@@ -319,20 +319,20 @@ func TestOpenAPIViews(t *testing.T) {
 		t.Fatal("the document has no components.schemas")
 	}
 	views := map[string]reflect.Type{
-		"OrderView":      reflect.TypeFor[daemon.OrderView](),
-		"StoreView":      reflect.TypeFor[daemon.StoreView](),
-		"CourierView":    reflect.TypeFor[daemon.CourierView](),
-		"RouteView":      reflect.TypeFor[daemon.RouteView](),
-		"StopView":       reflect.TypeFor[daemon.StopView](),
-		"QuoteView":      reflect.TypeFor[daemon.QuoteView](),
-		"OrderEvent":     reflect.TypeFor[daemon.OrderEvent](),
-		"WebhookView":    reflect.TypeFor[daemon.WebhookView](),
-		"APIKey":         reflect.TypeFor[daemon.APIKey](),
-		"Location":       reflect.TypeFor[daemon.Location](),
-		"ETA":            reflect.TypeFor[daemon.ETA](),
-		"TimelineEntry":  reflect.TypeFor[daemon.TimelineEntry](),
+		"OrderView":      reflect.TypeFor[service.Order](),
+		"StoreView":      reflect.TypeFor[service.Store](),
+		"CourierView":    reflect.TypeFor[service.Courier](),
+		"RouteView":      reflect.TypeFor[service.Route](),
+		"StopView":       reflect.TypeFor[service.Stop](),
+		"QuoteView":      reflect.TypeFor[service.Quote](),
+		"OrderEvent":     reflect.TypeFor[service.OrderEvent](),
+		"WebhookView":    reflect.TypeFor[service.Webhook](),
+		"APIKey":         reflect.TypeFor[service.APIKey](),
+		"Location":       reflect.TypeFor[service.Location](),
+		"ETA":            reflect.TypeFor[service.ETA](),
+		"TimelineEntry":  reflect.TypeFor[service.TimelineEntry](),
 		"MovesView":      reflect.TypeFor[movesView](),
-		"OffShiftResult": reflect.TypeFor[daemon.OffShiftResult](),
+		"OffShiftResult": reflect.TypeFor[service.OffShiftResult](),
 		"Plan":           reflect.TypeFor[planView](),
 		"PlanRoute":      reflect.TypeFor[planRouteView](),
 		"PlanStop":       reflect.TypeFor[planStopView](),

@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // overrideRoutes registers the dispatcher's overrides: for the admin and operators only. A refusal is 409 with the
@@ -34,10 +34,10 @@ type moveBody struct {
 
 // movesView is the answer to POST /v1/dispatch/moves: the orders moved, in the order given.
 type movesView struct {
-	Orders []daemon.OrderView `json:"orders"`
+	Orders []service.Order `json:"orders"`
 }
 
-func (s *Server) assignOrder(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) assignOrder(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	var b assignBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
@@ -53,7 +53,7 @@ func (s *Server) assignOrder(w http.ResponseWriter, r *http.Request, p daemon.Pr
 	return nil
 }
 
-func (s *Server) unassignOrder(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) unassignOrder(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	o, err := s.d.UnassignOrder(r.Context(), p.Who(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -62,7 +62,7 @@ func (s *Server) unassignOrder(w http.ResponseWriter, r *http.Request, p daemon.
 	return nil
 }
 
-func (s *Server) unlockOrder(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) unlockOrder(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	o, err := s.d.UnlockOrder(r.Context(), p.Who(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -71,7 +71,7 @@ func (s *Server) unlockOrder(w http.ResponseWriter, r *http.Request, p daemon.Pr
 	return nil
 }
 
-func (s *Server) moveOrders(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) moveOrders(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	var b moveBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
@@ -88,7 +88,7 @@ func (s *Server) moveOrders(w http.ResponseWriter, r *http.Request, p daemon.Pri
 	if err != nil {
 		return err
 	}
-	out := movesView{Orders: make([]daemon.OrderView, len(views))}
+	out := movesView{Orders: make([]service.Order, len(views))}
 	now := s.cfg.Now()
 	for i, v := range views {
 		out.Orders[i] = v.LateAt(now)
@@ -97,15 +97,15 @@ func (s *Server) moveOrders(w http.ResponseWriter, r *http.Request, p daemon.Pri
 	return nil
 }
 
-func (s *Server) pauseStore(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) pauseStore(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	return s.setStorePaused(w, r, p, true)
 }
 
-func (s *Server) resumeStore(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) resumeStore(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	return s.setStorePaused(w, r, p, false)
 }
 
-func (s *Server) setStorePaused(w http.ResponseWriter, r *http.Request, p daemon.Principal, pause bool) error {
+func (s *Server) setStorePaused(w http.ResponseWriter, r *http.Request, p service.Principal, pause bool) error {
 	v, err := s.d.PauseStore(r.Context(), p.Who(), r.PathValue("store_id"), pause)
 	if err != nil {
 		return err
@@ -114,7 +114,7 @@ func (s *Server) setStorePaused(w http.ResponseWriter, r *http.Request, p daemon
 	return nil
 }
 
-func (s *Server) offShift(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) offShift(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	res, err := s.d.OffShift(r.Context(), p.Who(), r.PathValue("courier_id"))
 	if err != nil {
 		return err

@@ -11,8 +11,8 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
 	"github.com/o2o-dispatch/dispatchd/dispatch/planner"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -100,7 +100,7 @@ type planBreakView struct {
 type planStopView struct {
 	Kind     planner.StopKind `json:"kind"`
 	Shipment string           `json:"shipment,omitempty"`
-	Location daemon.Location  `json:"location"`
+	Location service.Location `json:"location"`
 	Arrival  time.Time        `json:"arrival"`
 	Start    time.Time        `json:"start"`
 	Depart   time.Time        `json:"depart"`
@@ -315,7 +315,7 @@ func plannerError(err error) error {
 
 // plans plans a set of vehicles and shipments without touching the live state: the daemon's loop and engine are
 // not asked anything. The travel times are the daemon's model for the vehicles' profile.
-func (s *Server) plans(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) plans(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	if s.cfg.Travel == nil {
 		return apiError(dispatch.EUnavailable, "", planUnavailableReason)
 	}
@@ -350,7 +350,7 @@ func (in *planInput) view(p *planner.Plan) planView {
 	at := func(sec float64) time.Time {
 		return in.start.Add(time.Duration(math.Round(sec*1000)) * time.Millisecond).UTC()
 	}
-	loc := func(i int) daemon.Location { return daemon.Location{Lat: in.places[i][1], Lon: in.places[i][0]} }
+	loc := func(i int) service.Location { return service.Location{Lat: in.places[i][1], Lon: in.places[i][0]} }
 	out := planView{Start: in.start, Routes: []planRouteView{}, Unassigned: []planUnassigned{}, Vehicles: p.Vehicles, Cost: round1(p.Cost)}
 	for _, rt := range p.Routes {
 		v := planRouteView{Vehicle: rt.Vehicle, Cost: round1(rt.Cost), DurationS: round1(rt.Duration)}

@@ -17,8 +17,8 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
 	"github.com/o2o-dispatch/dispatchd/dispatch/planner"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -69,7 +69,7 @@ type testPlan struct {
 		DistanceM float64 `json:"distance_m"`
 		Stops     []struct {
 			Kind, Shipment         string
-			Location               daemon.Location
+			Location               service.Location
 			Arrival, Start, Depart time.Time
 			Load                   []int64
 		}
@@ -131,7 +131,7 @@ func TestPlanServesEveryShipment(t *testing.T) {
 			if task == nil {
 				t.Fatalf("%s stop %d is %s of unknown shipment %q", rt.Vehicle, i, st.Kind, st.Shipment)
 			}
-			if st.Location != (daemon.Location{Lat: *task.Location.Lat, Lon: *task.Location.Lon}) {
+			if st.Location != (service.Location{Lat: *task.Location.Lat, Lon: *task.Location.Lon}) {
 				t.Fatalf("%s stop %d at %v, the %s of %s is at %v,%v", rt.Vehicle, i, st.Location, st.Kind, st.Shipment, *task.Location.Lat, *task.Location.Lon)
 			}
 			earliest, latest := p.Start, mustTime(t, task.Latest)

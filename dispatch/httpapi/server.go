@@ -15,7 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -47,14 +47,20 @@ type Config struct {
 	Travel geo.TravelModel
 	// MaxPlans bounds the plans made at once (default: one per CPU); a plan beyond it answers 503 with Retry-After.
 	MaxPlans int
-	// Rounds, when set, gives the console the last dispatch round's duration (the daemon's Observer wrapped by
-	// daemon.NewRoundTimes).
-	Rounds *daemon.RoundTimes
+	// Rounds, when set, gives the console the last dispatch round's duration (cmd/dispatchd passes the daemon's
+	// Observer wrapped by daemon.NewRoundTimes).
+	Rounds RoundTimer
 }
 
-// Server is dispatchd's HTTP API over a daemon.
+// RoundTimer reports how long the last dispatch round took (false before the first).
+type RoundTimer interface {
+	// Last is the last round's duration; false before the first round.
+	Last() (time.Duration, bool)
+}
+
+// Server is dispatchd's HTTP API over the dispatcher's service.
 type Server struct {
-	d         *daemon.Daemon
+	d         service.Service
 	cfg       Config
 	adminHash []byte
 	mux       *http.ServeMux
@@ -70,12 +76,12 @@ type Server struct {
 	roadMap     RoadMap
 	tiles       roadTiles
 	drawnRoutes consoleRoutes
-	hours       daemon.OpenHours
+	hours       service.OpenHours
 	frames      consoleFrames
 }
 
 // New makes the API for d.
-func New(d *daemon.Daemon, cfg Config) *Server {
+func New(d service.Service, cfg Config) *Server {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
 	}
@@ -88,7 +94,7 @@ func New(d *daemon.Daemon, cfg Config) *Server {
 	if cfg.MaxPlans <= 0 {
 		cfg.MaxPlans = runtime.GOMAXPROCS(0)
 	}
-	s := &Server{d: d, cfg: cfg, adminHash: daemon.HashToken(cfg.AdminToken), mux: http.NewServeMux(), limits: newLimiter(cfg.Limits),
+	s := &Server{d: d, cfg: cfg, adminHash: service.HashToken(cfg.AdminToken), mux: http.NewServeMux(), limits: newLimiter(cfg.Limits),
 		planSlots: make(chan struct{}, cfg.MaxPlans)}
 	s.roadMap, _ = cfg.Travel.(RoadMap)
 	s.routes()
@@ -99,15 +105,15 @@ func New(d *daemon.Daemon, cfg Config) *Server {
 func (s *Server) Handler() http.Handler { return s.mux }
 
 const (
-	admin    = daemon.RoleAdmin
-	orders   = daemon.RoleOrders
-	courier  = daemon.RoleCourier
-	operator = daemon.RoleOperator
+	admin    = service.RoleAdmin
+	orders   = service.RoleOrders
+	courier  = service.RoleCourier
+	operator = service.RoleOperator
 	public   = "public"
 )
 
 // handlerFunc is an API handler: it gets the authenticated principal and returns an error to be written.
-type handlerFunc func(w http.ResponseWriter, r *http.Request, p daemon.Principal) error
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p service.Principal) error
 
 func (s *Server) routes() {
 	s.handle("POST /v1/orders", s.placeOrder, orders, admin)
@@ -167,7 +173,7 @@ var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, ht
 // unmatched answers a request no route took: 405 with Allow when the path is a route's with another method (the
 // catch-all "/" matches any method, so the mux's own 405 never happens), else 404. OPTIONS is answered the same
 // way: no route takes it.
-func (s *Server) unmatched(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	var allow []string
 	for _, m := range routeMethods {
 		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
@@ -206,20 +212,20 @@ func (s *Server) handle(pattern string, h handlerFunc, roles ...string) {
 }
 
 // authenticate finds who the bearer token belongs to and checks that the role may use the route.
-func (s *Server) authenticate(r *http.Request, roles []string) (daemon.Principal, error) {
+func (s *Server) authenticate(r *http.Request, roles []string) (service.Principal, error) {
 	if slices.Contains(roles, public) {
-		return daemon.Principal{Role: public}, nil
+		return service.Principal{Role: public}, nil
 	}
 	token, ok := bearerToken(r)
 	if !ok {
-		return daemon.Principal{}, apiError(dispatch.EUnauthenticated, "", "an Authorization: Bearer token is required")
+		return service.Principal{}, apiError(dispatch.EUnauthenticated, "", "an Authorization: Bearer token is required")
 	}
-	h := daemon.HashToken(token)
-	var p daemon.Principal
+	h := service.HashToken(token)
+	var p service.Principal
 	if subtle.ConstantTimeCompare(h, s.adminHash) == 1 {
-		p = daemon.Principal{Role: admin}
+		p = service.Principal{Role: admin}
 	} else if p, ok = s.d.View().Authenticate(h); !ok {
-		return daemon.Principal{}, apiError(dispatch.EUnauthenticated, "", "the token is not valid")
+		return service.Principal{}, apiError(dispatch.EUnauthenticated, "", "the token is not valid")
 	}
 	if !slices.Contains(roles, p.Role) {
 		return p, apiError(dispatch.EPermissionDenied, "", "the %s role may not use this endpoint", p.Role)
@@ -237,10 +243,10 @@ func bearerToken(r *http.Request) (string, bool) {
 // RequireAdmin guards a handler served outside the API (the metrics on their own address, with --metrics-auth)
 // with the admin token, answering like the API does.
 func RequireAdmin(adminToken string, h http.Handler) http.Handler {
-	want := daemon.HashToken(adminToken)
+	want := service.HashToken(adminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearerToken(r)
-		if !ok || subtle.ConstantTimeCompare(daemon.HashToken(token), want) != 1 {
+		if !ok || subtle.ConstantTimeCompare(service.HashToken(token), want) != 1 {
 			writeJSON(w, http.StatusUnauthorized, errorBody{errorDetail{Code: dispatch.EUnauthenticated, Message: "the admin token is required"}})
 			return
 		}
@@ -258,9 +264,9 @@ const (
 )
 
 // principalBox lets the handler report the principal back to the log line written by the outer middleware.
-type principalBox struct{ p daemon.Principal }
+type principalBox struct{ p service.Principal }
 
-func setPrincipal(r *http.Request, p daemon.Principal) {
+func setPrincipal(r *http.Request, p service.Principal) {
 	if b, ok := r.Context().Value(keyPrincipal).(*principalBox); ok {
 		b.p = p
 	}
@@ -293,7 +299,7 @@ func (s *Server) logged(route string, next http.Handler) http.Handler {
 			ev = l.Error()
 		}
 		ev = ev.Str("method", r.Method).Str("route", route).Int("status", rw.status).Int64("bytes", rw.bytes).
-			Float64("took_ms", daemon.Millis(time.Since(start)))
+			Float64("took_ms", millis(time.Since(start)))
 		if box.p.Role != "" && box.p.Role != public {
 			ev = ev.Str("role", box.p.Role)
 			if box.p.ID != "" {
@@ -335,12 +341,12 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ daemon.Principal) error {
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ service.Principal) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
 }
 
-func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ daemon.Principal) error {
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ service.Principal) error {
 	if !s.d.Ready() {
 		return apiError(dispatch.EUnavailable, "", "not ready")
 	}
@@ -348,7 +354,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ daemon.Princip
 	return nil
 }
 
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	s.cfg.Metrics.ServeHTTP(w, r)
 	return nil
 }

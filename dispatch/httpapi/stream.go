@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // streamWriteTimeout bounds each write to a courier stream, so that a client that stopped reading does not hold a
@@ -55,7 +55,7 @@ func startSSE(w http.ResponseWriter) func([]byte) bool {
 // stream is the courier's server-sent event stream. Every event is the whole route with its version as the event
 // id, so "what was missed" after a reconnect is the current route when its version is above Last-Event-ID: a
 // superseded route is never worth sending. A comment line every heartbeat keeps proxies from closing the stream.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	var last int64 = -1
 	if v, ok, err := lastEventID(r, "a route version"); err != nil {
 		return err
@@ -108,7 +108,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p daemon.Princip
 // events is the order services' stream of order events (server-sent events): one event per order change, its id
 // the event id. A reconnect with Last-Event-ID gets exactly the events after it, also across a daemon restart,
 // within the event retention; without it the stream starts with the events that come next.
-func (s *Server) events(w http.ResponseWriter, r *http.Request, p daemon.Principal) error {
+func (s *Server) events(w http.ResponseWriter, r *http.Request, p service.Principal) error {
 	after := s.d.LastEventID()
 	if v, ok, err := lastEventID(r, "an event id"); err != nil {
 		return err

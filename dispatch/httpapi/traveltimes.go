@@ -9,7 +9,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
-	"github.com/o2o-dispatch/dispatchd/dispatch/daemon"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
@@ -57,7 +57,7 @@ func points(field string, list []*locationBody) ([]orb.Point, error) {
 	return pts, nil
 }
 
-func (s *Server) travelTimes(w http.ResponseWriter, r *http.Request, _ daemon.Principal) error {
+func (s *Server) travelTimes(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	if s.cfg.Roads == nil {
 		return apiError(dispatch.EUnavailable, "", "no road map is loaded: start dispatchd with --map to answer travel times")
 	}

@@ -1,4 +1,6 @@
-package daemon
+// Package cow is the daemon's copy-on-write maps: the loop writes a Map, and each publish freezes it into a Frozen
+// version that readers on other goroutines use while the loop goes on writing. Keys are strings.
+package cow
 
 import (
 	"hash/maphash"
@@ -22,9 +24,9 @@ type cowTable[V any] [cowFan]map[string]V
 
 type cowRoot[V any] [cowFan]*cowTable[V]
 
-// cowMap is the loop's working copy of a map whose frozen versions are published to readers. The loop writes it;
-// freeze returns an immutable version that readers on other goroutines may use while the loop goes on writing.
-type cowMap[V any] struct {
+// Map is the loop's working copy of a map whose frozen versions are published to readers. The loop writes it;
+// Freeze returns an immutable version that readers on other goroutines may use while the loop goes on writing.
+type Map[V any] struct {
 	root *cowRoot[V]
 	// What the loop may write in place: the root, each table and each shard copied since the last freeze (or never
 	// frozen). Everything else may be shared with a frozen version.
@@ -34,10 +36,10 @@ type cowMap[V any] struct {
 	n          int
 }
 
-// newCowMap returns an empty map. Its shards are nil maps until first written (own makes them), so that an empty
+// New returns an empty map. Its shards are nil maps until first written (own makes them), so that an empty
 // state costs 64 small tables rather than 4 096 maps.
-func newCowMap[V any]() *cowMap[V] {
-	m := &cowMap[V]{root: &cowRoot[V]{}, rootOwned: true}
+func New[V any]() *Map[V] {
+	m := &Map[V]{root: &cowRoot[V]{}, rootOwned: true}
 	for i := range m.root {
 		m.root[i] = &cowTable[V]{}
 		m.tableOwned[i] = true
@@ -48,7 +50,7 @@ func newCowMap[V any]() *cowMap[V] {
 func shardOf(k string) int { return int(maphash.String(cowSeed, k) % cowShards) }
 
 // own returns shard i ready to be written, copying it and the tables above it if a frozen version may share them.
-func (m *cowMap[V]) own(i int) map[string]V {
+func (m *Map[V]) own(i int) map[string]V {
 	hi, lo := i/cowFan, i%cowFan
 	if !m.rootOwned {
 		cp := *m.root
@@ -72,14 +74,16 @@ func (m *cowMap[V]) own(i int) map[string]V {
 	return m.root[hi][lo]
 }
 
-func (m *cowMap[V]) shard(i int) map[string]V { return m.root[i/cowFan][i%cowFan] }
+func (m *Map[V]) shard(i int) map[string]V { return m.root[i/cowFan][i%cowFan] }
 
-func (m *cowMap[V]) get(k string) (V, bool) {
+// Get returns the value of k.
+func (m *Map[V]) Get(k string) (V, bool) {
 	v, ok := m.shard(shardOf(k))[k]
 	return v, ok
 }
 
-func (m *cowMap[V]) set(k string, v V) {
+// Set sets k to v.
+func (m *Map[V]) Set(k string, v V) {
 	s := m.own(shardOf(k))
 	if _, ok := s[k]; !ok {
 		m.n++
@@ -87,7 +91,8 @@ func (m *cowMap[V]) set(k string, v V) {
 	s[k] = v
 }
 
-func (m *cowMap[V]) del(k string) {
+// Delete removes k.
+func (m *Map[V]) Delete(k string) {
 	i := shardOf(k)
 	if _, ok := m.shard(i)[k]; !ok {
 		return
@@ -96,21 +101,22 @@ func (m *cowMap[V]) del(k string) {
 	m.n--
 }
 
-// freeze returns the current contents as an immutable map; later writes copy before they change a shard.
-func (m *cowMap[V]) freeze() frozenMap[V] {
+// Freeze returns the current contents as an immutable map; later writes copy before they change a shard.
+func (m *Map[V]) Freeze() Frozen[V] {
 	m.rootOwned = false
 	m.tableOwned = [cowFan]bool{}
 	m.shardOwned = [cowShards / 64]uint64{}
-	return frozenMap[V]{root: m.root, n: m.n}
+	return Frozen[V]{root: m.root, n: m.n}
 }
 
-// frozenMap is a published, immutable version of a cowMap. The zero value is an empty map.
-type frozenMap[V any] struct {
+// Frozen is a published, immutable version of a Map. The zero value is an empty map.
+type Frozen[V any] struct {
 	root *cowRoot[V]
 	n    int
 }
 
-func (f *frozenMap[V]) get(k string) (V, bool) {
+// Get returns the value of k.
+func (f *Frozen[V]) Get(k string) (V, bool) {
 	if f.root == nil {
 		var zero V
 		return zero, false
@@ -120,10 +126,11 @@ func (f *frozenMap[V]) get(k string) (V, bool) {
 	return v, ok
 }
 
-func (f *frozenMap[V]) len() int { return f.n }
+// Len is the number of entries.
+func (f *Frozen[V]) Len() int { return f.n }
 
-// all yields every entry, in no particular order.
-func (f *frozenMap[V]) all() iter.Seq2[string, V] {
+// All yields every entry, in no particular order.
+func (f *Frozen[V]) All() iter.Seq2[string, V] {
 	return func(yield func(string, V) bool) {
 		if f.root == nil {
 			return
@@ -140,18 +147,18 @@ func (f *frozenMap[V]) all() iter.Seq2[string, V] {
 	}
 }
 
-// sortedKeys returns the keys in order (listings must not depend on map order).
-func (f *frozenMap[V]) sortedKeys() []string {
+// SortedKeys returns the keys in order (listings must not depend on map order).
+func (f *Frozen[V]) SortedKeys() []string {
 	keys := make([]string, 0, f.n)
-	for k := range f.all() {
+	for k := range f.All() {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	return keys
 }
 
-// sortedKeys of the working copy (for checkpoints, taken on the loop).
-func (m *cowMap[V]) sortedKeys() []string {
-	f := frozenMap[V]{root: m.root, n: m.n}
-	return f.sortedKeys()
+// SortedKeys returns the working copy's keys in order (for checkpoints, taken on the loop).
+func (m *Map[V]) SortedKeys() []string {
+	f := Frozen[V]{root: m.root, n: m.n}
+	return f.SortedKeys()
 }

@@ -1,4 +1,4 @@
-package daemon
+package cow
 
 import (
 	"fmt"
@@ -13,30 +13,30 @@ import (
 // much the loop wrote afterwards.
 func TestCowMapFrozenVersionsNeverChange(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
-	m := newCowMap[int]()
+	m := New[int]()
 	want := map[string]int{}
 	type frozen struct {
-		f    frozenMap[int]
+		f    Frozen[int]
 		want map[string]int
 	}
 	var versions []frozen
-	check := func(f *frozenMap[int], want map[string]int, what string) {
+	check := func(f *Frozen[int], want map[string]int, what string) {
 		t.Helper()
-		if f.len() != len(want) {
-			t.Fatalf("%s: len %d, want %d", what, f.len(), len(want))
+		if f.Len() != len(want) {
+			t.Fatalf("%s: len %d, want %d", what, f.Len(), len(want))
 		}
 		got := map[string]int{}
-		for k, v := range f.all() {
+		for k, v := range f.All() {
 			got[k] = v
 		}
 		if !maps.Equal(got, want) {
 			t.Fatalf("%s: contents differ from what was frozen", what)
 		}
-		if keys := f.sortedKeys(); !slices.Equal(keys, slices.Sorted(maps.Keys(want))) {
+		if keys := f.SortedKeys(); !slices.Equal(keys, slices.Sorted(maps.Keys(want))) {
 			t.Fatalf("%s: sortedKeys %d keys, want %d", what, len(keys), len(want))
 		}
 		for k, v := range want {
-			if g, ok := f.get(k); !ok || g != v {
+			if g, ok := f.Get(k); !ok || g != v {
 				t.Fatalf("%s: get(%q) = %d, %v; want %d", what, k, g, ok, v)
 			}
 		}
@@ -45,15 +45,15 @@ func TestCowMapFrozenVersionsNeverChange(t *testing.T) {
 		k := fmt.Sprintf("ord_%d", rng.IntN(3000))
 		switch r := rng.IntN(100); {
 		case r < 60:
-			m.set(k, step)
+			m.Set(k, step)
 			want[k] = step
 		case r < 80:
-			m.del(k)
+			m.Delete(k)
 			delete(want, k)
 		case r < 82:
-			versions = append(versions, frozen{m.freeze(), maps.Clone(want)})
+			versions = append(versions, frozen{m.Freeze(), maps.Clone(want)})
 		default:
-			g, ok := m.get(k)
+			g, ok := m.Get(k)
 			if w, wok := want[k]; ok != wok || g != w {
 				t.Fatalf("step %d: working get(%q) = %d, %v; want %d, %v", step, k, g, ok, w, wok)
 			}
@@ -68,10 +68,10 @@ func TestCowMapFrozenVersionsNeverChange(t *testing.T) {
 	for i, v := range versions {
 		check(&v.f, v.want, fmt.Sprintf("version %d", i))
 	}
-	final := m.freeze()
+	final := m.Freeze()
 	check(&final, want, "final")
-	var empty frozenMap[int]
-	if _, ok := empty.get("x"); ok || empty.len() != 0 || len(empty.sortedKeys()) != 0 {
-		t.Fatal("the zero frozenMap is not empty")
+	var empty Frozen[int]
+	if _, ok := empty.Get("x"); ok || empty.Len() != 0 || len(empty.SortedKeys()) != 0 {
+		t.Fatal("the zero Frozen is not empty")
 	}
 }
