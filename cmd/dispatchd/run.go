@@ -44,6 +44,7 @@ type Main struct {
 	LogLevel         string
 	QueueSize        int
 	DefaultPromise   time.Duration
+	ScheduleHorizon  time.Duration
 	Policy           string
 	DispatchWorkers  int
 	MaxRoundOrders   int
@@ -101,6 +102,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&m.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&m.QueueSize, "queue-size", 4096, "requests that may wait for the event loop before the API answers 503")
 	fs.DurationVar(&m.DefaultPromise, "default-promise", 30*time.Minute, "promise of an order that gives neither promise_seconds nor deliver_by")
+	fs.DurationVar(&m.ScheduleHorizon, "schedule-horizon", 90*time.Minute, "an order whose delivery window starts more than this ahead is scheduled: planned ahead, handed to the rounds near its time (negative: never)")
 	fs.StringVar(&m.Policy, "policy", "optimize", "dispatch policy: optimize or nearest-idle")
 	fs.IntVar(&m.MaxRoundOrders, "max-round-orders", 0, "pending orders one dispatch round considers, the most urgent first (0: 4 per online courier, at least 1000)")
 	// A round prices on these goroutines while the loop keeps taking orders: by default intake keeps a core.
@@ -371,6 +373,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	cfg.DispatchInterval = m.DispatchInterval
 	cfg.QueueSize = m.QueueSize
 	cfg.DefaultPromise = m.DefaultPromise
+	cfg.Schedule.Horizon = m.ScheduleHorizon
 	cfg.Engine.Policy = policy
 	cfg.Engine.Workers = m.DispatchWorkers
 	if cfg.Engine.Workers == 0 {

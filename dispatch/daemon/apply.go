@@ -134,6 +134,9 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 		if o, ok := s.orders.Get(rec.ID); ok && o.Fulfilment == service.FulfilPickup {
 			return d.cancelPickup(rec, o)
 		}
+		if _, ok := s.book[rec.ID]; ok {
+			return d.cancelScheduled(rec)
+		}
 		if err := d.applyEngine(rec.At, dispatch.OrderCancelled{OrderID: rec.ID, Reason: rec.Reason}); err != nil {
 			return nil, d.orderError(err, rec.ID)
 		}
@@ -145,6 +148,12 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 
 	case recAction:
 		return d.applyAction(rec)
+
+	case recSchedulePlan:
+		return nil, d.applySchedulePlan(rec)
+
+	case recScheduleRelease:
+		return nil, d.applyRelease(rec)
 
 	case recLocations:
 		for _, l := range rec.Locations {
@@ -217,6 +226,9 @@ func (d *Daemon) applyEngine(at time.Time, ev dispatch.Event) error {
 
 // orderError turns the engine's "not found" for an order the daemon has forgotten into the API's 404 on the path.
 func (d *Daemon) orderError(err error, id string) error {
+	if serr := d.scheduledError(id); serr != nil {
+		return serr
+	}
 	if dispatch.ErrorCodeOf(err) == dispatch.ENotFound {
 		if o, ok := d.st.orders.Get(id); !ok || o.Fulfilment == service.FulfilPickup {
 			// An in-store pick-up order is never a courier's: to a courier it does not exist.
@@ -366,6 +378,7 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 		drop := in.Dropoff.location()
 		view.Dropoff = &drop
 	}
+	scheduled := d.scheduleView(rec.At, in, view)
 	// The stock and the store's queue first: the network refuses (changing nothing) what it cannot hold.
 	if err := d.net.Reserve(in.ID, fulfil.Plan{StoreID: in.StoreID, Ready: in.ReadyAt}, in.Items); err != nil {
 		return nil, err
@@ -373,9 +386,9 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 	// The daemon's view goes in before the engine so that the engine's effects find it. In-store pick-up orders
 	// never reach the engine: no courier takes them.
 	s.orders.Set(in.ID, view)
-	if fulfilment == service.FulfilDelivery {
+	if fulfilment == service.FulfilDelivery && !scheduled {
 		spec := dispatch.OrderSpec{ID: in.ID, StoreID: in.StoreID, Dropoff: in.Dropoff.Point(), Created: in.CreatedAt,
-			Ready: in.ReadyAt, DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills,
+			Ready: in.engineReady(), DeliverBy: in.DeliverBy, PickupBy: in.PickupBy, Size: in.Size, Skills: in.Skills,
 			AcceptLate: in.AcceptLate}
 		if err := d.applyEngine(rec.At, dispatch.OrderPlaced{Order: spec}); err != nil {
 			s.orders.Delete(in.ID)
@@ -383,7 +396,12 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 			return nil, err
 		}
 	}
-	s.byStatus[dispatch.StatusPending]++
+	if scheduled {
+		d.book(in)
+	}
+	if st, ok := statusIndex(view.Status); ok {
+		s.byStatus[st]++
+	}
 	if in.ExternalID != "" {
 		s.externalIDs[in.ExternalID] = in.ID
 	}
@@ -399,6 +417,9 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 		s.idemQ = append(s.idemQ, expiry{k, rec.At})
 	}
 	d.noteEvent(service.EventCreated, in.ID, rec.At, "", "")
+	if scheduled {
+		d.noteEvent(service.EventScheduled, in.ID, rec.At, "", "")
+	}
 	if !d.replaying {
 		d.obs.OrderPlaced()
 	}

@@ -43,6 +43,8 @@ type ckptSource struct {
 	aux       map[string]courierAux
 	announced map[string]time.Time
 	idem      map[string]*idemRecord
+	// book is the scheduled book, by order id (its entries are never changed once stored).
+	book []*booked
 }
 
 // checkpoint writes the state as of the last journal record. The loop freezes the views (immutable from then on)
@@ -68,6 +70,7 @@ func (d *Daemon) checkpoint(final bool) error {
 	for _, k := range src.stores.SortedKeys() {
 		src.stock[k], _, _ = d.net.Inventory(k)
 	}
+	src.book = bookEntries(s.book)
 	src.aux = make(map[string]courierAux, src.couriers.Len())
 	for k, a := range s.aux {
 		src.aux[k] = *a
@@ -156,7 +159,7 @@ func (src *ckptSource) writeTo(w io.Writer) error {
 	e := src.engine
 	h.Counts = checkpoint.Counts{EngineStores: len(e.Stores), EngineCouriers: len(e.Couriers), EngineOrders: len(e.Orders),
 		Stores: src.stores.Len(), Couriers: src.couriers.Len(), Orders: src.orders.Len(), Keys: src.keys.Len(),
-		Webhooks: src.webhooks.Len(), Announced: len(src.announced), Idem: len(src.idem)}
+		Webhooks: src.webhooks.Len(), Announced: len(src.announced), Idem: len(src.idem), Scheduled: len(src.book)}
 	cw := checkpoint.NewWriter(w, pacedChunk, h)
 	put := func(r *checkpoint.Record) error { return cw.Write(r) }
 	if err := engineRecords(e, put); err != nil {
@@ -194,6 +197,11 @@ func (src *ckptSource) writeTo(w io.Writer) error {
 	}
 	if err := tailRecords(src.announced, src.idem, put); err != nil {
 		return err
+	}
+	for _, b := range src.book {
+		if err := put(&checkpoint.Record{K: checkpoint.KindScheduled, Scheduled: ckptBooked(b)}); err != nil {
+			return err
+		}
 	}
 	return cw.Close()
 }
@@ -593,6 +601,9 @@ func (r *restorer) add(h *checkpoint.Header, rec *checkpoint.Record) error {
 		}
 		s.idem[rec.Idem.Key] = e
 		s.idemQ = append(s.idemQ, expiry{rec.Idem.Key, rec.Idem.At})
+	case checkpoint.KindScheduled:
+		b := bookedOfCkpt(rec.Scheduled)
+		s.book[b.ID] = b
 	}
 	return nil
 }

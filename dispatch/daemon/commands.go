@@ -217,19 +217,25 @@ func (d *Daemon) resolve(now time.Time, in *service.OrderInput) (*orderRecord, e
 	if !rec.DeliverBy.After(now) {
 		return nil, errorf(dispatch.EInvalid, "deliver_by", "deliver_by must be in the future")
 	}
-	if rec.DeliverBy.After(now.Add(timeWindow)) {
-		return nil, errorf(dispatch.EInvalid, "deliver_by", "deliver_by must be within a day from now")
+	// The window, the scheduled book and the limit of deliver_by (schedule.go); prepFrom is when the store's
+	// preparation may start.
+	prepFrom, err := d.checkWindow(now, in, rec)
+	if err != nil {
+		return nil, err
 	}
 	if in.ReadyAt != nil && in.ReadyAt.After(rec.DeliverBy) {
 		return nil, errorf(dispatch.EInvalid, "ready_at", "the order would be ready after deliver_by")
 	}
 	req := fulfilRequest(in, rec.DeliverBy)
 	req.ReadyByPromise = true
-	plan, err := d.net.Choose(now, req)
+	plan, err := d.net.Choose(prepFrom, req)
 	if err != nil {
 		return nil, err
 	}
 	rec.StoreID, rec.ReadyAt, rec.PickupBy = plan.StoreID, plan.Ready, plan.PickupBy
+	if err := d.finishWindow(now, rec); err != nil {
+		return nil, err
+	}
 	return rec, nil
 }
 
@@ -350,7 +356,7 @@ func (c quote) run(d *Daemon, now time.Time) (*service.Quote, uint64, error) {
 		return qv, 0, nil
 	}
 	q, err := d.eng.Quote(now, dispatch.OrderSpec{StoreID: rec.StoreID, Dropoff: rec.Dropoff.Point(), Created: now,
-		Ready: rec.ReadyAt, DeliverBy: rec.DeliverBy, PickupBy: rec.PickupBy, Size: rec.Size, Skills: rec.Skills,
+		Ready: rec.engineReady(), DeliverBy: rec.DeliverBy, PickupBy: rec.PickupBy, Size: rec.Size, Skills: rec.Skills,
 		AcceptLate: rec.AcceptLate})
 	if err != nil {
 		return nil, 0, err
@@ -381,8 +387,8 @@ func (c cancelOrder) run(d *Daemon, now time.Time) (*service.Order, uint64, erro
 	}
 	// An in-store pick-up order may also be cancelled once ready (the customer never came): its goods go back on
 	// the shelf.
-	if o.Status != "pending" && o.Status != "assigned" && o.Status != service.StatusReadyForPickup {
-		return nil, 0, errorf(dispatch.EConflict, "", "order %s is %s; only pending, assigned or ready_for_pickup orders can be cancelled", c.id, o.Status)
+	if o.Status != "pending" && o.Status != "assigned" && o.Status != service.StatusReadyForPickup && o.Status != service.StatusScheduled {
+		return nil, 0, errorf(dispatch.EConflict, "", "order %s is %s; only scheduled, pending, assigned or ready_for_pickup orders can be cancelled", c.id, o.Status)
 	}
 	return recordAs[*service.Order](d, &record{Type: recOrderCancel, At: now, ID: c.id, Reason: c.reason, By: c.by})
 }

@@ -84,6 +84,8 @@ type Config struct {
 	EventSegmentBytes int64
 	// Webhooks tunes webhook deliveries (zero values: the defaults of WebhookConfig).
 	Webhooks WebhookConfig
+	// Schedule tunes the scheduled book: orders placed hours ahead (zero values: the defaults of ScheduleConfig).
+	Schedule ScheduleConfig
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives the daemon's logs (default: none). A field that holds a time span says its unit: took_ms
@@ -229,6 +231,8 @@ type Daemon struct {
 	pings chan locationRecord
 	// pingBatches carries the batches of QueueLocations (a gateway relaying many couriers' positions at once).
 	pingBatches chan []locationRecord
+	// sched plans the scheduled book off the loop and tracks its releases (schedule.go).
+	sched scheduler
 }
 
 // Open opens the data directory, recovers the state (the last checkpoint, then the journal after it) and returns a
@@ -274,6 +278,7 @@ func Open(cfg Config) (*Daemon, error) {
 		roundDone:   make(chan roundResult, 1),
 		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
 		pingBatches: make(chan []locationRecord, 256),
+		sched:       newScheduler(),
 	}
 	j, err := journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
 		Now:        cfg.Now,
@@ -339,6 +344,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error().Err(err).Msg("checkpoint after recovery")
 		}
 	}
+	// Releases of scheduled orders that fell due while the daemon was down happen at once (the book is planned
+	// again at the first tick).
+	if d.journal.Err() == nil {
+		d.releaseDue(d.now())
+		d.publish()
+	}
 	tick := time.NewTicker(d.cfg.DispatchInterval)
 	defer tick.Stop()
 	ckpt := time.NewTicker(min(d.cfg.CheckpointInterval, time.Minute))
@@ -387,7 +398,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if d.planning {
 				<-d.roundDone
 			}
+			d.sched.stop()
 			return nil
+		case res := <-d.sched.done:
+			began := d.clock()
+			d.scheduleReturned(res)
+			d.publish()
+			account(began)
 		case res := <-d.roundDone:
 			began := d.clock()
 			d.roundReturned(res)
@@ -428,6 +445,7 @@ func (d *Daemon) shutdown() error {
 	if d.planning {
 		d.roundReturned(<-d.roundDone)
 	}
+	d.sched.stop() // a plan of the book still running is dropped: the next start plans again
 	for len(d.pings) > 0 {
 		d.takePing(d.now(), <-d.pings)
 	}
@@ -702,6 +720,7 @@ func (d *Daemon) flushLocations() (uint64, error) {
 // plans on its own goroutine, on a copy of the engine taken here; its decision is applied when it comes back
 // (roundReturned). One round at a time: a tick while one plans is skipped.
 func (d *Daemon) tick() {
+	d.scheduleTick()
 	if d.planning {
 		return
 	}

@@ -33,6 +33,8 @@ type record struct {
 	// By is who made the change (an operator's override, a cancellation): the principal's key id or "admin".
 	By       string          `json:"by,omitempty"`
 	Override *overrideRecord `json:"override,omitempty"`
+	// Schedule is the scheduled book's plan or release (schedule.go).
+	Schedule *scheduleRecord `json:"schedule,omitempty"`
 }
 
 // Record types.
@@ -92,6 +94,8 @@ func (r *record) check() error {
 		missing = "decision"
 	case r.Type == recOverride && r.Override == nil:
 		missing = "override"
+	case (r.Type == recSchedulePlan || r.Type == recScheduleRelease) && r.Schedule == nil:
+		missing = "schedule"
 	default:
 		return nil
 	}
@@ -171,6 +175,12 @@ type orderRecord struct {
 	NoDropoff bool `json:"no_dropoff,omitempty"`
 	// AcceptLate: the caller takes a delivery however late (dispatch.OrderSpec.AcceptLate).
 	AcceptLate bool `json:"accept_late,omitempty"`
+	// DeliverAfter opens the delivery window; PickupFrom is the earliest pick-up the engine is given, so that no
+	// plan drops the order off before it; ReleaseAt, when set, puts the order in the scheduled book until then
+	// (schedule.go).
+	DeliverAfter time.Time `json:"deliver_after,omitzero"`
+	PickupFrom   time.Time `json:"pickup_from,omitzero"`
+	ReleaseAt    time.Time `json:"release_at,omitzero"`
 	// The idempotency key under which it was placed: scope (the API key's id), key and the request's SHA-256.
 	IdemScope string `json:"idem_scope,omitempty"`
 	IdemKey   string `json:"idem_key,omitempty"`

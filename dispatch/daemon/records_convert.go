@@ -108,7 +108,8 @@ func ckptOrder(v *service.Order) *checkpoint.Order {
 		CourierID: v.CourierID, Dropoff: ckptLocation(v.Dropoff), CreatedAt: v.CreatedAt, ReadyAt: v.ReadyAt,
 		DeliverBy: v.DeliverBy, Size: v.Size, Skills: v.Skills, Customer: v.Customer, Fulfilment: v.Fulfilment,
 		PickupBy: v.PickupBy, Late: v.Late, PickedUpAt: v.PickedUpAt, DeliveredAt: v.DeliveredAt,
-		ReadyForPickupAt: v.ReadyForPickupAt, CollectedAt: v.CollectedAt, WaitingReason: v.WaitingReason, Locked: v.Locked}
+		ReadyForPickupAt: v.ReadyForPickupAt, CollectedAt: v.CollectedAt, WaitingReason: v.WaitingReason, Locked: v.Locked,
+		DeliverAfter: v.DeliverAfter, Schedule: ckptOrderSchedule(v.Schedule)}
 	if v.Items != nil {
 		r.Items = make([]checkpoint.Item, len(v.Items))
 		for i, it := range v.Items {
@@ -135,7 +136,8 @@ func orderView(r *checkpoint.Order) *service.Order {
 		CourierID: r.CourierID, Dropoff: viewLocation(r.Dropoff), CreatedAt: r.CreatedAt, ReadyAt: r.ReadyAt,
 		DeliverBy: r.DeliverBy, Size: r.Size, Skills: r.Skills, Customer: r.Customer, Fulfilment: r.Fulfilment,
 		PickupBy: r.PickupBy, Late: r.Late, PickedUpAt: r.PickedUpAt, DeliveredAt: r.DeliveredAt,
-		ReadyForPickupAt: r.ReadyForPickupAt, CollectedAt: r.CollectedAt, WaitingReason: r.WaitingReason, Locked: r.Locked}
+		ReadyForPickupAt: r.ReadyForPickupAt, CollectedAt: r.CollectedAt, WaitingReason: r.WaitingReason, Locked: r.Locked,
+		DeliverAfter: r.DeliverAfter, Schedule: orderScheduleView(r.Schedule)}
 	if r.Items != nil {
 		v.Items = make([]fulfil.Item, len(r.Items))
 		for i, it := range r.Items {

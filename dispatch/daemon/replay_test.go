@@ -78,8 +78,14 @@ func replayDay(t *testing.T, seed uint64) {
 		}
 	}
 	w.restart(400, false)
-	t.Logf("seed %d: %d orders, %d restarts, checkpoint every %d records; %v", seed, len(w.orders), restarts+1,
-		ckptRecords, w.h.d.View().OrdersByStatus())
+	released := 0
+	for _, id := range w.orders {
+		if o, ok := w.h.d.View().Order(id); ok && o.Schedule != nil && o.Schedule.ReleasedAt != nil {
+			released++
+		}
+	}
+	t.Logf("seed %d: %d orders (%d scheduled orders released), %d restarts, checkpoint every %d records; %v", seed,
+		len(w.orders), released, restarts+1, ckptRecords, w.h.d.View().OrdersByStatus())
 }
 
 func (w *replayWorld) must(err error) {
@@ -128,6 +134,12 @@ func (w *replayWorld) place() {
 	key := ""
 	if w.rng.IntN(2) == 0 {
 		key = fmt.Sprintf("k%d", w.rng.Int64())
+	}
+	if w.rng.IntN(5) == 0 {
+		// A delivery window, often far enough ahead to be scheduled (schedule.go).
+		after := w.clock.Now().Add(time.Duration(60+w.rng.IntN(90)) * time.Minute)
+		by := after.Add(time.Hour)
+		in.DeliverAfter, in.DeliverBy = &after, &by
 	}
 	body, err := orderJSON(w.h.d.PlaceOrder(ctx, w.shop, key, []byte(key), in))
 	if err != nil {
@@ -226,8 +238,12 @@ func (w *replayWorld) step(i int) {
 	case n < 77:
 		_, err := d.PatchInventory(ctx, w.stores[w.rng.IntN(len(w.stores))], service.InventoryChange{Adjust: map[string]int{"milk": 5}})
 		w.must(err)
-	case n < 85:
+	case n < 83:
 		w.must(d.DispatchNow(ctx))
+	case n < 85:
+		// Now and then the day moves on by minutes, so that scheduled orders come due.
+		w.clock.Advance(time.Duration(w.rng.IntN(20)) * time.Minute)
+		w.must(d.PlanScheduleNow(ctx))
 	default:
 		w.roundBesideIntake()
 	}
@@ -291,6 +307,12 @@ func (w *replayWorld) restart(step int, graceful bool) {
 		return nil, seq, err
 	})
 	d.do(ctx, func(time.Time) (any, uint64, error) { return nil, 0, nil })
+	// A plan of the scheduled book that a tick started comes back to the loop; then the releases already due are
+	// written (a start would write them at once).
+	for planning := true; planning; time.Sleep(time.Millisecond) {
+		d.do(ctx, func(time.Time) (any, uint64, error) { planning = d.sched.planning; return nil, 0, nil })
+	}
+	d.do(ctx, func(now time.Time) (any, uint64, error) { seq, err := d.releaseDue(now); return nil, seq, err })
 	for {
 		d.pubMu.Lock()
 		settled := len(d.pending) == 0 && d.journal.Durable() >= d.journal.LastSeq()

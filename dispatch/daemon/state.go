@@ -41,6 +41,8 @@ type state struct {
 	// eventSeq is the id of the last order event; announced the drop-off ETA order services last heard of, by order.
 	eventSeq  uint64
 	announced map[string]time.Time
+	// book holds the scheduled orders, kept out of the engine until their release (schedule.go).
+	book map[string]*booked
 }
 
 type expiry struct {
@@ -64,6 +66,7 @@ func newState() *state {
 		onRoute:       map[string]struct{}{},
 		courierCounts: map[string]int{service.CourierOffline: 0, service.CourierAwaitingLocation: 0, service.CourierIdle: 0, service.CourierBusy: 0},
 		announced:     map[string]time.Time{},
+		book:          map[string]*booked{},
 	}
 }
 

@@ -15,7 +15,7 @@ func locationOf(p orb.Point) service.Location { return service.Location{Lat: p[1
 
 // orderStatuses lists every status an order view can have; byStatus counts by index in it. The first six are the
 // engine's, in dispatch.OrderStatus order.
-var orderStatuses = [...]string{"pending", "assigned", "picked_up", "delivered", "cancelled", "failed", service.StatusReadyForPickup, service.StatusCollected}
+var orderStatuses = [...]string{"pending", "assigned", "picked_up", "delivered", "cancelled", "failed", service.StatusReadyForPickup, service.StatusCollected, service.StatusScheduled}
 
 func statusIndex(name string) (int, bool) {
 	for i, s := range orderStatuses {

@@ -722,8 +722,23 @@ func FuzzOrderBody(f *testing.F) {
 		case sent.PromiseSeconds != nil:
 			deliverBy = now.Add(time.Duration(*sent.PromiseSeconds) * time.Second)
 		}
+		// A delivery window: without an end it is the default promise long; starting more than the schedule's
+		// horizon (90 minutes) ahead, it schedules the order, whose preparation starts the horizon before it.
+		wantStatus, anchor := "pending", deliverBy
+		if sent.DeliverAfter != nil {
+			after, _ := time.Parse(time.RFC3339Nano, *sent.DeliverAfter)
+			if sent.DeliverBy == nil && sent.PromiseSeconds == nil {
+				deliverBy = after.Add(30 * time.Minute)
+			}
+			if anchor = after; after.Sub(now) > 90*time.Minute && sent.ReadyAt == nil {
+				ready = ready.Add(after.Add(-90 * time.Minute).Sub(now))
+			}
+		}
+		if anchor.Sub(now) > 90*time.Minute && sent.Fulfilment != "pickup" {
+			wantStatus = "scheduled"
+		}
 		switch {
-		case got.Status != "pending", got.StoreID != sent.StoreID, got.ExternalID != sent.ExternalID,
+		case got.Status != wantStatus, got.StoreID != sent.StoreID, got.ExternalID != sent.ExternalID,
 			got.Dropoff.Lat != *sent.Dropoff.Lat, got.Dropoff.Lon != *sent.Dropoff.Lon, got.Size != size,
 			!sameList(got.Skills, sent.Skills), !sameJSON(got.Customer, sent.Customer),
 			!got.CreatedAt.Equal(now), !got.ReadyAt.Equal(ready), !got.DeliverBy.Equal(deliverBy):

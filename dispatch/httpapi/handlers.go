@@ -87,6 +87,7 @@ type orderBody struct {
 	Skills         []string        `json:"skills,omitempty"`
 	Customer       json.RawMessage `json:"customer,omitempty"`
 	AcceptLate     bool            `json:"accept_late,omitempty"`
+	DeliverAfter   *string         `json:"deliver_after,omitempty"`
 }
 
 func (b *orderBody) input() (service.OrderInput, error) {
@@ -107,6 +108,9 @@ func (b *orderBody) input() (service.OrderInput, error) {
 		return in, err
 	}
 	if in.DeliverBy, err = parseTime("deliver_by", b.DeliverBy); err != nil {
+		return in, err
+	}
+	if in.DeliverAfter, err = parseTime("deliver_after", b.DeliverAfter); err != nil {
 		return in, err
 	}
 	if b.Size != nil {
@@ -179,7 +183,7 @@ type orderList struct {
 }
 
 var orderStatuses = map[string]bool{"pending": true, "assigned": true, "picked_up": true, "delivered": true, "cancelled": true, "failed": true,
-	service.StatusReadyForPickup: true, service.StatusCollected: true}
+	service.StatusReadyForPickup: true, service.StatusCollected: true, service.StatusScheduled: true}
 
 // listOrders is GET /v1/orders: filters on status, store_id, courier_id and the creation time, oldest first, in
 // pages joined by an opaque cursor.
@@ -197,7 +201,7 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, _ service.Pr
 	}
 	f := service.OrderFilter{Status: q.Get("status"), StoreID: q.Get("store_id"), CourierID: q.Get("courier_id"), Limit: 100}
 	if f.Status != "" && !orderStatuses[f.Status] {
-		return apiError(dispatch.EInvalid, "status", "status must be pending, assigned, picked_up, delivered, cancelled or failed")
+		return apiError(dispatch.EInvalid, "status", "status must be scheduled, pending, assigned, picked_up, delivered, cancelled, failed, ready_for_pickup or collected")
 	}
 	for _, p := range []struct {
 		name string

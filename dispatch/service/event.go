@@ -15,10 +15,16 @@ const (
 	// In-store pick-up orders: the store has it ready; the customer collected it.
 	EventReadyForPickup = "order.ready_for_pickup"
 	EventCollected      = "order.collected"
+	// Scheduled orders: placed into the scheduled book; its tentative plan (courier or drop-off time) changed; it
+	// was handed to the live rounds.
+	EventScheduled = "order.scheduled"
+	EventPlanned   = "order.planned"
+	EventReleased  = "order.released"
 )
 
 // EventTypes lists every order event type.
-var EventTypes = []string{EventCreated, EventAssigned, EventUnassigned, EventPickedUp, EventDelivered, EventCancelled, EventFailed, EventETAChanged}
+var EventTypes = []string{EventCreated, EventAssigned, EventUnassigned, EventPickedUp, EventDelivered, EventCancelled, EventFailed, EventETAChanged,
+	EventScheduled, EventPlanned, EventReleased}
 
 // OrderEvent is one change of an order that order services hear about. Ids increase by one with every event, in
 // the order the changes happened; an event carries the order as it stood once the change that caused it was

@@ -45,6 +45,23 @@ type Order struct {
 	Timeline      []TimelineEntry `json:"timeline"`
 	// Locked: an operator locked the order onto its courier; rounds leave it there.
 	Locked bool `json:"locked,omitempty"`
+	// DeliverAfter opens the delivery window: no drop-off before it. Schedule is what the scheduled book planned
+	// for an order placed ahead (StatusScheduled until released to the live rounds).
+	DeliverAfter *time.Time `json:"deliver_after,omitempty"`
+	Schedule     *Schedule  `json:"schedule,omitempty"`
+}
+
+// Schedule is what an order's view shows of the scheduled book.
+type Schedule struct {
+	// CourierID is the tentative courier of the last plan (empty: not planned yet, or no courier could take it).
+	CourierID string `json:"courier_id,omitempty"`
+	// ReleaseAt is when the order goes (or went) to the live rounds.
+	ReleaseAt time.Time `json:"release_at"`
+	// PlannedAt is when the book was last planned with the order; ReleasedAt when it went to the live rounds.
+	PlannedAt  *time.Time `json:"planned_at,omitempty"`
+	ReleasedAt *time.Time `json:"released_at,omitempty"`
+	// Unplanned says why the last plan found no courier for the order ("fleet_full", "time_windows", ...).
+	Unplanned string `json:"unplanned,omitempty"`
 }
 
 // ETA is an order's planned hand-overs on its courier's current route.
@@ -82,6 +99,10 @@ const (
 	StatusReadyForPickup = "ready_for_pickup"
 	StatusCollected      = "collected"
 )
+
+// StatusScheduled is the status of an order in the scheduled book: placed with a delivery window far enough
+// ahead, before its release to the live rounds.
+const StatusScheduled = "scheduled"
 
 // Final reports whether the order has left the dispatcher's hands.
 func (o *Order) Final() bool {
@@ -133,6 +154,9 @@ type OrderInput struct {
 	// AcceptLate: the caller takes a delivery later than the promise allows. Without it, an order no vehicle could
 	// deliver by the promise plus the engine's hard lateness is refused (see Daemon.PlaceOrder).
 	AcceptLate bool
+	// DeliverAfter opens a delivery window: no drop-off before it. An order whose window starts more than the
+	// dispatcher's schedule horizon ahead is scheduled (StatusScheduled).
+	DeliverAfter *time.Time
 }
 
 // MaxCustomerBytes bounds an order's customer object as sent (its JSON, spacing included). It is kept with every

@@ -8,7 +8,7 @@
 //	{"k":"engine","engine":{...}}             the engine's state without its stores, couriers and orders
 //	{"k":"engine_store","engine_store":{...}} one per engine store, then engine couriers, then engine orders
 //	{"k":"store","store":{...}}               one per store, then couriers, orders, keys, webhooks,
-//	...                                       announced ETAs and idempotency keys
+//	...                                       announced ETAs, idempotency keys and scheduled orders
 //	{"k":"end","end":{"records":...,"xxhash":"..."}}
 //
 // one JSON value a line, kinds in that order. The trailer's xxhash (XXH64, hex) is over every line before it,
@@ -56,6 +56,8 @@ type Counts struct {
 	Webhooks       int `json:"webhooks"`
 	Announced      int `json:"announced"`
 	Idem           int `json:"idem"`
+	// Scheduled counts the scheduled orders' book entries (absent, zero, in checkpoints made before them).
+	Scheduled int `json:"scheduled,omitempty"`
 }
 
 // Record is one line of a checkpoint: K names its kind, and the field of that name holds it (the others are nil).
@@ -73,6 +75,7 @@ type Record struct {
 	Webhook       *Webhook               `json:"webhook,omitempty"`
 	Announced     *Announced             `json:"announced,omitempty"`
 	Idem          *Idem                  `json:"idem,omitempty"`
+	Scheduled     *Scheduled             `json:"scheduled,omitempty"`
 	End           *End                   `json:"end,omitempty"`
 }
 
@@ -90,11 +93,12 @@ const (
 	KindWebhook       = "webhook"
 	KindAnnounced     = "announced"
 	KindIdem          = "idem"
+	KindScheduled     = "scheduled"
 	KindEnd           = "end"
 )
 
 var kindRank = map[string]int{KindHeader: 0, KindEngine: 1, KindEngineStore: 2, KindEngineCourier: 3, KindEngineOrder: 4,
-	KindStore: 5, KindCourier: 6, KindOrder: 7, KindKey: 8, KindWebhook: 9, KindAnnounced: 10, KindIdem: 11, KindEnd: 12}
+	KindStore: 5, KindCourier: 6, KindOrder: 7, KindKey: 8, KindWebhook: 9, KindAnnounced: 10, KindIdem: 11, KindScheduled: 12, KindEnd: 13}
 
 // entity is the record's own field, and whether it is set.
 func (r *Record) entity() bool {
@@ -123,6 +127,8 @@ func (r *Record) entity() bool {
 		return r.Announced != nil
 	case KindIdem:
 		return r.Idem != nil
+	case KindScheduled:
+		return r.Scheduled != nil
 	case KindEnd:
 		return r.End != nil
 	}
@@ -243,6 +249,9 @@ type Order struct {
 	// Locked: an operator locked the order onto its courier.
 	Locked   bool   `json:"locked,omitempty"`
 	Timeline []Step `json:"timeline"`
+	// DeliverAfter and Schedule: an order with a delivery window, and what the scheduled book planned for it.
+	DeliverAfter *time.Time     `json:"deliver_after,omitempty"`
+	Schedule     *OrderSchedule `json:"schedule,omitempty"`
 }
 
 // Key is an API key, with the hash of its secret.
@@ -363,5 +372,7 @@ func (r *Reader) count(k string) {
 		c.Announced++
 	case KindIdem:
 		c.Idem++
+	case KindScheduled:
+		c.Scheduled++
 	}
 }
