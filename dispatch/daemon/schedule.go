@@ -116,7 +116,7 @@ type booked struct {
 }
 
 func bookedOf(r *orderRecord) *booked {
-	return &booked{ID: r.ID, StoreID: r.StoreID, Dropoff: r.Dropoff, CreatedAt: r.CreatedAt, ReadyAt: r.ReadyAt,
+	return &booked{ID: r.ID, StoreID: r.StoreID, Dropoff: r.Dropoff.location(), CreatedAt: r.CreatedAt, ReadyAt: r.ReadyAt,
 		PickupFrom: r.PickupFrom, DeliverAfter: r.DeliverAfter, DeliverBy: r.DeliverBy, PickupBy: r.PickupBy,
 		Size: max(r.Size, 1), Skills: r.Skills, AcceptLate: r.AcceptLate, ReleaseAt: r.ReleaseAt}
 }
