@@ -33,7 +33,7 @@ func (e *Engine) runNearestIdleRound() {
 		idle := func(idx int32) bool {
 			seen++
 			c := e.courierList[idx]
-			if len(c.stops) > 0 || !c.hasSkills(o.skills) || c.spec.Capacity < o.size || o.declinedBy(idx) {
+			if len(c.stops) > 0 || !c.carries(o.region) || !c.hasSkills(o.skills) || c.spec.Capacity < o.size || o.declinedBy(idx) {
 				return false
 			}
 			return !e.cfg.Rules.NoPickupAfterShiftEnd || c.shiftEnd == 0 || c.shiftEnd > e.now

@@ -180,7 +180,16 @@ func (e *Engine) upsertStore(s Store) *Error {
 	if err := checkPoint(e.space, "location", s.Location); err != nil {
 		return err
 	}
+	region, err := regionOf("region", s.Region)
+	if err != nil {
+		return err
+	}
+	s.Region = region
 	st, ok := e.stores[s.ID]
+	if ok && st.open > 0 && st.Region != region {
+		// Its open orders belong to the region of their couriers: they cannot move with it.
+		return &Error{Code: EConflict, Field: "region", Message: fmt.Sprintf("store %q has %d open orders in region %q; its region can change once they are finished", s.ID, st.open, st.Region)}
+	}
 	if !ok {
 		st = &storeState{Store: s, idx: int32(len(e.storeList))}
 		e.stores[s.ID] = st
@@ -234,6 +243,15 @@ func (e *Engine) registerCourier(spec CourierSpec) *Error {
 	}
 	if spec.Capacity < 1 || spec.Capacity > 1000 {
 		return invalid("capacity", "capacity must be within [1, 1000], got %d", spec.Capacity)
+	}
+	region, err := regionOf("region", spec.Region)
+	if err != nil {
+		return err
+	}
+	spec.Region = region
+	if c, ok := e.couriers[spec.ID]; ok && c.spec.Region != region && (c.online || len(c.stops) > 0) {
+		// A courier on shift may be offered orders of its region at any round, and its route holds some.
+		return &Error{Code: EConflict, Field: "region", Message: fmt.Sprintf("courier %q is on shift or has a route in region %q; its region can change once it is off shift with an empty route", spec.ID, c.spec.Region)}
 	}
 	mask, err := e.skillMask("skills", spec.Skills, true)
 	if err != nil {
@@ -397,7 +415,7 @@ func (e *Engine) newOrder(spec OrderSpec) (*orderState, *Error) {
 	}
 	spec.Skills = slices.Clone(spec.Skills)
 	return &orderState{
-		spec: spec, store: st,
+		spec: spec, store: st, region: st.Region,
 		storeLoc: st.Location, dropLoc: spec.Dropoff,
 		created: spec.Created.UnixNano(), ready: spec.Ready.UnixNano(), deliverBy: spec.DeliverBy.UnixNano(),
 		pickupBy: pickupLimit(spec.PickupBy), size: spec.Size, skills: mask,

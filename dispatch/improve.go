@@ -232,9 +232,9 @@ func (im *improver) churn(o *orderState, to *courierState) (float64, bool) {
 	}
 }
 
-// mayTake says whether courier c may be offered o at all (skills, a decline, its size).
+// mayTake says whether courier c may be offered o at all (its region, skills, a decline, its size).
 func mayTake(c *courierState, o *orderState) bool {
-	return c.online && c.hasSkills(o.skills) && !o.declinedBy(c.idx) && c.spec.Capacity >= o.size
+	return c.online && c.carries(o.region) && c.hasSkills(o.skills) && !o.declinedBy(c.idx) && c.spec.Capacity >= o.size
 }
 
 // targets lists the touched routes near o's store other than from, nearest courier first.
