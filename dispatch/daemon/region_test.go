@@ -344,3 +344,48 @@ func TestRegionRecordsAndCheckpoint(t *testing.T) {
 		t.Fatalf("north order after the restart is on %q, want c-north", got.CourierID)
 	}
 }
+
+// The scheduled book is planned region by region: an order placed ahead is planned, and released, only onto a
+// courier of its own region, though the other region's courier is as near and has room.
+func TestScheduledBookKeepsRegionsApart(t *testing.T) {
+	clock := newFakeClock()
+	h := start(t, t.TempDir(), clock, nil)
+	h.twoRegions()
+	shop := h.shop("k")
+	now := clock.Now()
+	after, by := now.Add(3*time.Hour), now.Add(4*time.Hour)
+	var ids []string
+	for i, store := range []string{"s-north", "s-south", "s-north", "s-south"} {
+		in := orderIn(store, 31.235+float64(i)*0.001, 121.478)
+		in.DeliverAfter, in.DeliverBy = tp(after), tp(by)
+		o, err := h.place(shop, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Status != service.StatusScheduled {
+			t.Fatalf("order %d is %s, want scheduled", i, o.Status)
+		}
+		ids = append(ids, o.ID)
+	}
+	h.planSchedule()
+	var release time.Time
+	for _, id := range ids {
+		o := h.order(id)
+		if o.Schedule == nil || o.Schedule.CourierID != "c-"+o.Region {
+			t.Fatalf("order %s of %s planned onto %+v, want c-%s", id, o.Region, o.Schedule, o.Region)
+		}
+		if o.Schedule.ReleaseAt.After(release) {
+			release = o.Schedule.ReleaseAt
+		}
+	}
+	clock.Set(release)
+	h.planSchedule()
+	if err := h.d.DispatchNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if o := h.order(id); o.CourierID != "c-"+o.Region {
+			t.Fatalf("released order %s of %s is %s on %q", id, o.Region, o.Status, o.CourierID)
+		}
+	}
+}
