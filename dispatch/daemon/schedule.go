@@ -623,10 +623,10 @@ type scheduleJob struct {
 	stores   map[string]orb.Point
 	// regions gives each store of the book its region: a courier is planned only with orders of its own.
 	regions map[string]string
-	cfg      ScheduleConfig
-	engine   dispatch.Config
-	travel   geo.TravelModel
-	clock    func() time.Time
+	cfg     ScheduleConfig
+	engine  dispatch.Config
+	travel  geo.TravelModel
+	clock   func() time.Time
 }
 
 type jobCourier struct {
