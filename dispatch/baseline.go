@@ -31,9 +31,12 @@ func (e *Engine) runNearestIdleRound() {
 	for _, o := range r.pending {
 		seen := 0
 		idle := func(idx int32) bool {
-			seen++
 			c := e.courierList[idx]
-			if len(c.stops) > 0 || !c.carries(o.region) || !c.hasSkills(o.skills) || c.spec.Capacity < o.size || o.declinedBy(idx) {
+			if !c.carries(o.region) {
+				return false // not one that could take it, full or not
+			}
+			seen++
+			if len(c.stops) > 0 || !c.hasSkills(o.skills) || c.spec.Capacity < o.size || o.declinedBy(idx) {
 				return false
 			}
 			return !e.cfg.Rules.NoPickupAfterShiftEnd || c.shiftEnd == 0 || c.shiftEnd > e.now

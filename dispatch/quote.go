@@ -51,14 +51,19 @@ func (e *Engine) Quote(now time.Time, spec OrderSpec) (Quote, error) {
 		pickup int64
 		drop   int64
 	}
-	seen, eligible, failLate := 0, 0, int64(never)
+	// looked bounds the search; seen counts the couriers of the order's region among them.
+	looked, seen, eligible, failLate := 0, 0, 0, int64(never)
 	var saved []stopTimes
 	e.courierIndex.Within(o.storeLoc, e.cfg.ReachRadius, func(n neighbor) bool {
-		seen++
+		looked++
 		c := e.courierList[n.ID]
-		if !c.carries(o.region) || !c.hasSkills(o.skills) || c.spec.Capacity < o.size || len(c.stops)+2 > e.cfg.MaxRouteStops ||
+		if !c.carries(o.region) {
+			return looked < 8*e.cfg.CandidateCouriers
+		}
+		seen++
+		if !c.hasSkills(o.skills) || c.spec.Capacity < o.size || len(c.stops)+2 > e.cfg.MaxRouteStops ||
 			(e.cfg.Rules.NoPickupAfterShiftEnd && c.shiftEnd != 0 && c.shiftEnd <= e.now) {
-			return seen < 8*e.cfg.CandidateCouriers
+			return looked < 8*e.cfg.CandidateCouriers
 		}
 		eligible++
 		// makeBasePlan re-times the route in place; put the times back afterwards.
@@ -91,7 +96,7 @@ func (e *Engine) Quote(now time.Time, spec OrderSpec) (Quote, error) {
 				}
 			}
 		}
-		return eligible < e.cfg.CandidateCouriers && seen < 8*e.cfg.CandidateCouriers
+		return eligible < e.cfg.CandidateCouriers && looked < 8*e.cfg.CandidateCouriers
 	})
 	if best.ok {
 		return Quote{Feasible: true, CourierID: best.c.spec.ID, PickupETA: toTime(best.pickup), DropoffETA: toTime(best.drop)}, nil

@@ -37,14 +37,17 @@ func TestRegionRoundGivesOrdersToTheirRegion(t *testing.T) {
 			t.Fatalf("policy %v: assigned %+v, want o1 to north (south is nearer, but of another region)", policy, as)
 		}
 	}
-	// With the only courier in reach of another region, the order waits: no courier.
-	e := regionalEngine(t, "east")
-	fx := mustApply(t, e, t0.Add(time.Second), DispatchTick{})
-	if as := effectsOf[OrderAssigned](fx); len(as) != 0 {
-		t.Fatalf("an east order was assigned to %+v", as)
-	}
-	if un := effectsOf[OrderUnplaced](fx); len(un) != 1 || un[0].Reason != UnplacedCouriersFull {
-		t.Fatalf("unplaced %+v, want o1 told %s", un, UnplacedCouriersFull)
+	// With the only couriers in reach of other regions, the order waits for a courier of its own: no courier.
+	for _, policy := range []Policy{PolicyOptimize, PolicyNearestIdle} {
+		e := regionalEngine(t, "east")
+		e.cfg.Policy = policy
+		fx := mustApply(t, e, t0.Add(time.Second), DispatchTick{})
+		if as := effectsOf[OrderAssigned](fx); len(as) != 0 {
+			t.Fatalf("policy %v: an east order was assigned to %+v", policy, as)
+		}
+		if un := effectsOf[OrderUnplaced](fx); len(un) != 1 || un[0].Reason != UnplacedNoCourier {
+			t.Fatalf("policy %v: unplaced %+v, want o1 told %s", policy, un, UnplacedNoCourier)
+		}
 	}
 }
 
@@ -95,8 +98,8 @@ func TestRegionQuoteAndOverride(t *testing.T) {
 	// No courier of the store's region: not feasible, though south could do it.
 	e = regionalEngine(t, "east")
 	q, err = e.Quote(t0, OrderSpec{StoreID: "s1", Dropoff: orb.Point{0, 1200}, DeliverBy: t0.Add(40 * time.Minute)})
-	if err != nil || q.Feasible || q.CourierID != "" {
-		t.Fatalf("quote of an east order: %+v %v; want not feasible", q, err)
+	if err != nil || q.Feasible || q.CourierID != "" || len(q.Reasons) != 1 || q.Reasons[0] != UnplacedNoCourier {
+		t.Fatalf("quote of an east order: %+v %v; want not feasible for want of a courier", q, err)
 	}
 }
 
