@@ -31,17 +31,14 @@ func (e *Engine) runNearestIdleRound() {
 	for _, o := range r.pending {
 		seen := 0
 		idle := func(idx int32) bool {
-			c := e.courierList[idx]
-			if !c.carries(o.region) {
-				return false // not one that could take it, full or not
-			}
 			seen++
-			if len(c.stops) > 0 || !c.hasSkills(o.skills) || c.spec.Capacity < o.size || o.declinedBy(idx) {
+			c := e.courierList[idx]
+			if len(c.stops) > 0 || !c.carries(o.region) || !c.hasSkills(o.skills) || c.spec.Capacity < o.size || o.declinedBy(idx) {
 				return false
 			}
 			return !e.cfg.Rules.NoPickupAfterShiftEnd || c.shiftEnd == 0 || c.shiftEnd > e.now
 		}
-		near = e.courierIndex.Nearest(o.storeLoc, e.cfg.CandidateCouriers, e.cfg.ReachRadius, idle, near)
+		near = e.courierIndex.Nearest(o.region, o.storeLoc, e.cfg.CandidateCouriers, e.cfg.ReachRadius, idle, near)
 		one[0] = o
 		placed, late := false, int64(never)
 		for _, n := range near {

@@ -30,7 +30,7 @@ type Engine struct {
 	storeIndex   *geo.Index[int32]
 	couriers     map[string]*courierState
 	courierList  []*courierState
-	courierIndex *geo.Index[int32] // online couriers only
+	courierIndex *courierIndex // online couriers only, by region
 
 	orders map[string]*orderState
 	// open holds the orders that are not final, in placement order (compacted lazily).
@@ -66,7 +66,7 @@ func New(cfg Config, space geo.Space, travel geo.TravelModel) (*Engine, error) {
 		stores:       make(map[string]*storeState),
 		storeIndex:   geo.NewIndex[int32](space),
 		couriers:     make(map[string]*courierState),
-		courierIndex: geo.NewIndex[int32](space),
+		courierIndex: newCourierIndex(space),
 		orders:       make(map[string]*orderState),
 		skillBits:    make(map[string]uint64),
 	}
@@ -296,7 +296,7 @@ func (e *Engine) courierOnline(ev CourierOnline) *Error {
 	if len(c.stops) == 0 {
 		c.mode, c.modeAt = modeMoving, e.now
 	}
-	e.courierIndex.Set(c.idx, c.loc)
+	e.courierIndex.Set(c)
 	return nil
 }
 
@@ -306,7 +306,7 @@ func (e *Engine) courierOffline(id string) *Error {
 		return err
 	}
 	c.online = false
-	e.courierIndex.Remove(c.idx)
+	e.courierIndex.Remove(c)
 	// Orders not yet picked up go back to the pool; orders on board stay until delivered.
 	changed := false
 	for i := 0; i < len(c.stops); {
@@ -341,7 +341,7 @@ func (e *Engine) courierMoved(ev CourierMoved) *Error {
 	}
 	c.loc, c.locAt = ev.Location, at
 	if c.online {
-		e.courierIndex.Set(c.idx, c.loc)
+		e.courierIndex.Set(c)
 	}
 	return nil
 }
@@ -527,7 +527,7 @@ func (e *Engine) arrived(ev CourierArrived) *Error {
 	c.mode, c.modeAt = modeArrived, e.now
 	c.loc, c.locAt = here, e.now
 	if c.online {
-		e.courierIndex.Set(c.idx, c.loc)
+		e.courierIndex.Set(c)
 	}
 	return nil
 }
@@ -582,7 +582,7 @@ func (e *Engine) handedOver(courierID, orderID string, status OrderStatus, reaso
 func (e *Engine) leftStop(c *courierState, loc orb.Point, kind StopKind) {
 	c.loc, c.locAt = loc, e.now
 	if c.online {
-		e.courierIndex.Set(c.idx, c.loc)
+		e.courierIndex.Set(c)
 	}
 	if len(c.stops) > 0 && c.stops[0].kind == kind && c.stops[0].location() == loc {
 		c.mode, c.modeAt = modeContinuing, e.now

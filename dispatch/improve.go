@@ -243,7 +243,7 @@ func (im *improver) targets(o *orderState, from int32, dst []int32) []int32 {
 	dst = dst[:0]
 	k := e.cfg.CandidateCouriers
 	seen := 0
-	e.courierIndex.Within(o.storeLoc, e.cfg.ReachRadius, func(n neighbor) bool {
+	e.courierIndex.Within(o.region, o.storeLoc, e.cfg.ReachRadius, func(n neighbor) bool {
 		seen++
 		if i := im.at[n.ID]; i >= 0 && i != from && mayTake(im.routes[i].c, o) {
 			dst = append(dst, i)

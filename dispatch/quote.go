@@ -51,19 +51,14 @@ func (e *Engine) Quote(now time.Time, spec OrderSpec) (Quote, error) {
 		pickup int64
 		drop   int64
 	}
-	// looked bounds the search; seen counts the couriers of the order's region among them.
-	looked, seen, eligible, failLate := 0, 0, 0, int64(never)
+	seen, eligible, failLate := 0, 0, int64(never)
 	var saved []stopTimes
-	e.courierIndex.Within(o.storeLoc, e.cfg.ReachRadius, func(n neighbor) bool {
-		looked++
-		c := e.courierList[n.ID]
-		if !c.carries(o.region) {
-			return looked < 8*e.cfg.CandidateCouriers
-		}
+	e.courierIndex.Within(o.region, o.storeLoc, e.cfg.ReachRadius, func(n neighbor) bool {
 		seen++
-		if !c.hasSkills(o.skills) || c.spec.Capacity < o.size || len(c.stops)+2 > e.cfg.MaxRouteStops ||
+		c := e.courierList[n.ID]
+		if !c.carries(o.region) || !c.hasSkills(o.skills) || c.spec.Capacity < o.size || len(c.stops)+2 > e.cfg.MaxRouteStops ||
 			(e.cfg.Rules.NoPickupAfterShiftEnd && c.shiftEnd != 0 && c.shiftEnd <= e.now) {
-			return looked < 8*e.cfg.CandidateCouriers
+			return seen < 8*e.cfg.CandidateCouriers
 		}
 		eligible++
 		// makeBasePlan re-times the route in place; put the times back afterwards.
@@ -96,7 +91,7 @@ func (e *Engine) Quote(now time.Time, spec OrderSpec) (Quote, error) {
 				}
 			}
 		}
-		return eligible < e.cfg.CandidateCouriers && looked < 8*e.cfg.CandidateCouriers
+		return eligible < e.cfg.CandidateCouriers && seen < 8*e.cfg.CandidateCouriers
 	})
 	if best.ok {
 		return Quote{Feasible: true, CourierID: best.c.spec.ID, PickupETA: toTime(best.pickup), DropoffETA: toTime(best.drop)}, nil

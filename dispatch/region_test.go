@@ -200,3 +200,32 @@ func wantEngineError(t *testing.T, err error, code ErrorCode, field string) {
 		t.Fatalf("got %v, want %s on %s", err, code, field)
 	}
 }
+
+// The searches for couriers look only at the order's region: many couriers of another region, nearer the store,
+// do not crowd its own region's courier out of the search (which stops after 8 x CandidateCouriers couriers).
+func TestRegionCouriersOfAnotherRegionDoNotCrowdTheSearch(t *testing.T) {
+	for _, policy := range []Policy{PolicyOptimize, PolicyNearestIdle} {
+		e := planarEngine(t, func(c *Config) {
+			c.PostponeSlack = 0
+			c.CandidateCouriers = 1
+			c.Policy = policy
+		})
+		mustApply(t, e, t0, StoreUpserted{Store{ID: "s1", Location: orb.Point{0, 0}, Region: "north"}})
+		for i := range 12 {
+			id := "south" + string(rune('a'+i))
+			mustApply(t, e, t0, CourierRegistered{CourierSpec{ID: id, Vehicle: geo.Bike, Capacity: 4, Region: "south"}})
+			mustApply(t, e, t0, CourierOnline{CourierID: id, Location: orb.Point{float64(10 * i), 0}})
+		}
+		mustApply(t, e, t0, CourierRegistered{CourierSpec{ID: "north", Vehicle: geo.Bike, Capacity: 4, Region: "north"}})
+		mustApply(t, e, t0, CourierOnline{CourierID: "north", Location: orb.Point{600, 0}})
+		spec := OrderSpec{ID: "o1", StoreID: "s1", Dropoff: orb.Point{0, 1200}, Ready: t0.Add(5 * time.Minute), DeliverBy: t0.Add(40 * time.Minute)}
+		if q, err := e.Quote(t0, spec); err != nil || q.CourierID != "north" {
+			t.Fatalf("policy %v: quote %+v %v, want north", policy, q, err)
+		}
+		mustApply(t, e, t0, OrderPlaced{spec})
+		as := effectsOf[OrderAssigned](mustApply(t, e, t0.Add(time.Second), DispatchTick{}))
+		if len(as) != 1 || as[0].CourierID != "north" {
+			t.Fatalf("policy %v: assigned %+v, want o1 to north", policy, as)
+		}
+	}
+}

@@ -30,8 +30,7 @@ type row struct {
 
 	// candidates are at cands[candFrom:candTo] of the round.
 	candFrom, candTo int
-	// seen counts couriers of the row's region in reach, before filtering (a courier of another region is not one
-	// that could take the bundle, full or not).
+	// seen counts couriers of the row's region in reach, before filtering.
 	seen int
 	// outcome of pricing
 	feasible  int
@@ -413,16 +412,12 @@ func (e *Engine) findCandidates(from int) {
 			}
 			return true
 		}
-		looked := 0
-		e.courierIndex.Within(rw.loc, e.cfg.ReachRadius, func(n neighbor) bool {
-			looked++
-			if e.courierList[n.ID].carries(rw.region) {
-				rw.seen++
-				if accept(n.ID) {
-					r.cands = append(r.cands, edgeResult{courier: n.ID})
-				}
+		e.courierIndex.Within(rw.region, rw.loc, e.cfg.ReachRadius, func(n neighbor) bool {
+			rw.seen++
+			if accept(n.ID) {
+				r.cands = append(r.cands, edgeResult{courier: n.ID})
 			}
-			return len(r.cands)-rw.candFrom < k && looked < maxSeen
+			return len(r.cands)-rw.candFrom < k && rw.seen < maxSeen
 		})
 		extra := 0
 		for _, o := range rw.orders {

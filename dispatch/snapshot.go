@@ -443,7 +443,7 @@ func (r *restorer) couriers() error {
 		e.courierList[i] = c
 		e.couriers[sc.ID] = c
 		if c.online {
-			e.courierIndex.Set(c.idx, c.loc)
+			e.courierIndex.Set(c)
 		}
 	}
 	return nil
