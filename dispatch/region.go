@@ -36,7 +36,7 @@ func regionOf(field, name string) (string, *Error) {
 		return DefaultRegion, nil
 	}
 	if !ValidRegion(name) {
-		return "", invalid(field, "region %q: want 1 to 64 letters, digits, '-' or '_'", name)
+		return "", invalid(field, "region %.80q: want 1 to 64 letters, digits, '-' or '_'", name)
 	}
 	return name, nil
 }
@@ -50,7 +50,7 @@ func savedRegion(r string) string {
 	return r
 }
 
-// carries reports whether courier c may carry orders of region r: a courier only ever carries orders of its own
+// carries reports whether courier c may carry orders of the region: a courier only ever carries orders of its own
 // region. Every place that offers an order to a courier checks it beside the skills, though the searches for
 // couriers already look only at the order's region (courierIndex): the check keeps that so whatever finds them.
 func (c *courierState) carries(region string) bool { return c.spec.Region == region }
