@@ -50,6 +50,11 @@ func (nopObserver) WebhookDelivery(string)                {}
 type Config struct {
 	// DataDir holds the journal (journal/) and the checkpoint (checkpoint.json). It is created if missing.
 	DataDir string
+	// Region, when set, is the one region the daemon serves (a cluster runs one daemon per region): stores and
+	// couriers of another region are refused (422 naming region), and so are orders that name another region;
+	// stores and couriers registered without a region are put in it. Empty: any region (one engine holds them
+	// all), and DefaultRegion for those registered without one.
+	Region string
 	// Engine is the dispatch policy.
 	Engine dispatch.Config
 	// Travel estimates travel times (default: straight line with the default detour and speeds).
@@ -137,6 +142,8 @@ func (c *Config) validate() error {
 		return errors.New("daemon: IdempotencyTTL must be at least 24h (the API promises it)")
 	case c.OrderRetention <= 0 || c.CheckpointInterval <= 0 || c.CheckpointRecords <= 0:
 		return errors.New("daemon: OrderRetention, CheckpointInterval and CheckpointRecords must be positive")
+	case c.Region != "" && !dispatch.ValidRegion(c.Region):
+		return fmt.Errorf("daemon: Region %q: want 1 to 64 letters, digits, '-' or '_'", c.Region)
 	}
 	return c.Engine.Validate()
 }

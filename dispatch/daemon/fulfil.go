@@ -56,7 +56,7 @@ func (d *Daemon) netStore(v *service.Store) (fulfil.Store, error) {
 		return fulfil.Store{}, err
 	}
 	return fulfil.Store{ID: v.ID, Location: v.Location.Point(), Prep: time.Duration(v.PrepSeconds) * time.Second,
-		Pickers: v.MaxActiveOrders, Hours: h}, nil
+		Pickers: v.MaxActiveOrders, Hours: h, Region: v.Region}, nil
 }
 
 // putNetStore puts a store into the network, replacing its stock when inventory is not nil. Hours that no longer
@@ -68,7 +68,7 @@ func (d *Daemon) putNetStore(v *service.Store, inventory map[string]int) error {
 			return err
 		}
 		d.log.Warn().Err(err).Str("store_id", v.ID).Msg("store hours not understood; the store is taken as always open")
-		ns = fulfil.Store{ID: v.ID, Location: v.Location.Point(), Prep: time.Duration(v.PrepSeconds) * time.Second, Pickers: v.MaxActiveOrders}
+		ns = fulfil.Store{ID: v.ID, Location: v.Location.Point(), Prep: time.Duration(v.PrepSeconds) * time.Second, Pickers: v.MaxActiveOrders, Region: v.Region}
 	}
 	return d.net.PutStore(ns, inventory)
 }

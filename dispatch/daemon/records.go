@@ -124,6 +124,8 @@ type storeRecord struct {
 	MaxActiveOrders int             `json:"max_active_orders,omitempty"`
 	Hours           json.RawMessage `json:"hours,omitempty"`
 	Timezone        string          `json:"timezone,omitempty"`
+	// Region is the store's region; empty for the default region (and in records written before regions).
+	Region string `json:"region,omitempty"`
 	// Inventory replaces the stock on hand (nil keeps it).
 	Inventory map[string]int `json:"inventory,omitempty"`
 }
@@ -142,6 +144,8 @@ type courierRecord struct {
 	Vehicle  string   `json:"vehicle"`
 	Capacity int      `json:"capacity"`
 	Skills   []string `json:"skills,omitempty"`
+	// Region is the courier's region; empty for the default region (and in records written before regions).
+	Region string `json:"region,omitempty"`
 	// TokenHash replaces the courier's token when set (first registration, rotation).
 	TokenHash []byte `json:"token_hash,omitempty"`
 }
