@@ -559,7 +559,7 @@ func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 	} else {
 		delete(s.onRoute, r.CourierID)
 	}
-	if versionChanged && !d.replaying {
+	if versionChanged && (!d.replaying || d.following) {
 		d.stepChanged = append(d.stepChanged, r.CourierID)
 	}
 	// The ETAs of the orders on it.
