@@ -110,6 +110,23 @@ func openLocal(t *testing.T, dir string) *journal.Journal {
 	return j
 }
 
+// eventsKept requires every event the old owner published to be among the new owner's, with the same id and
+// content.
+func eventsKept(t *testing.T, old, now []service.OrderEvent) {
+	t.Helper()
+	byID := map[uint64]service.OrderEvent{}
+	for _, ev := range now {
+		byID[ev.ID] = ev
+	}
+	for _, ev := range old {
+		a, _ := json.Marshal(ev)
+		b, _ := json.Marshal(byID[ev.ID])
+		if !bytes.Equal(a, b) {
+			t.Fatalf("event %d differs on the new owner:\n%s\n%s", ev.ID, a, b)
+		}
+	}
+}
+
 // ckpt writes a checkpoint now and waits for it.
 func ckpt(t *testing.T, d *Daemon) {
 	t.Helper()
@@ -298,18 +315,7 @@ func TestStandbyFollowsAndIsPromoted(t *testing.T) {
 			t.Fatalf("event ids have a gap at %d: %d", i, ev.ID)
 		}
 	}
-	// Every event the old owner published is on the new owner with the same id and content.
-	byID := map[uint64]service.OrderEvent{}
-	for _, ev := range got {
-		byID[ev.ID] = ev
-	}
-	for _, ev := range ownerEvents {
-		a, _ := json.Marshal(ev)
-		b, _ := json.Marshal(byID[ev.ID])
-		if !bytes.Equal(a, b) {
-			t.Fatalf("event %d differs on the new owner:\n%s\n%s", ev.ID, a, b)
-		}
-	}
+	eventsKept(t, ownerEvents, got)
 	before := store.lastPut()
 	sb.close()
 	if store.lastPut() <= before {
