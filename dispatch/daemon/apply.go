@@ -175,6 +175,10 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 
 	case recOverride:
 		return d.applyOverride(rec)
+
+	case recWebhookCursors:
+		d.applyCursors(rec)
+		return nil, nil
 	}
 	return nil, errorf(dispatch.EInternal, "", "unknown record type %q", rec.Type)
 }

@@ -59,6 +59,7 @@ func (d *Daemon) checkpoint(final bool) error {
 		d.ckptWG.Wait()
 		d.ckptBusy.Store(true)
 	}
+	d.journalCursors()
 	if _, err := d.flushLocations(); err != nil {
 		d.ckptBusy.Store(false)
 		return err

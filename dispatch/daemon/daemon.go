@@ -512,6 +512,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.publish()
 			account(began)
 		case <-ckpt.C:
+			if d.journalCursors() {
+				d.publish()
+			}
 			if err := d.events.Prune(d.clock().Add(-d.cfg.EventRetention)); err != nil {
 				d.log.Error().Err(err).Msg("event log compaction")
 			}

@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -231,20 +234,35 @@ func TestStandbyRefusesCommands(t *testing.T) {
 	}
 }
 
+// pair is an owner on a local journal handed in (tee, in jdir) and a checkpoint store, with the city registered
+// and checkpointed, and a standby opened from that checkpoint.
+type pair struct {
+	owner, sb *harness
+	tee       *teeLog
+	store     *memCheckpoints
+	jdir, key string
+}
+
+func newPair(t *testing.T) *pair {
+	t.Helper()
+	clock := newFakeClock()
+	p := &pair{jdir: t.TempDir(), store: newMemCheckpoints("east")}
+	p.tee = &teeLog{Log: openLocal(t, p.jdir), recs: map[uint64][]byte{}}
+	p.owner = start(t, t.TempDir(), clock, func(c *Config) { c.Journal, c.Checkpoints = p.tee, p.store })
+	p.key = p.owner.city()
+	ckpt(t, p.owner.d)
+	p.sb = start(t, t.TempDir(), clock, func(c *Config) { c.Standby, c.Checkpoints = true, p.store })
+	return p
+}
+
 // A standby that follows an owner's records holds the owner's state, views and events (same ids) and wakes courier
 // streams; promoted on the owner's journal after the owner died, it replays what it had not followed, serves,
 // answers a retry with the order first placed, numbers events on without a gap, and checkpoints to the store.
 func TestStandbyFollowsAndIsPromoted(t *testing.T) {
-	clock := newFakeClock()
-	jdir := t.TempDir()
-	store := newMemCheckpoints("east")
-	tee := &teeLog{Log: openLocal(t, jdir), recs: map[uint64][]byte{}}
-	owner := start(t, t.TempDir(), clock, func(c *Config) { c.Journal, c.Checkpoints = tee, store })
-	key := owner.city()
 	// A checkpoint before the standby starts: it starts from it.
-	ckpt(t, owner.d)
+	p := newPair(t)
+	owner, sb, tee, store, jdir, key := p.owner, p.sb, p.tee, p.store, p.jdir, p.key
 	ckptSeq := store.lastPut()
-	sb := start(t, t.TempDir(), clock, func(c *Config) { c.Standby, c.Checkpoints = true, store })
 	if sb.d.Position() != ckptSeq || ckptSeq == 0 {
 		t.Fatalf("standby at %d, want the checkpoint's %d", sb.d.Position(), ckptSeq)
 	}
@@ -362,4 +380,104 @@ func TestAbandonAppendsNothing(t *testing.T) {
 	if len(store.puts) != 0 {
 		t.Fatalf("checkpoints after Abandon: %v", store.puts)
 	}
+}
+
+// receiver counts the deliveries of each event id.
+type receiver struct {
+	mu   sync.Mutex
+	seen map[uint64]int
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	id, err := strconv.ParseUint(strings.TrimPrefix(req.Header.Get("webhook-id"), "evt_"), 10, 64)
+	if err != nil {
+		http.Error(w, "no id", http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	r.seen[id]++
+	r.mu.Unlock()
+}
+
+func (r *receiver) count(id uint64) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen[id]
+}
+
+// waitCount waits until every event in (from, to] was delivered at least n times.
+func (r *receiver) waitCount(t *testing.T, from, to uint64, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		done := true
+		for id := from + 1; id <= to; id++ {
+			done = done && r.count(id) >= n
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events %d to %d not delivered %d times: %v", from+1, to, n, r.seen)
+		}
+	}
+}
+
+// A promoted standby resumes webhook deliveries after the cursor the old owner last journaled: the events
+// delivered before it are not sent again, those after it are, at least once.
+func TestWebhookDeliveriesResumeFromTheJournaledCursor(t *testing.T) {
+	recv := &receiver{seen: map[uint64]int{}}
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	// The standby has every event from the first: without the journaled cursor it would send them all again.
+	p := newPair(t)
+	owner, sb, tee, jdir, key := p.owner, p.sb, p.tee, p.jdir, p.key
+	if _, _, err := owner.d.PutWebhook(ctx, service.WebhookInput{ID: "shop", URL: srv.URL, Secret: "0123456789abcdef"}); err != nil {
+		t.Fatal(err)
+	}
+	shop := service.Principal{Role: service.RoleOrders, ID: key}
+	for i := range 3 {
+		if _, err := owner.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.235+0.001*float64(i), 121.478)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := allEvents(t, owner.d)
+	cursor := evs[len(evs)-1].ID
+	recv.waitCount(t, 0, cursor, 1)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if w, _ := owner.d.WebhookView("shop"); w.DeliveredThrough == cursor {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the webhook's cursor never reached the last event")
+		}
+	}
+	ckpt(t, owner.d) // journals the cursor, then checkpoints
+	journaled, _ := owner.d.do(ctx, func(time.Time) (any, uint64, error) {
+		w, _ := owner.d.st.webhooks.Get("shop")
+		return w.Delivered, 0, nil
+	})
+	if journaled != cursor {
+		t.Fatalf("journaled cursor %v, want %d", journaled, cursor)
+	}
+	for i := range 2 {
+		if _, err := owner.d.PlaceOrder(ctx, shop, "", nil, orderIn("s1", 31.241+0.001*float64(i), 121.484)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs = allEvents(t, owner.d)
+	last := evs[len(evs)-1].ID
+	recv.waitCount(t, cursor, last, 1)
+	follow(t, sb.d, tee)
+	owner.d.Abandon()
+	<-owner.done
+	if err := sb.d.Promote(ctx, openLocal(t, jdir)); err != nil {
+		t.Fatal(err)
+	}
+	recv.waitCount(t, cursor, last, 2)
+	for id := uint64(1); id <= cursor; id++ {
+		if n := recv.count(id); n != 1 {
+			t.Fatalf("event %d, delivered before the journaled cursor %d, was delivered %d times", id, cursor, n)
+		}
+	}
+	sb.close()
 }
