@@ -90,8 +90,9 @@ func caughtUp(t *testing.T, d *Daemon, seq uint64) {
 // and checkpoints; standby b, opened from a checkpoint, follows only the stream after it; a loses its lease
 // while it still runs; b takes the lease, opens the stream in its epoch (which fences a off) and is promoted. Every
 // order a acknowledged is on b with the same status, a retry with the same key answers the same order, events go
-// on with the same ids and no gap, a's writes after the takeover are refused and acknowledged nowhere, and a
-// third standby, following across the takeover marker, ends with b's state.
+// on with the same ids and no gap, a's writes after the takeover are refused and acknowledged nowhere, a third
+// standby, following across the takeover marker, ends with b's state, and so does a once abandoned and opened
+// again as a standby in its own data directory.
 func TestRegionFailoverOnJetStream(t *testing.T) {
 	c := clustertest.Start(t, 3)
 	cctx := clustertest.Context(t)
@@ -248,6 +249,14 @@ func TestRegionFailoverOnJetStream(t *testing.T) {
 	caughtUp(t, cn.d, b.d.Position())
 	if got, want := withoutEvents(t, stateOf(t, cn.d)), withoutEvents(t, stateOf(t, b.d)); got != want {
 		t.Fatalf("c's state differs from b's:\n%s", firstDiff(want, got))
+	}
+	// a goes back to standby in its own data directory, from the latest checkpoint (older than its event log):
+	// following b, it ends with b's state and the very same events.
+	a2 := start(t, a.dir, clock, func(cfg *Config) { cfg.Standby, cfg.Checkpoints = true, region })
+	followStream(t, c, a2.d, "east")
+	caughtUp(t, a2.d, b.d.Position())
+	if got, want := stateOf(t, a2.d), stateOf(t, b.d); got != want {
+		t.Fatalf("a, standby again, differs from b:\n%s", firstDiff(want, got))
 	}
 	ckpt(t, b.d)
 	if seq3 := latestSeq(t, region); seq3 <= seq2 {
