@@ -11,6 +11,7 @@ import (
 	"github.com/o2o-dispatch/dispatchd/dispatch/cluster/ckptstore"
 	"github.com/o2o-dispatch/dispatchd/dispatch/cluster/clustertest"
 	"github.com/o2o-dispatch/dispatchd/dispatch/cluster/jsjournal"
+	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
 	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
@@ -21,11 +22,11 @@ import (
 // placing orders back to back (orders-per-s is the throughput); "paced-200", orders arriving at 200 per second
 // whatever the answers (the figure: p99 at 200 orders/s). p50-ms and p99-ms are each PlaceOrder's time.
 func BenchmarkIntakeJetStream(b *testing.B) {
-	for _, journal := range []string{"local", "jetstream-R3"} {
+	for _, jname := range []string{"local", "jetstream-R3"} {
 		for _, load := range []string{"saturated", "paced-200"} {
-			b.Run("journal="+journal+"/load="+load, func(b *testing.B) {
+			b.Run("journal="+jname+"/load="+load, func(b *testing.B) {
 				var mutate func(*Config)
-				if journal != "local" {
+				if jname != "local" {
 					mutate = jetStreamRegion(b)
 				}
 				h, key := benchDaemonWith(b, 100, mutate)
@@ -92,4 +93,50 @@ func jetStreamRegion(b *testing.B) func(*Config) {
 		b.Fatal(err)
 	}
 	return func(cfg *Config) { cfg.Journal, cfg.Checkpoints = j, store.Region("bench") }
+}
+
+// BenchmarkStandbyFollow measures how fast a standby applies an owner's records (Follow, one at a time, each
+// published as a snapshot): order placements (b.N of them, made by an owner on a local journal first), against
+// the owner's intake above.
+func BenchmarkStandbyFollow(b *testing.B) {
+	store := newMemCheckpoints("bench")
+	var tee *teeLog
+	h, key := benchDaemonWith(b, 100, func(c *Config) {
+		j, err := journal.Open(b.TempDir(), journal.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tee = &teeLog{Log: j, recs: map[uint64][]byte{}}
+		c.Journal, c.Checkpoints = tee, store
+	})
+	if _, err := h.d.do(ctx, func(time.Time) (any, uint64, error) { return nil, 0, h.d.checkpoint(true) }); err != nil {
+		b.Fatal(err)
+	}
+	shop := service.Principal{Role: service.RoleOrders, ID: key}
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 3))
+			for i := w; i < b.N; i += 16 {
+				in := orderIn(fmt.Sprintf("s%d", rng.IntN(50)), 31.20+0.05*rng.Float64(), 121.44+0.05*rng.Float64())
+				if _, err := h.d.PlaceOrder(ctx, shop, "", nil, in); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t := &testing.T{}
+	sb := start(t, b.TempDir(), newFakeClock(), func(c *Config) { c.Standby, c.Checkpoints = true, store })
+	b.Cleanup(func() { sb.stop(); <-sb.done })
+	seqs, recs := tee.durable(sb.d.Position())
+	b.ResetTimer()
+	began := time.Now()
+	for i, s := range seqs {
+		if err := sb.d.Follow(ctx, s, recs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(seqs))/time.Since(began).Seconds(), "records-per-s")
 }
