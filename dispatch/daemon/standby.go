@@ -196,12 +196,15 @@ func (d *Daemon) promote(p promoteRequest) error {
 		if !d.applyJournaled(n, rec) {
 			refused++
 		}
+		fl.pos.Store(n) // a replay that fails part way leaves a standby at its last record
 		replayed++
 		return nil
 	})
 	if err != nil {
 		// The records applied so far are the region's (durable in j): the state stays, a standby at its last
 		// record, and the caller may follow on or open a new standby.
+		d.sinceCkpt += replayed
+		d.publish()
 		return fmt.Errorf("daemon: promote: replay: %w", err)
 	}
 	d.jr.Store(&logRef{p.j})

@@ -481,3 +481,35 @@ func TestWebhookDeliveriesResumeFromTheJournaledCursor(t *testing.T) {
 	}
 	sb.close()
 }
+
+// Promote refuses a journal purged past the standby's position (the owner checkpointed records the standby never
+// followed): the standby stays one, and a standby opened from the newer checkpoint can be promoted.
+func TestPromoteRefusesAJournalPurgedPastItsPosition(t *testing.T) {
+	p := newPair(t)
+	shop := service.Principal{Role: service.RoleOrders, ID: p.key}
+	o, err := p.owner.d.PlaceOrder(ctx, shop, "k", []byte("k"), orderIn("s0", 31.235, 121.478))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt(t, p.owner.d)
+	p.owner.d.Abandon()
+	<-p.owner.done
+	j := openLocal(t, p.jdir)
+	err = p.sb.d.Promote(ctx, j)
+	if err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("promote over a purged journal: %v", err)
+	}
+	if !p.sb.d.Standby() {
+		t.Fatal("a failed promotion left the daemon serving")
+	}
+	if _, err := p.sb.d.PlaceOrder(ctx, shop, "", nil, orderIn("s0", 31.235, 121.478)); dispatch.ErrorCodeOf(err) != dispatch.EUnavailable {
+		t.Fatalf("an order on the standby after a failed promotion: %v", err)
+	}
+	sb2 := start(t, t.TempDir(), newFakeClock(), func(c *Config) { c.Standby, c.Checkpoints = true, p.store })
+	if err := sb2.d.Promote(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := sb2.d.View().Order(o.ID); !ok || got.Status != o.Status {
+		t.Fatalf("the order on the promoted standby: %v %v", ok, got)
+	}
+}
