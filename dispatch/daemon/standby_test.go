@@ -468,6 +468,9 @@ func TestWebhookDeliveriesResumeFromTheJournaledCursor(t *testing.T) {
 	last := evs[len(evs)-1].ID
 	recv.waitCount(t, cursor, last, 1)
 	follow(t, sb.d, tee)
+	if w, ok := sb.d.WebhookView("shop"); !ok || w.DeliveredThrough != cursor {
+		t.Fatalf("the standby shows the webhook delivered through %v, want the journaled %d", w, cursor)
+	}
 	owner.d.Abandon()
 	<-owner.done
 	if err := sb.d.Promote(ctx, openLocal(t, jdir)); err != nil {

@@ -134,7 +134,8 @@ func (d *Daemon) WebhookViews() []*service.Webhook {
 }
 
 func (d *Daemon) webhookView(w *Webhook) *service.Webhook {
-	v := &service.Webhook{ID: w.ID, URL: w.URL, Events: w.Events, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, DeliveredThrough: w.FromEvent}
+	v := &service.Webhook{ID: w.ID, URL: w.URL, Events: w.Events, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+		DeliveredThrough: max(w.FromEvent, w.Delivered)} // deliveries not running here (a standby): the journaled cursor
 	if v.Events == nil {
 		v.Events = []string{}
 	}
