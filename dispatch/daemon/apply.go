@@ -178,6 +178,10 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 
 	case recOverride:
 		return d.applyOverride(rec)
+
+	case recWebhookCursors:
+		d.applyCursors(rec)
+		return nil, nil
 	}
 	return nil, errorf(dispatch.EInternal, "", "unknown record type %q", rec.Type)
 }
@@ -568,7 +572,7 @@ func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 	} else {
 		delete(s.onRoute, r.CourierID)
 	}
-	if versionChanged && !d.replaying {
+	if versionChanged && (!d.replaying || d.following) {
 		d.stepChanged = append(d.stepChanged, r.CourierID)
 	}
 	// The ETAs of the orders on it.

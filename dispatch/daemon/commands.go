@@ -480,6 +480,9 @@ func (d *Daemon) QueueLocation(courierID string, loc service.Location, at time.T
 		return ErrShutdown
 	default:
 	}
+	if d.standby.Load() {
+		return d.errStandby()
+	}
 	select {
 	case d.pings <- locationRecord{Courier: courierID, Lat: loc.Lat, Lon: loc.Lon, At: at}:
 		return nil
@@ -512,6 +515,9 @@ func (d *Daemon) QueueLocations(batch []service.LocationUpdate) error {
 	case <-d.stopped:
 		return ErrShutdown
 	default:
+	}
+	if d.standby.Load() {
+		return d.errStandby()
 	}
 	select {
 	case d.pingBatches <- recs:

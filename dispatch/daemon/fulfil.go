@@ -95,7 +95,7 @@ func (c storeDetail) run(d *Daemon, now time.Time) (*service.Store, uint64, erro
 	if !ok {
 		return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", c.id)
 	}
-	return d.withStock(v, now), d.journal.LastSeq(), nil
+	return d.withStock(v, now), d.jnl().LastSeq(), nil
 }
 
 func (d *Daemon) withStock(v *service.Store, now time.Time) *service.Store {

@@ -188,12 +188,12 @@ func keyView(r *checkpoint.Key) *service.APIKey {
 
 func ckptWebhook(w *Webhook) *checkpoint.Webhook {
 	return &checkpoint.Webhook{ID: w.ID, URL: w.URL, Secret: w.Secret, Events: w.Events, FromEvent: w.FromEvent,
-		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Delivered: w.Delivered}
 }
 
 func webhookOf(r *checkpoint.Webhook) *Webhook {
 	return &Webhook{ID: r.ID, URL: r.URL, Secret: r.Secret, Events: r.Events, FromEvent: r.FromEvent,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Delivered: r.Delivered}
 }
 
 func ckptIdem(key string, r *idemRecord) *checkpoint.Idem {

@@ -527,7 +527,7 @@ type scheduleResult struct {
 // scheduleTick releases what is due and starts a plan of the book when it changed since the last plan and the
 // last began at least Replan ago.
 func (d *Daemon) scheduleTick() {
-	if d.journal.Err() != nil {
+	if d.jnl().Err() != nil {
 		return
 	}
 	now := d.now()

@@ -143,7 +143,7 @@ type View struct {
 func (d *Daemon) buildView() *View {
 	s := d.st
 	v := &View{
-		seq:        d.journal.LastSeq(),
+		seq:        d.jnl().LastSeq(),
 		at:         d.lastNow,
 		orders:     s.orders.Freeze(),
 		stores:     s.stores.Freeze(),

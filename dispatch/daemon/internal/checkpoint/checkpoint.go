@@ -279,6 +279,8 @@ type Webhook struct {
 	FromEvent uint64    `json:"from_event"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Delivered is the delivery cursor last journaled (webhook_cursors records).
+	Delivered uint64 `json:"delivered,omitempty"`
 }
 
 // Announced is the drop-off ETA an order's service last heard of.
