@@ -34,6 +34,14 @@ type Config struct {
 	// Default 0.
 	AppendHorizon time.Duration
 
+	// CommitLead: under Rules.NoDiversion, a bundle the matching gives to a courier is committed only when the
+	// courier would wait less than CommitLead at its store for the bundle to be ready. A courier with that much
+	// time to spare could set off a round later and pick the bundle up just as soon, and once committed it can
+	// take nothing else: the bundle is held instead (the courier stays free, the orders pending) and matched again
+	// in the next round, with the orders and couriers that have come up since. Set it to the interval between
+	// rounds; 0 disables. Default 0.
+	CommitLead time.Duration
+
 	// CandidateCouriers is how many couriers near the store (k nearest, by true distance) are priced for each bundle.
 	// Default 12.
 	CandidateCouriers int
@@ -217,7 +225,7 @@ func (c *Config) Validate() error {
 		d    time.Duration
 	}{
 		{"PickupService", c.PickupService}, {"DropoffService", c.DropoffService}, {"Lookahead", c.Lookahead},
-		{"BundleReadyGap", c.BundleReadyGap}, {"AppendHorizon", c.AppendHorizon},
+		{"BundleReadyGap", c.BundleReadyGap}, {"AppendHorizon", c.AppendHorizon}, {"CommitLead", c.CommitLead},
 		{"DeferHorizon", c.DeferHorizon}, {"HardLateness", c.HardLateness}, {"PostponeSlack", c.PostponeSlack},
 		{"PostponeReadyIn", c.PostponeReadyIn}, {"FinishedRetention", c.FinishedRetention},
 	} {

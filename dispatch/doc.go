@@ -35,7 +35,9 @@
 //     round, each bundle may stay unassigned at Config.UnassignedCost per order plus the price of its orders
 //     slipping by Config.DeferHorizon, so that urgent orders win scarce couriers; a re-assignment candidate stays
 //     where it is unless moving it saves more than Config.ReassignThreshold). A courier whose route ends more than
-//     Config.AppendHorizon from now is not offered new work (when that limit is set).
+//     Config.AppendHorizon from now is not offered new work (when that limit is set). Under Rules.NoDiversion a
+//     bundle matched to a courier that would wait Config.CommitLead or more at the store for it to be ready is held:
+//     the courier could set off later just as well, so both stay free until the next round (when that lead is set).
 //  8. Sequencing: each touched route is re-sequenced, exactly by branch and bound up to
 //     Config.ExactSequenceStops movable stops, by relocation moves beyond.
 //  9. Effects: new routes with a higher version, assignments, and for each order left waiting the reason

@@ -16,6 +16,9 @@ import (
 // unnamed day; any fixed date serves.
 var MDRPDay = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 
+// mdrpRoundEvery is the interval of the dispatch rounds of an MDRP run: the instances' unit of time.
+const mdrpRoundEvery = time.Minute
+
 // MDRPConfig is the engine configuration for an MDRP instance: its service times and promise, the benchmark's rule
 // switches, and dispatch parameters chosen for its objective (click-to-door first, courier time second).
 func MDRPConfig(p mdrp.Params) dispatch.Config {
@@ -34,6 +37,10 @@ func MDRPConfig(p mdrp.Params) dispatch.Config {
 	// Work given to a busy courier is committed (no diversion), so only couriers about to finish get it; the rest
 	// waits a round or two for a free courier or a bundle partner.
 	cfg.AppendHorizon = 5 * time.Minute
+	// A courier committed to a bundle can take nothing else until it is delivered, so a bundle is committed only
+	// when its courier has no round to spare: one that would wait a round or more at the store for the food is
+	// left free, and the bundle is matched again next round with what has come up meanwhile.
+	cfg.CommitLead = mdrpRoundEvery
 	// Couriers are scarce at peaks: an order left waiting is priced as slipping an hour, so late orders are served
 	// first instead of starving.
 	cfg.DeferHorizon = time.Hour
@@ -55,7 +62,7 @@ func FromMDRP(in *mdrp.Instance) *Scenario {
 		Space:          geo.Planar,
 		Travel:         geo.CeilMinutes{Space: geo.Planar, MetresPerMinute: in.Params.MetersPerMinute},
 		Config:         MDRPConfig(in.Params),
-		TickEvery:      time.Minute,
+		TickEvery:      mdrpRoundEvery,
 		Target:         time.Duration(in.Params.Target) * time.Minute,
 		MaxClickToDoor: time.Duration(in.Params.MaxClickToDoor) * time.Minute,
 		PayPerOrder:    in.Params.PayPerOrder,
