@@ -604,3 +604,43 @@ func TestLongOverdueOrderDoesNotLoseItsCourierForItsAge(t *testing.T) {
 			got, c.courierOf("recent"))
 	}
 }
+
+// A round short of couriers (more pending orders than ScarceRatio times the couriers free to take them) bundles up
+// to twice MaxBundleOrders: four orders of one store to neighbouring doors go with the only courier at once. With
+// couriers enough, or without the ratio, bundles keep to MaxBundleOrders.
+func TestShortOfCouriersBundlesMore(t *testing.T) {
+	setup := func(ratio float64, couriers int) *city {
+		c := newCity(t, func(cfg *Config) { cfg.PostponeSlack = 0; cfg.MaxBundleOrders = 2; cfg.ScarceRatio = ratio })
+		c.store("A", 0, 0)
+		for i := range couriers {
+			c.courier(fmt.Sprintf("x%d", i), 100+float64(i)*50, 0, 8)
+		}
+		for i, door := range []orb.Point{{0, 2400}, {100, 2400}, {0, 2500}, {100, 2500}} {
+			c.order(fmt.Sprintf("o%d", i), "A", door[0], door[1], 0, time.Hour)
+		}
+		c.tick(time.Second)
+		return c
+	}
+	largest := func(c *city) int {
+		n := map[string]int{}
+		for i := range 4 {
+			if id := c.courierOf(fmt.Sprintf("o%d", i)); id != "" {
+				n[id]++
+			}
+		}
+		most := 0
+		for _, k := range n {
+			most = max(most, k)
+		}
+		return most
+	}
+	if c := setup(2, 1); largest(c) != 4 || c.e.LastRound().Rows != 1 {
+		t.Errorf("one courier, ratio 2: %d orders with one courier in %d rows, want all 4 in one bundle", largest(c), c.e.LastRound().Rows)
+	}
+	if c := setup(2, 3); largest(c) != 2 {
+		t.Errorf("three couriers, ratio 2: a courier took %d orders, want bundles of 2", largest(c))
+	}
+	if c := setup(0, 1); largest(c) != 2 {
+		t.Errorf("one courier, no ratio: the courier took %d orders, want a bundle of 2", largest(c))
+	}
+}

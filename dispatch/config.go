@@ -59,6 +59,13 @@ type Config struct {
 	// BundleStoreRadius: orders of stores at most this far apart (metres) may share a bundle, unless
 	// Rules.SameStoreBundlesOnly. Default 300 m.
 	BundleStoreRadius float64
+	// ScarceRatio: a round is short of couriers when its pending orders number more than ScarceRatio times the
+	// couriers free to take work (online, before the end of their shift, with a route ending within AppendHorizon
+	// when that is set). Couriers, not the customers' detours, then limit what gets delivered, and each order left
+	// out of a bundle waits for a courier of its own: the round's bundles may hold twice MaxBundleOrders orders (at
+	// most 8), ready up to twice BundleReadyGap apart, each adding up to twice BundleDetourRatio of its own trip.
+	// 0 disables. Default 0.
+	ScarceRatio float64
 	// BundleProfile is the vehicle assumed when judging a bundle before a courier is chosen. Default bike.
 	BundleProfile geo.Profile
 
@@ -128,6 +135,9 @@ type Config struct {
 	// Workers is how many goroutines price bundles in a round (the result does not depend on it). Default 2.
 	Workers int
 }
+
+// maxBundleLimit is the most orders a bundle may hold.
+const maxBundleLimit = 8
 
 // Policy is a dispatch policy.
 type Policy uint8
@@ -244,7 +254,7 @@ func (c *Config) Validate() error {
 		v    float64
 	}{
 		{"ReachRadius", c.ReachRadius}, {"BundleDetourRatio", c.BundleDetourRatio},
-		{"BundleStoreRadius", c.BundleStoreRadius}, {"DurationWeight", c.DurationWeight},
+		{"BundleStoreRadius", c.BundleStoreRadius}, {"ScarceRatio", c.ScarceRatio}, {"DurationWeight", c.DurationWeight},
 		{"DeliveryWeight", c.DeliveryWeight}, {"LateWeight", c.LateWeight}, {"LateFixed", c.LateFixed},
 		{"UnassignedCost", c.UnassignedCost}, {"ReassignThreshold", c.ReassignThreshold},
 	} {
@@ -257,8 +267,8 @@ func (c *Config) Validate() error {
 		return invalid("MaxRide", "MaxRide must be positive, got %s", c.MaxRide)
 	case c.CandidateCouriers < 1:
 		return invalid("CandidateCouriers", "CandidateCouriers must be at least 1, got %d", c.CandidateCouriers)
-	case c.MaxBundleOrders < 0 || c.MaxBundleOrders > 8:
-		return invalid("MaxBundleOrders", "MaxBundleOrders must be within [0, 8], got %d", c.MaxBundleOrders)
+	case c.MaxBundleOrders < 0 || c.MaxBundleOrders > maxBundleLimit:
+		return invalid("MaxBundleOrders", "MaxBundleOrders must be within [0, %d], got %d", maxBundleLimit, c.MaxBundleOrders)
 	case c.MaxRouteStops < 2 || c.MaxRouteStops > 64:
 		return invalid("MaxRouteStops", "MaxRouteStops must be within [2, 64], got %d", c.MaxRouteStops)
 	case c.ExactSequenceStops < 0 || c.ExactSequenceStops > 10:

@@ -19,7 +19,7 @@
 //     assigned orders not yet picked up, not accepted and not where the courier is already heading.
 //  3. Bundles: pending orders of one store, or of stores within Config.BundleStoreRadius, with close ready times,
 //     grouped greedily while each newcomer saves enough of a trip of its own and nobody's promise suffers
-//     (see buildBundles).
+//     (see buildBundles). A round short of couriers (Config.ScarceRatio) bundles more, and more loosely.
 //  4. Reach: for each bundle, the Config.CandidateCouriers nearest couriers to its store that may take it (online,
 //     skills, capacity, shift, not having declined it), from the spatial index, plus couriers already going to
 //     that store. Never a scan of the whole fleet.

@@ -44,6 +44,9 @@ func MDRPConfig(p mdrp.Params) dispatch.Config {
 	// Couriers are scarce at peaks: an order left waiting is priced as slipping an hour, so late orders are served
 	// first instead of starving.
 	cfg.DeferHorizon = time.Hour
+	// When the orders waiting outnumber the couriers free to take them twice over, couriers are what limits the
+	// deliveries (the late-evening shifts of the s1 and o50 instances): the round then bundles more, and more loosely.
+	cfg.ScarceRatio = 2
 	// No postponement: under no-diversion a courier is offered work only when about to be free (AppendHorizon), so
 	// a bundle held back for a better courier or partner mostly waits for nothing, and click-to-door pays for it.
 	cfg.PostponeSlack = 0
