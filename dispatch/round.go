@@ -74,7 +74,7 @@ type Stats struct {
 	Reassignable int // assigned orders considered for a better courier
 	Rows         int // bundles and re-assignment candidates priced
 	Pairs        int // (row, courier) pairs priced
-	Postponed    int // bundles left for a later round
+	Postponed    int // bundles left for a later round (postponed, or held for Config.CommitLead)
 	Assigned     int // orders newly placed on a route
 	Reassigned   int // orders moved to another courier
 }
