@@ -644,3 +644,28 @@ func TestShortOfCouriersBundlesMore(t *testing.T) {
 		t.Errorf("one courier, no ratio: the courier took %d orders, want a bundle of 2", largest(c))
 	}
 }
+
+// A round short of couriers bundles orders whose ready times are further apart: up to twice BundleReadyGap or
+// DeferHorizon, whichever is longer (an order left out waits about that long for a courier of its own).
+func TestShortOfCouriersBundlesOrdersReadyFurtherApart(t *testing.T) {
+	rows := func(ratio float64) int {
+		c := newCity(t, func(cfg *Config) {
+			cfg.PostponeSlack = 0
+			cfg.ScarceRatio = ratio
+			cfg.DeferHorizon = time.Hour
+		})
+		c.store("A", 0, 0)
+		c.courier("x", 100, 0, 8)
+		// Ready 20 minutes apart: beyond the 8 min BundleReadyGap, within an hour.
+		c.order("a", "A", 0, 2400, 5*time.Minute, 2*time.Hour)
+		c.order("b", "A", 100, 2400, 25*time.Minute, 2*time.Hour)
+		c.tick(time.Second)
+		return c.e.LastRound().Rows
+	}
+	if got := rows(1); got != 1 {
+		t.Errorf("short of couriers (2 orders, 1 courier, ratio 1): %d rows, want one bundle", got)
+	}
+	if got := rows(0); got != 2 {
+		t.Errorf("without the ratio: %d rows, want each order alone", got)
+	}
+}

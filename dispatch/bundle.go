@@ -51,7 +51,7 @@ func (e *Engine) buildBundles(cands []*orderState, rows []row) []row {
 		ratio: e.cfg.BundleDetourRatio}
 	if e.shortOfCouriers(len(cands)) {
 		b.maxOrders = min(2*b.maxOrders, maxBundleLimit)
-		b.gap *= 2
+		b.gap = max(2*b.gap, int64(e.cfg.DeferHorizon))
 		b.ratio *= 2
 	}
 	var cluster []*orderState
@@ -108,8 +108,8 @@ func singleRow(o *orderState) row {
 // bundler holds the working memory of bundle building.
 type bundler struct {
 	e *Engine
-	// the limits of this round's bundles: Config.MaxBundleOrders, BundleReadyGap and BundleDetourRatio, or twice
-	// them when the round is short of couriers
+	// the limits of this round's bundles: Config.MaxBundleOrders, BundleReadyGap and BundleDetourRatio, or the
+	// looser ones of a round short of couriers (Config.ScarceRatio)
 	maxOrders int
 	gap       int64
 	ratio     float64

@@ -63,8 +63,9 @@ type Config struct {
 	// couriers free to take work (online, before the end of their shift, with a route ending within AppendHorizon
 	// when that is set). Couriers, not the customers' detours, then limit what gets delivered, and each order left
 	// out of a bundle waits for a courier of its own: the round's bundles may hold twice MaxBundleOrders orders (at
-	// most 8), ready up to twice BundleReadyGap apart, each adding up to twice BundleDetourRatio of its own trip.
-	// 0 disables. Default 0.
+	// most 8), of ready times up to twice BundleReadyGap or DeferHorizon apart, whichever is longer (the slip the
+	// round prices for an order left waiting), each adding up to twice BundleDetourRatio of its own trip. 0 disables.
+	// Default 0.
 	ScarceRatio float64
 	// BundleProfile is the vehicle assumed when judging a bundle before a courier is chosen. Default bike.
 	BundleProfile geo.Profile
