@@ -47,6 +47,16 @@ func (c *city) tick(after time.Duration) []Effect {
 	return mustApply(c.t, c.e, c.now().Add(after), DispatchTick{})
 }
 
+// pickUp has the courier arrive at the order's store now and pick it up once half the service (2 min) is spent; it
+// returns the pick-up time.
+func (c *city) pickUp(courierID, orderID string) time.Time {
+	now := c.now()
+	mustApply(c.t, c.e, now, CourierArrived{CourierID: courierID, OrderID: orderID})
+	pickAt := now.Add(2 * time.Minute)
+	mustApply(c.t, c.e, pickAt, OrderPickedUp{CourierID: courierID, OrderID: orderID})
+	return pickAt
+}
+
 func (c *city) courierOf(orderID string) string {
 	o, ok := c.e.Order(orderID)
 	if !ok {
@@ -439,10 +449,7 @@ func TestPlanAfterHandoverCountsTheRestOfTheService(t *testing.T) {
 	c.courier("x", 0, 0, 2)
 	c.order("a", "A", 2400, 0, 0, time.Hour)
 	c.tick(time.Second)
-	now := c.now()
-	mustApply(t, c.e, now, CourierArrived{CourierID: "x", OrderID: "a"})
-	pickAt := now.Add(2 * time.Minute)
-	mustApply(t, c.e, pickAt, OrderPickedUp{CourierID: "x", OrderID: "a"})
+	pickAt := c.pickUp("x", "a")
 	for _, at := range []time.Time{pickAt, pickAt.Add(time.Minute)} {
 		mustApply(t, c.e, at, DispatchTick{})
 		r, _ := c.e.Route("x")
@@ -472,5 +479,193 @@ func TestRoundWithNobodyOnShiftTellsWhy(t *testing.T) {
 	c.tick(time.Second)
 	if c.courierOf("o1") != "x" || c.courierOf("o2") != "x" {
 		t.Fatal("orders not assigned once a courier is on shift")
+	}
+}
+
+// Under no-diversion a committed courier can take nothing else until it has delivered, so with CommitLead a bundle
+// is given to a courier only once that courier has no round to spare: one that would wait at the store for the
+// food is left free until setting off later would still find the order just ready. Holding it delays nothing.
+func TestCommitLeadHoldsACourierWithTimeToSpare(t *testing.T) {
+	mdrpLike := func(lead time.Duration, noDiversion bool) func(*Config) {
+		return func(cfg *Config) {
+			cfg.Rules = Rules{SameStoreBundlesOnly: true, NoDiversion: noDiversion, NoPickupAfterShiftEnd: true}
+			cfg.PostponeSlack = 0
+			cfg.CommitLead = lead
+		}
+	}
+	// x is 480 m (2 min) from the store: with 2 min of service before the hand-over it could pick up 4 min from
+	// now; the order is ready in 10.
+	setup := func(cfg func(*Config)) *city {
+		c := newCity(t, cfg)
+		c.store("A", 0, 0)
+		c.courier("x", 480, 0, 4)
+		c.order("a", "A", 0, 1200, 10*time.Minute, 40*time.Minute)
+		return c
+	}
+	c := setup(mdrpLike(time.Minute, true))
+	assignedAt := time.Duration(-1)
+	for m := range 10 {
+		c.tick(time.Minute)
+		if c.courierOf("a") == "x" {
+			assignedAt = c.now().Sub(t0)
+			break
+		}
+		if st := c.e.LastRound(); st.Postponed != 1 {
+			t.Fatalf("after %d min: stats %+v, want the held bundle counted as postponed", m+1, st)
+		}
+		if r, _ := c.e.Route("x"); len(r.Stops) != 0 {
+			t.Fatalf("after %d min: the courier was given %+v while the order was held", m+1, r.Stops)
+		}
+	}
+	// At 6 min it would be at the store at 10: the first round with less than a minute to spare.
+	if assignedAt != 6*time.Minute {
+		t.Fatalf("committed after %s, want 6m0s", assignedAt)
+	}
+	r, _ := c.e.Route("x")
+	if want := t0.Add(10 * time.Minute); len(r.Stops) != 2 || !r.Stops[0].Handover.Equal(want) {
+		t.Fatalf("route %+v, want the pick-up when the order is ready, %s", r.Stops, want.Format(time.TimeOnly))
+	}
+
+	// Without CommitLead, or where routes may change (no no-diversion rule), it is given at the first round.
+	for name, cfg := range map[string]func(*Config){
+		"CommitLead 0": mdrpLike(0, true), "diversion allowed": mdrpLike(time.Minute, false),
+	} {
+		c := setup(cfg)
+		c.tick(time.Minute)
+		if got := c.courierOf("a"); got != "x" {
+			t.Errorf("%s: the first round gave the order to %q, want x", name, got)
+		}
+	}
+}
+
+// A courier with no time to spare (it cannot be at the store before the order is ready) is committed at once.
+func TestCommitLeadCommitsACourierWithNoTimeToSpare(t *testing.T) {
+	c := newCity(t, func(cfg *Config) {
+		cfg.Rules = Rules{SameStoreBundlesOnly: true, NoDiversion: true, NoPickupAfterShiftEnd: true}
+		cfg.PostponeSlack = 0
+		cfg.CommitLead = time.Minute
+	})
+	c.store("A", 0, 0)
+	c.courier("far", 2400, 0, 4) // 10 min away: at the store 12 min from now, the order is ready in 10
+	c.order("a", "A", 0, 1200, 10*time.Minute, 40*time.Minute)
+	c.tick(time.Second)
+	if got := c.courierOf("a"); got != "far" {
+		t.Fatalf("order given to %q, want far at once", got)
+	}
+	if st := c.e.LastRound(); st.Postponed != 0 {
+		t.Fatalf("stats %+v, want nothing held", st)
+	}
+}
+
+// A courier idle after a hand-over is still at the door for the second half of that service: it is priced as
+// setting off when that half is spent, as it does, so an order goes to the courier that really gets there first.
+func TestPlanOfAnIdleCourierStartsAfterItsHandover(t *testing.T) {
+	c := newCity(t, func(cfg *Config) { cfg.PostponeSlack = 0 })
+	c.store("A", 0, 0)
+	c.courier("x", 0, 0, 2)
+	c.order("a", "A", 2400, 0, 0, time.Hour)
+	c.tick(time.Second)
+	pickAt := c.pickUp("x", "a")
+	dropAt := pickAt.Add(14 * time.Minute)
+	mustApply(t, c.e, dropAt, OrderDelivered{CourierID: "x", OrderID: "a"})
+	// x leaves the door at 2 min and rides 2 400 m (10 min) back to the store: there at 12 min. y, idle 2 640 m
+	// away, is there at 11.
+	c.courier("y", 0, 2640, 2)
+	c.order("b", "A", 0, 600, 0, time.Hour)
+	mustApply(t, c.e, dropAt, DispatchTick{})
+	if got := c.courierOf("b"); got != "y" {
+		t.Fatalf("order given to %q, want y (x is still at its door)", got)
+	}
+	r, _ := c.e.Route("y")
+	if got, want := r.Stops[0].Arrive, dropAt.Add(11*time.Minute); len(r.Stops) != 2 || !got.Equal(want) {
+		t.Errorf("route %+v, want y at the store at %s", r.Stops, want.Sub(dropAt))
+	}
+}
+
+// Leaving an order for later is priced with its lateness counted in full, as a plan counts it, so that an order
+// does not lose a scarce courier for being long overdue: of two overdue orders, the one whose trip is cheaper
+// gets the only courier, however much older it is.
+func TestLongOverdueOrderDoesNotLoseItsCourierForItsAge(t *testing.T) {
+	c := newCity(t, func(cfg *Config) {
+		cfg.PostponeSlack = 0
+		cfg.MaxBundleOrders = 1
+		cfg.HardLateness = 5 * time.Hour
+	})
+	c.store("A", 0, 0)
+	// Both placed now with nobody on shift; "old" promised in 10 min, "recent" in 129 min; "old" has the shorter
+	// trip.
+	c.order("old", "A", 0, 1200, 0, 10*time.Minute)
+	c.order("recent", "A", 0, 1440, 0, 129*time.Minute)
+	mustApply(t, c.e, t0.Add(130*time.Minute), DispatchTick{})
+	c.courier("x", 0, 0, 1)
+	c.tick(time.Second)
+	if got := c.courierOf("old"); got != "x" {
+		t.Fatalf("the order 2 h overdue with the shorter trip got %q, the one 1 min overdue %q; want x for the first",
+			got, c.courierOf("recent"))
+	}
+}
+
+// A round short of couriers (more pending orders than ScarceRatio times the couriers free to take them) bundles up
+// to twice MaxBundleOrders: four orders of one store to neighbouring doors go with the only courier at once. With
+// couriers enough, or without the ratio, bundles keep to MaxBundleOrders.
+func TestShortOfCouriersBundlesMore(t *testing.T) {
+	setup := func(ratio float64, couriers int) *city {
+		c := newCity(t, func(cfg *Config) { cfg.PostponeSlack = 0; cfg.MaxBundleOrders = 2; cfg.ScarceRatio = ratio })
+		c.store("A", 0, 0)
+		for i := range couriers {
+			c.courier(fmt.Sprintf("x%d", i), 100+float64(i)*50, 0, 8)
+		}
+		for i, door := range []orb.Point{{0, 2400}, {100, 2400}, {0, 2500}, {100, 2500}} {
+			c.order(fmt.Sprintf("o%d", i), "A", door[0], door[1], 0, time.Hour)
+		}
+		c.tick(time.Second)
+		return c
+	}
+	largest := func(c *city) int {
+		n := map[string]int{}
+		for i := range 4 {
+			if id := c.courierOf(fmt.Sprintf("o%d", i)); id != "" {
+				n[id]++
+			}
+		}
+		most := 0
+		for _, k := range n {
+			most = max(most, k)
+		}
+		return most
+	}
+	if c := setup(2, 1); largest(c) != 4 || c.e.LastRound().Rows != 1 {
+		t.Errorf("one courier, ratio 2: %d orders with one courier in %d rows, want all 4 in one bundle", largest(c), c.e.LastRound().Rows)
+	}
+	if c := setup(2, 3); largest(c) != 2 {
+		t.Errorf("three couriers, ratio 2: a courier took %d orders, want bundles of 2", largest(c))
+	}
+	if c := setup(0, 1); largest(c) != 2 {
+		t.Errorf("one courier, no ratio: the courier took %d orders, want a bundle of 2", largest(c))
+	}
+}
+
+// A round short of couriers bundles orders whose ready times are further apart: up to twice BundleReadyGap or
+// DeferHorizon, whichever is longer (an order left out waits about that long for a courier of its own).
+func TestShortOfCouriersBundlesOrdersReadyFurtherApart(t *testing.T) {
+	rows := func(ratio float64) int {
+		c := newCity(t, func(cfg *Config) {
+			cfg.PostponeSlack = 0
+			cfg.ScarceRatio = ratio
+			cfg.DeferHorizon = time.Hour
+		})
+		c.store("A", 0, 0)
+		c.courier("x", 100, 0, 8)
+		// Ready 20 minutes apart: beyond the 8 min BundleReadyGap, within an hour.
+		c.order("a", "A", 0, 2400, 5*time.Minute, 2*time.Hour)
+		c.order("b", "A", 100, 2400, 25*time.Minute, 2*time.Hour)
+		c.tick(time.Second)
+		return c.e.LastRound().Rows
+	}
+	if got := rows(1); got != 1 {
+		t.Errorf("short of couriers (2 orders, 1 courier, ratio 1): %d rows, want one bundle", got)
+	}
+	if got := rows(0); got != 2 {
+		t.Errorf("without the ratio: %d rows, want each order alone", got)
 	}
 }

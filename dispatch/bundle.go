@@ -47,7 +47,13 @@ func (e *Engine) buildBundles(cands []*orderState, rows []row) []row {
 	if len(sc) == 0 {
 		e.round.scratch = append(e.round.scratch, newScratch(e.cfg.MaxRouteStops))
 	}
-	b := bundler{e: e, sc: e.round.scratch[0]}
+	b := bundler{e: e, sc: e.round.scratch[0], maxOrders: e.cfg.MaxBundleOrders, gap: int64(e.cfg.BundleReadyGap),
+		ratio: e.cfg.BundleDetourRatio}
+	if e.shortOfCouriers(len(cands)) {
+		b.maxOrders = min(2*b.maxOrders, maxBundleLimit)
+		b.gap = max(2*b.gap, int64(e.cfg.DeferHorizon))
+		b.ratio *= 2
+	}
 	var cluster []*orderState
 	for gi := range groups {
 		g := &groups[gi]
@@ -75,6 +81,26 @@ func (e *Engine) buildBundles(cands []*orderState, rows []row) []row {
 	return rows
 }
 
+// shortOfCouriers says whether a round with this many pending orders is short of couriers (Config.ScarceRatio): more
+// than ScarceRatio times the couriers free to take work now (online, before the end of their shift, and with a route
+// that ends within AppendHorizon when that is set).
+func (e *Engine) shortOfCouriers(pending int) bool {
+	if e.cfg.ScarceRatio <= 0 {
+		return false
+	}
+	free := 0
+	for _, c := range e.courierList {
+		if !c.online || (e.cfg.Rules.NoPickupAfterShiftEnd && c.shiftEnd != 0 && c.shiftEnd <= e.now) {
+			continue
+		}
+		if h := e.cfg.AppendHorizon; h > 0 && len(c.stops) > 0 && c.stops[len(c.stops)-1].depart > e.now+int64(h) {
+			continue
+		}
+		free++
+	}
+	return float64(pending) > e.cfg.ScarceRatio*float64(free)
+}
+
 func singleRow(o *orderState) row {
 	return row{orders: []*orderState{o}, drops: []*orderState{o}, loc: o.storeLoc, units: o.size,
 		skills: o.skills, minReady: o.ready, region: o.region}
@@ -82,7 +108,13 @@ func singleRow(o *orderState) row {
 
 // bundler holds the working memory of bundle building.
 type bundler struct {
-	e     *Engine
+	e *Engine
+	// the limits of this round's bundles: Config.MaxBundleOrders, BundleReadyGap and BundleDetourRatio, or the
+	// looser ones of a round short of couriers (Config.ScarceRatio)
+	maxOrders int
+	gap       int64
+	ratio     float64
+
 	sc    *scratch
 	seq   []seqStop
 	times []stopTimes
@@ -106,7 +138,7 @@ func (b *bundler) group(cluster []*orderState, rows []row) []row {
 		}
 	}
 	used := make([]bool, n)
-	gap := int64(e.cfg.BundleReadyGap)
+	gap := b.gap
 	var hands []int64 // the bundle's drop-off times, in drops order
 	for s := 0; s < n; s++ {
 		if used[s] {
@@ -118,7 +150,7 @@ func (b *bundler) group(cluster []*orderState, rows []row) []row {
 		drops := []*orderState{cluster[s]}
 		dur := cluster[s].soloDur
 		hands = append(hands[:0], cluster[s].soloHand)
-		for size < e.cfg.MaxBundleOrders {
+		for size < b.maxOrders {
 			bestQ, bestAdd, bestDur := -1, math.Inf(1), 0.0
 			var bestDrops []*orderState
 			var bestHands []int64
@@ -141,7 +173,7 @@ func (b *bundler) group(cluster []*orderState, rows []row) []row {
 							add += e.cfg.DeliveryWeight * float64(b.hands[k]-old) / 1e9
 						}
 					}
-					if add <= e.cfg.BundleDetourRatio*e.cfg.DurationWeight*o.soloDur && add < bestAdd {
+					if add <= b.ratio*e.cfg.DurationWeight*o.soloDur && add < bestAdd {
 						bestQ, bestAdd, bestDur, bestDrops = q, add, b.dur, tryDrops
 						bestHands = append(bestHands[:0], b.hands...)
 					}
@@ -193,7 +225,7 @@ func (b *bundler) trip(pickups, drops []*orderState, limited bool) bool {
 	for _, o := range drops {
 		limit := int64(never)
 		if limited {
-			limit = max(o.deliverBy, o.soloHand+int64(e.cfg.BundleReadyGap))
+			limit = max(o.deliverBy, o.soloHand+b.gap)
 		}
 		slot := int8(slices.Index(pickups, o))
 		b.seq = append(b.seq, seqStop{o: o, kind: Dropoff, slot: slot, limit: limit, rideLimit: int64(e.cfg.MaxRide)})

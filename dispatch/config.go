@@ -34,6 +34,14 @@ type Config struct {
 	// Default 0.
 	AppendHorizon time.Duration
 
+	// CommitLead: under Rules.NoDiversion, a bundle the matching gives to a courier is committed only when the
+	// courier would wait less than CommitLead at its store for the bundle to be ready. A courier with that much
+	// time to spare could set off a round later and pick the bundle up just as soon, and once committed it can
+	// take nothing else: the bundle is held instead (the courier stays free, the orders pending) and matched again
+	// in the next round, with the orders and couriers that have come up since. Set it to the interval between
+	// rounds; 0 disables. Default 0.
+	CommitLead time.Duration
+
 	// CandidateCouriers is how many couriers near the store (k nearest, by true distance) are priced for each bundle.
 	// Default 12.
 	CandidateCouriers int
@@ -51,6 +59,14 @@ type Config struct {
 	// BundleStoreRadius: orders of stores at most this far apart (metres) may share a bundle, unless
 	// Rules.SameStoreBundlesOnly. Default 300 m.
 	BundleStoreRadius float64
+	// ScarceRatio: a round is short of couriers when its pending orders number more than ScarceRatio times the
+	// couriers free to take work (online, before the end of their shift, with a route ending within AppendHorizon
+	// when that is set). Couriers, not the customers' detours, then limit what gets delivered, and each order left
+	// out of a bundle waits for a courier of its own: the round's bundles may hold twice MaxBundleOrders orders (at
+	// most 8), of ready times up to twice BundleReadyGap or DeferHorizon apart, whichever is longer (the slip the
+	// round prices for an order left waiting), each adding up to twice BundleDetourRatio of its own trip. 0 disables.
+	// Default 0.
+	ScarceRatio float64
 	// BundleProfile is the vehicle assumed when judging a bundle before a courier is chosen. Default bike.
 	BundleProfile geo.Profile
 
@@ -120,6 +136,9 @@ type Config struct {
 	// Workers is how many goroutines price bundles in a round (the result does not depend on it). Default 2.
 	Workers int
 }
+
+// maxBundleLimit is the most orders a bundle may hold.
+const maxBundleLimit = 8
 
 // Policy is a dispatch policy.
 type Policy uint8
@@ -217,7 +236,7 @@ func (c *Config) Validate() error {
 		d    time.Duration
 	}{
 		{"PickupService", c.PickupService}, {"DropoffService", c.DropoffService}, {"Lookahead", c.Lookahead},
-		{"BundleReadyGap", c.BundleReadyGap}, {"AppendHorizon", c.AppendHorizon},
+		{"BundleReadyGap", c.BundleReadyGap}, {"AppendHorizon", c.AppendHorizon}, {"CommitLead", c.CommitLead},
 		{"DeferHorizon", c.DeferHorizon}, {"HardLateness", c.HardLateness}, {"PostponeSlack", c.PostponeSlack},
 		{"PostponeReadyIn", c.PostponeReadyIn}, {"FinishedRetention", c.FinishedRetention},
 	} {
@@ -236,7 +255,7 @@ func (c *Config) Validate() error {
 		v    float64
 	}{
 		{"ReachRadius", c.ReachRadius}, {"BundleDetourRatio", c.BundleDetourRatio},
-		{"BundleStoreRadius", c.BundleStoreRadius}, {"DurationWeight", c.DurationWeight},
+		{"BundleStoreRadius", c.BundleStoreRadius}, {"ScarceRatio", c.ScarceRatio}, {"DurationWeight", c.DurationWeight},
 		{"DeliveryWeight", c.DeliveryWeight}, {"LateWeight", c.LateWeight}, {"LateFixed", c.LateFixed},
 		{"UnassignedCost", c.UnassignedCost}, {"ReassignThreshold", c.ReassignThreshold},
 	} {
@@ -249,8 +268,8 @@ func (c *Config) Validate() error {
 		return invalid("MaxRide", "MaxRide must be positive, got %s", c.MaxRide)
 	case c.CandidateCouriers < 1:
 		return invalid("CandidateCouriers", "CandidateCouriers must be at least 1, got %d", c.CandidateCouriers)
-	case c.MaxBundleOrders < 0 || c.MaxBundleOrders > 8:
-		return invalid("MaxBundleOrders", "MaxBundleOrders must be within [0, 8], got %d", c.MaxBundleOrders)
+	case c.MaxBundleOrders < 0 || c.MaxBundleOrders > maxBundleLimit:
+		return invalid("MaxBundleOrders", "MaxBundleOrders must be within [0, %d], got %d", maxBundleLimit, c.MaxBundleOrders)
 	case c.MaxRouteStops < 2 || c.MaxRouteStops > 64:
 		return invalid("MaxRouteStops", "MaxRouteStops must be within [2, 64], got %d", c.MaxRouteStops)
 	case c.ExactSequenceStops < 0 || c.ExactSequenceStops > 10:

@@ -21,6 +21,8 @@ func (e *Engine) courierStart(c *courierState) (cursor, int) {
 	cur := cursor{loc: c.loc, hand: e.now, load: c.load, capacity: c.spec.Capacity, profile: c.spec.Vehicle,
 		minSlack: never, failLate: never}
 	if len(c.stops) == 0 {
+		// A courier that has just handed an order over leaves once the second half of that service is spent.
+		cur.hand = max(e.now, c.modeAt)
 		return cur, 0
 	}
 	first := &c.stops[0]

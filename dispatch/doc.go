@@ -23,7 +23,8 @@
 //     assigned orders not yet picked up, not accepted and not where the courier is already heading.
 //  3. Bundles: pending orders of one store, or of stores of its region within Config.BundleStoreRadius, with
 //     close ready times, grouped greedily while each newcomer saves enough of a trip of its own and nobody's
-//     promise suffers (see buildBundles).
+//     promise suffers (see buildBundles). A round short of couriers (Config.ScarceRatio) bundles more, and more
+//     loosely.
 //  4. Reach: for each bundle, the Config.CandidateCouriers nearest couriers to its store that may take it (online,
 //     of its region, skills, capacity, shift, not having declined it), from the spatial index of its region's
 //     couriers, plus couriers already going to that store. Never a scan of the whole fleet.
@@ -39,7 +40,9 @@
 //     round, each bundle may stay unassigned at Config.UnassignedCost per order plus the price of its orders
 //     slipping by Config.DeferHorizon, so that urgent orders win scarce couriers; a re-assignment candidate stays
 //     where it is unless moving it saves more than Config.ReassignThreshold). A courier whose route ends more than
-//     Config.AppendHorizon from now is not offered new work (when that limit is set).
+//     Config.AppendHorizon from now is not offered new work (when that limit is set). Under Rules.NoDiversion a
+//     bundle matched to a courier that would wait Config.CommitLead or more at the store for it to be ready is held:
+//     the courier could set off later just as well, so both stay free until the next round (when that lead is set).
 //  8. Sequencing: each touched route is re-sequenced, exactly by branch and bound up to
 //     Config.ExactSequenceStops movable stops, by relocation moves beyond.
 //  9. Effects: new routes with a higher version, assignments, and for each order left waiting the reason

@@ -304,7 +304,7 @@ func (im *improver) relocatePass() {
 			B := &im.routes[bestB]
 			bp := *B
 			ins := im.insertInto(&bp, B.c, o, true)
-			if !ins.ok || !im.e.blocksHold(im.sc.best, B.lock) {
+			if !ins.ok || !im.e.blocksHold(im.sc.best, B.lock) || !im.e.commitLeadHolds(&B.start, im.sc.best, B.lock) {
 				continue
 			}
 			A.seq, A.cost = append(A.seq[:0], rest...), restCost
@@ -380,7 +380,8 @@ func (im *improver) exchangePass() {
 					newB := slices.Clone(im.sc.best)
 					in2 = im.insertInto(&bpA, A.c, o2, true)
 					newA := slices.Clone(im.sc.best)
-					if !in1.ok || !in2.ok || !im.e.blocksHold(newA, A.lock) || !im.e.blocksHold(newB, B.lock) {
+					if !in1.ok || !in2.ok || !im.e.blocksHold(newA, A.lock) || !im.e.blocksHold(newB, B.lock) ||
+						!im.e.commitLeadHolds(&A.start, newA, A.lock) || !im.e.commitLeadHolds(&B.start, newB, B.lock) {
 						continue
 					}
 					A.seq, A.cost = newA, bpA.cost+in2.delta

@@ -179,3 +179,28 @@ func (p *planner) eval(start *cursor, seq []seqStop, pick []int64, times []stopT
 	cost = p.finish(&c)
 	return cost, c, cost < cutoff
 }
+
+// pickupWait is how long a courier following seq from start waits at stores for orders to be ready, over the
+// pick-ups from position from on: each pick-up's hand-over minus the earliest it could be were its order ready
+// (the arrival and half the service, or the previous hand-over of the same visit). A plan that breaks a limit
+// counts the waits up to there.
+func (p *planner) pickupWait(start *cursor, seq []seqStop, from int, pick []int64) int64 {
+	c := *start
+	wait := int64(0)
+	for i := range seq {
+		s := &seq[i]
+		sameVisit := c.visit && c.kind == s.kind && c.loc == s.location()
+		var t stopTimes
+		if !p.step(&c, s, pick, &t) {
+			break
+		}
+		if i >= from && s.kind == Pickup {
+			earliest := t.arrive
+			if !sameVisit {
+				earliest += p.halfBefore[Pickup]
+			}
+			wait += t.hand - earliest
+		}
+	}
+	return wait
+}

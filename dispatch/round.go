@@ -61,6 +61,7 @@ type roundState struct {
 	// storeCouriers lists, per store index, the online couriers whose route visits that store for a pick-up.
 	storeCouriers map[int32][]int32
 	pending       []*orderState
+	fresh         []seqStop
 	touched       []*courierState
 	touchedMark   []uint64
 	batch         batchBuffers
@@ -75,7 +76,7 @@ type Stats struct {
 	Reassignable int // assigned orders considered for a better courier
 	Rows         int // bundles and re-assignment candidates priced
 	Pairs        int // (row, courier) pairs priced
-	Postponed    int // bundles left for a later round
+	Postponed    int // bundles left for a later round (postponed, or held for Config.CommitLead)
 	Assigned     int // orders newly placed on a route
 	Reassigned   int // orders moved to another courier
 }
@@ -229,13 +230,7 @@ func (e *Engine) runRound() {
 		if rw.from == nil {
 			r.unassig = append(r.unassig, toUnits(e.cfg.UnassignedCost*float64(len(rw.orders))+e.deferPrice(rw.orders)))
 			if e.postpone(rw) {
-				rw.postponed = true
-				stats.Postponed++
-				if e.rec != nil {
-					for _, o := range rw.orders {
-						e.rec.Postponed = append(e.rec.Postponed, o.spec.ID)
-					}
-				}
+				e.leaveForLater(rw, &stats)
 				continue
 			}
 		} else {
@@ -272,6 +267,10 @@ func (e *Engine) runRound() {
 			continue
 		}
 		c := e.courierList[col]
+		if rw.from == nil && e.holdForLater(c, rw) {
+			e.leaveForLater(rw, &stats)
+			continue
+		}
 		if e.addToRoute(c, rw.orders, rw.drops, rw.from) {
 			if rw.from != nil {
 				stats.Reassigned++
@@ -349,10 +348,13 @@ func toUnits(cost float64) int64 {
 	return max(int64(u), 0)
 }
 
-// deferPrice is what leaving orders unassigned this round is taken to cost: their drop-offs slip by DeferHorizon,
-// priced like any plan (delivery time, and lateness past the promise). Without it the matching, which pays for an
-// overdue order's lateness when it assigns it but not when it leaves it waiting, would keep handing scarce couriers
-// to fresh orders and let the overdue ones starve.
+// deferPrice is what leaving orders unassigned this round is taken to cost: each is priced as a plan prices a
+// drop-off DeferHorizon from now (the delivery time, and the whole lateness past the promise at LateFixed and
+// LateWeight). Without it the matching, which pays for an overdue order's lateness when it assigns it but not when
+// it leaves it waiting, would keep handing scarce couriers to fresh orders and let the overdue ones starve. The
+// lateness is counted in full, as the plans count it, not only the part the wait adds: the price of serving an
+// order grows with its age, and a price of waiting that stopped growing would let the longest overdue orders lose
+// every scarce courier to orders just overdue.
 func (e *Engine) deferPrice(orders []*orderState) float64 {
 	w := int64(e.cfg.DeferHorizon)
 	if w <= 0 {
@@ -361,14 +363,22 @@ func (e *Engine) deferPrice(orders []*orderState) float64 {
 	price := 0.0
 	for _, o := range orders {
 		price += e.plan.delW * float64(w)
-		if late := min(w, e.now+w-o.deliverBy); late > 0 {
-			price += e.plan.lateW * float64(late)
-			if o.deliverBy > e.now {
-				price += e.cfg.LateFixed
-			}
+		if late := e.now + w - o.deliverBy; late > 0 {
+			price += e.cfg.LateFixed + e.plan.lateW*float64(late)
 		}
 	}
 	return price
+}
+
+// leaveForLater marks a bundle left for a later round (postponed, or held by holdForLater) and counts it.
+func (e *Engine) leaveForLater(rw *row, stats *Stats) {
+	rw.postponed = true
+	stats.Postponed++
+	if e.rec != nil {
+		for _, o := range rw.orders {
+			e.rec.Postponed = append(e.rec.Postponed, o.spec.ID)
+		}
+	}
 }
 
 // postpone says whether a bundle may wait for a later round: its best plan keeps every promise with plenty to spare
@@ -378,6 +388,40 @@ func (e *Engine) postpone(rw *row) bool {
 		return false
 	}
 	return rw.minReady-e.now >= int64(e.cfg.PostponeReadyIn) && rw.bestSlack >= int64(e.cfg.PostponeSlack)
+}
+
+// holdForLater says whether a bundle matched to c is held rather than committed (Config.CommitLead): under
+// Rules.NoDiversion, when c would wait at least CommitLead at the bundle's stores for its orders to be ready.
+func (e *Engine) holdForLater(c *courierState, rw *row) bool {
+	lead := int64(e.cfg.CommitLead)
+	if lead <= 0 || !e.cfg.Rules.NoDiversion {
+		return false
+	}
+	return e.storeWait(c, rw) >= lead
+}
+
+// storeWait is how long c would wait at the stores of a bundle for its orders to be ready, with the bundle added at
+// the end of its route (where Rules.NoDiversion puts new work).
+func (e *Engine) storeWait(c *courierState, rw *row) int64 {
+	bp := e.basePlanOf(c)
+	r := &e.round
+	pick := r.scratch[0].pick[:bp.slots+len(rw.orders)]
+	copy(pick, bp.pick)
+	r.fresh = e.plan.freshStops(bp, rw.orders, rw.drops, c.shiftEnd, r.fresh)
+	seq := append(append(r.scratch[0].trial[:0], bp.seq...), r.fresh[:len(rw.orders)]...)
+	r.scratch[0].trial = seq
+	return e.plan.pickupWait(&bp.start, seq, len(bp.seq), pick)
+}
+
+// commitLeadHolds checks a plan against Config.CommitLead: under Rules.NoDiversion, its courier waits less than
+// CommitLead at the stores of the work after the fixed prefix (see holdForLater).
+func (e *Engine) commitLeadHolds(start *cursor, seq []seqStop, lock int) bool {
+	lead := int64(e.cfg.CommitLead)
+	if lead <= 0 || !e.cfg.Rules.NoDiversion {
+		return true
+	}
+	seq = slices.Clone(seq)
+	return e.plan.pickupWait(start, seq, lock, numberSlots(seq)) < lead
 }
 
 // findCandidates finds, for rows[from:], the couriers to price: the nearest that may take the bundle, plus couriers

@@ -16,6 +16,9 @@ import (
 // unnamed day; any fixed date serves.
 var MDRPDay = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 
+// mdrpRoundEvery is the interval of the dispatch rounds of an MDRP run: the instances' unit of time.
+const mdrpRoundEvery = time.Minute
+
 // MDRPConfig is the engine configuration for an MDRP instance: its service times and promise, the benchmark's rule
 // switches, and dispatch parameters chosen for its objective (click-to-door first, courier time second).
 func MDRPConfig(p mdrp.Params) dispatch.Config {
@@ -34,9 +37,16 @@ func MDRPConfig(p mdrp.Params) dispatch.Config {
 	// Work given to a busy courier is committed (no diversion), so only couriers about to finish get it; the rest
 	// waits a round or two for a free courier or a bundle partner.
 	cfg.AppendHorizon = 5 * time.Minute
+	// A courier committed to a bundle can take nothing else until it is delivered, so a bundle is committed only
+	// when its courier has no round to spare: one that would wait a round or more at the store for the food is
+	// left free, and the bundle is matched again next round with what has come up meanwhile.
+	cfg.CommitLead = mdrpRoundEvery
 	// Couriers are scarce at peaks: an order left waiting is priced as slipping an hour, so late orders are served
 	// first instead of starving.
 	cfg.DeferHorizon = time.Hour
+	// When the orders waiting outnumber the couriers free to take them twice over, couriers are what limits the
+	// deliveries (the late-evening shifts of the s1 and o50 instances): the round then bundles more, and more loosely.
+	cfg.ScarceRatio = 2
 	// No postponement: under no-diversion a courier is offered work only when about to be free (AppendHorizon), so
 	// a bundle held back for a better courier or partner mostly waits for nothing, and click-to-door pays for it.
 	cfg.PostponeSlack = 0
@@ -55,7 +65,7 @@ func FromMDRP(in *mdrp.Instance) *Scenario {
 		Space:          geo.Planar,
 		Travel:         geo.CeilMinutes{Space: geo.Planar, MetresPerMinute: in.Params.MetersPerMinute},
 		Config:         MDRPConfig(in.Params),
-		TickEvery:      time.Minute,
+		TickEvery:      mdrpRoundEvery,
 		Target:         time.Duration(in.Params.Target) * time.Minute,
 		MaxClickToDoor: time.Duration(in.Params.MaxClickToDoor) * time.Minute,
 		PayPerOrder:    in.Params.PayPerOrder,
