@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,6 +181,9 @@ type Daemon struct {
 	stopped  chan struct{}
 	running  atomic.Bool
 	busyBits atomic.Uint64 // float64 bits of the loop's busy ratio
+	// longestStep is the longest single step of the loop (nanoseconds) in its last window: every request queued
+	// behind a step waits for all of it.
+	longestStep atomic.Int64
 
 	view      atomic.Pointer[View]
 	pubMu     sync.Mutex
@@ -355,16 +359,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ckpt := time.NewTicker(min(d.cfg.CheckpointInterval, time.Minute))
 	defer ckpt.Stop()
 	var window struct {
-		start time.Time
-		busy  time.Duration
+		start   time.Time
+		busy    time.Duration
+		longest time.Duration
 	}
 	window.start = d.clock()
-	account := func(began time.Time) {
-		end := d.clock()
-		window.busy += end.Sub(began)
-		if span := end.Sub(window.start); span >= 5*time.Second {
-			d.busyBits.Store(math.Float64bits(math.Min(1, window.busy.Seconds()/span.Seconds())))
-			window.start, window.busy = end, 0
+	// step starts one step of the loop: a trace region named for what it does (runtime/trace, free when no trace
+	// is being taken), and, when it ends, its time in the busy ratio and the longest step of the window.
+	step := func(kind string) func() {
+		began := d.clock()
+		region := trace.StartRegion(context.Background(), kind)
+		return func() {
+			region.End()
+			end := d.clock()
+			took := end.Sub(began)
+			window.busy += took
+			window.longest = max(window.longest, took)
+			if span := end.Sub(window.start); span >= loopWindow {
+				d.busyBits.Store(math.Float64bits(math.Min(1, window.busy.Seconds()/span.Seconds())))
+				d.longestStep.Store(int64(window.longest))
+				window.start, window.busy, window.longest = end, 0, 0
+			}
 		}
 	}
 	for {
@@ -372,15 +387,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return d.shutdown()
 		case b := <-d.pingBatches:
-			began := d.clock()
+			done := step("loop: position batch")
 			now := d.now()
 			for _, p := range b {
 				d.takePing(now, p)
 			}
 			d.publish()
-			account(began)
+			done()
 		case p := <-d.pings:
-			began := d.clock()
+			done := step("loop: positions")
 			now := d.now()
 			d.takePing(now, p)
 		more:
@@ -393,7 +408,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				}
 			}
 			d.publish()
-			account(began)
+			done()
 		case <-d.kill:
 			if d.planning {
 				<-d.roundDone
@@ -401,17 +416,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.sched.stop()
 			return nil
 		case res := <-d.sched.done:
-			began := d.clock()
+			done := step("loop: scheduled book")
 			d.scheduleReturned(res)
 			d.publish()
-			account(began)
+			done()
 		case res := <-d.roundDone:
-			began := d.clock()
+			done := step("loop: round's decision")
 			d.roundReturned(res)
 			d.publish()
-			account(began)
+			done()
 		case req := <-d.queue:
-			began := d.clock()
+			done := step("loop: requests")
 			d.handle(req)
 		drain:
 			for range 255 {
@@ -423,19 +438,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 				}
 			}
 			d.publish()
-			account(began)
+			done()
 		case <-tick.C:
-			began := d.clock()
+			done := step("loop: tick")
 			d.tick()
 			d.publish()
-			account(began)
+			done()
 		case <-ckpt.C:
+			done := step("loop: checkpoint timer")
 			if err := d.events.Prune(d.clock().Add(-d.cfg.EventRetention)); err != nil {
 				d.log.Error().Err(err).Msg("event log compaction")
 			}
 			if d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
 				d.checkpoint(false)
 			}
+			done()
 		}
 	}
 }
@@ -511,8 +528,15 @@ func (d *Daemon) ReadOnly() bool { return d.journal.Err() != nil }
 // View returns the latest published snapshot: everything in it is durable.
 func (d *Daemon) View() service.View { return d.view.Load() }
 
+// loopWindow is the span over which the loop's busy ratio and longest step are measured.
+const loopWindow = 5 * time.Second
+
 // BusyRatio is the share of wall time the loop spent working over its last 5-second window.
 func (d *Daemon) BusyRatio() float64 { return math.Float64frombits(d.busyBits.Load()) }
+
+// LongestStep is the longest single step of the loop over its last 5-second window: one batch of requests, of
+// positions, a round's decision, a tick. A request that arrives during a step waits for the rest of it.
+func (d *Daemon) LongestStep() time.Duration { return time.Duration(d.longestStep.Load()) }
 
 // QueueDepth and QueueCapacity describe the loop's request queue.
 func (d *Daemon) QueueDepth() int    { return len(d.queue) }
@@ -624,7 +648,9 @@ func (d *Daemon) waitVisible(ctx context.Context, seq uint64) error {
 
 // publish makes a snapshot of the loop's state and publishes it as soon as every record it contains is durable.
 func (d *Daemon) publish() {
+	region := trace.StartRegion(context.Background(), "publish: build view")
 	v := d.buildView()
+	region.End()
 	d.pubMu.Lock()
 	d.pending = append(d.pending, v)
 	d.publishDurable(d.journal.Durable())
@@ -730,7 +756,9 @@ func (d *Daemon) tick() {
 		return
 	}
 	d.planning = true
+	region := trace.StartRegion(context.Background(), "tick: the round's copy of the engine")
 	p, began, hook := d.eng.Planner(), d.clock(), d.beforeRound
+	region.End()
 	go func() {
 		if hook != nil {
 			hook()
@@ -748,7 +776,10 @@ func (d *Daemon) roundReturned(res roundResult) {
 		d.log.Error().Err(res.err).Msg("dispatch round failed")
 		return
 	}
-	if _, _, err := d.record(&record{Type: recDecision, At: d.now(), Decision: newDecisionRecord(res.decision)}); err != nil {
+	region := trace.StartRegion(context.Background(), "decision: apply and journal")
+	_, _, err := d.record(&record{Type: recDecision, At: d.now(), Decision: newDecisionRecord(res.decision)})
+	region.End()
+	if err != nil {
 		d.log.Error().Err(err).Msg("dispatch round not applied")
 		return
 	}
