@@ -212,10 +212,17 @@ type Daemon struct {
 
 	// A dispatch round plans on its own goroutine, on a copy of the engine (dispatch.Planner), so that nothing
 	// waits for it (a round over thousands of couriers takes a good part of a second); its decision comes back on
-	// roundDone and is applied by the loop like any other change. planning says one is out (one at a time).
+	// roundDone and is applied by the loop like any other change. planning says one is out (one at a time),
+	// until the last piece of its decision is applied.
 	planning  bool
 	roundDone chan roundResult
 	lastStats dispatch.Stats
+	// pieces are what is left of the round's decision, applied one a step between the loop's other work
+	// (dispatch.Decision.Split, pieceSize route parts each), so that no request waits behind the whole of a big
+	// decision; roundTook is how long the round planned, for the observer once the last piece is in.
+	pieces    []*dispatch.Decision
+	pieceSize int
+	roundTook time.Duration
 	// Order events: noted while a record is applied, numbered when it is complete (see events.go), attached to the
 	// next View and written to the event log when that View is published.
 	pendingEvents []pendingEvent
@@ -280,6 +287,7 @@ func Open(cfg Config) (*Daemon, error) {
 		kill:        make(chan struct{}),
 		unlock:      unlock,
 		roundDone:   make(chan roundResult, 1),
+		pieceSize:   decisionPiece,
 		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
 		pingBatches: make(chan []locationRecord, 256),
 		sched:       newScheduler(),
@@ -383,9 +391,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	for {
+		// A round's decision with pieces left is work ready at once, taken in turn with the rest (select
+		// chooses at random among the ready cases).
+		var piece <-chan struct{}
+		if len(d.pieces) > 0 {
+			piece = readyNow
+		}
 		select {
 		case <-ctx.Done():
 			return d.shutdown()
+		case <-piece:
+			done := step("loop: a piece of a round's decision")
+			d.applyPiece()
+			d.publish()
+			done()
 		case b := <-d.pingBatches:
 			done := step("loop: position batch")
 			now := d.now()
@@ -410,7 +429,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.publish()
 			done()
 		case <-d.kill:
-			if d.planning {
+			if d.planning && len(d.pieces) == 0 {
 				<-d.roundDone
 			}
 			d.sched.stop()
@@ -459,8 +478,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 func (d *Daemon) shutdown() error {
 	// A round still planning is waited for and its decision applied, so that the last checkpoint holds it.
-	if d.planning {
+	if d.planning && len(d.pieces) == 0 {
 		d.roundReturned(<-d.roundDone)
+	}
+	for len(d.pieces) > 0 {
+		d.applyPiece()
 	}
 	d.sched.stop() // a plan of the book still running is dropped: the next start plans again
 	for len(d.pings) > 0 {
@@ -557,26 +579,38 @@ func (d *Daemon) submit(ctx context.Context, req request) error {
 		d.obs.Rejected("queue_full")
 		return ErrOverloaded
 	}
-	var r reply
-	select {
-	case r = <-req.reply:
-	case <-d.stopped:
-		// The loop answers everything queued before it stops; a reply may still be there.
-		select {
-		case r = <-req.reply:
-		default:
-			return ErrShutdown
-		}
-	case <-ctx.Done():
-		return ctx.Err()
+	r, err := d.awaitReply(ctx, req)
+	if err != nil {
+		return err
 	}
 	if r.err != nil {
 		return r.err
 	}
 	if r.seq > 0 {
+		defer trace.StartRegion(ctx, "submit: durable and published").End()
 		return d.waitVisible(ctx, r.seq)
 	}
 	return nil
+}
+
+// awaitReply waits for the loop's answer to a queued request (a trace region, to tell a wait for the loop from
+// the wait for the disk that may follow).
+func (d *Daemon) awaitReply(ctx context.Context, req request) (reply, error) {
+	defer trace.StartRegion(ctx, "submit: queued until the loop answered").End()
+	select {
+	case r := <-req.reply:
+		return r, nil
+	case <-d.stopped:
+		// The loop answers everything queued before it stops; a reply may still be there.
+		select {
+		case r := <-req.reply:
+			return r, nil
+		default:
+			return reply{}, ErrShutdown
+		}
+	case <-ctx.Done():
+		return reply{}, ctx.Err()
+	}
 }
 
 // handle runs a request on the loop and answers it.
@@ -768,22 +802,46 @@ func (d *Daemon) tick() {
 	}()
 }
 
-// roundReturned applies the decision of a round that planned off the loop: what still holds of it is applied and
-// journaled (a decision record).
+// decisionPiece is how many route parts of a round's decision the loop applies in one step (about a millisecond
+// of work); the loop serves what is queued between pieces.
+const decisionPiece = 32
+
+// readyNow is a closed channel: a select case on it is always ready.
+var readyNow = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// roundReturned takes the decision of a round that planned off the loop and applies its first piece; the loop
+// applies the others between its other work (applyPiece). What still holds of each piece is applied and
+// journaled as a decision record of its own, so a replay applies the same pieces.
 func (d *Daemon) roundReturned(res roundResult) {
-	d.planning = false
 	if res.err != nil {
+		d.planning = false
 		d.log.Error().Err(res.err).Msg("dispatch round failed")
 		return
 	}
-	region := trace.StartRegion(context.Background(), "decision: apply and journal")
-	_, _, err := d.record(&record{Type: recDecision, At: d.now(), Decision: newDecisionRecord(res.decision)})
+	d.pieces, d.roundTook = res.decision.Split(d.pieceSize), res.took
+	d.applyPiece()
+}
+
+// applyPiece applies the next piece of the round's decision, checked against the state now like a whole
+// decision: what changed since the round planned (a request served between two pieces included) is dropped and
+// waits for the next round. The round is over with its last piece.
+func (d *Daemon) applyPiece() {
+	p := d.pieces[0]
+	d.pieces[0], d.pieces = nil, d.pieces[1:]
+	region := trace.StartRegion(context.Background(), "decision: apply and journal a piece")
+	_, _, err := d.record(&record{Type: recDecision, At: d.now(), Decision: newDecisionRecord(p)})
 	region.End()
 	if err != nil {
+		// The journal failed (the daemon is read-only now): the rest of the decision is not applied either.
 		d.log.Error().Err(err).Msg("dispatch round not applied")
+		d.pieces, d.planning = nil, false
 		return
 	}
-	d.obs.DispatchRound(res.took, d.lastStats.Candidates, d.lastStats.Assigned)
+	if len(d.pieces) > 0 {
+		return
+	}
+	d.planning = false
+	d.obs.DispatchRound(d.roundTook, d.lastStats.Candidates, d.lastStats.Assigned)
 	if d.sinceCkpt >= d.cfg.CheckpointRecords {
 		d.checkpoint(false)
 	}

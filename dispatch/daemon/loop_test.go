@@ -1,8 +1,11 @@
 package daemon
 
 import (
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // The loop measures its steps on its own clock: the longest step of a window and the share of the window spent
@@ -49,5 +52,53 @@ func TestLoopReportsItsLongestStepAndBusyRatio(t *testing.T) {
 	}
 	if got := h.d.BusyRatio(); got != 0.1 {
 		t.Errorf("busy ratio of the quiet window %v, want 0.1", got)
+	}
+}
+
+// A round's decision is applied a piece at a time, each piece journaled as a decision record of its own, and a
+// replay of those records reaches the state the live daemon showed.
+func TestRoundDecisionAppliedInPieces(t *testing.T) {
+	dir, clock := t.TempDir(), newFakeClock()
+	noBundles := func(c *Config) { c.Engine.MaxBundleOrders = 1 }
+	h := start(t, dir, clock, noBundles)
+	h.d.do(ctx, func(time.Time) (any, uint64, error) { h.d.pieceSize = 1; return nil, 0, nil })
+	shop := service.Principal{Role: service.RoleOrders, ID: h.city()}
+	var ids []string
+	for i, s := range []string{"s0", "s1"} {
+		o, err := h.d.PlaceOrder(ctx, shop, "", nil, orderIn(s, 31.235+0.01*float64(i), 121.478+0.01*float64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, o.ID)
+	}
+	clock.Advance(time.Second)
+	close(h.holdRound())
+	h.waitRound()
+	couriers := map[string]bool{}
+	for _, id := range ids {
+		o, _ := h.d.View().Order(id)
+		if o.Status != "assigned" {
+			t.Fatalf("order %s is %s after the round, want assigned", id, o.Status)
+		}
+		couriers[o.CourierID] = true
+	}
+	if len(couriers) != 2 {
+		t.Fatalf("the orders went to %v: want one each, two route parts", couriers)
+	}
+	want := stateOf(t, h.d)
+	h.crash()
+
+	var parts []int
+	for _, rec := range decodedRecords(t, dir) {
+		if rec.Type == recDecision {
+			parts = append(parts, len(rec.Decision.Routes))
+		}
+	}
+	if !slices.Equal(parts, []int{1, 1}) {
+		t.Fatalf("decision records with %v route parts, want two pieces of one", parts)
+	}
+	h2 := start(t, dir, clock, noBundles)
+	if got := stateOf(t, h2.d); got != want {
+		t.Fatalf("the replay of a decision in pieces reaches another state:\n%s", firstDiff(want, got))
 	}
 }
