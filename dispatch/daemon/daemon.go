@@ -415,10 +415,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			done()
 		case p := <-d.pings:
 			done := step("loop: positions")
-			now := d.now()
+			began, now := d.clock(), d.now()
 			d.takePing(now, p)
 		more:
 			for range 1023 {
+				if d.clock().Sub(began) >= stepBudget {
+					break
+				}
 				select {
 				case p := <-d.pings:
 					d.takePing(now, p)
@@ -446,9 +449,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			done()
 		case req := <-d.queue:
 			done := step("loop: requests")
+			began := d.clock()
 			d.handle(req)
 		drain:
 			for range 255 {
+				if d.clock().Sub(began) >= stepBudget {
+					break
+				}
 				select {
 				case req := <-d.queue:
 					d.handle(req)
@@ -801,6 +808,12 @@ func (d *Daemon) tick() {
 		d.roundDone <- roundResult{decision: dec, err: err, took: d.clock().Sub(began)}
 	}()
 }
+
+// stepBudget bounds a batch of requests or of positions: the loop takes what is queued until the batch has taken
+// this long (or holds 256 requests, 1 024 positions), then publishes. Every request of a batch waits for the
+// batch's publication, and whatever comes meanwhile for the batch to end, so a burst (after the loop or the
+// process lost the CPU for a while) is taken in steps of about this length rather than in one long one.
+const stepBudget = 2 * time.Millisecond
 
 // decisionPiece is how many route parts of a round's decision the loop applies in one step (about a millisecond
 // of work); the loop serves what is queued between pieces.

@@ -102,3 +102,54 @@ func TestRoundDecisionAppliedInPieces(t *testing.T) {
 		t.Fatalf("the replay of a decision in pieces reaches another state:\n%s", firstDiff(want, got))
 	}
 }
+
+// A burst of requests queued while the loop was held is taken in batches of at most stepBudget of the loop's
+// clock, each published on its own, not in one long step.
+func TestABurstIsTakenInShortSteps(t *testing.T) {
+	clock := newFakeClock()
+	h := start(t, t.TempDir(), clock, nil)
+	entered, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- h.d.submit(ctx, request{fn: func(time.Time) (uint64, error) {
+			close(entered)
+			<-release
+			return 0, nil
+		}, reply: make(chan reply, 1)})
+	}()
+	<-entered
+	const burst = 10
+	errs := make(chan error, burst)
+	for range burst {
+		go func() {
+			errs <- h.d.submit(ctx, request{fn: func(time.Time) (uint64, error) {
+				clock.Advance(stepBudget / 2)
+				return 0, nil
+			}, reply: make(chan reply, 1)})
+		}()
+	}
+	for len(h.d.queue) < burst {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	for range burst {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	// Close the window with an empty step after it has run its length.
+	clock.Advance(loopWindow)
+	if err := h.d.submit(ctx, request{fn: func(time.Time) (uint64, error) { return 0, nil }, reply: make(chan reply, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.d.LongestStep() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := h.d.LongestStep(); got != stepBudget {
+		t.Errorf("longest step %v for a burst of %d requests of %v each, want %v: batches cut at the budget", got, burst, stepBudget/2, stepBudget)
+	}
+}
