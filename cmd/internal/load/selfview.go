@@ -384,6 +384,7 @@ func printDriveSelfView(w io.Writer, v *driveSelfView, generatorP99MS float64) {
 		return
 	}
 	fmt.Fprintln(w, "\nthe daemon's own view of the load (its /metrics at the start and the end, the loop's gauges every 5 s):")
+	defer fmt.Fprintln(w)
 	if v.Orders == nil {
 		fmt.Fprintf(w, "  not available: %s\n", v.Error)
 		return
