@@ -226,27 +226,7 @@ func (e *Engine) applyDecision(d *Decision) (*Decision, []Dropped) {
 	e.compactOpen()
 
 	// Parts tied by a moved order stand or fall together.
-	part := make(map[string]int, len(d.Routes))
-	for i, rp := range d.Routes {
-		part[rp.CourierID] = i
-	}
-	group := make([]int, len(d.Routes))
-	for i := range group {
-		group[i] = i
-	}
-	root := func(i int) int {
-		for group[i] != i {
-			group[i] = group[group[i]]
-			i = group[i]
-		}
-		return i
-	}
-	for _, m := range d.Moves {
-		if m.From != "" && m.To != "" {
-			a, b := root(part[m.From]), root(part[m.To])
-			group[max(a, b)] = min(a, b)
-		}
-	}
+	part, root := d.tiedParts()
 	stale := make([]string, len(d.Routes)) // by group root: why the group is dropped
 	fail := func(courier string, format string, args ...any) {
 		if g := root(part[courier]); stale[g] == "" {
@@ -437,6 +417,33 @@ func (e *Engine) applyDecision(d *Decision) (*Decision, []Dropped) {
 	return applied, dropped
 }
 
+// tiedParts returns the index of each courier's route part, and root: the group of a part (by index), which the
+// parts tied by a moved order (taken from one courier to another) share.
+func (d *Decision) tiedParts() (part map[string]int, root func(int) int) {
+	part = make(map[string]int, len(d.Routes))
+	for i, rp := range d.Routes {
+		part[rp.CourierID] = i
+	}
+	group := make([]int, len(d.Routes))
+	for i := range group {
+		group[i] = i
+	}
+	root = func(i int) int {
+		for group[i] != i {
+			group[i] = group[group[i]]
+			i = group[i]
+		}
+		return i
+	}
+	for _, m := range d.Moves {
+		if m.From != "" && m.To != "" {
+			a, b := root(part[m.From]), root(part[m.To])
+			group[max(a, b)] = min(a, b)
+		}
+	}
+	return part, root
+}
+
 // plannedStops returns a courier's route as a Decision carries it.
 func plannedStops(c *courierState) []PlannedStop {
 	out := make([]PlannedStop, len(c.stops))
@@ -458,4 +465,75 @@ func fromTime(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixNano()
+}
+
+// Split cuts the decision into pieces of about size route parts each (and at most size re-timed routes), to be
+// applied one after another with ApplyDecision, so that a driver can serve other work between them. Applied in
+// order with nothing between them, the pieces change the engine exactly as the whole decision does: parts tied by
+// a moved order stay in one piece (so a piece can hold more than size when a chain of re-assignments ties many),
+// each move goes with its couriers' parts in its order, the notices of orders cut off by the backlog limit go
+// first (in the first piece) and the other notices last (in the last), as a whole decision tells them. Every
+// piece carries the round's At and Stats; Postponed goes with the first. With size < 1, or a decision no bigger
+// than size, or a malformed one (a move naming a courier without a route part), Split returns the decision itself.
+func (d *Decision) Split(size int) []*Decision {
+	if size < 1 || (len(d.Routes) <= size && len(d.Retimed) <= size) {
+		return []*Decision{d}
+	}
+	part, root := d.tiedParts()
+	for _, m := range d.Moves {
+		for _, c := range []string{m.From, m.To} {
+			if _, ok := part[c]; c != "" && !ok {
+				return []*Decision{d} // malformed: ApplyDecision says why
+			}
+		}
+	}
+	var pieces []*Decision
+	next := func() *Decision {
+		p := &Decision{At: d.At, Stats: d.Stats}
+		pieces = append(pieces, p)
+		return p
+	}
+	// Route parts, a group in the piece of its first part; a piece is closed once it holds size parts.
+	pieceOfGroup := make(map[int]*Decision)
+	var cur *Decision
+	for _, rp := range d.Routes {
+		g := root(part[rp.CourierID])
+		p, ok := pieceOfGroup[g]
+		if !ok {
+			if cur == nil || len(cur.Routes) >= size {
+				cur = next()
+			}
+			p = cur
+			pieceOfGroup[g] = p
+		}
+		p.Routes = append(p.Routes, rp)
+	}
+	for _, m := range d.Moves {
+		c := m.To
+		if m.From != "" {
+			c = m.From
+		}
+		p := pieceOfGroup[root(part[c])]
+		p.Moves = append(p.Moves, m)
+	}
+	for i := 0; i < len(d.Retimed); i += size {
+		k := i / size
+		if k == len(pieces) {
+			next()
+		}
+		pieces[k].Retimed = d.Retimed[i:min(i+size, len(d.Retimed))]
+	}
+	if len(pieces) == 0 {
+		next()
+	}
+	first, last := pieces[0], pieces[len(pieces)-1]
+	first.Postponed = d.Postponed
+	for _, u := range d.Unplaced {
+		if u.Reason == UnplacedBacklog {
+			first.Unplaced = append(first.Unplaced, u)
+		} else {
+			last.Unplaced = append(last.Unplaced, u)
+		}
+	}
+	return pieces
 }

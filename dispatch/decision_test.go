@@ -283,3 +283,115 @@ func TestCloneIsCompleteAndApart(t *testing.T) {
 		t.Fatal("the clone, given the same events, ended elsewhere")
 	}
 }
+
+// TestSplitDecisionAppliesAsTheWhole replays random days on two engines: at every round one applies the decision
+// whole, the other in pieces of two route parts, one after another. Their exported states must agree after every
+// round, and the pieces' effects must be the whole's, in another order at most.
+func TestSplitDecisionAppliesAsTheWhole(t *testing.T) {
+	split, tied := 0, 0
+	for seed := uint64(60); seed < 66; seed++ {
+		eager := func(c *Config) { c.ReassignThreshold = 0 } // re-assignments, which tie parts
+		log, _ := randomDay(t, seed, eager)
+		whole, pieces := planarEngine(t, eager), planarEngine(t, eager)
+		for i, te := range log {
+			if _, ok := te.ev.(DispatchTick); !ok {
+				for _, e := range []*Engine{whole, pieces} {
+					if _, err := e.Apply(te.at, te.ev); err != nil {
+						t.Fatalf("seed %d: event %d: %v", seed, i, err)
+					}
+				}
+				continue
+			}
+			d, err := whole.Planner().Plan(te.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := whole.ApplyDecision(te.at, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts := d.Split(2)
+			if len(parts) > 1 {
+				split++
+			}
+			var fx []Effect
+			routes := 0
+			for _, p := range parts {
+				routes += len(p.Routes)
+				if len(p.Routes) > 2 {
+					tied++
+				}
+				r, err := pieces.ApplyDecision(te.at, p)
+				if err != nil {
+					t.Fatalf("seed %d: event %d: a piece: %v", seed, i, err)
+				}
+				if len(r.Dropped) > 0 {
+					t.Fatalf("seed %d: event %d: a piece dropped %+v with nothing between the pieces", seed, i, r.Dropped)
+				}
+				fx = append(fx, r.Effects...)
+			}
+			if routes != len(d.Routes) {
+				t.Fatalf("seed %d: event %d: the pieces hold %d route parts of %d", seed, i, routes, len(d.Routes))
+			}
+			if !reflect.DeepEqual(sortedEffects(fx), sortedEffects(res.Effects)) {
+				t.Fatalf("seed %d: event %d: the pieces' effects differ from the whole's\npieces %+v\nwhole  %+v", seed, i, fx, res.Effects)
+			}
+			if a, b := whole.Export(), pieces.Export(); !reflect.DeepEqual(a, b) {
+				t.Fatalf("seed %d: event %d: states differ after the round's pieces", seed, i)
+			}
+		}
+	}
+	if split == 0 {
+		t.Fatal("no decision was big enough to split: the comparison exercised nothing")
+	}
+	t.Logf("%d decisions split; %d pieces held more than two parts (tied by moves)", split, tied)
+}
+
+func TestSplitKeepsSmallAndMalformedDecisionsWhole(t *testing.T) {
+	small := &Decision{Routes: []RoutePlan{{CourierID: "a"}, {CourierID: "b"}}}
+	if got := small.Split(2); len(got) != 1 || got[0] != small {
+		t.Errorf("a decision of two parts split by 2: %d pieces, want itself", len(got))
+	}
+	if got := small.Split(0); len(got) != 1 || got[0] != small {
+		t.Errorf("size 0: %d pieces, want the decision itself", len(got))
+	}
+	bad := &Decision{Routes: []RoutePlan{{CourierID: "a"}, {CourierID: "b"}, {CourierID: "c"}},
+		Moves: []Move{{OrderID: "o", To: "z"}}}
+	if got := bad.Split(1); len(got) != 1 || got[0] != bad {
+		t.Errorf("a move to a courier without a part: %d pieces, want the decision itself (ApplyDecision refuses it)", len(got))
+	}
+	tied := &Decision{
+		Routes:    []RoutePlan{{CourierID: "a"}, {CourierID: "b"}, {CourierID: "c"}},
+		Retimed:   []RoutePlan{{CourierID: "r1"}, {CourierID: "r2"}, {CourierID: "r3"}},
+		Moves:     []Move{{OrderID: "o1", From: "a", To: "c"}, {OrderID: "o2", To: "b"}},
+		Unplaced:  []OrderUnplaced{{OrderID: "u1", Reason: UnplacedBacklog}, {OrderID: "u2", Reason: UnplacedNoCourier}},
+		Postponed: []string{"p"},
+	}
+	got := tied.Split(1)
+	if len(got) != 3 {
+		t.Fatalf("%d pieces, want 3 (a with c, b, and the last re-timed route)", len(got))
+	}
+	if ids(got[0].Routes) != "a,c" || len(got[0].Moves) != 1 || got[0].Moves[0].OrderID != "o1" {
+		t.Errorf("first piece %+v: want a and c, tied by o1's move, with it", got[0])
+	}
+	if ids(got[1].Routes) != "b" || len(got[1].Moves) != 1 || got[1].Moves[0].OrderID != "o2" {
+		t.Errorf("second piece %+v: want b with o2's move", got[1])
+	}
+	if ids(got[0].Retimed) != "r1" || ids(got[1].Retimed) != "r2" || ids(got[2].Retimed) != "r3" || len(got[2].Routes) != 0 {
+		t.Errorf("re-timed routes %q %q %q: want one a piece", ids(got[0].Retimed), ids(got[1].Retimed), ids(got[2].Retimed))
+	}
+	if len(got[0].Unplaced) != 1 || got[0].Unplaced[0].OrderID != "u1" || len(got[2].Unplaced) != 1 || got[2].Unplaced[0].OrderID != "u2" {
+		t.Errorf("notices %+v … %+v: want the backlog's first, the others last", got[0].Unplaced, got[2].Unplaced)
+	}
+	if len(got[0].Postponed) != 1 || len(got[1].Postponed)+len(got[2].Postponed) != 0 {
+		t.Errorf("postponed orders should go with the first piece only")
+	}
+}
+
+func ids(rps []RoutePlan) string {
+	var out []string
+	for _, rp := range rps {
+		out = append(out, rp.CourierID)
+	}
+	return strings.Join(out, ",")
+}

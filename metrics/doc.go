@@ -38,6 +38,7 @@
 //	dispatchd_loop_queue_depth                   gauge
 //	dispatchd_loop_queue_capacity                gauge
 //	dispatchd_loop_busy_ratio                    gauge  0..1
+//	dispatchd_loop_longest_step_seconds          gauge  the longest step over the busy ratio's window
 //	dispatchd_journal_pending_records            gauge
 //	dispatchd_webhook_backlog{webhook}           gauge  order events waiting for delivery
 //	dispatchd_webhook_oldest_pending_age_seconds{webhook}  gauge  age of the oldest of them, 0 when none waits

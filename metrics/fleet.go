@@ -30,6 +30,9 @@ type Fleet struct {
 	QueueCapacity int
 	// LoopBusyRatio is the share of wall time the loop spent working over the last measurement window, 0..1.
 	LoopBusyRatio float64
+	// LoopLongestStep is the longest single step of the loop over the same window: what a request arriving at
+	// the worst moment waits before the loop takes it.
+	LoopLongestStep time.Duration
 	// JournalPending is the number of journal records appended but not yet synced.
 	JournalPending int
 	// WebhookBacklog is, by webhook id, how many order events wait for delivery.
@@ -67,6 +70,7 @@ type fleetCollector struct {
 	queueDepth        *prometheus.Desc
 	queueCapacity     *prometheus.Desc
 	busyRatio         *prometheus.Desc
+	longestStep       *prometheus.Desc
 	journalPending    *prometheus.Desc
 	webhookBacklog    *prometheus.Desc
 	webhookOldest     *prometheus.Desc
@@ -100,6 +104,9 @@ func newFleetCollector(fleet func() Fleet, now func() time.Time) *fleetCollector
 			"Capacity of the event loop's queue; requests beyond it are rejected.", nil, nil),
 		busyRatio: prometheus.NewDesc("dispatchd_loop_busy_ratio",
 			"Share of wall time the event loop spent working over its last measurement window (0 to 1).", nil, nil),
+		longestStep: prometheus.NewDesc("dispatchd_loop_longest_step_seconds",
+			"Longest single step of the event loop (a batch of requests, a round's decision, a tick) over its last "+
+				"measurement window: what a request arriving at the worst moment waits before the loop takes it.", nil, nil),
 		journalPending: prometheus.NewDesc("dispatchd_journal_pending_records",
 			"Journal records appended but not yet synced to disk.", nil, nil),
 		webhookBacklog: prometheus.NewDesc("dispatchd_webhook_backlog",
@@ -126,6 +133,7 @@ func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.queueDepth
 	ch <- c.queueCapacity
 	ch <- c.busyRatio
+	ch <- c.longestStep
 	ch <- c.journalPending
 	ch <- c.webhookBacklog
 	ch <- c.webhookOldest
@@ -147,6 +155,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(ch, c.queueDepth, float64(f.QueueDepth))
 	gauge(ch, c.queueCapacity, float64(f.QueueCapacity))
 	gauge(ch, c.busyRatio, f.LoopBusyRatio)
+	gauge(ch, c.longestStep, f.LoopLongestStep.Seconds())
 	gauge(ch, c.journalPending, float64(f.JournalPending))
 	gauge(ch, c.ready, boolGauge(f.Ready))
 	gauge(ch, c.readOnly, boolGauge(f.ReadOnly))

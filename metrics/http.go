@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"net/http"
+	"runtime/trace"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -27,5 +28,12 @@ func (m *Metrics) InstrumentHTTP(route string, h http.Handler) http.Handler {
 	// wrapper type per combination of optional interfaces the underlying writer has, so a type assertion on
 	// the wrapped writer gives the same answer as on the original.
 	counted := promhttp.InstrumentHandlerCounter(m.httpRequests.MustCurryWith(labels), h)
-	return promhttp.InstrumentHandlerDuration(m.httpDuration.MustCurryWith(labels), counted)
+	timed := promhttp.InstrumentHandlerDuration(m.httpDuration.MustCurryWith(labels), counted)
+	// Each request is also a runtime/trace region named for its route (free when no trace is being taken), so
+	// that a trace shows where a slow request's time went.
+	region := "http: " + route
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer trace.StartRegion(r.Context(), region).End()
+		timed.ServeHTTP(w, r)
+	})
 }

@@ -21,6 +21,7 @@ var fleetNames = []string{
 	"dispatchd_orders", "dispatchd_couriers", "dispatchd_stores",
 	"dispatchd_dispatch_last_round_orders", "dispatchd_dispatch_last_round_assigned",
 	"dispatchd_loop_queue_depth", "dispatchd_loop_queue_capacity", "dispatchd_loop_busy_ratio",
+	"dispatchd_loop_longest_step_seconds",
 	"dispatchd_journal_pending_records", "dispatchd_ready", "dispatchd_read_only",
 }
 
@@ -34,6 +35,7 @@ func sampleFleet() Fleet {
 		QueueDepth:          17,
 		QueueCapacity:       1024,
 		LoopBusyRatio:       0.25,
+		LoopLongestStep:     12500 * time.Microsecond,
 		JournalPending:      3,
 		Ready:               true,
 	}
@@ -77,6 +79,9 @@ dispatchd_loop_queue_capacity 1024
 # HELP dispatchd_loop_busy_ratio Share of wall time the event loop spent working over its last measurement window (0 to 1).
 # TYPE dispatchd_loop_busy_ratio gauge
 dispatchd_loop_busy_ratio 0.25
+# HELP dispatchd_loop_longest_step_seconds Longest single step of the event loop (a batch of requests, a round's decision, a tick) over its last measurement window: what a request arriving at the worst moment waits before the loop takes it.
+# TYPE dispatchd_loop_longest_step_seconds gauge
+dispatchd_loop_longest_step_seconds 0.0125
 # HELP dispatchd_journal_pending_records Journal records appended but not yet synced to disk.
 # TYPE dispatchd_journal_pending_records gauge
 dispatchd_journal_pending_records 3
@@ -110,9 +115,9 @@ dispatchd_scrape_collector_duration_seconds{collector="fleet"} 0.25
 
 func TestFleetCollectorEmptyFleetKeepsStableSeries(t *testing.T) {
 	c := newFleetCollector(func() Fleet { return Fleet{} }, time.Now)
-	// 8 order statuses + 4 courier statuses + 9 scalar gauges + the cost gauge, all present with nothing to count.
-	if n := testutil.CollectAndCount(c); n != 22 {
-		t.Fatalf("empty fleet: %d series, want 22", n)
+	// 8 order statuses + 4 courier statuses + 10 scalar gauges + the cost gauge, all present with nothing to count.
+	if n := testutil.CollectAndCount(c); n != 23 {
+		t.Fatalf("empty fleet: %d series, want 23", n)
 	}
 	// The zero Fleet (what the daemon reports before it is open) is neither ready nor read-only.
 	if err := testutil.CollectAndCompare(c, strings.NewReader(`

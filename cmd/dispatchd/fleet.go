@@ -24,6 +24,7 @@ func fleetOf(d *daemon.Daemon) metrics.Fleet {
 		QueueDepth:           d.QueueDepth(),
 		QueueCapacity:        d.QueueCapacity(),
 		LoopBusyRatio:        d.BusyRatio(),
+		LoopLongestStep:      d.LongestStep(),
 		JournalPending:       d.JournalPending(),
 		WebhookBacklog:       map[string]int{},
 		WebhookOldestPending: map[string]time.Time{},

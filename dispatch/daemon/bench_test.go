@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
@@ -115,7 +117,7 @@ func BenchmarkRestart(b *testing.B) {
 				}
 				cfg.DataDir = run
 				b.StartTimer()
-				began, cpu0 := time.Now(), processCPU()
+				began, cpu0 := time.Now(), threadCPU()
 				d, err := Open(cfg)
 				if err != nil {
 					b.Fatal(err)
@@ -213,4 +215,165 @@ func restartScenario(b *testing.B, couriers, open, rounds int) (string, Config) 
 	cfg.Engine.PostponeSlack = 0
 	mutate(&cfg)
 	return dir, cfg
+}
+
+// BenchmarkRoundOnTheLoop measures what a dispatch round costs the loop over a backlog the fleet can deliver
+// (the drive's balance): 1 000 couriers of capacity 3 spread over the city, 1 000 orders placed between rounds
+// (10 s apart), and every order the last round assigned picked up and delivered before the next. The round plans
+// off the loop, as it does in the daemon; what is measured is what runs on the loop, where every request queued
+// meanwhile waits: copy-ms the round's copy of the engine (Planner); decision-ms applying, journaling and
+// publishing the whole decision, in longest-step-ms's steps ("whole": one step; "pieces": decisionPiece route
+// parts a step, requests served between them); decision-cpu-ms and longest-step-cpu-ms the same in the loop
+// thread's CPU time, which other work on the machine inflates less. Medians over the rounds.
+func BenchmarkRoundOnTheLoop(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		piece int
+	}{{"whole", 0}, {"pieces", decisionPiece}} {
+		b.Run(bc.name, func(b *testing.B) { benchRoundOnTheLoop(b, bc.piece) })
+	}
+}
+
+func benchRoundOnTheLoop(b *testing.B, piece int) {
+	h, key := benchDaemon(b, 1000)
+	h.d.pieceSize = piece
+	shop := service.Principal{Role: service.RoleOrders, ID: key}
+	rng := rand.New(rand.NewPCG(3, 4))
+	// The fleet spread over the city the orders come from (a grid of 40 × 25).
+	for i := range 1000 {
+		loc := service.Location{Lat: 31.20 + 0.05*float64(i%40)/40, Lon: 121.44 + 0.05*float64(i/40)/25}
+		if err := h.d.ReportLocation(ctx, fmt.Sprintf("c%d", i), loc, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	placeBatch := func(n int) []string {
+		ids := make([]string, n)
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Go(func() {
+				for i := w; i < n; i += 16 {
+					mu.Lock()
+					in := orderIn(fmt.Sprintf("s%d", rng.IntN(50)), 31.20+0.05*rng.Float64(), 121.44+0.05*rng.Float64())
+					mu.Unlock()
+					o, err := h.d.PlaceOrder(ctx, shop, "", nil, in)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					ids[i] = o.ID
+				}
+			})
+		}
+		wg.Wait()
+		if b.Failed() {
+			b.FailNow()
+		}
+		return ids
+	}
+	// onLoop runs fn on the loop, between requests, as the loop runs a step.
+	onLoop := func(fn func(now time.Time)) {
+		err := h.d.submit(ctx, request{fn: func(now time.Time) (uint64, error) { fn(now); return 0, nil }, reply: make(chan reply, 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The loop's goroutine keeps its thread from now on, so that the thread's CPU time is the loop's (the thread
+	// ends with the goroutine when the daemon stops).
+	onLoop(func(time.Time) { runtime.LockOSThread() })
+	deliver := func(ids []string) []string {
+		var open []string
+		var wg sync.WaitGroup
+		var omu sync.Mutex
+		for w := range 16 {
+			wg.Go(func() {
+				for i := w; i < len(ids); i += 16 {
+					o, ok := h.d.View().Order(ids[i])
+					if !ok || o.Status != "assigned" {
+						omu.Lock()
+						open = append(open, ids[i])
+						omu.Unlock()
+						continue
+					}
+					for _, a := range []string{"picked_up", "delivered"} {
+						if _, err := h.d.CourierAction(ctx, o.CourierID, o.ID, a, ""); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return open
+	}
+	var open []string
+	var copies, decisions, longest, cpus, longestCPU []time.Duration
+	var steps []int
+	for b.Loop() {
+		b.StopTimer()
+		open = append(open, placeBatch(1000)...)
+		h.clock.Advance(10 * time.Second)
+		b.StartTimer()
+		var p *dispatch.Planner
+		var at time.Time
+		onLoop(func(now time.Time) {
+			began := time.Now()
+			p, at = h.d.eng.Planner(), now
+			copies = append(copies, time.Since(began))
+		})
+		b.StopTimer()
+		dec, err := p.Plan(at)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		// The decision as the loop applies it: the first piece when the round comes back, the others one a step
+		// (kept from the loop between the steps, so that each is measured).
+		var total, most, cpu, mostCPU time.Duration
+		var rest []*dispatch.Decision
+		n, more := 0, true
+		for more {
+			onLoop(func(time.Time) {
+				began, cpu0 := time.Now(), threadCPU()
+				if n == 0 {
+					h.d.planning = true
+					h.d.roundReturned(roundResult{decision: dec})
+				} else {
+					h.d.pieces = rest
+					h.d.applyPiece()
+				}
+				h.d.publish()
+				took := time.Since(began)
+				stepCPU := threadCPU() - cpu0
+				total, most, cpu, mostCPU = total+took, max(most, took), cpu+stepCPU, max(mostCPU, stepCPU)
+				rest, h.d.pieces = h.d.pieces, nil
+				more = len(rest) > 0
+			})
+			n++
+		}
+		decisions, longest, cpus, steps = append(decisions, total), append(longest, most), append(cpus, cpu), append(steps, n)
+		longestCPU = append(longestCPU, mostCPU)
+		b.StopTimer()
+		// The couriers act on what the round published.
+		var seq uint64
+		onLoop(func(time.Time) { seq = h.d.jnl().LastSeq() })
+		if err := h.d.waitVisible(ctx, seq); err != nil {
+			b.Fatal(err)
+		}
+		open = deliver(open)
+		b.StartTimer()
+	}
+	median := func(ds []time.Duration) float64 {
+		slices.Sort(ds)
+		return float64(ds[len(ds)/2].Microseconds()) / 1000
+	}
+	slices.Sort(steps)
+	b.ReportMetric(median(copies), "copy-ms")
+	b.ReportMetric(median(decisions), "decision-ms")
+	b.ReportMetric(median(longest), "longest-step-ms")
+	b.ReportMetric(median(cpus), "decision-cpu-ms")
+	b.ReportMetric(median(longestCPU), "longest-step-cpu-ms")
+	b.ReportMetric(float64(steps[len(steps)/2]), "steps")
+	b.ReportMetric(float64(len(open)), "open-orders")
 }

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"time"
 
@@ -64,6 +65,8 @@ func (d *Daemon) checkpoint(final bool) error {
 		d.ckptBusy.Store(false)
 		return err
 	}
+	region := trace.StartRegion(context.Background(), "checkpoint: capture")
+	defer region.End()
 	s := d.st
 	src := &ckptSource{stores: s.stores.Freeze(), couriers: s.couriers.Freeze(), orders: s.orders.Freeze(),
 		keys: s.keys.Freeze(), webhooks: s.webhooks.Freeze(), idem: maps.Clone(s.idem), announced: maps.Clone(s.announced)}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -219,6 +220,9 @@ type Daemon struct {
 	stopped  chan struct{}
 	running  atomic.Bool
 	busyBits atomic.Uint64 // float64 bits of the loop's busy ratio
+	// longestStep is the longest single step of the loop (nanoseconds) in its last window: every request queued
+	// behind a step waits for all of it.
+	longestStep atomic.Int64
 
 	view      atomic.Pointer[View]
 	pubMu     sync.Mutex
@@ -250,10 +254,17 @@ type Daemon struct {
 
 	// A dispatch round plans on its own goroutine, on a copy of the engine (dispatch.Planner), so that nothing
 	// waits for it (a round over thousands of couriers takes a good part of a second); its decision comes back on
-	// roundDone and is applied by the loop like any other change. planning says one is out (one at a time).
+	// roundDone and is applied by the loop like any other change. planning says one is out (one at a time),
+	// until the last piece of its decision is applied.
 	planning  bool
 	roundDone chan roundResult
 	lastStats dispatch.Stats
+	// pieces are what is left of the round's decision, applied one a step between the loop's other work
+	// (dispatch.Decision.Split, pieceSize route parts each), so that no request waits behind the whole of a big
+	// decision; roundTook is how long the round planned, for the observer once the last piece is in.
+	pieces    []*dispatch.Decision
+	pieceSize int
+	roundTook time.Duration
 	// Order events: noted while a record is applied, numbered when it is complete (see events.go), attached to the
 	// next View and written to the event log when that View is published.
 	pendingEvents []pendingEvent
@@ -351,6 +362,7 @@ func Open(cfg Config) (*Daemon, error) {
 		kill:        make(chan struct{}),
 		unlock:      unlock,
 		roundDone:   make(chan roundResult, 1),
+		pieceSize:   decisionPiece,
 		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
 		pingBatches: make(chan []locationRecord, 256),
 		sched:       newScheduler(),
@@ -434,36 +446,61 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ckpt := time.NewTicker(min(d.cfg.CheckpointInterval, time.Minute))
 	defer ckpt.Stop()
 	var window struct {
-		start time.Time
-		busy  time.Duration
+		start   time.Time
+		busy    time.Duration
+		longest time.Duration
 	}
 	window.start = d.clock()
-	account := func(began time.Time) {
-		end := d.clock()
-		window.busy += end.Sub(began)
-		if span := end.Sub(window.start); span >= 5*time.Second {
-			d.busyBits.Store(math.Float64bits(math.Min(1, window.busy.Seconds()/span.Seconds())))
-			window.start, window.busy = end, 0
+	// step starts one step of the loop: a trace region named for what it does (runtime/trace, free when no trace
+	// is being taken), and, when it ends, its time in the busy ratio and the longest step of the window.
+	step := func(kind string) func() {
+		began := d.clock()
+		region := trace.StartRegion(context.Background(), kind)
+		return func() {
+			region.End()
+			end := d.clock()
+			took := end.Sub(began)
+			window.busy += took
+			window.longest = max(window.longest, took)
+			if span := end.Sub(window.start); span >= loopWindow {
+				d.busyBits.Store(math.Float64bits(math.Min(1, window.busy.Seconds()/span.Seconds())))
+				d.longestStep.Store(int64(window.longest))
+				window.start, window.busy, window.longest = end, 0, 0
+			}
 		}
 	}
 	for {
+		// A round's decision with pieces left is work ready at once, taken in turn with the rest (select
+		// chooses at random among the ready cases).
+		var piece <-chan struct{}
+		if len(d.pieces) > 0 {
+			piece = readyNow
+		}
 		select {
 		case <-ctx.Done():
 			return d.shutdown()
+		case <-piece:
+			done := step("loop: a piece of a round's decision")
+			d.applyPiece()
+			d.publish()
+			done()
 		case b := <-d.pingBatches:
-			began := d.clock()
+			done := step("loop: position batch")
 			now := d.now()
 			for _, p := range b {
 				d.takePing(now, p)
 			}
 			d.publish()
-			account(began)
+			done()
 		case p := <-d.pings:
-			began := d.clock()
-			now := d.now()
+			done := step("loop: positions")
+			began, now := d.clock(), d.now()
 			d.takePing(now, p)
 		more:
 			for range 1023 {
+				if d.clock().Sub(began) >= stepBudget {
+					break
+				}
 				select {
 				case p := <-d.pings:
 					d.takePing(now, p)
@@ -472,9 +509,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 				}
 			}
 			d.publish()
-			account(began)
+			done()
 		case <-d.kill:
-			if d.planning {
+			if d.planning && len(d.pieces) == 0 {
 				<-d.roundDone
 			}
 			d.sched.stop()
@@ -482,28 +519,32 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-d.abandonCh:
 			return d.abandonLoop()
 		case f := <-d.follows:
-			began := d.clock()
+			done := step("loop: a followed record")
 			f.reply <- d.follow(f)
-			account(began)
+			done()
 		case p := <-d.promotes:
-			began := d.clock()
+			done := step("loop: promotion")
 			p.reply <- d.promote(p)
-			account(began)
+			done()
 		case res := <-d.sched.done:
-			began := d.clock()
+			done := step("loop: scheduled book")
 			d.scheduleReturned(res)
 			d.publish()
-			account(began)
+			done()
 		case res := <-d.roundDone:
-			began := d.clock()
+			done := step("loop: round's decision")
 			d.roundReturned(res)
 			d.publish()
-			account(began)
+			done()
 		case req := <-d.queue:
+			done := step("loop: requests")
 			began := d.clock()
 			d.handle(req)
 		drain:
 			for range 255 {
+				if d.clock().Sub(began) >= stepBudget {
+					break
+				}
 				select {
 				case req := <-d.queue:
 					d.handle(req)
@@ -512,13 +553,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 				}
 			}
 			d.publish()
-			account(began)
+			done()
 		case <-tick.C:
-			began := d.clock()
+			done := step("loop: tick")
 			d.tick()
 			d.publish()
-			account(began)
+			done()
 		case <-ckpt.C:
+			done := step("loop: checkpoint timer")
 			if d.journalCursors() {
 				d.publish()
 			}
@@ -528,14 +570,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if !d.standby.Load() && d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
 				d.checkpoint(false)
 			}
+			done()
 		}
 	}
 }
 
 func (d *Daemon) shutdown() error {
 	// A round still planning is waited for and its decision applied, so that the last checkpoint holds it.
-	if d.planning {
+	if d.planning && len(d.pieces) == 0 {
 		d.roundReturned(<-d.roundDone)
+	}
+	for len(d.pieces) > 0 {
+		d.applyPiece()
 	}
 	d.sched.stop() // a plan of the book still running is dropped: the next start plans again
 	for len(d.pings) > 0 {
@@ -605,8 +651,15 @@ func (d *Daemon) ReadOnly() bool { return d.jnl().Err() != nil }
 // View returns the latest published snapshot: everything in it is durable.
 func (d *Daemon) View() service.View { return d.view.Load() }
 
+// loopWindow is the span over which the loop's busy ratio and longest step are measured.
+const loopWindow = 5 * time.Second
+
 // BusyRatio is the share of wall time the loop spent working over its last 5-second window.
 func (d *Daemon) BusyRatio() float64 { return math.Float64frombits(d.busyBits.Load()) }
+
+// LongestStep is the longest single step of the loop over its last 5-second window: one batch of requests, of
+// positions, a round's decision, a tick. A request that arrives during a step waits for the rest of it.
+func (d *Daemon) LongestStep() time.Duration { return time.Duration(d.longestStep.Load()) }
 
 // QueueDepth and QueueCapacity describe the loop's request queue.
 func (d *Daemon) QueueDepth() int    { return len(d.queue) }
@@ -640,26 +693,38 @@ func (d *Daemon) enqueue(ctx context.Context, req request) error {
 		d.obs.Rejected("queue_full")
 		return ErrOverloaded
 	}
-	var r reply
-	select {
-	case r = <-req.reply:
-	case <-d.stopped:
-		// The loop answers everything queued before it stops; a reply may still be there.
-		select {
-		case r = <-req.reply:
-		default:
-			return ErrShutdown
-		}
-	case <-ctx.Done():
-		return ctx.Err()
+	r, err := d.awaitReply(ctx, req)
+	if err != nil {
+		return err
 	}
 	if r.err != nil {
 		return r.err
 	}
 	if r.seq > 0 {
+		defer trace.StartRegion(ctx, "submit: durable and published").End()
 		return d.waitVisible(ctx, r.seq)
 	}
 	return nil
+}
+
+// awaitReply waits for the loop's answer to a queued request (a trace region, to tell a wait for the loop from
+// the wait for the disk that may follow).
+func (d *Daemon) awaitReply(ctx context.Context, req request) (reply, error) {
+	defer trace.StartRegion(ctx, "submit: queued until the loop answered").End()
+	select {
+	case r := <-req.reply:
+		return r, nil
+	case <-d.stopped:
+		// The loop answers everything queued before it stops; a reply may still be there.
+		select {
+		case r := <-req.reply:
+			return r, nil
+		default:
+			return reply{}, ErrShutdown
+		}
+	case <-ctx.Done():
+		return reply{}, ctx.Err()
+	}
 }
 
 // handle runs a request on the loop and answers it.
@@ -735,7 +800,9 @@ func (d *Daemon) waitVisible(ctx context.Context, seq uint64) error {
 
 // publish makes a snapshot of the loop's state and publishes it as soon as every record it contains is durable.
 func (d *Daemon) publish() {
+	region := trace.StartRegion(context.Background(), "publish: build view")
 	v := d.buildView()
+	region.End()
 	d.pubMu.Lock()
 	d.pending = append(d.pending, v)
 	d.publishDurable(d.jnl().Durable())
@@ -850,7 +917,9 @@ func (d *Daemon) tick() {
 		return
 	}
 	d.planning = true
+	region := trace.StartRegion(context.Background(), "tick: the round's copy of the engine")
 	p, began, hook := d.eng.Planner(), d.clock(), d.beforeRound
+	region.End()
 	go func() {
 		if hook != nil {
 			hook()
@@ -860,19 +929,52 @@ func (d *Daemon) tick() {
 	}()
 }
 
-// roundReturned applies the decision of a round that planned off the loop: what still holds of it is applied and
-// journaled (a decision record).
+// stepBudget bounds a batch of requests or of positions: the loop takes what is queued until the batch has taken
+// this long (or holds 256 requests, 1 024 positions), then publishes. Every request of a batch waits for the
+// batch's publication, and whatever comes meanwhile for the batch to end, so a burst (after the loop or the
+// process lost the CPU for a while) is taken in steps of about this length rather than in one long one.
+const stepBudget = 2 * time.Millisecond
+
+// decisionPiece is how many route parts of a round's decision the loop applies in one step (about a millisecond
+// of work); the loop serves what is queued between pieces.
+const decisionPiece = 32
+
+// readyNow is a closed channel: a select case on it is always ready.
+var readyNow = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// roundReturned takes the decision of a round that planned off the loop and applies its first piece; the loop
+// applies the others between its other work (applyPiece). What still holds of each piece is applied and
+// journaled as a decision record of its own, so a replay applies the same pieces.
 func (d *Daemon) roundReturned(res roundResult) {
-	d.planning = false
 	if res.err != nil {
+		d.planning = false
 		d.log.Error().Err(res.err).Msg("dispatch round failed")
 		return
 	}
-	if _, _, err := d.record(&record{Type: recDecision, At: d.now(), Decision: newDecisionRecord(res.decision)}); err != nil {
+	d.pieces, d.roundTook = res.decision.Split(d.pieceSize), res.took
+	d.applyPiece()
+}
+
+// applyPiece applies the next piece of the round's decision, checked against the state now like a whole
+// decision: what changed since the round planned (a request served between two pieces included) is dropped and
+// waits for the next round. The round is over with its last piece.
+func (d *Daemon) applyPiece() {
+	p := d.pieces[0]
+	d.pieces[0], d.pieces = nil, d.pieces[1:]
+	region := trace.StartRegion(context.Background(), "decision: apply and journal a piece")
+	_, _, err := d.record(&record{Type: recDecision, At: d.now(), Decision: newDecisionRecord(p)})
+	region.End()
+	if err != nil {
+		// The journal failed (the daemon is read-only now): the rest of the decision is not applied either.
 		d.log.Error().Err(err).Msg("dispatch round not applied")
+		d.pieces, d.planning = nil, false
 		return
 	}
-	d.obs.DispatchRound(res.took, d.lastStats.Candidates, d.lastStats.Assigned)
+	if len(d.pieces) > 0 {
+		return
+	}
+	d.planning = false
+	d.obs.DispatchRound(d.roundTook, d.lastStats.Candidates, d.lastStats.Assigned)
 	if d.sinceCkpt >= d.cfg.CheckpointRecords {
 		d.checkpoint(false)
 	}

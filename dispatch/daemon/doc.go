@@ -23,7 +23,10 @@
 // which applies it like any other change: dispatch.Engine.ApplyDecision checks each courier's part against the
 // state now (an order cancelled or picked up meanwhile, a courier gone offline, a route changed since) and applies
 // what holds; the rest waits for the next round. The record journaled is the decision as applied (a "decision"
-// record: the routes, versions and times that held), so a replay applies exactly that and plans nothing. A round
+// record: the routes, versions and times that held), so a replay applies exactly that and plans nothing. A big
+// decision is applied in pieces of a few dozen route parts (dispatch.Decision.Split), one loop step each, with the
+// requests queued meanwhile served between them; each piece is checked and journaled as a decision record of its
+// own, so every request sees the state after whole records and a replay applies the same pieces. A round
 // considers at most dispatch.Config.MaxRoundOrders pending orders, the most urgent first, so that a backlog does
 // not make rounds ever longer.
 //

@@ -98,11 +98,7 @@ func TestDecisionJournaledAsApplied(t *testing.T) {
 	h.crash()
 
 	var decisions []decisionRecord
-	for _, b := range journalRecords(t, filepath.Join(dir, "journal")) {
-		var rec record
-		if err := json.Unmarshal(b, &rec); err != nil {
-			t.Fatal(err)
-		}
+	for _, rec := range decodedRecords(t, dir) {
 		if rec.Type == recTick {
 			t.Fatal("the daemon journaled a tick")
 		}
@@ -154,4 +150,18 @@ func startAt(t *testing.T, dir string, clock *fakeClock) *harness {
 		c.CheckpointInterval = 24 * time.Hour
 		c.EventSegmentBytes = 1 << 16
 	})
+}
+
+// decodedRecords reads the records of the journal in the data directory dir.
+func decodedRecords(t *testing.T, dir string) []record {
+	t.Helper()
+	var out []record
+	for _, b := range journalRecords(t, filepath.Join(dir, "journal")) {
+		var rec record
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
+	}
+	return out
 }

@@ -68,6 +68,7 @@ func replayDay(t *testing.T, seed uint64) {
 		},
 	}
 	w.h = start(t, w.dir, w.clock, w.mutate)
+	w.pieceByPiece()
 	w.setUp()
 	restarts := 0
 	for step := range 400 {
@@ -287,8 +288,28 @@ func (w *replayWorld) roundBesideIntake() {
 	default:
 		close(release)
 	}
-	// The decision is applied by the loop when it comes back.
+	// The decision is applied by the loop when it comes back, a piece at a time: requests sent now may come
+	// between two pieces and make the later ones stale.
+	for range w.rng.IntN(3) {
+		switch n := w.rng.IntN(3); {
+		case n < 1:
+			w.place()
+		case n < 2:
+			w.act()
+		default:
+			w.cancel()
+		}
+	}
 	w.h.waitRound()
+}
+
+// pieceByPiece has the daemon apply the decisions of rounds planned off the loop one route part a step, so that
+// the pieces and the requests served between them are part of what a replay must rebuild.
+func (w *replayWorld) pieceByPiece() {
+	w.h.d.do(ctx, func(time.Time) (any, uint64, error) {
+		w.h.d.pieceSize = 1
+		return nil, 0, nil
+	})
 }
 
 // restart crashes the daemon (or stops it) once everything sent has been taken, and requires the state it comes
@@ -335,6 +356,7 @@ func (w *replayWorld) restart(step int, graceful bool) {
 		}
 	}
 	w.h = start(t, w.dir, w.clock, w.mutate)
+	w.pieceByPiece()
 	if got := stateOf(t, w.h.d); got != want {
 		t.Fatalf("step %d: state after a %s differs from the one before:\n%s", step, map[bool]string{true: "graceful restart", false: "crash"}[graceful], jsonDiff(want, got))
 	}

@@ -278,9 +278,12 @@ func (d *Daemon) Abandon() {
 
 // abandonLoop ends Run after Abandon: nothing is written, what waits is refused.
 func (d *Daemon) abandonLoop() error {
-	if d.planning {
-		<-d.roundDone // its decision is dropped: nothing more is journaled
+	// A round still planning is waited for and its decision dropped, like the pieces of one that returned:
+	// nothing more is journaled.
+	if d.planning && len(d.pieces) == 0 {
+		<-d.roundDone
 	}
+	d.pieces, d.planning = nil, false
 	d.sched.stop()
 	for {
 		select {

@@ -243,6 +243,11 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	// the CPU figures from here.
 	loadStart := time.Now()
 	cpuStart := takeCPU(daemonPID)
+	// The daemon's own view of the load (not in the crash mode: a restarted daemon counts from zero again).
+	var watch *watchDaemon
+	if cfg.mode == modeDrive {
+		watch = startWatch(loadCtx, &wg, dr.api.http, dr.api.base, dr.token)
+	}
 	var service sync.WaitGroup
 	service.Go(func() { dr.orders.runRetries(serviceCtx, 16) })
 	service.Go(func() { dr.orders.runCancels(serviceCtx) })
@@ -284,6 +289,9 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	}
 	loadTime := time.Since(loadStart)
 	rep.CPU = cpuBetween(cpuStart, takeCPU(daemonPID))
+	if watch != nil {
+		rep.Daemon = watch.end(ctx)
+	}
 	stopLoad()
 	pacers.Wait()
 	fmt.Fprintf(dr.log, "dispatchd-load: load ended after %s; draining for %s (couriers finish, retries settle)\n",

@@ -36,6 +36,9 @@ type driveReport struct {
 
 	// CPU is how busy the machine was during the load.
 	CPU *cpuUse `json:"cpu,omitempty"`
+	// Daemon is the daemon's own view of the load (drive mode): its latency of placing an order, its CPU, its
+	// loop's busy ratio and longest step.
+	Daemon *driveSelfView `json:"daemon,omitempty"`
 	// OrdersSentPerS and PositionsSentPerS are the rates the pacers reached.
 	OrdersSentPerS    float64      `json:"orders_sent_per_s"`
 	PositionsSentPerS float64      `json:"positions_sent_per_s"`
@@ -93,6 +96,9 @@ func printDriveReport(w io.Writer, r *driveReport) {
 		}
 		fmt.Fprintf(w, "cpu during the load, in cores of %.0f: load generator %.2f, daemon %s, other processes %.2f (machine busy %.2f)\n",
 			u.Cores, u.LoadGenerator, daemon, u.Others, u.Busy)
+	}
+	if len(r.Classes) > 0 {
+		printDriveSelfView(w, r.Daemon, r.Classes[0].P99MS)
 	}
 	o := r.Outcome
 	fmt.Fprintf(w, "outcome (GET /v1/orders at the end): %d placed (201), %d ever assigned, %d picked up, %d delivered (%d late, after deliver_by), %d cancelled, %d failed; still open: %d pending, %d assigned, %d picked up (%d flagged late)",

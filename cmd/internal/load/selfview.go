@@ -7,7 +7,10 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -22,14 +25,22 @@ import (
 const (
 	durationMetric = "dispatchd_http_request_duration_seconds"
 	cpuMetric      = "process_cpu_seconds_total"
+	busyMetric     = "dispatchd_loop_busy_ratio"
+	longestMetric  = "dispatchd_loop_longest_step_seconds"
 )
 
-// daemonSample is one scrape: a route's cumulative histogram and the process's CPU seconds.
+// daemonSample is one scrape: a route's cumulative histogram, the requests of every route, the process's CPU
+// seconds and the loop's gauges (over its last window of a few seconds).
 type daemonSample struct {
 	buckets []bucket // cumulative, by upper bound; the last is +Inf
 	count   float64
-	cpu     float64
-	hasCPU  bool
+	// all counts the requests of every route so far.
+	all    float64
+	cpu    float64
+	hasCPU bool
+	// busy is the loop's busy ratio and longest its longest step in seconds, each when the daemon exports it.
+	busy, longest       float64
+	hasBusy, hasLongest bool
 }
 
 type bucket struct {
@@ -86,9 +97,16 @@ func parseDaemonSample(r io.Reader, route string) (daemonSample, error) {
 	if f := fams[cpuMetric]; f != nil && len(f.Metric) > 0 && f.Metric[0].Counter != nil {
 		s.cpu, s.hasCPU = f.Metric[0].Counter.GetValue(), true
 	}
+	s.busy, s.hasBusy = gaugeValue(fams, busyMetric)
+	s.longest, s.hasLongest = gaugeValue(fams, longestMetric)
 	f := fams[durationMetric]
 	if f == nil {
 		return daemonSample{}, fmt.Errorf("parse /metrics: no %s", durationMetric)
+	}
+	for _, m := range f.Metric {
+		if m.Histogram != nil {
+			s.all += float64(m.Histogram.GetSampleCount())
+		}
 	}
 	for _, m := range f.Metric {
 		if labelValue(m, "route") != route || m.Histogram == nil {
@@ -105,6 +123,15 @@ func parseDaemonSample(r io.Reader, route string) (daemonSample, error) {
 		return s, nil
 	}
 	return daemonSample{}, fmt.Errorf("parse /metrics: no %s for route %q", durationMetric, route)
+}
+
+// gaugeValue is the value of a gauge without labels, and whether the exposition has it.
+func gaugeValue(fams map[string]*dto.MetricFamily, name string) (float64, bool) {
+	f := fams[name]
+	if f == nil || len(f.Metric) == 0 || f.Metric[0].Gauge == nil {
+		return 0, false
+	}
+	return f.Metric[0].Gauge.GetValue(), true
 }
 
 func labelValue(m *dto.Metric, name string) string {
@@ -248,4 +275,131 @@ func printSelfView(w io.Writer, steps []stepResult) {
 			fmtMS(d.P99MS), fmtMS(s.P99MS), d.CPUMSPer1000, s.LoadCPUMSPer1000)
 	}
 	tw.Flush()
+}
+
+// driveSelfView is the daemon's own view of a drive's load: its latency of placing an order and its CPU per
+// thousand requests of every kind, from /metrics at the start and the end of the load, and its loop's busy ratio
+// and longest step, sampled once a window while the load runs.
+type driveSelfView struct {
+	Orders *daemonStep `json:"orders,omitempty"`
+	// Samples is how many scrapes during the load gave the loop's gauges.
+	Samples int `json:"samples"`
+	// BusyMean and BusyMax are the loop's busy ratio over the samples (each a window of the daemon's).
+	BusyMean float64 `json:"loop_busy_mean"`
+	BusyMax  float64 `json:"loop_busy_max"`
+	// LongestStepMS is the longest step of the loop in any sampled window; LongestSteps each window's, in order.
+	LongestStepMS float64   `json:"loop_longest_step_ms"`
+	LongestSteps  []float64 `json:"loop_longest_steps_ms,omitempty"`
+	Error         string    `json:"error,omitempty"`
+}
+
+// loopSampleEvery is how often the drive reads the loop's gauges: the daemon's window (5 s), so that every
+// window is seen once or so.
+const loopSampleEvery = 5 * time.Second
+
+// watchDaemon is the drive's self view in progress: the first scrape, and the loop's gauges sampled since.
+type watchDaemon struct {
+	client        *http.Client
+	target, token string
+	before        daemonSample
+	err           error
+	mu            sync.Mutex
+	loop          []daemonSample
+}
+
+// startWatch scrapes the daemon at the start of the load and then every loopSampleEvery until ctx ends.
+func startWatch(ctx context.Context, wg *sync.WaitGroup, client *http.Client, target, token string) *watchDaemon {
+	w := &watchDaemon{client: client, target: target, token: token}
+	w.before, w.err = scrapeDaemon(ctx, client, target, token, routeOf(modeOrders))
+	if w.err != nil {
+		return w
+	}
+	wg.Go(func() {
+		t := time.NewTicker(loopSampleEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			s, err := scrapeDaemon(ctx, client, target, token, routeOf(modeOrders))
+			if err != nil {
+				continue // a scrape cut by the end of the load, or one the daemon was too busy for
+			}
+			w.mu.Lock()
+			w.loop = append(w.loop, s)
+			w.mu.Unlock()
+		}
+	})
+	return w
+}
+
+// end scrapes again and makes the view of the load.
+func (w *watchDaemon) end(ctx context.Context) *driveSelfView {
+	if w.err != nil {
+		return &driveSelfView{Error: w.err.Error()}
+	}
+	after, err := scrapeDaemon(ctx, w.client, w.target, w.token, routeOf(modeOrders))
+	if err != nil {
+		return &driveSelfView{Error: err.Error()}
+	}
+	w.mu.Lock()
+	loop := append(slices.Clone(w.loop), after)
+	w.mu.Unlock()
+	return driveView(w.before, after, loop)
+}
+
+// driveView is the view from the scrapes at the start and the end of the load and the loop's samples between
+// (the last of which may be the end's).
+func driveView(before, after daemonSample, loop []daemonSample) *driveSelfView {
+	v := &driveSelfView{}
+	requests := after.all - before.all
+	st, err := stepOf(routeOf(modeOrders), before, after, uint64(max(requests, 0)))
+	if err != nil {
+		v.Error = err.Error()
+	}
+	v.Orders = st
+	var busy float64
+	for _, s := range loop {
+		if !s.hasBusy || !s.hasLongest {
+			continue
+		}
+		v.Samples++
+		busy += s.busy
+		v.BusyMax = max(v.BusyMax, s.busy)
+		ms := 1000 * s.longest
+		v.LongestSteps = append(v.LongestSteps, ms)
+		v.LongestStepMS = max(v.LongestStepMS, ms)
+	}
+	if v.Samples > 0 {
+		v.BusyMean = busy / float64(v.Samples)
+	}
+	return v
+}
+
+// printDriveSelfView writes the daemon's own view of a drive beside the generator's p99 of placing an order.
+func printDriveSelfView(w io.Writer, v *driveSelfView, generatorP99MS float64) {
+	if v == nil {
+		return
+	}
+	fmt.Fprintln(w, "\nthe daemon's own view of the load (its /metrics at the start and the end, the loop's gauges every 5 s):")
+	defer fmt.Fprintln(w)
+	if v.Orders == nil {
+		fmt.Fprintf(w, "  not available: %s\n", v.Error)
+		return
+	}
+	o := v.Orders
+	fmt.Fprintf(w, "  POST /v1/orders: %.0f requests, daemon p50 %s, p99 %s (generator p99 %s); daemon CPU %.1f s, %.0f ms per 1 000 requests of every kind\n",
+		o.Requests, fmtMS(o.P50MS), fmtMS(o.P99MS), fmtMS(generatorP99MS), o.CPUSeconds, o.CPUMSPer1000)
+	if v.Samples == 0 {
+		fmt.Fprintln(w, "  loop: no sample of its gauges (a daemon without dispatchd_loop_longest_step_seconds?)")
+		return
+	}
+	steps := make([]string, len(v.LongestSteps))
+	for i, ms := range v.LongestSteps {
+		steps[i] = fmtMS(ms)
+	}
+	fmt.Fprintf(w, "  loop: busy %.2f on average, %.2f at most; longest step %s (per window: %s)\n",
+		v.BusyMean, v.BusyMax, fmtMS(v.LongestStepMS), strings.Join(steps, ", "))
 }

@@ -83,3 +83,88 @@ func TestDaemonSampleNamesWhatIsMissing(t *testing.T) {
 		t.Errorf("no histogram at all: %v, want an error naming it", err)
 	}
 }
+
+// driveExposition is a daemon's /metrics in the drive: orders and positions, each with its histogram, the process
+// CPU and the loop's gauges.
+func driveExposition(orders [3]int, positions int, cpu, busy, longest string) string {
+	return `# HELP dispatchd_http_request_duration_seconds Time to answer.
+# TYPE dispatchd_http_request_duration_seconds histogram
+dispatchd_http_request_duration_seconds_bucket{route="POST /v1/courier/location",le="0.001"} ` + strconv.Itoa(positions) + `
+dispatchd_http_request_duration_seconds_bucket{route="POST /v1/courier/location",le="+Inf"} ` + strconv.Itoa(positions) + `
+dispatchd_http_request_duration_seconds_sum{route="POST /v1/courier/location"} 1
+dispatchd_http_request_duration_seconds_count{route="POST /v1/courier/location"} ` + strconv.Itoa(positions) + `
+dispatchd_http_request_duration_seconds_bucket{route="POST /v1/orders",le="0.002"} ` + strconv.Itoa(orders[0]) + `
+dispatchd_http_request_duration_seconds_bucket{route="POST /v1/orders",le="0.01"} ` + strconv.Itoa(orders[1]) + `
+dispatchd_http_request_duration_seconds_bucket{route="POST /v1/orders",le="+Inf"} ` + strconv.Itoa(orders[2]) + `
+dispatchd_http_request_duration_seconds_sum{route="POST /v1/orders"} 1
+dispatchd_http_request_duration_seconds_count{route="POST /v1/orders"} ` + strconv.Itoa(orders[2]) + `
+# HELP dispatchd_loop_busy_ratio Busy.
+# TYPE dispatchd_loop_busy_ratio gauge
+dispatchd_loop_busy_ratio ` + busy + `
+# HELP dispatchd_loop_longest_step_seconds Longest.
+# TYPE dispatchd_loop_longest_step_seconds gauge
+dispatchd_loop_longest_step_seconds ` + longest + `
+# HELP process_cpu_seconds_total CPU.
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total ` + cpu + "\n"
+}
+
+func mustSample(t *testing.T, text string) daemonSample {
+	t.Helper()
+	s, err := parseDaemonSample(strings.NewReader(text), "POST /v1/orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The drive's view: the order route's quantiles over the load, the CPU per thousand requests of every route, and
+// the loop's gauges over the samples.
+func TestDriveViewFromScrapes(t *testing.T) {
+	before := mustSample(t, driveExposition([3]int{100, 100, 100}, 5000, "10", "0.1", "0.002"))
+	if before.all != 5100 || !before.hasBusy || before.busy != 0.1 || !before.hasLongest || before.longest != 0.002 {
+		t.Fatalf("sample %+v: want 5 100 requests of every route, busy 0.1, longest step 2 ms", before)
+	}
+	// Over the load: 1 000 orders (980 under 2 ms, 15 in (2, 10], 5 above) and 19 000 positions, 6 s of CPU.
+	mid := mustSample(t, driveExposition([3]int{600, 610, 612}, 15000, "13", "0.4", "0.031"))
+	after := mustSample(t, driveExposition([3]int{1080, 1095, 1100}, 24000, "16", "0.2", "0.007"))
+	v := driveView(before, after, []daemonSample{mid, after})
+	if v.Error != "" || v.Orders == nil {
+		t.Fatalf("view %+v", v)
+	}
+	if v.Orders.Requests != 1000 {
+		t.Errorf("orders = %v, want 1000 (the load's, not the daemon's life's)", v.Orders.Requests)
+	}
+	// The 990th order is the 10th of the 15 in (2, 10]: 2 + 8×10/15 ms.
+	if want := 2 + 8*10.0/15; math.Abs(v.Orders.P99MS-want) > 1e-9 {
+		t.Errorf("p99 = %v ms, want %v", v.Orders.P99MS, want)
+	}
+	// 6 s over 20 000 requests of every kind.
+	if math.Abs(v.Orders.CPUMSPer1000-300) > 1e-6 {
+		t.Errorf("CPU per 1000 = %v ms, want 300 (positions count too)", v.Orders.CPUMSPer1000)
+	}
+	if v.Samples != 2 || math.Abs(v.BusyMean-0.3) > 1e-9 || v.BusyMax != 0.4 {
+		t.Errorf("busy: %d samples, mean %v, max %v; want 2, 0.3, 0.4", v.Samples, v.BusyMean, v.BusyMax)
+	}
+	if math.Abs(v.LongestStepMS-31) > 1e-9 || len(v.LongestSteps) != 2 {
+		t.Errorf("longest step %v ms of %v, want 31 ms, the worst window's", v.LongestStepMS, v.LongestSteps)
+	}
+}
+
+// A daemon without the loop's gauges (an older build) still gives its latency; the loop is said to be unknown.
+func TestDriveViewWithoutLoopGauges(t *testing.T) {
+	before := mustSample(t, exposition([5]int{0, 0, 0, 0, 0}, "1"))
+	after := mustSample(t, exposition([5]int{90, 99, 100, 100, 100}, "2"))
+	if after.hasBusy || after.hasLongest {
+		t.Fatalf("sample %+v: no loop gauges in the text", after)
+	}
+	v := driveView(before, after, []daemonSample{after})
+	if v.Orders == nil || v.Orders.Requests != 100 || v.Samples != 0 {
+		t.Fatalf("view %+v: want the orders' figures and no loop sample", v)
+	}
+	var b strings.Builder
+	printDriveSelfView(&b, v, 12)
+	if !strings.Contains(b.String(), "no sample of its gauges") {
+		t.Errorf("printed %q: want it to say the loop was not sampled", b.String())
+	}
+}
