@@ -24,8 +24,12 @@ type fakeView struct {
 	storeAt                  map[string]service.Location
 }
 
-func (v *fakeView) Order(id string) (*service.Order, bool) { return &service.Order{ID: id}, v.orders[id] }
-func (v *fakeView) Store(id string) (*service.Store, bool) { return &service.Store{ID: id}, v.stores[id] }
+func (v *fakeView) Order(id string) (*service.Order, bool) {
+	return &service.Order{ID: id}, v.orders[id]
+}
+func (v *fakeView) Store(id string) (*service.Store, bool) {
+	return &service.Store{ID: id}, v.stores[id]
+}
 func (v *fakeView) Courier(id string) (*service.Courier, bool) {
 	return &service.Courier{ID: id}, v.couriers[id]
 }
