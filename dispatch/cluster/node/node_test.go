@@ -378,6 +378,8 @@ func TestRegionsMoveBetweenNodes(t *testing.T) {
 		return c["a"] >= 1 && c["a"] <= 2 && c["b"] >= 1 && c["b"] <= 2 && c["c"] >= 1 && c["c"] <= 2
 	}, na, nb, nc)
 
+	checkStatus(t, nc.n, "a", "b", "c")
+
 	if err := nb.n.Drain(clustertest.Context(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -421,4 +423,48 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%+v: %v, want an error naming %s", tc.cfg, err, tc.name)
 		}
 	}
+}
+
+// checkStatus waits until n's Status shows every region with its owner (as the nodes say), the owner's journal,
+// and a replica on every node, the owner's as owner.
+func checkStatus(t *testing.T, n *Node, nodes ...string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var problem string
+	for time.Now().Before(deadline) {
+		st, err := n.Status(clustertest.Context(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		problem = ""
+		var ids []string
+		for _, nd := range st.Nodes {
+			if nd.Alive && nd.URL != "" {
+				ids = append(ids, nd.ID)
+			}
+		}
+		if !slices.Equal(ids, nodes) {
+			problem = fmt.Sprintf("alive nodes %v, want %v", ids, nodes)
+		}
+		for _, r := range st.Regions {
+			if r.Owner == "" || r.Epoch == 0 || r.LeaseExpires == nil || r.Journal == nil || r.Journal.DurableSeq == 0 {
+				problem = fmt.Sprintf("%s: owner %q epoch %d journal %+v", r.Region, r.Owner, r.Epoch, r.Journal)
+				continue
+			}
+			if len(r.Replicas) != len(nodes) {
+				problem = fmt.Sprintf("%s: replicas %+v", r.Region, r.Replicas)
+				continue
+			}
+			for _, rep := range r.Replicas {
+				if (rep.Node == r.Owner) != (rep.Role == RoleOwner) {
+					problem = fmt.Sprintf("%s owned by %s: replica %+v", r.Region, r.Owner, rep)
+				}
+			}
+		}
+		if problem == "" {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("status: %s", problem)
 }
