@@ -447,11 +447,16 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 	r.setRole(RoleStandby, rep)
 
 	fctx, stopFollow := context.WithCancel(ctx)
-	followDone := make(chan error, 1)
-	go func() { followDone <- n.follow(fctx, r, rep) }()
+	followDone := make(chan struct{})
+	var followErr error
+	go func() {
+		followErr = n.follow(fctx, r, rep)
+		close(followDone)
+	}()
 	endFollow := func() error {
 		stopFollow()
-		err := <-followDone
+		<-followDone
+		err := followErr
 		r.mu.Lock()
 		r.follower = nil
 		r.mu.Unlock()
@@ -463,8 +468,8 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 
 	l, err := n.await(ctx, r, runDone, followDone)
 	if l == nil {
-		if e := endFollow(); err == nil {
-			err = e
+		if e := endFollow(); e != nil {
+			err = fmt.Errorf("following: %w", e) // why following stopped, or failed on the way out
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -571,7 +576,7 @@ func lostReason(err error) string {
 
 // await waits, as a standby, until it acquires r's lease (returned), ctx ends, the follower or the replica stops
 // (nil and why).
-func (n *Node) await(ctx context.Context, r *region, runDone <-chan struct{}, followDone <-chan error) (*lease.Lease, error) {
+func (n *Node) await(ctx context.Context, r *region, runDone, followDone <-chan struct{}) (*lease.Lease, error) {
 	for {
 		snap, changed := n.current()
 		if n.wantsLease(r, snap) {
@@ -594,8 +599,8 @@ func (n *Node) await(ctx context.Context, r *region, runDone <-chan struct{}, fo
 			return nil, ctx.Err()
 		case <-runDone:
 			return nil, errors.New("the standby stopped")
-		case err := <-followDone:
-			return nil, fmt.Errorf("following: %w", err)
+		case <-followDone:
+			return nil, errors.New("following stopped")
 		case <-changed:
 		}
 	}

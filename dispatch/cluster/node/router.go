@@ -250,7 +250,11 @@ func (rt *Router) toRegion(w http.ResponseWriter, r *http.Request, region string
 	owner, addr, ok := rt.dir.Owner(region)
 	if !ok || owner == rt.cfg.Self {
 		rt.cfg.Observer.Forwarded("no_owner")
-		rt.unavailable(w, region, fmt.Sprintf("region %s has no owner right now (a failover is under way); retry", region))
+		msg := fmt.Sprintf("region %s has no owner right now (a failover is under way); retry", region)
+		if owner != "" && owner != rt.cfg.Self {
+			msg = fmt.Sprintf("region %s: its owner, node %s, is not in the node registry (it stopped: a failover is under way); retry", region, owner)
+		}
+		rt.unavailable(w, region, msg)
 		return
 	}
 	u, err := url.Parse(addr)
@@ -422,7 +426,7 @@ func peekJSON(r *http.Request, v any) bool {
 }
 
 // NearestStoreRegion is the default DropoffRegion: the region of the store nearest at, over every region's
-// replica on this node, within 50 km.
+// replica on this node, within 15 km (the rule of an order by items: docs/operations.md, "Regions").
 func NearestStoreRegion(d Directory, at service.Location) (string, bool) {
 	best, bestD := "", math.Inf(1)
 	for _, region := range d.Regions() {
@@ -430,7 +434,7 @@ func NearestStoreRegion(d Directory, at service.Location) (string, bool) {
 		if rep == nil || rep.View() == nil {
 			continue
 		}
-		near := rep.View().StoresNear(at, 50_000)
+		near := rep.View().StoresNear(at, 15_000)
 		if len(near) == 0 {
 			continue
 		}
