@@ -137,6 +137,7 @@ type Node struct {
 	mu       sync.Mutex
 	snap     *snapshot
 	changed  chan struct{} // closed and replaced at each new snapshot
+	beat     chan struct{} // asks for a heartbeat now (a replica changed role); buffered, 1
 	draining bool
 	giving   string    // the region last given away for the share-out, until another node took it
 	givenAt  time.Time // when
@@ -224,7 +225,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, leases: leases, reg: reg, share: share{regions: cfg.Regions, self: cfg.ID},
 		started: cfg.Now().UTC(), interval: min(max(cfg.LeaseTTL/5, 100*time.Millisecond), time.Second),
 		log: cfg.Logger.With().Str("node", cfg.ID).Logger(), regions: map[string]*region{},
-		snap: &snapshot{owners: map[string]string{}}, changed: make(chan struct{})}
+		snap: &snapshot{owners: map[string]string{}}, changed: make(chan struct{}), beat: make(chan struct{}, 1)}
 	for _, r := range cfg.Regions {
 		n.regions[r] = &region{name: r, release: make(chan struct{}, 1), role: RoleOpening}
 	}
@@ -323,12 +324,15 @@ func (n *Node) heartbeat(ctx context.Context) error {
 func (n *Node) watch(ctx context.Context) {
 	lastBeat := n.cfg.Now()
 	for {
+		now := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(n.interval):
+		case <-n.beat:
+			now = true
 		}
-		if n.cfg.Now().Sub(lastBeat) >= n.cfg.LeaseTTL/2 {
+		if now || n.cfg.Now().Sub(lastBeat) >= n.cfg.LeaseTTL/2 {
 			if err := n.heartbeat(ctx); err != nil && ctx.Err() == nil {
 				n.log.Warn().Err(err).Msg("node: registry heartbeat")
 			}
@@ -364,6 +368,15 @@ func (n *Node) watch(ctx context.Context) {
 			default:
 			}
 		}
+	}
+}
+
+// heartbeatSoon asks the watch loop for a heartbeat at once, so that the registry shows a new owner's journal
+// without waiting for the next beat.
+func (n *Node) heartbeatSoon() {
+	select {
+	case n.beat <- struct{}{}:
+	default:
 	}
 }
 
@@ -509,6 +522,7 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 		return fmt.Errorf("taking over (epoch %d): %w (the replica: %v)", l.Epoch(), err, runErr)
 	}
 	r.setRole(RoleOwner, rep)
+	n.heartbeatSoon()
 	n.log.Info().Str("region", r.name).Uint64("epoch", l.Epoch()).Uint64("position", rep.Position()).Msg("node: serving the region")
 
 	reason := "released"
@@ -687,6 +701,11 @@ func (r *region) state() ReplicaState {
 	s := ReplicaState{Role: r.role}
 	if r.rep != nil {
 		s.Position = r.rep.Position()
+	}
+	if r.follower != nil {
+		// The follower passed takeover markers too, which the replica never sees: a standby that is level with
+		// the owner is at the owner's last sequence number.
+		s.Position = max(s.Position, r.follower.Position())
 	}
 	if r.journal != nil && r.role == RoleOwner {
 		s.Last, s.Durable = r.journal.LastSeq(), r.journal.Durable()
