@@ -490,6 +490,10 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 		return err
 	}
 	n.cfg.Observer.LeaseAcquired(r.name)
+	select {
+	case <-r.release: // asked while this node did not own the region: stale (a drain asks again)
+	default:
+	}
 	if err := endFollow(); err != nil {
 		n.giveUp(r, l, "released")
 		return fmt.Errorf("following before the takeover: %w", err)
