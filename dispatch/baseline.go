@@ -33,12 +33,12 @@ func (e *Engine) runNearestIdleRound() {
 		idle := func(idx int32) bool {
 			seen++
 			c := e.courierList[idx]
-			if len(c.stops) > 0 || !c.hasSkills(o.skills) || c.spec.Capacity < o.size || o.declinedBy(idx) {
+			if len(c.stops) > 0 || !c.carries(o.region) || !c.hasSkills(o.skills) || c.spec.Capacity < o.size || o.declinedBy(idx) {
 				return false
 			}
 			return !e.cfg.Rules.NoPickupAfterShiftEnd || c.shiftEnd == 0 || c.shiftEnd > e.now
 		}
-		near = e.courierIndex.Nearest(o.storeLoc, e.cfg.CandidateCouriers, e.cfg.ReachRadius, idle, near)
+		near = e.courierIndex.Nearest(o.region, o.storeLoc, e.cfg.CandidateCouriers, e.cfg.ReachRadius, idle, near)
 		one[0] = o
 		placed, late := false, int64(never)
 		for _, n := range near {

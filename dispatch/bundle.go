@@ -59,7 +59,8 @@ func (e *Engine) buildBundles(cands []*orderState, rows []row) []row {
 		if !e.cfg.Rules.SameStoreBundlesOnly && e.cfg.BundleStoreRadius > 0 {
 			store := byStore[g.from].store
 			e.storeIndex.Within(store.Location, e.cfg.BundleStoreRadius, func(n neighbor) bool {
-				if other, ok := groupOf[n.ID]; ok && !groups[other].clustered {
+				// Orders of another region's store never share a bundle: no courier could carry both.
+				if other, ok := groupOf[n.ID]; ok && !groups[other].clustered && e.storeList[n.ID].Region == store.Region {
 					groups[other].clustered = true
 					cluster = append(cluster, byStore[groups[other].from:groups[other].to]...)
 				}
@@ -76,7 +77,7 @@ func (e *Engine) buildBundles(cands []*orderState, rows []row) []row {
 
 func singleRow(o *orderState) row {
 	return row{orders: []*orderState{o}, drops: []*orderState{o}, loc: o.storeLoc, units: o.size,
-		skills: o.skills, minReady: o.ready}
+		skills: o.skills, minReady: o.ready, region: o.region}
 }
 
 // bundler holds the working memory of bundle building.
@@ -155,7 +156,7 @@ func (b *bundler) group(cluster []*orderState, rows []row) []row {
 			drops, dur = bestDrops, bestDur
 			hands = append(hands[:0], bestHands...)
 		}
-		rw := row{orders: pickups, drops: drops, loc: pickups[0].storeLoc, minReady: never}
+		rw := row{orders: pickups, drops: drops, loc: pickups[0].storeLoc, minReady: never, region: pickups[0].region}
 		for _, o := range pickups {
 			rw.units += o.size
 			rw.skills |= o.skills

@@ -286,7 +286,7 @@ func (e *Engine) applyDecision(d *Decision) (*Decision, []Dropped) {
 		}
 		if m.To != "" {
 			c := e.couriers[m.To]
-			if !c.hasSkills(o.skills) || o.declinedBy(c.idx) {
+			if !c.carries(o.region) || !c.hasSkills(o.skills) || o.declinedBy(c.idx) {
 				fail(m.To, "courier %q can no longer take order %q", m.To, m.OrderID)
 			}
 			in[m.To] = append(in[m.To], o)

@@ -10,6 +10,10 @@
 // time from one goroutine; the simulator drives the very same engine in virtual time. An event that fails
 // validation returns an *Error (with the offending field) and changes nothing.
 //
+// Stores and couriers carry a region (DefaultRegion unless given); an order belongs to its store's region, and a
+// courier only ever carries orders of its own region. One engine may hold several regions: nothing it plans,
+// quotes or accepts from an operator crosses them.
+//
 // # A dispatch round
 //
 // A DispatchTick runs a round:
@@ -17,12 +21,12 @@
 //  1. Every route is re-timed from where its courier is now.
 //  2. Candidates: pending orders whose ready time is within Config.Lookahead, and (unless Rules.NoDiversion)
 //     assigned orders not yet picked up, not accepted and not where the courier is already heading.
-//  3. Bundles: pending orders of one store, or of stores within Config.BundleStoreRadius, with close ready times,
-//     grouped greedily while each newcomer saves enough of a trip of its own and nobody's promise suffers
-//     (see buildBundles).
+//  3. Bundles: pending orders of one store, or of stores of its region within Config.BundleStoreRadius, with
+//     close ready times, grouped greedily while each newcomer saves enough of a trip of its own and nobody's
+//     promise suffers (see buildBundles).
 //  4. Reach: for each bundle, the Config.CandidateCouriers nearest couriers to its store that may take it (online,
-//     skills, capacity, shift, not having declined it), from the spatial index, plus couriers already going to
-//     that store. Never a scan of the whole fleet.
+//     of its region, skills, capacity, shift, not having declined it), from the spatial index of its region's
+//     couriers, plus couriers already going to that store. Never a scan of the whole fleet.
 //  5. Cost: the cheapest feasible insertion of the bundle into each candidate's route: capacity along the route,
 //     pick-up before drop-off, orders on board stay with their courier, the stop the courier is heading to stays
 //     first, maximum ride time, no pick-up after the shift ends, and the promise as a soft deadline with a steep

@@ -30,7 +30,7 @@ type Engine struct {
 	storeIndex   *geo.Index[int32]
 	couriers     map[string]*courierState
 	courierList  []*courierState
-	courierIndex *geo.Index[int32] // online couriers only
+	courierIndex *courierIndex // online couriers only, by region
 
 	orders map[string]*orderState
 	// open holds the orders that are not final, in placement order (compacted lazily).
@@ -66,7 +66,7 @@ func New(cfg Config, space geo.Space, travel geo.TravelModel) (*Engine, error) {
 		stores:       make(map[string]*storeState),
 		storeIndex:   geo.NewIndex[int32](space),
 		couriers:     make(map[string]*courierState),
-		courierIndex: geo.NewIndex[int32](space),
+		courierIndex: newCourierIndex(space),
 		orders:       make(map[string]*orderState),
 		skillBits:    make(map[string]uint64),
 	}
@@ -180,7 +180,16 @@ func (e *Engine) upsertStore(s Store) *Error {
 	if err := checkPoint(e.space, "location", s.Location); err != nil {
 		return err
 	}
+	region, err := regionOf("region", s.Region)
+	if err != nil {
+		return err
+	}
+	s.Region = region
 	st, ok := e.stores[s.ID]
+	if ok && st.open > 0 && st.Region != region {
+		// Its open orders belong to the region of their couriers: they cannot move with it.
+		return &Error{Code: EConflict, Field: "region", Message: fmt.Sprintf("store %q has %d open orders in region %q; its region can change once they are finished", s.ID, st.open, st.Region)}
+	}
 	if !ok {
 		st = &storeState{Store: s, idx: int32(len(e.storeList))}
 		e.stores[s.ID] = st
@@ -235,6 +244,15 @@ func (e *Engine) registerCourier(spec CourierSpec) *Error {
 	if spec.Capacity < 1 || spec.Capacity > 1000 {
 		return invalid("capacity", "capacity must be within [1, 1000], got %d", spec.Capacity)
 	}
+	region, err := regionOf("region", spec.Region)
+	if err != nil {
+		return err
+	}
+	spec.Region = region
+	if c, ok := e.couriers[spec.ID]; ok && c.spec.Region != region && (c.online || len(c.stops) > 0) {
+		// A courier on shift may be offered orders of its region at any round, and its route holds some.
+		return &Error{Code: EConflict, Field: "region", Message: fmt.Sprintf("courier %q is on shift or has a route in region %q; its region can change once it is off shift with an empty route", spec.ID, c.spec.Region)}
+	}
 	mask, err := e.skillMask("skills", spec.Skills, true)
 	if err != nil {
 		return err
@@ -278,7 +296,7 @@ func (e *Engine) courierOnline(ev CourierOnline) *Error {
 	if len(c.stops) == 0 {
 		c.mode, c.modeAt = modeMoving, e.now
 	}
-	e.courierIndex.Set(c.idx, c.loc)
+	e.courierIndex.Set(c)
 	return nil
 }
 
@@ -288,7 +306,7 @@ func (e *Engine) courierOffline(id string) *Error {
 		return err
 	}
 	c.online = false
-	e.courierIndex.Remove(c.idx)
+	e.courierIndex.Remove(c)
 	// Orders not yet picked up go back to the pool; orders on board stay until delivered.
 	changed := false
 	for i := 0; i < len(c.stops); {
@@ -323,7 +341,7 @@ func (e *Engine) courierMoved(ev CourierMoved) *Error {
 	}
 	c.loc, c.locAt = ev.Location, at
 	if c.online {
-		e.courierIndex.Set(c.idx, c.loc)
+		e.courierIndex.Set(c)
 	}
 	return nil
 }
@@ -397,7 +415,7 @@ func (e *Engine) newOrder(spec OrderSpec) (*orderState, *Error) {
 	}
 	spec.Skills = slices.Clone(spec.Skills)
 	return &orderState{
-		spec: spec, store: st,
+		spec: spec, store: st, region: st.Region,
 		storeLoc: st.Location, dropLoc: spec.Dropoff,
 		created: spec.Created.UnixNano(), ready: spec.Ready.UnixNano(), deliverBy: spec.DeliverBy.UnixNano(),
 		pickupBy: pickupLimit(spec.PickupBy), size: spec.Size, skills: mask,
@@ -509,7 +527,7 @@ func (e *Engine) arrived(ev CourierArrived) *Error {
 	c.mode, c.modeAt = modeArrived, e.now
 	c.loc, c.locAt = here, e.now
 	if c.online {
-		e.courierIndex.Set(c.idx, c.loc)
+		e.courierIndex.Set(c)
 	}
 	return nil
 }
@@ -564,7 +582,7 @@ func (e *Engine) handedOver(courierID, orderID string, status OrderStatus, reaso
 func (e *Engine) leftStop(c *courierState, loc orb.Point, kind StopKind) {
 	c.loc, c.locAt = loc, e.now
 	if c.online {
-		e.courierIndex.Set(c.idx, c.loc)
+		e.courierIndex.Set(c)
 	}
 	if len(c.stops) > 0 && c.stops[0].kind == kind && c.stops[0].location() == loc {
 		c.mode, c.modeAt = modeContinuing, e.now

@@ -232,9 +232,9 @@ func (im *improver) churn(o *orderState, to *courierState) (float64, bool) {
 	}
 }
 
-// mayTake says whether courier c may be offered o at all (skills, a decline, its size).
+// mayTake says whether courier c may be offered o at all (its region, skills, a decline, its size).
 func mayTake(c *courierState, o *orderState) bool {
-	return c.online && c.hasSkills(o.skills) && !o.declinedBy(c.idx) && c.spec.Capacity >= o.size
+	return c.online && c.carries(o.region) && c.hasSkills(o.skills) && !o.declinedBy(c.idx) && c.spec.Capacity >= o.size
 }
 
 // targets lists the touched routes near o's store other than from, nearest courier first.
@@ -243,7 +243,7 @@ func (im *improver) targets(o *orderState, from int32, dst []int32) []int32 {
 	dst = dst[:0]
 	k := e.cfg.CandidateCouriers
 	seen := 0
-	e.courierIndex.Within(o.storeLoc, e.cfg.ReachRadius, func(n neighbor) bool {
+	e.courierIndex.Within(o.region, o.storeLoc, e.cfg.ReachRadius, func(n neighbor) bool {
 		seen++
 		if i := im.at[n.ID]; i >= 0 && i != from && mayTake(im.routes[i].c, o) {
 			dst = append(dst, i)

@@ -6,8 +6,9 @@ import (
 
 // checkInvariants verifies, on the engine's whole state, what must hold after every event:
 // each order on at most one route and in the right status for it; pick-up before drop-off on the same courier;
-// capacity never exceeded along a route; orders on board only on their courier's route; no pick-up planned
-// before the order is ready; the courier's load equals what it carries.
+// capacity never exceeded along a route; orders on board only on their courier's route; a route holds only orders
+// of its courier's region; no pick-up planned before the order is ready; the courier's load equals what it
+// carries.
 func checkInvariants(e *Engine) error {
 	seen := make(map[*orderState]*courierState)
 	carried := make(map[*courierState]int)
@@ -30,6 +31,9 @@ func checkInvariants(e *Engine) error {
 			seen[o] = c
 			if o.courier != c {
 				return fmt.Errorf("order %s on the route of %s but held by %v", o.spec.ID, c.spec.ID, o.courier)
+			}
+			if o.region != c.spec.Region || o.region != o.store.Region {
+				return fmt.Errorf("order %s of region %q (store %s in %q) on the route of %s of region %q", o.spec.ID, o.region, o.store.ID, o.store.Region, c.spec.ID, c.spec.Region)
 			}
 			switch s.kind {
 			case Pickup:

@@ -13,6 +13,9 @@ type Store struct {
 	ID       string
 	Name     string
 	Location orb.Point
+	// Region is the region the store belongs to (ValidRegion; empty means DefaultRegion). Its orders belong to
+	// it: only couriers of the same region carry them.
+	Region string
 }
 
 // CourierSpec is what an operator registers about a courier; it survives going on and off shift.
@@ -24,6 +27,9 @@ type CourierSpec struct {
 	Capacity int
 	// Skills the courier has (for example "cold" for an insulated bag, "alcohol" for age checks).
 	Skills []string
+	// Region is the region the courier works in (ValidRegion; empty means DefaultRegion): it only ever carries
+	// orders of stores of that region.
+	Region string
 }
 
 // Courier is a courier as the engine sees it: the registration plus its live state.

@@ -53,6 +53,7 @@ const MaxMoveOrders = 100
 const (
 	RuleCourierOffline   = "courier_offline"
 	RuleSkills           = "skills"
+	RuleRegion           = "region"
 	RuleCapacity         = "capacity"
 	RuleDeclined         = "declined_by_courier"
 	RulePickedUp         = "already_picked_up"
@@ -122,6 +123,8 @@ func (e *Engine) checkAssign(o *orderState, c *courierState, field string) *Erro
 	switch {
 	case !c.online:
 		return refused("courier_id", RuleCourierOffline, "courier %q is offline", c.spec.ID)
+	case !c.carries(o.region):
+		return refused("courier_id", RuleRegion, "courier %q works in region %q; order %q is of region %q", c.spec.ID, c.spec.Region, o.spec.ID, o.region)
 	case !c.hasSkills(o.skills):
 		return refused("courier_id", RuleSkills, "courier %q lacks a skill order %q needs (%v)", c.spec.ID, o.spec.ID, o.spec.Skills)
 	case o.size > c.spec.Capacity:

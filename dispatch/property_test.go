@@ -30,6 +30,17 @@ func randomDay(t *testing.T, seed uint64, cfg func(*Config)) ([]timedEvent, [][]
 type world struct {
 	engine func(testing.TB, func(*Config)) *Engine
 	at     func(x, y float64) orb.Point
+	// regions, when set, are given out in turn to the stores and couriers (the twin stores get different ones),
+	// without drawing on the random source: a day is the same day with or without them, its regions apart.
+	regions []string
+}
+
+// region is the i-th region given out ("" without regions: the default).
+func (w world) region(i int) string {
+	if len(w.regions) == 0 {
+		return ""
+	}
+	return w.regions[i%len(w.regions)]
 }
 
 var planarWorld = world{engine: planarEngine, at: func(x, y float64) orb.Point { return orb.Point{x, y} }}
@@ -58,14 +69,15 @@ func randomDayIn(t *testing.T, seed uint64, cfg func(*Config), w world) ([]timed
 	pt := func() orb.Point { return w.at(rng.Float64()*city, rng.Float64()*city) }
 	nStores := 3 + rng.IntN(6)
 	for i := range nStores {
-		apply(StoreUpserted{Store{ID: fmt.Sprintf("s%d", i), Location: pt()}})
+		apply(StoreUpserted{Store{ID: fmt.Sprintf("s%d", i), Location: pt(), Region: w.region(i)}})
 	}
-	// Two stores close together, so nearby-store bundles happen.
-	apply(StoreUpserted{Store{ID: "twin", Location: w.at(100, 100)}})
+	// Two stores close together, so nearby-store bundles happen (unless they are of different regions).
+	apply(StoreUpserted{Store{ID: "twin", Location: w.at(100, 100), Region: w.region(nStores + 1)}})
 	nCouriers := 2 + rng.IntN(8)
 	skills := []string{"cold", "alcohol"}
 	for i := range nCouriers {
-		spec := CourierSpec{ID: fmt.Sprintf("c%d", i), Vehicle: geo.Profile(rng.IntN(int(geo.NumProfiles))), Capacity: 1 + rng.IntN(5)}
+		spec := CourierSpec{ID: fmt.Sprintf("c%d", i), Vehicle: geo.Profile(rng.IntN(int(geo.NumProfiles))), Capacity: 1 + rng.IntN(5),
+			Region: w.region(i)}
 		if rng.IntN(3) == 0 {
 			spec.Skills = []string{skills[rng.IntN(2)]}
 		}
@@ -102,6 +114,11 @@ func randomDayIn(t *testing.T, seed uint64, cfg func(*Config), w world) ([]timed
 			nextOrder++
 			apply(OrderPlaced{spec})
 		case r < 55:
+			if len(w.regions) > 0 {
+				// The round's own plan, before the decision's check (which would drop a cross-region move and so
+				// hide a planner that proposes one).
+				checkPlanRegions(t, seed, e, now)
+			}
 			apply(DispatchTick{})
 		case r < 60 && nextOrder > 0:
 			id := fmt.Sprintf("o%d", rng.IntN(nextOrder))
@@ -131,7 +148,7 @@ func randomDayIn(t *testing.T, seed uint64, cfg func(*Config), w world) ([]timed
 			apply(CourierMoved{CourierID: id, Location: pt()})
 		case r < 74:
 			id := fmt.Sprintf("n%d", step)
-			apply(CourierRegistered{CourierSpec{ID: id, Vehicle: geo.Bike, Capacity: 3}})
+			apply(CourierRegistered{CourierSpec{ID: id, Vehicle: geo.Bike, Capacity: 3, Region: w.region(step)}})
 			apply(CourierOnline{CourierID: id, Location: pt()})
 		default:
 			// Couriers work their routes: every first stop whose hand-over time has come is done.
@@ -174,6 +191,23 @@ func randomDayIn(t *testing.T, seed uint64, cfg func(*Config), w world) ([]timed
 	return log, fxLog
 }
 
+// checkPlanRegions plans a round on a copy of e and fails if the plan puts an order on a courier of another region.
+func checkPlanRegions(t *testing.T, seed uint64, e *Engine, now time.Time) {
+	t.Helper()
+	d, err := e.Planner().Plan(now)
+	if err != nil {
+		t.Fatalf("seed %d: plan: %v", seed, err)
+	}
+	for _, rp := range d.Routes {
+		c := e.couriers[rp.CourierID]
+		for _, s := range rp.Stops {
+			if o := e.orders[s.OrderID]; o.region != c.spec.Region {
+				t.Fatalf("seed %d: the round at %s plans order %s of %q onto %s of %q", seed, now.Format(time.TimeOnly), o.spec.ID, o.region, c.spec.ID, c.spec.Region)
+			}
+		}
+	}
+}
+
 func TestPropertyRandomDays(t *testing.T) {
 	variants := map[string]func(*Config){
 		"default": nil,
@@ -195,6 +229,41 @@ func TestPropertyRandomDays(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for seed := uint64(1); seed <= 12; seed++ {
 				randomDay(t, seed, cfg)
+			}
+		})
+	}
+}
+
+// TestPropertyRandomDaysInRegions runs random days whose stores and couriers are shared out among three
+// regions: every event is checked against the invariants, among them that no route holds an order of another
+// region (checkInvariants), and orders are still assigned.
+func TestPropertyRandomDaysInRegions(t *testing.T) {
+	variants := map[string]func(*Config){
+		"default":               nil,
+		"nearest-idle-baseline": func(c *Config) { c.Policy = PolicyNearestIdle },
+		"eager-reassign": func(c *Config) {
+			c.ReassignThreshold = 0
+			c.Workers = 3
+		},
+		"wide-bundles": func(c *Config) {
+			c.BundleStoreRadius = 8000
+			c.MaxBundleOrders = 4
+			c.PostponeSlack = 0
+		},
+	}
+	w := planarWorld
+	w.regions = []string{"default", "north", "south"}
+	for name, cfg := range variants {
+		t.Run(name, func(t *testing.T) {
+			assigned := 0
+			for seed := uint64(1); seed <= 10; seed++ {
+				_, fx := randomDayIn(t, seed, cfg, w)
+				for _, f := range fx {
+					assigned += len(effectsOf[OrderAssigned](f))
+				}
+			}
+			if assigned == 0 {
+				t.Fatal("no order was ever assigned")
 			}
 		})
 	}

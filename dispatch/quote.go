@@ -53,10 +53,10 @@ func (e *Engine) Quote(now time.Time, spec OrderSpec) (Quote, error) {
 	}
 	seen, eligible, failLate := 0, 0, int64(never)
 	var saved []stopTimes
-	e.courierIndex.Within(o.storeLoc, e.cfg.ReachRadius, func(n neighbor) bool {
+	e.courierIndex.Within(o.region, o.storeLoc, e.cfg.ReachRadius, func(n neighbor) bool {
 		seen++
 		c := e.courierList[n.ID]
-		if !c.hasSkills(o.skills) || c.spec.Capacity < o.size || len(c.stops)+2 > e.cfg.MaxRouteStops ||
+		if !c.carries(o.region) || !c.hasSkills(o.skills) || c.spec.Capacity < o.size || len(c.stops)+2 > e.cfg.MaxRouteStops ||
 			(e.cfg.Rules.NoPickupAfterShiftEnd && c.shiftEnd != 0 && c.shiftEnd <= e.now) {
 			return seen < 8*e.cfg.CandidateCouriers
 		}

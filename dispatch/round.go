@@ -25,10 +25,12 @@ type row struct {
 	units    int
 	skills   uint64
 	minReady int64
+	// region is the region of every order of the row: only its couriers are candidates.
+	region string
 
 	// candidates are at cands[candFrom:candTo] of the round.
 	candFrom, candTo int
-	// seen counts couriers in reach, before filtering.
+	// seen counts couriers of the row's region in reach, before filtering.
 	seen int
 	// outcome of pricing
 	feasible  int
@@ -186,7 +188,7 @@ func (e *Engine) runRound() {
 			}
 			stay := e.removalGain(bp, o)
 			r.rows = append(r.rows, row{orders: []*orderState{o}, drops: []*orderState{o}, from: o.courier, stay: stay,
-				loc: o.storeLoc, units: o.size, skills: o.skills, minReady: o.ready})
+				loc: o.storeLoc, units: o.size, skills: o.skills, minReady: o.ready, region: o.region})
 			stats.Reassignable++
 		}
 	}
@@ -205,7 +207,7 @@ func (e *Engine) runRound() {
 			rw.orders = nil
 			for _, o := range split {
 				r.rows = append(r.rows, row{orders: []*orderState{o}, drops: []*orderState{o}, loc: o.storeLoc,
-					units: o.size, skills: o.skills, minReady: o.ready})
+					units: o.size, skills: o.skills, minReady: o.ready, region: o.region})
 			}
 		}
 	}
@@ -393,7 +395,7 @@ func (e *Engine) findCandidates(from int) {
 		}
 		accept := func(idx int32) bool {
 			c := e.courierList[idx]
-			if c == rw.from || !c.hasSkills(rw.skills) || c.spec.Capacity < rw.units ||
+			if c == rw.from || !c.carries(rw.region) || !c.hasSkills(rw.skills) || c.spec.Capacity < rw.units ||
 				len(c.stops)+2*len(rw.orders) > e.cfg.MaxRouteStops {
 				return false
 			}
@@ -410,7 +412,7 @@ func (e *Engine) findCandidates(from int) {
 			}
 			return true
 		}
-		e.courierIndex.Within(rw.loc, e.cfg.ReachRadius, func(n neighbor) bool {
+		e.courierIndex.Within(rw.region, rw.loc, e.cfg.ReachRadius, func(n neighbor) bool {
 			rw.seen++
 			if accept(n.ID) {
 				r.cands = append(r.cands, edgeResult{courier: n.ID})

@@ -81,6 +81,8 @@ type SavedStore struct {
 	ID       string    `json:"id,omitempty"`
 	Name     string    `json:"name,omitempty"`
 	Location orb.Point `json:"location"`
+	// Region is the store's region; empty for DefaultRegion (and in states written before regions).
+	Region string `json:"region,omitempty"`
 	// Removed marks the slot of a removed store; its other fields are then empty (orders that still name the
 	// slot are all final, and nothing reads a final order's store).
 	Removed bool `json:"removed,omitempty"`
@@ -97,6 +99,8 @@ type SavedCourier struct {
 	// Skills as registered (each one appears in State.Skills). nil and empty are kept apart, as Courier reports
 	// them.
 	Skills []string `json:"skills"`
+	// Region is the courier's region; empty for DefaultRegion (and in states written before regions).
+	Region string `json:"region,omitempty"`
 
 	Online bool `json:"online"`
 	// Location is the last known position, LocationAt when it held (ns).
@@ -215,12 +219,12 @@ func (e *Engine) Export() *State {
 			st.Stores[i] = SavedStore{Removed: true}
 			continue
 		}
-		st.Stores[i] = SavedStore{ID: s.ID, Name: s.Name, Location: s.Location, Paused: s.paused}
+		st.Stores[i] = SavedStore{ID: s.ID, Name: s.Name, Location: s.Location, Region: savedRegion(s.Region), Paused: s.paused}
 	}
 	for i, c := range e.courierList {
 		sc := SavedCourier{
 			ID: c.spec.ID, Name: c.spec.Name, Vehicle: c.spec.Vehicle, Capacity: c.spec.Capacity,
-			Skills: slices.Clone(c.spec.Skills),
+			Skills: slices.Clone(c.spec.Skills), Region: savedRegion(c.spec.Region),
 			Online: c.online, Location: c.loc, LocationAt: c.locAt, ShiftEnd: c.shiftEnd,
 			Mode: modeNames[c.mode], ModeAt: c.modeAt, Load: c.load, RouteVersion: c.version,
 			Stops: make([]SavedStop, len(c.stops)),
@@ -366,7 +370,11 @@ func (r *restorer) stores() error {
 		if _, dup := e.stores[s.ID]; dup {
 			return fmt.Errorf("store %q appears twice", s.ID)
 		}
-		ss := &storeState{Store: Store{ID: s.ID, Name: s.Name, Location: s.Location}, idx: int32(i), paused: s.Paused}
+		region, rerr := regionOf("region", s.Region)
+		if rerr != nil {
+			return fmt.Errorf("store %q: %s", s.ID, rerr.Message)
+		}
+		ss := &storeState{Store: Store{ID: s.ID, Name: s.Name, Location: s.Location, Region: region}, idx: int32(i), paused: s.Paused}
 		r.slots[i] = ss
 		e.storeList[i] = ss
 		e.stores[s.ID] = ss
@@ -422,16 +430,20 @@ func (r *restorer) couriers() error {
 		if len(sc.Stops) > maxStopsHard {
 			return fmt.Errorf("courier %q: %d stops, at most %d are supported", sc.ID, len(sc.Stops), maxStopsHard)
 		}
+		region, rerr := regionOf("region", sc.Region)
+		if rerr != nil {
+			return fmt.Errorf("courier %q: %s", sc.ID, rerr.Message)
+		}
 		c := &courierState{
 			spec: CourierSpec{ID: sc.ID, Name: sc.Name, Vehicle: sc.Vehicle, Capacity: sc.Capacity,
-				Skills: slices.Clone(sc.Skills)},
+				Skills: slices.Clone(sc.Skills), Region: region},
 			idx: int32(i), skills: mask, online: sc.Online, loc: sc.Location, locAt: sc.LocationAt,
 			shiftEnd: sc.ShiftEnd, mode: courierMode(mode), modeAt: sc.ModeAt, load: sc.Load, version: sc.RouteVersion,
 		}
 		e.courierList[i] = c
 		e.couriers[sc.ID] = c
 		if c.online {
-			e.courierIndex.Set(c.idx, c.loc)
+			e.courierIndex.Set(c)
 		}
 	}
 	return nil
@@ -516,6 +528,7 @@ func (r *restorer) order(so *SavedOrder, known uint64) (*orderState, error) {
 	// The store: an open order's must be the live store of that id. A final order may name a removed slot; nothing
 	// reads a final order's store, but it gets one, as in the engine it came from.
 	o.store = r.slots[so.Store]
+	o.region = o.store.Region
 	if live := r.e.storeList[so.Store]; live != nil && live.ID != so.StoreID {
 		return nil, fmt.Errorf("store index %d is store %q, not %q", so.Store, live.ID, so.StoreID)
 	} else if live == nil && !final {
@@ -635,6 +648,9 @@ func (r *restorer) routes() error {
 			}
 			if o.courier != c || o.status.Final() {
 				return fmt.Errorf("courier %q: stop %d names order %q, which is %s and not on this courier's route", c.spec.ID, k, o.spec.ID, o.status)
+			}
+			if !c.carries(o.region) {
+				return fmt.Errorf("courier %q of region %q: stop %d names order %q of region %q", c.spec.ID, c.spec.Region, k, o.spec.ID, o.region)
 			}
 			n := onRoute[o]
 			if n == nil {

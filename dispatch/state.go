@@ -60,6 +60,8 @@ type orderState struct {
 	spec  OrderSpec
 	seq   uint64
 	store *storeState
+	// region is its store's region when it was placed (a store with open orders keeps its region).
+	region string
 	// copies of the spec in the planner's units
 	storeLoc, dropLoc         orb.Point
 	created, ready, deliverBy int64

@@ -38,11 +38,14 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 	switch rec.Type {
 	case recStorePut:
 		in := rec.Store.view()
+		if err := d.checkRegionChange(in); err != nil {
+			return nil, err
+		}
 		// The network first: it refuses stock below what live orders hold, and then nothing has changed.
 		if err := d.putNetStore(in, in.Inventory); err != nil {
 			return nil, err
 		}
-		if err := d.applyEngine(rec.At, dispatch.StoreUpserted{Store: dispatch.Store{ID: in.ID, Name: in.Name, Location: in.Location.Point()}}); err != nil {
+		if err := d.applyEngine(rec.At, dispatch.StoreUpserted{Store: dispatch.Store{ID: in.ID, Name: in.Name, Location: in.Location.Point(), Region: in.Region}}); err != nil {
 			return nil, err
 		}
 		v := *in
@@ -175,6 +178,10 @@ func (d *Daemon) applyRecord(rec *record) (any, error) {
 
 	case recOverride:
 		return d.applyOverride(rec)
+
+	case recWebhookCursors:
+		d.applyCursors(rec)
+		return nil, nil
 	}
 	return nil, errorf(dispatch.EInternal, "", "unknown record type %q", rec.Type)
 }
@@ -250,7 +257,13 @@ func (d *Daemon) applyCourierPut(rec *record) (any, error) {
 	if !known && in.TokenHash == nil {
 		return nil, errorf(dispatch.EInternal, "", "new courier %q without a token", in.ID)
 	}
-	spec := dispatch.CourierSpec{ID: in.ID, Name: in.Name, Vehicle: vehicle, Capacity: in.Capacity, Skills: in.Skills}
+	region := regionOfStored(in.Region)
+	if old, ok := s.couriers.Get(in.ID); ok && old.Region != region && (aux.OnShift || old.RouteStops > 0) {
+		// Checked here too, not only by the engine: a courier on shift awaiting its first position is not yet in
+		// the engine's eyes.
+		return nil, errorf(dispatch.EConflict, "region", "courier %q is on shift or has a route in region %q; its region can change once it is off shift with an empty route", in.ID, old.Region)
+	}
+	spec := dispatch.CourierSpec{ID: in.ID, Name: in.Name, Vehicle: vehicle, Capacity: in.Capacity, Skills: in.Skills, Region: region}
 	if err := d.applyEngine(rec.At, dispatch.CourierRegistered{Courier: spec}); err != nil {
 		return nil, err
 	}
@@ -369,7 +382,7 @@ func (d *Daemon) applyPlace(rec *record) (any, error) {
 		fulfilment = service.FulfilDelivery // records written before in-store pick-up existed
 	}
 	view := &service.Order{
-		ID: in.ID, ExternalID: in.ExternalID, Status: "pending", StoreID: in.StoreID,
+		ID: in.ID, ExternalID: in.ExternalID, Status: "pending", StoreID: in.StoreID, Region: st.Region,
 		CreatedAt: in.CreatedAt, ReadyAt: in.ReadyAt, DeliverBy: in.DeliverBy, Size: max(in.Size, 1),
 		Skills: in.Skills, Customer: in.Customer, Timeline: []service.TimelineEntry{{Status: "pending", At: rec.At}},
 		Fulfilment: fulfilment, Items: in.Items, PickupBy: timePtr(in.PickupBy),
@@ -559,7 +572,7 @@ func (d *Daemon) setRoute(r dispatch.Route, versionChanged bool) {
 	} else {
 		delete(s.onRoute, r.CourierID)
 	}
-	if versionChanged && !d.replaying {
+	if versionChanged && (!d.replaying || d.following) {
 		d.stepChanged = append(d.stepChanged, r.CourierID)
 	}
 	// The ETAs of the orders on it.
@@ -627,11 +640,11 @@ func (d *Daemon) refreshCourier(id string, at time.Time) *service.Courier {
 	if !ok || aux == nil {
 		return nil
 	}
-	v := &service.Courier{ID: id, Name: c.Name, Vehicle: c.Vehicle.String(), Capacity: c.Capacity, Skills: c.Skills,
+	v := &service.Courier{ID: id, Name: c.Name, Region: c.Region, Vehicle: c.Vehicle.String(), Capacity: c.Capacity, Skills: c.Skills,
 		Load: c.Load, CreatedAt: at, UpdatedAt: at, ShiftEnd: timePtr(aux.ShiftEnd)}
 	if old, ok := s.couriers.Get(id); ok {
 		v.CreatedAt = old.CreatedAt
-		if old.Name == v.Name && old.Vehicle == v.Vehicle && old.Capacity == v.Capacity && slices.Equal(old.Skills, v.Skills) {
+		if old.Name == v.Name && old.Region == v.Region && old.Vehicle == v.Vehicle && old.Capacity == v.Capacity && slices.Equal(old.Skills, v.Skills) {
 			v.UpdatedAt = old.UpdatedAt
 		}
 	}

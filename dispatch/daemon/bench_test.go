@@ -14,9 +14,14 @@ import (
 
 // benchDaemon is a daemon with 50 stores and n couriers on shift, on a real journal in a temp directory.
 func benchDaemon(b *testing.B, couriers int) (*harness, string) {
+	return benchDaemonWith(b, couriers, nil)
+}
+
+// benchDaemonWith is benchDaemon with its configuration changed by mutate.
+func benchDaemonWith(b *testing.B, couriers int, mutate func(*Config)) (*harness, string) {
 	b.Helper()
 	t := &testing.T{}
-	h := start(t, b.TempDir(), newFakeClock(), nil)
+	h := start(t, b.TempDir(), newFakeClock(), mutate)
 	h.t = t
 	for i := range 50 {
 		loc := service.Location{Lat: 31.20 + 0.01*float64(i%7), Lon: 121.44 + 0.01*float64(i/7)}

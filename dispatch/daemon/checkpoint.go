@@ -59,6 +59,7 @@ func (d *Daemon) checkpoint(final bool) error {
 		d.ckptWG.Wait()
 		d.ckptBusy.Store(true)
 	}
+	d.journalCursors()
 	if _, err := d.flushLocations(); err != nil {
 		d.ckptBusy.Store(false)
 		return err
@@ -75,7 +76,7 @@ func (d *Daemon) checkpoint(final bool) error {
 	for k, a := range s.aux {
 		src.aux[k] = *a
 	}
-	seq := d.journal.LastSeq()
+	seq := d.jnl().LastSeq()
 	src.header = checkpoint.Header{Seq: seq, At: d.lastNow, EventSeq: s.eventSeq}
 	d.sinceCkpt, d.lastCkpt = 0, d.clock()
 	write := func() error {
@@ -84,19 +85,33 @@ func (d *Daemon) checkpoint(final bool) error {
 		// The records it covers must be durable first: a checkpoint of changes whose commit then fails would bring
 		// back on the next start what the clients were told failed, and one written past the end of the journal
 		// would have the records that follow numbered as if it covered them.
-		if err := d.journal.Wait(context.Background(), seq); err != nil {
+		if err := d.jnl().Wait(context.Background(), seq); err != nil {
 			return fmt.Errorf("daemon: checkpoint: %w", err)
 		}
 		// The events up to the checkpoint must be on disk before it is: a replay from it cannot make them again.
 		if err := d.events.WaitFor(src.header.EventSeq); err != nil {
 			return err
 		}
-		size, err := writeCheckpoint(d.cfg.DataDir, src)
+		var size int64
+		var err error
+		if cs := d.cfg.Checkpoints; cs != nil {
+			// A daemon whose lease is gone writes no checkpoint (one already uploading may finish: it covers
+			// durable records only, and the store keeps the newest by seq).
+			if d.abandoned.Load() {
+				return errAbandoned
+			}
+			size, err = putCheckpoint(d.bg, cs, seq, src)
+		} else {
+			size, err = writeCheckpoint(d.cfg.DataDir, src)
+		}
 		if err != nil {
 			return err
 		}
+		if d.abandoned.Load() {
+			return errAbandoned
+		}
 		// Only now that the checkpoint is durable may the records it covers go.
-		if err := d.journal.Truncate(seq); err != nil {
+		if err := d.jnl().Truncate(seq); err != nil {
 			return err
 		}
 		d.log.Info().Uint64("seq", seq).Int64("bytes", size).Float64("took_ms", Millis(d.clock().Sub(began))).Msg("checkpoint written")
@@ -151,6 +166,39 @@ func writeCheckpoint(dir string, src *ckptSource) (int64, error) {
 		return 0, fmt.Errorf("daemon: checkpoint: %w", err)
 	}
 	return size, nil
+}
+
+// putCheckpoint streams the checkpoint into a CheckpointStore, encoded as it is uploaded, and returns its size.
+func putCheckpoint(ctx context.Context, cs CheckpointStore, seq uint64, src *ckptSource) (int64, error) {
+	pr, pw := io.Pipe()
+	cw := &countWriter{w: pw}
+	wrote := make(chan error, 1)
+	go func() {
+		err := src.writeTo(cw)
+		pw.CloseWithError(err)
+		wrote <- err
+	}()
+	err := cs.Put(ctx, seq, pr)
+	pr.CloseWithError(errors.New("the store stopped reading")) // the encoder, if still writing, stops
+	if werr := <-wrote; err == nil && werr != nil {
+		err = werr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("daemon: checkpoint %d: %w", seq, err)
+	}
+	return cw.n, nil
+}
+
+// countWriter counts what goes through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // writeTo writes the checkpoint's records to w.
@@ -269,21 +317,21 @@ func (d *Daemon) recover() error {
 	began := d.clock()
 	var seq uint64
 	rs := &restorer{d: d}
-	err = d.readCheckpoint(filepath.Join(d.cfg.DataDir, checkpointFile), rs.add)
+	found, err := d.loadCheckpoint(rs.add)
 	switch {
-	case err == nil:
+	case err == nil && found:
 		d.lastCkpt = rs.header.At
 		if seq, err = rs.finish(); err != nil {
-			return fmt.Errorf("daemon: %s: %w", checkpointFile, err)
+			return fmt.Errorf("daemon: %s: %w", d.ckptName(), err)
 		}
 		if err := d.checkAgainstCheckpoint(seq); err != nil {
 			return err
 		}
-	case errors.Is(err, os.ErrNotExist):
+	case err == nil:
 		// A journal truncated under a checkpoint that is now missing has lost what the checkpoint held: refuse to
 		// start with half a state rather than serve it.
-		if floor, ferr := d.journal.Floor(); ferr != nil || floor > 0 {
-			return fmt.Errorf("daemon: %s is missing but the journal starts after record %d", checkpointFile, floor)
+		if floor, ferr := d.jnl().Floor(); ferr != nil || floor > 0 {
+			return fmt.Errorf("daemon: %s is missing but the journal starts after record %d", d.ckptName(), floor)
 		}
 		eng, err := dispatch.New(d.cfg.Engine, geoSpace, d.cfg.Travel)
 		if err != nil {
@@ -291,30 +339,19 @@ func (d *Daemon) recover() error {
 		}
 		d.eng = eng
 	default:
-		return fmt.Errorf("daemon: %s: %w", checkpointFile, err)
+		return fmt.Errorf("daemon: %s: %w", d.ckptName(), err)
 	}
-	d.replaying = true
 	replayed, refused := 0, 0
-	err = d.replayJournal(seq, func(n uint64, rec *record) error {
-		if rec.At.After(d.lastNow) {
-			d.lastNow = rec.At
-		}
+	err = d.replayJournal(d.jnl(), seq, func(n uint64, rec *record) error {
 		if d.lastCkpt.IsZero() {
 			d.lastCkpt = rec.At // no checkpoint yet: the journal is as old as its first record
 		}
-		if rec.At.Before(d.eng.Now()) {
-			rec.At = d.eng.Now()
-		}
-		if _, err := d.apply(rec); err != nil {
-			// Only records that were accepted are journaled, so this is a bug; keep going with what can be applied
-			// rather than refuse to start with every other order in it.
+		if !d.applyJournaled(n, rec) {
 			refused++
-			d.log.Error().Err(err).Uint64("seq", n).Str("type", rec.Type).Msg("journal record refused on replay")
 		}
 		replayed++
 		return nil
 	})
-	d.replaying = false
 	d.stepChanged = nil
 	// The replay made again every event of the records after the checkpoint; the event log has those that were
 	// published before the crash. Write the rest.
@@ -331,7 +368,9 @@ func (d *Daemon) recover() error {
 	// An event log ahead of the replay holds events of records the journal lost (a damaged last record cut off, or
 	// salvage): they were published, so their ids must not be given again to other events, which readers that
 	// resume after an id would skip. Number on after them, and checkpoint at once so that it holds.
-	if last := d.events.LastID(); last > d.st.eventSeq {
+	// A standby's own event log may be ahead of the checkpoint it starts from: it holds the events of records it
+	// followed before, which following them again makes with the same ids (the log skips those it has).
+	if last := d.events.LastID(); last > d.st.eventSeq && !d.cfg.Standby {
 		d.log.Warn().Uint64("first", d.st.eventSeq+1).Uint64("last", last).
 			Msg("event log: it holds events of records the journal no longer has; new events are numbered after them")
 		d.st.eventSeq = last
@@ -345,9 +384,9 @@ func (d *Daemon) recover() error {
 // errReplayStopped ends the reading of the journal when its apply stopped.
 var errReplayStopped = errors.New("replay stopped")
 
-// replayJournal hands fn the journal's records after seq, in order. They are read and decoded on a goroutine of
+// replayJournal hands fn the records of j after seq, in order. They are read and decoded on a goroutine of
 // its own, ahead of fn (which applies them, one at a time), and waited for before it returns.
-func (d *Daemon) replayJournal(seq uint64, fn func(n uint64, rec *record) error) error {
+func (d *Daemon) replayJournal(j journal.Log, seq uint64, fn func(n uint64, rec *record) error) error {
 	type decoded struct {
 		n   uint64
 		rec *record
@@ -358,7 +397,7 @@ func (d *Daemon) replayJournal(seq uint64, fn func(n uint64, rec *record) error)
 	go func() {
 		defer close(done)
 		defer close(out)
-		readErr = d.journal.Replay(seq, func(n uint64, b []byte) error {
+		readErr = j.Replay(seq, func(n uint64, b []byte) error {
 			rec := new(record)
 			var err error
 			if err = json.Unmarshal(b, rec); err != nil {
@@ -390,28 +429,42 @@ func (d *Daemon) replayJournal(seq uint64, fn func(n uint64, rec *record) error)
 // checkAgainstCheckpoint checks, once the checkpoint of record seq is loaded, that the journal and the event log go
 // on from where it stops, and sets their numbering after it when they stop short of it.
 func (d *Daemon) checkAgainstCheckpoint(seq uint64) error {
-	floor, err := d.journal.Floor()
+	floor, err := d.jnl().Floor()
 	if err != nil {
 		return err
 	}
 	if floor > seq {
 		return fmt.Errorf("daemon: %s covers the records up to %d but the journal was truncated after record %d: "+
-			"records %d to %d are in neither (is the checkpoint an older copy?)", checkpointFile, seq, floor, seq+1, floor)
+			"records %d to %d are in neither (is the checkpoint an older copy?)", d.ckptName(), seq, floor, seq+1, floor)
 	}
-	if last := d.journal.LastSeq(); last < seq {
+	if d.cfg.Standby {
+		// A standby's position starts at its checkpoint.
+		if err := d.jnl().Skip(seq); err != nil {
+			return err
+		}
+	} else if last := d.jnl().LastSeq(); last < seq {
 		// The checkpoint holds records the journal does not (salvage cut them, or a checkpoint was written before
 		// they were durable): nothing is lost, but the next record must be numbered after the checkpoint, or the
 		// next replay would take it for one the checkpoint covers and skip it.
 		d.log.Warn().Uint64("journal_last", last).Uint64("checkpoint_seq", seq).
 			Msg("journal: it ends before the checkpoint; numbering goes on after the checkpoint")
-		if err := d.journal.Skip(seq); err != nil {
+		if err := d.jnl().Skip(seq); err != nil {
 			return err
 		}
 	}
-	if last, want := d.events.LastID(), d.st.eventSeq; last < want {
+	if last, want := d.events.LastID(), d.st.eventSeq; last < want && d.cfg.Checkpoints != nil {
+		// The checkpoint is the region's, from whichever node owned it; this node's event log has only what it
+		// saw. It goes on after the checkpoint: a reader resuming from before it here resumes at the oldest event
+		// this node has.
+		d.log.Warn().Uint64("event_log_last", last).Uint64("checkpoint_events", want).
+			Msg("event log: this node's log starts after the region's checkpoint; earlier events are on the nodes that saw them")
+		if err := d.events.SkipTo(want); err != nil {
+			return err
+		}
+	} else if last < want {
 		if !d.cfg.Salvage {
 			return fmt.Errorf("daemon: the event log ends at event %d but %s covers events up to %d: events %d to %d are lost: %w",
-				last, checkpointFile, want, last+1, want, ErrSalvageable)
+				last, d.ckptName(), want, last+1, want, ErrSalvageable)
 		}
 		d.log.Error().Uint64("first", last+1).Uint64("last", want).
 			Msg("event log: salvaged: events the checkpoint covers are lost; new events are numbered after them")
@@ -470,6 +523,52 @@ func (d *Daemon) readCheckpoint(path string, fn func(*checkpoint.Header, *checkp
 		}
 		return d.readCheckpointV1(f, fn)
 	}
+	return readCheckpointRecords(br, fn)
+}
+
+// loadCheckpoint reads the latest checkpoint, from Config.Checkpoints or the data directory, into fn; found is
+// false when there is none.
+func (d *Daemon) loadCheckpoint(fn func(*checkpoint.Header, *checkpoint.Record) error) (found bool, err error) {
+	cs := d.cfg.Checkpoints
+	if cs == nil {
+		err := d.readCheckpoint(filepath.Join(d.cfg.DataDir, checkpointFile), fn)
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	seq, rc, ok, err := cs.Latest(ctx)
+	if err != nil || !ok {
+		return false, err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 1<<20)
+	if b, _ := br.Peek(5); string(b) != `{"k":` {
+		return false, fmt.Errorf("checkpoint %d is not a checkpoint of this version", seq)
+	}
+	var headSeq uint64
+	err = readCheckpointRecords(br, func(h *checkpoint.Header, rec *checkpoint.Record) error {
+		headSeq = h.Seq
+		return fn(h, rec)
+	})
+	if err == nil && headSeq != seq {
+		err = fmt.Errorf("checkpoint stored as %d covers the records up to %d", seq, headSeq)
+	}
+	return err == nil, err
+}
+
+// ckptName names where checkpoints are, for errors.
+func (d *Daemon) ckptName() string {
+	if d.cfg.Checkpoints != nil {
+		return "the region's checkpoint"
+	}
+	return checkpointFile
+}
+
+// readCheckpointRecords reads a checkpoint of the current version from br into fn.
+func readCheckpointRecords(br *bufio.Reader, fn func(*checkpoint.Header, *checkpoint.Record) error) error {
 	r, err := checkpoint.NewReader(br)
 	if err != nil {
 		return err

@@ -88,6 +88,9 @@ func (d *Daemon) PutStore(ctx context.Context, in service.StoreInput) (*service.
 	case len(in.Timezone) > 64:
 		return nil, false, errorf(dispatch.EInvalid, "timezone", "timezone is longer than 64 bytes")
 	}
+	if err := d.checkRegion(in.Region); err != nil {
+		return nil, false, err
+	}
 	if err := d.checkPlace("location", in.Location); err != nil {
 		return nil, false, err
 	}
@@ -108,12 +111,20 @@ type putStoreReply struct {
 
 func (c putStore) run(d *Daemon, now time.Time) (putStoreReply, uint64, error) {
 	in := c.in
-	_, existed := d.st.stores.Get(in.ID)
+	old, existed := d.st.stores.Get(in.ID)
 	hours, err := d.parseHours(in.Hours, in.Timezone)
 	if err != nil {
 		return putStoreReply{}, 0, err
 	}
-	v := &service.Store{ID: in.ID, Name: in.Name, Location: in.Location, PrepSeconds: in.PrepSeconds,
+	region := in.Region
+	switch {
+	case region != "":
+	case existed:
+		region = old.Region
+	default:
+		region = d.homeRegion()
+	}
+	v := &service.Store{ID: in.ID, Name: in.Name, Region: region, Location: in.Location, PrepSeconds: in.PrepSeconds,
 		MaxActiveOrders: in.MaxActiveOrders, Timezone: in.Timezone, Inventory: in.Inventory}
 	if hours != nil {
 		v.Hours = mustJSON(hours.Format()) // the canonical form: spans sorted, past-midnight closings as given
@@ -150,6 +161,9 @@ func (d *Daemon) PutCourier(ctx context.Context, in service.CourierInput, rotate
 	case in.Capacity < 1 || in.Capacity > 1000:
 		return nil, "", false, errorf(dispatch.EInvalid, "capacity", "capacity must be within [1, 1000]")
 	}
+	if err := d.checkRegion(in.Region); err != nil {
+		return nil, "", false, err
+	}
 	if in.Vehicle == "" {
 		in.Vehicle = "bike"
 	}
@@ -180,7 +194,15 @@ type putCourierReply struct {
 func (c putCourier) run(d *Daemon, now time.Time) (putCourierReply, uint64, error) {
 	in := c.in
 	_, existed := d.st.aux[in.ID]
-	rec := &courierRecord{ID: in.ID, Name: in.Name, Vehicle: in.Vehicle, Capacity: in.Capacity, Skills: in.Skills}
+	region := in.Region
+	if region == "" {
+		region = d.homeRegion()
+		if old, ok := d.st.couriers.Get(in.ID); ok {
+			region = old.Region
+		}
+	}
+	rec := &courierRecord{ID: in.ID, Name: in.Name, Vehicle: in.Vehicle, Capacity: in.Capacity, Skills: in.Skills,
+		Region: storedRegion(region)}
 	if !existed || c.rotate {
 		rec.TokenHash = service.HashToken(c.token)
 	}
@@ -228,6 +250,9 @@ func (d *Daemon) resolve(now time.Time, in *service.OrderInput) (*orderRecord, e
 	}
 	req := fulfilRequest(in, rec.DeliverBy)
 	req.ReadyByPromise = true
+	if req.Region, err = d.orderRegion(in); err != nil {
+		return nil, err
+	}
 	plan, err := d.net.Choose(prepFrom, req)
 	if err != nil {
 		return nil, err
@@ -344,7 +369,7 @@ func (c quote) run(d *Daemon, now time.Time) (*service.Quote, uint64, error) {
 		}
 		return nil, 0, err
 	}
-	qv := &service.Quote{StoreID: rec.StoreID, Fulfilment: rec.Fulfilment, ReadyAt: timePtr(rec.ReadyAt), DeliverBy: rec.DeliverBy, Reasons: []string{}}
+	qv := &service.Quote{StoreID: rec.StoreID, Region: d.storeRegion(rec.StoreID), Fulfilment: rec.Fulfilment, ReadyAt: timePtr(rec.ReadyAt), DeliverBy: rec.DeliverBy, Reasons: []string{}}
 	if rec.Fulfilment == service.FulfilPickup {
 		// The customer collects: ready in time is all it takes.
 		qv.Feasible, qv.PickupETA = true, timePtr(rec.ReadyAt)
@@ -455,6 +480,9 @@ func (d *Daemon) QueueLocation(courierID string, loc service.Location, at time.T
 		return ErrShutdown
 	default:
 	}
+	if d.standby.Load() {
+		return d.errStandby()
+	}
 	select {
 	case d.pings <- locationRecord{Courier: courierID, Lat: loc.Lat, Lon: loc.Lon, At: at}:
 		return nil
@@ -487,6 +515,9 @@ func (d *Daemon) QueueLocations(batch []service.LocationUpdate) error {
 	case <-d.stopped:
 		return ErrShutdown
 	default:
+	}
+	if d.standby.Load() {
+		return d.errStandby()
 	}
 	select {
 	case d.pingBatches <- recs:

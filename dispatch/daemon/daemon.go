@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -50,6 +51,11 @@ func (nopObserver) WebhookDelivery(string)                {}
 type Config struct {
 	// DataDir holds the journal (journal/) and the checkpoint (checkpoint.json). It is created if missing.
 	DataDir string
+	// Region, when set, is the one region the daemon serves (a cluster runs one daemon per region): stores and
+	// couriers of another region are refused (422 naming region), and so are orders that name another region;
+	// stores and couriers registered without a region are put in it. Empty: any region (one engine holds them
+	// all), and DefaultRegion for those registered without one.
+	Region string
 	// Engine is the dispatch policy.
 	Engine dispatch.Config
 	// Travel estimates travel times (default: straight line with the default detour and speeds).
@@ -103,6 +109,31 @@ type Config struct {
 	FailCommit func() error
 	// WrapJournalFile is a test seam: see journal.Options.WrapFile (the record journal's segments).
 	WrapJournalFile func(journal.File) journal.File
+
+	// Journal, when set, is the record journal (a region's replicated stream, dispatch/cluster/jsjournal) instead
+	// of DataDir/journal; DataDir still holds the event log, the webhook cursors and the lock. Its sequence numbers
+	// may have gaps (a stream's takeover markers take numbers that Replay skips). The daemon closes it when it
+	// stops (or when Open fails). Salvage, FailCommit and WrapJournalFile concern the local journal only.
+	Journal journal.Log
+	// Checkpoints, when set, keeps the checkpoints instead of DataDir/checkpoint.json: Open loads Latest, and after
+	// a Put the journal is truncated up to its seq.
+	Checkpoints CheckpointStore
+	// Standby opens the daemon as a warm standby of a region another node owns: it recovers from Checkpoints'
+	// latest (Checkpoints is required, Journal must be nil), then applies the records the owner wrote as Follow
+	// hands them. It takes no command (each fails with a *dispatch.Error of code dispatch.EUnavailable, "region <r>
+	// is owned by another node"), delivers no webhook and writes no checkpoint; its views, event log and courier
+	// streams work as an owner's. Promote makes it the owner.
+	Standby bool
+}
+
+// CheckpointStore keeps a region's checkpoints (ckptstore.Store bound to a region is one). A store that also has a
+// method Region() string names the region in the daemon's errors.
+type CheckpointStore interface {
+	// Put stores the checkpoint covering the journal up to seq, read from r to its end; it is Latest once Put
+	// returned nil.
+	Put(ctx context.Context, seq uint64, r io.Reader) error
+	// Latest opens the newest checkpoint; ok is false (and r nil) when there is none.
+	Latest(ctx context.Context) (seq uint64, r io.ReadCloser, ok bool, err error)
 }
 
 // DefaultConfig returns the documented defaults (with the engine's defaults).
@@ -137,6 +168,12 @@ func (c *Config) validate() error {
 		return errors.New("daemon: IdempotencyTTL must be at least 24h (the API promises it)")
 	case c.OrderRetention <= 0 || c.CheckpointInterval <= 0 || c.CheckpointRecords <= 0:
 		return errors.New("daemon: OrderRetention, CheckpointInterval and CheckpointRecords must be positive")
+	case c.Region != "" && !dispatch.ValidRegion(c.Region):
+		return fmt.Errorf("daemon: Region %q: want 1 to 64 letters, digits, '-' or '_'", c.Region)
+	case c.Standby && c.Journal != nil:
+		return errors.New("daemon: Journal: a standby has none (it follows; Promote hands it the journal)")
+	case c.Standby && c.Checkpoints == nil:
+		return errors.New("daemon: Checkpoints: a standby recovers from the region's checkpoints and needs them")
 	}
 	return c.Engine.Validate()
 }
@@ -168,11 +205,13 @@ type reply struct {
 // Daemon is dispatchd's core: one goroutine (Run) owns the engine and all state; the API reaches it through Do-style
 // methods that queue a request and wait for the answer, and reads published snapshots (View) without entering it.
 type Daemon struct {
-	cfg     Config
-	log     zerolog.Logger
-	obs     Observer
-	clock   func() time.Time
-	journal *journal.Journal
+	cfg   Config
+	log   zerolog.Logger
+	obs   Observer
+	clock func() time.Time
+	// jr is the record journal (jnl): the local one, a replicated one from Config.Journal, a standby's
+	// followLog until Promote swaps in the owner's. Read from any goroutine, swapped only by the loop.
+	jr      atomic.Pointer[logRef]
 	queue   chan request
 	streams *broker
 	// legs draws routes on the road map when the travel model is one (nil otherwise).
@@ -194,6 +233,9 @@ type Daemon struct {
 	st        *state
 	lastNow   time.Time
 	replaying bool
+	// following is set with replaying while a standby applies a record the owner wrote: courier streams are woken
+	// as an owner's are.
+	following bool
 	sinceCkpt int
 	// replayed is how many journal records Open applied after the checkpoint (set by recovery, then read only).
 	replayed    int
@@ -233,7 +275,31 @@ type Daemon struct {
 	pingBatches chan []locationRecord
 	// sched plans the scheduled book off the loop and tracks its releases (schedule.go).
 	sched scheduler
+
+	// The region's side (standby.go). standby says commands are refused (a warm standby); the loop clears it
+	// when Promote is done.
+	standby atomic.Bool
+	// follows and promotes carry Follow's records and Promote's journal to the loop.
+	follows  chan followRequest
+	promotes chan promoteRequest
+	// appendMu orders appends against Abandon: once abandoned is set under it, no append starts.
+	appendMu  sync.Mutex
+	abandoned atomic.Bool
+	abandonCh chan struct{}
+	abandon1  sync.Once
+	// bg ends with the daemon (Abandon or shutdown): checkpoint uploads run under it.
+	bg       context.Context
+	bgCancel context.CancelFunc
+	// watch publishes snapshots as a journal the daemon did not open (which has no callbacks into it) makes
+	// records durable; nil for the local journal. Owned by the loop.
+	watch *durWatch
 }
+
+// logRef holds the journal for an atomic pointer.
+type logRef struct{ journal.Log }
+
+// jnl is the record journal in use.
+func (d *Daemon) jnl() journal.Log { return d.jr.Load().Log }
 
 // Open opens the data directory, recovers the state (the last checkpoint, then the journal after it) and returns a
 // daemon ready to Run.
@@ -253,14 +319,23 @@ func Open(cfg Config) (*Daemon, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
+	// A journal handed in is closed when Open fails, as when the daemon stops.
+	closeGiven := func() {
+		if cfg.Journal != nil {
+			cfg.Journal.Close()
+		}
+	}
 	if err := cfg.validate(); err != nil {
+		closeGiven()
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		closeGiven()
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	unlock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
+		closeGiven()
 		return nil, err
 	}
 	d := &Daemon{
@@ -279,22 +354,40 @@ func Open(cfg Config) (*Daemon, error) {
 		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
 		pingBatches: make(chan []locationRecord, 256),
 		sched:       newScheduler(),
+		follows:     make(chan followRequest),
+		promotes:    make(chan promoteRequest),
+		abandonCh:   make(chan struct{}),
+		stopHooks:   func() {},
 	}
-	j, err := journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
-		Now:        cfg.Now,
-		OnSync:     cfg.Observer.JournalSync,
-		OnDurable:  d.onDurable,
-		OnFail:     d.onJournalFailed,
-		FailCommit: cfg.FailCommit,
-		WrapFile:   cfg.WrapJournalFile,
-		Salvage:    cfg.Salvage,
-	})
-	if err != nil {
-		unlock()
-		return nil, fmt.Errorf("daemon: record journal: %w", salvageable(err))
+	d.bg, d.bgCancel = context.WithCancel(context.Background())
+	var j journal.Log
+	switch {
+	case cfg.Standby:
+		j = &followLog{}
+		d.standby.Store(true)
+	case cfg.Journal != nil:
+		j = cfg.Journal
+		if r, ok := j.(interface{ Recovery() journal.Recovery }); ok {
+			logRecovery(d.log, "journal", r.Recovery(), "a crash during a commit tears it; none of its records was acknowledged")
+		}
+	default:
+		lj, err := journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
+			Now:        cfg.Now,
+			OnSync:     cfg.Observer.JournalSync,
+			OnDurable:  d.onDurable,
+			OnFail:     d.onJournalFailed,
+			FailCommit: cfg.FailCommit,
+			WrapFile:   cfg.WrapJournalFile,
+			Salvage:    cfg.Salvage,
+		})
+		if err != nil {
+			unlock()
+			return nil, fmt.Errorf("daemon: record journal: %w", salvageable(err))
+		}
+		logRecovery(d.log, "journal", lj.Recovery(), "a crash during a commit tears it; none of its records was acknowledged")
+		j = lj
 	}
-	d.journal = j
-	logRecovery(d.log, "journal", j.Recovery(), "a crash during a commit tears it; none of its records was acknowledged")
+	d.jr.Store(&logRef{j})
 	ev, err := openEventLog(filepath.Join(cfg.DataDir, "events"), cfg.EventSegmentBytes, d.log, cfg.Salvage)
 	if err != nil {
 		j.Close()
@@ -327,28 +420,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return errors.New("daemon: Run called twice")
 	}
 	defer close(d.stopped)
-	// Webhook deliveries run beside the loop, reading the event log; they stop before it closes.
-	hctx, stopHooks := context.WithCancel(context.Background())
-	hooksDone := make(chan struct{})
-	go func() {
-		defer close(hooksDone)
-		d.hooks.Run(hctx)
-	}()
-	defer func() { stopHooks(); <-hooksDone }()
-	d.stopHooks = func() { stopHooks(); <-hooksDone }
-	// The checkpoint interval runs from the last checkpoint, across restarts: a start that replayed a journal
-	// older than that checkpoints at once (off the loop), or restarts closer together than the interval would
-	// replay an ever longer journal.
-	if d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
-		if err := d.checkpoint(false); err != nil {
-			d.log.Error().Err(err).Msg("checkpoint after recovery")
-		}
-	}
-	// Releases of scheduled orders that fell due while the daemon was down happen at once (the book is planned
-	// again at the first tick).
-	if d.journal.Err() == nil {
-		d.releaseDue(d.now())
-		d.publish()
+	defer d.bgCancel()
+	// Webhook deliveries run beside the loop, reading the event log; they stop before it closes. A standby starts
+	// them when it is promoted.
+	defer func() { d.stopHooks() }()
+	d.startWatch()
+	defer d.stopWatch()
+	if !d.standby.Load() {
+		d.startServing()
 	}
 	tick := time.NewTicker(d.cfg.DispatchInterval)
 	defer tick.Stop()
@@ -400,6 +479,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			d.sched.stop()
 			return nil
+		case <-d.abandonCh:
+			return d.abandonLoop()
+		case f := <-d.follows:
+			began := d.clock()
+			f.reply <- d.follow(f)
+			account(began)
+		case p := <-d.promotes:
+			began := d.clock()
+			p.reply <- d.promote(p)
+			account(began)
 		case res := <-d.sched.done:
 			began := d.clock()
 			d.scheduleReturned(res)
@@ -430,10 +519,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.publish()
 			account(began)
 		case <-ckpt.C:
+			if d.journalCursors() {
+				d.publish()
+			}
 			if err := d.events.Prune(d.clock().Add(-d.cfg.EventRetention)); err != nil {
 				d.log.Error().Err(err).Msg("event log compaction")
 			}
-			if d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
+			if !d.standby.Load() && d.sinceCkpt > 0 && d.clock().Sub(d.lastCkpt) >= d.cfg.CheckpointInterval {
 				d.checkpoint(false)
 			}
 		}
@@ -465,14 +557,15 @@ func (d *Daemon) shutdown() error {
 	}
 	d.publish()
 	var errs []error
-	if d.journal.Err() == nil {
+	if d.jnl().Err() == nil && !d.standby.Load() {
 		if err := d.checkpoint(true); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := d.journal.Close(); err != nil {
+	if err := d.jnl().Close(); err != nil {
 		errs = append(errs, err)
 	}
+	d.stopWatch()
 	d.stopHooks()
 	if err := d.events.Close(); err != nil {
 		errs = append(errs, err)
@@ -487,7 +580,8 @@ func (d *Daemon) Close() error {
 	if d.running.Load() {
 		return errors.New("daemon: Close on a running daemon; cancel Run's context instead")
 	}
-	err := errors.Join(d.journal.Close(), d.events.Close())
+	err := errors.Join(d.jnl().Close(), d.events.Close())
+	d.bgCancel()
 	d.unlock()
 	return err
 }
@@ -502,11 +596,11 @@ func (d *Daemon) Ready() bool {
 		return false
 	default:
 	}
-	return d.running.Load() && d.journal.Err() == nil
+	return d.running.Load() && d.jnl().Err() == nil
 }
 
 // ReadOnly reports whether a failed journal commit has left the daemon read-only, until a restart.
-func (d *Daemon) ReadOnly() bool { return d.journal.Err() != nil }
+func (d *Daemon) ReadOnly() bool { return d.jnl().Err() != nil }
 
 // View returns the latest published snapshot: everything in it is durable.
 func (d *Daemon) View() service.View { return d.view.Load() }
@@ -519,9 +613,22 @@ func (d *Daemon) QueueDepth() int    { return len(d.queue) }
 func (d *Daemon) QueueCapacity() int { return cap(d.queue) }
 
 // JournalPending is how many records wait for their sync.
-func (d *Daemon) JournalPending() int { return d.journal.Pending() }
+func (d *Daemon) JournalPending() int { return d.jnl().Pending() }
 
 func (d *Daemon) submit(ctx context.Context, req request) error {
+	if d.standby.Load() {
+		select {
+		case <-d.stopped:
+			return ErrShutdown
+		default:
+			return d.errStandby()
+		}
+	}
+	return d.enqueue(ctx, req)
+}
+
+// enqueue is submit for any daemon, a standby too (tests reach the loop with it).
+func (d *Daemon) enqueue(ctx context.Context, req request) error {
 	select {
 	case <-d.stopped:
 		return ErrShutdown
@@ -557,6 +664,10 @@ func (d *Daemon) submit(ctx context.Context, req request) error {
 
 // handle runs a request on the loop and answers it.
 func (d *Daemon) handle(req request) {
+	if d.abandoned.Load() {
+		req.reply <- reply{err: errAbandoned}
+		return
+	}
 	var r reply
 	func() {
 		defer func() {
@@ -583,7 +694,7 @@ func (d *Daemon) now() time.Time {
 
 // waitVisible waits until the record seq is durable and a snapshot containing it is published.
 func (d *Daemon) waitVisible(ctx context.Context, seq uint64) error {
-	if err := d.journal.Wait(ctx, seq); err != nil {
+	if err := d.jnl().Wait(ctx, seq); err != nil {
 		if errors.Is(err, journal.ErrClosed) {
 			return ErrShutdown
 		}
@@ -603,7 +714,7 @@ func (d *Daemon) waitVisible(ctx context.Context, seq uint64) error {
 		if d.view.Load().seq >= seq {
 			return nil
 		}
-		if d.journal.Err() != nil && seq <= d.journal.Durable() {
+		if d.jnl().Err() != nil && seq <= d.jnl().Durable() {
 			// The record is on disk, but the snapshot that holds it also holds later changes whose commit failed,
 			// and no snapshot is published after a failed commit. The change stands (a restart shows it): say so
 			// rather than keep the caller waiting for a snapshot that will never come.
@@ -627,8 +738,11 @@ func (d *Daemon) publish() {
 	v := d.buildView()
 	d.pubMu.Lock()
 	d.pending = append(d.pending, v)
-	d.publishDurable(d.journal.Durable())
+	d.publishDurable(d.jnl().Durable())
 	d.pubMu.Unlock()
+	if d.watch != nil {
+		d.watch.want(v.seq)
+	}
 }
 
 // onJournalFailed runs on the journal's committer when a commit fails: callers waiting for a snapshot are woken to
@@ -673,7 +787,10 @@ func (d *Daemon) publishDurable(durable uint64) {
 // record applies a new record and appends it to the journal, returning the result and its sequence number. Any
 // positions not yet journaled go first, so that the journal replays in the order things happened.
 func (d *Daemon) record(rec *record) (any, uint64, error) {
-	if err := d.journal.Err(); err != nil {
+	if d.abandoned.Load() {
+		return nil, 0, errAbandoned
+	}
+	if err := d.jnl().Err(); err != nil {
 		return nil, 0, &dispatch.Error{Code: dispatch.EUnavailable, Message: "the journal cannot write; not accepted"}
 	}
 	res, err := d.apply(rec)
@@ -697,7 +814,7 @@ func (d *Daemon) appendRecord(rec *record) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("daemon: encode %s record: %w", rec.Type, err)
 	}
-	seq, err := d.journal.Append(b)
+	seq, err := d.append(b)
 	if err != nil {
 		return 0, &dispatch.Error{Code: dispatch.EUnavailable, Message: "the journal cannot write; not accepted"}
 	}
@@ -720,13 +837,16 @@ func (d *Daemon) flushLocations() (uint64, error) {
 // plans on its own goroutine, on a copy of the engine taken here; its decision is applied when it comes back
 // (roundReturned). One round at a time: a tick while one plans is skipped.
 func (d *Daemon) tick() {
+	if d.standby.Load() {
+		return // the owner plans; a standby applies its decisions as they come
+	}
 	d.scheduleTick()
 	if d.planning {
 		return
 	}
 	now := d.now()
 	d.st.prune(now, d.cfg.IdempotencyTTL, d.cfg.OrderRetention)
-	if d.st.openOrders() == 0 || d.journal.Err() != nil {
+	if d.st.openOrders() == 0 || d.jnl().Err() != nil {
 		return
 	}
 	d.planning = true

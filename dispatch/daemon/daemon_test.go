@@ -82,7 +82,7 @@ func (h *harness) crash() {
 	h.t.Helper()
 	close(h.d.kill)
 	<-h.done
-	h.d.journal.Close()
+	h.d.jnl().Close()
 	h.d.events.Close()
 	h.d.unlock()
 }
@@ -346,21 +346,28 @@ func TestRecoveryAfterACrash(t *testing.T) {
 				t.Fatalf("state after recovery differs:\n%s", firstDiff(want, got))
 			}
 			// Idempotency keys survive: the retry of an order placed before the crash gets the same answer.
-			body, err := orderJSON(h2.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: key}, "idem-4", []byte{4}, service.OrderInput{StoreID: "s0", Dropoff: service.Location{Lat: 31.243, Lon: 121.486}}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var o service.Order
-			json.Unmarshal(body, &o)
-			if o.ID != ids[4] {
-				t.Fatalf("retry after restart placed %s, want the original %s", o.ID, ids[4])
-			}
+			h2.retryLifecycleOrder(key, ids)
 			// And it keeps dispatching.
 			clock.Advance(time.Minute)
 			if err := h2.d.DispatchNow(ctx); err != nil {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// retryLifecycleOrder places again fullLifecycle's fifth order with its idempotency key and requires the answer to
+// be the order first placed.
+func (h *harness) retryLifecycleOrder(key string, ids []string) {
+	h.t.Helper()
+	body, err := orderJSON(h.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: key}, "idem-4", []byte{4}, service.OrderInput{StoreID: "s0", Dropoff: service.Location{Lat: 31.243, Lon: 121.486}}))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var o service.Order
+	json.Unmarshal(body, &o)
+	if o.ID != ids[4] {
+		h.t.Fatalf("retry after restart placed %s, want the original %s", o.ID, ids[4])
 	}
 }
 
@@ -594,7 +601,7 @@ func (h *harness) waitRound() {
 		planning := make(chan bool, 1)
 		h.d.do(ctx, func(time.Time) (any, uint64, error) {
 			planning <- h.d.planning
-			return nil, h.d.journal.LastSeq(), nil
+			return nil, h.d.jnl().LastSeq(), nil
 		})
 		if !<-planning {
 			return

@@ -54,4 +54,15 @@
 // published, and from there to GET /v1/events and to the webhook workers (internal/webhook, configured in
 // webhooks.go), which read the log through an interface of their own and never the loop: a receiver that is down or
 // slow cannot slow dispatching.
+//
+// # A region's daemon in a cluster: owner or warm standby
+//
+// Config.Journal and Config.Checkpoints hand the daemon a region's journal (a replicated stream, whose numbers
+// may have gaps) and checkpoint store instead of the data directory's (standby.go, docs/cluster.md). An owner runs
+// as above on them. A standby (Config.Standby) opens from the store's latest checkpoint and applies what Follow
+// hands it through recovery's apply (a round's decision is applied, not planned), so its views, event ids, event
+// log and courier streams are the owner's; it refuses commands, plans nothing and writes no journal record,
+// checkpoint or webhook. Promote replays the journal after the standby's position and serves; Abandon stops an
+// owner whose lease is gone with no append after it. The owner journals its webhooks' delivery cursors
+// (webhook_cursors), so that a new owner resumes deliveries after them, at least once.
 package daemon

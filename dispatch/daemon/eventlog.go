@@ -20,12 +20,21 @@ func openEventLog(dir string, segmentBytes int64, log zerolog.Logger, salvage bo
 		Log:          log,
 		ID:           func(ev *service.OrderEvent) uint64 { return ev.ID },
 		At:           func(ev *service.OrderEvent) time.Time { return ev.At },
+		Upgrade:      upgradeEvent,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: event log: %w", salvageable(err))
 	}
 	logRecovery(log, "event log", l.Recovery(), "a crash loses what was not synced; the replay makes those events again")
 	return l, nil
+}
+
+// upgradeEvent brings an event written before regions existed to the current form: its order is of the default
+// region, as every order then was.
+func upgradeEvent(ev *service.OrderEvent) {
+	if ev.Order.Region == "" {
+		ev.Order.Region = service.DefaultRegion
+	}
 }
 
 // Events returns up to limit order events after the id after (oldest first), and a channel that is closed when

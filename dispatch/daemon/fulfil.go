@@ -56,7 +56,7 @@ func (d *Daemon) netStore(v *service.Store) (fulfil.Store, error) {
 		return fulfil.Store{}, err
 	}
 	return fulfil.Store{ID: v.ID, Location: v.Location.Point(), Prep: time.Duration(v.PrepSeconds) * time.Second,
-		Pickers: v.MaxActiveOrders, Hours: h}, nil
+		Pickers: v.MaxActiveOrders, Hours: h, Region: v.Region}, nil
 }
 
 // putNetStore puts a store into the network, replacing its stock when inventory is not nil. Hours that no longer
@@ -68,7 +68,7 @@ func (d *Daemon) putNetStore(v *service.Store, inventory map[string]int) error {
 			return err
 		}
 		d.log.Warn().Err(err).Str("store_id", v.ID).Msg("store hours not understood; the store is taken as always open")
-		ns = fulfil.Store{ID: v.ID, Location: v.Location.Point(), Prep: time.Duration(v.PrepSeconds) * time.Second, Pickers: v.MaxActiveOrders}
+		ns = fulfil.Store{ID: v.ID, Location: v.Location.Point(), Prep: time.Duration(v.PrepSeconds) * time.Second, Pickers: v.MaxActiveOrders, Region: v.Region}
 	}
 	return d.net.PutStore(ns, inventory)
 }
@@ -95,7 +95,7 @@ func (c storeDetail) run(d *Daemon, now time.Time) (*service.Store, uint64, erro
 	if !ok {
 		return nil, 0, errorf(dispatch.ENotFound, "", "store %q not found", c.id)
 	}
-	return d.withStock(v, now), d.journal.LastSeq(), nil
+	return d.withStock(v, now), d.jnl().LastSeq(), nil
 }
 
 func (d *Daemon) withStock(v *service.Store, now time.Time) *service.Store {

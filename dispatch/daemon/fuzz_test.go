@@ -83,7 +83,7 @@ func (fd *fuzzDaemon) close(tb testing.TB, what string) {
 func (fd *fuzzDaemon) crash() {
 	close(fd.d.kill)
 	<-fd.done
-	fd.d.journal.Close()
+	fd.d.jnl().Close()
 	fd.d.events.Close()
 	fd.d.unlock()
 }

@@ -43,6 +43,9 @@ func idemFromStored(hash []byte, at time.Time, orderID string, status int, body 
 	if o.ID != orderID {
 		return nil, fmt.Errorf("body is order %q, the entry names %q", o.ID, orderID)
 	}
+	if o.Region == "" {
+		o.Region = service.DefaultRegion // an answer remembered before regions existed
+	}
 	if _, err := json.Marshal(&o); err != nil {
 		// stored must be able to write it again (a time out of JSON's range, say).
 		return nil, fmt.Errorf("body: %w", err)

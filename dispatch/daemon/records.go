@@ -35,6 +35,8 @@ type record struct {
 	Override *overrideRecord `json:"override,omitempty"`
 	// Schedule is the scheduled book's plan or release (schedule.go).
 	Schedule *scheduleRecord `json:"schedule,omitempty"`
+	// Cursors are webhooks' delivery cursors, by webhook id (webhook_cursors).
+	Cursors map[string]uint64 `json:"cursors,omitempty"`
 }
 
 // Record types.
@@ -60,6 +62,9 @@ const (
 	recInventory = "inventory"
 	// recStoreAction is a store's step in an in-store pick-up order: "ready" or "collected" (Action).
 	recStoreAction = "store_action"
+	// recWebhookCursors notes how far the owner delivered each webhook's events (Cursors): a node taking the
+	// region over resumes after it.
+	recWebhookCursors = "webhook_cursors"
 )
 
 // inventoryRecord is an admin's change of a store's stock: Set counts first, then Adjust moves.
@@ -96,6 +101,8 @@ func (r *record) check() error {
 		missing = "override"
 	case (r.Type == recSchedulePlan || r.Type == recScheduleRelease) && r.Schedule == nil:
 		missing = "schedule"
+	case r.Type == recWebhookCursors && r.Cursors == nil:
+		missing = "cursors"
 	default:
 		return nil
 	}
@@ -124,6 +131,8 @@ type storeRecord struct {
 	MaxActiveOrders int             `json:"max_active_orders,omitempty"`
 	Hours           json.RawMessage `json:"hours,omitempty"`
 	Timezone        string          `json:"timezone,omitempty"`
+	// Region is the store's region; empty for the default region (and in records written before regions).
+	Region string `json:"region,omitempty"`
 	// Inventory replaces the stock on hand (nil keeps it).
 	Inventory map[string]int `json:"inventory,omitempty"`
 }
@@ -142,6 +151,8 @@ type courierRecord struct {
 	Vehicle  string   `json:"vehicle"`
 	Capacity int      `json:"capacity"`
 	Skills   []string `json:"skills,omitempty"`
+	// Region is the courier's region; empty for the default region (and in records written before regions).
+	Region string `json:"region,omitempty"`
 	// TokenHash replaces the courier's token when set (first registration, rotation).
 	TokenHash []byte `json:"token_hash,omitempty"`
 }

@@ -31,16 +31,35 @@ func (l *latLon) locationPtr() *service.Location {
 	return &loc
 }
 
+// storedRegion is a region as records and checkpoints keep it: empty for the default region, so that what was
+// written before regions existed reads as it.
+func storedRegion(r string) string {
+	if r == service.DefaultRegion {
+		return ""
+	}
+	return r
+}
+
+// regionOfStored is the region a record or checkpoint keeps (storedRegion's inverse).
+func regionOfStored(r string) string {
+	if r == "" {
+		return service.DefaultRegion
+	}
+	return r
+}
+
 // newStoreRecord is a store_put record's store: the settings of v and the stock it sets (v.Inventory).
 func newStoreRecord(v *service.Store) *storeRecord {
 	return &storeRecord{ID: v.ID, Name: v.Name, Location: newLatLon(v.Location), PrepSeconds: v.PrepSeconds,
-		MaxActiveOrders: v.MaxActiveOrders, Hours: v.Hours, Timezone: v.Timezone, Inventory: v.Inventory}
+		MaxActiveOrders: v.MaxActiveOrders, Hours: v.Hours, Timezone: v.Timezone, Region: storedRegion(v.Region),
+		Inventory: v.Inventory}
 }
 
 // view is the store of a store_put record, before the apply sets what the state knows (times, active orders).
 func (r *storeRecord) view() *service.Store {
-	return &service.Store{ID: r.ID, Name: r.Name, Location: r.Location.location(), PrepSeconds: r.PrepSeconds,
-		MaxActiveOrders: r.MaxActiveOrders, Hours: r.Hours, Timezone: r.Timezone, Inventory: r.Inventory}
+	return &service.Store{ID: r.ID, Name: r.Name, Region: regionOfStored(r.Region), Location: r.Location.location(),
+		PrepSeconds: r.PrepSeconds, MaxActiveOrders: r.MaxActiveOrders, Hours: r.Hours, Timezone: r.Timezone,
+		Inventory: r.Inventory}
 }
 
 func newWebhookRecord(w *Webhook) *webhookRecord {
@@ -70,7 +89,7 @@ func viewLocation(l *checkpoint.Location) *service.Location {
 }
 
 func ckptStore(v *service.Store, stock map[string]int) *checkpoint.Store {
-	return &checkpoint.Store{ID: v.ID, Name: v.Name, Location: *ckptLocation(&v.Location), PrepSeconds: v.PrepSeconds,
+	return &checkpoint.Store{ID: v.ID, Name: v.Name, Region: storedRegion(v.Region), Location: *ckptLocation(&v.Location), PrepSeconds: v.PrepSeconds,
 		MaxActiveOrders: v.MaxActiveOrders, Hours: v.Hours, Timezone: v.Timezone, Stock: stock, Reserved: v.Reserved,
 		Preparing: v.Preparing, ActiveOrders: v.ActiveOrders, Paused: v.Paused, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
 }
@@ -81,13 +100,13 @@ func storeView(r *checkpoint.Store) (*service.Store, map[string]int) {
 	if stock == nil {
 		stock = map[string]int{}
 	}
-	return &service.Store{ID: r.ID, Name: r.Name, Location: *viewLocation(&r.Location), PrepSeconds: r.PrepSeconds,
+	return &service.Store{ID: r.ID, Name: r.Name, Region: regionOfStored(r.Region), Location: *viewLocation(&r.Location), PrepSeconds: r.PrepSeconds,
 		MaxActiveOrders: r.MaxActiveOrders, Hours: r.Hours, Timezone: r.Timezone, Reserved: r.Reserved,
 		Preparing: r.Preparing, ActiveOrders: r.ActiveOrders, Paused: r.Paused, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, stock
 }
 
 func ckptCourier(v *service.Courier, a courierAux) *checkpoint.Courier {
-	return &checkpoint.Courier{ID: v.ID, Name: v.Name, Vehicle: v.Vehicle, Capacity: v.Capacity, Skills: v.Skills,
+	return &checkpoint.Courier{ID: v.ID, Name: v.Name, Region: storedRegion(v.Region), Vehicle: v.Vehicle, Capacity: v.Capacity, Skills: v.Skills,
 		Status: v.Status, Location: ckptLocation(v.Location), LocationAt: v.LocationAt, ShiftEnd: v.ShiftEnd,
 		Load: v.Load, RouteVersion: v.RouteVersion, RouteStops: v.RouteStops, CreatedAt: v.CreatedAt,
 		UpdatedAt: v.UpdatedAt, TokenHash: a.TokenHash, OnShift: a.OnShift, InEngine: a.InEngine,
@@ -95,7 +114,7 @@ func ckptCourier(v *service.Courier, a courierAux) *checkpoint.Courier {
 }
 
 func courierView(r *checkpoint.Courier) (*service.Courier, courierAux) {
-	return &service.Courier{ID: r.ID, Name: r.Name, Vehicle: r.Vehicle, Capacity: r.Capacity, Skills: r.Skills,
+	return &service.Courier{ID: r.ID, Name: r.Name, Region: regionOfStored(r.Region), Vehicle: r.Vehicle, Capacity: r.Capacity, Skills: r.Skills,
 			Status: r.Status, Location: viewLocation(r.Location), LocationAt: r.LocationAt, ShiftEnd: r.ShiftEnd,
 			Load: r.Load, RouteVersion: r.RouteVersion, RouteStops: r.RouteStops, CreatedAt: r.CreatedAt,
 			UpdatedAt: r.UpdatedAt},
@@ -104,7 +123,7 @@ func courierView(r *checkpoint.Courier) (*service.Courier, courierAux) {
 }
 
 func ckptOrder(v *service.Order) *checkpoint.Order {
-	r := &checkpoint.Order{ID: v.ID, ExternalID: v.ExternalID, Status: v.Status, StoreID: v.StoreID,
+	r := &checkpoint.Order{ID: v.ID, ExternalID: v.ExternalID, Status: v.Status, StoreID: v.StoreID, Region: storedRegion(v.Region),
 		CourierID: v.CourierID, Dropoff: ckptLocation(v.Dropoff), CreatedAt: v.CreatedAt, ReadyAt: v.ReadyAt,
 		DeliverBy: v.DeliverBy, Size: v.Size, Skills: v.Skills, Customer: v.Customer, Fulfilment: v.Fulfilment,
 		PickupBy: v.PickupBy, Late: v.Late, PickedUpAt: v.PickedUpAt, DeliveredAt: v.DeliveredAt,
@@ -132,7 +151,7 @@ func ckptOrder(v *service.Order) *checkpoint.Order {
 }
 
 func orderView(r *checkpoint.Order) *service.Order {
-	v := &service.Order{ID: r.ID, ExternalID: r.ExternalID, Status: r.Status, StoreID: r.StoreID,
+	v := &service.Order{ID: r.ID, ExternalID: r.ExternalID, Status: r.Status, StoreID: r.StoreID, Region: regionOfStored(r.Region),
 		CourierID: r.CourierID, Dropoff: viewLocation(r.Dropoff), CreatedAt: r.CreatedAt, ReadyAt: r.ReadyAt,
 		DeliverBy: r.DeliverBy, Size: r.Size, Skills: r.Skills, Customer: r.Customer, Fulfilment: r.Fulfilment,
 		PickupBy: r.PickupBy, Late: r.Late, PickedUpAt: r.PickedUpAt, DeliveredAt: r.DeliveredAt,
@@ -169,12 +188,12 @@ func keyView(r *checkpoint.Key) *service.APIKey {
 
 func ckptWebhook(w *Webhook) *checkpoint.Webhook {
 	return &checkpoint.Webhook{ID: w.ID, URL: w.URL, Secret: w.Secret, Events: w.Events, FromEvent: w.FromEvent,
-		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Delivered: w.Delivered}
 }
 
 func webhookOf(r *checkpoint.Webhook) *Webhook {
 	return &Webhook{ID: r.ID, URL: r.URL, Secret: r.Secret, Events: r.Events, FromEvent: r.FromEvent,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Delivered: r.Delivered}
 }
 
 func ckptIdem(key string, r *idemRecord) *checkpoint.Idem {

@@ -315,7 +315,7 @@ func (w *replayWorld) restart(step int, graceful bool) {
 	d.do(ctx, func(now time.Time) (any, uint64, error) { seq, err := d.releaseDue(now); return nil, seq, err })
 	for {
 		d.pubMu.Lock()
-		settled := len(d.pending) == 0 && d.journal.Durable() >= d.journal.LastSeq()
+		settled := len(d.pending) == 0 && d.jnl().Durable() >= d.jnl().LastSeq()
 		d.pubMu.Unlock()
 		if settled {
 			break

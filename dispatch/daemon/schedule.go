@@ -527,7 +527,7 @@ type scheduleResult struct {
 // scheduleTick releases what is due and starts a plan of the book when it changed since the last plan and the
 // last began at least Replan ago.
 func (d *Daemon) scheduleTick() {
-	if d.journal.Err() != nil {
+	if d.jnl().Err() != nil {
 		return
 	}
 	now := d.now()
@@ -614,17 +614,19 @@ func (planScheduleNow) run(d *Daemon, now time.Time) (struct{}, uint64, error) {
 }
 
 // scheduleJob is what a plan of the book reads, copied on the loop: the book's entries (never changed once
-// stored), the couriers with a known position and the stores' places.
+// stored), the couriers with a known position and the stores' places and regions.
 type scheduleJob struct {
 	at       time.Time
 	gen      uint64
 	orders   []*booked
 	couriers []jobCourier
 	stores   map[string]orb.Point
-	cfg      ScheduleConfig
-	engine   dispatch.Config
-	travel   geo.TravelModel
-	clock    func() time.Time
+	// regions gives each store of the book its region: a courier is planned only with orders of its own.
+	regions map[string]string
+	cfg     ScheduleConfig
+	engine  dispatch.Config
+	travel  geo.TravelModel
+	clock   func() time.Time
 }
 
 type jobCourier struct {
@@ -633,17 +635,19 @@ type jobCourier struct {
 	capacity int
 	skills   []string
 	shiftEnd time.Time
+	region   string
 }
 
 func (d *Daemon) scheduleJob(now time.Time) *scheduleJob {
 	s := d.st
-	job := &scheduleJob{at: now, gen: d.sched.gen, stores: map[string]orb.Point{}, cfg: d.cfg.Schedule.withDefaults(&d.cfg.Engine),
-		engine: d.cfg.Engine, travel: d.cfg.Travel, clock: d.clock}
+	job := &scheduleJob{at: now, gen: d.sched.gen, stores: map[string]orb.Point{}, regions: map[string]string{},
+		cfg: d.cfg.Schedule.withDefaults(&d.cfg.Engine), engine: d.cfg.Engine, travel: d.cfg.Travel, clock: d.clock}
 	for _, id := range slices.Sorted(maps.Keys(s.book)) {
 		b := s.book[id]
 		job.orders = append(job.orders, b)
 		if st, ok := s.stores.Get(b.StoreID); ok {
 			job.stores[b.StoreID] = st.Location.Point()
+			job.regions[b.StoreID] = st.Region
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.aux)) {
@@ -652,7 +656,7 @@ func (d *Daemon) scheduleJob(now time.Time) *scheduleJob {
 		if !ok || aux.Location == nil {
 			continue
 		}
-		c := jobCourier{id: id, at: aux.Location.Point(), capacity: v.Capacity, skills: v.Skills}
+		c := jobCourier{id: id, at: aux.Location.Point(), capacity: v.Capacity, skills: v.Skills, region: v.Region}
 		if aux.OnShift && !aux.ShiftEnd.IsZero() {
 			if !aux.ShiftEnd.After(now) {
 				continue // its shift is over
@@ -661,6 +665,50 @@ func (d *Daemon) scheduleJob(now time.Time) *scheduleJob {
 		}
 		job.couriers = append(job.couriers, c)
 	}
+	return job
+}
+
+// solve plans the book region by region (a courier only carries orders of its own region), each region with
+// its share of the time limit, and returns every region's plans together, by order id.
+func (job *scheduleJob) solve(ctx context.Context) scheduleResult {
+	res := scheduleResult{gen: job.gen}
+	parts := map[string]*scheduleJob{}
+	var names []string
+	for _, b := range job.orders {
+		r := job.regions[b.StoreID] // "" for a store that is gone: planned with no courier
+		p, ok := parts[r]
+		if !ok {
+			cp := *job
+			cp.orders, cp.couriers = nil, nil
+			p = &cp
+			parts[r] = p
+			names = append(names, r)
+		}
+		p.orders = append(p.orders, b)
+	}
+	for _, c := range job.couriers {
+		if p, ok := parts[c.region]; ok {
+			p.couriers = append(p.couriers, c)
+		}
+	}
+	slices.Sort(names)
+	for _, r := range names {
+		p := parts[r]
+		p.cfg.TimeLimit = job.cfg.TimeLimit / time.Duration(len(names))
+		sub := p.solveRegion(ctx)
+		if sub.err != nil {
+			res.err = sub.err
+			return res
+		}
+		res.plans = append(res.plans, sub.plans...)
+	}
+	slices.SortFunc(res.plans, func(a, b schedulePlanRecord) int { return strings.Compare(a.Order, b.Order) })
+	return res
+}
+
+// nearestVehicles keeps, of more couriers than a plan considers (ScheduleConfig.MaxVehicles), those nearest the
+// book's stores (ties by id: the list is sorted by id and the sort is stable).
+func (job *scheduleJob) nearestVehicles() {
 	if len(job.couriers) > job.cfg.MaxVehicles {
 		// The nearest to the book's stores (ties by id: the list is sorted by id and the sort is stable).
 		near := func(p orb.Point) float64 {
@@ -677,7 +725,6 @@ func (d *Daemon) scheduleJob(now time.Time) *scheduleJob {
 		slices.SortStableFunc(job.couriers, func(a, b jobCourier) int { return cmp.Compare(dist[a.id], dist[b.id]) })
 		job.couriers = job.couriers[:job.cfg.MaxVehicles]
 	}
-	return job
 }
 
 // Why a plan left an order without a courier, besides the planner's reasons.
@@ -686,11 +733,13 @@ const (
 	unplannedWindowGone = "window_passed"
 )
 
-// solve plans the book with dispatch/planner (off the loop: it reads only the job). Times are seconds from the
-// job's time; every courier starts where it was last seen and ends anywhere (a place at no distance from all
-// others), by its shift's end when one is known; travel is the engine's travel model for its bundle vehicle.
-func (job *scheduleJob) solve(ctx context.Context) scheduleResult {
+// solveRegion plans one region's part of the book with dispatch/planner (off the loop: it reads only the job).
+// Times are seconds from the job's time; every courier starts where it was last seen and ends anywhere (a place
+// at no distance from all others), by its shift's end when one is known; travel is the engine's travel model for
+// its bundle vehicle.
+func (job *scheduleJob) solveRegion(ctx context.Context) scheduleResult {
 	res := scheduleResult{gen: job.gen}
+	job.nearestVehicles()
 	sec := func(t time.Time) float64 { return max(t.Sub(job.at).Seconds(), 0) }
 	var points []orb.Point
 	for _, c := range job.couriers {

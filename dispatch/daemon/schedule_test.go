@@ -408,7 +408,7 @@ func TestScheduleAcrossRestarts(t *testing.T) {
 			clock.Set(release.Add(time.Minute))
 			h = start(t, dir, clock, cfg)
 			// The release on start is on the loop before anything else; wait until it is visible.
-			h.d.do(ctx, func(time.Time) (any, uint64, error) { return nil, h.d.journal.LastSeq(), nil })
+			h.d.do(ctx, func(time.Time) (any, uint64, error) { return nil, h.d.jnl().LastSeq(), nil })
 			ra := h.order(a.ID)
 			if ra.Status != "assigned" || ra.Schedule.ReleasedAt == nil || !ra.Schedule.ReleasedAt.After(release) {
 				t.Fatalf("a due while the daemon was down is %s (released %v) after the start", ra.Status, ra.Schedule.ReleasedAt)

@@ -143,7 +143,7 @@ type View struct {
 func (d *Daemon) buildView() *View {
 	s := d.st
 	v := &View{
-		seq:        d.journal.LastSeq(),
+		seq:        d.jnl().LastSeq(),
 		at:         d.lastNow,
 		orders:     s.orders.Freeze(),
 		stores:     s.stores.Freeze(),
@@ -309,6 +309,7 @@ func (v *View) ListOrders(f service.OrderFilter) (page []*service.Order, more bo
 		case f.Status != "" && o.Status != f.Status,
 			f.StoreID != "" && o.StoreID != f.StoreID,
 			f.CourierID != "" && o.CourierID != f.CourierID,
+			f.Region != "" && o.Region != f.Region,
 			!f.CreatedSince.IsZero() && o.CreatedAt.Before(f.CreatedSince),
 			!f.CreatedUntil.IsZero() && !o.CreatedAt.Before(f.CreatedUntil),
 			f.After.ID != "" && !cursorBefore(f.After, o):

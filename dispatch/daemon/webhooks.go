@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"time"
@@ -23,11 +24,54 @@ type Webhook struct {
 	FromEvent uint64    `json:"from_event"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Delivered is the owner's delivery cursor as last journaled (a webhook_cursors record): a node that takes the
+	// region over resumes deliveries after it, at least once, when it has no cursor of its own further on. Kept by
+	// webhook_cursors records and the checkpoint, not in this JSON (old journals' webhook views).
+	Delivered uint64 `json:"-"`
 }
 
 // endpoint is the webhook as deliveries need it.
 func (w *Webhook) endpoint() webhook.Endpoint {
-	return webhook.Endpoint{ID: w.ID, URL: w.URL, Secret: w.Secret, Events: w.Events, FromEvent: w.FromEvent}
+	return webhook.Endpoint{ID: w.ID, URL: w.URL, Secret: w.Secret, Events: w.Events, FromEvent: w.FromEvent, Resume: w.Delivered}
+}
+
+// journalCursors journals the webhooks' delivery cursors that moved since last journaled, so that a node taking
+// the region over (which follows the journal, or starts from a checkpoint holding them) resumes deliveries near
+// where this one was rather than from each webhook's start. Owner only, on the loop. It reports whether it
+// journaled a record.
+func (d *Daemon) journalCursors() bool {
+	if d.hooks == nil || d.standby.Load() || d.jnl().Err() != nil {
+		return false // recovering (no deliveries yet), a standby, or a journal that cannot write
+	}
+	var moved map[string]uint64
+	for _, id := range d.st.webhooks.SortedKeys() {
+		w, _ := d.st.webhooks.Get(id)
+		if st, ok := d.hooks.Status(id); ok && st.Cursor > w.Delivered {
+			if moved == nil {
+				moved = map[string]uint64{}
+			}
+			moved[id] = st.Cursor
+		}
+	}
+	if moved == nil {
+		return false
+	}
+	if _, _, err := d.record(&record{Type: recWebhookCursors, At: d.now(), Cursors: moved}); err != nil {
+		d.log.Warn().Err(err).Msg("webhook cursors not journaled")
+		return false
+	}
+	return true
+}
+
+// applyCursors takes a webhook_cursors record: cursors only move forward, for webhooks that still exist.
+func (d *Daemon) applyCursors(rec *record) {
+	for _, id := range slices.Sorted(maps.Keys(rec.Cursors)) {
+		if w, ok := d.st.webhooks.Get(id); ok && rec.Cursors[id] > w.Delivered {
+			cp := *w
+			cp.Delivered = rec.Cursors[id]
+			d.st.webhooks.Set(id, &cp)
+		}
+	}
 }
 
 // PutWebhook creates or replaces a webhook. created says which.
@@ -90,7 +134,8 @@ func (d *Daemon) WebhookViews() []*service.Webhook {
 }
 
 func (d *Daemon) webhookView(w *Webhook) *service.Webhook {
-	v := &service.Webhook{ID: w.ID, URL: w.URL, Events: w.Events, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, DeliveredThrough: w.FromEvent}
+	v := &service.Webhook{ID: w.ID, URL: w.URL, Events: w.Events, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+		DeliveredThrough: max(w.FromEvent, w.Delivered)} // deliveries not running here (a standby): the journaled cursor
 	if v.Events == nil {
 		v.Events = []string{}
 	}

@@ -51,6 +51,8 @@ type Store struct {
 	Pickers int
 	// Hours is the opening schedule; nil means always open.
 	Hours *Hours
+	// Region is the store's region (an order by items chooses among the stores of one region).
+	Region string
 }
 
 // Config sets how the network estimates and searches.
@@ -83,6 +85,9 @@ func DefaultConfig(travel geo.TravelModel) Config {
 type Request struct {
 	// StoreID names the store; empty lets the network choose one that has every item.
 	StoreID string
+	// Region, for a choice by items, is the region whose stores are looked at; empty: the drop-off's region, the
+	// region of the nearest store that can serve the order (see Choose).
+	Region string
 	// Items to take from the store's stock (normalized by NormalizeItems). May be empty with a StoreID.
 	Items   []Item
 	Dropoff orb.Point
@@ -103,6 +108,8 @@ type Request struct {
 // Plan is where and when an order is fulfilled.
 type Plan struct {
 	StoreID string
+	// Region is the store's region.
+	Region string
 	// Ready is when the store will have the order ready; PickupBy the end of that opening (zero: no closing).
 	Ready, PickupBy time.Time
 	// Dropoff estimates the hand-over to the customer: Ready plus handling and the ride (for Collect, Ready).
@@ -315,6 +322,12 @@ func (n *Network) AdjustInventory(id string, set, adjust map[string]int) (map[st
 // nearer, then the smaller id).
 // When no store can, the error is EUnservable with every reason met (Reasons) and the reasons of the nearest
 // stores (Candidates).
+//
+// A choice by items looks at the stores of one region only: Request.Region, or else the drop-off's region, which
+// is the region of the nearest store (in the search's order: by distance, nearest first) that could serve the
+// order (every item in stock, ready and delivered within the promise). Once that store is found, stores of other
+// regions are passed over; stores looked at before it, which all failed, may be of any region and are reported as
+// usual. A named store is taken whatever its region (the caller checks it against the region it wants).
 func (n *Network) Choose(now time.Time, r *Request) (Plan, error) {
 	ns := now.UnixNano()
 	var rej rejections
@@ -334,10 +347,14 @@ func (n *Network) Choose(now time.Time, r *Request) (Plan, error) {
 	var best Plan
 	found, compared, scanned := false, 0, 0
 	deliverBy := r.DeliverBy.UnixNano()
+	region := r.Region
 	n.index.Within(r.Dropoff, n.cfg.SearchRadius, func(nb geo.Neighbor[int32]) bool {
 		st := n.list[nb.ID]
 		if scanned++; n.cfg.MaxScan > 0 && scanned > n.cfg.MaxScan {
 			return false
+		}
+		if region != "" && st.Region != region {
+			return true
 		}
 		if !r.Collect && ns+int64(n.cfg.Travel.TravelTime(st.Location, r.Dropoff, n.cfg.Profile)) > deliverBy {
 			// Farther stores cannot be nearer in time either: the search ends here.
@@ -356,6 +373,7 @@ func (n *Network) Choose(now time.Time, r *Request) (Plan, error) {
 			rej.add(n.cfg.MaxRejections, st.ID, reason, detail)
 		case !found || p.Dropoff.Before(best.Dropoff):
 			best, found = p, true
+			region = st.Region
 		}
 		return compared < n.cfg.Candidates
 	})
@@ -363,7 +381,11 @@ func (n *Network) Choose(now time.Time, r *Request) (Plan, error) {
 		return best, nil
 	}
 	if rej.seen == 0 {
-		rej.add(n.cfg.MaxRejections, "", ReasonNoStoreInReach, fmt.Sprintf("no store within %.0f m of the drop-off", n.cfg.SearchRadius))
+		detail := fmt.Sprintf("no store within %.0f m of the drop-off", n.cfg.SearchRadius)
+		if r.Region != "" {
+			detail = fmt.Sprintf("no store of region %q within %.0f m of the drop-off", r.Region, n.cfg.SearchRadius)
+		}
+		rej.add(n.cfg.MaxRejections, "", ReasonNoStoreInReach, detail)
 	}
 	return Plan{}, rej.err("items", "no store can serve this order")
 }
@@ -436,7 +458,7 @@ func (n *Network) evaluate(st *storeState, now int64, r *Request, dist float64) 
 	}
 	ready, pickupBy, ok := n.fit(st.Hours, start, int64(prep))
 	if ok && ready+limitRide <= deliverBy {
-		p := Plan{StoreID: st.ID, Ready: time.Unix(0, ready).UTC(), Dropoff: time.Unix(0, ready+ride).UTC(), Distance: dist}
+		p := Plan{StoreID: st.ID, Region: st.Region, Ready: time.Unix(0, ready).UTC(), Dropoff: time.Unix(0, ready+ride).UTC(), Distance: dist}
 		if pickupBy != 0 {
 			p.PickupBy = time.Unix(0, pickupBy).UTC()
 		}

@@ -65,13 +65,16 @@ func parseOrderQuery(raw string) orderQuery {
 	}
 	for k := range vals {
 		switch k {
-		case "status", "store_id", "courier_id", "created_since", "created_until", "limit", "cursor":
+		case "status", "store_id", "courier_id", "region", "created_since", "created_until", "limit", "cursor":
 		default:
 			q.bad[asJSON(k)] = true
 		}
 	}
 	f := &q.filter
-	f.Status, f.StoreID, f.CourierID = vals.Get("status"), vals.Get("store_id"), vals.Get("courier_id")
+	f.Status, f.StoreID, f.CourierID, f.Region = vals.Get("status"), vals.Get("store_id"), vals.Get("courier_id"), vals.Get("region")
+	if _, given := vals["region"]; given && service.CheckRegion(f.Region) != nil {
+		q.bad["region"] = true
+	}
 	switch f.Status {
 	case "", "pending", "assigned", "picked_up", "delivered", "cancelled", "failed":
 	default:
@@ -115,7 +118,7 @@ func asJSON(s string) string {
 func (q *orderQuery) matches(o *service.Order) bool {
 	f := &q.filter
 	return (f.Status == "" || o.Status == f.Status) && (f.StoreID == "" || o.StoreID == f.StoreID) &&
-		(f.CourierID == "" || o.CourierID == f.CourierID) &&
+		(f.CourierID == "" || o.CourierID == f.CourierID) && (f.Region == "" || o.Region == f.Region) &&
 		(f.CreatedSince.IsZero() || !o.CreatedAt.Before(f.CreatedSince)) &&
 		(f.CreatedUntil.IsZero() || o.CreatedAt.Before(f.CreatedUntil))
 }
@@ -178,9 +181,10 @@ func FuzzListOrdersQuery(f *testing.F) {
 	})
 }
 
-// FuzzListStoresQuery: GET /v1/stores?near=&radius_m=. A near that is not "lat,lon" within range, a radius that is
-// not a number in (0, 100000] or a radius without near is a 400 naming that field; otherwise the answer is every
-// store within the radius (all of them without near), nearest first.
+// FuzzListStoresQuery: GET /v1/stores?near=&radius_m=&region=. A malformed region, a near that is not "lat,lon"
+// within range, a radius that is not a number in (0, 100000] or a radius without near is a 400 naming that field;
+// otherwise the answer is every store of the region (of any, without one) within the radius (all of them without
+// near), nearest first.
 func FuzzListStoresQuery(f *testing.F) {
 	a := newFuzzAPI(f)
 	// Two more stores, far apart, so that radii matter.
@@ -192,12 +196,16 @@ func FuzzListStoresQuery(f *testing.F) {
 		bad := ""
 		var near service.Location
 		radius := 3000.0
-		unknown := unknownParams(vals, "near", "radius_m")
+		unknown := unknownParams(vals, "near", "radius_m", "region")
+		region := vals.Get("region")
+		_, regionGiven := vals["region"]
 		switch {
 		case err != nil:
 			bad = "query" // not well formed: no one field to name
 		case len(unknown) > 0:
 			bad = "unknown" // a misspelt parameter: the error names one of them
+		case regionGiven && service.CheckRegion(region) != nil:
+			bad = "region"
 		case vals.Get("near") == "" && vals.Get("radius_m") != "":
 			bad = "near"
 		case vals.Get("near") != "":
@@ -228,7 +236,12 @@ func FuzzListStoresQuery(f *testing.F) {
 		if err := json.Unmarshal(body, &got); err != nil {
 			t.Fatal(err)
 		}
-		all := a.d.View().Stores()
+		var all []*service.Store
+		for _, s := range a.d.View().Stores() {
+			if region == "" || s.Region == region {
+				all = append(all, s)
+			}
+		}
 		if vals.Get("near") == "" {
 			if len(got.Stores) != len(all) {
 				t.Fatalf("?%s: %d stores of %d", raw, len(got.Stores), len(all))
@@ -256,8 +269,9 @@ func FuzzListStoresQuery(f *testing.F) {
 	})
 }
 
-// FuzzListCouriersQuery: GET /v1/couriers?status=. A status other than online, offline, awaiting_location, idle
-// or busy is a 400 naming status; otherwise exactly the couriers in that status (online: any but offline).
+// FuzzListCouriersQuery: GET /v1/couriers?status=&region=. A status other than online, offline,
+// awaiting_location, idle or busy is a 400 naming status, a malformed region one naming region; otherwise exactly
+// the couriers of the region (of any, without one) in that status (online: any but offline).
 func FuzzListCouriersQuery(f *testing.F) {
 	a := newFuzzAPI(f)
 	// A third courier on shift with no position: awaiting_location.
@@ -267,11 +281,15 @@ func FuzzListCouriersQuery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		status, body, e := a.call(t, "GET", &url.URL{Path: "/v1/couriers", RawQuery: raw}, adminToken, "", nil)
 		vals, err := url.ParseQuery(raw)
-		st := vals.Get("status")
-		unknown := unknownParams(vals, "status")
-		valid := err == nil && len(unknown) == 0 && slices.Contains([]string{"", "online", "offline", "awaiting_location", "idle", "busy"}, st)
+		st, region := vals.Get("status"), vals.Get("region")
+		unknown := unknownParams(vals, "status", "region")
+		badStatus := !slices.Contains([]string{"", "online", "offline", "awaiting_location", "idle", "busy"}, st)
+		_, regionGiven := vals["region"]
+		badRegion := regionGiven && service.CheckRegion(region) != nil
+		valid := err == nil && len(unknown) == 0 && !badStatus && !badRegion
 		if !valid || e != nil {
-			if valid || e == nil || status != 400 || err == nil && e.Field != "status" && !slices.Contains(unknown, e.Field) {
+			if valid || e == nil || status != 400 || err == nil && !(e.Field == "status" && badStatus) &&
+				!(e.Field == "region" && badRegion) && !slices.Contains(unknown, e.Field) {
 				t.Fatalf("?%s: %d %s; valid %v", raw, status, body, valid)
 			}
 			return
@@ -283,6 +301,9 @@ func FuzzListCouriersQuery(f *testing.F) {
 		var want, gotIDs []string
 		for _, id := range []string{"a", "b", "c"} {
 			v, _ := a.d.View().Courier(id)
+			if region != "" && v.Region != region {
+				continue
+			}
 			if st == "" || v.Status == st || st == "online" && v.Status != service.CourierOffline {
 				want = append(want, id)
 			}

@@ -237,6 +237,10 @@ func FuzzStoreBody(f *testing.F) {
 		if !ok {
 			return
 		}
+		wantRegion := service.DefaultRegion // left out: a new store's; an existing one keeps its own
+		if old, ok := a.d.View().Store(id); ok {
+			wantRegion = old.Region
+		}
 		_, resp, ok := a.put(t, u, u, body)
 		if !ok {
 			return
@@ -252,8 +256,11 @@ func FuzzStoreBody(f *testing.F) {
 		if err := json.Unmarshal(resp, &got); err != nil {
 			t.Fatal(err)
 		}
+		if sent.Region != "" {
+			wantRegion = sent.Region
+		}
 		switch {
-		case got.ID != id, got.Name != sent.Name, got.Location.Lat != *sent.Location.Lat, got.Location.Lon != *sent.Location.Lon,
+		case got.ID != id, got.Name != sent.Name, got.Region != wantRegion, got.Location.Lat != *sent.Location.Lat, got.Location.Lon != *sent.Location.Lon,
 			got.PrepSeconds != sent.PrepSeconds, got.MaxActiveOrders != sent.MaxActiveOrders, got.Timezone != sent.Timezone,
 			sent.Inventory != nil && len(got.Inventory) != nonZero(sent.Inventory), hasHours(sent.Hours) != hasHours(got.Hours):
 			// Hours come back in canonical form (spans sorted); zero counts are no stock; a PUT without inventory
@@ -282,6 +289,10 @@ func FuzzCourierBody(f *testing.F) {
 			u.RawQuery = url.Values{"rotate_token": {rotate}}.Encode()
 		}
 		view := &url.URL{Path: u.Path, RawPath: u.RawPath}
+		wantRegion := service.DefaultRegion // left out: a new courier's; a registered one keeps its own
+		if old, ok := a.d.View().Courier(id); ok {
+			wantRegion = old.Region
+		}
 		created, resp, ok := a.put(t, u, view, body)
 		if !ok {
 			return
@@ -305,7 +316,10 @@ func FuzzCourierBody(f *testing.F) {
 			}
 			wantVehicle = p.String()
 		}
-		if got.ID != id || got.Name != sent.Name || got.Vehicle != wantVehicle || got.Capacity != wantCap || !sameList(got.Skills, sent.Skills) {
+		if sent.Region != "" {
+			wantRegion = sent.Region
+		}
+		if got.ID != id || got.Name != sent.Name || got.Region != wantRegion || got.Vehicle != wantVehicle || got.Capacity != wantCap || !sameList(got.Skills, sent.Skills) {
 			t.Fatalf("sent %s, the courier is %s", body, resp)
 		}
 		if _, after := a.get(view); !sameJSON(after, mustJSON(t, got.Courier)) {
@@ -672,6 +686,9 @@ func FuzzQuoteBody(f *testing.F) {
 		if err := json.Unmarshal(resp, &got); err != nil || status != 200 {
 			t.Fatalf("%d %s: %v", status, resp, err)
 		}
+		if st, ok := a.d.View().Store(got.StoreID); got.Region != "" && (!ok || got.Region != st.Region) {
+			t.Fatalf("quote of %s: region %q, not that of store %q", body, got.Region, got.StoreID)
+		}
 		if got.StoreID != sent.StoreID || got.DeliverBy.IsZero() || got.Reasons == nil ||
 			got.Feasible && (len(got.Reasons) > 0 || got.PickupETA == nil || got.DropoffETA == nil) {
 			t.Fatalf("quote of %s: %s", body, resp)
@@ -746,6 +763,9 @@ func FuzzOrderBody(f *testing.F) {
 		}
 		if got.ReadyAt.After(got.DeliverBy) || !got.DeliverBy.After(now) {
 			t.Fatalf("accepted an order that cannot be on time: %s", resp)
+		}
+		if st, ok := a.d.View().Store(got.StoreID); !ok || got.Region != st.Region || sent.Region != "" && got.Region != sent.Region {
+			t.Fatalf("sent %s, placed an order of region %q at store %s", body, got.Region, got.StoreID)
 		}
 	})
 }

@@ -76,6 +76,7 @@ func checkRecent(field string, at *time.Time, now time.Time) error {
 type orderBody struct {
 	ExternalID     string          `json:"external_id,omitempty"`
 	StoreID        string          `json:"store_id,omitempty"`
+	Region         string          `json:"region,omitempty"`
 	Items          []fulfil.Item   `json:"items,omitempty"`
 	Fulfilment     string          `json:"fulfilment,omitempty"`
 	Dropoff        *locationBody   `json:"dropoff,omitempty"`
@@ -91,7 +92,12 @@ type orderBody struct {
 }
 
 func (b *orderBody) input() (service.OrderInput, error) {
-	in := service.OrderInput{ExternalID: b.ExternalID, StoreID: b.StoreID, PrepSeconds: b.PrepSeconds,
+	if b.Region != "" {
+		if err := service.CheckRegion(b.Region); err != nil {
+			return service.OrderInput{}, err
+		}
+	}
+	in := service.OrderInput{ExternalID: b.ExternalID, StoreID: b.StoreID, Region: b.Region, PrepSeconds: b.PrepSeconds,
 		PromiseSeconds: b.PromiseSeconds, Skills: b.Skills, Customer: b.Customer, Items: b.Items, Fulfilment: b.Fulfilment,
 		AcceptLate: b.AcceptLate}
 	if b.Dropoff == nil && b.Fulfilment == service.FulfilPickup {
@@ -185,8 +191,8 @@ type orderList struct {
 var orderStatuses = map[string]bool{"pending": true, "assigned": true, "picked_up": true, "delivered": true, "cancelled": true, "failed": true,
 	service.StatusReadyForPickup: true, service.StatusCollected: true, service.StatusScheduled: true}
 
-// listOrders is GET /v1/orders: filters on status, store_id, courier_id and the creation time, oldest first, in
-// pages joined by an opaque cursor.
+// listOrders is GET /v1/orders: filters on status, store_id, courier_id, region and the creation time, oldest
+// first, in pages joined by an opaque cursor.
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
 	q, err := query(r)
 	if err != nil {
@@ -194,12 +200,15 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, _ service.Pr
 	}
 	for k := range q {
 		switch k {
-		case "status", "store_id", "courier_id", "created_since", "created_until", "limit", "cursor":
+		case "status", "store_id", "courier_id", "region", "created_since", "created_until", "limit", "cursor":
 		default:
 			return apiError(dispatch.EInvalid, k, "unknown query parameter %q", k)
 		}
 	}
 	f := service.OrderFilter{Status: q.Get("status"), StoreID: q.Get("store_id"), CourierID: q.Get("courier_id"), Limit: 100}
+	if f.Region, err = regionParam(q); err != nil {
+		return err
+	}
 	if f.Status != "" && !orderStatuses[f.Status] {
 		return apiError(dispatch.EInvalid, "status", "status must be scheduled, pending, assigned, picked_up, delivered, cancelled, failed, ready_for_pickup or collected")
 	}
@@ -298,6 +307,7 @@ func (s *Server) quote(w http.ResponseWriter, r *http.Request, _ service.Princip
 
 type storeBody struct {
 	Name            string          `json:"name"`
+	Region          string          `json:"region"`
 	Location        *locationBody   `json:"location"`
 	PrepSeconds     int             `json:"prep_seconds"`
 	MaxActiveOrders int             `json:"max_active_orders"`
@@ -315,7 +325,12 @@ func (s *Server) putStore(w http.ResponseWriter, r *http.Request, _ service.Prin
 	if err != nil {
 		return err
 	}
-	v, created, err := s.d.PutStore(r.Context(), service.StoreInput{ID: r.PathValue("store_id"), Name: b.Name, Location: loc,
+	if b.Region != "" {
+		if err := service.CheckRegion(b.Region); err != nil {
+			return err
+		}
+	}
+	v, created, err := s.d.PutStore(r.Context(), service.StoreInput{ID: r.PathValue("store_id"), Name: b.Name, Region: b.Region, Location: loc,
 		PrepSeconds: b.PrepSeconds, MaxActiveOrders: b.MaxActiveOrders, Hours: b.Hours, Timezone: b.Timezone, Inventory: b.Inventory})
 	if err != nil {
 		return err
@@ -365,7 +380,11 @@ func (s *Server) listStores(w http.ResponseWriter, r *http.Request, _ service.Pr
 	if err != nil {
 		return err
 	}
-	if err := onlyParams(q, "near", "radius_m"); err != nil {
+	if err := onlyParams(q, "near", "radius_m", "region"); err != nil {
+		return err
+	}
+	region, err := regionParam(q)
+	if err != nil {
 		return err
 	}
 	near := q.Get("near")
@@ -373,7 +392,7 @@ func (s *Server) listStores(w http.ResponseWriter, r *http.Request, _ service.Pr
 		if q.Get("radius_m") != "" {
 			return apiError(dispatch.EInvalid, "near", "radius_m needs near=lat,lon")
 		}
-		writeJSON(w, http.StatusOK, storeList{Stores: s.d.View().Stores()})
+		writeJSON(w, http.StatusOK, storeList{Stores: inRegion(s.d.View().Stores(), region, storeRegion)})
 		return nil
 	}
 	lat, lon, ok := strings.Cut(near, ",")
@@ -390,12 +409,13 @@ func (s *Server) listStores(w http.ResponseWriter, r *http.Request, _ service.Pr
 		}
 		radius = rad
 	}
-	writeJSON(w, http.StatusOK, storeList{Stores: s.d.View().StoresNear(service.Location{Lat: la, Lon: lo}, radius)})
+	writeJSON(w, http.StatusOK, storeList{Stores: inRegion(s.d.View().StoresNear(service.Location{Lat: la, Lon: lo}, radius), region, storeRegion)})
 	return nil
 }
 
 type courierBody struct {
 	Name     string   `json:"name"`
+	Region   string   `json:"region"`
 	Vehicle  string   `json:"vehicle"`
 	Capacity *int     `json:"capacity"`
 	Skills   []string `json:"skills"`
@@ -433,7 +453,12 @@ func (s *Server) putCourier(w http.ResponseWriter, r *http.Request, _ service.Pr
 			return apiError(dispatch.EInvalid, fmt.Sprintf("skills[%d]", i), "a skill is 1 to 64 bytes")
 		}
 	}
-	v, token, created, err := s.d.PutCourier(r.Context(), service.CourierInput{ID: r.PathValue("courier_id"), Name: b.Name,
+	if b.Region != "" {
+		if err := service.CheckRegion(b.Region); err != nil {
+			return err
+		}
+	}
+	v, token, created, err := s.d.PutCourier(r.Context(), service.CourierInput{ID: r.PathValue("courier_id"), Name: b.Name, Region: b.Region,
 		Vehicle: b.Vehicle, Capacity: capacity, Skills: b.Skills}, rotate)
 	if err != nil {
 		return err
@@ -461,7 +486,11 @@ func (s *Server) listCouriers(w http.ResponseWriter, r *http.Request, _ service.
 	if err != nil {
 		return err
 	}
-	if err := onlyParams(q, "status"); err != nil {
+	if err := onlyParams(q, "status", "region"); err != nil {
+		return err
+	}
+	region, err := regionParam(q)
+	if err != nil {
 		return err
 	}
 	status := q.Get("status")
@@ -470,7 +499,7 @@ func (s *Server) listCouriers(w http.ResponseWriter, r *http.Request, _ service.
 	default:
 		return apiError(dispatch.EInvalid, "status", "status must be online, offline, awaiting_location, idle or busy")
 	}
-	list := s.d.View().Couriers(status)
+	list := inRegion(s.d.View().Couriers(status), region, courierRegion)
 	if list == nil {
 		list = []*service.Courier{}
 	}

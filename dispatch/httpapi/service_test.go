@@ -167,7 +167,7 @@ func TestPlacementAndRetryAsHTTP(t *testing.T) {
 			}
 			return o, nil
 		}
-		o := &service.Order{ID: fmt.Sprintf("ord_%d", len(answered)+1), Status: "pending", StoreID: in.StoreID, Dropoff: &in.Dropoff,
+		o := &service.Order{ID: fmt.Sprintf("ord_%d", len(answered)+1), Status: "pending", StoreID: in.StoreID, Region: service.DefaultRegion, Dropoff: &in.Dropoff,
 			CreatedAt: created, ReadyAt: created.Add(5 * time.Minute), DeliverBy: created.Add(45 * time.Minute), Size: 1,
 			Customer: in.Customer, Fulfilment: service.FulfilDelivery, Late: false,
 			Timeline: []service.TimelineEntry{{Status: "pending", At: created}}}
@@ -177,7 +177,7 @@ func TestPlacementAndRetryAsHTTP(t *testing.T) {
 	body := `{"store_id":"s0","dropoff":{"lat":31.25,"lon":121.49},"customer":{"name":"Wang","phone":"1"}}`
 	same := `{ "customer" : {"phone":"1", "name":"Wang"}, "dropoff":{"lon":121.49,"lat":31.25}, "store_id":"s0" }`
 	first := serve(t, f, "POST", "/v1/orders", fakeOrdersToken, body, "Idempotency-Key", "k1")
-	want := `{"id":"ord_1","status":"pending","store_id":"s0","dropoff":{"lat":31.25,"lon":121.49},"created_at":"2026-11-23T11:00:00Z",` +
+	want := `{"id":"ord_1","status":"pending","store_id":"s0","region":"default","dropoff":{"lat":31.25,"lon":121.49},"created_at":"2026-11-23T11:00:00Z",` +
 		`"ready_at":"2026-11-23T11:05:00Z","deliver_by":"2026-11-23T11:45:00Z","size":1,"customer":{"name":"Wang","phone":"1"},` +
 		`"fulfilment":"delivery","late":false,"timeline":[{"status":"pending","at":"2026-11-23T11:00:00Z"}]}` + "\n"
 	if first.Code != http.StatusCreated || first.Body.String() != want {

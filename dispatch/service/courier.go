@@ -15,8 +15,10 @@ const (
 
 // Courier is a courier as the API shows it.
 type Courier struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name,omitempty"`
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// Region is the region the courier works in: it only carries orders of that region's stores.
+	Region     string     `json:"region"`
 	Vehicle    string     `json:"vehicle"`
 	Capacity   int        `json:"capacity"`
 	Skills     []string   `json:"skills,omitempty"`
@@ -34,8 +36,11 @@ type Courier struct {
 
 // CourierInput is a courier as an admin registers it.
 type CourierInput struct {
-	ID       string
-	Name     string
+	ID   string
+	Name string
+	// Region (CheckRegion): empty keeps an existing courier's region, and puts a new one in the daemon's region
+	// (DefaultRegion unless the daemon serves one region).
+	Region   string
 	Vehicle  string
 	Capacity int
 	Skills   []string

@@ -16,7 +16,9 @@ type Order struct {
 	ExternalID string `json:"external_id,omitempty"`
 	Status     string `json:"status"`
 	StoreID    string `json:"store_id"`
-	CourierID  string `json:"courier_id,omitempty"`
+	// Region is the region of the order's store when it was placed: only that region's couriers carry it.
+	Region    string `json:"region"`
+	CourierID string `json:"courier_id,omitempty"`
 	// Dropoff is where a courier takes the order; nil for an in-store pick-up placed without one.
 	Dropoff   *Location       `json:"dropoff,omitempty"`
 	CreatedAt time.Time       `json:"created_at"`
@@ -145,8 +147,12 @@ type OrderInput struct {
 	Size           int
 	Skills         []string
 	Customer       json.RawMessage
-	// Items to reserve in the store's stock; without StoreID the daemon chooses the store from them.
+	// Items to reserve in the store's stock; without StoreID the daemon chooses the store from them, among the
+	// stores of one region: Region when given, else the drop-off's region (see the daemon's PlaceOrder).
 	Items []fulfil.Item
+	// Region (CheckRegion, optional) is the region whose stores an order by items chooses among; with StoreID it
+	// must be that store's region.
+	Region string
 	// Fulfilment is FulfilDelivery (also when empty) or FulfilPickup (the customer collects in store).
 	Fulfilment string
 	// NoDropoff says the request gave no drop-off (allowed for an in-store pick-up that names its store).
@@ -169,6 +175,7 @@ type OrderFilter struct {
 	Status    string
 	StoreID   string
 	CourierID string
+	Region    string
 	// CreatedSince (inclusive) and CreatedUntil (exclusive) bound the creation time.
 	CreatedSince, CreatedUntil time.Time
 	// After is the cursor of the last order of the previous page: the listing goes on after it.
@@ -187,7 +194,9 @@ type OrderCursor struct {
 type Quote struct {
 	Feasible bool `json:"feasible"`
 	// StoreID is the store that would serve the order (chosen from its items when the request names none).
-	StoreID    string `json:"store_id"`
+	StoreID string `json:"store_id"`
+	// Region is that store's region (absent when no store can serve the order).
+	Region     string `json:"region,omitempty"`
 	Fulfilment string `json:"fulfilment"`
 	// ReadyAt is when the store would have the order ready (its queue and opening hours counted).
 	ReadyAt    *time.Time `json:"ready_at,omitempty"`

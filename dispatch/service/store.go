@@ -10,8 +10,10 @@ import (
 
 // Store is a store as the API shows it.
 type Store struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name,omitempty"`
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// Region is the region the store and its orders belong to (DefaultRegion unless registered with another).
+	Region      string   `json:"region"`
 	Location    Location `json:"location"`
 	PrepSeconds int      `json:"prep_seconds"`
 	// MaxActiveOrders is how many orders the store prepares at once (its pickers); more wait in its queue.
@@ -34,8 +36,11 @@ type Store struct {
 
 // StoreInput is a store as an admin registers it.
 type StoreInput struct {
-	ID              string
-	Name            string
+	ID   string
+	Name string
+	// Region (CheckRegion): empty keeps an existing store's region, and puts a new one in the daemon's region
+	// (DefaultRegion unless the daemon serves one region).
+	Region          string
 	Location        Location
 	PrepSeconds     int
 	MaxActiveOrders int

@@ -184,3 +184,35 @@ func (s *Store) Latest(ctx context.Context, region string) (*Checkpoint, error) 
 	}
 	return &Checkpoint{Info: info, ReadCloser: res}, nil
 }
+
+// RegionStore is the store bound to one region: what a region's daemon keeps its checkpoints in (it has the
+// method set of daemon.CheckpointStore, which this package does not import).
+type RegionStore struct {
+	s      *Store
+	region string
+}
+
+// Region binds the store to region.
+func (s *Store) Region(region string) *RegionStore { return &RegionStore{s: s, region: region} }
+
+// Region is the region's name.
+func (r *RegionStore) Region() string { return r.region }
+
+// Put stores the region's checkpoint covering the journal up to seq (Store.Put).
+func (r *RegionStore) Put(ctx context.Context, seq uint64, rd io.Reader) error {
+	_, err := r.s.Put(ctx, r.region, seq, rd)
+	return err
+}
+
+// Latest opens the region's newest checkpoint; ok is false (rc nil, err nil) when it has none. ctx must last while
+// the checkpoint is read; close rc when done.
+func (r *RegionStore) Latest(ctx context.Context) (seq uint64, rc io.ReadCloser, ok bool, err error) {
+	c, err := r.s.Latest(ctx, r.region)
+	if errors.Is(err, ErrNone) {
+		return 0, nil, false, nil
+	}
+	if err != nil {
+		return 0, nil, false, err
+	}
+	return c.Seq, c, true, nil
+}

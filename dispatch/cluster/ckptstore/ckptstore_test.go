@@ -94,3 +94,40 @@ func TestBadRegionIsRefused(t *testing.T) {
 		t.Fatal("a region with a slash was accepted")
 	}
 }
+
+// A store bound to a region puts and reads that region's checkpoints only, and says "none" without an error for a
+// region that has none (what a daemon opening a new region sees).
+func TestRegionStore(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	ctx := ctxT(t)
+	s, err := Open(ctx, c.Connect(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	east, west := s.Region("east"), s.Region("west")
+	if east.Region() != "east" {
+		t.Fatalf("Region() = %q", east.Region())
+	}
+	if seq, rc, ok, err := east.Latest(ctx); err != nil || ok || rc != nil || seq != 0 {
+		t.Fatalf("latest of an empty region: %d %v %v %v", seq, rc, ok, err)
+	}
+	body := payload(4, 5000)
+	if err := east.Put(ctx, 42, bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	seq, rc, ok, err := east.Latest(ctx)
+	if err != nil || !ok || seq != 42 {
+		t.Fatalf("latest of east: %d %v %v", seq, ok, err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("east's checkpoint read back: %d bytes, %v", len(got), err)
+	}
+	if _, _, ok, err := west.Latest(ctx); ok || err != nil {
+		t.Fatalf("west sees east's checkpoint: %v %v", ok, err)
+	}
+	if err := s.Region("a b").Put(ctx, 1, bytes.NewReader(nil)); err == nil {
+		t.Fatal("a region with a space was accepted")
+	}
+}

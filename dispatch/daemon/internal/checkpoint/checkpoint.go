@@ -150,8 +150,10 @@ type Location struct {
 // Store is a store: its settings and stock on hand. Reservations and picking queues are not kept: they are the
 // live orders' items and ready times, rebuilt from the orders.
 type Store struct {
-	ID              string          `json:"id"`
-	Name            string          `json:"name,omitempty"`
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// Region is the store's region; empty for the default region (and in checkpoints written before regions).
+	Region          string          `json:"region,omitempty"`
 	Location        Location        `json:"location"`
 	PrepSeconds     int             `json:"prep_seconds"`
 	MaxActiveOrders int             `json:"max_active_orders,omitempty"`
@@ -169,8 +171,10 @@ type Store struct {
 
 // Courier is a courier: what the API shows of it and what only the daemon knows (token, shift, last position).
 type Courier struct {
-	ID           string     `json:"id"`
-	Name         string     `json:"name,omitempty"`
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// Region is the courier's region; empty for the default region (and in checkpoints written before regions).
+	Region       string     `json:"region,omitempty"`
 	Vehicle      string     `json:"vehicle"`
 	Capacity     int        `json:"capacity"`
 	Skills       []string   `json:"skills,omitempty"`
@@ -224,10 +228,12 @@ type Item struct {
 
 // Order is an order, open or finished, with its timeline (never empty).
 type Order struct {
-	ID               string          `json:"id"`
-	ExternalID       string          `json:"external_id,omitempty"`
-	Status           string          `json:"status"`
-	StoreID          string          `json:"store_id"`
+	ID         string `json:"id"`
+	ExternalID string `json:"external_id,omitempty"`
+	Status     string `json:"status"`
+	StoreID    string `json:"store_id"`
+	// Region is the order's region (its store's when placed); empty for the default region.
+	Region           string          `json:"region,omitempty"`
 	CourierID        string          `json:"courier_id,omitempty"`
 	Dropoff          *Location       `json:"dropoff,omitempty"`
 	CreatedAt        time.Time       `json:"created_at"`
@@ -273,6 +279,8 @@ type Webhook struct {
 	FromEvent uint64    `json:"from_event"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Delivered is the delivery cursor last journaled (webhook_cursors records).
+	Delivered uint64 `json:"delivered,omitempty"`
 }
 
 // Announced is the drop-off ETA an order's service last heard of.

@@ -45,6 +45,9 @@ type Options[E any] struct {
 	// ID and At read an event's id and time; the log sets neither.
 	ID func(*E) uint64
 	At func(*E) time.Time
+	// Upgrade, when set, is called on every event read from disk before it is served: it brings an event an
+	// older version wrote to the current form (a field added since, with the value it stands for).
+	Upgrade func(*E)
 }
 
 // Log is an event log. Add, Since, LastID and the rest may be called from any goroutine.
@@ -202,6 +205,9 @@ func (l *Log[E]) decode(seq uint64, rec []byte) (E, error) {
 	}
 	if id := l.opt.ID(&ev); id != seq {
 		return ev, fmt.Errorf("event %d has id %d", seq, id)
+	}
+	if l.opt.Upgrade != nil {
+		l.opt.Upgrade(&ev)
 	}
 	return ev, nil
 }

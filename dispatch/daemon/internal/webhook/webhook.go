@@ -38,6 +38,10 @@ type Endpoint struct {
 	Events []string
 	// FromEvent is the last event before the webhook was made: deliveries start after it.
 	FromEvent uint64
+	// Resume is the delivery cursor the region's journal last recorded (another node's progress, when this node
+	// took the region over): without a cursor of its own further on, deliveries resume after it. Not a setting: a
+	// change of it alone does not restart deliveries.
+	Resume uint64
 }
 
 // Wants reports whether events of type typ are delivered to the endpoint.
@@ -213,20 +217,21 @@ func (m *Manager) sync(ctx context.Context) {
 func (m *Manager) cursorPath(id string) string { return filepath.Join(m.cfg.Dir, id+".cursor") }
 
 // loadCursor returns where a webhook's deliveries resume. A cursor file that is missing, damaged (its checksum
-// fails) or past the last event falls back to the webhook's starting point: events are delivered again, which
-// at-least-once allows, rather than skipped.
+// fails) or past the last event falls back to the webhook's starting point, or to the cursor the journal recorded
+// (Resume) when that is later: events are delivered again, which at-least-once allows, rather than skipped.
 func (m *Manager) loadCursor(h *Endpoint) uint64 {
+	from := max(h.FromEvent, min(h.Resume, m.cfg.Log.LastEventID()))
 	b, err := os.ReadFile(m.cursorPath(h.ID))
 	if errors.Is(err, os.ErrNotExist) {
-		return h.FromEvent
+		return from
 	}
 	n, ok := parseCursor(b)
 	if err == nil && ok && n <= m.cfg.Log.LastEventID() {
-		return max(n, h.FromEvent) // a webhook changed to start later starts there
+		return max(n, from) // a webhook changed to start later starts there
 	}
-	m.cfg.Logger.Warn().Err(err).Str("webhook", h.ID).Str("cursor", strings.TrimSpace(string(b))).Uint64("from_event", h.FromEvent).
+	m.cfg.Logger.Warn().Err(err).Str("webhook", h.ID).Str("cursor", strings.TrimSpace(string(b))).Uint64("from_event", from).
 		Msg("webhooks: cursor file damaged or past the last event; delivering again from the webhook's start")
-	return h.FromEvent
+	return from
 }
 
 // saveCursor records progress. It is not synced: losing the last writes in a crash only means delivering those
