@@ -742,24 +742,33 @@ func (n *Node) Local(regionName string) (rep Replica, owner bool) {
 	return r.rep, owner
 }
 
-// Owner is the node that holds region's lease, as last read, and the URL it answers at; ok is false when nobody
-// holds it, or its holder is not in the registry.
+// Owner is the node that holds region's lease and the URL it answers at; ok is false when nobody holds it, or its
+// holder is not in the registry. It answers from the last reading of the cluster, and when that names no owner
+// that answers (a failover seen a moment ago, which may be over) it reads the lease and the registry afresh.
 func (n *Node) Owner(regionName string) (id, url string, ok bool) {
 	if _, owner := n.Local(regionName); owner {
 		return n.cfg.ID, n.cfg.URL, true
 	}
 	snap, _ := n.current()
-	id, held := snap.owners[regionName]
-	if !held || id == n.cfg.ID {
-		// Held by this node as last read, but no longer serving: the lease is going.
-		return "", "", false
-	}
-	for _, m := range snap.members {
-		if m.ID == id {
-			return id, m.URL, true
+	if id, held := snap.owners[regionName]; held && id != n.cfg.ID {
+		for _, m := range snap.members {
+			if m.ID == id {
+				return id, m.URL, true
+			}
 		}
 	}
-	return id, "", false
+	ctx, cancel := context.WithTimeout(context.Background(), n.interval)
+	defer cancel()
+	info, err := n.leases.Get(ctx, regionName)
+	if err != nil || info.Owner == n.cfg.ID {
+		// Nobody holds it, or this node does and no longer serves it: the lease is going.
+		return "", "", false
+	}
+	m, listed, err := n.reg.get(ctx, info.Owner)
+	if err != nil || !listed {
+		return info.Owner, "", false
+	}
+	return info.Owner, m.URL, true
 }
 
 // LeaseTTL is the length of a lease.

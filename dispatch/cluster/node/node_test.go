@@ -372,6 +372,18 @@ func TestRegionsMoveBetweenNodes(t *testing.T) {
 	add(nb)
 	waitShares(t, "two nodes take two regions each", func(c map[string]int) bool { return c["a"] == 2 && c["b"] == 2 }, na, nb)
 
+	// A node whose reading of the cluster is stale (or empty) still finds each region's owner, afresh.
+	for _, region := range testRegions {
+		want := owners(na, nb)[region][0]
+		na.n.mu.Lock()
+		na.n.snap = &snapshot{owners: map[string]string{}}
+		na.n.mu.Unlock()
+		id, url, ok := na.n.Owner(region)
+		if !ok || id != want || url != "http://"+want+".invalid" {
+			t.Errorf("Owner(%s) from an empty reading: %q %q %v, want %s", region, id, url, ok, want)
+		}
+	}
+
 	nc := startNode(t, c, "c", a)
 	add(nc)
 	waitShares(t, "a third node gets a region", func(c map[string]int) bool {

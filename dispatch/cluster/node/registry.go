@@ -77,6 +77,23 @@ func (r *registry) remove(ctx context.Context, id string) error {
 	return nil
 }
 
+// get is id's entry; ok false when the node is not listed.
+func (r *registry) get(ctx context.Context, id string) (Member, bool, error) {
+	e, err := r.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return Member{}, false, nil
+	}
+	if err != nil {
+		return Member{}, false, fmt.Errorf("node: registry: %s: %w", id, err)
+	}
+	var m Member
+	if err := json.Unmarshal(e.Value(), &m); err != nil {
+		return Member{}, false, fmt.Errorf("node: registry: %s: %w", id, err)
+	}
+	m.ID = id
+	return m, true, nil
+}
+
 // list is every node alive (listed), by id.
 func (r *registry) list(ctx context.Context) ([]Member, error) {
 	keys, err := r.kv.ListKeys(ctx)
