@@ -63,6 +63,15 @@ demo: console
 install-nats-server:
 	GO=$(GO) bash .ci/install-nats-server
 
+# A cluster on loopback (docs/cluster.md): three nats-servers from ./bin (JetStream, sync_interval: always) and
+# three dispatchd nodes sharing four regions; it prints where everything is and how to fail a node over by hand.
+# Ctrl-C stops it. CLUSTER_DIR (./var/cluster), CLUSTER_NATS_PORT (4222), CLUSTER_HTTP_PORT (8081) and
+# CLUSTER_REGIONS (north,south,east,west) tune it.
+.PHONY: run-cluster
+run-cluster: console install-nats-server
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dispatchd ./cmd/dispatchd
+	bash .ci/run-cluster
+
 vet:
 	$(GO) vet ./...
 

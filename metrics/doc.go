@@ -68,6 +68,9 @@
 //	dispatchd_http_requests_total{route,code}    counter
 //	dispatchd_http_request_duration_seconds{route}  histogram  1 ms to 10 s
 //
+// A cluster node (dispatchd --cluster) adds its own (NewCluster, cluster.go): regions owned, each standby's lag,
+// lease acquisitions, losses and renewals, and requests forwarded to other nodes by outcome.
+//
 // The registry also serves the standard go_* and process_* metrics, and promhttp_metric_handler_errors_total,
 // which counts scrapes that lost metrics to a collection error (the handler carries on past such errors). The
 // daemon registers dispatchd_build_info{version,commit,goversion} (NewBuildInfo) beside them.

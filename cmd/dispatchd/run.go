@@ -68,6 +68,15 @@ type Main struct {
 	ConfigFile        string
 	// Map is the road map (--map): a prepared map file or a raw OpenStreetMap extract; empty: straight lines.
 	Map string
+	// Cluster mode (docs/cluster.md): NATS servers' URLs (comma-separated), this node's id, the cluster's regions
+	// (comma-separated, the first being the control region), the URL other nodes reach this one at, the lease's
+	// length and how many servers keep each stream and bucket. Without Cluster, none of it applies.
+	Cluster         string
+	NodeID          string
+	Regions         string
+	Advertise       string
+	LeaseTTL        time.Duration
+	ClusterReplicas int
 	// ShowVersion is --version: print the build's version and exit. It is read from the command line only.
 	ShowVersion bool
 
@@ -79,6 +88,7 @@ type Main struct {
 	mu          sync.Mutex
 	addr        net.Addr
 	metricsAddr net.Addr
+	cluster     *clusterRun // with --cluster, once Run set it up
 	started     chan struct{}
 }
 
@@ -127,6 +137,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&m.IdleTimeout, "idle-timeout", 120*time.Second, "how long a kept-alive connection may wait for its next request")
 	fs.BoolVar(&m.JournalSalvage, "journal-salvage", false, "start on a damaged journal or event log that the daemon refuses, keeping the records before the damage; the damaged segments are moved aside and what is lost is logged (for one start)")
 	fs.StringVar(&m.Map, "map", "", "road map to plan on: a file of 'dispatchd map prepare' or a raw OpenStreetMap .osm.pbf extract (empty: straight lines times a detour factor)")
+	fs.StringVar(&m.Cluster, "cluster", "", "run as a node of a cluster on these NATS JetStream servers (nats://h1:4222,nats://h2:4222; docs/cluster.md); empty: one process with its local journal")
+	fs.StringVar(&m.NodeID, "node-id", "", "with --cluster: this node's id, unique in the cluster (letters, digits, - and _)")
+	fs.StringVar(&m.Regions, "regions", "", "with --cluster: the cluster's regions, comma-separated, the same on every node; the first is the control region (API keys, webhooks)")
+	fs.StringVar(&m.Advertise, "advertise", "", "with --cluster: the URL other nodes reach this node's API at (http://10.0.0.5:8080); requests for its regions are forwarded there")
+	fs.DurationVar(&m.LeaseTTL, "lease-ttl", 5*time.Second, "with --cluster: a region lease's length, the same on every node: a dead owner's regions move after about this long")
+	fs.IntVar(&m.ClusterReplicas, "cluster-replicas", 3, "with --cluster: how many NATS servers keep each region's stream, the leases and the checkpoints")
 	fs.StringVar(&m.ConfigFile, "config", "", "optional JSON config file whose keys are these flags' names")
 	fs.BoolVar(&m.ShowVersion, "version", false, "print the version and commit of this build and exit")
 	m.flags = fs
@@ -218,7 +234,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if _, err := dispatch.ParsePolicy(m.Policy); err != nil {
 		return fmt.Errorf("dispatchd: --policy: %w", err)
 	}
-	return nil
+	return m.checkCluster()
 }
 
 // commandLineOnly are the flags that neither the environment nor a config file sets: the config file's own path
@@ -363,6 +379,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if os.Getenv("GOGC") == "" && m.GCPercent > 0 {
 		debug.SetGCPercent(m.GCPercent)
 	}
+	if m.Cluster != "" && m.AdminTokenFile == "" && m.adminToken == "" {
+		// A node forwards requests to others with the caller's token: every node must know the same one.
+		return errors.New("dispatchd: --cluster: every node needs the same admin token: set --admin-token-file or DISPATCHD_ADMIN_TOKEN")
+	}
 	token, err := m.loadAdminToken(log)
 	if err != nil {
 		return err
@@ -396,7 +416,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	var d *daemon.Daemon
-	met := metrics.New(func() metrics.Fleet { return fleetOf(d) })
+	var cr *clusterRun
+	met := metrics.New(func() metrics.Fleet {
+		if cr != nil {
+			return cr.fleet()
+		}
+		return fleetOf(d)
+	})
 	rounds := daemon.NewRoundTimes(met) // the last round's duration, for the console
 	cfg.Observer = rounds
 	build := version.Get()
@@ -406,47 +432,73 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := met.Registry().Register(metrics.NewDataDirCollector(m.DataDir)); err != nil {
 		return fmt.Errorf("dispatchd: metrics: %w", err)
 	}
-	d, err = daemon.Open(cfg)
-	if errors.Is(err, daemon.ErrSalvageable) {
-		return fmt.Errorf("%w\ndispatchd: the data in %s is damaged (above). To start with what is intact before the damage, losing "+
-			"what the error names, start once with --journal-salvage (DISPATCHD_JOURNAL_SALVAGE=true); the damaged "+
-			"segments are moved aside, not deleted, and what was dropped is logged", err, m.DataDir)
-	}
-	if err != nil {
-		return err
-	}
-	if m.JournalSalvage {
-		log.Warn().Msg("--journal-salvage is set: remove it once this start is done, so that new damage is refused again")
-	}
-
 	limits := httpapi.DefaultLimits()
 	limits.OrdersRate, limits.CourierRate = m.OrdersRate, m.CourierRate
 	limits.OrdersBurst, limits.CourierBurst = max(1, int(2*m.OrdersRate)), max(1, int(2*m.CourierRate))
 	limits.StreamsPerCaller = m.StreamsPerCaller
 	apiCfg := httpapi.Config{AdminToken: token, Logger: log, Instrument: met.InstrumentHTTP, Heartbeat: m.Heartbeat, Limits: limits,
 		Roads: tables, Travel: cfg.Travel, Rounds: rounds}
-	if m.MetricsAddr == "" {
-		apiCfg.Metrics, apiCfg.MetricsNeedAdmin = met.Handler(), m.MetricsAuth
-	}
-	api := httpapi.New(d, apiCfg)
-
-	loopCtx, stopLoop := context.WithCancel(context.Background())
-	loopDone := make(chan error, 1)
-	go func() { loopDone <- d.Run(loopCtx) }()
-	defer func() {
-		stopLoop()
-		if lerr := <-loopDone; lerr != nil {
-			err = errors.Join(err, fmt.Errorf("dispatchd: loop: %w", lerr))
+	var handler http.Handler
+	var stopStreams func()
+	if m.Cluster != "" {
+		cr, err = m.openCluster(ctx, log, cfg, apiCfg, met)
+		if err != nil {
+			return err
 		}
-		log.Info().Msg("stopped")
-	}()
+		defer cr.stop()
+		m.mu.Lock()
+		m.cluster = cr
+		m.mu.Unlock()
+		mux := http.NewServeMux()
+		if m.MetricsAddr == "" {
+			// The node's own metrics: never forwarded to another node.
+			var h http.Handler = met.Handler()
+			if m.MetricsAuth {
+				h = httpapi.RequireAdmin(token, h)
+			}
+			mux.Handle("GET /metrics", h)
+		}
+		mux.Handle("/", cr.router)
+		handler, stopStreams = mux, cr.stopStreams
+	} else {
+		d, err = daemon.Open(cfg)
+		if errors.Is(err, daemon.ErrSalvageable) {
+			return fmt.Errorf("%w\ndispatchd: the data in %s is damaged (above). To start with what is intact before the damage, losing "+
+				"what the error names, start once with --journal-salvage (DISPATCHD_JOURNAL_SALVAGE=true); the damaged "+
+				"segments are moved aside, not deleted, and what was dropped is logged", err, m.DataDir)
+		}
+		if err != nil {
+			return err
+		}
+		if m.JournalSalvage {
+			log.Warn().Msg("--journal-salvage is set: remove it once this start is done, so that new damage is refused again")
+		}
+
+		if m.MetricsAddr == "" {
+			apiCfg.Metrics, apiCfg.MetricsNeedAdmin = met.Handler(), m.MetricsAuth
+		}
+		api := httpapi.New(d, apiCfg)
+
+		loopCtx, stopLoop := context.WithCancel(context.Background())
+		loopDone := make(chan error, 1)
+		go func() { loopDone <- d.Run(loopCtx) }()
+		defer func() {
+			stopLoop()
+			if lerr := <-loopDone; lerr != nil {
+				err = errors.Join(err, fmt.Errorf("dispatchd: loop: %w", lerr))
+			}
+			log.Info().Msg("stopped")
+		}()
+
+		handler, stopStreams = api.Handler(), d.StopStreams
+	}
 
 	ln, err := net.Listen("tcp", m.Addr)
 	if err != nil {
 		return fmt.Errorf("dispatchd: listen: %w", err)
 	}
-	srv := m.httpServer(api.Handler())
-	srv.RegisterOnShutdown(d.StopStreams)
+	srv := m.httpServer(handler)
+	srv.RegisterOnShutdown(stopStreams)
 	servers := []*http.Server{srv}
 	listeners := []net.Listener{ln}
 	if m.MetricsAddr != "" {
@@ -497,6 +549,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	log.Info().Str("addr", ln.Addr().String()).Str("data_dir", m.DataDir).Str("dispatch_interval", m.DispatchInterval.String()).
 		Str("version", version.Get().Version).Msg("listening")
+	if cr != nil {
+		// Other nodes forward to this one once it serves a region: it listens first.
+		cr.start()
+	}
 	close(m.started)
 
 	select {

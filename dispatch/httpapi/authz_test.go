@@ -185,6 +185,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// The console's page is public: it holds no data.
 		{pattern: "GET /console/", method: "GET", path: fixed("/console/"), public: true, admin: 200},
 
+		// Without a cluster the route answers 404, to the roles that may read it.
+		{pattern: "GET /v1/cluster", method: "GET", path: fixed("/v1/cluster"),
+			admin: 404, orders: 403, otherKey: 403, courier: 403, otherCourier: 403, operator: 404},
+
 		{pattern: "GET /healthz", method: "GET", path: fixed("/healthz"), public: true, admin: 200},
 		{pattern: "GET /readyz", method: "GET", path: fixed("/readyz"), public: true, admin: 200},
 		{pattern: "GET /metrics", method: "GET", path: fixed("/metrics"), public: true, admin: 200},

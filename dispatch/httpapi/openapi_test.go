@@ -338,6 +338,11 @@ func TestOpenAPIViews(t *testing.T) {
 		"PlanStop":       reflect.TypeFor[planStopView](),
 		"PlanBreakTime":  reflect.TypeFor[planBreakView](),
 		"PlanUnassigned": reflect.TypeFor[planUnassigned](),
+		"ClusterStatus":  reflect.TypeFor[service.ClusterStatus](),
+		"ClusterNode":    reflect.TypeFor[service.ClusterNode](),
+		"ClusterRegion":  reflect.TypeFor[service.ClusterRegion](),
+		"ClusterJournal": reflect.TypeFor[service.ClusterJournal](),
+		"ClusterReplica": reflect.TypeFor[service.ClusterReplica](),
 	}
 	for name, typ := range views {
 		t.Run(name, func(t *testing.T) {

@@ -50,6 +50,9 @@ type Config struct {
 	// Rounds, when set, gives the console the last dispatch round's duration (cmd/dispatchd passes the daemon's
 	// Observer wrapped by daemon.NewRoundTimes).
 	Rounds RoundTimer
+	// Cluster, when set, answers GET /v1/cluster (a daemon run with --cluster: the node's view of the cluster);
+	// without it the route answers 404.
+	Cluster func(ctx context.Context) (*service.ClusterStatus, error)
 }
 
 // RoundTimer reports how long the last dispatch round took (false before the first).
@@ -154,6 +157,8 @@ func (s *Server) routes() {
 
 	s.consoleRoutes()
 	s.overrideRoutes()
+
+	s.handle("GET /v1/cluster", s.cluster, admin, operator)
 
 	s.handle("GET /healthz", s.healthz, public)
 	s.handle("GET /readyz", s.readyz, public)
@@ -351,6 +356,20 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ service.Princi
 		return apiError(dispatch.EUnavailable, "", "not ready")
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+// cluster is GET /v1/cluster: the nodes, and each region's owner, lease, journal and replicas.
+func (s *Server) cluster(w http.ResponseWriter, r *http.Request, _ service.Principal) error {
+	if s.cfg.Cluster == nil {
+		return apiError(dispatch.ENotFound, "", "this dispatchd does not run in a cluster (see --cluster)")
+	}
+	st, err := s.cfg.Cluster(r.Context())
+	if err != nil {
+		logFrom(r).Warn().Err(err).Msg("cluster status")
+		return apiError(dispatch.EUnavailable, "", "the cluster's state cannot be read now: %v", err)
+	}
+	writeJSON(w, http.StatusOK, st)
 	return nil
 }
 

@@ -85,6 +85,9 @@ type Config struct {
 	// Now and After are the clock (default time.Now and time.After): a lease's validity is counted with them.
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
+	// OnRenew, when set, is called after each renewal with its region and outcome (nil: renewed), for metrics.
+	// It must not block.
+	OnRenew func(region string, err error)
 }
 
 func (c *Config) fill() error {
@@ -353,6 +356,9 @@ func (h *Lease) renew() {
 		ctx, cancel := context.WithTimeout(context.Background(), h.ValidUntil().Sub(sent))
 		rev, err := h.l.kv.Update(ctx, h.region, b, h.Revision())
 		cancel()
+		if cfg.OnRenew != nil {
+			cfg.OnRenew(h.region, err)
+		}
 		switch {
 		case err == nil:
 			h.mu.Lock()

@@ -1,0 +1,505 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paulmach/orb"
+	orbgeo "github.com/paulmach/orb/geo"
+	"github.com/rs/zerolog"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
+)
+
+// HopHeader marks a request one node forwarded to another, naming the forwarding node. A request that carries it
+// is never forwarded again: the node it reached answers 503 if it does not own the region (ownership moved while
+// the request was on its way), and the client retries.
+const HopHeader = "Dispatchd-Forwarded-By"
+
+// Directory is what the router asks of the node (a *Node is one).
+type Directory interface {
+	// Regions are the cluster's regions, the control region first.
+	Regions() []string
+	// Local is region's replica on this node (nil before it opened) and whether this node serves it as owner.
+	Local(region string) (Replica, bool)
+	// Owner is the node serving region and the URL it answers at; ok false when nobody does right now.
+	Owner(region string) (id, url string, ok bool)
+}
+
+// RouterConfig sets a router up.
+type RouterConfig struct {
+	// Self is this node's id (the hop header's value).
+	Self string
+	// Transport carries forwarded requests (default http.DefaultTransport).
+	Transport http.RoundTripper
+	// RetryAfter is what a 503 during a failover tells the client to wait (default 1 s, rounded up to seconds).
+	RetryAfter time.Duration
+	// DropoffRegion chooses the region of an order by items from its drop-off when the order names neither a
+	// store nor a region (default: the region of the store nearest the drop-off, over every region's view).
+	DropoffRegion func(d Directory, at service.Location) (string, bool)
+	// Observer is told the outcome of every forwarded request (metrics).
+	Observer Observer
+	// Logger receives a line for each request that could not be forwarded.
+	Logger zerolog.Logger
+}
+
+// Router is the http.Handler in front of a node's regions: any node answers for any region. It finds the
+// region a request is about; a region this node owns is served by its replica's handler, a region owned
+// elsewhere is forwarded to its owner (a reverse proxy, not a redirect: order services and courier apps need to
+// reach only one address, whichever node it leads to), and a region without an owner (a failover under way)
+// answers 503 with Retry-After, naming the region.
+//
+// How the region is found, by route:
+//
+//   - An order, store or courier named in the path: the region whose replica on this node (owner or standby:
+//     every node holds every region) has it.
+//   - POST /v1/orders and POST /v1/quotes: the body's store's region; else the body's region; else the region of
+//     the drop-off (DropoffRegion).
+//   - PUT /v1/stores/{id} and PUT /v1/couriers/{id}: the body's region; else the region that has the id; else
+//     "default" when it is one of the cluster's.
+//   - Listings, GET /v1/events and the console's snapshot and stream: the query's region (required when the
+//     cluster has more than one: 400 naming region).
+//   - The courier app's routes (/v1/courier/...): the region of the courier the bearer token belongs to.
+//   - API keys and webhooks: the control region (the first of the cluster's).
+//   - POST /v1/dispatch/moves and POST /v1/courier-locations: the region of the (first) courier named.
+//   - Everything else (health, metrics, travel times, plans, the console's files, GET /v1/cluster, an unknown
+//     path): this node's replica of the control region, whatever its role.
+//
+// A request whose region cannot be told (an id no region has, a body that does not parse) is served by this
+// node's replica of the control region, which answers it as the API does (authentication first, then 404 or 400).
+type Router struct {
+	dir   Directory
+	cfg   RouterConfig
+	mux   *http.ServeMux
+	proxy *httputil.ReverseProxy
+}
+
+type routeKind int
+
+const (
+	byAny routeKind = iota
+	byOrder
+	byStore
+	byCourier
+	byQuery
+	byOrderBody
+	byPutBody
+	byToken
+	byControl
+	byMoveBody
+	byLocationsBody
+)
+
+type targetKey struct{}
+
+type forward struct {
+	region, owner string
+	url           *url.URL
+}
+
+// NewRouter makes the router over dir.
+func NewRouter(dir Directory, cfg RouterConfig) *Router {
+	if cfg.Transport == nil {
+		cfg.Transport = http.DefaultTransport
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = time.Second
+	}
+	if cfg.DropoffRegion == nil {
+		cfg.DropoffRegion = NearestStoreRegion
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	rt := &Router{dir: dir, cfg: cfg, mux: http.NewServeMux()}
+	rt.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			f := pr.In.Context().Value(targetKey{}).(forward)
+			pr.SetURL(f.url)
+			pr.SetXForwarded()
+			pr.Out.Header.Set(HopHeader, cfg.Self)
+		},
+		// Streams (the courier's, /v1/events, the console's) pass through as they are written.
+		FlushInterval: -1,
+		Transport:     cfg.Transport,
+		ModifyResponse: func(*http.Response) error {
+			cfg.Observer.Forwarded("ok")
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			f := r.Context().Value(targetKey{}).(forward)
+			cfg.Observer.Forwarded("error")
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
+			cfg.Logger.Warn().Err(err).Str("region", f.region).Str("owner", f.owner).Msg("node: forwarding")
+			rt.unavailable(w, f.region, fmt.Sprintf("region %s: its owner (node %s) could not be reached; retry", f.region, f.owner))
+		},
+	}
+	for pattern, kind := range map[string]routeKind{
+		"/v1/orders/{id}":                                  byOrder,
+		"/v1/orders/{id}/{action}":                         byOrder,
+		"GET /v1/orders":                                   byQuery,
+		"POST /v1/orders":                                  byOrderBody,
+		"POST /v1/quotes":                                  byOrderBody,
+		"GET /v1/events":                                   byQuery,
+		"PUT /v1/stores/{store_id}":                        byPutBody,
+		"/v1/stores/{store_id}":                            byStore,
+		"/v1/stores/{store_id}/{action}":                   byStore,
+		"/v1/stores/{store_id}/orders/{order_id}/{action}": byStore,
+		"GET /v1/stores":                                   byQuery,
+		"PUT /v1/couriers/{courier_id}":                    byPutBody,
+		"/v1/couriers/{courier_id}":                        byCourier,
+		"/v1/couriers/{courier_id}/{action}":               byCourier,
+		"GET /v1/couriers":                                 byQuery,
+		"/v1/webhooks":                                     byControl,
+		"/v1/webhooks/{id}":                                byControl,
+		"/v1/api-keys":                                     byControl,
+		"/v1/api-keys/{id}":                                byControl,
+		"/v1/courier/":                                     byToken,
+		"POST /v1/courier-locations":                       byLocationsBody,
+		"POST /v1/dispatch/moves":                          byMoveBody,
+		"GET /v1/console/snapshot":                         byQuery,
+		"GET /v1/console/stream":                           byQuery,
+		"/":                                                byAny,
+	} {
+		rt.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { rt.serve(w, r, kind) })
+	}
+	return rt
+}
+
+// ServeHTTP routes r.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.mux.ServeHTTP(w, r) }
+
+func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) {
+	regions := rt.dir.Regions()
+	control := regions[0]
+	region, errMsg := "", ""
+	switch kind {
+	case byOrder:
+		region = rt.find(func(v service.View) bool { _, ok := v.Order(r.PathValue("id")); return ok })
+	case byStore:
+		region = rt.find(func(v service.View) bool { _, ok := v.Store(r.PathValue("store_id")); return ok })
+	case byCourier:
+		region = rt.find(func(v service.View) bool { _, ok := v.Courier(r.PathValue("courier_id")); return ok })
+	case byQuery:
+		region, errMsg = rt.queryRegion(r, regions)
+	case byOrderBody:
+		region, errMsg = rt.orderRegion(r, regions)
+	case byPutBody:
+		region, errMsg = rt.putRegion(r, regions)
+	case byToken:
+		region = rt.tokenRegion(r)
+	case byControl:
+		region = control
+	case byMoveBody:
+		var b struct {
+			CourierID string `json:"courier_id"`
+		}
+		if peekJSON(r, &b) {
+			region = rt.courierRegion(b.CourierID)
+		}
+	case byLocationsBody:
+		var b struct {
+			Locations []struct {
+				CourierID string `json:"courier_id"`
+			} `json:"locations"`
+		}
+		if peekJSON(r, &b) && len(b.Locations) > 0 {
+			region = rt.courierRegion(b.Locations[0].CourierID)
+		}
+	}
+	if errMsg != "" {
+		writeError(w, http.StatusBadRequest, dispatch.EInvalid, "region", errMsg)
+		return
+	}
+	if region == "" {
+		// Not told: this node's replica of the control region answers (authentication, then 404 or 400).
+		if rep, _ := rt.dir.Local(control); rep != nil && rep.Handler() != nil && r.Header.Get(HopHeader) == "" {
+			rep.Handler().ServeHTTP(w, r)
+			return
+		}
+		region = control
+	}
+	rt.toRegion(w, r, region)
+}
+
+// toRegion serves r here if this node owns region, else forwards it to the owner.
+func (rt *Router) toRegion(w http.ResponseWriter, r *http.Request, region string) {
+	if rep, owned := rt.dir.Local(region); owned && rep != nil && rep.Handler() != nil {
+		rep.Handler().ServeHTTP(w, r)
+		return
+	}
+	if by := r.Header.Get(HopHeader); by != "" {
+		rt.cfg.Observer.Forwarded("hop_limit")
+		rt.unavailable(w, region, fmt.Sprintf("region %s is not served by node %s, which node %s forwarded this request to (its owner changed meanwhile); retry", region, rt.cfg.Self, by))
+		return
+	}
+	owner, addr, ok := rt.dir.Owner(region)
+	if !ok || owner == rt.cfg.Self {
+		rt.cfg.Observer.Forwarded("no_owner")
+		msg := fmt.Sprintf("region %s has no owner right now (a failover is under way); retry", region)
+		if owner != "" && owner != rt.cfg.Self {
+			msg = fmt.Sprintf("region %s: its owner, node %s, is not in the node registry (it stopped: a failover is under way); retry", region, owner)
+		}
+		rt.unavailable(w, region, msg)
+		return
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		rt.cfg.Observer.Forwarded("error")
+		rt.unavailable(w, region, fmt.Sprintf("region %s: its owner (node %s) has no usable address", region, owner))
+		return
+	}
+	if isStream(r) {
+		// A stream lasts: the server's write timeout, meant for one answer, must not cut it (the owner's server
+		// renews its own deadline at each write).
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	}
+	rt.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, forward{region: region, owner: owner, url: u})))
+}
+
+func isStream(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/v1/events", "/v1/courier/stream", "/v1/console/stream":
+		return true
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+func (rt *Router) unavailable(w http.ResponseWriter, region, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rt.cfg.RetryAfter.Seconds()))))
+	w.Header().Set("Dispatchd-Region", region)
+	writeError(w, http.StatusServiceUnavailable, dispatch.EUnavailable, "", msg)
+}
+
+// find is the first region (in the cluster's order) whose replica here has what has says.
+func (rt *Router) find(has func(service.View) bool) string {
+	for _, region := range rt.dir.Regions() {
+		if rep, _ := rt.dir.Local(region); rep != nil {
+			if v := rep.View(); v != nil && has(v) {
+				return region
+			}
+		}
+	}
+	return ""
+}
+
+func (rt *Router) courierRegion(id string) string {
+	if id == "" {
+		return ""
+	}
+	return rt.find(func(v service.View) bool { _, ok := v.Courier(id); return ok })
+}
+
+// queryRegion is the query's region: required when the cluster has more than one.
+func (rt *Router) queryRegion(r *http.Request, regions []string) (string, string) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return "", "" // the API answers the malformed query
+	}
+	region := q.Get("region")
+	if region == "" {
+		if len(regions) == 1 {
+			return regions[0], ""
+		}
+		return "", fmt.Sprintf("region is required (the cluster has regions %s)", strings.Join(regions, ", "))
+	}
+	if !slices.Contains(regions, region) {
+		return "", fmt.Sprintf("region %q is not one of the cluster's (%s)", region, strings.Join(regions, ", "))
+	}
+	return region, ""
+}
+
+// knownRegion checks a region named in a body.
+func knownRegion(region string, regions []string) (string, string) {
+	if !slices.Contains(regions, region) {
+		return "", fmt.Sprintf("region %q is not one of the cluster's (%s)", region, strings.Join(regions, ", "))
+	}
+	return region, ""
+}
+
+// orderRegion is an order's (or a quote's) region: its store's, else the one it names, else its drop-off's.
+func (rt *Router) orderRegion(r *http.Request, regions []string) (string, string) {
+	var b struct {
+		StoreID string `json:"store_id"`
+		Region  string `json:"region"`
+		Dropoff *struct {
+			Lat *float64 `json:"lat"`
+			Lon *float64 `json:"lon"`
+		} `json:"dropoff"`
+	}
+	if !peekJSON(r, &b) {
+		return "", ""
+	}
+	if b.StoreID != "" {
+		return rt.find(func(v service.View) bool { _, ok := v.Store(b.StoreID); return ok }), ""
+	}
+	if b.Region != "" {
+		return knownRegion(b.Region, regions)
+	}
+	if len(regions) == 1 {
+		return regions[0], ""
+	}
+	if b.Dropoff != nil && b.Dropoff.Lat != nil && b.Dropoff.Lon != nil {
+		if region, ok := rt.cfg.DropoffRegion(rt.dir, service.Location{Lat: *b.Dropoff.Lat, Lon: *b.Dropoff.Lon}); ok {
+			return region, ""
+		}
+		return "", "no region has a store near the drop-off: name the order's region"
+	}
+	return "", ""
+}
+
+// putRegion is the region of a store or courier being put: the body's, else the one that has it, else "default".
+func (rt *Router) putRegion(r *http.Request, regions []string) (string, string) {
+	var b struct {
+		Region string `json:"region"`
+	}
+	if !peekJSON(r, &b) {
+		return "", ""
+	}
+	if b.Region != "" {
+		return knownRegion(b.Region, regions)
+	}
+	var region string
+	if id := r.PathValue("store_id"); id != "" {
+		region = rt.find(func(v service.View) bool { _, ok := v.Store(id); return ok })
+	} else {
+		region = rt.courierRegion(r.PathValue("courier_id"))
+	}
+	switch {
+	case region != "":
+		return region, ""
+	case len(regions) == 1:
+		return regions[0], ""
+	case slices.Contains(regions, "default"):
+		return "default", ""
+	}
+	return "", fmt.Sprintf("region is required (the cluster has regions %s)", strings.Join(regions, ", "))
+}
+
+// tokenRegion is the region of the courier whose bearer token r carries.
+func (rt *Router) tokenRegion(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return ""
+	}
+	h := service.HashToken(token)
+	return rt.find(func(v service.View) bool {
+		p, ok := v.Authenticate(h)
+		return ok && p.Role == service.RoleCourier
+	})
+}
+
+// maxPeek is the most of a body the router reads to find its region (the API's own limit is lower: a body over
+// it is passed on whole, and refused by the API).
+const maxPeek = 1 << 20
+
+// peekJSON decodes r's body into v without consuming it: the body is put back for whoever serves r. False when it
+// is not JSON (the API will say so).
+func peekJSON(r *http.Request, v any) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return false
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxPeek))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), r.Body), r.Body}
+	if err != nil || len(b) == maxPeek {
+		return false
+	}
+	return json.Unmarshal(b, v) == nil
+}
+
+// NearestStoreRegion is the default DropoffRegion: the region of the store nearest at, over every region's
+// replica on this node, within 15 km (the rule of an order by items: docs/operations.md, "Regions").
+func NearestStoreRegion(d Directory, at service.Location) (string, bool) {
+	best, bestD := "", math.Inf(1)
+	for _, region := range d.Regions() {
+		rep, _ := d.Local(region)
+		if rep == nil || rep.View() == nil {
+			continue
+		}
+		near := rep.View().StoresNear(at, 15_000)
+		if len(near) == 0 {
+			continue
+		}
+		if dist := orbgeo.DistanceHaversine(orb.Point{at.Lon, at.Lat}, orb.Point{near[0].Location.Lon, near[0].Location.Lat}); dist < bestD {
+			best, bestD = region, dist
+		}
+	}
+	return best, best != ""
+}
+
+// writeError answers as the API does: {"error": {"code", "message", "field"}}.
+func writeError(w http.ResponseWriter, status int, code dispatch.ErrorCode, field, msg string) {
+	type detail struct {
+		Code    dispatch.ErrorCode `json:"code"`
+		Message string             `json:"message"`
+		Field   string             `json:"field,omitempty"`
+	}
+	b, _ := json.Marshal(struct {
+		Error detail `json:"error"`
+	}{detail{code, msg, field}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// WithControlKeys wraps a region's service so that its API also authenticates the API keys made in the control
+// region (API keys live there: every node follows it) and lists them; control is this node's replica of the
+// control region's view (nil while it opens). Couriers authenticate in their own region only.
+func WithControlKeys(s service.Service, control func() service.View) service.Service {
+	return keyedService{Service: s, control: control}
+}
+
+type keyedService struct {
+	service.Service
+	control func() service.View
+}
+
+func (k keyedService) View() service.View {
+	v := k.Service.View()
+	if v == nil {
+		return nil
+	}
+	return keyedView{View: v, control: k.control}
+}
+
+type keyedView struct {
+	service.View
+	control func() service.View
+}
+
+func (k keyedView) Authenticate(tokenHash []byte) (service.Principal, bool) {
+	if p, ok := k.View.Authenticate(tokenHash); ok {
+		return p, true
+	}
+	if c := k.control(); c != nil {
+		if p, ok := c.Authenticate(tokenHash); ok && p.Role != service.RoleCourier {
+			return p, true
+		}
+	}
+	return service.Principal{}, false
+}
+
+func (k keyedView) APIKeys() []*service.APIKey {
+	if c := k.control(); c != nil {
+		return c.APIKeys()
+	}
+	return k.View.APIKeys()
+}

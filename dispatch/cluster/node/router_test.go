@@ -1,0 +1,345 @@
+package node
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
+)
+
+// fakeView is a region's state for the router: which orders, stores and couriers it has. Methods the router does
+// not use are not implemented (the embedded nil interface).
+type fakeView struct {
+	service.View
+	orders, stores, couriers map[string]bool
+	tokens                   map[string]service.Principal // token → who
+	storeAt                  map[string]service.Location
+}
+
+func (v *fakeView) Order(id string) (*service.Order, bool) {
+	return &service.Order{ID: id}, v.orders[id]
+}
+func (v *fakeView) Store(id string) (*service.Store, bool) {
+	return &service.Store{ID: id}, v.stores[id]
+}
+func (v *fakeView) Courier(id string) (*service.Courier, bool) {
+	return &service.Courier{ID: id}, v.couriers[id]
+}
+func (v *fakeView) Authenticate(h []byte) (service.Principal, bool) {
+	for tok, p := range v.tokens {
+		if string(service.HashToken(tok)) == string(h) {
+			return p, true
+		}
+	}
+	return service.Principal{}, false
+}
+func (v *fakeView) StoresNear(p service.Location, radius float64) []*service.Store {
+	var out []*service.Store
+	for id, at := range v.storeAt {
+		if (at.Lat-p.Lat)*(at.Lat-p.Lat)+(at.Lon-p.Lon)*(at.Lon-p.Lon) < 0.01 {
+			out = append(out, &service.Store{ID: id, Location: at})
+		}
+	}
+	return out
+}
+
+// servedReplica answers every request with who served it: node, region, the hop header and the body.
+type servedReplica struct {
+	fakeReplica
+	node, region string
+	view         *fakeView
+	handler      http.Handler
+}
+
+func (s *servedReplica) Handler() http.Handler { return s.handler }
+func (s *servedReplica) View() service.View    { return s.view }
+
+type served struct {
+	Node, Region, Hop, Body, Path string
+}
+
+func answer(node, region string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(served{node, region, r.Header.Get(HopHeader), string(b), r.URL.Path})
+	})
+}
+
+// fakeDir is a node's directory: its replicas, and who it believes owns each region.
+type fakeDir struct {
+	mu      sync.Mutex
+	self    string
+	regions []string
+	reps    map[string]*servedReplica
+	owner   map[string]string // region → node id
+	urls    map[string]string // node id → URL
+}
+
+func (d *fakeDir) Regions() []string { return d.regions }
+func (d *fakeDir) Local(region string) (Replica, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rep, ok := d.reps[region]
+	if !ok {
+		return nil, false
+	}
+	return rep, d.owner[region] == d.self
+}
+func (d *fakeDir) Owner(region string) (string, string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id, ok := d.owner[region]
+	if !ok {
+		return "", "", false
+	}
+	return id, d.urls[id], d.urls[id] != ""
+}
+func (d *fakeDir) setOwner(region, id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if id == "" {
+		delete(d.owner, region)
+	} else {
+		d.owner[region] = id
+	}
+}
+
+// twoNodes is nodes a and b, each with a replica of both regions, west owned by a and east by b.
+func twoNodes(t *testing.T) (a, b *fakeDir, sa, sb *httptest.Server) {
+	views := map[string]*fakeView{
+		"west": {orders: map[string]bool{"o-w": true}, stores: map[string]bool{"s-w": true}, couriers: map[string]bool{"c-w": true},
+			tokens:  map[string]service.Principal{"tok-w": {Role: service.RoleCourier, ID: "c-w"}},
+			storeAt: map[string]service.Location{"s-w": {Lat: 1, Lon: 1}}},
+		"east": {orders: map[string]bool{"o-e": true}, stores: map[string]bool{"s-e": true}, couriers: map[string]bool{"c-e": true},
+			tokens:  map[string]service.Principal{"tok-e": {Role: service.RoleCourier, ID: "c-e"}},
+			storeAt: map[string]service.Location{"s-e": {Lat: 5, Lon: 5}}},
+	}
+	mk := func(self string) *fakeDir {
+		d := &fakeDir{self: self, regions: []string{"west", "east"}, reps: map[string]*servedReplica{},
+			owner: map[string]string{"west": "a", "east": "b"}, urls: map[string]string{}}
+		for _, region := range d.regions {
+			d.reps[region] = &servedReplica{node: self, region: region, view: views[region], handler: answer(self, region)}
+		}
+		return d
+	}
+	a, b = mk("a"), mk("b")
+	sa = httptest.NewServer(NewRouter(a, RouterConfig{Self: "a", RetryAfter: 2 * time.Second}))
+	t.Cleanup(sa.Close)
+	sb = httptest.NewServer(NewRouter(b, RouterConfig{Self: "b", RetryAfter: 2 * time.Second}))
+	t.Cleanup(sb.Close)
+	for _, d := range []*fakeDir{a, b} {
+		d.urls["a"], d.urls["b"] = sa.URL, sb.URL
+	}
+	return a, b, sa, sb
+}
+
+func do(t *testing.T, method, url, token, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func TestRouterServesOrForwardsByRegion(t *testing.T) {
+	_, _, sa, _ := twoNodes(t)
+	for _, tc := range []struct {
+		method, path, token, body string
+		node, region              string
+	}{
+		{"GET", "/v1/orders/o-w", "", "", "a", "west"},
+		{"GET", "/v1/orders/o-e", "", "", "b", "east"},
+		{"POST", "/v1/orders/o-e/cancel", "", "{}", "b", "east"},
+		{"POST", "/v1/orders", "", `{"store_id":"s-e","dropoff":{"lat":1,"lon":1}}`, "b", "east"},
+		{"POST", "/v1/orders", "", `{"items":[{"sku":"x","quantity":1}],"dropoff":{"lat":5.01,"lon":5}}`, "b", "east"},
+		{"POST", "/v1/orders", "", `{"region":"east","items":[]}`, "b", "east"},
+		{"POST", "/v1/quotes", "", `{"store_id":"s-w"}`, "a", "west"},
+		{"PUT", "/v1/stores/new", "", `{"region":"east","name":"n"}`, "b", "east"},
+		{"PUT", "/v1/stores/s-e", "", `{"name":"n"}`, "b", "east"},
+		{"GET", "/v1/stores/s-e", "", "", "b", "east"},
+		{"PATCH", "/v1/stores/s-e/inventory", "", "{}", "b", "east"},
+		{"POST", "/v1/stores/s-e/orders/o-e/ready", "", "", "b", "east"},
+		{"PUT", "/v1/couriers/c-e", "", `{"name":"n"}`, "b", "east"},
+		{"POST", "/v1/couriers/c-e/off-shift", "", "", "b", "east"},
+		{"GET", "/v1/orders?region=east", "", "", "b", "east"},
+		{"GET", "/v1/events?region=west", "", "", "a", "west"},
+		{"GET", "/v1/courier/route", "tok-e", "", "b", "east"},
+		{"POST", "/v1/courier/orders/o-e/pickup", "tok-e", "", "b", "east"},
+		{"POST", "/v1/dispatch/moves", "", `{"courier_id":"c-e","order_ids":["o-e"]}`, "b", "east"},
+		{"POST", "/v1/courier-locations", "", `{"locations":[{"courier_id":"c-e"}]}`, "b", "east"},
+		{"POST", "/v1/api-keys", "", `{}`, "a", "west"},
+		{"GET", "/v1/webhooks/h", "", "", "a", "west"},
+		{"GET", "/v1/orders/nowhere", "", "", "a", "west"}, // no region has it: the control replica answers 404
+		{"GET", "/healthz", "", "", "a", "west"},
+		{"GET", "/v1/cluster", "", "", "a", "west"},
+	} {
+		resp, b := do(t, tc.method, sa.URL+tc.path, tc.token, tc.body)
+		var got served
+		if resp.StatusCode != 200 || json.Unmarshal(b, &got) != nil {
+			t.Errorf("%s %s: %d %s", tc.method, tc.path, resp.StatusCode, b)
+			continue
+		}
+		if got.Node != tc.node || got.Region != tc.region {
+			t.Errorf("%s %s: served by %s/%s, want %s/%s", tc.method, tc.path, got.Node, got.Region, tc.node, tc.region)
+		}
+		wantHop := ""
+		if tc.node != "a" {
+			wantHop = "a"
+		}
+		if got.Hop != wantHop {
+			t.Errorf("%s %s: hop header %q, want %q", tc.method, tc.path, got.Hop, wantHop)
+		}
+		if got.Body != tc.body {
+			t.Errorf("%s %s: the body arrived as %q, want %q", tc.method, tc.path, got.Body, tc.body)
+		}
+		if got.Path != strings.Split(tc.path, "?")[0] {
+			t.Errorf("%s %s: arrived at %s", tc.method, tc.path, got.Path)
+		}
+	}
+}
+
+type errorAnswer struct {
+	Error struct {
+		Code, Message, Field string
+	}
+}
+
+func TestRouterAsksForTheRegion(t *testing.T) {
+	_, _, sa, _ := twoNodes(t)
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/v1/orders", ""},
+		{"GET", "/v1/couriers?status=idle", ""},
+		{"GET", "/v1/events?region=nowhere", ""},
+		{"POST", "/v1/orders", `{"region":"nowhere"}`},
+		{"POST", "/v1/orders", `{"items":[],"dropoff":{"lat":-40,"lon":100}}`},
+		{"PUT", "/v1/stores/new", `{"name":"no region, and no default region"}`},
+	} {
+		resp, b := do(t, tc.method, sa.URL+tc.path, "", tc.body)
+		var e errorAnswer
+		if resp.StatusCode != http.StatusBadRequest || json.Unmarshal(b, &e) != nil || e.Error.Field != "region" {
+			t.Errorf("%s %s %s: %d %s, want 400 naming region", tc.method, tc.path, tc.body, resp.StatusCode, b)
+		}
+	}
+
+	// One region: nothing to ask.
+	d := &fakeDir{self: "a", regions: []string{"only"}, reps: map[string]*servedReplica{
+		"only": {node: "a", region: "only", view: &fakeView{}, handler: answer("a", "only")}},
+		owner: map[string]string{"only": "a"}, urls: map[string]string{}}
+	s := httptest.NewServer(NewRouter(d, RouterConfig{Self: "a"}))
+	defer s.Close()
+	if resp, b := do(t, "GET", s.URL+"/v1/orders", "", ""); resp.StatusCode != 200 {
+		t.Errorf("one region, GET /v1/orders: %d %s", resp.StatusCode, b)
+	}
+}
+
+func TestRouterDuringAFailover(t *testing.T) {
+	a, b, sa, _ := twoNodes(t)
+
+	// Nobody owns east: 503, Retry-After, the region named.
+	a.setOwner("east", "")
+	resp, body := do(t, "GET", sa.URL+"/v1/orders/o-e", "", "")
+	var e errorAnswer
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "2" || json.Unmarshal(body, &e) != nil ||
+		e.Error.Code != "unavailable" || !strings.Contains(e.Error.Message, "region east") {
+		t.Errorf("no owner: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+
+	// a believes b owns east, but b lost it meanwhile (and believes a has it): one hop, then 503, no loop.
+	a.setOwner("east", "b")
+	b.setOwner("east", "a")
+	resp, body = do(t, "GET", sa.URL+"/v1/orders/o-e", "", "")
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "forwarded") {
+		t.Errorf("hop limit: %d %s", resp.StatusCode, body)
+	}
+
+	// The owner cannot be reached: 503.
+	a.mu.Lock()
+	a.urls["b"] = "http://127.0.0.1:1"
+	a.mu.Unlock()
+	resp, body = do(t, "GET", sa.URL+"/v1/orders/o-e", "", "")
+	if resp.StatusCode != 503 || !strings.Contains(string(body), "could not be reached") {
+		t.Errorf("owner unreachable: %d %s", resp.StatusCode, body)
+	}
+
+	// a takes east over: served here.
+	a.setOwner("east", "a")
+	resp, body = do(t, "GET", sa.URL+"/v1/orders/o-e", "", "")
+	var got served
+	if resp.StatusCode != 200 || json.Unmarshal(body, &got) != nil || got.Node != "a" || got.Region != "east" {
+		t.Errorf("after the takeover: %d %s", resp.StatusCode, body)
+	}
+}
+
+// A stream forwarded to the owner passes through as it is written, not when it ends.
+func TestRouterStreamsUnbuffered(t *testing.T) {
+	_, b, sa, _ := twoNodes(t)
+	release := make(chan struct{})
+	defer close(release)
+	b.mu.Lock()
+	b.reps["east"].handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "id: 7\ndata: {\"hop\":%q}\n\n", r.Header.Get(HopHeader))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	b.mu.Unlock()
+	req, _ := http.NewRequest("GET", sa.URL+"/v1/courier/stream", nil)
+	req.Header.Set("Authorization", "Bearer tok-e")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	for _, want := range []string{"id: 7", `data: {"hop":"a"}`} {
+		select {
+		case got := <-lines:
+			if got != want {
+				t.Fatalf("stream line %q, want %q", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the stream's first event did not come through while the stream was open")
+		}
+	}
+}
+
+func TestWithControlKeys(t *testing.T) {
+	control := &fakeView{tokens: map[string]service.Principal{
+		"key": {Role: service.RoleOrders, ID: "k1"}, "courier-of-control": {Role: service.RoleCourier, ID: "c"}}}
+	region := &fakeView{tokens: map[string]service.Principal{"courier": {Role: service.RoleCourier, ID: "c2"}}}
+	v := keyedView{View: region, control: func() service.View { return control }}
+	for tok, want := range map[string]bool{"key": true, "courier": true, "courier-of-control": false, "nobody": false} {
+		if _, ok := v.Authenticate(service.HashToken(tok)); ok != want {
+			t.Errorf("%s: authenticated %v, want %v", tok, ok, want)
+		}
+	}
+}
