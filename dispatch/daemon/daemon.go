@@ -769,6 +769,11 @@ func (d *Daemon) waitVisible(ctx context.Context, seq uint64) error {
 		d.log.Error().Err(err).Msg("journal failed")
 		return &dispatch.Error{Code: dispatch.EUnavailable, Message: "the journal cannot write; not accepted"}
 	}
+	if d.view.Load().seq < seq {
+		// Publish what is durable now rather than wait for whoever publishes it (the local journal's committer
+		// does at once; for a journal handed in, the watcher would be one more goroutine to wake first).
+		d.onDurable(d.jnl().Durable())
+	}
 	for {
 		if d.view.Load().seq >= seq {
 			return nil
