@@ -307,8 +307,16 @@ func checkRoutes(in checkInput, byID map[string]*listedOrder, res *checkResult, 
 // listOrders reads every order created since since whose external id starts with prefix, page by page, with the
 // admin token.
 func listOrders(ctx context.Context, api *apiClient, token string, since time.Time, prefix string) ([]listedOrder, error) {
+	return listOrdersIn(ctx, api, token, since, prefix, "")
+}
+
+// listOrdersIn is listOrders in one region of a cluster (region "": no ?region=, a single daemon).
+func listOrdersIn(ctx context.Context, api *apiClient, token string, since time.Time, prefix, region string) ([]listedOrder, error) {
 	var out []listedOrder
 	q := url.Values{"limit": {"200"}, "created_since": {since.UTC().Format(time.RFC3339Nano)}}
+	if region != "" {
+		q.Set("region", region)
+	}
 	for {
 		var page struct {
 			Orders     []listedOrder `json:"orders"`

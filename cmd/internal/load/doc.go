@@ -64,6 +64,19 @@
 // The drive mode makes the same checks, the final one on the live state (only what a round cannot change in the
 // meantime). Any violation is listed and makes the exit status 1; so does a placement still without an answer.
 //
+// # Chaos
+//
+// --mode chaos needs --spawn (a dispatchd binary) and --nats-server (default bin/nats-server): it starts three
+// nats-servers (JetStream, sync_interval: always) and three dispatchd --cluster nodes on loopback with --regions
+// (four by default) and --lease-ttl (3 s), each node reaching the servers through a proxy of the harness, and
+// places orders at --rate (50) over all nodes, retried with their key. It measures the load each node carries
+// before and after one is killed; SIGKILLs a region's owner --kills times (20, regions drawn from --seed, printed)
+// and times each failover (from the kill to the region's first 201 through another node, polled every 100 ms);
+// kills a nats-server; cuts a node off from NATS while it serves HTTP (no 201 may come from it for its regions,
+// and they must move). Then it checks as the crash mode does, through the API, plus each region's events from 0
+// (no gap, every acknowledged order created once) and each region's stream (no record of an older writer's epoch
+// after a newer one's). docs/cluster.md describes the run and its figures.
+//
 // # Sweeps
 //
 // One rate (--rate, for --duration) or a sweep (--sweep, one step per rate, --pause between steps, the same
@@ -81,6 +94,7 @@
 //	    --daemon-arg=--dispatch-interval=10s --daemon-arg=--queue-size=8192
 //	dispatchd-load --target http://127.0.0.1:8080 --admin-token-file var/admin.token --mode orders --rate 500
 //	dispatchd-load --spawn /tmp/dispatchd --mode drive --rate 1000 --location-rate 5000 --duration 60s --p99-limit 10ms
+//	dispatchd-load --spawn bin/dispatchd --mode chaos --kills 20 --seed 19
 //	dispatchd-load --spawn /tmp/dispatchd --mode crash --kills 20 --rate 100 --location-rate 1000 --couriers 300 \
 //	    --time-scale 100 --prep-seconds 5 --duration 60s
 //

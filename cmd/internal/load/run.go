@@ -63,6 +63,8 @@ type Config struct {
 	// drive holds the flags of the drive and crash modes.
 	drive       driveOptions
 	allowRemote bool
+	// chaos holds the flags of the chaos mode.
+	chaos chaosOptions
 
 	// version is --version: print the build and exit, nothing else checked.
 	version bool
@@ -117,6 +119,9 @@ func ParseFlags(args []string, stderr io.Writer, getenv func(string) string) (*C
 	fs.IntVar(&c.drive.kills, "kills", 20, "crash: how many times to SIGKILL the daemon")
 	fs.IntVar(&c.drive.graceful, "graceful", 0, "crash: how many graceful restarts (SIGTERM, so a checkpoint) to mix in among the kills")
 	fs.Uint64Var(&c.drive.seed, "seed", 0, "crash: seed of the kill schedule (default: random, printed)")
+	fs.StringVar(&c.chaos.natsServer, "nats-server", "bin/nats-server", "chaos: path of the nats-server binary (make install-nats-server)")
+	regions := fs.String("regions", "north,south,east,west", "chaos: the cluster's regions, comma-separated")
+	fs.DurationVar(&c.chaos.leaseTTL, "lease-ttl", 3*time.Second, "chaos: the nodes' --lease-ttl")
 	fs.BoolVar(&c.version, "version", false, "print the version and commit of this build and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: dispatchd-load (--spawn DISPATCHD | --target URL --admin-token-file FILE) [--mode orders|locations] (--rate N | --sweep N,N,...) [flags]")
@@ -149,8 +154,8 @@ func ParseFlags(args []string, stderr io.Writer, getenv func(string) string) (*C
 		return nil, bad("--admin-token and --admin-token-file are for --target; --spawn generates a token")
 	case c.spawn == "" && (len(c.daemonArgs) > 0 || c.keepData):
 		return nil, bad("--daemon-arg and --keep-data need --spawn")
-	case c.mode != modeOrders && c.mode != modeLocations && c.mode != modeBatch && c.mode != modeDrive && c.mode != modeCrash:
-		return nil, bad("--mode must be orders, locations, locations-batch, drive or crash, not %q", c.mode)
+	case c.mode != modeOrders && c.mode != modeLocations && c.mode != modeBatch && c.mode != modeDrive && c.mode != modeCrash && c.mode != modeChaos:
+		return nil, bad("--mode must be orders, locations, locations-batch, drive, crash or chaos, not %q", c.mode)
 	case c.batch < 1 || c.batch > 1000:
 		return nil, bad("--batch must be within [1, 1000]")
 	case set["rate"] && set["sweep"]:
@@ -175,6 +180,39 @@ func ParseFlags(args []string, stderr io.Writer, getenv func(string) string) (*C
 		return nil, bad("--connections must be positive")
 	case c.attack.timeout <= 0 || c.readyTimeout <= 0:
 		return nil, bad("--timeout and --ready-timeout must be positive")
+	}
+	c.chaos.regions = strings.Split(*regions, ",")
+	if c.mode == modeChaos {
+		if c.spawn == "" {
+			return nil, bad("the chaos mode starts its own cluster: give --spawn DISPATCHD")
+		}
+		if c.chaos.leaseTTL < time.Second {
+			return nil, bad("--lease-ttl must be at least 1s")
+		}
+		if c.couriers < 0 {
+			c.couriers = 40
+		}
+		if !set["rate"] {
+			*rate = 50
+		}
+		if !set["kills"] {
+			c.drive.kills = 20
+		}
+		if c.drive.kills < 1 || c.drive.kills > 1000 {
+			return nil, bad("--kills must be within [1, 1000]")
+		}
+		if !set["seed"] {
+			c.drive.seed = rand.Uint64()
+		}
+		if !set["cancel-share"] {
+			c.drive.cancelShare = 0.05
+		}
+		c.rates = []int{*rate}
+		var err error
+		if c.center, err = parseLatLon(*center); err != nil {
+			return nil, bad("--center: %v", err)
+		}
+		return c, nil
 	}
 	if c.couriers < 0 {
 		c.couriers = 0
@@ -318,6 +356,9 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error)
 	}
 	if cfg.mode == modeDrive || cfg.mode == modeCrash {
 		return runDrive(ctx, cfg, stdout, stderr)
+	}
+	if cfg.mode == modeChaos {
+		return runChaos(ctx, cfg, stdout, stderr)
 	}
 	rep := &report{
 		Mode: cfg.mode, Stores: cfg.stores, Couriers: cfg.couriers, StepDuration: cfg.duration.String(),

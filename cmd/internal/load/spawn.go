@@ -33,6 +33,10 @@ type daemonOptions struct {
 	// stopTimeout is the time between SIGTERM and SIGKILL; 0 is defaultStopTimeout.
 	stopTimeout time.Duration
 	stderr      io.Writer
+	// addr is the loopback address to listen on (empty: a free port) and token the admin token (empty: a new
+	// one): the nodes of a cluster are told each other's addresses and share one token.
+	addr  string
+	token string
 }
 
 // daemonProc is a dispatchd started by the load generator: one data directory, port and admin token, and one
@@ -73,7 +77,10 @@ func startDaemon(ctx context.Context, o daemonOptions) (*daemonProc, error) {
 		return nil, err
 	}
 	p := &daemonProc{dir: dir, bin: o.bin, keep: o.keep, stopTimeout: o.stopTimeout, stderr: o.stderr,
-		token: "load_" + randomHex(24)}
+		token: o.token}
+	if p.token == "" {
+		p.token = "load_" + randomHex(24)
+	}
 	if p.stopTimeout <= 0 {
 		p.stopTimeout = defaultStopTimeout
 	}
@@ -89,11 +96,14 @@ func startDaemon(ctx context.Context, o daemonOptions) (*daemonProc, error) {
 		}
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return fail(err)
+	addr := o.addr
+	if addr == "" {
+		port, err := freePort()
+		if err != nil {
+			return fail(err)
+		}
+		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	p.url = "http://" + addr
 	if p.log, err = os.Create(filepath.Join(dir, "dispatchd.log")); err != nil {
 		return fail(err)
@@ -117,21 +127,31 @@ func (p *daemonProc) launch(more ...string) error {
 	// The process writes its log to the file itself, not to a pipe that this program would copy: when the load
 	// generator is short of CPU, a full pipe would block the daemon's every log write, and an overloaded daemon
 	// logs every 503. Every run of the process writes to the same file, one after the other.
-	cmd.Stdout = p.log
-	cmd.Stderr = p.log
+	pr, err := startProcess(cmd, p.log)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.cur = pr
+	p.mu.Unlock()
+	return nil
+}
+
+// startProcess starts cmd with its output to log; the process's exited closes when it ends (a goroutine waits
+// for it).
+func startProcess(cmd *exec.Cmd, log *os.File) (*process, error) {
+	cmd.Stdout = log
+	cmd.Stderr = log
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", p.bin, err)
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	pr := &process{cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		pr.waitErr = cmd.Wait()
 		close(pr.exited)
 	}()
-	p.mu.Lock()
-	p.cur = pr
-	p.mu.Unlock()
-	return nil
+	return pr, nil
 }
 
 // proc is the current process (nil before the first start).
