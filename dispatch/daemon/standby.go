@@ -71,7 +71,6 @@ type followRequest struct {
 }
 
 type promoteRequest struct {
-	ctx   context.Context
 	j     journal.Log
 	reply chan error
 }
@@ -158,7 +157,7 @@ func (d *Daemon) Promote(ctx context.Context, j journal.Log) error {
 	if j == nil {
 		return errors.New("daemon: Promote: no journal")
 	}
-	req := promoteRequest{ctx: ctx, j: j, reply: make(chan error, 1)}
+	req := promoteRequest{j: j, reply: make(chan error, 1)}
 	select {
 	case d.promotes <- req:
 	case <-d.stopped:
