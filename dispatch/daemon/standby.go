@@ -184,8 +184,8 @@ func (d *Daemon) promote(p promoteRequest) error {
 		return fmt.Errorf("daemon: promote: %w", err)
 	}
 	if floor > pos {
-		return fmt.Errorf("daemon: promote: the journal was truncated after record %d, past the standby's position %d: "+
-			"open a standby from the newer checkpoint", floor, pos)
+		return fmt.Errorf("daemon: promote: %w: the journal was truncated after record %d, past the standby's "+
+			"position %d: open a standby from the newer checkpoint", journal.ErrBehindFloor, floor, pos)
 	}
 	if last := p.j.LastSeq(); last < pos {
 		return fmt.Errorf("daemon: promote: the journal ends at %d, before the standby's position %d", last, pos)

@@ -1,6 +1,9 @@
 package journal
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Log is what the daemon needs of its record journal: *Journal (a local directory) is one, and a region's journal
 // kept elsewhere (a replicated stream) is another. The contract, which every implementation keeps:
@@ -38,3 +41,7 @@ type Log interface {
 }
 
 var _ Log = (*Journal)(nil)
+
+// ErrBehindFloor is wrapped by an error saying that a reader's position lies below the log's floor: the records it
+// needs next were dropped, and it has to start again from a newer checkpoint.
+var ErrBehindFloor = errors.New("journal: truncated past the reader's position")

@@ -435,28 +435,11 @@ func (n *Node) runRegion(ctx context.Context, r *region) {
 // loses or gives it away. It returns once the replica stopped.
 func (n *Node) cycle(ctx context.Context, r *region) error {
 	r.setRole(RoleOpening, nil)
-	rep, err := n.cfg.Open(ctx, r.name)
+	rep, stop, runDone, err := n.startReplica(ctx, r)
 	if err != nil {
-		return fmt.Errorf("opening the replica: %w", err)
+		return err
 	}
-	// The replica's Run has a context of its own: the node stops it on purpose (gracefully, or Abandon), never by
-	// the caller's context ending under it.
-	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
-	runDone := make(chan struct{})
-	var runErr error
-	go func() {
-		runErr = rep.Run(runCtx)
-		close(runDone)
-	}()
-	stop := func(abandon bool) error {
-		if abandon {
-			rep.Abandon()
-		}
-		stopRun()
-		<-runDone
-		return runErr
-	}
-	defer stop(false)
+	defer func() { stop(false) }() // the replica running last (a takeover may open another)
 	r.setRole(RoleStandby, rep)
 
 	fctx, stopFollow := context.WithCancel(ctx)
@@ -516,6 +499,22 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 		r.mu.Unlock()
 		err = rep.Promote(pctx, j)
 	}
+	if err != nil && errors.Is(err, journal.ErrBehindFloor) {
+		// The standby is behind the stream's floor: the owner before checkpointed and truncated the stream past
+		// what this node had followed. A replica opened from that newer checkpoint takes over instead, under the
+		// same lease and in the journal already opened in its epoch, rather than giving the region back.
+		n.log.Info().Str("region", r.name).Err(err).Msg("node: taking over from the newer checkpoint")
+		stop(true)
+		r.setRole(RoleOpening, nil)
+		var oerr error
+		if rep, stop, runDone, oerr = n.startReplica(ctx, r); oerr != nil {
+			err = fmt.Errorf("%w; and from the newer checkpoint: %w", err, oerr)
+			stop = func(bool) error { return nil }
+		} else {
+			r.setRole(RolePromoting, rep)
+			err = rep.Promote(pctx, j)
+		}
+	}
 	cancelPromote()
 	if err != nil {
 		runErr := stop(true)
@@ -544,10 +543,38 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 	case <-ctx.Done():
 		n.stopGracefully(r, rep, l, stop)
 	}
+	runErr := stop(false) // stopped above; what its Run returned
 	_ = j.Close()
 	n.giveUp(r, l, reason)
 	n.log.Info().Str("region", r.name).Uint64("epoch", l.Epoch()).Str("reason", reason).AnErr("replica", runErr).Msg("node: no longer serving the region")
 	return nil
+}
+
+// startReplica opens region r's replica as a standby and runs it. stop ends it (abandon: at once, writing
+// nothing more) and returns what its Run returned; runDone is closed when Run has returned.
+func (n *Node) startReplica(ctx context.Context, r *region) (rep Replica, stop func(abandon bool) error, runDone chan struct{}, err error) {
+	rep, err = n.cfg.Open(ctx, r.name)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("opening the replica: %w", err)
+	}
+	// The replica's Run has a context of its own: the node stops it on purpose (gracefully, or Abandon), never by
+	// the caller's context ending under it.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	runDone = make(chan struct{})
+	var runErr error
+	go func() {
+		runErr = rep.Run(runCtx)
+		close(runDone)
+	}()
+	stop = func(abandon bool) error {
+		if abandon {
+			rep.Abandon()
+		}
+		stopRun()
+		<-runDone
+		return runErr
+	}
+	return rep, stop, runDone, nil
 }
 
 // stopGracefully stops an owner's replica to give the region away: the replica finishes what it took, unless the

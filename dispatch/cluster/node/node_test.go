@@ -480,3 +480,88 @@ func checkStatus(t *testing.T, n *Node, nodes ...string) {
 	}
 	t.Fatalf("status: %s", problem)
 }
+
+// behindReplica is a fake standby that finds, at its promotion, the stream truncated past its position.
+type behindReplica struct{ *fakeReplica }
+
+func (b behindReplica) Promote(context.Context, journal.Log) error {
+	return fmt.Errorf("fake: %w", journal.ErrBehindFloor)
+}
+
+// leaseLog records a node's lease events.
+type leaseLog struct {
+	nopObserver
+	mu     sync.Mutex
+	events []string
+}
+
+func (l *leaseLog) LeaseAcquired(region string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, "acquired "+region)
+}
+
+func (l *leaseLog) LeaseLost(region, reason string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, "lost "+region+" ("+reason+")")
+}
+
+func (l *leaseLog) of(region string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, e := range l.events {
+		if strings.Contains(e, " "+region) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// A standby behind the stream's floor (the owner before it checkpointed and truncated past what it followed) does
+// not give the region back: a replica opened from the newer checkpoint takes over under the same lease.
+func TestTakeoverFromBehindTheFloorKeepsTheLease(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	a := &acks{}
+	obs := &leaseLog{}
+	var mu sync.Mutex
+	opened := map[string]int{}
+	nc := c.Connect()
+	n, err := New(clustertest.Context(t), Config{ID: "a", URL: "http://a.invalid", Conn: nc, Regions: testRegions,
+		LeaseTTL: testTTL, Observer: obs, Open: func(_ context.Context, region string) (Replica, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			opened[region]++
+			f := newFake("a", region, a)
+			if region == "north" && opened[region] == 1 {
+				return behindReplica{f}, nil
+			}
+			return f, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{n: n, nc: nc, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		if err := n.Run(ctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("node a: Run: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	waitShares(t, "one node owns every region", func(c map[string]int) bool { return c["a"] == 4 }, r)
+	mu.Lock()
+	northOpens := opened["north"]
+	mu.Unlock()
+	if northOpens != 2 {
+		t.Errorf("north's replica opened %d times, want 2 (the standby behind the floor, then one from the newer checkpoint)", northOpens)
+	}
+	if ev := obs.of("north"); !slices.Equal(ev, []string{"acquired north"}) {
+		t.Errorf("north's lease events %q, want it acquired once and never given back", ev)
+	}
+}
