@@ -188,11 +188,17 @@ const testTTL = 2 * time.Second
 
 func startNode(t *testing.T, c *clustertest.Cluster, id string, a *acks) *running {
 	t.Helper()
-	nc := c.Connect()
-	n, err := New(clustertest.Context(t), Config{ID: id, URL: "http://" + id + ".invalid", Conn: nc, Regions: testRegions,
+	return startNodeWith(t, Config{ID: id, URL: "http://" + id + ".invalid", Conn: c.Connect(), Regions: testRegions,
 		LeaseTTL: testTTL, Open: func(_ context.Context, region string) (Replica, error) {
 			return newFake(id, region, a), nil
 		}})
+}
+
+// startNodeWith runs a node of cfg until the test ends.
+func startNodeWith(t *testing.T, cfg Config) *running {
+	t.Helper()
+	id, nc := cfg.ID, cfg.Conn
+	n, err := New(clustertest.Context(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,8 +533,7 @@ func TestTakeoverFromBehindTheFloorKeepsTheLease(t *testing.T) {
 	obs := &leaseLog{}
 	var mu sync.Mutex
 	opened := map[string]int{}
-	nc := c.Connect()
-	n, err := New(clustertest.Context(t), Config{ID: "a", URL: "http://a.invalid", Conn: nc, Regions: testRegions,
+	r := startNodeWith(t, Config{ID: "a", URL: "http://a.invalid", Conn: c.Connect(), Regions: testRegions,
 		LeaseTTL: testTTL, Observer: obs, Open: func(_ context.Context, region string) (Replica, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -539,21 +544,6 @@ func TestTakeoverFromBehindTheFloorKeepsTheLease(t *testing.T) {
 			}
 			return f, nil
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{n: n, nc: nc, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		if err := n.Run(ctx); !errors.Is(err, context.Canceled) {
-			t.Errorf("node a: Run: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-r.done
-	})
 	waitShares(t, "one node owns every region", func(c map[string]int) bool { return c["a"] == 4 }, r)
 	mu.Lock()
 	northOpens := opened["north"]
