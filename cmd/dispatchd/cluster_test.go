@@ -179,9 +179,11 @@ func TestClusterEndToEnd(t *testing.T) {
 	eventually(t, nodes[0].c, 201, "POST", "/v1/api-keys", map[string]string{"name": "shop"}, &key)
 
 	// place sends one order by key through node i; the order's id when answered 201.
+	var lastBody []byte
 	place := func(i int, k, region string) (string, int) {
 		status, b := nodes[i].c.do("POST", "/v1/orders", key.Key, map[string]any{"store_id": stores[region],
 			"dropoff": map[string]float64{"lat": 31.2, "lon": 121.45}, "promise_seconds": 3600}, "Idempotency-Key", k)
+		lastBody = b
 		var o order
 		if status == 201 || status == 200 {
 			if err := json.Unmarshal(b, &o); err != nil {
@@ -218,7 +220,7 @@ func TestClusterEndToEnd(t *testing.T) {
 				acked[k] = id
 			} else {
 				if status != http.StatusServiceUnavailable {
-					t.Errorf("order %s through %s: %d", k, nodes[i].id, status)
+					t.Errorf("order %s through %s: %d %s", k, nodes[i].id, status, lastBody)
 				}
 				pending = append(pending, k)
 			}

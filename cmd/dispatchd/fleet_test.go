@@ -74,11 +74,20 @@ func TestScrapeHasWebhookAgeReadinessAndDisk(t *testing.T) {
 	c.must(201, "POST", "/v1/api-keys", admin, map[string]string{"name": "shop"}, &key)
 	c.must(201, "POST", "/v1/orders", key.Key, map[string]any{"store_id": "s1", "dropoff": map[string]float64{"lat": 31.24, "lon": 121.48}}, nil)
 
-	status, scrape := c.do("GET", "/metrics", "", nil)
-	if status != 200 {
-		t.Fatalf("GET /metrics: %d", status)
+	// The event reaches the event log, and the webhook's backlog, once the order's view is published, which may
+	// be just after the answer: scrape until it is there (or a deadline).
+	var v map[string]float64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		status, scrape := c.do("GET", "/metrics", "", nil)
+		if status != 200 {
+			t.Fatalf("GET /metrics: %d", status)
+		}
+		v = scrapeValues(scrape)
+		if v[`dispatchd_webhook_backlog{webhook="w1"}`] >= 1 && v[`dispatchd_webhook_oldest_pending_age_seconds{webhook="w1"}`] > 0 ||
+			time.Now().After(deadline) {
+			break
+		}
 	}
-	v := scrapeValues(scrape)
 	for name, ok := range map[string]func(float64) bool{
 		`dispatchd_webhook_backlog{webhook="w1"}`:                    func(x float64) bool { return x >= 1 },
 		`dispatchd_webhook_oldest_pending_age_seconds{webhook="w1"}`: func(x float64) bool { return x > 0 },

@@ -189,11 +189,11 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 	region, errMsg := "", ""
 	switch kind {
 	case byOrder:
-		region = rt.find(func(v service.View) bool { _, ok := v.Order(r.PathValue("id")); return ok })
+		region = rt.find(r.Context(), func(v service.View) bool { _, ok := v.Order(r.PathValue("id")); return ok })
 	case byStore:
-		region = rt.find(func(v service.View) bool { _, ok := v.Store(r.PathValue("store_id")); return ok })
+		region = rt.find(r.Context(), func(v service.View) bool { _, ok := v.Store(r.PathValue("store_id")); return ok })
 	case byCourier:
-		region = rt.find(func(v service.View) bool { _, ok := v.Courier(r.PathValue("courier_id")); return ok })
+		region = rt.find(r.Context(), func(v service.View) bool { _, ok := v.Courier(r.PathValue("courier_id")); return ok })
 	case byQuery:
 		region, errMsg = rt.queryRegion(r, regions)
 	case byOrderBody:
@@ -209,7 +209,7 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 			CourierID string `json:"courier_id"`
 		}
 		if peekJSON(r, &b) {
-			region = rt.courierRegion(b.CourierID)
+			region = rt.courierRegion(r.Context(), b.CourierID)
 		}
 	case byLocationsBody:
 		var b struct {
@@ -218,12 +218,18 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 			} `json:"locations"`
 		}
 		if peekJSON(r, &b) && len(b.Locations) > 0 {
-			region = rt.courierRegion(b.Locations[0].CourierID)
+			region = rt.courierRegion(r.Context(), b.Locations[0].CourierID)
 		}
 	}
 	if errMsg != "" {
 		writeError(w, http.StatusBadRequest, dispatch.EInvalid, "region", errMsg)
 		return
+	}
+	if region == "" && kind != byControl && kind != byToken {
+		if opening := rt.opening(); opening != "" {
+			rt.unavailable(w, opening, fmt.Sprintf("region %s is opening on this node, which cannot say yet where this request belongs; retry", opening))
+			return
+		}
 	}
 	if region == "" {
 		// Not told: this node's replica of the control region answers (authentication, then 404 or 400).
@@ -285,8 +291,33 @@ func (rt *Router) unavailable(w http.ResponseWriter, region, msg string) {
 	writeError(w, http.StatusServiceUnavailable, dispatch.EUnavailable, "", msg)
 }
 
-// find is the first region (in the cluster's order) whose replica here has what has says.
-func (rt *Router) find(has func(service.View) bool) string {
+// findPatience is how long a lookup by id that finds nothing here looks again. A standby applies its owner's
+// records a little behind (what was made a moment ago through another node may not be here yet); a genuinely
+// unknown id is answered that much later.
+const findPatience = time.Second
+
+// find is the first region (in the cluster's order) whose replica here has what has says, looking again for up
+// to findPatience (or until ctx ends) while nothing has it: for an id the request says exists.
+func (rt *Router) find(ctx context.Context, has func(service.View) bool) string {
+	deadline := time.Now().Add(findPatience)
+	for {
+		if region := rt.findNow(has); region != "" {
+			return region
+		}
+		if time.Now().After(deadline) {
+			return ""
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// findNow is the first region whose replica here has what has says now: for an id that may be new (a store or
+// courier being put) or a token that may not be a courier's.
+func (rt *Router) findNow(has func(service.View) bool) string {
 	for _, region := range rt.dir.Regions() {
 		if rep, _ := rt.dir.Local(region); rep != nil {
 			if v := rep.View(); v != nil && has(v) {
@@ -297,11 +328,22 @@ func (rt *Router) find(has func(service.View) bool) string {
 	return ""
 }
 
-func (rt *Router) courierRegion(id string) string {
+// opening is a region whose replica is not open on this node right now (it moved, or the node just started):
+// a lookup there cannot say "not found".
+func (rt *Router) opening() string {
+	for _, region := range rt.dir.Regions() {
+		if rep, _ := rt.dir.Local(region); rep == nil || rep.View() == nil {
+			return region
+		}
+	}
+	return ""
+}
+
+func (rt *Router) courierRegion(ctx context.Context, id string) string {
 	if id == "" {
 		return ""
 	}
-	return rt.find(func(v service.View) bool { _, ok := v.Courier(id); return ok })
+	return rt.find(ctx, func(v service.View) bool { _, ok := v.Courier(id); return ok })
 }
 
 // queryRegion is the query's region: required when the cluster has more than one.
@@ -345,7 +387,7 @@ func (rt *Router) orderRegion(r *http.Request, regions []string) (string, string
 		return "", ""
 	}
 	if b.StoreID != "" {
-		return rt.find(func(v service.View) bool { _, ok := v.Store(b.StoreID); return ok }), ""
+		return rt.find(r.Context(), func(v service.View) bool { _, ok := v.Store(b.StoreID); return ok }), ""
 	}
 	if b.Region != "" {
 		return knownRegion(b.Region, regions)
@@ -375,9 +417,9 @@ func (rt *Router) putRegion(r *http.Request, regions []string) (string, string) 
 	}
 	var region string
 	if id := r.PathValue("store_id"); id != "" {
-		region = rt.find(func(v service.View) bool { _, ok := v.Store(id); return ok })
-	} else {
-		region = rt.courierRegion(r.PathValue("courier_id"))
+		region = rt.findNow(func(v service.View) bool { _, ok := v.Store(id); return ok })
+	} else if id := r.PathValue("courier_id"); id != "" {
+		region = rt.findNow(func(v service.View) bool { _, ok := v.Courier(id); return ok })
 	}
 	switch {
 	case region != "":
@@ -398,7 +440,7 @@ func (rt *Router) tokenRegion(r *http.Request) string {
 		return ""
 	}
 	h := service.HashToken(token)
-	return rt.find(func(v service.View) bool {
+	return rt.findNow(func(v service.View) bool {
 		p, ok := v.Authenticate(h)
 		return ok && p.Role == service.RoleCourier
 	})

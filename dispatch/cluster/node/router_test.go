@@ -343,3 +343,31 @@ func TestWithControlKeys(t *testing.T) {
 		}
 	}
 }
+
+// A lookup by id that finds nothing here looks again for a while (a replica opening, or following a little
+// behind, gets there); while a region's replica is not open on this node, "not found" is not an answer it can
+// give: 503 naming the region.
+func TestRouterLookupWaitsForAReplicaOpening(t *testing.T) {
+	a, _, sa, _ := twoNodes(t)
+	a.mu.Lock()
+	east := a.reps["east"]
+	delete(a.reps, "east")
+	a.mu.Unlock()
+
+	resp, b := do(t, "GET", sa.URL+"/v1/stores/nowhere", "", "")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Dispatchd-Region") != "east" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("an unknown store while east opens here: %d %s (region %q)", resp.StatusCode, b, resp.Header.Get("Dispatchd-Region"))
+	}
+
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		a.mu.Lock()
+		a.reps["east"] = east
+		a.mu.Unlock()
+	}()
+	resp, b = do(t, "GET", sa.URL+"/v1/stores/s-e", "", "")
+	var got served
+	if resp.StatusCode != 200 || json.Unmarshal(b, &got) != nil || got.Node != "b" || got.Region != "east" {
+		t.Errorf("a store of east, found once east's replica opened here: %d %s, want it served by b in east", resp.StatusCode, b)
+	}
+}
