@@ -48,6 +48,10 @@ type Config struct {
 	// ReachRadius bounds the search for candidate couriers, in metres of straight-line distance from the store.
 	// Default 8 000 m.
 	ReachRadius float64
+	// ReachBeyond: a bundle with no online courier of its region within ReachRadius of its store is priced for the
+	// nearest couriers beyond it, at any distance, rather than left waiting for one to come near (where orders must
+	// be delivered however late, and a store may lie far from every courier). Default false.
+	ReachBeyond bool
 
 	// MaxBundleOrders is the largest number of orders in one bundle (0 or 1: no bundling). Default 3.
 	MaxBundleOrders int

@@ -27,6 +27,8 @@ type row struct {
 	minReady int64
 	// region is the region of every order of the row: only its couriers are candidates.
 	region string
+	// beyond: couriers are searched at any distance, not only within Config.ReachRadius (Config.ReachBeyond).
+	beyond bool
 
 	// candidates are at cands[candFrom:candTo] of the round.
 	candFrom, candTo int
@@ -215,6 +217,23 @@ func (e *Engine) runRound() {
 	if len(r.rows) > n {
 		e.findCandidates(n)
 		e.price(n)
+	}
+	if e.cfg.ReachBeyond {
+		// An order no courier within reach can take is offered to the nearest couriers at any distance.
+		n = len(r.rows)
+		for i := 0; i < n; i++ {
+			if rw := &r.rows[i]; rw.from == nil && len(rw.orders) == 1 && rw.feasible == 0 {
+				o := rw.orders[0]
+				rw.orders = nil
+				far := singleRow(o)
+				far.beyond = true
+				r.rows = append(r.rows, far)
+			}
+		}
+		if len(r.rows) > n {
+			e.findCandidates(n)
+			e.price(n)
+		}
 	}
 
 	// 4. Postpone what can wait; match the rest globally.
@@ -456,7 +475,11 @@ func (e *Engine) findCandidates(from int) {
 			}
 			return true
 		}
-		e.courierIndex.Within(rw.region, rw.loc, e.cfg.ReachRadius, func(n neighbor) bool {
+		radius := e.cfg.ReachRadius
+		if rw.beyond {
+			radius = 0
+		}
+		e.courierIndex.Within(rw.region, rw.loc, radius, func(n neighbor) bool {
 			rw.seen++
 			if accept(n.ID) {
 				r.cands = append(r.cands, edgeResult{courier: n.ID})

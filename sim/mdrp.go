@@ -34,6 +34,9 @@ func MDRPConfig(p mdrp.Params) dispatch.Config {
 	cfg.MaxRide = 5 * time.Hour
 	// Couriers come from anywhere that can still make the maximum click-to-door.
 	cfg.ReachRadius = p.MetersPerMinute * float64(max(p.MaxClickToDoor, p.Target))
+	// A restaurant with no courier even that near (a few lie hours from every on-location) still gets the nearest
+	// ones: every order counts, however late.
+	cfg.ReachBeyond = true
 	// Work given to a busy courier is committed (no diversion), so only couriers about to finish get it; the rest
 	// waits a round or two for a free courier or a bundle partner.
 	cfg.AppendHorizon = 5 * time.Minute
