@@ -69,6 +69,10 @@ type roundState struct {
 	batch         batchBuffers
 	// improveEvals and improveMoved are what the last round's improvement spent and moved.
 	improveEvals, improveMoved int
+	// byShiftEnd lists the online couriers with a known shift end, latest first; openShift is set when some online
+	// courier has none (see prepareExpiry).
+	byShiftEnd []*courierState
+	openShift  bool
 }
 
 // Stats describes the last round, for metrics and benchmarks.
@@ -238,6 +242,7 @@ func (e *Engine) runRound() {
 
 	// 4. Postpone what can wait; match the rest globally.
 	r.edges, r.unassig = r.edges[:0], r.unassig[:0]
+	e.prepareExpiry()
 	for i := range r.rows {
 		rw := &r.rows[i]
 		stats.Pairs += rw.candTo - rw.candFrom
@@ -247,7 +252,8 @@ func (e *Engine) runRound() {
 		}
 		stats.Rows++
 		if rw.from == nil {
-			r.unassig = append(r.unassig, toUnits(e.cfg.UnassignedCost*float64(len(rw.orders))+e.deferPrice(rw.orders)))
+			r.unassig = append(r.unassig, toUnits(e.cfg.UnassignedCost*float64(len(rw.orders))+e.deferPrice(rw.orders)+
+				e.expiryPrice(rw.orders)))
 			if e.postpone(rw) {
 				e.leaveForLater(rw, &stats)
 				continue

@@ -47,6 +47,10 @@ func MDRPConfig(p mdrp.Params) dispatch.Config {
 	// Couriers are scarce at peaks: an order left waiting is priced as slipping an hour, so late orders are served
 	// first instead of starving.
 	cfg.DeferHorizon = time.Hour
+	// An order that the couriers on shift can still reach only for less than one more assignment's services is
+	// served before orders that can wait: given any other job first, the courier that could take it no longer
+	// can, and the order is lost for good (a restaurant far from everyone, near the end of the shifts).
+	cfg.ExpiryHorizon = cfg.PickupService + cfg.DropoffService
 	// When the orders waiting outnumber the couriers free to take them twice over, couriers are what limits the
 	// deliveries (the late-evening shifts of the s1 and o50 instances): the round then bundles more, and more loosely.
 	cfg.ScarceRatio = 2
