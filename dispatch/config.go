@@ -48,6 +48,10 @@ type Config struct {
 	// ReachRadius bounds the search for candidate couriers, in metres of straight-line distance from the store.
 	// Default 8 000 m.
 	ReachRadius float64
+	// ReachBeyond: a bundle with no online courier of its region within ReachRadius of its store is priced for the
+	// nearest couriers beyond it, at any distance, rather than left waiting for one to come near (where orders must
+	// be delivered however late, and a store may lie far from every courier). Default false.
+	ReachBeyond bool
 
 	// MaxBundleOrders is the largest number of orders in one bundle (0 or 1: no bundling). Default 3.
 	MaxBundleOrders int
@@ -98,6 +102,17 @@ type Config struct {
 	// time, and lateness past the promise at LateWeight and LateFixed). When couriers are scarce, orders about to be
 	// late (or already late) then win them over orders with time to spare. 0 disables. Default 10 min.
 	DeferHorizon time.Duration
+
+	// ExpiryHorizon: an order that can wait less than this for a courier now on shift is worth more served than
+	// others when couriers are contended for. How long it can wait is the most, over the couriers on shift, of the
+	// time between the earliest pick-up they could make at its store (from the end of their route, the food ready)
+	// and the latest they may make (their shift end under Rules.NoPickupAfterShiftEnd, the order's own latest
+	// pick-up); when it runs out no courier now on shift can take it, so leaving it for a later round may lose it
+	// for good. Leaving it unassigned is priced up to half UnassignedCost more, in proportion to how little it can
+	// wait: the matching serves it before orders a courier can still take later, and an order about to expire
+	// counts at most as one and a half orders that are not. Couriers with no known shift end never let an order
+	// expire. 0 disables. Default 0.
+	ExpiryHorizon time.Duration
 
 	// PostponeSlack and PostponeReadyIn: a bundle whose best plan keeps every promise with at least PostponeSlack to
 	// spare, and whose orders are ready no sooner than PostponeReadyIn from now, waits a round for a better bundle or a
@@ -237,7 +252,7 @@ func (c *Config) Validate() error {
 	}{
 		{"PickupService", c.PickupService}, {"DropoffService", c.DropoffService}, {"Lookahead", c.Lookahead},
 		{"BundleReadyGap", c.BundleReadyGap}, {"AppendHorizon", c.AppendHorizon}, {"CommitLead", c.CommitLead},
-		{"DeferHorizon", c.DeferHorizon}, {"HardLateness", c.HardLateness}, {"PostponeSlack", c.PostponeSlack},
+		{"DeferHorizon", c.DeferHorizon}, {"ExpiryHorizon", c.ExpiryHorizon}, {"HardLateness", c.HardLateness}, {"PostponeSlack", c.PostponeSlack},
 		{"PostponeReadyIn", c.PostponeReadyIn}, {"FinishedRetention", c.FinishedRetention},
 	} {
 		if err := nonNeg(d.name, d.d); err != nil {

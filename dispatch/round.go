@@ -27,6 +27,8 @@ type row struct {
 	minReady int64
 	// region is the region of every order of the row: only its couriers are candidates.
 	region string
+	// beyond: couriers are searched at any distance, not only within Config.ReachRadius (Config.ReachBeyond).
+	beyond bool
 
 	// candidates are at cands[candFrom:candTo] of the round.
 	candFrom, candTo int
@@ -67,6 +69,10 @@ type roundState struct {
 	batch         batchBuffers
 	// improveEvals and improveMoved are what the last round's improvement spent and moved.
 	improveEvals, improveMoved int
+	// byShiftEnd lists the online couriers with a known shift end, latest first; openShift is set when some online
+	// courier has none (see prepareExpiry).
+	byShiftEnd []*courierState
+	openShift  bool
 }
 
 // Stats describes the last round, for metrics and benchmarks.
@@ -216,9 +222,27 @@ func (e *Engine) runRound() {
 		e.findCandidates(n)
 		e.price(n)
 	}
+	if e.cfg.ReachBeyond {
+		// An order no courier within reach can take is offered to the nearest couriers at any distance.
+		n = len(r.rows)
+		for i := 0; i < n; i++ {
+			if rw := &r.rows[i]; rw.from == nil && len(rw.orders) == 1 && rw.feasible == 0 {
+				o := rw.orders[0]
+				rw.orders = nil
+				far := singleRow(o)
+				far.beyond = true
+				r.rows = append(r.rows, far)
+			}
+		}
+		if len(r.rows) > n {
+			e.findCandidates(n)
+			e.price(n)
+		}
+	}
 
 	// 4. Postpone what can wait; match the rest globally.
 	r.edges, r.unassig = r.edges[:0], r.unassig[:0]
+	e.prepareExpiry()
 	for i := range r.rows {
 		rw := &r.rows[i]
 		stats.Pairs += rw.candTo - rw.candFrom
@@ -228,7 +252,8 @@ func (e *Engine) runRound() {
 		}
 		stats.Rows++
 		if rw.from == nil {
-			r.unassig = append(r.unassig, toUnits(e.cfg.UnassignedCost*float64(len(rw.orders))+e.deferPrice(rw.orders)))
+			r.unassig = append(r.unassig, toUnits(e.cfg.UnassignedCost*float64(len(rw.orders))+e.deferPrice(rw.orders)+
+				e.expiryPrice(rw.orders)))
 			if e.postpone(rw) {
 				e.leaveForLater(rw, &stats)
 				continue
@@ -456,7 +481,11 @@ func (e *Engine) findCandidates(from int) {
 			}
 			return true
 		}
-		e.courierIndex.Within(rw.region, rw.loc, e.cfg.ReachRadius, func(n neighbor) bool {
+		radius := e.cfg.ReachRadius
+		if rw.beyond {
+			radius = 0
+		}
+		e.courierIndex.Within(rw.region, rw.loc, radius, func(n neighbor) bool {
 			rw.seen++
 			if accept(n.ID) {
 				r.cands = append(r.cands, edgeResult{courier: n.ID})

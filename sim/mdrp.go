@@ -34,6 +34,9 @@ func MDRPConfig(p mdrp.Params) dispatch.Config {
 	cfg.MaxRide = 5 * time.Hour
 	// Couriers come from anywhere that can still make the maximum click-to-door.
 	cfg.ReachRadius = p.MetersPerMinute * float64(max(p.MaxClickToDoor, p.Target))
+	// A restaurant with no courier even that near (a few lie hours from every on-location) still gets the nearest
+	// ones: every order counts, however late.
+	cfg.ReachBeyond = true
 	// Work given to a busy courier is committed (no diversion), so only couriers about to finish get it; the rest
 	// waits a round or two for a free courier or a bundle partner.
 	cfg.AppendHorizon = 5 * time.Minute
@@ -44,6 +47,10 @@ func MDRPConfig(p mdrp.Params) dispatch.Config {
 	// Couriers are scarce at peaks: an order left waiting is priced as slipping an hour, so late orders are served
 	// first instead of starving.
 	cfg.DeferHorizon = time.Hour
+	// An order that the couriers on shift can still reach only for less than one more assignment's services is
+	// served before orders that can wait: given any other job first, the courier that could take it no longer
+	// can, and the order is lost for good (a restaurant far from everyone, near the end of the shifts).
+	cfg.ExpiryHorizon = cfg.PickupService + cfg.DropoffService
 	// When the orders waiting outnumber the couriers free to take them twice over, couriers are what limits the
 	// deliveries (the late-evening shifts of the s1 and o50 instances): the round then bundles more, and more loosely.
 	cfg.ScarceRatio = 2

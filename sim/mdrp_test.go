@@ -90,3 +90,36 @@ func TestMDRPCouriersDoNotWaitForTheFood(t *testing.T) {
 		}
 	}
 }
+
+// No run loses fewer orders than mdrp.LostBound says every solution must: on small instances whose shifts end
+// while orders still come, both policies produce feasible solutions that miss at least the bound (on some of
+// them the capacity bound proves more than the unreachable orders).
+func TestMDRPRunsRespectTheLostBound(t *testing.T) {
+	proved := 0
+	for seed := uint64(1); seed <= 12; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		in := mdrpTown(seed)
+		for i := range in.Couriers {
+			in.Couriers[i].Off = 200 + rng.IntN(150)
+		}
+		bound := mdrp.LostBound(in)
+		if bound > len(mdrp.Unreachable(in)) {
+			proved++
+		}
+		for _, p := range []dispatch.Policy{dispatch.PolicyOptimize, dispatch.PolicyNearestIdle} {
+			out, err := RunMDRP(in, Options{Policy: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !out.MDRP.Feasible {
+				t.Fatalf("seed %d, %s: infeasible: %v", seed, p, out.MDRP.Violations[0])
+			}
+			if missed := len(in.Orders) - len(out.MDRP.Solution.Orders); missed < bound {
+				t.Fatalf("seed %d, %s: %d orders missed, below the bound of %d", seed, p, missed, bound)
+			}
+		}
+	}
+	if proved == 0 {
+		t.Fatal("the capacity bound proved nothing beyond the unreachable orders on any instance: the test checks too little")
+	}
+}
