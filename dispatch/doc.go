@@ -27,7 +27,8 @@
 //     loosely.
 //  4. Reach: for each bundle, the Config.CandidateCouriers nearest couriers to its store that may take it (online,
 //     of its region, skills, capacity, shift, not having declined it), from the spatial index of its region's
-//     couriers, plus couriers already going to that store. Never a scan of the whole fleet.
+//     couriers within Config.ReachRadius (beyond it, at any distance, when none there can take it and
+//     Config.ReachBeyond is set), plus couriers already going to that store. Never a scan of the whole fleet.
 //  5. Cost: the cheapest feasible insertion of the bundle into each candidate's route: capacity along the route,
 //     pick-up before drop-off, orders on board stay with their courier, the stop the courier is heading to stays
 //     first, maximum ride time, no pick-up after the shift ends, and the promise as a soft deadline with a steep
