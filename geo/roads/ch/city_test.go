@@ -181,6 +181,38 @@ func TestMetroCityShape(t *testing.T) {
 	if km[2] == 0 || km[3] == 0 || km[3]/total > 0.05 {
 		t.Errorf("km by speed band: %v", km)
 	}
+	// No point of the footprint lies farther than the roads' snapping limit (500 m) from a node (the collectors
+	// cross every hole): points on a lattice of 50 m, against the nodes in 250 m cells around them.
+	kx, ky := kmPerDegLon((box.MinLat+box.MaxLat)/2)*1000, kmPerDegLat*1000.0
+	cell := func(x, y float64) [2]int { return [2]int{int(math.Floor(x / 250)), int(math.Floor(y / 250))} }
+	cells := map[[2]int][][2]float64{}
+	for _, c := range coords {
+		x, y := (c[0]-box.MinLon)*kx, (c[1]-box.MinLat)*ky
+		cells[cell(x, y)] = append(cells[cell(x, y)], [2]float64{x, y})
+	}
+	far := 0
+	for x := 0.0; x < (box.MaxLon-box.MinLon)*kx; x += 50 {
+		for y := 0.0; y < (box.MaxLat-box.MinLat)*ky; y += 50 {
+			near := false
+			c := cell(x, y)
+			for i := c[0] - 2; i <= c[0]+2 && !near; i++ {
+				for j := c[1] - 2; j <= c[1]+2 && !near; j++ {
+					for _, p := range cells[[2]int{i, j}] {
+						if math.Hypot(p[0]-x, p[1]-y) <= 500 {
+							near = true
+							break
+						}
+					}
+				}
+			}
+			if !near {
+				far++
+			}
+		}
+	}
+	if far > 0 {
+		t.Errorf("%d points of a 50 m lattice lie farther than 500 m from every node", far)
+	}
 	n2, edges2, _ := SyntheticCity(spec)
 	if n2 != n || !slices.Equal(edges2, edges) {
 		t.Error("the same spec gives another city")
