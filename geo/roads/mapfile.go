@@ -278,15 +278,9 @@ func (r *reader) f64s(n uint64) []float64 {
 }
 
 func (r *reader) points(n uint64) []orb.Point {
-	f := r.f64s(2 * min(n, math.MaxUint64/2))
-	if f == nil && n > 0 {
-		return nil
-	}
-	out := make([]orb.Point, n)
-	for i := range out {
-		out[i] = orb.Point{f[2*i], f[2*i+1]}
-	}
-	return out
+	return array(r, n, 16, func(b []byte) orb.Point {
+		return orb.Point{math.Float64frombits(binary.LittleEndian.Uint64(b)), math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))}
+	})
 }
 
 func (r *reader) done() error {
