@@ -130,13 +130,16 @@ bench-fulfil:
 bench-round:
 	$(GO) test ./dispatch -run '^$$' -bench 'BenchmarkRound$$' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 30m
 
-# Road network figures (docs/benchmarks.md, "Roads"): queries, tables, preparation and loading on a synthetic city of a
-# million junctions (built by the benchmarks: minutes) and on the OpenStreetMap extracts in OSM_DIR when present;
-# then the dispatch round on roads against straight lines in the same run.
+# Road network figures (docs/benchmarks.md, "Roads"): queries, tables, preparation and loading on the synthetic
+# metro of a million junctions (built by the benchmarks: minutes) and on the OpenStreetMap extracts in OSM_DIR when
+# present; the dense grid kept as a stress case; then the dispatch round on roads against straight lines in the
+# same run.
 OSM_DIR ?= ../shared/data/osm
 
 bench-roads:
-	OSM_DIR=$(OSM_DIR) $(GO) test ./geo/roads/... -run '^$$' -bench . -benchmem -timeout 60m
+	MONACO_PBF=$(abspath $(OSM_DIR))/monaco.osm.pbf BALTIMORE_PBF=$(abspath $(OSM_DIR))/baltimore.osm.pbf \
+		$(GO) test ./geo/roads/... -run '^$$' -bench . -benchmem -timeout 60m
+	CH_BENCH_CITY=dense $(GO) test ./geo/roads/ch -run '^$$' -bench 'Build1M|Query1M|Scan1M|Table100x100_1M' -benchtime 1x -benchmem -timeout 60m
 	$(GO) test ./dispatch -run '^$$' -bench BenchmarkRoundRoads -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 60m
 
 # The Grubhub MDRP instances are not shipped (see docs/benchmarks.md); point MDRP_DIR at a copy.

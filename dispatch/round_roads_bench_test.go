@@ -21,9 +21,10 @@ var benchRoads struct {
 	took time.Duration
 }
 
-// benchRoadNetwork builds, once per process, the road network of the benchmark city: ch.BenchCity, about a million
-// junctions on the 30 × 30 km that benchCity fills, or ROADS_BENCH_CITY_NODES junctions when that is set. Only the
-// graphs of benchCity's vehicles are built (bike, which e-bikes share, and scooter).
+// benchRoadNetwork builds, once per process, the road network of the benchmark city: ch.BenchCity, a metro of about
+// a million junctions (95 × 95 km) centred on the 30 × 30 km that benchCity fills, or ROADS_BENCH_CITY_NODES
+// junctions when that is set (100 000 cover about those 30 × 30 km). Only the graphs of benchCity's vehicles are
+// built (bike, which e-bikes share, and scooter).
 func benchRoadNetwork(b *testing.B) *roads.Network {
 	spec := ch.BenchCity()
 	if v := os.Getenv("ROADS_BENCH_CITY_NODES"); v != "" {

@@ -25,10 +25,18 @@ var (
 	cityErr  error
 )
 
-// citySpec is ch.BenchCity, with ROADS_BENCH_CITY_NODES nodes when that variable is set (contracting the four
-// graphs of the million-node city takes many minutes on a shared two-core machine).
+// citySpec is ch.BenchCity (ch.DenseCity with ROADS_BENCH_CITY=dense), with ROADS_BENCH_CITY_NODES nodes when
+// that variable is set (contracting the four graphs of the million-node city takes minutes on a shared two-core
+// machine).
 func citySpec(b *testing.B) ch.CitySpec {
 	spec := ch.BenchCity()
+	switch v := os.Getenv("ROADS_BENCH_CITY"); v {
+	case "", "metro":
+	case "dense":
+		spec = ch.DenseCity()
+	default:
+		b.Fatalf("ROADS_BENCH_CITY=%q: want metro (the default) or dense", v)
+	}
 	if v := os.Getenv("ROADS_BENCH_CITY_NODES"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 16 {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/paulmach/orb"
@@ -277,15 +278,9 @@ func (r *reader) f64s(n uint64) []float64 {
 }
 
 func (r *reader) points(n uint64) []orb.Point {
-	f := r.f64s(2 * min(n, math.MaxUint64/2))
-	if f == nil && n > 0 {
-		return nil
-	}
-	out := make([]orb.Point, n)
-	for i := range out {
-		out[i] = orb.Point{f[2*i], f[2*i+1]}
-	}
-	return out
+	return array(r, n, 16, func(b []byte) orb.Point {
+		return orb.Point{math.Float64frombits(binary.LittleEndian.Uint64(b)), math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))}
+	})
 }
 
 func (r *reader) done() error {
@@ -398,29 +393,43 @@ func decodeMap(data []byte) (*Network, error) {
 	if err := net.checkIndex(); err != nil {
 		return nil, err
 	}
+	// The hierarchies are decoded and the segment index built at the same time, one goroutine each, waited for
+	// here: on a map with every profile they are most of the work.
+	errs := make([]error, len(net.graphs))
+	var wg sync.WaitGroup
 	for g, gr := range net.graphs {
-		if r, err = get("arcs." + graphNames[g]); err != nil {
-			return nil, err
-		}
-		gr.w[0], gr.w[1] = r.u32s(ne), r.u32s(ne)
-		gr.chBase = r.i32s(r.u64())
-		if err := r.done(); err != nil {
-			return nil, err
-		}
-		if r, err = get("ch." + graphNames[g]); err != nil {
-			return nil, err
-		}
-		h, err := ch.ReadFrom(bytes.NewReader(r.b))
-		if err != nil {
-			return nil, badMap("section %s: %v", r.name, err)
-		}
-		gr.h = h
-		if err := net.checkHierarchy(g); err != nil {
-			return nil, err
-		}
+		wg.Go(func() { errs[g] = net.decodeGraph(g, gr, get) })
+	}
+	wg.Go(net.buildIndex)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	net.finish()
 	return net, nil
+}
+
+// decodeGraph reads graph g's arcs and hierarchy into gr.
+func (net *Network) decodeGraph(g int, gr *graph, get func(string) (*reader, error)) error {
+	r, err := get("arcs." + graphNames[g])
+	if err != nil {
+		return err
+	}
+	ne := uint64(len(net.from))
+	gr.w[0], gr.w[1] = r.u32s(ne), r.u32s(ne)
+	gr.chBase = r.i32s(r.u64())
+	if err := r.done(); err != nil {
+		return err
+	}
+	if r, err = get("ch." + graphNames[g]); err != nil {
+		return err
+	}
+	h, err := ch.ReadFrom(bytes.NewReader(r.b))
+	if err != nil {
+		return badMap("section %s: %v", r.name, err)
+	}
+	gr.h = h
+	return net.checkHierarchy(g)
 }
 
 // checkArrays verifies that the edges' nodes and shapes lie within their arrays and every coordinate is valid.

@@ -280,8 +280,8 @@ func (gr *graph) arcs(net *Network) ([]ch.Edge, []int32) {
 	return edges, base
 }
 
-// finish builds what a network derives from its arrays: the kept-node counts, the segment index, the bound
-// and the query pools. Both newNetwork and the map file reader end with it.
+// finish builds what a network derives from its arrays: the kept-node counts, the segment index (unless built
+// already), the bound and the query pools. Both newNetwork and the map file reader end with it.
 func (net *Network) finish() {
 	for _, gr := range net.graphs {
 		h := gr.h
@@ -307,6 +307,13 @@ func (net *Network) finish() {
 	if len(net.nodes) == 0 {
 		net.bound = orb.Bound{}
 	}
+	if net.segEdge == nil {
+		net.buildIndex()
+	}
+}
+
+// buildIndex fills net.segEdge and the segment index, in the stored order when the map file gave one.
+func (net *Network) buildIndex() {
 	net.segEdge = make([]int32, len(net.shape))
 	for e := range net.from {
 		for i := net.geomOff[e]; i < net.geomOff[e+1]; i++ {

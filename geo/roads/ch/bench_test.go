@@ -15,7 +15,7 @@ import (
 
 // The benchmarks share one synthetic city of about a million nodes ([BenchCity]) and its hierarchy, made once per
 // process (by BenchmarkBuild1M when it runs). They skip under -short. CH_BENCH_NODES=100000 runs them on a
-// smaller city of the same shape, to iterate faster.
+// smaller city of the same shape, to iterate faster; CH_BENCH_CITY=dense on the stress case, [DenseCity].
 //
 //	go test ./geo/roads/ch -run '^$' -bench 1M -benchtime 1x -timeout 60m
 
@@ -34,6 +34,13 @@ func benchGraph(b *testing.B) (int, []Edge) {
 	}
 	bench.cityOnce.Do(func() {
 		spec := BenchCity()
+		switch v := os.Getenv("CH_BENCH_CITY"); v {
+		case "", "metro":
+		case "dense":
+			spec = DenseCity()
+		default:
+			b.Fatalf("CH_BENCH_CITY=%q: want metro (the default) or dense", v)
+		}
 		if v := os.Getenv("CH_BENCH_NODES"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 16 {

@@ -341,7 +341,9 @@ func (c *contractor) addShortcut(s shortcut) {
 }
 
 // priority finds the shortcuts that contracting v needs now, keeps them for its contraction, and rates it: the
-// fewer edges (and original edges) it adds for those it removes, and the lower it sits, the sooner it goes.
+// fewer edges (and original edges) it adds for those it removes, and the lower it sits, the sooner it goes:
+// twice the edge quotient, four times the original-edge quotient, and twice the depth (the level its contracted
+// neighbours put it at).
 func (c *contractor) priority(w *witness, v int32) float32 {
 	w.found = w.found[:0]
 	c.findShortcuts(w, v, witnessLimit)
@@ -360,7 +362,7 @@ func (c *contractor) priority(w *witness, v int32) float32 {
 	for _, s := range w.found {
 		hopsAdded += int64(c.hops[s.in]) + int64(c.hops[s.out])
 	}
-	return 2*float32(len(w.found))/float32(removed) + 4*float32(hopsAdded)/float32(hopsRemoved) + float32(c.level[v])
+	return 2*float32(len(w.found))/float32(removed) + 4*float32(hopsAdded)/float32(hopsRemoved) + 2*float32(c.level[v])
 }
 
 // independent says whether v's priority is below that of every remaining node within two hops; ties go by a

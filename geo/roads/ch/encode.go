@@ -89,9 +89,14 @@ func (c *countWriter) write(p []byte) {
 
 // ReadFrom reads a hierarchy written by [Hierarchy.WriteTo]. It checks the whole structure (counts, ranges, the
 // order of ranks and arcs) and returns an error wrapping [ErrFormat] for anything malformed; it allocates in
-// proportion to the bytes actually read, whatever the counts claim.
+// proportion to the bytes actually read, whatever the counts claim. A reader that tells how many bytes it holds
+// (a Len method, as bytes.Reader has) lets it allocate each array at once, for as many items as those bytes can
+// hold at most.
 func ReadFrom(r io.Reader) (*Hierarchy, error) {
-	d := &decoder{r: bufio.NewReaderSize(r, 1<<16)}
+	d := &decoder{r: bufio.NewReaderSize(r, 1<<16), left: 1 << 20}
+	if l, ok := r.(interface{ Len() int }); ok {
+		d.left = max(l.Len(), 0)
+	}
 	var m [4]byte
 	d.read(m[:])
 	if d.err == nil && m != magic {
@@ -146,7 +151,7 @@ func ReadFrom(r io.Reader) (*Hierarchy, error) {
 	if h.g, err = d.graph(h.rank, counts[3], numArcs); err != nil {
 		return nil, err
 	}
-	h.arcs = make([]arc, 0, min(numArcs, 1<<16))
+	h.arcs = make([]arc, 0, d.capFor(numArcs, 8))
 	for len(h.arcs) < numArcs && d.err == nil {
 		b := d.next(numArcs-len(h.arcs), 8)
 		for ; len(b) >= 8; b = b[8:] {
@@ -199,6 +204,7 @@ func (h *Hierarchy) checkUnpacking() error {
 
 type decoder struct {
 	r     *bufio.Reader
+	left  int // bytes the input holds at most, or 1 MiB when it does not say
 	err   error
 	buf   [16]byte
 	chunk []byte
@@ -218,6 +224,9 @@ func (d *decoder) next(count, size int) []byte {
 	}
 	return b
 }
+
+// capFor returns the capacity to allocate for count items of size bytes: as many as the input can hold.
+func (d *decoder) capFor(count, size int) int { return max(0, min(count, d.left/size)) }
 
 func (d *decoder) read(p []byte) {
 	if d.err == nil {
@@ -239,7 +248,7 @@ func (d *decoder) fail(section string) error {
 
 // int32s reads n values, growing the slice as bytes arrive rather than trusting n.
 func (d *decoder) int32s(n int) []int32 {
-	out := make([]int32, 0, min(n, 1<<16))
+	out := make([]int32, 0, d.capFor(n, 4))
 	for len(out) < n && d.err == nil {
 		for b := d.next(n-len(out), 4); len(b) >= 4; b = b[4:] {
 			out = append(out, int32(binary.LittleEndian.Uint32(b)))
@@ -266,8 +275,8 @@ func (d *decoder) graph(rank []int32, m, numArcs int) (graph, error) {
 			return g, fmt.Errorf("%w: index: offsets decrease at id %d", ErrFormat, v)
 		}
 	}
-	g.edges = make([]halfEdge, 0, min(m, 1<<16))
-	g.arcOf = make([]int32, 0, min(m, 1<<16))
+	g.edges = make([]halfEdge, 0, d.capFor(m, 16))
+	g.arcOf = make([]int32, 0, d.capFor(m, 16))
 	v := 0
 	for len(g.edges) < m && d.err == nil {
 		for b := d.next(m-len(g.edges), 16); len(b) >= 16; b = b[16:] {
