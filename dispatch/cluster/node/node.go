@@ -155,6 +155,49 @@ type region struct {
 	journal   *jsjournal.Journal
 	follower  *jsjournal.Follower
 	freeSince time.Time // when the region was first seen free (zero: held)
+	wonFree   time.Time // freeSince when this node last acquired the lease
+	// lastHolder and lastExpiry are the lease as last seen held by another node: who, and when its holder's last
+	// renewal said it runs out (for the takeover's step log).
+	lastHolder string
+	lastExpiry time.Time
+}
+
+// takeover is the step log of one takeover, written as one line (at warn) when it ends, served or failed: where
+// the seconds between an owner's death and the region's first order on the new owner go. The chaos run
+// (dispatchd-load --mode chaos) reads these lines.
+type takeover struct {
+	holder                  string    // the previous holder, as last seen
+	expiry                  time.Time // its lease's expiry, by its last renewal (its clock)
+	free, won, followed     time.Time // lease first seen free here; acquired; following stopped
+	opened, promoted, serve time.Time // journal opened in the new epoch (fenced); replica promoted (caught up); serving
+	from, to                uint64    // the replica's position before and after the promotion's catch-up
+}
+
+// log writes t's steps: absolute times (ms) and each step's share.
+func (t *takeover) log(ev *zerolog.Event) *zerolog.Event {
+	ms := func(a, b time.Time) float64 {
+		if a.IsZero() || b.IsZero() {
+			return -1
+		}
+		return float64(b.Sub(a).Microseconds()) / 1000
+	}
+	at := func(k string, v time.Time) {
+		if !v.IsZero() {
+			ev.Str(k, v.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+		}
+	}
+	ev.Str("previous", t.holder)
+	at("expiry_at", t.expiry)
+	at("free_at", t.free)
+	at("won_at", t.won)
+	at("followed_at", t.followed)
+	at("opened_at", t.opened)
+	at("promoted_at", t.promoted)
+	at("serving_at", t.serve)
+	return ev.Float64("expiry_to_free_ms", ms(t.expiry, t.free)).Float64("free_to_won_ms", ms(t.free, t.won)).
+		Float64("stop_follow_ms", ms(t.won, t.followed)).Float64("open_journal_ms", ms(t.followed, t.opened)).
+		Float64("promote_ms", ms(t.opened, t.promoted)).Float64("won_to_serving_ms", ms(t.won, t.serve)).
+		Uint64("from", t.from).Uint64("to", t.to)
 }
 
 // Roles of a region on a node (Status).
@@ -473,14 +516,19 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 		return err
 	}
 	n.cfg.Observer.LeaseAcquired(r.name)
+	r.mu.Lock()
+	steps := takeover{holder: r.lastHolder, expiry: r.lastExpiry, free: r.wonFree, won: n.cfg.Now()}
+	r.mu.Unlock()
 	select {
 	case <-r.release: // asked while this node did not own the region: stale (a drain asks again)
 	default:
 	}
 	if err := endFollow(); err != nil {
 		n.giveUp(r, l, "released")
+		steps.log(n.log.Warn()).Str("region", r.name).Uint64("epoch", l.Epoch()).Err(err).Msg("node: takeover failed")
 		return fmt.Errorf("following before the takeover: %w", err)
 	}
+	steps.followed, steps.from = n.cfg.Now(), rep.Position()
 	r.setRole(RolePromoting, rep)
 	jc := n.cfg.Journal
 	jc.Region, jc.Owner, jc.Epoch = r.name, n.cfg.ID, l.Epoch()
@@ -494,6 +542,7 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 	}()
 	j, err := jsjournal.Open(pctx, n.cfg.Conn, jc)
 	if err == nil {
+		steps.opened = n.cfg.Now()
 		r.mu.Lock()
 		r.journal = j
 		r.mu.Unlock()
@@ -522,11 +571,15 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 			_ = j.Close()
 		}
 		n.giveUp(r, l, "released")
+		steps.log(n.log.Warn()).Str("region", r.name).Uint64("epoch", l.Epoch()).Err(err).Msg("node: takeover failed")
 		return fmt.Errorf("taking over (epoch %d): %w (the replica: %v)", l.Epoch(), err, runErr)
 	}
+	steps.promoted, steps.to = n.cfg.Now(), rep.Position()
 	r.setRole(RoleOwner, rep)
+	steps.serve = n.cfg.Now()
 	n.heartbeatSoon()
-	n.log.Info().Str("region", r.name).Uint64("epoch", l.Epoch()).Uint64("position", rep.Position()).Msg("node: serving the region")
+	// At warn, the level production and the chaos run log at: a region changing hands is for the operator to see.
+	steps.log(n.log.Warn()).Str("region", r.name).Uint64("epoch", l.Epoch()).Msg("node: took the region over")
 
 	reason := "released"
 	select {
@@ -629,7 +682,7 @@ func (n *Node) await(ctx context.Context, r *region, runDone, followDone <-chan 
 			switch {
 			case err == nil:
 				r.mu.Lock()
-				r.lease, r.freeSince = l, time.Time{}
+				r.lease, r.wonFree, r.freeSince = l, r.freeSince, time.Time{}
 				r.mu.Unlock()
 				return l, nil
 			case errors.Is(err, lease.ErrHeld):
@@ -656,9 +709,9 @@ func (n *Node) wantsLease(r *region, snap *snapshot) bool {
 	if snap.at.IsZero() {
 		return false // nothing read yet
 	}
-	if _, held := snap.owners[r.name]; held {
+	if holder, held := snap.owners[r.name]; held {
 		r.mu.Lock()
-		r.freeSince = time.Time{}
+		r.freeSince, r.lastHolder, r.lastExpiry = time.Time{}, holder, snap.expires[r.name]
 		r.mu.Unlock()
 		return false
 	}
