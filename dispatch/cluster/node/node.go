@@ -20,11 +20,14 @@
 //
 // Leases say who owns a region (dispatch/cluster/lease); the node registry says where a node answers: a key-value
 // bucket (default "dispatchd-nodes") of one entry per node (its advertised URL, start time, and its replicas'
-// positions, for GET /v1/cluster), refreshed every half lease TTL and gone two TTLs after its node stopped
-// refreshing it. Each node reads both every fifth of a TTL (at most a second), and decides alone, by a rule every
-// node applies to the same picture (share), which free regions to try to take and whether to give one away: each
-// aims at between floor(R/N) and ceil(R/N) of the R regions, N being the nodes alive and not draining. So a node
-// that joins gets regions from the others, one at a time, and a drained node's regions move to the rest.
+// positions, for GET /v1/cluster), refreshed every quarter lease TTL and gone two TTLs after its node stopped
+// refreshing it; an entry that has not changed for three quarters of a TTL is silent (its node dead or cut off),
+// and a node catching up (just started) says so. Each node reads both every tenth of a TTL (at most a second),
+// and decides alone, by a rule every node applies to the same picture (share), which free regions to try to take
+// and whether to give one away: each aims at between floor(R/N) and ceil(R/N) of the R regions, N being the nodes
+// listed, not silent, not catching up and not draining. So a node that joins gets regions from the others, one at
+// a time, once it can serve them; a drained node's regions move to the rest; a dead node's are taken at once by
+// the nodes under their new share when its leases run out.
 //
 // Every goroutine belongs to Run and ends before it returns.
 package node
@@ -139,8 +142,14 @@ type Node struct {
 	changed  chan struct{} // closed and replaced at each new snapshot
 	beat     chan struct{} // asks for a heartbeat now (a replica changed role); buffered, 1
 	draining bool
-	giving   string    // the region last given away for the share-out, until another node took it
-	givenAt  time.Time // when
+	giving   string             // the region last given away for the share-out, until another node took it
+	givenAt  time.Time          // when
+	seen     map[string]revSeen // node → its registry entry's revision and when this node first saw it
+}
+
+type revSeen struct {
+	rev uint64
+	at  time.Time
 }
 
 // region is a node's state of one region.
@@ -154,6 +163,7 @@ type region struct {
 	lease     *lease.Lease
 	journal   *jsjournal.Journal
 	follower  *jsjournal.Follower
+	caughtUp  bool      // the replica has read the stream up to where it ended when following began (or owns it)
 	freeSince time.Time // when the region was first seen free (zero: held)
 	wonFree   time.Time // freeSince when this node last acquired the lease
 	// lastHolder and lastExpiry are the lease as last seen held by another node: who, and when its holder's last
@@ -266,7 +276,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, leases: leases, reg: reg, share: share{regions: cfg.Regions, self: cfg.ID},
-		started: cfg.Now().UTC(), interval: min(max(cfg.LeaseTTL/5, 100*time.Millisecond), time.Second),
+		started: cfg.Now().UTC(), interval: min(max(cfg.LeaseTTL/10, 100*time.Millisecond), time.Second),
 		log: cfg.Logger.With().Str("node", cfg.ID).Logger(), regions: map[string]*region{},
 		snap: &snapshot{owners: map[string]string{}}, changed: make(chan struct{}), beat: make(chan struct{}, 1)}
 	for _, r := range cfg.Regions {
@@ -353,7 +363,9 @@ func (n *Node) isDraining() bool {
 
 // heartbeat writes this node's registry entry: address, start, whether it drains, and its replicas' positions.
 func (n *Node) heartbeat(ctx context.Context) error {
-	m := Member{ID: n.cfg.ID, URL: n.cfg.URL, Started: n.started, Draining: n.isDraining(), Replicas: map[string]ReplicaState{}}
+	_, ready := n.Ready()
+	m := Member{ID: n.cfg.ID, URL: n.cfg.URL, Started: n.started, Draining: n.isDraining(), CatchingUp: !ready,
+		Replicas: map[string]ReplicaState{}}
 	for _, r := range n.regions {
 		m.Replicas[r.name] = r.state()
 	}
@@ -362,10 +374,12 @@ func (n *Node) heartbeat(ctx context.Context) error {
 	return n.reg.put(hctx, m)
 }
 
-// watch reads the leases and the registry every interval (and heartbeats every half TTL) into the snapshot the
+// watch reads the leases and the registry every interval (and heartbeats every quarter TTL, and at once when the
+// node becomes ready or stops being so) into the snapshot the
 // region loops act on, and gives a region away when the share-out says so.
 func (n *Node) watch(ctx context.Context) {
 	lastBeat := n.cfg.Now()
+	_, wasReady := n.Ready()
 	for {
 		now := false
 		select {
@@ -375,7 +389,10 @@ func (n *Node) watch(ctx context.Context) {
 		case <-n.beat:
 			now = true
 		}
-		if now || n.cfg.Now().Sub(lastBeat) >= n.cfg.LeaseTTL/2 {
+		if _, ready := n.Ready(); ready != wasReady {
+			now, wasReady = true, ready // the others give this node its share once it is ready
+		}
+		if now || n.cfg.Now().Sub(lastBeat) >= heartbeatEvery(n.cfg.LeaseTTL) {
 			if err := n.heartbeat(ctx); err != nil && ctx.Err() == nil {
 				n.log.Warn().Err(err).Msg("node: registry heartbeat")
 			}
@@ -414,6 +431,11 @@ func (n *Node) watch(ctx context.Context) {
 	}
 }
 
+// heartbeatEvery is how often a node writes its registry entry; an entry that has not changed for silentAfter
+// is silent (Member.Silent): its node is dead or cut off, about when its leases run out.
+func heartbeatEvery(ttl time.Duration) time.Duration { return ttl / 4 }
+func silentAfter(ttl time.Duration) time.Duration    { return 3 * ttl / 4 }
+
 // heartbeatSoon asks the watch loop for a heartbeat at once, so that the registry shows a new owner's journal
 // without waiting for the next beat.
 func (n *Node) heartbeatSoon() {
@@ -437,6 +459,18 @@ func (n *Node) observe(ctx context.Context) (*snapshot, error) {
 	}
 	snap := &snapshot{at: n.cfg.Now(), owners: map[string]string{}, epochs: map[string]uint64{},
 		expires: map[string]time.Time{}, members: members}
+	n.mu.Lock()
+	seen := map[string]revSeen{}
+	for i, m := range members {
+		last, ok := n.seen[m.ID]
+		if !ok || last.rev != m.Revision {
+			last = revSeen{rev: m.Revision, at: snap.at}
+		}
+		seen[m.ID] = last
+		members[i].Silent = m.ID != n.cfg.ID && snap.at.Sub(last.at) > silentAfter(n.cfg.LeaseTTL)
+	}
+	n.seen = seen
+	n.mu.Unlock()
 	for _, l := range leases {
 		snap.owners[l.Region] = l.Owner
 		snap.epochs[l.Region] = l.Epoch
@@ -727,6 +761,12 @@ func (n *Node) wantsLease(r *region, snap *snapshot) bool {
 	if giving == r.name && freeFor < 2*n.cfg.LeaseTTL {
 		return false // given away: another node's to take
 	}
+	if control := n.cfg.Regions[0]; r.name != control && !n.CaughtUp(control) && freeFor < 2*n.cfg.LeaseTTL {
+		// Every region's API authenticates the control region's keys: an owner whose replica of it has not read
+		// its stream yet would refuse keys made a moment ago. Another node takes the region, unless nobody
+		// does (availability first).
+		return false
+	}
 	return n.share.mayTake(snap, draining, freeFor, n.cfg.LeaseTTL/3, 2*n.cfg.LeaseTTL)
 }
 
@@ -739,13 +779,18 @@ func (n *Node) follow(ctx context.Context, r *region, rep Replica) error {
 		if err == nil {
 			r.mu.Lock()
 			r.follower = f
+			r.caughtUp = r.caughtUp || f.CaughtUp()
 			r.mu.Unlock()
 			return f.Run(ctx, func(seq uint64, rec []byte) error { return rep.Follow(ctx, seq, rec) })
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			r.mu.Lock()
+			r.caughtUp = true // never written: there is nothing to read
+			r.mu.Unlock()
+		} else {
 			n.log.Warn().Err(err).Str("region", r.name).Msg("node: following the region's stream")
 		}
 		select {
@@ -762,7 +807,41 @@ func (r *region) setRole(role string, rep Replica) {
 	if rep != nil || role == RoleOpening {
 		r.rep = rep
 	}
+	switch role {
+	case RoleOpening:
+		r.caughtUp = false // a fresh replica, from a checkpoint
+	case RoleOwner:
+		r.caughtUp = true // promoted: it replayed the stream to its end
+	}
 	r.mu.Unlock()
+}
+
+// CaughtUp says whether this node's replica of region has read the region's stream up to where it ended when the
+// replica began following it (or owns the region): until then it may not know what was written before, and must
+// not answer for it (an API key made a moment before a node restarted, a store registered after the checkpoint
+// its replica opened from). Once caught up it stays so while the replica runs, following a little behind.
+func (n *Node) CaughtUp(regionName string) bool {
+	r, ok := n.regions[regionName]
+	if !ok {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.caughtUp && r.rep != nil && r.follower != nil && r.follower.CaughtUp() {
+		r.caughtUp = true
+	}
+	return r.caughtUp && r.rep != nil
+}
+
+// Ready says whether every region's replica on this node is open and caught up (CaughtUp); if not, lagging names
+// the first that is not. A node answers GET /readyz with 200 only then.
+func (n *Node) Ready() (lagging string, ready bool) {
+	for _, region := range n.cfg.Regions {
+		if !n.CaughtUp(region) {
+			return region, false
+		}
+	}
+	return "", true
 }
 
 // ReplicaState is a node's replica of a region, as its registry entry shows it.

@@ -38,6 +38,14 @@ type Directory interface {
 	Owner(region string) (id, url string, ok bool)
 }
 
+// catchingUp is what a Directory may also say (a *Node does): whether its replica of a region has read the
+// region's stream up to where it ended when the replica opened. One that has not must not answer for what it has
+// not read: a lookup there that finds nothing answers 503, and so does a request served here while the control
+// region's replica (API keys) lags. A Directory without it is always caught up.
+type catchingUp interface {
+	CaughtUp(region string) bool
+}
+
 // RouterConfig sets a router up.
 type RouterConfig struct {
 	// Self is this node's id (the hop header's value).
@@ -46,6 +54,9 @@ type RouterConfig struct {
 	Transport http.RoundTripper
 	// RetryAfter is what a 503 during a failover tells the client to wait (default 1 s, rounded up to seconds).
 	RetryAfter time.Duration
+	// Patience is how long a lookup by id that finds nothing here looks again, and how long a request waits for
+	// this node's replica of the control region to catch up (default 1 s).
+	Patience time.Duration
 	// DropoffRegion chooses the region of an order by items from its drop-off when the order names neither a
 	// store nor a region (default: the region of the store nearest the drop-off, over every region's view).
 	DropoffRegion func(d Directory, at service.Location) (string, bool)
@@ -100,6 +111,7 @@ const (
 	byControl
 	byMoveBody
 	byLocationsBody
+	byReady
 )
 
 type targetKey struct{}
@@ -116,6 +128,9 @@ func NewRouter(dir Directory, cfg RouterConfig) *Router {
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = time.Second
+	}
+	if cfg.Patience <= 0 {
+		cfg.Patience = findPatience
 	}
 	if cfg.DropoffRegion == nil {
 		cfg.DropoffRegion = NearestStoreRegion
@@ -173,6 +188,7 @@ func NewRouter(dir Directory, cfg RouterConfig) *Router {
 		"POST /v1/dispatch/moves":                          byMoveBody,
 		"GET /v1/console/snapshot":                         byQuery,
 		"GET /v1/console/stream":                           byQuery,
+		"GET /readyz":                                      byReady,
 		"/":                                                byAny,
 	} {
 		rt.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { rt.serve(w, r, kind) })
@@ -188,6 +204,11 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 	control := regions[0]
 	region, errMsg := "", ""
 	switch kind {
+	case byReady:
+		if lagging := rt.lagging(); lagging != "" {
+			rt.unavailable(w, lagging, fmt.Sprintf("not ready: region %s is opening or catching up with its stream on this node", lagging))
+			return
+		}
 	case byOrder:
 		region = rt.find(r.Context(), func(v service.View) bool { _, ok := v.Order(r.PathValue("id")); return ok })
 	case byStore:
@@ -225,16 +246,18 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 		writeError(w, http.StatusBadRequest, dispatch.EInvalid, "region", errMsg)
 		return
 	}
-	if region == "" && kind != byControl && kind != byToken {
-		if opening := rt.opening(); opening != "" {
-			rt.unavailable(w, opening, fmt.Sprintf("region %s is opening on this node, which cannot say yet where this request belongs; retry", opening))
+	if region == "" && kind != byAny && kind != byControl && kind != byReady {
+		// A lookup that found nothing here: on a replica that has not read its whole stream yet, "not found"
+		// (or a courier's token refused) may be wrong.
+		if opening := rt.lagging(); opening != "" {
+			rt.unavailable(w, opening, fmt.Sprintf("region %s is opening or catching up on this node, which cannot say yet where this request belongs; retry", opening))
 			return
 		}
 	}
 	if region == "" {
 		// Not told: this node's replica of the control region answers (authentication, then 404 or 400).
 		if rep, _ := rt.dir.Local(control); rep != nil && rep.Handler() != nil && r.Header.Get(HopHeader) == "" {
-			rep.Handler().ServeHTTP(w, r)
+			rt.serveHere(w, r, rep)
 			return
 		}
 		region = control
@@ -242,10 +265,53 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 	rt.toRegion(w, r, region)
 }
 
+// serveHere serves r with a replica on this node, once the control region's replica here has caught up with its
+// stream (it authenticates every region's API keys): a request with credentials waits for it as a lookup does
+// (Patience), then answers 503 rather than 401 for a key this node has not read yet.
+func (rt *Router) serveHere(w http.ResponseWriter, r *http.Request, rep Replica) {
+	control := rt.dir.Regions()[0]
+	if r.Header.Get("Authorization") != "" && !rt.caughtUp(r.Context(), control) {
+		rt.unavailable(w, control, fmt.Sprintf("region %s (API keys) is catching up with its stream on this node; retry", control))
+		return
+	}
+	rep.Handler().ServeHTTP(w, r)
+}
+
+// caughtUp waits up to Patience (or until ctx ends) for this node's replica of region to have caught up.
+func (rt *Router) caughtUp(ctx context.Context, region string) bool {
+	cu, ok := rt.dir.(catchingUp)
+	if !ok {
+		return true
+	}
+	deadline := time.Now().Add(rt.cfg.Patience)
+	for !cu.CaughtUp(region) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return true
+}
+
+// lagging is a region whose replica here is not open or has not caught up with its stream ("" when none is).
+func (rt *Router) lagging() string {
+	cu, _ := rt.dir.(catchingUp)
+	for _, region := range rt.dir.Regions() {
+		if rep, _ := rt.dir.Local(region); rep == nil || rep.View() == nil || (cu != nil && !cu.CaughtUp(region)) {
+			return region
+		}
+	}
+	return ""
+}
+
 // toRegion serves r here if this node owns region, else forwards it to the owner.
 func (rt *Router) toRegion(w http.ResponseWriter, r *http.Request, region string) {
 	if rep, owned := rt.dir.Local(region); owned && rep != nil && rep.Handler() != nil {
-		rep.Handler().ServeHTTP(w, r)
+		rt.serveHere(w, r, rep)
 		return
 	}
 	if by := r.Header.Get(HopHeader); by != "" {
@@ -291,15 +357,15 @@ func (rt *Router) unavailable(w http.ResponseWriter, region, msg string) {
 	writeError(w, http.StatusServiceUnavailable, dispatch.EUnavailable, "", msg)
 }
 
-// findPatience is how long a lookup by id that finds nothing here looks again. A standby applies its owner's
+// findPatience is the default Patience: how long a lookup by id that finds nothing here looks again. A standby applies its owner's
 // records a little behind (what was made a moment ago through another node may not be here yet); a genuinely
 // unknown id is answered that much later.
 const findPatience = time.Second
 
 // find is the first region (in the cluster's order) whose replica here has what has says, looking again for up
-// to findPatience (or until ctx ends) while nothing has it: for an id the request says exists.
+// to Patience (or until ctx ends) while nothing has it: for an id the request says exists.
 func (rt *Router) find(ctx context.Context, has func(service.View) bool) string {
-	deadline := time.Now().Add(findPatience)
+	deadline := time.Now().Add(rt.cfg.Patience)
 	for {
 		if region := rt.findNow(has); region != "" {
 			return region
@@ -323,17 +389,6 @@ func (rt *Router) findNow(has func(service.View) bool) string {
 			if v := rep.View(); v != nil && has(v) {
 				return region
 			}
-		}
-	}
-	return ""
-}
-
-// opening is a region whose replica is not open on this node right now (it moved, or the node just started):
-// a lookup there cannot say "not found".
-func (rt *Router) opening() string {
-	for _, region := range rt.dir.Regions() {
-		if rep, _ := rt.dir.Local(region); rep == nil || rep.View() == nil {
-			return region
 		}
 	}
 	return ""

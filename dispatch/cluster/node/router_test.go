@@ -371,3 +371,67 @@ func TestRouterLookupWaitsForAReplicaOpening(t *testing.T) {
 		t.Errorf("a store of east, found once east's replica opened here: %d %s, want it served by b in east", resp.StatusCode, b)
 	}
 }
+
+// laggingDir is a node's directory whose replicas may not have caught up with their streams yet.
+type laggingDir struct {
+	*fakeDir
+	caught map[string]bool // region → caught up (guarded by fakeDir.mu)
+}
+
+func (d *laggingDir) CaughtUp(region string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.caught[region]
+}
+
+func (d *laggingDir) catchUp(region string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.caught[region] = true
+}
+
+// A node whose replicas have not read their streams to the end is not ready, and does not answer for what it has
+// not read: a lookup that finds nothing is 503 naming the lagging region (not 404), and a request with
+// credentials served here waits for the control region's replica (API keys), then is 503 (not 401).
+func TestRouterWhileReplicasCatchUp(t *testing.T) {
+	a, _, _, sb := twoNodes(t)
+	lag := &laggingDir{fakeDir: a, caught: map[string]bool{}}
+	srv := httptest.NewServer(NewRouter(lag, RouterConfig{Self: "a", RetryAfter: time.Second, Patience: 50 * time.Millisecond}))
+	t.Cleanup(srv.Close)
+	a.mu.Lock()
+	a.urls["b"] = sb.URL
+	a.mu.Unlock()
+
+	if resp, b := do(t, "GET", srv.URL+"/readyz", "", ""); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Dispatchd-Region") != "west" {
+		t.Errorf("readyz with no replica caught up: %d %s, want 503 naming west", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "GET", srv.URL+"/healthz", "", ""); resp.StatusCode != 200 {
+		t.Errorf("healthz while catching up: %d %s, want 200 (alive)", resp.StatusCode, b)
+	}
+	// west is owned here: an order service's key is checked against the control replica (west), not read yet.
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "key", ""); resp.StatusCode != http.StatusServiceUnavailable ||
+		resp.Header.Get("Dispatchd-Region") != "west" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a request with a key while the control replica catches up: %d %s, want 503 naming west", resp.StatusCode, b)
+	}
+	// An order nobody has here yet: not "not found" while east lags.
+	lag.catchUp("west")
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/made-a-moment-ago", "key", ""); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Dispatchd-Region") != "east" {
+		t.Errorf("an unknown order while east catches up: %d %s, want 503 naming east", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "GET", srv.URL+"/readyz", "", ""); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Dispatchd-Region") != "east" {
+		t.Errorf("readyz with east not caught up: %d %s, want 503 naming east", resp.StatusCode, b)
+	}
+	// A region owned elsewhere is forwarded whatever this node's replica of it knows.
+	var got served
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-e", "key", ""); resp.StatusCode != 200 || json.Unmarshal(b, &got) != nil || got.Node != "b" {
+		t.Errorf("an order of east while east catches up here: %d %s, want it served by b", resp.StatusCode, b)
+	}
+
+	lag.catchUp("east")
+	if resp, b := do(t, "GET", srv.URL+"/readyz", "", ""); resp.StatusCode != 200 {
+		t.Errorf("readyz once caught up: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "key", ""); resp.StatusCode != 200 || json.Unmarshal(b, &got) != nil || got.Node != "a" || got.Region != "west" {
+		t.Errorf("a request with a key once caught up: %d %s, want it served here in west", resp.StatusCode, b)
+	}
+}
