@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httputil"
@@ -84,7 +85,10 @@ type RouterConfig struct {
 //     cluster has more than one: 400 naming region).
 //   - The courier app's routes (/v1/courier/...): the region of the courier the bearer token belongs to.
 //   - API keys and webhooks: the control region (the first of the cluster's).
-//   - POST /v1/dispatch/moves and POST /v1/courier-locations: the region of the (first) courier named.
+//   - POST /v1/dispatch/moves: the region of the courier named.
+//   - POST /v1/courier-locations: each position goes to its courier's region. A batch naming couriers of
+//     several regions is split, each region's part sent to its owner in turn: 202 with the sum accepted once
+//     every part was, else the first refusal as its region answered it.
 //   - Everything else (health, metrics, travel times, plans, the console's files, GET /v1/cluster, an unknown
 //     path): this node's replica of the control region, whatever its role.
 //
@@ -234,12 +238,17 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 		}
 	case byLocationsBody:
 		var b struct {
-			Locations []struct {
-				CourierID string `json:"courier_id"`
-			} `json:"locations"`
+			Locations []json.RawMessage `json:"locations"`
 		}
 		if peekJSON(r, &b) && len(b.Locations) > 0 {
-			region = rt.courierRegion(r.Context(), b.Locations[0].CourierID)
+			parts := rt.locationParts(r.Context(), b.Locations)
+			if len(parts) > 1 {
+				rt.splitLocations(w, r, parts)
+				return
+			}
+			if len(parts) == 1 {
+				region = parts[0].region
+			}
 		}
 	}
 	if errMsg != "" {
@@ -263,6 +272,93 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 		region = control
 	}
 	rt.toRegion(w, r, region)
+}
+
+// locationPart is the positions of one region's couriers in a batch (POST /v1/courier-locations).
+type locationPart struct {
+	region    string
+	locations []json.RawMessage
+}
+
+// locationParts splits a batch of positions by their couriers' regions, in the order the regions first appear;
+// positions of a courier no region here has go with the first part (its owner answers for them as the API does).
+func (rt *Router) locationParts(ctx context.Context, locations []json.RawMessage) []locationPart {
+	var parts []locationPart
+	var unknown []json.RawMessage
+	regionOf := map[string]string{}
+	for _, raw := range locations {
+		var e struct {
+			CourierID string `json:"courier_id"`
+		}
+		_ = json.Unmarshal(raw, &e) // one that does not decode: the API says what is wrong with it
+		region, seen := regionOf[e.CourierID]
+		if !seen {
+			region = rt.courierRegion(ctx, e.CourierID)
+			regionOf[e.CourierID] = region
+		}
+		i := slices.IndexFunc(parts, func(p locationPart) bool { return p.region == region })
+		switch {
+		case region == "":
+			unknown = append(unknown, raw)
+		case i < 0:
+			parts = append(parts, locationPart{region: region, locations: []json.RawMessage{raw}})
+		default:
+			parts[i].locations = append(parts[i].locations, raw)
+		}
+	}
+	if len(parts) > 0 {
+		parts[0].locations = append(parts[0].locations, unknown...)
+	}
+	return parts
+}
+
+// splitLocations sends each region's part of a batch of positions to the region (served here or forwarded to its
+// owner), one after the other, and answers 202 with the positions accepted once every part was; else the first
+// part's refusal as its region answered it (the parts before it stand: a position sent again is harmless).
+func (rt *Router) splitLocations(w http.ResponseWriter, r *http.Request, parts []locationPart) {
+	accepted := 0
+	for _, p := range parts {
+		body, err := json.Marshal(map[string][]json.RawMessage{"locations": p.locations})
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, dispatch.EInternal, "", err.Error())
+			return
+		}
+		sub := r.Clone(r.Context())
+		sub.Body, sub.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		rec := &recordedResponse{header: http.Header{}}
+		rt.toRegion(rec, sub, p.region)
+		var ans struct {
+			Accepted int `json:"accepted"`
+		}
+		if rec.status/100 != 2 || json.Unmarshal(rec.body.Bytes(), &ans) != nil {
+			maps.Copy(w.Header(), rec.header)
+			w.WriteHeader(max(rec.status, http.StatusOK))
+			_, _ = w.Write(rec.body.Bytes())
+			return
+		}
+		accepted += ans.Accepted
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(map[string]int{"accepted": accepted})
+}
+
+// recordedResponse keeps an answer in memory (one part of a split request).
+type recordedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (rr *recordedResponse) Header() http.Header { return rr.header }
+func (rr *recordedResponse) WriteHeader(status int) {
+	if rr.status == 0 {
+		rr.status = status
+	}
+}
+func (rr *recordedResponse) Write(b []byte) (int, error) {
+	rr.WriteHeader(http.StatusOK)
+	return rr.body.Write(b)
 }
 
 // serveHere serves r with a replica on this node, once the control region's replica here has caught up with its

@@ -435,3 +435,54 @@ func TestRouterWhileReplicasCatchUp(t *testing.T) {
 		t.Errorf("a request with a key once caught up: %d %s, want it served here in west", resp.StatusCode, b)
 	}
 }
+
+// A batch of positions naming couriers of several regions is split: each region's owner gets its couriers'
+// positions (west's served here, east's forwarded to b), and the answer sums what was accepted. A refusal by one
+// region is the answer.
+func TestRouterSplitsALocationBatchByRegion(t *testing.T) {
+	a, b, sa, _ := twoNodes(t)
+	var mu sync.Mutex
+	got := map[string][]string{} // node/region → couriers
+	status := http.StatusAccepted
+	locations := func(node, region string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Locations []struct {
+					CourierID string `json:"courier_id"`
+				} `json:"locations"`
+			}
+			if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+				t.Errorf("%s/%s: %v", node, region, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, l := range body.Locations {
+				got[node+"/"+region] = append(got[node+"/"+region], l.CourierID)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]int{"accepted": len(body.Locations)})
+		})
+	}
+	a.reps["west"].handler = locations("a", "west")
+	b.reps["east"].handler = locations("b", "east")
+
+	batch := `{"locations":[{"courier_id":"c-e","location":{"lat":5,"lon":5}},{"courier_id":"c-w","location":{"lat":1,"lon":1}},` +
+		`{"courier_id":"c-e","location":{"lat":5.1,"lon":5}}]}`
+	resp, body := do(t, "POST", sa.URL+"/v1/courier-locations", "", batch)
+	var ans struct {
+		Accepted int `json:"accepted"`
+	}
+	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(body, &ans) != nil || ans.Accepted != 3 {
+		t.Fatalf("a batch over two regions: %d %s, want 202 with 3 accepted", resp.StatusCode, body)
+	}
+	mu.Lock()
+	if fmt.Sprint(got) != "map[a/west:[c-w] b/east:[c-e c-e]]" {
+		t.Errorf("positions reached %v, want c-w's on a in west and both of c-e's on b in east", got)
+	}
+	status = http.StatusBadRequest
+	mu.Unlock()
+	if resp, body := do(t, "POST", sa.URL+"/v1/courier-locations", "", batch); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a batch one region refuses: %d %s, want its 400", resp.StatusCode, body)
+	}
+}
