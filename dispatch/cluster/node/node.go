@@ -385,7 +385,7 @@ func (n *Node) watch(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(n.interval):
+		case <-time.After(n.nextLook()):
 		case <-n.beat:
 			now = true
 		}
@@ -431,6 +431,22 @@ func (n *Node) watch(ctx context.Context) {
 	}
 }
 
+// nextLook is how long the watch loop waits before it reads the cluster again: the interval, or less when a lease
+// another node holds runs out sooner by the expiry its holder wrote (a dead owner's region is seen free at once).
+func (n *Node) nextLook() time.Duration {
+	snap, _ := n.current()
+	wait := n.interval
+	now := n.cfg.Now()
+	for region, exp := range snap.expires {
+		if snap.owners[region] != n.cfg.ID {
+			if d := exp.Sub(now) + time.Millisecond; d > 0 && d < wait {
+				wait = d
+			}
+		}
+	}
+	return wait
+}
+
 // heartbeatEvery is how often a node writes its registry entry; an entry that has not changed for silentAfter
 // is silent (Member.Silent): its node is dead or cut off, about when its leases run out.
 func heartbeatEvery(ttl time.Duration) time.Duration { return ttl / 4 }
@@ -472,6 +488,11 @@ func (n *Node) observe(ctx context.Context) (*snapshot, error) {
 	n.seen = seen
 	n.mu.Unlock()
 	for _, l := range leases {
+		if l.Owner != n.cfg.ID && !l.Expires.IsZero() && !snap.at.Before(l.Expires) {
+			// Its holder's expiry passed by this node's clock: free, though the servers still have the key
+			// (lease.Acquire takes it).
+			continue
+		}
 		snap.owners[l.Region] = l.Owner
 		snap.epochs[l.Region] = l.Epoch
 		snap.expires[l.Region] = l.Expires
@@ -566,6 +587,15 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 	r.setRole(RolePromoting, rep)
 	jc := n.cfg.Journal
 	jc.Region, jc.Owner, jc.Epoch = r.name, n.cfg.ID, l.Epoch()
+	// A journal that fails (a record not acknowledged within its RetryFor, or fenced off) takes nothing more:
+	// the region is given up, so that an owner with a journal that works takes it (this node or another).
+	journalFailed, onFail, failOnce := make(chan struct{}), jc.OnFail, sync.Once{}
+	jc.OnFail = func(err error) {
+		if onFail != nil {
+			onFail(err)
+		}
+		failOnce.Do(func() { close(journalFailed) })
+	}
 	pctx, cancelPromote := context.WithCancel(ctx)
 	go func() {
 		select {
@@ -623,8 +653,14 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 		stop(true)
 		reason = lostReason(l.Err())
 	case <-runDone:
-		// The replica stopped on its own (its journal failed, fenced off): it writes no more.
+		// The replica stopped on its own: it writes no more.
 		r.setRole(RoleStopping, rep)
+	case <-journalFailed:
+		// Read-only from now on: it stops at once, and the lease goes to whoever opens the stream afresh.
+		r.setRole(RoleStopping, rep)
+		stop(true)
+		n.log.Warn().Str("region", r.name).Uint64("epoch", l.Epoch()).AnErr("journal", j.Err()).
+			Msg("node: the region's journal failed; giving the region up")
 	case <-r.release:
 		n.stopGracefully(r, rep, l, stop)
 	case <-ctx.Done():

@@ -555,3 +555,33 @@ func TestTakeoverFromBehindTheFloorKeepsTheLease(t *testing.T) {
 		t.Errorf("north's lease events %q, want it acquired once and never given back", ev)
 	}
 }
+
+// An owner whose journal fails (here fenced off by a writer of a later epoch; a record never acknowledged does the
+// same) takes nothing more: the node gives the region up at once rather than hold the lease of a region that
+// refuses every write.
+func TestAFailedJournalGivesTheRegionUp(t *testing.T) {
+	c := clustertest.Start(t, 3)
+	obs := &leaseLog{}
+	a := &acks{}
+	r := startNodeWith(t, Config{ID: "a", URL: "http://a.invalid", Conn: c.Connect(), Regions: testRegions,
+		LeaseTTL: testTTL, Observer: obs, Open: func(_ context.Context, region string) (Replica, error) {
+			return newFake("a", region, a), nil
+		}})
+	waitShares(t, "one node owns every region", func(c map[string]int) bool { return c["a"] == 4 }, r)
+	intruder, err := jsjournal.Open(clustertest.Context(t), c.Connect(), jsjournal.Config{Region: "north", Owner: "intruder", Epoch: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer intruder.Close()
+	ctx := clustertest.Context(t)
+	for !slices.Contains(obs.of("north"), "lost north (released)") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("north's lease events %q: never given up after its journal failed", obs.of("north"))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if ev := obs.of("south"); !slices.Equal(ev, []string{"acquired south"}) {
+		t.Errorf("south's lease events %q: a region whose journal works was given up too", ev)
+	}
+}
