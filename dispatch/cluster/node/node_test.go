@@ -408,9 +408,20 @@ func TestRegionsMoveBetweenNodes(t *testing.T) {
 	na.stop(t)
 	waitShares(t, "a stopped node's regions move", func(c map[string]int) bool { return c["c"] == 4 }, nb, nc)
 
-	// c dies: its connection goes, its leases run out; b (drained) takes nothing until it is let.
+	// c dies: its connection goes, its leases run out; b (drained) takes nothing until it is let. b's readings
+	// show every region free for a few of them before it is checked.
 	nc.nc.Close()
-	time.Sleep(2 * testTTL)
+	for free := 0; free < 5; {
+		snap, changed := nb.n.current()
+		if len(snap.owners) == 0 {
+			free++
+		}
+		select {
+		case <-changed:
+		case <-time.After(clustertest.Timeout):
+			t.Fatal("b stopped reading the cluster")
+		}
+	}
 	if o := owners(nb); len(o) != 0 {
 		t.Fatalf("a draining node took %v", o)
 	}
@@ -418,7 +429,17 @@ func TestRegionsMoveBetweenNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitShares(t, "the regions of a dead node move", func(c map[string]int) bool { return c["b"] == 4 }, nb, nc)
-	time.Sleep(testTTL) // more writes by b
+	// More writes by b in every region, for the streams' check.
+	ctx := clustertest.Context(t)
+	for _, region := range testRegions {
+		for n := len(a.of(region)); len(a.of(region)) < n+5; {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("b wrote no more in %s", region)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
 	stopMonitor()
 	nb.stop(t)
 	nc.stop(t)

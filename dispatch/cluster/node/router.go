@@ -89,6 +89,8 @@ type RouterConfig struct {
 //   - POST /v1/courier-locations: each position goes to its courier's region. A batch naming couriers of
 //     several regions is split, each region's part sent to its owner in turn: 202 with the sum accepted once
 //     every part was, else the first refusal as its region answered it.
+//   - GET /readyz: 503 naming the region while a replica here is not open or has not caught up with its stream
+//     (a Directory that says so: Node.CaughtUp), else the control region's replica answers.
 //   - Everything else (health, metrics, travel times, plans, the console's files, GET /v1/cluster, an unknown
 //     path): this node's replica of the control region, whatever its role.
 //
