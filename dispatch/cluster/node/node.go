@@ -547,10 +547,25 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 		followErr = n.follow(fctx, r, rep)
 		close(followDone)
 	}()
-	endFollow := func() error {
+	defer func() { stopFollow(); <-followDone }()
+	// endFollow stops following and says why it stopped. With patience it waits that long at most: a follower
+	// was seen to take 79 s to return with a NATS server down (the client's reading stuck in the library), while
+	// this node held the lease it had just won and nobody served the region. Records it may still hand the
+	// replica come in order, before the promotion (which replays after them) or refused after it.
+	endFollow := func(patience time.Duration) error {
 		stopFollow()
-		<-followDone
-		err := followErr
+		var err error
+		if patience <= 0 {
+			<-followDone
+			err = followErr
+		} else {
+			select {
+			case <-followDone:
+				err = followErr
+			case <-time.After(patience):
+				n.log.Warn().Str("region", r.name).Dur("waited", patience).Msg("node: the follower did not stop in time; taking over without it")
+			}
+		}
 		r.mu.Lock()
 		r.follower = nil
 		r.mu.Unlock()
@@ -562,7 +577,7 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 
 	l, err := n.await(ctx, r, runDone, followDone)
 	if l == nil {
-		if e := endFollow(); e != nil {
+		if e := endFollow(0); e != nil {
 			err = fmt.Errorf("following: %w", e) // why following stopped, or failed on the way out
 		}
 		if ctx.Err() != nil {
@@ -578,7 +593,7 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 	case <-r.release: // asked while this node did not own the region: stale (a drain asks again)
 	default:
 	}
-	if err := endFollow(); err != nil {
+	if err := endFollow(n.interval); err != nil {
 		n.giveUp(r, l, "released")
 		steps.log(n.log.Warn()).Str("region", r.name).Uint64("epoch", l.Epoch()).Err(err).Msg("node: takeover failed")
 		return fmt.Errorf("following before the takeover: %w", err)
