@@ -113,8 +113,14 @@ func (d *Daemon) checkpoint(final bool) error {
 		if d.abandoned.Load() {
 			return errAbandoned
 		}
-		// Only now that the checkpoint is durable may the records it covers go.
-		if err := d.jnl().Truncate(seq); err != nil {
+		// Only now that the checkpoint is durable may the records it covers go. In a store that keeps older
+		// checkpoints, only those the one before it covers: a node whose event log ends between the two opens its
+		// standby from the older one and makes the events in between again from the stream (oldEnough).
+		upTo := seq
+		if _, older := d.cfg.Checkpoints.(olderCheckpoints); older {
+			upTo, d.ckptPrev = min(d.ckptPrev, seq), seq
+		}
+		if err := d.jnl().Truncate(upTo); err != nil {
 			return err
 		}
 		d.log.Info().Uint64("seq", seq).Int64("bytes", size).Float64("took_ms", Millis(d.clock().Sub(began))).Msg("checkpoint written")
@@ -546,6 +552,11 @@ func (d *Daemon) loadCheckpoint(fn func(*checkpoint.Header, *checkpoint.Record) 
 	if err != nil || !ok {
 		return false, err
 	}
+	if older, can := cs.(olderCheckpoints); can && d.cfg.Standby && d.events.LastID() > 0 {
+		if seq, rc, err = d.oldEnough(ctx, older, seq, rc); err != nil {
+			return false, err
+		}
+	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 1<<20)
 	if b, _ := br.Peek(5); string(b) != `{"k":` {
@@ -558,6 +569,9 @@ func (d *Daemon) loadCheckpoint(fn func(*checkpoint.Header, *checkpoint.Record) 
 	})
 	if err == nil && headSeq != seq {
 		err = fmt.Errorf("checkpoint stored as %d covers the records up to %d", seq, headSeq)
+	}
+	if err == nil {
+		d.ckptPrev = seq
 	}
 	return err == nil, err
 }

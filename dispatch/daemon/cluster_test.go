@@ -132,8 +132,8 @@ func TestRegionFailoverOnJetStream(t *testing.T) {
 	if b.d.Position() != seq1 {
 		t.Fatalf("b opened at %d, want the checkpoint's %d", b.d.Position(), seq1)
 	}
-	if floor, err := ja.Floor(); err != nil || floor != seq1 {
-		t.Fatalf("the stream's floor %d (%v), want the checkpoint's %d", floor, err, seq1)
+	if floor, err := ja.Floor(); err != nil || floor != 0 {
+		t.Fatalf("the stream's floor %d (%v) after the first checkpoint, want 0: it is purged up to the one before", floor, err)
 	}
 	fb := followStream(t, c, b.d, "east")
 	ids := a.fullLifecycle(key)
@@ -160,6 +160,9 @@ func TestRegionFailoverOnJetStream(t *testing.T) {
 	seq2 := latestSeq(t, region)
 	if seq2 <= seq1 {
 		t.Fatalf("second checkpoint at %d, first at %d", seq2, seq1)
+	}
+	if floor, err := ja.Floor(); err != nil || floor != seq1 {
+		t.Fatalf("the stream's floor %d (%v) after the second checkpoint, want the first's %d", floor, err, seq1)
 	}
 	cn := start(t, t.TempDir(), clock, func(cfg *Config) { cfg.Standby, cfg.Checkpoints = true, region })
 	if cn.d.Position() != seq2 {
@@ -259,7 +262,40 @@ func TestRegionFailoverOnJetStream(t *testing.T) {
 		t.Fatalf("a, standby again, differs from b:\n%s", firstDiff(want, got))
 	}
 	ckpt(t, b.d)
-	if seq3 := latestSeq(t, region); seq3 <= seq2 {
+	seq3 := latestSeq(t, region)
+	if seq3 <= seq2 {
 		t.Fatalf("b's checkpoint %d, not after a's %d", seq3, seq2)
 	}
+
+	// c dies; b takes orders and checkpoints again. c, restarted in its own data directory, has an event log that
+	// ends before the latest checkpoint's events: it opens from the one before (the stream still holds what
+	// follows it) and makes the events in between again, so its log runs on without a gap.
+	caughtUp(t, cn.d, b.d.Position())
+	cFirst := allEvents(t, cn.d)[0].ID
+	cn.crash()
+	for i := range 3 {
+		if _, err := b.d.PlaceOrder(ctx, shop, fmt.Sprintf("while-c-is-down-%d", i), []byte{byte(i)}, orderIn("s1", 31.238, 121.48+0.001*float64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ckpt(t, b.d)
+	if seq4 := latestSeq(t, region); seq4 <= seq3 {
+		t.Fatalf("b's second checkpoint %d, not after %d", seq4, seq3)
+	}
+	c2 := start(t, cn.dir, clock, func(cfg *Config) { cfg.Standby, cfg.Checkpoints = true, region })
+	if c2.d.Position() != seq3 {
+		t.Fatalf("c, restarted, opened at %d, want the checkpoint before the latest, %d", c2.d.Position(), seq3)
+	}
+	followStream(t, c, c2.d, "east")
+	caughtUp(t, c2.d, b.d.Position())
+	bEvents, cEvents := allEvents(t, b.d), allEvents(t, c2.d)
+	for i, ev := range cEvents {
+		if ev.ID != cFirst+uint64(i) {
+			t.Fatalf("c's event log, restarted: event %d after %d", ev.ID, cEvents[i-1].ID)
+		}
+	}
+	if got, want := cEvents[len(cEvents)-1].ID, bEvents[len(bEvents)-1].ID; got != want {
+		t.Fatalf("c's event log ends at %d, b's at %d", got, want)
+	}
+	eventsKept(t, cEvents, bEvents)
 }

@@ -242,8 +242,11 @@ type Daemon struct {
 	following bool
 	sinceCkpt int
 	// replayed is how many journal records Open applied after the checkpoint (set by recovery, then read only).
-	replayed    int
-	lastCkpt    time.Time
+	replayed int
+	lastCkpt time.Time
+	// ckptPrev is, with Config.Checkpoints, the seq of the checkpoint loaded or written last: after the next one
+	// is stored the journal is truncated up to it, not up to the new one (checkpoint.go).
+	ckptPrev    uint64
 	ckptWG      sync.WaitGroup
 	ckptBusy    atomic.Bool
 	stepChanged []string

@@ -1,14 +1,17 @@
 package daemon
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch"
+	"github.com/o2o-dispatch/dispatchd/dispatch/daemon/internal/checkpoint"
 	"github.com/o2o-dispatch/dispatchd/dispatch/journal"
 )
 
@@ -378,4 +381,68 @@ func (d *Daemon) stopWatch() {
 		<-w.done
 		d.watch = nil
 	}
+}
+
+// olderCheckpoints is what a CheckpointStore may also do (ckptstore.RegionStore does): open the newest checkpoint
+// below seq.
+type olderCheckpoints interface {
+	Before(ctx context.Context, seq uint64) (older uint64, rc io.ReadCloser, ok bool, err error)
+}
+
+// oldEnough chooses the checkpoint a standby opens from, given the latest (seq, rc): the newest whose events this
+// node's event log reaches, so that following the stream from it makes the events in between again and the log
+// has no gap (the owner truncates the stream only up to the checkpoint before its latest). When none is old
+// enough it is the latest, and the log goes on after it (checkAgainstCheckpoint). It returns the chosen
+// checkpoint opened afresh (only the headers were read); rc is closed.
+func (d *Daemon) oldEnough(ctx context.Context, older olderCheckpoints, seq uint64, rc io.ReadCloser) (uint64, io.ReadCloser, error) {
+	have, latest := d.events.LastID(), seq
+	for {
+		events, err := checkpointEvents(rc)
+		rc.Close()
+		if err != nil || events <= have {
+			break
+		}
+		oseq, orc, ok, err := older.Before(ctx, seq)
+		if err != nil || !ok {
+			d.log.Warn().Uint64("event_log_last", have).Uint64("checkpoint_events", events).AnErr("store", err).
+				Msg("event log: no checkpoint old enough to make again the events this node missed")
+			seq = latest
+			break
+		}
+		seq, rc = oseq, orc
+	}
+	if seq != latest {
+		d.log.Info().Uint64("latest", latest).Uint64("seq", seq).Uint64("event_log_last", have).
+			Msg("standby: opening from an older checkpoint, to make again the events this node missed")
+	}
+	// Opened again to be read whole.
+	got, rc, ok, err := d.cfg.Checkpoints.Latest(ctx)
+	if err == nil && ok && got != seq {
+		rc.Close()
+		got, rc, ok, err = older.Before(ctx, seq+1)
+	}
+	if err == nil && (!ok || got != seq) {
+		if ok {
+			rc.Close()
+		}
+		err = fmt.Errorf("checkpoint %d left the store while it was opened", seq)
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("daemon: the region's checkpoint: %w", err)
+	}
+	return seq, rc, nil
+}
+
+// checkpointEvents reads the header of the checkpoint in r, and no more: the last event id it covers.
+func checkpointEvents(r io.Reader) (uint64, error) {
+	var events uint64
+	errHeader := errors.New("header read")
+	err := readCheckpointRecords(bufio.NewReader(r), func(h *checkpoint.Header, _ *checkpoint.Record) error {
+		events = h.EventSeq
+		return errHeader
+	})
+	if errors.Is(err, errHeader) {
+		err = nil
+	}
+	return events, err
 }

@@ -55,6 +55,8 @@ type failoverRecord struct {
 	Victim   string
 	Failover time.Duration // from the kill to the region's first 201 again
 	Restart  time.Duration // from the kill to the victim ready again
+	// Steps are the nodes' step logs of the region's takeovers after the kill (the failed ones first).
+	Steps []takeoverSteps
 }
 
 // runChaos is the chaos mode.
@@ -427,6 +429,7 @@ func (cr *chaosRun) killOwner(ctx context.Context, rng *rand.Rand, k int) (failo
 		cr.viol.add("failover", "kill %d: region %s took no order within a minute after %s died", k+1, region, rec.Victim)
 	}
 	rec.Failover = acceptedAt.Sub(killAt)
+	rec.Steps = c.takeovers(region, killAt)
 	if err := c.nodes[victim].restart(ctx, cr.cfg.readyTimeout); err != nil {
 		return rec, fmt.Errorf("restart %s after kill %d: %w", rec.Victim, k+1, err)
 	}
@@ -434,6 +437,9 @@ func (cr *chaosRun) killOwner(ctx context.Context, rng *rand.Rand, k int) (failo
 	fmt.Fprintf(cr.log, "dispatchd-load:   kill %d/%d: %s (owner of %s) at +%.1fs: %s accepts orders again after %s (through %s); %s ready again after %s\n",
 		k+1, cr.cfg.drive.kills, rec.Victim, region, killAt.Sub(cr.started).Seconds(), region,
 		rec.Failover.Round(time.Millisecond), c.ids[via], rec.Victim, rec.Restart.Round(time.Millisecond))
+	for _, s := range rec.Steps {
+		fmt.Fprintf(cr.log, "dispatchd-load:     takeover of %s by %s; first 201 %+.2f\n", region, s.describe(killAt), rec.Failover.Seconds())
+	}
 	return rec, nil
 }
 

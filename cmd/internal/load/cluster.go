@@ -1,7 +1,10 @@
 package load
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -451,4 +455,67 @@ func (c *cluster) stop(keep bool) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// takeoverSteps is a node's step log of one takeover (the line "node: took the region over" or "node: takeover
+// failed" of dispatch/cluster/node), the times as the node's clock read them.
+type takeoverSteps struct {
+	Node     string    `json:"node"`
+	Region   string    `json:"region"`
+	Message  string    `json:"message"`
+	Previous string    `json:"previous"`
+	Expiry   time.Time `json:"expiry_at"`
+	Free     time.Time `json:"free_at"`
+	Won      time.Time `json:"won_at"`
+	Followed time.Time `json:"followed_at"`
+	Opened   time.Time `json:"opened_at"`
+	Promoted time.Time `json:"promoted_at"`
+	Serving  time.Time `json:"serving_at"`
+	From     uint64    `json:"from"`
+	To       uint64    `json:"to"`
+	Error    string    `json:"error"`
+}
+
+// takeovers reads every node's log for the takeovers of region whose lease was won at or after since, in the
+// order they were won: the failed ones, then the one that served (if any).
+func (c *cluster) takeovers(region string, since time.Time) []takeoverSteps {
+	var out []takeoverSteps
+	for _, d := range c.nodes {
+		f, err := os.Open(filepath.Join(d.dir, "dispatchd.log"))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			if !bytes.Contains(line, []byte(`"node: took the region over"`)) && !bytes.Contains(line, []byte(`"node: takeover failed"`)) {
+				continue
+			}
+			var s takeoverSteps
+			if json.Unmarshal(line, &s) != nil || s.Region != region || s.Won.Before(since) {
+				continue
+			}
+			out = append(out, s)
+		}
+		f.Close()
+	}
+	slices.SortFunc(out, func(a, b takeoverSteps) int { return a.Won.Compare(b.Won) })
+	return out
+}
+
+// describe is s's steps as offsets from the kill at killAt, in seconds.
+func (s takeoverSteps) describe(killAt time.Time) string {
+	off := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return fmt.Sprintf("%+.2f", t.Sub(killAt).Seconds())
+	}
+	out := fmt.Sprintf("%s (after %s): lease expiry %s, seen free %s, won %s, following stopped %s, journal opened %s, promoted %s (records %d→%d), serving %s",
+		s.Node, s.Previous, off(s.Expiry), off(s.Free), off(s.Won), off(s.Followed), off(s.Opened), off(s.Promoted), s.From, s.To, off(s.Serving))
+	if s.Error != "" {
+		out += " FAILED: " + truncate(s.Error, 200)
+	}
+	return out
 }

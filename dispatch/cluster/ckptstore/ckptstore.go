@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -202,6 +203,30 @@ func (r *RegionStore) Region() string { return r.region }
 func (r *RegionStore) Put(ctx context.Context, seq uint64, rd io.Reader) error {
 	_, err := r.s.Put(ctx, r.region, seq, rd)
 	return err
+}
+
+// Before opens the region's newest checkpoint below seq; ok is false (rc nil, err nil) when it has none. A standby
+// whose event log ends before the latest checkpoint's events opens an older one, to make the events in between
+// again from the stream (the owner truncates the stream only up to the checkpoint before its latest).
+func (r *RegionStore) Before(ctx context.Context, seq uint64) (older uint64, rc io.ReadCloser, ok bool, err error) {
+	all, err := r.s.list(ctx, r.region)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	for _, info := range slices.Backward(all) {
+		if info.Seq >= seq {
+			continue
+		}
+		res, err := r.s.obs.Get(ctx, objectName(r.region, info.Seq))
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			continue // deleted since the listing (a newer Put keeps the last two)
+		}
+		if err != nil {
+			return 0, nil, false, fmt.Errorf("ckptstore: get %s: %w", objectName(r.region, info.Seq), err)
+		}
+		return info.Seq, &Checkpoint{Info: info, ReadCloser: res}, true, nil
+	}
+	return 0, nil, false, nil
 }
 
 // Latest opens the region's newest checkpoint; ok is false (rc nil, err nil) when it has none. ctx must last while

@@ -31,6 +31,7 @@ type Follower struct {
 	region string
 	stream jetstream.Stream
 	pos    atomic.Uint64
+	tail   uint64
 
 	mu     sync.Mutex
 	marker Marker
@@ -50,10 +51,17 @@ func NewFollower(ctx context.Context, nc *nats.Conn, region string, after uint64
 	if err != nil {
 		return nil, fmt.Errorf("jsjournal: follower of region %s: %w", region, err)
 	}
-	f := &Follower{region: region, stream: stream}
+	f := &Follower{region: region, stream: stream, tail: stream.CachedInfo().State.LastSeq}
 	f.pos.Store(after)
 	return f, nil
 }
+
+// Tail is the stream's last sequence number when the follower was made: a standby that reached it has read what
+// was written before it started following (CaughtUp).
+func (f *Follower) Tail() uint64 { return f.tail }
+
+// CaughtUp says whether the follower has passed Tail.
+func (f *Follower) CaughtUp() bool { return f.pos.Load() >= f.tail }
 
 // Position is the sequence number of the last message passed (a record given to fn, or a takeover marker): what
 // a standby has applied.

@@ -12,13 +12,15 @@
 // A holder cannot see the servers' clocks, so it counts from its own: a renewal sent at t (by the holder's clock,
 // before sending) was stored no earlier than t, so no other node can hold the key before t+TTL. The holder treats
 // the lease as safe until t+TTL-Margin (ValidUntil), and closes Lost then unless a later renewal succeeded:
-// the owner stops writing before anyone else can take over. Margin covers the drift between the holder's clock
+// the owner stops writing before anyone else can take over. Each renewal writes t+TTL into the key (Expires);
+// another node takes a key still there once its own clock passed that, by a compare-and-set on the revision it
+// read, rather than wait for the servers to remove it (Acquire). Margin covers the drift between the holder's clock
 // and the servers' over one TTL, and the time a write of the owner may still be in flight; the region's journal
 // fences off any write that arrives later still (dispatch/cluster/jsjournal).
 //
 // # Epochs
 //
-// A lease's epoch is the revision of the Create that took it: revisions of a bucket only grow, so each takeover
+// A lease's epoch is the revision of the Create (or of the compare-and-set) that took it: revisions of a bucket only grow, so each takeover
 // of a region has a higher epoch than the last, whoever held it. The takeover marker a new owner writes to the
 // region's journal carries it.
 package lease
@@ -238,8 +240,14 @@ func (l *Leases) List(ctx context.Context) ([]Info, error) {
 	return out, nil
 }
 
-// Acquire takes region's lease if nobody holds it (a *HeldError says who does), and starts renewing it. The lease
-// is safe to act on until Lost is closed.
+// Acquire takes region's lease if nobody holds it, or if its holder let it run out (a *HeldError says who holds
+// it), and starts renewing it. The lease is safe to act on until Lost is closed.
+//
+// A lease runs out when the bucket's TTL removes its key, or, sooner, once this node's clock passes the expiry its
+// holder's last renewal wrote (Info.Expires): the key is then taken by a compare-and-set on the revision read, so
+// a renewal that lands first keeps it with its holder. The holder stopped acting on it Margin before that expiry
+// (ValidUntil), given clocks that drift less than Margin apart, the assumption the bucket's TTL rests on too; not
+// waiting for the servers to expire the key saves the time they take to notice (up to a second seen under load).
 func (l *Leases) Acquire(ctx context.Context, region string) (*Lease, error) {
 	if region == "" {
 		return nil, errors.New("lease: region: empty")
@@ -251,20 +259,44 @@ func (l *Leases) Acquire(ctx context.Context, region string) (*Lease, error) {
 	}
 	rev, err := l.kv.Create(ctx, region, b)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		holder, gerr := l.Get(ctx, region)
-		if gerr != nil {
-			// It expired between the two calls, or cannot be read: still not ours.
-			holder = Info{Region: region, Owner: "?"}
-		}
-		return nil, &HeldError{Holder: holder}
+		rev, err = l.takeExpired(ctx, region, sent, b)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lease: acquire %s: %w", region, err)
+		return nil, err
 	}
 	h := &Lease{l: l, region: region, epoch: rev, rev: rev, validUntil: sent.Add(l.cfg.TTL - l.cfg.Margin),
 		lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	go h.renew()
 	return h, nil
+}
+
+// takeExpired takes region's lease, whose key exists, if its holder's expiry passed by the time the attempt was
+// sent: a compare-and-set on the revision read. Otherwise, or if the holder renewed meanwhile, a *HeldError.
+func (l *Leases) takeExpired(ctx context.Context, region string, sent time.Time, b []byte) (uint64, error) {
+	e, err := l.kv.Get(ctx, region)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		// Expired or released between the two calls: the next attempt creates it.
+		return 0, &HeldError{Holder: Info{Region: region, Owner: "?"}}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("lease: acquire %s: %w", region, err)
+	}
+	holder, err := decode(region, e)
+	if err != nil {
+		return 0, err
+	}
+	if holder.Expires.IsZero() || sent.Before(holder.Expires) {
+		return 0, &HeldError{Holder: holder}
+	}
+	rev, err := l.kv.Update(ctx, region, b, e.Revision())
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) ||
+		errors.Is(err, jetstream.ErrKeyDeleted) {
+		return 0, &HeldError{Holder: holder} // renewed, released or taken meanwhile
+	}
+	if err != nil {
+		return 0, fmt.Errorf("lease: acquire %s (expired at %s): %w", region, holder.Expires.Format(time.RFC3339Nano), err)
+	}
+	return rev, nil
 }
 
 // Lease is a lease this node holds: a goroutine renews it until it is lost, released or stopped.

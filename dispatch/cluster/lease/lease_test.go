@@ -140,6 +140,23 @@ func TestTakeoverAfterTheHolderStopsRenewing(t *testing.T) {
 	if hb.Epoch() <= ha.Epoch() {
 		t.Fatalf("the taker's epoch %d is not above the old holder's %d", hb.Epoch(), ha.Epoch())
 	}
+
+	// A key still on the servers is taken once the taker's clock passed the expiry its holder wrote (a taker
+	// whose clock is a lease ahead: at once), by a compare-and-set; with its clock before that it is refused.
+	ha2 := acquire(t, a, "r2")
+	ha2.Stop()
+	behind := openL(t, c.Connect(), "b", func(cfg *Config) { cfg.Now = func() time.Time { return time.Now().Add(-time.Hour) } })
+	if _, err := behind.Acquire(ctxT(t), "r2"); !errors.Is(err, ErrHeld) {
+		t.Fatalf("a lease taken before its holder's expiry: %v", err)
+	}
+	ahead := openL(t, c.Connect(), "b", func(cfg *Config) { cfg.Now = func() time.Time { return time.Now().Add(ttl) } })
+	hb2 := acquire(t, ahead, "r2")
+	if hb2.Epoch() <= ha2.Epoch() {
+		t.Fatalf("the expired lease's taker has epoch %d, not above the old holder's %d", hb2.Epoch(), ha2.Epoch())
+	}
+	if info, err := ahead.Get(ctxT(t), "r2"); err != nil || info.Owner != "b" || info.Epoch != hb2.Epoch() {
+		t.Fatalf("the expired lease after the takeover: %+v %v", info, err)
+	}
 	// Another node's Get may read a replica of the bucket that has not applied the create yet: it sees the taker
 	// soon, not necessarily at once.
 	ctx := ctxT(t)

@@ -20,11 +20,14 @@
 //
 // Leases say who owns a region (dispatch/cluster/lease); the node registry says where a node answers: a key-value
 // bucket (default "dispatchd-nodes") of one entry per node (its advertised URL, start time, and its replicas'
-// positions, for GET /v1/cluster), refreshed every half lease TTL and gone two TTLs after its node stopped
-// refreshing it. Each node reads both every fifth of a TTL (at most a second), and decides alone, by a rule every
-// node applies to the same picture (share), which free regions to try to take and whether to give one away: each
-// aims at between floor(R/N) and ceil(R/N) of the R regions, N being the nodes alive and not draining. So a node
-// that joins gets regions from the others, one at a time, and a drained node's regions move to the rest.
+// positions, for GET /v1/cluster), refreshed every quarter lease TTL and gone two TTLs after its node stopped
+// refreshing it; an entry that has not changed for three quarters of a TTL is silent (its node dead or cut off),
+// and a node catching up (just started) says so. Each node reads both every tenth of a TTL (at most a second),
+// and decides alone, by a rule every node applies to the same picture (share), which free regions to try to take
+// and whether to give one away: each aims at between floor(R/N) and ceil(R/N) of the R regions, N being the nodes
+// listed, not silent, not catching up and not draining. So a node that joins gets regions from the others, one at
+// a time, once it can serve them; a drained node's regions move to the rest; a dead node's are taken at once by
+// the nodes under their new share when its leases run out.
 //
 // Every goroutine belongs to Run and ends before it returns.
 package node
@@ -139,8 +142,14 @@ type Node struct {
 	changed  chan struct{} // closed and replaced at each new snapshot
 	beat     chan struct{} // asks for a heartbeat now (a replica changed role); buffered, 1
 	draining bool
-	giving   string    // the region last given away for the share-out, until another node took it
-	givenAt  time.Time // when
+	giving   string             // the region last given away for the share-out, until another node took it
+	givenAt  time.Time          // when
+	seen     map[string]revSeen // node → its registry entry's revision and when this node first saw it
+}
+
+type revSeen struct {
+	rev uint64
+	at  time.Time
 }
 
 // region is a node's state of one region.
@@ -154,7 +163,51 @@ type region struct {
 	lease     *lease.Lease
 	journal   *jsjournal.Journal
 	follower  *jsjournal.Follower
+	caughtUp  bool      // the replica has read the stream up to where it ended when following began (or owns it)
 	freeSince time.Time // when the region was first seen free (zero: held)
+	wonFree   time.Time // freeSince when this node last acquired the lease
+	// lastHolder and lastExpiry are the lease as last seen held by another node: who, and when its holder's last
+	// renewal said it runs out (for the takeover's step log).
+	lastHolder string
+	lastExpiry time.Time
+}
+
+// takeover is the step log of one takeover, written as one line (at warn) when it ends, served or failed: where
+// the seconds between an owner's death and the region's first order on the new owner go. The chaos run
+// (dispatchd-load --mode chaos) reads these lines.
+type takeover struct {
+	holder                  string    // the previous holder, as last seen
+	expiry                  time.Time // its lease's expiry, by its last renewal (its clock)
+	free, won, followed     time.Time // lease first seen free here; acquired; following stopped
+	opened, promoted, serve time.Time // journal opened in the new epoch (fenced); replica promoted (caught up); serving
+	from, to                uint64    // the replica's position before and after the promotion's catch-up
+}
+
+// log writes t's steps: absolute times (ms) and each step's share.
+func (t *takeover) log(ev *zerolog.Event) *zerolog.Event {
+	ms := func(a, b time.Time) float64 {
+		if a.IsZero() || b.IsZero() {
+			return -1
+		}
+		return float64(b.Sub(a).Microseconds()) / 1000
+	}
+	at := func(k string, v time.Time) {
+		if !v.IsZero() {
+			ev.Str(k, v.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+		}
+	}
+	ev.Str("previous", t.holder)
+	at("expiry_at", t.expiry)
+	at("free_at", t.free)
+	at("won_at", t.won)
+	at("followed_at", t.followed)
+	at("opened_at", t.opened)
+	at("promoted_at", t.promoted)
+	at("serving_at", t.serve)
+	return ev.Float64("expiry_to_free_ms", ms(t.expiry, t.free)).Float64("free_to_won_ms", ms(t.free, t.won)).
+		Float64("stop_follow_ms", ms(t.won, t.followed)).Float64("open_journal_ms", ms(t.followed, t.opened)).
+		Float64("promote_ms", ms(t.opened, t.promoted)).Float64("won_to_serving_ms", ms(t.won, t.serve)).
+		Uint64("from", t.from).Uint64("to", t.to)
 }
 
 // Roles of a region on a node (Status).
@@ -223,7 +276,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, leases: leases, reg: reg, share: share{regions: cfg.Regions, self: cfg.ID},
-		started: cfg.Now().UTC(), interval: min(max(cfg.LeaseTTL/5, 100*time.Millisecond), time.Second),
+		started: cfg.Now().UTC(), interval: min(max(cfg.LeaseTTL/10, 100*time.Millisecond), time.Second),
 		log: cfg.Logger.With().Str("node", cfg.ID).Logger(), regions: map[string]*region{},
 		snap: &snapshot{owners: map[string]string{}}, changed: make(chan struct{}), beat: make(chan struct{}, 1)}
 	for _, r := range cfg.Regions {
@@ -310,7 +363,9 @@ func (n *Node) isDraining() bool {
 
 // heartbeat writes this node's registry entry: address, start, whether it drains, and its replicas' positions.
 func (n *Node) heartbeat(ctx context.Context) error {
-	m := Member{ID: n.cfg.ID, URL: n.cfg.URL, Started: n.started, Draining: n.isDraining(), Replicas: map[string]ReplicaState{}}
+	_, ready := n.Ready()
+	m := Member{ID: n.cfg.ID, URL: n.cfg.URL, Started: n.started, Draining: n.isDraining(), CatchingUp: !ready,
+		Replicas: map[string]ReplicaState{}}
 	for _, r := range n.regions {
 		m.Replicas[r.name] = r.state()
 	}
@@ -319,20 +374,25 @@ func (n *Node) heartbeat(ctx context.Context) error {
 	return n.reg.put(hctx, m)
 }
 
-// watch reads the leases and the registry every interval (and heartbeats every half TTL) into the snapshot the
+// watch reads the leases and the registry every interval (and heartbeats every quarter TTL, and at once when the
+// node becomes ready or stops being so) into the snapshot the
 // region loops act on, and gives a region away when the share-out says so.
 func (n *Node) watch(ctx context.Context) {
 	lastBeat := n.cfg.Now()
+	_, wasReady := n.Ready()
 	for {
 		now := false
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(n.interval):
+		case <-time.After(n.nextLook()):
 		case <-n.beat:
 			now = true
 		}
-		if now || n.cfg.Now().Sub(lastBeat) >= n.cfg.LeaseTTL/2 {
+		if _, ready := n.Ready(); ready != wasReady {
+			now, wasReady = true, ready // the others give this node its share once it is ready
+		}
+		if now || n.cfg.Now().Sub(lastBeat) >= heartbeatEvery(n.cfg.LeaseTTL) {
 			if err := n.heartbeat(ctx); err != nil && ctx.Err() == nil {
 				n.log.Warn().Err(err).Msg("node: registry heartbeat")
 			}
@@ -371,6 +431,27 @@ func (n *Node) watch(ctx context.Context) {
 	}
 }
 
+// nextLook is how long the watch loop waits before it reads the cluster again: the interval, or less when a lease
+// another node holds runs out sooner by the expiry its holder wrote (a dead owner's region is seen free at once).
+func (n *Node) nextLook() time.Duration {
+	snap, _ := n.current()
+	wait := n.interval
+	now := n.cfg.Now()
+	for region, exp := range snap.expires {
+		if snap.owners[region] != n.cfg.ID {
+			if d := exp.Sub(now) + time.Millisecond; d > 0 && d < wait {
+				wait = d
+			}
+		}
+	}
+	return wait
+}
+
+// heartbeatEvery is how often a node writes its registry entry; an entry that has not changed for silentAfter
+// is silent (Member.Silent): its node is dead or cut off, about when its leases run out.
+func heartbeatEvery(ttl time.Duration) time.Duration { return ttl / 4 }
+func silentAfter(ttl time.Duration) time.Duration    { return 3 * ttl / 4 }
+
 // heartbeatSoon asks the watch loop for a heartbeat at once, so that the registry shows a new owner's journal
 // without waiting for the next beat.
 func (n *Node) heartbeatSoon() {
@@ -394,7 +475,24 @@ func (n *Node) observe(ctx context.Context) (*snapshot, error) {
 	}
 	snap := &snapshot{at: n.cfg.Now(), owners: map[string]string{}, epochs: map[string]uint64{},
 		expires: map[string]time.Time{}, members: members}
+	n.mu.Lock()
+	seen := map[string]revSeen{}
+	for i, m := range members {
+		last, ok := n.seen[m.ID]
+		if !ok || last.rev != m.Revision {
+			last = revSeen{rev: m.Revision, at: snap.at}
+		}
+		seen[m.ID] = last
+		members[i].Silent = m.ID != n.cfg.ID && snap.at.Sub(last.at) > silentAfter(n.cfg.LeaseTTL)
+	}
+	n.seen = seen
+	n.mu.Unlock()
 	for _, l := range leases {
+		if l.Owner != n.cfg.ID && !l.Expires.IsZero() && !snap.at.Before(l.Expires) {
+			// Its holder's expiry passed by this node's clock: free, though the servers still have the key
+			// (lease.Acquire takes it).
+			continue
+		}
 		snap.owners[l.Region] = l.Owner
 		snap.epochs[l.Region] = l.Epoch
 		snap.expires[l.Region] = l.Expires
@@ -449,10 +547,25 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 		followErr = n.follow(fctx, r, rep)
 		close(followDone)
 	}()
-	endFollow := func() error {
+	defer func() { stopFollow(); <-followDone }()
+	// endFollow stops following and says why it stopped. With patience it waits that long at most: a follower
+	// was seen to take 79 s to return with a NATS server down (the client's reading stuck in the library), while
+	// this node held the lease it had just won and nobody served the region. Records it may still hand the
+	// replica come in order, before the promotion (which replays after them) or refused after it.
+	endFollow := func(patience time.Duration) error {
 		stopFollow()
-		<-followDone
-		err := followErr
+		var err error
+		if patience <= 0 {
+			<-followDone
+			err = followErr
+		} else {
+			select {
+			case <-followDone:
+				err = followErr
+			case <-time.After(patience):
+				n.log.Warn().Str("region", r.name).Dur("waited", patience).Msg("node: the follower did not stop in time; taking over without it")
+			}
+		}
 		r.mu.Lock()
 		r.follower = nil
 		r.mu.Unlock()
@@ -464,7 +577,7 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 
 	l, err := n.await(ctx, r, runDone, followDone)
 	if l == nil {
-		if e := endFollow(); e != nil {
+		if e := endFollow(0); e != nil {
 			err = fmt.Errorf("following: %w", e) // why following stopped, or failed on the way out
 		}
 		if ctx.Err() != nil {
@@ -473,17 +586,31 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 		return err
 	}
 	n.cfg.Observer.LeaseAcquired(r.name)
+	r.mu.Lock()
+	steps := takeover{holder: r.lastHolder, expiry: r.lastExpiry, free: r.wonFree, won: n.cfg.Now()}
+	r.mu.Unlock()
 	select {
 	case <-r.release: // asked while this node did not own the region: stale (a drain asks again)
 	default:
 	}
-	if err := endFollow(); err != nil {
+	if err := endFollow(n.interval); err != nil {
 		n.giveUp(r, l, "released")
+		steps.log(n.log.Warn()).Str("region", r.name).Uint64("epoch", l.Epoch()).Err(err).Msg("node: takeover failed")
 		return fmt.Errorf("following before the takeover: %w", err)
 	}
+	steps.followed, steps.from = n.cfg.Now(), rep.Position()
 	r.setRole(RolePromoting, rep)
 	jc := n.cfg.Journal
 	jc.Region, jc.Owner, jc.Epoch = r.name, n.cfg.ID, l.Epoch()
+	// A journal that fails (a record not acknowledged within its RetryFor, or fenced off) takes nothing more:
+	// the region is given up, so that an owner with a journal that works takes it (this node or another).
+	journalFailed, onFail, failOnce := make(chan struct{}), jc.OnFail, sync.Once{}
+	jc.OnFail = func(err error) {
+		if onFail != nil {
+			onFail(err)
+		}
+		failOnce.Do(func() { close(journalFailed) })
+	}
 	pctx, cancelPromote := context.WithCancel(ctx)
 	go func() {
 		select {
@@ -494,6 +621,7 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 	}()
 	j, err := jsjournal.Open(pctx, n.cfg.Conn, jc)
 	if err == nil {
+		steps.opened = n.cfg.Now()
 		r.mu.Lock()
 		r.journal = j
 		r.mu.Unlock()
@@ -522,11 +650,15 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 			_ = j.Close()
 		}
 		n.giveUp(r, l, "released")
+		steps.log(n.log.Warn()).Str("region", r.name).Uint64("epoch", l.Epoch()).Err(err).Msg("node: takeover failed")
 		return fmt.Errorf("taking over (epoch %d): %w (the replica: %v)", l.Epoch(), err, runErr)
 	}
+	steps.promoted, steps.to = n.cfg.Now(), rep.Position()
 	r.setRole(RoleOwner, rep)
+	steps.serve = n.cfg.Now()
 	n.heartbeatSoon()
-	n.log.Info().Str("region", r.name).Uint64("epoch", l.Epoch()).Uint64("position", rep.Position()).Msg("node: serving the region")
+	// At warn, the level production and the chaos run log at: a region changing hands is for the operator to see.
+	steps.log(n.log.Warn()).Str("region", r.name).Uint64("epoch", l.Epoch()).Msg("node: took the region over")
 
 	reason := "released"
 	select {
@@ -536,8 +668,14 @@ func (n *Node) cycle(ctx context.Context, r *region) error {
 		stop(true)
 		reason = lostReason(l.Err())
 	case <-runDone:
-		// The replica stopped on its own (its journal failed, fenced off): it writes no more.
+		// The replica stopped on its own: it writes no more.
 		r.setRole(RoleStopping, rep)
+	case <-journalFailed:
+		// Read-only from now on: it stops at once, and the lease goes to whoever opens the stream afresh.
+		r.setRole(RoleStopping, rep)
+		stop(true)
+		n.log.Warn().Str("region", r.name).Uint64("epoch", l.Epoch()).AnErr("journal", j.Err()).
+			Msg("node: the region's journal failed; giving the region up")
 	case <-r.release:
 		n.stopGracefully(r, rep, l, stop)
 	case <-ctx.Done():
@@ -629,7 +767,7 @@ func (n *Node) await(ctx context.Context, r *region, runDone, followDone <-chan 
 			switch {
 			case err == nil:
 				r.mu.Lock()
-				r.lease, r.freeSince = l, time.Time{}
+				r.lease, r.wonFree, r.freeSince = l, r.freeSince, time.Time{}
 				r.mu.Unlock()
 				return l, nil
 			case errors.Is(err, lease.ErrHeld):
@@ -656,9 +794,9 @@ func (n *Node) wantsLease(r *region, snap *snapshot) bool {
 	if snap.at.IsZero() {
 		return false // nothing read yet
 	}
-	if _, held := snap.owners[r.name]; held {
+	if holder, held := snap.owners[r.name]; held {
 		r.mu.Lock()
-		r.freeSince = time.Time{}
+		r.freeSince, r.lastHolder, r.lastExpiry = time.Time{}, holder, snap.expires[r.name]
 		r.mu.Unlock()
 		return false
 	}
@@ -674,6 +812,12 @@ func (n *Node) wantsLease(r *region, snap *snapshot) bool {
 	if giving == r.name && freeFor < 2*n.cfg.LeaseTTL {
 		return false // given away: another node's to take
 	}
+	if control := n.cfg.Regions[0]; r.name != control && !n.CaughtUp(control) && freeFor < 2*n.cfg.LeaseTTL {
+		// Every region's API authenticates the control region's keys: an owner whose replica of it has not read
+		// its stream yet would refuse keys made a moment ago. Another node takes the region, unless nobody
+		// does (availability first).
+		return false
+	}
 	return n.share.mayTake(snap, draining, freeFor, n.cfg.LeaseTTL/3, 2*n.cfg.LeaseTTL)
 }
 
@@ -686,13 +830,18 @@ func (n *Node) follow(ctx context.Context, r *region, rep Replica) error {
 		if err == nil {
 			r.mu.Lock()
 			r.follower = f
+			r.caughtUp = r.caughtUp || f.CaughtUp()
 			r.mu.Unlock()
 			return f.Run(ctx, func(seq uint64, rec []byte) error { return rep.Follow(ctx, seq, rec) })
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			r.mu.Lock()
+			r.caughtUp = true // never written: there is nothing to read
+			r.mu.Unlock()
+		} else {
 			n.log.Warn().Err(err).Str("region", r.name).Msg("node: following the region's stream")
 		}
 		select {
@@ -709,7 +858,41 @@ func (r *region) setRole(role string, rep Replica) {
 	if rep != nil || role == RoleOpening {
 		r.rep = rep
 	}
+	switch role {
+	case RoleOpening:
+		r.caughtUp = false // a fresh replica, from a checkpoint
+	case RoleOwner:
+		r.caughtUp = true // promoted: it replayed the stream to its end
+	}
 	r.mu.Unlock()
+}
+
+// CaughtUp says whether this node's replica of region has read the region's stream up to where it ended when the
+// replica began following it (or owns the region): until then it may not know what was written before, and must
+// not answer for it (an API key made a moment before a node restarted, a store registered after the checkpoint
+// its replica opened from). Once caught up it stays so while the replica runs, following a little behind.
+func (n *Node) CaughtUp(regionName string) bool {
+	r, ok := n.regions[regionName]
+	if !ok {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.caughtUp && r.rep != nil && r.follower != nil && r.follower.CaughtUp() {
+		r.caughtUp = true
+	}
+	return r.caughtUp && r.rep != nil
+}
+
+// Ready says whether every region's replica on this node is open and caught up (CaughtUp); if not, lagging names
+// the first that is not. A node answers GET /readyz with 200 only then.
+func (n *Node) Ready() (lagging string, ready bool) {
+	for _, region := range n.cfg.Regions {
+		if !n.CaughtUp(region) {
+			return region, false
+		}
+	}
+	return "", true
 }
 
 // ReplicaState is a node's replica of a region, as its registry entry shows it.

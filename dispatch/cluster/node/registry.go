@@ -23,8 +23,18 @@ type Member struct {
 	// Draining says the node is giving its regions away (Drain) and takes no more: others do not count it when
 	// they share the regions out.
 	Draining bool `json:"draining,omitempty"`
+	// CatchingUp says the node's replicas have not all read their streams yet (Node.Ready): a node that just
+	// started is given no region until it can serve it.
+	CatchingUp bool `json:"catching_up,omitempty"`
 	// Replicas are the node's replicas by region, as of its last heartbeat.
 	Replicas map[string]ReplicaState `json:"replicas,omitempty"`
+
+	// Revision is the entry's revision in the bucket (it changes at each heartbeat).
+	Revision uint64 `json:"-"`
+	// Silent says the entry has not changed for longer than a node heartbeats (as the reading node's clock
+	// counts, from when it saw the revision change): the node is dead or cut off, though still listed until the
+	// bucket's TTL removes it. A silent node is not counted when the regions are shared out.
+	Silent bool `json:"-"`
 }
 
 // registry is the node registry: one key per node in a key-value bucket whose time to live removes a node that
@@ -90,7 +100,7 @@ func (r *registry) get(ctx context.Context, id string) (Member, bool, error) {
 	if err := json.Unmarshal(e.Value(), &m); err != nil {
 		return Member{}, false, fmt.Errorf("node: registry: %s: %w", id, err)
 	}
-	m.ID = id
+	m.ID, m.Revision = id, e.Revision()
 	return m, true, nil
 }
 
@@ -114,7 +124,7 @@ func (r *registry) list(ctx context.Context) ([]Member, error) {
 		if err := json.Unmarshal(e.Value(), &m); err != nil {
 			return nil, fmt.Errorf("node: registry: %s: %w", k, err)
 		}
-		m.ID = k
+		m.ID, m.Revision = k, e.Revision()
 		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httputil"
@@ -38,6 +39,14 @@ type Directory interface {
 	Owner(region string) (id, url string, ok bool)
 }
 
+// catchingUp is what a Directory may also say (a *Node does): whether its replica of a region has read the
+// region's stream up to where it ended when the replica opened. One that has not must not answer for what it has
+// not read: a lookup there that finds nothing answers 503, and so does a request served here while the control
+// region's replica (API keys) lags. A Directory without it is always caught up.
+type catchingUp interface {
+	CaughtUp(region string) bool
+}
+
 // RouterConfig sets a router up.
 type RouterConfig struct {
 	// Self is this node's id (the hop header's value).
@@ -46,6 +55,9 @@ type RouterConfig struct {
 	Transport http.RoundTripper
 	// RetryAfter is what a 503 during a failover tells the client to wait (default 1 s, rounded up to seconds).
 	RetryAfter time.Duration
+	// Patience is how long a lookup by id that finds nothing here looks again, and how long a request waits for
+	// this node's replica of the control region to catch up (default 1 s).
+	Patience time.Duration
 	// DropoffRegion chooses the region of an order by items from its drop-off when the order names neither a
 	// store nor a region (default: the region of the store nearest the drop-off, over every region's view).
 	DropoffRegion func(d Directory, at service.Location) (string, bool)
@@ -73,7 +85,12 @@ type RouterConfig struct {
 //     cluster has more than one: 400 naming region).
 //   - The courier app's routes (/v1/courier/...): the region of the courier the bearer token belongs to.
 //   - API keys and webhooks: the control region (the first of the cluster's).
-//   - POST /v1/dispatch/moves and POST /v1/courier-locations: the region of the (first) courier named.
+//   - POST /v1/dispatch/moves: the region of the courier named.
+//   - POST /v1/courier-locations: each position goes to its courier's region. A batch naming couriers of
+//     several regions is split, each region's part sent to its owner in turn: 202 with the sum accepted once
+//     every part was, else the first refusal as its region answered it.
+//   - GET /readyz: 503 naming the region while a replica here is not open or has not caught up with its stream
+//     (a Directory that says so: Node.CaughtUp), else the control region's replica answers.
 //   - Everything else (health, metrics, travel times, plans, the console's files, GET /v1/cluster, an unknown
 //     path): this node's replica of the control region, whatever its role.
 //
@@ -100,6 +117,7 @@ const (
 	byControl
 	byMoveBody
 	byLocationsBody
+	byReady
 )
 
 type targetKey struct{}
@@ -116,6 +134,9 @@ func NewRouter(dir Directory, cfg RouterConfig) *Router {
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = time.Second
+	}
+	if cfg.Patience <= 0 {
+		cfg.Patience = findPatience
 	}
 	if cfg.DropoffRegion == nil {
 		cfg.DropoffRegion = NearestStoreRegion
@@ -173,6 +194,7 @@ func NewRouter(dir Directory, cfg RouterConfig) *Router {
 		"POST /v1/dispatch/moves":                          byMoveBody,
 		"GET /v1/console/snapshot":                         byQuery,
 		"GET /v1/console/stream":                           byQuery,
+		"GET /readyz":                                      byReady,
 		"/":                                                byAny,
 	} {
 		rt.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { rt.serve(w, r, kind) })
@@ -188,6 +210,11 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 	control := regions[0]
 	region, errMsg := "", ""
 	switch kind {
+	case byReady:
+		if lagging := rt.lagging(); lagging != "" {
+			rt.unavailable(w, lagging, fmt.Sprintf("not ready: region %s is opening or catching up with its stream on this node", lagging))
+			return
+		}
 	case byOrder:
 		region = rt.find(r.Context(), func(v service.View) bool { _, ok := v.Order(r.PathValue("id")); return ok })
 	case byStore:
@@ -213,28 +240,35 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 		}
 	case byLocationsBody:
 		var b struct {
-			Locations []struct {
-				CourierID string `json:"courier_id"`
-			} `json:"locations"`
+			Locations []json.RawMessage `json:"locations"`
 		}
 		if peekJSON(r, &b) && len(b.Locations) > 0 {
-			region = rt.courierRegion(r.Context(), b.Locations[0].CourierID)
+			parts := rt.locationParts(r.Context(), b.Locations)
+			if len(parts) > 1 {
+				rt.splitLocations(w, r, parts)
+				return
+			}
+			if len(parts) == 1 {
+				region = parts[0].region
+			}
 		}
 	}
 	if errMsg != "" {
 		writeError(w, http.StatusBadRequest, dispatch.EInvalid, "region", errMsg)
 		return
 	}
-	if region == "" && kind != byControl && kind != byToken {
-		if opening := rt.opening(); opening != "" {
-			rt.unavailable(w, opening, fmt.Sprintf("region %s is opening on this node, which cannot say yet where this request belongs; retry", opening))
+	if region == "" && kind != byAny && kind != byControl && kind != byReady {
+		// A lookup that found nothing here: on a replica that has not read its whole stream yet, "not found"
+		// (or a courier's token refused) may be wrong.
+		if opening := rt.lagging(); opening != "" {
+			rt.unavailable(w, opening, fmt.Sprintf("region %s is opening or catching up on this node, which cannot say yet where this request belongs; retry", opening))
 			return
 		}
 	}
 	if region == "" {
 		// Not told: this node's replica of the control region answers (authentication, then 404 or 400).
 		if rep, _ := rt.dir.Local(control); rep != nil && rep.Handler() != nil && r.Header.Get(HopHeader) == "" {
-			rep.Handler().ServeHTTP(w, r)
+			rt.serveHere(w, r, rep)
 			return
 		}
 		region = control
@@ -242,10 +276,140 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 	rt.toRegion(w, r, region)
 }
 
+// locationPart is the positions of one region's couriers in a batch (POST /v1/courier-locations).
+type locationPart struct {
+	region    string
+	locations []json.RawMessage
+}
+
+// locationParts splits a batch of positions by their couriers' regions, in the order the regions first appear;
+// positions of a courier no region here has go with the first part (its owner answers for them as the API does).
+func (rt *Router) locationParts(ctx context.Context, locations []json.RawMessage) []locationPart {
+	var parts []locationPart
+	var unknown []json.RawMessage
+	regionOf := map[string]string{}
+	for _, raw := range locations {
+		var e struct {
+			CourierID string `json:"courier_id"`
+		}
+		_ = json.Unmarshal(raw, &e) // one that does not decode: the API says what is wrong with it
+		region, seen := regionOf[e.CourierID]
+		if !seen {
+			region = rt.courierRegion(ctx, e.CourierID)
+			regionOf[e.CourierID] = region
+		}
+		i := slices.IndexFunc(parts, func(p locationPart) bool { return p.region == region })
+		switch {
+		case region == "":
+			unknown = append(unknown, raw)
+		case i < 0:
+			parts = append(parts, locationPart{region: region, locations: []json.RawMessage{raw}})
+		default:
+			parts[i].locations = append(parts[i].locations, raw)
+		}
+	}
+	if len(parts) > 0 {
+		parts[0].locations = append(parts[0].locations, unknown...)
+	}
+	return parts
+}
+
+// splitLocations sends each region's part of a batch of positions to the region (served here or forwarded to its
+// owner), one after the other, and answers 202 with the positions accepted once every part was; else the first
+// part's refusal as its region answered it (the parts before it stand: a position sent again is harmless).
+func (rt *Router) splitLocations(w http.ResponseWriter, r *http.Request, parts []locationPart) {
+	accepted := 0
+	for _, p := range parts {
+		body, err := json.Marshal(map[string][]json.RawMessage{"locations": p.locations})
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, dispatch.EInternal, "", err.Error())
+			return
+		}
+		sub := r.Clone(r.Context())
+		sub.Body, sub.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		rec := &recordedResponse{header: http.Header{}}
+		rt.toRegion(rec, sub, p.region)
+		var ans struct {
+			Accepted int `json:"accepted"`
+		}
+		if rec.status/100 != 2 || json.Unmarshal(rec.body.Bytes(), &ans) != nil {
+			maps.Copy(w.Header(), rec.header)
+			w.WriteHeader(max(rec.status, http.StatusOK))
+			_, _ = w.Write(rec.body.Bytes())
+			return
+		}
+		accepted += ans.Accepted
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(map[string]int{"accepted": accepted})
+}
+
+// recordedResponse keeps an answer in memory (one part of a split request).
+type recordedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (rr *recordedResponse) Header() http.Header { return rr.header }
+func (rr *recordedResponse) WriteHeader(status int) {
+	if rr.status == 0 {
+		rr.status = status
+	}
+}
+func (rr *recordedResponse) Write(b []byte) (int, error) {
+	rr.WriteHeader(http.StatusOK)
+	return rr.body.Write(b)
+}
+
+// serveHere serves r with a replica on this node, once the control region's replica here has caught up with its
+// stream (it authenticates every region's API keys): a request with credentials waits for it as a lookup does
+// (Patience), then answers 503 rather than 401 for a key this node has not read yet.
+func (rt *Router) serveHere(w http.ResponseWriter, r *http.Request, rep Replica) {
+	control := rt.dir.Regions()[0]
+	if r.Header.Get("Authorization") != "" && !rt.caughtUp(r.Context(), control) {
+		rt.unavailable(w, control, fmt.Sprintf("region %s (API keys) is catching up with its stream on this node; retry", control))
+		return
+	}
+	rep.Handler().ServeHTTP(w, r)
+}
+
+// caughtUp waits up to Patience (or until ctx ends) for this node's replica of region to have caught up.
+func (rt *Router) caughtUp(ctx context.Context, region string) bool {
+	cu, ok := rt.dir.(catchingUp)
+	if !ok {
+		return true
+	}
+	deadline := time.Now().Add(rt.cfg.Patience)
+	for !cu.CaughtUp(region) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return true
+}
+
+// lagging is a region whose replica here is not open or has not caught up with its stream ("" when none is).
+func (rt *Router) lagging() string {
+	cu, _ := rt.dir.(catchingUp)
+	for _, region := range rt.dir.Regions() {
+		if rep, _ := rt.dir.Local(region); rep == nil || rep.View() == nil || (cu != nil && !cu.CaughtUp(region)) {
+			return region
+		}
+	}
+	return ""
+}
+
 // toRegion serves r here if this node owns region, else forwards it to the owner.
 func (rt *Router) toRegion(w http.ResponseWriter, r *http.Request, region string) {
 	if rep, owned := rt.dir.Local(region); owned && rep != nil && rep.Handler() != nil {
-		rep.Handler().ServeHTTP(w, r)
+		rt.serveHere(w, r, rep)
 		return
 	}
 	if by := r.Header.Get(HopHeader); by != "" {
@@ -291,15 +455,15 @@ func (rt *Router) unavailable(w http.ResponseWriter, region, msg string) {
 	writeError(w, http.StatusServiceUnavailable, dispatch.EUnavailable, "", msg)
 }
 
-// findPatience is how long a lookup by id that finds nothing here looks again. A standby applies its owner's
+// findPatience is the default Patience: how long a lookup by id that finds nothing here looks again. A standby applies its owner's
 // records a little behind (what was made a moment ago through another node may not be here yet); a genuinely
 // unknown id is answered that much later.
 const findPatience = time.Second
 
 // find is the first region (in the cluster's order) whose replica here has what has says, looking again for up
-// to findPatience (or until ctx ends) while nothing has it: for an id the request says exists.
+// to Patience (or until ctx ends) while nothing has it: for an id the request says exists.
 func (rt *Router) find(ctx context.Context, has func(service.View) bool) string {
-	deadline := time.Now().Add(findPatience)
+	deadline := time.Now().Add(rt.cfg.Patience)
 	for {
 		if region := rt.findNow(has); region != "" {
 			return region
@@ -323,17 +487,6 @@ func (rt *Router) findNow(has func(service.View) bool) string {
 			if v := rep.View(); v != nil && has(v) {
 				return region
 			}
-		}
-	}
-	return ""
-}
-
-// opening is a region whose replica is not open on this node right now (it moved, or the node just started):
-// a lookup there cannot say "not found".
-func (rt *Router) opening() string {
-	for _, region := range rt.dir.Regions() {
-		if rep, _ := rt.dir.Local(region); rep == nil || rep.View() == nil {
-			return region
 		}
 	}
 	return ""

@@ -371,3 +371,118 @@ func TestRouterLookupWaitsForAReplicaOpening(t *testing.T) {
 		t.Errorf("a store of east, found once east's replica opened here: %d %s, want it served by b in east", resp.StatusCode, b)
 	}
 }
+
+// laggingDir is a node's directory whose replicas may not have caught up with their streams yet.
+type laggingDir struct {
+	*fakeDir
+	caught map[string]bool // region → caught up (guarded by fakeDir.mu)
+}
+
+func (d *laggingDir) CaughtUp(region string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.caught[region]
+}
+
+func (d *laggingDir) catchUp(region string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.caught[region] = true
+}
+
+// A node whose replicas have not read their streams to the end is not ready, and does not answer for what it has
+// not read: a lookup that finds nothing is 503 naming the lagging region (not 404), and a request with
+// credentials served here waits for the control region's replica (API keys), then is 503 (not 401).
+func TestRouterWhileReplicasCatchUp(t *testing.T) {
+	a, _, _, sb := twoNodes(t)
+	lag := &laggingDir{fakeDir: a, caught: map[string]bool{}}
+	srv := httptest.NewServer(NewRouter(lag, RouterConfig{Self: "a", RetryAfter: time.Second, Patience: 50 * time.Millisecond}))
+	t.Cleanup(srv.Close)
+	a.mu.Lock()
+	a.urls["b"] = sb.URL
+	a.mu.Unlock()
+
+	if resp, b := do(t, "GET", srv.URL+"/readyz", "", ""); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Dispatchd-Region") != "west" {
+		t.Errorf("readyz with no replica caught up: %d %s, want 503 naming west", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "GET", srv.URL+"/healthz", "", ""); resp.StatusCode != 200 {
+		t.Errorf("healthz while catching up: %d %s, want 200 (alive)", resp.StatusCode, b)
+	}
+	// west is owned here: an order service's key is checked against the control replica (west), not read yet.
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "key", ""); resp.StatusCode != http.StatusServiceUnavailable ||
+		resp.Header.Get("Dispatchd-Region") != "west" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a request with a key while the control replica catches up: %d %s, want 503 naming west", resp.StatusCode, b)
+	}
+	// An order nobody has here yet: not "not found" while east lags.
+	lag.catchUp("west")
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/made-a-moment-ago", "key", ""); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Dispatchd-Region") != "east" {
+		t.Errorf("an unknown order while east catches up: %d %s, want 503 naming east", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "GET", srv.URL+"/readyz", "", ""); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Dispatchd-Region") != "east" {
+		t.Errorf("readyz with east not caught up: %d %s, want 503 naming east", resp.StatusCode, b)
+	}
+	// A region owned elsewhere is forwarded whatever this node's replica of it knows.
+	var got served
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-e", "key", ""); resp.StatusCode != 200 || json.Unmarshal(b, &got) != nil || got.Node != "b" {
+		t.Errorf("an order of east while east catches up here: %d %s, want it served by b", resp.StatusCode, b)
+	}
+
+	lag.catchUp("east")
+	if resp, b := do(t, "GET", srv.URL+"/readyz", "", ""); resp.StatusCode != 200 {
+		t.Errorf("readyz once caught up: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "key", ""); resp.StatusCode != 200 || json.Unmarshal(b, &got) != nil || got.Node != "a" || got.Region != "west" {
+		t.Errorf("a request with a key once caught up: %d %s, want it served here in west", resp.StatusCode, b)
+	}
+}
+
+// A batch of positions naming couriers of several regions is split: each region's owner gets its couriers'
+// positions (west's served here, east's forwarded to b), and the answer sums what was accepted. A refusal by one
+// region is the answer.
+func TestRouterSplitsALocationBatchByRegion(t *testing.T) {
+	a, b, sa, _ := twoNodes(t)
+	var mu sync.Mutex
+	got := map[string][]string{} // node/region → couriers
+	status := http.StatusAccepted
+	locations := func(node, region string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Locations []struct {
+					CourierID string `json:"courier_id"`
+				} `json:"locations"`
+			}
+			if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+				t.Errorf("%s/%s: %v", node, region, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, l := range body.Locations {
+				got[node+"/"+region] = append(got[node+"/"+region], l.CourierID)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]int{"accepted": len(body.Locations)})
+		})
+	}
+	a.reps["west"].handler = locations("a", "west")
+	b.reps["east"].handler = locations("b", "east")
+
+	batch := `{"locations":[{"courier_id":"c-e","location":{"lat":5,"lon":5}},{"courier_id":"c-w","location":{"lat":1,"lon":1}},` +
+		`{"courier_id":"c-e","location":{"lat":5.1,"lon":5}}]}`
+	resp, body := do(t, "POST", sa.URL+"/v1/courier-locations", "", batch)
+	var ans struct {
+		Accepted int `json:"accepted"`
+	}
+	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(body, &ans) != nil || ans.Accepted != 3 {
+		t.Fatalf("a batch over two regions: %d %s, want 202 with 3 accepted", resp.StatusCode, body)
+	}
+	mu.Lock()
+	if fmt.Sprint(got) != "map[a/west:[c-w] b/east:[c-e c-e]]" {
+		t.Errorf("positions reached %v, want c-w's on a in west and both of c-e's on b in east", got)
+	}
+	status = http.StatusBadRequest
+	mu.Unlock()
+	if resp, body := do(t, "POST", sa.URL+"/v1/courier-locations", "", batch); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a batch one region refuses: %d %s, want its 400", resp.StatusCode, body)
+	}
+}

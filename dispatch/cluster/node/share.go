@@ -33,11 +33,13 @@ type share struct {
 }
 
 // counts is how many regions each node taking regions holds; n is how many such nodes there are (self counted
-// even when the registry does not list it yet, unless it drains).
+// even when the registry does not list it yet, unless it drains). A node takes regions when it is listed, not
+// draining, not silent (dead: its lease runs out about when its entry falls silent) and not catching up (a node
+// just started gets its share once it can serve it).
 func (s share) counts(snap *snapshot, draining bool) (counts map[string]int, n int) {
 	counts = map[string]int{}
 	for _, m := range snap.members {
-		if !m.Draining && !(m.ID == s.self && draining) {
+		if m.ID != s.self && !m.Draining && !m.Silent && !m.CatchingUp {
 			counts[m.ID] = 0
 		}
 	}

@@ -33,11 +33,19 @@ func TestShareTakesByCount(t *testing.T) {
 		{"a draining node never", "c", map[string]string{}, []string{"a", "b", "c"}, true, failsafe, false},
 		{"alone before the registry lists it", "a", map[string]string{}, nil, false, 0, true},
 		{"draining nodes do not count", "a", map[string]string{"r1": "a", "r2": "a"}, []string{"a", "b"}, false, grace, true},
+		// c died: its entry fell silent, and b, at lo of three nodes, is under lo of two: it takes at once.
+		{"a silent node does not count", "b", map[string]string{"r1": "a", "r2": "a", "r3": "b"}, []string{"a", "b", "c"}, false, 0, true},
+		{"a node catching up does not count", "b", map[string]string{"r1": "a", "r2": "a", "r3": "b"}, []string{"a", "b", "c"}, false, 0, true},
 	} {
 		s := share{regions: regions, self: tc.self}
 		sn := snap(tc.owners, tc.members...)
-		if tc.name == "draining nodes do not count" {
+		switch tc.name {
+		case "draining nodes do not count":
 			sn.members[1].Draining = true // a alone takes regions: its share is all four
+		case "a silent node does not count":
+			sn.members[2].Silent = true
+		case "a node catching up does not count":
+			sn.members[2].CatchingUp = true
 		}
 		if got := s.mayTake(sn, tc.draining, tc.freeFor, grace, failsafe); got != tc.want {
 			t.Errorf("%s: mayTake %v, want %v", tc.name, got, tc.want)
@@ -54,6 +62,14 @@ func TestShareGivesOneAtATime(t *testing.T) {
 	}
 	if r, ok := (share{regions, "b"}).giveAway(snap(all, "a", "b", "c")); ok {
 		t.Errorf("b gives %q too", r)
+	}
+	// c is not given a region until it can serve it, nor once it fell silent.
+	for _, mark := range []func(*Member){func(m *Member) { m.CatchingUp = true }, func(m *Member) { m.Silent = true }} {
+		sn := snap(all, "a", "b", "c")
+		mark(&sn.members[2])
+		if r, ok := (share{regions, "a"}).giveAway(sn); ok {
+			t.Errorf("a gives %q to c, which is %+v", r, sn.members[2])
+		}
 	}
 	// While a region is free nobody gives.
 	free := map[string]string{"r1": "a", "r3": "b", "r4": "b"}
