@@ -246,7 +246,7 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	// The daemon's own view of the load (not in the crash mode: a restarted daemon counts from zero again).
 	var watch *watchDaemon
 	if cfg.mode == modeDrive {
-		watch = startWatch(loadCtx, &wg, dr.api.http, dr.api.base, dr.token)
+		watch = startWatch(loadCtx, &wg, dr.api.http, metricsTarget(dr.api.base, rep.DaemonArgs), dr.token)
 	}
 	var service sync.WaitGroup
 	service.Go(func() { dr.orders.runRetries(serviceCtx, 16) })

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -402,4 +403,37 @@ func printDriveSelfView(w io.Writer, v *driveSelfView, generatorP99MS float64) {
 	}
 	fmt.Fprintf(w, "  loop: busy %.2f on average, %.2f at most; longest step %s (per window: %s)\n",
 		v.BusyMean, v.BusyMax, fmtMS(v.LongestStepMS), strings.Join(steps, ", "))
+}
+
+// metricsTarget is where the daemon serves /metrics: its API address, unless the flags it was started with
+// (--daemon-arg) give it a separate --metrics-addr, which then serves /metrics alone. A wildcard host is reached on
+// loopback. The flag's forms are the flag package's: -metrics-addr or --metrics-addr, with "=value" or the value
+// as the next argument; the last one given counts.
+func metricsTarget(apiTarget string, daemonArgs []string) string {
+	addr := ""
+	for i := 0; i < len(daemonArgs); i++ {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(daemonArgs[i], "-"), "=")
+		if !strings.HasPrefix(daemonArgs[i], "-") || name != "metrics-addr" {
+			continue
+		}
+		if !hasValue {
+			if i+1 == len(daemonArgs) {
+				break
+			}
+			i++
+			value = daemonArgs[i]
+		}
+		addr = value
+	}
+	if addr == "" {
+		return apiTarget
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return apiTarget // the daemon refuses to start with it anyway
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

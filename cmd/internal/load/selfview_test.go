@@ -168,3 +168,27 @@ func TestDriveViewWithoutLoopGauges(t *testing.T) {
 		t.Errorf("printed %q: want it to say the loop was not sampled", b.String())
 	}
 }
+
+// The self view scrapes the address the daemon was told to serve /metrics on: its API address serves none then.
+func TestMetricsTargetFollowsTheDaemonsFlag(t *testing.T) {
+	api := "http://127.0.0.1:4000"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, api},
+		{[]string{"--queue-size=8"}, api},
+		{[]string{"--metrics-addr=127.0.0.1:18191", "--pprof"}, "http://127.0.0.1:18191"},
+		{[]string{"-metrics-addr", "127.0.0.1:9"}, "http://127.0.0.1:9"},
+		{[]string{"--metrics-addr=:9100"}, "http://127.0.0.1:9100"},
+		{[]string{"--metrics-addr=0.0.0.0:9100"}, "http://127.0.0.1:9100"},
+		{[]string{"--metrics-addr=[::1]:9100"}, "http://[::1]:9100"},
+		{[]string{"--metrics-addr=127.0.0.1:1", "--metrics-addr=127.0.0.1:2"}, "http://127.0.0.1:2"},
+		{[]string{"--metrics-auth", "--metrics-addr-x=1"}, api},
+		{[]string{"--metrics-addr"}, api},
+	} {
+		if got := metricsTarget(api, c.args); got != c.want {
+			t.Errorf("metricsTarget(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}
