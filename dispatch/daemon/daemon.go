@@ -282,6 +282,10 @@ type Daemon struct {
 	// pings carries position reports that need no answer (QueueLocation): the loop takes them in batches, with no
 	// reply channel and no goroutine waiting for each.
 	pings chan locationRecord
+	// positionsDue fires when positions taken without a snapshot since (positionsUnpublished) are to be
+	// published (publishPositions); the loop's.
+	positionsDue         *time.Timer
+	positionsUnpublished bool
 	// pingBatches carries the batches of QueueLocations (a gateway relaying many couriers' positions at once).
 	pingBatches chan []locationRecord
 	// sched plans the scheduled book off the loop and tracks its releases (schedule.go).
@@ -445,6 +449,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer tick.Stop()
 	ckpt := time.NewTicker(min(d.cfg.CheckpointInterval, time.Minute))
 	defer ckpt.Stop()
+	// Positions are published a little later, with whatever comes next (see positionsPublishAfter).
+	d.positionsDue = time.NewTimer(time.Hour)
+	d.positionsDue.Stop()
+	defer d.positionsDue.Stop()
 	var window struct {
 		start   time.Time
 		busy    time.Duration
@@ -490,7 +498,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			for _, p := range b {
 				d.takePing(now, p)
 			}
-			d.publish()
+			d.publishPositions()
 			done()
 		case p := <-d.pings:
 			done := step("loop: positions")
@@ -508,8 +516,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 					break more
 				}
 			}
-			d.publish()
+			d.publishPositions()
 			done()
+		case <-d.positionsDue.C:
+			if d.positionsUnpublished {
+				done := step("loop: positions published")
+				d.publish()
+				done()
+			}
 		case <-d.kill:
 			if d.planning && len(d.pieces) == 0 {
 				<-d.roundDone
@@ -803,8 +817,28 @@ func (d *Daemon) waitVisible(ctx context.Context, seq uint64) error {
 	}
 }
 
+// positionsPublishAfter is how long positions taken by the loop may wait for their snapshot. Nobody waits for a
+// position to be published (QueueLocation answers at once), and a snapshot costs the loop a View and a copy of
+// each shard, table and root it wrote since the last: with thousands of positions a second, one snapshot per
+// batch of a few positions was most of what the loop allocated for them. Any other step publishes them with its
+// own changes; with none, they are published after this.
+const positionsPublishAfter = 10 * time.Millisecond
+
+// publishPositions publishes what a step of positions changed within positionsPublishAfter.
+func (d *Daemon) publishPositions() {
+	if d.positionsDue == nil { // not in Run (recovery, tests): at once
+		d.publish()
+		return
+	}
+	if !d.positionsUnpublished {
+		d.positionsUnpublished = true
+		d.positionsDue.Reset(positionsPublishAfter)
+	}
+}
+
 // publish makes a snapshot of the loop's state and publishes it as soon as every record it contains is durable.
 func (d *Daemon) publish() {
+	d.positionsUnpublished = false
 	region := trace.StartRegion(context.Background(), "publish: build view")
 	v := d.buildView()
 	region.End()
@@ -967,6 +1001,10 @@ func (d *Daemon) applyPiece() {
 	p := d.pieces[0]
 	d.pieces[0], d.pieces = nil, d.pieces[1:]
 	region := trace.StartRegion(context.Background(), "decision: apply and journal a piece")
+	if trace.IsEnabled() {
+		trace.Logf(context.Background(), "decision piece", "%d route parts, %d moves, %d re-timed routes, %d unplaced notices, %d pieces left",
+			len(p.Routes), len(p.Moves), len(p.Retimed), len(p.Unplaced), len(d.pieces))
+	}
 	_, _, err := d.record(&record{Type: recDecision, At: d.now(), Decision: newDecisionRecord(p)})
 	region.End()
 	if err != nil {
