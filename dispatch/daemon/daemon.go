@@ -283,9 +283,11 @@ type Daemon struct {
 	// reply channel and no goroutine waiting for each.
 	pings chan locationRecord
 	// positionsDue fires when positions taken without a snapshot since (positionsUnpublished) are to be
-	// published (publishPositions); the loop's.
+	// published (publishPositions), positionsDelay after the first of them (positionsPublishAfter; 0: at once);
+	// the loop's.
 	positionsDue         *time.Timer
 	positionsUnpublished bool
+	positionsDelay       time.Duration
 	// pingBatches carries the batches of QueueLocations (a gateway relaying many couriers' positions at once).
 	pingBatches chan []locationRecord
 	// sched plans the scheduled book off the loop and tracks its releases (schedule.go).
@@ -354,26 +356,27 @@ func Open(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{
-		cfg:         cfg,
-		log:         cfg.Logger,
-		obs:         cfg.Observer,
-		clock:       cfg.Now,
-		queue:       make(chan request, cfg.QueueSize),
-		streams:     newBroker(),
-		legs:        newLegs(cfg.Travel),
-		stopped:     make(chan struct{}),
-		pubNotify:   make(chan struct{}),
-		kill:        make(chan struct{}),
-		unlock:      unlock,
-		roundDone:   make(chan roundResult, 1),
-		pieceSize:   decisionPiece,
-		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
-		pingBatches: make(chan []locationRecord, 256),
-		sched:       newScheduler(),
-		follows:     make(chan followRequest),
-		promotes:    make(chan promoteRequest),
-		abandonCh:   make(chan struct{}),
-		stopHooks:   func() {},
+		cfg:            cfg,
+		log:            cfg.Logger,
+		obs:            cfg.Observer,
+		clock:          cfg.Now,
+		queue:          make(chan request, cfg.QueueSize),
+		streams:        newBroker(),
+		legs:           newLegs(cfg.Travel),
+		stopped:        make(chan struct{}),
+		pubNotify:      make(chan struct{}),
+		kill:           make(chan struct{}),
+		unlock:         unlock,
+		roundDone:      make(chan roundResult, 1),
+		pieceSize:      decisionPiece,
+		positionsDelay: positionsPublishAfter,
+		pings:          make(chan locationRecord, max(cfg.QueueSize, 1024)),
+		pingBatches:    make(chan []locationRecord, 256),
+		sched:          newScheduler(),
+		follows:        make(chan followRequest),
+		promotes:       make(chan promoteRequest),
+		abandonCh:      make(chan struct{}),
+		stopHooks:      func() {},
 	}
 	d.bg, d.bgCancel = context.WithCancel(context.Background())
 	var j journal.Log
@@ -826,13 +829,13 @@ const positionsPublishAfter = 10 * time.Millisecond
 
 // publishPositions publishes what a step of positions changed within positionsPublishAfter.
 func (d *Daemon) publishPositions() {
-	if d.positionsDue == nil { // not in Run (recovery, tests): at once
+	if d.positionsDue == nil || d.positionsDelay <= 0 { // not in Run (recovery, tests), or asked for: at once
 		d.publish()
 		return
 	}
 	if !d.positionsUnpublished {
 		d.positionsUnpublished = true
-		d.positionsDue.Reset(positionsPublishAfter)
+		d.positionsDue.Reset(d.positionsDelay)
 	}
 }
 
