@@ -70,8 +70,11 @@ func TestAgainstDaemon(t *testing.T) {
 		if rep.Classes[0].Name != "orders" || rep.Classes[0].Errors != 0 || rep.Classes[1].OK == 0 || rep.Classes[1].Errors != 0 {
 			t.Errorf("classes %+v", rep.Classes[:2])
 		}
-		if o := rep.Outcome; o.Delivered == 0 || rep.Delivered != int64(o.Delivered) || o.Assigned < o.Delivered {
-			t.Errorf("outcome %+v, couriers delivered %d: want deliveries, the same count both ways", o, rep.Delivered)
+		// A delivery in flight when the run ends (or cut by a timeout) may be the daemon's and not acknowledged.
+		if o := rep.Outcome; o.Delivered == 0 || int64(o.Delivered) < rep.Delivered || int64(o.Delivered) > rep.Delivered+rep.DeliveredUnanswered ||
+			o.Assigned < o.Delivered {
+			t.Errorf("outcome %+v, couriers delivered %d (%d unanswered): want deliveries, the same count both ways but for the unanswered",
+				o, rep.Delivered, rep.DeliveredUnanswered)
 		}
 		if rep.Violations.total() != 0 || rep.Replays == 0 || rep.ReplaysSame != rep.Replays || c.Routes != 60 {
 			t.Errorf("violations %+v, replays %d/%d, routes %d", rep.Violations, rep.ReplaysSame, rep.Replays, c.Routes)

@@ -347,6 +347,7 @@ func (dr *drive) fill(rep *driveReport, orderPace, posPace paceStats, loadTime t
 	}
 	rep.Ledger = dr.led.counts()
 	rep.PickedUp, rep.Delivered = dr.fleet.pickedUp.Load(), dr.fleet.delivered.Load()
+	rep.DeliveredUnanswered = dr.fleet.deliveredUnanswered.Load()
 	rep.Replays, rep.ReplaysSame = dr.orders.replayCounts()
 	rep.Crash = dr.crash
 	rep.Violations = dr.viol.report()
