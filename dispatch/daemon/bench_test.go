@@ -377,3 +377,49 @@ func benchRoundOnTheLoop(b *testing.B, piece int) {
 	b.ReportMetric(float64(steps[len(steps)/2]), "steps")
 	b.ReportMetric(float64(len(open)), "open-orders")
 }
+
+// BenchmarkPositionsOnTheLoop measures what a courier's position costs the loop when positions come one at a time
+// (the drive's case: 2 500 a second over HTTP to a loop idle most of the time, so that each is a step of its
+// own): loop-cpu-us the loop thread's CPU time per position, alloc-B the bytes the process allocated per
+// position (the loop's, and the few of QueueLocation). "each-step" publishes a snapshot after every step of
+// positions, "deferred" leaves them to the next step or positionsPublishAfter later, as the daemon does.
+func BenchmarkPositionsOnTheLoop(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		delay time.Duration
+	}{{"each-step", 0}, {"deferred", positionsPublishAfter}} {
+		b.Run(bc.name, func(b *testing.B) {
+			h, _ := benchDaemon(b, 1000)
+			h.d.positionsDelay = bc.delay
+			onLoop := func(fn func()) {
+				err := h.d.submit(ctx, request{fn: func(time.Time) (uint64, error) { fn(); return 0, nil }, reply: make(chan reply, 1)})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			// The loop's goroutine keeps its thread from now on, so that the thread's CPU time is the loop's.
+			onLoop(func() { runtime.LockOSThread() })
+			var cpu0, cpu1 time.Duration
+			var m0, m1 runtime.MemStats
+			n := 0
+			onLoop(func() { cpu0 = threadCPU() })
+			runtime.ReadMemStats(&m0)
+			for b.Loop() {
+				i := n % 1000
+				loc := service.Location{Lat: 31.20 + 0.0001*float64(i%500) + 1e-6*float64(n%7), Lon: 121.44 + 0.0001*float64(i/500)}
+				if err := h.d.QueueLocation(fmt.Sprintf("c%d", i), loc, time.Time{}); err != nil {
+					b.Fatal(err)
+				}
+				n++
+				// One at a time: the next once the loop has taken this one.
+				for len(h.d.pings) > 0 {
+					runtime.Gosched()
+				}
+			}
+			runtime.ReadMemStats(&m1)
+			onLoop(func() { cpu1 = threadCPU() })
+			b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/1e3/float64(n), "loop-cpu-us")
+			b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/float64(n), "alloc-B")
+		})
+	}
+}

@@ -285,6 +285,12 @@ type Daemon struct {
 	// pings carries position reports that need no answer (QueueLocation): the loop takes them in batches, with no
 	// reply channel and no goroutine waiting for each.
 	pings chan locationRecord
+	// positionsDue fires when positions taken without a snapshot since (positionsUnpublished) are to be
+	// published (publishPositions), positionsDelay after the first of them (positionsPublishAfter; 0: at once);
+	// the loop's.
+	positionsDue         *time.Timer
+	positionsUnpublished bool
+	positionsDelay       time.Duration
 	// pingBatches carries the batches of QueueLocations (a gateway relaying many couriers' positions at once).
 	pingBatches chan []locationRecord
 	// sched plans the scheduled book off the loop and tracks its releases (schedule.go).
@@ -353,26 +359,27 @@ func Open(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{
-		cfg:         cfg,
-		log:         cfg.Logger,
-		obs:         cfg.Observer,
-		clock:       cfg.Now,
-		queue:       make(chan request, cfg.QueueSize),
-		streams:     newBroker(),
-		legs:        newLegs(cfg.Travel),
-		stopped:     make(chan struct{}),
-		pubNotify:   make(chan struct{}),
-		kill:        make(chan struct{}),
-		unlock:      unlock,
-		roundDone:   make(chan roundResult, 1),
-		pieceSize:   decisionPiece,
-		pings:       make(chan locationRecord, max(cfg.QueueSize, 1024)),
-		pingBatches: make(chan []locationRecord, 256),
-		sched:       newScheduler(),
-		follows:     make(chan followRequest),
-		promotes:    make(chan promoteRequest),
-		abandonCh:   make(chan struct{}),
-		stopHooks:   func() {},
+		cfg:            cfg,
+		log:            cfg.Logger,
+		obs:            cfg.Observer,
+		clock:          cfg.Now,
+		queue:          make(chan request, cfg.QueueSize),
+		streams:        newBroker(),
+		legs:           newLegs(cfg.Travel),
+		stopped:        make(chan struct{}),
+		pubNotify:      make(chan struct{}),
+		kill:           make(chan struct{}),
+		unlock:         unlock,
+		roundDone:      make(chan roundResult, 1),
+		pieceSize:      decisionPiece,
+		positionsDelay: positionsPublishAfter,
+		pings:          make(chan locationRecord, max(cfg.QueueSize, 1024)),
+		pingBatches:    make(chan []locationRecord, 256),
+		sched:          newScheduler(),
+		follows:        make(chan followRequest),
+		promotes:       make(chan promoteRequest),
+		abandonCh:      make(chan struct{}),
+		stopHooks:      func() {},
 	}
 	d.bg, d.bgCancel = context.WithCancel(context.Background())
 	var j journal.Log
@@ -448,6 +455,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer tick.Stop()
 	ckpt := time.NewTicker(min(d.cfg.CheckpointInterval, time.Minute))
 	defer ckpt.Stop()
+	// Positions are published a little later, with whatever comes next (see positionsPublishAfter).
+	d.positionsDue = time.NewTimer(time.Hour)
+	d.positionsDue.Stop()
+	defer d.positionsDue.Stop()
 	var window struct {
 		start   time.Time
 		busy    time.Duration
@@ -493,7 +504,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			for _, p := range b {
 				d.takePing(now, p)
 			}
-			d.publish()
+			d.publishPositions()
 			done()
 		case p := <-d.pings:
 			done := step("loop: positions")
@@ -511,8 +522,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 					break more
 				}
 			}
-			d.publish()
+			d.publishPositions()
 			done()
+		case <-d.positionsDue.C:
+			if d.positionsUnpublished {
+				done := step("loop: positions published")
+				d.publish()
+				done()
+			}
 		case <-d.kill:
 			if d.planning && len(d.pieces) == 0 {
 				<-d.roundDone
@@ -806,8 +823,28 @@ func (d *Daemon) waitVisible(ctx context.Context, seq uint64) error {
 	}
 }
 
+// positionsPublishAfter is how long positions taken by the loop may wait for their snapshot. Nobody waits for a
+// position to be published (QueueLocation answers at once), and a snapshot costs the loop a View and a copy of
+// each shard, table and root it wrote since the last: with thousands of positions a second, one snapshot per
+// batch of a few positions was most of what the loop allocated for them. Any other step publishes them with its
+// own changes; with none, they are published after this.
+const positionsPublishAfter = 10 * time.Millisecond
+
+// publishPositions publishes what a step of positions changed within positionsPublishAfter.
+func (d *Daemon) publishPositions() {
+	if d.positionsDue == nil || d.positionsDelay <= 0 { // not in Run (recovery, tests), or asked for: at once
+		d.publish()
+		return
+	}
+	if !d.positionsUnpublished {
+		d.positionsUnpublished = true
+		d.positionsDue.Reset(d.positionsDelay)
+	}
+}
+
 // publish makes a snapshot of the loop's state and publishes it as soon as every record it contains is durable.
 func (d *Daemon) publish() {
+	d.positionsUnpublished = false
 	region := trace.StartRegion(context.Background(), "publish: build view")
 	v := d.buildView()
 	region.End()
@@ -970,6 +1007,10 @@ func (d *Daemon) applyPiece() {
 	p := d.pieces[0]
 	d.pieces[0], d.pieces = nil, d.pieces[1:]
 	region := trace.StartRegion(context.Background(), "decision: apply and journal a piece")
+	if trace.IsEnabled() {
+		trace.Logf(context.Background(), "decision piece", "%d route parts, %d moves, %d re-timed routes, %d unplaced notices, %d pieces left",
+			len(p.Routes), len(p.Moves), len(p.Retimed), len(p.Unplaced), len(d.pieces))
+	}
 	_, _, err := d.record(&record{Type: recDecision, At: d.now(), Decision: newDecisionRecord(p)})
 	region.End()
 	if err != nil {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/o2o-dispatch/dispatchd/dispatch"
 	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 	"github.com/o2o-dispatch/dispatchd/geo"
+	"github.com/rs/zerolog"
 )
 
 // The tests in this file pin what only the HTTP layer decides, against a fake service: the status and body of each
@@ -231,5 +233,43 @@ func TestRolesAsHTTP(t *testing.T) {
 				t.Fatalf("answered %d %s\nwant %d %s", w.Code, w.Body, tc.status, tc.body)
 			}
 		})
+	}
+}
+
+// What a handler logs on the way carries the request's id, and so does the line written when the request ends,
+// with its route, status and principal; a request that logs nothing else writes that one line.
+func TestRequestLogLinesCarryTheRequestID(t *testing.T) {
+	f := newFake()
+	f.cancelErr = errors.New("disk on fire") // not a domain error: logged as internal
+	var logs bytes.Buffer
+	api := New(f, Config{AdminToken: adminToken, Logger: zerolog.New(&logs)})
+	send := func(method, path, id, token string) {
+		r := httptest.NewRequest(method, path, nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		r.Header.Set("X-Request-Id", id)
+		api.Handler().ServeHTTP(httptest.NewRecorder(), r)
+	}
+	send(http.MethodPost, "/v1/orders/o1/cancel", "req-1", fakeOperatorToken)
+	send(http.MethodGet, "/v1/api-keys", "req-2", adminToken)
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 3 {
+		t.Fatalf("log:\n%s\nwant three lines: the internal error and one line per request", logs.String())
+	}
+	if l := lines[0]; l["request_id"] != "req-1" || l["message"] != "internal error" || l["error"] != "disk on fire" {
+		t.Errorf("handler's line %v: want the internal error tagged with req-1", l)
+	}
+	if l := lines[1]; l["request_id"] != "req-1" || l["message"] != "request" || l["status"] != 500.0 ||
+		l["route"] != "POST /v1/orders/{id}/cancel" || l["role"] != service.RoleOperator || l["principal"] != "key_ops" {
+		t.Errorf("first request's line %v", l)
+	}
+	if l := lines[2]; l["request_id"] != "req-2" || l["status"] != 200.0 || l["route"] != "GET /v1/api-keys" || l["role"] != "admin" {
+		t.Errorf("second request's line %v", l)
 	}
 }

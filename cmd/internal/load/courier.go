@@ -150,9 +150,12 @@ type fleet struct {
 	// connected counts down as couriers come online (stream open and first route read).
 	connected sync.WaitGroup
 
-	// pickedUp and delivered count the couriers' acknowledged hand-overs.
-	pickedUp  atomic.Int64
-	delivered atomic.Int64
+	// pickedUp and delivered count the couriers' acknowledged hand-overs; deliveredUnanswered the deliveries
+	// sent whose answer never came (cut by a timeout, or by the end of the run while in flight), which the daemon
+	// may have taken.
+	pickedUp            atomic.Int64
+	delivered           atomic.Int64
+	deliveredUnanswered atomic.Int64
 }
 
 // courierStale: a courier acting on an order the dispatcher has just moved to another route, or that was
@@ -303,6 +306,9 @@ func (f *fleet) act(ctx context.Context, c *simCourier, action, orderID string) 
 	case courierStale(a.code):
 		return actStale
 	default:
+		if action == "delivered" && a.code == 0 {
+			f.deliveredUnanswered.Add(1)
+		}
 		return actFailed
 	}
 }

@@ -246,7 +246,7 @@ func (dr *drive) run(ctx context.Context, rep *driveReport) error {
 	// The daemon's own view of the load (not in the crash mode: a restarted daemon counts from zero again).
 	var watch *watchDaemon
 	if cfg.mode == modeDrive {
-		watch = startWatch(loadCtx, &wg, dr.api.http, dr.api.base, dr.token)
+		watch = startWatch(loadCtx, &wg, dr.api.http, metricsTarget(dr.api.base, rep.DaemonArgs), dr.token)
 	}
 	var service sync.WaitGroup
 	service.Go(func() { dr.orders.runRetries(serviceCtx, 16) })
@@ -347,6 +347,7 @@ func (dr *drive) fill(rep *driveReport, orderPace, posPace paceStats, loadTime t
 	}
 	rep.Ledger = dr.led.counts()
 	rep.PickedUp, rep.Delivered = dr.fleet.pickedUp.Load(), dr.fleet.delivered.Load()
+	rep.DeliveredUnanswered = dr.fleet.deliveredUnanswered.Load()
 	rep.Replays, rep.ReplaysSame = dr.orders.replayCounts()
 	rep.Crash = dr.crash
 	rep.Violations = dr.viol.report()

@@ -44,10 +44,12 @@ type driveReport struct {
 	PositionsSentPerS float64      `json:"positions_sent_per_s"`
 	Classes           []classStats `json:"classes"`
 	Ledger            ledgerCounts `json:"placements"`
-	// PickedUp and Delivered are the couriers' hand-overs the daemon acknowledged.
-	PickedUp  int64        `json:"couriers_picked_up"`
-	Delivered int64        `json:"couriers_delivered"`
-	Outcome   driveOutcome `json:"outcome"`
+	// PickedUp and Delivered are the couriers' hand-overs the daemon acknowledged; DeliveredUnanswered the
+	// deliveries sent that got no answer (the daemon may have taken them).
+	PickedUp            int64        `json:"couriers_picked_up"`
+	Delivered           int64        `json:"couriers_delivered"`
+	DeliveredUnanswered int64        `json:"couriers_delivered_unanswered"`
+	Outcome             driveOutcome `json:"outcome"`
 
 	Crash       *crashReport    `json:"crash,omitempty"`
 	Check       checkResult     `json:"check"`

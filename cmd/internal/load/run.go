@@ -437,7 +437,7 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error)
 			}
 		}
 		fmt.Fprintf(stderr, "dispatchd-load: step %d/%d: %s at %d/s for %s\n", i+1, len(cfg.rates), cfg.mode, rate, cfg.duration)
-		self := beginSelfView(ctx, api.http, target, token, routeOf(cfg.mode))
+		self := beginSelfView(ctx, api.http, metricsTarget(target, cfg.daemonArgs), token, routeOf(cfg.mode))
 		st := runStep(ctx, tr, rate, cfg.duration, cfg.attack, fmt.Sprintf("%s-%d", cfg.mode, rate))
 		self.end(ctx, &st)
 		st.Sustained = sustained(st, cfg.p99Limit)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -27,6 +28,10 @@ const (
 	cpuMetric      = "process_cpu_seconds_total"
 	busyMetric     = "dispatchd_loop_busy_ratio"
 	longestMetric  = "dispatchd_loop_longest_step_seconds"
+	// The Go runtime's: collections so far (the count of its pause summary), bytes allocated so far, goroutines.
+	gcMetric        = "go_gc_duration_seconds"
+	allocMetric     = "go_memstats_alloc_bytes_total"
+	goroutineMetric = "go_goroutines"
 )
 
 // daemonSample is one scrape: a route's cumulative histogram, the requests of every route, the process's CPU
@@ -41,6 +46,10 @@ type daemonSample struct {
 	// busy is the loop's busy ratio and longest its longest step in seconds, each when the daemon exports it.
 	busy, longest       float64
 	hasBusy, hasLongest bool
+	// gcCycles and allocBytes are the runtime's collections and bytes allocated so far, goroutines its goroutines
+	// now; hasGC when the exposition has all three.
+	gcCycles, allocBytes, goroutines float64
+	hasGC                            bool
 }
 
 type bucket struct {
@@ -99,6 +108,20 @@ func parseDaemonSample(r io.Reader, route string) (daemonSample, error) {
 	}
 	s.busy, s.hasBusy = gaugeValue(fams, busyMetric)
 	s.longest, s.hasLongest = gaugeValue(fams, longestMetric)
+	var hasAlloc, hasG bool
+	if f := fams[gcMetric]; f != nil && len(f.Metric) > 0 && f.Metric[0].Summary != nil {
+		s.gcCycles, s.hasGC = float64(f.Metric[0].Summary.GetSampleCount()), true
+	}
+	if f := fams[allocMetric]; f != nil && len(f.Metric) > 0 {
+		switch m := f.Metric[0]; {
+		case m.Counter != nil:
+			s.allocBytes, hasAlloc = m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			s.allocBytes, hasAlloc = m.Gauge.GetValue(), true
+		}
+	}
+	s.goroutines, hasG = gaugeValue(fams, goroutineMetric)
+	s.hasGC = s.hasGC && hasAlloc && hasG
 	f := fams[durationMetric]
 	if f == nil {
 		return daemonSample{}, fmt.Errorf("parse /metrics: no %s", durationMetric)
@@ -290,7 +313,22 @@ type driveSelfView struct {
 	// LongestStepMS is the longest step of the loop in any sampled window; LongestSteps each window's, in order.
 	LongestStepMS float64   `json:"loop_longest_step_ms"`
 	LongestSteps  []float64 `json:"loop_longest_steps_ms,omitempty"`
-	Error         string    `json:"error,omitempty"`
+	// GC is what the Go runtime said of the load, when the daemon exports it.
+	GC    *driveGC `json:"gc,omitempty"`
+	Error string   `json:"error,omitempty"`
+}
+
+// driveGC is the daemon's garbage collection over a drive's load: a collection's mark phase takes a share of the
+// daemon's CPU and makes allocating goroutines help, so how often one runs and what drives it (the bytes allocated
+// per request) bear on the tail.
+type driveGC struct {
+	Cycles float64 `json:"cycles"`
+	// EveryS is the load's length over the collections.
+	EveryS float64 `json:"every_s,omitempty"`
+	// KBPer1000 is the bytes allocated per thousand requests of every route, in KB.
+	KBPer1000 float64 `json:"kb_allocated_per_1000_requests"`
+	// GoroutinesMax is the most goroutines any scrape saw (two or so per open connection).
+	GoroutinesMax float64 `json:"goroutines_max"`
 }
 
 // loopSampleEvery is how often the drive reads the loop's gauges: the daemon's window (5 s), so that every
@@ -302,6 +340,7 @@ type watchDaemon struct {
 	client        *http.Client
 	target, token string
 	before        daemonSample
+	started       time.Time
 	err           error
 	mu            sync.Mutex
 	loop          []daemonSample
@@ -311,6 +350,7 @@ type watchDaemon struct {
 func startWatch(ctx context.Context, wg *sync.WaitGroup, client *http.Client, target, token string) *watchDaemon {
 	w := &watchDaemon{client: client, target: target, token: token}
 	w.before, w.err = scrapeDaemon(ctx, client, target, token, routeOf(modeOrders))
+	w.started = time.Now()
 	if w.err != nil {
 		return w
 	}
@@ -347,14 +387,27 @@ func (w *watchDaemon) end(ctx context.Context) *driveSelfView {
 	w.mu.Lock()
 	loop := append(slices.Clone(w.loop), after)
 	w.mu.Unlock()
-	return driveView(w.before, after, loop)
+	return driveView(w.before, after, loop, time.Since(w.started))
 }
 
 // driveView is the view from the scrapes at the start and the end of the load and the loop's samples between
 // (the last of which may be the end's).
-func driveView(before, after daemonSample, loop []daemonSample) *driveSelfView {
+func driveView(before, after daemonSample, loop []daemonSample, load time.Duration) *driveSelfView {
 	v := &driveSelfView{}
 	requests := after.all - before.all
+	if before.hasGC && after.hasGC && requests > 0 {
+		g := &driveGC{Cycles: after.gcCycles - before.gcCycles, KBPer1000: (after.allocBytes - before.allocBytes) / 1e3 / requests * 1000,
+			GoroutinesMax: max(before.goroutines, after.goroutines)}
+		if g.Cycles > 0 {
+			g.EveryS = load.Seconds() / g.Cycles
+		}
+		for _, s := range loop {
+			if s.hasGC {
+				g.GoroutinesMax = max(g.GoroutinesMax, s.goroutines)
+			}
+		}
+		v.GC = g
+	}
 	st, err := stepOf(routeOf(modeOrders), before, after, uint64(max(requests, 0)))
 	if err != nil {
 		v.Error = err.Error()
@@ -392,6 +445,10 @@ func printDriveSelfView(w io.Writer, v *driveSelfView, generatorP99MS float64) {
 	o := v.Orders
 	fmt.Fprintf(w, "  POST /v1/orders: %.0f requests, daemon p50 %s, p99 %s (generator p99 %s); daemon CPU %.1f s, %.0f ms per 1 000 requests of every kind\n",
 		o.Requests, fmtMS(o.P50MS), fmtMS(o.P99MS), fmtMS(generatorP99MS), o.CPUSeconds, o.CPUMSPer1000)
+	if g := v.GC; g != nil {
+		fmt.Fprintf(w, "  GC: %.0f collections (one every %.1f s), %.0f KB allocated per 1 000 requests of every kind, up to %.0f goroutines\n",
+			g.Cycles, g.EveryS, g.KBPer1000, g.GoroutinesMax)
+	}
 	if v.Samples == 0 {
 		fmt.Fprintln(w, "  loop: no sample of its gauges (a daemon without dispatchd_loop_longest_step_seconds?)")
 		return
@@ -402,4 +459,37 @@ func printDriveSelfView(w io.Writer, v *driveSelfView, generatorP99MS float64) {
 	}
 	fmt.Fprintf(w, "  loop: busy %.2f on average, %.2f at most; longest step %s (per window: %s)\n",
 		v.BusyMean, v.BusyMax, fmtMS(v.LongestStepMS), strings.Join(steps, ", "))
+}
+
+// metricsTarget is where the daemon serves /metrics: its API address, unless the flags it was started with
+// (--daemon-arg) give it a separate --metrics-addr, which then serves /metrics alone. A wildcard host is reached on
+// loopback. The flag's forms are the flag package's: -metrics-addr or --metrics-addr, with "=value" or the value
+// as the next argument; the last one given counts.
+func metricsTarget(apiTarget string, daemonArgs []string) string {
+	addr := ""
+	for i := 0; i < len(daemonArgs); i++ {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(daemonArgs[i], "-"), "=")
+		if !strings.HasPrefix(daemonArgs[i], "-") || name != "metrics-addr" {
+			continue
+		}
+		if !hasValue {
+			if i+1 == len(daemonArgs) {
+				break
+			}
+			i++
+			value = daemonArgs[i]
+		}
+		addr = value
+	}
+	if addr == "" {
+		return apiTarget
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return apiTarget // the daemon refuses to start with it anyway
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

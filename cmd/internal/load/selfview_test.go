@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // exposition is a daemon's /metrics with the route's histogram holding counts for the given cumulative buckets
@@ -128,7 +129,7 @@ func TestDriveViewFromScrapes(t *testing.T) {
 	// Over the load: 1 000 orders (980 under 2 ms, 15 in (2, 10], 5 above) and 19 000 positions, 6 s of CPU.
 	mid := mustSample(t, driveExposition([3]int{600, 610, 612}, 15000, "13", "0.4", "0.031"))
 	after := mustSample(t, driveExposition([3]int{1080, 1095, 1100}, 24000, "16", "0.2", "0.007"))
-	v := driveView(before, after, []daemonSample{mid, after})
+	v := driveView(before, after, []daemonSample{mid, after}, 20*time.Second)
 	if v.Error != "" || v.Orders == nil {
 		t.Fatalf("view %+v", v)
 	}
@@ -158,13 +159,74 @@ func TestDriveViewWithoutLoopGauges(t *testing.T) {
 	if after.hasBusy || after.hasLongest {
 		t.Fatalf("sample %+v: no loop gauges in the text", after)
 	}
-	v := driveView(before, after, []daemonSample{after})
-	if v.Orders == nil || v.Orders.Requests != 100 || v.Samples != 0 {
-		t.Fatalf("view %+v: want the orders' figures and no loop sample", v)
+	v := driveView(before, after, []daemonSample{after}, 20*time.Second)
+	if v.Orders == nil || v.Orders.Requests != 100 || v.Samples != 0 || v.GC != nil {
+		t.Fatalf("view %+v: want the orders' figures and no loop sample, no GC figures", v)
 	}
 	var b strings.Builder
 	printDriveSelfView(&b, v, 12)
 	if !strings.Contains(b.String(), "no sample of its gauges") {
 		t.Errorf("printed %q: want it to say the loop was not sampled", b.String())
+	}
+}
+
+// The self view scrapes the address the daemon was told to serve /metrics on: its API address serves none then.
+func TestMetricsTargetFollowsTheDaemonsFlag(t *testing.T) {
+	api := "http://127.0.0.1:4000"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, api},
+		{[]string{"--queue-size=8"}, api},
+		{[]string{"--metrics-addr=127.0.0.1:18191", "--pprof"}, "http://127.0.0.1:18191"},
+		{[]string{"-metrics-addr", "127.0.0.1:9"}, "http://127.0.0.1:9"},
+		{[]string{"--metrics-addr=:9100"}, "http://127.0.0.1:9100"},
+		{[]string{"--metrics-addr=0.0.0.0:9100"}, "http://127.0.0.1:9100"},
+		{[]string{"--metrics-addr=[::1]:9100"}, "http://[::1]:9100"},
+		{[]string{"--metrics-addr=127.0.0.1:1", "--metrics-addr=127.0.0.1:2"}, "http://127.0.0.1:2"},
+		{[]string{"--metrics-auth", "--metrics-addr-x=1"}, api},
+		{[]string{"--metrics-addr"}, api},
+	} {
+		if got := metricsTarget(api, c.args); got != c.want {
+			t.Errorf("metricsTarget(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}
+
+// goRuntime is the Go collector's part of an exposition: collections, bytes allocated, goroutines.
+func goRuntime(cycles, alloc, goroutines string) string {
+	return `# HELP go_gc_duration_seconds Pauses.
+# TYPE go_gc_duration_seconds summary
+go_gc_duration_seconds{quantile="0.5"} 0.0001
+go_gc_duration_seconds_sum 0.01
+go_gc_duration_seconds_count ` + cycles + `
+# HELP go_memstats_alloc_bytes_total Allocated.
+# TYPE go_memstats_alloc_bytes_total counter
+go_memstats_alloc_bytes_total ` + alloc + `
+# HELP go_goroutines Goroutines.
+# TYPE go_goroutines gauge
+go_goroutines ` + goroutines + "\n"
+}
+
+// The drive's view says how often the daemon collected over the load, what it allocated per request and the
+// most goroutines seen.
+func TestDriveViewGC(t *testing.T) {
+	before := mustSample(t, driveExposition([3]int{100, 100, 100}, 5000, "10", "0.1", "0.002")+goRuntime("40", "1e9", "2100"))
+	mid := mustSample(t, driveExposition([3]int{600, 610, 612}, 15000, "13", "0.4", "0.031")+goRuntime("44", "1.2e9", "5300"))
+	after := mustSample(t, driveExposition([3]int{1080, 1095, 1100}, 24000, "16", "0.2", "0.007")+goRuntime("50", "1.5e9", "2500"))
+	v := driveView(before, after, []daemonSample{mid, after}, 20*time.Second)
+	g := v.GC
+	if g == nil {
+		t.Fatalf("view %+v: want GC figures", v)
+	}
+	// 10 collections in 20 s; 500 MB over 20 000 requests of every kind: 25 000 KB per 1 000.
+	if g.Cycles != 10 || g.EveryS != 2 || math.Abs(g.KBPer1000-25000) > 1e-6 || g.GoroutinesMax != 5300 {
+		t.Errorf("GC %+v: want 10 collections, one every 2 s, 25 000 KB per 1 000 requests, 5 300 goroutines at most", g)
+	}
+	var b strings.Builder
+	printDriveSelfView(&b, v, 12)
+	if !strings.Contains(b.String(), "GC: 10 collections (one every 2.0 s), 25000 KB allocated per 1 000 requests") {
+		t.Errorf("printed %q", b.String())
 	}
 }
