@@ -187,7 +187,20 @@ func (m *Main) openCluster(ctx context.Context, log zerolog.Logger, cfg daemon.C
 		ac := apiCfg
 		ac.Logger = rc.Logger
 		ac.Cluster = c.status
-		r := &replica{Daemon: d, h: httpapi.New(node.WithControlKeys(d, controlView), ac).Handler()}
+		svc := node.WithControlKeys(d, controlView)
+		if region == regions[0] {
+			// The control region's webhooks say where every region's deliveries stand, from this node's replicas.
+			svc = node.WithRegionWebhooks(svc, regions, func(region string) node.WebhookViewer {
+				c.mu.Lock()
+				r := c.reps[region]
+				c.mu.Unlock()
+				if r == nil {
+					return nil
+				}
+				return r.Daemon
+			})
+		}
+		r := &replica{Daemon: d, h: httpapi.New(svc, ac).Handler()}
 		c.mu.Lock()
 		c.reps[region] = r
 		c.mu.Unlock()

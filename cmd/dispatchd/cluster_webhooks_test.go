@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/o2o-dispatch/dispatchd/dispatch/cluster/clustertest"
+	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
 // startThreeNodes starts three nodes serving regions on a three-server NATS cluster of their own.
@@ -28,6 +29,31 @@ func replicaOf(nd *clusterNode, region string) *replica {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
 	return cr.reps[region]
+}
+
+// waitWebhookIn waits until every one of nodes' replicas of regions has the webhook id (want) or has it no more.
+func waitWebhookIn(t *testing.T, id string, want bool, nodes []*clusterNode, regions ...string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		all := true
+		for _, nd := range nodes {
+			for _, region := range regions {
+				r := replicaOf(nd, region)
+				if r == nil {
+					all = false
+				} else if _, ok := r.Daemon.WebhookView(id); ok != want {
+					all = false
+				}
+			}
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook %s never present=%v in every replica of %v", id, want, regions)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // A webhook registered through one node of a cluster receives the events of orders in every region, each from its
@@ -88,8 +114,9 @@ func TestClusterWebhooksEveryRegion(t *testing.T) {
 	const secret = "a-webhook-secret-of-some-length"
 	rcv := newReceiver(t, secret, 0)
 	eventually(t, nodes[2].c, 201, "PUT", "/v1/webhooks/w1", map[string]any{"url": "http://" + rcv.addr + "/hook", "secret": secret}, nil)
-	// The other region's owner takes the webhook over within a moment: its start in that region is then.
-	time.Sleep(time.Second)
+	// The other region's owner takes the webhook over a moment later, once its replica of the control region has
+	// it: the webhook starts there then. Orders are placed once every replica of both regions has it.
+	waitWebhookIn(t, "w1", true, nodes, "north", "south")
 
 	// waitCreated waits until the receiver got order.created for every order placed (but those placed before).
 	waitCreated := func() {
@@ -102,17 +129,17 @@ func TestClusterWebhooksEveryRegion(t *testing.T) {
 					got[ev.Order.ID] = true
 				}
 			}
-			missing := 0
-			for id := range regionOf {
+			var missing []string
+			for id, region := range regionOf {
 				if !before[id] && !got[id] {
-					missing++
+					missing = append(missing, region+"/"+id)
 				}
 			}
-			if missing == 0 {
+			if len(missing) == 0 {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%d orders' creation never reached the webhook", missing)
+				t.Fatalf("the creation of %v never reached the webhook", missing)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -212,23 +239,35 @@ func TestClusterWebhooksEveryRegion(t *testing.T) {
 		}
 	}
 
-	// Deleted through one node, the webhook goes from the other region's journal too: its deliveries stop.
-	eventually(t, nodes[alive[1]].c, 204, "DELETE", "/v1/webhooks/w1", nil, nil)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		gone := true
-		for _, i := range alive {
-			if r := replicaOf(nodes[i], "south"); r == nil {
-				gone = false
-			} else if _, ok := r.Daemon.WebhookView("w1"); ok {
-				gone = false
-			}
+	// GET /v1/webhooks/w1, through any node, says where each region's deliveries stand: south's reaches its last
+	// event once the new owner delivered it (on a standby: once it journaled its cursor, within a lease).
+	lastOf := map[string]uint64{}
+	for region, seen := range ids {
+		for id := range seen {
+			lastOf[region] = max(lastOf[region], id)
 		}
-		if gone {
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var v service.Webhook
+		eventually(t, nodes[alive[0]].c, 200, "GET", "/v1/webhooks/w1", nil, &v)
+		at := map[string]uint64{}
+		for _, r := range v.Regions {
+			at[r.Region] = r.DeliveredThrough
+		}
+		if at["north"] >= lastOf["north"] && at["south"] >= lastOf["south"] {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("w1, deleted, is still in south's replicas")
+			t.Fatalf("GET /v1/webhooks/w1: regions %+v, want north at %d and south at %d at least", v.Regions, lastOf["north"], lastOf["south"])
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
+
+	// Deleted through one node, the webhook goes from the other region's journal too: its deliveries stop.
+	eventually(t, nodes[alive[1]].c, 204, "DELETE", "/v1/webhooks/w1", nil, nil)
+	var survivors []*clusterNode
+	for _, i := range alive {
+		survivors = append(survivors, nodes[i])
+	}
+	waitWebhookIn(t, "w1", false, survivors, "south")
 }
