@@ -216,15 +216,24 @@ func (d *Daemon) keepHooks(ctx context.Context) {
 	t := time.NewTicker(hookKeepEvery)
 	defer t.Stop()
 	lastJournal := d.clock()
+	lastErr := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		if d.jnl().Err() != nil {
+			continue // read-only: the node gives the region up
+		}
 		if d.cfg.ControlWebhooks != nil {
-			if err := d.mirrorWebhooks(ctx); err != nil && ctx.Err() == nil {
-				d.log.Warn().Err(err).Msg("webhooks: the control region's not taken over")
+			err := d.mirrorWebhooks(ctx)
+			if err != nil && ctx.Err() == nil && err.Error() != lastErr {
+				d.log.Warn().Err(err).Msg("webhooks: the control region's not taken over") // once per cause, not every turn
+			}
+			lastErr = ""
+			if err != nil {
+				lastErr = err.Error()
 			}
 		}
 		if every := d.cfg.Webhooks.JournalCursorsEvery; every > 0 && d.clock().Sub(lastJournal) >= every {
