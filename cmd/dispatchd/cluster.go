@@ -166,6 +166,20 @@ func (m *Main) openCluster(ctx context.Context, log zerolog.Logger, cfg daemon.C
 		rc.Standby = true
 		rc.Checkpoints = ckpts.Region(region)
 		rc.Logger = log.With().Str("region", region).Logger()
+		// Every region's owner delivers its own events to the control region's webhooks, journaling its delivery
+		// cursors every lease: a failover delivers again about a lease's worth at most.
+		rc.Webhooks.JournalCursorsEvery = m.LeaseTTL
+		if region != regions[0] {
+			rc.ControlWebhooks = func() ([]*daemon.Webhook, bool) {
+				c.mu.Lock()
+				r := c.reps[regions[0]]
+				c.mu.Unlock()
+				if r == nil || c.node == nil || !c.node.CaughtUp(regions[0]) {
+					return nil, false
+				}
+				return r.Daemon.Webhooks(), true
+			}
+		}
 		d, err := daemon.Open(rc)
 		if err != nil {
 			return nil, err
@@ -173,7 +187,20 @@ func (m *Main) openCluster(ctx context.Context, log zerolog.Logger, cfg daemon.C
 		ac := apiCfg
 		ac.Logger = rc.Logger
 		ac.Cluster = c.status
-		r := &replica{Daemon: d, h: httpapi.New(node.WithControlKeys(d, controlView), ac).Handler()}
+		svc := node.WithControlKeys(d, controlView)
+		if region == regions[0] {
+			// The control region's webhooks say where every region's deliveries stand, from this node's replicas.
+			svc = node.WithRegionWebhooks(svc, regions, func(region string) node.WebhookViewer {
+				c.mu.Lock()
+				r := c.reps[region]
+				c.mu.Unlock()
+				if r == nil {
+					return nil
+				}
+				return r.Daemon
+			})
+		}
+		r := &replica{Daemon: d, h: httpapi.New(svc, ac).Handler()}
 		c.mu.Lock()
 		c.reps[region] = r
 		c.mu.Unlock()
@@ -271,8 +298,15 @@ func (c *clusterRun) fleet() metrics.Fleet {
 		sum.QueueCapacity += f.QueueCapacity
 		sum.LoopBusyRatio = max(sum.LoopBusyRatio, f.LoopBusyRatio)
 		sum.JournalPending += f.JournalPending
-		maps.Copy(sum.WebhookBacklog, f.WebhookBacklog)
-		maps.Copy(sum.WebhookOldestPending, f.WebhookOldestPending)
+		// A webhook is delivered by every region's owner: its backlog is the sum, its oldest event the oldest.
+		for k, v := range f.WebhookBacklog {
+			sum.WebhookBacklog[k] += v
+		}
+		for k, at := range f.WebhookOldestPending {
+			if old, ok := sum.WebhookOldestPending[k]; !ok || at.Before(old) {
+				sum.WebhookOldestPending[k] = at
+			}
+		}
 		sum.Ready = sum.Ready && f.Ready
 		sum.ReadOnly = sum.ReadOnly || f.ReadOnly
 	}

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/o2o-dispatch/dispatchd/dispatch/cluster/clustertest"
 	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
@@ -156,13 +155,7 @@ func eventually(t *testing.T, c *client, want int, method, path string, body, ou
 // region dies; another node serves it again; every order answered 201 exists exactly once, and a retry with the
 // same Idempotency-Key answers the same order, whichever node takes it.
 func TestClusterEndToEnd(t *testing.T) {
-	nc := clustertest.Start(t, 3)
-	const regions = "north,south"
-	nodes := []*clusterNode{
-		startClusterNode(t, nc.URLs(), "n1", regions),
-		startClusterNode(t, nc.URLs(), "n2", regions),
-		startClusterNode(t, nc.URLs(), "n3", regions),
-	}
+	nodes := startThreeNodes(t, "north,south")
 	owners := waitServed(t, nodes[0].c, "")
 	t.Logf("owners: %v", owners)
 

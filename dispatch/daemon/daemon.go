@@ -91,6 +91,11 @@ type Config struct {
 	EventSegmentBytes int64
 	// Webhooks tunes webhook deliveries (zero values: the defaults of WebhookConfig).
 	Webhooks WebhookConfig
+	// ControlWebhooks, when set, is the cluster's control region's webhooks as this node's replica of it has them
+	// (Daemon.Webhooks), and whether that replica has caught up; for every other region. The owner of this region
+	// keeps its own webhooks the same (journaled, with where each starts in this region's events and how far it
+	// was delivered), so that every region's events reach the webhooks registered in the control region.
+	ControlWebhooks func() ([]*Webhook, bool)
 	// Schedule tunes the scheduled book: orders placed hours ahead (zero values: the defaults of ScheduleConfig).
 	Schedule ScheduleConfig
 	// Now is the clock (default time.Now).

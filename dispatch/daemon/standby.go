@@ -239,17 +239,22 @@ func (d *Daemon) startServing() {
 	d.publish()
 }
 
-// startHooks starts webhook deliveries beside the loop, reading the event log; d.stopHooks stops them (they stop
-// before the event log closes).
+// startHooks starts webhook deliveries beside the loop, reading the event log, and keepHooks; d.stopHooks stops
+// them (they stop before the event log closes).
 func (d *Daemon) startHooks() {
 	hctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		d.hooks.Run(hctx)
 	}()
+	go func() {
+		defer wg.Done()
+		d.keepHooks(hctx)
+	}()
 	var once sync.Once
-	d.stopHooks = func() { once.Do(func() { stop(); <-done }) }
+	d.stopHooks = func() { once.Do(func() { stop(); wg.Wait() }) }
 }
 
 // append writes a record to the journal unless the daemon was abandoned: Abandon takes appendMu, so once it

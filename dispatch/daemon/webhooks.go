@@ -168,6 +168,10 @@ type WebhookConfig struct {
 	GiveUpAfter time.Duration
 	// Timeout bounds one attempt. Default 10 s.
 	Timeout time.Duration
+	// JournalCursorsEvery, when set, journals the delivery cursors that moved this often (a webhook_cursors record)
+	// besides once a minute and before every checkpoint: what a new owner of the region delivers again after a
+	// failover is at most about this long's worth. A cluster sets it to the lease's length.
+	JournalCursorsEvery time.Duration
 }
 
 // hookConfig is how the daemon's webhooks are delivered (internal/webhook): from the event log, to the webhooks of
@@ -184,4 +188,101 @@ func hookConfig(d *Daemon, cfg WebhookConfig) webhook.Config {
 			return out
 		},
 		Log: d, Logger: d.log, Observe: d.obs.WebhookDelivery}
+}
+
+// Webhooks returns the region's webhooks as set, secrets included (copies). In a cluster these are the control
+// region's, which every other region's owner delivers its own region's events to (Config.ControlWebhooks).
+func (d *Daemon) Webhooks() []*Webhook {
+	hooks := d.view.Load().Webhooks()
+	out := make([]*Webhook, len(hooks))
+	for i, w := range hooks {
+		cp := *w
+		cp.Events = slices.Clone(w.Events)
+		out[i] = &cp
+	}
+	return out
+}
+
+// hookKeepEvery is how often an owner compares its region's webhooks with the control region's.
+const hookKeepEvery = 250 * time.Millisecond
+
+// keepHooks runs beside the deliveries on an owner, until ctx ends: with Config.ControlWebhooks it keeps the
+// region's webhooks the same as the control region's (mirrorWebhooks), and with WebhookConfig.JournalCursorsEvery
+// it journals the delivery cursors that moved that often (besides the loop's once a minute).
+func (d *Daemon) keepHooks(ctx context.Context) {
+	if d.cfg.ControlWebhooks == nil && d.cfg.Webhooks.JournalCursorsEvery <= 0 {
+		return // a single daemon, or the control region: the loop journals the cursors
+	}
+	t := time.NewTicker(hookKeepEvery)
+	defer t.Stop()
+	lastJournal := d.clock()
+	lastErr := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if d.jnl().Err() != nil {
+			continue // read-only: the node gives the region up
+		}
+		if d.cfg.ControlWebhooks != nil {
+			err := d.mirrorWebhooks(ctx)
+			if err != nil && ctx.Err() == nil && err.Error() != lastErr {
+				d.log.Warn().Err(err).Msg("webhooks: the control region's not taken over") // once per cause, not every turn
+			}
+			lastErr = ""
+			if err != nil {
+				lastErr = err.Error()
+			}
+		}
+		if every := d.cfg.Webhooks.JournalCursorsEvery; every > 0 && d.clock().Sub(lastJournal) >= every {
+			lastJournal = d.clock()
+			if _, err := run(ctx, d, journalCursorsCommand{}); err != nil && ctx.Err() == nil {
+				d.log.Debug().Err(err).Msg("webhooks: cursors not journaled")
+			}
+		}
+	}
+}
+
+// journalCursorsCommand is journalCursors on the loop.
+type journalCursorsCommand struct{}
+
+func (journalCursorsCommand) run(d *Daemon, _ time.Time) (bool, uint64, error) {
+	return d.journalCursors(), 0, nil
+}
+
+// mirrorWebhooks makes the region's webhooks those of the control region (Config.ControlWebhooks), by journaled
+// webhook_put and webhook_delete records: a webhook new here starts after the region's last event at its put
+// (Webhook.FromEvent, journaled with the record, so every replica and a later owner agree on it), one changed
+// keeps its start and cursor, one deleted (or gone) there stops here. Nothing is done while the control region's
+// list cannot be trusted (ControlWebhooks answers false: this node's replica of it has not caught up), so that a
+// lagging replica never deletes a webhook. Owner only.
+func (d *Daemon) mirrorWebhooks(ctx context.Context) error {
+	want, ok := d.cfg.ControlWebhooks()
+	if !ok {
+		return nil
+	}
+	ids := map[string]bool{}
+	for _, w := range want {
+		ids[w.ID] = true
+		if have, ok := d.view.Load().Webhook(w.ID); ok && have.URL == w.URL && have.Secret == w.Secret &&
+			slices.Equal(have.Events, w.Events) {
+			continue
+		}
+		in := &Webhook{ID: w.ID, URL: w.URL, Secret: w.Secret, Events: slices.Clone(w.Events)}
+		if _, err := run(ctx, d, putWebhook{in}); err != nil {
+			return fmt.Errorf("webhook %s: %w", w.ID, err)
+		}
+	}
+	for _, have := range d.view.Load().Webhooks() {
+		if ids[have.ID] {
+			continue
+		}
+		err := d.DeleteWebhook(ctx, have.ID)
+		if err != nil && dispatch.ErrorCodeOf(err) != dispatch.ENotFound {
+			return fmt.Errorf("webhook %s: %w", have.ID, err)
+		}
+	}
+	return nil
 }

@@ -22,6 +22,18 @@ type Webhook struct {
 	Delivered int64 `json:"delivered"`
 	Retries   int64 `json:"retries"`
 	GivenUp   int64 `json:"given_up"`
+	// Regions, in a cluster, say where each region's deliveries to the webhook stand (every region's owner
+	// delivers its own events); empty for a single daemon.
+	Regions []WebhookRegion `json:"regions,omitempty"`
+}
+
+// WebhookRegion is where one region's deliveries to a webhook stand, as the answering node's replica of the
+// region has them: the owner's own cursor, or on a standby the cursor the owner last journaled.
+type WebhookRegion struct {
+	Region string `json:"region"`
+	// DeliveredThrough is the last of the region's event ids dealt with; Backlog is how many came after it.
+	DeliveredThrough uint64 `json:"delivered_through"`
+	Backlog          int64  `json:"backlog"`
 }
 
 // WebhookInput is a webhook as an admin sets it.
