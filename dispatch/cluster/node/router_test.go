@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
@@ -21,6 +23,7 @@ type fakeView struct {
 	service.View
 	orders, stores, couriers map[string]bool
 	tokens                   map[string]service.Principal // token → who
+	revoked                  map[string]string            // token → id of a revoked key
 	storeAt                  map[string]service.Location
 }
 
@@ -40,6 +43,19 @@ func (v *fakeView) Authenticate(h []byte) (service.Principal, bool) {
 		}
 	}
 	return service.Principal{}, false
+}
+func (v *fakeView) APIKeys() []*service.APIKey {
+	var keys []*service.APIKey
+	for tok, p := range v.tokens {
+		if p.Role != service.RoleCourier {
+			keys = append(keys, &service.APIKey{ID: p.ID, Role: p.Role, Hash: service.HashToken(tok)})
+		}
+	}
+	for tok, id := range v.revoked {
+		at := time.Unix(0, 0)
+		keys = append(keys, &service.APIKey{ID: id, Role: service.RoleOrders, RevokedAt: &at, Hash: service.HashToken(tok)})
+	}
+	return keys
 }
 func (v *fakeView) StoresNear(p service.Location, radius float64) []*service.Store {
 	var out []*service.Store
@@ -485,4 +501,96 @@ func TestRouterSplitsALocationBatchByRegion(t *testing.T) {
 	if resp, body := do(t, "POST", sa.URL+"/v1/courier-locations", "", batch); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a batch one region refuses: %d %s, want its 400", resp.StatusCode, body)
 	}
+}
+
+// A 401 stands only when the control region's replica that authenticated the key is the one that was caught up
+// when the request came, and still is: a replica reopened meanwhile (the node lost or gave up the control
+// region's lease and opened a fresh standby from a checkpoint older than the key) refuses a valid key, and that
+// is 503 with Retry-After. A key no caught-up replica knows is 401, logged with why and without the token.
+func TestRouterRefusesAKeyOnlyWhenItKnows(t *testing.T) {
+	a, _, _, _ := twoNodes(t)
+	lag := &laggingDir{fakeDir: a, caught: map[string]bool{"west": true, "east": true}}
+	var logs syncBuffer
+	srv := httptest.NewServer(NewRouter(lag, RouterConfig{Self: "a", RetryAfter: time.Second, Patience: 50 * time.Millisecond,
+		Logger: zerolog.New(&logs)}))
+	t.Cleanup(srv.Close)
+
+	// west (the control region, owned here) authenticates as the API does, by its replica's view at that moment.
+	keys := &fakeView{tokens: map[string]service.Principal{"dk_valid": {Role: service.RoleOrders, ID: "key_1"}},
+		revoked: map[string]string{"dk_revoked": "key_2"}}
+	var api http.HandlerFunc
+	api = func(w http.ResponseWriter, r *http.Request) {
+		rep, _ := a.Local("west")
+		_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if _, ok := rep.View().Authenticate(service.HashToken(tok)); !ok {
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "", "the token is not valid")
+			return
+		}
+		answer("a", "west").ServeHTTP(w, r)
+	}
+	a.mu.Lock()
+	a.reps["west"] = &servedReplica{node: "a", region: "west", view: keys, handler: api}
+	a.mu.Unlock()
+
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "dk_valid", ""); resp.StatusCode != 200 {
+		t.Fatalf("a valid key, control replica caught up: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "dk_nobodys", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an unknown key, control replica caught up: %d %s, want 401", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "dk_revoked", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a revoked key, control replica caught up: %d %s, want 401", resp.StatusCode, b)
+	}
+
+	// The control region's replica is reopened from an old checkpoint (without the key) after the router let the
+	// request through and before the API authenticated it.
+	first := true
+	a.mu.Lock()
+	a.reps["west"].handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if first {
+			first = false
+			a.mu.Lock()
+			a.reps["west"] = &servedReplica{node: "a", region: "west", view: &fakeView{}, handler: api}
+			a.mu.Unlock()
+		}
+		api(w, r)
+	})
+	a.mu.Unlock()
+	resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "dk_valid", "")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || resp.Header.Get("Dispatchd-Region") != "west" {
+		t.Errorf("a valid key while the control replica is reopened: %d %s, want 503 naming west with Retry-After", resp.StatusCode, b)
+	}
+	if !strings.Contains(string(b), "retry") {
+		t.Errorf("the 503's body: %s, want the router's error, not the API's 401", b)
+	}
+
+	out := logs.String()
+	for _, want := range []string{authUnknown, authReopened, authRevoked, `"key_id":"key_2"`, `"token_kind":"dk"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log has no %q:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"dk_valid", "dk_nobodys", "nobodys", "dk_revoked"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds a token (%s):\n%s", secret, out)
+		}
+	}
+}
+
+// syncBuffer is a log written by the router's goroutines and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
