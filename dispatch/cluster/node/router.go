@@ -56,9 +56,12 @@ type RouterConfig struct {
 	Transport http.RoundTripper
 	// RetryAfter is what a 503 during a failover tells the client to wait (default 1 s, rounded up to seconds).
 	RetryAfter time.Duration
-	// Patience is how long a lookup by id that finds nothing here looks again, and how long a request waits for
-	// this node's replica of the control region to catch up (default 1 s).
+	// Patience is how long a lookup by id that finds nothing here looks again, how long a request waits for
+	// this node's replica of the control region to catch up, and how long one whose token this node does not know
+	// waits for it (a key made a moment ago through another node, not yet read here) (default 1 s).
 	Patience time.Duration
+	// AdminToken is the API's admin token, which no replica lists: a request with it does not wait (Patience).
+	AdminToken string
 	// DropoffRegion chooses the region of an order by items from its drop-off when the order names neither a
 	// store nor a region (default: the region of the store nearest the drop-off, over every region's view).
 	DropoffRegion func(d Directory, at service.Location) (string, bool)
@@ -102,6 +105,8 @@ type Router struct {
 	cfg   RouterConfig
 	mux   *http.ServeMux
 	proxy *httputil.ReverseProxy
+
+	adminHash []byte // the admin token's SHA-256 (nil: none configured)
 
 	authMu      sync.Mutex
 	authLast    map[string]time.Time // reason → when a refusal was last logged
@@ -150,6 +155,9 @@ func NewRouter(dir Directory, cfg RouterConfig) *Router {
 		cfg.Observer = nopObserver{}
 	}
 	rt := &Router{dir: dir, cfg: cfg, mux: http.NewServeMux()}
+	if cfg.AdminToken != "" {
+		rt.adminHash = service.HashToken(cfg.AdminToken)
+	}
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			f := pr.In.Context().Value(targetKey{}).(forward)
@@ -370,7 +378,9 @@ func (rr *recordedResponse) Write(b []byte) (int, error) {
 
 // serveHere serves r with a replica on this node, once the control region's replica here has caught up with its
 // stream (it authenticates every region's API keys): a request with credentials waits for it as a lookup does
-// (Patience), then answers 503 rather than 401 for a key this node has not read yet. A 401 is given only by a
+// (Patience), then answers 503 rather than 401 for a key this node has not read yet. A token neither rep nor the
+// control replica here knows is waited for as long again: a standby follows its owner a little behind, and a key
+// made a moment ago through another node (the control region's owner) is known here a moment later. A 401 is given only by a
 // control replica that was caught up when the request came and still is, the same replica, when the API refuses
 // the key: one that was replaced meanwhile (the node lost or gave up the control region's lease and reopened its
 // replica from a checkpoint, which may predate the key) or fell behind answers 503 instead. Each refusal is logged
@@ -386,8 +396,45 @@ func (rt *Router) serveHere(w http.ResponseWriter, r *http.Request, rep Replica)
 		rt.unavailable(w, control, fmt.Sprintf("region %s (API keys) is catching up with its stream on this node; retry", control))
 		return
 	}
+	rt.awaitToken(r, rep, control)
 	before, _ := rt.dir.Local(control)
 	rep.Handler().ServeHTTP(&authGuard{ResponseWriter: w, rt: rt, r: r, control: control, before: before}, r)
+}
+
+// awaitToken waits up to Patience (or until r's context ends) for r's bearer token to be known here: a key in the
+// control region's replica, a courier's token in rep's region, or the admin token. One still unknown after it is
+// left to the API (401).
+func (rt *Router) awaitToken(r *http.Request, rep Replica, control string) {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return // the API says what is wrong
+	}
+	h := service.HashToken(token)
+	if rt.adminHash != nil && bytes.Equal(h, rt.adminHash) {
+		return
+	}
+	known := func() bool {
+		if v := rep.View(); v != nil {
+			if _, ok := v.Authenticate(h); ok {
+				return true
+			}
+		}
+		if c, _ := rt.dir.Local(control); c != nil && c.View() != nil {
+			if p, ok := c.View().Authenticate(h); ok && p.Role != service.RoleCourier {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(rt.cfg.Patience)
+	for !known() && time.Now().Before(deadline) {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Why a request's credentials were refused (or not judged) on this node: the reason in the log line.
@@ -396,6 +443,7 @@ const (
 	authReopened    = "the control region's replica was reopened while the request was served"
 	authUnknown     = "unknown key"
 	authRevoked     = "key revoked"
+	authLate        = "key read here only after the refusal (the control region's replica was behind)"
 )
 
 // authGuard passes a replica's answer through, except a 401 that this node cannot stand by: one given while its
@@ -426,7 +474,8 @@ func (g *authGuard) WriteHeader(status int) {
 			g.rt.unavailable(g.ResponseWriter, g.control, fmt.Sprintf("region %s (API keys) changed on this node while the request was served; retry", g.control))
 			return
 		}
-		g.rt.authFailure(g.r, g.rt.refusalReason(g.r, g.control), g.rt.keyID(g.r, g.control))
+		reason, id := g.rt.refusalReason(g.r, g.control)
+		g.rt.authFailure(g.r, reason, id)
 	}
 	g.ResponseWriter.WriteHeader(status)
 }
@@ -467,29 +516,24 @@ func (rt *Router) judgeRefusal(control string, before Replica) string {
 	return ""
 }
 
-// refusalReason tells an unknown key from a revoked one, by the control region's keys here.
-func (rt *Router) refusalReason(r *http.Request, control string) string {
-	if rt.keyID(r, control) != "" {
-		return authRevoked
-	}
-	return authUnknown
-}
-
-// keyID is the id of the API key r's bearer token is, among the control region's keys here ("" when none is:
-// only a revoked key is both listed and refused).
-func (rt *Router) keyID(r *http.Request, control string) string {
+// refusalReason tells an unknown key from a revoked one (and one the control region's replica here lists now,
+// read after the API refused it), by the control region's keys here; with the key's id when it is listed.
+func (rt *Router) refusalReason(r *http.Request, control string) (reason, keyID string) {
 	_, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	h := service.HashToken(strings.TrimSpace(token))
 	rep, _ := rt.dir.Local(control)
 	if rep == nil || rep.View() == nil {
-		return ""
+		return authUnknown, ""
 	}
 	for _, k := range rep.View().APIKeys() {
 		if bytes.Equal(k.Hash, h) {
-			return k.ID
+			if k.RevokedAt != nil {
+				return authRevoked, k.ID
+			}
+			return authLate, k.ID
 		}
 	}
-	return ""
+	return authUnknown, ""
 }
 
 // authLogEvery is the least time between two log lines for the same reason of refused credentials; the lines
