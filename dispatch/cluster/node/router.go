@@ -48,6 +48,13 @@ type catchingUp interface {
 	CaughtUp(region string) bool
 }
 
+// leveller is what a Directory may also say (a *Node does): whether its replica of a region has read every record
+// its stream holds now (Node.Level). A request whose token is still unknown after Patience is 503, not 401, while
+// the control region's replica is not level. A Directory without it is always level.
+type leveller interface {
+	Level(ctx context.Context, region string) (bool, error)
+}
+
 // RouterConfig sets a router up.
 type RouterConfig struct {
 	// Self is this node's id (the hop header's value).
@@ -396,23 +403,28 @@ func (rt *Router) serveHere(w http.ResponseWriter, r *http.Request, rep Replica)
 		rt.unavailable(w, control, fmt.Sprintf("region %s (API keys) is catching up with its stream on this node; retry", control))
 		return
 	}
-	rt.awaitToken(r, rep, control)
+	if !rt.awaitToken(r, rep, control) && !rt.level(r.Context(), control) {
+		rt.authFailure(r, authBehind, "")
+		rt.unavailable(w, control, fmt.Sprintf("region %s (API keys) has not read its stream to its end on this node, and this key is not in what it read; retry", control))
+		return
+	}
 	before, _ := rt.dir.Local(control)
 	rep.Handler().ServeHTTP(&authGuard{ResponseWriter: w, rt: rt, r: r, control: control, before: before}, r)
 }
 
 // awaitToken waits up to Patience (or until r's context ends) for r's bearer token to be known here: a key in the
 // control region's replica, a courier's token in rep's region, or the admin token. One still unknown after it is
-// left to the API (401).
-func (rt *Router) awaitToken(r *http.Request, rep Replica, control string) {
+// left to the API (401) unless the control region's replica here has not read its stream to its end (level).
+// It says whether the token is known (or not one to look up).
+func (rt *Router) awaitToken(r *http.Request, rep Replica, control string) bool {
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
 	if !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return // the API says what is wrong
+		return true // the API says what is wrong
 	}
 	h := service.HashToken(token)
 	if rt.adminHash != nil && bytes.Equal(h, rt.adminHash) {
-		return
+		return true
 	}
 	known := func() bool {
 		if v := rep.View(); v != nil {
@@ -428,13 +440,29 @@ func (rt *Router) awaitToken(r *http.Request, rep Replica, control string) {
 		return false
 	}
 	deadline := time.Now().Add(rt.cfg.Patience)
-	for !known() && time.Now().Before(deadline) {
+	for !known() {
+		if time.Now().After(deadline) {
+			return false
+		}
 		select {
 		case <-r.Context().Done():
-			return
+			return true // the client went away: nothing to answer
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	return true
+}
+
+// level says whether this node's replica of region has read its whole stream (a Directory that cannot say: yes).
+func (rt *Router) level(ctx context.Context, region string) bool {
+	l, ok := rt.dir.(leveller)
+	if !ok {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, rt.cfg.Patience)
+	defer cancel()
+	lv, err := l.Level(ctx, region)
+	return err == nil && lv
 }
 
 // Why a request's credentials were refused (or not judged) on this node: the reason in the log line.
@@ -443,6 +471,7 @@ const (
 	authReopened    = "the control region's replica was reopened while the request was served"
 	authUnknown     = "unknown key"
 	authRevoked     = "key revoked"
+	authBehind      = "unknown key, and the control region's replica has not read its stream to its end"
 	authLate        = "key read here only after the refusal (the control region's replica was behind)"
 )
 

@@ -2,6 +2,7 @@ package node
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -668,12 +669,38 @@ func TestRouterWaitsForAKeyMadeElsewhere(t *testing.T) {
 	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-e", "admin", ""); resp.StatusCode != 200 {
 		t.Errorf("the admin token, which no replica lists: %d %s, want it served", resp.StatusCode, b)
 	}
+
+	// A key still unknown after Patience: 503 while the control replica here has not read its whole stream (the
+	// key may be in what it has not read), 401 once it has.
+	quick := httptest.NewServer(NewRouter(dir, RouterConfig{Self: "a", Patience: 50 * time.Millisecond}))
+	t.Cleanup(quick.Close)
+	if resp, b := do(t, "GET", quick.URL+"/v1/orders/o-e", "dk_unknown", ""); resp.StatusCode != http.StatusServiceUnavailable ||
+		resp.Header.Get("Dispatchd-Region") != "west" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("an unknown key, the control replica behind its stream: %d %s, want 503 naming west", resp.StatusCode, b)
+	}
+	dir.setLevel(true)
+	if resp, b := do(t, "GET", quick.URL+"/v1/orders/o-e", "dk_unknown", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an unknown key, the control replica level with its stream: %d %s, want 401", resp.StatusCode, b)
+	}
 }
 
 // followingDir is a laggingDir whose replica of west is a followingReplica.
 type followingDir struct {
 	*laggingDir
-	west *followingReplica
+	west  *followingReplica
+	level bool // west's replica has read its whole stream (guarded by fakeDir.mu)
+}
+
+func (d *followingDir) Level(_ context.Context, region string) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return region != "west" || d.level, nil
+}
+
+func (d *followingDir) setLevel(v bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.level = v
 }
 
 func (d *followingDir) Local(region string) (Replica, bool) {
