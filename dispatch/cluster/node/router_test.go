@@ -519,8 +519,7 @@ func TestRouterRefusesAKeyOnlyWhenItKnows(t *testing.T) {
 	// west (the control region, owned here) authenticates as the API does, by its replica's view at that moment.
 	keys := &fakeView{tokens: map[string]service.Principal{"dk_valid": {Role: service.RoleOrders, ID: "key_1"}},
 		revoked: map[string]string{"dk_revoked": "key_2"}}
-	var api http.HandlerFunc
-	api = func(w http.ResponseWriter, r *http.Request) {
+	api := func(w http.ResponseWriter, r *http.Request) {
 		rep, _ := a.Local("west")
 		_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if _, ok := rep.View().Authenticate(service.HashToken(tok)); !ok {
@@ -530,7 +529,7 @@ func TestRouterRefusesAKeyOnlyWhenItKnows(t *testing.T) {
 		answer("a", "west").ServeHTTP(w, r)
 	}
 	a.mu.Lock()
-	a.reps["west"] = &servedReplica{node: "a", region: "west", view: keys, handler: api}
+	a.reps["west"] = &servedReplica{node: "a", region: "west", view: keys, handler: http.HandlerFunc(api)}
 	a.mu.Unlock()
 
 	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "dk_valid", ""); resp.StatusCode != 200 {
@@ -551,7 +550,7 @@ func TestRouterRefusesAKeyOnlyWhenItKnows(t *testing.T) {
 		if first {
 			first = false
 			a.mu.Lock()
-			a.reps["west"] = &servedReplica{node: "a", region: "west", view: &fakeView{}, handler: api}
+			a.reps["west"] = &servedReplica{node: "a", region: "west", view: &fakeView{}, handler: http.HandlerFunc(api)}
 			a.mu.Unlock()
 		}
 		api(w, r)
