@@ -217,7 +217,7 @@ func (m *Main) openCluster(ctx context.Context, log zerolog.Logger, cfg daemon.C
 		return nil, fmt.Errorf("dispatchd: --cluster: %w", err)
 	}
 	c.node = n
-	c.router = node.NewRouter(n, node.RouterConfig{Self: m.NodeID, Observer: cm, Logger: log,
+	c.router = node.NewRouter(n, node.RouterConfig{Self: m.NodeID, Observer: cm, Logger: log, AdminToken: apiCfg.AdminToken,
 		RetryAfter: time.Duration(math.Ceil(m.LeaseTTL.Seconds())) * time.Second})
 	ok = true
 	return c, nil

@@ -2,11 +2,13 @@ package load
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"regexp"
@@ -47,6 +49,97 @@ type chaosRun struct {
 	couriers []*simCourier
 	started  time.Time
 	probeSeq uint64
+	refusals refusalLog
+}
+
+// chaosEvent is a fault the run made or undid (a kill, a restart, a NATS server down or back, a cut), for placing
+// the refusals beside them.
+type chaosEvent struct {
+	at   time.Time
+	what string
+}
+
+// refusal is one answer above 399 an order service or a probe got through a node.
+type refusal struct {
+	At     time.Time `json:"at"`
+	Node   string    `json:"node"`
+	Method string    `json:"method"`
+	Path   string    `json:"path"`
+	Code   int       `json:"code"`
+	Body   string    `json:"body"`
+	// Near is the run's last event at or before the refusal and how long before it came.
+	Near string `json:"near"`
+}
+
+// refusalLog keeps every refusal and every event of a run. Refusals other than 503 (which a client retries) and
+// 409 (a cancellation too late, part of the game) are printed as they come.
+type refusalLog struct {
+	mu       sync.Mutex
+	log      io.Writer
+	started  time.Time
+	events   []chaosEvent
+	refusals []refusal
+}
+
+// event notes a fault made or undone now.
+func (l *refusalLog) event(what string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, chaosEvent{time.Now(), what})
+}
+
+// near says where at falls among the events (the caller holds mu).
+func (l *refusalLog) near(at time.Time) string {
+	for i := len(l.events) - 1; i >= 0; i-- {
+		if e := l.events[i]; !e.at.After(at) {
+			return fmt.Sprintf("%.2f s after %s", at.Sub(e.at).Seconds(), e.what)
+		}
+	}
+	return "before any fault"
+}
+
+func (l *refusalLog) add(r refusal) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r.Near = l.near(r.At)
+	l.refusals = append(l.refusals, r)
+	if r.Code != http.StatusServiceUnavailable && r.Code != http.StatusConflict && l.log != nil {
+		fmt.Fprintf(l.log, "dispatchd-load:   refused at +%.3fs: %d %s %s through %s, %s: %s\n",
+			r.At.Sub(l.started).Seconds(), r.Code, r.Method, r.Path, r.Node, r.Near, r.Body)
+	}
+}
+
+// list is every refusal so far, in the order they came.
+func (l *refusalLog) list() []refusal {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.refusals)
+}
+
+// refusalTransport notes every answer above 399 that came through one node (with its body, which it passes on).
+type refusalTransport struct {
+	base http.RoundTripper
+	node string
+	log  *refusalLog
+}
+
+// maxRefusalBody is the most of a refusal's body kept.
+const maxRefusalBody = 1 << 10
+
+func (t *refusalTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	b, rerr := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	body := strings.TrimSpace(string(b[:min(len(b), maxRefusalBody)]))
+	if rerr != nil {
+		body += fmt.Sprintf(" (body cut: %v)", rerr)
+	}
+	t.log.add(refusal{At: time.Now(), Node: t.node, Method: req.Method, Path: req.URL.Path, Code: resp.StatusCode, Body: body})
+	return resp, nil
 }
 
 // failoverRecord is one SIGKILL of a region's owner.
@@ -64,6 +157,7 @@ func runChaos(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err e
 	o := cfg.drive
 	fmt.Fprintf(stderr, "dispatchd-load: chaos seed %d\n", o.seed)
 	cr := &chaosRun{cfg: cfg, log: stderr, led: newLedger(), viol: &violations{}}
+	cr.refusals.log = stderr
 	if cr.c, err = startCluster(ctx, cfg, stderr); err != nil {
 		return fmt.Errorf("start the cluster: %w", err)
 	}
@@ -175,8 +269,9 @@ func (cr *chaosRun) setup(ctx context.Context) error {
 		cr.byRegion[region] = newOrderTargeter("", &sub)
 	}
 	all := newOrderTargeter("", cr.fx)
-	for _, d := range cr.c.nodes {
-		client := &simClient{base: d.url, http: &http.Client{Timeout: cfg.attack.timeout, Transport: transport}}
+	for i, d := range cr.c.nodes {
+		client := &simClient{base: d.url, http: &http.Client{Timeout: cfg.attack.timeout,
+			Transport: &refusalTransport{base: transport, node: cr.c.ids[i], log: &cr.refusals}}}
 		cr.services = append(cr.services, &orderService{client: client, led: cr.led, orders: all, token: cr.fx.orderKey,
 			cancelShare: cfg.drive.cancelShare, viol: cr.viol, place: newRecorder("orders", nil), retry: newRecorder("order retries", nil),
 			cancel: newRecorder("cancellations", func(c int) bool { return c == http.StatusConflict }),
@@ -248,6 +343,9 @@ func (cr *chaosRun) run(ctx context.Context, stdout io.Writer) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	cr.started = time.Now()
+	cr.refusals.mu.Lock()
+	cr.refusals.started = cr.started
+	cr.refusals.mu.Unlock()
 	for _, s := range cr.services {
 		wg.Go(func() { s.runRetries(runCtx, 16) })
 		wg.Go(func() { s.runCancels(runCtx) })
@@ -367,13 +465,16 @@ func (cr *chaosRun) loadSpread(ctx context.Context, rng *rand.Rand) ([]string, e
 		return lines, err
 	}
 	victim := rng.IntN(len(c.nodes))
+	cr.refusals.event("the load-spread kill of " + c.ids[victim])
 	if err := c.nodes[victim].kill(); err != nil {
 		return lines, err
 	}
 	if err := measure(c.ids[victim]+" killed", victim); err != nil {
 		return lines, err
 	}
-	return lines, c.nodes[victim].restart(ctx, cr.cfg.readyTimeout)
+	err := c.nodes[victim].restart(ctx, cr.cfg.readyTimeout)
+	cr.refusals.event(c.ids[victim] + " ready again after the load-spread kill")
+	return lines, err
 }
 
 // ackedByRegion counts the orders answered 201 between from and to, by region.
@@ -417,6 +518,7 @@ func (cr *chaosRun) killOwner(ctx context.Context, rng *rand.Rand, k int) (failo
 	}
 	via := (victim + 1 + rng.IntN(len(c.nodes)-1)) % len(c.nodes)
 	killAt := time.Now()
+	cr.refusals.event(fmt.Sprintf("kill %d (%s, owner of %s)", k+1, c.ids[victim], region))
 	if err := c.nodes[victim].kill(); err != nil {
 		return failoverRecord{}, fmt.Errorf("kill %d: %w", k+1, err)
 	}
@@ -430,9 +532,11 @@ func (cr *chaosRun) killOwner(ctx context.Context, rng *rand.Rand, k int) (failo
 	}
 	rec.Failover = acceptedAt.Sub(killAt)
 	rec.Steps = c.takeovers(region, killAt)
+	cr.refusals.event(fmt.Sprintf("the restart of %s after kill %d", rec.Victim, k+1))
 	if err := c.nodes[victim].restart(ctx, cr.cfg.readyTimeout); err != nil {
 		return rec, fmt.Errorf("restart %s after kill %d: %w", rec.Victim, k+1, err)
 	}
+	cr.refusals.event(fmt.Sprintf("%s ready again after kill %d", rec.Victim, k+1))
 	rec.Restart = time.Since(killAt)
 	fmt.Fprintf(cr.log, "dispatchd-load:   kill %d/%d: %s (owner of %s) at +%.1fs: %s accepts orders again after %s (through %s); %s ready again after %s\n",
 		k+1, cr.cfg.drive.kills, rec.Victim, region, killAt.Sub(cr.started).Seconds(), region,
@@ -449,6 +553,7 @@ func (cr *chaosRun) killNATS(ctx context.Context, rng *rand.Rand) ([]time.Durati
 	c := cr.c
 	victim := c.nats[rng.IntN(len(c.nats))]
 	killAt := time.Now()
+	cr.refusals.event(victim.name + " killed")
 	victim.kill()
 	fmt.Fprintf(cr.log, "dispatchd-load:   %s killed at +%.1fs\n", victim.name, killAt.Sub(cr.started).Seconds())
 	var took []time.Duration
@@ -461,6 +566,7 @@ func (cr *chaosRun) killNATS(ctx context.Context, rng *rand.Rand) ([]time.Durati
 		took = append(took, at.Sub(killAt))
 	}
 	sleep(ctx, 2*cr.cfg.chaos.leaseTTL)
+	cr.refusals.event(victim.name + " started again")
 	if err := victim.start(); err != nil {
 		return took, err
 	}
@@ -498,6 +604,7 @@ func (cr *chaosRun) cutOff(ctx context.Context, rng *rand.Rand) (string, error) 
 		}
 	}
 	cutAt := time.Now()
+	cr.refusals.event(c.ids[victim] + " cut off from NATS")
 	for _, p := range c.proxies[victim] {
 		p.setCut(true)
 	}
@@ -541,6 +648,7 @@ func (cr *chaosRun) cutOff(ctx context.Context, rng *rand.Rand) (string, error) 
 	if moved == 0 {
 		cr.viol.add("cut off", "the regions %v of %s, cut off from NATS, did not move to another node", mine, c.ids[victim])
 	}
+	cr.refusals.event(c.ids[victim] + " let back to NATS")
 	for _, p := range c.proxies[victim] {
 		p.setCut(false)
 	}
@@ -779,6 +887,7 @@ func (cr *chaosRun) report(w io.Writer, spread []string, fails []failoverRecord,
 		// Every order of the run is valid: a refusal is a wrong answer.
 		cr.viol.add("refused", "%d valid orders refused: %s", n, why)
 	}
+	cr.reportRefusals(w)
 	fmt.Fprintf(w, "routes: %d read, %d stops, %d violations; replays with the same key: %d\n", o.Routes, o.RouteStops, o.RouteViolations, res.replays)
 	fmt.Fprintf(w, "events read per region: %v; stream records checked for the fence: %v\n", res.events, res.fenced)
 	vr := cr.viol.report()
@@ -792,5 +901,26 @@ func (cr *chaosRun) report(w io.Writer, spread []string, fails []failoverRecord,
 	}
 	for _, s := range vr.Samples {
 		fmt.Fprintf(w, "  - %s\n", s)
+	}
+}
+
+// reportRefusals counts the run's refusals by status and node, and lists every one but the 503s (retried) and
+// the 409s (cancellations too late) with when, through which node, near which fault, and the body.
+func (cr *chaosRun) reportRefusals(w io.Writer) {
+	all := cr.refusals.list()
+	byCode := map[string]int{}
+	for _, r := range all {
+		byCode[fmt.Sprintf("%d via %s", r.Code, r.Node)]++
+	}
+	keys := slices.Sorted(maps.Keys(byCode))
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, byCode[k]))
+	}
+	fmt.Fprintf(w, "refusals through the nodes (status via node): %d; %s\n", len(all), strings.Join(parts, ", "))
+	for _, r := range all {
+		if r.Code != http.StatusServiceUnavailable && r.Code != http.StatusConflict {
+			fmt.Fprintf(w, "  +%.3fs %d %s %s through %s, %s: %s\n", r.At.Sub(cr.started).Seconds(), r.Code, r.Method, r.Path, r.Node, r.Near, r.Body)
+		}
 	}
 }

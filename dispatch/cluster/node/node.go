@@ -837,10 +837,14 @@ func (n *Node) follow(ctx context.Context, r *region, rep Replica) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if errors.Is(err, jetstream.ErrStreamNotFound) && rep.Position() == 0 {
 			r.mu.Lock()
 			r.caughtUp = true // never written: there is nothing to read
 			r.mu.Unlock()
+		} else if errors.Is(err, jetstream.ErrStreamNotFound) {
+			// A replica that read records has a stream: "not found" is a server that does not know it yet (one
+			// restarting), not an empty region. Not caught up: its API keys may be behind.
+			n.log.Warn().Err(err).Str("region", r.name).Uint64("position", rep.Position()).Msg("node: following the region's stream")
 		} else {
 			n.log.Warn().Err(err).Str("region", r.name).Msg("node: following the region's stream")
 		}

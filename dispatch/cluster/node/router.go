@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -47,6 +48,13 @@ type catchingUp interface {
 	CaughtUp(region string) bool
 }
 
+// leveller is what a Directory may also say (a *Node does): whether its replica of a region has read every record
+// its stream holds now (Node.Level). A request whose token is still unknown after Patience is 503, not 401, while
+// the control region's replica is not level. A Directory without it is always level.
+type leveller interface {
+	Level(ctx context.Context, region string) (bool, error)
+}
+
 // RouterConfig sets a router up.
 type RouterConfig struct {
 	// Self is this node's id (the hop header's value).
@@ -55,9 +63,12 @@ type RouterConfig struct {
 	Transport http.RoundTripper
 	// RetryAfter is what a 503 during a failover tells the client to wait (default 1 s, rounded up to seconds).
 	RetryAfter time.Duration
-	// Patience is how long a lookup by id that finds nothing here looks again, and how long a request waits for
-	// this node's replica of the control region to catch up (default 1 s).
+	// Patience is how long a lookup by id that finds nothing here looks again, how long a request waits for
+	// this node's replica of the control region to catch up, and how long one whose token this node does not know
+	// waits for it (a key made a moment ago through another node, not yet read here) (default 1 s).
 	Patience time.Duration
+	// AdminToken is the API's admin token, which no replica lists: a request with it does not wait (Patience).
+	AdminToken string
 	// DropoffRegion chooses the region of an order by items from its drop-off when the order names neither a
 	// store nor a region (default: the region of the store nearest the drop-off, over every region's view).
 	DropoffRegion func(d Directory, at service.Location) (string, bool)
@@ -101,6 +112,12 @@ type Router struct {
 	cfg   RouterConfig
 	mux   *http.ServeMux
 	proxy *httputil.ReverseProxy
+
+	adminHash []byte // the admin token's SHA-256 (nil: none configured)
+
+	authMu      sync.Mutex
+	authLast    map[string]time.Time // reason → when a refusal was last logged
+	authSkipped map[string]int       // reason → refusals not logged since
 }
 
 type routeKind int
@@ -145,6 +162,9 @@ func NewRouter(dir Directory, cfg RouterConfig) *Router {
 		cfg.Observer = nopObserver{}
 	}
 	rt := &Router{dir: dir, cfg: cfg, mux: http.NewServeMux()}
+	if cfg.AdminToken != "" {
+		rt.adminHash = service.HashToken(cfg.AdminToken)
+	}
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			f := pr.In.Context().Value(targetKey{}).(forward)
@@ -365,14 +385,222 @@ func (rr *recordedResponse) Write(b []byte) (int, error) {
 
 // serveHere serves r with a replica on this node, once the control region's replica here has caught up with its
 // stream (it authenticates every region's API keys): a request with credentials waits for it as a lookup does
-// (Patience), then answers 503 rather than 401 for a key this node has not read yet.
+// (Patience), then answers 503 rather than 401 for a key this node has not read yet. A token neither rep nor the
+// control replica here knows is waited for as long again: a standby follows its owner a little behind, and a key
+// made a moment ago through another node (the control region's owner) is known here a moment later. A 401 is given only by a
+// control replica that was caught up when the request came and still is, the same replica, when the API refuses
+// the key: one that was replaced meanwhile (the node lost or gave up the control region's lease and reopened its
+// replica from a checkpoint, which may predate the key) or fell behind answers 503 instead. Each refusal is logged
+// (authFailure).
 func (rt *Router) serveHere(w http.ResponseWriter, r *http.Request, rep Replica) {
+	if r.Header.Get("Authorization") == "" {
+		rep.Handler().ServeHTTP(w, r)
+		return
+	}
 	control := rt.dir.Regions()[0]
-	if r.Header.Get("Authorization") != "" && !rt.caughtUp(r.Context(), control) {
+	if !rt.caughtUp(r.Context(), control) {
+		rt.authFailure(r, authNotCaughtUp, "")
 		rt.unavailable(w, control, fmt.Sprintf("region %s (API keys) is catching up with its stream on this node; retry", control))
 		return
 	}
-	rep.Handler().ServeHTTP(w, r)
+	if !rt.awaitToken(r, rep, control) && !rt.level(r.Context(), control) {
+		rt.authFailure(r, authBehind, "")
+		rt.unavailable(w, control, fmt.Sprintf("region %s (API keys) has not read its stream to its end on this node, and this key is not in what it read; retry", control))
+		return
+	}
+	before, _ := rt.dir.Local(control)
+	rep.Handler().ServeHTTP(&authGuard{ResponseWriter: w, rt: rt, r: r, control: control, before: before}, r)
+}
+
+// awaitToken waits up to Patience (or until r's context ends) for r's bearer token to be known here: a key in the
+// control region's replica, a courier's token in rep's region, or the admin token. One still unknown after it is
+// left to the API (401) unless the control region's replica here has not read its stream to its end (level).
+// It says whether the token is known (or not one to look up).
+func (rt *Router) awaitToken(r *http.Request, rep Replica, control string) bool {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return true // the API says what is wrong
+	}
+	h := service.HashToken(token)
+	if rt.adminHash != nil && bytes.Equal(h, rt.adminHash) {
+		return true
+	}
+	known := func() bool {
+		if v := rep.View(); v != nil {
+			if _, ok := v.Authenticate(h); ok {
+				return true
+			}
+		}
+		if c, _ := rt.dir.Local(control); c != nil && c.View() != nil {
+			if p, ok := c.View().Authenticate(h); ok && p.Role != service.RoleCourier {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(rt.cfg.Patience)
+	for !known() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-r.Context().Done():
+			return true // the client went away: nothing to answer
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return true
+}
+
+// level says whether this node's replica of region has read its whole stream (a Directory that cannot say: yes).
+func (rt *Router) level(ctx context.Context, region string) bool {
+	l, ok := rt.dir.(leveller)
+	if !ok {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, rt.cfg.Patience)
+	defer cancel()
+	lv, err := l.Level(ctx, region)
+	return err == nil && lv
+}
+
+// Why a request's credentials were refused (or not judged) on this node: the reason in the log line.
+const (
+	authNotCaughtUp = "the control region's replica has not caught up with its stream"
+	authReopened    = "the control region's replica was reopened while the request was served"
+	authUnknown     = "unknown key"
+	authRevoked     = "key revoked"
+	authBehind      = "unknown key, and the control region's replica has not read its stream to its end"
+	authLate        = "key read here only after the refusal (the control region's replica was behind)"
+)
+
+// authGuard passes a replica's answer through, except a 401 that this node cannot stand by: one given while its
+// replica of the control region is not the replica that was caught up when the request came, or is not caught up
+// now, becomes 503 with Retry-After (the client retries; a node that has read the key then serves it).
+type authGuard struct {
+	http.ResponseWriter
+	rt          *Router
+	r           *http.Request
+	control     string
+	before      Replica
+	wrote, held bool
+}
+
+func (g *authGuard) WriteHeader(status int) {
+	if g.wrote {
+		return
+	}
+	g.wrote = true
+	if status == http.StatusUnauthorized {
+		if reason := g.rt.judgeRefusal(g.control, g.before); reason != "" {
+			g.rt.authFailure(g.r, reason, "")
+			// What the API set for its 401 (its Content-Type, its length) is not the 503's.
+			for k := range g.ResponseWriter.Header() {
+				g.ResponseWriter.Header().Del(k)
+			}
+			g.held = true
+			g.rt.unavailable(g.ResponseWriter, g.control, fmt.Sprintf("region %s (API keys) changed on this node while the request was served; retry", g.control))
+			return
+		}
+		reason, id := g.rt.refusalReason(g.r, g.control)
+		g.rt.authFailure(g.r, reason, id)
+	}
+	g.ResponseWriter.WriteHeader(status)
+}
+
+func (g *authGuard) Write(b []byte) (int, error) {
+	if !g.wrote {
+		g.WriteHeader(http.StatusOK)
+	}
+	if g.held {
+		return len(b), nil // the API's 401 body: the 503 was written instead
+	}
+	return g.ResponseWriter.Write(b)
+}
+
+// Flush passes on (streams served with credentials).
+func (g *authGuard) Flush() {
+	if g.held {
+		return
+	}
+	if f, ok := g.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (g *authGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+// judgeRefusal is why a 401 given now cannot stand ("" when it can): the control region's replica here is not
+// before (it was reopened), or has not caught up.
+func (rt *Router) judgeRefusal(control string, before Replica) string {
+	now, _ := rt.dir.Local(control)
+	if now == nil || now != before {
+		return authReopened
+	}
+	if cu, ok := rt.dir.(catchingUp); ok && !cu.CaughtUp(control) {
+		return authNotCaughtUp
+	}
+	return ""
+}
+
+// refusalReason tells an unknown key from a revoked one (and one the control region's replica here lists now,
+// read after the API refused it), by the control region's keys here; with the key's id when it is listed.
+func (rt *Router) refusalReason(r *http.Request, control string) (reason, keyID string) {
+	_, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	h := service.HashToken(strings.TrimSpace(token))
+	rep, _ := rt.dir.Local(control)
+	if rep == nil || rep.View() == nil {
+		return authUnknown, ""
+	}
+	for _, k := range rep.View().APIKeys() {
+		if bytes.Equal(k.Hash, h) {
+			if k.RevokedAt != nil {
+				return authRevoked, k.ID
+			}
+			return authLate, k.ID
+		}
+	}
+	return authUnknown, ""
+}
+
+// authLogEvery is the least time between two log lines for the same reason of refused credentials; the lines
+// between are counted in the next one.
+const authLogEvery = time.Second
+
+// authFailure logs credentials this node refused (401) or could not judge (503), at warn, at most one line per
+// reason per authLogEvery: the path, the key's id when it is listed (revoked), the token's kind (its prefix:
+// "dk_" an API key, "dc_" a courier's token) and the first bytes of its SHA-256, never the token.
+func (rt *Router) authFailure(r *http.Request, reason, keyID string) {
+	now := time.Now()
+	rt.authMu.Lock()
+	if rt.authLast == nil {
+		rt.authLast, rt.authSkipped = map[string]time.Time{}, map[string]int{}
+	}
+	if last, ok := rt.authLast[reason]; ok && now.Sub(last) < authLogEvery {
+		rt.authSkipped[reason]++
+		rt.authMu.Unlock()
+		return
+	}
+	skipped := rt.authSkipped[reason]
+	rt.authLast[reason], rt.authSkipped[reason] = now, 0
+	rt.authMu.Unlock()
+	_, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	kind, _, _ := strings.Cut(token, "_")
+	if len(kind) > 4 || kind == token {
+		kind = "" // not a dispatchd token: nothing of it is logged
+	}
+	ev := rt.cfg.Logger.Warn().Str("reason", reason).Str("method", r.Method).Str("path", r.URL.Path).
+		Str("token_kind", kind).Str("token_sha256", fmt.Sprintf("%x", service.HashToken(token)[:4])).Int("not_logged_since", skipped)
+	if keyID != "" {
+		ev = ev.Str("key_id", keyID)
+	}
+	if by := r.Header.Get(HopHeader); by != "" {
+		ev = ev.Str("forwarded_by", by)
+	}
+	ev.Msg("node: credentials refused")
 }
 
 // caughtUp waits up to Patience (or until ctx ends) for this node's replica of region to have caught up.

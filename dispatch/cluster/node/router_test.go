@@ -2,6 +2,7 @@ package node
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/o2o-dispatch/dispatchd/dispatch/service"
 )
 
@@ -21,6 +24,7 @@ type fakeView struct {
 	service.View
 	orders, stores, couriers map[string]bool
 	tokens                   map[string]service.Principal // token → who
+	revoked                  map[string]string            // token → id of a revoked key
 	storeAt                  map[string]service.Location
 }
 
@@ -40,6 +44,19 @@ func (v *fakeView) Authenticate(h []byte) (service.Principal, bool) {
 		}
 	}
 	return service.Principal{}, false
+}
+func (v *fakeView) APIKeys() []*service.APIKey {
+	var keys []*service.APIKey
+	for tok, p := range v.tokens {
+		if p.Role != service.RoleCourier {
+			keys = append(keys, &service.APIKey{ID: p.ID, Role: p.Role, Hash: service.HashToken(tok)})
+		}
+	}
+	for tok, id := range v.revoked {
+		at := time.Unix(0, 0)
+		keys = append(keys, &service.APIKey{ID: id, Role: service.RoleOrders, RevokedAt: &at, Hash: service.HashToken(tok)})
+	}
+	return keys
 }
 func (v *fakeView) StoresNear(p service.Location, radius float64) []*service.Store {
 	var out []*service.Store
@@ -485,4 +502,209 @@ func TestRouterSplitsALocationBatchByRegion(t *testing.T) {
 	if resp, body := do(t, "POST", sa.URL+"/v1/courier-locations", "", batch); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a batch one region refuses: %d %s, want its 400", resp.StatusCode, body)
 	}
+}
+
+// A 401 stands only when the control region's replica that authenticated the key is the one that was caught up
+// when the request came, and still is: a replica reopened meanwhile (the node lost or gave up the control
+// region's lease and opened a fresh standby from a checkpoint older than the key) refuses a valid key, and that
+// is 503 with Retry-After. A key no caught-up replica knows is 401, logged with why and without the token.
+func TestRouterRefusesAKeyOnlyWhenItKnows(t *testing.T) {
+	a, _, _, _ := twoNodes(t)
+	lag := &laggingDir{fakeDir: a, caught: map[string]bool{"west": true, "east": true}}
+	var logs syncBuffer
+	srv := httptest.NewServer(NewRouter(lag, RouterConfig{Self: "a", RetryAfter: time.Second, Patience: 50 * time.Millisecond,
+		Logger: zerolog.New(&logs)}))
+	t.Cleanup(srv.Close)
+
+	// west (the control region, owned here) authenticates as the API does, by its replica's view at that moment.
+	keys := &fakeView{tokens: map[string]service.Principal{"dk_valid": {Role: service.RoleOrders, ID: "key_1"}},
+		revoked: map[string]string{"dk_revoked": "key_2"}}
+	api := func(w http.ResponseWriter, r *http.Request) {
+		rep, _ := a.Local("west")
+		_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if _, ok := rep.View().Authenticate(service.HashToken(tok)); !ok {
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "", "the token is not valid")
+			return
+		}
+		answer("a", "west").ServeHTTP(w, r)
+	}
+	a.mu.Lock()
+	a.reps["west"] = &servedReplica{node: "a", region: "west", view: keys, handler: http.HandlerFunc(api)}
+	a.mu.Unlock()
+
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "dk_valid", ""); resp.StatusCode != 200 {
+		t.Fatalf("a valid key, control replica caught up: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "dk_nobodys", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an unknown key, control replica caught up: %d %s, want 401", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "dk_revoked", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a revoked key, control replica caught up: %d %s, want 401", resp.StatusCode, b)
+	}
+
+	// The control region's replica is reopened from an old checkpoint (without the key) after the router let the
+	// request through and before the API authenticated it.
+	first := true
+	a.mu.Lock()
+	a.reps["west"].handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if first {
+			first = false
+			a.mu.Lock()
+			a.reps["west"] = &servedReplica{node: "a", region: "west", view: &fakeView{}, handler: http.HandlerFunc(api)}
+			a.mu.Unlock()
+		}
+		api(w, r)
+	})
+	a.mu.Unlock()
+	resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "dk_valid", "")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || resp.Header.Get("Dispatchd-Region") != "west" {
+		t.Errorf("a valid key while the control replica is reopened: %d %s, want 503 naming west with Retry-After", resp.StatusCode, b)
+	}
+	if !strings.Contains(string(b), "retry") {
+		t.Errorf("the 503's body: %s, want the router's error, not the API's 401", b)
+	}
+
+	out := logs.String()
+	for _, want := range []string{authUnknown, authReopened, authRevoked, `"key_id":"key_2"`, `"token_kind":"dk"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log has no %q:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"dk_valid", "dk_nobodys", "nobodys", "dk_revoked"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds a token (%s):\n%s", secret, out)
+		}
+	}
+}
+
+// syncBuffer is a log written by the router's goroutines and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// followingView is a standby's view of the control region that learns keys as it follows its stream.
+type followingView struct {
+	*fakeView
+	mu   sync.Mutex
+	keys map[string]service.Principal
+}
+
+func (v *followingView) Authenticate(h []byte) (service.Principal, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for tok, p := range v.keys {
+		if string(service.HashToken(tok)) == string(h) {
+			return p, true
+		}
+	}
+	return service.Principal{}, false
+}
+
+func (v *followingView) learn(token string, p service.Principal) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.keys[token] = p
+}
+
+// followingReplica is a replica whose view is a followingView.
+type followingReplica struct {
+	*servedReplica
+	view *followingView
+}
+
+func (f *followingReplica) View() service.View { return f.view }
+
+// A key made a moment ago through another node (the control region's owner) and used at once through this one,
+// whose standby of the control region has not read it yet, is waited for (Patience) and served: not 401. This
+// is the 401 the chaos run saw, on the first orders after it made its key.
+func TestRouterWaitsForAKeyMadeElsewhere(t *testing.T) {
+	a, _, _, _ := twoNodes(t)
+	// east is owned here; west (the control region) is a standby here, owned by b.
+	a.setOwner("east", "a")
+	a.setOwner("west", "b")
+	control := &followingView{fakeView: &fakeView{}, keys: map[string]service.Principal{}}
+	west := &followingReplica{servedReplica: &servedReplica{node: "a", region: "west"}, view: control}
+	a.mu.Lock()
+	east := a.reps["east"]
+	// east's API authenticates as keyedView does: its own tokens, then the control replica's keys.
+	east.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if _, ok := (keyedView{View: east.view, control: func() service.View { return control }}).Authenticate(service.HashToken(tok)); !ok && tok != "admin" {
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "", "the token is not valid")
+			return
+		}
+		answer("a", "east").ServeHTTP(w, r)
+	})
+	a.mu.Unlock()
+	dir := &followingDir{laggingDir: &laggingDir{fakeDir: a, caught: map[string]bool{"west": true, "east": true}}, west: west}
+	srv := httptest.NewServer(NewRouter(dir, RouterConfig{Self: "a", Patience: 5 * time.Second, AdminToken: "admin"}))
+	t.Cleanup(srv.Close)
+
+	learnt := make(chan struct{})
+	go func() {
+		defer close(learnt)
+		time.Sleep(150 * time.Millisecond) // the standby applies the key's record
+		control.learn("dk_new", service.Principal{Role: service.RoleOrders, ID: "key_new"})
+	}()
+	resp, b := do(t, "GET", srv.URL+"/v1/orders/o-e", "dk_new", "")
+	<-learnt
+	var got served
+	if resp.StatusCode != 200 || json.Unmarshal(b, &got) != nil || got.Node != "a" || got.Region != "east" {
+		t.Errorf("a key made a moment ago elsewhere, read here a moment later: %d %s, want it served here in east", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-e", "admin", ""); resp.StatusCode != 200 {
+		t.Errorf("the admin token, which no replica lists: %d %s, want it served", resp.StatusCode, b)
+	}
+
+	// A key still unknown after Patience: 503 while the control replica here has not read its whole stream (the
+	// key may be in what it has not read), 401 once it has.
+	quick := httptest.NewServer(NewRouter(dir, RouterConfig{Self: "a", Patience: 50 * time.Millisecond}))
+	t.Cleanup(quick.Close)
+	if resp, b := do(t, "GET", quick.URL+"/v1/orders/o-e", "dk_unknown", ""); resp.StatusCode != http.StatusServiceUnavailable ||
+		resp.Header.Get("Dispatchd-Region") != "west" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("an unknown key, the control replica behind its stream: %d %s, want 503 naming west", resp.StatusCode, b)
+	}
+	dir.setLevel(true)
+	if resp, b := do(t, "GET", quick.URL+"/v1/orders/o-e", "dk_unknown", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an unknown key, the control replica level with its stream: %d %s, want 401", resp.StatusCode, b)
+	}
+}
+
+// followingDir is a laggingDir whose replica of west is a followingReplica.
+type followingDir struct {
+	*laggingDir
+	west  *followingReplica
+	level bool // west's replica has read its whole stream (guarded by fakeDir.mu)
+}
+
+func (d *followingDir) Level(_ context.Context, region string) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return region != "west" || d.level, nil
+}
+
+func (d *followingDir) setLevel(v bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.level = v
+}
+
+func (d *followingDir) Local(region string) (Replica, bool) {
+	if region == "west" {
+		return d.west, false
+	}
+	return d.laggingDir.Local(region)
 }
