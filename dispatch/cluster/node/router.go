@@ -285,6 +285,14 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 			return
 		}
 	}
+	if region == "" && (kind == byOrder || kind == byStore || kind == byCourier || kind == byMoveBody) {
+		// An id the request says exists, found in no replica here after Patience: "not found" only once every
+		// replica here has read its whole stream (the id may be in what one has not read yet).
+		if behind := rt.behind(r.Context()); behind != "" {
+			rt.unavailable(w, behind, fmt.Sprintf("no region on this node has this id yet, and region %s has not read its stream to its end here; retry", behind))
+			return
+		}
+	}
 	if region == "" {
 		// Not told: this node's replica of the control region answers (authentication, then 404 or 400).
 		if rep, _ := rt.dir.Local(control); rep != nil && rep.Handler() != nil && r.Header.Get(HopHeader) == "" {
@@ -463,6 +471,16 @@ func (rt *Router) level(ctx context.Context, region string) bool {
 	defer cancel()
 	lv, err := l.Level(ctx, region)
 	return err == nil && lv
+}
+
+// behind is the first region (in the cluster's order) whose replica here has not read its whole stream, or "".
+func (rt *Router) behind(ctx context.Context) string {
+	for _, region := range rt.dir.Regions() {
+		if !rt.level(ctx, region) {
+			return region
+		}
+	}
+	return ""
 }
 
 // Why a request's credentials were refused (or not judged) on this node: the reason in the log line.

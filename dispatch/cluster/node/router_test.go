@@ -708,3 +708,46 @@ func (d *followingDir) Local(region string) (Replica, bool) {
 	}
 	return d.laggingDir.Local(region)
 }
+
+// levelDir is a node's directory whose replicas are caught up, each level with its stream or not.
+type levelDir struct {
+	*fakeDir
+	level map[string]bool // region → has read its whole stream (guarded by fakeDir.mu)
+}
+
+func (d *levelDir) Level(_ context.Context, region string) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.level[region], nil
+}
+
+func (d *levelDir) setLevel(region string, v bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.level[region] = v
+}
+
+// An id that no replica here has after Patience is "not found" only once every replica here has read its whole
+// stream: while one is behind (a standby more than Patience behind its owner), the id may be in what it has not
+// read, so the lookup is 503 naming that region, and the client retries.
+func TestRouterNotFoundOnlyWhenLevel(t *testing.T) {
+	a, _, _, _ := twoNodes(t)
+	dir := &levelDir{fakeDir: a, level: map[string]bool{"west": true, "east": false}}
+	srv := httptest.NewServer(NewRouter(dir, RouterConfig{Self: "a", Patience: 50 * time.Millisecond}))
+	t.Cleanup(srv.Close)
+
+	for _, path := range []string{"/v1/orders/o-nowhere", "/v1/stores/s-nowhere", "/v1/couriers/c-nowhere"} {
+		resp, b := do(t, "GET", srv.URL+path, "", "")
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Dispatchd-Region") != "east" || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("GET %s, east behind its stream here: %d %s (region %q), want 503 naming east", path, resp.StatusCode, b, resp.Header.Get("Dispatchd-Region"))
+		}
+	}
+	// What is found is served whatever the level.
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "", ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("an order of west with east behind: %d %s, want it served", resp.StatusCode, b)
+	}
+	dir.setLevel("east", true)
+	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-nowhere", "", ""); resp.StatusCode == http.StatusServiceUnavailable {
+		t.Errorf("an unknown order with every replica level: %d %s, want the control region's answer, not 503", resp.StatusCode, b)
+	}
+}
