@@ -285,9 +285,10 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, kind routeKind) 
 			return
 		}
 	}
-	if region == "" && (kind == byOrder || kind == byStore || kind == byCourier || kind == byMoveBody) {
-		// An id the request says exists, found in no replica here after Patience: "not found" only once every
-		// replica here has read its whole stream (the id may be in what one has not read yet).
+	if region == "" && (kind == byOrder || kind == byStore || kind == byCourier || kind == byMoveBody ||
+		(kind == byToken && courierToken(r))) {
+		// An id (or a courier's token) the request says exists, found in no replica here after Patience: "not
+		// found" only once every replica here has read its whole stream (it may be in what one has not read yet).
 		if behind := rt.behind(r.Context()); behind != "" {
 			rt.unavailable(w, behind, fmt.Sprintf("no region on this node has this id yet, and region %s has not read its stream to its end here; retry", behind))
 			return
@@ -839,10 +840,22 @@ func (rt *Router) tokenRegion(r *http.Request) string {
 		return ""
 	}
 	h := service.HashToken(token)
-	return rt.findNow(func(v service.View) bool {
+	isCourier := func(v service.View) bool {
 		p, ok := v.Authenticate(h)
 		return ok && p.Role == service.RoleCourier
-	})
+	}
+	if courierToken(r) {
+		// A courier's token registered a moment ago through another node may not be read here yet: looked for
+		// again, as an id is.
+		return rt.find(r.Context(), isCourier)
+	}
+	return rt.findNow(isCourier)
+}
+
+// courierToken says whether r's bearer token has the form of a courier's token ("dc_…", as the daemon makes them).
+func courierToken(r *http.Request) bool {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && strings.HasPrefix(strings.TrimSpace(token), "dc_")
 }
 
 // maxPeek is the most of a body the router reads to find its region (the API's own limit is lower: a body over

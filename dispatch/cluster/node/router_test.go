@@ -742,6 +742,11 @@ func TestRouterNotFoundOnlyWhenLevel(t *testing.T) {
 			t.Errorf("GET %s, east behind its stream here: %d %s (region %q), want 503 naming east", path, resp.StatusCode, b, resp.Header.Get("Dispatchd-Region"))
 		}
 	}
+	// A courier's token that no replica here lists yet is the same: it may be in what east has not read.
+	if resp, b := do(t, "GET", srv.URL+"/v1/courier/route", "dc_unknown", ""); resp.StatusCode != http.StatusServiceUnavailable ||
+		resp.Header.Get("Dispatchd-Region") != "east" {
+		t.Errorf("an unknown courier's token, east behind its stream here: %d %s, want 503 naming east", resp.StatusCode, b)
+	}
 	// What is found is served whatever the level.
 	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-w", "", ""); resp.StatusCode != http.StatusOK {
 		t.Errorf("an order of west with east behind: %d %s, want it served", resp.StatusCode, b)
@@ -749,5 +754,8 @@ func TestRouterNotFoundOnlyWhenLevel(t *testing.T) {
 	dir.setLevel("east", true)
 	if resp, b := do(t, "GET", srv.URL+"/v1/orders/o-nowhere", "", ""); resp.StatusCode == http.StatusServiceUnavailable {
 		t.Errorf("an unknown order with every replica level: %d %s, want the control region's answer, not 503", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "GET", srv.URL+"/v1/courier/route", "dc_unknown", ""); resp.StatusCode == http.StatusServiceUnavailable {
+		t.Errorf("an unknown courier's token with every replica level: %d %s, want the control region's answer, not 503", resp.StatusCode, b)
 	}
 }
