@@ -398,6 +398,7 @@ func (cr *chaosRun) run(ctx context.Context, stdout io.Writer) error {
 	wg.Wait()
 
 	res, err := cr.check(ctx)
+	res.err = err
 	faultErr = errors.Join(faultErr, err)
 	cr.report(stdout, spread, fails, natsFail, cutNote, res)
 	if faultErr != nil {
@@ -664,6 +665,7 @@ type chaosCheck struct {
 	orders  checkResult
 	events  map[string]int // region → events read
 	fenced  map[string]int // region → records read from its stream
+	err     error          // why the check did not finish, if it did not
 	replays int
 }
 
@@ -795,49 +797,75 @@ func (cr *chaosRun) checkStreams(ctx context.Context) (map[string]int, error) {
 	}
 	out := map[string]int{}
 	for _, region := range cr.c.regions {
-		st, err := js.Stream(ctx, jsjournal.StreamName(region))
-		if err != nil {
-			return out, fmt.Errorf("stream of %s: %w", region, err)
+		// A read may meet the stream between leaders (a nats-server was killed and restarted during the run):
+		// "no responders" or a timeout. The region is read again from its start, up to five times.
+		var n int
+		var fence []string
+		for attempt := 1; ; attempt++ {
+			n, fence, err = readFence(ctx, js, region)
+			if err == nil || attempt == 5 || ctx.Err() != nil {
+				break
+			}
+			sleep(ctx, time.Second)
 		}
-		info, err := st.Info(ctx)
 		if err != nil {
 			return out, err
 		}
-		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-		if err != nil {
-			return out, err
-		}
-		var epoch uint64
-		last := info.State.LastSeq
-		for n := info.State.FirstSeq; n <= last && last > 0; {
-			batch, err := cons.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
-			if err != nil {
-				return out, err
-			}
-			got := 0
-			for m := range batch.Messages() {
-				got++
-				md, err := m.Metadata()
-				if err != nil {
-					return out, err
-				}
-				n = md.Sequence.Stream + 1
-				out[region]++
-				e, _ := strconv.ParseUint(m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:], 10, 64)
-				if e < epoch {
-					cr.viol.add("fence", "%s: record %d on %s (epoch %d) after a record of epoch %d", region, md.Sequence.Stream, m.Subject(), e, epoch)
-				}
-				epoch = max(epoch, e)
-			}
-			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-				return out, err
-			}
-			if got == 0 {
-				return out, fmt.Errorf("stream of %s: no record read at %d of %d", region, n, last)
-			}
+		out[region] = n
+		for _, f := range fence {
+			cr.viol.add("fence", "%s", f)
 		}
 	}
 	return out, nil
+}
+
+// readFence reads region's journal stream whole and returns how many records it read and every record whose
+// writer's epoch (the last token of its subject) is below an earlier record's.
+func readFence(ctx context.Context, js jetstream.JetStream, region string) (int, []string, error) {
+	st, err := js.Stream(ctx, jsjournal.StreamName(region))
+	if err != nil {
+		return 0, nil, fmt.Errorf("stream of %s: %w", region, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("stream of %s: %w", region, err)
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return 0, nil, fmt.Errorf("stream of %s: %w", region, err)
+	}
+	var fence []string
+	var epoch uint64
+	read := 0
+	last := info.State.LastSeq
+	for n := info.State.FirstSeq; n <= last && last > 0; {
+		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return read, nil, fmt.Errorf("stream of %s at %d: %w", region, n, err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil {
+				return read, nil, err
+			}
+			n = md.Sequence.Stream + 1
+			read++
+			e, _ := strconv.ParseUint(m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:], 10, 64)
+			if e < epoch {
+				fence = append(fence, fmt.Sprintf("%s: record %d on %s (epoch %d) after a record of epoch %d", region, md.Sequence.Stream, m.Subject(), e, epoch))
+			}
+			epoch = max(epoch, e)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return read, nil, fmt.Errorf("stream of %s at %d: %w", region, n, err)
+		}
+		if got == 0 {
+			return read, nil, fmt.Errorf("stream of %s: no record read at %d of %d", region, n, last)
+		}
+	}
+	return read, fence, nil
 }
 
 // quoted matches the names quoted in an error, which the report's tally of refusals leaves out.
@@ -891,7 +919,14 @@ func (cr *chaosRun) report(w io.Writer, spread []string, fails []failoverRecord,
 	fmt.Fprintf(w, "routes: %d read, %d stops, %d violations; replays with the same key: %d\n", o.Routes, o.RouteStops, o.RouteViolations, res.replays)
 	fmt.Fprintf(w, "events read per region: %v; stream records checked for the fence: %v\n", res.events, res.fenced)
 	vr := cr.viol.report()
+	if res.err != nil {
+		fmt.Fprintf(w, "check incomplete: %v\n", res.err)
+	}
 	if vr.total() == 0 {
+		if res.err != nil {
+			fmt.Fprintln(w, "verdict: no violation found, but the check did not finish")
+			return
+		}
 		fmt.Fprintln(w, "verdict: no violation")
 		return
 	}
