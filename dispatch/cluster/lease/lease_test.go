@@ -154,22 +154,26 @@ func TestTakeoverAfterTheHolderStopsRenewing(t *testing.T) {
 	if hb2.Epoch() <= ha2.Epoch() {
 		t.Fatalf("the expired lease's taker has epoch %d, not above the old holder's %d", hb2.Epoch(), ha2.Epoch())
 	}
-	if info, err := ahead.Get(ctxT(t), "r2"); err != nil || info.Owner != "b" || info.Epoch != hb2.Epoch() {
-		t.Fatalf("the expired lease after the takeover: %+v %v", info, err)
-	}
-	// Another node's Get may read a replica of the bucket that has not applied the create yet: it sees the taker
-	// soon, not necessarily at once.
+	awaitHolder(t, ahead, "r2", "b", hb2)
+	awaitHolder(t, a, "r1", "b", hb)
+}
+
+// awaitHolder waits until l's Get of region says owner holds it with h's epoch. A Get may read a replica of the
+// bucket that has not applied the last write yet (even the writer's own): it sees the taker soon, not necessarily
+// at once.
+func awaitHolder(t *testing.T, l *Leases, region, owner string, h *Lease) {
+	t.Helper()
 	ctx := ctxT(t)
 	for {
-		info, err := a.Get(ctx, "r1")
-		if err == nil && info.Owner == "b" && info.Epoch == hb.Epoch() {
-			break
+		info, err := l.Get(ctx, region)
+		if err == nil && info.Owner == owner && info.Epoch == h.Epoch() {
+			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("Get after the takeover: %+v, %v", info, err)
-		case <-hb.Lost():
-			t.Fatalf("the taker lost the lease: %v", hb.Err())
+			t.Fatalf("Get of %s after the takeover: %+v, %v; want %s at epoch %d", region, info, err, owner, h.Epoch())
+		case <-h.Lost():
+			t.Fatalf("the taker lost the lease of %s: %v", region, h.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
