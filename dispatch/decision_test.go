@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -74,6 +75,37 @@ func TestDecisionMatchesInlineRound(t *testing.T) {
 				t.Fatal("no round placed anything: the comparison exercised nothing")
 			}
 		})
+	}
+}
+
+// A round that yields between pieces of its work (Planner.Yield, what the daemon does) decides exactly what one that
+// does not decides.
+func TestYieldingRoundDecidesTheSame(t *testing.T) {
+	yields, rounds := 0, 0
+	for seed := uint64(40); seed < 43; seed++ {
+		log, _ := randomDay(t, seed, nil)
+		e := planarEngine(t, nil)
+		for i, te := range log {
+			if _, ok := te.ev.(DispatchTick); ok {
+				plain, yielding := e.Planner(), e.Planner()
+				yielding.Yield(func() { yields++; runtime.Gosched() })
+				want, err1 := plain.Plan(te.at)
+				got, err2 := yielding.Plan(te.at)
+				if err1 != nil || err2 != nil {
+					t.Fatalf("seed %d: event %d: %v, %v", seed, i, err1, err2)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("seed %d: event %d: the yielding round decided otherwise\nplain    %+v\nyielding %+v", seed, i, want, got)
+				}
+				rounds++
+			}
+			if _, err := e.Apply(te.at, te.ev); err != nil {
+				t.Fatalf("seed %d: event %d: %v", seed, i, err)
+			}
+		}
+	}
+	if rounds == 0 || yields == 0 {
+		t.Fatalf("%d rounds, %d yields: the comparison exercised nothing", rounds, yields)
 	}
 }
 

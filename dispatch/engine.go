@@ -22,6 +22,8 @@ type Engine struct {
 	space  geo.Space
 	travel geo.TravelModel
 	plan   planner
+	// yield, when set (Planner.Yield), is called between small pieces of a round's work.
+	yield func()
 
 	now int64
 

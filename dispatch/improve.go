@@ -185,6 +185,9 @@ func (im *improver) without(rt *basePlan, o *orderState, buf []seqStop) (basePla
 // insertInto prices o on base plan bp of courier c; with keep, the scratch's best holds the new plan.
 func (im *improver) insertInto(bp *basePlan, c *courierState, o *orderState, keep bool) insertion {
 	im.evals++
+	if im.evals%64 == 0 {
+		im.e.pause()
+	}
 	p := &im.e.plan
 	im.fresh = p.freshStops(bp, []*orderState{o}, []*orderState{o}, c.shiftEnd, im.fresh)
 	return p.insert(bp, im.fresh, im.sc, keep)

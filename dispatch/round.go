@@ -314,7 +314,10 @@ func (e *Engine) runRound() {
 	// 6. Re-sequence every touched route, improve them together, and publish them.
 	slices.SortFunc(r.touched, func(a, b *courierState) int { return int(a.idx - b.idx) })
 	if !e.cfg.Rules.NoDiversion {
-		for _, c := range r.touched {
+		for i, c := range r.touched {
+			if i%8 == 7 {
+				e.pause()
+			}
 			e.resequenceRoute(c)
 		}
 	}
@@ -456,6 +459,9 @@ func (e *Engine) findCandidates(from int) {
 	k := e.cfg.CandidateCouriers
 	maxSeen := 8 * k
 	for i := from; i < len(r.rows); i++ {
+		if i%8 == 7 {
+			e.pause()
+		}
 		rw := &r.rows[i]
 		rw.candFrom = len(r.cands)
 		if rw.orders == nil {
@@ -527,6 +533,7 @@ func (e *Engine) price(from int) {
 		sc := r.scratch[w]
 		var fresh []seqStop
 		for i := from + w; i < len(r.rows); i += workers {
+			e.pause()
 			rw := &r.rows[i]
 			rw.feasible, rw.bestCost, rw.bestSlack, rw.failLate = 0, math.Inf(1), 0, never
 			for k := rw.candFrom; k < rw.candTo; k++ {
