@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/trace"
 	"sync"
 	"sync/atomic"
@@ -233,6 +234,10 @@ type Daemon struct {
 	pubMu     sync.Mutex
 	pending   []*View
 	pubNotify chan struct{}
+	// held are the replies to requests whose record is not yet in a published snapshot, in record order: they
+	// are sent when it is (publishDurable), so that the caller wakes once, with its answer durable and readable,
+	// rather than once for the loop's answer and again for the disk. Under pubMu.
+	held []heldReply
 
 	// Everything below belongs to the loop (and to Open, before the loop starts).
 	eng *dispatch.Engine
@@ -488,7 +493,40 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}
 	}
+	// requests is a step of requests: the first, and more as they come within the step's budget.
+	requests := func(req request) {
+		done := step("loop: requests")
+		began := d.clock()
+		d.handle(req)
+	drain:
+		for range 255 {
+			if d.clock().Sub(began) >= stepBudget {
+				break
+			}
+			select {
+			case req := <-d.queue:
+				d.handle(req)
+			default:
+				break drain
+			}
+		}
+		d.publish()
+		done()
+	}
+	// Requests have callers waiting for them; positions and a round's decision have not. So when requests wait,
+	// a step of them comes first, every other step at least: the steps between take their turn through the select.
+	requestsFirst := true
 	for {
+		if requestsFirst {
+			select {
+			case req := <-d.queue:
+				requests(req)
+				requestsFirst = false
+				continue
+			default:
+			}
+		}
+		requestsFirst = true
 		// A round's decision with pieces left is work ready at once, taken in turn with the rest (select
 		// chooses at random among the ready cases).
 		var piece <-chan struct{}
@@ -562,23 +600,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.publish()
 			done()
 		case req := <-d.queue:
-			done := step("loop: requests")
-			began := d.clock()
-			d.handle(req)
-		drain:
-			for range 255 {
-				if d.clock().Sub(began) >= stepBudget {
-					break
-				}
-				select {
-				case req := <-d.queue:
-					d.handle(req)
-				default:
-					break drain
-				}
-			}
-			d.publish()
-			done()
+			requests(req)
 		case <-tick.C:
 			done := step("loop: tick")
 			d.tick()
@@ -636,6 +658,7 @@ func (d *Daemon) shutdown() error {
 	if err := d.jnl().Close(); err != nil {
 		errs = append(errs, err)
 	}
+	d.releaseAllHeld()
 	d.stopWatch()
 	d.stopHooks()
 	if err := d.events.Close(); err != nil {
@@ -768,7 +791,50 @@ func (d *Daemon) handle(req request) {
 		}()
 		r.seq, r.err = req.fn(d.now())
 	}()
+	if r.err == nil && r.seq > 0 {
+		d.replyWhenVisible(req.reply, r)
+		return
+	}
 	req.reply <- r
+}
+
+// heldReply is a reply waiting for its record's snapshot (Daemon.held).
+type heldReply struct {
+	ch chan reply
+	r  reply
+}
+
+// replyWhenVisible sends r once a snapshot holding record r.seq is published, or at once if one is, or if the
+// journal failed (the caller's waitVisible then says what became of the record). On the loop.
+func (d *Daemon) replyWhenVisible(ch chan reply, r reply) {
+	d.pubMu.Lock()
+	defer d.pubMu.Unlock()
+	if d.view.Load().seq >= r.seq || d.jnl().Err() != nil {
+		ch <- r
+		return
+	}
+	d.held = append(d.held, heldReply{ch: ch, r: r})
+}
+
+// releaseHeld sends the held replies of records up to seq (all of them: ^uint64(0)). Callers hold pubMu.
+func (d *Daemon) releaseHeld(seq uint64) {
+	n := 0
+	for n < len(d.held) && d.held[n].r.seq <= seq {
+		d.held[n].ch <- d.held[n].r
+		d.held[n] = heldReply{}
+		n++
+	}
+	if n > 0 {
+		d.held = append(d.held[:0], d.held[n:]...)
+	}
+}
+
+// releaseAllHeld sends every held reply; their callers' waitVisible decides what each record became. When the
+// loop ends: what is still held then will not be published by this loop.
+func (d *Daemon) releaseAllHeld() {
+	d.pubMu.Lock()
+	d.releaseHeld(^uint64(0))
+	d.pubMu.Unlock()
 }
 
 // now is the loop's clock: wall time, never going back (the engine refuses time that goes back, and a journal
@@ -866,6 +932,7 @@ func (d *Daemon) publish() {
 // see that none will come (waitVisible).
 func (d *Daemon) onJournalFailed(error) {
 	d.pubMu.Lock()
+	d.releaseHeld(^uint64(0))
 	close(d.pubNotify)
 	d.pubNotify = make(chan struct{})
 	d.pubMu.Unlock()
@@ -895,6 +962,7 @@ func (d *Daemon) publishDurable(durable uint64) {
 		d.events.Add(v.events)
 	}
 	d.view.Store(d.pending[k])
+	d.releaseHeld(d.pending[k].seq)
 	d.pending = append(d.pending[:0], d.pending[k+1:]...)
 	close(d.pubNotify)
 	d.pubNotify = make(chan struct{})
@@ -970,6 +1038,10 @@ func (d *Daemon) tick() {
 	region := trace.StartRegion(context.Background(), "tick: the round's copy of the engine")
 	p, began, hook := d.eng.Planner(), d.clock(), d.beforeRound
 	region.End()
+	// The round gives way to the requests (which wait for the loop) between pieces of its work: it is planned off
+	// the loop precisely so that they do not wait for it, and would otherwise hold a processor for the scheduler's
+	// time slice (10 ms) at a stretch.
+	p.Yield(runtime.Gosched)
 	go func() {
 		if hook != nil {
 			hook()

@@ -452,6 +452,57 @@ func TestFailedDiskRefusesAndShowsNothingUndurable(t *testing.T) {
 	}
 }
 
+// A write's caller is answered once, when its record is durable and a snapshot holding it is published: the loop
+// holds the reply meanwhile rather than waking the caller to wait again for the disk.
+func TestWriteAnsweredWhenDurableAndVisible(t *testing.T) {
+	var holding atomic.Bool
+	release := make(chan struct{})
+	h := start(t, t.TempDir(), newFakeClock(), func(c *Config) {
+		c.FailCommit = func() error {
+			if holding.Load() {
+				<-release
+			}
+			return nil
+		}
+	})
+	key := h.city()
+	holding.Store(true)
+	type placed struct {
+		v   *service.Order
+		err error
+	}
+	answered := make(chan placed, 1)
+	go func() {
+		v, err := h.d.PlaceOrder(ctx, service.Principal{Role: service.RoleOrders, ID: key}, "", nil, orderIn("s0", 31.25, 121.49))
+		answered <- placed{v, err}
+	}()
+	held := func() int {
+		h.d.pubMu.Lock()
+		defer h.d.pubMu.Unlock()
+		return len(h.d.held)
+	}
+	for held() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case p := <-answered:
+		t.Fatalf("answered before its record was durable: %+v", p)
+	case <-time.After(20 * time.Millisecond):
+	}
+	holding.Store(false)
+	close(release)
+	p := <-answered
+	if p.err != nil {
+		t.Fatal(p.err)
+	}
+	if _, ok := h.d.View().Order(p.v.ID); !ok {
+		t.Fatalf("order %s answered but not in the published snapshot", p.v.ID)
+	}
+	if n := held(); n != 0 {
+		t.Fatalf("%d replies still held after the commit", n)
+	}
+}
+
 func TestCourierWaitsForItsFirstPosition(t *testing.T) {
 	h := start(t, t.TempDir(), newFakeClock(), nil)
 	h.city()

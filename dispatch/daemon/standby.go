@@ -303,6 +303,7 @@ func (d *Daemon) abandonLoop() error {
 	}
 	d.ckptWG.Wait()
 	err := d.jnl().Close()
+	d.releaseAllHeld()
 	d.stopWatch()
 	d.stopHooks()
 	err = errors.Join(err, d.events.Close())
