@@ -63,11 +63,22 @@ func cityOptions(b *testing.B) Options {
 	return opt
 }
 
-// benchCity builds the benchmark city's network (citySpec) and its map file once.
+// benchCity builds the benchmark city's network (citySpec) and its map file once. With ROADS_BENCH_CITY_MAP set,
+// the map file is kept there between runs: read when present (its city is whatever wrote it: delete the file after
+// changing the city, its size or its profiles), written after a build otherwise. Building the four graphs of the
+// million-node city takes minutes; opening it is what BenchmarkOpenCity measures.
 func benchCity(b *testing.B) (*Network, []byte) {
 	b.Helper()
 	skipShort(b)
 	cityOnce.Do(func() {
+		keep := os.Getenv("ROADS_BENCH_CITY_MAP")
+		if keep != "" {
+			if data, err := os.ReadFile(keep); err == nil {
+				cityMap = data
+				cityNet, cityErr = Open(keep)
+				return
+			}
+		}
 		cityNet, cityErr = Synthetic(citySpec(b), cityOptions(b))
 		if cityErr != nil {
 			return
@@ -75,6 +86,9 @@ func benchCity(b *testing.B) (*Network, []byte) {
 		var buf bytes.Buffer
 		_, cityErr = cityNet.WriteTo(&buf)
 		cityMap = buf.Bytes()
+		if cityErr == nil && keep != "" {
+			cityErr = os.WriteFile(keep, cityMap, 0o644)
+		}
 	})
 	if cityErr != nil {
 		b.Fatal(cityErr)

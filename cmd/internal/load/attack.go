@@ -19,7 +19,9 @@ type attackOptions struct {
 	workers     uint64
 	maxWorkers  uint64
 	connections int
-	timeout     time.Duration
+	// maxConns bounds the connections the drive's requests use (0: no bound); see the --max-conns flag.
+	maxConns int
+	timeout  time.Duration
 	// transport is shared by the steps of a run; see newTransport.
 	transport *http.Transport
 }

@@ -102,7 +102,7 @@ func runDrive(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err e
 	o := cfg.drive
 	rep := &driveReport{
 		Mode: cfg.mode, Stores: cfg.stores, Couriers: cfg.couriers, OrderRate: cfg.rates[0], LocationRate: o.locationRate,
-		LocationBatch: o.locationBatch, TimeScale: o.timeScale, PrepSeconds: o.prepSeconds, PromiseSeconds: o.promiseSeconds,
+		LocationBatch: o.locationBatch, MaxConns: cfg.attack.maxConns, TimeScale: o.timeScale, PrepSeconds: o.prepSeconds, PromiseSeconds: o.promiseSeconds,
 		CancelShare: o.cancelShare, LoadS: cfg.duration.Seconds(), DrainS: o.drain.Seconds(), P99LimitMS: ms(cfg.p99Limit),
 		StartedAt: time.Now().UTC().Truncate(time.Second),
 		Host:      hostInfo{NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH},
@@ -133,8 +133,13 @@ func runDrive(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err e
 
 	transport := newTransport()
 	transport.MaxIdleConnsPerHost = cfg.attack.connections
+	transport.MaxConnsPerHost = cfg.attack.maxConns
+	// The couriers' streams stay open for the whole run, each on a connection of its own, as a phone's: they are
+	// not counted in --max-conns.
+	streams := newTransport()
 	// Closed before the daemon is stopped: see newTransport.
 	defer transport.CloseIdleConnections()
+	defer streams.CloseIdleConnections()
 	dr.api = &apiClient{base: target, http: &http.Client{Timeout: 30 * time.Second, Transport: transport}}
 	dr.client = &simClient{base: target, http: &http.Client{Timeout: cfg.attack.timeout, Transport: transport}}
 	if cfg.spawn == "" {
@@ -158,7 +163,7 @@ func runDrive(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err e
 		viol: dr.viol, place: newRecorder("orders", nil), retry: newRecorder("order retries", nil),
 		cancel: newRecorder("cancellations", func(c int) bool { return c == http.StatusConflict }),
 		replay: newRecorder("order replays", nil)}
-	dr.fleet = &fleet{client: dr.client, streams: &http.Client{Transport: transport}, led: dr.led, viol: dr.viol,
+	dr.fleet = &fleet{client: dr.client, streams: &http.Client{Transport: streams}, led: dr.led, viol: dr.viol,
 		actions: newRecorder("courier actions", courierStale), routes: newRecorder("route reads", nil),
 		connects: newRecorder("stream connects", nil)}
 	for _, c := range dr.fx.couriers {
@@ -174,6 +179,7 @@ func runDrive(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err e
 		rep.Interrupted, rep.Held, rep.NotHeld = true, false, nil
 	}
 	transport.CloseIdleConnections()
+	streams.CloseIdleConnections()
 	if dr.d != nil {
 		if serr := dr.d.stop(); serr != nil {
 			rep.DaemonExit = serr.Error()

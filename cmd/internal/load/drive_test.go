@@ -307,6 +307,8 @@ func TestDriveFlags(t *testing.T) {
 		"BatchTooLarge":        {"--spawn", "d", "--mode", "drive", "--location-batch", "1001"},
 		"CancelShareAboveOne":  {"--spawn", "d", "--mode", "drive", "--cancel-share", "1.5"},
 		"DriveWithoutCouriers": {"--spawn", "d", "--mode", "drive", "--couriers", "0"},
+		"NegativeMaxConns":     {"--spawn", "d", "--mode", "drive", "--max-conns", "-1"},
+		"MaxConnsInOrders":     {"--spawn", "d", "--max-conns", "64"},
 	} {
 		t.Run("Rejects"+name, func(t *testing.T) {
 			if c, err := ParseFlags(args, io.Discard, noEnv); err == nil || !errors.Is(err, ErrUsage) {

@@ -22,8 +22,10 @@ type driveReport struct {
 	OrderRate int     `json:"order_rate"`
 	// LocationRate is positions a second; LocationBatch 0 means each courier posts its own, else the positions
 	// go by POST /v1/courier-locations, LocationBatch a request.
-	LocationRate   int       `json:"location_rate"`
-	LocationBatch  int       `json:"location_batch"`
+	LocationRate  int `json:"location_rate"`
+	LocationBatch int `json:"location_batch"`
+	// MaxConns bounds the connections that carry the requests (0: none; the couriers' streams have their own).
+	MaxConns       int       `json:"max_conns,omitempty"`
 	TimeScale      float64   `json:"time_scale"`
 	PrepSeconds    int       `json:"prep_seconds"`
 	PromiseSeconds int       `json:"promise_seconds"`
@@ -70,6 +72,9 @@ func printDriveReport(w io.Writer, r *driveReport) {
 	fmt.Fprintf(w, "dispatchd-load: %s against %s; %d stores, %d couriers; %d orders/s, %d positions/s (%s); load %.1fs, drain %.0fs; couriers at %g× e-bike speed; prep %ds, promise %ds; %d CPUs shared with the daemon\n\n",
 		r.Mode, describeTarget(r.Target, r.Spawned, r.DaemonArgs), r.Stores, r.Couriers, r.OrderRate, r.LocationRate, positionsHow(r.LocationBatch), r.LoadS, r.DrainS,
 		r.TimeScale, r.PrepSeconds, r.PromiseSeconds, r.Host.NumCPU)
+	if r.MaxConns > 0 {
+		fmt.Fprintf(w, "requests over at most %d connections kept open (--max-conns), as through a gateway; each courier's stream on its own\n\n", r.MaxConns)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "class\trequests\tper s\tok\tstale\terrors\tp50\tp90\tp99\tmax\t  status codes")
 	for _, c := range r.Classes {

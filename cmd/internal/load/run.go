@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ type Config struct {
 	daemonArgs     stringList
 	keepData       bool
 	readyTimeout   time.Duration
+	// cpuProfile names a file for the generator's own CPU profile (what the load costs the machine beside the
+	// daemon).
+	cpuProfile string
 
 	mode     string
 	batch    int
@@ -106,6 +110,7 @@ func ParseFlags(args []string, stderr io.Writer, getenv func(string) string) (*C
 	fs.Uint64Var(&c.attack.workers, "workers", 64, "attack workers to start with (vegeta adds more when all are busy)")
 	fs.Uint64Var(&c.attack.maxWorkers, "max-workers", 10000, "most attack workers, hence requests in flight")
 	fs.IntVar(&c.attack.connections, "connections", 10000, "idle keep-alive connections kept open to the daemon")
+	fs.IntVar(&c.attack.maxConns, "max-conns", 0, "drive, crash: at most this many connections carry the requests, kept open, as a gateway's pool to the daemon would (0: a new connection whenever none is idle, as phones would; the couriers' streams have their own)")
 	fs.DurationVar(&c.attack.timeout, "timeout", 10*time.Second, "per-request timeout (a timeout counts as an error)")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the figures as JSON to this file")
 	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow a --target that is not on the loopback interface")
@@ -123,6 +128,7 @@ func ParseFlags(args []string, stderr io.Writer, getenv func(string) string) (*C
 	regions := fs.String("regions", "north,south,east,west", "chaos: the cluster's regions, comma-separated")
 	fs.DurationVar(&c.chaos.leaseTTL, "lease-ttl", 3*time.Second, "chaos: the nodes' --lease-ttl")
 	fs.BoolVar(&c.version, "version", false, "print the version and commit of this build and exit")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: dispatchd-load (--spawn DISPATCHD | --target URL --admin-token-file FILE) [--mode orders|locations] (--rate N | --sweep N,N,...) [flags]")
 		fs.PrintDefaults()
@@ -276,7 +282,7 @@ func (c *Config) checkDrive(set map[string]bool, swept bool) error {
 	}
 	if c.mode != modeDrive && c.mode != modeCrash {
 		for _, f := range []string{"location-rate", "location-batch", "time-scale", "prep-seconds", "promise-seconds",
-			"cancel-share", "drain", "kills", "graceful", "seed"} {
+			"cancel-share", "drain", "kills", "graceful", "seed", "max-conns"} {
 			if set[f] {
 				return bad("--%s is for the drive and crash modes", f)
 			}
@@ -292,6 +298,8 @@ func (c *Config) checkDrive(set map[string]bool, swept bool) error {
 		return bad("--location-rate must be within [0, %d]", maxRate)
 	case o.locationBatch < 0 || o.locationBatch > 1000:
 		return bad("--location-batch must be within [0, 1000]")
+	case c.attack.maxConns < 0 || c.attack.maxConns > 100000:
+		return bad("--max-conns must be within [0, 100000]")
 	case !(o.timeScale >= 1 && o.timeScale <= 1000):
 		return bad("--time-scale must be within [1, 1000]")
 	case o.prepSeconds < 0 || o.prepSeconds > 86400:
@@ -353,6 +361,20 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error)
 	if cfg.version {
 		_, err := fmt.Fprintln(stdout, version.Line("dispatchd-load"))
 		return err
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			err = errors.Join(err, f.Close())
+		}()
 	}
 	if cfg.mode == modeDrive || cfg.mode == modeCrash {
 		return runDrive(ctx, cfg, stdout, stderr)
