@@ -403,6 +403,14 @@ func (e *Engine) applyDecision(d *Decision) (*Decision, []Dropped) {
 		e.setStatus(o, StatusAssigned, "")
 		e.emit(OrderAssigned{OrderID: o.spec.ID, CourierID: m.To, Previous: m.From})
 	}
+	retimed := make([]*courierState, len(d.Routes))
+	for i, rp := range d.Routes {
+		if holds(rp.CourierID) {
+			retimed[i] = e.couriers[rp.CourierID]
+		}
+	}
+	restore := e.beginRoutesTravel(retimed, plans)
+	defer func() { e.plan.travel = restore }()
 	for i, rp := range d.Routes {
 		if !holds(rp.CourierID) {
 			continue

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,10 +22,21 @@ var benchRoads struct {
 	took time.Duration
 }
 
+// cpuTime is the user and system processor time of the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // benchRoadNetwork builds, once per process, the road network of the benchmark city: ch.BenchCity, a metro of about
 // a million junctions (95 × 95 km) centred on the 30 × 30 km that benchCity fills, or ROADS_BENCH_CITY_NODES
 // junctions when that is set (100 000 cover about those 30 × 30 km). Only the graphs of benchCity's vehicles are
-// built (bike, which e-bikes share, and scooter).
+// built (bike, which e-bikes share, and scooter). ROADS_BENCH_MAP names a map file that keeps the network between
+// runs: opened when it exists (whatever size it was built at), written after a build otherwise; delete it after
+// any change to the network's build.
 func benchRoadNetwork(b *testing.B) *roads.Network {
 	spec := ch.BenchCity()
 	if v := os.Getenv("ROADS_BENCH_CITY_NODES"); v != "" {
@@ -36,14 +48,39 @@ func benchRoadNetwork(b *testing.B) *roads.Network {
 	}
 	benchRoads.once.Do(func() {
 		began := time.Now()
+		file := os.Getenv("ROADS_BENCH_MAP")
+		if file != "" {
+			if _, err := os.Stat(file); err == nil {
+				benchRoads.net, benchRoads.err = roads.Open(file)
+				benchRoads.took = time.Since(began)
+				runtime.GC()
+				return
+			}
+		}
 		benchRoads.net, benchRoads.err = roads.Synthetic(spec, roads.Options{Profiles: []geo.Profile{geo.Bike, geo.EBike, geo.Scooter}})
 		benchRoads.took = time.Since(began)
+		if benchRoads.err == nil && file != "" {
+			benchRoads.err = writeMap(file, benchRoads.net)
+		}
 		runtime.GC()
 	})
 	if benchRoads.err != nil {
 		b.Fatal(benchRoads.err)
 	}
 	return benchRoads.net
+}
+
+// writeMap writes net's map file to path, for the next run of the benchmark to open.
+func writeMap(path string, net *roads.Network) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := net.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // BenchmarkRoundRoads measures one dispatch round on the benchmark city (BenchmarkRound's) on straight lines and on
@@ -64,15 +101,19 @@ func BenchmarkRoundRoads(b *testing.B) {
 			b.Run(fmt.Sprintf("couriers=%d/orders=%d/travel=%s", size.couriers, size.orders, travel.name), func(b *testing.B) {
 				b.ReportAllocs()
 				var stats Stats
+				cpu0 := cpuTime()
 				for i := 0; i < b.N; i++ {
 					b.StopTimer()
+					cpu1 := cpuTime()
 					e := benchCityOn(b, size.couriers, size.orders, uint64(i+1), travel.model)
+					cpu0 += cpuTime() - cpu1
 					b.StartTimer()
 					if _, err := e.Apply(t0.Add(time.Second), DispatchTick{}); err != nil {
 						b.Fatal(err)
 					}
 					stats = e.LastRound()
 				}
+				b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 				b.ReportMetric(float64(stats.Assigned), "assigned/op")
 				b.ReportMetric(float64(stats.Pairs), "pairs/op")
 			})

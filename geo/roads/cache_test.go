@@ -1,6 +1,9 @@
 package roads
 
 import (
+	"math/rand/v2"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/paulmach/orb"
@@ -65,4 +68,60 @@ func TestBatchCacheAcrossBatches(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBatchWarm warms part of a batch on two goroutines: the warmed points' spaces are computed (and cached) for
+// the warmed profile only and as the side asked, and every answer, asked twice so that the second comes from
+// what the batch kept, equals the network's.
+func TestBatchWarm(t *testing.T) {
+	net := openTown(t)
+	rng := rand.New(rand.NewPCG(8, 9))
+	src := randomPoints(net, rng, 30)
+	dst := append(randomPoints(net, rng, 30), src[:10]...)
+	b := net.Batch(src, dst, []geo.Profile{geo.EBike, geo.Car})
+	w, ok := b.(interface {
+		Warm(sources, targets []orb.Point, p geo.Profile, workers int)
+	})
+	if !ok {
+		t.Fatal("a batch of the network cannot be warmed")
+	}
+	outside := randomPoints(net, rng, 3)
+	w.Warm(append(src[:20:20], outside...), dst[5:], geo.Car, 2)
+	w.Warm(src, dst, geo.Foot, 2) // a profile the batch was not made for: nothing to do
+	car, foot := graphOf(geo.Car), graphOf(geo.Foot)
+	for i, pt := range src {
+		got := net.cache.get(spaceKey{pt: pt, graph: int8(car), forward: true}) != nil
+		if want := slices.Contains(src[:20], pt); got != want {
+			t.Errorf("source %d: space cached %v after warming", i, got)
+		}
+		if net.cache.get(spaceKey{pt: pt, graph: int8(foot), forward: true}) != nil {
+			t.Errorf("source %d: a walker's space was computed", i)
+		}
+	}
+	for j, pt := range dst[5:] {
+		if net.cache.get(spaceKey{pt: pt, graph: int8(car)}) == nil {
+			t.Errorf("target %d: not warmed", j+5)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			for range 2 {
+				for _, p := range []geo.Profile{geo.Bike, geo.EBike, geo.Car, geo.Foot} {
+					for i, a := range src {
+						for j, c := range dst {
+							if (i+j+g)%3 == 0 {
+								continue
+							}
+							if x, y := b.TravelTime(a, c, p), net.TravelTime(a, c, p); x != y {
+								t.Errorf("%s %v→%v: batch %v, network %v", p, a, c, x, y)
+								return
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

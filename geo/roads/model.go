@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -281,6 +282,7 @@ type batch struct {
 	srcPts   []orb.Point
 	dstPts   []orb.Point
 	fwd, bwd [numGraphs][]lazySpace
+	memo     [memoShards]pairMemo // answers given, by source, target and profile
 }
 
 // lazySpace is a point's snap and search space on one graph, computed on first use.
@@ -325,7 +327,7 @@ func (b *batch) space(g int, i int32, source bool) *spaceEntry {
 }
 
 // TravelTime answers a pair of the batch from the two points' search spaces, and any other pair as the network
-// does; the answers are the same.
+// does; the answers are the same. A pair's answer is kept for the batch's later questions about it.
 func (b *batch) TravelTime(from, to orb.Point, p geo.Profile) time.Duration {
 	if !p.Valid() {
 		panic(fmt.Sprintf("roads: batch TravelTime with undefined profile %d", uint8(p)))
@@ -336,6 +338,27 @@ func (b *batch) TravelTime(from, to orb.Point, p geo.Profile) time.Duration {
 	if !ok1 || !ok2 || b.fwd[g] == nil {
 		return b.net.TravelTime(from, to, p)
 	}
+	// The scale of a profile on its graph is part of the answer: two profiles sharing a graph are kept apart.
+	key := uint64(i)<<32 | uint64(j)<<3 | uint64(p)
+	sh := &b.memo[memoShard(key)]
+	sh.mu.Lock()
+	d, ok := sh.m[key]
+	sh.mu.Unlock()
+	if ok {
+		return d
+	}
+	d = b.pair(g, i, j, p)
+	sh.mu.Lock()
+	if sh.m == nil {
+		sh.m = make(map[uint64]time.Duration)
+	}
+	sh.m[key] = d
+	sh.mu.Unlock()
+	return d
+}
+
+// pair answers the pair of source i and target j of the batch for profile p on its graph g.
+func (b *batch) pair(g int, i, j int32, p geo.Profile) time.Duration {
 	fs, bs := b.space(g, i, true), b.space(g, j, false)
 	if !fs.s.ok || !bs.s.ok {
 		return math.MaxInt64
@@ -346,4 +369,58 @@ func (b *batch) TravelTime(from, to orb.Point, p geo.Profile) time.Duration {
 		return math.MaxInt64
 	}
 	return tripDuration(w, scaleOf(p), fs.s.off+bs.s.off)
+}
+
+// memoShards is how many locks the answers a batch keeps are spread over, so that the round's workers seldom wait
+// for each other.
+const memoShards = 64
+
+// pairMemo is one shard of the answers a batch keeps.
+type pairMemo struct {
+	mu sync.Mutex
+	m  map[uint64]time.Duration
+	_  [48]byte // a cache line each: shards taken by different goroutines do not share one
+}
+
+func memoShard(key uint64) int { return int((key * 0x9e3779b97f4a7c15) >> (64 - 6)) }
+
+// Warm snaps sources (as trip starts) and targets (as trip ends) of the batch to profile p's roads and computes
+// their search spaces, in bulk, on up to workers goroutines, and returns when that is done. The batch would do the
+// same work on the first pair that needs it: warming ahead only moves it, so that it runs in parallel rather than
+// where the caller asks one pair at a time. Points outside the batch, and a profile it was not made for, are
+// ignored.
+func (b *batch) Warm(sources, targets []orb.Point, p geo.Profile, workers int) {
+	if !p.Valid() {
+		return
+	}
+	g := graphOf(p)
+	if b.fwd[g] == nil {
+		return
+	}
+	type job struct {
+		i      int32
+		source bool
+	}
+	jobs := make([]job, 0, len(sources)+len(targets))
+	for _, pt := range sources {
+		if i, ok := b.src[pt]; ok {
+			jobs = append(jobs, job{i, true})
+		}
+	}
+	for _, pt := range targets {
+		if i, ok := b.dst[pt]; ok {
+			jobs = append(jobs, job{i, false})
+		}
+	}
+	workers = max(1, min(workers, len(jobs)/64))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for k := next.Add(1) - 1; k < int64(len(jobs)); k = next.Add(1) - 1 {
+				b.space(g, jobs[k].i, jobs[k].source)
+			}
+		})
+	}
+	wg.Wait()
 }
