@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/o2o-dispatch/dispatchd/geo"
 	"github.com/o2o-dispatch/dispatchd/geo/roads"
 	"github.com/o2o-dispatch/dispatchd/geo/roads/ch"
@@ -83,10 +85,36 @@ func writeMap(path string, net *roads.Network) error {
 	return f.Close()
 }
 
+// benchMoves counts the runs of travel=roads-moved in the process.
+var benchMoves int
+
+// moveCouriers has every courier on its way to a stop report a position up to metres further towards it, as the
+// couriers of a city have moved between two rounds a few seconds apart.
+func moveCouriers(tb testing.TB, e *Engine, metres float64) {
+	for _, c := range e.courierList {
+		if !c.online || len(c.stops) == 0 {
+			continue
+		}
+		to := c.stops[0].location()
+		d := geo.Geographic.Distance(c.loc, to)
+		if d == 0 {
+			continue
+		}
+		f := min(1, metres/d)
+		at := orb.Point{c.loc[0] + f*(to[0]-c.loc[0]), c.loc[1] + f*(to[1]-c.loc[1])}
+		if _, err := e.Apply(t0, CourierMoved{CourierID: c.spec.ID, Location: at}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkRoundRoads measures one dispatch round on the benchmark city (BenchmarkRound's) on straight lines and on
 // the roads of the synthetic city, in the same run, so that their ratio is the price of the roads. Each iteration
 // builds a fresh city outside the timer. The road network keeps search spaces between rounds, so the first run of
-// a size is the cold round; with -count above 1 the same city comes again and finds them warm.
+// a size on roads is the cold round (a daemon's first); with -count above 1 the same city comes again and finds
+// them warm. travel=roads-moved is that city after every courier on its way to a stop has moved towards it (100 m
+// on the first run, 200 m on the second, ...), as between two rounds a few seconds apart: the places of the day
+// are known, the couriers' positions are new.
 func BenchmarkRoundRoads(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds a road network of a million junctions")
@@ -97,7 +125,7 @@ func BenchmarkRoundRoads(b *testing.B) {
 		for _, travel := range []struct {
 			name  string
 			model geo.TravelModel
-		}{{"straight", geo.NewStraightLine(geo.Geographic)}, {"roads", net}} {
+		}{{"straight", geo.NewStraightLine(geo.Geographic)}, {"roads", net}, {"roads-moved", net}} {
 			b.Run(fmt.Sprintf("couriers=%d/orders=%d/travel=%s", size.couriers, size.orders, travel.name), func(b *testing.B) {
 				b.ReportAllocs()
 				var stats Stats
@@ -106,6 +134,11 @@ func BenchmarkRoundRoads(b *testing.B) {
 					b.StopTimer()
 					cpu1 := cpuTime()
 					e := benchCityOn(b, size.couriers, size.orders, uint64(i+1), travel.model)
+					if travel.name == "roads-moved" {
+						// Further each run, so that every run finds the couriers somewhere new.
+						benchMoves++
+						moveCouriers(b, e, 100*float64(benchMoves))
+					}
 					cpu0 += cpuTime() - cpu1
 					b.StartTimer()
 					if _, err := e.Apply(t0.Add(time.Second), DispatchTick{}); err != nil {

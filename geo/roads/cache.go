@@ -59,6 +59,19 @@ func (c *spaceCache) get(k spaceKey) *spaceEntry {
 	return nil
 }
 
+// peek returns the entry of k, if kept, without promoting it.
+func (c *spaceCache) peek(k spaceKey) *spaceEntry {
+	if c == nil || c.limit <= 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.cur[k]; ok {
+		return e
+	}
+	return c.prev[k]
+}
+
 func (c *spaceCache) put(k spaceKey, e *spaceEntry) {
 	if c == nil || c.limit <= 0 {
 		return

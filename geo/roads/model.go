@@ -282,7 +282,7 @@ type batch struct {
 	srcPts   []orb.Point
 	dstPts   []orb.Point
 	fwd, bwd [numGraphs][]lazySpace
-	memo     [memoShards]pairMemo // answers given, by source, target and profile
+	memo     [1 << memoShardBits]pairMemo // trips answered, by points and graph
 }
 
 // lazySpace is a point's snap and search space on one graph, computed on first use.
@@ -310,7 +310,12 @@ func (b *batch) space(g int, i int32, source bool) *spaceEntry {
 			return
 		}
 		gr := net.graphs[g]
-		ls.e.s = net.snap(pt, g)
+		// The point's place on the graph is the same both ways: the other side's, when kept, spares a snap.
+		if other := net.cache.peek(spaceKey{pt: pt, graph: int8(g), forward: !source}); other != nil {
+			ls.e.s = other.s
+		} else {
+			ls.e.s = net.snap(pt, g)
+		}
 		var sb [4]ch.Seed
 		var ss [4]seedSide
 		seeds, _ := net.seeds(ls.e.s, g, source, sb[:0], ss[:0])
@@ -327,62 +332,133 @@ func (b *batch) space(g int, i int32, source bool) *spaceEntry {
 }
 
 // TravelTime answers a pair of the batch from the two points' search spaces, and any other pair as the network
-// does; the answers are the same. A pair's answer is kept for the batch's later questions about it.
+// does; the answers are the same. A pair's trip on its graph is kept for the batch's later questions about it, for
+// every profile that travels on that graph.
 func (b *batch) TravelTime(from, to orb.Point, p geo.Profile) time.Duration {
 	if !p.Valid() {
 		panic(fmt.Sprintf("roads: batch TravelTime with undefined profile %d", uint8(p)))
 	}
 	g := graphOf(p)
+	h := pairHash(from, to, g)
+	sh := &b.memo[h>>(64-memoShardBits)]
+	sh.mu.Lock()
+	t, found := sh.get(from, to, g, h)
+	sh.mu.Unlock()
+	if found {
+		return t.duration(p)
+	}
 	i, ok1 := b.src[from]
 	j, ok2 := b.dst[to]
 	if !ok1 || !ok2 || b.fwd[g] == nil {
 		return b.net.TravelTime(from, to, p)
 	}
-	// The scale of a profile on its graph is part of the answer: two profiles sharing a graph are kept apart.
-	key := uint64(i)<<32 | uint64(j)<<3 | uint64(p)
-	sh := &b.memo[memoShard(key)]
+	t = b.trip(g, i, j)
 	sh.mu.Lock()
-	d, ok := sh.m[key]
+	sh.put(memoEntry{from: from, to: to, g: int8(g), used: true, trip: t}, h)
 	sh.mu.Unlock()
-	if ok {
-		return d
-	}
-	d = b.pair(g, i, j, p)
-	sh.mu.Lock()
-	if sh.m == nil {
-		sh.m = make(map[uint64]time.Duration)
-	}
-	sh.m[key] = d
-	sh.mu.Unlock()
-	return d
+	return t.duration(p)
 }
 
-// pair answers the pair of source i and target j of the batch for profile p on its graph g.
-func (b *batch) pair(g int, i, j int32, p geo.Profile) time.Duration {
+// trip is a pair's answer on a graph, before a profile's scale: the ride's weight (ok false when there is none)
+// and the metres walked to and from the road.
+type trip struct {
+	w   uint32
+	ok  bool
+	off float64
+}
+
+func (t trip) duration(p geo.Profile) time.Duration {
+	if !t.ok {
+		return math.MaxInt64
+	}
+	return tripDuration(t.w, scaleOf(p), t.off)
+}
+
+// trip answers the pair of source i and target j of the batch on graph g.
+func (b *batch) trip(g int, i, j int32) trip {
 	fs, bs := b.space(g, i, true), b.space(g, j, false)
 	if !fs.s.ok || !bs.s.ok {
-		return math.MaxInt64
+		return trip{}
 	}
 	w, l, ok := ch.Meet(&fs.space, &bs.space)
 	w, _, ok = b.net.best(fs.s, bs.s, g, w, l, ok)
-	if !ok {
-		return math.MaxInt64
-	}
-	return tripDuration(w, scaleOf(p), fs.s.off+bs.s.off)
+	return trip{w: w, ok: ok, off: fs.s.off + bs.s.off}
 }
 
-// memoShards is how many locks the answers a batch keeps are spread over, so that the round's workers seldom wait
-// for each other.
-const memoShards = 64
+// memoShardBits sets how many locks (2^memoShardBits) the trips a batch keeps are spread over, so that the
+// round's workers seldom wait for each other.
+const memoShardBits = 6
 
-// pairMemo is one shard of the answers a batch keeps.
+// pairMemo is one shard of the trips a batch keeps: an open-addressing table keyed by the pair's points (their
+// bits: a point that equals a kept one only as a float, such as -0 for 0, is simply computed again) and graph.
 type pairMemo struct {
-	mu sync.Mutex
-	m  map[uint64]time.Duration
-	_  [48]byte // a cache line each: shards taken by different goroutines do not share one
+	mu    sync.Mutex
+	slots []memoEntry
+	count int
+	_     [24]byte // a cache line each: shards taken by different goroutines do not share one
 }
 
-func memoShard(key uint64) int { return int((key * 0x9e3779b97f4a7c15) >> (64 - 6)) }
+type memoEntry struct {
+	from, to orb.Point
+	g        int8
+	used     bool
+	trip
+}
+
+// pairHash mixes the bits of a pair's points and its graph.
+func pairHash(from, to orb.Point, g int) uint64 {
+	h := math.Float64bits(from[0]) * 0x9e3779b97f4a7c15
+	h = (h ^ h>>29 ^ math.Float64bits(from[1])) * 0xbf58476d1ce4e5b9
+	h = (h ^ h>>32 ^ math.Float64bits(to[0])) * 0x94d049bb133111eb
+	h = (h ^ h>>29 ^ math.Float64bits(to[1]) ^ uint64(g)) * 0x9e3779b97f4a7c15
+	return h ^ h>>32
+}
+
+func samePoint(a, b orb.Point) bool {
+	return math.Float64bits(a[0]) == math.Float64bits(b[0]) && math.Float64bits(a[1]) == math.Float64bits(b[1])
+}
+
+func (m *pairMemo) get(from, to orb.Point, g int, h uint64) (trip, bool) {
+	if len(m.slots) == 0 {
+		return trip{}, false
+	}
+	mask := uint64(len(m.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		e := &m.slots[i]
+		if !e.used {
+			return trip{}, false
+		}
+		if int(e.g) == g && samePoint(e.from, from) && samePoint(e.to, to) {
+			return e.trip, true
+		}
+	}
+}
+
+// put keeps e, whose hash is h, unless its pair is kept already.
+func (m *pairMemo) put(e memoEntry, h uint64) {
+	if 2*(m.count+1) > len(m.slots) {
+		old := m.slots
+		m.slots = make([]memoEntry, max(64, 2*len(old)))
+		m.count = 0
+		for _, o := range old {
+			if o.used {
+				m.put(o, pairHash(o.from, o.to, int(o.g)))
+			}
+		}
+	}
+	mask := uint64(len(m.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		x := &m.slots[i]
+		if !x.used {
+			*x = e
+			m.count++
+			return
+		}
+		if x.g == e.g && samePoint(x.from, e.from) && samePoint(x.to, e.to) {
+			return
+		}
+	}
+}
 
 // Warm snaps sources (as trip starts) and targets (as trip ends) of the batch to profile p's roads and computes
 // their search spaces, in bulk, on up to workers goroutines, and returns when that is done. The batch would do the
