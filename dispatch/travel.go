@@ -17,7 +17,8 @@ import (
 type batchBuffers struct {
 	sources, targets []orb.Point
 	// warmSrc and warmDst list, per profile, the places the legs of its couriers' routes start (where each plan
-	// starts, every stop but the last) and end (every stop).
+	// starts, every stop but the last) and end (every stop), and for the bundles' profile the pending orders'
+	// stores and drop-offs.
 	warmSrc, warmDst [geo.NumProfiles][]orb.Point
 }
 
@@ -65,10 +66,14 @@ func (e *Engine) beginRoundTravel(pending func(*orderState) bool) {
 			}
 		}
 	}
+	bp := e.cfg.BundleProfile
 	for _, o := range e.open {
 		if pending(o) {
 			src = append(src, o.storeLoc, o.dropLoc)
 			dst = append(dst, o.storeLoc, o.dropLoc)
+			// Bundling, which also runs one bundle after another, rides from the stores to the drop-offs.
+			b.warmSrc[bp] = append(b.warmSrc[bp], o.storeLoc, o.dropLoc)
+			b.warmDst[bp] = append(b.warmDst[bp], o.storeLoc, o.dropLoc)
 		}
 	}
 	var profiles []geo.Profile
@@ -80,9 +85,10 @@ func (e *Engine) beginRoundTravel(pending func(*orderState) bool) {
 	b.sources, b.targets = src, dst
 	batch := bm.Batch(src, dst, profiles)
 	e.plan.travel = batch
-	// The first step of the round prices every route as it stands, one courier after another: the places of the
-	// routes are prepared before it, for their couriers' vehicles, on the round's workers. The pending orders'
-	// places are prepared where pricing first needs them, which already runs on the workers.
+	// The first steps of the round price every route as it stands and bundle the pending orders, one after
+	// another: their places are prepared before, on the round's workers (the routes' for their couriers' vehicles,
+	// the pending orders' for the bundles'). Pricing, which runs on the workers already, prepares what else it
+	// needs where it first needs it.
 	if w, ok := batch.(warmer); ok {
 		for p := range b.warmSrc {
 			if len(b.warmSrc[p]) > 0 {
