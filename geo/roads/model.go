@@ -354,7 +354,9 @@ func (b *batch) TravelTime(from, to orb.Point, p geo.Profile) time.Duration {
 	}
 	t = b.trip(g, i, j)
 	sh.mu.Lock()
-	sh.put(memoEntry{from: from, to: to, g: int8(g), used: true, trip: t}, h)
+	kept := t
+	kept.g = int8(g) + 1
+	sh.put(memoEntry{from: from, to: to, trip: kept}, h)
 	sh.mu.Unlock()
 	return t.duration(p)
 }
@@ -364,6 +366,7 @@ func (b *batch) TravelTime(from, to orb.Point, p geo.Profile) time.Duration {
 type trip struct {
 	w   uint32
 	ok  bool
+	g   int8 // in a batch's memo, the trip's graph plus one
 	off float64
 }
 
@@ -398,10 +401,9 @@ type pairMemo struct {
 	_     [24]byte // a cache line each: shards taken by different goroutines do not share one
 }
 
+// memoEntry is a kept trip; g is its graph plus one, 0 in an empty slot.
 type memoEntry struct {
 	from, to orb.Point
-	g        int8
-	used     bool
 	trip
 }
 
@@ -425,31 +427,31 @@ func (m *pairMemo) get(from, to orb.Point, g int, h uint64) (trip, bool) {
 	mask := uint64(len(m.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		e := &m.slots[i]
-		if !e.used {
+		if e.g == 0 {
 			return trip{}, false
 		}
-		if int(e.g) == g && samePoint(e.from, from) && samePoint(e.to, to) {
+		if int(e.g) == g+1 && samePoint(e.from, from) && samePoint(e.to, to) {
 			return e.trip, true
 		}
 	}
 }
 
-// put keeps e, whose hash is h, unless its pair is kept already.
+// put keeps e, whose hash is h, unless its pair is kept already. The table is at most three quarters full.
 func (m *pairMemo) put(e memoEntry, h uint64) {
-	if 2*(m.count+1) > len(m.slots) {
+	if 4*(m.count+1) > 3*len(m.slots) {
 		old := m.slots
 		m.slots = make([]memoEntry, max(64, 2*len(old)))
 		m.count = 0
 		for _, o := range old {
-			if o.used {
-				m.put(o, pairHash(o.from, o.to, int(o.g)))
+			if o.g != 0 {
+				m.put(o, pairHash(o.from, o.to, int(o.g)-1))
 			}
 		}
 	}
 	mask := uint64(len(m.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		x := &m.slots[i]
-		if !x.used {
+		if x.g == 0 {
 			*x = e
 			m.count++
 			return
