@@ -20,6 +20,11 @@ type batchBuffers struct {
 	// starts, every stop but the last) and end (every stop), and for the bundles' profile the pending orders'
 	// stores and drop-offs.
 	warmSrc, warmDst [geo.NumProfiles][]orb.Point
+	// last is the batch of the engine's last round, kept after it for the decision it made (see handed).
+	last geo.TravelModel
+	// handed is a batch the decision being applied may re-time its routes with: the batch of the round that made
+	// it, when that round was planned on a copy of this engine for this very application (Apply's DispatchTick).
+	handed geo.TravelModel
 }
 
 // warmer is a batch that can do ahead, in bulk and on several goroutines, the work its points need before pairs
@@ -85,6 +90,7 @@ func (e *Engine) beginRoundTravel(pending func(*orderState) bool) {
 	b.sources, b.targets = src, dst
 	batch := bm.Batch(src, dst, profiles)
 	e.plan.travel = batch
+	b.last = batch
 	// The first steps of the round price every route as it stands and bundle the pending orders, one after
 	// another: their places are prepared before, on the round's workers (the routes' for their couriers' vehicles,
 	// the pending orders' for the bundles'). Pricing, which runs on the workers already, prepares what else it
@@ -101,9 +107,15 @@ func (e *Engine) beginRoundTravel(pending func(*orderState) bool) {
 // beginRoutesTravel gives the planner a batch of the places of routes about to be re-timed, each courier's
 // position and the stops of its plan, when the model answers in bulk, and returns what to restore after. Applying a
 // round's decision re-times every route it changed: on a road network these are places the round has just
-// prepared, which the batch finds again rather than searching pair by pair.
+// prepared, which the batch finds again rather than searching pair by pair; when the round handed over its own
+// batch (batchBuffers.handed), that batch is used.
 func (e *Engine) beginRoutesTravel(couriers []*courierState, plans [][]seqStop) (restore geo.TravelModel) {
 	restore = e.plan.travel
+	if h := e.round.batch.handed; h != nil {
+		// The round's own batch holds every place of the routes it made, and the trips it priced them with.
+		e.plan.travel = h
+		return restore
+	}
 	bm, ok := e.travel.(geo.BatchModel)
 	if !ok {
 		return restore
