@@ -249,7 +249,11 @@ func (net *Network) piece(e int32, f0, f1 float64, line orb.LineString) orb.Line
 // that follow (see Options.SpaceCacheEntries). A pair outside the batch is answered by the network itself. The
 // result is safe for concurrent use.
 func (net *Network) Batch(sources, targets []orb.Point, profiles []geo.Profile) geo.TravelModel {
-	b := &batch{net: net, src: make(map[orb.Point]int32, len(sources)), dst: make(map[orb.Point]int32, len(targets))}
+	b := &batch{net: net, src: make(map[orb.Point]int32, len(sources)), dst: make(map[orb.Point]int32, len(targets)),
+		trips: net.trips}
+	if b.trips == nil {
+		b.trips = newTripCache(math.MaxInt)
+	}
 	for _, pt := range sources {
 		if _, ok := b.src[pt]; !ok {
 			b.src[pt] = int32(len(b.srcPts))
@@ -282,7 +286,7 @@ type batch struct {
 	srcPts   []orb.Point
 	dstPts   []orb.Point
 	fwd, bwd [numGraphs][]lazySpace
-	memo     [1 << memoShardBits]pairMemo // trips answered, by points and graph
+	trips    *tripCache // the network's, or the batch's own when the network keeps none
 }
 
 // lazySpace is a point's snap and search space on one graph, computed on first use.
@@ -332,19 +336,15 @@ func (b *batch) space(g int, i int32, source bool) *spaceEntry {
 }
 
 // TravelTime answers a pair of the batch from the two points' search spaces, and any other pair as the network
-// does; the answers are the same. A pair's trip on its graph is kept for the batch's later questions about it, for
-// every profile that travels on that graph.
+// does; the answers are the same. A pair's trip on its graph is kept (see Options.TripCacheEntries) for later
+// questions about it, in this batch and the next ones, for every profile that travels on that graph.
 func (b *batch) TravelTime(from, to orb.Point, p geo.Profile) time.Duration {
 	if !p.Valid() {
 		panic(fmt.Sprintf("roads: batch TravelTime with undefined profile %d", uint8(p)))
 	}
 	g := graphOf(p)
 	h := pairHash(from, to, g)
-	sh := &b.memo[h>>(64-memoShardBits)]
-	sh.mu.Lock()
-	t, found := sh.get(from, to, g, h)
-	sh.mu.Unlock()
-	if found {
+	if t, found := b.trips.get(from, to, g, h); found {
 		return t.duration(p)
 	}
 	i, ok1 := b.src[from]
@@ -352,12 +352,8 @@ func (b *batch) TravelTime(from, to orb.Point, p geo.Profile) time.Duration {
 	if !ok1 || !ok2 || b.fwd[g] == nil {
 		return b.net.TravelTime(from, to, p)
 	}
-	t = b.trip(g, i, j)
-	sh.mu.Lock()
-	kept := t
-	kept.g = int8(g) + 1
-	sh.put(memoEntry{from: from, to: to, trip: kept}, h)
-	sh.mu.Unlock()
+	t := b.trip(g, i, j)
+	b.trips.put(from, to, g, h, t)
 	return t.duration(p)
 }
 
@@ -386,80 +382,6 @@ func (b *batch) trip(g int, i, j int32) trip {
 	w, l, ok := ch.Meet(&fs.space, &bs.space)
 	w, _, ok = b.net.best(fs.s, bs.s, g, w, l, ok)
 	return trip{w: w, ok: ok, off: fs.s.off + bs.s.off}
-}
-
-// memoShardBits sets how many locks (2^memoShardBits) the trips a batch keeps are spread over, so that the
-// round's workers seldom wait for each other.
-const memoShardBits = 6
-
-// pairMemo is one shard of the trips a batch keeps: an open-addressing table keyed by the pair's points (their
-// bits: a point that equals a kept one only as a float, such as -0 for 0, is simply computed again) and graph.
-type pairMemo struct {
-	mu    sync.Mutex
-	slots []memoEntry
-	count int
-	_     [24]byte // a cache line each: shards taken by different goroutines do not share one
-}
-
-// memoEntry is a kept trip; g is its graph plus one, 0 in an empty slot.
-type memoEntry struct {
-	from, to orb.Point
-	trip
-}
-
-// pairHash mixes the bits of a pair's points and its graph.
-func pairHash(from, to orb.Point, g int) uint64 {
-	h := math.Float64bits(from[0]) * 0x9e3779b97f4a7c15
-	h = (h ^ h>>29 ^ math.Float64bits(from[1])) * 0xbf58476d1ce4e5b9
-	h = (h ^ h>>32 ^ math.Float64bits(to[0])) * 0x94d049bb133111eb
-	h = (h ^ h>>29 ^ math.Float64bits(to[1]) ^ uint64(g)) * 0x9e3779b97f4a7c15
-	return h ^ h>>32
-}
-
-func samePoint(a, b orb.Point) bool {
-	return math.Float64bits(a[0]) == math.Float64bits(b[0]) && math.Float64bits(a[1]) == math.Float64bits(b[1])
-}
-
-func (m *pairMemo) get(from, to orb.Point, g int, h uint64) (trip, bool) {
-	if len(m.slots) == 0 {
-		return trip{}, false
-	}
-	mask := uint64(len(m.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		e := &m.slots[i]
-		if e.g == 0 {
-			return trip{}, false
-		}
-		if int(e.g) == g+1 && samePoint(e.from, from) && samePoint(e.to, to) {
-			return e.trip, true
-		}
-	}
-}
-
-// put keeps e, whose hash is h, unless its pair is kept already. The table is at most three quarters full.
-func (m *pairMemo) put(e memoEntry, h uint64) {
-	if 4*(m.count+1) > 3*len(m.slots) {
-		old := m.slots
-		m.slots = make([]memoEntry, max(64, 2*len(old)))
-		m.count = 0
-		for _, o := range old {
-			if o.g != 0 {
-				m.put(o, pairHash(o.from, o.to, int(o.g)-1))
-			}
-		}
-	}
-	mask := uint64(len(m.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		x := &m.slots[i]
-		if x.g == 0 {
-			*x = e
-			m.count++
-			return
-		}
-		if x.g == e.g && samePoint(x.from, e.from) && samePoint(x.to, e.to) {
-			return
-		}
-	}
 }
 
 // Warm snaps sources (as trip starts) and targets (as trip ends) of the batch to profile p's roads and computes
