@@ -210,7 +210,7 @@ func newNetwork(b *baseGraph, opt Options) (*Network, error) {
 				count++
 			}
 		}
-		drops[g] = count - size
+		drops[g] = max(0, count-size) // a graph with no road at all still has a component of one node
 		for e := 0; e < ne; e++ {
 			if !in[b.from[e]] || !in[b.to[e]] {
 				b.w[g][0][e], b.w[g][1][e] = 0, 0
