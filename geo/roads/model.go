@@ -246,8 +246,8 @@ func (net *Network) piece(e int32, f0, f1 float64, line orb.LineString) orb.Line
 // Batch prepares the pairs sources × targets for the given profiles (see geo.BatchModel): each distinct point is
 // snapped once per graph, and its search space (forward as a source, backward as a target) is computed the
 // first time a pair asks for it, then shared by every pair it is in, and kept in a bounded cache for the batches
-// that follow (see Options.SpaceCacheEntries). A pair outside the batch is answered by the network itself. The
-// result is safe for concurrent use.
+// that follow (see Options.SpaceCacheEntries); each pair's trip is kept the same way (Options.TripCacheEntries). A
+// pair outside the batch is answered by the network itself. The result is safe for concurrent use.
 func (net *Network) Batch(sources, targets []orb.Point, profiles []geo.Profile) geo.TravelModel {
 	b := &batch{net: net, src: make(map[orb.Point]int32, len(sources)), dst: make(map[orb.Point]int32, len(targets)),
 		trips: net.trips}
@@ -362,7 +362,7 @@ func (b *batch) TravelTime(from, to orb.Point, p geo.Profile) time.Duration {
 type trip struct {
 	w   uint32
 	ok  bool
-	g   int8 // in a batch's memo, the trip's graph plus one
+	g   int8 // in the trip cache, the trip's graph plus one (0 marks an empty slot)
 	off float64
 }
 
