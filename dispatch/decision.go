@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/o2o-dispatch/dispatchd/geo"
 )
 
 // Decision is what a dispatch round decided, planned on a copy of the engine (Engine.Planner, then Plan) and applied
@@ -402,6 +404,16 @@ func (e *Engine) applyDecision(d *Decision) (*Decision, []Dropped) {
 		o.unplaced = ""
 		e.setStatus(o, StatusAssigned, "")
 		e.emit(OrderAssigned{OrderID: o.spec.ID, CourierID: m.To, Previous: m.From})
+	}
+	if _, ok := e.travel.(geo.BatchModel); ok {
+		retimed := make([]*courierState, len(d.Routes))
+		for i, rp := range d.Routes {
+			if holds(rp.CourierID) {
+				retimed[i] = e.couriers[rp.CourierID]
+			}
+		}
+		restore := e.beginRoutesTravel(retimed, plans)
+		defer func() { e.plan.travel = restore }()
 	}
 	for i, rp := range d.Routes {
 		if !holds(rp.CourierID) {

@@ -127,11 +127,15 @@ func (e *Engine) Apply(now time.Time, ev Event) ([]Effect, error) {
 		err = e.handedOver(ev.CourierID, ev.OrderID, StatusFailed, ev.Reason)
 	case DispatchTick:
 		// The round plans on a copy and its decision is applied here, as a driver that plans elsewhere would.
-		d, perr := e.Planner().Plan(now)
+		pl := e.Planner()
+		d, perr := pl.Plan(now)
 		if perr != nil {
 			return nil, perr
 		}
+		// The round's batch answers the re-timing of the routes it made (the same model, the same answers).
+		e.round.batch.handed, pl.e.round.batch.last = pl.e.round.batch.last, nil
 		e.applyDecision(d)
+		e.round.batch.handed = nil
 	case nil:
 		err = invalid("event", "event is nil")
 	default:

@@ -16,6 +16,21 @@ import (
 // batchBuffers is the memory beginRoundTravel reuses from one round to the next.
 type batchBuffers struct {
 	sources, targets []orb.Point
+	// warmSrc and warmDst list, per profile, the places the legs of its couriers' routes start (where each plan
+	// starts, every stop but the last) and end (every stop), and for the bundles' profile the pending orders'
+	// stores and drop-offs.
+	warmSrc, warmDst [geo.NumProfiles][]orb.Point
+	// last is the batch of the engine's last round, kept after it for the decision it made (see handed).
+	last geo.TravelModel
+	// handed is a batch the decision being applied may re-time its routes with: the batch of the round that made
+	// it, when that round was planned on a copy of this engine for this very application (Apply's DispatchTick).
+	handed geo.TravelModel
+}
+
+// warmer is a batch that can do ahead, in bulk and on several goroutines, the work its points need before pairs
+// are asked (on a road network, snapping and search spaces), without changing any answer.
+type warmer interface {
+	Warm(sources, targets []orb.Point, p geo.Profile, workers int)
 }
 
 // beginRoundTravel gives the planner a batch of the round's places when the model answers in bulk. pending are the
@@ -27,23 +42,43 @@ func (e *Engine) beginRoundTravel(pending func(*orderState) bool) {
 	}
 	b := &e.round.batch
 	src, dst := b.sources[:0], b.targets[:0]
+	for p := range b.warmSrc {
+		b.warmSrc[p], b.warmDst[p] = b.warmSrc[p][:0], b.warmDst[p][:0]
+	}
 	var used [geo.NumProfiles]bool
 	used[e.cfg.BundleProfile] = true
 	for _, c := range e.courierList {
 		if !c.online && len(c.stops) == 0 {
 			continue
 		}
-		used[c.spec.Vehicle] = true
+		v := c.spec.Vehicle
+		used[v] = true
 		src = append(src, c.loc)
 		for i := range c.stops {
 			p := c.stops[i].location()
 			src, dst = append(src, p), append(dst, p)
 		}
+		// What pricing the route as it stands asks: from where the plan starts through each stop to the next.
+		if n := len(c.stops); n > 0 {
+			start, _ := e.courierStart(c)
+			b.warmSrc[v] = append(b.warmSrc[v], start.loc)
+			for i := range c.stops {
+				p := c.stops[i].location()
+				if i < n-1 {
+					b.warmSrc[v] = append(b.warmSrc[v], p)
+				}
+				b.warmDst[v] = append(b.warmDst[v], p)
+			}
+		}
 	}
+	bp := e.cfg.BundleProfile
 	for _, o := range e.open {
 		if pending(o) {
 			src = append(src, o.storeLoc, o.dropLoc)
 			dst = append(dst, o.storeLoc, o.dropLoc)
+			// Bundling, which also runs one bundle after another, rides from the stores to the drop-offs.
+			b.warmSrc[bp] = append(b.warmSrc[bp], o.storeLoc, o.dropLoc)
+			b.warmDst[bp] = append(b.warmDst[bp], o.storeLoc, o.dropLoc)
 		}
 	}
 	var profiles []geo.Profile
@@ -53,7 +88,64 @@ func (e *Engine) beginRoundTravel(pending func(*orderState) bool) {
 		}
 	}
 	b.sources, b.targets = src, dst
+	batch := bm.Batch(src, dst, profiles)
+	e.plan.travel = batch
+	b.last = batch
+	// The first steps of the round price every route as it stands and bundle the pending orders, one after
+	// another: their places are prepared before, on the round's workers (the routes' for their couriers' vehicles,
+	// the pending orders' for the bundles'). Pricing, which runs on the workers already, prepares what else it
+	// needs where it first needs it.
+	if w, ok := batch.(warmer); ok {
+		for p := range b.warmSrc {
+			if len(b.warmSrc[p]) > 0 {
+				w.Warm(b.warmSrc[p], b.warmDst[p], geo.Profile(p), e.cfg.Workers)
+			}
+		}
+	}
+}
+
+// beginRoutesTravel gives the planner a batch of the places of routes about to be re-timed, each courier's
+// position and the stops of its plan, when the model answers in bulk, and returns what to restore after. Applying a
+// round's decision re-times every route it changed: on a road network these are places the round has just
+// prepared, which the batch finds again rather than searching pair by pair; when the round handed over its own
+// batch (batchBuffers.handed), that batch is used.
+func (e *Engine) beginRoutesTravel(couriers []*courierState, plans [][]seqStop) (restore geo.TravelModel) {
+	restore = e.plan.travel
+	if h := e.round.batch.handed; h != nil {
+		// The round's own batch holds every place of the routes it made, and the trips it priced them with.
+		e.plan.travel = h
+		return restore
+	}
+	bm, ok := e.travel.(geo.BatchModel)
+	if !ok {
+		return restore
+	}
+	b := &e.round.batch
+	src, dst := b.sources[:0], b.targets[:0]
+	var used [geo.NumProfiles]bool
+	for i, c := range couriers {
+		if c == nil || len(plans[i]) == 0 {
+			continue
+		}
+		used[c.spec.Vehicle] = true
+		src = append(src, c.loc)
+		for k := range plans[i] {
+			p := plans[i][k].location()
+			src, dst = append(src, p), append(dst, p)
+		}
+	}
+	if len(dst) == 0 {
+		return restore
+	}
+	var profiles []geo.Profile
+	for p, u := range used {
+		if u {
+			profiles = append(profiles, geo.Profile(p))
+		}
+	}
+	b.sources, b.targets = src, dst
 	e.plan.travel = bm.Batch(src, dst, profiles)
+	return restore
 }
 
 // endRoundTravel drops the round's batch: outside rounds the planner asks the model pair by pair.

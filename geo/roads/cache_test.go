@@ -1,6 +1,9 @@
 package roads
 
 import (
+	"math/rand/v2"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/paulmach/orb"
@@ -64,5 +67,129 @@ func TestBatchCacheAcrossBatches(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestBatchWarm warms part of a batch on two goroutines: the warmed points' spaces are computed (and cached) for
+// the warmed profile only and as the side asked, and every answer, asked twice so that the second comes from
+// what the batch kept, equals the network's.
+func TestBatchWarm(t *testing.T) {
+	net := openTown(t)
+	rng := rand.New(rand.NewPCG(8, 9))
+	src := randomPoints(net, rng, 30)
+	dst := append(randomPoints(net, rng, 30), src[:10]...)
+	b := net.Batch(src, dst, []geo.Profile{geo.EBike, geo.Car})
+	w, ok := b.(interface {
+		Warm(sources, targets []orb.Point, p geo.Profile, workers int)
+	})
+	if !ok {
+		t.Fatal("a batch of the network cannot be warmed")
+	}
+	outside := randomPoints(net, rng, 3)
+	w.Warm(append(src[:20:20], outside...), dst[5:], geo.Car, 2)
+	w.Warm(src, dst, geo.Foot, 2) // a profile the batch was not made for: nothing to do
+	car, foot := graphOf(geo.Car), graphOf(geo.Foot)
+	for i, pt := range src {
+		got := net.cache.get(spaceKey{pt: pt, graph: int8(car), forward: true}) != nil
+		if want := slices.Contains(src[:20], pt); got != want {
+			t.Errorf("source %d: space cached %v after warming", i, got)
+		}
+		if net.cache.get(spaceKey{pt: pt, graph: int8(foot), forward: true}) != nil {
+			t.Errorf("source %d: a walker's space was computed", i)
+		}
+	}
+	for j, pt := range dst[5:] {
+		if net.cache.get(spaceKey{pt: pt, graph: int8(car)}) == nil {
+			t.Errorf("target %d: not warmed", j+5)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			for range 2 {
+				for _, p := range []geo.Profile{geo.Bike, geo.EBike, geo.Car, geo.Foot} {
+					for i, a := range src {
+						for j, c := range dst {
+							if (i+j+g)%3 == 0 {
+								continue
+							}
+							if x, y := b.TravelTime(a, c, p), net.TravelTime(a, c, p); x != y {
+								t.Errorf("%s %v→%v: batch %v, network %v", p, a, c, x, y)
+								return
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestTripCacheGenerations(t *testing.T) {
+	c := newTripCache(2 << tripShardBits) // two entries a shard and generation
+	// Points whose pairs fall in one shard, so that its generations turn.
+	var pts []orb.Point
+	for i := 0; len(pts) < 5; i++ {
+		p := orb.Point{float64(i), 1}
+		if pairHash(p, p, 1)>>(64-tripShardBits) == 0 {
+			pts = append(pts, p)
+		}
+	}
+	put := func(i int) { c.put(pts[i], pts[i], 1, pairHash(pts[i], pts[i], 1), trip{w: uint32(i), ok: true}) }
+	has := func(i int) bool {
+		tr, ok := c.get(pts[i], pts[i], 1, pairHash(pts[i], pts[i], 1))
+		if ok && tr.w != uint32(i) {
+			t.Fatalf("pair %d kept the trip of another", i)
+		}
+		return ok
+	}
+	put(0)
+	put(1)
+	put(2) // {0, 1} becomes the previous generation
+	if !has(0) {
+		t.Fatal("0 lost after one turn")
+	}
+	// get promoted 0 into the current generation {2, 0}; 3 turns it over, dropping {1}.
+	put(3)
+	if has(1) {
+		t.Error("1 survived two turns without use")
+	}
+	for _, i := range []int{0, 2, 3} {
+		if !has(i) {
+			t.Errorf("%d lost", i)
+		}
+	}
+	if _, ok := c.get(pts[0], pts[0], 2, pairHash(pts[0], pts[0], 2)); ok {
+		t.Error("a trip answered for another graph")
+	}
+}
+
+// TestTripsKeptAcrossBatches asks a second batch the pairs of a first after the network lost every search space:
+// the trips kept answer them, the same as the network, without a search.
+func TestTripsKeptAcrossBatches(t *testing.T) {
+	net := openTown(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	src, dst := randomPoints(net, rng, 12), randomPoints(net, rng, 12)
+	first := net.Batch(src, dst, []geo.Profile{geo.Bike, geo.Car})
+	for _, a := range src {
+		for _, b := range dst {
+			first.TravelTime(a, b, geo.Car)
+			first.TravelTime(a, b, geo.EBike)
+		}
+	}
+	net.cache = newSpaceCache(DefaultSpaceCacheEntries)
+	second := net.Batch(src, dst, []geo.Profile{geo.Bike, geo.Car})
+	for _, a := range src {
+		for _, b := range dst {
+			for _, p := range []geo.Profile{geo.Car, geo.Bike, geo.EBike} {
+				if x, y := second.TravelTime(a, b, p), net.TravelTime(a, b, p); x != y {
+					t.Errorf("%s %v→%v: second batch %v, network %v", p, a, b, x, y)
+				}
+			}
+		}
+	}
+	if n := len(net.cache.cur); n != 0 {
+		t.Errorf("the second batch computed %d search spaces for pairs whose trips were kept", n)
 	}
 }

@@ -105,7 +105,7 @@ func OpenWith(ctx context.Context, path string, opt Options) (*Network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("roads: %s: %w", path, err)
 	}
-	net.snapLimit, net.cache = opt.snapLimit(), opt.spaceCache()
+	net.snapLimit, net.cache, net.trips = opt.snapLimit(), opt.spaceCache(), opt.tripCache()
 	return net, nil
 }
 

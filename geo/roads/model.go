@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -245,10 +246,14 @@ func (net *Network) piece(e int32, f0, f1 float64, line orb.LineString) orb.Line
 // Batch prepares the pairs sources × targets for the given profiles (see geo.BatchModel): each distinct point is
 // snapped once per graph, and its search space (forward as a source, backward as a target) is computed the
 // first time a pair asks for it, then shared by every pair it is in, and kept in a bounded cache for the batches
-// that follow (see Options.SpaceCacheEntries). A pair outside the batch is answered by the network itself. The
-// result is safe for concurrent use.
+// that follow (see Options.SpaceCacheEntries); each pair's trip is kept the same way (Options.TripCacheEntries). A
+// pair outside the batch is answered by the network itself. The result is safe for concurrent use.
 func (net *Network) Batch(sources, targets []orb.Point, profiles []geo.Profile) geo.TravelModel {
-	b := &batch{net: net, src: make(map[orb.Point]int32, len(sources)), dst: make(map[orb.Point]int32, len(targets))}
+	b := &batch{net: net, src: make(map[orb.Point]int32, len(sources)), dst: make(map[orb.Point]int32, len(targets)),
+		trips: net.trips}
+	if b.trips == nil {
+		b.trips = newTripCache(math.MaxInt)
+	}
 	for _, pt := range sources {
 		if _, ok := b.src[pt]; !ok {
 			b.src[pt] = int32(len(b.srcPts))
@@ -281,6 +286,7 @@ type batch struct {
 	srcPts   []orb.Point
 	dstPts   []orb.Point
 	fwd, bwd [numGraphs][]lazySpace
+	trips    *tripCache // the network's, or the batch's own when the network keeps none
 }
 
 // lazySpace is a point's snap and search space on one graph, computed on first use.
@@ -308,7 +314,12 @@ func (b *batch) space(g int, i int32, source bool) *spaceEntry {
 			return
 		}
 		gr := net.graphs[g]
-		ls.e.s = net.snap(pt, g)
+		// The point's place on the graph is the same both ways: the other side's, when kept, spares a snap.
+		if other := net.cache.peek(spaceKey{pt: pt, graph: int8(g), forward: !source}); other != nil {
+			ls.e.s = other.s
+		} else {
+			ls.e.s = net.snap(pt, g)
+		}
 		var sb [4]ch.Seed
 		var ss [4]seedSide
 		seeds, _ := net.seeds(ls.e.s, g, source, sb[:0], ss[:0])
@@ -325,25 +336,91 @@ func (b *batch) space(g int, i int32, source bool) *spaceEntry {
 }
 
 // TravelTime answers a pair of the batch from the two points' search spaces, and any other pair as the network
-// does; the answers are the same.
+// does; the answers are the same. A pair's trip on its graph is kept (see Options.TripCacheEntries) for later
+// questions about it, in this batch and the next ones, for every profile that travels on that graph.
 func (b *batch) TravelTime(from, to orb.Point, p geo.Profile) time.Duration {
 	if !p.Valid() {
 		panic(fmt.Sprintf("roads: batch TravelTime with undefined profile %d", uint8(p)))
 	}
 	g := graphOf(p)
+	h := pairHash(from, to, g)
+	if t, found := b.trips.get(from, to, g, h); found {
+		return t.duration(p)
+	}
 	i, ok1 := b.src[from]
 	j, ok2 := b.dst[to]
 	if !ok1 || !ok2 || b.fwd[g] == nil {
 		return b.net.TravelTime(from, to, p)
 	}
+	t := b.trip(g, i, j)
+	b.trips.put(from, to, g, h, t)
+	return t.duration(p)
+}
+
+// trip is a pair's answer on a graph, before a profile's scale: the ride's weight (ok false when there is none)
+// and the metres walked to and from the road.
+type trip struct {
+	w   uint32
+	ok  bool
+	g   int8 // in the trip cache, the trip's graph plus one (0 marks an empty slot)
+	off float64
+}
+
+func (t trip) duration(p geo.Profile) time.Duration {
+	if !t.ok {
+		return math.MaxInt64
+	}
+	return tripDuration(t.w, scaleOf(p), t.off)
+}
+
+// trip answers the pair of source i and target j of the batch on graph g.
+func (b *batch) trip(g int, i, j int32) trip {
 	fs, bs := b.space(g, i, true), b.space(g, j, false)
 	if !fs.s.ok || !bs.s.ok {
-		return math.MaxInt64
+		return trip{}
 	}
 	w, l, ok := ch.Meet(&fs.space, &bs.space)
 	w, _, ok = b.net.best(fs.s, bs.s, g, w, l, ok)
-	if !ok {
-		return math.MaxInt64
+	return trip{w: w, ok: ok, off: fs.s.off + bs.s.off}
+}
+
+// Warm snaps sources (as trip starts) and targets (as trip ends) of the batch to profile p's roads and computes
+// their search spaces, in bulk, on up to workers goroutines, and returns when that is done. The batch would do the
+// same work on the first pair that needs it: warming ahead only moves it, so that it runs in parallel rather than
+// where the caller asks one pair at a time. Points outside the batch, and a profile it was not made for, are
+// ignored.
+func (b *batch) Warm(sources, targets []orb.Point, p geo.Profile, workers int) {
+	if !p.Valid() {
+		return
 	}
-	return tripDuration(w, scaleOf(p), fs.s.off+bs.s.off)
+	g := graphOf(p)
+	if b.fwd[g] == nil {
+		return
+	}
+	type job struct {
+		i      int32
+		source bool
+	}
+	jobs := make([]job, 0, len(sources)+len(targets))
+	for _, pt := range sources {
+		if i, ok := b.src[pt]; ok {
+			jobs = append(jobs, job{i, true})
+		}
+	}
+	for _, pt := range targets {
+		if i, ok := b.dst[pt]; ok {
+			jobs = append(jobs, job{i, false})
+		}
+	}
+	workers = max(1, min(workers, len(jobs)/64))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for k := next.Add(1) - 1; k < int64(len(jobs)); k = next.Add(1) - 1 {
+				b.space(g, jobs[k].i, jobs[k].source)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -30,6 +30,20 @@ type Options struct {
 	// SpaceCacheEntries bounds how many points' search spaces are kept between batches (see Network.Batch),
 	// twice this at most; 0 means DefaultSpaceCacheEntries and a negative value keeps none.
 	SpaceCacheEntries int
+	// TripCacheEntries bounds how many trips between points are kept between batches (see Network.Batch), twice
+	// this at most; 0 means DefaultTripCacheEntries and a negative value keeps none (a batch still keeps its
+	// own).
+	TripCacheEntries int
+}
+
+func (o Options) tripCache() *tripCache {
+	switch {
+	case o.TripCacheEntries < 0:
+		return nil
+	case o.TripCacheEntries == 0:
+		return newTripCache(DefaultTripCacheEntries)
+	}
+	return newTripCache(o.TripCacheEntries)
 }
 
 func (o Options) spaceCache() *spaceCache {
@@ -151,6 +165,7 @@ type Network struct {
 	index   segIndex
 	segEdge []int32 // the edge of each segment shape[i] → shape[i+1]
 	cache   *spaceCache
+	trips   *tripCache
 }
 
 // newNetwork keeps each graph's largest strongly connected component, drops what no graph uses, and builds
@@ -195,7 +210,7 @@ func newNetwork(b *baseGraph, opt Options) (*Network, error) {
 				count++
 			}
 		}
-		drops[g] = count - size
+		drops[g] = max(0, count-size) // a graph with no road at all still has a component of one node
 		for e := 0; e < ne; e++ {
 			if !in[b.from[e]] || !in[b.to[e]] {
 				b.w[g][0][e], b.w[g][1][e] = 0, 0
@@ -204,7 +219,7 @@ func newNetwork(b *baseGraph, opt Options) (*Network, error) {
 	}
 
 	// Compact: keep edges some graph uses and the nodes they touch, in their original order.
-	net := &Network{snapLimit: opt.snapLimit(), cache: opt.spaceCache()}
+	net := &Network{snapLimit: opt.snapLimit(), cache: opt.spaceCache(), trips: opt.tripCache()}
 	newID := make([]int32, n)
 	for i := range newID {
 		newID[i] = -1

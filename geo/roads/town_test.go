@@ -1,6 +1,7 @@
 package roads
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -374,6 +375,22 @@ func TestTownOnlySomeProfiles(t *testing.T) {
 	s := net.Stats()
 	if s.Profiles[geo.Car].Nodes != 8 || s.Profiles[geo.Foot].Nodes != 0 || s.Profiles[geo.Bike].Edges != 0 {
 		t.Errorf("only cars asked for: %+v", s.Profiles)
+	}
+	// A graph left out drops nothing, also once written to a map file and read back.
+	var buf bytes.Buffer
+	if _, err := net.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := decodeMap(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []Stats{s, back.Stats()} {
+		for _, p := range []geo.Profile{geo.Foot, geo.Bike, geo.Scooter} {
+			if d := st.Profiles[p].Dropped; d != 0 {
+				t.Errorf("%s, left out, dropped %d nodes", p, d)
+			}
+		}
 	}
 	if got := net.TravelTime(townNode(1), townNode(3), geo.Foot); got != time.Duration(math.MaxInt64) {
 		t.Errorf("walking without a walkers' graph: %v", got)
