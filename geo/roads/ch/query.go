@@ -2,6 +2,7 @@ package ch
 
 import (
 	"cmp"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -12,14 +13,17 @@ import (
 // allocates nothing but its result; it belongs to one goroutine. Seeds whose node is out of range are ignored
 // (see [Hierarchy.CheckSeeds]).
 type Query struct {
-	h          *Hierarchy
-	fwd, bwd   side
-	settled    []spaceEntry
-	arcStack   []int32
-	arcPath    []int32
-	bucketHead []int32
-	bucketUsed []int32
-	buckets    []bucket
+	h        *Hierarchy
+	fwd, bwd side
+	settled  []spaceEntry
+	arcStack []int32
+	arcPath  []int32
+	// A table's buckets (see fillBuckets) and what each backward search of a table leaves for them.
+	bucketOf      []int32 // by id; -1 where no bucket
+	bucketNodes   []int32
+	bucketStart   []int32
+	bucketEntries []bucketEntry
+	left          []leftCost
 }
 
 // side is one direction of a search: forward, it relaxes up edges and stalls on down edges; backward, the
@@ -35,9 +39,16 @@ type spaceEntry struct {
 	cost cost
 }
 
-type bucket struct {
-	target, next int32
+// leftCost is the cost of target at node, left by the target's backward search.
+type leftCost struct {
+	node, target int32
 	cost         cost
+}
+
+// bucketEntry is a target's cost at the node whose bucket holds it.
+type bucketEntry struct {
+	cost   cost
+	target int32
 }
 
 // NewQuery returns a query on h. Its buffers grow with the searches it runs, not with the graph.
@@ -281,39 +292,40 @@ func (h *Hierarchy) Table(from, to [][]Seed) (weights, lengths []uint32) {
 }
 
 // table answers a table with the queries of qs, one goroutine each when there are several; qs[0] keeps the
-// buckets.
+// buckets. Places are searched in the order of their nodes' ids, so that consecutive searches, which the
+// numbering makes neighbours, find the upper parts of the hierarchy they share in the cache; a place whose seeds
+// equal an earlier one's is searched once and its answers copied.
 func table(qs []*Query, from, to [][]Seed) (weights, lengths []uint32) {
 	nt := len(to)
 	res := make([]cost, len(from)*nt)
 	for i := range res {
 		res[i] = infinite
 	}
-	spaces := make([]Space, nt)
-	each(qs, nt, func(q *Query, j int) { spaces[j] = q.Backward(to[j]) })
-	q := qs[0]
-	if q.bucketHead == nil {
-		q.bucketHead = make([]int32, q.h.numNodes)
-		for i := range q.bucketHead {
-			q.bucketHead[i] = -1
-		}
+	h := qs[0].h
+	for _, q := range qs {
+		q.left = q.left[:0]
 	}
-	head := q.bucketHead
-	bk := q.buckets[:0]
-	used := q.bucketUsed[:0]
-	for j, sp := range spaces {
-		for k, v := range sp.nodes {
-			if head[v] < 0 {
-				used = append(used, v)
+	tOrder, tSame := h.searchOrder(to)
+	each(qs, len(tOrder), func(q *Query, k int) { q.leave(to[tOrder[k]], tOrder[k]) })
+	b := qs[0]
+	b.fillBuckets(qs)
+	sOrder, sSame := h.searchOrder(from)
+	each(qs, len(sOrder), func(q *Query, k int) {
+		i := sOrder[k]
+		q.scan(from[i], b, res[int(i)*nt:(int(i)+1)*nt])
+	})
+	b.clearBuckets()
+	for _, d := range sSame {
+		copy(res[int(d.place)*nt:(int(d.place)+1)*nt], res[int(d.as)*nt:(int(d.as)+1)*nt])
+	}
+	if len(tSame) > 0 {
+		for i := range from {
+			row := res[i*nt : (i+1)*nt]
+			for _, d := range tSame {
+				row[d.place] = row[d.as]
 			}
-			bk = append(bk, bucket{target: int32(j), next: head[v], cost: sp.costs[k]})
-			head[v] = int32(len(bk) - 1)
 		}
 	}
-	each(qs, len(from), func(q *Query, i int) { q.scan(from[i], head, bk, res[i*nt:(i+1)*nt]) })
-	for _, v := range used {
-		head[v] = -1
-	}
-	q.buckets, q.bucketUsed = bk, used
 	weights = make([]uint32, len(res))
 	lengths = make([]uint32, len(res))
 	for i, c := range res {
@@ -326,8 +338,122 @@ func table(qs []*Query, from, to [][]Seed) (weights, lengths []uint32) {
 	return weights, lengths
 }
 
-// scan runs the forward search of a source and lowers row[j] to the best meeting with target j in the buckets.
-func (q *Query) scan(seeds []Seed, head []int32, bk []bucket, row []cost) {
+// samePlace says that place has the seeds of as, an earlier place, and takes its answers.
+type samePlace struct{ place, as int32 }
+
+// searchOrder returns the places of a table to search, by the least id of their seeds (places with no seed in
+// range last), and the places left out because their seeds equal, in the same order, those of a place searched.
+func (h *Hierarchy) searchOrder(places [][]Seed) (order []int32, same []samePlace) {
+	key := func(seeds []Seed) int32 {
+		k := int32(math.MaxInt32)
+		for _, sd := range seeds {
+			if sd.Node >= 0 && int(sd.Node) < h.numNodes {
+				k = min(k, h.idOf[sd.Node])
+			}
+		}
+		return k
+	}
+	type item struct{ key, place int32 }
+	items := make([]item, len(places))
+	for i, p := range places {
+		items[i] = item{key(p), int32(i)}
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		if c := slices.CompareFunc(places[a.place], places[b.place], compareSeeds); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.place, b.place)
+	})
+	order = make([]int32, 0, len(items))
+	for i, it := range items {
+		if i > 0 && it.key == items[i-1].key && slices.Equal(places[it.place], places[order[len(order)-1]]) {
+			same = append(same, samePlace{place: it.place, as: order[len(order)-1]})
+			continue
+		}
+		order = append(order, it.place)
+	}
+	return order, same
+}
+
+func compareSeeds(a, b Seed) int {
+	if c := cmp.Compare(a.Node, b.Node); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Weight, b.Weight); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Length, b.Length)
+}
+
+// leave runs the backward search of target j and appends its cost at every node it settles without stalling to
+// q.left.
+func (q *Query) leave(seeds []Seed, j int32) {
+	s := &q.bwd
+	s.init(seeds)
+	for !s.empty() {
+		if v, d, ok := s.settle(); ok {
+			q.left = append(q.left, leftCost{node: v, target: j, cost: d})
+		}
+	}
+}
+
+// fillBuckets gathers what the backward searches of qs left into buckets, one per node, stored together:
+// bucketEntries[bucketStart[k]:bucketStart[k+1]] are the targets and costs at the node whose bucketOf is k.
+func (q *Query) fillBuckets(qs []*Query) {
+	if q.bucketOf == nil {
+		q.bucketOf = make([]int32, q.h.numNodes)
+		for i := range q.bucketOf {
+			q.bucketOf[i] = -1
+		}
+	}
+	of := q.bucketOf
+	nodes, start := q.bucketNodes[:0], q.bucketStart[:0]
+	total := 0
+	for _, p := range qs {
+		for _, e := range p.left {
+			k := of[e.node]
+			if k < 0 {
+				k = int32(len(nodes))
+				of[e.node] = k
+				nodes = append(nodes, e.node)
+				start = append(start, 0)
+			}
+			start[k]++
+		}
+		total += len(p.left)
+	}
+	sum := int32(0)
+	for k, c := range start { // each bucket's end; filling moves it back to the bucket's start
+		sum += c
+		start[k] = sum
+	}
+	start = append(start, sum)
+	bk := slices.Grow(q.bucketEntries[:0], total)[:total]
+	for _, p := range qs {
+		for _, e := range p.left {
+			k := of[e.node]
+			start[k]--
+			bk[start[k]] = bucketEntry{cost: e.cost, target: e.target}
+		}
+	}
+	q.bucketNodes, q.bucketStart, q.bucketEntries = nodes, start, bk
+}
+
+// clearBuckets forgets the buckets, leaving bucketOf as it was before fillBuckets.
+func (q *Query) clearBuckets() {
+	for _, v := range q.bucketNodes {
+		q.bucketOf[v] = -1
+	}
+	q.bucketNodes = q.bucketNodes[:0]
+}
+
+// scan runs the forward search of a source and lowers row[j] to the best meeting with target j in the buckets
+// that b holds.
+func (q *Query) scan(seeds []Seed, b *Query, row []cost) {
+	of, start, bk := b.bucketOf, b.bucketStart, b.bucketEntries
 	f := &q.fwd
 	f.init(seeds)
 	for !f.empty() {
@@ -335,9 +461,13 @@ func (q *Query) scan(seeds []Seed, head []int32, bk []bucket, row []cost) {
 		if !ok {
 			continue
 		}
-		for k := head[v]; k >= 0; k = bk[k].next {
-			if c := add(d, bk[k].cost); c < row[bk[k].target] {
-				row[bk[k].target] = c
+		k := of[v]
+		if k < 0 {
+			continue
+		}
+		for _, e := range bk[start[k]:start[k+1]] {
+			if c := add(d, e.cost); c < row[e.target] {
+				row[e.target] = c
 			}
 		}
 	}
