@@ -474,22 +474,24 @@ func (q *Query) scan(seeds []Seed, b *Query, row []cost) {
 }
 
 // each calls do(q, i) for i in [0, n), spread over the queries of qs, one goroutine each when there are
-// several, and returns when every call has.
+// several (the calling goroutine runs qs[0]'s share), and returns when every call has.
 func each(qs []*Query, n int, do func(q *Query, i int)) {
-	if len(qs) == 1 {
+	if len(qs) == 1 || n <= 1 {
 		for i := range n {
 			do(qs[0], i)
 		}
 		return
 	}
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	for _, q := range qs {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				do(q, i)
-			}
-		})
+	work := func(q *Query) {
+		for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+			do(q, i)
+		}
 	}
+	var wg sync.WaitGroup
+	for _, q := range qs[1:] {
+		wg.Go(func() { work(q) })
+	}
+	work(qs[0])
 	wg.Wait()
 }

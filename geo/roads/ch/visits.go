@@ -138,11 +138,30 @@ func (t *visits) pop() (int32, cost) {
 		i := 0
 		for {
 			c := 4*i + 1
+			if c+3 < n { // four children: the usual case, without a loop
+				m, k := c, h[c].key
+				if k1 := h[c+1].key; k1 < k {
+					m, k = c+1, k1
+				}
+				if k2 := h[c+2].key; k2 < k {
+					m, k = c+2, k2
+				}
+				if k3 := h[c+3].key; k3 < k {
+					m, k = c+3, k3
+				}
+				if k >= last.key {
+					break
+				}
+				h[i] = h[m]
+				t.slots[h[i].slot].pos = int32(i)
+				i = m
+				continue
+			}
 			if c >= n {
 				break
 			}
 			m := c
-			for j := c + 1; j < min(c+4, n); j++ {
+			for j := c + 1; j < n; j++ {
 				if h[j].key < h[m].key {
 					m = j
 				}
