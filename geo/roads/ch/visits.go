@@ -70,16 +70,18 @@ func (t *visits) find(v int32) int32 {
 
 // get returns the slot of v, adding it unreached (infinite distance) if needed; adding may move every slot.
 func (t *visits) get(v int32) int32 {
-	if i := t.find(v); i >= 0 {
-		return i
-	}
-	if 2*(t.count+1) > len(t.slots) {
-		t.grow()
-	}
 	mask := uint32(len(t.slots) - 1)
 	i := t.home(v)
-	for t.slots[i].gen == t.gen {
-		i = (i + 1) & mask
+	for ; t.slots[i].gen == t.gen; i = (i + 1) & mask {
+		if t.slots[i].node == v {
+			return int32(i)
+		}
+	}
+	if 2*(t.count+1) > len(t.slots) { // the empty slot found is in the table that grow replaces
+		t.grow()
+		mask = uint32(len(t.slots) - 1)
+		for i = t.home(v); t.slots[i].gen == t.gen; i = (i + 1) & mask {
+		}
 	}
 	t.slots[i] = visit{node: v, gen: t.gen, dist: infinite, pos: -1}
 	t.count++
