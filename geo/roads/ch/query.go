@@ -474,7 +474,9 @@ func (q *Query) scan(seeds []Seed, b *Query, row []cost) {
 }
 
 // each calls do(q, i) for i in [0, n), spread over the queries of qs, one goroutine each when there are
-// several (the calling goroutine runs qs[0]'s share), and returns when every call has.
+// several (the calling goroutine runs qs[0]'s share), and returns when every call has. Each query takes the
+// indices of its own run of [0, n) in order, so that consecutive calls on one processor share its cache, then
+// helps with the runs of the others.
 func each(qs []*Query, n int, do func(q *Query, i int)) {
 	if len(qs) == 1 || n <= 1 {
 		for i := range n {
@@ -482,16 +484,28 @@ func each(qs []*Query, n int, do func(q *Query, i int)) {
 		}
 		return
 	}
-	var next atomic.Int64
-	work := func(q *Query) {
-		for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-			do(q, i)
+	type run struct {
+		next atomic.Int64
+		end  int64
+		_    [48]byte // a cache line each
+	}
+	runs := make([]run, len(qs))
+	for k := range runs {
+		runs[k].next.Store(int64(k * n / len(qs)))
+		runs[k].end = int64((k + 1) * n / len(qs))
+	}
+	work := func(k int) {
+		for r := range runs {
+			r := &runs[(k+r)%len(runs)]
+			for i := r.next.Add(1) - 1; i < r.end; i = r.next.Add(1) - 1 {
+				do(qs[k], int(i))
+			}
 		}
 	}
 	var wg sync.WaitGroup
-	for _, q := range qs[1:] {
-		wg.Go(func() { work(q) })
+	for k := 1; k < len(qs); k++ {
+		wg.Go(func() { work(k) })
 	}
-	work(qs[0])
+	work(0)
 	wg.Wait()
 }
