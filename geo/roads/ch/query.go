@@ -19,8 +19,7 @@ type Query struct {
 	arcStack []int32
 	arcPath  []int32
 	// A table's buckets (see fillBuckets) and what each backward search of a table leaves for them.
-	bucketOf      []int32 // by id; -1 where no bucket
-	bucketNodes   []int32
+	bucketOf      bucketIndex
 	bucketStart   []int32
 	bucketEntries []bucketEntry
 	left          []leftCost
@@ -314,7 +313,6 @@ func table(qs []*Query, from, to [][]Seed) (weights, lengths []uint32) {
 		i := sOrder[k]
 		q.scan(from[i], b, res[int(i)*nt:(int(i)+1)*nt])
 	})
-	b.clearBuckets()
 	for _, d := range sSame {
 		copy(res[int(d.place)*nt:(int(d.place)+1)*nt], res[int(d.as)*nt:(int(d.as)+1)*nt])
 	}
@@ -401,29 +399,23 @@ func (q *Query) leave(seeds []Seed, j int32) {
 }
 
 // fillBuckets gathers what the backward searches of qs left into buckets, one per node, stored together:
-// bucketEntries[bucketStart[k]:bucketStart[k+1]] are the targets and costs at the node whose bucketOf is k.
+// bucketEntries[bucketStart[k]:bucketStart[k+1]] are the targets and costs at the node whose bucket is k.
 func (q *Query) fillBuckets(qs []*Query) {
-	if q.bucketOf == nil {
-		q.bucketOf = make([]int32, q.h.numNodes)
-		for i := range q.bucketOf {
-			q.bucketOf[i] = -1
-		}
-	}
-	of := q.bucketOf
-	nodes, start := q.bucketNodes[:0], q.bucketStart[:0]
 	total := 0
 	for _, p := range qs {
+		total += len(p.left)
+	}
+	of := &q.bucketOf
+	of.reset(total)
+	start := q.bucketStart[:0]
+	for _, p := range qs {
 		for _, e := range p.left {
-			k := of[e.node]
-			if k < 0 {
-				k = int32(len(nodes))
-				of[e.node] = k
-				nodes = append(nodes, e.node)
+			k := of.add(e.node, int32(len(start)))
+			if int(k) == len(start) {
 				start = append(start, 0)
 			}
 			start[k]++
 		}
-		total += len(p.left)
 	}
 	sum := int32(0)
 	for k, c := range start { // each bucket's end; filling moves it back to the bucket's start
@@ -434,26 +426,80 @@ func (q *Query) fillBuckets(qs []*Query) {
 	bk := slices.Grow(q.bucketEntries[:0], total)[:total]
 	for _, p := range qs {
 		for _, e := range p.left {
-			k := of[e.node]
+			k := of.find(e.node)
 			start[k]--
 			bk[start[k]] = bucketEntry{cost: e.cost, target: e.target}
 		}
 	}
-	q.bucketNodes, q.bucketStart, q.bucketEntries = nodes, start, bk
+	q.bucketStart, q.bucketEntries = start, bk
 }
 
-// clearBuckets forgets the buckets, leaving bucketOf as it was before fillBuckets.
-func (q *Query) clearBuckets() {
-	for _, v := range q.bucketNodes {
-		q.bucketOf[v] = -1
+// bucketIndex maps the nodes that have a bucket to the bucket's number, in an open-addressing hash table of a
+// few thousand slots: a table's buckets are at a few thousand nodes, and a search looks up every node it settles,
+// which an array over all nodes would answer from memory rather than from the cache.
+type bucketIndex struct {
+	slots []bucketSlot
+	shift uint32
+}
+
+type bucketSlot struct{ node, bucket int32 } // node -1: empty
+
+// reset empties the index and sizes it for up to n nodes.
+func (x *bucketIndex) reset(n int) {
+	size, shift := 16, uint32(32-4)
+	for size < 2*n {
+		size, shift = 2*size, shift-1
 	}
-	q.bucketNodes = q.bucketNodes[:0]
+	if len(x.slots) < size || len(x.slots) > 4*size {
+		x.slots = make([]bucketSlot, size)
+	} else {
+		size, shift = len(x.slots), 32
+		for m := size; m > 1; m >>= 1 {
+			shift--
+		}
+	}
+	x.shift = shift
+	for i := range x.slots {
+		x.slots[i].node = -1
+	}
+}
+
+func (x *bucketIndex) home(v int32) uint32 { return (uint32(v) * 0x9e3779b1) >> x.shift }
+
+// add returns the bucket of v, giving it bucket b if it had none; v must be at least 0, and the index must have
+// been reset for at least as many nodes as are added.
+func (x *bucketIndex) add(v, b int32) int32 {
+	mask := uint32(len(x.slots) - 1)
+	for i := x.home(v); ; i = (i + 1) & mask {
+		s := &x.slots[i]
+		if s.node == v {
+			return s.bucket
+		}
+		if s.node < 0 {
+			*s = bucketSlot{node: v, bucket: b}
+			return b
+		}
+	}
+}
+
+// find returns the bucket of v, or -1.
+func (x *bucketIndex) find(v int32) int32 {
+	mask := uint32(len(x.slots) - 1)
+	for i := x.home(v); ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s.node == v {
+			return s.bucket
+		}
+		if s.node < 0 {
+			return -1
+		}
+	}
 }
 
 // scan runs the forward search of a source and lowers row[j] to the best meeting with target j in the buckets
 // that b holds.
 func (q *Query) scan(seeds []Seed, b *Query, row []cost) {
-	of, start, bk := b.bucketOf, b.bucketStart, b.bucketEntries
+	of, start, bk := &b.bucketOf, b.bucketStart, b.bucketEntries
 	f := &q.fwd
 	f.init(seeds)
 	for !f.empty() {
@@ -461,7 +507,7 @@ func (q *Query) scan(seeds []Seed, b *Query, row []cost) {
 		if !ok {
 			continue
 		}
-		k := of[v]
+		k := of.find(v)
 		if k < 0 {
 			continue
 		}

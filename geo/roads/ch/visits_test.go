@@ -73,3 +73,36 @@ func TestVisitsAgainstMap(t *testing.T) {
 		t.Fatalf("the table never grew (%d slots): the test does not reach the case it is for", len(tab.slots))
 	}
 }
+
+// TestBucketIndexAgainstMap: the index of a table's buckets gives each node the bucket it was first added with,
+// and -1 for nodes never added, across resets that grow and shrink it.
+func TestBucketIndexAgainstMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	var x bucketIndex
+	for round, n := range []int{0, 1, 5, 3000, 40, 40, 100000, 7} {
+		x.reset(n)
+		want := map[int32]int32{}
+		for range n {
+			v := int32(rng.IntN(3*n + 1))
+			b := int32(len(want))
+			got := x.add(v, b)
+			if w, ok := want[v]; ok {
+				b = w
+			} else {
+				want[v] = b
+			}
+			if got != b {
+				t.Fatalf("round %d: add(%d) = %d, want %d", round, v, got, b)
+			}
+		}
+		for v := int32(-1); v <= int32(3*n+1); v++ {
+			w, ok := want[v]
+			if !ok {
+				w = -1
+			}
+			if got := x.find(v); got != w {
+				t.Fatalf("round %d (%d nodes): find(%d) = %d, want %d", round, n, v, got, w)
+			}
+		}
+	}
+}
