@@ -487,11 +487,11 @@ func (x *bucketIndex) find(v int32) int32 {
 	mask := uint32(len(x.slots) - 1)
 	for i := x.home(v); ; i = (i + 1) & mask {
 		s := x.slots[i]
-		if s.node == v {
-			return s.bucket
-		}
 		if s.node < 0 {
 			return -1
+		}
+		if s.node == v {
+			return s.bucket
 		}
 	}
 }
