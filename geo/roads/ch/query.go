@@ -406,7 +406,7 @@ func (q *Query) fillBuckets(qs []*Query) {
 		total += len(p.left)
 	}
 	of := &q.bucketOf
-	of.reset(total)
+	of.reset()
 	start := q.bucketStart[:0]
 	for _, p := range qs {
 		for _, e := range p.left {
@@ -436,39 +436,51 @@ func (q *Query) fillBuckets(qs []*Query) {
 
 // bucketIndex maps the nodes that have a bucket to the bucket's number, in an open-addressing hash table of a
 // few thousand slots: a table's buckets are at a few thousand nodes, and a search looks up every node it settles,
-// which an array over all nodes would answer from memory rather than from the cache.
+// which an array over all nodes would answer from memory rather than from the cache. The table grows to keep at
+// least half of its slots empty, and keeps its size for the next table.
 type bucketIndex struct {
 	slots []bucketSlot
 	shift uint32
+	count int
 }
 
 type bucketSlot struct{ node, bucket int32 } // node -1: empty
 
-// reset empties the index and sizes it for up to n nodes.
-func (x *bucketIndex) reset(n int) {
-	size, shift := 16, uint32(32-4)
-	for size < 2*n {
-		size, shift = 2*size, shift-1
+// reset empties the index.
+func (x *bucketIndex) reset() {
+	if x.slots == nil {
+		x.alloc(1 << 10)
 	}
-	if len(x.slots) < size || len(x.slots) > 4*size {
-		x.slots = make([]bucketSlot, size)
-	} else {
-		size, shift = len(x.slots), 32
-		for m := size; m > 1; m >>= 1 {
-			shift--
-		}
-	}
-	x.shift = shift
 	for i := range x.slots {
 		x.slots[i].node = -1
+	}
+	x.count = 0
+}
+
+func (x *bucketIndex) alloc(n int) {
+	x.slots = make([]bucketSlot, n)
+	for i := range x.slots {
+		x.slots[i].node = -1
+	}
+	x.shift = 32
+	for ; n > 1; n >>= 1 {
+		x.shift--
 	}
 }
 
 func (x *bucketIndex) home(v int32) uint32 { return (uint32(v) * 0x9e3779b1) >> x.shift }
 
-// add returns the bucket of v, giving it bucket b if it had none; v must be at least 0, and the index must have
-// been reset for at least as many nodes as are added.
+// add returns the bucket of v, giving it bucket b if it had none; v must be at least 0.
 func (x *bucketIndex) add(v, b int32) int32 {
+	if 2*(x.count+1) > len(x.slots) {
+		old := x.slots
+		x.alloc(2 * len(old))
+		for _, s := range old {
+			if s.node >= 0 {
+				x.put(s)
+			}
+		}
+	}
 	mask := uint32(len(x.slots) - 1)
 	for i := x.home(v); ; i = (i + 1) & mask {
 		s := &x.slots[i]
@@ -477,9 +489,20 @@ func (x *bucketIndex) add(v, b int32) int32 {
 		}
 		if s.node < 0 {
 			*s = bucketSlot{node: v, bucket: b}
+			x.count++
 			return b
 		}
 	}
+}
+
+// put stores s, whose node is not in the index.
+func (x *bucketIndex) put(s bucketSlot) {
+	mask := uint32(len(x.slots) - 1)
+	i := x.home(s.node)
+	for x.slots[i].node >= 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = s
 }
 
 // find returns the bucket of v, or -1.
