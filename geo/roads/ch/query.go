@@ -564,8 +564,8 @@ func each(qs []*Query, n int, do func(q *Query, i int)) {
 		runs[k].end = int64((k + 1) * n / len(qs))
 	}
 	work := func(k int) {
-		for r := range runs {
-			r := &runs[(k+r)%len(runs)]
+		for j := range runs {
+			r := &runs[(k+j)%len(runs)]
 			for i := r.next.Add(1) - 1; i < r.end; i = r.next.Add(1) - 1 {
 				do(qs[k], int(i))
 			}
