@@ -23,6 +23,9 @@ type Query struct {
 	bucketStart   []int32
 	bucketEntries []bucketEntry
 	left          []leftCost
+	// flat is the state of a table's searches (see flatSearch): the query's own when it runs Query.Table, one
+	// of the hierarchy's while Hierarchy.Table uses it.
+	flat *flatSearch
 }
 
 // side is one direction of a search: forward, it relaxes up edges and stalls on down edges; backward, the
@@ -50,7 +53,8 @@ type bucketEntry struct {
 	target int32
 }
 
-// NewQuery returns a query on h. Its buffers grow with the searches it runs, not with the graph.
+// NewQuery returns a query on h. Its buffers grow with the searches it runs, not with the graph, but for the
+// state that [Query.Table] keeps over every node (16 bytes a node).
 func (h *Hierarchy) NewQuery() *Query {
 	return &Query{h: h, fwd: side{h: h, forward: true, t: newVisits()}, bwd: side{h: h, t: newVisits()}}
 }
@@ -267,14 +271,19 @@ func Meet(f, b *Space) (weight, length uint32, ok bool) {
 // Table returns the answers of [Query.Route] for every source of from and target of to, row by row:
 // weights[i*len(to)+j] is from[i] to to[j], [Unreachable] (in both slices) where there is no path. It runs one
 // backward search per target, leaving its costs in buckets at the nodes it settles, then one forward search per
-// source that reads the buckets: len(from)+len(to) searches, whatever the table's size.
+// source that reads the buckets: len(from)+len(to) searches, whatever the table's size. The first table
+// allocates the query's state of the searches over every node (16 bytes a node), kept for the next.
 func (q *Query) Table(from, to [][]Seed) (weights, lengths []uint32) {
+	if q.flat == nil {
+		q.flat = newFlatSearch(q.h)
+	}
 	return table([]*Query{q}, from, to)
 }
 
 // Table is [Query.Table] with queries taken from a pool kept by h; it is safe for concurrent use. A large table
 // runs its searches on up to GOMAXPROCS goroutines (one per 16 sources and targets), which it waits for; the
-// answers are the same.
+// answers are the same. h keeps the state over every node of each goroutine's searches (16 bytes a node) for
+// the next table: as many states as tables have run goroutines at once.
 func (h *Hierarchy) Table(from, to [][]Seed) (weights, lengths []uint32) {
 	qs := make([]*Query, max(1, min(runtime.GOMAXPROCS(0), (len(from)+len(to))/16)))
 	for i := range qs {
@@ -282,8 +291,13 @@ func (h *Hierarchy) Table(from, to [][]Seed) (weights, lengths []uint32) {
 			qs[i] = h.NewQuery()
 		}
 	}
+	for _, q := range qs {
+		q.flat = h.takeFlat()
+	}
 	defer func() {
 		for _, q := range qs {
+			h.putFlat(q.flat)
+			q.flat = nil
 			h.queries.Put(q)
 		}
 	}()
@@ -389,10 +403,10 @@ func compareSeeds(a, b Seed) int {
 // leave runs the backward search of target j and appends its cost at every node it settles without stalling to
 // q.left.
 func (q *Query) leave(seeds []Seed, j int32) {
-	s := &q.bwd
-	s.init(seeds)
-	for !s.empty() {
-		if v, d, ok := s.settle(); ok {
+	f := q.flat
+	f.init(seeds)
+	for !f.empty() {
+		if v, d, ok := f.settle(false); ok {
 			q.left = append(q.left, leftCost{node: v, target: j, cost: d})
 		}
 	}
@@ -523,10 +537,10 @@ func (x *bucketIndex) find(v int32) int32 {
 // that b holds.
 func (q *Query) scan(seeds []Seed, b *Query, row []cost) {
 	of, start, bk := &b.bucketOf, b.bucketStart, b.bucketEntries
-	f := &q.fwd
+	f := q.flat
 	f.init(seeds)
 	for !f.empty() {
-		v, d, ok := f.settle()
+		v, d, ok := f.settle(true)
 		if !ok {
 			continue
 		}

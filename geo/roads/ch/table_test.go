@@ -135,3 +135,51 @@ func TestEachCallsEveryIndexOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestTableFlatState: the flat search states of tables are kept by the hierarchy and used again, and answers stay
+// equal to Dijkstra when a state's generation wraps around (every node forgotten for real).
+func TestTableFlatState(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	n := 400
+	edges := randomGraph(rng, n, 1400, 50)
+	h, err := Build(n, edges, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var from, to [][]Seed
+	for range 20 {
+		from = append(from, randomSeeds(rng, n))
+		to = append(to, randomSeeds(rng, n))
+	}
+	check := func(name string, w, l []uint32) {
+		t.Helper()
+		for i := range from {
+			for j := range to {
+				ww, wl, _ := Dijkstra(n, edges, from[i], to[j])
+				if k := i*len(to) + j; w[k] != ww || l[k] != wl {
+					t.Fatalf("%s: [%d][%d] = %d, %d; Dijkstra %d, %d", name, i, j, w[k], l[k], ww, wl)
+				}
+			}
+		}
+	}
+	w, l := h.Table(from, to)
+	check("first table", w, l)
+	kept := len(h.flats)
+	if kept == 0 {
+		t.Fatal("the hierarchy kept no flat search state after a table")
+	}
+	for _, f := range h.flats {
+		f.gen = ^uint32(0) - 3 // the table's searches wrap it
+	}
+	w, l = h.Table(from, to)
+	check("wrapped generation", w, l)
+	if len(h.flats) != kept {
+		t.Fatalf("the hierarchy keeps %d flat states after a second table, %d after the first", len(h.flats), kept)
+	}
+	q := h.NewQuery()
+	w, l = q.Table(from, to)
+	check("Query.Table", w, l)
+	if q.flat == nil || len(h.flats) != kept {
+		t.Fatal("Query.Table did not keep its own flat state, or took the hierarchy's")
+	}
+}
