@@ -86,8 +86,8 @@ type Hierarchy struct {
 	arcs []arc
 
 	queries sync.Pool
-	// flats are the flat search states of tables, kept between tables: as many as tables have run at once, each
-	// 16 bytes a node.
+	// flats are the flat search states of tables, kept between tables: as many as tables' goroutines have run
+	// at once, at most GOMAXPROCS, each 16 bytes a node.
 	flatMu sync.Mutex
 	flats  []*flatSearch
 }

@@ -1,5 +1,7 @@
 package ch
 
+import "runtime"
+
 // flatSearch is the state of one search at a time kept in an array over every node, for the searches of a table,
 // which run one after another in the order of their places' ids: consecutive searches then find the state of the
 // nodes they share in the cache, and a lookup is one read at the node's index rather than a probe of a hash table.
@@ -176,9 +178,12 @@ func (h *Hierarchy) takeFlat() *flatSearch {
 	return newFlatSearch(h)
 }
 
-// putFlat gives f back to h, which keeps it for the next table.
+// putFlat gives f back to h, which keeps it for the next table unless it already keeps GOMAXPROCS of them (more
+// tables than that at once cannot all run; their extra states are left to the garbage collector).
 func (h *Hierarchy) putFlat(f *flatSearch) {
 	h.flatMu.Lock()
-	h.flats = append(h.flats, f)
+	if len(h.flats) < runtime.GOMAXPROCS(0) {
+		h.flats = append(h.flats, f)
+	}
 	h.flatMu.Unlock()
 }

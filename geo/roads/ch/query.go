@@ -283,7 +283,7 @@ func (q *Query) Table(from, to [][]Seed) (weights, lengths []uint32) {
 // Table is [Query.Table] with queries taken from a pool kept by h; it is safe for concurrent use. A large table
 // runs its searches on up to GOMAXPROCS goroutines (one per 16 sources and targets), which it waits for; the
 // answers are the same. h keeps the state over every node of each goroutine's searches (16 bytes a node) for
-// the next table: as many states as tables have run goroutines at once.
+// the next table: as many states as tables have run goroutines at once, at most GOMAXPROCS.
 func (h *Hierarchy) Table(from, to [][]Seed) (weights, lengths []uint32) {
 	qs := make([]*Query, max(1, min(runtime.GOMAXPROCS(0), (len(from)+len(to))/16)))
 	for i := range qs {

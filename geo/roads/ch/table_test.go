@@ -2,7 +2,9 @@ package ch
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -181,5 +183,34 @@ func TestTableFlatState(t *testing.T) {
 	check("Query.Table", w, l)
 	if q.flat == nil || len(h.flats) != kept {
 		t.Fatal("Query.Table did not keep its own flat state, or took the hierarchy's")
+	}
+}
+
+// TestTableFlatStatesBounded: however many tables run at once, the hierarchy keeps at most GOMAXPROCS flat search
+// states afterwards.
+func TestTableFlatStatesBounded(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	n := 300
+	h, err := Build(n, randomGraph(rng, n, 900, 20), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var from, to [][]Seed
+	for range 20 {
+		from = append(from, randomSeeds(rng, n))
+		to = append(to, randomSeeds(rng, n))
+	}
+	want, _ := h.Table(from, to)
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			if w, _ := h.Table(from, to); !slices.Equal(w, want) {
+				t.Error("a table run alongside others differs")
+			}
+		})
+	}
+	wg.Wait()
+	if k, max := len(h.flats), runtime.GOMAXPROCS(0); k > max {
+		t.Fatalf("the hierarchy keeps %d flat states, more than GOMAXPROCS (%d)", k, max)
 	}
 }
