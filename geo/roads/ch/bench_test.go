@@ -163,6 +163,36 @@ func BenchmarkQuery1M(b *testing.B) {
 	benchPairs(b, 1, func(q *Query, from, to []Seed) { q.Route(from, to) })
 }
 
+// BenchmarkQueryCache1M separates what a query computes from what it waits for in memory: the median of one pair
+// asked again and again (everything it reads in the cache), of eight pairs in turn (in the shared cache at best)
+// and of random pairs (the graph's lower levels from memory), interleaved so that the load falls on all three.
+func BenchmarkQueryCache1M(b *testing.B) {
+	n, _, h := benchCity(b)
+	rng := rand.New(rand.NewPCG(1, 1))
+	pts := randomNodes(rng, n, 4000)
+	q := h.NewQuery()
+	var same, eight, random []time.Duration
+	timed := func(d *[]time.Duration, from, to []Seed) {
+		t0 := time.Now()
+		q.Route(from, to)
+		*d = append(*d, time.Since(t0))
+	}
+	i := 0
+	for b.Loop() {
+		timed(&same, pts[0], pts[1])
+		timed(&eight, pts[2*(i%8)], pts[2*(i%8)+1])
+		timed(&random, pts[(2*i)%4000], pts[(2*i+1)%4000])
+		i++
+	}
+	for _, m := range []struct {
+		name string
+		d    []time.Duration
+	}{{"same-p50-µs", same}, {"eight-p50-µs", eight}, {"random-p50-µs", random}} {
+		slices.Sort(m.d)
+		b.ReportMetric(float64(m.d[len(m.d)/2].Nanoseconds())/1000, m.name)
+	}
+}
+
 func BenchmarkPath1M(b *testing.B) {
 	benchPairs(b, 2, func(q *Query, from, to []Seed) { q.Path(from, to) })
 }

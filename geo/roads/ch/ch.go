@@ -86,6 +86,10 @@ type Hierarchy struct {
 	arcs []arc
 
 	queries sync.Pool
+	// flats are the flat search states of tables, kept between tables: as many as tables' goroutines have run
+	// at once, at most GOMAXPROCS, each 16 bytes a node.
+	flatMu sync.Mutex
+	flats  []*flatSearch
 }
 
 // graph is an adjacency array by id. The up edges of v lead to nodes of higher rank; its down edges arrive from

@@ -2,6 +2,7 @@ package ch
 
 import (
 	"cmp"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -12,14 +13,19 @@ import (
 // allocates nothing but its result; it belongs to one goroutine. Seeds whose node is out of range are ignored
 // (see [Hierarchy.CheckSeeds]).
 type Query struct {
-	h          *Hierarchy
-	fwd, bwd   side
-	settled    []spaceEntry
-	arcStack   []int32
-	arcPath    []int32
-	bucketHead []int32
-	bucketUsed []int32
-	buckets    []bucket
+	h        *Hierarchy
+	fwd, bwd side
+	settled  []spaceEntry
+	arcStack []int32
+	arcPath  []int32
+	// A table's buckets (see fillBuckets) and what each backward search of a table leaves for them.
+	bucketOf      bucketIndex
+	bucketStart   []int32
+	bucketEntries []bucketEntry
+	left          []leftCost
+	// flat is the state of a table's searches (see flatSearch): the query's own when it runs Query.Table, one
+	// of the hierarchy's while Hierarchy.Table uses it.
+	flat *flatSearch
 }
 
 // side is one direction of a search: forward, it relaxes up edges and stalls on down edges; backward, the
@@ -35,12 +41,20 @@ type spaceEntry struct {
 	cost cost
 }
 
-type bucket struct {
-	target, next int32
+// leftCost is the cost of target at node, left by the target's backward search.
+type leftCost struct {
+	node, target int32
 	cost         cost
 }
 
-// NewQuery returns a query on h. Its buffers grow with the searches it runs, not with the graph.
+// bucketEntry is a target's cost at the node whose bucket holds it.
+type bucketEntry struct {
+	cost   cost
+	target int32
+}
+
+// NewQuery returns a query on h. Its buffers grow with the searches it runs, not with the graph, but for the
+// state that [Query.Table] keeps over every node (16 bytes a node).
 func (h *Hierarchy) NewQuery() *Query {
 	return &Query{h: h, fwd: side{h: h, forward: true, t: newVisits()}, bwd: side{h: h, t: newVisits()}}
 }
@@ -257,14 +271,19 @@ func Meet(f, b *Space) (weight, length uint32, ok bool) {
 // Table returns the answers of [Query.Route] for every source of from and target of to, row by row:
 // weights[i*len(to)+j] is from[i] to to[j], [Unreachable] (in both slices) where there is no path. It runs one
 // backward search per target, leaving its costs in buckets at the nodes it settles, then one forward search per
-// source that reads the buckets: len(from)+len(to) searches, whatever the table's size.
+// source that reads the buckets: len(from)+len(to) searches, whatever the table's size. The first table
+// allocates the query's state of the searches over every node (16 bytes a node), kept for the next.
 func (q *Query) Table(from, to [][]Seed) (weights, lengths []uint32) {
+	if q.flat == nil {
+		q.flat = newFlatSearch(q.h)
+	}
 	return table([]*Query{q}, from, to)
 }
 
 // Table is [Query.Table] with queries taken from a pool kept by h; it is safe for concurrent use. A large table
 // runs its searches on up to GOMAXPROCS goroutines (one per 16 sources and targets), which it waits for; the
-// answers are the same.
+// answers are the same. h keeps the state over every node of each goroutine's searches (16 bytes a node) for
+// the next table: as many states as tables have run goroutines at once, at most GOMAXPROCS.
 func (h *Hierarchy) Table(from, to [][]Seed) (weights, lengths []uint32) {
 	qs := make([]*Query, max(1, min(runtime.GOMAXPROCS(0), (len(from)+len(to))/16)))
 	for i := range qs {
@@ -272,8 +291,13 @@ func (h *Hierarchy) Table(from, to [][]Seed) (weights, lengths []uint32) {
 			qs[i] = h.NewQuery()
 		}
 	}
+	for _, q := range qs {
+		q.flat = h.takeFlat()
+	}
 	defer func() {
 		for _, q := range qs {
+			h.putFlat(q.flat)
+			q.flat = nil
 			h.queries.Put(q)
 		}
 	}()
@@ -281,39 +305,39 @@ func (h *Hierarchy) Table(from, to [][]Seed) (weights, lengths []uint32) {
 }
 
 // table answers a table with the queries of qs, one goroutine each when there are several; qs[0] keeps the
-// buckets.
+// buckets. Places are searched in the order of their nodes' ids, so that consecutive searches, which the
+// numbering makes neighbours, find the upper parts of the hierarchy they share in the cache; a place whose seeds
+// equal an earlier one's is searched once and its answers copied.
 func table(qs []*Query, from, to [][]Seed) (weights, lengths []uint32) {
 	nt := len(to)
 	res := make([]cost, len(from)*nt)
 	for i := range res {
 		res[i] = infinite
 	}
-	spaces := make([]Space, nt)
-	each(qs, nt, func(q *Query, j int) { spaces[j] = q.Backward(to[j]) })
-	q := qs[0]
-	if q.bucketHead == nil {
-		q.bucketHead = make([]int32, q.h.numNodes)
-		for i := range q.bucketHead {
-			q.bucketHead[i] = -1
-		}
+	h := qs[0].h
+	for _, q := range qs {
+		q.left = q.left[:0]
 	}
-	head := q.bucketHead
-	bk := q.buckets[:0]
-	used := q.bucketUsed[:0]
-	for j, sp := range spaces {
-		for k, v := range sp.nodes {
-			if head[v] < 0 {
-				used = append(used, v)
+	tOrder, tSame := h.searchOrder(to)
+	each(qs, len(tOrder), func(q *Query, k int) { q.leave(to[tOrder[k]], tOrder[k]) })
+	b := qs[0]
+	b.fillBuckets(qs)
+	sOrder, sSame := h.searchOrder(from)
+	each(qs, len(sOrder), func(q *Query, k int) {
+		i := sOrder[k]
+		q.scan(from[i], b, res[int(i)*nt:(int(i)+1)*nt])
+	})
+	for _, d := range sSame {
+		copy(res[int(d.place)*nt:(int(d.place)+1)*nt], res[int(d.as)*nt:(int(d.as)+1)*nt])
+	}
+	if len(tSame) > 0 {
+		for i := range from {
+			row := res[i*nt : (i+1)*nt]
+			for _, d := range tSame {
+				row[d.place] = row[d.as]
 			}
-			bk = append(bk, bucket{target: int32(j), next: head[v], cost: sp.costs[k]})
-			head[v] = int32(len(bk) - 1)
 		}
 	}
-	each(qs, len(from), func(q *Query, i int) { q.scan(from[i], head, bk, res[i*nt:(i+1)*nt]) })
-	for _, v := range used {
-		head[v] = -1
-	}
-	q.buckets, q.bucketUsed = bk, used
 	weights = make([]uint32, len(res))
 	lengths = make([]uint32, len(res))
 	for i, c := range res {
@@ -326,40 +350,245 @@ func table(qs []*Query, from, to [][]Seed) (weights, lengths []uint32) {
 	return weights, lengths
 }
 
-// scan runs the forward search of a source and lowers row[j] to the best meeting with target j in the buckets.
-func (q *Query) scan(seeds []Seed, head []int32, bk []bucket, row []cost) {
-	f := &q.fwd
+// samePlace says that place has the seeds of as, an earlier place, and takes its answers.
+type samePlace struct{ place, as int32 }
+
+// searchOrder returns the places of a table to search, by the least id of their seeds (places with no seed in
+// range last), and the places left out because their seeds equal, in the same order, those of a place searched.
+func (h *Hierarchy) searchOrder(places [][]Seed) (order []int32, same []samePlace) {
+	key := func(seeds []Seed) int32 {
+		k := int32(math.MaxInt32)
+		for _, sd := range seeds {
+			if sd.Node >= 0 && int(sd.Node) < h.numNodes {
+				k = min(k, h.idOf[sd.Node])
+			}
+		}
+		return k
+	}
+	type item struct{ key, place int32 }
+	items := make([]item, len(places))
+	for i, p := range places {
+		items[i] = item{key(p), int32(i)}
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		if c := slices.CompareFunc(places[a.place], places[b.place], compareSeeds); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.place, b.place)
+	})
+	order = make([]int32, 0, len(items))
+	for i, it := range items {
+		if i > 0 && it.key == items[i-1].key && slices.Equal(places[it.place], places[order[len(order)-1]]) {
+			same = append(same, samePlace{place: it.place, as: order[len(order)-1]})
+			continue
+		}
+		order = append(order, it.place)
+	}
+	return order, same
+}
+
+func compareSeeds(a, b Seed) int {
+	if c := cmp.Compare(a.Node, b.Node); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Weight, b.Weight); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Length, b.Length)
+}
+
+// leave runs the backward search of target j and appends its cost at every node it settles without stalling to
+// q.left.
+func (q *Query) leave(seeds []Seed, j int32) {
+	f := q.flat
 	f.init(seeds)
 	for !f.empty() {
-		v, d, ok := f.settle()
+		if v, d, ok := f.settle(false); ok {
+			q.left = append(q.left, leftCost{node: v, target: j, cost: d})
+		}
+	}
+}
+
+// fillBuckets gathers what the backward searches of qs left into buckets, one per node, stored together:
+// bucketEntries[bucketStart[k]:bucketStart[k+1]] are the targets and costs at the node whose bucket is k.
+func (q *Query) fillBuckets(qs []*Query) {
+	total := 0
+	for _, p := range qs {
+		total += len(p.left)
+	}
+	of := &q.bucketOf
+	of.reset()
+	start := q.bucketStart[:0]
+	for _, p := range qs {
+		for _, e := range p.left {
+			k := of.add(e.node, int32(len(start)))
+			if int(k) == len(start) {
+				start = append(start, 0)
+			}
+			start[k]++
+		}
+	}
+	sum := int32(0)
+	for k, c := range start { // each bucket's end; filling moves it back to the bucket's start
+		sum += c
+		start[k] = sum
+	}
+	start = append(start, sum)
+	bk := slices.Grow(q.bucketEntries[:0], total)[:total]
+	for _, p := range qs {
+		for _, e := range p.left {
+			k := of.find(e.node)
+			start[k]--
+			bk[start[k]] = bucketEntry{cost: e.cost, target: e.target}
+		}
+	}
+	q.bucketStart, q.bucketEntries = start, bk
+}
+
+// bucketIndex maps the nodes that have a bucket to the bucket's number, in an open-addressing hash table of a
+// few thousand slots: a table's buckets are at a few thousand nodes, and a search looks up every node it settles,
+// which an array over all nodes would answer from memory rather than from the cache. The table grows to keep at
+// least half of its slots empty, and keeps its size for the next table.
+type bucketIndex struct {
+	slots []bucketSlot
+	shift uint32
+	count int
+}
+
+type bucketSlot struct{ node, bucket int32 } // node -1: empty
+
+// reset empties the index.
+func (x *bucketIndex) reset() {
+	if x.slots == nil {
+		x.alloc(1 << 10)
+	}
+	for i := range x.slots {
+		x.slots[i].node = -1
+	}
+	x.count = 0
+}
+
+func (x *bucketIndex) alloc(n int) {
+	x.slots = make([]bucketSlot, n)
+	for i := range x.slots {
+		x.slots[i].node = -1
+	}
+	x.shift = 32
+	for ; n > 1; n >>= 1 {
+		x.shift--
+	}
+}
+
+func (x *bucketIndex) home(v int32) uint32 { return (uint32(v) * 0x9e3779b1) >> x.shift }
+
+// add returns the bucket of v, giving it bucket b if it had none; v must be at least 0.
+func (x *bucketIndex) add(v, b int32) int32 {
+	if 2*(x.count+1) > len(x.slots) {
+		old := x.slots
+		x.alloc(2 * len(old))
+		for _, s := range old {
+			if s.node >= 0 {
+				x.put(s)
+			}
+		}
+	}
+	mask := uint32(len(x.slots) - 1)
+	for i := x.home(v); ; i = (i + 1) & mask {
+		s := &x.slots[i]
+		if s.node == v {
+			return s.bucket
+		}
+		if s.node < 0 {
+			*s = bucketSlot{node: v, bucket: b}
+			x.count++
+			return b
+		}
+	}
+}
+
+// put stores s, whose node is not in the index.
+func (x *bucketIndex) put(s bucketSlot) {
+	mask := uint32(len(x.slots) - 1)
+	i := x.home(s.node)
+	for x.slots[i].node >= 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = s
+}
+
+// find returns the bucket of v, or -1.
+func (x *bucketIndex) find(v int32) int32 {
+	mask := uint32(len(x.slots) - 1)
+	for i := x.home(v); ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s.node < 0 {
+			return -1
+		}
+		if s.node == v {
+			return s.bucket
+		}
+	}
+}
+
+// scan runs the forward search of a source and lowers row[j] to the best meeting with target j in the buckets
+// that b holds.
+func (q *Query) scan(seeds []Seed, b *Query, row []cost) {
+	of, start, bk := &b.bucketOf, b.bucketStart, b.bucketEntries
+	f := q.flat
+	f.init(seeds)
+	for !f.empty() {
+		v, d, ok := f.settle(true)
 		if !ok {
 			continue
 		}
-		for k := head[v]; k >= 0; k = bk[k].next {
-			if c := add(d, bk[k].cost); c < row[bk[k].target] {
-				row[bk[k].target] = c
+		k := of.find(v)
+		if k < 0 {
+			continue
+		}
+		for _, e := range bk[start[k]:start[k+1]] {
+			if c := add(d, e.cost); c < row[e.target] {
+				row[e.target] = c
 			}
 		}
 	}
 }
 
 // each calls do(q, i) for i in [0, n), spread over the queries of qs, one goroutine each when there are
-// several, and returns when every call has.
+// several (the calling goroutine runs qs[0]'s share), and returns when every call has. Each query takes the
+// indices of its own run of [0, n) in order, so that consecutive calls on one processor share its cache, then
+// helps with the runs of the others.
 func each(qs []*Query, n int, do func(q *Query, i int)) {
-	if len(qs) == 1 {
+	if len(qs) == 1 || n <= 1 {
 		for i := range n {
 			do(qs[0], i)
 		}
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for _, q := range qs {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				do(q, i)
-			}
-		})
+	type run struct {
+		next atomic.Int64
+		end  int64
+		_    [48]byte // a cache line each
 	}
+	runs := make([]run, len(qs))
+	for k := range runs {
+		runs[k].next.Store(int64(k * n / len(qs)))
+		runs[k].end = int64((k + 1) * n / len(qs))
+	}
+	work := func(k int) {
+		for j := range runs {
+			r := &runs[(k+j)%len(runs)]
+			for i := r.next.Add(1) - 1; i < r.end; i = r.next.Add(1) - 1 {
+				do(qs[k], int(i))
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for k := 1; k < len(qs); k++ {
+		wg.Go(func() { work(k) })
+	}
+	work(0)
 	wg.Wait()
 }

@@ -70,16 +70,18 @@ func (t *visits) find(v int32) int32 {
 
 // get returns the slot of v, adding it unreached (infinite distance) if needed; adding may move every slot.
 func (t *visits) get(v int32) int32 {
-	if i := t.find(v); i >= 0 {
-		return i
-	}
-	if 2*(t.count+1) > len(t.slots) {
-		t.grow()
-	}
 	mask := uint32(len(t.slots) - 1)
 	i := t.home(v)
-	for t.slots[i].gen == t.gen {
-		i = (i + 1) & mask
+	for ; t.slots[i].gen == t.gen; i = (i + 1) & mask {
+		if t.slots[i].node == v {
+			return int32(i)
+		}
+	}
+	if 2*(t.count+1) > len(t.slots) { // the empty slot found is in the table that grow replaces
+		t.grow()
+		mask = uint32(len(t.slots) - 1)
+		for i = t.home(v); t.slots[i].gen == t.gen; i = (i + 1) & mask {
+		}
 	}
 	t.slots[i] = visit{node: v, gen: t.gen, dist: infinite, pos: -1}
 	t.count++
@@ -138,11 +140,30 @@ func (t *visits) pop() (int32, cost) {
 		i := 0
 		for {
 			c := 4*i + 1
+			if c+3 < n { // four children: the usual case, without a loop
+				m, k := c, h[c].key
+				if k1 := h[c+1].key; k1 < k {
+					m, k = c+1, k1
+				}
+				if k2 := h[c+2].key; k2 < k {
+					m, k = c+2, k2
+				}
+				if k3 := h[c+3].key; k3 < k {
+					m, k = c+3, k3
+				}
+				if k >= last.key {
+					break
+				}
+				h[i] = h[m]
+				t.slots[h[i].slot].pos = int32(i)
+				i = m
+				continue
+			}
 			if c >= n {
 				break
 			}
 			m := c
-			for j := c + 1; j < min(c+4, n); j++ {
+			for j := c + 1; j < n; j++ {
 				if h[j].key < h[m].key {
 					m = j
 				}
