@@ -27,6 +27,8 @@ func settle(args []string, stdout, stderr io.Writer) error {
 	before := fs.String("before", "60,120,180,240", "comma-separated minutes before the last off-time to re-plan from")
 	iterations := fs.Int("iterations", 20000, "search iterations per re-plan")
 	seed := fs.Uint64("seed", 1, "seed")
+	online := fs.Int("online", 0, "re-plan without hindsight every N minutes (mdrp.ReplanOnline; 0: with hindsight)")
+	every := fs.Bool("every", false, "re-plan every instance, also those the policy loses no order of beyond the bound")
 	out := fs.String("out", "", "write each improved solution into OUT/<instance>/")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -65,7 +67,7 @@ func settle(args []string, stdout, stderr io.Writer) error {
 		}
 		lostPolicy := len(in.Orders) - len(o.MDRP.Solution.Orders)
 		totalPolicy += lostPolicy
-		if lostPolicy <= bound {
+		if lostPolicy <= bound && !*every {
 			totalBest += lostPolicy
 			continue
 		}
@@ -76,7 +78,13 @@ func settle(args []string, stdout, stderr io.Writer) error {
 		best, bestFrom, bestLost := o.MDRP.Solution, -1, lostPolicy
 		for _, b := range offsets {
 			from := lastOff - b
-			s, err := mdrp.Replan(in, o.MDRP.Solution, mdrp.ReplanOptions{From: from, Iterations: *iterations, Seed: *seed})
+			opts := mdrp.ReplanOptions{From: from, Iterations: *iterations, Seed: *seed}
+			var s *mdrp.Solution
+			if *online > 0 {
+				s, err = mdrp.ReplanOnline(in, o.MDRP.Solution, opts, *online)
+			} else {
+				s, err = mdrp.Replan(in, o.MDRP.Solution, opts)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", in.Name, err)
 			}

@@ -49,12 +49,16 @@ type tailTrip struct {
 // tailCourier is a courier's state where the tail starts, and its trips.
 type tailCourier struct {
 	place string  // location id it leaves from ("0" for its on-location)
+	start string  // its place before the first committed trip (ReplanOnline)
 	x, y  float64 // where it is free
 	free  int     // earliest departure
 	off   int
 	kept  int // moves of s kept before the tail
 	trips []tailTrip
 	cost  int // total click-to-door of its trips' orders
+	// done are the trips ReplanOnline has committed, with their times; the state above is after them.
+	done      []tailTrip
+	doneTimes []tripTimes
 }
 
 type tailPlan struct {
@@ -69,6 +73,7 @@ type tailPlan struct {
 	open     []int  // orders of the tail: not in a kept assignment and not unreachable
 	isOpen   []bool // by order index
 	assigned []bool // by order index, in the current plan
+	now      int    // no trip not yet committed leaves before now (ReplanOnline)
 }
 
 func newTailPlan(in *Instance, s *Solution, from int) (*tailPlan, error) {
@@ -199,7 +204,7 @@ func (p *tailPlan) eval(ci int, trips []tailTrip, out *[]tripTimes) (int, bool) 
 	total := 0
 	for _, tr := range trips {
 		r := &in.Restaurants[tr.rest]
-		dep, ready := t, 0
+		dep, ready := max(t, p.now), 0
 		for _, oi := range tr.orders {
 			o := &in.Orders[oi]
 			dep = max(dep, o.Placement)
@@ -509,10 +514,13 @@ func (p *tailPlan) solution() *Solution {
 	for ci, c := range p.cour {
 		id := in.Couriers[ci].ID
 		out.Moves = append(out.Moves, movesOf[id][:c.kept]...)
-		var times []tripTimes
+		times := slices.Clone(c.doneTimes)
 		p.eval(ci, c.trips, &times)
 		place := c.place
-		for k, t := range c.trips {
+		if len(c.done) > 0 {
+			place = c.start
+		}
+		for k, t := range append(slices.Clone(c.done), c.trips...) {
 			tt := times[k]
 			rid := in.Restaurants[t.rest].ID
 			a := Assignment{Time: tt.dep, Pickup: tt.pickup, Courier: id}
@@ -533,4 +541,89 @@ func (p *tailPlan) solution() *Solution {
 		}
 	}
 	return out
+}
+
+// ReplanOnline is Replan without hindsight: from opts.From on, every step minutes, it plans the orders placed so far
+// and not yet committed (each step's search has opts.Iterations iterations, starting from the previous step's
+// plan) and commits the trips that cannot wait for the next step: those leaving before it whose courier would wait
+// less than a step at the restaurant. It tells what a dispatcher re-planning the day's end as a whole, knowing
+// nothing of the orders to come, could deliver.
+func ReplanOnline(in *Instance, s *Solution, opts ReplanOptions, step int) (*Solution, error) {
+	if step < 1 {
+		return nil, fmt.Errorf("mdrp: replan online: step %d is not a positive number of minutes", step)
+	}
+	p, err := newTailPlan(in, s, opts.From)
+	if err != nil {
+		return nil, err
+	}
+	iters := opts.Iterations
+	if iters == 0 {
+		iters = 200
+	}
+	tail := p.open
+	for ci := range p.cour {
+		p.cour[ci].trips, p.cour[ci].cost = nil, 0
+	}
+	clear(p.assigned)
+	committed := make([]bool, len(in.Orders))
+	lastOff := 0
+	for _, c := range in.Couriers {
+		lastOff = max(lastOff, c.Off)
+	}
+	ps := in.Params.PickupService
+	for t := opts.From; t <= lastOff; t += step {
+		p.now = t
+		p.open = p.open[:0:0]
+		clear(p.isOpen)
+		for _, oi := range tail {
+			if !committed[oi] && in.Orders[oi].Placement <= t {
+				p.open = append(p.open, oi)
+				p.isOpen[oi] = true
+			}
+		}
+		// Re-time the plan from now (a trip not committed cannot have left yet).
+		for ci := range p.cour {
+			c := &p.cour[ci]
+			cost, ok := p.eval(ci, c.trips, nil)
+			for !ok && len(c.trips) > 0 {
+				// Waiting has made the last trip too late: its orders go back to be planned again.
+				for _, oi := range c.trips[len(c.trips)-1].orders {
+					p.assigned[oi] = false
+				}
+				c.trips = c.trips[:len(c.trips)-1]
+				cost, ok = p.eval(ci, c.trips, nil)
+			}
+			c.cost = cost
+		}
+		p.search(iters, opts.Seed+uint64(t))
+		for ci := range p.cour {
+			c := &p.cour[ci]
+			if len(c.trips) == 0 {
+				continue
+			}
+			var times []tripTimes
+			p.eval(ci, c.trips[:1], &times)
+			tt := times[0]
+			r := &in.Restaurants[c.trips[0].rest]
+			arr := tt.dep + in.TravelMinutes(c.x, c.y, r.X, r.Y)
+			if tt.dep >= t+step || tt.pickup-ceilHalf(2*arr+ps) >= step {
+				continue
+			}
+			tr := c.trips[0]
+			if len(c.done) == 0 {
+				c.start = c.place
+			}
+			c.done = append(c.done, tr)
+			c.doneTimes = append(c.doneTimes, tt)
+			last := &in.Orders[tr.orders[len(tr.orders)-1]]
+			c.place, c.x, c.y = last.ID, last.X, last.Y
+			c.free = ceilHalf(2*tt.dropoffs[len(tt.dropoffs)-1] + in.Params.DropoffService)
+			for _, oi := range tr.orders {
+				committed[oi] = true
+				p.assigned[oi] = false
+			}
+			c.trips = c.trips[1:]
+		}
+	}
+	return p.solution(), nil
 }
