@@ -57,6 +57,8 @@ func MDRPConfig(p mdrp.Params) dispatch.Config {
 	// No postponement: under no-diversion a courier is offered work only when about to be free (AppendHorizon), so
 	// a bundle held back for a better courier or partner mostly waits for nothing, and click-to-door pays for it.
 	cfg.PostponeSlack = 0
+	// Rounds plan the day's end as a whole (see dispatch.Config.PlanBudget).
+	cfg.PlanBudget = 100
 	// Instances are small enough that a second pricing goroutine costs more than it saves.
 	cfg.Workers = 1
 	return cfg

@@ -28,6 +28,7 @@ func settle(args []string, stdout, stderr io.Writer) error {
 	iterations := fs.Int("iterations", 20000, "search iterations per re-plan")
 	seed := fs.Uint64("seed", 1, "seed")
 	online := fs.Int("online", 0, "re-plan without hindsight every N minutes (mdrp.ReplanOnline; 0: with hindsight)")
+	cold := fs.Bool("cold", false, "with --online, plan each step from nothing (not from the previous step's plan)")
 	every := fs.Bool("every", false, "re-plan every instance, also those the policy loses no order of beyond the bound")
 	out := fs.String("out", "", "write each improved solution into OUT/<instance>/")
 	if err := fs.Parse(args); err != nil {
@@ -78,7 +79,7 @@ func settle(args []string, stdout, stderr io.Writer) error {
 		best, bestFrom, bestLost := o.MDRP.Solution, -1, lostPolicy
 		for _, b := range offsets {
 			from := lastOff - b
-			opts := mdrp.ReplanOptions{From: from, Iterations: *iterations, Seed: *seed}
+			opts := mdrp.ReplanOptions{From: from, Iterations: *iterations, Seed: *seed, Cold: *cold}
 			var s *mdrp.Solution
 			if *online > 0 {
 				s, err = mdrp.ReplanOnline(in, o.MDRP.Solution, opts, *online)

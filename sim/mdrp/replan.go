@@ -13,6 +13,8 @@ type ReplanOptions struct {
 	From int
 	// Iterations of the large-neighbourhood search (ruin and recreate); zero means 20 000.
 	Iterations int
+	// Cold makes each step of ReplanOnline plan from nothing instead of from the previous step's plan.
+	Cold bool
 	// Seed makes the search reproducible: the same instance, solution and options give the same plan.
 	Seed uint64
 }
@@ -584,6 +586,14 @@ func ReplanOnline(in *Instance, s *Solution, opts ReplanOptions, step int) (*Sol
 		// Re-time the plan from now (a trip not committed cannot have left yet).
 		for ci := range p.cour {
 			c := &p.cour[ci]
+			if opts.Cold {
+				for _, t := range c.trips {
+					for _, oi := range t.orders {
+						p.assigned[oi] = false
+					}
+				}
+				c.trips = nil
+			}
 			cost, ok := p.eval(ci, c.trips, nil)
 			for !ok && len(c.trips) > 0 {
 				// Waiting has made the last trip too late: its orders go back to be planned again.
