@@ -59,8 +59,8 @@ func (p *planRound) intn(n int) int { return int(p.next() % uint64(n)) }
 type prTrip struct{ dep, arrive, hand int64 }
 
 // eval times courier ci's trips as early as possible and returns their orders' total click-to-door; ok is false when
-// a trip breaks a limit: the pick-up after the courier's or an order's latest pick-up, the load over the courier's
-// capacity, a drop-off past its hard limit, a ride longer than MaxRide. first, when not nil, receives the first
+// a trip breaks a limit: more stops than MaxRouteStops, the pick-up after the courier's or an order's latest pick-up,
+// the load over the courier's capacity, a drop-off past its hard limit, a ride longer than MaxRide. first, when not nil, receives the first
 // trip's times.
 func (p *planRound) eval(ci int, trips [][]int32, first *prTrip) (int64, bool) {
 	e := p.e
@@ -70,6 +70,10 @@ func (p *planRound) eval(ci int, trips [][]int32, first *prTrip) (int64, bool) {
 	loc, t := pc.loc, max(pc.free, e.now)
 	var total int64
 	for k, trip := range trips {
+		// A trip must fit in a route: the first after the stops the courier has, the later ones on their own.
+		if stops := 2 * len(trip); stops > e.cfg.MaxRouteStops || (k == 0 && len(c.stops)+stops > e.cfg.MaxRouteStops) {
+			return 0, false
+		}
 		store := p.orders[trip[0]].storeLoc
 		ready, limit, load := int64(0), pc.limit, 0
 		for _, oi := range trip {
