@@ -133,6 +133,14 @@ type Config struct {
 	// milliseconds at 10 000 couriers and 3 000 open orders).
 	ImproveBudget int
 
+	// PlanBudget, under Rules.NoDiversion and Rules.SameStoreBundlesOnly (routes made of one store's bundle after
+	// another), replaces the round's matching by a plan of every pending order into trips for every courier on shift,
+	// as far ahead as their shifts allow: a ruin-and-recreate search of PlanBudget iterations that first serves as
+	// many orders as it can, then minimises their total click-to-door. Only the trips that cannot wait for the next
+	// round are committed (those a courier leaves for within CommitLead and would not wait CommitLead for at the
+	// store); the rest is planned again next round. 0 (the default) keeps the matching.
+	PlanBudget int
+
 	// ExactSequenceStops: a touched route with at most this many movable stops is re-sequenced exactly (branch and
 	// bound); a longer one by local search. Default 8.
 	ExactSequenceStops int
@@ -291,6 +299,8 @@ func (c *Config) Validate() error {
 		return invalid("ExactSequenceStops", "ExactSequenceStops must be within [0, 10], got %d", c.ExactSequenceStops)
 	case c.ImproveBudget < 0:
 		return invalid("ImproveBudget", "ImproveBudget must not be negative (0: off), got %d", c.ImproveBudget)
+	case c.PlanBudget < 0:
+		return invalid("PlanBudget", "PlanBudget must not be negative (0: off), got %d", c.PlanBudget)
 	case c.MaxRoundOrders < 0:
 		return invalid("MaxRoundOrders", "MaxRoundOrders must not be negative (0: automatic), got %d", c.MaxRoundOrders)
 	case c.Workers < 1 || c.Workers > 256:

@@ -214,6 +214,11 @@ func TestPropertyRandomDays(t *testing.T) {
 		"mdrp-rules": func(c *Config) {
 			c.Rules = Rules{SameStoreBundlesOnly: true, NoDiversion: true, NoPickupAfterShiftEnd: true}
 		},
+		"mdrp-rules-planned": func(c *Config) {
+			c.Rules = Rules{SameStoreBundlesOnly: true, NoDiversion: true, NoPickupAfterShiftEnd: true}
+			c.PlanBudget = 30
+			c.CommitLead = time.Minute
+		},
 		"no-bundles-no-postpone": func(c *Config) {
 			c.MaxBundleOrders = 1
 			c.PostponeSlack = 0
@@ -266,6 +271,34 @@ func TestPropertyRandomDaysInRegions(t *testing.T) {
 				t.Fatal("no order was ever assigned")
 			}
 		})
+	}
+}
+
+// TestDeterminismOfThePlannedRound is TestDeterminism with the planned round (Config.PlanBudget) under the MDRP
+// rules, whose search is seeded by the clock alone.
+func TestDeterminismOfThePlannedRound(t *testing.T) {
+	planned := func(c *Config) {
+		c.Rules = Rules{SameStoreBundlesOnly: true, NoDiversion: true, NoPickupAfterShiftEnd: true}
+		c.PlanBudget = 30
+		c.CommitLead = time.Minute
+	}
+	for seed := uint64(100); seed < 104; seed++ {
+		log, want := randomDay(t, seed, planned)
+		e := planarEngine(t, planned)
+		assigned := 0
+		for i, te := range log {
+			got, err := e.Apply(te.at, te.ev)
+			if err != nil {
+				t.Fatalf("seed %d: replay %d: %v", seed, i, err)
+			}
+			if !reflect.DeepEqual(got, want[i]) {
+				t.Fatalf("seed %d: replay %d (%s): effects differ\n got %+v\nwant %+v", seed, i, te.ev.EventName(), got, want[i])
+			}
+			assigned += len(effectsOf[OrderAssigned](got))
+		}
+		if assigned == 0 {
+			t.Fatalf("seed %d: no order was ever assigned; the log exercises nothing", seed)
+		}
 	}
 }
 

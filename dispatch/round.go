@@ -115,6 +115,10 @@ func (e *Engine) runRound() {
 		e.runNearestIdleRound()
 		return
 	}
+	if e.planRoundApplies() {
+		e.runPlanRound()
+		return
+	}
 	r := e.beginRound()
 	if e.rec == nil {
 		// The improvement reads what the round decided: a round run outside planRound records into a decision of its

@@ -382,6 +382,11 @@ var snapshotVariants = []struct {
 	{"mdrp-rules", func(c *Config) {
 		c.Rules = Rules{SameStoreBundlesOnly: true, NoDiversion: true, NoPickupAfterShiftEnd: true}
 	}},
+	{"mdrp-rules-planned", func(c *Config) {
+		c.Rules = Rules{SameStoreBundlesOnly: true, NoDiversion: true, NoPickupAfterShiftEnd: true}
+		c.PlanBudget = 30
+		c.CommitLead = time.Minute
+	}},
 	{"no-bundles-no-postpone", func(c *Config) { c.MaxBundleOrders = 1; c.PostponeSlack = 0 }},
 	{"nearest-idle-baseline", func(c *Config) { c.Policy = PolicyNearestIdle }},
 	{"eager-reassign-short-exact", func(c *Config) {

@@ -55,6 +55,7 @@ const usage = `usage:
   dispatch-sim bench   --mdrp-root DIR [--pattern GLOB] [--policy optimize|nearest-idle|both] [--out FILE.json]
   dispatch-sim table   --map FILE --profile P --pairs in.csv --out out.csv
   dispatch-sim plan    (--lilim FILE [--out FILE.json] | --lilim-dir DIR [--bks FILE]) [--seconds S] [--iterations N] [--seed N] [--workers N]
+  dispatch-sim settle  --mdrp-root DIR [--pattern GLOB] [--before M,M,...] [--iterations N] [--seed N] [--out DIR]
   dispatch-sim --version
 
 run studies one policy: its outputs (orders.csv, the MDRP solution files) are that policy's, and the report
@@ -90,6 +91,8 @@ func run(e env, args []string, stdout, stderr io.Writer) error {
 		return table(args[1:], stdout, stderr)
 	case "plan":
 		return planCmd(args[1:], stdout, stderr)
+	case "settle":
+		return settle(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
