@@ -474,3 +474,34 @@ func TestIndexCloneConcurrent(t *testing.T) {
 		t.Fatalf("clone answered differently while the original changed:\n%v\n%v", got, want)
 	}
 }
+
+// A clone costs the original nothing afterwards: moving a point in place allocates nothing, before a Clone and
+// after it (with a tree shared copy-on-write, every move after a Clone copied the nodes on its path again), and
+// the clone, changed on its own, still answers from its own points.
+func TestIndexMovesInPlaceAfterClone(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	randPt := func() orb.Point { return orb.Point{121.4 + r.Float64()*0.1, 31.2 + r.Float64()*0.1} }
+	ix := geo.NewIndex[int](geo.Geographic)
+	for i := range 1000 {
+		ix.Set(i, randPt())
+	}
+	move := func() { ix.Set(r.IntN(1000), randPt()) }
+	for range 2000 {
+		move() // settle the tree's node sizes
+	}
+	if a := testing.AllocsPerRun(2000, move); a != 0 {
+		t.Fatalf("a move allocates %.2f times before any Clone", a)
+	}
+	clone := ix.Clone()
+	if a := testing.AllocsPerRun(2000, move); a != 0 {
+		t.Fatalf("a move allocates %.2f times after a Clone: the original's tree is shared with the clone", a)
+	}
+	clone.Set(5000, orb.Point{121.45, 31.25})
+	got := clone.Nearest(orb.Point{121.45, 31.25}, 1, 0, nil, nil)
+	if len(got) != 1 || got[0].ID != 5000 {
+		t.Fatalf("the clone's own point is not its nearest: %v", got)
+	}
+	if _, ok := ix.Location(5000); ok {
+		t.Fatal("a point set on the clone is in the original")
+	}
+}
