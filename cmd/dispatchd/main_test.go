@@ -28,6 +28,8 @@ const testAdminToken = "test-admin-token-0123456789"
 type client struct {
 	t    testing.TB
 	base string
+	// http is the client's own HTTP client; nil: http.DefaultClient.
+	http *http.Client
 }
 
 func (c *client) do(method, path, token string, body any, hdr ...string) (int, []byte) {
@@ -44,7 +46,11 @@ func (c *client) do(method, path, token string, body any, hdr ...string) (int, [
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := c.http
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -68,6 +68,11 @@ func (c *rawConn) closedByServer() (bool, string) {
 // connection are each cut by the server, while the streams, which are long responses, live on past every timeout.
 func TestSlowClients(t *testing.T) {
 	c, _ := startMain(t, t.TempDir(), slowClientTimeouts...)
+	// The server closes a connection idle for 400 ms: a kept connection older than that could be closed just as a
+	// request goes out on it (EOF, and a PUT is not retried). The test's own requests drop theirs after 100 ms.
+	transport := &http.Transport{IdleConnTimeout: 100 * time.Millisecond}
+	t.Cleanup(transport.CloseIdleConnections)
+	c.http = &http.Client{Transport: transport}
 	addr := strings.TrimPrefix(c.base, "http://")
 	var key struct{ ID, Key string }
 	c.must(201, "POST", "/v1/api-keys", testAdminToken, map[string]string{"name": "shop"}, &key)
