@@ -37,11 +37,11 @@ func (p *Planner) Plan(now time.Time) (*Decision, error) {
 	return p.e.planRound(now)
 }
 
-// Yield makes the round call f between small pieces of its work (a bundle's candidates found or priced, a route
-// re-sequenced), each well under a millisecond at any fleet size. f runs on the round's goroutines; it must not
-// touch the engine. A daemon passes a function that lets the processor go to whatever else is waiting (requests,
-// whose callers wait, unlike a round's), so that a round planned beside them does not hold a processor for the
-// scheduler's whole time slice. The decision does not depend on f.
+// Yield makes the round call f between small pieces of its work: after every bundle priced, every eighth bundle's
+// candidates found or route re-sequenced, every 64th evaluation of the improvement. f runs on the round's
+// goroutines and must not touch the engine. A daemon passes a function that lets the processor go to whatever
+// else is waiting (requests, whose callers wait, unlike a round's), so that a round planned beside them does not
+// hold a processor for the scheduler's whole time slice. The decision does not depend on f.
 func (p *Planner) Yield(f func()) { p.e.yield = f }
 
 // pause calls the yield function, if any.
