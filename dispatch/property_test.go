@@ -283,43 +283,35 @@ func TestDeterminismOfThePlannedRound(t *testing.T) {
 		c.CommitLead = time.Minute
 	}
 	for seed := uint64(100); seed < 104; seed++ {
-		log, want := randomDay(t, seed, planned)
-		e := planarEngine(t, planned)
-		assigned := 0
-		for i, te := range log {
-			got, err := e.Apply(te.at, te.ev)
-			if err != nil {
-				t.Fatalf("seed %d: replay %d: %v", seed, i, err)
-			}
-			if !reflect.DeepEqual(got, want[i]) {
-				t.Fatalf("seed %d: replay %d (%s): effects differ\n got %+v\nwant %+v", seed, i, te.ev.EventName(), got, want[i])
-			}
-			assigned += len(effectsOf[OrderAssigned](got))
-		}
-		if assigned == 0 {
-			t.Fatalf("seed %d: no order was ever assigned; the log exercises nothing", seed)
-		}
+		replaySameDay(t, seed, planned, planned)
 	}
 }
 
 // TestDeterminism replays the event log of a random day into a fresh engine and expects identical effects.
 func TestDeterminism(t *testing.T) {
 	for seed := uint64(100); seed < 106; seed++ {
-		log, want := randomDay(t, seed, nil)
-		e := planarEngine(t, func(c *Config) { c.Workers = 1 }) // worker count must not matter either
-		assigned := 0
-		for i, te := range log {
-			got, err := e.Apply(te.at, te.ev)
-			if err != nil {
-				t.Fatalf("seed %d: replay %d: %v", seed, i, err)
-			}
-			if !reflect.DeepEqual(got, want[i]) {
-				t.Fatalf("seed %d: replay %d (%s): effects differ\n got %+v\nwant %+v", seed, i, te.ev.EventName(), got, want[i])
-			}
-			assigned += len(effectsOf[OrderAssigned](got))
+		replaySameDay(t, seed, nil, func(c *Config) { c.Workers = 1 }) // worker count must not matter either
+	}
+}
+
+// replaySameDay makes the random day of seed on an engine configured by day, replays its events into a fresh
+// engine configured by replay, and fails unless every event has the same effects and some order was assigned.
+func replaySameDay(t *testing.T, seed uint64, day, replay func(*Config)) {
+	t.Helper()
+	log, want := randomDay(t, seed, day)
+	e := planarEngine(t, replay)
+	assigned := 0
+	for i, te := range log {
+		got, err := e.Apply(te.at, te.ev)
+		if err != nil {
+			t.Fatalf("seed %d: replay %d: %v", seed, i, err)
 		}
-		if assigned == 0 {
-			t.Fatalf("seed %d: no order was ever assigned; the log exercises nothing", seed)
+		if !reflect.DeepEqual(got, want[i]) {
+			t.Fatalf("seed %d: replay %d (%s): effects differ\n got %+v\nwant %+v", seed, i, te.ev.EventName(), got, want[i])
 		}
+		assigned += len(effectsOf[OrderAssigned](got))
+	}
+	if assigned == 0 {
+		t.Fatalf("seed %d: no order was ever assigned; the log exercises nothing", seed)
 	}
 }

@@ -86,15 +86,14 @@ func (ix *Index[K]) Set(id K, p orb.Point) {
 	if err := ix.space.Validate(p); err != nil {
 		panic(fmt.Sprintf("geo: Index.Set(%v): %v", id, err))
 	}
+	ix.build()
 	box := [2]float64(p)
 	if old, ok := ix.points[id]; ok {
 		if old == p {
 			return
 		}
-		ix.build()
 		ix.tree.Replace([2]float64(old), [2]float64(old), id, box, box, id)
 	} else {
-		ix.build()
 		ix.tree.Insert(box, box, id)
 	}
 	ix.points[id] = p
