@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -85,8 +86,8 @@ func writeMap(path string, net *roads.Network) error {
 	return f.Close()
 }
 
-// benchMoves counts the runs of travel=roads-moved in the process.
-var benchMoves int
+// benchMoves counts the runs of each travel=*-moved variant in the process.
+var benchMoves = map[string]int{}
 
 // moveCouriers has every courier on its way to a stop report a position up to metres further towards it, as the
 // couriers of a city have moved between two rounds a few seconds apart.
@@ -114,7 +115,8 @@ func moveCouriers(tb testing.TB, e *Engine, metres float64) {
 // a size on roads is the cold round (a daemon's first); with -count above 1 the same city comes again and finds
 // them warm. travel=roads-moved is that city after every courier on its way to a stop has moved towards it (100 m
 // on the first run, 200 m on the second, ...), as between two rounds a few seconds apart: the places of the day
-// are known, the couriers' positions are new.
+// are known, the couriers' positions are new; travel=straight-moved is the same city moved alike on straight
+// lines, the round roads-moved compares with (moved couriers change the round's work on any model).
 func BenchmarkRoundRoads(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds a road network of a million junctions")
@@ -125,7 +127,8 @@ func BenchmarkRoundRoads(b *testing.B) {
 		for _, travel := range []struct {
 			name  string
 			model geo.TravelModel
-		}{{"straight", geo.NewStraightLine(geo.Geographic)}, {"roads", net}, {"roads-moved", net}} {
+		}{{"straight", geo.NewStraightLine(geo.Geographic)}, {"roads", net},
+			{"straight-moved", geo.NewStraightLine(geo.Geographic)}, {"roads-moved", net}} {
 			b.Run(fmt.Sprintf("couriers=%d/orders=%d/travel=%s", size.couriers, size.orders, travel.name), func(b *testing.B) {
 				b.ReportAllocs()
 				var stats Stats
@@ -134,10 +137,11 @@ func BenchmarkRoundRoads(b *testing.B) {
 					b.StopTimer()
 					cpu1 := cpuTime()
 					e := benchCityOn(b, size.couriers, size.orders, uint64(i+1), travel.model)
-					if travel.name == "roads-moved" {
-						// Further each run, so that every run finds the couriers somewhere new.
-						benchMoves++
-						moveCouriers(b, e, 100*float64(benchMoves))
+					if strings.HasSuffix(travel.name, "-moved") {
+						// Further each run, so that every run finds the couriers somewhere new; the k-th run of
+						// both variants moves them alike.
+						benchMoves[travel.name]++
+						moveCouriers(b, e, 100*float64(benchMoves[travel.name]))
 					}
 					cpu0 += cpuTime() - cpu1
 					b.StartTimer()

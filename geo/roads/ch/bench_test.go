@@ -218,21 +218,37 @@ func BenchmarkTable100x100_1M(b *testing.B) {
 	}
 }
 
+// BenchmarkSpaces1M computes the forward and backward spaces of random nodes, on the hierarchy as queries use it
+// (the spaces of its top fiftieth kept, see upper) and on the same hierarchy keeping none: nodes/space is what
+// Meet then reads, p50-forward-µs a forward space once the kept spaces the points need are made, kept-MB their
+// memory after the run.
 func BenchmarkSpaces1M(b *testing.B) {
-	n, _, h := benchCity(b)
-	rng := rand.New(rand.NewPCG(4, 4))
-	pts := randomNodes(rng, n, 4000)
-	q := h.NewQuery()
-	i := 0
-	var size int
-	for b.Loop() {
-		f := q.Forward(pts[i%4000])
-		bw := q.Backward(pts[i%4000])
-		size += f.Len() + bw.Len()
-		i++
+	n, _, built := benchCity(b)
+	for _, keep := range []struct {
+		name string
+		n    int
+	}{{"kept=none", -1}, {"kept=top50th", 0}, {"kept=top10th", 100000}, {"kept=top200th", 5000}, {"kept=top4th", 250000}} {
+		b.Run(keep.name, func(b *testing.B) {
+			h := &Hierarchy{numNodes: built.numNodes, numEdges: built.numEdges, arcs: built.arcs, g: built.g,
+				idOf: built.idOf, nodeOf: built.nodeOf, rank: built.rank, upperNodes: keep.n}
+			rng := rand.New(rand.NewPCG(4, 4))
+			pts := randomNodes(rng, n, 4000)
+			q := h.NewQuery()
+			i := 0
+			var size int
+			cpu0 := cpuTime()
+			for b.Loop() {
+				f := q.Forward(pts[i%4000])
+				bw := q.Backward(pts[i%4000])
+				size += f.Len() + bw.Len()
+				i++
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(i), "cpu-µs/op")
+			b.ReportMetric(float64(size)/float64(2*i), "nodes/space")
+			reportP50(b, "p50-forward-µs", func(i int) { q.Forward(pts[i]) })
+			b.ReportMetric(float64(h.keptBytes())/1e6, "kept-MB")
+		})
 	}
-	b.ReportMetric(float64(size)/float64(2*i), "nodes/space")
-	reportP50(b, "p50-forward-µs", func(i int) { q.Forward(pts[i]) })
 }
 
 func BenchmarkMeet1M(b *testing.B) {
@@ -328,4 +344,32 @@ func reportP50(b *testing.B, name string, f func(i int)) {
 	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/1000/float64(len(d)), "cpu-µs")
 	slices.Sort(d)
 	b.ReportMetric(float64(d[len(d)/2].Nanoseconds())/1000, name)
+}
+
+// BenchmarkKeepAll1M makes the kept spaces of every top node, both ways, for a few shares of the top: the
+// memory they take (all-kept-MB), their mean size (nodes/kept) and the time to make them all.
+func BenchmarkKeepAll1M(b *testing.B) {
+	_, _, built := benchCity(b)
+	for _, keep := range []struct {
+		name string
+		n    int
+	}{{"top50th", built.numNodes / 50}, {"top10th", built.numNodes / 10}, {"top4th", built.numNodes / 4}} {
+		b.Run(keep.name, func(b *testing.B) {
+			var h *Hierarchy
+			for b.Loop() {
+				h = &Hierarchy{numNodes: built.numNodes, numEdges: built.numEdges, arcs: built.arcs, g: built.g,
+					idOf: built.idOf, nodeOf: built.nodeOf, rank: built.rank, upperNodes: keep.n}
+				u := h.upperSpaces()
+				for v := range int32(h.numNodes) {
+					if u.isTop(v) {
+						u.space(h, true, v)
+						u.space(h, false, v)
+					}
+				}
+			}
+			spaces, bytes := h.kept()
+			b.ReportMetric(float64(bytes)/1e6, "all-kept-MB")
+			b.ReportMetric(float64(bytes-16*keep.n-48*spaces)/12/float64(spaces), "nodes/kept")
+		})
+	}
 }

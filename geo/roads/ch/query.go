@@ -16,6 +16,7 @@ type Query struct {
 	h        *Hierarchy
 	fwd, bwd side
 	settled  []spaceEntry
+	top      []spaceEntry // the top nodes a space's search reached (see upper)
 	arcStack []int32
 	arcPath  []int32
 	// A table's buckets (see fillBuckets) and what each backward search of a table leaves for them.
@@ -92,8 +93,9 @@ func (s *side) empty() bool { return len(s.t.heap) == 0 }
 func (s *side) minKey() cost { return s.t.heap[0].key }
 
 // settle takes the next node off the heap and relaxes its edges unless it is stalled: reached better from a higher
-// node, so that no fastest path climbs through it. It reports whether the node was relaxed.
-func (s *side) settle() (int32, cost, bool) {
+// node, so that no fastest path climbs through it. A top node of stop (when not nil) is not relaxed either: the
+// caller takes its kept space instead. It reports what it did with the node.
+func (s *side) settle(stop *upper) (int32, cost, settled) {
 	t := &s.t
 	slot, d := t.pop()
 	v := t.slots[slot].node
@@ -106,8 +108,11 @@ func (s *side) settle() (int32, cost, bool) {
 	}
 	for _, e := range g.edges[stall:stallEnd] {
 		if u := t.find(e.head); u >= 0 && add(t.slots[u].dist, e.cost()) < d {
-			return v, d, false
+			return v, d, stalled
 		}
+	}
+	if stop != nil && stop.isTop(v) {
+		return v, d, reachedTop
 	}
 	for i, e := range g.edges[relax:relaxEnd] {
 		nd := add(d, e.cost())
@@ -117,8 +122,17 @@ func (s *side) settle() (int32, cost, bool) {
 			t.push(w, nd)
 		}
 	}
-	return v, d, true
+	return v, d, relaxed
 }
+
+// settled is what side.settle did with a node.
+type settled int8
+
+const (
+	relaxed    settled = iota // its edges were relaxed
+	stalled                   // reached better from a higher node: dropped
+	reachedTop                // a top node whose kept space the search takes
+)
 
 // search runs the bidirectional search and returns the best cost and the id where the two halves meet (-1 if
 // none).
@@ -137,7 +151,7 @@ func (q *Query) search(from, to []Seed) (cost, int32) {
 		if !fOpen || (bOpen && b.minKey() < f.minKey()) {
 			s, o = b, f
 		}
-		v, d, _ := s.settle()
+		v, d, _ := s.settle(nil)
 		if od := o.dist(v); od != infinite {
 			if c := add(d, od); c < best {
 				best, meet = c, v
@@ -208,10 +222,11 @@ func (q *Query) appendEdges(dst []int32, a int32) []int32 {
 }
 
 // Space is the search space of a point: every node an upward search from its seeds settles without stalling,
-// with the cost of reaching it, sorted by node. A forward space of a source and a backward space of a target
-// meet ([Meet]) at the answer to [Query.Route]. A Space is immutable and may be shared.
+// with the cost of reaching it, the top nodes' part taken from their kept spaces (see upper.go). A forward space
+// of a source and a backward space of a target of the same hierarchy meet ([Meet]) at the answer to
+// [Query.Route]. A Space is immutable and may be shared.
 type Space struct {
-	nodes []int32 // ids, ascending
+	nodes []int32 // keys (ids below the top, see upper.go), ascending
 	costs []cost
 }
 
@@ -225,15 +240,23 @@ func (q *Query) Forward(seeds []Seed) Space { return q.space(&q.fwd, seeds) }
 func (q *Query) Backward(seeds []Seed) Space { return q.space(&q.bwd, seeds) }
 
 func (q *Query) space(s *side, seeds []Seed) Space {
+	stop := q.h.upperSpaces()
 	s.init(seeds)
 	ent := q.settled[:0]
+	top := q.top[:0]
 	for !s.empty() {
-		if v, d, ok := s.settle(); ok {
+		switch v, d, res := s.settle(stop); res {
+		case relaxed:
 			ent = append(ent, spaceEntry{node: v, cost: d})
+		case reachedTop:
+			top = append(top, spaceEntry{node: v, cost: d})
 		}
 	}
+	q.settled, q.top = ent, top
+	if len(top) > 0 {
+		return stop.joinTop(q.h, s.forward, ent, top)
+	}
 	slices.SortFunc(ent, func(a, b spaceEntry) int { return cmp.Compare(a.node, b.node) })
-	q.settled = ent
 	sp := Space{nodes: make([]int32, len(ent)), costs: make([]cost, len(ent))}
 	for i, e := range ent {
 		sp.nodes[i], sp.costs[i] = e.node, e.cost

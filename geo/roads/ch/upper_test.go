@@ -1,0 +1,75 @@
+package ch
+
+import (
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// TestSpacesWithKeptTopsEqualDijkstra: whatever share of the top nodes keeps its space (none, one node, a quarter,
+// every node), the spaces of random seeds meet at Dijkstra's answer, and the kept spaces are used.
+func TestSpacesWithKeptTopsEqualDijkstra(t *testing.T) {
+	for _, c := range graphCases() {
+		if c.n == 0 {
+			continue
+		}
+		for _, keep := range []int{-1, 1, c.n / 4, c.n} {
+			h, err := Build(c.n, c.edges, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.upperNodes = keep
+			rng := rand.New(rand.NewPCG(uint64(c.n), uint64(keep+2)))
+			q := h.NewQuery()
+			for range 300 {
+				from, to := randomSeeds(rng, c.n), randomSeeds(rng, c.n)
+				ww, wl, wok := Dijkstra(c.n, c.edges, from, to)
+				fsp, bsp := q.Forward(from), q.Backward(to)
+				if w, l, ok := Meet(&fsp, &bsp); w != ww || l != wl || ok != wok {
+					t.Fatalf("%s, %d kept: Meet(%v, %v) = %d, %d, %v; Dijkstra %d, %d, %v", c.name, keep, from, to, w, l, ok, ww, wl, wok)
+				}
+			}
+			if kept := h.keptSpaces(); keep > 0 && len(c.edges) > 0 && kept == 0 {
+				t.Fatalf("%s, %d kept: no space kept after 600 spaces", c.name, keep)
+			} else if keep < 0 && kept != 0 {
+				t.Fatalf("%s: %d spaces kept with none asked", c.name, kept)
+			}
+		}
+	}
+}
+
+// TestKeptSpacesConcurrent: goroutines that compute the same kept spaces at once all get exact answers (run with
+// -race).
+func TestKeptSpacesConcurrent(t *testing.T) {
+	n, edges, _ := SyntheticCity(smallCity(2000, 3))
+	h, err := Build(n, edges, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.upperNodes = n / 10
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(5, 6)) // the same pairs on every goroutine
+			q := h.NewQuery()
+			for range 60 + g {
+				a, b := []Seed{{Node: int32(rng.IntN(n))}}, []Seed{{Node: int32(rng.IntN(n))}}
+				fsp, bsp := q.Forward(a), q.Backward(b)
+				w, l, _ := Meet(&fsp, &bsp)
+				if ww, wl, _ := Dijkstra(n, edges, a, b); w != ww || l != wl {
+					errs <- "a space met at another answer than Dijkstra's"
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+	if h.keptSpaces() == 0 {
+		t.Fatal("no space kept")
+	}
+}
