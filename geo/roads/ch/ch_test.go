@@ -62,6 +62,15 @@ func graphCases() []graphCase {
 		}
 		cases = append(cases, graphCase{name: fmt.Sprintf("random%d", seed), n: n, edges: randomGraph(rng, n, n*3, maxW)})
 	}
+	// Costs near the limits, so that sums of a few edges saturate (in weight, length or both) and searches compare
+	// and stall on saturated costs.
+	rng := rand.New(rand.NewPCG(8, 9))
+	near := randomGraph(rng, 80, 260, 1000)
+	for i := range near {
+		near[i].Weight = MaxWeight/16 + near[i].Weight*(MaxWeight/4000)
+		near[i].Length = MaxLength/8 + near[i].Length*(MaxLength/13000)
+	}
+	cases = append(cases, graphCase{name: "nearLimits", n: 80, edges: near})
 	cases = append(cases, graphCase{name: "empty", n: 0}, graphCase{name: "single", n: 1},
 		graphCase{name: "huge", n: 4, edges: []Edge{{0, 1, MaxWeight, MaxLength}, {1, 2, MaxWeight, MaxLength}, {2, 3, 5, 5}}},
 		graphCase{name: "tiedGrid", n: 12 * 12, edges: tiedGrid(12)})

@@ -81,9 +81,14 @@ func (f *flatSearch) settle(forward bool) (int32, cost, bool) {
 		relax, stall, relaxEnd, stallEnd = down, up, end, down
 	}
 	nodes, gen := f.nodes, f.gen
+	// The stall checks add costs as plain integers, without add's saturation: a sum that does not wrap is at least
+	// the saturated one, so every stall it proves the saturated sum proves too (it may prove fewer, on costs near
+	// the limits, and a node not stalled is only relaxed).
 	for _, e := range g.edges[stall:stallEnd] {
-		if x := &nodes[e.head]; x.gen == gen && add(x.dist, e.cost()) < d {
-			return v, d, false
+		if x := &nodes[e.head]; x.gen == gen {
+			if s := x.dist + e.cost(); s >= x.dist && s < d {
+				return v, d, false
+			}
 		}
 	}
 	for _, e := range g.edges[relax:relaxEnd] {
