@@ -103,6 +103,9 @@ type graph struct {
 	index []span // numNodes+1 entries; the last has up == down == len(edges)
 	edges []halfEdge
 	arcOf []int32
+	// The largest weight and the largest length of an edge (see appendEdge): a cost whose halves are at most
+	// MaxWeight-maxWeight and MaxLength-maxLength adds any edge's cost without saturating (see flatSearch.settle).
+	maxWeight, maxLength uint32
 }
 
 type span struct{ up, down int32 }
@@ -131,10 +134,16 @@ type listEdge struct {
 // appendList appends list to g's edges and arcs.
 func (g *graph) appendList(list []listEdge) {
 	for _, e := range list {
-		w, l := unpack(e.cost)
-		g.edges = append(g.edges, halfEdge{head: e.head, weight: w, length: l})
-		g.arcOf = append(g.arcOf, e.arc)
+		g.appendEdge(e)
 	}
+}
+
+// appendEdge appends e to g's edges and arcs; every edge of a graph is appended by it.
+func (g *graph) appendEdge(e listEdge) {
+	w, l := unpack(e.cost)
+	g.edges = append(g.edges, halfEdge{head: e.head, weight: w, length: l})
+	g.arcOf = append(g.arcOf, e.arc)
+	g.maxWeight, g.maxLength = max(g.maxWeight, w), max(g.maxLength, l)
 }
 
 // list returns the edges of g from a to b with their arcs.

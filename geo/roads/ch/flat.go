@@ -1,6 +1,9 @@
 package ch
 
-import "runtime"
+import (
+	"math"
+	"runtime"
+)
 
 // flatSearch is the state of one search at a time kept in an array over every node, for the searches of a table,
 // which run one after another in the order of their places' ids: consecutive searches then find the state of the
@@ -91,8 +94,13 @@ func (f *flatSearch) settle(forward bool) (int32, cost, bool) {
 			}
 		}
 	}
+	// Below the limits by more than any edge's cost, d adds edges' costs as plain integers, exactly as add would.
+	plain := d>>32 <= cost(MaxWeight-g.maxWeight) && d&math.MaxUint32 <= cost(MaxLength-g.maxLength)
 	for _, e := range g.edges[relax:relaxEnd] {
-		nd := add(d, e.cost())
+		nd := d + e.cost()
+		if !plain {
+			nd = add(d, e.cost())
+		}
 		x := &nodes[e.head]
 		if x.gen != gen {
 			*x = flatNode{dist: infinite, gen: gen, pos: -1}
