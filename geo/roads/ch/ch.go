@@ -103,9 +103,8 @@ type graph struct {
 	index []span // numNodes+1 entries; the last has up == down == len(edges)
 	edges []halfEdge
 	arcOf []int32
-	// The largest weight and the largest length of an edge (see appendEdge): a cost whose halves are at most
-	// MaxWeight-maxWeight and MaxLength-maxLength adds any edge's cost without saturating (see flatSearch.settle).
-	maxWeight, maxLength uint32
+	// most is the largest weight and the largest length of an edge, as the halves of a cost (see addsPlainly).
+	most cost
 }
 
 type span struct{ up, down int32 }
@@ -143,7 +142,7 @@ func (g *graph) appendEdge(e listEdge) {
 	w, l := unpack(e.cost)
 	g.edges = append(g.edges, halfEdge{head: e.head, weight: w, length: l})
 	g.arcOf = append(g.arcOf, e.arc)
-	g.maxWeight, g.maxLength = max(g.maxWeight, w), max(g.maxLength, l)
+	g.most = max(g.most>>32, cost(w))<<32 | max(g.most&math.MaxUint32, cost(l))
 }
 
 // list returns the edges of g from a to b with their arcs.
@@ -190,6 +189,12 @@ func add(a, b cost) cost {
 		l = math.MaxUint32
 	}
 	return w<<32 | l
+}
+
+// addsPlainly reports whether c plus any cost whose halves are at most those of most saturates neither half, so
+// that their sum as plain integers is add's.
+func addsPlainly(c, most cost) bool {
+	return c>>32 <= cost(MaxWeight)-most>>32 && c&math.MaxUint32 <= cost(MaxLength)-most&math.MaxUint32
 }
 
 // ErrInput is wrapped by every error of Build about its input.

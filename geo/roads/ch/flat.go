@@ -1,9 +1,6 @@
 package ch
 
-import (
-	"math"
-	"runtime"
-)
+import "runtime"
 
 // flatSearch is the state of one search at a time kept in an array over every node, for the searches of a table,
 // which run one after another in the order of their places' ids: consecutive searches then find the state of the
@@ -95,7 +92,7 @@ func (f *flatSearch) settle(forward bool) (int32, cost, bool) {
 		}
 	}
 	// Below the limits by more than any edge's cost, d adds edges' costs as plain integers, exactly as add would.
-	plain := d>>32 <= cost(MaxWeight-g.maxWeight) && d&math.MaxUint32 <= cost(MaxLength-g.maxLength)
+	plain := addsPlainly(d, g.most)
 	for _, e := range g.edges[relax:relaxEnd] {
 		nd := d + e.cost()
 		if !plain {

@@ -24,6 +24,7 @@ type Query struct {
 	bucketStart   []int32
 	bucketEntries []bucketEntry
 	bucketOfLeft  []int32
+	bucketMost    cost // the largest weight and the largest length in the buckets, as the halves of a cost
 	left          []leftCost
 	row           []cost // the answers of the source a table's forward search is for
 	// flat is the state of a table's searches (see flatSearch): the query's own when it runs Query.Table, one
@@ -449,6 +450,7 @@ func (q *Query) fillBuckets(qs []*Query) {
 	}
 	start = append(start, sum)
 	bk := slices.Grow(q.bucketEntries[:0], total)[:total]
+	most := cost(0)
 	i = 0
 	for _, p := range qs {
 		for _, e := range p.left {
@@ -456,9 +458,10 @@ func (q *Query) fillBuckets(qs []*Query) {
 			i++
 			start[k]--
 			bk[start[k]] = bucketEntry{cost: e.cost, target: e.target}
+			most = max(most>>32, e.cost>>32)<<32 | max(most&math.MaxUint32, e.cost&math.MaxUint32)
 		}
 	}
-	q.bucketStart, q.bucketEntries, q.bucketOfLeft = start, bk, ks
+	q.bucketStart, q.bucketEntries, q.bucketOfLeft, q.bucketMost = start, bk, ks, most
 }
 
 // bucketIndex maps the nodes that have a bucket to the bucket's number, in an open-addressing hash table of a
@@ -561,7 +564,16 @@ func (q *Query) scan(seeds []Seed, b *Query, row []cost) {
 		if k < 0 {
 			continue
 		}
-		for _, e := range bk[start[k]:start[k+1]] {
+		es := bk[start[k]:start[k+1]]
+		if addsPlainly(d, b.bucketMost) {
+			for _, e := range es {
+				if c := d + e.cost; c < row[e.target] {
+					row[e.target] = c
+				}
+			}
+			continue
+		}
+		for _, e := range es {
 			if c := add(d, e.cost); c < row[e.target] {
 				row[e.target] = c
 			}
