@@ -91,7 +91,8 @@ func (f *flatSearch) settle(forward bool) (int32, cost, bool) {
 			}
 		}
 	}
-	// Below the limits by more than any edge's cost, d adds edges' costs as plain integers, exactly as add would.
+	// Below the limits by at least the largest weight and length of an edge, d adds any edge's cost as plain
+	// integers, exactly as add would.
 	plain := addsPlainly(d, g.most)
 	for _, e := range g.edges[relax:relaxEnd] {
 		nd := d + e.cost()
