@@ -111,6 +111,8 @@ type graph struct {
 	index []span // numNodes+1 entries; the last has up == down == len(edges)
 	edges []halfEdge
 	arcOf []int32
+	// most is the largest weight and the largest length of an edge, as the halves of a cost (see addsPlainly).
+	most cost
 }
 
 type span struct{ up, down int32 }
@@ -139,10 +141,16 @@ type listEdge struct {
 // appendList appends list to g's edges and arcs.
 func (g *graph) appendList(list []listEdge) {
 	for _, e := range list {
-		w, l := unpack(e.cost)
-		g.edges = append(g.edges, halfEdge{head: e.head, weight: w, length: l})
-		g.arcOf = append(g.arcOf, e.arc)
+		g.appendEdge(e)
 	}
+}
+
+// appendEdge appends e to g's edges and arcs; every edge of a graph is appended by it.
+func (g *graph) appendEdge(e listEdge) {
+	w, l := unpack(e.cost)
+	g.edges = append(g.edges, halfEdge{head: e.head, weight: w, length: l})
+	g.arcOf = append(g.arcOf, e.arc)
+	g.most = max(g.most>>32, cost(w))<<32 | max(g.most&math.MaxUint32, cost(l))
 }
 
 // list returns the edges of g from a to b with their arcs.
@@ -189,6 +197,12 @@ func add(a, b cost) cost {
 		l = math.MaxUint32
 	}
 	return w<<32 | l
+}
+
+// addsPlainly reports whether c plus any cost whose halves are at most those of most saturates neither half, so
+// that their sum as plain integers is add's.
+func addsPlainly(c, most cost) bool {
+	return c>>32 <= cost(MaxWeight)-most>>32 && c&math.MaxUint32 <= cost(MaxLength)-most&math.MaxUint32
 }
 
 // ErrInput is wrapped by every error of Build about its input.

@@ -62,6 +62,15 @@ func graphCases() []graphCase {
 		}
 		cases = append(cases, graphCase{name: fmt.Sprintf("random%d", seed), n: n, edges: randomGraph(rng, n, n*3, maxW)})
 	}
+	// Costs near the limits, so that sums of a few edges saturate (in weight, length or both) and searches compare
+	// and stall on saturated costs.
+	rng := rand.New(rand.NewPCG(8, 9))
+	near := randomGraph(rng, 80, 260, 1000)
+	for i := range near {
+		near[i].Weight = MaxWeight/16 + near[i].Weight*(MaxWeight/4000)
+		near[i].Length = MaxLength/8 + near[i].Length*(MaxLength/13000)
+	}
+	cases = append(cases, graphCase{name: "nearLimits", n: 80, edges: near})
 	cases = append(cases, graphCase{name: "empty", n: 0}, graphCase{name: "single", n: 1},
 		graphCase{name: "huge", n: 4, edges: []Edge{{0, 1, MaxWeight, MaxLength}, {1, 2, MaxWeight, MaxLength}, {2, 3, 5, 5}}},
 		graphCase{name: "tiedGrid", n: 12 * 12, edges: tiedGrid(12)})
@@ -322,4 +331,31 @@ func FuzzReadFrom(f *testing.F) {
 		}
 		q.Table(seeds, seeds)
 	})
+}
+
+// TestAddsPlainly: where addsPlainly holds, a cost plus any cost within most as plain integers is add's sum, and it
+// holds up to the last cost of which that is true in each half.
+func TestAddsPlainly(t *testing.T) {
+	for _, most := range []cost{0, pack(7, 9), pack(MaxWeight, 0), pack(0, MaxLength), pack(MaxWeight/2, MaxLength/3)} {
+		mw, ml := unpack(most)
+		top := pack(MaxWeight-mw, MaxLength-ml) // the largest cost in both halves that adds plainly
+		for _, c := range []cost{0, top, top - 1, pack(MaxWeight-mw, 0), pack(0, MaxLength-ml), top + 1, top + 1<<32} {
+			w, l := unpack(c)
+			want := w <= MaxWeight-mw && l <= MaxLength-ml
+			if got := addsPlainly(c, most); got != want {
+				t.Fatalf("addsPlainly(%d|%d, %d|%d) = %v, want %v", w, l, mw, ml, got, want)
+			}
+			if !want {
+				continue
+			}
+			for _, e := range []cost{0, most, pack(mw, 0), pack(0, ml), pack(mw/2, ml/2)} {
+				if c+e != add(c, e) {
+					t.Fatalf("%d|%d plus %d: plain %d, add %d", w, l, e, c+e, add(c, e))
+				}
+			}
+		}
+	}
+	if addsPlainly(infinite, 0) {
+		t.Fatal("infinite adds plainly")
+	}
 }

@@ -312,8 +312,6 @@ func (g *graph) appendRead(rank []int32, v *int, numArcs int, e listEdge) error 
 	case e.cost>>32 > uint64(MaxWeight):
 		return fmt.Errorf("%w: edges: edge %d: weight %d above MaxWeight", ErrFormat, i, e.cost>>32)
 	}
-	w, l := unpack(e.cost)
-	g.edges = append(g.edges, halfEdge{head: e.head, weight: w, length: l})
-	g.arcOf = append(g.arcOf, e.arc)
+	g.appendEdge(e)
 	return nil
 }

@@ -12,6 +12,8 @@ type flatSearch struct {
 	nodes []flatNode
 	gen   uint32
 	heap  []flatItem
+	// sink keeps what settle reads ahead only to bring it into the cache (see settle); nothing uses it.
+	sink int32
 }
 
 // flatNode is what the search knows of a node; nothing unless gen is the search's.
@@ -65,22 +67,42 @@ func (f *flatSearch) empty() bool { return len(f.heap) == 0 }
 func (f *flatSearch) settle(forward bool) (int32, cost, bool) {
 	v, d := f.pop()
 	g := &f.h.g
+	// Read the first edge of the node now at the top of the heap, most often the next one settled, so that its lists
+	// come from memory while v's are scanned rather than after (Go has no prefetch instruction; a read will do).
+	if len(f.heap) > 0 {
+		u := f.heap[0].node
+		if a := g.index[u].up; a < g.index[u+1].up {
+			f.sink += g.edges[a].head
+		}
+	}
 	up, down, end := g.index[v].up, g.index[v].down, g.index[v+1].up
 	relax, stall, relaxEnd, stallEnd := up, down, down, end
 	if !forward {
 		relax, stall, relaxEnd, stallEnd = down, up, end, down
 	}
 	nodes, gen := f.nodes, f.gen
+	// The stall checks add costs as plain integers, without add's saturation: a sum that does not wrap is at least
+	// the saturated one, so every stall it proves the saturated sum proves too (it may prove fewer, on costs near
+	// the limits, and a node not stalled is only relaxed).
 	for _, e := range g.edges[stall:stallEnd] {
-		if x := &nodes[e.head]; x.gen == gen && add(x.dist, e.cost()) < d {
-			return v, d, false
+		if x := &nodes[e.head]; x.gen == gen {
+			if s := x.dist + e.cost(); s >= x.dist && s < d {
+				return v, d, false
+			}
 		}
 	}
+	// Below the limits by at least the largest weight and length of an edge, d adds any edge's cost as plain
+	// integers, exactly as add would.
+	plain := addsPlainly(d, g.most)
 	for _, e := range g.edges[relax:relaxEnd] {
-		nd := add(d, e.cost())
+		nd := d + e.cost()
+		if !plain {
+			nd = add(d, e.cost())
+		}
 		x := &nodes[e.head]
 		if x.gen != gen {
 			*x = flatNode{dist: infinite, gen: gen, pos: -1}
+			f.sink += g.index[e.head].up // its list offsets, read when it is settled, on their way too
 		}
 		if nd < x.dist {
 			x.dist = nd

@@ -19,11 +19,15 @@ type Query struct {
 	top      []spaceEntry // the top nodes a space's search reached (see upper)
 	arcStack []int32
 	arcPath  []int32
-	// A table's buckets (see fillBuckets) and what each backward search of a table leaves for them.
+	// A table's buckets (see fillBuckets), with the bucket of each cost left while they are filled, and what each
+	// backward search of a table leaves for them.
 	bucketOf      bucketIndex
 	bucketStart   []int32
 	bucketEntries []bucketEntry
+	bucketOfLeft  []int32
+	bucketMost    cost // the largest weight and the largest length in the buckets, as the halves of a cost
 	left          []leftCost
+	row           []cost // the answers of the source a table's forward search is for
 	// flat is the state of a table's searches (see flatSearch): the query's own when it runs Query.Table, one
 	// of the hierarchy's while Hierarchy.Table uses it.
 	flat *flatSearch
@@ -328,15 +332,14 @@ func (h *Hierarchy) Table(from, to [][]Seed) (weights, lengths []uint32) {
 }
 
 // table answers a table with the queries of qs, one goroutine each when there are several; qs[0] keeps the
-// buckets. Places are searched in the order of their nodes' ids, so that consecutive searches, which the
-// numbering makes neighbours, find the upper parts of the hierarchy they share in the cache; a place whose seeds
-// equal an earlier one's is searched once and its answers copied.
+// buckets, and each forward search converts its own row of answers. Places are searched in the order of
+// their nodes' ids, so that consecutive searches, which the numbering makes neighbours, find the upper parts of
+// the hierarchy they share in the cache; a place whose seeds equal an earlier one's is searched once and its
+// answers copied.
 func table(qs []*Query, from, to [][]Seed) (weights, lengths []uint32) {
 	nt := len(to)
-	res := make([]cost, len(from)*nt)
-	for i := range res {
-		res[i] = infinite
-	}
+	weights = make([]uint32, len(from)*nt)
+	lengths = make([]uint32, len(from)*nt)
 	h := qs[0].h
 	for _, q := range qs {
 		q.left = q.left[:0]
@@ -347,28 +350,33 @@ func table(qs []*Query, from, to [][]Seed) (weights, lengths []uint32) {
 	b.fillBuckets(qs)
 	sOrder, sSame := h.searchOrder(from)
 	each(qs, len(sOrder), func(q *Query, k int) {
-		i := sOrder[k]
-		q.scan(from[i], b, res[int(i)*nt:(int(i)+1)*nt])
+		i := int(sOrder[k])
+		row := slices.Grow(q.row[:0], nt)[:nt]
+		for j := range row {
+			row[j] = infinite
+		}
+		q.scan(from[i], b, row)
+		w, l := weights[i*nt:(i+1)*nt], lengths[i*nt:(i+1)*nt]
+		for j, c := range row {
+			if c == infinite {
+				w[j], l[j] = Unreachable, Unreachable
+				continue
+			}
+			w[j], l[j] = unpack(c)
+		}
+		q.row = row
 	})
 	for _, d := range sSame {
-		copy(res[int(d.place)*nt:(int(d.place)+1)*nt], res[int(d.as)*nt:(int(d.as)+1)*nt])
+		copy(weights[int(d.place)*nt:(int(d.place)+1)*nt], weights[int(d.as)*nt:(int(d.as)+1)*nt])
+		copy(lengths[int(d.place)*nt:(int(d.place)+1)*nt], lengths[int(d.as)*nt:(int(d.as)+1)*nt])
 	}
 	if len(tSame) > 0 {
 		for i := range from {
-			row := res[i*nt : (i+1)*nt]
+			w, l := weights[i*nt:(i+1)*nt], lengths[i*nt:(i+1)*nt]
 			for _, d := range tSame {
-				row[d.place] = row[d.as]
+				w[d.place], l[d.place] = w[d.as], l[d.as]
 			}
 		}
-	}
-	weights = make([]uint32, len(res))
-	lengths = make([]uint32, len(res))
-	for i, c := range res {
-		if c == infinite {
-			weights[i], lengths[i] = Unreachable, Unreachable
-			continue
-		}
-		weights[i], lengths[i] = unpack(c)
 	}
 	return weights, lengths
 }
@@ -445,6 +453,8 @@ func (q *Query) fillBuckets(qs []*Query) {
 	of := &q.bucketOf
 	of.reset()
 	start := q.bucketStart[:0]
+	ks := slices.Grow(q.bucketOfLeft[:0], total)[:total] // the bucket of each cost left, in order
+	i := 0
 	for _, p := range qs {
 		for _, e := range p.left {
 			k := of.add(e.node, int32(len(start)))
@@ -452,6 +462,8 @@ func (q *Query) fillBuckets(qs []*Query) {
 				start = append(start, 0)
 			}
 			start[k]++
+			ks[i] = k
+			i++
 		}
 	}
 	sum := int32(0)
@@ -461,14 +473,18 @@ func (q *Query) fillBuckets(qs []*Query) {
 	}
 	start = append(start, sum)
 	bk := slices.Grow(q.bucketEntries[:0], total)[:total]
+	most := cost(0)
+	i = 0
 	for _, p := range qs {
 		for _, e := range p.left {
-			k := of.find(e.node)
+			k := ks[i]
+			i++
 			start[k]--
 			bk[start[k]] = bucketEntry{cost: e.cost, target: e.target}
+			most = max(most>>32, e.cost>>32)<<32 | max(most&math.MaxUint32, e.cost&math.MaxUint32)
 		}
 	}
-	q.bucketStart, q.bucketEntries = start, bk
+	q.bucketStart, q.bucketEntries, q.bucketOfLeft, q.bucketMost = start, bk, ks, most
 }
 
 // bucketIndex maps the nodes that have a bucket to the bucket's number, in an open-addressing hash table of a
@@ -571,7 +587,16 @@ func (q *Query) scan(seeds []Seed, b *Query, row []cost) {
 		if k < 0 {
 			continue
 		}
-		for _, e := range bk[start[k]:start[k+1]] {
+		es := bk[start[k]:start[k+1]]
+		if addsPlainly(d, b.bucketMost) {
+			for _, e := range es {
+				if c := d + e.cost; c < row[e.target] {
+					row[e.target] = c
+				}
+			}
+			continue
+		}
+		for _, e := range es {
 			if c := add(d, e.cost); c < row[e.target] {
 				row[e.target] = c
 			}

@@ -52,6 +52,40 @@ func TestTableEqualsDijkstra(t *testing.T) {
 	}
 }
 
+// TestTableOnManyQueries: a table answered by one to five queries (as many goroutines) equals Dijkstra.
+func TestTableOnManyQueries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	n := 500
+	edges := randomGraph(rng, n, 1800, 30)
+	h, err := Build(n, edges, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var from, to [][]Seed
+	for range 23 {
+		from = append(from, randomSeeds(rng, n))
+	}
+	for range 17 {
+		to = append(to, randomSeeds(rng, n))
+	}
+	for nq := 1; nq <= 5; nq++ {
+		qs := make([]*Query, nq)
+		for k := range qs {
+			qs[k] = h.NewQuery()
+			qs[k].flat = newFlatSearch(h)
+		}
+		w, l := table(qs, from, to)
+		for i := range from {
+			for j := range to {
+				ww, wl, _ := Dijkstra(n, edges, from[i], to[j])
+				if k := i*len(to) + j; w[k] != ww || l[k] != wl {
+					t.Fatalf("%d queries: [%d][%d] = %d, %d; Dijkstra %d, %d", nq, i, j, w[k], l[k], ww, wl)
+				}
+			}
+		}
+	}
+}
+
 // TestTableSearchOrder: places are searched by their least seed id, places with no seed in range last, and a place
 // whose seeds equal an earlier one's is not searched but answered as that one.
 func TestTableSearchOrder(t *testing.T) {
