@@ -411,6 +411,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 		cfg.Travel, tables = net, net
+		// The kept spaces of the hierarchies' top nodes, made beside the first rounds rather than inside them.
+		keepCtx, stopKeep := context.WithCancel(ctx)
+		kept := make(chan struct{})
+		go func() {
+			defer close(kept)
+			began := time.Now()
+			bytes, err := net.KeepTop(keepCtx)
+			if err != nil {
+				return
+			}
+			log.Info().Str("took", time.Since(began).Round(time.Millisecond).String()).Int64("bytes", bytes).
+				Msg("road map: the top of every hierarchy is kept for fast queries")
+		}()
+		defer func() {
+			stopKeep()
+			<-kept
+		}()
 	} else {
 		cfg.Travel = geo.NewStraightLine(geo.Geographic) // the daemon's default, named here for the API's plans
 	}

@@ -1,6 +1,7 @@
 package roads
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -339,6 +340,24 @@ func (net *Network) buildIndex() {
 		net.index.order = net.hilbertOrder()
 	}
 	net.index.build(net.shape)
+}
+
+// KeepTop makes the spaces that each graph's hierarchy keeps for its top nodes (see ch.Hierarchy.KeepTop), which
+// the first rounds and queries would otherwise make as they need them, one graph after another. It returns ctx's
+// error if ctx is done first, and the memory the kept spaces take. The network answers meanwhile, exactly as
+// after; a daemon runs it in the background after loading a map.
+func (net *Network) KeepTop(ctx context.Context) (int64, error) {
+	var bytes int64
+	for _, gr := range net.graphs {
+		if gr == nil || gr.h == nil {
+			continue
+		}
+		if err := gr.h.KeepTop(ctx); err != nil {
+			return bytes, err
+		}
+		bytes += gr.h.KeptBytes()
+	}
+	return bytes, nil
 }
 
 // Stats returns the network's figures.

@@ -1,10 +1,12 @@
 package roads
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paulmach/orb"
 
@@ -80,15 +82,41 @@ func TestSyntheticSmallCity(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	pts := randomPoints(net, rng, 60)
+	var times []time.Duration
 	for p := geo.Profile(0); p < geo.NumProfiles; p++ {
 		for i := 0; i+1 < len(pts); i += 2 {
 			d := net.TravelTime(pts[i], pts[i+1], p)
 			if d <= 0 || d == math.MaxInt64 {
 				t.Errorf("%s %v→%v: %v", p, pts[i], pts[i+1], d)
 			}
+			times = append(times, d)
 			if pt, ok := net.Snap(pts[i], p); !ok || geo.Geographic.Distance(pt, pts[i]) > 300 {
 				t.Errorf("%s: %v snapped to %v, %v", p, pts[i], pt, ok)
 			}
+		}
+	}
+
+	// Keeping the top of every hierarchy changes no answer, and stops when asked to.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := net.KeepTop(ctx); err == nil {
+		t.Error("KeepTop on a cancelled context returned no error")
+	}
+	bytes, err := net.KeepTop(context.Background())
+	if err != nil || bytes <= 0 {
+		t.Fatalf("KeepTop: %d bytes, %v", bytes, err)
+	}
+	fresh, err := Synthetic(spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := 0
+	for p := geo.Profile(0); p < geo.NumProfiles; p++ {
+		for i := 0; i+1 < len(pts); i += 2 {
+			if d, want := net.TravelTime(pts[i], pts[i+1], p), fresh.TravelTime(pts[i], pts[i+1], p); d != want || d != times[k] {
+				t.Errorf("%s %v→%v: %v after KeepTop, %v before, %v on a fresh network", p, pts[i], pts[i+1], d, times[k], want)
+			}
+			k++
 		}
 	}
 }

@@ -2,6 +2,7 @@ package ch
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -148,6 +149,10 @@ func BenchmarkBuild1M(b *testing.B) {
 // benchPairs runs query on random pairs of nodes of the city, and reports the median time of one.
 func benchPairs(b *testing.B, seed uint64, query func(q *Query, from, to []Seed)) {
 	n, _, h := benchCity(b)
+	benchPairsOn(b, n, h, seed, query)
+}
+
+func benchPairsOn(b *testing.B, n int, h *Hierarchy, seed uint64, query func(q *Query, from, to []Seed)) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	pts := randomNodes(rng, n, 4000)
 	q := h.NewQuery()
@@ -159,8 +164,35 @@ func benchPairs(b *testing.B, seed uint64, query func(q *Query, from, to []Seed)
 	reportP50(b, "p50-µs", func(i int) { query(q, pts[2*i], pts[2*i+1]) })
 }
 
+// BenchmarkQuery1M measures Route on random pairs: kept, once every kept space of the hierarchy is made (a
+// daemon's steady state; made-s is the time that took, kept-MB their memory); cold, on a hierarchy whose kept
+// spaces are made as the queries need them (the first queries after a start); search, the bidirectional search
+// alone (no kept space, what Path runs).
 func BenchmarkQuery1M(b *testing.B) {
-	benchPairs(b, 1, func(q *Query, from, to []Seed) { q.Route(from, to) })
+	n, _, built := benchCity(b)
+	for _, v := range []struct {
+		name string
+		keep int
+		make bool
+	}{{"kept", 0, true}, {"cold", 0, false}, {"search", -1, false}} {
+		b.Run(v.name, func(b *testing.B) {
+			h := &Hierarchy{numNodes: built.numNodes, numEdges: built.numEdges, arcs: built.arcs, g: built.g,
+				idOf: built.idOf, nodeOf: built.nodeOf, rank: built.rank, upperNodes: v.keep}
+			var made time.Duration
+			if v.make {
+				t0 := time.Now()
+				if err := h.KeepTop(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				made = time.Since(t0)
+			}
+			benchPairsOn(b, n, h, 1, func(q *Query, from, to []Seed) { q.Route(from, to) })
+			if v.make {
+				b.ReportMetric(made.Seconds(), "made-s")
+			}
+			b.ReportMetric(float64(h.KeptBytes())/1e6, "kept-MB")
+		})
+	}
 }
 
 // BenchmarkQueryCache1M separates what a query computes from what it waits for in memory: the median of one pair
@@ -246,7 +278,7 @@ func BenchmarkSpaces1M(b *testing.B) {
 			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(i), "cpu-µs/op")
 			b.ReportMetric(float64(size)/float64(2*i), "nodes/space")
 			reportP50(b, "p50-forward-µs", func(i int) { q.Forward(pts[i]) })
-			b.ReportMetric(float64(h.keptBytes())/1e6, "kept-MB")
+			b.ReportMetric(float64(h.KeptBytes())/1e6, "kept-MB")
 		})
 	}
 }
@@ -353,19 +385,13 @@ func BenchmarkKeepAll1M(b *testing.B) {
 	for _, keep := range []struct {
 		name string
 		n    int
-	}{{"top50th", built.numNodes / 50}, {"top10th", built.numNodes / 10}, {"top4th", built.numNodes / 4}} {
+	}{{"top50th", built.numNodes / 50}, {"top20th", built.numNodes / 20}, {"top10th", built.numNodes / 10}} {
 		b.Run(keep.name, func(b *testing.B) {
 			var h *Hierarchy
 			for b.Loop() {
 				h = &Hierarchy{numNodes: built.numNodes, numEdges: built.numEdges, arcs: built.arcs, g: built.g,
 					idOf: built.idOf, nodeOf: built.nodeOf, rank: built.rank, upperNodes: keep.n}
-				u := h.upperSpaces()
-				for v := range int32(h.numNodes) {
-					if u.isTop(v) {
-						u.space(h, true, v)
-						u.space(h, false, v)
-					}
-				}
+				h.KeepTop(context.Background())
 			}
 			spaces, bytes := h.kept()
 			b.ReportMetric(float64(bytes)/1e6, "all-kept-MB")

@@ -15,8 +15,6 @@ import (
 type Query struct {
 	h        *Hierarchy
 	fwd, bwd side
-	settled  []spaceEntry
-	top      []spaceEntry // the top nodes a space's search reached (see upper)
 	arcStack []int32
 	arcPath  []int32
 	// A table's buckets (see fillBuckets), with the bucket of each cost left while they are filled, and what each
@@ -39,6 +37,8 @@ type side struct {
 	h       *Hierarchy
 	forward bool
 	t       visits
+	// What climb found: the nodes relaxed below the top, the top nodes reached.
+	below, top []spaceEntry
 }
 
 type spaceEntry struct {
@@ -168,7 +168,12 @@ func (q *Query) search(from, to []Seed) (cost, int32) {
 // Route returns the least travel time from any seed of from to any seed of to, seed weights included, and the
 // least length among the paths of that time; ok is false, and both values [Unreachable], when there is no path.
 func (q *Query) Route(from, to []Seed) (weight, length uint32, ok bool) {
-	best, _ := q.search(from, to)
+	var best cost
+	if u := q.h.upperSpaces(); u != nil {
+		best = q.routeKept(u, from, to)
+	} else {
+		best, _ = q.search(from, to)
+	}
 	if best == infinite {
 		return Unreachable, Unreachable, false
 	}
@@ -245,27 +250,34 @@ func (q *Query) Backward(seeds []Seed) Space { return q.space(&q.bwd, seeds) }
 
 func (q *Query) space(s *side, seeds []Seed) Space {
 	stop := q.h.upperSpaces()
+	below, top := s.climb(seeds, stop)
+	if len(top) > 0 {
+		return stop.joinTop(q.h, s.forward, below, top)
+	}
+	slices.SortFunc(below, func(a, b spaceEntry) int { return cmp.Compare(a.node, b.node) })
+	sp := Space{nodes: make([]int32, len(below)), costs: make([]cost, len(below))}
+	for i, e := range below {
+		sp.nodes[i], sp.costs[i] = e.node, e.cost
+	}
+	return sp
+}
+
+// climb runs an upward search from seeds to its end, stopping at the top nodes of stop (when not nil). It returns
+// the nodes it relaxed below them and the top nodes it reached, both in the order it settled them, in buffers
+// of s kept until the next climb.
+func (s *side) climb(seeds []Seed, stop *upper) (below, top []spaceEntry) {
 	s.init(seeds)
-	ent := q.settled[:0]
-	top := q.top[:0]
+	below, top = s.below[:0], s.top[:0]
 	for !s.empty() {
 		switch v, d, res := s.settle(stop); res {
 		case relaxed:
-			ent = append(ent, spaceEntry{node: v, cost: d})
+			below = append(below, spaceEntry{node: v, cost: d})
 		case reachedTop:
 			top = append(top, spaceEntry{node: v, cost: d})
 		}
 	}
-	q.settled, q.top = ent, top
-	if len(top) > 0 {
-		return stop.joinTop(q.h, s.forward, ent, top)
-	}
-	slices.SortFunc(ent, func(a, b spaceEntry) int { return cmp.Compare(a.node, b.node) })
-	sp := Space{nodes: make([]int32, len(ent)), costs: make([]cost, len(ent))}
-	for i, e := range ent {
-		sp.nodes[i], sp.costs[i] = e.node, e.cost
-	}
-	return sp
+	s.below, s.top = below, top
+	return below, top
 }
 
 // Meet returns what [Query.Route] returns for the source whose forward space is f and the target whose backward

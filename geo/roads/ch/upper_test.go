@@ -1,13 +1,15 @@
 package ch
 
 import (
+	"context"
 	"math/rand/v2"
 	"sync"
 	"testing"
 )
 
 // TestSpacesWithKeptTopsEqualDijkstra: whatever share of the top nodes keeps its space (none, one node, a quarter,
-// every node), the spaces of random seeds meet at Dijkstra's answer, and the kept spaces are used.
+// every node), the spaces of random seeds meet at Dijkstra's answer, Route (which meets through the kept spaces
+// without making spaces) gives it too, and the kept spaces are used.
 func TestSpacesWithKeptTopsEqualDijkstra(t *testing.T) {
 	for _, c := range graphCases() {
 		if c.n == 0 {
@@ -27,6 +29,9 @@ func TestSpacesWithKeptTopsEqualDijkstra(t *testing.T) {
 				fsp, bsp := q.Forward(from), q.Backward(to)
 				if w, l, ok := Meet(&fsp, &bsp); w != ww || l != wl || ok != wok {
 					t.Fatalf("%s, %d kept: Meet(%v, %v) = %d, %d, %v; Dijkstra %d, %d, %v", c.name, keep, from, to, w, l, ok, ww, wl, wok)
+				}
+				if w, l, ok := q.Route(from, to); w != ww || l != wl || ok != wok {
+					t.Fatalf("%s, %d kept: Route(%v, %v) = %d, %d, %v; Dijkstra %d, %d, %v", c.name, keep, from, to, w, l, ok, ww, wl, wok)
 				}
 			}
 			if kept := h.keptSpaces(); keep > 0 && len(c.edges) > 0 && kept == 0 {
@@ -57,8 +62,13 @@ func TestKeptSpacesConcurrent(t *testing.T) {
 				a, b := []Seed{{Node: int32(rng.IntN(n))}}, []Seed{{Node: int32(rng.IntN(n))}}
 				fsp, bsp := q.Forward(a), q.Backward(b)
 				w, l, _ := Meet(&fsp, &bsp)
-				if ww, wl, _ := Dijkstra(n, edges, a, b); w != ww || l != wl {
+				ww, wl, _ := Dijkstra(n, edges, a, b)
+				if w != ww || l != wl {
 					errs <- "a space met at another answer than Dijkstra's"
+					return
+				}
+				if w, l, _ := q.Route(b, a); w == Unreachable || l == Unreachable {
+					errs <- "a route through the kept spaces found no path in a connected city"
 					return
 				}
 			}
@@ -72,4 +82,32 @@ func TestKeptSpacesConcurrent(t *testing.T) {
 	if h.keptSpaces() == 0 {
 		t.Fatal("no space kept")
 	}
+}
+
+// TestKeepTop: KeepTop makes every kept space both ways (and queries meet as before), and stops on a cancelled
+// context.
+func TestKeepTop(t *testing.T) {
+	n, edges, _ := SyntheticCity(smallCity(2000, 4))
+	h, err := Build(n, edges, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.KeepTop(ctx); err != context.Canceled {
+		t.Fatalf("KeepTop on a cancelled context: %v, want context.Canceled", err)
+	}
+	if k := h.keptSpaces(); k != 0 {
+		t.Fatalf("%d spaces made on a cancelled context", k)
+	}
+	if err := h.KeepTop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if k, want := h.keptSpaces(), 2*(n/upperShare); k != want {
+		t.Fatalf("%d spaces kept after KeepTop, want %d", k, want)
+	}
+	if h.KeptBytes() <= 0 {
+		t.Fatal("KeptBytes is not positive after KeepTop")
+	}
+	checkAgainstDijkstra(t, h, n, edges, 100)
 }
