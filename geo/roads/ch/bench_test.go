@@ -251,7 +251,7 @@ func BenchmarkTable100x100_1M(b *testing.B) {
 }
 
 // BenchmarkSpaces1M computes the forward and backward spaces of random nodes, on the hierarchy as queries use it
-// (the spaces of its top fiftieth kept, see upper) and on the same hierarchy keeping none: nodes/space is what
+// (the spaces of its top twentieth kept, see upper), keeping a fiftieth, and keeping none: nodes/space is what
 // Meet then reads, p50-forward-µs a forward space once the kept spaces the points need are made, kept-MB their
 // memory after the run.
 func BenchmarkSpaces1M(b *testing.B) {
