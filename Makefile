@@ -91,7 +91,16 @@ FULL_SIZE_TESTS := TestPropertyRandomDays TestPropertyRandomDaysInRegions TestPr
 	TestMDRPPlannedRoundDeliversMoreWhenCouriersAreScarce
 space := $() $()
 
+# The list and the tests agree: each name is a test of FULL_SIZE_PKGS, and each test there that uses raceOn or sized
+# is named.
+FULL_SIZE_FILES = $(addsuffix /*_test.go,$(FULL_SIZE_PKGS))
+
 test: console vet
+	@for t in $(FULL_SIZE_TESTS); do grep -qs "^func $$t(" $(FULL_SIZE_FILES) || \
+		{ echo "make test: FULL_SIZE_TESTS names $$t, a test no package of FULL_SIZE_PKGS has"; exit 1; }; done
+	@missing=$$(awk 'FNR == 1 || /^func / { name = "" } /^func Test/ { name = $$2; sub(/\(.*/, "", name) } \
+		name && /raceOn|sized\[/ { print name }' $(FULL_SIZE_FILES) | sort -u | grep -vxF $(addprefix -e ,$(FULL_SIZE_TESTS))); \
+	if [ -n "$$missing" ]; then echo "make test: not in FULL_SIZE_TESTS, but smaller under -race:" $$missing; exit 1; fi
 	$(GO) test -race -count=1 -timeout 25m $(RACE_FIRST) ./...
 	$(GO) test -count=1 -run '^($(subst $(space),|,$(strip $(FULL_SIZE_TESTS))))$$' $(FULL_SIZE_PKGS)
 
