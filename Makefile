@@ -78,10 +78,31 @@ vet:
 # The test command named in the README and run by CI. The console's browser tests need chromium (they skip without
 # it, unless DISPATCHD_BROWSER=required, as in CI; bash .ci/install-chromium installs it); their screenshots go to
 # $$DISPATCHD_ARTIFACTS when set.
-# -timeout: dispatch/daemon's race suite (restarts, replays, fuzz seeds that each open a daemon) takes about 7 minutes on
-# two quiet cores, and go test's default limit of 10 minutes per package is too close under load.
+# Every package runs under the race detector, the slowest first so that none of them is left running alone at the end
+# (RACE_FIRST). Under it the tests sized for coverage check fewer cases (raceOn, in race_on_test.go and
+# race_off_test.go of their packages), and the second command runs them at full size without it (FULL_SIZE_TESTS).
+# -timeout: go test's default limit of 10 minutes per package is too close under load for dispatch/daemon's race suite
+# (restarts, replays, fuzz seeds that each open a daemon).
+RACE_FIRST := ./dispatch/daemon ./dispatch ./sim ./cmd/dispatch-sim ./dispatch/journal ./cmd/dispatchd ./cmd/internal/load
+FULL_SIZE_PKGS := ./dispatch ./dispatch/daemon ./sim
+FULL_SIZE_TESTS := TestPropertyRandomDays TestPropertyRandomDaysInRegions TestPropertyRandomDaysOnRoads TestDeterminism \
+	TestDeterminismOfThePlannedRound TestImproveOnRandomDays TestDecisionMatchesInlineRound TestSnapshotRestoreDeterminism \
+	TestReplayMatchesLive TestMDRPCouriersDoNotWaitForTheFood TestMDRPRunsRespectTheLostBound \
+	TestMDRPPlannedRoundDeliversMoreWhenCouriersAreScarce
+space := $() $()
+
+# The list and the tests agree: each name is a test of FULL_SIZE_PKGS, and each test there that uses raceOn or sized
+# is named.
+FULL_SIZE_FILES = $(addsuffix /*_test.go,$(FULL_SIZE_PKGS))
+
 test: console vet
-	$(GO) test -race -count=1 -timeout 25m ./...
+	@for t in $(FULL_SIZE_TESTS); do grep -qs "^func $$t(" $(FULL_SIZE_FILES) || \
+		{ echo "make test: FULL_SIZE_TESTS names $$t, a test no package of FULL_SIZE_PKGS has"; exit 1; }; done
+	@missing=$$(awk 'FNR == 1 || /^func / { name = "" } /^func Test/ { name = $$2; sub(/\(.*/, "", name) } \
+		name && /raceOn|sized\[/ { print name }' $(FULL_SIZE_FILES) | sort -u | grep -vxF $(addprefix -e ,$(FULL_SIZE_TESTS))); \
+	if [ -n "$$missing" ]; then echo "make test: not in FULL_SIZE_TESTS, but smaller under -race:" $$missing; exit 1; fi
+	$(GO) test -race -count=1 -timeout 25m $(RACE_FIRST) ./...
+	$(GO) test -count=1 -run '^($(subst $(space),|,$(strip $(FULL_SIZE_TESTS))))$$' $(FULL_SIZE_PKGS)
 
 # The metrics of a running daemon, after traffic that touches them all, linted by `promtool check metrics`
 # (CI installs promtool with .ci/install-promtool, from Debian's prometheus package).

@@ -36,7 +36,7 @@ func TestDecisionMatchesInlineRound(t *testing.T) {
 	for name, cfg := range variants {
 		t.Run(name, func(t *testing.T) {
 			moves := 0
-			for seed := uint64(40); seed < 46; seed++ {
+			for seed := uint64(40); seed < 40+sized[uint64](6, 2); seed++ {
 				log, want := randomDay(t, seed, cfg)
 				inline := planarEngine(t, cfg)
 				for i, te := range log {

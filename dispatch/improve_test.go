@@ -62,7 +62,7 @@ func TestImproveOnRandomDays(t *testing.T) {
 				}
 			}
 			moved := 0
-			for seed := uint64(200); seed < 204; seed++ {
+			for seed := uint64(200); seed < 200+sized[uint64](4, 2); seed++ {
 				eachRound(t, seed, cfg, func(e *Engine, i int, te timedEvent) {
 					off := e.Planner()
 					off.e.cfg.ImproveBudget = 0

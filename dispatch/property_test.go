@@ -232,7 +232,7 @@ func TestPropertyRandomDays(t *testing.T) {
 	}
 	for name, cfg := range variants {
 		t.Run(name, func(t *testing.T) {
-			for seed := uint64(1); seed <= 12; seed++ {
+			for seed := uint64(1); seed <= sized[uint64](12, 3); seed++ {
 				randomDay(t, seed, cfg)
 			}
 		})
@@ -261,7 +261,7 @@ func TestPropertyRandomDaysInRegions(t *testing.T) {
 	for name, cfg := range variants {
 		t.Run(name, func(t *testing.T) {
 			assigned := 0
-			for seed := uint64(1); seed <= 10; seed++ {
+			for seed := uint64(1); seed <= sized[uint64](10, 3); seed++ {
 				_, fx := randomDayIn(t, seed, cfg, w)
 				for _, f := range fx {
 					assigned += len(effectsOf[OrderAssigned](f))
@@ -282,14 +282,14 @@ func TestDeterminismOfThePlannedRound(t *testing.T) {
 		c.PlanBudget = 30
 		c.CommitLead = time.Minute
 	}
-	for seed := uint64(100); seed < 104; seed++ {
+	for seed := uint64(100); seed < 100+sized[uint64](4, 2); seed++ {
 		replaySameDay(t, seed, planned, planned)
 	}
 }
 
 // TestDeterminism replays the event log of a random day into a fresh engine and expects identical effects.
 func TestDeterminism(t *testing.T) {
-	for seed := uint64(100); seed < 106; seed++ {
+	for seed := uint64(100); seed < 100+sized[uint64](6, 2); seed++ {
 		replaySameDay(t, seed, nil, func(c *Config) { c.Workers = 1 }) // worker count must not matter either
 	}
 }

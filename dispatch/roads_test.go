@@ -106,7 +106,7 @@ func TestPropertyRandomDaysOnRoads(t *testing.T) {
 		{"nearest-idle-baseline", func(c *Config) { c.Policy = PolicyNearestIdle }},
 	} {
 		t.Run(v.name, func(t *testing.T) {
-			for seed := uint64(1); seed <= 4; seed++ {
+			for seed := uint64(1); seed <= sized[uint64](4, 2); seed++ {
 				log, want := randomDayIn(t, seed, v.cfg, w)
 				e := w.engine(t, v.cfg)
 				for i, te := range log {

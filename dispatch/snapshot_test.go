@@ -411,7 +411,7 @@ func TestSnapshotRestoreDeterminism(t *testing.T) {
 	cov := &snapCoverage{}
 	for _, v := range snapshotVariants {
 		t.Run(v.name, func(t *testing.T) {
-			for seed := uint64(1); seed <= 4; seed++ {
+			for seed := uint64(1); seed <= sized[uint64](4, 2); seed++ {
 				d := newSnapDay(t, seed*7919, v.cfg, cov)
 				const steps = 400
 				cuts := []int{0, 20 + d.rng.IntN(60), 100 + d.rng.IntN(60), 180 + d.rng.IntN(60), 260 + d.rng.IntN(60), 340 + d.rng.IntN(60)}

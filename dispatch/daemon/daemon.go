@@ -116,6 +116,9 @@ type Config struct {
 	FailCommit func() error
 	// WrapJournalFile is a test seam: see journal.Options.WrapFile (the record journal's segments).
 	WrapJournalFile func(journal.File) journal.File
+	// JournalSegmentBytes is a test seam: see journal.Options.SegmentBytes (zero: the journal's default). Every
+	// open reads a segment's preallocated zeros, which the race detector makes slow at the default size.
+	JournalSegmentBytes int64
 
 	// Journal, when set, is the record journal (a region's replicated stream, dispatch/cluster/jsjournal) instead
 	// of DataDir/journal; DataDir still holds the event log, the webhook cursors and the lock. Its sequence numbers
@@ -404,13 +407,14 @@ func Open(cfg Config) (*Daemon, error) {
 		}
 	default:
 		lj, err := journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
-			Now:        cfg.Now,
-			OnSync:     cfg.Observer.JournalSync,
-			OnDurable:  d.onDurable,
-			OnFail:     d.onJournalFailed,
-			FailCommit: cfg.FailCommit,
-			WrapFile:   cfg.WrapJournalFile,
-			Salvage:    cfg.Salvage,
+			Now:          cfg.Now,
+			OnSync:       cfg.Observer.JournalSync,
+			OnDurable:    d.onDurable,
+			OnFail:       d.onJournalFailed,
+			FailCommit:   cfg.FailCommit,
+			WrapFile:     cfg.WrapJournalFile,
+			Salvage:      cfg.Salvage,
+			SegmentBytes: cfg.JournalSegmentBytes,
 		})
 		if err != nil {
 			unlock()

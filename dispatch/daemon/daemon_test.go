@@ -39,6 +39,11 @@ type harness struct {
 }
 
 // start opens a daemon on dir and runs its loop. Rounds run only when the test asks (the interval is an hour).
+// testSegmentBytes is the size of the journal segments of the daemons the tests start: room for a test's records
+// in one segment with zeros after them, as at the default size, without reading 128 MiB of zeros (the segment and
+// the spare) at every start, which the race detector makes take seconds.
+const testSegmentBytes = 1 << 20
+
 func start(t *testing.T, dir string, clock *fakeClock, mutate func(*Config)) *harness {
 	t.Helper()
 	cfg := DefaultConfig()
@@ -46,6 +51,7 @@ func start(t *testing.T, dir string, clock *fakeClock, mutate func(*Config)) *ha
 	cfg.DispatchInterval = time.Hour
 	cfg.Now = clock.Now
 	cfg.Engine.PostponeSlack = 0 // assign at once: the tests want routes
+	cfg.JournalSegmentBytes = testSegmentBytes
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -27,7 +27,7 @@ import (
 // courier.
 func TestReplayMatchesLive(t *testing.T) {
 	seeds := []uint64{1, 2, 3, 4, 5, 6}
-	if testing.Short() {
+	if testing.Short() || raceOn {
 		seeds = seeds[:2]
 	}
 	// REPLAY_SEEDS=N runs seeds 1..N instead (a longer search after a change to the loop).
