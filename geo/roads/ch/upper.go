@@ -340,20 +340,21 @@ func (h *Hierarchy) KeepTop(ctx context.Context) error {
 
 // KeptBytes returns the memory of the spaces the hierarchy keeps so far.
 func (h *Hierarchy) KeptBytes() int64 {
-	_, b := h.kept()
+	_, _, b := h.kept()
 	return int64(b)
 }
 
 // keptSpaces returns how many spaces of top nodes, both directions, are kept so far.
 func (h *Hierarchy) keptSpaces() int {
-	k, _ := h.kept()
+	k, _, _ := h.kept()
 	return k
 }
 
-func (h *Hierarchy) kept() (spaces, bytes int) {
+// kept counts the kept spaces made so far, their entries, and their memory with the arrays that hold them.
+func (h *Hierarchy) kept() (spaces, entries, bytes int) {
 	u := h.upperSpaces()
 	if u == nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	bytes = 4 * len(u.ids)
 	for _, list := range [][]atomic.Pointer[Space]{u.fwd, u.bwd} {
@@ -361,9 +362,10 @@ func (h *Hierarchy) kept() (spaces, bytes int) {
 		for i := range list {
 			if sp := list[i].Load(); sp != nil {
 				spaces++
+				entries += len(sp.nodes)
 				bytes += 48 + 12*len(sp.nodes)
 			}
 		}
 	}
-	return spaces, bytes
+	return spaces, entries, bytes
 }
