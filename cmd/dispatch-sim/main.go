@@ -358,14 +358,10 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		}
 		policies = []dispatch.Policy{p}
 	}
-	dirs, err := filepath.Glob(filepath.Join(*root, *pattern))
+	dirs, err := mdrpDirs(*root, *pattern)
 	if err != nil {
-		return fmt.Errorf("%w: --pattern: %v", errUsage, err)
+		return err
 	}
-	dirs = slices.DeleteFunc(dirs, func(d string) bool {
-		fi, err := os.Stat(filepath.Join(d, mdrp.OrdersFile))
-		return err != nil || fi.IsDir()
-	})
 	if len(dirs) == 0 {
 		return fmt.Errorf("no MDRP instance matches %s", filepath.Join(*root, *pattern))
 	}
@@ -448,4 +444,17 @@ func printRow(w io.Writer, name, policy string, orders int, feasible bool, m *md
 	fmt.Fprintf(w, "%-18s %-9s %6d %8v %8.2f%% %8.2f %8.2f %8.2f %8.3f %9.3f %8d %8.2f\n", name, policy, orders, feasible,
 		100*m.DeliveredShare, m.ClickToDoor.Mean, m.ClickToDoor.P90, m.ReadyToPickup.Mean, m.OrdersPerBundle.Mean,
 		m.OrdersPerHour.Mean, unreachable, secs)
+}
+
+// mdrpDirs returns the directories under root whose names match pattern and that hold an MDRP instance (an orders
+// file), in name order.
+func mdrpDirs(root, pattern string) ([]string, error) {
+	dirs, err := filepath.Glob(filepath.Join(root, pattern))
+	if err != nil {
+		return nil, fmt.Errorf("%w: --pattern: %v", errUsage, err)
+	}
+	return slices.DeleteFunc(dirs, func(d string) bool {
+		fi, err := os.Stat(filepath.Join(d, mdrp.OrdersFile))
+		return err != nil || fi.IsDir()
+	}), nil
 }

@@ -4,9 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -45,15 +43,10 @@ func settle(args []string, stdout, stderr io.Writer) error {
 		}
 		offsets = append(offsets, m)
 	}
-	dirs, err := filepath.Glob(filepath.Join(*root, *pattern))
+	dirs, err := mdrpDirs(*root, *pattern)
 	if err != nil {
-		return fmt.Errorf("%w: --pattern: %v", errUsage, err)
+		return err
 	}
-	dirs = slices.DeleteFunc(dirs, func(d string) bool {
-		fi, err := os.Stat(filepath.Join(d, mdrp.OrdersFile))
-		return err != nil || fi.IsDir()
-	})
-	slices.Sort(dirs)
 	fmt.Fprintf(stdout, "%-18s %6s %6s %6s %7s %6s %8s %8s\n", "instance", "orders", "bound", "policy", "from", "replan", "c2d", "c2d new")
 	totalPolicy, totalBest := 0, 0
 	for _, d := range dirs {

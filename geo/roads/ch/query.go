@@ -254,12 +254,7 @@ func (q *Query) space(s *side, seeds []Seed) Space {
 	if len(top) > 0 {
 		return stop.joinTop(q.h, s.forward, below, top)
 	}
-	slices.SortFunc(below, func(a, b spaceEntry) int { return cmp.Compare(a.node, b.node) })
-	sp := Space{nodes: make([]int32, len(below)), costs: make([]cost, len(below))}
-	for i, e := range below {
-		sp.nodes[i], sp.costs[i] = e.node, e.cost
-	}
-	return sp
+	return spaceOf(below, 0, nil, nil)
 }
 
 // climb runs an upward search from seeds to its end, stopping at the top nodes of stop (when not nil). It returns

@@ -191,7 +191,8 @@ func (u *upper) join(h *Hierarchy, sc *upperScratch, forward bool, o int32) *Spa
 			kept = append(kept, x)
 		}
 	}
-	return sc.space(kept, 0, nil)
+	sp := spaceOf(nil, 0, kept, sc.acc)
+	return &sp
 }
 
 // clearBits forgets the order of the offsets reached, for a join whose entries are not taken.
@@ -227,27 +228,35 @@ func (u *upper) stalled(h *Hierarchy, sc *upperScratch, forward bool, x int32) b
 	return false
 }
 
-// space returns the space of below, entries keyed by id and sorted, then of the offsets of the join in keep
-// (ascending), keyed by base plus the offset.
-func (sc *upperScratch) space(keep []int32, base int32, below []spaceEntry) *Space {
+// spaceOf returns the space of below, entries keyed by id, then of the offsets in keep (ascending), keyed by base
+// plus the offset, with their costs in acc. It sorts below.
+func spaceOf(below []spaceEntry, base int32, keep []int32, acc []cost) Space {
+	slices.SortFunc(below, func(a, b spaceEntry) int { return cmp.Compare(a.node, b.node) })
 	n := len(below) + len(keep)
-	sp := &Space{nodes: make([]int32, n), costs: make([]cost, n)}
+	sp := Space{nodes: make([]int32, n), costs: make([]cost, n)}
 	for i, e := range below {
 		sp.nodes[i], sp.costs[i] = e.node, e.cost
 	}
 	for i, o := range keep {
-		sp.nodes[len(below)+i], sp.costs[len(below)+i] = base+o, sc.acc[o]
+		sp.nodes[len(below)+i], sp.costs[len(below)+i] = base+o, acc[o]
 	}
 	return sp
 }
 
 // joinTop completes a space whose search stopped at top nodes: below holds what the search relaxed under the top,
 // top the top nodes it reached, in the order it settled them (cost ascending). The space is below and each top
-// node's kept space plus the node's cost, the least cost where they overlap. A top node that the kept space of an
-// earlier one already reaches for less is left out: that space reaches all it reaches, for less.
+// node's kept space plus the node's cost, the least cost where they overlap (see joinFrontier).
 func (u *upper) joinTop(h *Hierarchy, forward bool, below, top []spaceEntry) Space {
 	sc := u.takeScratch()
 	defer u.scratch.Put(sc)
+	sc.joinFrontier(u, h, forward, top)
+	return spaceOf(below, int32(h.numNodes), sc.take(), sc.acc)
+}
+
+// joinFrontier starts a join of the kept spaces of the top nodes a search reached (top, cost ascending), each plus
+// the node's cost. A top node that the kept space of an earlier one already reaches for less is left out: that
+// space reaches all it reaches, for less.
+func (sc *upperScratch) joinFrontier(u *upper, h *Hierarchy, forward bool, top []spaceEntry) {
 	sc.reset()
 	for _, f := range top {
 		o := u.offset(h, f.node)
@@ -256,8 +265,6 @@ func (u *upper) joinTop(h *Hierarchy, forward bool, below, top []spaceEntry) Spa
 		}
 		sc.add(u.space(h, forward, o), f.cost)
 	}
-	slices.SortFunc(below, func(a, b spaceEntry) int { return cmp.Compare(a.node, b.node) })
-	return *sc.space(sc.take(), int32(h.numNodes), below)
 }
 
 // routeKept returns the cost of the fastest route from from to to through the kept spaces, without making
@@ -280,14 +287,7 @@ func (q *Query) routeKept(u *upper, from, to []Seed) cost {
 	}
 	sc := u.takeScratch()
 	defer u.scratch.Put(sc)
-	sc.reset()
-	for _, f := range ftop {
-		o := u.offset(h, f.node)
-		if sc.costOf(o) < f.cost {
-			continue
-		}
-		sc.add(u.space(h, true, o), f.cost)
-	}
+	sc.joinFrontier(u, h, true, ftop)
 	for _, b := range btop {
 		sp := u.space(h, false, u.offset(h, b.node))
 		for i, o := range sp.nodes {
