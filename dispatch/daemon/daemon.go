@@ -966,11 +966,13 @@ func (d *Daemon) publishDurable(durable uint64) {
 		d.events.Add(v.events)
 	}
 	d.view.Store(d.pending[k])
-	d.releaseHeld(d.pending[k].seq)
+	seq := d.pending[k].seq
 	d.pending = append(d.pending[:0], d.pending[k+1:]...)
 	close(d.pubNotify)
 	d.pubNotify = make(chan struct{})
 	d.streams.notify(changed)
+	// Replies last: a caller answered finds the snapshot published and the streams of its couriers woken.
+	d.releaseHeld(seq)
 }
 
 // record applies a new record and appends it to the journal, returning the result and its sequence number. Any
