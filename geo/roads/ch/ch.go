@@ -201,6 +201,14 @@ func add(a, b cost) cost {
 	return w<<32 | l
 }
 
+// fitMask is the bits a cost leaves clear when it fits: both halves below 2^29 (149 hours, 53 687 km). A sum of
+// three fitting costs as plain integers is add's sum, and stays below absent.
+const fitMask cost = 0xE0000000_E0000000
+
+// absent stands, in loops that add fitting costs as plain integers, for a node that a space does not hold: above
+// every sum of fitting costs, and a sum of it with two fitting costs does not overflow.
+const absent cost = 1 << 63
+
 // addsPlainly reports whether c plus any cost whose halves are at most those of most saturates neither half, so
 // that their sum as plain integers is add's.
 func addsPlainly(c, most cost) bool {

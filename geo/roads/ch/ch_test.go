@@ -74,6 +74,13 @@ func graphCases() []graphCase {
 	cases = append(cases, graphCase{name: "empty", n: 0}, graphCase{name: "single", n: 1},
 		graphCase{name: "huge", n: 4, edges: []Edge{{0, 1, MaxWeight, MaxLength}, {1, 2, MaxWeight, MaxLength}, {2, 3, 5, 5}}},
 		graphCase{name: "tiedGrid", n: 12 * 12, edges: tiedGrid(12)})
+	// Two towns no road joins: half the pairs have no route, though both ends climb to top nodes.
+	towns := tiedGrid(8)
+	for _, e := range tiedGrid(8) {
+		e.From, e.To = e.From+64, e.To+64
+		towns = append(towns, e)
+	}
+	cases = append(cases, graphCase{name: "twoTowns", n: 128, edges: towns})
 	return cases
 }
 

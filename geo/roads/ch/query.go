@@ -237,6 +237,7 @@ func (q *Query) appendEdges(dst []int32, a int32) []int32 {
 type Space struct {
 	nodes []int32 // keys (ids below the top, see upper.go), ascending
 	costs []cost
+	plain bool // every cost fits (see fitMask): sums of them may be taken as plain integers
 }
 
 // Len returns the number of nodes in the space.
@@ -278,6 +279,9 @@ func (s *side) climb(seeds []Seed, stop *upper) (below, top []spaceEntry) {
 // Meet returns what [Query.Route] returns for the source whose forward space is f and the target whose backward
 // space is b, both taken from the same hierarchy.
 func Meet(f, b *Space) (weight, length uint32, ok bool) {
+	if f.plain && b.plain {
+		return meetPlain(f, b)
+	}
 	best := infinite
 	fn, bn := f.nodes, b.nodes
 	i, j := 0, 0
@@ -296,6 +300,35 @@ func Meet(f, b *Space) (weight, length uint32, ok bool) {
 		}
 	}
 	if best == infinite {
+		return Unreachable, Unreachable, false
+	}
+	weight, length = unpack(best)
+	return weight, length, true
+}
+
+// meetPlain is Meet for two spaces whose costs fit: the merge adds them as plain integers and takes the least
+// without a branch on which keys match (which keys match follows no pattern the processor could predict).
+func meetPlain(f, b *Space) (weight, length uint32, ok bool) {
+	best := absent
+	fn, fc, bn, bc := f.nodes, f.costs[:len(f.nodes)], b.nodes, b.costs[:len(b.nodes)]
+	i, j := 0, 0
+	for i < len(fn) && j < len(bn) {
+		x, y := fn[i], bn[j]
+		c := fc[i] + bc[j]
+		if x != y {
+			c = absent
+		}
+		best = min(best, c)
+		di, dj := 0, 0
+		if x <= y {
+			di = 1
+		}
+		if y <= x {
+			dj = 1
+		}
+		i, j = i+di, j+dj
+	}
+	if best == absent {
 		return Unreachable, Unreachable, false
 	}
 	weight, length = unpack(best)

@@ -57,6 +57,7 @@ type upperScratch struct {
 	count   int // offsets reached
 	offs    []int32
 	stack   []int32
+	far     []cost // absent at every offset between uses (see meetTopPlain)
 }
 
 // upperSpaces returns the hierarchy's kept spaces, made on first use; nil when no node is kept.
@@ -234,12 +235,16 @@ func spaceOf(below []spaceEntry, base int32, keep []int32, acc []cost) Space {
 	slices.SortFunc(below, func(a, b spaceEntry) int { return cmp.Compare(a.node, b.node) })
 	n := len(below) + len(keep)
 	sp := Space{nodes: make([]int32, n), costs: make([]cost, n)}
+	var all cost
 	for i, e := range below {
 		sp.nodes[i], sp.costs[i] = e.node, e.cost
+		all |= e.cost
 	}
 	for i, o := range keep {
 		sp.nodes[len(below)+i], sp.costs[len(below)+i] = base+o, acc[o]
+		all |= acc[o]
 	}
+	sp.plain = all&fitMask == 0
 	return sp
 }
 
@@ -297,6 +302,105 @@ func (q *Query) routeKept(u *upper, from, to []Seed) cost {
 		}
 	}
 	sc.clearBits()
+	return best
+}
+
+// MeetForward returns what Meet returns for the forward space of from and the backward space to, without making
+// the forward space: a source asked about one target (a courier on its way to its next stop) spares the join of
+// its top nodes' kept spaces. The source climbs to the top nodes; the nodes it relaxed below the top meet to's
+// entries below the top in the search's table, and each top node's kept space meets to's top entries in an array
+// over the offsets that to fills. Every sum is the cost of a real path and the join's least sum is among them, so
+// the least is Meet's answer.
+func (q *Query) MeetForward(from []Seed, to *Space) (weight, length uint32, ok bool) {
+	u := q.h.upperSpaces()
+	if u == nil {
+		fsp := q.Forward(from)
+		return Meet(&fsp, to)
+	}
+	h := q.h
+	_, top := q.fwd.climb(from, u)
+	best := infinite
+	ft := &q.fwd.t
+	numNodes := int32(h.numNodes)
+	split, _ := slices.BinarySearch(to.nodes, numNodes) // to's entries below the top come first
+	for k, v := range to.nodes[:split] {
+		if i := ft.find(v); i >= 0 {
+			best = min(best, add(ft.slots[i].dist, to.costs[k]))
+		}
+	}
+	if len(top) > 0 && split < len(to.nodes) {
+		sc := u.takeScratch()
+		if to.plain {
+			best = min(best, u.meetTopPlain(h, sc, top, to, split, best))
+		} else {
+			sc.reset()
+			for k := split; k < len(to.nodes); k++ {
+				sc.lower(to.nodes[k]-numNodes, to.costs[k])
+			}
+			for _, f := range top {
+				if f.cost >= best {
+					break // top is in order of cost, and no sum is below its first term
+				}
+				sp := u.space(h, true, u.offset(h, f.node))
+				for i, o := range sp.nodes {
+					if c := sc.costOf(o); c != infinite {
+						best = min(best, add(add(f.cost, sp.costs[i]), c))
+					}
+				}
+			}
+			sc.clearBits()
+		}
+		u.scratch.Put(sc)
+	}
+	if best == infinite {
+		return Unreachable, Unreachable, false
+	}
+	weight, length = unpack(best)
+	return weight, length, true
+}
+
+// meetTopPlain returns the least of best and the cost of a route from the top nodes a forward search reached (top,
+// in order of cost) through their kept spaces to the entries of the plain space to from split on (its top
+// entries). to's costs are laid out in
+// an array over the offsets, absent elsewhere, so that each kept space is read without a branch on whether to
+// holds its entries; a kept space whose costs do not fit is read with add's checks.
+func (u *upper) meetTopPlain(h *Hierarchy, sc *upperScratch, top []spaceEntry, to *Space, split int, best cost) cost {
+	if sc.far == nil {
+		sc.far = make([]cost, len(u.ids))
+		for o := range sc.far {
+			sc.far[o] = absent
+		}
+	}
+	far := sc.far
+	numNodes := int32(h.numNodes)
+	for k := split; k < len(to.nodes); k++ {
+		far[to.nodes[k]-numNodes] = to.costs[k]
+	}
+	plain := absent
+	for _, f := range top {
+		if f.cost >= best || (plain < absent && f.cost >= plain) {
+			break // top is in order of cost, and no sum is below its first term
+		}
+		sp := u.space(h, true, u.offset(h, f.node))
+		costs := sp.costs[:len(sp.nodes)]
+		if sp.plain && f.cost&fitMask == 0 {
+			for i, o := range sp.nodes {
+				plain = min(plain, f.cost+costs[i]+far[o])
+			}
+			continue
+		}
+		for i, o := range sp.nodes {
+			if c := far[o]; c != absent {
+				best = min(best, add(add(f.cost, costs[i]), c))
+			}
+		}
+	}
+	for k := split; k < len(to.nodes); k++ {
+		far[to.nodes[k]-numNodes] = absent
+	}
+	if plain < absent { // else every sum took an absent entry
+		best = min(best, plain)
+	}
 	return best
 }
 

@@ -9,7 +9,8 @@ import (
 
 // TestSpacesWithKeptTopsEqualDijkstra: whatever share of the top nodes keeps its space (none, one node, a quarter,
 // every node), the spaces of random seeds meet at Dijkstra's answer, Route (which meets through the kept spaces
-// without making spaces) gives it too, and the kept spaces are used.
+// without making spaces) and MeetForward (a target's space met without making the source's) give it too, and the
+// kept spaces are used.
 func TestSpacesWithKeptTopsEqualDijkstra(t *testing.T) {
 	for _, c := range graphCases() {
 		if c.n == 0 {
@@ -29,6 +30,9 @@ func TestSpacesWithKeptTopsEqualDijkstra(t *testing.T) {
 				fsp, bsp := q.Forward(from), q.Backward(to)
 				if w, l, ok := Meet(&fsp, &bsp); w != ww || l != wl || ok != wok {
 					t.Fatalf("%s, %d kept: Meet(%v, %v) = %d, %d, %v; Dijkstra %d, %d, %v", c.name, keep, from, to, w, l, ok, ww, wl, wok)
+				}
+				if w, l, ok := q.MeetForward(from, &bsp); w != ww || l != wl || ok != wok {
+					t.Fatalf("%s, %d kept: MeetForward(%v, %v) = %d, %d, %v; Dijkstra %d, %d, %v", c.name, keep, from, to, w, l, ok, ww, wl, wok)
 				}
 				if w, l, ok := q.Route(from, to); w != ww || l != wl || ok != wok {
 					t.Fatalf("%s, %d kept: Route(%v, %v) = %d, %d, %v; Dijkstra %d, %d, %v", c.name, keep, from, to, w, l, ok, ww, wl, wok)
