@@ -30,24 +30,87 @@ type spaceEntry struct {
 	space ch.Space
 }
 
-// spaceCache keeps recently used search spaces across batches, in two generations: lookups promote an entry to
-// the current generation; when it is full, the previous one is dropped whole and the current one takes its
-// place. So it holds at most 2 × limit entries, every entry used in the current generation survives the next
-// turn, and no entry carries a timestamp. It is safe for concurrent use.
+// spaceCache keeps recently used search spaces across batches, spread over 2^spaceShardBits shards by key so that
+// a round's workers seldom wait for each other. It is safe for concurrent use; a nil cache keeps nothing.
 type spaceCache struct {
-	mu        sync.Mutex
-	limit     int
-	cur, prev map[spaceKey]*spaceEntry
+	shards [1 << spaceShardBits]spaceShard
 }
 
+// spaceShardBits sets how many shards (2^spaceShardBits) the spaces are spread over.
+const spaceShardBits = 4
+
 func newSpaceCache(limit int) *spaceCache {
-	return &spaceCache{limit: limit, cur: make(map[spaceKey]*spaceEntry)}
+	if limit <= 0 {
+		return nil
+	}
+	c := &spaceCache{}
+	for i := range c.shards {
+		c.shards[i] = *newSpaceShard(max(1, limit>>spaceShardBits))
+	}
+	return c
+}
+
+func (c *spaceCache) shard(k spaceKey) *spaceShard {
+	h := math.Float64bits(k.pt[0]) * 0x9e3779b97f4a7c15
+	h = (h ^ h>>29 ^ math.Float64bits(k.pt[1]) ^ uint64(k.graph)<<1) * 0xbf58476d1ce4e5b9
+	if k.forward {
+		h ^= 0x94d049bb133111eb
+	}
+	h = (h ^ h>>32) * 0x9e3779b97f4a7c15
+	return &c.shards[h>>(64-spaceShardBits)]
 }
 
 func (c *spaceCache) get(k spaceKey) *spaceEntry {
-	if c == nil || c.limit <= 0 {
+	if c == nil {
 		return nil
 	}
+	return c.shard(k).get(k)
+}
+
+// peek returns the entry of k, if kept, without promoting it.
+func (c *spaceCache) peek(k spaceKey) *spaceEntry {
+	if c == nil {
+		return nil
+	}
+	return c.shard(k).peek(k)
+}
+
+func (c *spaceCache) put(k spaceKey, e *spaceEntry) {
+	if c != nil {
+		c.shard(k).put(k, e)
+	}
+}
+
+// current calls fn for every entry of the shards' current generations.
+func (c *spaceCache) current(fn func(*spaceEntry)) {
+	if c == nil {
+		return
+	}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for _, e := range sh.cur {
+			fn(e)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// spaceShard keeps spaces in two generations: lookups promote an entry to the current generation; when it is
+// full, the previous one is dropped whole and the current one takes its place. So it holds at most 2 × limit
+// entries, every entry used in the current generation survives the next turn, and no entry carries a timestamp.
+type spaceShard struct {
+	mu        sync.Mutex
+	limit     int
+	cur, prev map[spaceKey]*spaceEntry
+	_         [32]byte // 64 bytes: shards taken by different goroutines do not share a cache line
+}
+
+func newSpaceShard(limit int) *spaceShard {
+	return &spaceShard{limit: limit, cur: make(map[spaceKey]*spaceEntry)}
+}
+
+func (c *spaceShard) get(k spaceKey) *spaceEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.cur[k]; ok {
@@ -60,11 +123,7 @@ func (c *spaceCache) get(k spaceKey) *spaceEntry {
 	return nil
 }
 
-// peek returns the entry of k, if kept, without promoting it.
-func (c *spaceCache) peek(k spaceKey) *spaceEntry {
-	if c == nil || c.limit <= 0 {
-		return nil
-	}
+func (c *spaceShard) peek(k spaceKey) *spaceEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.cur[k]; ok {
@@ -73,16 +132,13 @@ func (c *spaceCache) peek(k spaceKey) *spaceEntry {
 	return c.prev[k]
 }
 
-func (c *spaceCache) put(k spaceKey, e *spaceEntry) {
-	if c == nil || c.limit <= 0 {
-		return
-	}
+func (c *spaceShard) put(k spaceKey, e *spaceEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.putLocked(k, e)
 }
 
-func (c *spaceCache) putLocked(k spaceKey, e *spaceEntry) {
+func (c *spaceShard) putLocked(k spaceKey, e *spaceEntry) {
 	if len(c.cur) >= c.limit {
 		c.prev, c.cur = c.cur, make(map[spaceKey]*spaceEntry, c.limit)
 	}

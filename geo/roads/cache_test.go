@@ -12,7 +12,7 @@ import (
 )
 
 func TestSpaceCacheGenerations(t *testing.T) {
-	c := newSpaceCache(2)
+	c := newSpaceShard(2)
 	key := func(i int) spaceKey { return spaceKey{pt: orb.Point{float64(i), 0}} }
 	entries := make([]*spaceEntry, 6)
 	for i := range entries {
@@ -37,7 +37,7 @@ func TestSpaceCacheGenerations(t *testing.T) {
 	if len(c.cur)+len(c.prev) > 4 {
 		t.Errorf("%d entries, over twice the limit", len(c.cur)+len(c.prev))
 	}
-	var none *spaceCache
+	var none *spaceCache // as Options.SpaceCacheEntries < 0 gives
 	none.put(key(0), entries[0])
 	if none.get(key(0)) != nil {
 		t.Error("a nil cache answered")
@@ -55,7 +55,7 @@ func TestBatchCacheAcrossBatches(t *testing.T) {
 			first.TravelTime(a, b, geo.Car)
 		}
 	}
-	if n := len(net.cache.cur); n != 4 {
+	if n := currentSpaces(net.cache); n != 4 {
 		t.Errorf("%d spaces cached after the first batch, want 4", n)
 	}
 	second := net.Batch(pts, pts, []geo.Profile{geo.Car, geo.Bike})
@@ -118,6 +118,57 @@ func TestBatchWarm(t *testing.T) {
 								return
 							}
 						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestBatchWarmTrips warms pairs of a batch on two goroutines: each pair's trip is kept and equals the network's,
+// the targets' spaces are made, and the sources, asked about one trip each, are spared theirs.
+func TestBatchWarmTrips(t *testing.T) {
+	net := openTown(t)
+	rng := rand.New(rand.NewPCG(10, 11))
+	src := randomPoints(net, rng, 200)
+	dst := randomPoints(net, rng, 200)
+	b := net.Batch(src, dst, []geo.Profile{geo.Car, geo.Bike})
+	w, ok := b.(interface {
+		WarmTrips(from, to []orb.Point, p geo.Profile, workers int)
+	})
+	if !ok {
+		t.Fatal("a batch of the network cannot warm trips")
+	}
+	outside := randomPoints(net, rng, 1)[0]
+	w.WarmTrips(append(src[:150:150], outside), append(dst[:150:150], dst[0]), geo.Car, 2)
+	w.WarmTrips(src, dst, geo.Foot, 2) // a profile the batch was not made for: nothing to do
+	w.WarmTrips(src[:2], dst[:1], geo.Bike, 2)
+	car := graphOf(geo.Car)
+	for k := range src {
+		from, to := src[k], dst[k]
+		_, kept := net.trips.get(from, to, car, pairHash(from, to, car))
+		if want := k < 150; kept != want {
+			t.Errorf("pair %d: trip kept %v after warming", k, kept)
+		}
+		if net.cache.get(spaceKey{pt: from, graph: int8(car), forward: true}) != nil {
+			t.Errorf("source %d: its space was made for one trip", k)
+		}
+		if k < 150 && net.cache.get(spaceKey{pt: to, graph: int8(car)}) == nil {
+			t.Errorf("target %d: no space made", k)
+		}
+	}
+	if _, kept := net.trips.get(outside, dst[0], car, pairHash(outside, dst[0], car)); kept {
+		t.Error("a pair outside the batch was kept")
+	}
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			for k := g; k < len(src); k += 2 {
+				for _, p := range []geo.Profile{geo.Car, geo.Bike} {
+					if x, y := b.TravelTime(src[k], dst[k], p), net.TravelTime(src[k], dst[k], p); x != y {
+						t.Errorf("%s %v→%v: batch %v, network %v", p, src[k], dst[k], x, y)
+						return
 					}
 				}
 			}
@@ -189,7 +240,14 @@ func TestTripsKeptAcrossBatches(t *testing.T) {
 			}
 		}
 	}
-	if n := len(net.cache.cur); n != 0 {
+	if n := currentSpaces(net.cache); n != 0 {
 		t.Errorf("the second batch computed %d search spaces for pairs whose trips were kept", n)
 	}
+}
+
+// currentSpaces counts the spaces in the current generations of c's shards.
+func currentSpaces(c *spaceCache) int {
+	n := 0
+	c.current(func(*spaceEntry) { n++ })
+	return n
 }

@@ -1,9 +1,11 @@
 package roads
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -384,6 +386,110 @@ func (b *batch) trip(g int, i, j int32) trip {
 	return trip{w: w, ok: ok, off: fs.s.off + bs.s.off}
 }
 
+// WarmTrips computes the trips from[k] → to[k] of the batch on profile p's graph (pairs outside the batch are
+// ignored), on up to workers goroutines, and keeps them as TravelTime would. A source whose search space is not
+// made yet is met with its target's space without making its own (ch.Query.MeetForward): a point asked about one
+// trip, such as a courier who has moved since the last round on its way to its next stop, spares the cost of a
+// space. The answers are those TravelTime gives.
+func (b *batch) WarmTrips(from, to []orb.Point, p geo.Profile, workers int) {
+	if !p.Valid() || len(from) != len(to) {
+		return
+	}
+	g := graphOf(p)
+	if b.fwd[g] == nil {
+		return
+	}
+	order := b.net.alongCurve(from)
+	parallel(len(from), workers, func(n int) {
+		k := order[n]
+		i, ok1 := b.src[from[k]]
+		j, ok2 := b.dst[to[k]]
+		if !ok1 || !ok2 {
+			return
+		}
+		h := pairHash(from[k], to[k], g)
+		if _, found := b.trips.get(from[k], to[k], g, h); found {
+			return
+		}
+		b.trips.put(from[k], to[k], g, h, b.tripOne(g, i, j))
+	})
+}
+
+// tripOne answers the pair of source i and target j of the batch on graph g as trip does, without making the
+// source's search space unless it is kept already.
+func (b *batch) tripOne(g int, i, j int32) trip {
+	net := b.net
+	pt := b.srcPts[i]
+	key := spaceKey{pt: pt, graph: int8(g), forward: true}
+	if net.cache.peek(key) != nil {
+		return b.trip(g, i, j)
+	}
+	bs := b.space(g, j, false)
+	if !bs.s.ok || geo.Geographic.Validate(pt) != nil {
+		return trip{}
+	}
+	var s snapped
+	if other := net.cache.peek(spaceKey{pt: pt, graph: int8(g), forward: false}); other != nil {
+		s = other.s
+	} else {
+		s = net.snap(pt, g)
+	}
+	if !s.ok {
+		return trip{}
+	}
+	var sb [4]ch.Seed
+	var ss [4]seedSide
+	seeds, _ := net.seeds(s, g, true, sb[:0], ss[:0])
+	gr := net.graphs[g]
+	q := gr.query()
+	w, l, ok := q.MeetForward(seeds, &bs.space)
+	gr.pool.Put(q)
+	w, _, ok = net.best(s, bs.s, g, w, l, ok)
+	return trip{w: w, ok: ok, off: s.off + bs.s.off}
+}
+
+// alongCurve returns the indices of pts in the order of their places along a Hilbert curve over the network: points
+// taken in that order climb through the same parts of the hierarchy one after another, whose memory then stays
+// in the processor's caches.
+func (net *Network) alongCurve(pts []orb.Point) []int32 {
+	type keyed struct {
+		key uint64
+		i   int32
+	}
+	keys := make([]keyed, len(pts))
+	b := net.bound
+	w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
+	const side = 1 << 16
+	for i, p := range pts {
+		keys[i] = keyed{hilbert(side, gridCoord((p[0]-b.Min[0])/w, side), gridCoord((p[1]-b.Min[1])/h, side)), int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b keyed) int { return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.i, b.i)) })
+	order := make([]int32, len(pts))
+	for i, k := range keys {
+		order[i] = k.i
+	}
+	return order
+}
+
+// parallel calls fn(k) for every k below n on up to workers goroutines (one per 64 calls at most), each taking runs
+// of consecutive k, and returns when all are done.
+func parallel(n, workers int, fn func(k int)) {
+	const run = 16
+	workers = max(1, min(workers, n/64))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for k := next.Add(run) - run; k < int64(n); k = next.Add(run) - run {
+				for i := k; i < min(k+run, int64(n)); i++ {
+					fn(int(i))
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // Warm snaps sources (as trip starts) and targets (as trip ends) of the batch to profile p's roads and computes
 // their search spaces, in bulk, on up to workers goroutines, and returns when that is done. The batch would do the
 // same work on the first pair that needs it: warming ahead only moves it, so that it runs in parallel rather than
@@ -412,15 +518,5 @@ func (b *batch) Warm(sources, targets []orb.Point, p geo.Profile, workers int) {
 			jobs = append(jobs, job{i, false})
 		}
 	}
-	workers = max(1, min(workers, len(jobs)/64))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for k := next.Add(1) - 1; k < int64(len(jobs)); k = next.Add(1) - 1 {
-				b.space(g, jobs[k].i, jobs[k].source)
-			}
-		})
-	}
-	wg.Wait()
+	parallel(len(jobs), workers, func(k int) { b.space(g, jobs[k].i, jobs[k].source) })
 }

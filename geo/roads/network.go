@@ -29,7 +29,8 @@ type Options struct {
 	// measure against the most permissive graph built instead.
 	Profiles []geo.Profile
 	// SpaceCacheEntries bounds how many points' search spaces are kept between batches (see Network.Batch),
-	// twice this at most; 0 means DefaultSpaceCacheEntries and a negative value keeps none.
+	// twice this at most (in 16 shards of a sixteenth each, at least one); 0 means DefaultSpaceCacheEntries and a
+	// negative value keeps none.
 	SpaceCacheEntries int
 	// TripCacheEntries bounds how many trips between points are kept between batches (see Network.Batch), twice
 	// this at most; 0 means DefaultTripCacheEntries and a negative value keeps none (a batch still keeps its

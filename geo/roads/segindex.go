@@ -120,10 +120,8 @@ func (ix *segIndex) nearest(p orb.Point, shape []orb.Point, accept func(seg int3
 			return true
 		}
 		for _, seg := range ix.bucket(b) {
-			if !accept(seg) {
-				continue
-			}
-			if dd := planeDist2(p, kx, shape[seg], shape[seg+1]); dd < bestD2 || (dd == bestD2 && seg < best) {
+			// The distance first: most segments are farther than the best, and accept reads elsewhere.
+			if dd := planeDist2(p, kx, shape[seg], shape[seg+1]); (dd < bestD2 || (dd == bestD2 && seg < best)) && accept(seg) {
 				best, bestD2 = seg, dd
 			}
 		}
