@@ -25,6 +25,7 @@ type scratch struct {
 	best  []seqStop
 	path  []int
 	order []int
+	memo  legMemo // a round's worker's (see Engine.workerPlanner)
 }
 
 func newScratch(maxStops int) *scratch {

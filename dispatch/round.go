@@ -535,6 +535,7 @@ func (e *Engine) price(from int) {
 	}
 	work := func(w int) {
 		sc := r.scratch[w]
+		pl := e.workerPlanner(sc)
 		var fresh []seqStop
 		for i := from + w; i < len(r.rows); i += workers {
 			e.pause()
@@ -544,8 +545,8 @@ func (e *Engine) price(from int) {
 				cr := &r.cands[k]
 				c := e.courierList[cr.courier]
 				bp := &r.plans[c.idx]
-				fresh = e.plan.freshStops(bp, rw.orders, rw.drops, c.shiftEnd, fresh)
-				cr.insertion = e.plan.insert(bp, fresh, sc, false)
+				fresh = pl.freshStops(bp, rw.orders, rw.drops, c.shiftEnd, fresh)
+				cr.insertion = pl.insert(bp, fresh, sc, false)
 				if cr.failLate < rw.failLate {
 					rw.failLate = cr.failLate
 				}

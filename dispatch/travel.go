@@ -16,12 +16,15 @@ import (
 // batchBuffers is the memory beginRoundTravel reuses from one round to the next.
 type batchBuffers struct {
 	sources, targets []orb.Point
-	// warmSrc and warmDst list, per profile, the places the legs of its couriers' routes start (where each plan
-	// starts, every stop but the last) and end (every stop), and for the bundles' profile the pending orders'
-	// stores and drop-offs.
-	warmSrc, warmDst [geo.NumProfiles][]orb.Point
+	// legFrom and legTo list, per profile, the legs of its couriers' routes: from where each plan starts to the
+	// first stop, and from each stop to the next.
+	legFrom, legTo [geo.NumProfiles][]orb.Point
+	// bundled lists the pending orders' stores and drop-offs, which bundling rides between.
+	bundled []orb.Point
 	// last is the batch of the engine's last round, kept after it for the decision it made (see handed).
 	last geo.TravelModel
+	// memo answers the round's questions on its goroutine from the batch (workers have their own, scratch.memo).
+	memo legMemo
 	// handed is a batch the decision being applied may re-time its routes with: the batch of the round that made
 	// it, when that round was planned on a copy of this engine for this very application (Apply's DispatchTick).
 	handed geo.TravelModel
@@ -30,7 +33,11 @@ type batchBuffers struct {
 // warmer is a batch that can do ahead, in bulk and on several goroutines, the work its points need before pairs
 // are asked (on a road network, snapping and search spaces), without changing any answer.
 type warmer interface {
+	// Warm prepares the places: sources as the starts of trips, targets as their ends.
 	Warm(sources, targets []orb.Point, p geo.Profile, workers int)
+	// WarmTrips computes the trips from[k] → to[k]; a source asked about one trip is spared the preparation that
+	// serves many.
+	WarmTrips(from, to []orb.Point, p geo.Profile, workers int)
 }
 
 // beginRoundTravel gives the planner a batch of the round's places when the model answers in bulk. pending are the
@@ -42,9 +49,10 @@ func (e *Engine) beginRoundTravel(pending func(*orderState) bool) {
 	}
 	b := &e.round.batch
 	src, dst := b.sources[:0], b.targets[:0]
-	for p := range b.warmSrc {
-		b.warmSrc[p], b.warmDst[p] = b.warmSrc[p][:0], b.warmDst[p][:0]
+	for p := range b.legFrom {
+		b.legFrom[p], b.legTo[p] = b.legFrom[p][:0], b.legTo[p][:0]
 	}
+	b.bundled = b.bundled[:0]
 	var used [geo.NumProfiles]bool
 	used[e.cfg.BundleProfile] = true
 	for _, c := range e.courierList {
@@ -59,26 +67,21 @@ func (e *Engine) beginRoundTravel(pending func(*orderState) bool) {
 			src, dst = append(src, p), append(dst, p)
 		}
 		// What pricing the route as it stands asks: from where the plan starts through each stop to the next.
-		if n := len(c.stops); n > 0 {
+		if len(c.stops) > 0 {
 			start, _ := e.courierStart(c)
-			b.warmSrc[v] = append(b.warmSrc[v], start.loc)
+			from := start.loc
 			for i := range c.stops {
-				p := c.stops[i].location()
-				if i < n-1 {
-					b.warmSrc[v] = append(b.warmSrc[v], p)
-				}
-				b.warmDst[v] = append(b.warmDst[v], p)
+				to := c.stops[i].location()
+				b.legFrom[v], b.legTo[v] = append(b.legFrom[v], from), append(b.legTo[v], to)
+				from = to
 			}
 		}
 	}
-	bp := e.cfg.BundleProfile
 	for _, o := range e.open {
 		if pending(o) {
 			src = append(src, o.storeLoc, o.dropLoc)
 			dst = append(dst, o.storeLoc, o.dropLoc)
-			// Bundling, which also runs one bundle after another, rides from the stores to the drop-offs.
-			b.warmSrc[bp] = append(b.warmSrc[bp], o.storeLoc, o.dropLoc)
-			b.warmDst[bp] = append(b.warmDst[bp], o.storeLoc, o.dropLoc)
+			b.bundled = append(b.bundled, o.storeLoc, o.dropLoc)
 		}
 	}
 	var profiles []geo.Profile
@@ -89,17 +92,23 @@ func (e *Engine) beginRoundTravel(pending func(*orderState) bool) {
 	}
 	b.sources, b.targets = src, dst
 	batch := bm.Batch(src, dst, profiles)
-	e.plan.travel = batch
+	e.plan.travel = b.memo.over(batch)
 	b.last = batch
-	// The first steps of the round price every route as it stands and bundle the pending orders, one after
-	// another: their places are prepared before, on the round's workers (the routes' for their couriers' vehicles,
-	// the pending orders' for the bundles'). Pricing, which runs on the workers already, prepares what else it
-	// needs where it first needs it.
+	// The first steps of the round price every route as it stands and bundle the pending orders, one pair after
+	// another: what they ask is prepared before, on the round's workers. The routes' legs are asked as trips (most
+	// were asked in the round before, and are kept); the first leg of a courier who has moved since is the only
+	// trip a round asks from where it now is (the first stop is locked: every insertion comes after it), which
+	// spares its place the search space that serves a place asked about many trips. Bundling asks pairs among the
+	// pending orders' places, not known before, so those are prepared as places. Pricing, which runs on the workers
+	// already, prepares what else it needs where it first needs it.
 	if w, ok := batch.(warmer); ok {
-		for p := range b.warmSrc {
-			if len(b.warmSrc[p]) > 0 {
-				w.Warm(b.warmSrc[p], b.warmDst[p], geo.Profile(p), e.cfg.Workers)
+		for p := range b.legFrom {
+			if len(b.legFrom[p]) > 0 {
+				w.WarmTrips(b.legFrom[p], b.legTo[p], geo.Profile(p), e.cfg.Workers)
 			}
+		}
+		if len(b.bundled) > 0 {
+			w.Warm(b.bundled, b.bundled, e.cfg.BundleProfile, e.cfg.Workers)
 		}
 	}
 }
@@ -150,3 +159,15 @@ func (e *Engine) beginRoutesTravel(couriers []*courierState, plans [][]seqStop) 
 
 // endRoundTravel drops the round's batch: outside rounds the planner asks the model pair by pair.
 func (e *Engine) endRoundTravel() { e.plan.travel = e.travel }
+
+// workerPlanner returns the planner a round's worker with scratch sc prices with: the engine's, asking the round's
+// batch through the worker's own memo when the round asks through one (a memo serves one goroutine).
+func (e *Engine) workerPlanner(sc *scratch) *planner {
+	m, ok := e.plan.travel.(*legMemo)
+	if !ok {
+		return &e.plan
+	}
+	pl := e.plan
+	pl.travel = sc.memo.over(m.inner)
+	return &pl
+}
