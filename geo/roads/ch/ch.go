@@ -4,7 +4,8 @@
 // The graph is plain: nodes are 0..n-1, each [Edge] has a travel time (the metric minimised) and a length (summed
 // along the chosen path). [Build] contracts the graph once into a [Hierarchy]; a [Query] then answers one-to-one
 // routes ([Query.Route], [Query.Path]), many-to-many tables ([Query.Table]) and search spaces that a caller meets
-// pair by pair ([Query.Forward], [Query.Backward], [Meet]). Every answer equals plain Dijkstra ([Dijkstra]) on
+// pair by pair ([Query.Forward], [Query.Backward], [Meet]; a source asked about one target meets the target's
+// space without a space of its own, [Query.MeetForward]). Every answer equals plain Dijkstra ([Dijkstra]) on
 // the original graph: the weight is the least travel time, and among the fastest paths the length is the least.
 //
 // Searches start and end at sets of [Seed]s, so a point in the middle of a road edge enters as its two ends,
