@@ -75,3 +75,19 @@ func TestDispatchWorkersZeroIsAutomatic(t *testing.T) {
 		}
 	}
 }
+
+// --map-kept-share takes a share of the junctions, 0 for none; anything else is refused naming the flag.
+func TestMapKeptShareFlag(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	for _, ok := range []string{"0", "0.05", "1"} {
+		if err := NewMain(io.Discard).ParseFlags([]string{"--data-dir", t.TempDir(), "--map-kept-share", ok}, noEnv); err != nil {
+			t.Errorf("--map-kept-share %s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"-0.1", "1.5", "NaN"} {
+		err := NewMain(io.Discard).ParseFlags([]string{"--data-dir", t.TempDir(), "--map-kept-share", bad}, noEnv)
+		if err == nil || !strings.Contains(err.Error(), "--map-kept-share") {
+			t.Errorf("--map-kept-share %s: %v, want an error naming the flag", bad, err)
+		}
+	}
+}

@@ -20,7 +20,11 @@ import (
 // seconds.
 func (m *Main) loadMap(ctx context.Context, log zerolog.Logger) (*roads.Network, error) {
 	began := time.Now()
-	net, err := roads.OpenWith(ctx, m.Map, roads.Options{})
+	share := m.MapKeptShare
+	if share <= 0 {
+		share = -1 // roads.Options: none kept
+	}
+	net, err := roads.OpenWith(ctx, m.Map, roads.Options{KeptShare: share})
 	if err != nil {
 		return nil, fmt.Errorf("dispatchd: --map: %w", err)
 	}

@@ -43,10 +43,14 @@ func TestMapPrepareAndServe(t *testing.T) {
 		t.Fatalf("prepare left %v behind", left)
 	}
 
-	// The prepared file and the raw extract both serve.
-	for _, m := range []string{out, osm} {
-		t.Run(filepath.Ext(m), func(t *testing.T) {
-			c, _ := startMain(t, t.TempDir(), "--map", m)
+	// The prepared file and the raw extract both serve, and so does the file keeping no search spaces.
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{{"prepared", []string{"--map", out}}, {"raw", []string{"--map", osm}},
+		{"prepared, no spaces kept", []string{"--map", out, "--map-kept-share", "0"}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := startMain(t, t.TempDir(), tc.args...)
 			var table struct{ Durations, Distances [][]*float64 }
 			c.must(200, "POST", "/v1/travel-times", testAdminToken, map[string]any{"profile": "car",
 				"sources":      []map[string]float64{corner(-1)},

@@ -68,6 +68,8 @@ type Main struct {
 	ConfigFile        string
 	// Map is the road map (--map): a prepared map file or a raw OpenStreetMap extract; empty: straight lines.
 	Map string
+	// MapKeptShare is the share of each road graph's junctions whose search spaces are kept (--map-kept-share).
+	MapKeptShare float64
 	// Cluster mode (docs/cluster.md): NATS servers' URLs (comma-separated), this node's id, the cluster's regions
 	// (comma-separated, the first being the control region), the URL other nodes reach this one at, the lease's
 	// length and how many servers keep each stream and bucket. Without Cluster, none of it applies.
@@ -137,6 +139,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&m.IdleTimeout, "idle-timeout", 120*time.Second, "how long a kept-alive connection may wait for its next request")
 	fs.BoolVar(&m.JournalSalvage, "journal-salvage", false, "start on a damaged journal or event log that the daemon refuses, keeping the records before the damage; the damaged segments are moved aside and what is lost is logged (for one start)")
 	fs.StringVar(&m.Map, "map", "", "road map to plan on: a file of 'dispatchd map prepare' or a raw OpenStreetMap .osm.pbf extract (empty: straight lines times a detour factor)")
+	fs.Float64Var(&m.MapKeptShare, "map-kept-share", 0.05, "with --map: the share of each profile's road junctions, the most important, whose search spaces are kept in memory for fast queries (a twentieth: about 120 MB a profile for a city of a million junctions; 0: none, queries 3 to 5 times slower)")
 	fs.StringVar(&m.Cluster, "cluster", "", "run as a node of a cluster on these NATS JetStream servers (nats://h1:4222,nats://h2:4222; docs/cluster.md); empty: one process with its local journal")
 	fs.StringVar(&m.NodeID, "node-id", "", "with --cluster: this node's id, unique in the cluster (letters, digits, - and _)")
 	fs.StringVar(&m.Regions, "regions", "", "with --cluster: the cluster's regions, comma-separated, the same on every node; the first is the control region (API keys, webhooks)")
@@ -230,6 +233,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return errors.New("dispatchd: --pprof needs --metrics-addr (profiles are never served on the API's address)")
 	case m.ReadHeaderTimeout <= 0 || m.ReadTimeout <= 0 || m.WriteTimeout <= 0 || m.IdleTimeout <= 0:
 		return errors.New("dispatchd: --read-header-timeout, --read-timeout, --write-timeout and --idle-timeout must be positive")
+	case !(m.MapKeptShare >= 0 && m.MapKeptShare <= 1): // also NaN
+		return errors.New("dispatchd: --map-kept-share must be within [0, 1] (0: none kept)")
 	}
 	if _, err := dispatch.ParsePolicy(m.Policy); err != nil {
 		return fmt.Errorf("dispatchd: --policy: %w", err)
@@ -411,23 +416,27 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 		cfg.Travel, tables = net, net
-		// The kept spaces of the hierarchies' top nodes, made beside the first rounds rather than inside them.
-		keepCtx, stopKeep := context.WithCancel(ctx)
-		kept := make(chan struct{})
-		go func() {
-			defer close(kept)
-			began := time.Now()
-			bytes, err := net.KeepTop(keepCtx)
-			if err != nil {
-				return
-			}
-			log.Info().Str("took", time.Since(began).Round(time.Millisecond).String()).Int64("bytes", bytes).
-				Msg("road map: the top of every hierarchy is kept for fast queries")
-		}()
-		defer func() {
-			stopKeep()
-			<-kept
-		}()
+		if m.MapKeptShare > 0 {
+			// The kept spaces of the hierarchies' top nodes, made beside the first rounds rather than inside them.
+			keepCtx, stopKeep := context.WithCancel(ctx)
+			kept := make(chan struct{})
+			go func() {
+				defer close(kept)
+				began := time.Now()
+				bytes, err := net.KeepTop(keepCtx)
+				if err != nil {
+					return
+				}
+				log.Info().Str("took", time.Since(began).Round(time.Millisecond).String()).Int64("bytes", bytes).
+					Msg("road map: the top of every hierarchy is kept for fast queries")
+			}()
+			defer func() {
+				stopKeep()
+				<-kept
+			}()
+		} else {
+			log.Info().Msg("road map: no search spaces kept (--map-kept-share 0): queries climb the whole hierarchy")
+		}
 	} else {
 		cfg.Travel = geo.NewStraightLine(geo.Geographic) // the daemon's default, named here for the API's plans
 	}

@@ -87,8 +87,8 @@ func Import(ctx context.Context, osmPath string, opt Options) (*Network, error) 
 // the file's first bytes say it is, with the default Options.
 func Open(path string) (*Network, error) { return OpenWith(context.Background(), path, Options{}) }
 
-// OpenWith is Open with options: the snap limit applies to both kinds of file, the contraction settings only to
-// an import.
+// OpenWith is Open with options: the snap limit, the caches and the kept share apply to both kinds of file, the
+// contraction settings only to an import.
 func OpenWith(ctx context.Context, path string, opt Options) (*Network, error) {
 	kind, err := sniffFile(path)
 	if err != nil {
@@ -106,6 +106,7 @@ func OpenWith(ctx context.Context, path string, opt Options) (*Network, error) {
 		return nil, fmt.Errorf("roads: %s: %w", path, err)
 	}
 	net.snapLimit, net.cache, net.trips = opt.snapLimit(), opt.spaceCache(), opt.tripCache()
+	opt.keepShare(net)
 	return net, nil
 }
 

@@ -2,6 +2,7 @@ package roads
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -58,12 +59,28 @@ func TestMapRoundTrip(t *testing.T) {
 	if !slices.Equal(loaded.nodes, orig.nodes) || !slices.Equal(loaded.shape, orig.shape) || !slices.Equal(loaded.geomOff, orig.geomOff) {
 		t.Error("nodes or shapes differ after loading")
 	}
+	// Opened again keeping the spaces of every node, then of none (Options.KeptShare): it answers the same.
+	file := writeFile(t, "again.map", buf.Bytes())
+	var shared []*Network
+	for _, share := range []float64{1, -1} {
+		net, err := OpenWith(context.Background(), file, Options{KeptShare: share})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := net.KeepTop(context.Background()); err != nil || (b > 0) != (share > 0) {
+			t.Errorf("KeepTop with a share of %v: %d bytes, %v", share, b, err)
+		}
+		shared = append(shared, net)
+	}
 	pts := []orb.Point{townNode(1), townNode(3), townPoint(1.3, 0.4), townNode(8), townPoint(0.5, 3)}
 	for p := geo.Profile(0); p < geo.NumProfiles; p++ {
 		for _, a := range pts {
 			for _, b := range pts {
-				if x, y := orig.TravelTime(a, b, p), loaded.TravelTime(a, b, p); x != y {
-					t.Errorf("%s %v→%v: %v before, %v after loading", p, a, b, x, y)
+				x, y := orig.TravelTime(a, b, p), loaded.TravelTime(a, b, p)
+				all, none := shared[0].TravelTime(a, b, p), shared[1].TravelTime(a, b, p)
+				if x != y || x != all || x != none {
+					t.Errorf("%s %v→%v: %v before, %v after loading, %v and %v keeping every and no top space",
+						p, a, b, x, y, all, none)
 				}
 			}
 		}

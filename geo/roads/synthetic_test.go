@@ -106,9 +106,13 @@ func TestSyntheticSmallCity(t *testing.T) {
 	if err != nil || bytes <= 0 {
 		t.Fatalf("KeepTop: %d bytes, %v", bytes, err)
 	}
-	fresh, err := Synthetic(spec, Options{})
+	// A fresh network of the same spec keeping no top spaces (Options.KeptShare) answers the same.
+	fresh, err := Synthetic(spec, Options{KeptShare: -1})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if b, err := fresh.KeepTop(context.Background()); err != nil || b != 0 {
+		t.Errorf("KeepTop with no share kept: %d bytes, %v", b, err)
 	}
 	k := 0
 	for p := geo.Profile(0); p < geo.NumProfiles; p++ {

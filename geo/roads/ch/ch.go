@@ -97,7 +97,7 @@ type Hierarchy struct {
 	flats  []*flatSearch
 
 	// The kept spaces of the top nodes (see upper), made on first use; upperNodes is how many nodes keep one: 0
-	// for the default share, negative for none (tests set it).
+	// for the default share, negative for none (KeepShare and tests set it).
 	upOnce     sync.Once
 	up         *upper
 	upperNodes int

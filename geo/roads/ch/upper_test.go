@@ -115,3 +115,34 @@ func TestKeepTop(t *testing.T) {
 	}
 	checkAgainstDijkstra(t, h, n, edges, 100)
 }
+
+// TestKeepShare: a share set before the first query decides how many top nodes keep their spaces (none for 0),
+// the answers stay Dijkstra's, and a share set after the first query changes nothing.
+func TestKeepShare(t *testing.T) {
+	n, edges, _ := SyntheticCity(smallCity(2000, 5))
+	for _, c := range []struct {
+		share float64
+		kept  int
+	}{{0.1, 2 * (n / 10)}, {0, 0}, {-1, 0}, {2, 2 * n}} {
+		h, err := Build(n, edges, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !h.KeepShare(c.share) {
+			t.Fatalf("share %v: not taken before the first query", c.share)
+		}
+		if err := h.KeepTop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if k := h.keptSpaces(); k != c.kept {
+			t.Errorf("share %v: %d spaces kept, want %d", c.share, k, c.kept)
+		}
+		checkAgainstDijkstra(t, h, n, edges, 50)
+		if h.KeepShare(0.5) {
+			t.Errorf("share %v: a second share was taken after queries", c.share)
+		}
+		if k := h.keptSpaces(); k != c.kept {
+			t.Errorf("share %v: %d spaces kept after a late share, want %d", c.share, k, c.kept)
+		}
+	}
+}
