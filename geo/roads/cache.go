@@ -45,7 +45,7 @@ func newSpaceCache(limit int) *spaceCache {
 	}
 	c := &spaceCache{}
 	for i := range c.shards {
-		c.shards[i] = *newSpaceShard(max(1, limit>>spaceShardBits))
+		c.shards[i].init(max(1, limit>>spaceShardBits))
 	}
 	return c
 }
@@ -107,8 +107,12 @@ type spaceShard struct {
 }
 
 func newSpaceShard(limit int) *spaceShard {
-	return &spaceShard{limit: limit, cur: make(map[spaceKey]*spaceEntry)}
+	c := &spaceShard{}
+	c.init(limit)
+	return c
 }
+
+func (c *spaceShard) init(limit int) { c.limit, c.cur = limit, make(map[spaceKey]*spaceEntry) }
 
 func (c *spaceShard) get(k spaceKey) *spaceEntry {
 	c.mu.Lock()

@@ -385,9 +385,8 @@ func (q *Query) MeetForward(from []Seed, to *Space) (weight, length uint32, ok b
 
 // meetTopPlain returns the least of best and the cost of a route from the top nodes a forward search reached (top,
 // in order of cost) through their kept spaces to the entries of the plain space to from split on (its top
-// entries). to's costs are laid out in
-// an array over the offsets, absent elsewhere, so that each kept space is read without a branch on whether to
-// holds its entries; a kept space whose costs do not fit is read with add's checks.
+// entries). to's costs are laid out in an array over the offsets, absent elsewhere, so that each kept space is read
+// without a branch on whether to holds its entries; a kept space whose costs do not fit is read with add's checks.
 func (u *upper) meetTopPlain(h *Hierarchy, sc *upperScratch, top []spaceEntry, to *Space, split int, best cost) cost {
 	if sc.far == nil {
 		sc.far = make([]cost, len(u.ids))
