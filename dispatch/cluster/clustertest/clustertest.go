@@ -77,15 +77,29 @@ func StartWith(t testing.TB, opt Options) *Cluster {
 		n = 3
 	}
 	c := &Cluster{t: t, name: "dispatchd-test", opt: opt, servers: make([]*server.Server, n), nodes: make([]node, n)}
-	// The route ports must be known before any server starts (each names the others), so they are reserved by
-	// listening on port 0 and closing: another process could take one in between, which a test run survives by
-	// failing with a clear error rather than hanging.
-	for i := range c.nodes {
-		c.nodes[i] = node{name: fmt.Sprintf("n%d", i+1), dir: t.TempDir(), clusterPort: freePort(t)}
-	}
 	t.Cleanup(c.Shutdown)
-	for i := range c.nodes {
-		c.start(i)
+	// The route ports must be known before any server starts (each names the others), so they are reserved by
+	// listening on port 0 and closing: another process (the other test packages run beside this one) could take
+	// one in between. A cluster that does not start is started again on other ports and fresh stores, twice at
+	// most, and the failure says what each server reported.
+	for attempt := 1; ; attempt++ {
+		for i := range c.nodes {
+			c.nodes[i] = node{name: fmt.Sprintf("n%d", i+1), dir: t.TempDir(), clusterPort: freePort(t)}
+		}
+		var err error
+		for i := range c.nodes {
+			if err = c.launch(i); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			break
+		}
+		c.Shutdown()
+		if attempt == 3 {
+			t.Fatalf("clustertest: %v", err)
+		}
+		t.Logf("clustertest: starting the cluster again on other ports: %v", err)
 	}
 	c.WaitReady()
 	return c
@@ -134,17 +148,28 @@ func (c *Cluster) options(i int) *server.Options {
 
 func (c *Cluster) start(i int) {
 	c.t.Helper()
+	if err := c.launch(i); err != nil {
+		c.t.Fatalf("clustertest: %v", err)
+	}
+}
+
+// launch starts server i and waits until it takes connections.
+func (c *Cluster) launch(i int) error {
 	s, err := server.NewServer(c.options(i))
 	if err != nil {
-		c.t.Fatalf("clustertest: server %s: %v", c.nodes[i].name, err)
+		return fmt.Errorf("server %s: %w", c.nodes[i].name, err)
 	}
+	var log startLog
 	if os.Getenv("CLUSTERTEST_LOG") != "" {
 		s.ConfigureLogger()
+	} else {
+		s.SetLogger(&log, false, false)
 	}
 	s.Start()
 	if !s.ReadyForConnections(startTimeout) {
 		s.Shutdown()
-		c.t.Fatalf("clustertest: server %s did not take connections within %v", c.nodes[i].name, startTimeout)
+		return fmt.Errorf("server %s did not take connections within %v; it reported: %s", c.nodes[i].name,
+			startTimeout, log.String())
 	}
 	c.mu.Lock()
 	c.servers[i] = s
@@ -152,7 +177,40 @@ func (c *Cluster) start(i int) {
 		c.nodes[i].clientPort = s.Addr().(*net.TCPAddr).Port
 	}
 	c.mu.Unlock()
+	return nil
 }
+
+// startLog keeps the errors a server reports (a port already taken, a store it cannot open; not its warnings,
+// which a cluster coming up repeats), for the message of a start that fails; a server logs nothing otherwise
+// unless CLUSTERTEST_LOG is set.
+type startLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *startLog) add(kind, format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) < 20 {
+		l.lines = append(l.lines, kind+": "+fmt.Sprintf(format, v...))
+	}
+}
+
+func (l *startLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) == 0 {
+		return "nothing"
+	}
+	return strings.Join(l.lines, "; ")
+}
+
+func (l *startLog) Noticef(string, ...any)         {}
+func (l *startLog) Warnf(string, ...any)           {}
+func (l *startLog) Fatalf(format string, v ...any) { l.add("fatal", format, v...) }
+func (l *startLog) Errorf(format string, v ...any) { l.add("error", format, v...) }
+func (l *startLog) Debugf(string, ...any)          {}
+func (l *startLog) Tracef(string, ...any)          {}
 
 // Size is the number of servers, running or not.
 func (c *Cluster) Size() int { return len(c.nodes) }
