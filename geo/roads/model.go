@@ -1,11 +1,9 @@
 package roads
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -446,29 +444,6 @@ func (b *batch) tripOne(g int, i, j int32) trip {
 	gr.pool.Put(q)
 	w, _, ok = net.best(s, bs.s, g, w, l, ok)
 	return trip{w: w, ok: ok, off: s.off + bs.s.off}
-}
-
-// alongCurve returns the indices of pts in the order of their places along a Hilbert curve over the network: points
-// taken in that order climb through the same parts of the hierarchy one after another, whose memory then stays
-// in the processor's caches.
-func (net *Network) alongCurve(pts []orb.Point) []int32 {
-	type keyed struct {
-		key uint64
-		i   int32
-	}
-	keys := make([]keyed, len(pts))
-	b := net.bound
-	w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
-	const side = 1 << 16
-	for i, p := range pts {
-		keys[i] = keyed{hilbert(side, gridCoord((p[0]-b.Min[0])/w, side), gridCoord((p[1]-b.Min[1])/h, side)), int32(i)}
-	}
-	slices.SortFunc(keys, func(a, b keyed) int { return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.i, b.i)) })
-	order := make([]int32, len(pts))
-	for i, k := range keys {
-		order[i] = k.i
-	}
-	return order
 }
 
 // parallel calls fn(k) for every k below n on up to workers goroutines (one per 64 calls at most), each taking runs

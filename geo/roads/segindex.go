@@ -23,32 +23,43 @@ type segIndex struct {
 
 const segmentsPerBucket = 16
 
-// hilbertOrder lists the network's segments along a Hilbert curve over the network's bound.
+// hilbertOrder lists the network's segments along a Hilbert curve over the network's bound, by their midpoints.
 func (net *Network) hilbertOrder() []int32 {
-	type keyed struct {
-		key uint64
-		seg int32
-	}
-	var segs []keyed
-	b := net.bound
-	w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
-	const side = 1 << 16
+	var segs []int32
+	var mids []orb.Point
 	for e := range net.from {
 		for i := net.geomOff[e]; i+1 < net.geomOff[e+1]; i++ {
 			p, q := net.shape[i], net.shape[i+1]
-			x, y := ((p[0]+q[0])/2-b.Min[0])/w, ((p[1]+q[1])/2-b.Min[1])/h
-			segs = append(segs, keyed{hilbert(side, gridCoord(x, side), gridCoord(y, side)), int32(i)})
+			segs, mids = append(segs, int32(i)), append(mids, orb.Point{(p[0] + q[0]) / 2, (p[1] + q[1]) / 2})
 		}
 	}
-	slices.SortFunc(segs, func(a, b keyed) int {
-		if c := cmp.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seg, b.seg)
-	})
-	order := make([]int32, len(segs))
-	for i, s := range segs {
-		order[i] = s.seg
+	order := net.alongCurve(mids)
+	for k, i := range order {
+		order[k] = segs[i]
+	}
+	return order
+}
+
+// alongCurve returns the indices of pts in the order of their places along a Hilbert curve over the network's
+// bound, ties in index order: points taken in that order lie near one another (the segments of one bucket of the
+// index; a batch's sources, which then climb through the same part of a hierarchy while its memory is in the
+// processor's caches).
+func (net *Network) alongCurve(pts []orb.Point) []int32 {
+	type keyed struct {
+		key uint64
+		i   int32
+	}
+	keys := make([]keyed, len(pts))
+	b := net.bound
+	w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
+	const side = 1 << 16
+	for i, p := range pts {
+		keys[i] = keyed{hilbert(side, gridCoord((p[0]-b.Min[0])/w, side), gridCoord((p[1]-b.Min[1])/h, side)), int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b keyed) int { return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.i, b.i)) })
+	order := make([]int32, len(pts))
+	for i, k := range keys {
+		order[i] = k.i
 	}
 	return order
 }
